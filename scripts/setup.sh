@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh Debian 12 machine (as root), then builds it.
+# Idempotent: skips apt when every package is present and npm ci when node_modules matches the lock.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages: real peers the tests talk to (NFS server/client, STUN/TURN, DHCP/TFTP clients,
+# qemu + iPXE for PXE boots, NAT tooling) and the toolchain for the TUN addon.
+APT_PACKAGES=(
+  build-essential python3 iproute2 iptables conntrack kmod cpio
+  nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils
+  coturn iperf3 wireguard-go wireguard-tools
+  udhcpc isc-dhcp-client tftp-hpa tftpd-hpa atftp dnsmasq-base
+  qemu-system-x86 qemu-utils ipxe-qemu busybox-static
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then echo "setup: missing packages (${missing[*]}) and not root: install them first" >&2; exit 1; fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.setup-lock 2>/dev/null; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund
+  cp package-lock.json node_modules/.setup-lock
+fi
+echo "setup: building"
+npx tsc -p tsconfig.json

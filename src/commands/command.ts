@@ -1,0 +1,86 @@
+// The contract every `overlay <name>` subcommand implements, plus the small argument parser they share.
+
+export interface Command {
+  /** One line for `overlay --help`. */
+  summary: string;
+  /** Full text for `overlay <name> --help`. */
+  help: string;
+  /** Runs the command; resolves to the process exit code. Throws CliError for user mistakes. */
+  run(argv: string[]): Promise<number>;
+}
+
+/** A user-facing error: printed without a stack trace, exit code 2 for usage, 1 for failures. */
+export class CliError extends Error {
+  override name = 'CliError';
+  constructor(message: string, readonly exitCode = 2) {
+    super(message);
+  }
+}
+
+export interface OptionSpec {
+  /** Option takes a value (`--name VALUE` or `--name=VALUE`); otherwise it is a boolean flag. */
+  value?: boolean;
+  /** May be given more than once; values are collected in order. */
+  repeat?: boolean;
+}
+
+export interface ParsedArgs {
+  options: Record<string, string | boolean | string[]>;
+  positionals: string[];
+}
+
+/** Parses `argv` against `spec`; unknown options and missing values are CliErrors, never guesses. */
+export function parseArgs(argv: string[], spec: Record<string, OptionSpec>): ParsedArgs {
+  const options: ParsedArgs['options'] = {};
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith('--')) {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    const opt = spec[name];
+    if (!opt) throw new CliError(`unknown option --${name}`);
+    let value: string | boolean = true;
+    if (opt.value) {
+      if (eq >= 0) value = arg.slice(eq + 1);
+      else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) value = argv[++i]!;
+      else throw new CliError(`option --${name} needs a value`);
+    } else if (eq >= 0) {
+      throw new CliError(`option --${name} takes no value`);
+    }
+    if (opt.repeat) {
+      const list = (options[name] as string[] | undefined) ?? [];
+      list.push(String(value));
+      options[name] = list;
+    } else {
+      options[name] = value;
+    }
+  }
+  return { options, positionals };
+}
+
+/** Reads an integer option within [min, max], or the default. */
+export function intOption(args: ParsedArgs, name: string, dflt: number, min: number, max: number): number {
+  const raw = args.options[name];
+  if (raw === undefined) return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new CliError(`--${name} must be an integer in ${min}..${max}, got '${String(raw)}'`);
+  }
+  return n;
+}
+
+/** Reads a string option, or the default (undefined when no default). */
+export function stringOption(args: ParsedArgs, name: string, dflt?: string): string | undefined {
+  const raw = args.options[name];
+  if (raw === undefined) return dflt;
+  if (typeof raw !== 'string') throw new CliError(`--${name} needs a value`);
+  return raw;
+}
