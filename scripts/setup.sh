@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   build-essential python3 iproute2 iptables conntrack kmod cpio
   nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils
-  coturn iperf3 wireguard-go wireguard-tools
+  coturn iperf3 wireguard-go wireguard-tools iputils-ping
   udhcpc isc-dhcp-client tftp-hpa tftpd-hpa atftp dnsmasq-base
   qemu-system-x86 qemu-utils ipxe-qemu busybox-static
 )
@@ -30,5 +30,7 @@ if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_m
   npm ci --no-audit --no-fund
   cp package-lock.json node_modules/.setup-lock
 fi
+# npm ci builds the TUN addon (package.json "install"); rebuild it if build/ was removed since.
+[ -f build/Release/tun.node ] || npm run install
 echo "setup: building"
 npx tsc -p tsconfig.json

@@ -1,0 +1,42 @@
+// One error class for everything the TUN device can refuse, with a string code tests can match.
+export type TunErrorCode =
+  | 'EPERM' // not root / no CAP_NET_ADMIN
+  | 'EACCES'
+  | 'ENOENT' // no /dev/net/tun (no tun module, or a container without the device)
+  | 'ENODEV'
+  | 'EBUSY' // the interface name is taken, or reading was already started
+  | 'EINVAL'
+  | 'EEXIST'
+  | 'EBADF' // used after close
+  | 'EMSGSIZE'
+  | 'EIO'
+  | 'ENOMEM'
+  | 'ADDON_MISSING' // the native addon was not built (npm ci runs node-gyp)
+  | 'NAPI';
+
+export class TunError extends Error {
+  static readonly errorName = 'TunError';
+  override readonly name = 'TunError';
+  constructor(
+    readonly code: TunErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  /** Wraps an error thrown by the addon (code "TUN_<X>") into a TunError; other errors pass through. */
+  static fromNative(err: unknown, context: string): unknown {
+    const e = err as { code?: unknown; message?: unknown };
+    if (typeof e?.code === 'string' && e.code.startsWith('TUN_')) {
+      const code = e.code.slice(4) as TunErrorCode;
+      const hint =
+        code === 'EPERM' || code === 'EACCES'
+          ? ' (creating a TUN device needs root or CAP_NET_ADMIN)'
+          : code === 'ENOENT' || code === 'ENODEV'
+            ? ' (is the tun kernel module loaded and /dev/net/tun present?)'
+            : '';
+      return new TunError(code, `${context}: ${String(e.message)}${hint}`);
+    }
+    return err;
+  }
+}
