@@ -1,0 +1,138 @@
+// Local on-disk cache of main-server blocks, one cache directory per image (main export), so
+// reading the same blocks again fetches nothing from the main server. The main export is
+// read-only, so cached blocks never go stale.
+//   <dir>/blocks/<sha1(file key)>   sparse file, block i at offset i * blockSize
+//   <dir>/index (LMDB)              file key -> { bitmap of cached blocks, tail: [block, length] }
+// Ordering rule: a block's bytes are written to its file before its bit is set, so a bit never
+// points at missing data (after a process crash; the data file is not fsynced, see docs/rowfs.md).
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { open as openFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { open, type RootDatabase, type Database } from 'lmdb';
+import { BlockBitmap } from '../state/bitmap.js';
+
+export class BlockCacheError extends Error {
+  override name = 'BlockCacheError';
+}
+
+interface CacheEntry {
+  bitmap: Uint8Array;
+  /** A short final block (the file's end): [block index, length in bytes]. */
+  tail: [number, number] | null;
+}
+
+const MAX_OPEN_FILES = 64;
+
+export class BlockCache {
+  private readonly entries = new Map<string, { bitmap: BlockBitmap; tail: [number, number] | null }>();
+  private readonly files = new Map<string, { fh: Promise<FileHandle>; users: number }>();
+
+  private constructor(
+    readonly dir: string,
+    readonly blockSize: number,
+    private readonly env: RootDatabase,
+    private readonly index: Database<CacheEntry, string>,
+  ) {}
+
+  static open(dir: string, blockSize: number): BlockCache {
+    try {
+      mkdirSync(join(dir, 'blocks'), { recursive: true });
+      const env = open({ path: join(dir, 'index'), maxDbs: 2, compression: false });
+      const index = env.openDB<CacheEntry, string>({ name: 'cache' });
+      const meta = env.openDB<number, string>({ name: 'meta' });
+      const stored = meta.get('blockSize');
+      if (stored === undefined) meta.putSync('blockSize', blockSize);
+      else if (stored !== blockSize) {
+        // A cache made with another block size cannot be addressed block by block: start over.
+        index.clearSync();
+        meta.putSync('blockSize', blockSize);
+      }
+      return new BlockCache(dir, blockSize, env, index);
+    } catch (err) {
+      throw new BlockCacheError(`cannot open block cache in ${dir}: ${(err as Error).message}`);
+    }
+  }
+
+  /** True when block `block` of file `key` is cached. */
+  has(key: string, block: number): boolean {
+    return this.entry(key).bitmap.has(block);
+  }
+
+  /**
+   * The cached bytes of a block: blockSize bytes, or fewer for the file's final block.
+   * Undefined when not cached.
+   */
+  async read(key: string, block: number): Promise<Buffer | undefined> {
+    const e = this.entry(key);
+    if (!e.bitmap.has(block)) return undefined;
+    const length = e.tail && e.tail[0] === block ? e.tail[1] : this.blockSize;
+    const buf = Buffer.alloc(length);
+    if (length === 0) return buf;
+    const { bytesRead } = await this.withFile(key, (fh) => fh.read(buf, 0, length, block * this.blockSize));
+    if (bytesRead !== length) throw new BlockCacheError(`cache file for ${key} is shorter than its index says`);
+    return buf;
+  }
+
+  /** Stores a block fetched from main; `data` shorter than blockSize marks the file's end. */
+  async write(key: string, block: number, data: Uint8Array): Promise<void> {
+    if (data.length > this.blockSize) throw new BlockCacheError('block larger than block size');
+    if (data.length > 0) await this.withFile(key, (fh) => fh.write(data, 0, data.length, block * this.blockSize));
+    const e = this.entry(key);
+    e.bitmap.set(block);
+    if (data.length < this.blockSize) e.tail = [block, data.length];
+    // Not awaited: losing an index update only means fetching the block again.
+    this.index.put(key, { bitmap: e.bitmap.encode(), tail: e.tail }).catch(() => undefined);
+  }
+
+  /** Blocks cached for `key`. */
+  cachedBlocks(key: string): number {
+    return this.entry(key).bitmap.count();
+  }
+
+  async close(): Promise<void> {
+    for (const slot of this.files.values()) await (await slot.fh).close().catch(() => undefined);
+    this.files.clear();
+    await this.env.close();
+  }
+
+  private entry(key: string) {
+    let e = this.entries.get(key);
+    if (!e) {
+      const stored = this.index.get(key);
+      e = { bitmap: BlockBitmap.decode(stored?.bitmap), tail: stored?.tail ?? null };
+      this.entries.set(key, e);
+    }
+    return e;
+  }
+
+  /** Runs `fn` with the open data file of `key`; files are pooled and closed only when idle. */
+  private async withFile<T>(key: string, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
+    let slot = this.files.get(key);
+    if (slot) {
+      this.files.delete(key); // refresh LRU position
+    } else {
+      const path = join(this.dir, 'blocks', createHash('sha1').update(key).digest('hex'));
+      slot = { fh: openFile(path, 'a+').then(async (f) => (await f.close(), openFile(path, 'r+'))), users: 0 };
+    }
+    this.files.set(key, slot);
+    slot.users++;
+    this.evictIdle();
+    try {
+      return await fn(await slot.fh);
+    } finally {
+      slot.users--;
+      this.evictIdle();
+    }
+  }
+
+  private evictIdle(): void {
+    if (this.files.size <= MAX_OPEN_FILES) return;
+    for (const [k, slot] of this.files) {
+      if (this.files.size <= MAX_OPEN_FILES) break;
+      if (slot.users > 0) continue;
+      this.files.delete(k);
+      void slot.fh.then((f) => f.close()).catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,209 @@
+// The proxy's crash-safe state, kept in LMDB (one environment per proxy state directory):
+//   nodes      vid -> NodeRecord (what a virtual handle stands for)
+//   names      [parentVid, name] -> vid (every name the proxy has handed out or created)
+//   whiteouts  [parentVid, name] -> 1 (a main entry hidden by a remove or rename)
+//   bitmaps    vid -> bytes (block presence bitmap: which blocks live in the shadow)
+//   mainIndex  main handle (hex) -> vid (so hard links and re-lookups of one main object share a vid)
+//   meta       'instance' (8 random bytes in every handle), 'blockSize', 'main' (which export)
+// Ordering rule: callers `await commit(...)` before sending any reply that depends on it; LMDB
+// resolves the promise only once the transaction is flushed to disk (overlappingSync), so a reply
+// the client saw survives a crash of the proxy.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { BlockBitmap } from './bitmap.js';
+
+export const ROOT_VID = 1;
+export const DEFAULT_BLOCK_SIZE_BYTES = 64 * 1024;
+
+export class StateStoreError extends Error {
+  override name = 'StateStoreError';
+}
+
+/** NFSv3 ftype3 values (RFC 1813 section 2.6), kept numeric. */
+export type FileType = 1 | 2 | 3 | 4 | 5 | 6 | 7;
+
+export interface NodeRecord {
+  vid: number;
+  type: FileType;
+  /** Primary link: where this object lives in the merged namespace (used to place copy-ups). */
+  parent: number;
+  name: string;
+  /** Handle on the read-only main server, or null (created in the overlay / opaque directory). */
+  main: Uint8Array | null;
+  /** Handle on the shadow server, or null (not copied up yet). */
+  shadow: Uint8Array | null;
+  /**
+   * Regular files with a shadow: blocks below this index whose bit is clear still come from main;
+   * blocks at or beyond it come from the (sparse) shadow. Lowered by truncate so main data never
+   * reappears past a truncation point.
+   */
+  mainBlocks: number;
+}
+
+export interface StateTx {
+  putNode(node: NodeRecord): void;
+  removeNode(vid: number): void;
+  setName(parent: number, name: string, vid: number): void;
+  removeName(parent: number, name: string): void;
+  setWhiteout(parent: number, name: string): void;
+  clearWhiteout(parent: number, name: string): void;
+  putBitmap(vid: number, bitmap: BlockBitmap): void;
+  setMainIndex(mainHandle: Uint8Array, vid: number): void;
+}
+
+export interface StateStoreOptions {
+  /** Block size for new stores; an existing store keeps the size it was created with. */
+  blockSizeBytes?: number;
+  /** Identity of the main export; reopening a store made for another export is an error. */
+  mainId?: string;
+}
+
+type Key = number | string | (number | string)[];
+
+export class StateStore {
+  readonly instance: Uint8Array;
+  readonly blockSize: number;
+  private nextVid: number;
+  private readonly bitmapCache = new Map<number, BlockBitmap>();
+
+  private constructor(
+    private readonly env: RootDatabase,
+    private readonly nodes: Database<NodeRecord, number>,
+    private readonly names: Database<number, Key>,
+    private readonly whiteoutDb: Database<number, Key>,
+    private readonly bitmaps: Database<Uint8Array, number>,
+    private readonly mainIndex: Database<number, string>,
+    meta: Database<unknown, string>,
+  ) {
+    this.instance = new Uint8Array(meta.get('instance') as Uint8Array);
+    this.blockSize = meta.get('blockSize') as number;
+    let last = ROOT_VID;
+    for (const k of nodes.getKeys({ reverse: true, limit: 1 })) last = Math.max(last, k as number);
+    this.nextVid = last + 1;
+  }
+
+  static async open(dir: string, opts: StateStoreOptions = {}): Promise<StateStore> {
+    mkdirSync(dir, { recursive: true });
+    let env: RootDatabase;
+    try {
+      env = open({ path: dir, maxDbs: 8, compression: false });
+    } catch (err) {
+      throw new StateStoreError(`cannot open state store in ${dir}: ${(err as Error).message}`);
+    }
+    const meta = env.openDB<unknown, string>({ name: 'meta' });
+    if (meta.get('instance') === undefined) {
+      const blockSize = opts.blockSizeBytes ?? DEFAULT_BLOCK_SIZE_BYTES;
+      if (!Number.isInteger(blockSize) || blockSize < 4096 || blockSize > 1 << 20 || (blockSize & (blockSize - 1)) !== 0) {
+        await env.close();
+        throw new StateStoreError(`block size must be a power of two in 4096..1048576, got ${blockSize}`);
+      }
+      await meta.transaction(() => {
+        meta.putSync('instance', randomBytes(8));
+        meta.putSync('blockSize', blockSize);
+        if (opts.mainId !== undefined) meta.putSync('main', opts.mainId);
+      });
+    } else if (opts.mainId !== undefined && meta.get('main') !== undefined && meta.get('main') !== opts.mainId) {
+      const was = String(meta.get('main'));
+      await env.close();
+      throw new StateStoreError(`state in ${dir} belongs to main export ${was}, not ${opts.mainId}`);
+    }
+    return new StateStore(
+      env,
+      env.openDB<NodeRecord, number>({ name: 'nodes' }),
+      env.openDB<number, Key>({ name: 'names' }),
+      env.openDB<number, Key>({ name: 'whiteouts' }),
+      env.openDB<Uint8Array, number>({ name: 'bitmaps', encoding: 'binary' }),
+      env.openDB<number, string>({ name: 'mainIndex' }),
+      meta,
+    );
+  }
+
+  /** A fresh vid, never handed out before by this store (allocation is persisted with the node). */
+  allocVid(): number {
+    return this.nextVid++;
+  }
+
+  getNode(vid: number): NodeRecord | undefined {
+    const n = this.nodes.get(vid);
+    return n ? normaliseNode(n) : undefined;
+  }
+
+  lookupName(parent: number, name: string): number | undefined {
+    return this.names.get([parent, name]);
+  }
+
+  /** Every name recorded under `parent`, in name order. */
+  namesIn(parent: number): Array<{ name: string; vid: number }> {
+    const out: Array<{ name: string; vid: number }> = [];
+    for (const { key, value } of this.names.getRange({ start: [parent], end: [parent + 1] })) {
+      out.push({ name: String((key as (number | string)[])[1]), vid: value });
+    }
+    return out;
+  }
+
+  isWhiteout(parent: number, name: string): boolean {
+    return this.whiteoutDb.get([parent, name]) !== undefined;
+  }
+
+  whiteoutsIn(parent: number): Set<string> {
+    const out = new Set<string>();
+    for (const key of this.whiteoutDb.getKeys({ start: [parent], end: [parent + 1] })) out.add(String((key as (number | string)[])[1]));
+    return out;
+  }
+
+  /** The bitmap of a file (a live object: mutate it, then persist with tx.putBitmap). */
+  bitmap(vid: number): BlockBitmap {
+    let bm = this.bitmapCache.get(vid);
+    if (!bm) {
+      // Kept for the life of the store: concurrent writers must share one live object (a few KB per file).
+      bm = BlockBitmap.decode(this.bitmaps.get(vid));
+      this.bitmapCache.set(vid, bm);
+    }
+    return bm;
+  }
+
+  byMainHandle(mainHandle: Uint8Array): number | undefined {
+    return this.mainIndex.get(hex(mainHandle));
+  }
+
+  /** Applies `fn`'s changes atomically; resolves once they are durable on disk. */
+  async commit(fn: (tx: StateTx) => void): Promise<void> {
+    const tx: StateTx = {
+      putNode: (n) => this.nodes.putSync(n.vid, n),
+      removeNode: (vid) => {
+        this.nodes.removeSync(vid);
+        this.bitmaps.removeSync(vid);
+        this.bitmapCache.delete(vid);
+      },
+      setName: (p, name, vid) => this.names.putSync([p, name], vid),
+      removeName: (p, name) => void this.names.removeSync([p, name]),
+      setWhiteout: (p, name) => this.whiteoutDb.putSync([p, name], 1),
+      clearWhiteout: (p, name) => void this.whiteoutDb.removeSync([p, name]),
+      putBitmap: (vid, bm) => {
+        this.bitmapCache.set(vid, bm);
+        const bytes = bm.encode();
+        if (bytes.length === 0) this.bitmaps.removeSync(vid);
+        else this.bitmaps.putSync(vid, bytes);
+      },
+      setMainIndex: (h, vid) => this.mainIndex.putSync(hex(h), vid),
+    };
+    await this.env.transaction(() => fn(tx));
+  }
+
+  async close(): Promise<void> {
+    await this.env.close();
+  }
+}
+
+function normaliseNode(n: NodeRecord): NodeRecord {
+  return {
+    ...n,
+    main: n.main ? new Uint8Array(n.main) : null,
+    shadow: n.shadow ? new Uint8Array(n.shadow) : null,
+  };
+}
+
+export function hex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}

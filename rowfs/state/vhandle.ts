@@ -1,0 +1,45 @@
+// Virtual file handles: what the proxy hands to clients instead of main/shadow handles.
+// Layout (20 bytes, well under NFSv3's 64-byte limit, RFC 1813 section 2.5):
+//   0..1  magic "RW"        2     format version (1)    3  reserved (0)
+//   4..11 store instance id (random per state store, so handles from another proxy are STALE)
+//   12..19 virtual id (vid), unsigned 64-bit big-endian, < 2^53
+// Everything a handle stands for lives in the state store under its vid.
+
+export const VHANDLE_LENGTH_BYTES = 20;
+export const VHANDLE_MAX_BYTES = 64;
+const MAGIC0 = 0x52; // 'R'
+const MAGIC1 = 0x57; // 'W'
+const FORMAT_VERSION = 1;
+
+export class VirtualHandleError extends Error {
+  override name = 'VirtualHandleError';
+}
+
+export interface VirtualHandle {
+  instance: Uint8Array; // 8 bytes
+  vid: number;
+}
+
+export function encodeVirtualHandle(h: VirtualHandle): Uint8Array {
+  if (h.instance.length !== 8) throw new VirtualHandleError('instance id must be 8 bytes');
+  if (!Number.isSafeInteger(h.vid) || h.vid < 1) throw new VirtualHandleError(`bad vid ${h.vid}`);
+  const out = new Uint8Array(VHANDLE_LENGTH_BYTES);
+  const view = new DataView(out.buffer);
+  out[0] = MAGIC0;
+  out[1] = MAGIC1;
+  out[2] = FORMAT_VERSION;
+  out.set(h.instance, 4);
+  view.setBigUint64(12, BigInt(h.vid));
+  return out;
+}
+
+/** Decodes a handle; throws VirtualHandleError for anything not made by encodeVirtualHandle. */
+export function decodeVirtualHandle(bytes: Uint8Array): VirtualHandle {
+  if (bytes.length !== VHANDLE_LENGTH_BYTES) throw new VirtualHandleError(`handle length ${bytes.length} != ${VHANDLE_LENGTH_BYTES}`);
+  if (bytes[0] !== MAGIC0 || bytes[1] !== MAGIC1) throw new VirtualHandleError('bad handle magic');
+  if (bytes[2] !== FORMAT_VERSION || bytes[3] !== 0) throw new VirtualHandleError(`unknown handle format ${bytes[2]}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const vid = view.getBigUint64(12);
+  if (vid < 1n || vid > BigInt(Number.MAX_SAFE_INTEGER)) throw new VirtualHandleError('vid out of range');
+  return { instance: bytes.slice(4, 12), vid: Number(vid) };
+}

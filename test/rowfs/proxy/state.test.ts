@@ -1,0 +1,162 @@
+// Unit tests of the proxy's pure pieces and its LMDB store: bitmap, virtual handles, state
+// persistence across reopen, block cache.
+import test from 'ava';
+import fc from 'fast-check';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BlockBitmap } from '../../../rowfs/state/bitmap.js';
+import { decodeVirtualHandle, encodeVirtualHandle, VirtualHandleError, VHANDLE_MAX_BYTES } from '../../../rowfs/state/vhandle.js';
+import { ROOT_VID, StateStore, StateStoreError } from '../../../rowfs/state/store.js';
+import { BlockCache } from '../../../rowfs/cache/block-cache.js';
+import { Counters } from '../../../rowfs/counters.js';
+
+function tmp(t: { teardown(fn: () => void): void }): string {
+  const d = mkdtempSync(join(tmpdir(), 'rowfs-state-'));
+  t.teardown(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+test('bitmap agrees with a Set model under random set/clearFrom and survives encode/decode', (t) => {
+  fc.assert(
+    fc.property(fc.array(fc.oneof(fc.record({ set: fc.nat(300) }), fc.record({ clearFrom: fc.nat(300) })), { maxLength: 60 }), (ops) => {
+      const bm = new BlockBitmap();
+      const model = new Set<number>();
+      for (const op of ops) {
+        if ('set' in op) {
+          bm.set(op.set);
+          model.add(op.set);
+        } else {
+          bm.clearFrom(op.clearFrom);
+          for (const b of [...model]) if (b >= op.clearFrom) model.delete(b);
+        }
+      }
+      const back = BlockBitmap.decode(bm.encode());
+      for (let b = 0; b < 320; b++) {
+        if (bm.has(b) !== model.has(b) || back.has(b) !== model.has(b)) return false;
+      }
+      return bm.count() === model.size;
+    }),
+  );
+  const bm = new BlockBitmap();
+  bm.setRange(3, 9);
+  t.true(bm.hasAll(3, 9));
+  t.false(bm.hasAll(2, 9));
+  bm.clearFrom(100);
+  t.is(bm.count(), 7);
+});
+
+test('virtual handles round-trip, fit in 64 bytes, and reject anything else with VirtualHandleError', (t) => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 8, maxLength: 8 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), (instance, vid) => {
+      const bytes = encodeVirtualHandle({ instance, vid });
+      const back = decodeVirtualHandle(bytes);
+      return bytes.length <= VHANDLE_MAX_BYTES && back.vid === vid && Buffer.from(back.instance).equals(Buffer.from(instance));
+    }),
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 80 }), (bytes) => {
+      try {
+        decodeVirtualHandle(bytes);
+        return true;
+      } catch (e) {
+        return e instanceof VirtualHandleError;
+      }
+    }),
+  );
+  const good = encodeVirtualHandle({ instance: new Uint8Array(8), vid: 5 });
+  t.throws(() => decodeVirtualHandle(good.slice(0, 19)), { instanceOf: VirtualHandleError });
+  const bad = good.slice();
+  bad[0] = 0;
+  t.throws(() => decodeVirtualHandle(bad), { instanceOf: VirtualHandleError });
+  t.throws(() => decodeVirtualHandle(new Uint8Array(20).fill(0xff)), { instanceOf: VirtualHandleError });
+});
+
+test('state store keeps nodes, names, whiteouts and bitmaps across close/reopen', async (t) => {
+  const dir = tmp(t);
+  const s1 = await StateStore.open(dir, { blockSizeBytes: 8192, mainId: 'h:/e' });
+  const vid = s1.allocVid();
+  t.true(vid > ROOT_VID);
+  const bm = s1.bitmap(vid);
+  bm.set(3);
+  await s1.commit((tx) => {
+    tx.putNode({ vid: ROOT_VID, type: 2, parent: ROOT_VID, name: '', main: new Uint8Array([1, 2]), shadow: new Uint8Array([3]), mainBlocks: 0 });
+    tx.putNode({ vid, type: 1, parent: ROOT_VID, name: 'f', main: new Uint8Array([9, 9]), shadow: null, mainBlocks: 4 });
+    tx.setName(ROOT_VID, 'f', vid);
+    tx.setName(ROOT_VID, 'g', vid);
+    tx.setWhiteout(ROOT_VID, 'gone');
+    tx.setWhiteout(ROOT_VID + 1, 'other-dir');
+    tx.putBitmap(vid, bm);
+    tx.setMainIndex(new Uint8Array([9, 9]), vid);
+  });
+  const instance = Buffer.from(s1.instance);
+  await s1.close();
+
+  const s2 = await StateStore.open(dir, { mainId: 'h:/e' });
+  t.is(s2.blockSize, 8192);
+  t.deepEqual(Buffer.from(s2.instance), instance);
+  t.true(s2.allocVid() > vid, 'vids are never reused after a restart');
+  const n = s2.getNode(vid)!;
+  t.is(n.name, 'f');
+  t.deepEqual([...n.main!], [9, 9]);
+  t.is(n.shadow, null);
+  t.is(s2.lookupName(ROOT_VID, 'g'), vid);
+  t.deepEqual(s2.namesIn(ROOT_VID).map((e) => e.name), ['f', 'g']);
+  t.deepEqual([...s2.whiteoutsIn(ROOT_VID)], ['gone']);
+  t.true(s2.isWhiteout(ROOT_VID, 'gone'));
+  t.true(s2.bitmap(vid).has(3));
+  t.false(s2.bitmap(vid).has(2));
+  t.is(s2.byMainHandle(new Uint8Array([9, 9])), vid);
+  await s2.commit((tx) => {
+    tx.removeName(ROOT_VID, 'g');
+    tx.clearWhiteout(ROOT_VID, 'gone');
+    tx.removeNode(vid);
+  });
+  t.is(s2.lookupName(ROOT_VID, 'g'), undefined);
+  t.false(s2.isWhiteout(ROOT_VID, 'gone'));
+  t.is(s2.getNode(vid), undefined);
+  await s2.close();
+
+  await t.throwsAsync(StateStore.open(dir, { mainId: 'other:/x' }), { instanceOf: StateStoreError });
+  await t.throwsAsync(StateStore.open(tmp(t), { blockSizeBytes: 1000 }), { instanceOf: StateStoreError });
+});
+
+test('block cache returns what was stored, including a short final block, after reopen', async (t) => {
+  const dir = tmp(t);
+  const c1 = BlockCache.open(dir, 4096);
+  const a = Buffer.alloc(4096, 7);
+  const tail = Buffer.from('end of file');
+  await c1.write('k1', 2, a);
+  await c1.write('k1', 5, tail);
+  t.true(c1.has('k1', 2));
+  t.false(c1.has('k1', 3));
+  t.deepEqual(await c1.read('k1', 2), a);
+  t.deepEqual(await c1.read('k1', 5), tail);
+  t.is(await c1.read('k1', 3), undefined);
+  t.is(await c1.read('k2', 2), undefined);
+  // Many files at once exercise the pool of open data files.
+  await Promise.all(Array.from({ length: 100 }, (_, i) => c1.write(`many${i}`, 0, Buffer.alloc(4096, i))));
+  const back = await Promise.all(Array.from({ length: 100 }, (_, i) => c1.read(`many${i}`, 0)));
+  t.true(back.every((b, i) => b!.equals(Buffer.alloc(4096, i))));
+  await new Promise((r) => setTimeout(r, 50)); // index puts are not awaited by write()
+  await c1.close();
+  const c2 = BlockCache.open(dir, 4096);
+  t.deepEqual(await c2.read('k1', 5), tail);
+  t.is(c2.cachedBlocks('k1'), 2);
+  await c2.close();
+});
+
+test('counters count per target and procedure and format a table', (t) => {
+  const c = new Counters();
+  c.call('client', 'READ');
+  c.call('client', 'READ');
+  c.call('main', 'READ');
+  c.call('shadow', 'GETATTR');
+  c.bytesFromMain += 100;
+  const s = c.snapshot();
+  t.deepEqual(s.client, { READ: 2 });
+  t.deepEqual(s.totals, { client: 2, main: 1, shadow: 1 });
+  t.is(s.bytes.fromMain, 100);
+  t.regex(Counters.format(s), /READ\s+2\s+1\s+0/);
+  t.deepEqual(JSON.parse(JSON.stringify(s)), s);
+});
