@@ -1,0 +1,10 @@
+// What the forwarder needs to know about virtual IPs: who owns one (ring address). Implemented by
+// dhcp/vip/ (DHT records, cached); a Map-backed double in tests.
+import type { RingAddress } from '../../overlay/link/link.js';
+
+export interface VipResolver {
+  /** Cached owner of `vip` (unsigned 32-bit), or undefined if not cached (never does I/O). */
+  lookup(vip: number): RingAddress | undefined;
+  /** Resolves `vip` (from cache or the DHT); undefined if nobody holds it. Concurrent calls share one query. */
+  resolve(vip: number): Promise<RingAddress | undefined>;
+}
