@@ -1,0 +1,114 @@
+// Frames on the bootstrap WebSocket (binary messages only). Pure codec, bounded lengths.
+//
+//   version u8 (1) | type u8 | body
+//   WELCOME (server -> client) / HELLO (client -> server): network (u8 length + UTF-8) | address[20]
+//   SIGNAL  (both ways): an opaque connector signalling payload (the rest of the frame)
+//   ERROR   (both ways): message (u16 length + UTF-8); the sender closes right after
+import { ADDRESS_BITS } from '../identity.js';
+import type { RingAddress } from '../link/link.js';
+
+export const BOOTSTRAP_VERSION = 1;
+export const ADDRESS_BYTES = ADDRESS_BITS / 8;
+export const NETWORK_NAME_MAX_BYTES = 64;
+export const SIGNAL_PAYLOAD_MAX_BYTES = 32 * 1024; // an offer SDP with candidates is a few KiB
+export const ERROR_TEXT_MAX_BYTES = 1024;
+/** Whole-frame bound, also given to the WebSocket server as maxPayload. */
+export const BOOTSTRAP_FRAME_MAX_BYTES = 2 + SIGNAL_PAYLOAD_MAX_BYTES;
+
+export enum BootstrapType {
+  Welcome = 1,
+  Hello = 2,
+  Signal = 3,
+  Error = 4,
+}
+
+export type BootstrapMessage =
+  | { type: BootstrapType.Welcome | BootstrapType.Hello; network: string; address: RingAddress }
+  | { type: BootstrapType.Signal; payload: Uint8Array }
+  | { type: BootstrapType.Error; message: string };
+
+export class BootstrapCodecError extends Error {
+  override name = 'BootstrapCodecError';
+}
+
+const utf8 = new TextEncoder();
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+function decodeUtf8(b: Uint8Array, what: string): string {
+  try {
+    return strictUtf8.decode(b);
+  } catch {
+    throw new BootstrapCodecError(`${what} is not valid UTF-8`);
+  }
+}
+
+export function addressToBytes(a: RingAddress): Uint8Array {
+  if (a < 0n || a >= 1n << BigInt(ADDRESS_BITS)) throw new BootstrapCodecError('address out of range');
+  return Uint8Array.from(Buffer.from(a.toString(16).padStart(ADDRESS_BYTES * 2, '0'), 'hex'));
+}
+
+export function addressFromBytes(b: Uint8Array): RingAddress {
+  return BigInt('0x' + Buffer.from(b).toString('hex'));
+}
+
+export function encodeBootstrap(msg: BootstrapMessage): Uint8Array {
+  const head = [BOOTSTRAP_VERSION, msg.type];
+  switch (msg.type) {
+    case BootstrapType.Welcome:
+    case BootstrapType.Hello: {
+      const name = utf8.encode(msg.network);
+      if (name.length === 0 || name.length > NETWORK_NAME_MAX_BYTES) throw new BootstrapCodecError(`network name must be 1..${NETWORK_NAME_MAX_BYTES} bytes`);
+      return Uint8Array.from([...head, name.length, ...name, ...addressToBytes(msg.address)]);
+    }
+    case BootstrapType.Signal: {
+      if (msg.payload.length > SIGNAL_PAYLOAD_MAX_BYTES) throw new BootstrapCodecError(`signal payload longer than ${SIGNAL_PAYLOAD_MAX_BYTES} bytes`);
+      const out = new Uint8Array(2 + msg.payload.length);
+      out.set(head);
+      out.set(msg.payload, 2);
+      return out;
+    }
+    case BootstrapType.Error: {
+      let text = utf8.encode(msg.message);
+      if (text.length > ERROR_TEXT_MAX_BYTES) text = text.subarray(0, ERROR_TEXT_MAX_BYTES); // may split a character; decode rejects it, so trim to whole ones
+      while (text.length > 0) {
+        try {
+          strictUtf8.decode(text);
+          break;
+        } catch {
+          text = text.subarray(0, text.length - 1);
+        }
+      }
+      return Uint8Array.from([...head, text.length >> 8, text.length & 0xff, ...text]);
+    }
+    default:
+      throw new BootstrapCodecError(`unknown bootstrap message type ${(msg as { type: number }).type}`);
+  }
+}
+
+export function decodeBootstrap(bytes: Uint8Array): BootstrapMessage {
+  if (bytes.length < 2) throw new BootstrapCodecError(`frame too short (${bytes.length} bytes)`);
+  if (bytes.length > BOOTSTRAP_FRAME_MAX_BYTES) throw new BootstrapCodecError(`frame longer than ${BOOTSTRAP_FRAME_MAX_BYTES} bytes`);
+  if (bytes[0] !== BOOTSTRAP_VERSION) throw new BootstrapCodecError(`unsupported bootstrap protocol version ${bytes[0]}`);
+  const type = bytes[1]!;
+  switch (type) {
+    case BootstrapType.Welcome:
+    case BootstrapType.Hello: {
+      if (bytes.length < 3) throw new BootstrapCodecError('truncated network name length');
+      const n = bytes[2]!;
+      if (n === 0 || n > NETWORK_NAME_MAX_BYTES) throw new BootstrapCodecError(`network name must be 1..${NETWORK_NAME_MAX_BYTES} bytes`);
+      if (bytes.length !== 3 + n + ADDRESS_BYTES) throw new BootstrapCodecError(`${BootstrapType[type]} must be ${3 + n + ADDRESS_BYTES} bytes, got ${bytes.length}`);
+      return { type, network: decodeUtf8(bytes.subarray(3, 3 + n), 'network name'), address: addressFromBytes(bytes.subarray(3 + n)) };
+    }
+    case BootstrapType.Signal:
+      return { type, payload: bytes.slice(2) };
+    case BootstrapType.Error: {
+      if (bytes.length < 4) throw new BootstrapCodecError('truncated error length');
+      const n = (bytes[2]! << 8) | bytes[3]!;
+      if (n > ERROR_TEXT_MAX_BYTES) throw new BootstrapCodecError(`error text longer than ${ERROR_TEXT_MAX_BYTES} bytes`);
+      if (bytes.length !== 4 + n) throw new BootstrapCodecError(`ERROR must be ${4 + n} bytes, got ${bytes.length}`);
+      return { type, message: decodeUtf8(bytes.subarray(4), 'error text') };
+    }
+    default:
+      throw new BootstrapCodecError(`unknown bootstrap message type ${type}`);
+  }
+}

@@ -1,0 +1,161 @@
+// The bootstrap signalling endpoint: a WebSocket server any reachable member offers (`--listen`).
+// A joining node connects, learns our ring address (WELCOME), names its network and address (HELLO),
+// then the two exchange connector signalling (SIGNAL) until the WebRTC link is up; the link handshake,
+// not this endpoint, decides whether the newcomer is a member. Afterwards the newcomer signals over
+// the overlay. Every connection has a bounded life; a bad frame gets an ERROR and a close, never a crash.
+import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import type { Clock, Timer } from '../clock.js';
+import type { Connector, RingAddress } from '../link/link.js';
+import {
+  BootstrapCodecError,
+  BootstrapType,
+  BOOTSTRAP_FRAME_MAX_BYTES,
+  decodeBootstrap,
+  encodeBootstrap,
+  SIGNAL_PAYLOAD_MAX_BYTES,
+} from './messages.js';
+import { BootstrapError } from './errors.js';
+
+export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
+export const DEFAULT_SESSION_LIFETIME_MS = 60_000; // enough for ICE + DTLS + handshake with TURN
+export const DEFAULT_MAX_CLIENTS = 64;
+/** WebSocket close code 1008: policy violation (RFC 6455 section 7.4.1). */
+const CLOSE_POLICY = 1008;
+
+export interface BootstrapServerOptions {
+  host?: string;
+  port: number;
+  network: string;
+  address: RingAddress;
+  connector: Pick<Connector, 'onSignal'>;
+  clock: Clock;
+  helloTimeoutMs?: number;
+  sessionLifetimeMs?: number;
+  maxClients?: number;
+  log?: (line: string) => void;
+}
+
+export class BootstrapServer {
+  readonly counters = { clients: 0, bad_frames: 0, network_mismatch: 0, rejected_full: 0 };
+  private readonly clients = new Set<WebSocket>();
+  private readonly log: (line: string) => void;
+
+  private constructor(
+    private readonly wss: WebSocketServer,
+    private readonly o: BootstrapServerOptions,
+  ) {
+    this.log = o.log ?? (() => {});
+    wss.on('connection', (ws, req) => this.accept(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`));
+  }
+
+  /** Starts listening; rejects with BootstrapError('listen') if the port cannot be bound. */
+  static listen(o: BootstrapServerOptions): Promise<BootstrapServer> {
+    return new Promise((resolve, reject) => {
+      const wss = new WebSocketServer({ host: o.host ?? '0.0.0.0', port: o.port, maxPayload: BOOTSTRAP_FRAME_MAX_BYTES });
+      const onError = (err: Error) => {
+        wss.close();
+        reject(new BootstrapError('listen', `cannot listen on ${o.host ?? '0.0.0.0'}:${o.port}: ${err.message}`));
+      };
+      wss.once('error', onError);
+      wss.once('listening', () => {
+        wss.off('error', onError);
+        const server = new BootstrapServer(wss, o);
+        wss.on('error', (err) => server.log(`bootstrap server error: ${err.message}`));
+        resolve(server);
+      });
+    });
+  }
+
+  /** The bound port (useful with port 0). */
+  get port(): number {
+    const a = this.wss.address();
+    return typeof a === 'object' && a ? a.port : this.o.port;
+  }
+
+  get url(): string {
+    const host = this.o.host && this.o.host !== '0.0.0.0' ? this.o.host : '127.0.0.1';
+    return `ws://${host.includes(':') ? `[${host}]` : host}:${this.port}`;
+  }
+
+  /** Stops listening and closes every client connection. */
+  close(): Promise<void> {
+    for (const ws of this.clients) ws.terminate();
+    this.clients.clear();
+    return new Promise((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private accept(ws: WebSocket, peer: string): void {
+    if (this.clients.size >= (this.o.maxClients ?? DEFAULT_MAX_CLIENTS)) {
+      this.counters.rejected_full++;
+      this.fail(ws, 'bootstrap endpoint busy, try again later');
+      return;
+    }
+    this.counters.clients++;
+    this.clients.add(ws);
+    let client: RingAddress | undefined;
+    const timers: Timer[] = [];
+    const end = () => {
+      for (const t of timers) t.cancel();
+      this.clients.delete(ws);
+    };
+    timers.push(this.o.clock.setTimeout(() => client === undefined && this.fail(ws, 'no HELLO in time'), this.o.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS));
+    timers.push(this.o.clock.setTimeout(() => ws.close(1000, 'session lifetime over'), this.o.sessionLifetimeMs ?? DEFAULT_SESSION_LIFETIME_MS));
+    ws.on('close', end);
+    ws.on('error', (err) => {
+      this.log(`bootstrap client ${peer}: ${err.message}`);
+      end();
+    });
+    const send = (payload: Uint8Array) => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (payload.length > SIGNAL_PAYLOAD_MAX_BYTES) return;
+      ws.send(encodeBootstrap({ type: BootstrapType.Signal, payload }));
+    };
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (!isBinary) return this.fail(ws, 'binary frames only');
+      let msg;
+      try {
+        msg = decodeBootstrap(toBytes(data));
+      } catch (err) {
+        if (!(err instanceof BootstrapCodecError)) throw err;
+        this.counters.bad_frames++;
+        this.log(`bootstrap client ${peer}: bad frame: ${err.message}`);
+        return this.fail(ws, `bad frame: ${err.message}`);
+      }
+      switch (msg.type) {
+        case BootstrapType.Hello:
+          if (client !== undefined) return this.fail(ws, 'second HELLO');
+          if (msg.network !== this.o.network) {
+            this.counters.network_mismatch++;
+            return this.fail(ws, `this endpoint serves network '${this.o.network}', not '${msg.network}'`);
+          }
+          if (msg.address === this.o.address) return this.fail(ws, 'HELLO carries our own address');
+          client = msg.address;
+          return;
+        case BootstrapType.Signal:
+          if (client === undefined) return this.fail(ws, 'SIGNAL before HELLO');
+          this.o.connector.onSignal(client, msg.payload, send);
+          return;
+        case BootstrapType.Error:
+          this.log(`bootstrap client ${peer} reports: ${msg.message}`);
+          ws.close(1000);
+          return;
+        case BootstrapType.Welcome:
+          return this.fail(ws, 'WELCOME is sent by the server');
+      }
+    });
+    ws.send(encodeBootstrap({ type: BootstrapType.Welcome, network: this.o.network, address: this.o.address }));
+  }
+
+  private fail(ws: WebSocket, message: string): void {
+    if (ws.readyState === ws.OPEN) {
+      ws.send(encodeBootstrap({ type: BootstrapType.Error, message }));
+      ws.close(CLOSE_POLICY, message.slice(0, 100));
+    }
+  }
+}
+
+export function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data));
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}

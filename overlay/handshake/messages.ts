@@ -1,0 +1,128 @@
+// Wire format of the link handshake, exchanged on a fresh link's control channel before the link is
+// handed to the overlay. Pure codec: fixed layouts, exact lengths, every decode bounds-checked.
+//
+//   HELLO  = type 1 | version 1 | publicKey[32] | nonce[32]                 (66 bytes)
+//   AUTH   = type 2 | version 1 | signature[64] | mac[32]                   (98 bytes)
+//   REFUSE = type 3 | version 1 | reason u8 | textLength u8 | text (UTF-8)   (4..4+200 bytes)
+
+export const HANDSHAKE_VERSION = 1;
+export const HANDSHAKE_KEY_BYTES = 32;
+export const HANDSHAKE_NONCE_BYTES = 32;
+export const HANDSHAKE_SIGNATURE_BYTES = 64;
+export const HANDSHAKE_MAC_BYTES = 32;
+export const REFUSE_TEXT_MAX_BYTES = 200;
+
+export enum HandshakeType {
+  Hello = 1,
+  Auth = 2,
+  Refuse = 3,
+}
+
+/** Why a side refused the link; sent in REFUSE and counted. */
+export enum RefuseReason {
+  /** The MAC over the transcript did not verify: the peer does not hold this network's secret. */
+  BadSecret = 1,
+  /** The Ed25519 signature over the transcript (binding both DTLS fingerprints) did not verify. */
+  BadSignature = 2,
+  /** The peer's key does not hash to the ring address we dialled. */
+  AddressMismatch = 3,
+  /** Messages out of order, undecodable, or a key equal to our own. */
+  ProtocolError = 4,
+}
+
+export type HandshakeMessage =
+  | { type: HandshakeType.Hello; publicKey: Uint8Array; nonce: Uint8Array }
+  | { type: HandshakeType.Auth; signature: Uint8Array; mac: Uint8Array }
+  | { type: HandshakeType.Refuse; reason: RefuseReason; text: string };
+
+export class HandshakeCodecError extends Error {
+  override name = 'HandshakeCodecError';
+}
+
+const HELLO_BYTES = 2 + HANDSHAKE_KEY_BYTES + HANDSHAKE_NONCE_BYTES;
+const AUTH_BYTES = 2 + HANDSHAKE_SIGNATURE_BYTES + HANDSHAKE_MAC_BYTES;
+const utf8 = new TextEncoder();
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+function need(bytes: Uint8Array, length: number, what: string): void {
+  if (bytes.length !== length) throw new HandshakeCodecError(`${what} must be ${length} bytes, got ${bytes.length}`);
+}
+
+export function encodeHandshake(msg: HandshakeMessage): Uint8Array {
+  switch (msg.type) {
+    case HandshakeType.Hello: {
+      need(msg.publicKey, HANDSHAKE_KEY_BYTES, 'public key');
+      need(msg.nonce, HANDSHAKE_NONCE_BYTES, 'nonce');
+      const out = new Uint8Array(HELLO_BYTES);
+      out[0] = msg.type;
+      out[1] = HANDSHAKE_VERSION;
+      out.set(msg.publicKey, 2);
+      out.set(msg.nonce, 2 + HANDSHAKE_KEY_BYTES);
+      return out;
+    }
+    case HandshakeType.Auth: {
+      need(msg.signature, HANDSHAKE_SIGNATURE_BYTES, 'signature');
+      need(msg.mac, HANDSHAKE_MAC_BYTES, 'mac');
+      const out = new Uint8Array(AUTH_BYTES);
+      out[0] = msg.type;
+      out[1] = HANDSHAKE_VERSION;
+      out.set(msg.signature, 2);
+      out.set(msg.mac, 2 + HANDSHAKE_SIGNATURE_BYTES);
+      return out;
+    }
+    case HandshakeType.Refuse: {
+      if (!RefuseReason[msg.reason]) throw new HandshakeCodecError(`unknown refuse reason ${msg.reason}`);
+      const text = utf8.encode(msg.text);
+      if (text.length > REFUSE_TEXT_MAX_BYTES) throw new HandshakeCodecError(`refuse text longer than ${REFUSE_TEXT_MAX_BYTES} bytes`);
+      const out = new Uint8Array(4 + text.length);
+      out[0] = msg.type;
+      out[1] = HANDSHAKE_VERSION;
+      out[2] = msg.reason;
+      out[3] = text.length;
+      out.set(text, 4);
+      return out;
+    }
+    default:
+      throw new HandshakeCodecError(`unknown handshake message type ${(msg as { type: number }).type}`);
+  }
+}
+
+export function decodeHandshake(bytes: Uint8Array): HandshakeMessage {
+  if (bytes.length < 2) throw new HandshakeCodecError(`handshake message too short (${bytes.length} bytes)`);
+  const type = bytes[0]!;
+  const version = bytes[1]!;
+  if (version !== HANDSHAKE_VERSION) throw new HandshakeCodecError(`unsupported handshake version ${version}`);
+  switch (type) {
+    case HandshakeType.Hello:
+      need(bytes, HELLO_BYTES, 'HELLO');
+      return {
+        type,
+        publicKey: bytes.slice(2, 2 + HANDSHAKE_KEY_BYTES),
+        nonce: bytes.slice(2 + HANDSHAKE_KEY_BYTES, HELLO_BYTES),
+      };
+    case HandshakeType.Auth:
+      need(bytes, AUTH_BYTES, 'AUTH');
+      return {
+        type,
+        signature: bytes.slice(2, 2 + HANDSHAKE_SIGNATURE_BYTES),
+        mac: bytes.slice(2 + HANDSHAKE_SIGNATURE_BYTES, AUTH_BYTES),
+      };
+    case HandshakeType.Refuse: {
+      if (bytes.length < 4) throw new HandshakeCodecError('REFUSE too short');
+      const reason = bytes[2]!;
+      if (!RefuseReason[reason]) throw new HandshakeCodecError(`unknown refuse reason ${reason}`);
+      const length = bytes[3]!;
+      if (length > REFUSE_TEXT_MAX_BYTES) throw new HandshakeCodecError(`refuse text longer than ${REFUSE_TEXT_MAX_BYTES} bytes`);
+      need(bytes, 4 + length, 'REFUSE');
+      let text: string;
+      try {
+        text = strictUtf8.decode(bytes.subarray(4));
+      } catch {
+        throw new HandshakeCodecError('refuse text is not valid UTF-8');
+      }
+      return { type, reason, text };
+    }
+    default:
+      throw new HandshakeCodecError(`unknown handshake message type ${type}`);
+  }
+}

@@ -1,0 +1,256 @@
+// The Connector for real nodes: opens WebRTC links (node-datachannel) whose peers passed the link
+// handshake. Signalling payloads (signal-codec.ts) travel over whatever the caller provides: the
+// overlay's routed messages, or the bootstrap WebSocket for the very first link.
+//
+// Ownership: the connector keeps every pending session (and so every PeerConnection and channel)
+// in a map until it ends; a finished link is kept in `links` until it closes. Nothing WebRTC-side is
+// reachable only from native callbacks, which would let the garbage collector close it.
+import nodeDataChannel, { type PeerConnection, type RtcConfig } from 'node-datachannel';
+import type { Clock } from '../../clock.js';
+import type { Random } from '../../clock.js';
+import type { Connector, Link, RingAddress } from '../link.js';
+import type { HandshakeSigner } from '../../handshake/handshake.js';
+import { RefuseReason } from '../../handshake/messages.js';
+import { networkKey } from '../../handshake/transcript.js';
+import { decodeSignal, encodeSignal, SignalCodecError, SignalType, SESSION_ID_BYTES } from './signal-codec.js';
+import { PeerSession } from './session.js';
+import { WebRtcLink } from './webrtc-link.js';
+import { LinkDialError } from './errors.js';
+import { validateIceUrl } from './ice-config.js';
+
+export const DEFAULT_DIAL_TIMEOUT_MS = 20_000; // ICE with a TURN fallback plus DTLS and the handshake
+export const DEFAULT_MAX_PENDING_INCOMING = 64; // concurrent half-open incoming sessions before REJECT 'busy'
+
+export interface WebRtcConnectorOptions {
+  identity: HandshakeSigner & { readonly address: RingAddress };
+  network: string;
+  /** The network secret (raw bytes); only a key derived from it is kept. */
+  secret: Uint8Array;
+  clock: Clock;
+  random: Random;
+  /** `stun:HOST:PORT`, `turn:USER:PASS@HOST:PORT` (validated). */
+  iceServers?: string[];
+  /** Gather host candidates on this address only (e.g. 127.0.0.1 keeps every path on loopback). */
+  bindAddress?: string;
+  portRange?: { begin: number; end: number };
+  /** 'relay' forces TURN (useful behind symmetric NATs, see environment notes). */
+  iceTransportPolicy?: 'all' | 'relay';
+  dialTimeoutMs?: number;
+  maxPendingIncoming?: number;
+  log?: (line: string) => void;
+}
+
+export const CONNECTOR_COUNTERS = [
+  'dials_started',
+  'dials_ok',
+  'dials_failed',
+  'dial_timeouts',
+  'incoming_ok',
+  'incoming_failed',
+  'incoming_rejected_busy',
+  'refused_bad_secret',
+  'refused_bad_signature',
+  'refused_address_mismatch',
+  'refused_protocol',
+  'refused_by_peer',
+  'signals_malformed',
+  'signals_unmatched',
+  'links_closed',
+] as const;
+export type ConnectorCounter = (typeof CONNECTOR_COUNTERS)[number];
+
+let nextConnectorId = 0;
+
+export class WebRtcConnector implements Connector {
+  readonly counters: Record<ConnectorCounter, number>;
+  private readonly netKey: Uint8Array;
+  private readonly rtcConfig: RtcConfig;
+  private readonly dials = new Map<string, { session: PeerSession; remote: RingAddress }>();
+  private readonly incoming = new Map<string, PeerSession>();
+  private readonly links = new Set<WebRtcLink>();
+  private readonly incomingListeners: Array<(link: Link) => void> = [];
+  private readonly log: (line: string) => void;
+  private readonly tag = `c${nextConnectorId++}`;
+  private linkCounter = 0;
+  private closedFlag = false;
+
+  constructor(private readonly o: WebRtcConnectorOptions) {
+    this.counters = Object.fromEntries(CONNECTOR_COUNTERS.map((c) => [c, 0])) as Record<ConnectorCounter, number>;
+    this.netKey = networkKey(o.secret, o.network);
+    this.log = o.log ?? (() => {});
+    const iceServers = (o.iceServers ?? []).map(validateIceUrl);
+    this.rtcConfig = { iceServers, iceTransportPolicy: o.iceTransportPolicy ?? 'all' };
+    if (o.bindAddress) this.rtcConfig.bindAddress = o.bindAddress;
+    if (o.portRange) {
+      this.rtcConfig.portRangeBegin = o.portRange.begin;
+      this.rtcConfig.portRangeEnd = o.portRange.end;
+    }
+  }
+
+  /** Links currently open (for status). */
+  openLinks(): WebRtcLink[] {
+    return [...this.links];
+  }
+
+  dial(remote: RingAddress, signal: (payload: Uint8Array) => void): Promise<Link> {
+    if (this.closedFlag) return Promise.reject(new LinkDialError('closed', 'connector closed'));
+    this.counters.dials_started++;
+    const session = this.o.random.bytes(SESSION_ID_BYTES);
+    const key = hex(session);
+    return new Promise<Link>((resolve, reject) => {
+      const s = new PeerSession({
+        ...this.sessionDeps('offerer', session, remote),
+        send: signal,
+        done: (r) => {
+          this.dials.delete(key);
+          if ('link' in r) {
+            this.counters.dials_ok++;
+            this.adopt(r.link);
+            resolve(r.link);
+          } else {
+            this.counters.dials_failed++;
+            this.countFailure(r.error);
+            this.log(`dial ${short(remote)} failed: ${r.error.message}`);
+            reject(r.error);
+          }
+        },
+      });
+      if (!s.isFinished) this.dials.set(key, { session: s, remote });
+    });
+  }
+
+  onSignal(from: RingAddress, payload: Uint8Array, reply: (payload: Uint8Array) => void): void {
+    let msg;
+    try {
+      msg = decodeSignal(payload);
+    } catch (err) {
+      if (!(err instanceof SignalCodecError)) throw err;
+      this.counters.signals_malformed++;
+      this.log(`malformed signal from ${short(from)}: ${err.message}`);
+      return;
+    }
+    const sessionHex = hex(msg.session);
+    const dial = this.dials.get(sessionHex);
+    if (dial) {
+      if (dial.remote !== from) {
+        this.counters.signals_unmatched++;
+        return;
+      }
+      dial.session.handleSignal(msg);
+      return;
+    }
+    const key = `${from.toString(16)}/${sessionHex}`;
+    const existing = this.incoming.get(key);
+    if (existing) {
+      existing.handleSignal(msg);
+      return;
+    }
+    if (msg.type !== SignalType.Offer) {
+      // Late candidates of a session that already finished are normal; anything else is noise.
+      this.counters.signals_unmatched++;
+      return;
+    }
+    if (this.closedFlag) return;
+    if (this.incoming.size >= (this.o.maxPendingIncoming ?? DEFAULT_MAX_PENDING_INCOMING)) {
+      this.counters.incoming_rejected_busy++;
+      reply(encodeSignal({ type: SignalType.Reject, session: msg.session, reason: 'busy' }));
+      return;
+    }
+    const s = new PeerSession({
+      ...this.sessionDeps('answerer', msg.session, from),
+      send: reply,
+      done: (r) => {
+        this.incoming.delete(key);
+        if ('link' in r) {
+          this.counters.incoming_ok++;
+          this.adopt(r.link);
+          for (const l of this.incomingListeners) l(r.link);
+        } else {
+          this.counters.incoming_failed++;
+          this.countFailure(r.error);
+          this.log(`incoming session from ${short(from)} failed: ${r.error.message}`);
+        }
+      },
+    });
+    if (s.isFinished) return;
+    this.incoming.set(key, s);
+    s.handleSignal(msg);
+  }
+
+  onIncoming(cb: (link: Link) => void): void {
+    this.incomingListeners.push(cb);
+  }
+
+  close(): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    for (const { session } of [...this.dials.values()]) session.abort('connector closed');
+    for (const s of [...this.incoming.values()]) s.abort('connector closed');
+  }
+
+  /** Closes the connector and every link it made (node shutdown). */
+  closeAll(reason = 'node stopping'): void {
+    this.close();
+    for (const l of [...this.links]) l.close(reason);
+  }
+
+  private sessionDeps(role: 'offerer' | 'answerer', session: Uint8Array, expectedRemote: RingAddress) {
+    return {
+      role,
+      session,
+      expectedRemote,
+      createPeerConnection: (name: string): PeerConnection => new nodeDataChannel.PeerConnection(name, this.rtcConfig),
+      network: this.o.network,
+      networkKey: this.netKey,
+      signer: this.o.identity,
+      nonce: this.o.random.bytes(32),
+      clock: this.o.clock,
+      timeoutMs: this.o.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
+      linkId: `${this.tag}-${role === 'offerer' ? 'out' : 'in'}-${this.linkCounter++}`,
+      log: this.log,
+      onLinkGone: (link: WebRtcLink) => {
+        if (this.links.delete(link)) this.counters.links_closed++;
+      },
+    };
+  }
+
+  private adopt(link: WebRtcLink): void {
+    this.links.add(link);
+    this.log(`link ${link.id} up with ${short(link.remote)} (${link.info().detail})`);
+  }
+
+  private countFailure(err: LinkDialError): void {
+    if (err.code === 'timeout') this.counters.dial_timeouts++;
+    if (err.code !== 'refused' || !err.refuse) return;
+    if (err.refuse.byPeer) {
+      this.counters.refused_by_peer++;
+      return;
+    }
+    switch (err.refuse.reason) {
+      case RefuseReason.BadSecret:
+        this.counters.refused_bad_secret++;
+        break;
+      case RefuseReason.BadSignature:
+        this.counters.refused_bad_signature++;
+        break;
+      case RefuseReason.AddressMismatch:
+        this.counters.refused_address_mismatch++;
+        break;
+      default:
+        this.counters.refused_protocol++;
+    }
+  }
+}
+
+/** Releases libdatachannel's global threads so the process can exit (call once, at process end). */
+export function shutdownWebRtc(): void {
+  nodeDataChannel.cleanup();
+}
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b).toString('hex');
+}
+
+function short(a: RingAddress): string {
+  return a.toString(16).padStart(40, '0').slice(0, 12);
+}
