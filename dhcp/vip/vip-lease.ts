@@ -1,0 +1,209 @@
+// Claims and keeps this node's virtual IP (IPOP's DhtDhcp):
+//   claim: preferred address first, then random ones: dht.create("dhcp/<net>/<ip>") bound to our key;
+//          a conflict (someone holds it) moves on to another address. After a create succeeds we read
+//          the key back: if a DHT race left another live owner, the smaller key keeps it, the other
+//          removes its record and tries again. So no two live nodes keep one address.
+//   renew: create again (the owner may refresh) every ttl * renewFraction; a conflict means the lease
+//          was lost (e.g. we were partitioned past the TTL and someone took it): reported via onLost.
+//          Other errors retry every retryMs until the lease would expire, then it is lost too.
+//   release: remove the record (overlay down).
+// Clock and randomness are injected (the simulator runs this at 1,000 nodes).
+import type { Dht } from '../../overlay/api.js';
+import type { Clock, Random, Timer } from '../../overlay/clock.js';
+import { intToIpv4 } from '../../src/forwarder/ipv4.js';
+import { compareKeys, decodeLeaseRecord, encodeLeaseRecord, leaseKey } from './lease-record.js';
+import type { Subnet } from './subnet.js';
+
+export class VipLeaseError extends Error {
+  override readonly name = 'VipLeaseError';
+  constructor(
+    readonly code: 'EXHAUSTED' | 'STOPPED' | 'BAD_PREFERRED',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface VipLeaseComponents {
+  dht: Dht;
+  clock: Clock;
+  random: Random;
+  /** This node's raw Ed25519 public key (the owner of its DHT records). */
+  ownerKey: Uint8Array;
+}
+
+export interface VipLeaseOptions {
+  /** Network name: the key namespace "dhcp/<network>/...". */
+  network: string;
+  subnet: Subnet;
+  /** Address to try first (e.g. the one held before a restart). */
+  preferred?: number;
+  /** DHT record lifetime. Default 120 s: a crashed node's address frees within two minutes. */
+  ttlMs?: number;
+  /** Renew after this fraction of the TTL. Default 1/3: two renewals may fail before expiry. */
+  renewFraction?: number;
+  /** Retry delay after a failed renewal (not a conflict). Default 5 s. */
+  retryMs?: number;
+  /** Addresses tried before giving up. Default 32: at 50% occupancy the chance to fail is 2^-32. */
+  maxAttempts?: number;
+  /** DHCP client id for VM leases; '' (default) for the node's own address. */
+  clientId?: string;
+}
+
+export const DEFAULT_LEASE_TTL_MS = 120_000;
+export const DEFAULT_RENEW_FRACTION = 1 / 3;
+export const DEFAULT_RENEW_RETRY_MS = 5_000;
+export const DEFAULT_MAX_CLAIM_ATTEMPTS = 32;
+
+const isConflict = (err: unknown) => (err as { name?: unknown })?.name === 'DhtConflictError';
+
+export class VipLease {
+  /** The held address (unsigned 32-bit), or undefined before claim / after loss or release. */
+  vip: number | undefined;
+  /** When the DHT record expires if not renewed (clock ms). */
+  expiresAt = 0;
+  readonly stats = { attempts: 0, conflicts: 0, raceLosses: 0, errors: 0, renewals: 0, renewFailures: 0 };
+  private readonly ttlMs: number;
+  private readonly renewMs: number;
+  private readonly retryMs: number;
+  private timer: Timer | undefined;
+  private stopped = false;
+  private lostHandlers: Array<(vip: number, reason: string) => void> = [];
+
+  constructor(
+    private readonly c: VipLeaseComponents,
+    private readonly o: VipLeaseOptions,
+  ) {
+    this.ttlMs = o.ttlMs ?? DEFAULT_LEASE_TTL_MS;
+    this.renewMs = Math.max(1, Math.floor(this.ttlMs * (o.renewFraction ?? DEFAULT_RENEW_FRACTION)));
+    this.retryMs = o.retryMs ?? DEFAULT_RENEW_RETRY_MS;
+    if (o.preferred !== undefined && !o.subnet.isHost(o.preferred))
+      throw new VipLeaseError('BAD_PREFERRED', `preferred ${intToIpv4(o.preferred)} is not a host address of ${o.subnet}`);
+  }
+
+  /** Called once if the lease is lost (conflict on renewal, or renewals failing until expiry). */
+  onLost(handler: (vip: number, reason: string) => void): void {
+    this.lostHandlers.push(handler);
+  }
+
+  /** Claims an address; resolves with it (unsigned 32-bit). Throws VipLeaseError EXHAUSTED after maxAttempts. */
+  async claim(): Promise<number> {
+    const maxAttempts = this.o.maxAttempts ?? DEFAULT_MAX_CLAIM_ATTEMPTS;
+    const tried = new Set<number>();
+    const value = encodeLeaseRecord({ vip: 0, clientId: this.o.clientId ?? '' });
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      if (this.stopped) throw new VipLeaseError('STOPPED', 'lease stopped while claiming');
+      const vip = this.candidate(attempt, tried);
+      if (vip === undefined) break;
+      tried.add(vip);
+      this.stats.attempts++;
+      const key = this.key(vip);
+      new DataView(value.buffer).setUint32(1, vip);
+      try {
+        await this.c.dht.create(key, value, this.ttlMs);
+      } catch (err) {
+        if (isConflict(err)) this.stats.conflicts++;
+        else this.stats.errors++;
+        continue;
+      }
+      const startedAt = this.c.clock.now();
+      if (!(await this.keepsAfterRace(key))) {
+        this.stats.raceLosses++;
+        await this.c.dht.remove(key).catch(() => undefined);
+        continue;
+      }
+      if (this.stopped) {
+        await this.c.dht.remove(key).catch(() => undefined);
+        throw new VipLeaseError('STOPPED', 'lease stopped while claiming');
+      }
+      this.vip = vip;
+      this.expiresAt = startedAt + this.ttlMs;
+      this.schedule(this.renewMs);
+      return vip;
+    }
+    throw new VipLeaseError('EXHAUSTED', `no free address in ${this.o.subnet} after ${tried.size} attempts`);
+  }
+
+  /** Removes the record and stops renewing. Idempotent. */
+  async release(): Promise<void> {
+    this.stopped = true;
+    this.timer?.cancel();
+    this.timer = undefined;
+    const vip = this.vip;
+    this.vip = undefined;
+    if (vip !== undefined) await this.c.dht.remove(this.key(vip));
+  }
+
+  private key(vip: number): Uint8Array {
+    return leaseKey(this.o.network, intToIpv4(vip));
+  }
+
+  private candidate(attempt: number, tried: Set<number>): number | undefined {
+    if (attempt === 0 && this.o.preferred !== undefined) return this.o.preferred;
+    const { subnet } = this.o;
+    if (tried.size >= subnet.hostCount) return undefined;
+    for (let i = 0; i < 64; i++) {
+      const vip = subnet.host(this.c.random.int(subnet.hostCount));
+      if (!tried.has(vip)) return vip;
+    }
+    // Small, crowded subnets: walk from a random start to the first untried host.
+    const start = this.c.random.int(subnet.hostCount);
+    for (let i = 0; i < subnet.hostCount; i++) {
+      const vip = subnet.host((start + i) % subnet.hostCount);
+      if (!tried.has(vip)) return vip;
+    }
+    return undefined;
+  }
+
+  /** After our create: true unless another live owner with a smaller key also holds the address. */
+  private async keepsAfterRace(key: Uint8Array): Promise<boolean> {
+    let records;
+    try {
+      records = await this.c.dht.get(key);
+    } catch {
+      return true; // our create succeeded; the next renewal re-checks through create
+    }
+    for (const r of records) {
+      if (compareKeys(r.owner, this.c.ownerKey) === 0) continue;
+      try {
+        decodeLeaseRecord(r.value);
+      } catch {
+        continue; // not a lease record: ignore
+      }
+      if (compareKeys(r.owner, this.c.ownerKey) < 0) return false;
+    }
+    return true;
+  }
+
+  private schedule(ms: number): void {
+    this.timer?.cancel();
+    this.timer = this.c.clock.setTimeout(() => void this.renew(), ms);
+  }
+
+  private async renew(): Promise<void> {
+    const vip = this.vip;
+    if (this.stopped || vip === undefined) return;
+    const value = encodeLeaseRecord({ vip, clientId: this.o.clientId ?? '' });
+    const at = this.c.clock.now();
+    try {
+      await this.c.dht.create(this.key(vip), value, this.ttlMs);
+    } catch (err) {
+      if (this.stopped || this.vip !== vip) return;
+      this.stats.renewFailures++;
+      if (isConflict(err)) return this.lose(vip, 'another node holds the address (lease expired while unreachable)');
+      if (this.c.clock.now() + this.retryMs >= this.expiresAt) return this.lose(vip, `renewal failed until expiry: ${(err as Error).message}`);
+      return this.schedule(this.retryMs);
+    }
+    if (this.stopped || this.vip !== vip) return;
+    this.stats.renewals++;
+    this.expiresAt = at + this.ttlMs;
+    this.schedule(this.renewMs);
+  }
+
+  private lose(vip: number, reason: string): void {
+    this.vip = undefined;
+    this.timer?.cancel();
+    this.timer = undefined;
+    for (const h of this.lostHandlers) h(vip, reason);
+  }
+}
