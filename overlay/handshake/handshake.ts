@@ -3,10 +3,13 @@
 //
 //   both sides:  send HELLO(key, nonce)
 //   on HELLO:    check the key (dialled address, not our own), build the transcript, send AUTH
-//   on AUTH:     verify MAC (network secret) then signature (identity + DTLS fingerprints) -> accepted
+//   on AUTH:     verify MAC (network secret) then signature (identity + DTLS fingerprints), send CONFIRM
+//   on CONFIRM:  (the peer verified us too) -> accepted
 //   any failure: send REFUSE(reason) -> refused; a REFUSE received -> refused by peer
 //
-// The channel is ordered, so each side has sent its AUTH before it can receive the peer's.
+// The channel is ordered, so each side has sent its AUTH before it can receive the peer's, and the
+// peer's CONFIRM always follows its AUTH. CONFIRM makes the outcome mutual: neither side hands a link
+// to its overlay unless both verified each other.
 import { addressOfKey, verifySignature } from '../identity.js';
 import type { RingAddress } from '../link/link.js';
 import {
@@ -56,6 +59,7 @@ export class LinkHandshake {
   private remoteNonce?: Uint8Array;
   private transcript?: Uint8Array;
   private finished?: HandshakeOutcome;
+  private verified = false;
 
   constructor(private readonly p: HandshakeParams) {
     if (p.nonce.length !== HANDSHAKE_NONCE_BYTES) throw new RangeError(`nonce must be ${HANDSHAKE_NONCE_BYTES} bytes`);
@@ -87,6 +91,9 @@ export class LinkHandshake {
         return this.onHello(msg.publicKey, msg.nonce);
       case HandshakeType.Auth:
         return this.onAuth(msg.signature, msg.mac);
+      case HandshakeType.Confirm:
+        if (!this.verified || !this.remoteKey) return this.refuse(RefuseReason.ProtocolError, 'CONFIRM before AUTH');
+        return this.finish({ accepted: true, remoteKey: this.remoteKey, remote: addressOfKey(this.remoteKey) });
     }
   }
 
@@ -123,6 +130,7 @@ export class LinkHandshake {
 
   private onAuth(signature: Uint8Array, mac: Uint8Array): HandshakeStep {
     if (!this.remoteKey || !this.transcript) return this.refuse(RefuseReason.ProtocolError, 'AUTH before HELLO');
+    if (this.verified) return this.refuse(RefuseReason.ProtocolError, 'second AUTH');
     const theirs = roleBoundTranscript(this.p.role === 'offerer' ? 'answerer' : 'offerer', this.transcript);
     // The MAC first: a stranger without the secret learns nothing more about why it was refused.
     if (!macEquals(transcriptMac(this.p.networkKey, theirs), mac)) {
@@ -131,7 +139,8 @@ export class LinkHandshake {
     if (!verifySignature(this.remoteKey, theirs, signature)) {
       return this.refuse(RefuseReason.BadSignature, 'signature over the transcript does not verify');
     }
-    return this.finish({ accepted: true, remoteKey: this.remoteKey, remote: addressOfKey(this.remoteKey) });
+    this.verified = true;
+    return { send: [encodeHandshake({ type: HandshakeType.Confirm })] };
   }
 
   private refuse(reason: RefuseReason, detail: string): HandshakeStep {

@@ -4,6 +4,7 @@
 //   HELLO  = type 1 | version 1 | publicKey[32] | nonce[32]                 (66 bytes)
 //   AUTH   = type 2 | version 1 | signature[64] | mac[32]                   (98 bytes)
 //   REFUSE = type 3 | version 1 | reason u8 | textLength u8 | text (UTF-8)   (4..4+200 bytes)
+//   CONFIRM = type 4 | version 1                                           (2 bytes)
 
 export const HANDSHAKE_VERSION = 1;
 export const HANDSHAKE_KEY_BYTES = 32;
@@ -16,6 +17,7 @@ export enum HandshakeType {
   Hello = 1,
   Auth = 2,
   Refuse = 3,
+  Confirm = 4,
 }
 
 /** Why a side refused the link; sent in REFUSE and counted. */
@@ -33,7 +35,8 @@ export enum RefuseReason {
 export type HandshakeMessage =
   | { type: HandshakeType.Hello; publicKey: Uint8Array; nonce: Uint8Array }
   | { type: HandshakeType.Auth; signature: Uint8Array; mac: Uint8Array }
-  | { type: HandshakeType.Refuse; reason: RefuseReason; text: string };
+  | { type: HandshakeType.Refuse; reason: RefuseReason; text: string }
+  | { type: HandshakeType.Confirm };
 
 export class HandshakeCodecError extends Error {
   override name = 'HandshakeCodecError';
@@ -82,6 +85,8 @@ export function encodeHandshake(msg: HandshakeMessage): Uint8Array {
       out.set(text, 4);
       return out;
     }
+    case HandshakeType.Confirm:
+      return Uint8Array.of(msg.type, HANDSHAKE_VERSION);
     default:
       throw new HandshakeCodecError(`unknown handshake message type ${(msg as { type: number }).type}`);
   }
@@ -122,6 +127,9 @@ export function decodeHandshake(bytes: Uint8Array): HandshakeMessage {
       }
       return { type, reason, text };
     }
+    case HandshakeType.Confirm:
+      need(bytes, 2, 'CONFIRM');
+      return { type };
     default:
       throw new HandshakeCodecError(`unknown handshake message type ${type}`);
   }
