@@ -1,0 +1,24 @@
+// Server side of NFSv3: turns one handler per procedure into an RpcProgram for RpcServer. The
+// embedded server and the proxy both implement Nfs3Handlers; decoding, GARBAGE_ARGS and encoding
+// are done here once.
+import type { RpcCallContext, RpcProcedure, RpcProgram } from '../rpc/server.js';
+import { NFS3_PROCEDURES, type Nfs3ArgsOf, type Nfs3ProcedureName, type Nfs3ResOf } from './procedures.js';
+import { NFS3_PROGRAM, NFS3_VERSION } from './types.js';
+
+export type Nfs3Handlers = {
+  [N in Nfs3ProcedureName]: (args: Nfs3ArgsOf<N>, ctx: RpcCallContext) => Nfs3ResOf<N> | Promise<Nfs3ResOf<N>>;
+};
+
+export function nfs3Program(handlers: Nfs3Handlers): RpcProgram {
+  const procedures = new Map<number, RpcProcedure>();
+  for (const name of Object.keys(NFS3_PROCEDURES) as Nfs3ProcedureName[]) {
+    const codec = NFS3_PROCEDURES[name] as any;
+    const handler = handlers[name] as (a: unknown, ctx: RpcCallContext) => unknown;
+    procedures.set(codec.proc, {
+      decodeArgs: (r) => codec.decodeArgs(r),
+      run: (a, ctx) => handler.call(handlers, a, ctx),
+      encodeResult: (w, res) => codec.encodeRes(w, res),
+    });
+  }
+  return { prog: NFS3_PROGRAM, vers: NFS3_VERSION, procedures };
+}

@@ -1,0 +1,295 @@
+// RPC clients over TCP (record marking) and UDP (one message per datagram). A call is encoded once
+// into a buffer that leaves room for the record mark, registered under its xid with a deadline, and
+// sent; replies are matched by xid, so many calls may be in flight on one connection. When a TCP
+// connection drops, calls already sent are retransmitted with the same xid on a new connection
+// (the server's duplicate-request handling, or idempotence, makes that safe), until their deadline.
+import net from 'node:net';
+import dgram from 'node:dgram';
+import { randomInt } from 'node:crypto';
+import { systemClock, type Clock, type Timer } from '../../overlay/clock.js';
+import { XdrError } from '../xdr/errors.js';
+import { XdrReader } from '../xdr/reader.js';
+import { XdrWriter } from '../xdr/writer.js';
+import { RecordDecoder, markRecordInPlace, DEFAULT_MAX_RECORD_BYTES } from './record-marking.js';
+import { RpcReplyError, RpcTransportError } from './errors.js';
+import {
+  AcceptStat,
+  AUTH_NONE,
+  decodeReplyHeader,
+  encodeCallHeader,
+  RejectStat,
+  ReplyStat,
+  type OpaqueAuth,
+} from './message.js';
+
+/** Default deadline for one call, retransmissions included. */
+export const DEFAULT_CALL_TIMEOUT_MS = 15_000;
+
+export interface RpcCallOptions {
+  /** Deadline for this call (ms); default the client's `timeoutMs`. */
+  timeoutMs?: number;
+  /** Credential for this call; default the client's `cred`. */
+  cred?: OpaqueAuth;
+}
+
+export interface RpcClient {
+  /**
+   * Calls `prog`/`vers`/`proc` with arguments written by `encodeArgs`. Resolves with a reader
+   * positioned at the start of the results (SUCCESS only). Rejects with RpcReplyError when the
+   * server refuses the call, RpcTransportError on timeout/connection trouble or after close().
+   */
+  call(prog: number, vers: number, proc: number, encodeArgs: (w: XdrWriter) => void, opts?: RpcCallOptions): Promise<XdrReader>;
+  /** Fails every pending call with CLIENT_CLOSED and releases the socket. Idempotent. */
+  close(): void;
+}
+
+export interface RpcClientOptions {
+  host: string;
+  port: number;
+  timeoutMs?: number;
+  cred?: OpaqueAuth;
+  clock?: Clock;
+  /** TCP only: cap on one reply record. */
+  maxRecordBytes?: number;
+  /** TCP only: also retry connecting for calls never sent yet (default false: they fail fast with CONNECT_FAILED). */
+  waitForServer?: boolean;
+  /** UDP only: retransmit interval (ms). */
+  retransmitMs?: number;
+}
+
+interface Pending {
+  framed: Uint8Array;
+  resolve: (r: XdrReader) => void;
+  reject: (e: Error) => void;
+  timer: Timer;
+  sent: boolean;
+}
+
+abstract class BaseRpcClient implements RpcClient {
+  protected readonly pending = new Map<number, Pending>();
+  protected readonly clock: Clock;
+  protected closed = false;
+  private nextXid = randomInt(0, 0x7fffffff);
+  /** Replies that matched no pending call or did not decode (for tests and counters). */
+  strayReplies = 0;
+
+  constructor(protected readonly opts: RpcClientOptions) {
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  call(prog: number, vers: number, proc: number, encodeArgs: (w: XdrWriter) => void, o: RpcCallOptions = {}): Promise<XdrReader> {
+    if (this.closed) return Promise.reject(new RpcTransportError('CLIENT_CLOSED', 'client closed'));
+    const xid = this.nextXid;
+    this.nextXid = (this.nextXid + 1) >>> 0;
+    const w = new XdrWriter(256, 4);
+    encodeCallHeader(w, { xid, prog, vers, proc, cred: o.cred ?? this.opts.cred ?? AUTH_NONE, verf: AUTH_NONE });
+    encodeArgs(w);
+    const framed = w.framed();
+    const timeoutMs = o.timeoutMs ?? this.opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    return new Promise<XdrReader>((resolve, reject) => {
+      const timer = this.clock.setTimeout(() => {
+        this.pending.delete(xid);
+        reject(new RpcTransportError('TIMEOUT', `no reply to prog ${prog} v${vers} proc ${proc} from ${this.opts.host}:${this.opts.port} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(xid, { framed, resolve, reject, timer, sent: false });
+      this.send(xid);
+    });
+  }
+
+  protected abstract send(xid: number): void;
+
+  /** Matches a reply message to its pending call. */
+  protected onReply(msg: Uint8Array): void {
+    let r: XdrReader;
+    let h;
+    try {
+      r = new XdrReader(msg);
+      h = decodeReplyHeader(r);
+    } catch {
+      this.strayReplies++;
+      return;
+    }
+    const p = this.pending.get(h.xid);
+    if (!p) {
+      this.strayReplies++;
+      return;
+    }
+    this.pending.delete(h.xid);
+    p.timer.cancel();
+    if (h.stat === ReplyStat.MSG_ACCEPTED) {
+      if (h.accept === AcceptStat.SUCCESS) return p.resolve(r);
+      if (h.accept === AcceptStat.PROG_MISMATCH) {
+        return p.reject(new RpcReplyError('PROG_MISMATCH', `server supports versions ${h.low}..${h.high}`, { low: h.low, high: h.high }));
+      }
+      return p.reject(new RpcReplyError(AcceptStat[h.accept] as 'PROG_UNAVAIL', `server answered ${AcceptStat[h.accept]}`));
+    }
+    if (h.reject === RejectStat.RPC_MISMATCH) {
+      return p.reject(new RpcReplyError('RPC_MISMATCH', `server supports RPC ${h.low}..${h.high}`, { low: h.low, high: h.high }));
+    }
+    p.reject(new RpcReplyError('AUTH_ERROR', `auth_stat ${h.authStat}`, { authStat: h.authStat }));
+  }
+
+  protected failAll(filter: (p: Pending) => boolean, err: Error): void {
+    for (const [xid, p] of this.pending) {
+      if (!filter(p)) continue;
+      this.pending.delete(xid);
+      p.timer.cancel();
+      p.reject(err);
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.failAll(() => true, new RpcTransportError('CLIENT_CLOSED', 'client closed'));
+  }
+}
+
+/** Backoff between reconnect attempts while sent calls wait (ms). */
+const RECONNECT_BACKOFF_MS = [50, 100, 250, 500, 1000];
+
+export class TcpRpcClient extends BaseRpcClient {
+  private socket: net.Socket | undefined;
+  private connected = false;
+  private attempts = 0;
+  private reconnectTimer: Timer | undefined;
+
+  constructor(opts: RpcClientOptions) {
+    super(opts);
+  }
+
+  /** Connects now (calls connect lazily anyway); rejects with CONNECT_FAILED. */
+  connect(): Promise<void> {
+    if (this.connected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const s = this.open();
+      const onErr = (e: Error) => reject(new RpcTransportError('CONNECT_FAILED', `${this.opts.host}:${this.opts.port}: ${e.message}`));
+      s.once('error', onErr);
+      s.once('connect', () => {
+        s.off('error', onErr);
+        resolve();
+      });
+    });
+  }
+
+  private open(): net.Socket {
+    if (this.socket) return this.socket;
+    const s = net.connect({ host: this.opts.host, port: this.opts.port });
+    s.setNoDelay(true);
+    this.socket = s;
+    const decoder = new RecordDecoder(this.opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES);
+    s.on('connect', () => {
+      this.connected = true;
+      this.attempts = 0;
+      for (const [xid, p] of this.pending) this.write(xid, p);
+    });
+    s.on('data', (chunk: Buffer) => {
+      let records: Uint8Array[];
+      try {
+        records = decoder.push(chunk);
+      } catch {
+        this.strayReplies++;
+        s.destroy();
+        return;
+      }
+      for (const rec of records) this.onReply(rec);
+    });
+    s.on('error', () => undefined);
+    s.on('close', () => {
+      const wasConnected = this.connected;
+      this.connected = false;
+      if (this.socket === s) this.socket = undefined;
+      if (this.closed) return;
+      if (!wasConnected) {
+        // Connection attempt failed: new calls fail fast unless told to wait for the server.
+        if (!this.opts.waitForServer) {
+          this.failAll((p) => !p.sent, new RpcTransportError('CONNECT_FAILED', `cannot connect to ${this.opts.host}:${this.opts.port}`));
+        }
+      }
+      // Calls still pending (sent ones, or all when waiting for the server) go out again on reconnect.
+      if (this.pending.size > 0) this.scheduleReconnect();
+    });
+    return s;
+  }
+
+  private scheduleReconnect(): void {
+    if (this.reconnectTimer || this.closed) return;
+    const delay = RECONNECT_BACKOFF_MS[Math.min(this.attempts, RECONNECT_BACKOFF_MS.length - 1)]!;
+    this.attempts++;
+    this.reconnectTimer = this.clock.setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (!this.closed && this.pending.size > 0) this.open();
+    }, delay);
+  }
+
+  private write(xid: number, p: Pending): void {
+    if (!this.socket || !this.connected) return;
+    p.sent = true;
+    this.socket.write(markRecordInPlace(p.framed));
+    void xid;
+  }
+
+  protected send(xid: number): void {
+    const p = this.pending.get(xid)!;
+    if (this.connected) this.write(xid, p);
+    else if (!this.reconnectTimer) this.open();
+  }
+
+  override close(): void {
+    super.close();
+    this.reconnectTimer?.cancel();
+    this.socket?.destroy();
+    this.socket = undefined;
+  }
+}
+
+export class UdpRpcClient extends BaseRpcClient {
+  private readonly socket: dgram.Socket;
+  private readonly retransmitTimers = new Map<number, Timer>();
+
+  constructor(opts: RpcClientOptions) {
+    super(opts);
+    const family = net.isIPv6(opts.host) ? 'udp6' : 'udp4';
+    this.socket = dgram.createSocket(family);
+    this.socket.on('message', (msg, rinfo) => {
+      if (rinfo.port !== this.opts.port) return;
+      this.onReply(msg);
+      for (const [xid, t] of this.retransmitTimers) {
+        if (!this.pending.has(xid)) {
+          t.cancel();
+          this.retransmitTimers.delete(xid);
+        }
+      }
+    });
+    this.socket.on('error', () => undefined);
+  }
+
+  protected send(xid: number): void {
+    const p = this.pending.get(xid);
+    if (!p || this.closed) {
+      this.retransmitTimers.get(xid)?.cancel();
+      this.retransmitTimers.delete(xid);
+      return;
+    }
+    p.sent = true;
+    this.socket.send(p.framed.subarray(4), this.opts.port, this.opts.host);
+    this.retransmitTimers.set(
+      xid,
+      this.clock.setTimeout(() => this.send(xid), this.opts.retransmitMs ?? 1000),
+    );
+  }
+
+  override close(): void {
+    super.close();
+    for (const t of this.retransmitTimers.values()) t.cancel();
+    this.retransmitTimers.clear();
+    try {
+      this.socket.close();
+    } catch {
+      /* already closed */
+    }
+  }
+}
+
+/** Re-exported so callers can tell decoding trouble in results apart. */
+export { XdrError };

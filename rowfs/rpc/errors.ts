@@ -1,0 +1,49 @@
+// Typed RPC-layer failures. A call that reaches the server but is refused (program unavailable,
+// garbage arguments, authentication) is an RpcReplyError carrying the protocol status; transport
+// trouble is an RpcTransportError; broken framing is a RecordMarkingError.
+
+export type RpcTransportErrorCode = 'TIMEOUT' | 'CONNECTION_CLOSED' | 'CONNECT_FAILED' | 'CLIENT_CLOSED' | 'TOO_LARGE';
+
+export class RpcTransportError extends Error {
+  override readonly name = 'RpcTransportError';
+  constructor(
+    readonly code: RpcTransportErrorCode,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+  }
+}
+
+export type RpcReplyErrorCode =
+  | 'PROG_UNAVAIL'
+  | 'PROG_MISMATCH'
+  | 'PROC_UNAVAIL'
+  | 'GARBAGE_ARGS'
+  | 'SYSTEM_ERR'
+  | 'RPC_MISMATCH'
+  | 'AUTH_ERROR'
+  | 'BAD_REPLY'; // the reply itself could not be decoded
+
+export class RpcReplyError extends Error {
+  override readonly name = 'RpcReplyError';
+  constructor(
+    readonly code: RpcReplyErrorCode,
+    message: string,
+    /** For PROG_MISMATCH/RPC_MISMATCH: supported version range; for AUTH_ERROR: the auth_stat. */
+    readonly detail?: { low?: number; high?: number; authStat?: number },
+  ) {
+    super(`${code}: ${message}`);
+  }
+}
+
+export type RecordMarkingErrorCode = 'RECORD_TOO_LARGE' | 'EMPTY_FRAGMENT';
+
+export class RecordMarkingError extends Error {
+  override readonly name = 'RecordMarkingError';
+  constructor(
+    readonly code: RecordMarkingErrorCode,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+  }
+}

@@ -1,0 +1,267 @@
+// RPC server over TCP (record marking) and UDP. Each message: decode the call header, check the
+// credential flavor, find program -> version -> procedure, decode the arguments completely, run the
+// procedure, encode the reply. Refusals follow RFC 5531 s9 (PROG_UNAVAIL, PROG_MISMATCH with the
+// supported range, PROC_UNAVAIL, GARBAGE_ARGS, SYSTEM_ERR, RPC_MISMATCH, AUTH_ERROR). Malformed
+// input is counted and dropped (framing errors close the TCP connection); nothing here throws upward.
+import net from 'node:net';
+import dgram from 'node:dgram';
+import { XdrError } from '../xdr/errors.js';
+import { XdrReader } from '../xdr/reader.js';
+import { XdrWriter } from '../xdr/writer.js';
+import { DEFAULT_MAX_RECORD_BYTES, RecordDecoder, markRecordInPlace } from './record-marking.js';
+import {
+  AcceptStat,
+  AUTH_NONE,
+  AuthFlavor,
+  AuthStat,
+  decodeAuthSys,
+  decodeCallHeader,
+  encodeReplyHeader,
+  RejectStat,
+  ReplyStat,
+  RpcVersionMismatch,
+  RPC_VERSION,
+  type AuthSysParams,
+  type OpaqueAuth,
+  type ReplyHeader,
+} from './message.js';
+
+export interface RpcCallContext {
+  xid: number;
+  prog: number;
+  vers: number;
+  proc: number;
+  cred: OpaqueAuth;
+  /** Present when the caller used AUTH_SYS. */
+  authSys?: AuthSysParams;
+  transport: 'tcp' | 'udp';
+  remoteAddress: string;
+  remotePort: number;
+}
+
+/** One procedure: argument decoder, the work, result encoder. */
+export interface RpcProcedure<A = any, R = any> {
+  decodeArgs(r: XdrReader): A;
+  run(args: A, ctx: RpcCallContext): R | Promise<R>;
+  encodeResult(w: XdrWriter, res: R): void;
+}
+
+export interface RpcProgram {
+  prog: number;
+  vers: number;
+  procedures: ReadonlyMap<number, RpcProcedure>;
+}
+
+export interface RpcServerStats {
+  calls: number;
+  /** Frames that broke record marking or whose header did not decode. */
+  malformedFrames: number;
+  garbageArgs: number;
+  progUnavail: number;
+  progMismatch: number;
+  procUnavail: number;
+  authErrors: number;
+  systemErrors: number;
+  rpcMismatch: number;
+  connections: number;
+}
+
+export interface RpcServerOptions {
+  maxRecordBytes?: number;
+  /** Calls run concurrently per TCP connection before we stop reading from it. */
+  maxInflightPerConnection?: number;
+  maxConnections?: number;
+  /** Told about procedure failures answered with SYSTEM_ERR. */
+  onError?: (err: unknown, ctx: RpcCallContext) => void;
+}
+
+export class RpcServer {
+  readonly stats: RpcServerStats = {
+    calls: 0,
+    malformedFrames: 0,
+    garbageArgs: 0,
+    progUnavail: 0,
+    progMismatch: 0,
+    procUnavail: 0,
+    authErrors: 0,
+    systemErrors: 0,
+    rpcMismatch: 0,
+    connections: 0,
+  };
+  private readonly programs = new Map<number, Map<number, RpcProgram>>();
+  private readonly tcpServers: net.Server[] = [];
+  private readonly udpSockets: dgram.Socket[] = [];
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(private readonly opts: RpcServerOptions = {}) {}
+
+  addProgram(p: RpcProgram): this {
+    let versions = this.programs.get(p.prog);
+    if (!versions) this.programs.set(p.prog, (versions = new Map()));
+    versions.set(p.vers, p);
+    return this;
+  }
+
+  /** Listens on TCP; resolves with the bound port (pass 0 for any). */
+  listenTcp(port: number, host = '0.0.0.0'): Promise<number> {
+    const server = net.createServer((s) => this.onConnection(s));
+    this.tcpServers.push(server);
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve((server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  listenUdp(port: number, host = '0.0.0.0'): Promise<number> {
+    const sock = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+    this.udpSockets.push(sock);
+    sock.on('message', (msg, rinfo) => {
+      void this.handle(msg, 'udp', rinfo.address, rinfo.port).then((reply) => {
+        if (reply) sock.send(reply.bytes(), rinfo.port, rinfo.address);
+      });
+    });
+    sock.on('error', () => undefined);
+    return new Promise((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind(port, host, () => {
+        sock.off('error', reject);
+        resolve(sock.address().port);
+      });
+    });
+  }
+
+  private onConnection(s: net.Socket): void {
+    if (this.sockets.size >= (this.opts.maxConnections ?? 1024)) {
+      s.destroy();
+      return;
+    }
+    this.stats.connections++;
+    this.sockets.add(s);
+    s.setNoDelay(true);
+    const decoder = new RecordDecoder(this.opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES);
+    const maxInflight = this.opts.maxInflightPerConnection ?? 64;
+    let inflight = 0;
+    s.on('data', (chunk: Buffer) => {
+      let records: Uint8Array[];
+      try {
+        records = decoder.push(chunk);
+      } catch {
+        // Broken framing: the stream cannot be resynchronised (RFC 5531 s11).
+        this.stats.malformedFrames++;
+        s.destroy();
+        return;
+      }
+      for (const rec of records) {
+        inflight++;
+        if (inflight >= maxInflight) s.pause();
+        void this.handle(rec, 'tcp', s.remoteAddress ?? '', s.remotePort ?? 0).then((reply) => {
+          inflight--;
+          if (inflight < maxInflight && s.isPaused()) s.resume();
+          if (reply && !s.destroyed) s.write(markRecordInPlace(reply.framed()));
+        });
+      }
+    });
+    s.on('error', () => undefined);
+    s.on('close', () => this.sockets.delete(s));
+  }
+
+  /** Handles one RPC message; resolves with the reply writer, or undefined to drop it. Never rejects. */
+  async handle(msg: Uint8Array, transport: 'tcp' | 'udp', remoteAddress: string, remotePort: number): Promise<XdrWriter | undefined> {
+    const r = new XdrReader(msg);
+    let header;
+    try {
+      header = decodeCallHeader(r);
+    } catch (e) {
+      if (e instanceof RpcVersionMismatch) {
+        this.stats.rpcMismatch++;
+        return reply({ xid: e.xid, stat: ReplyStat.MSG_DENIED, reject: RejectStat.RPC_MISMATCH, low: RPC_VERSION, high: RPC_VERSION });
+      }
+      this.stats.malformedFrames++;
+      return undefined;
+    }
+    this.stats.calls++;
+    const { xid } = header;
+    const ctx: RpcCallContext = { ...header, transport, remoteAddress, remotePort };
+    if (header.cred.flavor === AuthFlavor.AUTH_SYS) {
+      try {
+        ctx.authSys = decodeAuthSys(header.cred.body);
+      } catch {
+        this.stats.authErrors++;
+        return reply({ xid, stat: ReplyStat.MSG_DENIED, reject: RejectStat.AUTH_ERROR, authStat: AuthStat.AUTH_BADCRED });
+      }
+    } else if (header.cred.flavor !== AuthFlavor.AUTH_NONE) {
+      this.stats.authErrors++;
+      return reply({ xid, stat: ReplyStat.MSG_DENIED, reject: RejectStat.AUTH_ERROR, authStat: AuthStat.AUTH_BADCRED });
+    }
+    const accepted = (accept: AcceptStat.PROG_UNAVAIL | AcceptStat.PROC_UNAVAIL | AcceptStat.GARBAGE_ARGS | AcceptStat.SYSTEM_ERR) =>
+      reply({ xid, stat: ReplyStat.MSG_ACCEPTED, verf: AUTH_NONE, accept });
+    const versions = this.programs.get(header.prog);
+    if (!versions) {
+      this.stats.progUnavail++;
+      return accepted(AcceptStat.PROG_UNAVAIL);
+    }
+    const program = versions.get(header.vers);
+    if (!program) {
+      this.stats.progMismatch++;
+      const vs = [...versions.keys()];
+      return reply({
+        xid,
+        stat: ReplyStat.MSG_ACCEPTED,
+        verf: AUTH_NONE,
+        accept: AcceptStat.PROG_MISMATCH,
+        low: Math.min(...vs),
+        high: Math.max(...vs),
+      });
+    }
+    const proc = program.procedures.get(header.proc);
+    if (!proc) {
+      this.stats.procUnavail++;
+      return accepted(AcceptStat.PROC_UNAVAIL);
+    }
+    let args;
+    try {
+      args = proc.decodeArgs(r);
+      r.expectEnd();
+    } catch (e) {
+      if (!(e instanceof XdrError)) this.opts.onError?.(e, ctx);
+      this.stats.garbageArgs++;
+      return accepted(AcceptStat.GARBAGE_ARGS);
+    }
+    try {
+      const res = await proc.run(args, ctx);
+      const w = new XdrWriter(512, 4);
+      encodeReplyHeader(w, { xid, stat: ReplyStat.MSG_ACCEPTED, verf: AUTH_NONE, accept: AcceptStat.SUCCESS });
+      proc.encodeResult(w, res);
+      return w;
+    } catch (e) {
+      this.stats.systemErrors++;
+      this.opts.onError?.(e, ctx);
+      return accepted(AcceptStat.SYSTEM_ERR);
+    }
+  }
+
+  /** Stops listening and drops every connection. */
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    await Promise.all(this.tcpServers.map((srv) => new Promise<void>((res) => srv.close(() => res()))));
+    for (const u of this.udpSockets) {
+      try {
+        u.close();
+      } catch {
+        /* already closed */
+      }
+    }
+    this.tcpServers.length = 0;
+    this.udpSockets.length = 0;
+  }
+}
+
+function reply(h: ReplyHeader): XdrWriter {
+  const w = new XdrWriter(64, 4);
+  encodeReplyHeader(w, h);
+  return w;
+}

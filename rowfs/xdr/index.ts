@@ -1,0 +1,3 @@
+export { XdrError, type XdrErrorCode } from './errors.js';
+export { XdrReader } from './reader.js';
+export { XdrWriter, encodeXdr, decodeXdr } from './writer.js';

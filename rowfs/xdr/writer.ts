@@ -1,0 +1,148 @@
+// XDR encoding (RFC 4506) into one growing buffer. Values are range-checked and variable-length
+// items checked against their maximum on write too, so we never emit what a peer must reject.
+// `reserve` leaves room at the front (e.g. 4 bytes for a TCP record mark) so framing needs no copy.
+import { XdrError } from './errors.js';
+import { XdrReader } from './reader.js';
+
+const UINT32_MAX = 0xffffffff;
+const UINT64_MAX = (1n << 64n) - 1n;
+const INT64_MIN = -(1n << 63n);
+const INT64_MAX = (1n << 63n) - 1n;
+const encoder = new TextEncoder();
+
+export class XdrWriter {
+  private buf: Uint8Array;
+  private view: DataView;
+  pos: number;
+
+  constructor(initialBytes = 512, readonly reserve = 0) {
+    this.buf = new Uint8Array(Math.max(initialBytes, reserve + 16));
+    this.view = new DataView(this.buf.buffer);
+    this.pos = reserve;
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  uint32(v: number): this {
+    if (!Number.isInteger(v) || v < 0 || v > UINT32_MAX) throw new XdrError('BAD_VALUE', `uint32 ${v}`);
+    this.ensure(4);
+    this.view.setUint32(this.pos, v);
+    this.pos += 4;
+    return this;
+  }
+
+  int32(v: number): this {
+    if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) throw new XdrError('BAD_VALUE', `int32 ${v}`);
+    this.ensure(4);
+    this.view.setInt32(this.pos, v);
+    this.pos += 4;
+    return this;
+  }
+
+  uint64(v: bigint): this {
+    if (typeof v !== 'bigint' || v < 0n || v > UINT64_MAX) throw new XdrError('BAD_VALUE', `uint64 ${v}`);
+    this.ensure(8);
+    this.view.setBigUint64(this.pos, v);
+    this.pos += 8;
+    return this;
+  }
+
+  int64(v: bigint): this {
+    if (typeof v !== 'bigint' || v < INT64_MIN || v > INT64_MAX) throw new XdrError('BAD_VALUE', `int64 ${v}`);
+    this.ensure(8);
+    this.view.setBigInt64(this.pos, v);
+    this.pos += 8;
+    return this;
+  }
+
+  bool(v: boolean): this {
+    return this.uint32(v ? 1 : 0);
+  }
+
+  /** Fixed-length opaque[n]: `data` must be exactly n bytes; zero padding is added. */
+  fixedOpaque(data: Uint8Array, n: number): this {
+    if (data.length !== n) throw new XdrError('BAD_VALUE', `fixed opaque of ${data.length} bytes, expected ${n}`);
+    const padded = (n + 3) & ~3;
+    this.ensure(padded);
+    this.buf.set(data, this.pos);
+    this.buf.fill(0, this.pos + n, this.pos + padded);
+    this.pos += padded;
+    return this;
+  }
+
+  opaque(data: Uint8Array, max = UINT32_MAX): this {
+    if (data.length > max) throw new XdrError('TOO_LONG', `opaque of ${data.length} bytes, max ${max}`);
+    this.uint32(data.length);
+    return this.fixedOpaque(data, data.length);
+  }
+
+  string(s: string, max = UINT32_MAX): this {
+    return this.opaque(encoder.encode(s), max);
+  }
+
+  optional<T>(v: T | undefined, item: (w: XdrWriter, v: T) => void): this {
+    this.bool(v !== undefined);
+    if (v !== undefined) item(this, v);
+    return this;
+  }
+
+  array<T>(items: readonly T[], max: number, item: (w: XdrWriter, v: T) => void): this {
+    if (items.length > max) throw new XdrError('TOO_LONG', `array of ${items.length} items, max ${max}`);
+    this.uint32(items.length);
+    for (const v of items) item(this, v);
+    return this;
+  }
+
+  /** A linked list as repeated optional-data, terminated by FALSE. */
+  list<T>(items: readonly T[], max: number, item: (w: XdrWriter, v: T) => void): this {
+    if (items.length > max) throw new XdrError('TOO_LONG', `list of ${items.length} items, max ${max}`);
+    for (const v of items) {
+      this.bool(true);
+      item(this, v);
+    }
+    return this.bool(false);
+  }
+
+  /** Appends already-encoded XDR bytes (length must be a multiple of 4). */
+  raw(bytes: Uint8Array): this {
+    if (bytes.length % 4 !== 0) throw new XdrError('BAD_VALUE', `raw XDR of ${bytes.length} bytes`);
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+    return this;
+  }
+
+  /** Encoded bytes after the reserved prefix. */
+  bytes(): Uint8Array {
+    return this.buf.subarray(this.reserve, this.pos);
+  }
+
+  /** The whole buffer including the reserved prefix (for in-place framing). */
+  framed(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+/** Encodes one value with `encode` and returns its bytes. */
+export function encodeXdr<T>(encode: (w: XdrWriter, v: T) => void, v: T): Uint8Array {
+  const w = new XdrWriter();
+  encode(w, v);
+  return w.bytes();
+}
+
+/** Decodes one complete value: leftover bytes are an error. */
+export function decodeXdr<T>(decode: (r: XdrReader) => T, bytes: Uint8Array): T {
+  const r = new XdrReader(bytes);
+  const v = decode(r);
+  r.expectEnd();
+  return v;
+}
+
