@@ -1,0 +1,46 @@
+// Dotted-quad IPv4 addresses <-> 32-bit unsigned integers, for range arithmetic and packet fields.
+
+export class Ipv4Error extends Error {
+  override name = 'Ipv4Error';
+}
+
+const DOTTED_QUAD = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/** Parses a dotted quad; throws Ipv4Error on anything else (no leading zeros, octets <= 255). */
+export function ipToInt(ip: string): number {
+  const m = DOTTED_QUAD.exec(ip);
+  if (!m) throw new Ipv4Error(`not an IPv4 address: '${ip}'`);
+  let n = 0;
+  for (let i = 1; i <= 4; i++) {
+    const part = m[i]!;
+    if (part.length > 1 && part.startsWith('0')) throw new Ipv4Error(`leading zero in IPv4 address: '${ip}'`);
+    const octet = Number(part);
+    if (octet > 255) throw new Ipv4Error(`octet out of range in IPv4 address: '${ip}'`);
+    n = n * 256 + octet;
+  }
+  return n >>> 0;
+}
+
+export function intToIp(n: number): string {
+  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+export function isIpv4(ip: string): boolean {
+  try {
+    ipToInt(ip);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Netmask for a prefix length, e.g. 24 -> 255.255.255.0. */
+export function prefixToMask(prefixBits: number): number {
+  if (!Number.isInteger(prefixBits) || prefixBits < 0 || prefixBits > 32) throw new Ipv4Error(`bad prefix length ${prefixBits}`);
+  return prefixBits === 0 ? 0 : (0xffffffff << (32 - prefixBits)) >>> 0;
+}
+
+export function sameSubnet(a: string, b: string, mask: string): boolean {
+  const m = ipToInt(mask);
+  return ((ipToInt(a) & m) >>> 0) === ((ipToInt(b) & m) >>> 0);
+}

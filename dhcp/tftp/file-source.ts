@@ -1,0 +1,80 @@
+// What a transfer reads from: a regular file (positional reads, no whole-file buffering) or, for
+// netascii mode, the file converted in memory (LF -> CR LF, CR -> CR NUL per RFC 764).
+import { open, type FileHandle } from 'node:fs/promises';
+
+export class FileSourceError extends Error {
+  override name = 'FileSourceError';
+}
+
+export interface FileSource {
+  /** Total bytes the client will receive. */
+  readonly size: number;
+  /** Fills buf[0..length) from `position`; resolves to the bytes read (fewer only at the end). */
+  read(buf: Buffer, length: number, position: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** netascii conversion holds the file in memory: refuse files bigger than this. */
+export const MAX_NETASCII_FILE_BYTES = 16 * 1024 * 1024;
+
+export async function openFileSource(path: string, mode: string): Promise<FileSource> {
+  const handle = await open(path, 'r');
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw new FileSourceError('not a regular file');
+    if (mode !== 'netascii') return new PlainFileSource(handle, st.size);
+    if (st.size > MAX_NETASCII_FILE_BYTES) throw new FileSourceError(`file too large for netascii mode (> ${MAX_NETASCII_FILE_BYTES} bytes)`);
+    const raw = await handle.readFile();
+    await handle.close();
+    return new MemorySource(toNetascii(raw));
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+export function toNetascii(raw: Uint8Array): Buffer {
+  let extra = 0;
+  for (const b of raw) if (b === 0x0a || b === 0x0d) extra++;
+  const out = Buffer.allocUnsafe(raw.length + extra);
+  let j = 0;
+  for (const b of raw) {
+    if (b === 0x0a) {
+      out[j++] = 0x0d;
+      out[j++] = 0x0a;
+    } else if (b === 0x0d) {
+      out[j++] = 0x0d;
+      out[j++] = 0x00;
+    } else {
+      out[j++] = b;
+    }
+  }
+  return out;
+}
+
+class PlainFileSource implements FileSource {
+  constructor(private readonly handle: FileHandle, readonly size: number) {}
+  async read(buf: Buffer, length: number, position: number): Promise<number> {
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.handle.read(buf, done, length - done, position + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return done;
+  }
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}
+
+class MemorySource implements FileSource {
+  readonly size: number;
+  constructor(private readonly data: Buffer) {
+    this.size = data.length;
+  }
+  async read(buf: Buffer, length: number, position: number): Promise<number> {
+    return this.data.copy(buf, 0, position, Math.min(position + length, this.size));
+  }
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,164 @@
+// TFTP packet codec (RFC 1350, option extension RFC 2347). Pure functions with typed errors.
+// The server's data path does not allocate packets through here: it writes DATA headers with
+// writeDataHeader into a per-transfer buffer (see tftp-transfer.ts).
+
+export class TftpDecodeError extends Error {
+  override name = 'TftpDecodeError';
+}
+
+export const TftpOpcode = { RRQ: 1, WRQ: 2, DATA: 3, ACK: 4, ERROR: 5, OACK: 6 } as const;
+
+/** RFC 1350 section 5 error codes, plus 8 from RFC 2347. */
+export const TftpErrorCode = {
+  NOT_DEFINED: 0,
+  FILE_NOT_FOUND: 1,
+  ACCESS_VIOLATION: 2,
+  DISK_FULL: 3,
+  ILLEGAL_OPERATION: 4,
+  UNKNOWN_TID: 5,
+  FILE_EXISTS: 6,
+  NO_SUCH_USER: 7,
+  OPTION_REFUSED: 8,
+} as const;
+
+export const DATA_HEADER_BYTES = 4;
+/** RFC 1350 block size without the blksize option. */
+export const DEFAULT_BLOCK_BYTES = 512;
+/** RFC 2348 blksize bounds. */
+export const MIN_BLKSIZE_BYTES = 8;
+export const MAX_BLKSIZE_BYTES = 65464;
+/** Largest request we parse; RFC 2347 asks for <= 512 bytes, some clients send more. */
+export const MAX_REQUEST_BYTES = 1500;
+
+export type TftpPacket =
+  | { op: 'RRQ' | 'WRQ'; filename: string; mode: string; options: Map<string, string> }
+  | { op: 'DATA'; block: number; data: Uint8Array }
+  | { op: 'ACK'; block: number }
+  | { op: 'ERROR'; code: number; message: string }
+  | { op: 'OACK'; options: Map<string, string> };
+
+/** NUL-terminated strings from `start` to the end of `bytes`; the last must be terminated. */
+function readStrings(bytes: Uint8Array, start: number): string[] {
+  const out: string[] = [];
+  let i = start;
+  while (i < bytes.length) {
+    const end = bytes.indexOf(0, i);
+    if (end < 0) throw new TftpDecodeError('string not NUL-terminated');
+    out.push(Buffer.from(bytes.buffer, bytes.byteOffset + i, end - i).toString('latin1'));
+    i = end + 1;
+  }
+  return out;
+}
+
+function readOptions(strings: string[]): Map<string, string> {
+  if (strings.length % 2 !== 0) throw new TftpDecodeError('option without a value');
+  const options = new Map<string, string>();
+  for (let i = 0; i < strings.length; i += 2) {
+    const name = strings[i]!.toLowerCase();
+    if (name.length === 0) throw new TftpDecodeError('empty option name');
+    if (options.has(name)) throw new TftpDecodeError(`option ${name} given twice`);
+    options.set(name, strings[i + 1]!);
+  }
+  return options;
+}
+
+export function decodeTftp(bytes: Uint8Array): TftpPacket {
+  if (bytes.length < 4) throw new TftpDecodeError(`packet too short: ${bytes.length} bytes`);
+  const opcode = (bytes[0]! << 8) | bytes[1]!;
+  const second = (bytes[2]! << 8) | bytes[3]!;
+  switch (opcode) {
+    case TftpOpcode.RRQ:
+    case TftpOpcode.WRQ: {
+      if (bytes.length > MAX_REQUEST_BYTES) throw new TftpDecodeError(`request longer than ${MAX_REQUEST_BYTES} bytes`);
+      const strings = readStrings(bytes, 2);
+      if (strings.length < 2) throw new TftpDecodeError('request without filename and mode');
+      const [filename, mode, ...rest] = strings as [string, string, ...string[]];
+      if (filename.length === 0) throw new TftpDecodeError('empty filename');
+      const lowerMode = mode.toLowerCase();
+      if (lowerMode !== 'octet' && lowerMode !== 'netascii' && lowerMode !== 'mail') throw new TftpDecodeError(`unknown mode '${mode}'`);
+      return { op: opcode === TftpOpcode.RRQ ? 'RRQ' : 'WRQ', filename, mode: lowerMode, options: readOptions(rest) };
+    }
+    case TftpOpcode.DATA:
+      if (bytes.length > DATA_HEADER_BYTES + MAX_BLKSIZE_BYTES) throw new TftpDecodeError('DATA larger than the largest block');
+      return { op: 'DATA', block: second, data: bytes.slice(4) };
+    case TftpOpcode.ACK:
+      if (bytes.length !== 4) throw new TftpDecodeError(`ACK of ${bytes.length} bytes`);
+      return { op: 'ACK', block: second };
+    case TftpOpcode.ERROR: {
+      const strings = readStrings(bytes, 4);
+      if (strings.length !== 1) throw new TftpDecodeError('ERROR needs exactly one message string');
+      return { op: 'ERROR', code: second, message: strings[0]! };
+    }
+    case TftpOpcode.OACK:
+      return { op: 'OACK', options: readOptions(readStrings(bytes, 2)) };
+    default:
+      throw new TftpDecodeError(`unknown opcode ${opcode}`);
+  }
+}
+
+function checkString(s: string, what: string): Buffer {
+  const b = Buffer.from(s, 'latin1');
+  if (b.includes(0)) throw new TftpDecodeError(`${what} contains NUL`);
+  return b;
+}
+
+function encodeStrings(opcode: number, strings: string[], what: string): Uint8Array {
+  const parts = strings.map((s) => checkString(s, what));
+  const out = new Uint8Array(2 + parts.reduce((n, p) => n + p.length + 1, 0));
+  out[1] = opcode;
+  let i = 2;
+  for (const p of parts) {
+    out.set(p, i);
+    i += p.length + 1;
+  }
+  return out;
+}
+
+export function encodeTftp(packet: TftpPacket): Uint8Array {
+  switch (packet.op) {
+    case 'RRQ':
+    case 'WRQ': {
+      if (packet.filename.length === 0) throw new TftpDecodeError('empty filename');
+      const strings = [packet.filename, packet.mode];
+      for (const [k, v] of packet.options) strings.push(k, v);
+      return encodeStrings(packet.op === 'RRQ' ? TftpOpcode.RRQ : TftpOpcode.WRQ, strings, 'request');
+    }
+    case 'DATA': {
+      const out = new Uint8Array(DATA_HEADER_BYTES + packet.data.length);
+      writeDataHeader(out, packet.block);
+      out.set(packet.data, DATA_HEADER_BYTES);
+      return out;
+    }
+    case 'ACK':
+      return Uint8Array.of(0, TftpOpcode.ACK, (packet.block >> 8) & 255, packet.block & 255);
+    case 'ERROR': {
+      const msg = checkString(packet.message, 'error message');
+      const out = new Uint8Array(5 + msg.length);
+      out[1] = TftpOpcode.ERROR;
+      out[2] = (packet.code >> 8) & 255;
+      out[3] = packet.code & 255;
+      out.set(msg, 4);
+      return out;
+    }
+    case 'OACK': {
+      if (packet.options.size === 0) throw new TftpDecodeError('OACK needs at least one option (RFC 2347)');
+      const strings: string[] = [];
+      for (const [k, v] of packet.options) strings.push(k, v);
+      return encodeStrings(TftpOpcode.OACK, strings, 'option');
+    }
+  }
+}
+
+/** Writes a DATA header for `block` (taken modulo 2^16: block numbers roll over) at the start of `buf`. */
+export function writeDataHeader(buf: Uint8Array, block: number): void {
+  buf[0] = 0;
+  buf[1] = TftpOpcode.DATA;
+  buf[2] = (block >>> 8) & 255;
+  buf[3] = block & 255;
+}
+
+/** Fast path for the server: the block number of an ACK datagram, or -1 when it is not a well-formed ACK. */
+export function ackBlockOf(bytes: Uint8Array): number {
+  if (bytes.length !== 4 || bytes[0] !== 0 || bytes[1] !== TftpOpcode.ACK) return -1;
+  return (bytes[2]! << 8) | bytes[3]!;
+}

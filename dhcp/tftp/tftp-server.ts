@@ -1,0 +1,244 @@
+// Read-only TFTP server (RFC 1350 + RFC 2347/2348/2349, and RFC 7440 windowsize) over a boot directory. The listener socket
+// takes requests; each accepted read gets its own UDP socket (a new server TID, RFC 1350 section 4)
+// connected to the client, so the kernel keeps other peers' datagrams away from the transfer.
+// Write requests are refused; malformed datagrams on the listener are counted and dropped.
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { realpath } from 'node:fs/promises';
+import { systemClock, type Clock } from '../../overlay/clock.js';
+import { bindToDevice } from '../server/bind-to-device.js';
+import { BootPathError, resolveBootPath } from './boot-path.js';
+import { openFileSource, FileSourceError } from './file-source.js';
+import { negotiate } from './tftp-options.js';
+import { decodeTftp, encodeTftp, MAX_BLKSIZE_BYTES, TftpDecodeError, TftpErrorCode } from './tftp-packet.js';
+import { TftpTransfer, type TransferResult } from './tftp-transfer.js';
+
+export const TFTP_PORT = 69;
+
+export interface TftpServerOptions {
+  /** Boot directory; everything served lies inside it. */
+  root: string;
+  /** Local address to listen on (the boot interface's address). */
+  address: string;
+  port?: number;
+  /** Also tie the listener to this interface (SO_BINDTODEVICE). */
+  interfaceName?: string;
+  clock?: Clock;
+  log?: (line: string) => void;
+  /** Largest blksize granted; default 65464 (RFC 2348 maximum). */
+  maxBlockBytes?: number;
+  /** Retransmission timeout unless the client negotiates one; default 1000 ms. */
+  defaultTimeoutMs?: number;
+  /** Largest RFC 7440 window granted; default 64 blocks; 1 disables windowing. */
+  maxWindowBlocks?: number;
+  /** Retransmissions of one datagram before giving up; default 5. */
+  maxRetries?: number;
+  /** Concurrent transfers; more are refused with "server busy"; default 256. */
+  maxTransfers?: number;
+  /** Called when a transfer ends (success or failure). */
+  onTransferDone?: (info: TransferDoneInfo) => void;
+}
+
+export interface TransferDoneInfo extends TransferResult {
+  filename: string;
+  client: string;
+  startedAt: number;
+  endedAt: number;
+}
+
+export interface TftpServerCounters {
+  requests: number;
+  malformed: number;
+  refusedTraversal: number;
+  notFound: number;
+  refusedWrite: number;
+  refusedBusy: number;
+  started: number;
+  completed: number;
+  failed: number;
+  active: number;
+  bytesSent: number;
+  retransmits: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 1000;
+const DEFAULT_MAX_RETRIES = 5;
+const DEFAULT_MAX_TRANSFERS = 256;
+const DEFAULT_MAX_WINDOW_BLOCKS = 64;
+
+export class TftpServer {
+  readonly counters: TftpServerCounters = {
+    requests: 0, malformed: 0, refusedTraversal: 0, notFound: 0, refusedWrite: 0, refusedBusy: 0,
+    started: 0, completed: 0, failed: 0, active: 0, bytesSent: 0, retransmits: 0,
+  };
+  private listener?: Socket;
+  private realRoot = '';
+  private readonly transfers = new Set<{ transfer?: TftpTransfer; socket: Socket }>();
+  private readonly clock: Clock;
+  private closed = false;
+
+  constructor(private readonly opts: TftpServerOptions) {
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  /** The bound listener port (useful with port 0). */
+  get port(): number {
+    return this.listener?.address().port ?? 0;
+  }
+
+  async start(): Promise<void> {
+    this.realRoot = await realpath(this.opts.root);
+    const socket = createSocket({ type: 'udp4', reuseAddr: true });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(this.opts.port ?? TFTP_PORT, this.opts.address, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    if (this.opts.interfaceName) {
+      try {
+        await bindToDevice(socket, this.opts.interfaceName);
+      } catch (err) {
+        socket.close();
+        throw err;
+      }
+    }
+    socket.on('error', (err) => this.log(`tftp listener error: ${err.message}`));
+    socket.on('message', (msg, rinfo) => void this.onRequest(msg, rinfo));
+    this.listener = socket;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of [...this.transfers]) t.transfer?.abort('server shutting down');
+    const s = this.listener;
+    this.listener = undefined;
+    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  private log(line: string): void {
+    this.opts.log?.(line);
+  }
+
+  private async onRequest(msg: Buffer, rinfo: RemoteInfo): Promise<void> {
+    let packet;
+    try {
+      packet = decodeTftp(msg);
+    } catch (err) {
+      if (!(err instanceof TftpDecodeError)) throw err;
+      this.counters.malformed++;
+      return;
+    }
+    const client = `${rinfo.address}:${rinfo.port}`;
+    if (packet.op === 'WRQ') {
+      this.counters.refusedWrite++;
+      return this.sendError(rinfo, TftpErrorCode.ACCESS_VIOLATION, 'read-only server');
+    }
+    if (packet.op !== 'RRQ') {
+      // DATA/ACK/ERROR/OACK on the request port belong to no transfer: RFC 1350 unknown TID.
+      this.counters.malformed++;
+      return;
+    }
+    this.counters.requests++;
+    if (this.counters.active >= (this.opts.maxTransfers ?? DEFAULT_MAX_TRANSFERS)) {
+      this.counters.refusedBusy++;
+      return this.sendError(rinfo, TftpErrorCode.NOT_DEFINED, 'server busy');
+    }
+    let path: string;
+    try {
+      path = await resolveBootPath(this.realRoot, packet.filename);
+    } catch (err) {
+      if (!(err instanceof BootPathError)) throw err;
+      if (err.reason === 'traversal') {
+        this.counters.refusedTraversal++;
+        this.log(`tftp: refused '${packet.filename}' from ${client}: ${err.message}`);
+        return this.sendError(rinfo, TftpErrorCode.ACCESS_VIOLATION, 'access violation');
+      }
+      this.counters.notFound++;
+      this.log(`tftp: '${packet.filename}' from ${client}: not found`);
+      return this.sendError(rinfo, TftpErrorCode.FILE_NOT_FOUND, 'file not found');
+    }
+    let source;
+    try {
+      source = await openFileSource(path, packet.mode);
+    } catch (err) {
+      this.counters.notFound++;
+      const why = err instanceof FileSourceError ? err.message : 'cannot open file';
+      return this.sendError(rinfo, TftpErrorCode.FILE_NOT_FOUND, why);
+    }
+    const negotiated = negotiate(packet.options, source.size, {
+      maxBlockBytes: this.opts.maxBlockBytes ?? MAX_BLKSIZE_BYTES,
+      defaultTimeoutMs: this.opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS,
+      maxWindowBlocks: this.opts.maxWindowBlocks ?? DEFAULT_MAX_WINDOW_BLOCKS,
+    });
+    await this.startTransfer(packet.filename, rinfo, source, negotiated);
+  }
+
+  private async startTransfer(
+    filename: string,
+    rinfo: RemoteInfo,
+    source: Awaited<ReturnType<typeof openFileSource>>,
+    negotiated: ReturnType<typeof negotiate>,
+  ): Promise<void> {
+    const client = `${rinfo.address}:${rinfo.port}`;
+    const socket = createSocket('udp4');
+    const entry: { transfer?: TftpTransfer; socket: Socket } = { socket };
+    this.transfers.add(entry);
+    this.counters.active++;
+    this.counters.started++;
+    const startedAt = this.clock.now();
+    const cleanup = () => {
+      this.transfers.delete(entry);
+      this.counters.active--;
+      socket.close();
+      void source.close().catch(() => undefined);
+    };
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(0, this.opts.address, () => socket.connect(rinfo.port, rinfo.address, () => {
+          socket.off('error', reject);
+          resolve();
+        }));
+      });
+    } catch (err) {
+      this.counters.failed++;
+      this.log(`tftp: cannot open a transfer socket for ${client}: ${(err as Error).message}`);
+      cleanup();
+      return;
+    }
+    if (this.closed) return cleanup();
+    socket.on('error', () => undefined); // e.g. ICMP port unreachable surfaced as ECONNREFUSED; the timer handles it
+    const opts = negotiated.oack ? ` options ${[...negotiated.oack].map(([k, v]) => `${k}=${v}`).join(' ')}` : '';
+    this.log(`tftp: RRQ '${filename}' from ${client} (${source.size} bytes)${opts}`);
+    const transfer = new TftpTransfer({
+      socket,
+      clock: this.clock,
+      source,
+      blockBytes: negotiated.blockBytes,
+      windowBlocks: negotiated.windowBlocks,
+      timeoutMs: negotiated.timeoutMs,
+      maxRetries: this.opts.maxRetries ?? DEFAULT_MAX_RETRIES,
+      oack: negotiated.oack,
+      onDone: (result) => {
+        cleanup();
+        this.counters.bytesSent += result.bytes;
+        this.counters.retransmits += result.retransmits;
+        const endedAt = this.clock.now();
+        if (result.ok) this.counters.completed++;
+        else this.counters.failed++;
+        this.log(result.ok
+          ? `tftp: sent '${filename}' to ${client}: ${result.bytes} bytes, ${result.blocks} blocks, ${Math.round(endedAt - startedAt)} ms, ${result.retransmits} retransmits`
+          : `tftp: transfer of '${filename}' to ${client} failed: ${result.error}`);
+        this.opts.onTransferDone?.({ ...result, filename, client, startedAt, endedAt });
+      },
+    });
+    entry.transfer = transfer;
+    socket.on('message', (msg) => transfer.onDatagram(msg));
+    transfer.start();
+  }
+
+  private sendError(rinfo: RemoteInfo, code: number, message: string): void {
+    this.listener?.send(encodeTftp({ op: 'ERROR', code, message }), rinfo.port, rinfo.address);
+  }
+}

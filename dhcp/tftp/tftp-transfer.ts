@@ -1,0 +1,217 @@
+// One read transfer. Lock-step by default (RFC 1350: send a block, wait for its ACK); with the
+// RFC 7440 windowsize option, up to `windowBlocks` blocks are sent before waiting, and an ACK of
+// block k means "all up to k arrived, send from k+1". The file is read ahead in chunks of whole
+// blocks; each block is copied behind its 4-byte header into a per-window-slot buffer, which
+// stays untouched until the block is acknowledged (so a queued send never sees it change, and a
+// retransmission re-sends it as is).
+// Block numbers are absolute internally and go on the wire modulo 2^16, so files over 65535
+// blocks roll over to block 0 (the convention of tftp-hpa and atftp).
+// One deadline timer drives retransmission: after `timeoutMs` without progress the unacknowledged
+// datagrams are sent again, up to maxRetries times. Duplicate ACKs are ignored (never answered
+// with a resend), avoiding the Sorcerer's Apprentice syndrome (RFC 1123 4.2.3.1).
+import type { Socket } from 'node:dgram';
+import type { Clock, Timer } from '../../overlay/clock.js';
+import type { FileSource } from './file-source.js';
+import { ackBlockOf, DATA_HEADER_BYTES, decodeTftp, encodeTftp, TftpErrorCode, writeDataHeader } from './tftp-packet.js';
+
+/** Read-ahead size; rounded down to whole blocks. */
+const CHUNK_TARGET_BYTES = 1024 * 1024;
+const BLOCK_MODULO = 65536;
+
+export interface TransferResult {
+  ok: boolean;
+  bytes: number;
+  blocks: number;
+  retransmits: number;
+  /** Clock time when the last DATA block was first sent. */
+  lastBlockSentAt?: number;
+  error?: string;
+}
+
+export interface TransferOptions {
+  socket: Socket;
+  clock: Clock;
+  source: FileSource;
+  blockBytes: number;
+  /** RFC 7440 window; 1 = lock-step. */
+  windowBlocks: number;
+  timeoutMs: number;
+  maxRetries: number;
+  oack?: Map<string, string>;
+  onDone: (result: TransferResult) => void;
+}
+
+export class TftpTransfer {
+  /** Highest block the client acknowledged (0 = OACK or nothing yet). */
+  private acked = 0;
+  /** Highest block sent so far. */
+  private sent = 0;
+  private readonly lastBlock: number;
+  private readonly slots: Buffer[];
+  /** Datagram length in each slot. */
+  private readonly slotLength: number[];
+  private readonly chunk: Buffer;
+  private chunkStart = -1;
+  private chunkLength = 0;
+  private oackDatagram?: Buffer;
+  private lastProgressAt = 0;
+  private retries = 0;
+  private retransmits = 0;
+  private bytesSent = 0;
+  private lastBlockSentAt?: number;
+  private timer?: Timer;
+  private finished = false;
+  private loading = false;
+
+  constructor(private readonly o: TransferOptions) {
+    this.lastBlock = Math.floor(o.source.size / o.blockBytes) + 1;
+    const chunkBlocks = Math.max(1, Math.floor(CHUNK_TARGET_BYTES / o.blockBytes));
+    this.chunk = Buffer.allocUnsafe(chunkBlocks * o.blockBytes);
+    const window = Math.max(1, o.windowBlocks);
+    this.slots = Array.from({ length: window }, () => Buffer.allocUnsafe(DATA_HEADER_BYTES + o.blockBytes));
+    this.slotLength = new Array<number>(window).fill(0);
+  }
+
+  start(): void {
+    this.lastProgressAt = this.o.clock.now();
+    this.armTimer(this.o.timeoutMs);
+    if (this.o.oack) {
+      this.oackDatagram = Buffer.from(encodeTftp({ op: 'OACK', options: this.o.oack }));
+      this.o.socket.send(this.oackDatagram);
+    } else {
+      void this.fillWindow();
+    }
+  }
+
+  /** A datagram from the client (the socket is connected to it, so the TID already matches). */
+  onDatagram(msg: Buffer): void {
+    if (this.finished) return;
+    const block = ackBlockOf(msg);
+    if (block < 0) {
+      let packet;
+      try {
+        packet = decodeTftp(msg);
+      } catch {
+        return this.fail('malformed packet from client', TftpErrorCode.ILLEGAL_OPERATION);
+      }
+      if (packet.op === 'ERROR') return this.finish({ error: `client error ${packet.code}: ${packet.message}` });
+      return this.fail(`unexpected ${packet.op}`, TftpErrorCode.ILLEGAL_OPERATION);
+    }
+    if (this.oackDatagram) {
+      // RFC 2347: the client acknowledges the OACK with ACK 0; data starts only then.
+      if (block !== 0) return;
+      this.oackDatagram = undefined;
+      this.retries = 0;
+      this.lastProgressAt = this.o.clock.now();
+      void this.fillWindow();
+      return;
+    }
+    // Map the 16-bit number onto the unacknowledged range (acked, sent]; anything else is stale.
+    const ahead = (block - (this.acked % BLOCK_MODULO) + BLOCK_MODULO) % BLOCK_MODULO;
+    if (ahead === 0 || this.acked + ahead > this.sent) return;
+    this.acked += ahead;
+    this.retries = 0;
+    this.lastProgressAt = this.o.clock.now();
+    if (this.acked === this.lastBlock) return this.finish({});
+    if (!this.loading) void this.fillWindow();
+  }
+
+  /** Stops the transfer (server shutdown); reports failure. */
+  abort(reason: string): void {
+    this.fail(reason, TftpErrorCode.NOT_DEFINED);
+  }
+
+  /** Sends blocks until the window is full or the file is done; reads ahead when needed. */
+  private async fillWindow(): Promise<void> {
+    const limit = Math.min(this.acked + this.slots.length, this.lastBlock);
+    while (this.sent < limit && !this.finished) {
+      const n = this.sent + 1;
+      const offset = (n - 1) * this.o.blockBytes;
+      if (!this.inChunk(offset)) {
+        this.loading = true;
+        try {
+          this.chunkStart = offset;
+          this.chunkLength = await this.o.source.read(this.chunk, this.chunk.length, offset);
+        } catch (err) {
+          this.loading = false;
+          return this.fail(`read failed: ${(err as Error).message}`, TftpErrorCode.NOT_DEFINED);
+        }
+        this.loading = false;
+        if (this.finished) return;
+        // ACKs that arrived during the read moved `acked`: recompute the window.
+        return this.fillWindow();
+      }
+      this.emitBlock(n);
+    }
+  }
+
+  private inChunk(offset: number): boolean {
+    return this.chunkStart >= 0 && offset >= this.chunkStart && offset < this.chunkStart + this.chunk.length;
+  }
+
+  /** Copies block n from the read-ahead chunk into its slot and sends it. */
+  private emitBlock(n: number): void {
+    const start = (n - 1) * this.o.blockBytes - this.chunkStart;
+    const length = Math.max(0, Math.min(start + this.o.blockBytes, this.chunkLength) - start);
+    const slot = n % this.slots.length;
+    const packet = this.slots[slot]!;
+    writeDataHeader(packet, n);
+    if (length > 0) this.chunk.copy(packet, DATA_HEADER_BYTES, start, start + length);
+    this.slotLength[slot] = DATA_HEADER_BYTES + length;
+    this.sent = n;
+    this.bytesSent += length;
+    if (n === this.lastBlock) this.lastBlockSentAt = this.o.clock.now();
+    this.sendSlot(slot);
+  }
+
+  private sendSlot(slot: number): void {
+    // No callback: Node then tries a synchronous send; errors surface as socket 'error' events and
+    // a lost datagram is recovered by the retransmission timer.
+    this.o.socket.send(this.slots[slot]!.subarray(0, this.slotLength[slot]));
+  }
+
+  private armTimer(ms: number): void {
+    this.timer = this.o.clock.setTimeout(() => this.onTimer(), ms);
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    if (this.finished) return;
+    const waited = this.o.clock.now() - this.lastProgressAt;
+    if (waited < this.o.timeoutMs || this.loading) return this.armTimer(Math.max(1, this.o.timeoutMs - waited));
+    if (this.retries >= this.o.maxRetries) return this.fail(`timed out after ${this.retries} retransmissions`, undefined);
+    this.retries++;
+    this.retransmits++;
+    if (this.oackDatagram) this.o.socket.send(this.oackDatagram);
+    for (let n = this.acked + 1; n <= this.sent; n++) this.sendSlot(n % this.slots.length);
+    this.lastProgressAt = this.o.clock.now();
+    this.armTimer(this.o.timeoutMs);
+  }
+
+  private fail(error: string, code: number | undefined): void {
+    if (this.finished) return;
+    if (code !== undefined) {
+      try {
+        this.o.socket.send(encodeTftp({ op: 'ERROR', code, message: error }));
+      } catch {
+        // socket already closed
+      }
+    }
+    this.finish({ error });
+  }
+
+  private finish(r: { error?: string }): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.o.onDone({
+      ok: r.error === undefined,
+      bytes: this.bytesSent,
+      blocks: this.acked,
+      retransmits: this.retransmits,
+      lastBlockSentAt: this.lastBlockSentAt,
+      error: r.error,
+    });
+  }
+}

@@ -1,0 +1,55 @@
+import test from 'ava';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalRangePool } from '../../dhcp/address-pool.js';
+import { LeaseFile, LeaseFileError } from '../../dhcp/server/lease-file.js';
+
+function tmp(t: { teardown(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pool-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('leases survive a restart through the lease file, and a returning client gets its address back', async (t) => {
+  const file = join(tmp(t), 'leases.json');
+  let now = 1_000_000;
+  const a = new LocalRangePool({ first: '10.0.0.10', last: '10.0.0.12', exclude: ['10.0.0.10'], now: () => now, leaseFile: new LeaseFile(file) });
+  t.is(await a.offer('c1'), '10.0.0.11');
+  t.truthy(await a.claim('c1', '10.0.0.11', 60));
+  t.is(await a.offer('c2'), '10.0.0.12');
+  await a.close();
+  const b = new LocalRangePool({ first: '10.0.0.10', last: '10.0.0.12', exclude: ['10.0.0.10'], now: () => now, leaseFile: new LeaseFile(file) });
+  t.is((await b.leaseOf('c1'))?.address, '10.0.0.11');
+  t.is(await b.claim('c2', '10.0.0.11', 60), undefined, 'held by c1 after restart');
+  now += 61_000;
+  t.is(await b.leaseOf('c1'), undefined, 'expired');
+  t.is(await b.offer('c1'), '10.0.0.11', 'previous address preferred');
+  t.true(JSON.parse(readFileSync(file, 'utf8')).leases.length >= 1);
+});
+
+test('exhaustion, release, decline and offer reservations', async (t) => {
+  let now = 0;
+  const p = new LocalRangePool({ first: '10.0.0.1', last: '10.0.0.2', now: () => now, declineHoldMs: 1000 });
+  t.is(await p.offer('a'), '10.0.0.1');
+  t.is(await p.offer('b'), '10.0.0.2', 'offered address is reserved for a');
+  t.is(await p.offer('c'), undefined, 'exhausted');
+  t.truthy(await p.claim('a', '10.0.0.1', 100));
+  t.truthy(await p.claim('b', '10.0.0.2', 100));
+  await p.release('a', '10.0.0.1');
+  t.is(await p.offer('c'), '10.0.0.1');
+  await p.decline('c', '10.0.0.1');
+  t.is(await p.claim('c', '10.0.0.1', 100), undefined, 'declined address out of service');
+  now += 1001;
+  t.truthy(await p.claim('c', '10.0.0.1', 100));
+  t.false(p.contains('10.0.0.3'));
+  t.is(await p.claim('c', '10.0.0.3', 100), undefined);
+});
+
+test('a corrupt lease file is a typed error', (t) => {
+  const file = join(tmp(t), 'leases.json');
+  writeFileSync(file, '{not json');
+  t.throws(() => new LeaseFile(file).load(), { instanceOf: LeaseFileError });
+  writeFileSync(file, JSON.stringify({ version: 1, leases: [{ clientId: 1 }] }));
+  t.throws(() => new LeaseFile(file).load(), { instanceOf: LeaseFileError });
+});
