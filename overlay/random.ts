@@ -2,9 +2,11 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Random } from './clock.js';
 
+// node's randomInt needs max - min < 2**48, so 48-bit floats come from six random bytes instead.
+const float48 = () => randomBytes(6).readUIntBE(0, 6) / 2 ** 48;
 export const cryptoRandom: Random = {
-  float: () => randomInt(0, 2 ** 48) / 2 ** 48,
-  int: (n) => (n <= 1 ? 0 : n <= 2 ** 48 ? randomInt(0, n) : Math.floor((randomInt(0, 2 ** 48) / 2 ** 48) * n)),
+  float: float48,
+  int: (n) => (n <= 1 ? 0 : n < 2 ** 48 ? randomInt(0, n) : Math.floor(float48() * n)),
   bytes: (n) => new Uint8Array(randomBytes(n)),
 };
 
