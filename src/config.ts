@@ -1,0 +1,162 @@
+// Node configuration from `overlay up` arguments: validated once, up front, so every mistake is a
+// ConfigError naming the option and the fix, before any socket is opened.
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { validateIceUrl, IceConfigError } from '../overlay/link/webrtc/ice-config.js';
+import { parseBootstrapUrl, BootstrapError } from '../overlay/bootstrap/errors.js';
+
+export const DEFAULT_STATE_ROOT = '/var/lib/overlay';
+export const SECRET_FILE_NAME = 'secret';
+/** A shared secret shorter than this is too easy to guess offline from a recorded handshake. */
+export const SECRET_MIN_BYTES = 16;
+export const SECRET_MAX_BYTES = 4096;
+export const GENERATED_SECRET_BYTES = 32;
+export const DEFAULT_LISTEN_HOST = '0.0.0.0';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export interface NodeConfig {
+  network: string;
+  stateDir: string;
+  secret: Uint8Array;
+  /** Where the secret came from (a path), for messages; never the secret itself. */
+  secretSource: string;
+  /** True when the secret was generated now (a founder without --secret). */
+  secretGenerated: boolean;
+  bootstrap: string[];
+  listen?: { host: string; port: number };
+  iceServers: string[];
+  bindAddress?: string;
+  portRange?: { begin: number; end: number };
+  iceTransportPolicy: 'all' | 'relay';
+  dialTimeoutMs: number;
+}
+
+/** What `overlay up` passes in (already split into typed fields by the command). */
+export interface NodeConfigInput {
+  network?: string;
+  stateDir?: string;
+  secretFile?: string;
+  bootstrap?: string[];
+  listenPort?: number;
+  listenHost?: string;
+  ice?: string[];
+  bindAddress?: string;
+  portRange?: string;
+  relayOnly?: boolean;
+  dialTimeoutMs?: number;
+}
+
+export function validateNetworkName(name: string | undefined): string {
+  if (!name) throw new ConfigError('--network NAME is required');
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) {
+    throw new ConfigError(`bad network name '${name}': 1-64 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit`);
+  }
+  return name;
+}
+
+export function defaultStateDir(network: string): string {
+  return join(DEFAULT_STATE_ROOT, network);
+}
+
+/** Reads a secret file: raw bytes, trailing whitespace (a newline from an editor) ignored. */
+export function loadSecret(path: string): Uint8Array {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(code === 'ENOENT' ? `secret file ${path} does not exist` : `cannot read secret file ${path}: ${(err as Error).message}`);
+  }
+  let end = raw.length;
+  while (end > 0 && /\s/.test(String.fromCharCode(raw[end - 1]!))) end--;
+  const secret = new Uint8Array(raw.subarray(0, end));
+  if (secret.length < SECRET_MIN_BYTES) throw new ConfigError(`secret file ${path} holds ${secret.length} bytes; at least ${SECRET_MIN_BYTES} are needed`);
+  if (secret.length > SECRET_MAX_BYTES) throw new ConfigError(`secret file ${path} is larger than ${SECRET_MAX_BYTES} bytes`);
+  return secret;
+}
+
+/** Writes a fresh random secret (hex text, mode 0600, atomically) and returns its path. */
+export function generateSecret(stateDir: string): string {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const file = join(stateDir, SECRET_FILE_NAME);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, randomBytes(GENERATED_SECRET_BYTES).toString('hex') + '\n', { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
+  return file;
+}
+
+function parsePortRange(spec: string): { begin: number; end: number } {
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(spec);
+  const begin = Number(m?.[1]);
+  const end = Number(m?.[2]);
+  if (!m || begin < 1 || end > 65535 || begin > end) throw new ConfigError(`bad --port-range '${spec}' (want LOW-HIGH within 1-65535)`);
+  return { begin, end };
+}
+
+export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
+  const network = validateNetworkName(input.network);
+  const stateDir = resolve(input.stateDir ?? defaultStateDir(network));
+  const bootstrap = input.bootstrap ?? [];
+  for (const url of bootstrap) {
+    try {
+      parseBootstrapUrl(url);
+    } catch (err) {
+      if (err instanceof BootstrapError) throw new ConfigError(err.message);
+      throw err;
+    }
+  }
+  const iceServers = (input.ice ?? []).map((url) => {
+    try {
+      return validateIceUrl(url);
+    } catch (err) {
+      if (err instanceof IceConfigError) throw new ConfigError(err.message);
+      throw err;
+    }
+  });
+  if (input.listenPort !== undefined && (!Number.isInteger(input.listenPort) || input.listenPort < 0 || input.listenPort > 65535)) {
+    throw new ConfigError(`bad --listen port '${input.listenPort}'`);
+  }
+  if (input.listenHost !== undefined && input.listenPort === undefined) throw new ConfigError('--listen-host needs --listen PORT');
+  if (input.bindAddress !== undefined && !/^[0-9.]+$|^[0-9a-fA-F:]+$/.test(input.bindAddress)) {
+    throw new ConfigError(`bad --bind-address '${input.bindAddress}' (want an IP address)`);
+  }
+
+  let secret: Uint8Array;
+  let secretSource: string;
+  let secretGenerated = false;
+  const stored = join(stateDir, SECRET_FILE_NAME);
+  if (input.secretFile !== undefined) {
+    secretSource = resolve(input.secretFile);
+    secret = loadSecret(secretSource);
+  } else if (existsSync(stored)) {
+    secretSource = stored;
+    secret = loadSecret(stored);
+  } else if (bootstrap.length === 0) {
+    secretSource = generateSecret(stateDir);
+    secret = loadSecret(secretSource);
+    secretGenerated = true;
+  } else {
+    throw new ConfigError(`joining network '${network}' needs its secret: give --secret FILE (a copy of the founder's ${SECRET_FILE_NAME} file)`);
+  }
+
+  const config: NodeConfig = {
+    network,
+    stateDir,
+    secret,
+    secretSource,
+    secretGenerated,
+    bootstrap,
+    iceServers,
+    iceTransportPolicy: input.relayOnly ? 'relay' : 'all',
+    dialTimeoutMs: input.dialTimeoutMs ?? 20_000,
+  };
+  if (input.listenPort !== undefined) config.listen = { host: input.listenHost ?? DEFAULT_LISTEN_HOST, port: input.listenPort };
+  if (input.bindAddress !== undefined) config.bindAddress = input.bindAddress;
+  if (input.portRange !== undefined) config.portRange = parsePortRange(input.portRange);
+  return config;
+}

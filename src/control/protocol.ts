@@ -1,0 +1,89 @@
+// The local control protocol between `overlay status|down|dht|ping` and a running `overlay up`:
+// one JSON request line per connection on a unix socket in the node's state directory, one JSON
+// response line back. Pure codec with strict validation.
+
+export const CONTROL_SOCKET_NAME = 'control.sock';
+export const CONTROL_LINE_MAX_BYTES = 64 * 1024;
+export const DHT_TEXT_MAX_BYTES = 8 * 1024;
+export const DHT_TTL_MAX_S = 7 * 24 * 3600;
+export const PING_COUNT_MAX = 100;
+
+export type ControlRequest =
+  | { op: 'status' }
+  | { op: 'down' }
+  | { op: 'dht-put'; key: string; value: string; ttlS: number }
+  | { op: 'dht-get'; key: string }
+  | { op: 'ping'; address: string; count: number };
+
+export type ControlResponse = { ok: true; result: unknown } | { ok: false; error: string };
+
+export class ControlProtocolError extends Error {
+  override name = 'ControlProtocolError';
+}
+
+function text(v: unknown, what: string, max: number): string {
+  if (typeof v !== 'string') throw new ControlProtocolError(`${what} must be a string`);
+  if (v.length === 0) throw new ControlProtocolError(`${what} must not be empty`);
+  if (Buffer.byteLength(v) > max) throw new ControlProtocolError(`${what} longer than ${max} bytes`);
+  return v;
+}
+
+function int(v: unknown, what: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new ControlProtocolError(`${what} must be an integer in ${min}..${max}`);
+  return v;
+}
+
+/** Validates a request object (from JSON or from a caller). */
+export function validateRequest(raw: unknown): ControlRequest {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ControlProtocolError('request must be a JSON object');
+  const r = raw as Record<string, unknown>;
+  switch (r.op) {
+    case 'status':
+    case 'down':
+      return { op: r.op };
+    case 'dht-put':
+      return { op: 'dht-put', key: text(r.key, 'key', DHT_TEXT_MAX_BYTES), value: text(r.value, 'value', DHT_TEXT_MAX_BYTES), ttlS: int(r.ttlS, 'ttlS', 1, DHT_TTL_MAX_S) };
+    case 'dht-get':
+      return { op: 'dht-get', key: text(r.key, 'key', DHT_TEXT_MAX_BYTES) };
+    case 'ping': {
+      const address = text(r.address, 'address', 40);
+      if (!/^[0-9a-f]{40}$/.test(address)) throw new ControlProtocolError('address must be 40 lowercase hex characters');
+      return { op: 'ping', address, count: int(r.count, 'count', 1, PING_COUNT_MAX) };
+    }
+    default:
+      throw new ControlProtocolError(`unknown op ${JSON.stringify(r.op)}`);
+  }
+}
+
+export function encodeRequest(req: ControlRequest): string {
+  return JSON.stringify(validateRequest(req)) + '\n';
+}
+
+export function decodeRequest(line: string): ControlRequest {
+  if (Buffer.byteLength(line) > CONTROL_LINE_MAX_BYTES) throw new ControlProtocolError('request line too long');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    throw new ControlProtocolError('request is not valid JSON');
+  }
+  return validateRequest(raw);
+}
+
+export function encodeResponse(res: ControlResponse): string {
+  return JSON.stringify(res, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16).padStart(40, '0') : v)) + '\n';
+}
+
+export function decodeResponse(line: string): ControlResponse {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    throw new ControlProtocolError('response is not valid JSON');
+  }
+  if (typeof raw !== 'object' || raw === null) throw new ControlProtocolError('response must be a JSON object');
+  const r = raw as Record<string, unknown>;
+  if (r.ok === true) return { ok: true, result: r.result };
+  if (r.ok === false && typeof r.error === 'string') return { ok: false, error: r.error };
+  throw new ControlProtocolError('response lacks ok/result or ok/error');
+}
