@@ -1,0 +1,170 @@
+// The virtual network on one node: lease a vIP from the DHT, bring up the TUN with it, forward IP
+// packets between the TUN and the overlay. Entry point for `overlay up` (src/node.ts):
+//
+//   const vnet = await startVirtualNetwork(overlay, { network, subnet: '10.128.0.0/16', ownerKey });
+//   // deliver packets from direct links' data channels: link.data -> vnet.receiveLinkData(p, link.remote)
+//   ...; await vnet.stop();   // overlay down: TUN removed, lease released
+//
+// If the lease is lost (another node took the address while we were cut off), a new one is claimed
+// and the device is recreated with it.
+import type { Overlay } from '../../overlay/api.js';
+import type { RingAddress } from '../../overlay/link/link.js';
+import { systemClock, type Clock, type Timer } from '../../overlay/clock.js';
+import { cryptoRandom } from '../../overlay/random.js';
+import type { Random } from '../../overlay/clock.js';
+import { Subnet } from '../../dhcp/vip/subnet.js';
+import { VipLease } from '../../dhcp/vip/vip-lease.js';
+import { VipDirectory } from '../../dhcp/vip/vip-directory.js';
+import { Forwarder, type ForwarderOptions } from '../forwarder/forwarder.js';
+import { intToIpv4, ipv4ToInt } from '../forwarder/ipv4.js';
+import { TunDevice, type TunOptions } from '../tun/tun-device.js';
+import type { PacketDevice } from '../tun/packet-device.js';
+
+/**
+ * Default TUN MTU in bytes. A whole IP packet (plus the 12-byte frame header) travels as one
+ * datachannel message, so a large MTU means fewer, larger messages; measured with bench/vnet.ts
+ * (docs/networking.md): see DEFAULT_VNET_MTU_REASON.
+ */
+export const DEFAULT_VNET_MTU = 4000;
+export const DEFAULT_VNET_MTU_REASON =
+  'measured TUN<->datachannel<->TUN TCP throughput rises with the MTU up to ~4000 and not beyond, while SCTP fragments each larger message (one lost fragment loses the packet); 4000 keeps one message within a few SCTP chunks';
+export const DEFAULT_IFNAME = 'ovl0';
+/** Delay between attempts to claim a new address after the lease was lost. */
+export const RECLAIM_RETRY_MS = 5_000;
+
+export type VnetOverlay = Pick<Overlay, 'dht' | 'send' | 'onMessage' | 'directLink' | 'requestShortcut'>;
+
+export interface VirtualNetworkOptions {
+  /** Network name (DHT namespace "dhcp/<network>/..."). */
+  network: string;
+  /** Subnet in CIDR, e.g. "10.128.0.0/16". */
+  subnet: string;
+  /** This node's raw Ed25519 public key (owner of its lease record). */
+  ownerKey: Uint8Array;
+  ifname?: string;
+  mtu?: number;
+  /** Address to claim first, e.g. the last one held. */
+  preferredVip?: string;
+  leaseTtlMs?: number;
+  clock?: Clock;
+  random?: Random;
+  /** Opens the packet device; default the real TUN (tests pass a MemoryDevice factory). */
+  openDevice?: (o: TunOptions) => PacketDevice;
+  forwarder?: Pick<ForwarderOptions, 'shortcutThresholdPackets' | 'tickMs' | 'maxPendingPerDestination' | 'maxPendingDestinations'>;
+}
+
+export interface VirtualNetworkStatus {
+  state: 'up' | 'reclaiming' | 'stopped';
+  vip: string | undefined;
+  subnet: string;
+  ifname: string;
+  mtu: number;
+  lease: { expiresInMs: number; renewals: number; conflicts: number; attempts: number } | undefined;
+  counters: Record<string, number>;
+  resolver: { queries: number; hits: number; misses: number; errors: number };
+}
+
+export interface VirtualNetwork {
+  /** The current virtual IP (dotted quad). */
+  readonly vip: string;
+  /** A packet from a direct link's data channel (the node wires Link.data here). */
+  receiveLinkData(packet: Uint8Array, from: RingAddress): void;
+  status(): VirtualNetworkStatus;
+  /** Closes the TUN, stops forwarding, releases the lease. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export async function startVirtualNetwork(overlay: VnetOverlay, options: VirtualNetworkOptions): Promise<VirtualNetwork> {
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? cryptoRandom;
+  const subnet = Subnet.parse(options.subnet);
+  const ifname = options.ifname ?? DEFAULT_IFNAME;
+  const mtu = options.mtu ?? DEFAULT_VNET_MTU;
+  const openDevice = options.openDevice ?? ((o: TunOptions) => TunDevice.open(o));
+  const directory = new VipDirectory({ dht: overlay.dht, clock }, { network: options.network });
+  const carried: Record<string, number> = {};
+
+  let state: VirtualNetworkStatus['state'] = 'up';
+  let lease: VipLease;
+  let device: PacketDevice | undefined;
+  let forwarder: Forwarder | undefined;
+  let vip = 0;
+  let retryTimer: Timer | undefined;
+
+  const newLease = (preferred?: number) => {
+    const l = new VipLease({ dht: overlay.dht, clock, random, ownerKey: options.ownerKey }, { network: options.network, subnet, preferred, ttlMs: options.leaseTtlMs });
+    l.onLost(() => void reclaim());
+    return l;
+  };
+
+  const bringUp = (address: number) => {
+    vip = address;
+    device = openDevice({ name: ifname, mtu, address: intToIpv4(address), prefixLength: subnet.prefixLength });
+    forwarder = new Forwarder({ device, overlay, resolver: directory, clock }, { localVip: address, subnetBase: subnet.base, prefixLength: subnet.prefixLength, ...options.forwarder });
+  };
+
+  const tearDown = () => {
+    if (forwarder) for (const [k, v] of Object.entries(forwarder.counters)) carried[k] = (carried[k] ?? 0) + v;
+    forwarder?.stop();
+    device?.close();
+    forwarder = undefined;
+    device = undefined;
+  };
+
+  const reclaim = async () => {
+    if (state === 'stopped') return;
+    state = 'reclaiming';
+    tearDown();
+    lease = newLease();
+    try {
+      const address = await lease.claim();
+      if (state !== 'reclaiming') return void (await lease.release().catch(() => undefined));
+      bringUp(address);
+      state = 'up';
+      carried.leaseReclaims = (carried.leaseReclaims ?? 0) + 1;
+    } catch {
+      // e.g. still cut off from the DHT: try again later, until stop().
+      carried.leaseReclaimFailures = (carried.leaseReclaimFailures ?? 0) + 1;
+      if (state === 'reclaiming') retryTimer = clock.setTimeout(() => void reclaim(), RECLAIM_RETRY_MS);
+    }
+  };
+
+  lease = newLease(options.preferredVip !== undefined ? ipv4ToInt(options.preferredVip) : undefined);
+  const address = await lease.claim();
+  try {
+    bringUp(address);
+  } catch (err) {
+    await lease.release().catch(() => undefined);
+    throw err;
+  }
+
+  return {
+    get vip() {
+      return intToIpv4(vip);
+    },
+    receiveLinkData(packet, from) {
+      forwarder?.receiveFrame(packet, from, 'direct');
+    },
+    status() {
+      const counters: Record<string, number> = { ...carried };
+      if (forwarder) for (const [k, v] of Object.entries(forwarder.counters)) counters[k] = (counters[k] ?? 0) + v;
+      return {
+        state,
+        vip: state === 'up' ? intToIpv4(vip) : undefined,
+        subnet: subnet.toString(),
+        ifname,
+        mtu,
+        lease: lease.vip !== undefined ? { expiresInMs: Math.max(0, lease.expiresAt - clock.now()), renewals: lease.stats.renewals, conflicts: lease.stats.conflicts, attempts: lease.stats.attempts } : undefined,
+        counters,
+        resolver: { ...directory.stats },
+      };
+    },
+    async stop() {
+      if (state === 'stopped') return;
+      state = 'stopped';
+      retryTimer?.cancel();
+      tearDown();
+      await lease.release();
+    },
+  };
+}
