@@ -1,0 +1,135 @@
+// `overlay boot`: DHCP + TFTP (+ router advertisements) for diskless VMs on one interface.
+import { resolve } from 'node:path';
+import { BootConfigError, BootServices, DEFAULT_LEASE_SECONDS, MIN_LEASE_SECONDS } from '../../dhcp/boot/boot-services.js';
+import { AddressPoolError } from '../../dhcp/address-pool.js';
+import { BindToDeviceError } from '../../dhcp/server/bind-to-device.js';
+import { LeaseFileError } from '../../dhcp/server/lease-file.js';
+import { RaSenderError } from '../../dhcp/ra/ra-sender.js';
+import { CliError, intOption, parseArgs, stringOption, type Command } from './command.js';
+
+const spec = {
+  interface: { value: true },
+  dir: { value: true },
+  range: { value: true },
+  'lease-time': { value: true },
+  'lease-file': { value: true },
+  'ipxe-script': { value: true },
+  'bios-file': { value: true },
+  'efi-file': { value: true },
+  'boot-file': { value: true },
+  'root-path': { value: true },
+  router: { value: true },
+  dns: { value: true, repeat: true },
+  'no-ra': {},
+  'tftp-port': { value: true },
+  'stats-interval': { value: true },
+  quiet: {},
+} as const;
+
+export const command: Command = {
+  summary: 'serve DHCP (PXE) and TFTP to diskless VMs on one interface',
+  help: `usage: overlay boot --interface IF --dir BOOTDIR [--range A-B] [--lease-time S] [--lease-file FILE]
+                    [--ipxe-script FILE] [--bios-file FILE] [--efi-file FILE] [--boot-file FILE]
+                    [--root-path PATH] [--router IP] [--dns IP ...] [--no-ra] [--tftp-port N]
+                    [--stats-interval S] [--quiet]
+
+Runs, in the foreground, everything a diskless VM attached to interface IF (a TAP device or a
+bridge) needs to network-boot:
+  - a DHCP server (RFC 2131) answering only on IF: leases from --range, next-server = IF's
+    address, and a boot file chosen by client type: iPXE (user class "iPXE") gets --ipxe-script,
+    a legacy BIOS PXE ROM gets --bios-file, a UEFI x64 one gets --efi-file (option 93);
+  - a read-only TFTP server (RFC 1350, options blksize/tsize/timeout/windowsize) over BOOTDIR on
+    IF's address, port 69;
+  - IPv6 router advertisements on IF, so iPXE does not wait ~12 s for IPv6 autoconfiguration.
+IF must be up and carry an IPv4 address (e.g. \`ip addr add 10.0.0.1/24 dev br0\`). Needs root
+(ports 67/69, raw ICMPv6) and python3 (SO_BINDTODEVICE and the raw socket; Node has neither).
+SIGINT/SIGTERM stop it; leases are kept in --lease-file across restarts.
+
+options:
+  --interface IF       the boot link; required. Nothing is served on any other interface.
+  --dir BOOTDIR        directory served over TFTP (read-only; nothing outside it); required
+  --range A-B          addresses to lease, inside IF's subnet (default: upper half of the subnet)
+  --lease-time S       lease length in seconds (default ${DEFAULT_LEASE_SECONDS}; T1/T2 = 50%/87.5%)
+  --lease-file FILE    lease table, rewritten atomically on every change and read at start, so
+                       leases survive restarts (default: none, leases live in memory only)
+  --ipxe-script FILE   boot file for iPXE clients (default boot.ipxe)
+  --bios-file FILE     boot file for legacy BIOS PXE ROMs (default undionly.kpxe)
+  --efi-file FILE      boot file for UEFI x64 PXE (default ipxe.efi)
+  --boot-file FILE     boot file for any other client (default none)
+  --root-path PATH     DHCP option 17, e.g. 10.0.0.1:/export/root for an NFS root
+  --router IP          DHCP option 3 (default: none)
+  --dns IP             DHCP option 6; repeat for several
+  --no-ra              do not send router advertisements
+  --tftp-port N        TFTP port (default 69)
+  --stats-interval S   print counters every S seconds (default 0 = only at exit)
+  --quiet              no per-request log lines
+
+exit codes: 0 after a clean stop, 1 when a service cannot start, 2 for usage errors.`,
+
+  async run(argv) {
+    const args = parseArgs(argv, spec);
+    if (args.positionals.length) throw new CliError(`unexpected argument '${args.positionals[0]}'`);
+    const interfaceName = stringOption(args, 'interface');
+    const dir = stringOption(args, 'dir');
+    if (!interfaceName) throw new CliError('--interface IF is required (the TAP device or bridge the VMs are on)');
+    if (!dir) throw new CliError('--dir BOOTDIR is required (the directory served over TFTP)');
+    const leaseSeconds = intOption(args, 'lease-time', DEFAULT_LEASE_SECONDS, MIN_LEASE_SECONDS, 0x7fffffff);
+    const tftpPort = intOption(args, 'tftp-port', 69, 1, 65535);
+    const statsInterval = intOption(args, 'stats-interval', 0, 0, 86400);
+    const quiet = args.options.quiet === true;
+    const leaseFile = stringOption(args, 'lease-file');
+    const log = (line: string) => {
+      if (!quiet) console.log(`${new Date().toISOString()} ${line}`);
+    };
+    let services: BootServices;
+    try {
+      services = new BootServices({
+        interfaceName,
+        bootDir: dir,
+        range: stringOption(args, 'range'),
+        leaseSeconds,
+        leaseFile: leaseFile ? resolve(leaseFile) : undefined,
+        bootFiles: {
+          ipxe: stringOption(args, 'ipxe-script', 'boot.ipxe'),
+          bios: stringOption(args, 'bios-file', 'undionly.kpxe'),
+          efi64: stringOption(args, 'efi-file', 'ipxe.efi'),
+          fallback: stringOption(args, 'boot-file'),
+        },
+        rootPath: stringOption(args, 'root-path'),
+        router: stringOption(args, 'router'),
+        dnsServers: (args.options.dns as string[] | undefined) ?? [],
+        routerAdvertisements: args.options['no-ra'] !== true,
+        tftpPort,
+        log,
+      });
+    } catch (err) {
+      if (err instanceof BootConfigError || err instanceof AddressPoolError || err instanceof LeaseFileError) throw new CliError(err.message);
+      throw err;
+    }
+    try {
+      await services.start();
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'EACCES') throw new CliError(`cannot bind ports 67/${tftpPort}: run as root`, 1);
+      if (e.code === 'EADDRINUSE') throw new CliError(`a port is already in use (another DHCP/TFTP server on this host? ${e.message})`, 1);
+      if (err instanceof BindToDeviceError || err instanceof RaSenderError) throw new CliError(err.message, 1);
+      throw err;
+    }
+    const { address, netmask } = services.iface;
+    const range = services.range ? `${services.range.first}-${services.range.last}` : 'external pool';
+    console.log(`boot services on ${interfaceName} (${address}/${netmask}): DHCP range ${range}, TFTP ${resolve(dir)} on ${address}:${tftpPort}` +
+      `${services.ra ? ', router advertisements' : ''}`);
+    console.log('ready');
+    const printStats = () => console.log(`stats ${JSON.stringify(services.stats())}`);
+    const statsTimer = statsInterval > 0 ? setInterval(printStats, statsInterval * 1000) : undefined;
+    await new Promise<void>((done) => {
+      process.once('SIGINT', done);
+      process.once('SIGTERM', done);
+    });
+    if (statsTimer) clearInterval(statsTimer);
+    await services.close();
+    printStats();
+    console.log('stopped');
+    return 0;
+  },
+};
