@@ -1,0 +1,150 @@
+// Our client against the embedded server on loopback: the same contract nfs-ganesha passes, plus
+// what only our server promises (handles surviving a restart, read-only exports, BADHANDLE,
+// path traversal refused, UDP).
+import anyTest, { type TestFn } from 'ava';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openExport, MountError } from '../../../rowfs/mount/open-export.js';
+import { expectOk } from '../../../rowfs/nfs3/errors.js';
+import { Nfs3Client } from '../../../rowfs/nfs3/client.js';
+import { CreateMode, Nfs3Status, StableHow } from '../../../rowfs/nfs3/types.js';
+import { startEmbeddedServer, type EmbeddedServer } from '../../../rowfs/server/index.js';
+import { nfs3Contract, type ContractTarget } from './nfs3-contract.js';
+
+const test = anyTest as TestFn<unknown>;
+let server: EmbeddedServer | undefined;
+let dir = '';
+let target: ContractTarget | undefined;
+
+test.before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'embedded-export-'));
+  server = await startEmbeddedServer({ exportDir: dir, exportPath: '/export', host: '127.0.0.1' });
+  const ex = await openExport({ host: '127.0.0.1', exportPath: '/export', nfsPort: server.nfsPort, mountPort: server.mountPort });
+  target = { ex, localDir: dir, exportPath: '/export', mknod: process.getuid?.() === 0 };
+});
+
+test.after.always(async () => {
+  await target?.ex.close();
+  await server?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+nfs3Contract(test, () => target!);
+
+function freshDir(tag: string): string {
+  const d = mkdtempSync(join(tmpdir(), `emb-${tag}-`));
+  return d;
+}
+
+test('handles survive a server restart; a removed file is STALE; foreign bytes are BADHANDLE', async (t) => {
+  const d = freshDir('restart');
+  t.teardown(() => rmSync(d, { recursive: true, force: true }));
+  mkdirSync(join(d, 'a', 'b'), { recursive: true });
+  writeFileSync(join(d, 'a', 'b', 'f.txt'), 'persist');
+  writeFileSync(join(d, 'gone.txt'), 'x');
+  let s = await startEmbeddedServer({ exportDir: d, host: '127.0.0.1' });
+  let ex = await openExport({ host: '127.0.0.1', exportPath: s.exportPath, nfsPort: s.nfsPort, mountPort: s.mountPort });
+  const a = expectOk(await ex.nfs.lookup({ what: { dir: ex.root, name: 'a' } }), 'LOOKUP').object;
+  const b = expectOk(await ex.nfs.lookup({ what: { dir: a, name: 'b' } }), 'LOOKUP').object;
+  const f = expectOk(await ex.nfs.lookup({ what: { dir: b, name: 'f.txt' } }), 'LOOKUP').object;
+  const gone = expectOk(await ex.nfs.lookup({ what: { dir: ex.root, name: 'gone.txt' } }), 'LOOKUP').object;
+  await ex.close();
+  await s.stop();
+  rmSync(join(d, 'gone.txt'));
+  s = await startEmbeddedServer({ exportDir: d, host: '127.0.0.1' });
+  t.teardown(() => s.stop());
+  const nfs = Nfs3Client.connect({ host: '127.0.0.1', port: s.nfsPort });
+  t.teardown(() => nfs.close());
+  // No LOOKUP since the restart: the old handle alone must work.
+  const r = expectOk(await nfs.read({ file: f, offset: 0n, count: 100 }), 'READ after restart');
+  t.is(Buffer.from(r.data).toString(), 'persist');
+  t.is((await nfs.getattr({ object: gone })).status, Nfs3Status.STALE);
+  t.is((await nfs.getattr({ object: new Uint8Array(32).fill(7) })).status, Nfs3Status.BADHANDLE);
+  t.is((await nfs.getattr({ object: new Uint8Array(5) })).status, Nfs3Status.BADHANDLE);
+  ex = await openExport({ host: '127.0.0.1', exportPath: s.exportPath, nfsPort: s.nfsPort, mountPort: s.mountPort });
+  t.deepEqual(Buffer.from(ex.root), Buffer.from(s.rootHandle));
+  await ex.close();
+});
+
+test('no way out of the export: names with "/" or "..", symlinks not followed, MNT outside refused', async (t) => {
+  const parent = freshDir('escape');
+  t.teardown(() => rmSync(parent, { recursive: true, force: true }));
+  const d = join(parent, 'export');
+  mkdirSync(d);
+  writeFileSync(join(parent, 'secret.txt'), 'secret');
+  symlinkSync('../secret.txt', join(d, 'link'));
+  symlinkSync('..', join(d, 'up'));
+  const s = await startEmbeddedServer({ exportDir: d, exportPath: '/e', host: '127.0.0.1' });
+  t.teardown(() => s.stop());
+  const ex = await openExport({ host: '127.0.0.1', exportPath: '/e', nfsPort: s.nfsPort, mountPort: s.mountPort });
+  t.teardown(() => ex.close());
+  // ".." at the root is the root itself.
+  const up = expectOk(await ex.nfs.lookup({ what: { dir: ex.root, name: '..' } }), 'LOOKUP ..').object;
+  t.deepEqual(Buffer.from(up), Buffer.from(ex.root));
+  t.is((await ex.nfs.lookup({ what: { dir: ex.root, name: '../secret.txt' } })).status, Nfs3Status.NOENT);
+  t.is(
+    (await ex.nfs.create({ where: { dir: ex.root, name: '../evil' }, how: { mode: CreateMode.UNCHECKED, attributes: {} } })).status,
+    Nfs3Status.INVAL,
+  );
+  t.is((await ex.nfs.mkdir({ where: { dir: ex.root, name: '..' }, attributes: {} })).status, Nfs3Status.EXIST);
+  // A symlink is returned as a symlink; reading through it is refused.
+  const link = expectOk(await ex.nfs.lookup({ what: { dir: ex.root, name: 'link' } }), 'LOOKUP link').object;
+  t.is((await ex.nfs.read({ file: link, offset: 0n, count: 10 })).status, Nfs3Status.INVAL);
+  t.is((await ex.nfs.write({ file: link, offset: 0n, count: 1, stable: StableHow.FILE_SYNC, data: Buffer.from('x') })).status, Nfs3Status.INVAL);
+  const upLink = expectOk(await ex.nfs.lookup({ what: { dir: ex.root, name: 'up' } }), 'LOOKUP up').object;
+  t.is((await ex.nfs.lookup({ what: { dir: upLink, name: 'secret.txt' } })).status, Nfs3Status.NOTDIR);
+  t.is(readFileSync(join(parent, 'secret.txt'), 'utf8'), 'secret');
+  const err = await t.throwsAsync(openExport({ host: '127.0.0.1', exportPath: '/', nfsPort: s.nfsPort, mountPort: s.mountPort }));
+  t.true(err instanceof MountError);
+  const err2 = await t.throwsAsync(openExport({ host: '127.0.0.1', exportPath: '/e/../x', nfsPort: s.nfsPort, mountPort: s.mountPort }));
+  t.true(err2 instanceof MountError);
+});
+
+test('read-only export answers ROFS to every modification and still serves reads', async (t) => {
+  const d = freshDir('ro');
+  t.teardown(() => rmSync(d, { recursive: true, force: true }));
+  writeFileSync(join(d, 'f'), 'read me');
+  mkdirSync(join(d, 'sub'));
+  const s = await startEmbeddedServer({ exportDir: d, readOnly: true, host: '127.0.0.1' });
+  t.teardown(() => s.stop());
+  const ex = await openExport({ host: '127.0.0.1', exportPath: s.exportPath, nfsPort: s.nfsPort, mountPort: s.mountPort });
+  t.teardown(() => ex.close());
+  const root = ex.root;
+  const f = expectOk(await ex.nfs.lookup({ what: { dir: root, name: 'f' } }), 'LOOKUP').object;
+  t.is(Buffer.from(expectOk(await ex.nfs.read({ file: f, offset: 0n, count: 100 }), 'READ').data).toString(), 'read me');
+  const w = { dir: root, name: 'new' };
+  const statuses = [
+    (await ex.nfs.write({ file: f, offset: 0n, count: 1, stable: StableHow.FILE_SYNC, data: Buffer.from('x') })).status,
+    (await ex.nfs.setattr({ object: f, newAttributes: { size: 0n } })).status,
+    (await ex.nfs.create({ where: w, how: { mode: CreateMode.UNCHECKED, attributes: {} } })).status,
+    (await ex.nfs.mkdir({ where: w, attributes: {} })).status,
+    (await ex.nfs.symlink({ where: w, symlinkAttributes: {}, symlinkData: 'f' })).status,
+    (await ex.nfs.remove({ object: { dir: root, name: 'f' } })).status,
+    (await ex.nfs.rmdir({ object: { dir: root, name: 'sub' } })).status,
+    (await ex.nfs.rename({ from: { dir: root, name: 'f' }, to: { dir: root, name: 'g' } })).status,
+    (await ex.nfs.link({ file: f, link: w })).status,
+    (await ex.nfs.commit({ file: f, offset: 0n, count: 0 })).status,
+  ];
+  t.deepEqual(statuses, Array(statuses.length).fill(Nfs3Status.ROFS));
+  t.is(readFileSync(join(d, 'f'), 'utf8'), 'read me');
+  const acc = expectOk(await ex.nfs.access({ object: f, access: 0x3f }), 'ACCESS');
+  t.is(acc.access & 0x1c, 0);
+});
+
+test('UDP transport: GETATTR, READ and WRITE', async (t) => {
+  const d = freshDir('udp');
+  t.teardown(() => rmSync(d, { recursive: true, force: true }));
+  writeFileSync(join(d, 'f'), Buffer.alloc(50_000, 1));
+  const s = await startEmbeddedServer({ exportDir: d, host: '127.0.0.1', udp: true });
+  t.teardown(() => s.stop());
+  const nfs = Nfs3Client.connect({ host: '127.0.0.1', port: s.nfsPort, transport: 'udp', timeoutMs: 5000 });
+  t.teardown(() => nfs.close());
+  const f = expectOk(await nfs.lookup({ what: { dir: s.rootHandle, name: 'f' } }), 'LOOKUP').object;
+  const info = expectOk(await nfs.fsinfo({ fsroot: s.rootHandle }), 'FSINFO');
+  t.true(info.rtmax <= 32 * 1024);
+  const r = expectOk(await nfs.read({ file: f, offset: 0n, count: 60_000 }), 'READ');
+  t.is(r.count, 32 * 1024);
+  expectOk(await nfs.write({ file: f, offset: 0n, count: 3, stable: StableHow.FILE_SYNC, data: Buffer.from('abc') }), 'WRITE');
+  t.is(readFileSync(join(d, 'f')).subarray(0, 4).toString('latin1'), 'abc\x01');
+});
