@@ -1,0 +1,35 @@
+// A link forced through a TURN relay (coturn on loopback) reports itself as relayed, and why.
+import test from 'ava';
+import { startProc } from '../helpers/proc.js';
+import { makeConnector, tap } from './loopback.js';
+import type { Link } from '../../overlay/link/link.js';
+
+const TURN_PORT = 34780 + (process.pid % 200);
+
+test('relay-only ICE through coturn gives a working link that info() calls relayed', async (t) => {
+  const turn = startProc('turnserver', [
+    '-n', '--listening-ip=127.0.0.1', `--listening-port=${TURN_PORT}`, '--relay-ip=127.0.0.1',
+    '--min-port=49400', '--max-port=49500', '--lt-cred-mech', '--user=u:p', '--realm=r', '--fingerprint',
+    '--no-tls', '--no-dtls', '--no-cli', '--allow-loopback-peers', '--log-file=stdout', '--simple-log',
+  ]);
+  t.teardown(() => turn.kill());
+  await turn.waitFor(/Total General servers|IPv4. TCP listener opened|listener opened on/, 10_000);
+  const ice = [`turn:u:p@127.0.0.1:${TURN_PORT}`];
+  const a = makeConnector({ iceServers: ice, iceTransportPolicy: 'relay' });
+  const b = makeConnector({ iceServers: ice, iceTransportPolicy: 'relay' });
+  t.teardown(() => {
+    a.connector.closeAll();
+    b.connector.closeAll();
+  });
+  const incoming = new Promise<Link>((resolve) => a.connector.onIncoming(resolve));
+  const bl = await b.connector.dial(a.identity.address, (p) => a.connector.onSignal(b.identity.address, p, (back) => b.connector.onSignal(a.identity.address, back, () => {})));
+  const al = await incoming;
+  const info = bl.info();
+  t.is(info.path, 'relayed', info.detail);
+  t.regex(info.detail, /relay<->relay .*TURN relay on both sides/);
+  const at = tap(al);
+  tap(bl);
+  t.true(bl.sendControl(Uint8Array.of(1, 2, 3)));
+  await at.until(() => at.control.length === 1, 'frame through the relay');
+  t.deepEqual([...at.control[0]!], [1, 2, 3]);
+});
