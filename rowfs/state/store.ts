@@ -5,9 +5,11 @@
 //   bitmaps    vid -> bytes (block presence bitmap: which blocks live in the shadow)
 //   mainIndex  main handle (hex) -> vid (so hard links and re-lookups of one main object share a vid)
 //   meta       'instance' (8 random bytes in every handle), 'blockSize', 'main' (which export)
-// Ordering rule: callers `await commit(...)` before sending any reply that depends on it; LMDB
-// resolves the promise only once the transaction is flushed to disk (overlappingSync), so a reply
-// the client saw survives a crash of the proxy.
+// Ordering rule: callers `await commit(...)` before sending any reply that depends on it. Durability
+// 'disk' resolves once the transaction is flushed to disk (survives a machine crash); 'process'
+// resolves once it is committed to the OS (survives a crash or SIGKILL of the proxy: lmdb keeps the
+// latest committed transaction while the boot id is unchanged). Vids are reserved in durable
+// chunks, so even a machine crash that loses 'process' commits never reuses a vid a client holds.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
@@ -15,6 +17,10 @@ import { BlockBitmap } from './bitmap.js';
 
 export const ROOT_VID = 1;
 export const DEFAULT_BLOCK_SIZE_BYTES = 64 * 1024;
+/** Vids reserved per durable high-water update. */
+const VID_CHUNK = 4096;
+
+export type Durability = 'disk' | 'process';
 
 export class StateStoreError extends Error {
   override name = 'StateStoreError';
@@ -65,6 +71,8 @@ export class StateStore {
   readonly instance: Uint8Array;
   readonly blockSize: number;
   private nextVid: number;
+  private vidHighWater: number;
+  private reserving: Promise<void> | undefined;
   private readonly bitmapCache = new Map<number, BlockBitmap>();
 
   private constructor(
@@ -74,20 +82,22 @@ export class StateStore {
     private readonly whiteoutDb: Database<number, Key>,
     private readonly bitmaps: Database<Uint8Array, number>,
     private readonly mainIndex: Database<number, string>,
-    meta: Database<unknown, string>,
+    private readonly meta: Database<unknown, string>,
   ) {
     this.instance = new Uint8Array(meta.get('instance') as Uint8Array);
     this.blockSize = meta.get('blockSize') as number;
     let last = ROOT_VID;
     for (const k of nodes.getKeys({ reverse: true, limit: 1 })) last = Math.max(last, k as number);
-    this.nextVid = last + 1;
+    // Everything below the stored high-water mark may have been handed out before a crash.
+    this.nextVid = Math.max(last + 1, (meta.get('vidHighWater') as number | undefined) ?? 0);
+    this.vidHighWater = this.nextVid;
   }
 
   static async open(dir: string, opts: StateStoreOptions = {}): Promise<StateStore> {
     mkdirSync(dir, { recursive: true });
     let env: RootDatabase;
     try {
-      env = open({ path: dir, maxDbs: 8, compression: false });
+      env = open({ path: dir, maxDbs: 8, compression: false, separateFlushed: true });
     } catch (err) {
       throw new StateStoreError(`cannot open state store in ${dir}: ${(err as Error).message}`);
     }
@@ -119,9 +129,32 @@ export class StateStore {
     );
   }
 
-  /** A fresh vid, never handed out before by this store (allocation is persisted with the node). */
+  /**
+   * A fresh vid, never handed out before by this store, even across machine crashes. Call
+   * `reserveVids()` first when allocating inside a handler (it is a no-op while the reserve lasts).
+   */
   allocVid(): number {
+    if (this.nextVid >= this.vidHighWater) {
+      // Reserve synchronously when the async path was not taken (tests, startup).
+      this.vidHighWater = this.nextVid + VID_CHUNK;
+      this.meta.putSync('vidHighWater', this.vidHighWater);
+    }
     return this.nextVid++;
+  }
+
+  /** Makes sure at least `n` vids can be allocated without a synchronous disk write. */
+  async reserveVids(n = 1): Promise<void> {
+    while (this.nextVid + n > this.vidHighWater) {
+      if (!this.reserving) {
+        const target = Math.max(this.vidHighWater, this.nextVid + n) + VID_CHUNK;
+        this.reserving = (async () => {
+          await this.meta.put('vidHighWater', target);
+          await this.env.flushed;
+          this.vidHighWater = Math.max(this.vidHighWater, target);
+        })().finally(() => (this.reserving = undefined));
+      }
+      await this.reserving;
+    }
   }
 
   getNode(vid: number): NodeRecord | undefined {
@@ -167,8 +200,8 @@ export class StateStore {
     return this.mainIndex.get(hex(mainHandle));
   }
 
-  /** Applies `fn`'s changes atomically; resolves once they are durable on disk. */
-  async commit(fn: (tx: StateTx) => void): Promise<void> {
+  /** Applies `fn`'s changes atomically; resolves once they are durable at the given level. */
+  async commit(fn: (tx: StateTx) => void, durability: Durability = 'disk'): Promise<void> {
     const tx: StateTx = {
       putNode: (n) => this.nodes.putSync(n.vid, n),
       removeNode: (vid) => {
@@ -189,6 +222,12 @@ export class StateStore {
       setMainIndex: (h, vid) => this.mainIndex.putSync(hex(h), vid),
     };
     await this.env.transaction(() => fn(tx));
+    if (durability === 'disk') await this.env.flushed;
+  }
+
+  /** Resolves when every commit so far is on disk (COMMIT and stable writes wait for this). */
+  async flushed(): Promise<void> {
+    await this.env.flushed;
   }
 
   async close(): Promise<void> {

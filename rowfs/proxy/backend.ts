@@ -1,0 +1,41 @@
+// One NFS server behind the proxy (the read-only main server or the shadow server): an NFSv3
+// client, the export's root handle, and the counters every call goes through. `ok` turns a non-OK
+// status into a StatusError so proxy code reads as straight-line steps.
+import type { Nfs3Client } from '../nfs3/client.js';
+import type { Nfs3ArgsOf, Nfs3ProcedureName, Nfs3ResOf } from '../nfs3/procedures.js';
+import { Nfs3Status, type FileHandle } from '../nfs3/types.js';
+import type { OpaqueAuth } from '../rpc/message.js';
+import type { Counters } from '../counters.js';
+import { StatusError } from './errors.js';
+
+export type BackendRole = 'main' | 'shadow';
+
+export class Backend {
+  constructor(
+    readonly role: BackendRole,
+    readonly client: Nfs3Client,
+    public root: FileHandle,
+    private readonly counters: Counters,
+  ) {}
+
+  /** One call, counted; resolves with the status union (never throws for an NFS status). */
+  async call<N extends Nfs3ProcedureName>(name: N, args: Nfs3ArgsOf<N>, cred?: OpaqueAuth): Promise<Nfs3ResOf<N>> {
+    this.counters.call(this.role, name);
+    const res = await this.client.call(name, args, cred ? { cred } : undefined);
+    const r = (res ?? {}) as { status?: number; data?: Uint8Array };
+    if (name === 'READ' && r.status === Nfs3Status.OK && r.data) {
+      if (this.role === 'main') this.counters.bytesFromMain += r.data.length;
+      else this.counters.bytesFromShadow += r.data.length;
+    }
+    if (name === 'WRITE' && this.role === 'shadow') this.counters.bytesToShadow += (args as Nfs3ArgsOf<'WRITE'>).data.length;
+    return res;
+  }
+
+  /** Like call, but a non-OK status throws StatusError. */
+  async ok<N extends Nfs3ProcedureName>(name: N, args: Nfs3ArgsOf<N>, cred?: OpaqueAuth): Promise<Extract<Nfs3ResOf<N>, { status: Nfs3Status.OK }>> {
+    const res = await this.call(name, args, cred);
+    const status = (res as { status: Nfs3Status }).status;
+    if (status !== Nfs3Status.OK) throw new StatusError(status, `${this.role} ${name}`);
+    return res as Extract<Nfs3ResOf<N>, { status: Nfs3Status.OK }>;
+  }
+}

@@ -1,0 +1,325 @@
+// The proxy's model of the merged file system: virtual handles -> nodes (state store), name
+// resolution across shadow and main with whiteouts, merged attributes, and copy-up (creating the
+// shadow counterpart of a main object: metadata only, never data; file blocks move one at a time
+// on write). Namespace changes run under one reentrant mutex so a name is never given two vids.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { BlockCache } from '../cache/block-cache.js';
+import type { Counters } from '../counters.js';
+import { CreateMode, Ftype3, Nfs3Status, TimeHow, type Fattr3, type FileHandle } from '../nfs3/types.js';
+import { decodeVirtualHandle, encodeVirtualHandle, VirtualHandleError } from '../state/vhandle.js';
+import { ROOT_VID, type FileType, type NodeRecord, type StateStore } from '../state/store.js';
+import type { Backend } from './backend.js';
+import { StatusError } from './errors.js';
+import { virtualAttrs } from './attrs.js';
+
+/** Shadow-root directory holding copy-ups whose primary name is gone (hidden from clients). */
+export const ORPHAN_DIR = '.rowfs-orphans';
+/** Main attributes remembered per vid: the main export is read-only, so they do not go stale. */
+const MAIN_ATTR_CACHE_ENTRIES = 50_000;
+const NAME_MAX_BYTES = 255;
+
+/** A reentrant FIFO mutex (reentrant along one async call chain, via AsyncLocalStorage). */
+export class NamespaceLock {
+  private tail: Promise<unknown> = Promise.resolve();
+  private readonly als = new AsyncLocalStorage<boolean>();
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.als.getStore()) return fn();
+    const result = this.tail.then(
+      () => this.als.run(true, fn),
+      () => this.als.run(true, fn),
+    );
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+export interface CoreParts {
+  store: StateStore;
+  main: Backend;
+  shadow: Backend;
+  counters: Counters;
+  cache?: BlockCache;
+}
+
+export class ProxyCore {
+  readonly store: StateStore;
+  readonly main: Backend;
+  readonly shadow: Backend;
+  readonly counters: Counters;
+  readonly ns = new NamespaceLock();
+  private readonly mainAttrCache = new Map<number, Fattr3>();
+  /** Called when the entries of a directory change (listing caches drop it). */
+  onDirChanged: (vid: number) => void = () => undefined;
+
+  constructor(p: CoreParts) {
+    this.store = p.store;
+    this.main = p.main;
+    this.shadow = p.shadow;
+    this.counters = p.counters;
+  }
+
+  get blockSize(): number {
+    return this.store.blockSize;
+  }
+
+  handleOf(vid: number): FileHandle {
+    return encodeVirtualHandle({ instance: this.store.instance, vid });
+  }
+
+  /** The node a client handle stands for; BADHANDLE for garbage, STALE for unknown or foreign. */
+  nodeOf(fh: FileHandle): NodeRecord {
+    let h;
+    try {
+      h = decodeVirtualHandle(fh);
+    } catch (e) {
+      if (e instanceof VirtualHandleError) throw new StatusError(Nfs3Status.BADHANDLE, e.message);
+      throw e;
+    }
+    if (!Buffer.from(h.instance).equals(Buffer.from(this.store.instance))) throw new StatusError(Nfs3Status.STALE, 'handle from another proxy state');
+    const n = this.store.getNode(h.vid);
+    if (!n) throw new StatusError(Nfs3Status.STALE, `no node ${h.vid}`);
+    return n;
+  }
+
+  node(vid: number): NodeRecord {
+    const n = this.store.getNode(vid);
+    if (!n) throw new StatusError(Nfs3Status.STALE, `no node ${vid}`);
+    return n;
+  }
+
+  /** Sets up (or refreshes after a restart) the root node from the two export roots. */
+  async initRoot(mainRoot: FileHandle, shadowRoot: FileHandle): Promise<void> {
+    const root = this.store.getNode(ROOT_VID);
+    const same = (a: Uint8Array | null | undefined, b: Uint8Array) => !!a && Buffer.from(a).equals(Buffer.from(b));
+    if (root && same(root.main, mainRoot) && same(root.shadow, shadowRoot)) return;
+    await this.store.commit((tx) =>
+      tx.putNode({ vid: ROOT_VID, type: Ftype3.DIR, parent: ROOT_VID, name: '', main: mainRoot, shadow: shadowRoot, mainBlocks: 0 }),
+    );
+  }
+
+  // ---- attributes ----
+
+  rememberMainAttrs(vid: number, a: Fattr3 | undefined): void {
+    if (!a) return;
+    if (this.mainAttrCache.size >= MAIN_ATTR_CACHE_ENTRIES) this.mainAttrCache.delete(this.mainAttrCache.keys().next().value as number);
+    this.mainAttrCache.set(vid, a);
+  }
+
+  /** Attributes of the main object behind `n` (raw, not virtualised). */
+  async mainAttrs(n: NodeRecord): Promise<Fattr3> {
+    const cached = this.mainAttrCache.get(n.vid);
+    if (cached) return cached;
+    if (!n.main) throw new StatusError(Nfs3Status.SERVERFAULT, `node ${n.vid} has no main object`);
+    const res = await this.main.ok('GETATTR', { object: n.main });
+    this.rememberMainAttrs(n.vid, res.objAttributes);
+    return res.objAttributes;
+  }
+
+  /** Merged attributes: the shadow's once the object has been copied up, else main's. */
+  async attrs(n: NodeRecord): Promise<Fattr3> {
+    if (n.shadow) {
+      const res = await this.shadow.ok('GETATTR', { object: n.shadow });
+      return virtualAttrs(res.objAttributes, n.vid);
+    }
+    return virtualAttrs(await this.mainAttrs(n), n.vid);
+  }
+
+  /** Like attrs, undefined on failure (post-op attributes are optional). */
+  async attrsOpt(n: NodeRecord): Promise<Fattr3 | undefined> {
+    try {
+      return await this.attrs(n);
+    } catch {
+      return undefined;
+    }
+  }
+
+  // ---- names ----
+
+  /** Rejects names a client may not create or look up through the proxy. */
+  checkName(dir: NodeRecord, name: string): void {
+    if (Buffer.byteLength(name) > NAME_MAX_BYTES) throw new StatusError(Nfs3Status.NAMETOOLONG, 'name too long');
+    if (name.length === 0 || name.includes('/') || name.includes('\0')) throw new StatusError(Nfs3Status.INVAL, 'bad name');
+    if (dir.vid === ROOT_VID && name === ORPHAN_DIR) throw new StatusError(Nfs3Status.ACCES, 'reserved name');
+  }
+
+  /**
+   * The node named `name` in directory `dir` of the merged view, or undefined. Order: names the
+   * proxy recorded, whiteouts, the shadow directory, the main directory. A name seen for the first
+   * time gets a vid, persisted before this resolves (a client may hold it from now on).
+   */
+  async resolve(dir: NodeRecord, name: string): Promise<NodeRecord | undefined> {
+    if (dir.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
+    if (name === '.') return dir;
+    if (name === '..') return this.node(dir.parent);
+    if (dir.vid === ROOT_VID && name === ORPHAN_DIR) return undefined;
+    const known = this.store.lookupName(dir.vid, name);
+    if (known !== undefined) {
+      const n = this.store.getNode(known);
+      if (n) return n;
+    }
+    if (this.store.isWhiteout(dir.vid, name)) return undefined;
+    if (dir.shadow) {
+      const res = await this.shadow.call('LOOKUP', { what: { dir: dir.shadow, name } });
+      if (res.status === Nfs3Status.OK) {
+        const a = res.objAttributes ?? (await this.shadow.ok('GETATTR', { object: res.object })).objAttributes;
+        return this.register(dir, name, { type: a.type as FileType, main: null, shadow: res.object });
+      }
+      if (res.status !== Nfs3Status.NOENT) throw new StatusError(res.status, 'shadow LOOKUP');
+    }
+    if (dir.main) {
+      const res = await this.main.call('LOOKUP', { what: { dir: dir.main, name } });
+      if (res.status === Nfs3Status.OK) {
+        const a = res.objAttributes ?? (await this.main.ok('GETATTR', { object: res.object })).objAttributes;
+        const n = await this.register(dir, name, { type: a.type as FileType, main: res.object, shadow: null });
+        this.rememberMainAttrs(n.vid, a);
+        return n;
+      }
+      if (res.status !== Nfs3Status.NOENT) throw new StatusError(res.status, 'main LOOKUP');
+    }
+    return undefined;
+  }
+
+  /** Like resolve, but NOENT is an error. */
+  async resolveExisting(dir: NodeRecord, name: string): Promise<NodeRecord> {
+    const n = await this.resolve(dir, name);
+    if (!n) throw new StatusError(Nfs3Status.NOENT, `no ${name}`);
+    return n;
+  }
+
+  /** Records names seen in a listing or lookup; returns their nodes (existing ones reused). */
+  async registerMany(
+    dir: NodeRecord,
+    found: Array<{ name: string; type: FileType; main: FileHandle | null; shadow: FileHandle | null }>,
+  ): Promise<NodeRecord[]> {
+    return this.ns.run(async () => {
+      await this.store.reserveVids(found.length);
+      const out: NodeRecord[] = [];
+      const fresh: NodeRecord[] = [];
+      for (const f of found) {
+        const known = this.store.lookupName(dir.vid, f.name);
+        const existing = known !== undefined ? this.store.getNode(known) : undefined;
+        if (existing) {
+          out.push(existing);
+          continue;
+        }
+        // One main object reached by two names (a hard link in the image) keeps one vid.
+        const byMain = f.main && f.type !== Ftype3.DIR ? this.store.byMainHandle(f.main) : undefined;
+        const shared = byMain !== undefined ? this.store.getNode(byMain) : undefined;
+        const n: NodeRecord = shared ?? { vid: this.store.allocVid(), type: f.type, parent: dir.vid, name: f.name, main: f.main, shadow: f.shadow, mainBlocks: 0 };
+        fresh.push(n);
+        out.push(n);
+      }
+      if (fresh.length > 0) {
+        await this.store.commit((tx) => {
+          for (const n of fresh) {
+            tx.putNode(n);
+            if (n.main) tx.setMainIndex(n.main, n.vid);
+          }
+          for (let i = 0; i < found.length; i++) tx.setName(dir.vid, found[i]!.name, out[i]!.vid);
+        }, 'process');
+      }
+      return out;
+    });
+  }
+
+  private async register(dir: NodeRecord, name: string, f: { type: FileType; main: FileHandle | null; shadow: FileHandle | null }): Promise<NodeRecord> {
+    const [n] = await this.registerMany(dir, [{ name, ...f }]);
+    return n!;
+  }
+
+  // ---- copy-up ----
+
+  /** Makes sure `n` has a shadow object (metadata only); returns the updated node. */
+  async ensureShadow(n: NodeRecord): Promise<NodeRecord> {
+    if (n.shadow) return n;
+    return this.ns.run(async () => {
+      const cur = this.node(n.vid);
+      if (cur.shadow) return cur;
+      if (!cur.main) throw new StatusError(Nfs3Status.SERVERFAULT, `node ${cur.vid} has neither side`);
+      const a = await this.mainAttrs(cur);
+      const { dirFh, name } = await this.copyUpPlace(cur);
+      const base = { mode: a.mode & 0o7777, uid: a.uid, gid: a.gid };
+      let fh: FileHandle;
+      switch (cur.type) {
+        case Ftype3.DIR:
+          fh = await this.createOrAdopt(dirFh, name, () => this.shadow.call('MKDIR', { where: { dir: dirFh, name }, attributes: base }));
+          break;
+        case Ftype3.REG:
+          fh = await this.createOrAdopt(dirFh, name, () =>
+            this.shadow.call('CREATE', { where: { dir: dirFh, name }, how: { mode: CreateMode.GUARDED, attributes: base } }),
+          );
+          // Sparse: the shadow file gets main's size but no data; blocks arrive on write.
+          await this.shadow.ok('SETATTR', {
+            object: fh,
+            newAttributes: { size: a.size, atime: { how: TimeHow.SET_TO_CLIENT_TIME, time: a.atime }, mtime: { how: TimeHow.SET_TO_CLIENT_TIME, time: a.mtime } },
+          });
+          break;
+        case Ftype3.LNK: {
+          const target = (await this.main.ok('READLINK', { symlink: cur.main })).data;
+          fh = await this.createOrAdopt(dirFh, name, () =>
+            this.shadow.call('SYMLINK', { where: { dir: dirFh, name }, symlinkAttributes: base, symlinkData: target }),
+          );
+          break;
+        }
+        case Ftype3.CHR:
+        case Ftype3.BLK:
+          fh = await this.createOrAdopt(dirFh, name, () =>
+            this.shadow.call('MKNOD', { where: { dir: dirFh, name }, what: { type: cur.type as Ftype3.CHR, attributes: base, spec: a.rdev } }),
+          );
+          break;
+        default:
+          fh = await this.createOrAdopt(dirFh, name, () =>
+            this.shadow.call('MKNOD', { where: { dir: dirFh, name }, what: { type: cur.type as Ftype3.FIFO, attributes: base } }),
+          );
+      }
+      const next: NodeRecord = {
+        ...cur,
+        shadow: fh,
+        mainBlocks: cur.type === Ftype3.REG ? Math.ceil(Number(a.size) / this.blockSize) : 0,
+      };
+      await this.store.commit((tx) => tx.putNode(next));
+      return next;
+    });
+  }
+
+  /** Where a copy-up of `n` goes: its primary name in its parent's shadow directory. */
+  private async copyUpPlace(n: NodeRecord): Promise<{ dirFh: FileHandle; name: string }> {
+    if (n.vid !== ROOT_VID && this.store.lookupName(n.parent, n.name) === n.vid) {
+      const parent = await this.ensureShadow(this.node(n.parent));
+      return { dirFh: parent.shadow!, name: n.name };
+    }
+    // The primary name was removed while another name still reaches the object.
+    const root = this.node(ROOT_VID);
+    const orphans = await this.createOrAdopt(root.shadow!, ORPHAN_DIR, () =>
+      this.shadow.call('MKDIR', { where: { dir: root.shadow!, name: ORPHAN_DIR }, attributes: { mode: 0o700 } }),
+    );
+    return { dirFh: orphans, name: String(n.vid) };
+  }
+
+  /** Runs a shadow create; if the name already exists there (left by a crash), adopts it. */
+  async createOrAdopt(dirFh: FileHandle, name: string, create: () => Promise<{ status: Nfs3Status; obj?: FileHandle }>): Promise<FileHandle> {
+    const res = await create();
+    if (res.status === Nfs3Status.OK && res.obj) return res.obj;
+    if (res.status !== Nfs3Status.OK && res.status !== Nfs3Status.EXIST) throw new StatusError(res.status, `shadow create ${name}`);
+    return (await this.shadow.ok('LOOKUP', { what: { dir: dirFh, name } })).object;
+  }
+
+  /** True when `name` exists in the main directory behind `dir`. */
+  async inMain(dir: NodeRecord, name: string): Promise<boolean> {
+    if (!dir.main) return false;
+    const res = await this.main.call('LOOKUP', { what: { dir: dir.main, name } });
+    if (res.status === Nfs3Status.OK) return true;
+    if (res.status === Nfs3Status.NOENT) return false;
+    throw new StatusError(res.status, 'main LOOKUP');
+  }
+
+  /** True when `name` exists in the shadow directory behind `dir`. */
+  async inShadow(dir: NodeRecord, name: string): Promise<boolean> {
+    if (!dir.shadow) return false;
+    const res = await this.shadow.call('LOOKUP', { what: { dir: dir.shadow, name } });
+    if (res.status === Nfs3Status.OK) return true;
+    if (res.status === Nfs3Status.NOENT) return false;
+    throw new StatusError(res.status, 'shadow LOOKUP');
+  }
+}

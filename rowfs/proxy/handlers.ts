@@ -1,0 +1,474 @@
+// The proxy's NFSv3 procedures (RFC 1813 s3.3), as seen by an unmodified client. Reads of objects
+// never modified go to main (file data through the block cache); every modification goes to the
+// shadow; the main export is never written (the proxy sends main only NULL-free read procedures:
+// GETATTR, LOOKUP, READLINK, READ, READDIRPLUS, FSINFO). Each handler turns internal failures into
+// the procedure's failure arm, so nothing throws into the RPC server.
+import type { RpcCallContext } from '../rpc/server.js';
+import type { Nfs3Handlers } from '../nfs3/program.js';
+import type { Nfs3ArgsOf, Nfs3ProcedureName, Nfs3ResOf } from '../nfs3/procedures.js';
+import {
+  CreateMode,
+  Ftype3,
+  Nfs3Status,
+  FSF3_CANSETTIME,
+  FSF3_HOMOGENEOUS,
+  FSF3_LINK,
+  FSF3_SYMLINK,
+  type Fattr3,
+  type FileHandle,
+  type WccData,
+} from '../nfs3/types.js';
+import type { OpaqueAuth } from '../rpc/message.js';
+import type { NodeRecord } from '../state/store.js';
+import type { ProxyCore } from './core.js';
+import type { FileIo } from './file-io.js';
+import { xdrNameBytes, type Listings } from './listing.js';
+import { accessFor, virtualAttrs, virtualOptAttrs, virtualWcc } from './attrs.js';
+import { StatusError, statusOf } from './errors.js';
+
+export interface HandlerLimits {
+  /** rtmax/wtmax the proxy advertises (bytes). */
+  maxIoBytes: number;
+  /** dtpref the proxy advertises (bytes). */
+  dirPrefBytes: number;
+}
+
+// Reply size accounting for READDIR/READDIRPLUS (RFC 1813 s3.3.16-17), in XDR bytes.
+const READDIR_FIXED_BYTES = 4 + 4 + 84 + 8 + 4 + 4; // status, post_op_attr, verf, list end, eof
+const ENTRY_FIXED_BYTES = 4 + 8 + 8; // value-follows, fileid, cookie
+const ENTRYPLUS_EXTRA_BYTES = 4 + 84 + 4 + 4 + 20; // post_op_attr + post_op_fh3 with a virtual handle
+
+type Res<N extends Nfs3ProcedureName> = Nfs3ResOf<N>;
+
+export class ProxyHandlers implements Nfs3Handlers {
+  /** Told about internal errors answered with SERVERFAULT (bugs or backend surprises). */
+  onFault: (proc: string, err: unknown) => void = () => undefined;
+
+  constructor(
+    private readonly core: ProxyCore,
+    private readonly io: FileIo,
+    private readonly listings: Listings,
+    private readonly limits: HandlerLimits,
+  ) {}
+
+  private count(name: string): void {
+    this.core.counters.call('client', name);
+  }
+
+  /** Runs `body`, mapping a thrown error to `fail(status)`. */
+  private async guard<N extends Nfs3ProcedureName>(name: N, body: () => Promise<Res<N>>, fail: (s: Exclude<Nfs3Status, Nfs3Status.OK>) => Res<N>): Promise<Res<N>> {
+    this.count(name);
+    try {
+      return await body();
+    } catch (e) {
+      const s = statusOf(e);
+      if (s === Nfs3Status.SERVERFAULT) this.onFault(name, e);
+      return fail(s);
+    }
+  }
+
+  private cred(ctx: RpcCallContext): OpaqueAuth | undefined {
+    return ctx.cred;
+  }
+
+  private async wccOf(n: NodeRecord): Promise<WccData> {
+    const after = await this.core.attrsOpt(n);
+    return after ? { after } : {};
+  }
+
+  NULL(): void {
+    this.count('NULL');
+  }
+
+  GETATTR(a: Nfs3ArgsOf<'GETATTR'>) {
+    return this.guard('GETATTR', async () => {
+      const n = this.core.nodeOf(a.object);
+      return { status: Nfs3Status.OK, objAttributes: await this.core.attrs(n) };
+    }, (status) => ({ status }));
+  }
+
+  SETATTR(a: Nfs3ArgsOf<'SETATTR'>, ctx: RpcCallContext) {
+    return this.guard('SETATTR', async () => {
+      let n = this.core.nodeOf(a.object);
+      let guardCtime = a.guard;
+      if (!n.shadow && guardCtime) {
+        // The client's ctime came from main: check it there, the copy-up gets a new ctime.
+        const m = await this.core.mainAttrs(n);
+        if (m.ctime.seconds !== guardCtime.seconds || m.ctime.nseconds !== guardCtime.nseconds) {
+          return { status: Nfs3Status.NOT_SYNC, objWcc: { after: virtualAttrs(m, n.vid) } };
+        }
+        guardCtime = undefined;
+      }
+      const sa = a.newAttributes;
+      if (sa.size !== undefined && n.type !== Ftype3.REG) {
+        throw new StatusError(n.type === Ftype3.DIR ? Nfs3Status.ISDIR : Nfs3Status.INVAL, 'size on non-file');
+      }
+      if (sa.size !== undefined) n = await this.io.truncate(n, Number(sa.size));
+      else n = await this.core.ensureShadow(n);
+      const res = await this.core.shadow.call('SETATTR', { object: n.shadow!, newAttributes: sa, guard: guardCtime }, this.cred(ctx));
+      return { ...res, objWcc: virtualWcc(res.objWcc, n.vid) } as Res<'SETATTR'>;
+    }, (status) => ({ status, objWcc: {} }));
+  }
+
+  LOOKUP(a: Nfs3ArgsOf<'LOOKUP'>) {
+    return this.guard('LOOKUP', async () => {
+      const dir = this.core.nodeOf(a.what.dir);
+      const n = await this.core.resolve(dir, a.what.name);
+      if (!n) return { status: Nfs3Status.NOENT, dirAttributes: await this.core.attrsOpt(dir) };
+      return { status: Nfs3Status.OK, object: this.core.handleOf(n.vid), objAttributes: await this.core.attrs(n), dirAttributes: await this.core.attrsOpt(dir) };
+    }, (status) => ({ status }));
+  }
+
+  ACCESS(a: Nfs3ArgsOf<'ACCESS'>, ctx: RpcCallContext) {
+    return this.guard('ACCESS', async () => {
+      const n = this.core.nodeOf(a.object);
+      const attrs = await this.core.attrs(n);
+      return { status: Nfs3Status.OK, objAttributes: attrs, access: accessFor(attrs, a.access, ctx.authSys) };
+    }, (status) => ({ status }));
+  }
+
+  READLINK(a: Nfs3ArgsOf<'READLINK'>) {
+    return this.guard('READLINK', async () => {
+      const n = this.core.nodeOf(a.symlink);
+      if (n.type !== Ftype3.LNK) throw new StatusError(Nfs3Status.INVAL, 'not a symlink');
+      const backend = n.shadow ? this.core.shadow : this.core.main;
+      const res = await backend.ok('READLINK', { symlink: (n.shadow ?? n.main)! });
+      return { status: Nfs3Status.OK, symlinkAttributes: await this.core.attrsOpt(n), data: res.data };
+    }, (status) => ({ status }));
+  }
+
+  READ(a: Nfs3ArgsOf<'READ'>) {
+    return this.guard('READ', async () => {
+      const n = this.core.nodeOf(a.file);
+      const count = Math.min(a.count, this.limits.maxIoBytes);
+      const r = await this.io.read(n, Number(a.offset), count);
+      this.core.counters.bytesToClient += r.data.length;
+      return { status: Nfs3Status.OK, fileAttributes: r.attrs, count: r.data.length, eof: r.eof, data: r.data };
+    }, (status) => ({ status }));
+  }
+
+  WRITE(a: Nfs3ArgsOf<'WRITE'>, ctx: RpcCallContext) {
+    return this.guard('WRITE', async () => {
+      const n = this.core.nodeOf(a.file);
+      const data = a.data.length > a.count ? a.data.subarray(0, a.count) : a.data;
+      const r = await this.io.write(n, Number(a.offset), data, a.stable, this.cred(ctx));
+      return { status: Nfs3Status.OK, fileWcc: virtualWcc(r.wcc, n.vid), count: data.length, committed: r.committed, verf: r.verf };
+    }, (status) => ({ status, fileWcc: {} }));
+  }
+
+  /** A shadow create of any kind in the merged directory `dir`, recorded as a new opaque object. */
+  private async createIn(
+    dirFh: FileHandle,
+    name: string,
+    type: Ftype3,
+    make: (shadowDir: FileHandle) => Promise<Res<'CREATE'>>,
+    onExisting?: (existing: NodeRecord) => Promise<Res<'CREATE'> | undefined>,
+  ): Promise<Res<'CREATE'>> {
+    const core = this.core;
+    return core.ns.run(async () => {
+      let dir = core.nodeOf(dirFh);
+      if (dir.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
+      core.checkName(dir, name);
+      const existing = await core.resolve(dir, name);
+      if (existing) {
+        const r = onExisting ? await onExisting(existing) : undefined;
+        if (r) return r;
+        return { status: Nfs3Status.EXIST, dirWcc: await this.wccOf(dir) };
+      }
+      dir = await core.ensureShadow(dir);
+      const res = await make(dir.shadow!);
+      if (res.status !== Nfs3Status.OK) return { status: res.status, dirWcc: virtualWcc(res.dirWcc, dir.vid) };
+      const fh = res.obj ?? (await core.shadow.ok('LOOKUP', { what: { dir: dir.shadow!, name } })).object;
+      await core.store.reserveVids(1);
+      const n: NodeRecord = { vid: core.store.allocVid(), type: type as NodeRecord['type'], parent: dir.vid, name, main: null, shadow: fh, mainBlocks: 0 };
+      await core.store.commit((tx) => {
+        tx.putNode(n);
+        tx.setName(dir.vid, name, n.vid);
+        tx.clearWhiteout(dir.vid, name);
+      });
+      core.onDirChanged(dir.vid);
+      return {
+        status: Nfs3Status.OK,
+        obj: core.handleOf(n.vid),
+        objAttributes: virtualOptAttrs(res.objAttributes, n.vid) ?? (await core.attrsOpt(n)),
+        dirWcc: virtualWcc(res.dirWcc, dir.vid),
+      };
+    });
+  }
+
+  CREATE(a: Nfs3ArgsOf<'CREATE'>, ctx: RpcCallContext) {
+    return this.guard('CREATE', () =>
+      this.createIn(
+        a.where.dir,
+        a.where.name,
+        Ftype3.REG,
+        (sd) => this.core.shadow.call('CREATE', { where: { dir: sd, name: a.where.name }, how: a.how }, this.cred(ctx)),
+        async (existing) => {
+          if (a.how.mode === CreateMode.GUARDED) return undefined;
+          if (existing.type !== Ftype3.REG) return undefined;
+          const dir = this.core.nodeOf(a.where.dir);
+          if (a.how.mode === CreateMode.EXCLUSIVE) {
+            // A retransmitted exclusive create finds its own file in the shadow: let it decide.
+            if (!existing.shadow) return undefined;
+            const res = await this.core.shadow.call('CREATE', { where: { dir: dir.shadow!, name: a.where.name }, how: a.how }, this.cred(ctx));
+            if (res.status !== Nfs3Status.OK) return { status: res.status, dirWcc: virtualWcc(res.dirWcc, dir.vid) };
+            return { status: Nfs3Status.OK, obj: this.core.handleOf(existing.vid), objAttributes: await this.core.attrsOpt(existing), dirWcc: virtualWcc(res.dirWcc, dir.vid) };
+          }
+          // UNCHECKED on an existing file: apply the attributes (often size 0) to it.
+          let n = existing;
+          if (a.how.attributes.size !== undefined) n = await this.io.truncate(n, Number(a.how.attributes.size));
+          else n = await this.core.ensureShadow(n);
+          await this.core.shadow.ok('SETATTR', { object: n.shadow!, newAttributes: a.how.attributes }, this.cred(ctx));
+          return { status: Nfs3Status.OK, obj: this.core.handleOf(n.vid), objAttributes: await this.core.attrsOpt(n), dirWcc: await this.wccOf(dir) };
+        },
+      ),
+    (status) => ({ status, dirWcc: {} }));
+  }
+
+  MKDIR(a: Nfs3ArgsOf<'MKDIR'>, ctx: RpcCallContext) {
+    return this.guard('MKDIR', () =>
+      this.createIn(a.where.dir, a.where.name, Ftype3.DIR, (sd) =>
+        this.core.shadow.call('MKDIR', { where: { dir: sd, name: a.where.name }, attributes: a.attributes }, this.cred(ctx)),
+      ),
+    (status) => ({ status, dirWcc: {} }));
+  }
+
+  SYMLINK(a: Nfs3ArgsOf<'SYMLINK'>, ctx: RpcCallContext) {
+    return this.guard('SYMLINK', () =>
+      this.createIn(a.where.dir, a.where.name, Ftype3.LNK, (sd) =>
+        this.core.shadow.call('SYMLINK', { where: { dir: sd, name: a.where.name }, symlinkAttributes: a.symlinkAttributes, symlinkData: a.symlinkData }, this.cred(ctx)),
+      ),
+    (status) => ({ status, dirWcc: {} }));
+  }
+
+  MKNOD(a: Nfs3ArgsOf<'MKNOD'>, ctx: RpcCallContext) {
+    return this.guard('MKNOD', async () => {
+      const t = a.what.type;
+      if (t === Ftype3.REG || t === Ftype3.DIR || t === Ftype3.LNK) throw new StatusError(Nfs3Status.BADTYPE, 'MKNOD of a non-special type');
+      return this.createIn(a.where.dir, a.where.name, t, (sd) =>
+        this.core.shadow.call('MKNOD', { where: { dir: sd, name: a.where.name }, what: a.what }, this.cred(ctx)),
+      );
+    }, (status) => ({ status, dirWcc: {} }));
+  }
+
+  /** Removes `name` from the merged directory; whiteouts hide a main entry of that name. */
+  private async unlink(dirFh: FileHandle, name: string, wantDir: boolean, cred: OpaqueAuth | undefined): Promise<WccData> {
+    const core = this.core;
+    return core.ns.run(async () => {
+      let dir = core.nodeOf(dirFh);
+      if (name === '.' || name === '..') throw new StatusError(wantDir ? Nfs3Status.INVAL : Nfs3Status.ISDIR, 'cannot remove . or ..');
+      const n = await core.resolveExisting(dir, name);
+      if (wantDir && n.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
+      if (!wantDir && n.type === Ftype3.DIR) throw new StatusError(Nfs3Status.ISDIR, 'is a directory');
+      if (wantDir && !(await this.listings.isEmpty(n))) throw new StatusError(Nfs3Status.NOTEMPTY, 'directory not empty');
+      let wcc: WccData = {};
+      if (await core.inShadow(dir, name)) {
+        const res = await core.shadow.call(wantDir ? 'RMDIR' : 'REMOVE', { object: { dir: dir.shadow!, name } }, cred);
+        if (res.status !== Nfs3Status.OK && res.status !== Nfs3Status.NOENT) throw new StatusError(res.status, 'shadow remove');
+        wcc = virtualWcc(res.dirWcc, dir.vid);
+      }
+      const whiteout = await core.inMain(dir, name);
+      await core.store.commit((tx) => {
+        tx.removeName(dir.vid, name);
+        if (whiteout) tx.setWhiteout(dir.vid, name);
+      });
+      core.onDirChanged(dir.vid);
+      if (!wcc.after) {
+        dir = core.node(dir.vid);
+        wcc = await this.wccOf(dir);
+      }
+      return wcc;
+    });
+  }
+
+  REMOVE(a: Nfs3ArgsOf<'REMOVE'>, ctx: RpcCallContext) {
+    return this.guard('REMOVE', async () => ({ status: Nfs3Status.OK, dirWcc: await this.unlink(a.object.dir, a.object.name, false, this.cred(ctx)) }), (status) => ({
+      status,
+      dirWcc: {},
+    }));
+  }
+
+  RMDIR(a: Nfs3ArgsOf<'RMDIR'>, ctx: RpcCallContext) {
+    return this.guard('RMDIR', async () => ({ status: Nfs3Status.OK, dirWcc: await this.unlink(a.object.dir, a.object.name, true, this.cred(ctx)) }), (status) => ({
+      status,
+      dirWcc: {},
+    }));
+  }
+
+  RENAME(a: Nfs3ArgsOf<'RENAME'>, ctx: RpcCallContext) {
+    return this.guard('RENAME', () =>
+      this.core.ns.run(async () => {
+        const core = this.core;
+        let from = core.nodeOf(a.from.dir);
+        let to = core.nodeOf(a.to.dir);
+        if (to.type !== Ftype3.DIR || from.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
+        core.checkName(to, a.to.name);
+        if (a.from.name === '.' || a.from.name === '..') throw new StatusError(Nfs3Status.INVAL, 'cannot rename . or ..');
+        const src = await core.resolveExisting(from, a.from.name);
+        const dst = await core.resolve(to, a.to.name);
+        if (dst && dst.vid === src.vid) {
+          // Same object (same name, or two hard links): POSIX rename does nothing.
+          return { status: Nfs3Status.OK, fromdirWcc: await this.wccOf(from), todirWcc: await this.wccOf(to) };
+        }
+        if (dst) {
+          if (src.type === Ftype3.DIR && dst.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'target is not a directory');
+          if (src.type !== Ftype3.DIR && dst.type === Ftype3.DIR) throw new StatusError(Nfs3Status.ISDIR, 'target is a directory');
+          if (dst.type === Ftype3.DIR && !(await this.listings.isEmpty(dst))) throw new StatusError(Nfs3Status.NOTEMPTY, 'target not empty');
+        }
+        if (src.type === Ftype3.DIR && (await this.isAncestor(src.vid, to))) throw new StatusError(Nfs3Status.INVAL, 'rename into itself');
+        // Both sides into the shadow (metadata only), then one shadow RENAME.
+        const moved = await core.ensureShadow(src);
+        from = await core.ensureShadow(core.node(from.vid));
+        to = await core.ensureShadow(core.node(to.vid));
+        // A target that exists only in main needs nothing in the shadow: the shadow entry created
+        // by the rename hides it. A target in the shadow is replaced by the shadow RENAME.
+        const srcShadowName = a.from.name;
+        const res = await core.shadow.call('RENAME', { from: { dir: from.shadow!, name: srcShadowName }, to: { dir: to.shadow!, name: a.to.name } }, this.cred(ctx));
+        if (res.status !== Nfs3Status.OK) {
+          return { status: res.status, fromdirWcc: virtualWcc(res.fromdirWcc, from.vid), todirWcc: virtualWcc(res.todirWcc, to.vid) };
+        }
+        const whiteout = await core.inMain(from, a.from.name);
+        await core.store.commit((tx) => {
+          tx.removeName(from.vid, a.from.name);
+          if (whiteout) tx.setWhiteout(from.vid, a.from.name);
+          tx.setName(to.vid, a.to.name, moved.vid);
+          tx.clearWhiteout(to.vid, a.to.name);
+          tx.putNode({ ...core.node(moved.vid), parent: to.vid, name: a.to.name });
+        });
+        core.onDirChanged(from.vid);
+        core.onDirChanged(to.vid);
+        return { status: Nfs3Status.OK, fromdirWcc: virtualWcc(res.fromdirWcc, from.vid), todirWcc: virtualWcc(res.todirWcc, to.vid) };
+      }),
+    (status) => ({ status, fromdirWcc: {}, todirWcc: {} }));
+  }
+
+  /** True when directory `vid` is `dir` or one of its ancestors. */
+  private async isAncestor(vid: number, dir: NodeRecord): Promise<boolean> {
+    let cur = dir;
+    for (let depth = 0; depth < 4096; depth++) {
+      if (cur.vid === vid) return true;
+      if (cur.parent === cur.vid) return false;
+      cur = this.core.node(cur.parent);
+    }
+    return false;
+  }
+
+  LINK(a: Nfs3ArgsOf<'LINK'>, ctx: RpcCallContext) {
+    return this.guard('LINK', () =>
+      this.core.ns.run(async () => {
+        const core = this.core;
+        let file = core.nodeOf(a.file);
+        let dir = core.nodeOf(a.link.dir);
+        if (dir.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
+        if (file.type === Ftype3.DIR) throw new StatusError(Nfs3Status.ISDIR, 'hard link to a directory');
+        core.checkName(dir, a.link.name);
+        if (await core.resolve(dir, a.link.name)) throw new StatusError(Nfs3Status.EXIST, 'link name exists');
+        file = await core.ensureShadow(file);
+        dir = await core.ensureShadow(core.node(dir.vid));
+        const res = await core.shadow.call('LINK', { file: file.shadow!, link: { dir: dir.shadow!, name: a.link.name } }, this.cred(ctx));
+        if (res.status !== Nfs3Status.OK) {
+          return { status: res.status, fileAttributes: virtualOptAttrs(res.fileAttributes, file.vid), linkdirWcc: virtualWcc(res.linkdirWcc, dir.vid) };
+        }
+        await core.store.commit((tx) => {
+          tx.setName(dir.vid, a.link.name, file.vid);
+          tx.clearWhiteout(dir.vid, a.link.name);
+        });
+        core.onDirChanged(dir.vid);
+        return { status: Nfs3Status.OK, fileAttributes: virtualOptAttrs(res.fileAttributes, file.vid), linkdirWcc: virtualWcc(res.linkdirWcc, dir.vid) };
+      }),
+    (status) => ({ status, linkdirWcc: {} }));
+  }
+
+  READDIR(a: Nfs3ArgsOf<'READDIR'>) {
+    return this.guard('READDIR', async () => {
+      const dir = this.core.nodeOf(a.dir);
+      if (dir.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
+      const listing = await this.listings.get(dir, a.cookie === 0n);
+      let budget = a.count - READDIR_FIXED_BYTES;
+      const entries = [];
+      let i = Number(a.cookie);
+      if (i > listing.entries.length) throw new StatusError(Nfs3Status.BAD_COOKIE, 'cookie past the end');
+      for (; i < listing.entries.length; i++) {
+        const e = listing.entries[i]!;
+        const size = ENTRY_FIXED_BYTES + xdrNameBytes(e.name);
+        if (size > budget) break;
+        budget -= size;
+        entries.push({ fileid: BigInt(e.vid), name: e.name, cookie: BigInt(i + 1) });
+      }
+      if (entries.length === 0 && i < listing.entries.length) throw new StatusError(Nfs3Status.TOOSMALL, 'count too small');
+      return { status: Nfs3Status.OK, dirAttributes: await this.core.attrsOpt(dir), cookieverf: listing.verf, entries, eof: i >= listing.entries.length };
+    }, (status) => ({ status }));
+  }
+
+  READDIRPLUS(a: Nfs3ArgsOf<'READDIRPLUS'>) {
+    return this.guard('READDIRPLUS', async () => {
+      const dir = this.core.nodeOf(a.dir);
+      if (dir.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
+      const listing = await this.listings.get(dir, a.cookie === 0n);
+      let budget = a.maxcount - READDIR_FIXED_BYTES;
+      let dirBudget = a.dircount;
+      const entries = [];
+      let i = Number(a.cookie);
+      if (i > listing.entries.length) throw new StatusError(Nfs3Status.BAD_COOKIE, 'cookie past the end');
+      for (; i < listing.entries.length; i++) {
+        const e = listing.entries[i]!;
+        const nameSize = ENTRY_FIXED_BYTES + xdrNameBytes(e.name);
+        const size = nameSize + ENTRYPLUS_EXTRA_BYTES;
+        if (size > budget || (nameSize > dirBudget && entries.length > 0)) break;
+        budget -= size;
+        dirBudget -= nameSize;
+        let attrs: Fattr3 | undefined = e.attrs;
+        if (e.name === '.' || e.name === '..') attrs = await this.core.attrsOpt(this.core.node(e.vid));
+        entries.push({ fileid: BigInt(e.vid), name: e.name, cookie: BigInt(i + 1), nameAttributes: attrs, nameHandle: this.core.handleOf(e.vid) });
+      }
+      if (entries.length === 0 && i < listing.entries.length) throw new StatusError(Nfs3Status.TOOSMALL, 'maxcount too small');
+      return { status: Nfs3Status.OK, dirAttributes: await this.core.attrsOpt(dir), cookieverf: listing.verf, entries, eof: i >= listing.entries.length };
+    }, (status) => ({ status }));
+  }
+
+  FSSTAT(a: Nfs3ArgsOf<'FSSTAT'>) {
+    return this.guard('FSSTAT', async () => {
+      const n = this.core.nodeOf(a.fsroot);
+      // Free space is the shadow's: that is where writes go.
+      const res = await this.core.shadow.ok('FSSTAT', { fsroot: this.core.shadow.root });
+      return { ...res, objAttributes: await this.core.attrsOpt(n) };
+    }, (status) => ({ status }));
+  }
+
+  FSINFO(a: Nfs3ArgsOf<'FSINFO'>) {
+    return this.guard('FSINFO', async () => {
+      const n = this.core.nodeOf(a.fsroot);
+      const max = this.limits.maxIoBytes;
+      return {
+        status: Nfs3Status.OK,
+        objAttributes: await this.core.attrsOpt(n),
+        rtmax: max,
+        rtpref: max,
+        rtmult: 4096,
+        wtmax: max,
+        wtpref: max,
+        wtmult: 4096,
+        dtpref: this.limits.dirPrefBytes,
+        maxfilesize: 2n ** 53n,
+        timeDelta: { seconds: 0, nseconds: 1 },
+        properties: FSF3_LINK | FSF3_SYMLINK | FSF3_HOMOGENEOUS | FSF3_CANSETTIME,
+      };
+    }, (status) => ({ status }));
+  }
+
+  PATHCONF(a: Nfs3ArgsOf<'PATHCONF'>) {
+    return this.guard('PATHCONF', async () => {
+      const n = this.core.nodeOf(a.object);
+      const res = await this.core.shadow.ok('PATHCONF', { object: this.core.shadow.root });
+      return { ...res, objAttributes: await this.core.attrsOpt(n) };
+    }, (status) => ({ status }));
+  }
+
+  COMMIT(a: Nfs3ArgsOf<'COMMIT'>) {
+    return this.guard('COMMIT', async () => {
+      const n = this.core.nodeOf(a.file);
+      const r = await this.io.commit(n, a.offset, a.count);
+      return { status: Nfs3Status.OK, fileWcc: virtualWcc(r.wcc, n.vid), verf: r.verf };
+    }, (status) => ({ status, fileWcc: {} }));
+  }
+}

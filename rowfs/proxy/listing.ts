@@ -1,0 +1,138 @@
+// Merged directory listings for READDIR and READDIRPLUS: the shadow directory's entries, then the
+// main directory's entries that are neither in the shadow nor whited out, each with its vid as
+// fileid. A listing is built when a client starts reading a directory (cookie 0) and kept, so the
+// following pages are consistent; cookie = index in the listing + 1; any change to the directory
+// drops it.
+import { randomBytes } from 'node:crypto';
+import { Nfs3Status, type Fattr3, type FileHandle } from '../nfs3/types.js';
+import { ROOT_VID, type FileType, type NodeRecord } from '../state/store.js';
+import type { Backend } from './backend.js';
+import { ORPHAN_DIR, type ProxyCore } from './core.js';
+import { virtualAttrs } from './attrs.js';
+import { StatusError } from './errors.js';
+
+export interface ListingEntry {
+  name: string;
+  vid: number;
+  /** Virtualised attributes as seen when the listing was built. */
+  attrs?: Fattr3;
+}
+
+export interface Listing {
+  verf: Uint8Array;
+  entries: ListingEntry[];
+}
+
+/** Directories whose listing is kept between pages. */
+const MAX_CACHED_LISTINGS = 256;
+/** Entries one backend directory may contribute (guards memory against a runaway server). */
+const MAX_BACKEND_ENTRIES = 1_000_000;
+const BACKEND_DIRCOUNT_BYTES = 64 * 1024;
+const BACKEND_MAXCOUNT_BYTES = 1024 * 1024;
+
+interface BackendEntry {
+  name: string;
+  fh?: FileHandle;
+  attrs?: Fattr3;
+}
+
+export class Listings {
+  private readonly cache = new Map<number, Listing>();
+
+  constructor(private readonly core: ProxyCore) {
+    core.onDirChanged = (vid) => this.cache.delete(vid);
+  }
+
+  /** The listing of `dir`: a fresh one when `fresh`, else the kept one if there is one. */
+  async get(dir: NodeRecord, fresh: boolean): Promise<Listing> {
+    if (!fresh) {
+      const kept = this.cache.get(dir.vid);
+      if (kept) return kept;
+    }
+    const listing = await this.build(dir);
+    if (this.cache.size >= MAX_CACHED_LISTINGS) this.cache.delete(this.cache.keys().next().value as number);
+    this.cache.set(dir.vid, listing);
+    return listing;
+  }
+
+  /** True when the merged directory has no entries besides . and .. */
+  async isEmpty(dir: NodeRecord): Promise<boolean> {
+    const l = await this.build(dir);
+    return l.entries.length <= 2;
+  }
+
+  private async build(dir: NodeRecord): Promise<Listing> {
+    const core = this.core;
+    const shadowList = dir.shadow ? await readAll(core.shadow, dir.shadow) : [];
+    const mainList = dir.main ? await readAll(core.main, dir.main) : [];
+    const whiteouts = core.store.whiteoutsIn(dir.vid);
+    const skip = (name: string) => name === '.' || name === '..' || (dir.vid === ROOT_VID && name === ORPHAN_DIR);
+    const inShadow = new Set<string>();
+    const picked: Array<BackendEntry & { side: 'shadow' | 'main' }> = [];
+    for (const e of shadowList) {
+      if (skip(e.name)) continue;
+      inShadow.add(e.name);
+      picked.push({ ...e, side: 'shadow' });
+    }
+    for (const e of mainList) {
+      if (skip(e.name) || inShadow.has(e.name) || whiteouts.has(e.name)) continue;
+      picked.push({ ...e, side: 'main' });
+    }
+    picked.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+
+    // Entries the proxy has not named yet get vids (one transaction for the whole directory).
+    const unknown: typeof picked = [];
+    for (const e of picked) if (core.store.lookupName(dir.vid, e.name) === undefined) unknown.push(e);
+    const toRegister: Array<{ name: string; type: FileType; main: FileHandle | null; shadow: FileHandle | null }> = [];
+    for (const e of unknown) {
+      const backend = e.side === 'shadow' ? core.shadow : core.main;
+      let fh = e.fh;
+      let attrs = e.attrs;
+      if (!fh || !attrs) {
+        // The server left out handle or attributes in READDIRPLUS: ask for them.
+        const res = await backend.call('LOOKUP', { what: { dir: (e.side === 'shadow' ? dir.shadow : dir.main)!, name: e.name } });
+        if (res.status !== Nfs3Status.OK) continue; // vanished meanwhile
+        fh = res.object;
+        attrs = res.objAttributes ?? (await backend.ok('GETATTR', { object: fh })).objAttributes;
+        e.attrs = attrs;
+      }
+      toRegister.push({ name: e.name, type: attrs.type as FileType, main: e.side === 'main' ? fh : null, shadow: e.side === 'shadow' ? fh : null });
+    }
+    if (toRegister.length > 0) await core.registerMany(dir, toRegister);
+
+    const entries: ListingEntry[] = [
+      { name: '.', vid: dir.vid },
+      { name: '..', vid: dir.parent },
+    ];
+    for (const e of picked) {
+      const vid = core.store.lookupName(dir.vid, e.name);
+      if (vid === undefined) continue;
+      if (e.side === 'main') core.rememberMainAttrs(vid, e.attrs);
+      entries.push({ name: e.name, vid, attrs: e.attrs ? virtualAttrs(e.attrs, vid) : undefined });
+    }
+    return { verf: randomBytes(8), entries };
+  }
+}
+
+/** Every entry of a backend directory, through READDIRPLUS pages. */
+async function readAll(backend: Backend, dir: FileHandle): Promise<BackendEntry[]> {
+  const out: BackendEntry[] = [];
+  let cookie = 0n;
+  let cookieverf: Uint8Array = new Uint8Array(8);
+  for (;;) {
+    const res = await backend.call('READDIRPLUS', { dir, cookie, cookieverf, dircount: BACKEND_DIRCOUNT_BYTES, maxcount: BACKEND_MAXCOUNT_BYTES });
+    if (res.status !== Nfs3Status.OK) throw new StatusError(res.status, `${backend.role} READDIRPLUS`);
+    for (const e of res.entries) out.push({ name: e.name, fh: e.nameHandle, attrs: e.nameAttributes });
+    if (out.length > MAX_BACKEND_ENTRIES) throw new StatusError(Nfs3Status.IO, 'directory too large');
+    if (res.eof || res.entries.length === 0) break;
+    cookie = res.entries[res.entries.length - 1]!.cookie;
+    cookieverf = res.cookieverf;
+  }
+  return out;
+}
+
+/** XDR bytes of a name<> (length word plus padded bytes). */
+export function xdrNameBytes(name: string): number {
+  return 4 + ((Buffer.byteLength(name) + 3) & ~3);
+}
+

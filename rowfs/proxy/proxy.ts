@@ -1,0 +1,251 @@
+// The ROW-FS proxy as a running service: connects to the main export (read-only use) and the
+// shadow export, opens the state store and the block cache, and serves NFSv3 + MOUNT v3 to
+// unmodified clients. Counters go to a JSON file every second (and to an optional HTTP endpoint).
+// Start order: backends (clear errors when unreachable) -> state -> listeners; stop is the reverse.
+import { createHash } from 'node:crypto';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { BlockCache } from '../cache/block-cache.js';
+import { Counters } from '../counters.js';
+import { openExport, MountError, type OpenedExport } from '../mount/open-export.js';
+import { mountProgram, type MountHandlers } from '../mount/program.js';
+import { MountStatus, type MountEntry } from '../mount/types.js';
+import { nfs3Program } from '../nfs3/program.js';
+import { Ftype3, Nfs3Status } from '../nfs3/types.js';
+import { RpcServer } from '../rpc/server.js';
+import { ROOT_VID, StateStore } from '../state/store.js';
+import { systemClock, type Clock, type Timer } from '../../overlay/clock.js';
+import { Backend } from './backend.js';
+import { ProxyCore } from './core.js';
+import { ProxyStartError, statusOf } from './errors.js';
+import { FileIo } from './file-io.js';
+import { ProxyHandlers } from './handlers.js';
+import { Listings } from './listing.js';
+import { MainReader } from './main-reader.js';
+
+export interface NfsExportSpec {
+  host: string;
+  exportPath: string;
+  nfsPort?: number;
+  mountPort?: number;
+  /** Portmapper port when nfsPort/mountPort are not given (default 111). */
+  portmapPort?: number;
+}
+
+export interface RowfsProxyOptions {
+  main: NfsExportSpec;
+  /** Any NFSv3 server's export (e.g. ganesha, or the embedded server started by the caller). */
+  shadow: NfsExportSpec;
+  /** LMDB state (handles, bitmaps, whiteouts); keep it to keep client handles valid across restarts. */
+  stateDir: string;
+  /** Block cache root; a subdirectory per main export. Default `<stateDir>/cache`; null disables. */
+  cacheDir?: string | null;
+  /** Address and ports to serve on (0 = any free port); MOUNT shares the NFS port unless mountPort is set. */
+  listenHost?: string;
+  nfsPort?: number;
+  mountPort?: number;
+  /** Path clients MNT; default the main export's path ("/" is accepted too). */
+  exportPath?: string;
+  /** Block size of new state stores (bytes). */
+  blockSizeBytes?: number;
+  /** Counters JSON file, rewritten every `countersIntervalMs`; default `<stateDir>/counters.json`. */
+  countersFile?: string;
+  countersIntervalMs?: number;
+  /** Serve GET /stats (JSON counters) on 127.0.0.1:controlPort when set (0 = any port). */
+  controlPort?: number;
+  /** Deadline of one call to main or shadow, retransmissions included (ms). */
+  backendTimeoutMs?: number;
+  clock?: Clock;
+  /** Told about internal errors (answered SERVERFAULT). */
+  onFault?: (what: string, err: unknown) => void;
+}
+
+/** Largest READ/WRITE payload the proxy advertises (bytes); below the RPC record limit. */
+const MAX_IO_BYTES = 1024 * 1024;
+const DIR_PREF_BYTES = 64 * 1024;
+const DEFAULT_BACKEND_TIMEOUT_MS = 15_000;
+const START_TIMEOUT_MS = 5_000;
+
+export class RowfsProxy {
+  readonly counters = new Counters();
+  nfsPort = 0;
+  mountPort = 0;
+  controlPort: number | undefined;
+  private readonly rpcServers: RpcServer[] = [];
+  private control: http.Server | undefined;
+  private timer: Timer | undefined;
+  private readonly mounts: MountEntry[] = [];
+  private exports: OpenedExport[] = [];
+  private store: StateStore | undefined;
+  private cache: BlockCache | undefined;
+  private closed = false;
+
+  private constructor(private readonly o: RowfsProxyOptions) {}
+
+  static async start(o: RowfsProxyOptions): Promise<RowfsProxy> {
+    const p = new RowfsProxy(o);
+    try {
+      await p.init();
+    } catch (e) {
+      await p.stop();
+      throw e;
+    }
+    return p;
+  }
+
+  /** Where the counters JSON is written. */
+  get countersFile(): string {
+    return this.o.countersFile ?? join(this.o.stateDir, 'counters.json');
+  }
+
+  private async init(): Promise<void> {
+    const o = this.o;
+    const timeoutMs = o.backendTimeoutMs ?? DEFAULT_BACKEND_TIMEOUT_MS;
+    const main = await this.connect('main', o.main, timeoutMs);
+    const shadow = await this.connect('shadow', o.shadow, timeoutMs);
+    const mainId = `${o.main.host}:${o.main.exportPath}`;
+    this.store = await StateStore.open(o.stateDir, { blockSizeBytes: o.blockSizeBytes, mainId });
+    const bs = this.store.blockSize;
+    if (o.cacheDir !== null) {
+      const imageId = createHash('sha256').update(mainId).digest('hex').slice(0, 16);
+      this.cache = BlockCache.open(join(o.cacheDir ?? join(o.stateDir, 'cache'), imageId), bs);
+    }
+    const counters = this.counters;
+    const mainB = new Backend('main', main.nfs, main.root, counters);
+    const shadowB = new Backend('shadow', shadow.nfs, shadow.root, counters);
+    const [mInfo, sInfo] = await Promise.all([mainB.ok('FSINFO', { fsroot: main.root }), shadowB.ok('FSINFO', { fsroot: shadow.root })]);
+    const mainRead = Math.min(mInfo.rtmax || MAX_IO_BYTES, MAX_IO_BYTES);
+    const shadowIo = Math.min(sInfo.rtmax || MAX_IO_BYTES, sInfo.wtmax || MAX_IO_BYTES, MAX_IO_BYTES);
+    const core = new ProxyCore({ store: this.store, main: mainB, shadow: shadowB, counters });
+    await core.initRoot(main.root, shadow.root);
+    const listings = new Listings(core);
+    const io = new FileIo(core, new MainReader(mainB, this.cache, counters, bs, mainRead), shadowIo);
+    const handlers = new ProxyHandlers(core, io, listings, { maxIoBytes: Math.min(mainRead, shadowIo), dirPrefBytes: DIR_PREF_BYTES });
+    handlers.onFault = (proc, err) => o.onFault?.(proc, err);
+
+    const host = o.listenHost ?? '0.0.0.0';
+    const nfsServer = new RpcServer({ onError: (err, ctx) => o.onFault?.(`rpc proc ${ctx.proc}`, err) });
+    nfsServer.addProgram(nfs3Program(handlers));
+    const mountHandlers = this.mountHandlers(core);
+    if (o.mountPort === undefined) {
+      nfsServer.addProgram(mountProgram(mountHandlers));
+      this.rpcServers.push(nfsServer);
+      this.nfsPort = await nfsServer.listenTcp(o.nfsPort ?? 0, host);
+      this.mountPort = this.nfsPort;
+    } else {
+      const mountServer = new RpcServer();
+      mountServer.addProgram(mountProgram(mountHandlers));
+      this.rpcServers.push(nfsServer, mountServer);
+      this.nfsPort = await nfsServer.listenTcp(o.nfsPort ?? 0, host);
+      this.mountPort = await mountServer.listenTcp(o.mountPort, host);
+    }
+
+    mkdirSync(join(this.countersFile, '..'), { recursive: true });
+    this.writeCounters();
+    const clock = o.clock ?? systemClock;
+    this.timer = clock.setInterval(() => this.writeCounters(), o.countersIntervalMs ?? 1000);
+    if (o.controlPort !== undefined) {
+      this.control = http.createServer((req, res) => {
+        if (req.method === 'GET' && (req.url === '/stats' || req.url === '/')) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(this.counters.snapshot()));
+        } else {
+          res.writeHead(404).end();
+        }
+      });
+      this.controlPort = await new Promise<number>((resolve, reject) => {
+        this.control!.once('error', reject);
+        this.control!.listen(o.controlPort, '127.0.0.1', () => resolve((this.control!.address() as { port: number }).port));
+      });
+    }
+  }
+
+  private async connect(role: 'main' | 'shadow', spec: NfsExportSpec, timeoutMs: number): Promise<OpenedExport> {
+    const where = `${spec.host}:${spec.exportPath}`;
+    let ex: OpenedExport;
+    try {
+      ex = await openExport({ ...spec, timeoutMs: START_TIMEOUT_MS, waitForServer: false });
+    } catch (e) {
+      const why = e instanceof MountError ? e.message : (e as Error).message;
+      throw new ProxyStartError(`${role} server ${where} is unreachable or refused the mount: ${why}`);
+    }
+    // The session clients: generous deadlines, and they wait through a server restart.
+    await ex.close();
+    const again = await openExport({ ...spec, nfsPort: ex.nfsPort, mountPort: ex.mountPort, timeoutMs, waitForServer: true }).catch((e: Error) => {
+      throw new ProxyStartError(`${role} server ${where}: ${e.message}`);
+    });
+    this.exports.push(again);
+    const ping = await again.nfs.getattr({ object: again.root }).catch((e: Error) => {
+      throw new ProxyStartError(`${role} server ${where} does not answer NFSv3: ${e.message}`);
+    });
+    if (ping.status !== Nfs3Status.OK) throw new ProxyStartError(`${role} server ${where}: GETATTR of the export root failed (${Nfs3Status[ping.status]})`);
+    return again;
+  }
+
+  private mountHandlers(core: ProxyCore): MountHandlers {
+    const exportPath = normalisePath(this.o.exportPath ?? this.o.main.exportPath);
+    return {
+      mnt: async (dirpath, ctx) => {
+        this.counters.call('client', 'MNT');
+        const p = normalisePath(dirpath);
+        // The export itself, or a directory inside it (clients such as libnfs mount subdirectories).
+        let rest: string[];
+        if (p === exportPath || p === '/') rest = [];
+        else if (p.startsWith(exportPath === '/' ? '/' : `${exportPath}/`)) rest = p.slice(exportPath.length).split('/').filter(Boolean);
+        else return { status: MountStatus.NOENT };
+        let n = core.node(ROOT_VID);
+        try {
+          for (const name of rest) {
+            const next = await core.resolve(n, name);
+            if (!next) return { status: MountStatus.NOENT };
+            n = next;
+          }
+        } catch (e) {
+          return { status: statusOf(e) === Nfs3Status.NOTDIR ? MountStatus.NOTDIR : MountStatus.IO };
+        }
+        if (n.type !== Ftype3.DIR) return { status: MountStatus.NOTDIR };
+        this.mounts.push({ hostname: ctx.remoteAddress, directory: dirpath });
+        return { status: MountStatus.OK, fhandle: core.handleOf(n.vid), authFlavors: [1, 0] };
+      },
+      dump: () => [...this.mounts],
+      umnt: (dirpath, ctx) => {
+        this.counters.call('client', 'UMNT');
+        const i = this.mounts.findIndex((m) => m.hostname === ctx.remoteAddress && m.directory === dirpath);
+        if (i >= 0) this.mounts.splice(i, 1);
+      },
+      umntall: (ctx) => {
+        for (let i = this.mounts.length - 1; i >= 0; i--) if (this.mounts[i]!.hostname === ctx.remoteAddress) this.mounts.splice(i, 1);
+      },
+      export: () => [{ dir: exportPath, groups: [] }],
+    };
+  }
+
+  private writeCounters(): void {
+    try {
+      const tmp = `${this.countersFile}.tmp`;
+      writeFileSync(tmp, JSON.stringify(this.counters.snapshot(), null, 2));
+      renameSync(tmp, this.countersFile);
+    } catch {
+      // The counters file is informational; a full disk must not stop the proxy.
+    }
+  }
+
+  /** Stops serving, writes the counters a last time, closes backends and state. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.timer?.cancel();
+    for (const s of this.rpcServers) await s.close();
+    if (this.control) await new Promise<void>((r) => this.control!.close(() => r()));
+    if (this.store) this.writeCounters();
+    for (const ex of this.exports) await ex.close().catch(() => undefined);
+    await this.cache?.close().catch(() => undefined);
+    await this.store?.close().catch(() => undefined);
+  }
+}
+
+function normalisePath(p: string): string {
+  const s = ('/' + p).replace(/\/+/g, '/');
+  return s.length > 1 ? s.replace(/\/$/, '') : s;
+}
