@@ -40,6 +40,8 @@ export class BootLink {
     const link = new BootLink(srv, subnet, mkdtempSync(join(tmpdir(), `bootlink-${tag}-`)));
     await srv.exec('ip', ['link', 'add', 'br0', 'type', 'bridge', 'forward_delay', '0', 'stp_state', '0']);
     await srv.exec('ip', ['addr', 'add', `${subnet}.1/24`, 'dev', 'br0']);
+    // No duplicate address detection: the link-local address (source of our router advertisements) is usable at once.
+    await srv.exec('sysctl', ['-q', '-w', 'net.ipv6.conf.br0.accept_dad=0']);
     await srv.exec('ip', ['link', 'set', 'br0', 'up']);
     return link;
   }
@@ -58,6 +60,13 @@ export class BootLink {
     await this.srv.exec('ip', ['link', 'set', outer, 'up']);
     await ns.exec('ip', ['link', 'set', inner, 'up']);
     return { ns, ifname: inner };
+  }
+
+  /** A TAP device in the server namespace, enslaved to br0, for a qemu VM. */
+  async addTap(name: string): Promise<void> {
+    await this.srv.exec('ip', ['tuntap', 'add', name, 'mode', 'tap']);
+    await this.srv.exec('ip', ['link', 'set', name, 'master', 'br0']);
+    await this.srv.exec('ip', ['link', 'set', name, 'up']);
   }
 
   /** A second bridge in the server namespace with its own address, which the boot services must ignore. */
