@@ -3,7 +3,7 @@
 // Usage: node dc-peer.js RELAY_URL NAME PEER offer|answer all|relay TIMEOUT_MS ICE_SERVER...
 import { randomBytes } from 'node:crypto';
 import { RelayClient } from './relay-client.js';
-import { openDcSession } from './dc-session.js';
+import { openDcSession, relaySignal } from './dc-session.js';
 
 const [url, name, peer, role, policy, timeout, ...iceServers] = process.argv.slice(2);
 const ECHOES = 10;
@@ -13,7 +13,7 @@ async function main() {
   if (role === 'offer') await relay.waitFor(peer!);
   let result: Record<string, unknown>;
   try {
-    const s = await openDcSession({ relay, peer: peer!, role: role as 'offer' | 'answer', iceServers, policy: policy as 'all' | 'relay', timeoutMs: Number(timeout) });
+    const s = await openDcSession({ signal: relaySignal(relay, peer!), role: role as 'offer' | 'answer', iceServers, policy: policy as 'all' | 'relay', timeoutMs: Number(timeout) });
     const rtts: number[] = [];
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('echo timeout')), 5000);

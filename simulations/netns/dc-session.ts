@@ -2,12 +2,24 @@
 // selected ICE candidate pair, from which the path kind follows: any 'relay' candidate = TURN.
 import nodeDataChannel, { type DataChannel, type PeerConnection } from 'node-datachannel';
 import type { RelayClient } from './relay-client.js';
+import type { Subnet } from '../../dhcp/vip/subnet.js';
+import { candidateOnSubnet, filterSdpCandidates } from '../../src/vnet/ice-filter.js';
 
 export type PathKind = 'direct' | 'relayed';
 
+/** Where offers, answers and candidates go (e.g. the harness relay to one peer). */
+export interface SignalChannel {
+  send(data: unknown): void;
+  onSignal(handler: (data: unknown) => void): void;
+}
+
+/** A signal channel to `peer` through the relay (it takes over the relay's message handler). */
+export function relaySignal(relay: RelayClient, peer: string): SignalChannel {
+  return { send: (d) => relay.send(peer, d), onSignal: (h) => relay.onMessage((from, d) => from === peer && h(d)) };
+}
+
 export interface DcSessionOptions {
-  relay: RelayClient;
-  peer: string;
+  signal: SignalChannel;
   role: 'offer' | 'answer';
   iceServers: string[];
   policy: 'all' | 'relay';
@@ -16,6 +28,8 @@ export interface DcSessionOptions {
   unreliable?: boolean;
   /** SCTP max message size in bytes to advertise (default: the library's). */
   maxMessageSize?: number;
+  /** Candidates on this subnet (the virtual network) are neither sent nor accepted. */
+  excludeSubnet?: Subnet;
 }
 
 export interface DcSession {
@@ -70,17 +84,20 @@ export function openDcSession(o: DcSessionOptions): Promise<DcSession> {
       const path: PathKind = localType === 'relay' || remoteType === 'relay' ? 'relayed' : 'direct';
       resolve({ pc, dc, connectMs: performance.now() - started, localType, remoteType, path, detail: `${localType}<->${remoteType}` });
     };
-    pc.onLocalDescription((sdp, type) => o.relay.send(o.peer, { sdp, type }));
-    pc.onLocalCandidate((candidate, mid) => o.relay.send(o.peer, { candidate, mid }));
+    const ex = o.excludeSubnet;
+    pc.onLocalDescription((sdp, type) => o.signal.send({ sdp: ex ? filterSdpCandidates(sdp, ex) : sdp, type }));
+    pc.onLocalCandidate((candidate, mid) => {
+      if (!ex || !candidateOnSubnet(candidate, ex)) o.signal.send({ candidate, mid });
+    });
     pc.onStateChange((s) => {
       if (s === 'failed' || s === 'closed') fail(`peer connection ${s}`);
     });
-    o.relay.onMessage((from, data) => {
-      if (from !== o.peer || done) return;
+    o.signal.onSignal((data) => {
+      if (done) return;
       const m = data as { sdp?: string; type?: string; candidate?: string; mid?: string };
       try {
-        if (m.sdp && m.type) pc.setRemoteDescription(m.sdp, m.type as 'offer' | 'answer');
-        else if (m.candidate) pc.addRemoteCandidate(m.candidate, m.mid ?? '0');
+        if (m.sdp && m.type) pc.setRemoteDescription(ex ? filterSdpCandidates(m.sdp, ex) : m.sdp, m.type as 'offer' | 'answer');
+        else if (m.candidate && !(ex && candidateOnSubnet(m.candidate, ex))) pc.addRemoteCandidate(m.candidate, m.mid ?? '0');
       } catch (err) {
         fail(`bad signal: ${(err as Error).message}`);
       }

@@ -58,10 +58,12 @@ export const FORWARDER_COUNTERS = [
   'rxBytes',
   'shortcutRequests',
   'dropMalformedPacket',
+  'dropIpv6', // the virtual network is IPv4-only
   'dropOffSubnet',
   'dropBroadcast',
   'dropUnknownDestination',
   'dropNoRoute',
+  'dropLinkFull',
   'dropPendingFull',
   'dropMalformedFrame',
   'dropNotForUs',
@@ -138,7 +140,10 @@ export class Forwarder {
   }
 
   private forward(packet: Uint8Array): void {
-    if (!isIpv4(packet)) return void this.counters.dropMalformedPacket++;
+    if (!isIpv4(packet)) {
+      if (packet.length > 0 && packet[0]! >> 4 === 6) return void this.counters.dropIpv6++;
+      return void this.counters.dropMalformedPacket++;
+    }
     const dest = ipv4Destination(packet);
     if (dest === this.broadcast || dest >>> 28 === 0xe) return void this.counters.dropBroadcast++; // no broadcast/multicast on the overlay
     if ((dest & this.subnetMask) !== (this.o.subnetBase & this.subnetMask)) {
@@ -179,7 +184,9 @@ export class Forwarder {
     const frame = new Uint8Array(FRAME_HEADER_BYTES + packet.length);
     encodeFrame({ kind: FrameKind.Ipv4, sourceVip: this.o.localVip, destVip: dest, packet }, frame);
     const link = this.c.overlay.directLink(owner);
-    if (link && !link.closed && link.sendData(frame)) {
+    if (link && !link.closed) {
+      // A full data channel drops the packet (TCP backs off); rerouting it would reorder the flow.
+      if (!link.sendData(frame)) return void this.counters.dropLinkFull++;
       this.counters.txDirect++;
     } else if (this.c.overlay.send(owner, APP_TAG_IP_PACKET, frame, { exact: true })) {
       this.counters.txRouted++;

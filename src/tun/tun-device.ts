@@ -1,5 +1,6 @@
 // A Linux TUN device (IFF_TUN | IFF_NO_PI) through the native addon: configured by ioctls, read
 // non-blockingly on the event loop in batches, written in batches.
+import { writeFileSync } from 'node:fs';
 import { loadNativeTun, type NativeTunHandle, type NativeTun } from './addon.js';
 import { TunError } from './tun-error.js';
 import type { PacketDevice } from './packet-device.js';
@@ -56,6 +57,12 @@ export class TunDevice implements PacketDevice {
     } catch (err) {
       native.close(handle);
       throw TunError.fromNative(err, `configuring TUN ${options.name}`);
+    }
+    // IPv4-only network: keep the kernel from sending IPv6 router solicitations etc. into the TUN.
+    try {
+      writeFileSync(`/proc/sys/net/ipv6/conf/${handle.name}/disable_ipv6`, '1');
+    } catch {
+      /* no IPv6 in this kernel: nothing to disable */
     }
     return new TunDevice(native, handle, options.mtu, maxBatch);
   }

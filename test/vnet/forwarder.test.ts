@@ -170,3 +170,15 @@ test('the routed app tag is outside the overlay-reserved range and stop() halts 
   t.is(b.device.written.length, 0);
   t.is(clock.pendingTimers, 1); // only b's tick remains
 });
+
+test('a full data channel drops (counted) instead of rerouting and reordering the flow', async (t) => {
+  const { a, b } = pair();
+  a.overlay.connectDirect(b.overlay);
+  const link = a.overlay.links.get(0xbbn)!;
+  link.sendData = () => false;
+  a.device.inject([ipv4Packet(A_IP, B_IP, new Uint8Array(10))]);
+  await flush();
+  t.is(a.fwd.counters.dropLinkFull, 1);
+  t.is(a.overlay.routedSent, 0);
+  t.is(b.device.written.length, 0);
+});
