@@ -14,6 +14,7 @@ import { MountStatus, type MountEntry } from '../mount/types.js';
 import { nfs3Program } from '../nfs3/program.js';
 import { Ftype3, Nfs3Status } from '../nfs3/types.js';
 import { RpcServer } from '../rpc/server.js';
+import { startEmbeddedServer, type EmbeddedServer } from '../server/embedded-server.js';
 import { ROOT_VID, StateStore } from '../state/store.js';
 import { systemClock, type Clock, type Timer } from '../../overlay/clock.js';
 import { Backend } from './backend.js';
@@ -35,8 +36,11 @@ export interface NfsExportSpec {
 
 export interface RowfsProxyOptions {
   main: NfsExportSpec;
-  /** Any NFSv3 server's export (e.g. ganesha, or the embedded server started by the caller). */
-  shadow: NfsExportSpec;
+  /**
+   * Where writes go: any NFSv3 server's export (e.g. ganesha), or a local directory that the proxy
+   * serves with the embedded NFSv3 server on loopback.
+   */
+  shadow: NfsExportSpec | { dir: string };
   /** LMDB state (handles, bitmaps, whiteouts); keep it to keep client handles valid across restarts. */
   stateDir: string;
   /** Block cache root; a subdirectory per main export. Default `<stateDir>/cache`; null disables. */
@@ -80,6 +84,7 @@ export class RowfsProxy {
   private store: StateStore | undefined;
   private cache: BlockCache | undefined;
   private closed = false;
+  private embedded: EmbeddedServer | undefined;
 
   private constructor(private readonly o: RowfsProxyOptions) {}
 
@@ -103,7 +108,15 @@ export class RowfsProxy {
     const o = this.o;
     const timeoutMs = o.backendTimeoutMs ?? DEFAULT_BACKEND_TIMEOUT_MS;
     const main = await this.connect('main', o.main, timeoutMs);
-    const shadow = await this.connect('shadow', o.shadow, timeoutMs);
+    let shadowSpec: NfsExportSpec;
+    if ('dir' in o.shadow) {
+      mkdirSync(o.shadow.dir, { recursive: true });
+      this.embedded = await startEmbeddedServer({ exportDir: o.shadow.dir, host: '127.0.0.1', nfsPort: 0, mountPort: 0 });
+      shadowSpec = { host: '127.0.0.1', exportPath: this.embedded.exportPath, nfsPort: this.embedded.nfsPort, mountPort: this.embedded.mountPort };
+    } else {
+      shadowSpec = o.shadow;
+    }
+    const shadow = await this.connect('shadow', shadowSpec, timeoutMs);
     const mainId = `${o.main.host}:${o.main.exportPath}`;
     this.store = await StateStore.open(o.stateDir, { blockSizeBytes: o.blockSizeBytes, mainId });
     const bs = this.store.blockSize;
@@ -240,6 +253,7 @@ export class RowfsProxy {
     if (this.control) await new Promise<void>((r) => this.control!.close(() => r()));
     if (this.store) this.writeCounters();
     for (const ex of this.exports) await ex.close().catch(() => undefined);
+    await this.embedded?.stop().catch(() => undefined);
     await this.cache?.close().catch(() => undefined);
     await this.store?.close().catch(() => undefined);
   }
