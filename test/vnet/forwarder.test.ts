@@ -114,12 +114,14 @@ test('off-subnet gets ICMP net unreachable; broadcast, multicast and garbage are
     ipv4Packet(A_IP, '8.8.8.8', new Uint8Array(8)),
     ipv4Packet(A_IP, '10.128.255.255', new Uint8Array(8)),
     ipv4Packet(A_IP, '224.0.0.251', new Uint8Array(8)),
-    new Uint8Array([0x60, 0, 0, 0]),
+    new Uint8Array([0x10, 0, 0, 0]),
+    new Uint8Array(40).fill(0x60, 0, 1), // IPv6: not carried
   ]);
   await flush();
   t.is(a.fwd.counters.dropOffSubnet, 1);
   t.is(a.fwd.counters.dropBroadcast, 2);
   t.is(a.fwd.counters.dropMalformedPacket, 1);
+  t.is(a.fwd.counters.dropIpv6, 1);
   t.is(a.device.written.length, 1);
   t.is(a.device.written[0]![21], 0);
 });
