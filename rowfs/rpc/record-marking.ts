@@ -80,6 +80,7 @@ export class RecordDecoder {
   }
 
   private take(n: number): Uint8Array {
+    if (n === 0) return new Uint8Array(0); // an empty last fragment: no chunk may be left to look at
     const first = this.chunks[0]!;
     if (first.length >= n) {
       const out = first.subarray(0, n);

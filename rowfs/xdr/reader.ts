@@ -75,7 +75,7 @@ export class XdrReader {
 
   /** Fixed-length opaque[n]: n bytes plus zero padding to a multiple of 4. */
   fixedOpaque(n: number): Uint8Array {
-    const padded = (n + 3) & ~3;
+    const padded = n + ((4 - (n % 4)) % 4); // arithmetic, not bit ops: n may exceed 2^31
     this.need(padded, 'opaque');
     const out = this.buf.subarray(this.pos, this.pos + n);
     for (let i = this.pos + n; i < this.pos + padded; i++) {

@@ -70,7 +70,7 @@ export class XdrWriter {
   /** Fixed-length opaque[n]: `data` must be exactly n bytes; zero padding is added. */
   fixedOpaque(data: Uint8Array, n: number): this {
     if (data.length !== n) throw new XdrError('BAD_VALUE', `fixed opaque of ${data.length} bytes, expected ${n}`);
-    const padded = (n + 3) & ~3;
+    const padded = n + ((4 - (n % 4)) % 4); // arithmetic, not bit ops: n may exceed 2^31
     this.ensure(padded);
     this.buf.set(data, this.pos);
     this.buf.fill(0, this.pos + n, this.pos + padded);
