@@ -1,0 +1,351 @@
+// The DHT protocol of one node: the client side of `Dht`, and the primary and replica roles.
+//
+// Placement: a key lives at ring position SHA-256(key)[0..160). The node closest to it is the
+// primary; the r - 1 next closest are replicas. The primary also writes to one spare (the r-th
+// closest peer), so a replica that died but is not yet detected does not fail a put.
+//
+// Consistency of `create` (the primary decides, replicas vote): the client routes the claim to the
+// primary, which applies it conditionally to its own store ("no live value of another owner") and
+// then asks each replica to apply it conditionally too. Any refusal aborts: the copies already
+// written are dropped and the client gets DhtConflictError. Because every holder checks, a claim is
+// refused as long as any one of the nodes it reaches still holds the old value. This is what makes a
+// primary change safe: a new primary that joined and has not yet received the records still has the
+// old primary and the other replicas in its replica set, and they refuse. Two creates racing through
+// two nodes that both believe they are primary (possible only while the ring is inconsistent) can both
+// win if their replica sets do not intersect; with r = 3 and near links on both sides they share at
+// least two nodes. Per-owner sequence numbers and tombstones stop stale copies from resurrecting.
+import type { Dht, DhtRecord } from '../api.js';
+import type { Clock, Random, Timer } from '../clock.js';
+import type { Identity } from '../identity.js';
+import type { RingAddress } from '../link/link.js';
+import { closerTo, keyToAddress } from '../ring/ring.js';
+import { DhtConflictError, DhtError } from './dht-errors.js';
+import { encodeDhtMessage, type Copy, type DhtRequest, type DhtResponse, type ReplicaMessage } from './dht-messages.js';
+import { mergeCopies, RecordStore } from './record-store.js';
+import { checkLimits, signRecord, verifyRecord, type SignedRecord } from './record.js';
+
+export interface DhtOptions {
+  /** Replicas per value (primary included). */
+  replicas: number;
+  /** One client attempt (route to primary, replication, answer back). */
+  requestTimeoutMs: number;
+  /** How long the primary waits for its replicas. */
+  replicaTimeoutMs: number;
+  /** Client attempts before giving up (timeouts and replication shortfalls are retried). */
+  attempts: number;
+  /** Base of the owner's sequence numbers: wall-clock ms at start for real nodes, so versions survive restarts. */
+  seqEpochMs: number;
+  /** Lifetime of a removal's tombstone when the removed value's ttl is unknown. */
+  tombstoneTtlMs: number;
+}
+
+/** What the DHT needs from the node it runs in. */
+export interface DhtHost {
+  readonly identity: Identity;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly self: RingAddress;
+  /** Routes `payload` to the node closest to `position`; false if there is no route at all. */
+  routeToKey(position: RingAddress, payload: Uint8Array): boolean;
+  /** Routes an answer back to a client, through `replyVia` if the client asked for it. */
+  replyTo(client: RingAddress, replyVia: RingAddress | undefined, payload: Uint8Array): void;
+  /** Sends to a directly linked peer; false if there is no link. */
+  sendLocal(peer: RingAddress, payload: Uint8Array): boolean;
+  /** The `n` linked peers closest to `position`, closest first. */
+  closestPeers(position: RingAddress, n: number): RingAddress[];
+  count(name: string): void;
+}
+
+const MAX_COPIES_PER_PUSH = 128;
+
+export class DhtService implements Dht {
+  readonly store = new RecordStore();
+  private nextId: number;
+  private seq = 0;
+  private readonly clientWaits = new Map<number, { done: (r: DhtResponse) => void; timer: Timer }>();
+  private readonly replicaWaits = new Map<number, (m: ReplicaMessage) => void>();
+  private readonly ownTtl = new Map<string, number>();
+  private stopped = false;
+
+  constructor(private readonly host: DhtHost, private readonly opts: DhtOptions) {
+    this.nextId = 1 + host.random.int(0x7fffffff);
+  }
+
+  private id(): number {
+    this.nextId = this.nextId >= 0xfffffffe ? 1 : this.nextId + 1;
+    return this.nextId;
+  }
+
+  private nextSeq(): number {
+    this.seq = Math.max(this.seq + 1, Math.floor(this.opts.seqEpochMs + this.host.clock.now()));
+    return this.seq;
+  }
+
+  // ---- client side -------------------------------------------------------------------------
+
+  async put(key: Uint8Array, value: Uint8Array, ttlMs: number): Promise<void> {
+    await this.write(key, value, ttlMs, false, false);
+  }
+
+  async create(key: Uint8Array, value: Uint8Array, ttlMs: number): Promise<void> {
+    await this.write(key, value, ttlMs, true, false);
+  }
+
+  async remove(key: Uint8Array): Promise<void> {
+    const ttl = this.ownTtl.get(Buffer.from(key).toString('hex')) ?? this.opts.tombstoneTtlMs;
+    await this.write(key, new Uint8Array(0), ttl, false, true);
+  }
+
+  async get(key: Uint8Array): Promise<DhtRecord[]> {
+    checkLimits({ key, value: new Uint8Array(0), ttlMs: 1 });
+    const res = await this.attempt(keyToAddress(key), (id) => ({ t: 'get', id, key }));
+    const valid = res.copies.filter((c) => Buffer.compare(c.record.key, key) === 0 && verifyRecord(c.record));
+    if (valid.length !== res.copies.length) this.host.count('dht_get_rejected_copies');
+    return mergeCopies(valid)
+      .filter((c) => !c.record.tombstone)
+      .map((c) => ({ key: c.record.key, value: c.record.value, owner: c.record.owner, ttlMs: c.ttlLeftMs }));
+  }
+
+  private async write(key: Uint8Array, value: Uint8Array, ttlMs: number, exclusive: boolean, tombstone: boolean): Promise<void> {
+    const record = signRecord(this.host.identity, { key, value, ttlMs, seq: this.nextSeq(), tombstone });
+    if (!tombstone) this.ownTtl.set(Buffer.from(key).toString('hex'), ttlMs);
+    await this.attempt(keyToAddress(key), (id) => ({ t: 'put', id, record, exclusive }));
+  }
+
+  /** Sends a request to the key's primary, retrying timeouts and replication shortfalls. */
+  private async attempt(position: RingAddress, build: (id: number) => DhtRequest): Promise<Extract<DhtResponse, { t: 'ok' }>> {
+    let last: DhtResponse | undefined;
+    for (let i = 0; i < this.opts.attempts && !this.stopped; i++) {
+      last = await this.requestOnce(position, build(this.id()));
+      if (last.t === 'ok') return last;
+      if (last.code === 'conflict') throw new DhtConflictError('another owner holds a live value under this key');
+      if (last.code === 'invalid' || last.code === 'stale') throw new DhtError(last.code, `DHT refused the record: ${last.code}`);
+    }
+    const code = last?.t === 'err' ? last.code : 'timeout';
+    throw new DhtError(code, `DHT request failed after ${this.opts.attempts} attempts: ${code}`);
+  }
+
+  private requestOnce(position: RingAddress, req: DhtRequest): Promise<DhtResponse> {
+    return new Promise((resolve) => {
+      const timer = this.host.clock.setTimeout(() => {
+        this.clientWaits.delete(req.id);
+        this.host.count('dht_request_timeouts');
+        resolve({ t: 'err', id: req.id, code: 'timeout' });
+      }, this.opts.requestTimeoutMs);
+      this.clientWaits.set(req.id, { done: resolve, timer });
+      if (!this.host.routeToKey(position, encodeDhtMessage(req))) {
+        // No link at all: fail this attempt at once rather than waiting.
+        timer.cancel();
+        this.clientWaits.delete(req.id);
+        resolve({ t: 'err', id: req.id, code: 'timeout' });
+      }
+    });
+  }
+
+  /** An answer routed back to us. */
+  onResponse(res: DhtResponse): void {
+    const w = this.clientWaits.get(res.id);
+    if (!w) return;
+    this.clientWaits.delete(res.id);
+    w.timer.cancel();
+    w.done(res);
+  }
+
+  // ---- primary -----------------------------------------------------------------------------
+
+  /** A request that greedy routing delivered here: we are the closest node we know of to the key. */
+  onRequest(client: RingAddress, replyVia: RingAddress | undefined, req: DhtRequest): void {
+    const answer = (res: DhtResponse) => this.host.replyTo(client, replyVia, encodeDhtMessage(res));
+    if (req.t === 'get') {
+      this.host.count('dht_primary_get');
+      this.gather(req.key, () => answer({ t: 'ok', id: req.id, copies: this.store.lookup(req.key, this.host.clock.now()) }));
+      return;
+    }
+    this.host.count('dht_primary_put');
+    const { record, exclusive } = req;
+    const now = this.host.clock.now();
+    const outcome = this.store.apply(record, record.ttlMs, now, exclusive);
+    if (outcome === 'invalid' || outcome === 'stale' || outcome === 'conflict') {
+      answer({ t: 'err', id: req.id, code: outcome });
+      return;
+    }
+    const position = keyToAddress(record.key);
+    const peers = this.host.closestPeers(position, this.opts.replicas);
+    const needed = Math.min(this.opts.replicas - 1, peers.length);
+    this.replicate(peers, { record, ttlLeftMs: record.ttlMs }, exclusive, needed, (result) => {
+      if (result.conflict) {
+        this.store.drop(record.key, record.owner, record.seq);
+        for (const p of result.storedAt) this.host.sendLocal(p, encodeDhtMessage({ t: 'drop', key: record.key, owner: record.owner, seq: record.seq }));
+        answer({ t: 'err', id: req.id, code: 'conflict' });
+      } else if (result.storedAt.length >= needed) {
+        answer({ t: 'ok', id: req.id, copies: [] });
+      } else {
+        answer({ t: 'err', id: req.id, code: 'replication' });
+      }
+    });
+  }
+
+  /**
+   * Sends one copy to `peers` and reports once all answered or the replica timeout passed; a
+   * non-exclusive write reports as soon as `needed` peers stored it.
+   */
+  private replicate(peers: RingAddress[], copy: Copy, exclusive: boolean, needed: number, done: (r: { conflict: boolean; storedAt: RingAddress[] }) => void): void {
+    const storedAt: RingAddress[] = [];
+    let conflict = false;
+    let waiting = 0;
+    let finished = false;
+    const ids: number[] = [];
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      timer.cancel();
+      for (const id of ids) this.replicaWaits.delete(id);
+      done({ conflict, storedAt });
+    };
+    const timer = this.host.clock.setTimeout(() => {
+      this.host.count('dht_replica_timeouts');
+      finish();
+    }, this.opts.replicaTimeoutMs);
+    for (const peer of peers) {
+      const id = this.id();
+      const ok = this.host.sendLocal(peer, encodeDhtMessage({ t: 'store', id, exclusive, copies: [copy] }));
+      if (!ok) continue;
+      waiting++;
+      ids.push(id);
+      this.replicaWaits.set(id, (m) => {
+        if (m.t !== 'stored') return;
+        waiting--;
+        const o = m.outcomes[0];
+        if (o === 'conflict') conflict = true;
+        else if (o === 'stored' || o === 'refreshed') storedAt.push(peer);
+        if (waiting === 0 || (!exclusive && storedAt.length >= needed)) finish();
+      });
+    }
+    if (waiting === 0 || (!exclusive && needed === 0)) finish();
+  }
+
+  /** Pulls the copies the replicas hold into our store (read repair), then calls `done`. */
+  private gather(key: Uint8Array, done: () => void): void {
+    const peers = this.host.closestPeers(keyToAddress(key), this.opts.replicas);
+    let waiting = 0;
+    let finished = false;
+    const ids: number[] = [];
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      timer.cancel();
+      for (const id of ids) this.replicaWaits.delete(id);
+      done();
+    };
+    const timer = this.host.clock.setTimeout(finish, this.opts.replicaTimeoutMs);
+    for (const peer of peers) {
+      const id = this.id();
+      if (!this.host.sendLocal(peer, encodeDhtMessage({ t: 'fetch', id, key }))) continue;
+      waiting++;
+      ids.push(id);
+      this.replicaWaits.set(id, (m) => {
+        if (m.t !== 'copies') return;
+        const now = this.host.clock.now();
+        for (const c of m.copies) if (Buffer.compare(c.record.key, key) === 0) this.store.apply(c.record, c.ttlLeftMs, now, false);
+        if (--waiting === 0) finish();
+      });
+    }
+    if (waiting === 0) finish();
+  }
+
+  // ---- replica -----------------------------------------------------------------------------
+
+  /** A message from a directly linked peer (primary or replica traffic). */
+  onLocal(from: RingAddress, m: ReplicaMessage): void {
+    const now = this.host.clock.now();
+    switch (m.t) {
+      case 'store': {
+        const outcomes = m.copies.map((c) => this.store.apply(c.record, c.ttlLeftMs, now, m.exclusive));
+        if (outcomes.includes('invalid')) this.host.count('dht_invalid_copies');
+        if (m.id !== 0) this.host.sendLocal(from, encodeDhtMessage({ t: 'stored', id: m.id, outcomes }));
+        return;
+      }
+      case 'fetch':
+        this.host.sendLocal(from, encodeDhtMessage({ t: 'copies', id: m.id, copies: this.store.lookup(m.key, now) }));
+        return;
+      case 'drop':
+        this.store.drop(m.key, m.owner, m.seq);
+        return;
+      case 'stored':
+      case 'copies':
+        this.replicaWaits.get(m.id)?.(m);
+        return;
+    }
+  }
+
+  /**
+   * Re-replication after our neighbourhood changed: for each key we are among the r closest to,
+   * push our copies to the other members of the replica set that have not had them from us.
+   */
+  onNeighboursChanged(): void {
+    const now = this.host.clock.now();
+    const self = this.host.self;
+    const batches = new Map<RingAddress, Copy[]>();
+    for (const slot of this.store.slotsView()) {
+      const peers = this.host.closestPeers(slot.position, this.opts.replicas);
+      // Replica set = the r closest among peers and ourselves.
+      const set = [...peers, self].sort((a, b) => (closerTo(slot.position, a, b) ? -1 : 1)).slice(0, this.opts.replicas);
+      if (!set.includes(self)) continue;
+      for (const held of slot.byOwner.values()) {
+        if (held.expiresAt <= now) continue;
+        for (const p of set) {
+          if (p === self || held.pushedTo.has(p)) continue;
+          let b = batches.get(p);
+          if (!b) batches.set(p, (b = []));
+          b.push({ record: held.record, ttlLeftMs: held.expiresAt - now });
+        }
+        held.pushedTo = new Set(set.filter((p) => p !== self));
+      }
+    }
+    for (const [peer, copies] of batches) {
+      for (let i = 0; i < copies.length; i += MAX_COPIES_PER_PUSH) {
+        this.host.count('dht_rereplication_pushes');
+        this.host.sendLocal(peer, encodeDhtMessage({ t: 'store', id: 0, exclusive: false, copies: copies.slice(i, i + MAX_COPIES_PER_PUSH) }));
+      }
+    }
+  }
+
+  /** Before a graceful leave: push every copy we hold to the closest peers, which take over. */
+  handOff(): void {
+    const now = this.host.clock.now();
+    const batches = new Map<RingAddress, Copy[]>();
+    for (const slot of this.store.slotsView()) {
+      const peers = this.host.closestPeers(slot.position, this.opts.replicas);
+      for (const held of slot.byOwner.values()) {
+        if (held.expiresAt <= now) continue;
+        for (const p of peers) {
+          if (held.pushedTo.has(p)) continue;
+          let b = batches.get(p);
+          if (!b) batches.set(p, (b = []));
+          b.push({ record: held.record, ttlLeftMs: held.expiresAt - now });
+        }
+      }
+    }
+    for (const [peer, copies] of batches) {
+      for (let i = 0; i < copies.length; i += MAX_COPIES_PER_PUSH) {
+        this.host.sendLocal(peer, encodeDhtMessage({ t: 'store', id: 0, exclusive: false, copies: copies.slice(i, i + MAX_COPIES_PER_PUSH) }));
+      }
+    }
+  }
+
+  tick(now: number): void {
+    this.store.expire(now);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const [id, w] of this.clientWaits) {
+      w.timer.cancel();
+      w.done({ t: 'err', id, code: 'timeout' });
+    }
+    this.clientWaits.clear();
+    this.replicaWaits.clear();
+  }
+}
+
+export type { SignedRecord };

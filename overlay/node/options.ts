@@ -1,0 +1,81 @@
+// Every tunable of the overlay, with its default and the reason for it.
+import type { DhtOptions } from '../dht/dht-service.js';
+
+export interface OverlayOptions {
+  /** Near links kept on each side of our ring position (>= 2 keeps the ring whole when one fails). */
+  nearPerSide: number;
+  /** Far (Symphony) links we create; 'auto' = log2 of the estimated network size. */
+  farLinks: 'auto' | number;
+  /** Upper bound on far links in 'auto' mode. */
+  maxFarLinks: number;
+  /** A routed message is dropped after this many hops (greedy routes are loop-free; this is a backstop). */
+  hopLimit: number;
+  /** Period of the maintenance tick (keepalives, link wants, DHT expiry). */
+  tickMs: number;
+  /** A link silent for this long gets a PING. */
+  pingIntervalMs: number;
+  /** A link silent for this long is declared dead and closed (crash detection). */
+  linkTimeoutMs: number;
+  /** Period of the near-set exchange (ring stabilization). */
+  stabilizeIntervalMs: number;
+  /** Period of the FIND for our own address that repairs the ring where neighbour exchange cannot. */
+  selfFindIntervalMs: number;
+  /** Period of far-link maintenance. */
+  farIntervalMs: number;
+  /** Far-link searches started per far-maintenance round while below target. */
+  farFindsPerRound: number;
+  /** How long a FIND waits for its FOUND. */
+  findTimeoutMs: number;
+  /** A BYE without ack closes the link anyway after this long. */
+  byeTimeoutMs: number;
+  /** After a failed dial we leave that address alone for this long. */
+  dialCooldownMs: number;
+  /** A bootstrap link is kept at least this long, so the join can run over it. */
+  bootstrapGraceMs: number;
+  /** A shortcut unused for this long is released. */
+  shortcutIdleMs: number;
+  /** Messages to one destination within `shortcutWindowMs` that trigger a shortcut (0: never automatically). */
+  shortcutAfterMessages: number;
+  shortcutWindowMs: number;
+  /** Near-set changes are acted on (neighbour exchange, re-replication) after this quiet time. */
+  topologyDebounceMs: number;
+  dht: DhtOptions;
+}
+
+export const defaultOverlayOptions: OverlayOptions = {
+  nearPerSide: 3,
+  farLinks: 'auto',
+  maxFarLinks: 24,
+  hopLimit: 64,
+  tickMs: 5_000,
+  pingIntervalMs: 15_000,
+  linkTimeoutMs: 40_000,
+  stabilizeIntervalMs: 20_000,
+  selfFindIntervalMs: 60_000,
+  farIntervalMs: 10_000,
+  farFindsPerRound: 3,
+  findTimeoutMs: 8_000,
+  dialCooldownMs: 30_000,
+  byeTimeoutMs: 10_000,
+  bootstrapGraceMs: 60_000,
+  shortcutIdleMs: 120_000,
+  shortcutAfterMessages: 200,
+  shortcutWindowMs: 60_000,
+  topologyDebounceMs: 200,
+  dht: {
+    replicas: 3,
+    requestTimeoutMs: 6_000,
+    replicaTimeoutMs: 2_000,
+    attempts: 3,
+    seqEpochMs: 0,
+    tombstoneTtlMs: 3_600_000,
+  },
+};
+
+export function resolveOptions(partial: Partial<OverlayOptions> = {}): OverlayOptions {
+  const o: OverlayOptions = { ...defaultOverlayOptions, ...partial, dht: { ...defaultOverlayOptions.dht, ...(partial.dht ?? {}) } };
+  if (!Number.isInteger(o.nearPerSide) || o.nearPerSide < 2) throw new RangeError('nearPerSide must be an integer >= 2');
+  if (o.dht.replicas < 1) throw new RangeError('dht.replicas must be >= 1');
+  if (o.hopLimit < 1 || o.hopLimit > 255) throw new RangeError('hopLimit must be 1..255');
+  return o;
+}

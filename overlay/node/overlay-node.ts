@@ -1,0 +1,777 @@
+// One overlay node: the connection table, greedy routing, routed signalling, link maintenance and
+// the DHT, over whatever Connector it is given (WebRTC for real nodes, simulated links in
+// simulations/). All time and randomness come from the injected Clock and Random.
+//
+// Life of a node: `start()`; a first (bootstrap) link arrives through `addLink`; the node sends a FIND
+// for its own address, which greedy routing carries to the node now closest to it; that node answers
+// with its near set and the newcomer dials the ones that belong in its own near set (the dial's
+// signalling is routed over the overlay, answers come back through the newcomer's first hop).
+// From then on every node periodically swaps near sets with its near neighbours (stabilization) and
+// keeps about log2 N far links at Symphony-distributed distances. Links are kept while either side
+// wants them (WANT frames), pinged when silent and closed when silent too long.
+import type { Dht, Overlay, OverlayStatus, RoutedMessage } from '../api.js';
+import type { Clock, Random, Timer } from '../clock.js';
+import type { Identity } from '../identity.js';
+import type { Connector, Link, RingAddress } from '../link/link.js';
+import { DhtService } from '../dht/dht-service.js';
+import { decodeDhtMessage, type ReplicaMessage } from '../dht/dht-messages.js';
+import { ConnectionTable, type TableEntry } from '../routing-table/connection-table.js';
+import { nextHop } from '../routing-table/next-hop.js';
+import { addressHex, cwDist, RING_BITS, ringAdd } from '../ring/ring.js';
+import { decodeFind, decodeFound, encodeFind, encodeFound } from '../wire/control.js';
+import {
+  decodeFrame,
+  encodeFrame,
+  FRAME_LOCAL,
+  FRAME_NEIGHBORS,
+  FRAME_PING,
+  FRAME_PONG,
+  FRAME_ROUTED,
+  FRAME_WANT,
+  FRAME_BYE,
+  MAX_NEIGHBORS_PER_FRAME,
+  type Frame,
+  type RoutedFrame,
+} from '../wire/frame.js';
+import { WireError } from '../wire/wire-error.js';
+import { APP_DHT, APP_FIND, APP_FOUND, APP_SIGNAL, FIRST_USER_APP, LOCAL_DHT } from './app-tags.js';
+import { resolveOptions, type OverlayOptions } from './options.js';
+
+export interface OverlayDeps {
+  identity: Identity;
+  clock: Clock;
+  random: Random;
+  connector: Connector;
+  log?: (line: string) => void;
+}
+
+type Purpose = 'near' | 'far' | 'shortcut';
+type DataHandler = (from: RingAddress, packet: Uint8Array) => void;
+
+interface FindResult {
+  from: RingAddress;
+  near: RingAddress[];
+}
+
+export class OverlayNode implements Overlay {
+  readonly address: RingAddress;
+  readonly options: OverlayOptions;
+  private readonly table: ConnectionTable;
+  private readonly dhtService: DhtService;
+  private readonly handlers = new Map<number, (msg: RoutedMessage) => void>();
+  private dataHandler: DataHandler | undefined;
+  private readonly timers: Timer[] = [];
+  private readonly pendingDials = new Map<RingAddress, { far: boolean; shortcut: boolean }>();
+  private readonly cooldownUntil = new Map<RingAddress, number>();
+  private readonly finds = new Map<number, { done: (r: FindResult | undefined) => void; timer: Timer }>();
+  private readonly traffic = new Map<RingAddress, number>();
+  /** Links we said BYE on, waiting for the peer's ack before closing. */
+  private readonly byes = new Map<Link, Timer>();
+  private readonly counters: Record<string, number> = Object.create(null);
+  private nextFindId: number;
+  private started = false;
+  private stopped = false;
+  private joined = false;
+  private joining = false;
+  private farFindsInFlight = 0;
+  private nearKey = '';
+  private topologyTimer: Timer | undefined;
+  private nearLost = false;
+  private trafficWindowStart = 0;
+
+  constructor(private readonly deps: OverlayDeps, options: Partial<OverlayOptions> = {}) {
+    this.options = resolveOptions(options);
+    this.address = deps.identity.address;
+    this.table = new ConnectionTable(this.address, this.options.nearPerSide);
+    this.nextFindId = 1 + deps.random.int(0x7fffffff);
+    this.dhtService = new DhtService(
+      {
+        identity: deps.identity,
+        clock: deps.clock,
+        random: deps.random,
+        self: this.address,
+        routeToKey: (position, payload) => this.sendRouted(position, APP_DHT, payload, { exact: false, askReplyVia: true }),
+        replyTo: (client, via, payload) => void this.sendRouted(client, APP_DHT, payload, { exact: true, via }),
+        sendLocal: (peer, payload) => this.sendLocal(peer, LOCAL_DHT, payload),
+        closestPeers: (position, n) => this.table.closestN(position, n),
+        count: (name) => this.count(name),
+      },
+      this.options.dht,
+    );
+  }
+
+  get dht(): Dht {
+    return this.dhtService;
+  }
+
+  /** Starts timers and accepts incoming links. A node with no links founds a network and waits. */
+  start(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    this.deps.connector.onIncoming((link) => this.adopt(link, 'incoming'));
+    const { clock, random } = this.deps;
+    // Random phases so thousands of simulated nodes do not tick in lock step.
+    const every = (ms: number, fn: () => void) => {
+      const first = clock.setTimeout(() => {
+        fn();
+        this.timers.push(clock.setInterval(fn, ms));
+      }, Math.floor(random.float() * ms) + 1);
+      this.timers.push(first);
+    };
+    every(this.options.tickMs, () => this.tick());
+    every(this.options.stabilizeIntervalMs, () => this.stabilize());
+    every(this.options.farIntervalMs, () => this.maintainFarLinks());
+    // Re-asking the ring for our own place catches what neighbour exchange cannot: a node that
+    // no near neighbour knows about (its neighbours only ever hear of it from itself).
+    every(this.options.selfFindIntervalMs, () => {
+      if (this.table.size > 0) this.join();
+    });
+    if (this.table.size > 0) this.join();
+  }
+
+  addLink(link: Link): void {
+    if (!this.adopt(link, 'bootstrap')) return;
+    if (this.started) this.join();
+  }
+
+  send(dest: RingAddress, app: number, payload: Uint8Array, opts?: { exact?: boolean }): boolean {
+    if (!Number.isInteger(app) || app < FIRST_USER_APP || app > 0xffff) throw new RangeError(`app tag ${app}: user tags are ${FIRST_USER_APP}..65535`);
+    if (this.stopped) return false;
+    const exact = opts?.exact ?? true;
+    if (exact && this.options.shortcutAfterMessages > 0 && dest !== this.address) this.noteTraffic(dest);
+    return this.sendRouted(dest, app, payload, { exact });
+  }
+
+  onMessage(app: number, handler: (msg: RoutedMessage) => void): void {
+    if (!Number.isInteger(app) || app < FIRST_USER_APP || app > 0xffff) throw new RangeError(`app tag ${app}: user tags are ${FIRST_USER_APP}..65535`);
+    this.handlers.set(app, handler);
+  }
+
+  /** Packets from any link's data channel (the IP forwarder's receive side). One handler. */
+  onData(handler: DataHandler): void {
+    this.dataHandler = handler;
+  }
+
+  directLink(dest: RingAddress): Link | undefined {
+    const e = this.table.get(dest);
+    if (!e) return undefined;
+    e.lastUsed = this.deps.clock.now();
+    return e.link;
+  }
+
+  requestShortcut(dest: RingAddress): void {
+    if (dest !== this.address && !this.stopped) this.connect(dest, 'shortcut');
+  }
+
+  status(): OverlayStatus {
+    const near = this.table.nearSet();
+    const links: OverlayStatus['links'] = [];
+    for (const e of this.table.all()) {
+      const info = e.link.info();
+      const kind = near.has(e.address) ? 'near' : e.far ? 'far' : e.shortcut ? 'shortcut' : e.bootstrap ? 'bootstrap' : 'far';
+      const rttMs = e.rttMs ?? info.rttMs;
+      links.push({ remote: addressHex(e.address), kind, path: info.path, detail: info.detail, ...(rttMs !== undefined ? { rttMs } : {}) });
+    }
+    links.sort((a, b) => (a.remote < b.remote ? -1 : 1));
+    return {
+      address: addressHex(this.address),
+      links,
+      dhtRecordsHeld: this.dhtService.store.liveCount(this.deps.clock.now()),
+      counters: { ...this.counters },
+    };
+  }
+
+  /** Leaves: hands our DHT copies to the neighbours, closes links, stops timers. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.dhtService.handOff();
+    this.stopped = true;
+    for (const t of this.timers) t.cancel();
+    this.topologyTimer?.cancel();
+    for (const [, f] of this.finds) {
+      f.timer.cancel();
+      f.done(undefined);
+    }
+    this.finds.clear();
+    this.dhtService.stop();
+    for (const e of [...this.table.all()]) {
+      this.table.remove(e.address);
+      e.link.close('leaving');
+    }
+    for (const [link, t] of this.byes) {
+      t.cancel();
+      link.close('leaving');
+    }
+    this.byes.clear();
+    this.deps.connector.close();
+  }
+
+  // ---- introspection for tests and the simulator -------------------------------------------
+
+  /** Linked addresses (sorted). */
+  neighbours(): readonly RingAddress[] {
+    return this.table.addresses();
+  }
+  successors(n?: number): RingAddress[] {
+    return this.table.successors(n);
+  }
+  predecessors(n?: number): RingAddress[] {
+    return this.table.predecessors(n);
+  }
+  counter(name: string): number {
+    return this.counters[name] ?? 0;
+  }
+  get isJoined(): boolean {
+    return this.joined;
+  }
+
+  // ---- links -------------------------------------------------------------------------------
+
+  private count(name: string, by = 1): void {
+    this.counters[name] = (this.counters[name] ?? 0) + by;
+  }
+
+  private log(line: string): void {
+    this.deps.log?.(`[${addressHex(this.address).slice(0, 8)}] ${line}`);
+  }
+
+  /** Takes a link into the table (or refuses a duplicate); true if it was kept. */
+  private adopt(link: Link, how: 'dialed' | 'incoming' | 'bootstrap', purposes?: { far: boolean; shortcut: boolean }): boolean {
+    if (this.stopped || link.closed || link.remote === this.address) {
+      link.close(this.stopped ? 'stopped' : 'unusable');
+      return false;
+    }
+    const now = this.deps.clock.now();
+    const remote = link.remote;
+    const existing = this.table.get(remote);
+    if (existing) {
+      // Two links to one peer (both dialed at once): both sides keep the one the lower address dialed.
+      const dialedByLower = (byUs: boolean) => (byUs ? this.address < remote : remote < this.address);
+      const merge = (e: TableEntry) => {
+        e.far ||= purposes?.far ?? false;
+        e.shortcut ||= purposes?.shortcut ?? false;
+        e.bootstrap ||= how === 'bootstrap';
+      };
+      if (dialedByLower(how === 'dialed') && !dialedByLower(existing.dialedByUs)) {
+        const old = existing.link;
+        existing.link = link;
+        existing.dialedByUs = how === 'dialed';
+        merge(existing);
+        this.installHandlers(link);
+        this.sayBye(old, 'duplicate');
+        this.count('links_replaced_duplicate');
+        return true;
+      }
+      merge(existing);
+      // Frames the peer already sent on the refused link still count: take them, then close it.
+      this.installHandlers(link);
+      this.sayBye(link, 'duplicate');
+      this.count('links_refused_duplicate');
+      return false;
+    }
+    const entry: TableEntry = {
+      address: remote,
+      link,
+      dialedByUs: how === 'dialed',
+      far: purposes?.far ?? false,
+      shortcut: purposes?.shortcut ?? false,
+      bootstrap: how === 'bootstrap',
+      remoteWants: true,
+      announcedWant: true,
+      addedAt: now,
+      lastHeard: now,
+      lastUsed: now,
+    };
+    this.table.add(entry);
+    this.installHandlers(link);
+    this.count('links_opened');
+    if (this.table.isNear(remote)) this.sendFrame(entry, { type: FRAME_NEIGHBORS, wantReply: true, addresses: this.nearList() });
+    this.topologyChanged();
+    return true;
+  }
+
+  private installHandlers(link: Link): void {
+    const remote = link.remote;
+    link.setHandlers({
+      control: (frame) => {
+        if (this.stopped) return;
+        const e = this.table.get(remote);
+        if (e && e.link === link) this.onFrame(e, frame);
+        else this.onStrayFrame(link, frame);
+      },
+      data: (packet) => {
+        if (!this.stopped) this.dataHandler?.(remote, packet);
+      },
+      close: (reason) => this.onLinkClosed(link, reason),
+    });
+  }
+
+  private onLinkClosed(link: Link, reason: string): void {
+    this.byes.get(link)?.cancel();
+    this.byes.delete(link);
+    const e = this.table.get(link.remote);
+    if (!e || e.link !== link || this.stopped) return;
+    this.dropEntry(e, reason);
+  }
+
+  /** Forgets a link: at once for a dead one ('timeout'), by BYE handshake otherwise, so nothing in flight is lost. */
+  private dropEntry(e: TableEntry, reason: string, how: 'close' | 'bye' | 'none' = 'close'): void {
+    const wasNear = this.table.isNear(e.address);
+    this.table.remove(e.address);
+    if (how === 'close') e.link.close(reason);
+    else if (how === 'bye') this.sayBye(e.link, reason);
+    this.count(`links_closed_${reason === 'timeout' || reason === 'released' || reason === 'duplicate' ? reason : 'other'}`);
+    if (wasNear) this.nearLost = true;
+    this.topologyChanged();
+  }
+
+  private wants(e: TableEntry, now: number): boolean {
+    return this.table.isNear(e.address) || e.far || e.shortcut || (e.bootstrap && now - e.addedAt < this.options.bootstrapGraceMs);
+  }
+
+  private sayBye(link: Link, reason: string): void {
+    if (link.closed || this.byes.has(link)) return;
+    this.sendFrameOn(link, { type: FRAME_BYE, ack: false });
+    this.byes.set(
+      link,
+      this.deps.clock.setTimeout(() => {
+        this.byes.delete(link);
+        link.close(reason);
+      }, this.options.byeTimeoutMs),
+    );
+  }
+
+  /** Frames on a link that is no longer our table's link to that peer (being closed by BYE). */
+  private onStrayFrame(link: Link, bytes: Uint8Array): void {
+    let f: Frame;
+    try {
+      f = decodeFrame(bytes);
+    } catch (err) {
+      if (!(err instanceof WireError)) throw err;
+      this.count('frames_malformed');
+      return;
+    }
+    if (f.type === FRAME_ROUTED) this.route(f);
+    else if (f.type === FRAME_BYE) {
+      if (f.ack) link.close('released');
+      else this.sendFrameOn(link, { type: FRAME_BYE, ack: true });
+    }
+  }
+
+  private sendFrameOn(link: Link, f: Frame): boolean {
+    this.count('control_frames_out');
+    return link.sendControl(encodeFrame(f));
+  }
+
+  private sendFrame(e: TableEntry, f: Frame): boolean {
+    const ok = e.link.sendControl(encodeFrame(f));
+    if (!ok) this.count('frames_send_failed');
+    if (this.deps.log && f.type === FRAME_ROUTED && f.app === APP_SIGNAL) this.log(`send signal ${addressHex(f.src).slice(0, 8)}->${addressHex(f.dest).slice(0, 8)} next=${addressHex(e.address).slice(0, 8)} via=${f.via === undefined ? '-' : addressHex(f.via).slice(0, 8)} ok=${ok}`);
+    if (f.type === FRAME_ROUTED && f.app >= FIRST_USER_APP) this.count('app_frames_out');
+    else this.count('control_frames_out');
+    return ok;
+  }
+
+  private sendLocal(peer: RingAddress, kind: number, payload: Uint8Array): boolean {
+    const e = this.table.get(peer);
+    if (!e) return false;
+    return this.sendFrame(e, { type: FRAME_LOCAL, kind, payload });
+  }
+
+  private nearList(): RingAddress[] {
+    return [...this.table.nearSet()].slice(0, MAX_NEIGHBORS_PER_FRAME);
+  }
+
+  // ---- frames ------------------------------------------------------------------------------
+
+  private onFrame(e: TableEntry, bytes: Uint8Array): void {
+    e.lastHeard = this.deps.clock.now();
+    let f: Frame;
+    try {
+      f = decodeFrame(bytes);
+    } catch (err) {
+      if (!(err instanceof WireError)) throw err;
+      this.count('frames_malformed');
+      return;
+    }
+    switch (f.type) {
+      case FRAME_ROUTED:
+        this.route(f);
+        return;
+      case FRAME_PING:
+        this.sendFrame(e, { type: FRAME_PONG, nonce: f.nonce });
+        return;
+      case FRAME_PONG:
+        if (e.pingNonce === f.nonce && e.pingSentAt !== undefined) {
+          e.rttMs = e.lastHeard - e.pingSentAt;
+          e.pingNonce = undefined;
+        }
+        return;
+      case FRAME_NEIGHBORS:
+        this.considerCandidates(f.addresses, e.address);
+        if (f.wantReply) this.sendFrame(e, { type: FRAME_NEIGHBORS, wantReply: false, addresses: this.nearList() });
+        return;
+      case FRAME_WANT:
+        e.remoteWants = f.want;
+        if (!f.want && !this.wants(e, e.lastHeard)) this.dropEntry(e, 'released', 'bye');
+        return;
+      case FRAME_BYE:
+        if (f.ack) {
+          e.link.close('released');
+          this.dropEntry(e, 'released', 'none');
+        } else {
+          // The peer stops using the link: so do we, then ack so it can close.
+          this.dropEntry(e, 'released', 'none');
+          this.sendFrameOn(e.link, { type: FRAME_BYE, ack: true });
+        }
+        return;
+      case FRAME_LOCAL:
+        if (f.kind === LOCAL_DHT) this.onLocalDht(e.address, f.payload);
+        else this.count('frames_unknown_local');
+        return;
+    }
+  }
+
+  private onLocalDht(from: RingAddress, payload: Uint8Array): void {
+    let m;
+    try {
+      m = decodeDhtMessage(payload);
+    } catch (err) {
+      if (!(err instanceof WireError)) throw err;
+      this.count('dht_malformed');
+      return;
+    }
+    if (m.t === 'store' || m.t === 'stored' || m.t === 'fetch' || m.t === 'copies' || m.t === 'drop') this.dhtService.onLocal(from, m as ReplicaMessage);
+    else this.count('dht_malformed');
+  }
+
+  // ---- routing -----------------------------------------------------------------------------
+
+  /**
+   * Originates a routed message. `via`: route to that node first (it links to `dest`);
+   * `askReplyVia`: tell the receiver to answer through our first hop (we may not be on the ring yet).
+   * Returns false if there is no route at all.
+   */
+  private sendRouted(dest: RingAddress, app: number, payload: Uint8Array, o: { exact: boolean; via?: RingAddress; askReplyVia?: boolean; notSrc?: boolean }): boolean {
+    if (this.stopped) return false;
+    const frame: RoutedFrame = { type: FRAME_ROUTED, exact: o.exact, hops: 0, hopLimit: this.options.hopLimit, app, src: this.address, dest, payload };
+    if (o.via !== undefined && o.via !== this.address) frame.via = o.via;
+    if (o.notSrc) frame.notSrc = true;
+    return this.route(frame, o.askReplyVia ?? false);
+  }
+
+  /** One routing step for a message here (originated or received). */
+  private route(f: RoutedFrame, askReplyVia = false): boolean {
+    if (f.via === this.address) delete f.via;
+    const target = f.via ?? f.dest;
+    const exact = f.via !== undefined || f.exact;
+    const d = nextHop(this.table, target, exact, f.notSrc ? f.src : undefined);
+    if (d.kind === 'deliver') {
+      this.deliver(f);
+      return true;
+    }
+    if (d.kind === 'drop') {
+      this.count(`route_drop_${d.reason}`);
+      this.log(`drop ${d.reason} app=${f.app} src=${addressHex(f.src).slice(0, 8)} dest=${addressHex(f.dest).slice(0, 8)} via=${f.via === undefined ? '-' : addressHex(f.via).slice(0, 8)}`);
+      return false;
+    }
+    if (f.hops >= f.hopLimit) {
+      this.count('route_drop_hop_limit');
+      return false;
+    }
+    const e = this.table.get(d.next)!;
+    if (f.app >= FIRST_USER_APP) e.lastUsed = this.deps.clock.now();
+    if (f.hops > 0) this.count('routed_forwarded');
+    const out: RoutedFrame = { ...f, hops: f.hops + 1 };
+    if (askReplyVia && d.next !== f.dest) out.replyVia = d.next;
+    return this.sendFrame(e, out);
+  }
+
+  private deliver(f: RoutedFrame): void {
+    this.count('routed_delivered');
+    switch (f.app) {
+      case APP_FIND:
+        return this.onFind(f);
+      case APP_FOUND:
+        return this.onFound(f);
+      case APP_SIGNAL:
+        if (this.deps.log) this.log(`signal from ${addressHex(f.src).slice(0, 8)} hops=${f.hops} replyVia=${f.replyVia === undefined ? '-' : addressHex(f.replyVia).slice(0, 8)}`);
+        if (f.src === this.address) return;
+        this.deps.connector.onSignal(f.src, f.payload, (payload) => void this.sendRouted(f.src, APP_SIGNAL, payload, { exact: true, via: f.replyVia, notSrc: true }));
+        return;
+      case APP_DHT:
+        return this.onDhtRouted(f);
+      default: {
+        if (f.app < FIRST_USER_APP) {
+          this.count('routed_unknown_app');
+          return;
+        }
+        const h = this.handlers.get(f.app);
+        if (!h) {
+          this.count('routed_no_handler');
+          return;
+        }
+        h({ from: f.src, payload: f.payload, hops: f.hops });
+      }
+    }
+  }
+
+  private onDhtRouted(f: RoutedFrame): void {
+    let m;
+    try {
+      m = decodeDhtMessage(f.payload);
+    } catch (err) {
+      if (!(err instanceof WireError)) throw err;
+      this.count('dht_malformed');
+      return;
+    }
+    if (m.t === 'put' || m.t === 'get') this.dhtService.onRequest(f.src, f.replyVia, m);
+    else if (m.t === 'ok' || m.t === 'err') this.dhtService.onResponse(m);
+    else this.count('dht_malformed');
+  }
+
+  // ---- FIND / FOUND ------------------------------------------------------------------------
+
+  /** Asks the node closest to `position` (other than us) who it is and who its near neighbours are. */
+  private find(position: RingAddress): Promise<FindResult | undefined> {
+    return new Promise((resolve) => {
+      this.nextFindId = this.nextFindId >= 0xfffffffe ? 1 : this.nextFindId + 1;
+      const id = this.nextFindId;
+      const timer = this.deps.clock.setTimeout(() => {
+        this.finds.delete(id);
+        this.count('find_timeouts');
+        resolve(undefined);
+      }, this.options.findTimeoutMs);
+      this.finds.set(id, { done: resolve, timer });
+      if (!this.sendRouted(position, APP_FIND, encodeFind({ id }), { exact: false, askReplyVia: true, notSrc: true })) {
+        timer.cancel();
+        this.finds.delete(id);
+        resolve(undefined);
+      }
+    });
+  }
+
+  private onFind(f: RoutedFrame): void {
+    if (f.src === this.address) return;
+    let id: number;
+    try {
+      id = decodeFind(f.payload).id;
+    } catch (err) {
+      if (!(err instanceof WireError)) throw err;
+      this.count('find_malformed');
+      return;
+    }
+    this.sendRouted(f.src, APP_FOUND, encodeFound({ id, near: this.nearList() }), { exact: true, via: f.replyVia, notSrc: true });
+  }
+
+  private onFound(f: RoutedFrame): void {
+    let m;
+    try {
+      m = decodeFound(f.payload);
+    } catch (err) {
+      if (!(err instanceof WireError)) throw err;
+      this.count('find_malformed');
+      return;
+    }
+    const w = this.finds.get(m.id);
+    if (!w) return;
+    this.finds.delete(m.id);
+    w.timer.cancel();
+    w.done({ from: f.src, near: m.near });
+  }
+
+  // ---- joining and the near set ------------------------------------------------------------
+
+  private join(): void {
+    if (this.joining || this.stopped) return;
+    this.joining = true;
+    this.count('join_attempts');
+    void this.find(this.address).then((r) => {
+      this.joining = false;
+      if (!r || this.stopped) return;
+      this.joined = true;
+      this.considerCandidates([r.from]);
+      this.considerCandidates(r.near, r.from);
+    });
+  }
+
+  /**
+   * Dials every candidate that belongs in our near set. `informer` told us about them and links to
+   * them, so our signalling goes through it: greedy routing alone cannot reach a node that the ring
+   * around it does not know yet.
+   */
+  private considerCandidates(candidates: RingAddress[], informer?: RingAddress): void {
+    const now = this.deps.clock.now();
+    const usable = candidates.filter((c) => !this.pendingDials.has(c) && !((this.cooldownUntil.get(c) ?? 0) > now));
+    for (const c of this.table.nearCandidates(usable, this.pendingDials.keys())) this.connect(c, 'near', informer);
+  }
+
+  private connect(remote: RingAddress, purpose: Purpose, via?: RingAddress): void {
+    const e = this.table.get(remote);
+    const now = this.deps.clock.now();
+    if (e) {
+      if (purpose === 'far') e.far = true;
+      if (purpose === 'shortcut') {
+        e.shortcut = true;
+        e.lastUsed = now;
+      }
+      this.announceWant(e, now);
+      return;
+    }
+    const pending = this.pendingDials.get(remote);
+    if (pending) {
+      pending.far ||= purpose === 'far';
+      pending.shortcut ||= purpose === 'shortcut';
+      return;
+    }
+    if ((this.cooldownUntil.get(remote) ?? 0) > now) return;
+    this.pendingDials.set(remote, { far: purpose === 'far', shortcut: purpose === 'shortcut' });
+    this.count(`dials_${purpose}`);
+    this.deps.connector
+      .dial(remote, (payload) => void this.sendRouted(remote, APP_SIGNAL, payload, { exact: true, askReplyVia: true, notSrc: true, ...(via !== undefined ? { via } : {}) }))
+      .then(
+        (link) => {
+          const p = this.pendingDials.get(remote);
+          this.pendingDials.delete(remote);
+          this.adopt(link, 'dialed', p);
+        },
+        (err: Error) => {
+          this.pendingDials.delete(remote);
+          if (this.stopped) return;
+          this.log(`dial ${addressHex(remote).slice(0, 8)} failed: ${err.message}`);
+          this.count('dial_failures');
+          this.cooldownUntil.set(remote, this.deps.clock.now() + this.options.dialCooldownMs);
+        },
+      );
+  }
+
+  private announceWant(e: TableEntry, now: number): boolean {
+    const want = this.wants(e, now);
+    if (want !== e.announcedWant) {
+      e.announcedWant = want;
+      this.sendFrame(e, { type: FRAME_WANT, want });
+    }
+    return want;
+  }
+
+  /** Near set changed (debounced): tell the near neighbours, re-replicate DHT values. */
+  private topologyChanged(): void {
+    if (this.topologyTimer || this.stopped) return;
+    this.topologyTimer = this.deps.clock.setTimeout(() => {
+      this.topologyTimer = undefined;
+      if (this.stopped) return;
+      const near = this.table.nearSet();
+      const key = [...near].sort().join(',');
+      if (key === this.nearKey) return;
+      this.nearKey = key;
+      const askBack = this.nearLost;
+      this.nearLost = false;
+      if (askBack) this.join();
+      const list = this.nearList();
+      for (const a of near) this.sendFrame(this.table.get(a)!, { type: FRAME_NEIGHBORS, wantReply: askBack, addresses: list });
+      this.dhtService.onNeighboursChanged();
+    }, this.options.topologyDebounceMs);
+  }
+
+  private stabilize(): void {
+    if (this.stopped) return;
+    const list = this.nearList();
+    for (const a of this.table.nearSet()) this.sendFrame(this.table.get(a)!, { type: FRAME_NEIGHBORS, wantReply: false, addresses: list });
+  }
+
+  // ---- far links ---------------------------------------------------------------------------
+
+  /** Network size estimated from how densely our near neighbours sit around us. */
+  estimateSize(): number {
+    const succ = this.table.successors();
+    const pred = this.table.predecessors();
+    if (succ.length === 0 || pred.length === 0) return 1 + this.table.size;
+    const span = cwDist(pred[pred.length - 1]!, succ[succ.length - 1]!);
+    if (span === 0n) return 1 + this.table.size;
+    const nodes = succ.length + pred.length;
+    const fraction = Number((span << 32n) >> BigInt(RING_BITS)) / 2 ** 32;
+    return Math.max(nodes + 1, nodes / Math.max(fraction, 2 ** -32));
+  }
+
+  private farTarget(): number {
+    if (this.options.farLinks !== 'auto') return this.options.farLinks;
+    return Math.min(this.options.maxFarLinks, Math.max(1, Math.round(Math.log2(this.estimateSize()))));
+  }
+
+  /** Symphony: a distance drawn from the harmonic distribution between N^-1 and 1 of the ring, either way. */
+  private farPosition(n: number): RingAddress {
+    const exponent = RING_BITS + (this.deps.random.float() - 1) * Math.log2(Math.max(n, 2));
+    const whole = Math.floor(exponent);
+    const mantissa = BigInt(Math.floor(2 ** (exponent - whole) * 2 ** 32));
+    const dist = whole >= 32 ? mantissa << BigInt(whole - 32) : mantissa >> BigInt(32 - whole);
+    return ringAdd(this.address, this.deps.random.float() < 0.5 ? dist : -dist);
+  }
+
+  private maintainFarLinks(): void {
+    if (this.stopped || !this.joined) return;
+    let far = this.farFindsInFlight;
+    for (const e of this.table.all()) if (e.far) far++;
+    for (const p of this.pendingDials.values()) if (p.far) far++;
+    const target = this.farTarget();
+    if (far > target + 1) {
+      for (const e of this.table.all()) {
+        if (e.far) {
+          e.far = false;
+          this.count('far_released');
+          break;
+        }
+      }
+      return;
+    }
+    const n = this.estimateSize();
+    for (let i = 0; i < Math.min(target - far, this.options.farFindsPerRound); i++) {
+      this.farFindsInFlight++;
+      void this.find(this.farPosition(n)).then((r) => {
+        this.farFindsInFlight--;
+        if (!r || this.stopped || r.from === this.address) return;
+        if (this.table.get(r.from)?.far) return;
+        this.connect(r.from, 'far');
+      });
+    }
+  }
+
+  // ---- maintenance tick --------------------------------------------------------------------
+
+  private noteTraffic(dest: RingAddress): void {
+    const n = (this.traffic.get(dest) ?? 0) + 1;
+    this.traffic.set(dest, n);
+    if (n === this.options.shortcutAfterMessages && !this.table.has(dest)) {
+      this.count('shortcuts_auto');
+      this.connect(dest, 'shortcut');
+    }
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    const now = this.deps.clock.now();
+    const o = this.options;
+    for (const e of [...this.table.all()]) {
+      const silent = now - e.lastHeard;
+      if (silent > o.linkTimeoutMs) {
+        this.count('link_timeouts');
+        if (this.deps.log) this.log(`timeout ${addressHex(e.address).slice(0, 8)} link=${e.link.id} closed=${e.link.closed} added=${e.addedAt.toFixed(0)} heard=${e.lastHeard.toFixed(0)}`);
+        this.dropEntry(e, 'timeout');
+        continue;
+      }
+      if (silent > o.pingIntervalMs && (e.pingSentAt === undefined || now - e.pingSentAt > o.pingIntervalMs)) {
+        e.pingNonce = this.deps.random.int(0xffffffff);
+        e.pingSentAt = now;
+        this.sendFrame(e, { type: FRAME_PING, nonce: e.pingNonce });
+      }
+      if (e.shortcut && now - e.lastUsed > o.shortcutIdleMs) e.shortcut = false;
+      if (!this.announceWant(e, now) && !e.remoteWants) this.dropEntry(e, 'released', 'bye');
+    }
+    this.dhtService.tick(now);
+    for (const [a, t] of this.cooldownUntil) if (t <= now) this.cooldownUntil.delete(a);
+    if (now - this.trafficWindowStart >= o.shortcutWindowMs) {
+      this.traffic.clear();
+      this.trafficWindowStart = now;
+    }
+    if (!this.joined && this.table.size > 0) this.join();
+  }
+}

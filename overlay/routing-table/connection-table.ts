@@ -1,0 +1,195 @@
+// The connection table: who we have links to and why. Pure data (no I/O, no timers): the node feeds it
+// links and reads routing choices from it. Addresses are kept in a sorted array, so the neighbour
+// closest to any key is found by binary search (it is the key's successor or predecessor in that array).
+import type { Link, RingAddress } from '../link/link.js';
+import { closerTo, cwDist } from '../ring/ring.js';
+
+/** Why we keep a link. 'near' is derived from ring position; the others are flags. */
+export type LinkKind = 'near' | 'far' | 'shortcut' | 'bootstrap';
+
+export interface TableEntry {
+  readonly address: RingAddress;
+  link: Link;
+  /** True if we dialed this link (used to break ties between duplicate links). */
+  dialedByUs: boolean;
+  far: boolean;
+  shortcut: boolean;
+  bootstrap: boolean;
+  /** Whether the peer still wants the link (it says so with WANT frames); starts true. */
+  remoteWants: boolean;
+  /** What we last told the peer about wanting the link. */
+  announcedWant: boolean;
+  addedAt: number;
+  lastHeard: number;
+  lastUsed: number;
+  rttMs?: number;
+  pingNonce?: number;
+  pingSentAt?: number;
+}
+
+export class ConnectionTable {
+  private readonly entries = new Map<RingAddress, TableEntry>();
+  private sorted: RingAddress[] = [];
+  private nearCache: Set<RingAddress> | undefined;
+
+  constructor(readonly self: RingAddress, readonly nearPerSide: number) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(address: RingAddress): TableEntry | undefined {
+    return this.entries.get(address);
+  }
+
+  has(address: RingAddress): boolean {
+    return this.entries.has(address);
+  }
+
+  all(): IterableIterator<TableEntry> {
+    return this.entries.values();
+  }
+
+  addresses(): readonly RingAddress[] {
+    return this.sorted;
+  }
+
+  add(entry: TableEntry): void {
+    if (entry.address === this.self) throw new Error('cannot link to self');
+    if (this.entries.has(entry.address)) throw new Error('duplicate entry');
+    this.entries.set(entry.address, entry);
+    const i = this.lowerBound(entry.address);
+    this.sorted.splice(i, 0, entry.address);
+    this.nearCache = undefined;
+  }
+
+  remove(address: RingAddress): TableEntry | undefined {
+    const e = this.entries.get(address);
+    if (!e) return undefined;
+    this.entries.delete(address);
+    const i = this.lowerBound(address);
+    if (this.sorted[i] === address) this.sorted.splice(i, 1);
+    this.nearCache = undefined;
+    return e;
+  }
+
+  /** Index of the first sorted address >= a. */
+  private lowerBound(a: RingAddress): number {
+    let lo = 0;
+    let hi = this.sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.sorted[mid]! < a) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** The `n` linked addresses following self clockwise, nearest first. */
+  successors(n = this.nearPerSide): RingAddress[] {
+    const out: RingAddress[] = [];
+    const len = this.sorted.length;
+    if (len === 0) return out;
+    const start = this.lowerBound(this.self + 1n);
+    for (let i = 0; i < Math.min(n, len); i++) out.push(this.sorted[(start + i) % len]!);
+    return out;
+  }
+
+  /** The `n` linked addresses preceding self counter-clockwise, nearest first. */
+  predecessors(n = this.nearPerSide): RingAddress[] {
+    const out: RingAddress[] = [];
+    const len = this.sorted.length;
+    if (len === 0) return out;
+    const start = this.lowerBound(this.self) - 1 + len;
+    for (let i = 0; i < Math.min(n, len); i++) out.push(this.sorted[(start - i) % len]!);
+    return out;
+  }
+
+  /** The near set: `nearPerSide` successors and predecessors (they overlap in tiny rings). */
+  nearSet(): Set<RingAddress> {
+    if (!this.nearCache) this.nearCache = new Set([...this.successors(), ...this.predecessors()]);
+    return this.nearCache;
+  }
+
+  isNear(address: RingAddress): boolean {
+    return this.nearSet().has(address);
+  }
+
+  /**
+   * Would `candidate` (not linked yet) enter our near set? True if it is closer clockwise than our
+   * current last successor, or closer counter-clockwise than our last predecessor, or a side is short.
+   */
+  wouldBeNear(candidate: RingAddress): boolean {
+    if (candidate === this.self || this.entries.has(candidate)) return false;
+    const succ = this.successors();
+    const pred = this.predecessors();
+    if (succ.length < this.nearPerSide || pred.length < this.nearPerSide) return true;
+    const cw = cwDist(this.self, candidate);
+    if (cw < cwDist(this.self, succ[succ.length - 1]!)) return true;
+    const ccw = cwDist(candidate, this.self);
+    return ccw < cwDist(pred[pred.length - 1]!, this.self);
+  }
+
+  /**
+   * Which of `candidates` (not linked) belong in the near set of everything we know: linked nodes,
+   * `pending` dials and the candidates themselves. Dialing only these avoids dialing six nodes for
+   * one free place when a neighbour list arrives.
+   */
+  nearCandidates(candidates: readonly RingAddress[], pending: Iterable<RingAddress>): RingAddress[] {
+    const fresh = candidates.filter((c) => c !== this.self && !this.entries.has(c));
+    if (fresh.length === 0) return [];
+    const all = [...new Set([...this.sorted, ...pending, ...fresh])].filter((a) => a !== this.self);
+    const k = this.nearPerSide;
+    const byCw = [...all].sort((a, b) => (cwDist(this.self, a) < cwDist(this.self, b) ? -1 : 1)).slice(0, k);
+    const byCcw = [...all].sort((a, b) => (cwDist(a, this.self) < cwDist(b, this.self) ? -1 : 1)).slice(0, k);
+    const near = new Set([...byCw, ...byCcw]);
+    return [...new Set(fresh)].filter((c) => near.has(c));
+  }
+
+  /**
+   * The linked address closest to `key` by ring distance (ties to the lower address), skipping
+   * `exclude`. Undefined if the table is empty. O(log n): the closest point of a sorted circular set
+   * to a key is the key's successor or predecessor in it.
+   */
+  closest(key: RingAddress, exclude?: RingAddress): RingAddress | undefined {
+    const len = this.sorted.length;
+    if (len === 0) return undefined;
+    const i = this.lowerBound(key);
+    let best: RingAddress | undefined;
+    // Two candidates each side cover the case where one of them is excluded.
+    for (const j of [i - 2, i - 1, i, i + 1]) {
+      const a = this.sorted[((j % len) + len) % len]!;
+      if (a === exclude) continue;
+      if (best === undefined || closerTo(key, a, best)) best = a;
+    }
+    return best;
+  }
+
+  /** The `n` linked addresses closest to `key`, closest first (used for DHT replica sets). */
+  closestN(key: RingAddress, n: number): RingAddress[] {
+    const len = this.sorted.length;
+    if (len === 0) return [];
+    const take = Math.min(n, len);
+    // Merge outward from the key's position in both directions.
+    let right = this.lowerBound(key);
+    let left = right - 1;
+    const out: RingAddress[] = [];
+    while (out.length < take) {
+      const r = this.sorted[((right % len) + len) % len]!;
+      const l = this.sorted[((left % len) + len) % len]!;
+      if (out.length + 1 === take && r === l) {
+        out.push(r);
+        break;
+      }
+      if (closerTo(key, r, l)) {
+        out.push(r);
+        right++;
+      } else {
+        out.push(l);
+        left--;
+      }
+      if (right - left - 1 >= len) break;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,176 @@
+// A population of real OverlayNodes on a SimNetwork: create, join, crash and leave nodes; probe
+// routing; check the ring against the truth. Used by the scenario runner, the benchmark and tests.
+import { Identity } from '../overlay/identity.js';
+import type { RingAddress } from '../overlay/link/link.js';
+import { OverlayNode } from '../overlay/node/overlay-node.js';
+import type { OverlayOptions } from '../overlay/node/options.js';
+import { seededRandom } from '../overlay/random.js';
+import type { Random } from '../overlay/clock.js';
+import { NodeClock, SimClock } from './sim-clock.js';
+import { SimNetwork, type SimHost, type SimNetworkOptions } from './sim-network.js';
+
+/** The app tag of simulation probe messages. */
+export const PROBE_APP = 16;
+
+export interface SimNode {
+  node: OverlayNode;
+  host: SimHost;
+  clock: NodeClock;
+  identity: Identity;
+  createdAt: number;
+}
+
+export interface ProbeStats {
+  sent: number;
+  delivered: number;
+  hops: number[];
+}
+
+export class Simulation {
+  readonly clock = new SimClock();
+  readonly random: Random;
+  readonly net: SimNetwork;
+  readonly nodes = new Map<RingAddress, SimNode>();
+  private readonly probes = new Map<number, { dest: RingAddress; delivered: boolean; hops: number }>();
+  private nextProbe = 1;
+  /** Counters of nodes that are gone, so totals survive churn. */
+  readonly departedCounters: Record<string, number> = Object.create(null);
+  /** Per-node log lines (trace switch), off by default. */
+  log: ((line: string) => void) | undefined;
+
+  constructor(seed: number, private readonly overlayOptions: Partial<OverlayOptions> = {}, netOptions: Partial<SimNetworkOptions> = {}) {
+    this.random = seededRandom(seed);
+    this.net = new SimNetwork(this.clock, seededRandom(seed ^ 0x5eed), netOptions);
+  }
+
+  /** Creates a node; it joins through a random live node, or founds the network if there is none. */
+  addNode(): SimNode {
+    let identity: Identity;
+    do identity = Identity.fromSeed(this.random.bytes(32));
+    while (this.nodes.has(identity.address));
+    const host = this.net.addHost(identity.address, identity.publicKey, this.random.int(this.net.regions));
+    const clock = new NodeClock(this.clock);
+    const node = new OverlayNode({ identity, clock, random: seededRandom(this.random.int(2 ** 32)), connector: host.connector, ...(this.log ? { log: this.log } : {}) }, this.overlayOptions);
+    node.onMessage(PROBE_APP, (m) => {
+      const id = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.length).getUint32(0);
+      const p = this.probes.get(id);
+      if (p && p.dest === node.address && !p.delivered) {
+        p.delivered = true;
+        p.hops = m.hops;
+      }
+    });
+    const sn: SimNode = { node, host, clock, identity, createdAt: this.clock.now() };
+    const live = [...this.nodes.values()];
+    this.nodes.set(identity.address, sn);
+    node.start();
+    if (live.length > 0) {
+      const boot = live[this.random.int(live.length)]!;
+      const [ours, theirs] = this.net.linkPair(host, boot.host);
+      boot.node.addLink(theirs);
+      node.addLink(ours);
+    }
+    return sn;
+  }
+
+  private retire(sn: SimNode): void {
+    for (const [k, v] of Object.entries(sn.node.status().counters)) this.departedCounters[k] = (this.departedCounters[k] ?? 0) + v;
+    this.nodes.delete(sn.node.address);
+  }
+
+  /** Silent failure: timers stop, frames vanish, peers are not told. */
+  crash(address: RingAddress): void {
+    const sn = this.nodes.get(address);
+    if (!sn) return;
+    this.retire(sn);
+    sn.clock.halt();
+    this.net.crash(address);
+  }
+
+  /** Graceful leave: the node hands off its DHT copies and closes its links. */
+  leave(address: RingAddress): void {
+    const sn = this.nodes.get(address);
+    if (!sn) return;
+    this.retire(sn);
+    void sn.node.stop();
+    sn.clock.halt();
+    this.net.remove(address);
+  }
+
+  randomNode(minAgeMs = 0): SimNode {
+    const now = this.clock.now();
+    const all = [...this.nodes.values()];
+    for (let i = 0; i < 100; i++) {
+      const n = all[this.random.int(all.length)]!;
+      if (now - n.createdAt >= minAgeMs) return n;
+    }
+    return all[this.random.int(all.length)]!;
+  }
+
+  sortedAddresses(): RingAddress[] {
+    return [...this.nodes.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** Fraction of live nodes whose first successor and first predecessor are the true ones. */
+  ringConsistency(): { consistent: number; total: number; wrong: RingAddress[] } {
+    const sorted = this.sortedAddresses();
+    const n = sorted.length;
+    const wrong: RingAddress[] = [];
+    sorted.forEach((a, i) => {
+      if (n < 2) return;
+      const node = this.nodes.get(a)!.node;
+      const succ = node.successors(1)[0];
+      const pred = node.predecessors(1)[0];
+      if (succ !== sorted[(i + 1) % n] || pred !== sorted[(i - 1 + n) % n]) wrong.push(a);
+    });
+    return { consistent: n - wrong.length, total: n, wrong };
+  }
+
+  /** Sends one probe from `src` to `dest` (exact). */
+  probe(src: SimNode, dest: RingAddress): number {
+    const id = this.nextProbe++;
+    const payload = new Uint8Array(4);
+    new DataView(payload.buffer).setUint32(0, id);
+    this.probes.set(id, { dest, delivered: false, hops: -1 });
+    src.node.send(dest, PROBE_APP, payload, { exact: true });
+    return id;
+  }
+
+  /** Results of the probes with the given ids; `alive` filters out those whose destination left meanwhile. */
+  probeStats(ids: Iterable<number>): ProbeStats & { destGone: number } {
+    const s = { sent: 0, delivered: 0, hops: [] as number[], destGone: 0 };
+    for (const id of ids) {
+      const p = this.probes.get(id);
+      if (!p) continue;
+      if (!p.delivered && !this.nodes.has(p.dest)) {
+        s.destGone++;
+        continue;
+      }
+      s.sent++;
+      if (p.delivered) {
+        s.delivered++;
+        s.hops.push(p.hops);
+      }
+    }
+    return s;
+  }
+
+  /** Sum of one counter over live and departed nodes. */
+  counterTotal(name: string): number {
+    let t = this.departedCounters[name] ?? 0;
+    for (const sn of this.nodes.values()) t += sn.node.counter(name);
+    return t;
+  }
+
+  async runFor(ms: number): Promise<void> {
+    await this.clock.runUntil(this.clock.now() + ms);
+  }
+
+  async stopAll(): Promise<void> {
+    for (const sn of [...this.nodes.values()]) this.leave(sn.node.address);
+  }
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
+}
