@@ -310,12 +310,13 @@ export class ProxyHandlers implements Nfs3Handlers {
           // Same object (same name, or two hard links): POSIX rename does nothing.
           return { status: Nfs3Status.OK, fromdirWcc: await this.wccOf(from), todirWcc: await this.wccOf(to) };
         }
+        // A directory cannot move below itself (POSIX rename EINVAL, checked before the target).
+        if (src.type === Ftype3.DIR && (await this.isAncestor(src.vid, to))) throw new StatusError(Nfs3Status.INVAL, 'rename into itself');
         if (dst) {
           if (src.type === Ftype3.DIR && dst.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'target is not a directory');
           if (src.type !== Ftype3.DIR && dst.type === Ftype3.DIR) throw new StatusError(Nfs3Status.ISDIR, 'target is a directory');
           if (dst.type === Ftype3.DIR && !(await this.listings.isEmpty(dst))) throw new StatusError(Nfs3Status.NOTEMPTY, 'target not empty');
         }
-        if (src.type === Ftype3.DIR && (await this.isAncestor(src.vid, to))) throw new StatusError(Nfs3Status.INVAL, 'rename into itself');
         // Both sides into the shadow (metadata only), then one shadow RENAME.
         const moved = await core.ensureShadow(src);
         from = await core.ensureShadow(core.node(from.vid));
