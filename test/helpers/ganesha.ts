@@ -48,6 +48,7 @@ interface NsState {
 }
 const rpcbinds = new Map<string, NsState>();
 const addressed = new Set<string>();
+let vethCounter = 0;
 
 async function acquireRpcbind(ns: Netns): Promise<void> {
   const st = rpcbinds.get(ns.name);
@@ -115,11 +116,20 @@ export async function startGanesha(o: GaneshaOptions): Promise<Ganesha> {
     host = '127.0.0.1';
   } else {
     ns = await Netns.create('gan');
-    const [rootAddr, nsAddr] = await pickSubnet();
-    vethRoot = `gr${process.pid % 100000}${randomInt(0, 1000)}`.slice(0, 15);
-    await vethPair({ ifname: vethRoot, cidr: `${rootAddr}/30` }, { ns, ifname: 'gns0', cidr: `${nsAddr}/30` });
+    // Both ends are created in the root namespace first: both names must be unique there.
+    const tag = `${process.pid % 100000}x${vethCounter++}`;
+    vethRoot = `gr${tag}`.slice(0, 15);
+    try {
+      const [rootAddr, nsAddr] = await pickSubnet();
+      await vethPair({ ifname: vethRoot, cidr: `${rootAddr}/30` }, { ns, ifname: `gn${tag}`.slice(0, 15), cidr: `${nsAddr}/30` });
+      host = nsAddr;
+    } catch (e) {
+      await run('ip', ['link', 'del', vethRoot]).catch(() => undefined);
+      await ns.destroy();
+      rmSync(work, { recursive: true, force: true });
+      throw e;
+    }
     addressed.add(ns.name);
-    host = nsAddr;
   }
   mkdirSync(join(work, 'recov'));
   const conf = join(work, 'ganesha.conf');
