@@ -3,7 +3,7 @@
 import { CliError, type Command } from './commands/command.js';
 
 // Subcommands in the order `--help` lists them; a name whose module is not built yet is skipped.
-const COMMANDS = ['up', 'status', 'down', 'dht', 'image', 'rowfs', 'boot'] as const;
+const COMMANDS = ['up', 'status', 'down', 'dht', 'ping', 'image', 'rowfs', 'boot'] as const;
 
 async function loadCommand(name: string): Promise<Command | undefined> {
   if (!(COMMANDS as readonly string[]).includes(name)) return undefined;

@@ -1,4 +1,5 @@
 // A link forced through a TURN relay (coturn on loopback) reports itself as relayed, and why.
+// Everything stays on 127.0.0.0/8.
 import test from 'ava';
 import { startProc } from '../helpers/proc.js';
 import { makeConnector, tap } from './loopback.js';
@@ -15,8 +16,10 @@ test('relay-only ICE through coturn gives a working link that info() calls relay
   t.teardown(() => turn.kill());
   await turn.waitFor(/Total General servers|IPv4. TCP listener opened|listener opened on/, 10_000);
   const ice = [`turn:u:p@127.0.0.1:${TURN_PORT}`];
-  const a = makeConnector({ iceServers: ice, iceTransportPolicy: 'relay' });
-  const b = makeConnector({ iceServers: ice, iceTransportPolicy: 'relay' });
+  // Distinct loopback addresses: TURN permissions are per IP (RFC 8656 section 9), so with everyone on
+  // 127.0.0.1 a peer's host socket could reach our allocation and show up as a direct prflx pair.
+  const a = makeConnector({ iceServers: ice, iceTransportPolicy: 'relay', bindAddress: '127.0.0.2' });
+  const b = makeConnector({ iceServers: ice, iceTransportPolicy: 'relay', bindAddress: '127.0.0.3' });
   t.teardown(() => {
     a.connector.closeAll();
     b.connector.closeAll();

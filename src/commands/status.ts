@@ -1,0 +1,44 @@
+// `overlay status`: what a running node knows about itself.
+import { CliError, parseArgs, type Command } from './command.js';
+import { askNode, targetHelp, targetSpec } from './target.js';
+import type { NodeStatus } from '../node.js';
+
+export const command: Command = {
+  summary: 'show the running node: address, links (direct/relayed, RTT), DHT, counters',
+  help: `usage: overlay status [--json] [--network NAME | --state DIR]
+
+Asks the running node (through its control socket) for its ring address, its links by kind
+(near, far, shortcut, bootstrap) with path (direct or relayed, and why) and RTT, the DHT records it
+holds and its counters.
+
+options:
+  --json               print the full status as JSON
+${targetHelp}`,
+
+  async run(argv) {
+    const args = parseArgs(argv, { ...targetSpec, json: {} });
+    if (args.positionals.length) throw new CliError(`unexpected argument '${args.positionals[0]}'`);
+    const s = (await askNode(args, { op: 'status' })) as NodeStatus;
+    if (args.options.json) {
+      console.log(JSON.stringify(s, null, 2));
+      return 0;
+    }
+    const byKind: Record<string, number> = {};
+    for (const l of s.links) byKind[l.kind] = (byKind[l.kind] ?? 0) + 1;
+    const lines = [
+      `network   ${s.network}${s.joined ? '' : ' (joining)'}`,
+      `address   ${s.address}`,
+      `uptime    ${s.uptimeS} s`,
+      `links     ${s.links.length}${s.links.length ? ` (${Object.entries(byKind).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}`,
+      ...s.links.map((l) => `  ${l.remote}  ${l.kind.padEnd(9)} ${l.path.padEnd(8)} ${l.rttMs === undefined ? '   -   ' : `${String(l.rttMs).padStart(4)} ms`}  ${l.detail}`),
+      `dht       ${s.dhtRecordsHeld} records held`,
+    ];
+    if (s.bootstrap) lines.push(`bootstrap ${s.bootstrap.url} (${s.bootstrap.counters.clients ?? 0} clients served)`);
+    for (const [name, v] of Object.entries(s.services)) lines.push(`service   ${name}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+    const counters = { ...s.counters, ...s.connector };
+    const nonzero = Object.entries(counters).filter(([, v]) => v !== 0);
+    if (nonzero.length) lines.push('counters', ...nonzero.sort().map(([k, v]) => `  ${k.padEnd(28)} ${v}`));
+    console.log(lines.join('\n'));
+    return 0;
+  },
+};

@@ -1,0 +1,372 @@
+// A running node: the composition of identity, config, the WebRTC connector, the overlay, the
+// bootstrap endpoint, the local control socket, and pluggable services (the virtual network:
+// TUN + DHT-backed DHCP + IP forwarder, added by src/vnet/, plugs in as a NodeService).
+//
+//   start:  identity (state dir) -> connector -> overlay.start -> bootstrap endpoint (--listen)
+//           -> control socket -> join through --bootstrap (or found) -> services, in order
+//   stop:   services in reverse -> control socket -> bootstrap endpoint -> overlay.stop (hands DHT
+//           copies to neighbours, closes links) -> connector; idempotent, every step bounded
+import type { Overlay, OverlayStatus } from '../overlay/api.js';
+import { systemClock, type Clock, type Timer } from '../overlay/clock.js';
+import { cryptoRandom } from '../overlay/random.js';
+import { Identity } from '../overlay/identity.js';
+import type { RingAddress } from '../overlay/link/link.js';
+import { OverlayNode } from '../overlay/node/overlay-node.js';
+import type { OverlayOptions } from '../overlay/node/options.js';
+import { WebRtcConnector } from '../overlay/link/webrtc/webrtc-connector.js';
+import { LinkDialError } from '../overlay/link/webrtc/errors.js';
+import { BootstrapServer } from '../overlay/bootstrap/server.js';
+import { dialViaBootstrap } from '../overlay/bootstrap/client.js';
+import { BootstrapError } from '../overlay/bootstrap/errors.js';
+import type { NodeConfig } from './config.js';
+import { ControlServer } from './control/server.js';
+import { CONTROL_SOCKET_NAME, type ControlRequest } from './control/protocol.js';
+import { join } from 'node:path';
+
+/** Routed-message tag of `overlay ping` (user tags start at 16; 16 is the IP forwarder's). */
+export const APP_PING = 31;
+export const JOIN_ATTEMPTS = 6;
+export const JOIN_BACKOFF_FIRST_MS = 1_000;
+export const JOIN_BACKOFF_MAX_MS = 8_000;
+/** An isolated node (no links at all) retries its bootstrap endpoints this often. */
+export const REJOIN_CHECK_MS = 15_000;
+export const PING_TIMEOUT_MS = 5_000;
+export const SERVICE_STOP_TIMEOUT_MS = 10_000;
+
+/** What a service sees of the node. */
+export interface NodeContext {
+  readonly config: NodeConfig;
+  readonly identity: Identity;
+  readonly overlay: Overlay;
+  readonly clock: Clock;
+  log(line: string): void;
+}
+
+/** Something the node runs once it is part of the network (e.g. the virtual network device). */
+export interface NodeService {
+  readonly name: string;
+  /** Called once the node has joined (or founded) the network. */
+  start(ctx: NodeContext): Promise<void>;
+  /** Called on `down`, in reverse start order; must release what it holds (leases, devices). */
+  stop(): Promise<void>;
+  /** Extra fields for `overlay status` under `services.<name>`. */
+  status?(): unknown;
+}
+
+/** The node's refusal to go on: a join was refused, or every bootstrap endpoint failed. */
+export class JoinError extends Error {
+  override name = 'JoinError';
+  constructor(
+    message: string,
+    readonly refused: boolean,
+  ) {
+    super(message);
+  }
+}
+
+export interface NodeStartOptions {
+  services?: NodeService[];
+  overlayOptions?: Partial<OverlayOptions>;
+  /** Progress lines meant for the user (address, joined, ...). */
+  say?: (line: string) => void;
+  /** Diagnostic lines. */
+  log?: (line: string) => void;
+}
+
+export interface NodeStatus extends OverlayStatus {
+  network: string;
+  stateDir: string;
+  joined: boolean;
+  uptimeS: number;
+  bootstrap?: { url: string; counters: Record<string, number> };
+  connector: Record<string, number>;
+  services: Record<string, unknown>;
+}
+
+export class OverlayDaemon {
+  readonly identity: Identity;
+  readonly overlay: OverlayNode;
+  readonly connector: WebRtcConnector;
+  private bootstrapServer?: BootstrapServer;
+  private control?: ControlServer;
+  private readonly services: NodeService[];
+  private readonly startedServices: NodeService[] = [];
+  private readonly clock: Clock = systemClock;
+  private readonly startedAt = Date.now();
+  private rejoinTimer?: Timer;
+  private rejoining = false;
+  private joinedFlag = false;
+  private stopping?: Promise<void>;
+  private readonly pings = new Map<number, (hops: number) => void>();
+  private nextPingId = 1;
+  private resolveStopped!: () => void;
+  private resolveStopRequested!: () => void;
+  /** Resolves when stop() is first called: waits inside start() race against it. */
+  private readonly stopRequested = new Promise<void>((r) => (this.resolveStopRequested = r));
+  /** Resolves once the node has stopped (by `down`, a signal, or a failed join). */
+  readonly stopped = new Promise<void>((r) => (this.resolveStopped = r));
+  private readonly say: (line: string) => void;
+  private readonly log: (line: string) => void;
+
+  /** Builds the node (identity loaded, nothing listening yet); `start()` brings it up. */
+  constructor(
+    readonly config: NodeConfig,
+    o: NodeStartOptions = {},
+  ) {
+    this.say = o.say ?? (() => {});
+    this.log = o.log ?? (() => {});
+    this.services = o.services ?? [];
+    this.identity = Identity.loadOrCreate(config.stateDir);
+    this.connector = new WebRtcConnector({
+      identity: this.identity,
+      network: config.network,
+      secret: config.secret,
+      clock: this.clock,
+      random: cryptoRandom,
+      iceServers: config.iceServers,
+      ...(config.bindAddress ? { bindAddress: config.bindAddress } : {}),
+      ...(config.portRange ? { portRange: config.portRange } : {}),
+      iceTransportPolicy: config.iceTransportPolicy,
+      dialTimeoutMs: config.dialTimeoutMs,
+      log: this.log,
+    });
+    this.overlay = new OverlayNode({ identity: this.identity, clock: this.clock, random: cryptoRandom, connector: this.connector, log: this.log }, o.overlayOptions);
+  }
+
+  /** Builds and starts a node (see `start`). */
+  static async start(config: NodeConfig, o: NodeStartOptions = {}): Promise<OverlayDaemon> {
+    const d = new OverlayDaemon(config, o);
+    await d.start();
+    return d;
+  }
+
+  /**
+   * Resolves once the node has joined (or founded) the network and its services run. On failure the
+   * node is stopped and the error thrown; a `stop()` while starting ends the start quietly.
+   */
+  async start(): Promise<void> {
+    try {
+      await this.boot();
+    } catch (err) {
+      const stoppedMeanwhile = this.stopping !== undefined;
+      await this.stop();
+      if (!stoppedMeanwhile) throw err;
+    }
+  }
+
+  get address(): RingAddress {
+    return this.identity.address;
+  }
+
+  get controlSocketPath(): string {
+    return join(this.config.stateDir, CONTROL_SOCKET_NAME);
+  }
+
+  private async boot(): Promise<void> {
+    const c = this.config;
+    this.say(`node ${this.identity.addressHex} network ${c.network} state ${c.stateDir}`);
+    if (c.secretGenerated) this.say(`generated the network secret in ${c.secretSource}: copy it to every member (--secret FILE)`);
+    this.overlay.onMessage(APP_PING, (m) => this.onPing(m.from, m.payload, m.hops));
+    this.overlay.start();
+    if (c.listen) {
+      this.bootstrapServer = await BootstrapServer.listen({
+        host: c.listen.host,
+        port: c.listen.port,
+        network: c.network,
+        address: this.identity.address,
+        connector: this.connector,
+        clock: this.clock,
+        log: this.log,
+      });
+      this.say(`bootstrap endpoint listening on ${c.listen.host}:${this.bootstrapServer.port}`);
+    }
+    this.control = await ControlServer.listen(this.controlSocketPath, (req) => this.handle(req), this.log);
+    if (c.bootstrap.length > 0) {
+      const via = await this.joinThroughBootstrap();
+      if (this.stopping) return;
+      this.say(`joined network ${c.network} via ${via}`);
+      this.rejoinTimer = this.clock.setInterval(() => void this.rejoinIfIsolated(), REJOIN_CHECK_MS);
+    } else {
+      this.say(`founded network ${c.network}; waiting for members`);
+    }
+    this.joinedFlag = true;
+    const ctx: NodeContext = { config: c, identity: this.identity, overlay: this.overlay, clock: this.clock, log: this.log };
+    for (const s of this.services) {
+      if (this.stopping) return;
+      await s.start(ctx);
+      this.startedServices.push(s);
+      this.say(`service ${s.name} started`);
+    }
+  }
+
+  /** Dials the bootstrap endpoints in turn, with bounded backoff; a refusal is final. */
+  private async joinThroughBootstrap(): Promise<string> {
+    let backoff = JOIN_BACKOFF_FIRST_MS;
+    let last = '';
+    for (let attempt = 1; attempt <= JOIN_ATTEMPTS && !this.stopping; attempt++) {
+      for (const url of this.config.bootstrap) {
+        if (this.stopping) break;
+        try {
+          const { link, endpointAddress } = await dialViaBootstrap(url, {
+            network: this.config.network,
+            address: this.identity.address,
+            connector: this.connector,
+            clock: this.clock,
+            timeoutMs: this.config.dialTimeoutMs + 5_000,
+          });
+          this.overlay.addLink(link);
+          return `${url} (first link to ${hex(endpointAddress)}, ${link.info().detail})`;
+        } catch (err) {
+          if (err instanceof LinkDialError && err.code === 'refused') {
+            throw new JoinError(`refused by ${url}: ${err.message}`, true);
+          }
+          if (err instanceof BootstrapError && err.code === 'network-mismatch') throw new JoinError(err.message, true);
+          last = `${url}: ${(err as Error).message}`;
+          this.log(`join attempt ${attempt}/${JOIN_ATTEMPTS} through ${last}`);
+        }
+      }
+      if (attempt < JOIN_ATTEMPTS) await Promise.race([sleep(this.clock, backoff), this.stopRequested]);
+      backoff = Math.min(backoff * 2, JOIN_BACKOFF_MAX_MS);
+    }
+    throw new JoinError(`could not join through any bootstrap endpoint (last: ${last})`, false);
+  }
+
+  private async rejoinIfIsolated(): Promise<void> {
+    if (this.rejoining || this.stopping || this.overlay.status().links.length > 0) return;
+    this.rejoining = true;
+    try {
+      const url = this.config.bootstrap[0]!;
+      const { link } = await dialViaBootstrap(url, { network: this.config.network, address: this.identity.address, connector: this.connector, clock: this.clock });
+      this.overlay.addLink(link);
+      this.say(`rejoined network ${this.config.network} via ${url}`);
+    } catch (err) {
+      this.log(`rejoin failed: ${(err as Error).message}`);
+    } finally {
+      this.rejoining = false;
+    }
+  }
+
+  status(): NodeStatus {
+    const s = this.overlay.status();
+    const services: Record<string, unknown> = {};
+    for (const svc of this.startedServices) services[svc.name] = svc.status?.() ?? 'running';
+    const out: NodeStatus = {
+      network: this.config.network,
+      stateDir: this.config.stateDir,
+      joined: this.joinedFlag,
+      uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
+      ...s,
+      connector: { ...this.connector.counters },
+      services,
+    };
+    if (this.bootstrapServer) out.bootstrap = { url: `ws://${this.config.listen!.host}:${this.bootstrapServer.port}`, counters: { ...this.bootstrapServer.counters } };
+    return out;
+  }
+
+  /** Sends `count` pings to `dest` over the overlay; resolves with the round trips. */
+  async ping(dest: RingAddress, count: number): Promise<Array<{ seq: number; rttMs?: number; hops?: number; error?: string }>> {
+    const results = [];
+    for (let seq = 1; seq <= count; seq++) {
+      const id = this.nextPingId++ & 0x7fffffff;
+      const t0 = performance.now();
+      const payload = Buffer.alloc(5);
+      payload[0] = 1;
+      payload.writeUInt32BE(id, 1);
+      const reply = new Promise<number | undefined>((resolve) => {
+        const timer = this.clock.setTimeout(() => {
+          this.pings.delete(id);
+          resolve(undefined);
+        }, PING_TIMEOUT_MS);
+        this.pings.set(id, (hops) => {
+          timer.cancel();
+          this.pings.delete(id);
+          resolve(hops);
+        });
+      });
+      if (!this.overlay.send(dest, APP_PING, payload, { exact: true })) {
+        this.pings.get(id)?.(-1);
+        results.push({ seq, error: 'no route' });
+        continue;
+      }
+      const hops = await reply;
+      if (hops === undefined) results.push({ seq, error: `no reply within ${PING_TIMEOUT_MS} ms` });
+      else results.push({ seq, rttMs: Math.round((performance.now() - t0) * 100) / 100, hops });
+    }
+    return results;
+  }
+
+  private onPing(from: RingAddress, payload: Uint8Array, hops: number): void {
+    if (payload.length !== 5) return;
+    const id = Buffer.from(payload).readUInt32BE(1);
+    if (payload[0] === 1) {
+      const reply = Buffer.from(payload);
+      reply[0] = 2;
+      this.overlay.send(from, APP_PING, reply, { exact: true });
+    } else if (payload[0] === 2) {
+      this.pings.get(id)?.(hops);
+    }
+  }
+
+  private async handle(req: ControlRequest): Promise<unknown> {
+    const enc = new TextEncoder();
+    switch (req.op) {
+      case 'status':
+        return this.status();
+      case 'down':
+        // Answer first, then leave: the caller waits for the control socket to disappear.
+        setImmediate(() => void this.stop());
+        return { stopping: true };
+      case 'dht-put':
+        await this.overlay.dht.put(enc.encode(req.key), enc.encode(req.value), req.ttlS * 1000);
+        return { stored: true };
+      case 'dht-get': {
+        const records = await this.overlay.dht.get(enc.encode(req.key));
+        const dec = new TextDecoder('utf-8', { fatal: false });
+        return records.map((r) => ({ value: dec.decode(r.value), owner: Buffer.from(r.owner).toString('hex'), ttlS: Math.round(r.ttlMs / 1000) }));
+      }
+      case 'ping':
+        return this.ping(BigInt('0x' + req.address), req.count);
+    }
+  }
+
+  /** Leaves the network cleanly. Idempotent; resolves when everything is closed. */
+  stop(): Promise<void> {
+    this.resolveStopRequested();
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    this.rejoinTimer?.cancel();
+    for (const s of this.startedServices.reverse()) {
+      try {
+        await withTimeout(s.stop(), SERVICE_STOP_TIMEOUT_MS, `service ${s.name} stop`);
+      } catch (err) {
+        this.log(`service ${s.name}: ${(err as Error).message}`);
+      }
+    }
+    await this.control?.close();
+    await this.bootstrapServer?.close();
+    await this.overlay.stop();
+    this.connector.closeAll('node stopping');
+    this.resolveStopped();
+  }
+}
+
+function hex(a: RingAddress): string {
+  return a.toString(16).padStart(40, '0');
+}
+
+function sleep(clock: Clock, ms: number): Promise<void> {
+  return new Promise((r) => clock.setTimeout(r, ms));
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+    p.then(
+      (v) => (clearTimeout(t), resolve(v)),
+      (e: unknown) => (clearTimeout(t), reject(e)),
+    );
+  });
+}
