@@ -37,7 +37,8 @@ export const SERVICE_STOP_TIMEOUT_MS = 10_000;
 export interface NodeContext {
   readonly config: NodeConfig;
   readonly identity: Identity;
-  readonly overlay: Overlay;
+  /** The overlay, plus `onData` for packets arriving on direct links' data channels (the IP forwarder). */
+  readonly overlay: Overlay & Pick<OverlayNode, 'onData'>;
   readonly clock: Clock;
   log(line: string): void;
 }
