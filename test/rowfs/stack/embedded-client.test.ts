@@ -9,6 +9,9 @@ import { openExport, MountError } from '../../../rowfs/mount/open-export.js';
 import { expectOk } from '../../../rowfs/nfs3/errors.js';
 import { Nfs3Client } from '../../../rowfs/nfs3/client.js';
 import { CreateMode, Nfs3Status, StableHow } from '../../../rowfs/nfs3/types.js';
+import { RpcServer } from '../../../rowfs/rpc/server.js';
+import { PortmapRegistry } from '../../../rowfs/portmap/registry.js';
+import { PortmapClient } from '../../../rowfs/portmap/client.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../../../rowfs/server/index.js';
 import { nfs3Contract, type ContractTarget } from './nfs3-contract.js';
 
@@ -147,4 +150,69 @@ test('UDP transport: GETATTR, READ and WRITE', async (t) => {
   t.is(r.count, 32 * 1024);
   expectOk(await nfs.write({ file: f, offset: 0n, count: 3, stable: StableHow.FILE_SYNC, data: Buffer.from('abc') }), 'WRITE');
   t.is(readFileSync(join(d, 'f')).subarray(0, 4).toString('latin1'), 'abc\x01');
+});
+
+test('READDIR verifiers: unknown verifier or cookie past the end is BAD_COOKIE, tiny count is TOOSMALL', async (t) => {
+  const d = freshDir('cookies');
+  t.teardown(() => rmSync(d, { recursive: true, force: true }));
+  for (let i = 0; i < 20; i++) writeFileSync(join(d, `f${i}`), '');
+  const s = await startEmbeddedServer({ exportDir: d, host: '127.0.0.1' });
+  t.teardown(() => s.stop());
+  const nfs = Nfs3Client.connect({ host: '127.0.0.1', port: s.nfsPort });
+  t.teardown(() => nfs.close());
+  const root = s.rootHandle;
+  const first = expectOk(await nfs.readdir({ dir: root, cookie: 0n, cookieverf: new Uint8Array(8), count: 300 }), 'READDIR');
+  t.false(first.eof);
+  const cookie = first.entries[first.entries.length - 1]!.cookie;
+  // The verifier handed out keeps paging stable even after the directory changes.
+  writeFileSync(join(d, 'added-later'), '');
+  const next = expectOk(await nfs.readdir({ dir: root, cookie, cookieverf: first.cookieverf, count: 300 }), 'READDIR page 2');
+  t.is(next.entries[0]!.cookie, cookie + 1n);
+  t.is((await nfs.readdir({ dir: root, cookie, cookieverf: Buffer.from('notavrf!'), count: 300 })).status, Nfs3Status.BAD_COOKIE);
+  t.is((await nfs.readdir({ dir: root, cookie: 10_000n, cookieverf: first.cookieverf, count: 300 })).status, Nfs3Status.BAD_COOKIE);
+  t.is((await nfs.readdir({ dir: root, cookie: 0n, cookieverf: new Uint8Array(8), count: 40 })).status, Nfs3Status.TOOSMALL);
+});
+
+test('write verifier changes across a restart (clients must resend uncommitted data)', async (t) => {
+  const d = freshDir('verf');
+  t.teardown(() => rmSync(d, { recursive: true, force: true }));
+  writeFileSync(join(d, 'f'), '');
+  const verfOf = async () => {
+    const s = await startEmbeddedServer({ exportDir: d, host: '127.0.0.1' });
+    const nfs = Nfs3Client.connect({ host: '127.0.0.1', port: s.nfsPort });
+    try {
+      const f = expectOk(await nfs.lookup({ what: { dir: s.rootHandle, name: 'f' } }), 'LOOKUP').object;
+      const w = expectOk(await nfs.write({ file: f, offset: 0n, count: 1, stable: StableHow.UNSTABLE, data: Buffer.from('x') }), 'WRITE');
+      t.is(w.committed, StableHow.UNSTABLE);
+      const c = expectOk(await nfs.commit({ file: f, offset: 0n, count: 0 }), 'COMMIT');
+      t.deepEqual(Buffer.from(c.verf), Buffer.from(w.verf));
+      return Buffer.from(w.verf).toString('hex');
+    } finally {
+      nfs.close();
+      await s.stop();
+    }
+  };
+  t.not(await verfOf(), await verfOf());
+});
+
+test('registers with a portmapper; openExport finds the ports by GETPORT', async (t) => {
+  const d = freshDir('pmap');
+  t.teardown(() => rmSync(d, { recursive: true, force: true }));
+  writeFileSync(join(d, 'f'), 'found');
+  const reg = new PortmapRegistry();
+  const pmServer = new RpcServer().addProgram(reg.program());
+  const pmPort = await pmServer.listenTcp(0, '127.0.0.1');
+  t.teardown(() => pmServer.close());
+  const s = await startEmbeddedServer({ exportDir: d, host: '127.0.0.1', portmap: { host: '127.0.0.1', port: pmPort } });
+  const ex = await openExport({ host: '127.0.0.1', exportPath: s.exportPath, portmapPort: pmPort });
+  t.is(ex.nfsPort, s.nfsPort);
+  t.is(ex.mountPort, s.mountPort);
+  const f = expectOk(await ex.nfs.lookup({ what: { dir: ex.root, name: 'f' } }), 'LOOKUP').object;
+  t.is(Buffer.from(expectOk(await ex.nfs.read({ file: f, offset: 0n, count: 10 }), 'READ').data).toString(), 'found');
+  await ex.close();
+  await s.stop();
+  // Unregistered on stop.
+  const pm = PortmapClient.connect({ host: '127.0.0.1', port: pmPort });
+  t.teardown(() => pm.close());
+  t.deepEqual(await pm.dump(), []);
 });
