@@ -21,14 +21,20 @@ export class FdCache {
     private readonly maxOpen = DEFAULT_MAX_OPEN_FILES,
   ) {}
 
-  /** Runs `fn` with a descriptor for the regular file at `path` (identified by `key`), opened without following symlinks. */
-  async withFd<T>(key: string, path: string, fn: (fd: FsFileHandle) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` with a descriptor for the regular file at `path` (identified by `fileKey`), opened
+   * without following symlinks, for reading or for writing (separate descriptors, so a file we
+   * may only read is still readable when the server is not root).
+   */
+  async withFd<T>(fileKey: string, path: string, forWrite: boolean, fn: (fd: FsFileHandle) => Promise<T>): Promise<T> {
+    if (forWrite && !this.writable) throw Object.assign(new Error('read-only export'), { code: 'EROFS' });
+    const key = `${fileKey}:${forWrite ? 'w' : 'r'}`;
     let e = this.entries.get(key);
     if (e) {
       this.entries.delete(key);
       this.entries.set(key, e); // most recently used last
     } else {
-      const flags = (this.writable ? constants.O_RDWR : constants.O_RDONLY) | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+      const flags = (forWrite ? constants.O_WRONLY : constants.O_RDONLY) | constants.O_NOFOLLOW | constants.O_NONBLOCK;
       e = { fd: open(path, flags), users: 0, evicted: false };
       this.entries.set(key, e);
       this.evictOverflow();
@@ -57,13 +63,15 @@ export class FdCache {
     }
   }
 
-  /** Forgets a descriptor (e.g. after the file was removed). */
-  drop(key: string): void {
-    const e = this.entries.get(key);
-    if (!e) return;
-    this.entries.delete(key);
-    e.evicted = true;
-    if (e.users === 0) closeQuietly(e);
+  /** Forgets the descriptors of a file (e.g. after it was removed). */
+  drop(fileKey: string): void {
+    for (const key of [`${fileKey}:r`, `${fileKey}:w`]) {
+      const e = this.entries.get(key);
+      if (!e) continue;
+      this.entries.delete(key);
+      e.evicted = true;
+      if (e.users === 0) closeQuietly(e);
+    }
   }
 
   async closeAll(): Promise<void> {

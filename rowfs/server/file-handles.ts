@@ -66,6 +66,7 @@ export class HandleTable {
   private readonly links = new Map<string, Link>();
   private rootKey = '';
   private lastScanMs = -Infinity;
+  private scanning: Promise<void> | undefined;
 
   /**
    * @param root absolute path of the exported directory
@@ -125,8 +126,14 @@ export class HandleTable {
   async resolve(id: FileId): Promise<Resolved | undefined> {
     const hit = await this.tryResolve(id);
     if (hit) return hit;
+    // Concurrent misses (a client resending many old handles after a restart) share one scan.
+    if (this.scanning) {
+      await this.scanning;
+      return this.tryResolve(id);
+    }
     if (this.now() - this.lastScanMs < this.minScanIntervalMs) return undefined;
-    await this.scan();
+    this.scanning = this.scan().finally(() => (this.scanning = undefined));
+    await this.scanning;
     return this.tryResolve(id);
   }
 

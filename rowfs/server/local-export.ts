@@ -360,13 +360,13 @@ export class LocalExport implements Nfs3Handlers {
     if (isFail(f)) return f;
     if (!f.stat.isFile()) return { status: f.stat.isDirectory() ? Nfs3Status.ISDIR : Nfs3Status.INVAL, fileAttributes: fattrOf(f.stat) };
     const max = ctx.transport === 'udp' ? MAX_TRANSFER_BYTES_UDP : MAX_TRANSFER_BYTES_TCP;
-    const count = Math.min(a.count, max);
+    const count = Math.min(a.count, max, Number(f.stat.size - (a.offset < f.stat.size ? a.offset : f.stat.size)));
     if (a.offset >= f.stat.size || count === 0) {
       return { status: Nfs3Status.OK, fileAttributes: fattrOf(f.stat), count: 0, eof: a.offset >= f.stat.size, data: new Uint8Array(0) };
     }
     try {
       const buf = Buffer.allocUnsafe(count);
-      const n = await this.fds.withFd(this.key(f.stat), f.path, async (fd) => (await fd.read(buf, 0, count, Number(a.offset))).bytesRead);
+      const n = await this.fds.withFd(this.key(f.stat), f.path, false, async (fd) => (await fd.read(buf, 0, count, Number(a.offset))).bytesRead);
       const eof = a.offset + BigInt(n) >= f.stat.size;
       return { status: Nfs3Status.OK, fileAttributes: fattrOf(f.stat), count: n, eof, data: buf.subarray(0, n) };
     } catch (e) {
@@ -384,7 +384,7 @@ export class LocalExport implements Nfs3Handlers {
     const len = Math.min(a.count, a.data.length, max);
     if (a.offset + BigInt(len) > BigInt(Number.MAX_SAFE_INTEGER)) return { status: Nfs3Status.FBIG, fileWcc: await this.wcc(before, f.path) };
     try {
-      const after = await this.fds.withFd(this.key(f.stat), f.path, async (fd) => {
+      const after = await this.fds.withFd(this.key(f.stat), f.path, true, async (fd) => {
         let done = 0;
         while (done < len) {
           const { bytesWritten } = await fd.write(a.data, done, len - done, Number(a.offset) + done);
@@ -722,7 +722,7 @@ export class LocalExport implements Nfs3Handlers {
     if (this.readOnly) return { status: Nfs3Status.ROFS, fileWcc: await this.wcc(f.stat, f.path) };
     if (!f.stat.isFile()) return { status: f.stat.isDirectory() ? Nfs3Status.ISDIR : Nfs3Status.INVAL, fileWcc: await this.wcc(f.stat, f.path) };
     try {
-      await this.fds.withFd(this.key(f.stat), f.path, (fd) => fd.sync());
+      await this.fds.withFd(this.key(f.stat), f.path, true, (fd) => fd.sync());
     } catch (e) {
       return { status: statusOfError(e) as Fail['status'], fileWcc: await this.wcc(f.stat, f.path) };
     }
