@@ -3,14 +3,14 @@
 // address and netmask, derives defaults (range, next-server, router), checks the configuration up
 // front (BootConfigError naming the fix), and owns everything it starts.
 import { existsSync, statSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { systemClock, type Clock } from '../../overlay/clock.js';
 import { LocalRangePool, type AddressPool } from '../address-pool.js';
 import type { BootFiles } from '../server/boot-file.js';
 import { DhcpListener } from '../server/dhcp-listener.js';
 import { DhcpServer } from '../server/dhcp-server.js';
-import { intToIp, ipToInt, Ipv4Error, isIpv4 } from '../server/ipv4.js';
+import { intToIp, ipToInt, Ipv4Error, isIpv4, prefixToMask } from '../server/ipv4.js';
 import { LeaseFile } from '../server/lease-file.js';
 import { RaSender } from '../ra/ra-sender.js';
 import { TftpServer, type TransferDoneInfo } from '../tftp/tftp-server.js';
@@ -53,12 +53,22 @@ export const DEFAULT_LEASE_SECONDS = 3600;
 /** RFC 2131 sets no minimum; below this, clients spend their time renewing (tests use 10 s to see renewals). */
 export const MIN_LEASE_SECONDS = 10;
 
+/**
+ * The interface's first IPv4 address. os.networkInterfaces() omits interfaces without carrier
+ * (libuv lists only RUNNING ones), and a bridge whose only port is a VM's TAP has none until the VM
+ * starts, so we ask iproute2 instead.
+ */
 export function interfaceAddress(name: string): InterfaceAddress {
-  const entries = networkInterfaces()[name];
-  if (!entries) throw new BootConfigError(`no interface '${name}' (see \`ip link\`)`);
-  const v4 = entries.find((e) => e.family === 'IPv4');
+  if (!/^[A-Za-z0-9_.:-]{1,15}$/.test(name)) throw new BootConfigError(`bad interface name '${name}'`);
+  let info: Array<{ address?: string; addr_info?: Array<{ family: string; local: string; prefixlen: number }> }>;
+  try {
+    info = JSON.parse(execFileSync('ip', ['-j', 'addr', 'show', 'dev', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 }));
+  } catch {
+    throw new BootConfigError(`no interface '${name}' (see \`ip link\`)`);
+  }
+  const v4 = info[0]?.addr_info?.find((a) => a.family === 'inet');
   if (!v4) throw new BootConfigError(`interface '${name}' has no IPv4 address; give it one, e.g. \`ip addr add 10.0.0.1/24 dev ${name}\``);
-  return { address: v4.address, netmask: v4.netmask, mac: v4.mac };
+  return { address: v4.local, netmask: intToIp(prefixToMask(v4.prefixlen)), mac: info[0]?.address ?? '' };
 }
 
 /** Parses "A-B" inside the subnet of `iface`; default: upper half of the subnet minus broadcast. */

@@ -228,7 +228,8 @@ export class TftpServer {
         if (result.ok) this.counters.completed++;
         else this.counters.failed++;
         this.log(result.ok
-          ? `tftp: sent '${filename}' to ${client}: ${result.bytes} bytes, ${result.blocks} blocks, ${Math.round(endedAt - startedAt)} ms, ${result.retransmits} retransmits`
+          ? `tftp: sent '${filename}' to ${client}: ${result.bytes} bytes, ${result.blocks} blocks, ${Math.round(endedAt - startedAt)} ms, ` +
+            `${result.retransmits} retransmits, last block ${Math.round(endedAt - (result.lastBlockSentAt ?? endedAt))} ms before the final ACK`
           : `tftp: transfer of '${filename}' to ${client} failed: ${result.error}`);
         this.opts.onTransferDone?.({ ...result, filename, client, startedAt, endedAt });
       },

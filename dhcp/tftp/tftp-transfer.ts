@@ -48,8 +48,8 @@ export class TftpTransfer {
   private sent = 0;
   private readonly lastBlock: number;
   private readonly slots: Buffer[];
-  /** Datagram length in each slot. */
-  private readonly slotLength: number[];
+  /** What is sent from each slot: the whole buffer, or a shorter view for the final block. */
+  private readonly slotViews: Buffer[];
   private readonly chunk: Buffer;
   private chunkStart = -1;
   private chunkLength = 0;
@@ -69,7 +69,7 @@ export class TftpTransfer {
     this.chunk = Buffer.allocUnsafe(chunkBlocks * o.blockBytes);
     const window = Math.max(1, o.windowBlocks);
     this.slots = Array.from({ length: window }, () => Buffer.allocUnsafe(DATA_HEADER_BYTES + o.blockBytes));
-    this.slotLength = new Array<number>(window).fill(0);
+    this.slotViews = [...this.slots];
   }
 
   start(): void {
@@ -79,7 +79,7 @@ export class TftpTransfer {
       this.oackDatagram = Buffer.from(encodeTftp({ op: 'OACK', options: this.o.oack }));
       this.o.socket.send(this.oackDatagram);
     } else {
-      void this.fillWindow();
+      this.fillWindow();
     }
   }
 
@@ -103,7 +103,7 @@ export class TftpTransfer {
       this.oackDatagram = undefined;
       this.retries = 0;
       this.lastProgressAt = this.o.clock.now();
-      void this.fillWindow();
+      this.fillWindow();
       return;
     }
     // Map the 16-bit number onto the unacknowledged range (acked, sent]; anything else is stale.
@@ -113,7 +113,7 @@ export class TftpTransfer {
     this.retries = 0;
     this.lastProgressAt = this.o.clock.now();
     if (this.acked === this.lastBlock) return this.finish({});
-    if (!this.loading) void this.fillWindow();
+    if (!this.loading) this.fillWindow();
   }
 
   /** Stops the transfer (server shutdown); reports failure. */
@@ -121,28 +121,35 @@ export class TftpTransfer {
     this.fail(reason, TftpErrorCode.NOT_DEFINED);
   }
 
-  /** Sends blocks until the window is full or the file is done; reads ahead when needed. */
-  private async fillWindow(): Promise<void> {
+  /**
+   * Sends blocks until the window is full or the file is done. Synchronous while the read-ahead
+   * chunk holds the blocks (the per-ACK hot path allocates nothing); reads the next chunk otherwise.
+   */
+  private fillWindow(): void {
     const limit = Math.min(this.acked + this.slots.length, this.lastBlock);
     while (this.sent < limit && !this.finished) {
       const n = this.sent + 1;
       const offset = (n - 1) * this.o.blockBytes;
       if (!this.inChunk(offset)) {
-        this.loading = true;
-        try {
-          this.chunkStart = offset;
-          this.chunkLength = await this.o.source.read(this.chunk, this.chunk.length, offset);
-        } catch (err) {
-          this.loading = false;
-          return this.fail(`read failed: ${(err as Error).message}`, TftpErrorCode.NOT_DEFINED);
-        }
-        this.loading = false;
-        if (this.finished) return;
-        // ACKs that arrived during the read moved `acked`: recompute the window.
-        return this.fillWindow();
+        void this.loadChunk(offset);
+        return;
       }
       this.emitBlock(n);
     }
+  }
+
+  private async loadChunk(offset: number): Promise<void> {
+    this.loading = true;
+    try {
+      this.chunkStart = offset;
+      this.chunkLength = await this.o.source.read(this.chunk, this.chunk.length, offset);
+    } catch (err) {
+      this.loading = false;
+      return this.fail(`read failed: ${(err as Error).message}`, TftpErrorCode.NOT_DEFINED);
+    }
+    this.loading = false;
+    // ACKs that arrived during the read moved `acked`: fillWindow recomputes the window.
+    if (!this.finished) this.fillWindow();
   }
 
   private inChunk(offset: number): boolean {
@@ -157,7 +164,7 @@ export class TftpTransfer {
     const packet = this.slots[slot]!;
     writeDataHeader(packet, n);
     if (length > 0) this.chunk.copy(packet, DATA_HEADER_BYTES, start, start + length);
-    this.slotLength[slot] = DATA_HEADER_BYTES + length;
+    if (length < this.o.blockBytes) this.slotViews[slot] = packet.subarray(0, DATA_HEADER_BYTES + length);
     this.sent = n;
     this.bytesSent += length;
     if (n === this.lastBlock) this.lastBlockSentAt = this.o.clock.now();
@@ -167,7 +174,7 @@ export class TftpTransfer {
   private sendSlot(slot: number): void {
     // No callback: Node then tries a synchronous send; errors surface as socket 'error' events and
     // a lost datagram is recovered by the retransmission timer.
-    this.o.socket.send(this.slots[slot]!.subarray(0, this.slotLength[slot]));
+    this.o.socket.send(this.slotViews[slot]!);
   }
 
   private armTimer(ms: number): void {
