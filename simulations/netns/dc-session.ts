@@ -41,6 +41,8 @@ export interface DcSession {
   path: PathKind;
   /** e.g. "srflx<->srflx". */
   detail: string;
+  /** Remote candidates libdatachannel refused (ignored). */
+  rejectedCandidates: number;
 }
 
 export class DcSessionError extends Error {
@@ -52,6 +54,9 @@ let logInit = false;
 export function openDcSession(o: DcSessionOptions): Promise<DcSession> {
   if (!logInit) {
     nodeDataChannel.initLogger('Error', () => undefined);
+    // Experiment hook for bench tuning: SCTP buffer sizes in bytes.
+    const buf = Number(process.env.VNET_SCTP_BUFFER_BYTES ?? 0);
+    if (buf > 0) nodeDataChannel.setSctpSettings({ recvBufferSize: buf, sendBufferSize: buf });
     logInit = true;
   }
   const started = performance.now();
@@ -82,7 +87,7 @@ export function openDcSession(o: DcSessionOptions): Promise<DcSession> {
       const localType = pair?.local.type ?? 'unknown';
       const remoteType = pair?.remote.type ?? 'unknown';
       const path: PathKind = localType === 'relay' || remoteType === 'relay' ? 'relayed' : 'direct';
-      resolve({ pc, dc, connectMs: performance.now() - started, localType, remoteType, path, detail: `${localType}<->${remoteType}` });
+      resolve({ pc, dc, connectMs: performance.now() - started, localType, remoteType, path, detail: `${localType}<->${remoteType}`, rejectedCandidates });
     };
     const ex = o.excludeSubnet;
     pc.onLocalDescription((sdp, type) => o.signal.send({ sdp: ex ? filterSdpCandidates(sdp, ex) : sdp, type }));
@@ -92,12 +97,29 @@ export function openDcSession(o: DcSessionOptions): Promise<DcSession> {
     pc.onStateChange((s) => {
       if (s === 'failed' || s === 'closed') fail(`peer connection ${s}`);
     });
+    let haveRemote = false;
+    let rejectedCandidates = 0;
+    const early: Array<[string, string]> = [];
     o.signal.onSignal((data) => {
       if (done) return;
       const m = data as { sdp?: string; type?: string; candidate?: string; mid?: string };
       try {
-        if (m.sdp && m.type) pc.setRemoteDescription(ex ? filterSdpCandidates(m.sdp, ex) : m.sdp, m.type as 'offer' | 'answer');
-        else if (m.candidate && !(ex && candidateOnSubnet(m.candidate, ex))) pc.addRemoteCandidate(m.candidate, m.mid ?? '0');
+        if (m.sdp && m.type) {
+          pc.setRemoteDescription(ex ? filterSdpCandidates(m.sdp, ex) : m.sdp, m.type as 'offer' | 'answer');
+          haveRemote = true;
+          for (const [c, mid] of early.splice(0)) pc.addRemoteCandidate(c, mid);
+        } else if (m.candidate && !(ex && candidateOnSubnet(m.candidate, ex))) {
+          // libdatachannel may emit a candidate before its description: hold it until the description is set.
+          if (!haveRemote) early.push([m.candidate, m.mid ?? '0']);
+          else {
+            try {
+              pc.addRemoteCandidate(m.candidate, m.mid ?? '0');
+            } catch {
+              // One unusable candidate must not end the session; ICE goes on with the others.
+              rejectedCandidates++;
+            }
+          }
+        }
       } catch (err) {
         fail(`bad signal: ${(err as Error).message}`);
       }

@@ -119,7 +119,9 @@ export class PairOverlay implements VnetOverlay {
       const s = await openDcSession({ signal, role: this.o.role, iceServers: this.o.iceServers, policy: this.o.policy ?? 'all', timeoutMs: this.o.role === 'answer' ? 600_000 : 20_000, unreliable: true, maxMessageSize: this.o.maxMessageSize, excludeSubnet: this.o.excludeSubnet });
       this.keep.push(s.pc, s.dc);
       s.dc.onMessage((msg) => {
-        if (typeof msg !== 'string') this.o.onLinkData(new Uint8Array(msg as ArrayBuffer), this.o.peerRing);
+        // node-datachannel hands binary messages over as Buffers (Uint8Arrays): no copy needed.
+        if (Buffer.isBuffer(msg)) this.o.onLinkData(msg, this.o.peerRing);
+        else if (msg instanceof ArrayBuffer) this.o.onLinkData(new Uint8Array(msg), this.o.peerRing);
       });
       this.link = new DcLink(this.o.peerRing, s);
       this.o.onPath?.({ ...this.link.info(), connectMs: s.connectMs });

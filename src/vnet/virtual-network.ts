@@ -22,12 +22,13 @@ import type { PacketDevice } from '../tun/packet-device.js';
 
 /**
  * Default TUN MTU in bytes. A whole IP packet (plus the 12-byte frame header) travels as one
- * datachannel message, so a large MTU means fewer, larger messages; measured with bench/vnet.ts
- * (docs/networking.md): see DEFAULT_VNET_MTU_REASON.
+ * datachannel message, which SCTP cuts into ~1,200-byte chunks itself, so path MTU is not the limit:
+ * the per-packet cost in JS is. Measured with bench/vnet.ts (TUN <-> datachannel <-> TUN, iperf3 TCP,
+ * docs/networking.md): 1,400 -> 9,000 roughly doubles throughput, 16,000 adds nothing. The price of a
+ * large MTU is loss amplification (one lost chunk of ~8 loses the packet), acceptable on the paths
+ * measured; lower it with --mtu on lossy paths.
  */
-export const DEFAULT_VNET_MTU = 4000;
-export const DEFAULT_VNET_MTU_REASON =
-  'measured TUN<->datachannel<->TUN TCP throughput rises with the MTU up to ~4000 and not beyond, while SCTP fragments each larger message (one lost fragment loses the packet); 4000 keeps one message within a few SCTP chunks';
+export const DEFAULT_VNET_MTU = 9000;
 export const DEFAULT_IFNAME = 'ovl0';
 /** Delay between attempts to claim a new address after the lease was lost. */
 export const RECLAIM_RETRY_MS = 5_000;

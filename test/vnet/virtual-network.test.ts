@@ -44,7 +44,7 @@ test('two nodes lease distinct vIPs, configure their devices and exchange packet
   const b = await s.start('10.128.0.10');
   t.is(a.vnet.vip, '10.128.0.10');
   t.not(b.vnet.vip, '10.128.0.10');
-  t.deepEqual([a.device.opts.address, a.device.opts.prefixLength, a.device.opts.mtu], ['10.128.0.10', 24, 4000]);
+  t.deepEqual([a.device.opts.address, a.device.opts.prefixLength, a.device.opts.mtu], ['10.128.0.10', 24, 9000]);
   a.device.inject([ipv4Packet(a.vnet.vip, b.vnet.vip, new Uint8Array([1, 2, 3]))]);
   await flush();
   t.is(b.device.written.length, 1);

@@ -1,0 +1,173 @@
+// bench:vnet — the virtual network's data path against its baselines, on one namespace pair of the
+// NAT harness (simulations/netns): iperf3 TCP throughput and ping RTT over
+//   - the plain network (no tunnel: node -> router -> bridge -> router -> node, all veth),
+//   - wireguard-go between the same two namespaces,
+//   - our TUN + forwarder + one WebRTC data channel (node-datachannel) at several TUN MTUs,
+// time until the first ping through the virtual network is answered (no NAT, and two EIM NATs),
+// and the NAT matrix with plain node-datachannel peers. Overlay figures (overlay_*, online_*) need
+// the overlay wired into `overlay up`; they are left out until then (see docs/networking.md).
+// Prints a table; writes bench/results/vnet.json.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHarness, harnessScript, runNatMatrix, matrixNodes, expectsDirect, type Harness } from '../simulations/netns/harness.js';
+import type { Proc } from '../test/helpers/proc.js';
+
+type Figures = Record<string, { value: number; unit: string }>;
+const figures: Figures = {};
+const notes: string[] = [];
+const IPERF_SECONDS = Number(process.env.VNET_BENCH_SECONDS ?? 5);
+const MTUS = (process.env.VNET_BENCH_MTUS ?? '1200,1400,4000,9000,16000').split(',').map(Number);
+const SUBNET = '10.128.0.0/16';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function put(name: string, value: number, unit: string) {
+  figures[name] = { value: Math.round(value * 1000) / 1000, unit };
+  console.log(`${name.padEnd(30)} ${String(figures[name]!.value).padStart(10)} ${unit}`);
+}
+
+/** iperf3 TCP from node `client` to `serverIp` (server in node `server`); Mbit/s received. */
+async function iperf(h: Harness, client: number, server: number, serverIp: string): Promise<number> {
+  const s = h.topo.spawn(server, 'iperf3', ['-s', '-1', '-B', serverIp, '--forceflush']);
+  try {
+    await s.waitFor(/Server listening/, 10_000);
+    const r = await h.topo.exec(client, 'iperf3', ['-c', serverIp, '-t', String(IPERF_SECONDS), '-J'], (IPERF_SECONDS + 20) * 1000);
+    const j = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } };
+    return j.end.sum_received.bits_per_second / 1e6;
+  } finally {
+    await s.kill(1000);
+  }
+}
+
+/** Median ping RTT in ms (50 pings, 20 ms apart). */
+async function rtt(h: Harness, from: number, ip: string): Promise<number> {
+  const r = await h.topo.exec(from, 'ping', ['-c', '50', '-i', '0.02', '-W', '2', ip], 30_000);
+  const times = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+  if (times.length === 0) throw new Error(`no ping replies from ${ip}`);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+async function wireguard(h: Harness): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'vnet-bench-wg-'));
+  const names = [`wgb${process.pid % 100000}a`, `wgb${process.pid % 100000}b`];
+  const ips = ['10.99.0.1', '10.99.0.2'];
+  const procs: Proc[] = [];
+  try {
+    const keys = [0, 1].map((i) => {
+      const priv = join(dir, `k${i}`);
+      return { priv, pub: join(dir, `p${i}`) };
+    });
+    for (const k of keys) await h.topo.execPublic('sh', ['-c', `umask 077; wg genkey > ${k.priv}; wg pubkey < ${k.priv} > ${k.pub}`]);
+    for (const i of [0, 1]) {
+      const p = h.topo.spawn(i, 'wireguard-go', ['-f', names[i]!], { WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1', LOG_LEVEL: 'error' });
+      procs.push(p);
+    }
+    for (const i of [0, 1]) {
+      const other = 1 - i;
+      // wireguard-go creates the interface right away; wait for it (bounded).
+      for (let tries = 0; ; tries++) {
+        const ok = await h.topo.exec(i, 'ip', ['link', 'show', names[i]!]).then(() => true, () => false);
+        if (ok) break;
+        if (tries > 50) throw new Error(`wireguard-go did not create ${names[i]}`);
+        await sleep(100);
+      }
+      const pub = readFileSync(keys[other]!.pub, 'utf8').trim();
+      await h.topo.exec(i, 'wg', ['set', names[i]!, 'private-key', keys[i]!.priv, 'listen-port', '51820', 'peer', pub, 'allowed-ips', `${ips[other]}/32`, 'endpoint', `${h.topo.node(other).lanIp}:51820`]);
+      await h.topo.exec(i, 'ip', ['addr', 'add', `${ips[i]}/24`, 'dev', names[i]!]);
+      await h.topo.exec(i, 'ip', ['link', 'set', names[i]!, 'up']);
+    }
+    put('wireguard_go_mbps', await iperf(h, 0, 1, ips[1]!), 'Mbit/s');
+    put('wireguard_go_rtt_ms', await rtt(h, 0, ips[1]!), 'ms');
+  } finally {
+    await Promise.all(procs.map((p) => p.kill(2000)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface VnetPair {
+  a: Proc;
+  b: Proc;
+  vipA: string;
+  vipB: string;
+  startedAt: number;
+}
+
+let pairCounter = 0;
+async function startVnetPair(h: Harness, ia: number, ib: number, mtu: number, mode: 'direct' | 'shortcut'): Promise<VnetPair> {
+  const tag = `${pairCounter++}`;
+  const args = (n: string, p: string, role: string) => [harnessScript('vnet-peer'), h.relayUrl, n + tag, p + tag, role, mode, String(mtu), SUBNET, ...h.turn.iceServers];
+  const startedAt = performance.now();
+  const b = h.topo.spawn(ib, process.execPath, args('B', 'A', 'answer'));
+  const a = h.topo.spawn(ia, process.execPath, args('A', 'B', 'offer'));
+  const vipB = (await b.waitFor(/VNET up (\S+)/, 20_000))[1]!;
+  const vipA = (await a.waitFor(/VNET up (\S+)/, 20_000))[1]!;
+  return { a, b, vipA, vipB, startedAt };
+}
+
+async function vnetDatachannel(h: Harness): Promise<void> {
+  let best = { mtu: 0, mbps: 0 };
+  for (const mtu of MTUS) {
+    const p = await startVnetPair(h, 0, 1, mtu, 'direct');
+    try {
+      await p.a.waitFor(/PATH direct/, 20_000);
+      const mbps = await iperf(h, 0, 1, p.vipB);
+      put(`vnet_dc_mbps_mtu_${mtu}`, mbps, 'Mbit/s');
+      put(`vnet_dc_rtt_ms_mtu_${mtu}`, await rtt(h, 0, p.vipB), 'ms');
+      if (mbps > best.mbps) best = { mtu, mbps };
+    } finally {
+      await Promise.all([p.a.kill(), p.b.kill()]);
+    }
+  }
+  put('vnet_dc_best_mtu', best.mtu, 'bytes');
+}
+
+/** Start of both vnet peers -> first ping answered through the virtual network. */
+async function onlineTime(h: Harness, ia: number, ib: number): Promise<number> {
+  const p = await startVnetPair(h, ia, ib, 9000, 'direct');
+  try {
+    for (let i = 0; i < 200; i++) {
+      const ok = await h.topo.exec(ia, 'ping', ['-c', '1', '-W', '0.2', p.vipB]).then(() => true, () => false);
+      if (ok) return (performance.now() - p.startedAt) / 1000;
+    }
+    throw new Error('no ping answered within 200 tries');
+  } finally {
+    await Promise.all([p.a.kill(), p.b.kill()]);
+  }
+}
+
+async function main() {
+  console.log(`bench:vnet (iperf3 ${IPERF_SECONDS} s per run, MTUs ${MTUS.join(', ')})`);
+  const h = await createHarness(['none', 'none', 'eim', 'eim'], 'b');
+  try {
+    put('veth_mbps', await iperf(h, 0, 1, h.topo.node(1).lanIp), 'Mbit/s');
+    put('veth_rtt_ms', await rtt(h, 0, h.topo.node(1).lanIp), 'ms');
+    await wireguard(h);
+    await vnetDatachannel(h);
+    put('vnet_pair_online_s', await onlineTime(h, 0, 1), 's');
+    await h.topo.flushConntrack();
+    put('vnet_pair_online_nat_s', await onlineTime(h, 2, 3), 's');
+  } finally {
+    await h.destroy();
+  }
+  const m = await createHarness(matrixNodes(), 'bm');
+  try {
+    const rows = await runNatMatrix(m);
+    for (const r of rows) console.log(`  ${`${r.natA}-${r.natB}`.padEnd(22)} ${r.connected ? 'connected' : 'FAILED   '} ${String(r.path).padEnd(8)} ${String(r.detail).padEnd(16)} relay-policy fallback: ${r.relayPolicyFallback}`);
+    put('nat_pairs_total', rows.length, 'pairs');
+    put('nat_pairs_connected', rows.filter((r) => r.connected).length, 'pairs');
+    put('nat_direct_misses', rows.filter((r) => expectsDirect(r) && r.path !== 'direct').length, 'pairs');
+    notes.push('nat_* figures: plain node-datachannel peers on the harness (the transport the overlay uses), not yet the overlay');
+  } finally {
+    await m.destroy();
+  }
+  notes.push('overlay_*, online_s, online_nat_s: not measured (the overlay is not wired into `overlay up` yet)');
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync('bench/results/vnet.json', `${JSON.stringify({ bench: 'vnet', date: new Date().toISOString(), figures }, null, 2)}\n`);
+  for (const n of notes) console.log(`note: ${n}`);
+  console.log('wrote bench/results/vnet.json');
+}
+
+void main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
