@@ -11,6 +11,7 @@ import { XdrError } from '../xdr/errors.js';
 import { XdrReader } from '../xdr/reader.js';
 import { XdrWriter } from '../xdr/writer.js';
 import { RecordDecoder, markRecordInPlace, DEFAULT_MAX_RECORD_BYTES } from './record-marking.js';
+import { batchedWrite } from './batched-write.js';
 import { RpcReplyError, RpcTransportError } from './errors.js';
 import {
   AcceptStat,
@@ -225,7 +226,7 @@ export class TcpRpcClient extends BaseRpcClient {
   private write(xid: number, p: Pending): void {
     if (!this.socket || !this.connected) return;
     p.sent = true;
-    this.socket.write(markRecordInPlace(p.framed));
+    batchedWrite(this.socket, markRecordInPlace(p.framed));
     void xid;
   }
 

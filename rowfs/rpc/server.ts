@@ -9,6 +9,7 @@ import { XdrError } from '../xdr/errors.js';
 import { XdrReader } from '../xdr/reader.js';
 import { XdrWriter } from '../xdr/writer.js';
 import { DEFAULT_MAX_RECORD_BYTES, RecordDecoder, markRecordInPlace } from './record-marking.js';
+import { batchedWrite } from './batched-write.js';
 import {
   AcceptStat,
   AUTH_NONE,
@@ -160,7 +161,7 @@ export class RpcServer {
         void this.handle(rec, 'tcp', s.remoteAddress ?? '', s.remotePort ?? 0).then((reply) => {
           inflight--;
           if (inflight < maxInflight && s.isPaused()) s.resume();
-          if (reply && !s.destroyed) s.write(markRecordInPlace(reply.framed()));
+          if (reply && !s.destroyed) batchedWrite(s, markRecordInPlace(reply.framed()));
         });
       }
     });
