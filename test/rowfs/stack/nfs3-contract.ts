@@ -91,6 +91,9 @@ export function nfs3Contract(test: TestFn<unknown>, target: () => ContractTarget
     t.not(bad.status, MountStatus.OK);
     await tgt.ex.mount.null();
     t.true(Array.isArray(await tgt.ex.mount.dump()));
+    // NFSv3 is stateless: UMNTALL only tidies the server's list; the session keeps working.
+    await tgt.ex.mount.umntall();
+    await tgt.ex.nfs.getattr({ object: tgt.ex.root });
   });
 
   test('CREATE, WRITE (unstable + COMMIT, file sync), READ back, GETATTR size', async (t) => {
@@ -159,6 +162,11 @@ export function nfs3Contract(test: TestFn<unknown>, target: () => ContractTarget
     t.is((await tgt.ex.nfs.lookup({ what: { dir: f, name: 'y' } })).status, Nfs3Status.NOTDIR);
     t.is((await tgt.ex.nfs.read({ file: dir, offset: 0n, count: 10 })).status, Nfs3Status.ISDIR);
     t.is((await tgt.ex.nfs.mkdir({ where: { dir, name: 'f' }, attributes: {} })).status, Nfs3Status.EXIST);
+    const longName = 'n'.repeat(300);
+    t.is(
+      (await tgt.ex.nfs.create({ where: { dir, name: longName }, how: { mode: CreateMode.UNCHECKED, attributes: {} } })).status,
+      Nfs3Status.NAMETOOLONG,
+    );
   });
 
   test('SETATTR: mode, size (truncate/extend), times, guard mismatch is NOT_SYNC', async (t) => {
