@@ -12,6 +12,7 @@ export interface DhcpListenerCounters {
   /** Arrived before the socket was tied to its interface, so of unknown origin: dropped. */
   droppedBeforeBind: number;
   sendErrors: number;
+  repliesSent: number;
 }
 
 export interface DhcpListenerOptions {
@@ -22,7 +23,7 @@ export interface DhcpListenerOptions {
 }
 
 export class DhcpListener {
-  readonly counters: DhcpListenerCounters = { datagrams: 0, malformed: 0, droppedBeforeBind: 0, sendErrors: 0 };
+  readonly counters: DhcpListenerCounters = { datagrams: 0, malformed: 0, droppedBeforeBind: 0, sendErrors: 0, repliesSent: 0 };
   private socket?: Socket;
   private bound = false;
 
@@ -31,7 +32,13 @@ export class DhcpListener {
   async start(): Promise<void> {
     const socket = createSocket({ type: 'udp4', reuseAddr: true });
     this.socket = socket;
-    socket.on('message', (msg) => void this.onMessage(msg));
+    socket.on('message', (msg) => {
+      this.onMessage(msg).catch((err: Error) => {
+        // Last line of defence: a request must never take the server down.
+        this.counters.malformed++;
+        this.opts.log?.(`dhcp: dropped a request: ${err.message}`);
+      });
+    });
     socket.on('error', (err) => this.opts.log?.(`dhcp socket error: ${err.message}`));
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -80,6 +87,7 @@ export class DhcpListener {
     }
     if (!reply || !this.socket) return;
     const bytes = encodeDhcp(reply.packet);
+    this.counters.repliesSent++;
     this.socket.send(bytes, reply.port, reply.address, (err) => {
       if (err) {
         this.counters.sendErrors++;

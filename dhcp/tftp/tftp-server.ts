@@ -104,7 +104,13 @@ export class TftpServer {
       }
     }
     socket.on('error', (err) => this.log(`tftp listener error: ${err.message}`));
-    socket.on('message', (msg, rinfo) => void this.onRequest(msg, rinfo));
+    socket.on('message', (msg, rinfo) => {
+      this.onRequest(msg, rinfo).catch((err: Error) => {
+        // Last line of defence: a request must never take the server down.
+        this.counters.malformed++;
+        this.log(`tftp: dropped a request from ${rinfo.address}:${rinfo.port}: ${err.message}`);
+      });
+    });
     this.listener = socket;
   }
 
