@@ -33,6 +33,8 @@ export interface NodeConfig {
   portRange?: { begin: number; end: number };
   iceTransportPolicy: 'all' | 'relay';
   dialTimeoutMs: number;
+  /** Overlay tuning from the command line (advanced; defaults in overlay/node/options.ts). */
+  overlay: { nearPerSide?: number; farLinks?: number };
 }
 
 /** What `overlay up` passes in (already split into typed fields by the command). */
@@ -48,6 +50,8 @@ export interface NodeConfigInput {
   portRange?: string;
   relayOnly?: boolean;
   dialTimeoutMs?: number;
+  nearPerSide?: number;
+  farLinks?: number;
 }
 
 export function validateNetworkName(name: string | undefined): string {
@@ -154,7 +158,16 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
     iceServers,
     iceTransportPolicy: input.relayOnly ? 'relay' : 'all',
     dialTimeoutMs: input.dialTimeoutMs ?? 20_000,
+    overlay: {},
   };
+  if (input.nearPerSide !== undefined) {
+    if (!Number.isInteger(input.nearPerSide) || input.nearPerSide < 2 || input.nearPerSide > 16) throw new ConfigError('--near-per-side must be an integer in 2..16');
+    config.overlay.nearPerSide = input.nearPerSide;
+  }
+  if (input.farLinks !== undefined) {
+    if (!Number.isInteger(input.farLinks) || input.farLinks < 0 || input.farLinks > 64) throw new ConfigError('--far-links must be an integer in 0..64');
+    config.overlay.farLinks = input.farLinks;
+  }
   if (input.listenPort !== undefined) config.listen = { host: input.listenHost ?? DEFAULT_LISTEN_HOST, port: input.listenPort };
   if (input.bindAddress !== undefined) config.bindAddress = input.bindAddress;
   if (input.portRange !== undefined) config.portRange = parsePortRange(input.portRange);

@@ -131,7 +131,10 @@ export class OverlayDaemon {
       dialTimeoutMs: config.dialTimeoutMs,
       log: this.log,
     });
-    this.overlay = new OverlayNode({ identity: this.identity, clock: this.clock, random: cryptoRandom, connector: this.connector, log: this.log }, o.overlayOptions);
+    this.overlay = new OverlayNode(
+      { identity: this.identity, clock: this.clock, random: cryptoRandom, connector: this.connector, log: this.log },
+      { ...config.overlay, ...o.overlayOptions },
+    );
   }
 
   /** Builds and starts a node (see `start`). */

@@ -15,6 +15,8 @@ const spec = {
   'port-range': { value: true },
   'relay-only': {},
   'dial-timeout': { value: true },
+  'near-per-side': { value: true },
+  'far-links': { value: true },
   verbose: {},
 } as const;
 
@@ -25,7 +27,7 @@ export const command: Command = {
   summary: 'join (or found) a network and run the node in the foreground',
   help: `usage: overlay up --network NAME [--bootstrap URL ...] [--secret FILE] [--listen PORT [--listen-host HOST]]
                   [--state DIR] [--ice URL ...] [--bind-address IP] [--port-range LOW-HIGH] [--relay-only]
-                  [--dial-timeout S] [--verbose]
+                  [--dial-timeout S] [--near-per-side N] [--far-links N] [--verbose]
 
 Runs a node of the virtual network NAME in the foreground. With --bootstrap it joins through that
 member's bootstrap endpoint; without, it founds the network and waits for members. It prints its
@@ -47,6 +49,8 @@ options:
   --port-range LOW-HIGH  UDP ports for ICE
   --relay-only         use TURN relay candidates only (for symmetric NATs)
   --dial-timeout S     bound on one link setup, in seconds (default 20)
+  --near-per-side N    advanced: ring neighbours linked on each side (default 3, at least 2)
+  --far-links N        advanced: far links to keep (default: about log2 of the network size)
   --verbose            log link and overlay events to stderr`,
 
   async run(argv) {
@@ -67,6 +71,8 @@ options:
         portRange: stringOption(args, 'port-range'),
         relayOnly: args.options['relay-only'] === true,
         dialTimeoutMs: intOption(args, 'dial-timeout', 20, 1, 600) * 1000,
+        nearPerSide: args.options['near-per-side'] === undefined ? undefined : intOption(args, 'near-per-side', 3, 2, 16),
+        farLinks: args.options['far-links'] === undefined ? undefined : intOption(args, 'far-links', 0, 0, 64),
       });
     } catch (err) {
       if (err instanceof ConfigError) throw new CliError(err.message);

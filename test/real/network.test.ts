@@ -1,5 +1,6 @@
-// Five real node processes (`node bin/overlay.js up`) on loopback: one founds the network and offers
-// a bootstrap endpoint, four join through it over WebRTC. ICE gathers on 127.0.0.1 only
+// Seven real node processes (`node bin/overlay.js up`) on loopback: one founds the network and offers
+// a bootstrap endpoint, six join through it over WebRTC. Two near links per side and no far links
+// keep the graph sparse enough that some pairs are only reachable over several hops. ICE gathers on 127.0.0.1 only
 // (--bind-address), so no packet leaves loopback. The CLI drives everything a user would: status,
 // ping (routed messages), dht put/get against different nodes, down; an intruder with the wrong
 // secret is refused.
@@ -13,7 +14,8 @@ import { startProc, type Proc } from '../helpers/proc.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/overlay.js', import.meta.url));
 const NETWORK = 'realnet';
-const JOINERS = 4;
+const JOINERS = 6;
+const SPARSE = ['--near-per-side', '2', '--far-links', '0'];
 
 interface CliResult {
   code: number;
@@ -59,7 +61,7 @@ async function eventually(check: () => Promise<string | undefined>, timeoutMs: n
   return last;
 }
 
-test('five node processes join over WebRTC on loopback, form the ring, route, share the DHT; an intruder is refused', async (t) => {
+test('seven node processes join over WebRTC on loopback, form the ring, route, share the DHT; an intruder is refused', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'overlay-real-'));
   const procs: Proc[] = [];
   t.teardown(async () => {
@@ -68,7 +70,7 @@ test('five node processes join over WebRTC on loopback, form the ring, route, sh
   });
   const dirs = Array.from({ length: JOINERS + 1 }, (_, i) => join(root, `n${i}`));
   const up = (dir: string, extra: string[]) => {
-    const p = startProc(process.execPath, [BIN, 'up', '--network', NETWORK, '--state', dir, '--bind-address', '127.0.0.1', '--dial-timeout', '10', '--verbose', ...extra]);
+    const p = startProc(process.execPath, [BIN, 'up', '--network', NETWORK, '--state', dir, '--bind-address', '127.0.0.1', '--dial-timeout', '10', '--verbose', ...SPARSE, ...extra]);
     procs.push(p);
     return p;
   };
@@ -132,6 +134,21 @@ test('five node processes join over WebRTC on loopback, form the ring, route, sh
     }
   }
 
+  // Multi-hop: a node pings one it has no link to; the reply crosses at least two links.
+  let multiHop = 0;
+  for (const [i, d] of dirs.entries()) {
+    const linked = new Set((await status(d)).links.map((l) => l.remote));
+    const far = addresses.find((a, j) => j !== i && !linked.has(a));
+    if (!far) continue;
+    const r = await cli(['ping', far, '--count', '1', '--json', '--state', d]);
+    t.is(r.code, 0, r.stderr);
+    const [rep] = JSON.parse(r.stdout) as Array<{ rttMs?: number; hops?: number }>;
+    t.true(rep!.hops! >= 2, `reply from an unlinked node took ${rep!.hops} hops`);
+    multiHop++;
+  }
+  t.log(`${multiHop} of ${dirs.length} nodes pinged a node they have no link to`);
+  t.true(multiHop >= 1, 'some pair of nodes is not directly linked');
+
   // DHT through the CLI against different nodes.
   let r = await cli(['dht', 'put', 'greeting', 'hello from n1', '--ttl', '120', '--state', dirs[1]!]);
   t.is(r.code, 0, r.stderr);
@@ -166,19 +183,19 @@ test('five node processes join over WebRTC on loopback, form the ring, route, sh
   }
 
   // down: one joiner leaves cleanly; the process exits 0 and the others drop its links.
-  const leaver = joiners[3]!;
-  r = await cli(['down', '--state', dirs[4]!]);
+  const leaver = joiners[JOINERS - 1]!;
+  r = await cli(['down', '--state', dirs[JOINERS]!]);
   t.is(r.code, 0, r.stderr);
   t.is(await leaver.exited, 0);
   t.regex(leaver.output(), /left network realnet/);
   const gone = await eventually(async () => {
-    for (const d of dirs.slice(0, 4)) {
-      if ((await status(d)).links.some((l) => l.remote === addresses[4])) return `${d} still links to the leaver`;
+    for (const d of dirs.slice(0, JOINERS)) {
+      if ((await status(d)).links.some((l) => l.remote === addresses[JOINERS])) return `${d} still links to the leaver`;
     }
     return undefined;
   }, 15_000);
   t.is(gone, undefined);
-  r = await cli(['status', '--state', dirs[4]!]);
+  r = await cli(['status', '--state', dirs[JOINERS]!]);
   t.is(r.code, 1);
   t.regex(r.stderr, /node not running/);
 
