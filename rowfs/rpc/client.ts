@@ -188,8 +188,12 @@ export class TcpRpcClient extends BaseRpcClient {
       let records: Uint8Array[];
       try {
         records = decoder.push(chunk);
-      } catch {
+      } catch (e) {
+        // A reply larger than we accept (or broken framing): the stream cannot continue, and we
+        // cannot tell which call it answers. Fail the calls sent on this connection instead of
+        // retransmitting them into the same wall; unsent calls go out on a new connection.
         this.strayReplies++;
+        this.failAll((p) => p.sent, new RpcTransportError('TOO_LARGE', `reply stream from ${this.opts.host}:${this.opts.port} refused: ${(e as Error).message}`));
         s.destroy();
         return;
       }

@@ -24,8 +24,10 @@ function toyServer(): RpcServer {
   };
   const fail: RpcProcedure<void, void> = { decodeArgs: () => undefined, run: () => { throw new Error('boom'); }, encodeResult: () => undefined };
   const hang: RpcProcedure<void, void> = { decodeArgs: () => undefined, run: () => new Promise(() => undefined), encodeResult: () => undefined };
+  const big: RpcProcedure<number, number> = { decodeArgs: (r) => r.uint32(), run: (n) => n, encodeResult: (w, n) => void w.opaque(new Uint8Array(n)) };
   const procs = new Map<number, RpcProcedure>([
     [0, { decodeArgs: () => undefined, run: () => undefined, encodeResult: () => undefined }],
+    [4, big],
     [1, echo],
     [2, fail],
     [3, hang],
@@ -173,4 +175,16 @@ test('portmapper registry: SET, GETPORT, DUMP, UNSET over TCP and UDP', async (t
   t.is(await udp.getport(100003, 3, IPPROTO_UDP), 2049);
   t.true(await pm.unset({ prog: 100003, vers: 3, prot: 0, port: 0 }));
   t.deepEqual(await pm.dump(), []);
+});
+
+test('a reply bigger than the client accepts fails that call with TOO_LARGE; the client recovers', async (t) => {
+  const s = toyServer();
+  const port = await s.listenTcp(0, '127.0.0.1');
+  t.teardown(() => s.close());
+  const c = new TcpRpcClient({ host: '127.0.0.1', port, timeoutMs: 5000, maxRecordBytes: 64 * 1024 });
+  t.teardown(() => c.close());
+  t.is((await c.call(PROG, 1, 4, (w) => void w.uint32(1000))).opaque().length, 1000);
+  const e = await t.throwsAsync(c.call(PROG, 1, 4, (w) => void w.uint32(100_000)), { instanceOf: RpcTransportError });
+  t.is(e!.code, 'TOO_LARGE');
+  t.is((await c.call(PROG, 1, 1, echoArgs(3))).uint32(), 3);
 });
