@@ -133,7 +133,13 @@ export class BootstrapServer {
           return;
         case BootstrapType.Signal:
           if (client === undefined) return this.fail(ws, 'SIGNAL before HELLO');
-          this.o.connector.onSignal(client, msg.payload, send);
+          try {
+            this.o.connector.onSignal(client, msg.payload, send);
+          } catch (err) {
+            // The connector rejects bad input itself; anything else must not take the node down.
+            this.log(`bootstrap client ${peer}: signal failed: ${(err as Error).message}`);
+            return this.fail(ws, 'signal could not be processed');
+          }
           return;
         case BootstrapType.Error:
           this.log(`bootstrap client ${peer} reports: ${msg.message}`);

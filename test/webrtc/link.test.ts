@@ -4,6 +4,7 @@ import { dialViaBootstrap } from '../../overlay/bootstrap/client.js';
 import { BootstrapError } from '../../overlay/bootstrap/errors.js';
 import { BootstrapType, decodeBootstrap, encodeBootstrap } from '../../overlay/bootstrap/messages.js';
 import { LinkDialError } from '../../overlay/link/webrtc/errors.js';
+import { encodeSignal, SignalType } from '../../overlay/link/webrtc/signal-codec.js';
 import { RefuseReason } from '../../overlay/handshake/messages.js';
 import { systemClock } from '../../overlay/clock.js';
 import type { Link } from '../../overlay/link/link.js';
@@ -173,6 +174,14 @@ test.serial('bootstrap endpoint answers malformed input with an error and a clos
   const deadline = Date.now() + 5000;
   while (a.connector.counters.signals_malformed === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   t.is(a.connector.counters.signals_malformed, 1);
+  // A well-formed OFFER whose SDP is nonsense, and nonsense candidates: the session fails, nothing crashes.
+  const session = Uint8Array.of(9, 9, 9, 9, 9, 9, 9, 9);
+  ws.send(encodeBootstrap({ type: BootstrapType.Signal, payload: encodeSignal({ type: SignalType.Offer, session, sdp: 'v=0\r\nthis is not sdp' }) }));
+  ws.send(encodeBootstrap({ type: BootstrapType.Signal, payload: encodeSignal({ type: SignalType.Candidate, session, mid: '0', candidate: 'a=candidate:garbage' }) }));
+  const deadline2 = Date.now() + 5000;
+  while (a.connector.counters.incoming_failed === 0 && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 20));
+  t.is(a.connector.counters.incoming_failed, 1);
+  t.true(a.lines.some((l) => /bad (Offer|Candidate) from peer/.test(l)), a.lines.join('\n'));
   ws.close();
   t.is(endpoint.counters.bad_frames, 1);
   t.is(endpoint.counters.network_mismatch, 1);
