@@ -2,7 +2,7 @@
 // garbage arguments, authentication) is an RpcReplyError carrying the protocol status; transport
 // trouble is an RpcTransportError; broken framing is a RecordMarkingError.
 
-export type RpcTransportErrorCode = 'TIMEOUT' | 'CONNECTION_CLOSED' | 'CONNECT_FAILED' | 'CLIENT_CLOSED' | 'TOO_LARGE';
+export type RpcTransportErrorCode = 'TIMEOUT' | 'CONNECT_FAILED' | 'CLIENT_CLOSED' | 'TOO_LARGE';
 
 export class RpcTransportError extends Error {
   override readonly name = 'RpcTransportError';
