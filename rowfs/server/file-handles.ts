@@ -63,7 +63,9 @@ export interface Resolved {
 }
 
 export class HandleTable {
-  private readonly links = new Map<string, Link>();
+  private links = new Map<string, Link>();
+  /** While a scan runs, links learned by LOOKUP/CREATE are also kept here so the swap keeps them. */
+  private learnedDuringScan: Map<string, Link> | undefined;
   private rootKey = '';
   private lastScanMs = -Infinity;
   private scanning: Promise<void> | undefined;
@@ -90,12 +92,16 @@ export class HandleTable {
   remember(parent: BigIntStats, name: string, child: BigIntStats): void {
     const key = keyOf(child.dev, child.ino);
     if (key === this.rootKey) return;
-    this.links.set(key, { parent: keyOf(parent.dev, parent.ino), name });
+    const link = { parent: keyOf(parent.dev, parent.ino), name };
+    this.links.set(key, link);
+    this.learnedDuringScan?.set(key, link);
   }
 
   forget(st: BigIntStats): void {
     const key = keyOf(st.dev, st.ino);
-    if (key !== this.rootKey) this.links.delete(key);
+    if (key === this.rootKey) return;
+    this.links.delete(key);
+    this.learnedDuringScan?.delete(key);
   }
 
   isRoot(st: BigIntStats): boolean {
@@ -124,55 +130,76 @@ export class HandleTable {
 
   /** The path and current attributes of the file a handle names, or undefined (STALE). */
   async resolve(id: FileId): Promise<Resolved | undefined> {
-    const hit = await this.tryResolve(id);
-    if (hit) return hit;
+    let r = await this.tryResolve(id);
+    if (typeof r === 'object') return r;
+    if (r === 'replaced') return undefined; // same inode number, another file: the old one is gone
     // Concurrent misses (a client resending many old handles after a restart) share one scan.
     if (this.scanning) {
       await this.scanning;
-      return this.tryResolve(id);
+      r = await this.tryResolve(id);
+      return typeof r === 'object' ? r : undefined;
     }
-    if (this.now() - this.lastScanMs < this.minScanIntervalMs) return undefined;
+    // A known file whose recorded name is gone (renamed or unlinked behind our back, or the
+    // remembered one of several hard links removed) always earns a rescan; after it the stale
+    // entry is gone, so repeated misses fall under the throttle for unknown handles.
+    if (r === 'absent' && this.now() - this.lastScanMs < this.minScanIntervalMs) return undefined;
     this.scanning = this.scan().finally(() => (this.scanning = undefined));
     await this.scanning;
-    return this.tryResolve(id);
+    r = await this.tryResolve(id);
+    return typeof r === 'object' ? r : undefined;
   }
 
-  private async tryResolve(id: FileId): Promise<Resolved | undefined> {
+  private async tryResolve(id: FileId): Promise<Resolved | 'absent' | 'broken' | 'replaced'> {
     const path = this.pathOfKey(keyOf(id.dev, id.ino));
-    if (path === undefined) return undefined;
+    if (path === undefined) return 'absent';
     try {
       const st = await lstat(path, { bigint: true });
       if (sameFile(id, st)) return { path, stat: st };
+      if (st.dev === id.dev && st.ino === id.ino) return 'replaced';
     } catch {
       /* gone */
     }
-    return undefined;
+    return 'broken';
   }
 
-  /** Walks the whole export once, refreshing every (parent, name) link. */
+  /**
+   * Walks the whole export once and replaces the table with what it found (plus links learned
+   * while it ran), so entries of vanished files disappear.
+   */
   async scan(): Promise<void> {
     this.lastScanMs = this.now();
-    const rootStat = await lstat(this.root, { bigint: true });
-    const queue: Array<[string, BigIntStats]> = [[this.root, rootStat]];
-    while (queue.length > 0) {
-      const [dir, dirStat] = queue.shift()!;
-      let names: string[];
-      try {
-        names = await readdir(dir);
-      } catch {
-        continue;
-      }
-      for (const name of names) {
-        const p = join(dir, name);
-        let st: BigIntStats;
+    const fresh = new Map<string, Link>();
+    const learned = new Map<string, Link>();
+    this.learnedDuringScan = learned;
+    try {
+      const rootStat = await lstat(this.root, { bigint: true });
+      fresh.set(this.rootKey, { parent: undefined, name: '' });
+      const queue: Array<[string, BigIntStats]> = [[this.root, rootStat]];
+      while (queue.length > 0) {
+        const [dir, dirStat] = queue.shift()!;
+        let names: string[];
         try {
-          st = await lstat(p, { bigint: true });
+          names = await readdir(dir);
         } catch {
           continue;
         }
-        this.remember(dirStat, name, st);
-        if (st.isDirectory()) queue.push([p, st]);
+        for (const name of names) {
+          const p = join(dir, name);
+          let st: BigIntStats;
+          try {
+            st = await lstat(p, { bigint: true });
+          } catch {
+            continue;
+          }
+          const key = keyOf(st.dev, st.ino);
+          if (key !== this.rootKey) fresh.set(key, { parent: keyOf(dirStat.dev, dirStat.ino), name });
+          if (st.isDirectory()) queue.push([p, st]);
+        }
       }
+    } finally {
+      this.learnedDuringScan = undefined;
     }
+    for (const [k, v] of learned) fresh.set(k, v);
+    this.links = fresh;
   }
 }

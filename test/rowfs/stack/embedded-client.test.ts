@@ -216,3 +216,25 @@ test('registers with a portmapper; openExport finds the ports by GETPORT', async
   t.teardown(() => pm.close());
   t.deepEqual(await pm.dump(), []);
 });
+
+test('handles follow files whose remembered name went away: other hard link, rename behind our back', async (t) => {
+  const d = freshDir('links');
+  t.teardown(() => rmSync(d, { recursive: true, force: true }));
+  writeFileSync(join(d, 'a'), 'linked');
+  const s = await startEmbeddedServer({ exportDir: d, host: '127.0.0.1' });
+  t.teardown(() => s.stop());
+  const nfs = Nfs3Client.connect({ host: '127.0.0.1', port: s.nfsPort });
+  t.teardown(() => nfs.close());
+  const root = s.rootHandle;
+  const fh = expectOk(await nfs.lookup({ what: { dir: root, name: 'a' } }), 'LOOKUP').object;
+  expectOk(await nfs.link({ file: fh, link: { dir: root, name: 'b' } }), 'LINK');
+  // Force a scan now, so the next ones would be throttled for unknown handles.
+  t.is((await nfs.getattr({ object: new Uint8Array([...Buffer.from('RWF1'), ...new Uint8Array(28)]) })).status, Nfs3Status.STALE);
+  expectOk(await nfs.remove({ object: { dir: root, name: 'a' } }), 'REMOVE a');
+  t.is(expectOk(await nfs.getattr({ object: fh }), 'GETATTR via b').objAttributes.nlink, 1);
+  const { renameSync } = await import('node:fs');
+  renameSync(join(d, 'b'), join(d, 'c'));
+  t.is(Buffer.from(expectOk(await nfs.read({ file: fh, offset: 0n, count: 10 }), 'READ via c').data).toString(), 'linked');
+  rmSync(join(d, 'c'));
+  t.is((await nfs.getattr({ object: fh })).status, Nfs3Status.STALE);
+});
