@@ -121,7 +121,11 @@ export class RpcServer {
     this.udpSockets.push(sock);
     sock.on('message', (msg, rinfo) => {
       void this.handle(msg, 'udp', rinfo.address, rinfo.port).then((reply) => {
-        if (reply) sock.send(reply.bytes(), rinfo.port, rinfo.address);
+        try {
+          if (reply) sock.send(reply.bytes(), rinfo.port, rinfo.address);
+        } catch {
+          /* socket closed while the call ran */
+        }
       });
     });
     sock.on('error', () => undefined);
@@ -161,7 +165,11 @@ export class RpcServer {
         void this.handle(rec, 'tcp', s.remoteAddress ?? '', s.remotePort ?? 0).then((reply) => {
           inflight--;
           if (inflight < maxInflight && s.isPaused()) s.resume();
-          if (reply && !s.destroyed) batchedWrite(s, markRecordInPlace(reply.framed()));
+          try {
+            if (reply && !s.destroyed) batchedWrite(s, markRecordInPlace(reply.framed()));
+          } catch {
+            /* connection gone while the call ran */
+          }
         });
       }
     });

@@ -188,3 +188,23 @@ test('a reply bigger than the client accepts fails that call with TOO_LARGE; the
   t.is(e!.code, 'TOO_LARGE');
   t.is((await c.call(PROG, 1, 1, echoArgs(3))).uint32(), 3);
 });
+
+test('closing the server while calls are running (TCP and UDP) does not crash it', async (t) => {
+  const s = toyServer();
+  const port = await s.listenTcp(0, '127.0.0.1');
+  const uport = await s.listenUdp(0, '127.0.0.1');
+  const c = new TcpRpcClient({ host: '127.0.0.1', port, timeoutMs: 1000 });
+  const u = new UdpRpcClient({ host: '127.0.0.1', port: uport, timeoutMs: 1000 });
+  t.teardown(() => {
+    c.close();
+    u.close();
+  });
+  const calls = [c.call(PROG, 1, 1, echoArgs(1, 200)), u.call(PROG, 1, 1, echoArgs(2, 200))];
+  await new Promise((r) => setTimeout(r, 50));
+  await s.close();
+  const results = await Promise.allSettled(calls);
+  t.true(results.every((r) => r.status === 'rejected'));
+  // The handlers finished after close and tried to answer: still alive.
+  await new Promise((r) => setTimeout(r, 300));
+  t.pass();
+});
