@@ -75,7 +75,10 @@ export class WebRtcLink implements Link {
   sendControl(frame: Uint8Array): boolean {
     if (this.closed) return false;
     try {
-      return this.control.sendMessageBinary(frame);
+      // libdatachannel returns false when the message was queued rather than sent at once; queued
+      // is still accepted (the channel is reliable), so only a throw means failure.
+      this.control.sendMessageBinary(frame);
+      return true;
     } catch {
       return false;
     }
@@ -88,7 +91,8 @@ export class WebRtcLink implements Link {
         this.dropped++;
         return false;
       }
-      return this.data.sendMessageBinary(packet);
+      this.data.sendMessageBinary(packet); // false only means "queued", see sendControl
+      return true;
     } catch {
       return false;
     }
