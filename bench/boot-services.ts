@@ -1,7 +1,8 @@
 // `npm run bench:boot-services`: boot services measured on a bridge in a namespace.
 //  - A qemu VM (TCG, iPXE ROM) PXE-boots from `overlay boot`: seconds from qemu start to our DHCP
 //    ACK, and to the last TFTP block of a 30 MB kernel+initrd fetched by its boot script
-//    (vm_to_ack_s, vm_to_last_block_s; median of VM_RUNS).
+//    (vm_to_ack_s, vm_to_last_block_s; median of VM_RUNS); and once without router advertisements
+//    (vm_to_ack_no_ra_s, vm_to_script_no_ra_s vs vm_to_script_s), which shows what they save.
 //  - TFTP throughput of our server and of tftpd-hpa (in.tftpd in the foreground, same namespace,
 //    same files, same client: atftp with blksize 1468), alternating, median of ROUNDS
 //    (tftp_mbps, tftpd_hpa_mbps). Plus, reported apart, ours with the RFC 7440 windowsize option,
@@ -18,7 +19,7 @@ const KERNEL_BYTES = 10 * 1024 * 1024;
 const INITRD_BYTES = 20 * 1024 * 1024;
 const BLKSIZE = 1468;
 const VM_RUNS = 3;
-const ROUNDS = 5;
+const ROUNDS = 7;
 const HPA_PORT = 6969;
 
 interface Figure { value: number; unit: string }
@@ -48,7 +49,7 @@ async function waitFor(p: Proc, re: RegExp, ms: number, clean = false): Promise<
   throw new Error(`timeout waiting for ${re}; output:\n${p.output().slice(-2000)}`);
 }
 
-async function bootVm(link: BootLink, server: Proc, run: number): Promise<{ ack: number; last: number }> {
+async function bootVm(link: BootLink, server: Proc, run: number): Promise<{ ack: number; script: number; last: number }> {
   const mac = `52:54:00:79:00:${String(run + 1).padStart(2, '0')}`;
   const id = `id:01${mac.replace(/:/g, '')}`;
   const started = Date.now();
@@ -67,7 +68,8 @@ async function bootVm(link: BootLink, server: Proc, run: number): Promise<{ ack:
   const doneLine = out.split('\n').find((l) => ip && l.includes(`sent 'initrd.img' to ${ip}:`));
   if (ack === undefined || !doneLine) throw new Error(`server log lacks the ACK or the initrd transfer:\n${out.slice(-3000)}`);
   const before = Number(/last block (\d+) ms before/.exec(doneLine)?.[1] ?? 0);
-  return { ack: (ack - started) / 1000, last: (Date.parse(doneLine.slice(0, 24)) - before - started) / 1000 };
+  const script = logTime(out, new RegExp(`RRQ 'boot\\.ipxe' from ${ip!.replace(/\./g, '\\.')}:`)) ?? Number.NaN;
+  return { ack: (ack - started) / 1000, script: (script - started) / 1000, last: (Date.parse(doneLine.slice(0, 24)) - before - started) / 1000 };
 }
 
 async function fetchMbps(link: BootLink, client: { ns: { exec: (c: string, a: string[], t?: number) => Promise<unknown> } }, port: number, work: string, extra: string[] = []): Promise<number> {
@@ -103,14 +105,22 @@ async function main(): Promise<void> {
     ].join('\n'));
     const server = await link.startServer(['--range', `${SUBNET}.100-${SUBNET}.150`]);
 
+    const scripts: number[] = [];
     const acks: number[] = [];
     const lasts: number[] = [];
     for (let i = 0; i < VM_RUNS; i++) {
       const r = await bootVm(link, server, i);
       acks.push(r.ack);
+      scripts.push(r.script);
       lasts.push(r.last);
-      console.log(`vm run ${i + 1}: ACK after ${r.ack.toFixed(2)} s, last TFTP block after ${r.last.toFixed(2)} s`);
+      console.log(`vm run ${i + 1}: ACK after ${r.ack.toFixed(2)} s, boot script requested after ${r.script.toFixed(2)} s, last TFTP block after ${r.last.toFixed(2)} s`);
     }
+
+    // The same boot without router advertisements, to show what they save (iPXE waits for IPv6 autoconfiguration).
+    await server.kill();
+    const noRaServer = await link.startServer(['--range', `${SUBNET}.100-${SUBNET}.150`, '--no-ra']);
+    const noRa = await bootVm(link, noRaServer, VM_RUNS);
+    console.log(`vm run without router advertisements: ACK after ${noRa.ack.toFixed(2)} s, boot script requested after ${noRa.script.toFixed(2)} s`);
 
     await client.ns.exec('ip', ['addr', 'add', `${SUBNET}.9/24`, 'dev', client.ifname]);
     mkdirSync(join(work, 'hpa'), { recursive: true });
@@ -121,8 +131,14 @@ async function main(): Promise<void> {
     const theirs: number[] = [];
     const windowed: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
-      ours.push(await fetchMbps(link, client, 69, work));
-      theirs.push(await fetchMbps(link, client, HPA_PORT, work));
+      // Alternate who goes first, so neither profits from the other warming the page cache or the CPU.
+      if (i % 2 === 0) {
+        ours.push(await fetchMbps(link, client, 69, work));
+        theirs.push(await fetchMbps(link, client, HPA_PORT, work));
+      } else {
+        theirs.push(await fetchMbps(link, client, HPA_PORT, work));
+        ours.push(await fetchMbps(link, client, 69, work));
+      }
       windowed.push(await fetchMbps(link, client, 69, work, ['--option', 'windowsize 16']));
       console.log(`round ${i + 1}: ours ${ours[i]!.toFixed(0)} Mbit/s, tftpd-hpa ${theirs[i]!.toFixed(0)} Mbit/s, ours windowsize 16 ${windowed[i]!.toFixed(0)} Mbit/s`);
     }
@@ -130,6 +146,9 @@ async function main(): Promise<void> {
     const figures: Record<string, Figure> = {
       vm_to_ack_s: { value: round(median(acks)), unit: 's' },
       vm_to_last_block_s: { value: round(median(lasts)), unit: 's' },
+      vm_to_script_s: { value: round(median(scripts)), unit: 's' },
+      vm_to_ack_no_ra_s: { value: round(noRa.ack), unit: 's' },
+      vm_to_script_no_ra_s: { value: round(noRa.script), unit: 's' },
       tftp_mbps: { value: round(median(ours), 1), unit: 'Mbit/s' },
       tftpd_hpa_mbps: { value: round(median(theirs), 1), unit: 'Mbit/s' },
       tftp_window16_mbps: { value: round(median(windowed), 1), unit: 'Mbit/s' },
