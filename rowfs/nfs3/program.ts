@@ -3,7 +3,19 @@
 // are done here once.
 import type { RpcCallContext, RpcProcedure, RpcProgram } from '../rpc/server.js';
 import { NFS3_PROCEDURES, type Nfs3ArgsOf, type Nfs3ProcedureName, type Nfs3ResOf } from './procedures.js';
-import { NFS3_PROGRAM, NFS3_VERSION } from './types.js';
+import { NFS3_PROGRAM, NFS3_VERSION, Nfs3Proc } from './types.js';
+
+/** Procedures a retransmission must not run twice (their replies go to the duplicate request cache). */
+export const NFS3_NON_IDEMPOTENT: ReadonlySet<number> = new Set([
+  Nfs3Proc.CREATE,
+  Nfs3Proc.MKDIR,
+  Nfs3Proc.SYMLINK,
+  Nfs3Proc.MKNOD,
+  Nfs3Proc.REMOVE,
+  Nfs3Proc.RMDIR,
+  Nfs3Proc.RENAME,
+  Nfs3Proc.LINK,
+]);
 
 export type Nfs3Handlers = {
   [N in Nfs3ProcedureName]: (args: Nfs3ArgsOf<N>, ctx: RpcCallContext) => Nfs3ResOf<N> | Promise<Nfs3ResOf<N>>;
@@ -20,5 +32,5 @@ export function nfs3Program(handlers: Nfs3Handlers): RpcProgram {
       encodeResult: (w, res) => codec.encodeRes(w, res),
     });
   }
-  return { prog: NFS3_PROGRAM, vers: NFS3_VERSION, procedures };
+  return { prog: NFS3_PROGRAM, vers: NFS3_VERSION, procedures, nonIdempotent: NFS3_NON_IDEMPOTENT };
 }

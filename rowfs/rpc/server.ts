@@ -10,6 +10,7 @@ import { XdrReader } from '../xdr/reader.js';
 import { XdrWriter } from '../xdr/writer.js';
 import { DEFAULT_MAX_RECORD_BYTES, RecordDecoder, markRecordInPlace } from './record-marking.js';
 import { batchedWrite } from './batched-write.js';
+import { DEFAULT_DUPLICATE_CACHE_ENTRIES, DuplicateCache, duplicateKey } from './duplicate-cache.js';
 import {
   AcceptStat,
   AUTH_NONE,
@@ -51,6 +52,8 @@ export interface RpcProgram {
   prog: number;
   vers: number;
   procedures: ReadonlyMap<number, RpcProcedure>;
+  /** Procedures whose replies are kept in the duplicate request cache (not idempotent). */
+  nonIdempotent?: ReadonlySet<number>;
 }
 
 export interface RpcServerStats {
@@ -65,6 +68,8 @@ export interface RpcServerStats {
   systemErrors: number;
   rpcMismatch: number;
   connections: number;
+  /** Retransmitted non-idempotent calls answered from the duplicate request cache. */
+  duplicateReplays: number;
 }
 
 export interface RpcServerOptions {
@@ -74,6 +79,8 @@ export interface RpcServerOptions {
   maxConnections?: number;
   /** Told about procedure failures answered with SYSTEM_ERR. */
   onError?: (err: unknown, ctx: RpcCallContext) => void;
+  /** Replies kept for retransmitted non-idempotent calls (0 disables the cache). */
+  duplicateCacheEntries?: number;
 }
 
 export class RpcServer {
@@ -88,13 +95,17 @@ export class RpcServer {
     systemErrors: 0,
     rpcMismatch: 0,
     connections: 0,
+    duplicateReplays: 0,
   };
+  private readonly drc: DuplicateCache;
   private readonly programs = new Map<number, Map<number, RpcProgram>>();
   private readonly tcpServers: net.Server[] = [];
   private readonly udpSockets: dgram.Socket[] = [];
   private readonly sockets = new Set<net.Socket>();
 
-  constructor(private readonly opts: RpcServerOptions = {}) {}
+  constructor(private readonly opts: RpcServerOptions = {}) {
+    this.drc = new DuplicateCache(opts.duplicateCacheEntries ?? DEFAULT_DUPLICATE_CACHE_ENTRIES);
+  }
 
   addProgram(p: RpcProgram): this {
     let versions = this.programs.get(p.prog);
@@ -230,6 +241,28 @@ export class RpcServer {
       this.stats.procUnavail++;
       return accepted(AcceptStat.PROC_UNAVAIL);
     }
+    let drcKey: string | undefined;
+    if (program.nonIdempotent?.has(header.proc) && (this.opts.duplicateCacheEntries ?? 1) > 0) {
+      drcKey = duplicateKey({ ...ctx, args: msg.subarray(r.pos) });
+      const earlier = this.drc.lookup(drcKey);
+      if (earlier) {
+        this.stats.duplicateReplays++;
+        const bytes = await earlier;
+        if (!bytes) return undefined;
+        const w = new XdrWriter(bytes.length + 8, 4);
+        w.raw(bytes);
+        return w;
+      }
+    }
+    const result = this.execute(proc, r, ctx);
+    if (drcKey) this.drc.store(drcKey, result.then((w) => w?.bytes().slice()));
+    return result;
+  }
+
+  private async execute(proc: RpcProcedure, r: XdrReader, ctx: RpcCallContext): Promise<XdrWriter | undefined> {
+    const xid = ctx.xid;
+    const accepted = (accept: AcceptStat.PROC_UNAVAIL | AcceptStat.GARBAGE_ARGS | AcceptStat.SYSTEM_ERR) =>
+      reply({ xid, stat: ReplyStat.MSG_ACCEPTED, verf: AUTH_NONE, accept });
     let args;
     try {
       args = proc.decodeArgs(r);

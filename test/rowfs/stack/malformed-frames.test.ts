@@ -142,3 +142,32 @@ test('fuzz: random records and random UDP datagrams never take the server down',
   t.is(server.stats.systemErrors, 0);
   t.is(await stillServes(), 'still here');
 });
+
+test('a retransmitted REMOVE (same xid, new connection) is answered from the duplicate request cache', async (t) => {
+  const { server } = await setup(t);
+  const args = new XdrWriter();
+  args.opaque(server.rootHandle).string('f.txt');
+  const msg = encodeRecord(call(NFS3_PROGRAM, 3, 12, args.bytes(), 4242));
+  const statusOf = (reply: Uint8Array) => {
+    const r = new XdrReader(reply);
+    decodeReplyHeader(r);
+    return r.uint32();
+  };
+  const first = await connect(server.nfsPort);
+  first.sock.write(msg);
+  await until(() => first.replies.length >= 1);
+  first.sock.destroy();
+  const second = await connect(server.nfsPort);
+  t.teardown(() => second.sock.destroy());
+  second.sock.write(msg);
+  await until(() => second.replies.length >= 1);
+  t.is(statusOf(first.replies[0]!), 0);
+  t.is(statusOf(second.replies[0]!), 0, 'the replay says OK, not NOENT');
+  t.deepEqual(Buffer.from(second.replies[0]!), Buffer.from(first.replies[0]!));
+  t.is(server.stats.duplicateReplays, 1);
+  // A new xid really runs again.
+  const again = encodeRecord(call(NFS3_PROGRAM, 3, 12, args.bytes(), 4243));
+  second.sock.write(again);
+  await until(() => second.replies.length >= 2);
+  t.is(statusOf(second.replies[1]!), 2); // NFS3ERR_NOENT
+});
