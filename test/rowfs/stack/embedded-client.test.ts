@@ -238,3 +238,37 @@ test('handles follow files whose remembered name went away: other hard link, ren
   rmSync(join(d, 'c'));
   t.is((await nfs.getattr({ object: fh })).status, Nfs3Status.STALE);
 });
+
+test('AUTH_SYS identity: new objects belong to the caller (as root), ACCESS follows mode bits, server time', async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.log('not root: ownership cannot be given away; checking ACCESS only');
+  }
+  const d = freshDir('owner');
+  t.teardown(() => rmSync(d, { recursive: true, force: true }));
+  const s = await startEmbeddedServer({ exportDir: d, host: '127.0.0.1' });
+  t.teardown(() => s.stop());
+  const { encodeAuthSys } = await import('../../../rowfs/rpc/message.js');
+  const user = Nfs3Client.connect({ host: '127.0.0.1', port: s.nfsPort, cred: encodeAuthSys({ stamp: 0, machineName: 'u', uid: 1234, gid: 567, gids: [] }) });
+  t.teardown(() => user.close());
+  const created = expectOk(
+    await user.create({ where: { dir: s.rootHandle, name: 'mine' }, how: { mode: CreateMode.UNCHECKED, attributes: { mode: 0o640 } } }),
+    'CREATE',
+  );
+  const attrs = created.objAttributes!;
+  if (process.getuid?.() === 0) {
+    t.is(attrs.uid, 1234);
+    t.is(attrs.gid, 567);
+  }
+  t.is(attrs.mode, 0o640);
+  const fh = created.obj!;
+  const ownerAccess = expectOk(await user.access({ object: fh, access: 0x3f }), 'ACCESS').access;
+  if (process.getuid?.() === 0) t.is(ownerAccess, 0x01 | 0x04 | 0x08); // READ, MODIFY, EXTEND
+  const other = Nfs3Client.connect({ host: '127.0.0.1', port: s.nfsPort, cred: encodeAuthSys({ stamp: 0, machineName: 'o', uid: 999, gid: 999, gids: [] }) });
+  t.teardown(() => other.close());
+  t.is(expectOk(await other.access({ object: fh, access: 0x3f }), 'ACCESS other').access, 0);
+  const before = Date.now() / 1000;
+  const { TimeHow } = await import('../../../rowfs/nfs3/types.js');
+  expectOk(await user.setattr({ object: fh, newAttributes: { mtime: { how: TimeHow.SET_TO_SERVER_TIME } } }), 'SETATTR server time');
+  const m = expectOk(await user.getattr({ object: fh }), 'GETATTR').objAttributes.mtime.seconds;
+  t.true(Math.abs(m - before) < 5);
+});
