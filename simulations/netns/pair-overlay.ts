@@ -12,6 +12,9 @@ import { openDcSession, type DcSession, type SignalChannel } from './dc-session.
 
 export type DirectMode = 'direct' | 'routed' | 'shortcut';
 
+const DIAL_ATTEMPTS = 3;
+const DIAL_RETRY_MS = 1_000;
+
 /** Data channel bytes queued before sendData reports a local drop. */
 export const DC_HIGH_WATER_BYTES = 1 << 20;
 
@@ -72,6 +75,8 @@ export class PairOverlay implements VnetOverlay {
   private readonly handlers = new Map<number, (m: RoutedMessage) => void>();
   private link: DcLink | undefined;
   private dialing = false;
+  private attempt = 0;
+  private closed = false;
   private signalHandler: ((d: unknown) => void) | undefined;
   readonly keep: Array<PeerConnection | DataChannel> = [];
   shortcutRequests = 0;
@@ -85,10 +90,19 @@ export class PairOverlay implements VnetOverlay {
       if (from !== o.peer) return;
       const m = data as { k: string; app?: number; p?: string; s?: unknown };
       if (m.k === 'app' && m.app !== undefined && m.p !== undefined) this.handlers.get(m.app)?.({ from: o.peerRing, payload: new Uint8Array(Buffer.from(m.p, 'base64')), hops: 1 });
-      else if (m.k === 'sig') this.signalHandler?.(m.s);
+      else if (m.k === 'sig') this.onSignal(m.s);
     });
-    if (o.role === 'answer' && o.mode !== 'routed') void this.dial();
-    else if (o.mode === 'direct') void this.dial();
+    if (o.role === 'offer' && o.mode === 'direct') void this.dial();
+  }
+
+  /** The answerer starts a fresh session for every offer (the offerer may retry after a failure). */
+  private onSignal(s: unknown): void {
+    const isOffer = (s as { type?: string })?.type === 'offer';
+    if (this.o.role === 'answer' && isOffer && this.o.mode !== 'routed' && !this.link) {
+      this.attempt++;
+      void this.session(this.attempt);
+    }
+    this.signalHandler?.(s);
   }
 
   send(dest: RingAddress, app: number, payload: Uint8Array): boolean {
@@ -111,15 +125,33 @@ export class PairOverlay implements VnetOverlay {
   }
 
   close(): void {
+    this.closed = true;
     this.link?.close();
   }
 
+  /** Offerer: up to DIAL_ATTEMPTS sessions, a second apart, until one opens. */
   private async dial(): Promise<void> {
     if (this.dialing || this.link) return;
     this.dialing = true;
+    try {
+      for (let i = 0; i < DIAL_ATTEMPTS && !this.link && !this.closed; i++) {
+        this.attempt++;
+        if (await this.session(this.attempt)) break;
+        await new Promise((r) => setTimeout(r, DIAL_RETRY_MS));
+      }
+    } finally {
+      this.dialing = false;
+    }
+  }
+
+  private async session(attempt: number): Promise<boolean> {
     const signal: SignalChannel = { send: (s) => this.o.relay.send(this.o.peer, { k: 'sig', s }), onSignal: (h) => (this.signalHandler = h) };
     try {
-      const s = await openDcSession({ signal, role: this.o.role, iceServers: this.o.iceServers, policy: this.o.policy ?? 'all', timeoutMs: this.o.role === 'answer' ? 600_000 : 20_000, unreliable: true, maxMessageSize: this.o.maxMessageSize, excludeSubnet: this.o.excludeSubnet });
+      const s = await openDcSession({ signal, role: this.o.role, iceServers: this.o.iceServers, policy: this.o.policy ?? 'all', timeoutMs: 15_000, unreliable: true, maxMessageSize: this.o.maxMessageSize, excludeSubnet: this.o.excludeSubnet });
+      if (attempt !== this.attempt || this.link || this.closed) {
+        s.pc.close(); // superseded by a newer attempt
+        return false;
+      }
       this.keep.push(s.pc, s.dc);
       s.dc.onMessage((msg) => {
         // node-datachannel hands binary messages over as Buffers (Uint8Arrays): no copy needed.
@@ -128,10 +160,10 @@ export class PairOverlay implements VnetOverlay {
       });
       this.link = new DcLink(this.o.peerRing, s);
       this.o.onPath?.({ ...this.link.info(), connectMs: s.connectMs });
+      return true;
     } catch (err) {
-      process.stderr.write(`direct link failed: ${(err as Error).message}\n`);
-    } finally {
-      this.dialing = false;
+      process.stderr.write(`direct link attempt ${attempt} failed: ${(err as Error).message}\n`);
+      return false;
     }
   }
 }

@@ -39,7 +39,10 @@ async function main() {
     onLinkData: (p, from) => (vnet ? vnet.receiveLinkData(p, from) : early.push([p, from])),
     onPath: (i) => process.stdout.write(`PATH ${i.path} ${i.detail} ${Math.round(i.connectMs)}\n`),
   });
-  vnet = await startVirtualNetwork(overlay, { network: 'harness', subnet: subnet!, ownerKey, ifname: 'ovl0', mtu: Number(mtu) });
+  // Bench knob: VNET_MAX_BUNDLE_BYTES (bytes; 0 disables bundling).
+  const bundle = process.env.VNET_MAX_BUNDLE_BYTES;
+  const forwarder = bundle !== undefined ? { maxBundleBytes: Number(bundle) } : undefined;
+  vnet = await startVirtualNetwork(overlay, { network: 'harness', subnet: subnet!, ownerKey, ifname: 'ovl0', mtu: Number(mtu), forwarder });
   for (const [p, f] of early.splice(0)) vnet.receiveLinkData(p, f);
   process.stdout.write(`VNET up ${vnet.vip}\n`);
   process.on('SIGTERM', () => {

@@ -1,6 +1,7 @@
 // The IP forwarder: TUN <-> overlay.
 //   out: device batch -> per packet: check IPv4, find the owner of the destination vIP (cache, else
-//        one DHT resolve with a small bounded queue) -> frame (12-byte header) -> the owner's direct
+//        one DHT resolve with a small bounded queue); packets of one batch for one destination are
+//        bundled (up to maxBundleBytes) -> frame (12-byte header) -> the owner's direct
 //        link data channel if there is one, else routed over the overlay (APP_TAG_IP_PACKET, exact).
 //        Routed traffic is counted per destination; crossing the threshold within one tick asks the
 //        overlay for a shortcut (direct link). Unknown destinations get ICMP host unreachable.
@@ -12,11 +13,13 @@ import type { RingAddress } from '../../overlay/link/link.js';
 import type { Clock, Timer } from '../../overlay/clock.js';
 import type { PacketDevice } from '../tun/packet-device.js';
 import type { VipResolver } from './vip-resolver.js';
-import { decodeFrame, encodeFrame, FrameError, FrameKind, FRAME_HEADER_BYTES } from './frame.js';
+import { decodeFrame, encodeFrame, frameEncodingLength, FrameError, FrameKind, BUNDLE_ENTRY_HEADER_BYTES } from './frame.js';
 import { icmpUnreachable, ipv4Destination, ipv4Source, isIpv4 } from './ipv4.js';
 
 /** Overlay application tag for framed IP packets (tags below 16 are reserved for the overlay itself). */
 export const APP_TAG_IP_PACKET = 16;
+
+export const DEFAULT_MAX_BUNDLE_BYTES = 16 * 1024;
 
 /** RFC 792 destination-unreachable codes used here. */
 const ICMP_CODE_NET_UNREACHABLE = 0;
@@ -36,6 +39,12 @@ export interface ForwarderOptions {
   maxPendingPerDestination?: number;
   /** Destinations being resolved at once (more are dropped). Default 256. */
   maxPendingDestinations?: number;
+  /**
+   * Largest bundle of packets for one destination sent as one message, in bytes. Default 16 KiB:
+   * bundling saves the channel's per-message cost; the cap bounds loss amplification (one lost SCTP
+   * chunk loses the whole message). 0 disables bundling.
+   */
+  maxBundleBytes?: number;
 }
 
 export type ForwarderOverlay = Pick<Overlay, 'send' | 'onMessage' | 'directLink' | 'requestShortcut'>;
@@ -49,10 +58,13 @@ export interface ForwarderComponents {
 
 export const FORWARDER_COUNTERS = [
   'txPackets', // packets from the device handed to a link or to routing
+  'txFrames', // messages sent (a bundle is one)
+  'txBundles',
   'txDirect',
   'txRouted',
   'txBytes',
   'rxPackets', // packets written to the device
+  'rxBundles',
   'rxDirect',
   'rxRouted',
   'rxBytes',
@@ -81,6 +93,7 @@ export class Forwarder {
   private readonly threshold: number;
   private readonly maxPendingPerDest: number;
   private readonly maxPendingDests: number;
+  private readonly maxBundleBytes: number;
   private readonly pending = new Map<number, Uint8Array[]>();
   private readonly routedThisTick = new Map<RingAddress, number>();
   private readonly tick: Timer;
@@ -97,6 +110,7 @@ export class Forwarder {
     this.threshold = o.shortcutThresholdPackets ?? 32;
     this.maxPendingPerDest = o.maxPendingPerDestination ?? 32;
     this.maxPendingDests = o.maxPendingDestinations ?? 256;
+    this.maxBundleBytes = o.maxBundleBytes ?? DEFAULT_MAX_BUNDLE_BYTES;
     c.device.onPackets((batch) => this.fromDevice(batch));
     c.overlay.onMessage(APP_TAG_IP_PACKET, (msg) => this.receiveFrame(msg.payload, msg.from, 'routed'));
     this.tick = c.clock.setInterval(() => this.routedThisTick.clear(), o.tickMs ?? 1000);
@@ -112,18 +126,26 @@ export class Forwarder {
       if (err instanceof FrameError) return void this.counters.dropMalformedFrame++;
       throw err;
     }
-    const { packet } = frame;
-    if (frame.destVip !== this.o.localVip) return void this.counters.dropNotForUs++;
-    if (!isIpv4(packet)) return void this.counters.dropMalformedPacket++;
-    if (ipv4Destination(packet) !== frame.destVip || ipv4Source(packet) !== frame.sourceVip) return void this.counters.dropHeaderMismatch++;
+    if (frame.destVip !== this.o.localVip) return void (this.counters.dropNotForUs += frame.packets.length);
     const owner = this.c.resolver.lookup(frame.sourceVip);
     if (owner === undefined) void this.c.resolver.resolve(frame.sourceVip).catch(() => undefined); // warm the cache for replies
-    else if (owner !== from) return void this.counters.dropSpoofed++;
-    this.counters.rxPackets++;
-    this.counters.rxBytes += packet.length;
-    if (via === 'direct') this.counters.rxDirect++;
-    else this.counters.rxRouted++;
-    this.toDevice(packet);
+    else if (owner !== from) return void (this.counters.dropSpoofed += frame.packets.length);
+    if (frame.packets.length > 1) this.counters.rxBundles++;
+    for (const packet of frame.packets) {
+      if (!isIpv4(packet)) {
+        this.counters.dropMalformedPacket++;
+        continue;
+      }
+      if (ipv4Destination(packet) !== frame.destVip || ipv4Source(packet) !== frame.sourceVip) {
+        this.counters.dropHeaderMismatch++;
+        continue;
+      }
+      this.counters.rxPackets++;
+      this.counters.rxBytes += packet.length;
+      if (via === 'direct') this.counters.rxDirect++;
+      else this.counters.rxRouted++;
+      this.toDevice(packet);
+    }
   }
 
   /** Stops forwarding; queued packets are dropped. Does not close the device. Idempotent. */
@@ -136,27 +158,38 @@ export class Forwarder {
 
   private fromDevice(batch: Buffer[]): void {
     if (this.stopped) return;
-    for (const packet of batch) this.forward(packet);
+    // Packets of one read batch with the same (known) owner travel together, in bundles.
+    const groups = new Map<number, { owner: RingAddress; packets: Uint8Array[] }>();
+    for (const packet of batch) {
+      const route = this.classify(packet);
+      if (!route) continue;
+      let g = groups.get(route.dest);
+      if (!g) groups.set(route.dest, (g = { owner: route.owner, packets: [] }));
+      g.packets.push(packet);
+    }
+    for (const [dest, g] of groups) this.sendBundled(g.owner, dest, g.packets);
   }
 
-  private forward(packet: Uint8Array): void {
+  /** Owner of the packet's destination if cached; otherwise handles the packet (drop, ICMP, or wait for a resolve). */
+  private classify(packet: Uint8Array): { owner: RingAddress; dest: number } | undefined {
     if (!isIpv4(packet)) {
-      if (packet.length > 0 && packet[0]! >> 4 === 6) return void this.counters.dropIpv6++;
-      return void this.counters.dropMalformedPacket++;
+      if (packet.length > 0 && packet[0]! >> 4 === 6) this.counters.dropIpv6++;
+      else this.counters.dropMalformedPacket++;
+      return undefined;
     }
     const dest = ipv4Destination(packet);
     if (dest === this.broadcast || dest >>> 28 === 0xe) return void this.counters.dropBroadcast++; // no broadcast/multicast on the overlay
     if ((dest & this.subnetMask) !== (this.o.subnetBase & this.subnetMask)) {
       this.counters.dropOffSubnet++;
-      return this.unreachable(packet, ICMP_CODE_NET_UNREACHABLE);
+      return void this.unreachable(packet, ICMP_CODE_NET_UNREACHABLE);
     }
     const owner = this.c.resolver.lookup(dest);
-    if (owner !== undefined) return this.sendTo(owner, dest, packet);
+    if (owner !== undefined) return { owner, dest };
     let queue = this.pending.get(dest);
     if (queue) {
       if (queue.length >= this.maxPendingPerDest) return void this.counters.dropPendingFull++;
       queue.push(new Uint8Array(packet));
-      return;
+      return undefined;
     }
     if (this.pending.size >= this.maxPendingDests) return void this.counters.dropPendingFull++;
     queue = [new Uint8Array(packet)];
@@ -165,42 +198,61 @@ export class Forwarder {
       (resolved) => this.resolved(dest, resolved),
       () => this.resolved(dest, undefined),
     );
+    return undefined;
   }
 
   private resolved(dest: number, owner: RingAddress | undefined): void {
     const queue = this.pending.get(dest);
     this.pending.delete(dest);
     if (this.stopped || !queue) return;
+    if (owner !== undefined) return this.sendBundled(owner, dest, queue);
     for (const packet of queue) {
-      if (owner !== undefined) this.sendTo(owner, dest, packet);
-      else {
-        this.counters.dropUnknownDestination++;
-        this.unreachable(packet, ICMP_CODE_HOST_UNREACHABLE);
-      }
+      this.counters.dropUnknownDestination++;
+      this.unreachable(packet, ICMP_CODE_HOST_UNREACHABLE);
     }
   }
 
-  private sendTo(owner: RingAddress, dest: number, packet: Uint8Array): void {
-    const frame = new Uint8Array(FRAME_HEADER_BYTES + packet.length);
-    encodeFrame({ kind: FrameKind.Ipv4, sourceVip: this.o.localVip, destVip: dest, packet }, frame);
+  /** Cuts `packets` into frames of at most maxBundleBytes (a bigger packet travels alone). */
+  private sendBundled(owner: RingAddress, dest: number, packets: Uint8Array[]): void {
+    let start = 0;
+    let bytes = 0;
+    for (let i = 0; i < packets.length; i++) {
+      const size = packets[i]!.length + BUNDLE_ENTRY_HEADER_BYTES;
+      if (i > start && bytes + size > this.maxBundleBytes) {
+        this.sendFrame(owner, dest, packets.slice(start, i));
+        start = i;
+        bytes = 0;
+      }
+      bytes += size;
+    }
+    if (start < packets.length) this.sendFrame(owner, dest, start === 0 ? packets : packets.slice(start));
+  }
+
+  private sendFrame(owner: RingAddress, dest: number, packets: Uint8Array[]): void {
+    const kind = packets.length === 1 ? FrameKind.Ipv4 : FrameKind.Ipv4Bundle;
+    const f = { kind, sourceVip: this.o.localVip, destVip: dest, packets };
+    const frame = encodeFrame(f, new Uint8Array(frameEncodingLength(f)));
+    const n = packets.length;
     const link = this.c.overlay.directLink(owner);
     if (link && !link.closed) {
-      // A full data channel drops the packet (TCP backs off); rerouting it would reorder the flow.
-      if (!link.sendData(frame)) return void this.counters.dropLinkFull++;
-      this.counters.txDirect++;
+      // A full data channel drops the packets (TCP backs off); rerouting would reorder the flow.
+      if (!link.sendData(frame)) return void (this.counters.dropLinkFull += n);
+      this.counters.txDirect += n;
     } else if (this.c.overlay.send(owner, APP_TAG_IP_PACKET, frame, { exact: true })) {
-      this.counters.txRouted++;
-      const n = (this.routedThisTick.get(owner) ?? 0) + 1;
-      this.routedThisTick.set(owner, n);
-      if (n === this.threshold) {
+      this.counters.txRouted += n;
+      const before = this.routedThisTick.get(owner) ?? 0;
+      this.routedThisTick.set(owner, before + n);
+      if (before < this.threshold && before + n >= this.threshold) {
         this.counters.shortcutRequests++;
         this.c.overlay.requestShortcut(owner);
       }
     } else {
-      return void this.counters.dropNoRoute++;
+      return void (this.counters.dropNoRoute += n);
     }
-    this.counters.txPackets++;
-    this.counters.txBytes += packet.length;
+    this.counters.txPackets += n;
+    this.counters.txFrames++;
+    if (n > 1) this.counters.txBundles++;
+    for (const p of packets) this.counters.txBytes += p.length;
   }
 
   private unreachable(packet: Uint8Array, code: number): void {

@@ -51,7 +51,7 @@ export interface VirtualNetworkOptions {
   random?: Random;
   /** Opens the packet device; default the real TUN (tests pass a MemoryDevice factory). */
   openDevice?: (o: TunOptions) => PacketDevice;
-  forwarder?: Pick<ForwarderOptions, 'shortcutThresholdPackets' | 'tickMs' | 'maxPendingPerDestination' | 'maxPendingDestinations'>;
+  forwarder?: Pick<ForwarderOptions, 'shortcutThresholdPackets' | 'tickMs' | 'maxPendingPerDestination' | 'maxPendingDestinations' | 'maxBundleBytes'>;
 }
 
 export interface VirtualNetworkStatus {

@@ -138,7 +138,7 @@ test('no route: counted drop', async (t) => {
 test('receive checks: not for us, header/packet mismatch, spoofed source', async (t) => {
   const { b } = pair();
   const frame = (src: string, dst: string, p = ipv4Packet(src, dst, new Uint8Array(4))) =>
-    encodeFrame({ kind: FrameKind.Ipv4, sourceVip: ipv4ToInt(src), destVip: ipv4ToInt(dst), packet: p });
+    encodeFrame({ kind: FrameKind.Ipv4, sourceVip: ipv4ToInt(src), destVip: ipv4ToInt(dst), packets: [p] });
   b.fwd.receiveFrame(frame(A_IP, '10.128.0.3'), 0xaan, 'routed');
   b.fwd.receiveFrame(frame(A_IP, B_IP, ipv4Packet('10.128.0.9', B_IP, new Uint8Array(4))), 0xaan, 'routed');
   b.fwd.receiveFrame(frame(A_IP, B_IP), 0xccn, 'routed'); // A's vIP but sent by C
@@ -183,4 +183,35 @@ test('a full data channel drops (counted) instead of rerouting and reordering th
   t.is(a.fwd.counters.dropLinkFull, 1);
   t.is(a.overlay.routedSent, 0);
   t.is(b.device.written.length, 0);
+});
+
+test('packets of one read batch for one destination travel as bundles of at most maxBundleBytes', async (t) => {
+  const { a, b } = pair();
+  a.overlay.connectDirect(b.overlay);
+  const link = a.overlay.links.get(0xbbn)!;
+  // 20 packets of 1,020 bytes: 16 KiB bundles hold 15 entries (1,022 bytes each).
+  const batch = Array.from({ length: 20 }, (_, i) => ipv4Packet(A_IP, B_IP, new Uint8Array(1000).fill(i)));
+  a.device.inject(batch);
+  await flush();
+  t.is(link.sent, 2);
+  t.is(a.fwd.counters.txFrames, 2);
+  t.is(a.fwd.counters.txBundles, 2);
+  t.is(a.fwd.counters.txDirect, 20);
+  t.is(b.fwd.counters.rxBundles, 2);
+  t.deepEqual(
+    b.device.written.map((p) => [...p]),
+    batch.map((p) => [...p]),
+  ); // all delivered, in order
+});
+
+test('a bundle with one bad packet delivers the others', async (t) => {
+  const { b } = pair();
+  const good = ipv4Packet(A_IP, B_IP, new Uint8Array(4));
+  const spoofedInner = ipv4Packet('10.128.0.9', B_IP, new Uint8Array(4));
+  const frame = encodeFrame({ kind: FrameKind.Ipv4Bundle, sourceVip: ipv4ToInt(A_IP), destVip: ipv4ToInt(B_IP), packets: [good, spoofedInner, new Uint8Array([1, 2, 3]), good] });
+  b.fwd.receiveFrame(frame, 0xaan, 'direct');
+  await flush();
+  t.is(b.device.written.length, 2);
+  t.is(b.fwd.counters.dropHeaderMismatch, 1);
+  t.is(b.fwd.counters.dropMalformedPacket, 1);
 });

@@ -46,7 +46,7 @@ test('the service leases, logs and remembers its vIP, takes overlay data, and re
   t.is(readFileSync(join(dir, 'vip'), 'utf8').trim(), '10.140.0.77');
   // A packet arriving on a direct link's data channel (overlay.onData) reaches the device.
   const packet = ipv4Packet('10.140.0.5', '10.140.0.77', new Uint8Array(4));
-  c.deliver(0x1234n, encodeFrame({ kind: FrameKind.Ipv4, sourceVip: ipv4ToInt('10.140.0.5'), destVip: ipv4ToInt('10.140.0.77'), packet }));
+  c.deliver(0x1234n, encodeFrame({ kind: FrameKind.Ipv4, sourceVip: ipv4ToInt('10.140.0.5'), destVip: ipv4ToInt('10.140.0.77'), packets: [packet] }));
   await flush();
   t.is(devices[0]!.written.length, 1);
   t.is((svc.status!() as { counters: Record<string, number> }).counters.rxDirect, 1);
