@@ -108,13 +108,6 @@ export class HandleTable {
     return keyOf(st.dev, st.ino) === this.rootKey;
   }
 
-  /** Path of the directory holding `st`, if known (for LOOKUP ".."). */
-  parentPath(st: BigIntStats): string | undefined {
-    const link = this.links.get(keyOf(st.dev, st.ino));
-    if (!link || link.parent === undefined) return undefined;
-    return this.pathOfKey(link.parent);
-  }
-
   private pathOfKey(key: string): string | undefined {
     const parts: string[] = [];
     let k: string | undefined = key;
