@@ -3,3 +3,4 @@ export { VipLease, VipLeaseError, type VipLeaseOptions, type VipLeaseComponents,
 export { VipDirectory, type VipDirectoryOptions } from './vip-directory.js';
 export { leaseKey, encodeLeaseRecord, decodeLeaseRecord, LeaseRecordError, type LeaseRecord } from './lease-record.js';
 export { MemoryDhtStore, DhtConflictError, DhtUnavailableError } from './memory-dht.js';
+export { DhtAddressPool, type DhtAddressPoolOptions, type DhtAddressPoolComponents } from './dht-address-pool.js';
