@@ -14,6 +14,10 @@ export interface OverlayOptions {
   tickMs: number;
   /** A link silent for this long gets a PING. */
   pingIntervalMs: number;
+  /** Sending on a link silent for this long sends a PING along (fast crash detection under traffic). */
+  probeQuietMs: number;
+  /** A PING unanswered, and nothing else heard, for this long: the peer is dead. */
+  pongTimeoutMs: number;
   /** A link silent for this long is declared dead and closed (crash detection). */
   linkTimeoutMs: number;
   /** Period of the near-set exchange (ring stabilization). */
@@ -48,8 +52,10 @@ export const defaultOverlayOptions: OverlayOptions = {
   maxFarLinks: 24,
   hopLimit: 64,
   tickMs: 5_000,
-  pingIntervalMs: 15_000,
-  linkTimeoutMs: 40_000,
+  pingIntervalMs: 30_000,
+  probeQuietMs: 3_000,
+  pongTimeoutMs: 5_000,
+  linkTimeoutMs: 75_000,
   stabilizeIntervalMs: 20_000,
   selfFindIntervalMs: 60_000,
   farIntervalMs: 10_000,

@@ -322,11 +322,28 @@ export class OverlayNode implements Overlay {
     else if (how === 'bye') this.sayBye(e.link, reason);
     this.count(`links_closed_${reason === 'timeout' || reason === 'released' || reason === 'duplicate' ? reason : 'other'}`);
     if (wasNear) this.nearLost = true;
+    if (this.deps.log) this.log(`drop ${addressHex(e.address).slice(0, 8)} ${reason} ${how} near=${wasNear}`);
     this.topologyChanged();
   }
 
   private wants(e: TableEntry, now: number): boolean {
     return this.table.isNear(e.address) || e.far || e.shortcut || (e.bootstrap && now - e.addedAt < this.options.bootstrapGraceMs);
+  }
+
+  /** A probe went unanswered: nothing heard from the peer for pongTimeoutMs since we pinged. */
+  private isDead(e: TableEntry, now: number): boolean {
+    return e.pingSentAt !== undefined && e.pingNonce !== undefined && e.lastHeard < e.pingSentAt && now - e.pingSentAt > this.options.pongTimeoutMs;
+  }
+
+  /** We send on a link that has been quiet for a while: ask for a sign of life (fast crash detection). */
+  private probeIfQuiet(e: TableEntry, now: number): void {
+    if (now - e.lastHeard > this.options.probeQuietMs && (e.pingNonce === undefined || e.lastHeard > (e.pingSentAt ?? 0))) this.ping(e, now);
+  }
+
+  private ping(e: TableEntry, now: number): void {
+    e.pingNonce = this.deps.random.int(0xffffffff);
+    e.pingSentAt = now;
+    this.sendFrame(e, { type: FRAME_PING, nonce: e.pingNonce });
   }
 
   private sayBye(link: Link, reason: string): void {
@@ -366,7 +383,6 @@ export class OverlayNode implements Overlay {
   private sendFrame(e: TableEntry, f: Frame): boolean {
     const ok = e.link.sendControl(encodeFrame(f));
     if (!ok) this.count('frames_send_failed');
-    if (this.deps.log && f.type === FRAME_ROUTED && f.app === APP_SIGNAL) this.log(`send signal ${addressHex(f.src).slice(0, 8)}->${addressHex(f.dest).slice(0, 8)} next=${addressHex(e.address).slice(0, 8)} via=${f.via === undefined ? '-' : addressHex(f.via).slice(0, 8)} ok=${ok}`);
     if (f.type === FRAME_ROUTED && f.app >= FIRST_USER_APP) this.count('app_frames_out');
     else this.count('control_frames_out');
     return ok;
@@ -402,10 +418,8 @@ export class OverlayNode implements Overlay {
         this.sendFrame(e, { type: FRAME_PONG, nonce: f.nonce });
         return;
       case FRAME_PONG:
-        if (e.pingNonce === f.nonce && e.pingSentAt !== undefined) {
-          e.rttMs = e.lastHeard - e.pingSentAt;
-          e.pingNonce = undefined;
-        }
+        if (e.pingNonce === f.nonce && e.pingSentAt !== undefined) e.rttMs = e.lastHeard - e.pingSentAt;
+        e.pingNonce = undefined;
         return;
       case FRAME_NEIGHBORS:
         this.considerCandidates(f.addresses, e.address);
@@ -472,7 +486,7 @@ export class OverlayNode implements Overlay {
     }
     if (d.kind === 'drop') {
       this.count(`route_drop_${d.reason}`);
-      this.log(`drop ${d.reason} app=${f.app} src=${addressHex(f.src).slice(0, 8)} dest=${addressHex(f.dest).slice(0, 8)} via=${f.via === undefined ? '-' : addressHex(f.via).slice(0, 8)}`);
+      if (this.deps.log) this.log(`route drop ${d.reason} app=${f.app} src=${addressHex(f.src).slice(0, 8)} dest=${addressHex(f.dest).slice(0, 8)}`);
       return false;
     }
     if (f.hops >= f.hopLimit) {
@@ -480,7 +494,15 @@ export class OverlayNode implements Overlay {
       return false;
     }
     const e = this.table.get(d.next)!;
-    if (f.app >= FIRST_USER_APP) e.lastUsed = this.deps.clock.now();
+    const now = this.deps.clock.now();
+    if (this.isDead(e, now)) {
+      // The peer stopped answering our probe: drop it and route around it.
+      this.count('link_failures_detected');
+      this.dropEntry(e, 'timeout');
+      return this.route(f, askReplyVia);
+    }
+    this.probeIfQuiet(e, now);
+    if (f.app >= FIRST_USER_APP) e.lastUsed = now;
     if (f.hops > 0) this.count('routed_forwarded');
     const out: RoutedFrame = { ...f, hops: f.hops + 1 };
     if (askReplyVia && d.next !== f.dest) out.replyVia = d.next;
@@ -495,7 +517,6 @@ export class OverlayNode implements Overlay {
       case APP_FOUND:
         return this.onFound(f);
       case APP_SIGNAL:
-        if (this.deps.log) this.log(`signal from ${addressHex(f.src).slice(0, 8)} hops=${f.hops} replyVia=${f.replyVia === undefined ? '-' : addressHex(f.replyVia).slice(0, 8)}`);
         if (f.src === this.address) return;
         this.deps.connector.onSignal(f.src, f.payload, (payload) => void this.sendRouted(f.src, APP_SIGNAL, payload, { exact: true, via: f.replyVia, notSrc: true }));
         return;
@@ -627,6 +648,7 @@ export class OverlayNode implements Overlay {
     if ((this.cooldownUntil.get(remote) ?? 0) > now) return;
     this.pendingDials.set(remote, { far: purpose === 'far', shortcut: purpose === 'shortcut' });
     this.count(`dials_${purpose}`);
+    if (this.deps.log) this.log(`dial ${purpose} ${addressHex(remote).slice(0, 8)} links=${this.table.size}`);
     this.deps.connector
       .dial(remote, (payload) => void this.sendRouted(remote, APP_SIGNAL, payload, { exact: true, askReplyVia: true, notSrc: true, ...(via !== undefined ? { via } : {}) }))
       .then(
@@ -668,7 +690,10 @@ export class OverlayNode implements Overlay {
       this.nearLost = false;
       if (askBack) this.join();
       const list = this.nearList();
-      for (const a of near) this.sendFrame(this.table.get(a)!, { type: FRAME_NEIGHBORS, wantReply: askBack, addresses: list });
+      for (const a of [...near]) {
+        const e = this.table.get(a); // sending may drop a dead link on the way
+        if (e) this.sendFrame(e, { type: FRAME_NEIGHBORS, wantReply: askBack, addresses: list });
+      }
       this.dhtService.onNeighboursChanged();
     }, this.options.topologyDebounceMs);
   }
@@ -676,7 +701,10 @@ export class OverlayNode implements Overlay {
   private stabilize(): void {
     if (this.stopped) return;
     const list = this.nearList();
-    for (const a of this.table.nearSet()) this.sendFrame(this.table.get(a)!, { type: FRAME_NEIGHBORS, wantReply: false, addresses: list });
+    for (const a of [...this.table.nearSet()]) {
+      const e = this.table.get(a);
+      if (e) this.sendFrame(e, { type: FRAME_NEIGHBORS, wantReply: false, addresses: list });
+    }
   }
 
   // ---- far links ---------------------------------------------------------------------------
@@ -751,18 +779,15 @@ export class OverlayNode implements Overlay {
     const now = this.deps.clock.now();
     const o = this.options;
     for (const e of [...this.table.all()]) {
+      if (this.table.get(e.address) !== e) continue; // dropped during this tick
       const silent = now - e.lastHeard;
-      if (silent > o.linkTimeoutMs) {
+      if (silent > o.linkTimeoutMs || this.isDead(e, now)) {
         this.count('link_timeouts');
         if (this.deps.log) this.log(`timeout ${addressHex(e.address).slice(0, 8)} link=${e.link.id} closed=${e.link.closed} added=${e.addedAt.toFixed(0)} heard=${e.lastHeard.toFixed(0)}`);
         this.dropEntry(e, 'timeout');
         continue;
       }
-      if (silent > o.pingIntervalMs && (e.pingSentAt === undefined || now - e.pingSentAt > o.pingIntervalMs)) {
-        e.pingNonce = this.deps.random.int(0xffffffff);
-        e.pingSentAt = now;
-        this.sendFrame(e, { type: FRAME_PING, nonce: e.pingNonce });
-      }
+      if (silent > o.pingIntervalMs && (e.pingSentAt === undefined || now - e.pingSentAt > o.pingIntervalMs)) this.ping(e, now);
       if (e.shortcut && now - e.lastUsed > o.shortcutIdleMs) e.shortcut = false;
       if (!this.announceWant(e, now) && !e.remoteWants) this.dropEntry(e, 'released', 'bye');
     }

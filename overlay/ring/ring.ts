@@ -47,6 +47,11 @@ export function addressToBytes(a: RingAddress): Uint8Array {
   return Buffer.from(addressHex(a), 'hex');
 }
 
+/** Writes the 20-byte big-endian form of `a` into `out` at `offset` (no allocation besides the hex string). */
+export function writeAddress(a: RingAddress, out: Uint8Array, offset: number): void {
+  Buffer.from(out.buffer, out.byteOffset, out.length).write(addressHex(a), offset, ADDRESS_BYTES, 'hex');
+}
+
 export function bytesToAddress(b: Uint8Array, offset = 0): RingAddress {
   return BigInt('0x' + Buffer.from(b.buffer, b.byteOffset + offset, ADDRESS_BYTES).toString('hex'));
 }

@@ -138,11 +138,13 @@ export class ConnectionTable {
   nearCandidates(candidates: readonly RingAddress[], pending: Iterable<RingAddress>): RingAddress[] {
     const fresh = candidates.filter((c) => c !== this.self && !this.entries.has(c));
     if (fresh.length === 0) return [];
-    const all = [...new Set([...this.sorted, ...pending, ...fresh])].filter((a) => a !== this.self);
+    // Only our current near set can compete with the candidates, plus dials in flight.
+    const pool = [...new Set([...this.successors(), ...this.predecessors(), ...pending, ...fresh])].filter((a) => a !== this.self);
     const k = this.nearPerSide;
-    const byCw = [...all].sort((a, b) => (cwDist(this.self, a) < cwDist(this.self, b) ? -1 : 1)).slice(0, k);
-    const byCcw = [...all].sort((a, b) => (cwDist(a, this.self) < cwDist(b, this.self) ? -1 : 1)).slice(0, k);
-    const near = new Set([...byCw, ...byCcw]);
+    const cw = pool.map((a) => ({ a, d: cwDist(this.self, a) }));
+    const byCw = [...cw].sort((x, y) => (x.d < y.d ? -1 : x.d > y.d ? 1 : 0)).slice(0, k);
+    const byCcw = cw.sort((x, y) => (x.d > y.d ? -1 : x.d < y.d ? 1 : 0)).slice(0, k);
+    const near = new Set([...byCw, ...byCcw].map((x) => x.a));
     return [...new Set(fresh)].filter((c) => near.has(c));
   }
 

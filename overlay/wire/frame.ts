@@ -14,7 +14,7 @@
 //                                            receiver stops too and acks; the first sender then closes,
 //                                            so no frame in flight is lost)
 import type { RingAddress } from '../link/link.js';
-import { ADDRESS_BYTES, addressToBytes, bytesToAddress, RING_SIZE } from '../ring/ring.js';
+import { ADDRESS_BYTES, bytesToAddress, RING_SIZE, writeAddress } from '../ring/ring.js';
 import { WireError } from './wire-error.js';
 
 export const FRAME_ROUTED = 1;
@@ -83,15 +83,15 @@ export function encodeFrame(f: Frame): Uint8Array {
       out[3] = f.hopLimit;
       out[4] = f.app >>> 8;
       out[5] = f.app & 0xff;
-      out.set(addressToBytes(f.src), 6);
-      out.set(addressToBytes(f.dest), 6 + ADDRESS_BYTES);
+      writeAddress(f.src, out, 6);
+      writeAddress(f.dest, out, 6 + ADDRESS_BYTES);
       let o = ROUTED_HEADER;
       if (f.via !== undefined) {
-        out.set(addressToBytes(f.via), o);
+        writeAddress(f.via, out, o);
         o += ADDRESS_BYTES;
       }
       if (f.replyVia !== undefined) {
-        out.set(addressToBytes(f.replyVia), o);
+        writeAddress(f.replyVia, out, o);
         o += ADDRESS_BYTES;
       }
       out.set(f.payload, o);
@@ -113,7 +113,7 @@ export function encodeFrame(f: Frame): Uint8Array {
       out[2] = f.addresses.length;
       f.addresses.forEach((a, i) => {
         checkAddress(a, 'neighbour');
-        out.set(addressToBytes(a), 3 + i * ADDRESS_BYTES);
+        writeAddress(a, out, 3 + i * ADDRESS_BYTES);
       });
       return out;
     }
