@@ -61,13 +61,16 @@ export async function startEmbeddedServer(o: EmbeddedServerOptions): Promise<Emb
     const registered: Array<{ prog: number; vers: number; prot: number; port: number }> = [];
     if (o.portmap) {
       const pm = PortmapClient.connect({ host: o.portmap.host, port: o.portmap.port, timeoutMs: 5000 });
+      const programs = [
+        [NFS3_PROGRAM, NFS3_VERSION, nfsPort],
+        [MOUNT_PROGRAM, MOUNT_VERSION, mountPort],
+      ] as const;
       try {
+        // RFC 1833 s3.1: UNSET ignores the protocol and drops every mapping of (prog, vers), so
+        // clear old registrations first, then SET each protocol.
+        for (const [prog, vers] of programs) await pm.unset({ prog, vers, prot: IPPROTO_TCP, port: 0 });
         for (const prot of o.udp ? [IPPROTO_TCP, IPPROTO_UDP] : [IPPROTO_TCP]) {
-          for (const [prog, vers, port] of [
-            [NFS3_PROGRAM, NFS3_VERSION, nfsPort],
-            [MOUNT_PROGRAM, MOUNT_VERSION, mountPort],
-          ] as const) {
-            await pm.unset({ prog, vers, prot, port: 0 });
+          for (const [prog, vers, port] of programs) {
             if (await pm.set({ prog, vers, prot, port })) registered.push({ prog, vers, prot, port });
           }
         }
