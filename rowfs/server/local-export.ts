@@ -90,6 +90,7 @@ import {
 import { fattrOf, statusOfError, wccAttrOf } from './attributes.js';
 import { FdCache } from './fd-cache.js';
 import { decodeHandle, encodeHandle, fileIdOf, HandleTable, type Resolved } from './file-handles.js';
+import { DEFAULT_FS_CONCURRENCY, mapLimit } from './parallel.js';
 
 const execFileP = promisify(execFile);
 
@@ -585,14 +586,15 @@ export class LocalExport implements Nfs3Handlers {
     if (!snap) snap = this.snapshots.get(`${dirKey}:${hex(current)}`);
     if (!snap) {
       const names = (await readdir(d.path)).sort();
+      const stats = await mapLimit(names, DEFAULT_FS_CONCURRENCY, (name) => this.attrsOf(join(d.path, name)));
       const entries: DirSnapshot['entries'] = [];
-      for (const name of names) {
-        const st = await this.attrsOf(join(d.path, name));
+      names.forEach((name, i) => {
+        const st = stats[i];
         if (st) {
           entries.push({ name, fileid: st.ino });
           this.table.remember(d.stat, name, st);
         }
-      }
+      });
       snap = { verf: current, entries };
       this.snapshots.set(`${dirKey}:${hex(current)}`, snap);
       while (this.snapshots.size > MAX_DIR_SNAPSHOTS) this.snapshots.delete(this.snapshots.keys().next().value as string);
@@ -647,15 +649,18 @@ export class LocalExport implements Nfs3Handlers {
       if (dirBytes + size > a.dircount || total + size + ENTRY_PLUS_EXTRA_BYTES > a.maxcount) break;
       dirBytes += size;
       total += size + ENTRY_PLUS_EXTRA_BYTES;
-      const entry: EntryPlus3 = { fileid: e.fileid, name: e.name, cookie: BigInt(i + 1) };
-      const st = await this.attrsOf(join(d.path, e.name));
-      if (st && st.ino === e.fileid) {
-        this.table.remember(d.stat, e.name, st);
+      entries.push({ fileid: e.fileid, name: e.name, cookie: BigInt(i + 1) });
+    }
+    // Fresh attributes and handles for this page (an entry replaced since the snapshot gets none).
+    const stats = await mapLimit(entries, DEFAULT_FS_CONCURRENCY, (e) => this.attrsOf(join(d.path, e.name)));
+    entries.forEach((entry, k) => {
+      const st = stats[k];
+      if (st && st.ino === entry.fileid) {
+        this.table.remember(d.stat, entry.name, st);
         entry.nameAttributes = fattrOf(st);
         entry.nameHandle = encodeHandle(fileIdOf(st));
       }
-      entries.push(entry);
-    }
+    });
     if (entries.length === 0 && i < snap.entries.length) return { status: Nfs3Status.TOOSMALL, dirAttributes: fattrOf(d.stat) };
     return { status: Nfs3Status.OK, dirAttributes: fattrOf(d.stat), cookieverf: snap.verf, entries, eof: i >= snap.entries.length };
   }
