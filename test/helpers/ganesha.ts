@@ -91,15 +91,17 @@ async function ensureNonLoopbackAddress(ns: Netns): Promise<void> {
   addressed.add(ns.name);
 }
 
-/** A free /30 in 10.200.0.0/16 for a root<->namespace veth link. */
+/** A free /30 in 10.213.0.0/16 (a range no other test here uses) for a root<->namespace veth link. */
 async function pickSubnet(): Promise<[string, string]> {
   for (let i = 0; i < 50; i++) {
     const a = randomInt(0, 256);
     const b = randomInt(0, 64) * 4;
-    const { stdout } = await run('ip', ['-4', '-o', 'addr', 'show', 'to', `10.200.${a}.${b}/30`]);
-    if (!stdout.trim()) return [`10.200.${a}.${b + 1}`, `10.200.${a}.${b + 2}`];
+    const net = `10.213.${a}.${b}/30`;
+    const addrs = await run('ip', ['-4', '-o', 'addr', 'show', 'to', net]);
+    const routes = await run('ip', ['-4', 'route', 'show', 'root', net]);
+    if (!addrs.stdout.trim() && !routes.stdout.trim()) return [`10.213.${a}.${b + 1}`, `10.213.${a}.${b + 2}`];
   }
-  throw new Error('no free 10.200.x.y/30 subnet');
+  throw new Error('no free 10.213.x.y/30 subnet');
 }
 
 export async function startGanesha(o: GaneshaOptions): Promise<Ganesha> {
