@@ -245,17 +245,17 @@ export class RpcServer {
     if (program.nonIdempotent?.has(header.proc) && (this.opts.duplicateCacheEntries ?? 1) > 0) {
       drcKey = duplicateKey({ ...ctx, args: msg.subarray(r.pos) });
       const earlier = this.drc.lookup(drcKey);
-      if (earlier) {
+      const bytes = earlier && (await earlier);
+      if (bytes) {
         this.stats.duplicateReplays++;
-        const bytes = await earlier;
-        if (!bytes) return undefined;
         const w = new XdrWriter(bytes.length + 8, 4);
         w.raw(bytes);
         return w;
       }
+      // No earlier reply, or the earlier attempt failed (SYSTEM_ERR): run it (again).
     }
     const result = this.execute(proc, r, ctx);
-    if (drcKey) this.drc.store(drcKey, result.then((w) => w?.bytes().slice()));
+    if (drcKey) this.drc.store(drcKey, result.then((w) => (w && !systemErrorReplies.has(w) ? w.bytes().slice() : undefined)));
     return result;
   }
 
@@ -281,7 +281,9 @@ export class RpcServer {
     } catch (e) {
       this.stats.systemErrors++;
       this.opts.onError?.(e, ctx);
-      return accepted(AcceptStat.SYSTEM_ERR);
+      const w = accepted(AcceptStat.SYSTEM_ERR);
+      systemErrorReplies.add(w);
+      return w;
     }
   }
 
@@ -301,6 +303,9 @@ export class RpcServer {
     this.udpSockets.length = 0;
   }
 }
+
+/** SYSTEM_ERR replies are not replayed from the duplicate request cache: a retry may succeed. */
+const systemErrorReplies = new WeakSet<XdrWriter>();
 
 function reply(h: ReplyHeader): XdrWriter {
   const w = new XdrWriter(64, 4);

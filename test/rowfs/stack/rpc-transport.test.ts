@@ -208,3 +208,51 @@ test('closing the server while calls are running (TCP and UDP) does not crash it
   await new Promise((r) => setTimeout(r, 300));
   t.pass();
 });
+
+test('duplicate request cache: same xid replayed (not re-run); a SYSTEM_ERR is retried; other xids run', async (t) => {
+  let runs = 0;
+  let failNext = false;
+  const counter: RpcProcedure<void, number> = {
+    decodeArgs: () => undefined,
+    run: () => {
+      if (failNext) {
+        failNext = false;
+        throw new Error('transient');
+      }
+      return ++runs;
+    },
+    encodeResult: (w, n) => void w.uint32(n),
+  };
+  const s = new RpcServer().addProgram({ prog: PROG, vers: 1, procedures: new Map([[1, counter]]), nonIdempotent: new Set([1]) });
+  const port = await s.listenTcp(0, '127.0.0.1');
+  t.teardown(() => s.close());
+  const send = async (xid: number): Promise<{ accept: number; value?: number }> => {
+    const sock = net.connect(port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    const dec = new RecordDecoder();
+    const got = new Promise<Uint8Array>((resolve) => sock.on('data', (d) => dec.push(d).forEach(resolve)));
+    const w = new XdrWriter();
+    encodeCallHeader(w, { xid, prog: PROG, vers: 1, proc: 1, cred: AUTH_NONE, verf: AUTH_NONE });
+    sock.write(encodeRecord(w.bytes()));
+    const rec = await got;
+    sock.destroy();
+    const r = new XdrReader(rec);
+    const h = decodeReplyHeader(r);
+    const accept = 'accept' in h ? h.accept : -1;
+    return accept === 0 ? { accept, value: r.uint32() } : { accept };
+  };
+  t.deepEqual(await send(100), { accept: 0, value: 1 });
+  t.deepEqual(await send(100), { accept: 0, value: 1 }); // replayed
+  t.is(runs, 1);
+  t.is(s.stats.duplicateReplays, 1);
+  failNext = true;
+  t.is((await send(200)).accept, 5); // SYSTEM_ERR
+  t.deepEqual(await send(200), { accept: 0, value: 2 }); // retried, not replayed
+  t.deepEqual(await send(201), { accept: 0, value: 3 });
+  const off = new RpcServer({ duplicateCacheEntries: 0 }).addProgram({ prog: PROG, vers: 1, procedures: new Map([[1, counter]]), nonIdempotent: new Set([1]) });
+  const offPort = await off.listenTcp(0, '127.0.0.1');
+  t.teardown(() => off.close());
+  const c = new TcpRpcClient({ host: '127.0.0.1', port: offPort });
+  t.teardown(() => c.close());
+  t.is((await c.call(PROG, 1, 1, () => undefined)).uint32(), 4);
+});
