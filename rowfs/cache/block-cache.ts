@@ -38,7 +38,8 @@ export class BlockCache {
   static open(dir: string, blockSize: number): BlockCache {
     try {
       mkdirSync(join(dir, 'blocks'), { recursive: true });
-      const env = open({ path: join(dir, 'index'), maxDbs: 2, compression: false });
+      // noSync: the cache can always be refetched; its index is never worth an fsync per block.
+      const env = open({ path: join(dir, 'index'), maxDbs: 2, compression: false, noSync: true });
       const index = env.openDB<CacheEntry, string>({ name: 'cache' });
       const meta = env.openDB<number, string>({ name: 'meta' });
       const stored = meta.get('blockSize');
@@ -74,6 +75,26 @@ export class BlockCache {
     return buf;
   }
 
+  /**
+   * Bytes [offset, offset + length) when every block they touch is cached, in one read; cut short
+   * at the file's end (a cached short tail block). Undefined when some block is missing.
+   */
+  async readRange(key: string, offset: number, length: number): Promise<Buffer | undefined> {
+    if (length === 0) return Buffer.alloc(0);
+    const e = this.entry(key);
+    const first = Math.floor(offset / this.blockSize);
+    const last = Math.floor((offset + length - 1) / this.blockSize);
+    if (!e.bitmap.hasAll(first, last)) return undefined;
+    let end = offset + length;
+    // A short tail block ends the file: nothing past it exists.
+    if (e.tail && e.tail[0] >= first && e.tail[0] <= last) end = Math.min(end, e.tail[0] * this.blockSize + e.tail[1]);
+    if (end <= offset) return Buffer.alloc(0);
+    const buf = Buffer.allocUnsafe(end - offset);
+    const { bytesRead } = await this.withFile(key, (fh) => fh.read(buf, 0, buf.length, offset));
+    if (bytesRead !== buf.length) throw new BlockCacheError(`cache file for ${key} is shorter than its index says`);
+    return buf;
+  }
+
   /** Stores a block fetched from main; `data` shorter than blockSize marks the file's end. */
   async write(key: string, block: number, data: Uint8Array): Promise<void> {
     if (data.length > this.blockSize) throw new BlockCacheError('block larger than block size');
@@ -82,6 +103,21 @@ export class BlockCache {
     e.bitmap.set(block);
     if (data.length < this.blockSize) e.tail = [block, data.length];
     // Not awaited: losing an index update only means fetching the block again.
+    this.index.put(key, { bitmap: e.bitmap.encode(), tail: e.tail }).catch(() => undefined);
+  }
+
+  /**
+   * Stores consecutive blocks fetched from main in one write: `data` starts at block `first`; its
+   * last block may be short (the file's end).
+   */
+  async writeRun(key: string, first: number, data: Uint8Array): Promise<void> {
+    if (data.length === 0) return;
+    await this.withFile(key, (fh) => fh.write(data, 0, data.length, first * this.blockSize));
+    const e = this.entry(key);
+    const blocks = Math.ceil(data.length / this.blockSize);
+    e.bitmap.setRange(first, first + blocks - 1);
+    const lastLen = data.length - (blocks - 1) * this.blockSize;
+    if (lastLen < this.blockSize) e.tail = [first + blocks - 1, lastLen];
     this.index.put(key, { bitmap: e.bitmap.encode(), tail: e.tail }).catch(() => undefined);
   }
 

@@ -63,9 +63,7 @@ export class FileIo {
       const attrs = virtualAttrs(raw, n.vid);
       if (offset >= size || count === 0) return { data: Buffer.alloc(0), eof: offset >= size, attrs };
       const end = Math.min(offset + count, size);
-      const first = Math.floor(offset / this.bs);
-      const buf = await this.mainReader.blocks(n.main!, first, Math.floor((end - 1) / this.bs));
-      const data = padTo(buf.subarray(offset - first * this.bs, end - first * this.bs), end - offset);
+      const data = padTo(await this.mainReader.range(n.main!, offset, end - offset), end - offset);
       return { data, eof: end >= size, attrs };
     }
     const attrs = virtualAttrs((await this.core.shadow.ok('GETATTR', { object: n.shadow })).objAttributes, n.vid);
@@ -84,8 +82,7 @@ export class FileIo {
       const lo = Math.max(offset, runStart * this.bs);
       const hi = Math.min(end, (b + 1) * this.bs);
       if (fromMain(runStart)) {
-        const rs = runStart;
-        parts.push(this.mainReader.blocks(n.main!, rs, b).then((buf) => padTo(buf.subarray(lo - rs * this.bs, hi - rs * this.bs), hi - lo)));
+        parts.push(this.mainReader.range(n.main!, lo, hi - lo).then((buf) => padTo(buf, hi - lo)));
       } else {
         parts.push(this.readShadow(n, lo, hi - lo));
       }

@@ -43,6 +43,8 @@ type Res<N extends Nfs3ProcedureName> = Nfs3ResOf<N>;
 export class ProxyHandlers implements Nfs3Handlers {
   /** Told about internal errors answered with SERVERFAULT (bugs or backend surprises). */
   onFault: (proc: string, err: unknown) => void = () => undefined;
+  /** Told about payload bytes moved (READ replies, WRITE arguments). */
+  onData: (bytes: number) => void = () => undefined;
 
   constructor(
     private readonly core: ProxyCore,
@@ -143,6 +145,7 @@ export class ProxyHandlers implements Nfs3Handlers {
       const count = Math.min(a.count, this.limits.maxIoBytes);
       const r = await this.io.read(n, Number(a.offset), count);
       this.core.counters.bytesToClient += r.data.length;
+      this.onData(r.data.length);
       return { status: Nfs3Status.OK, fileAttributes: r.attrs, count: r.data.length, eof: r.eof, data: r.data };
     }, (status) => ({ status }));
   }
@@ -151,6 +154,7 @@ export class ProxyHandlers implements Nfs3Handlers {
     return this.guard('WRITE', async () => {
       const n = this.core.nodeOf(a.file);
       const data = a.data.length > a.count ? a.data.subarray(0, a.count) : a.data;
+      this.onData(data.length);
       const r = await this.io.write(n, Number(a.offset), data, a.stable, this.cred(ctx));
       return { status: Nfs3Status.OK, fileWcc: virtualWcc(r.wcc, n.vid), count: data.length, committed: r.committed, verf: r.verf };
     }, (status) => ({ status, fileWcc: {} }));

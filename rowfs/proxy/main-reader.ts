@@ -1,6 +1,6 @@
 // Reads blocks of main-server files through the local block cache. A block is fetched from main at
-// most once per cache: concurrent readers of a block share one fetch, and fetched blocks are stored
-// before they are returned. Runs of missing blocks become one READ (or a few, at most `maxReadBytes`
+// most once per cache: concurrent readers of a block share one fetch, which stays registered until
+// the block is stored in the cache (the reply itself does not wait for that local write). Runs of missing blocks become one READ (or a few, at most `maxReadBytes`
 // each), so a cold sequential read costs about what a direct read costs.
 import type { BlockCache } from '../cache/block-cache.js';
 import type { Counters } from '../counters.js';
@@ -11,9 +11,26 @@ import { StatusError } from './errors.js';
 import { Nfs3Status } from '../nfs3/types.js';
 
 const EMPTY = Buffer.alloc(0);
+/** Fetched bytes that may wait for the cache write behind the reply. */
+const MAX_PENDING_CACHE_BYTES = 8 * 1024 * 1024;
+
+/** Concatenation of `parts`, without copying when they are adjacent views of one buffer (one READ). */
+function joinViews(parts: Buffer[]): Buffer {
+  if (parts.length === 1) return parts[0]!;
+  let adjacent = parts.length > 0;
+  for (let i = 1; i < parts.length && adjacent; i++) {
+    const a = parts[i - 1]!;
+    const b = parts[i]!;
+    adjacent = b.buffer === a.buffer && b.byteOffset === a.byteOffset + a.length;
+  }
+  if (!adjacent) return Buffer.concat(parts);
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  return Buffer.from(parts[0]!.buffer, parts[0]!.byteOffset, total);
+}
 
 export class MainReader {
   private readonly inflight = new Map<string, Promise<Buffer>>();
+  private pendingCacheBytes = 0;
 
   constructor(
     private readonly main: Backend,
@@ -22,6 +39,28 @@ export class MainReader {
     readonly blockSize: number,
     private readonly maxReadBytes: number,
   ) {}
+
+  /**
+   * Bytes [offset, offset + length) of the main file, cut short at its end of file. When every
+   * block is cached this is one local read of exactly those bytes (no whole-block reads).
+   */
+  async range(fh: FileHandle, offset: number, length: number): Promise<Buffer> {
+    if (length === 0) return Buffer.alloc(0);
+    const first = Math.floor(offset / this.blockSize);
+    const last = Math.floor((offset + length - 1) / this.blockSize);
+    if (this.cache) {
+      const key = hex(fh);
+      const hit = await this.cache.readRange(key, offset, length);
+      if (hit) {
+        this.counters.cacheHitBlocks += last - first + 1;
+        this.counters.cacheHitBytes += hit.length;
+        return hit;
+      }
+    }
+    const buf = await this.blocks(fh, first, last);
+    const lo = offset - first * this.blockSize;
+    return buf.subarray(Math.min(lo, buf.length), Math.min(lo + length, buf.length));
+  }
 
   /**
    * Bytes [first * blockSize, (last + 1) * blockSize) of the main file, cut short at its end of file.
@@ -47,12 +86,14 @@ export class MainReader {
       while (e < last && e - b + 1 < maxRunBlocks && !this.inflight.has(`${key}:${e + 1}`) && !this.cache?.has(key, e + 1)) e++;
       const runStart = b;
       const run = this.fetchRun(fh, key, runStart, e);
+      const fetched = run.then((r) => r.blocks);
       for (let i = runStart; i <= e; i++) {
         const id = `${key}:${i}`;
-        const p = run.then((bufs) => bufs[i - runStart]!);
+        const p = fetched.then((bufs) => bufs[i - runStart]!);
         this.inflight.set(id, p);
-        void p.then(
-          () => this.inflight.delete(id),
+        // The entry stays until the block is in the cache, so nobody fetches it from main twice.
+        void run.then(
+          (r) => r.stored.finally(() => this.inflight.delete(id)),
           () => this.inflight.delete(id),
         );
         parts.push(p);
@@ -63,7 +104,7 @@ export class MainReader {
     // Stop at the first short block: that is the end of the main file.
     let n = 0;
     for (; n < bufs.length; n++) if (bufs[n]!.length < this.blockSize) break;
-    return Buffer.concat(bufs.slice(0, Math.min(n + 1, bufs.length)));
+    return joinViews(bufs.slice(0, Math.min(n + 1, bufs.length)));
   }
 
   private async fromCache(key: string, block: number): Promise<Buffer> {
@@ -74,8 +115,11 @@ export class MainReader {
     return buf;
   }
 
-  /** Fetches blocks [first, last] from main; one buffer per block (empty past end of file). */
-  private async fetchRun(fh: FileHandle, key: string, first: number, last: number): Promise<Buffer[]> {
+  /**
+   * Fetches blocks [first, last] from main: one buffer per block (empty past end of file), and a
+   * promise for their storage in the cache (the reply does not wait for the local disk).
+   */
+  private async fetchRun(fh: FileHandle, key: string, first: number, last: number): Promise<{ blocks: Buffer[]; stored: Promise<void> }> {
     const start = first * this.blockSize;
     const want = (last - first + 1) * this.blockSize;
     const chunks: Buffer[] = [];
@@ -96,9 +140,16 @@ export class MainReader {
       const block = off < all.length ? all.subarray(off, Math.min(off + this.blockSize, all.length)) : EMPTY;
       out.push(block);
       this.counters.cacheMissBlocks++;
-      // Blocks past the end of file are not cached (an empty tail would hide the real last block).
-      if (this.cache && block.length > 0) await this.cache.write(key, i, block);
     }
-    return out;
+    // Blocks past the end of file are not cached (an empty tail would hide the real last block).
+    // A failed cache write only means fetching again later.
+    const data = all.subarray(0, Math.min(all.length, want));
+    this.pendingCacheBytes += data.length;
+    const stored = this.cache
+      ? this.cache.writeRun(key, first, data).catch(() => undefined).finally(() => (this.pendingCacheBytes -= data.length))
+      : Promise.resolve();
+    // Backpressure: when the local disk falls behind, replies wait for it instead of memory growing.
+    if (this.pendingCacheBytes > MAX_PENDING_CACHE_BYTES) await stored;
+    return { blocks: out, stored };
   }
 }

@@ -24,6 +24,7 @@ import { FileIo } from './file-io.js';
 import { ProxyHandlers } from './handlers.js';
 import { Listings } from './listing.js';
 import { MainReader } from './main-reader.js';
+import { MemoryGovernor } from './memory.js';
 
 export interface NfsExportSpec {
   host: string;
@@ -136,6 +137,8 @@ export class RowfsProxy {
     const io = new FileIo(core, new MainReader(mainB, this.cache, counters, bs, mainRead), shadowIo);
     const handlers = new ProxyHandlers(core, io, listings, { maxIoBytes: Math.min(mainRead, shadowIo), dirPrefBytes: DIR_PREF_BYTES });
     handlers.onFault = (proc, err) => o.onFault?.(proc, err);
+    const memory = new MemoryGovernor();
+    handlers.onData = (n) => memory.note(n);
 
     const host = o.listenHost ?? '0.0.0.0';
     const nfsServer = new RpcServer({ onError: (err, ctx) => o.onFault?.(`rpc proc ${ctx.proc}`, err) });
@@ -162,7 +165,7 @@ export class RowfsProxy {
       this.control = http.createServer((req, res) => {
         if (req.method === 'GET' && (req.url === '/stats' || req.url === '/')) {
           res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify(this.counters.snapshot()));
+          res.end(JSON.stringify({ ...this.counters.snapshot(), memory: process.memoryUsage() }));
         } else {
           res.writeHead(404).end();
         }

@@ -1,0 +1,264 @@
+// `npm run bench:rowfs`: the ROW-FS proxy against direct access to the same nfs-ganesha, in one run.
+// Setup: ganesha "main" (a 256 MB file, a 1 GB sparse image, a directory of 1,000 files) and
+// ganesha "shadow" (empty), each in its own namespace; the proxy runs as `overlay rowfs` in its own
+// process (so its peak RSS is its own); the client is our NFSv3 client in this process, with
+// QUEUE_DEPTH requests in flight for every measurement, the same for direct and proxy.
+//   read:     sequential 1 MB READs of the 256 MB file (direct after a warm-up pass; proxy cold,
+//             i.e. every block fetched from main and stored in the block cache; warm reported apart)
+//   rand4k:   random 4 KB READs in that file for RAND_SECONDS (after the sequential pass: warm)
+//   getattr:  GETATTR of one file; lookup: LOOKUP of names cycling over the 1,000-file directory
+//   write:    64 MB of 1 MB UNSTABLE WRITEs + COMMIT into a new file; direct = to the shadow
+//             ganesha (the server proxy writes go to), proxy = through the proxy
+//   sparse:   4 KB reads in 2% of the blocks of the 1 GB image through a fresh proxy (cold), then
+//             again after restarting it on the same state and cache (warm): bytes from main.
+// Prints a table; writes bench/results/rowfs.json.
+import { randomInt } from 'node:crypto';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync, ftruncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startGanesha, type Ganesha } from '../test/helpers/ganesha.js';
+import { startProc, type Proc } from '../test/helpers/proc.js';
+import { openExport, type OpenedExport } from '../rowfs/mount/open-export.js';
+import { expectOk } from '../rowfs/nfs3/errors.js';
+import { CreateMode, StableHow, type FileHandle } from '../rowfs/nfs3/types.js';
+
+const FILE_BYTES = 256 * 1024 * 1024;
+const IMAGE_BYTES = 1024 * 1024 * 1024;
+const WRITE_BYTES = 64 * 1024 * 1024;
+const IO_BYTES = 1024 * 1024;
+const BLOCK_BYTES = 64 * 1024;
+const QUEUE_DEPTH = 8;
+const OPS_SECONDS = Number(process.env.ROWFS_BENCH_SECONDS ?? 3);
+const RAND_SECONDS = OPS_SECONDS;
+const LOOKUP_FILES = 1000;
+const SPARSE_FRACTION = 0.02;
+const BIN = fileURLToPath(new URL('../../bin/overlay.js', import.meta.url));
+
+type Figures = Record<string, { value: number; unit: string }>;
+const figures: Figures = {};
+function put(name: string, value: number, unit: string) {
+  figures[name] = { value: Math.round(value * 1000) / 1000, unit };
+  console.log(`${name.padEnd(26)} ${String(figures[name]!.value).padStart(14)} ${unit}`);
+}
+
+/** Runs `op(i)` with `depth` in flight until `count` ops or `seconds` elapse; returns ops/s and ops. */
+async function pump(depth: number, op: (i: number) => Promise<void>, limit: { count?: number; seconds?: number }): Promise<{ perSecond: number; ops: number; seconds: number }> {
+  let next = 0;
+  let done = 0;
+  const start = performance.now();
+  const deadline = limit.seconds ? start + limit.seconds * 1000 : Infinity;
+  const worker = async () => {
+    for (;;) {
+      if (limit.count !== undefined && next >= limit.count) return;
+      if (performance.now() >= deadline) return;
+      const i = next++;
+      await op(i);
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: depth }, worker));
+  const seconds = (performance.now() - start) / 1000;
+  return { perSecond: done / seconds, ops: done, seconds };
+}
+
+async function lookup(ex: OpenedExport, dir: FileHandle, name: string): Promise<FileHandle> {
+  return expectOk(await ex.nfs.lookup({ what: { dir, name } }), `LOOKUP ${name}`).object;
+}
+
+async function seqRead(ex: OpenedExport, fh: FileHandle): Promise<number> {
+  const r = await pump(QUEUE_DEPTH, async (i) => {
+    const res = expectOk(await ex.nfs.read({ file: fh, offset: BigInt(i * IO_BYTES), count: IO_BYTES }), 'READ');
+    if (res.data.length !== IO_BYTES) throw new Error(`short read at ${i}`);
+  }, { count: FILE_BYTES / IO_BYTES });
+  return FILE_BYTES / r.seconds / 1e6;
+}
+
+async function rand4k(ex: OpenedExport, fh: FileHandle): Promise<number> {
+  return (await pump(QUEUE_DEPTH, async () => {
+    const off = randomInt(0, FILE_BYTES / 4096) * 4096;
+    expectOk(await ex.nfs.read({ file: fh, offset: BigInt(off), count: 4096 }), 'READ');
+  }, { seconds: RAND_SECONDS })).perSecond;
+}
+
+async function getattrOps(ex: OpenedExport, fh: FileHandle): Promise<number> {
+  return (await pump(QUEUE_DEPTH, async () => void expectOk(await ex.nfs.getattr({ object: fh }), 'GETATTR'), { seconds: OPS_SECONDS })).perSecond;
+}
+
+async function lookupOps(ex: OpenedExport, dir: FileHandle): Promise<number> {
+  return (await pump(QUEUE_DEPTH, async (i) => void (await lookup(ex, dir, `n${i % LOOKUP_FILES}`)), { seconds: OPS_SECONDS })).perSecond;
+}
+
+async function writeMbps(ex: OpenedExport, dir: FileHandle, name: string): Promise<number> {
+  const c = expectOk(await ex.nfs.create({ where: { dir, name }, how: { mode: CreateMode.GUARDED, attributes: { mode: 0o644 } } }), 'CREATE');
+  const fh = c.obj ?? (await lookup(ex, dir, name));
+  const data = Buffer.alloc(IO_BYTES, 0x5a);
+  const start = performance.now();
+  await pump(QUEUE_DEPTH, async (i) => {
+    const r = expectOk(await ex.nfs.write({ file: fh, offset: BigInt(i * IO_BYTES), count: IO_BYTES, stable: StableHow.UNSTABLE, data }), 'WRITE');
+    if (r.count !== IO_BYTES) throw new Error('short write');
+  }, { count: WRITE_BYTES / IO_BYTES });
+  expectOk(await ex.nfs.commit({ file: fh, offset: 0n, count: 0 }), 'COMMIT');
+  return WRITE_BYTES / ((performance.now() - start) / 1000) / 1e6;
+}
+
+interface ProxyProc {
+  proc: Proc;
+  port: number;
+  control: number;
+  stats(): Promise<{ bytes: { fromMain: number } }>;
+  peakRssMb(): number;
+  stop(): Promise<void>;
+}
+
+async function startProxy(main: Ganesha, shadow: Ganesha, stateDir: string): Promise<ProxyProc> {
+  const prof = process.env.ROWFS_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ROWFS_BENCH_PROF}`] : [];
+  if (process.env.ROWFS_BENCH_NODE_FLAGS) prof.push(...process.env.ROWFS_BENCH_NODE_FLAGS.split(' '));
+  const proc = startProc(process.execPath, [
+    ...prof,
+    BIN, 'rowfs', '--main', `${main.host}:${main.exportPath}`, '--main-nfs-port', String(main.nfsPort), '--main-mount-port', String(main.mountPort),
+    '--shadow', `${shadow.host}:${shadow.exportPath}`, '--shadow-nfs-port', String(shadow.nfsPort), '--shadow-mount-port', String(shadow.mountPort),
+    '--listen', '0', '--host', '127.0.0.1', '--state', stateDir, '--control', '0', '--block-size', String(BLOCK_BYTES),
+    ...(process.env.ROWFS_BENCH_PROXY_ARGS ? process.env.ROWFS_BENCH_PROXY_ARGS.split(' ') : []),
+  ]);
+  const m = await proc.waitFor(/NFS port (\d+), MOUNT port \d+[\s\S]*control http:\/\/127\.0\.0\.1:(\d+)/, 20_000);
+  const control = Number(m[2]);
+  let peakKb = 0;
+  const sample = () => {
+    try {
+      const s = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
+      peakKb = Math.max(peakKb, Number(/VmHWM:\s+(\d+)/.exec(s)?.[1] ?? 0));
+    } catch {
+      /* exited */
+    }
+  };
+  const timer = setInterval(sample, 200);
+  return {
+    proc,
+    port: Number(m[1]),
+    control,
+    async stats() {
+      return (await (await fetch(`http://127.0.0.1:${control}/stats`)).json()) as { bytes: { fromMain: number } };
+    },
+    peakRssMb: () => (sample(), peakKb / 1024),
+    async stop() {
+      sample();
+      clearInterval(timer);
+      await proc.kill(5000);
+    },
+  };
+}
+
+async function main() {
+  const work = mkdtempSync(join(tmpdir(), 'rowfs-bench-'));
+  const mainDir = join(work, 'main');
+  const shadowDir = join(work, 'shadow');
+  mkdirSync(mainDir);
+  mkdirSync(shadowDir);
+  // 256 MB of non-zero data, a 1 GB sparse image with some data in it, 1,000 small files.
+  const fd = openSync(join(mainDir, 'file256'), 'w');
+  const chunk = Buffer.alloc(IO_BYTES);
+  for (let i = 0; i < FILE_BYTES / IO_BYTES; i++) {
+    chunk.fill(i & 0xff);
+    writeSync(fd, chunk);
+  }
+  closeSync(fd);
+  const img = openSync(join(mainDir, 'image.img'), 'w');
+  ftruncateSync(img, IMAGE_BYTES);
+  for (let i = 0; i < 64; i++) writeSync(img, Buffer.alloc(4096, 0xab), 0, 4096, i * 16 * 1024 * 1024);
+  closeSync(img);
+  mkdirSync(join(mainDir, 'dir'));
+  for (let i = 0; i < LOOKUP_FILES; i++) writeFileSync(join(mainDir, 'dir', `n${i}`), `${i}`);
+
+  const cleanups: Array<() => Promise<void>> = [];
+  try {
+    const mainG = await startGanesha({ exportDir: mainDir });
+    cleanups.push(() => mainG.stop());
+    const shadowG = await startGanesha({ exportDir: shadowDir });
+    cleanups.push(() => shadowG.stop());
+    const proxy = await startProxy(mainG, shadowG, join(work, 'state'));
+    cleanups.push(() => proxy.stop());
+    const direct = await openExport({ host: mainG.host, exportPath: mainG.exportPath, nfsPort: mainG.nfsPort, mountPort: mainG.mountPort, timeoutMs: 60_000 });
+    cleanups.push(() => direct.close());
+    const directShadow = await openExport({ host: shadowG.host, exportPath: shadowG.exportPath, nfsPort: shadowG.nfsPort, mountPort: shadowG.mountPort, timeoutMs: 60_000 });
+    cleanups.push(() => directShadow.close());
+    const viaProxy = await openExport({ host: '127.0.0.1', exportPath: mainG.exportPath, nfsPort: proxy.port, mountPort: proxy.port, timeoutMs: 60_000 });
+    cleanups.push(() => viaProxy.close());
+
+    const dFile = await lookup(direct, direct.root, 'file256');
+    const pFile = await lookup(viaProxy, viaProxy.root, 'file256');
+    const dDir = await lookup(direct, direct.root, 'dir');
+    const pDir = await lookup(viaProxy, viaProxy.root, 'dir');
+
+    await seqRead(direct, dFile); // warm-up: the server's page cache, for both sides
+    if (process.env.ROWFS_BENCH_DEBUG) console.log(`(proxy peak RSS at start: ${proxy.peakRssMb().toFixed(1)} MB)`, JSON.stringify((await proxy.stats() as any).memory));
+    put('direct_read_mbps', await seqRead(direct, dFile), 'MB/s');
+    put('proxy_read_mbps', await seqRead(viaProxy, pFile), 'MB/s');
+    if (process.env.ROWFS_BENCH_DEBUG) console.log(`(proxy peak RSS after cold read: ${proxy.peakRssMb().toFixed(1)} MB)`, JSON.stringify((await proxy.stats() as any).memory));
+    put('proxy_read_warm_mbps', await seqRead(viaProxy, pFile), 'MB/s');
+    console.log(`(proxy peak RSS after reads: ${proxy.peakRssMb().toFixed(1)} MB)`);
+    if (process.env.ROWFS_BENCH_DEBUG) {
+      await new Promise((r) => setTimeout(r, 3000));
+      console.log('after 3 s idle', JSON.stringify((await proxy.stats() as any).memory));
+    }
+    if (process.env.ROWFS_BENCH_ONLY === 'read') return;
+    put('direct_rand4k_iops', await rand4k(direct, dFile), 'ops/s');
+    put('proxy_rand4k_iops', await rand4k(viaProxy, pFile), 'ops/s');
+    put('direct_getattr_ops', await getattrOps(direct, dFile), 'ops/s');
+    put('proxy_getattr_ops', await getattrOps(viaProxy, pFile), 'ops/s');
+    await lookupOps(viaProxy, pDir); // first sight of each name records its vid (once per name)
+    put('direct_lookup_ops', await lookupOps(direct, dDir), 'ops/s');
+    put('proxy_lookup_ops', await lookupOps(viaProxy, pDir), 'ops/s');
+    put('direct_write_mbps', await writeMbps(directShadow, directShadow.root, 'direct-write'), 'MB/s');
+    put('proxy_write_mbps', await writeMbps(viaProxy, viaProxy.root, 'proxy-write'), 'MB/s');
+    let peak = proxy.peakRssMb();
+
+    // Sparse image: a fresh proxy state, 2% of the blocks touched with one 4 KB read each.
+    const stateDir = join(work, 'state-sparse');
+    let sp = await startProxy(mainG, shadowG, stateDir);
+    const blocks = IMAGE_BYTES / BLOCK_BYTES;
+    const chosen = new Set<number>();
+    while (chosen.size < Math.round(blocks * SPARSE_FRACTION)) chosen.add(randomInt(0, blocks));
+    const reads = [...chosen].map((b) => b * BLOCK_BYTES + randomInt(0, (BLOCK_BYTES - 4096) / 4096 + 1) * 4096);
+    const touchSparse = async (s: ProxyProc) => {
+      const ex = await openExport({ host: '127.0.0.1', exportPath: mainG.exportPath, nfsPort: s.port, mountPort: s.port, timeoutMs: 60_000 });
+      try {
+        const fh = await lookup(ex, ex.root, 'image.img');
+        const before = (await s.stats()).bytes.fromMain;
+        await pump(QUEUE_DEPTH, async (i) => void expectOk(await ex.nfs.read({ file: fh, offset: BigInt(reads[i]!), count: 4096 }), 'READ'), { count: reads.length });
+        return (await s.stats()).bytes.fromMain - before;
+      } finally {
+        await ex.close();
+      }
+    };
+    put('touched_bytes_rounded', chosen.size * BLOCK_BYTES, 'bytes');
+    put('cold_bytes_from_main', await touchSparse(sp), 'bytes');
+    peak = Math.max(peak, sp.peakRssMb());
+    await sp.stop();
+    sp = await startProxy(mainG, shadowG, stateDir); // a "second boot": same state and cache
+    put('warm_bytes_from_main', await touchSparse(sp), 'bytes');
+    peak = Math.max(peak, sp.peakRssMb());
+    await sp.stop();
+    put('proxy_peak_rss_mb', peak, 'MB');
+
+    const ratio = (a: string, b: string) => figures[a]!.value / figures[b]!.value;
+    console.log('');
+    console.log(`read ${(100 * ratio('proxy_read_mbps', 'direct_read_mbps')).toFixed(0)}% of direct (target >= 80%), ` +
+      `getattr ${(100 * ratio('proxy_getattr_ops', 'direct_getattr_ops')).toFixed(0)}%, lookup ${(100 * ratio('proxy_lookup_ops', 'direct_lookup_ops')).toFixed(0)}% (targets >= 70%)`);
+    mkdirSync(fileURLToPath(new URL('../../bench/results/', import.meta.url)), { recursive: true });
+    const out = fileURLToPath(new URL('../../bench/results/rowfs.json', import.meta.url));
+    writeFileSync(out, JSON.stringify({ bench: 'rowfs', date: new Date().toISOString(), figures }, null, 2) + '\n');
+    console.log(`wrote ${out}`);
+  } finally {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
