@@ -3,11 +3,12 @@
 //   - the plain network (no tunnel: node -> router -> bridge -> router -> node, all veth),
 //   - wireguard-go between the same two namespaces,
 //   - our TUN + forwarder + one WebRTC data channel (node-datachannel) at several TUN MTUs,
+//   - the real overlay (OverlayDaemon + virtualNetworkService, simulations/netns/overlay-vnet-node.ts),
 // time until the first ping through the virtual network is answered (no NAT, and two EIM NATs),
-// and the NAT matrix with plain node-datachannel peers. Overlay figures (overlay_*, online_*) need
-// the overlay wired into `overlay up`; they are left out until then (see docs/networking.md).
+// and the NAT matrix with plain node-datachannel peers.
 // Prints a table; writes bench/results/vnet.json.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHarness, harnessScript, runNatMatrix, matrixNodes, expectsDirect, type Harness } from '../simulations/netns/harness.js';
@@ -19,6 +20,8 @@ const notes: string[] = [];
 const IPERF_SECONDS = Number(process.env.VNET_BENCH_SECONDS ?? 5);
 const MTUS = (process.env.VNET_BENCH_MTUS ?? '1200,1400,4000,9000,16000').split(',').map(Number);
 const SUBNET = '10.128.0.0/16';
+/** Which parts to run (default all): veth,wg,dc,online,overlay,nat. */
+const PARTS = new Set((process.env.VNET_BENCH_PARTS ?? 'veth,wg,dc,online,overlay,nat').split(','));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function put(name: string, value: number, unit: string) {
@@ -135,22 +138,86 @@ async function onlineTime(h: Harness, ia: number, ib: number): Promise<number> {
   }
 }
 
+/** Real overlay nodes (OverlayDaemon + virtualNetworkService) in harness namespaces. */
+class OverlayNodes {
+  readonly dir = mkdtempSync(join(tmpdir(), 'vnet-bench-ov-'));
+  constructor(private readonly h: Harness) {
+    writeFileSync(join(this.dir, 'secret'), randomBytes(32));
+  }
+  start(i: number, extra: string[]): Proc {
+    const n = this.h.topo.node(i);
+    const args = [harnessScript('overlay-vnet-node'), join(this.dir, `s${i}`), 'benchnet', join(this.dir, 'secret'), SUBNET, '9000', n.lanIp, ...extra];
+    for (const url of this.h.turn.iceServers) args.push('--ice', url);
+    return this.h.topo.spawn(i, process.execPath, args);
+  }
+  static vip(p: Proc): Promise<string> {
+    return p.waitFor(/VNET up (\S+)/, 60_000).then((m) => m[1]!);
+  }
+  cleanup(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Pings `ip` from node `from` (200 ms timeout each) until one is answered; seconds since `since`. */
+async function firstPing(h: Harness, from: number, ip: string, since: number): Promise<number> {
+  for (let i = 0; i < 300; i++) {
+    const ok = await h.topo.exec(from, 'ping', ['-c', '1', '-W', '0.2', ip]).then(() => true, () => false);
+    if (ok) return (performance.now() - since) / 1000;
+  }
+  throw new Error(`no ping to ${ip} answered`);
+}
+
+async function overlay(h: Harness): Promise<void> {
+  const nodes = new OverlayNodes(h);
+  const procs: Proc[] = [];
+  try {
+    // Node 0 founds the network with a bootstrap endpoint; node 1 joins it: time to online, then throughput.
+    const a = nodes.start(0, ['--listen', '7000']);
+    procs.push(a);
+    const vipA = await OverlayNodes.vip(a);
+    const t1 = performance.now();
+    const b = nodes.start(1, ['--bootstrap', `ws://${h.topo.node(0).lanIp}:7000`]);
+    procs.push(b);
+    put('online_s', await firstPing(h, 1, vipA, t1), 's');
+    const vipB = await OverlayNodes.vip(b);
+    put('overlay_mbps', await iperf(h, 0, 1, vipB), 'Mbit/s');
+    put('overlay_rtt_ms', await rtt(h, 0, vipB), 'ms');
+    // Nodes 2 and 3, each behind an EIM NAT, join through node 0; time until 3 reaches 2.
+    const c = nodes.start(2, ['--bootstrap', `ws://${h.topo.node(0).lanIp}:7000`]);
+    procs.push(c);
+    const vipC = await OverlayNodes.vip(c);
+    const t3 = performance.now();
+    const d = nodes.start(3, ['--bootstrap', `ws://${h.topo.node(0).lanIp}:7000`]);
+    procs.push(d);
+    put('online_nat_s', await firstPing(h, 3, vipC, t3), 's');
+  } finally {
+    await Promise.all(procs.map((p) => p.kill(5000)));
+    nodes.cleanup();
+  }
+}
+
 async function main() {
   console.log(`bench:vnet (iperf3 ${IPERF_SECONDS} s per run, MTUs ${MTUS.join(', ')})`);
   const h = await createHarness(['none', 'none', 'eim', 'eim'], 'b');
   try {
-    put('veth_mbps', await iperf(h, 0, 1, h.topo.node(1).lanIp), 'Mbit/s');
-    put('veth_rtt_ms', await rtt(h, 0, h.topo.node(1).lanIp), 'ms');
-    await wireguard(h);
-    await vnetDatachannel(h);
-    put('vnet_pair_online_s', await onlineTime(h, 0, 1), 's');
+    if (PARTS.has('veth')) {
+      put('veth_mbps', await iperf(h, 0, 1, h.topo.node(1).lanIp), 'Mbit/s');
+      put('veth_rtt_ms', await rtt(h, 0, h.topo.node(1).lanIp), 'ms');
+    }
+    if (PARTS.has('wg')) await wireguard(h);
+    if (PARTS.has('dc')) await vnetDatachannel(h);
+    if (PARTS.has('online')) {
+      put('vnet_pair_online_s', await onlineTime(h, 0, 1), 's');
+      await h.topo.flushConntrack();
+      put('vnet_pair_online_nat_s', await onlineTime(h, 2, 3), 's');
+    }
     await h.topo.flushConntrack();
-    put('vnet_pair_online_nat_s', await onlineTime(h, 2, 3), 's');
+    if (PARTS.has('overlay')) await overlay(h);
   } finally {
     await h.destroy();
   }
-  const m = await createHarness(matrixNodes(), 'bm');
-  try {
+  const m = PARTS.has('nat') ? await createHarness(matrixNodes(), 'bm') : undefined;
+  if (m) try {
     const rows = await runNatMatrix(m);
     for (const r of rows) console.log(`  ${`${r.natA}-${r.natB}`.padEnd(22)} ${r.connected ? 'connected' : 'FAILED   '} ${String(r.path).padEnd(8)} ${String(r.detail).padEnd(16)} relay-policy fallback: ${r.relayPolicyFallback}`);
     put('nat_pairs_total', rows.length, 'pairs');
@@ -160,9 +227,16 @@ async function main() {
   } finally {
     await m.destroy();
   }
-  notes.push('overlay_*, online_s, online_nat_s: not measured (the overlay is not wired into `overlay up` yet)');
+  const out = 'bench/results/vnet.json';
+  if (PARTS.size < 6) {
+    // A partial run does not overwrite the full results.
+    console.log('partial run (VNET_BENCH_PARTS): results not written');
+    for (const n of notes) console.log(`note: ${n}`);
+    return;
+  }
+  notes.push('overlay_*, online_*: real OverlayDaemon + virtualNetworkService (simulations/netns/overlay-vnet-node.ts), since `overlay up` has no --subnet yet');
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/vnet.json', `${JSON.stringify({ bench: 'vnet', date: new Date().toISOString(), figures }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ bench: 'vnet', date: new Date().toISOString(), figures }, null, 2)}\n`);
   for (const n of notes) console.log(`note: ${n}`);
   console.log('wrote bench/results/vnet.json');
 }

@@ -1,0 +1,37 @@
+// A real overlay node with the virtual network service, for the harness and bench:vnet until
+// `overlay up` takes --subnet itself. Same composition as `overlay up` (OverlayDaemon) plus
+// virtualNetworkService. Prints the daemon's lines, "VNET up VIP" once the vnet is up, and on SIGTERM
+// leaves cleanly (TUN removed, lease released) and prints "LEFT".
+// Usage: node overlay-vnet-node.js STATE_DIR NETWORK SECRET_FILE SUBNET MTU BIND_IP [--listen PORT] [--bootstrap URL] [--ice URL]...
+import { resolveNodeConfig } from '../../src/config.js';
+import { OverlayDaemon } from '../../src/node.js';
+import { virtualNetworkService } from '../../src/vnet/index.js';
+
+const [stateDir, network, secretFile, subnet, mtu, bindAddress, ...rest] = process.argv.slice(2);
+let listenPort: number | undefined;
+const bootstrap: string[] = [];
+const ice: string[] = [];
+for (let i = 0; i < rest.length; i += 2) {
+  if (rest[i] === '--listen') listenPort = Number(rest[i + 1]);
+  else if (rest[i] === '--bootstrap') bootstrap.push(rest[i + 1]!);
+  else if (rest[i] === '--ice') ice.push(rest[i + 1]!);
+}
+
+async function main() {
+  const config = resolveNodeConfig({ network, stateDir, secretFile, bootstrap, listenPort, listenHost: listenPort === undefined ? undefined : bindAddress, ice, bindAddress });
+  const vnet = virtualNetworkService({ subnet: subnet!, mtu: Number(mtu) });
+  const say = (line: string) => process.stdout.write(`overlay: ${line}\n`);
+  const daemon = new OverlayDaemon(config, { services: [vnet], say, log: () => undefined });
+  process.on('SIGTERM', () => {
+    void daemon.stop().then(() => {
+      process.stdout.write('LEFT\n');
+      setTimeout(() => process.exit(0), 100);
+    });
+  });
+  await daemon.start();
+  process.stdout.write(`VNET up ${vnet.vnet?.vip}\n`);
+}
+void main().catch((err) => {
+  process.stdout.write(`FAILED ${(err as Error).stack}\n`);
+  process.exit(2);
+});
