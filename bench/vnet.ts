@@ -5,13 +5,14 @@
 //   - our TUN + forwarder + one WebRTC data channel (node-datachannel) at several TUN MTUs,
 //   - the real overlay (OverlayDaemon + virtualNetworkService, simulations/netns/overlay-vnet-node.ts),
 // time until the first ping through the virtual network is answered (no NAT, and two EIM NATs),
-// and the NAT matrix with plain node-datachannel peers.
+// and the NAT matrix twice: plain node-datachannel peers (dc_nat_*) and overlay nodes (nat_*).
 // Prints a table; writes bench/results/vnet.json.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHarness, harnessScript, runNatMatrix, matrixNodes, expectsDirect, type Harness } from '../simulations/netns/harness.js';
+import { OverlayMatrix } from '../simulations/netns/overlay-matrix.js';
 import type { Proc } from '../test/helpers/proc.js';
 
 type Figures = Record<string, { value: number; unit: string }>;
@@ -217,15 +218,31 @@ async function main() {
     await h.destroy();
   }
   const m = PARTS.has('nat') ? await createHarness(matrixNodes(), 'bm') : undefined;
-  if (m) try {
-    const rows = await runNatMatrix(m);
-    for (const r of rows) console.log(`  ${`${r.natA}-${r.natB}`.padEnd(22)} ${r.connected ? 'connected' : 'FAILED   '} ${String(r.path).padEnd(8)} ${String(r.detail).padEnd(16)} relay-policy fallback: ${r.relayPolicyFallback}`);
-    put('nat_pairs_total', rows.length, 'pairs');
-    put('nat_pairs_connected', rows.filter((r) => r.connected).length, 'pairs');
-    put('nat_direct_misses', rows.filter((r) => expectsDirect(r) && r.path !== 'direct').length, 'pairs');
-    notes.push('nat_* figures: plain node-datachannel peers on the harness (the transport the overlay uses), not yet the overlay');
-  } finally {
-    await m.destroy();
+  if (m) {
+    try {
+      // The transport alone: plain node-datachannel peers (STUN+TURN, relay-policy fallback).
+      const rows = await runNatMatrix(m);
+      console.log('NAT matrix, plain node-datachannel peers:');
+      for (const r of rows) console.log(`  ${`${r.natA}-${r.natB}`.padEnd(22)} ${r.connected ? 'connected' : 'FAILED   '} ${String(r.path).padEnd(8)} ${String(r.detail).padEnd(16)} relay-policy fallback: ${r.relayPolicyFallback}`);
+      put('dc_nat_pairs_connected', rows.filter((r) => r.connected).length, 'pairs');
+      put('dc_nat_direct_misses', rows.filter((r) => expectsDirect(r) && r.path !== 'direct').length, 'pairs');
+      // The overlay: bootstrap node in the public namespace, two fresh nodes per pair.
+      await m.topo.flushConntrack();
+      const om = new OverlayMatrix(m);
+      try {
+        await om.start();
+        const orows = await om.run();
+        console.log('NAT matrix, overlay nodes (ping over virtual IPs, then path from overlay status):');
+        for (const r of orows) console.log(`  ${`${r.natA}-${r.natB}`.padEnd(22)} ${r.connected ? 'connected' : 'FAILED   '} ${String(r.path).padEnd(8)} ${r.detail ?? r.error ?? ''} ${r.onlineS ? `(${r.onlineS.toFixed(2)} s)` : ''}`);
+        put('nat_pairs_total', orows.length, 'pairs');
+        put('nat_pairs_connected', orows.filter((r) => r.connected).length, 'pairs');
+        put('nat_direct_misses', orows.filter((r) => expectsDirect(r) && r.path !== 'direct').length, 'pairs');
+      } finally {
+        await om.stop();
+      }
+    } finally {
+      await m.destroy();
+    }
   }
   const out = 'bench/results/vnet.json';
   if (PARTS.size < 6) {

@@ -1,0 +1,114 @@
+// The NAT matrix over the real overlay: a bootstrap node in the public namespace, and for each pair
+// of NAT kinds two fresh overlay nodes (OverlayDaemon + virtual network, overlay-vnet-node.ts) that
+// join through it. Connected = a ping over virtual IPs is answered; then a burst of traffic lets the
+// overlay set up its shortcut, and the path is read from `overlay status`: a link straight to the peer
+// (direct, or relayed through TURN, as the link reports it), or none (routed through the overlay).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Proc } from '../../test/helpers/proc.js';
+import { harnessScript, natPairs, type Harness } from './harness.js';
+import { PUBLIC_IP, type NatKind } from './topology.js';
+
+export const OVERLAY_BOOTSTRAP_PORT = 7000;
+const overlayCli = fileURLToPath(new URL('../../../bin/overlay.js', import.meta.url));
+
+export interface OverlayPairResult {
+  natA: NatKind;
+  natB: NatKind;
+  connected: boolean;
+  /** 'direct' / 'relayed' from the link to the peer; 'routed' when no link to it exists. */
+  path?: 'direct' | 'relayed' | 'routed';
+  detail?: string;
+  /** Seconds from starting the second node to the first answered ping. */
+  onlineS?: number;
+  error?: string;
+}
+
+export class OverlayMatrix {
+  readonly dir = mkdtempSync(join(tmpdir(), 'overlay-matrix-'));
+  private bootstrap: Proc | undefined;
+  private counter = 0;
+
+  constructor(
+    private readonly h: Harness,
+    private readonly subnet = '10.128.0.0/16',
+  ) {
+    writeFileSync(join(this.dir, 'secret'), randomBytes(32));
+  }
+
+  private args(state: string, bind: string, extra: string[]): string[] {
+    const a = [harnessScript('overlay-vnet-node'), state, 'matrixnet', join(this.dir, 'secret'), this.subnet, '9000', bind, ...extra];
+    for (const url of this.h.turn.iceServers) a.push('--ice', url);
+    return a;
+  }
+
+  /** Starts the bootstrap node in the public namespace. */
+  async start(): Promise<void> {
+    this.bootstrap = this.h.topo.spawnPublic(process.execPath, this.args(join(this.dir, 'boot'), PUBLIC_IP, ['--listen', String(OVERLAY_BOOTSTRAP_PORT)]));
+    await this.bootstrap.waitFor(/VNET up/, 60_000);
+  }
+
+  private node(i: number): { proc: Proc; state: string } {
+    const state = join(this.dir, `n${i}-${this.counter++}`);
+    const proc = this.h.topo.spawn(i, process.execPath, this.args(state, this.h.topo.node(i).lanIp, ['--bootstrap', `ws://${PUBLIC_IP}:${OVERLAY_BOOTSTRAP_PORT}`]));
+    return { proc, state };
+  }
+
+  async pair(a: number, b: number): Promise<OverlayPairResult> {
+    const base = { natA: this.h.topo.node(a).nat, natB: this.h.topo.node(b).nat };
+    await this.h.topo.flushConntrack();
+    const na = this.node(a);
+    const nb = this.node(b);
+    try {
+      const started = performance.now();
+      const vipB = (await nb.proc.waitFor(/VNET up (\S+)/, 60_000))[1]!;
+      await na.proc.waitFor(/VNET up (\S+)/, 60_000);
+      const ringB = (await nb.proc.waitFor(/overlay: node ([0-9a-f]{40})/, 5_000))[1]!;
+      let onlineS: number | undefined;
+      for (let i = 0; i < 100 && onlineS === undefined; i++) {
+        if (await this.h.topo.exec(a, 'ping', ['-c', '1', '-W', '0.3', vipB]).then(() => true, () => false)) onlineS = (performance.now() - started) / 1000;
+      }
+      if (onlineS === undefined) return { ...base, connected: false, error: 'no ping answered' };
+      // Enough traffic for a traffic-driven shortcut, then give the link a moment to form.
+      await this.h.topo.exec(a, 'ping', ['-c', '200', '-i', '0.005', '-q', '-W', '1', vipB]).catch(() => undefined);
+      let path: OverlayPairResult['path'] = 'routed';
+      let detail = 'no link to the peer';
+      for (let i = 0; i < 20; i++) {
+        const st = await this.h.topo.exec(a, process.execPath, [overlayCli, 'status', '--json', '--state', na.state]);
+        const links = (JSON.parse(st.stdout) as { links: Array<{ remote: string; path: 'direct' | 'relayed'; detail: string }> }).links;
+        const l = links.find((x) => x.remote === ringB);
+        if (l) {
+          path = l.path;
+          detail = l.detail;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      return { ...base, connected: true, path, detail, onlineS };
+    } catch (err) {
+      return { ...base, connected: false, error: (err as Error).message.slice(0, 400) };
+    } finally {
+      await Promise.all([na.proc.kill(5000), nb.proc.kill(5000)]);
+    }
+  }
+
+  /** Every pair of NAT kinds present in the topology (two nodes of each kind, see matrixNodes()). */
+  async run(): Promise<OverlayPairResult[]> {
+    const kinds = [...new Set(this.h.topo.nodes.map((n) => n.nat))];
+    const out: OverlayPairResult[] = [];
+    for (const [ka, kb] of natPairs(kinds)) {
+      const a = this.h.topo.nodes.find((n) => n.nat === ka)!.index;
+      const b = this.h.topo.nodes.find((n) => n.nat === kb && n.index !== a)!.index;
+      out.push(await this.pair(a, b));
+    }
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    await this.bootstrap?.kill(5000);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
