@@ -11,7 +11,9 @@
 //             ganesha (the server proxy writes go to), proxy = through the proxy
 //   sparse:   4 KB reads in 2% of the blocks of the 1 GB image through a fresh proxy (cold), then
 //             again after restarting it on the same state and cache (warm): bytes from main.
-// Prints a table; writes bench/results/rowfs.json.
+// Prints a table; writes bench/results/rowfs.json. Diagnostics (not used for the figures):
+// ROWFS_BENCH_SECONDS (ops phases), ROWFS_BENCH_ONLY=read, ROWFS_BENCH_DEBUG=1 (proxy memory),
+// ROWFS_BENCH_PROF=DIR (CPU profile of the proxy), ROWFS_BENCH_NODE_FLAGS, ROWFS_BENCH_PROXY_ARGS.
 import { randomInt } from 'node:crypto';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync, ftruncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -6,7 +6,7 @@
 // Ordering rule: a block's bytes are written to its file before its bit is set, so a bit never
 // points at missing data (after a process crash; the data file is not fsynced, see docs/rowfs.md).
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readSync } from 'node:fs';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type RootDatabase, type Database } from 'lmdb';
@@ -23,6 +23,8 @@ interface CacheEntry {
 }
 
 const MAX_OPEN_FILES = 64;
+/** Cache reads up to this size are done synchronously (page-cache hits, a few microseconds). */
+const INLINE_READ_MAX_BYTES = 64 * 1024;
 
 export class BlockCache {
   private readonly entries = new Map<string, { bitmap: BlockBitmap; tail: [number, number] | null }>();
@@ -90,7 +92,11 @@ export class BlockCache {
     if (e.tail && e.tail[0] >= first && e.tail[0] <= last) end = Math.min(end, e.tail[0] * this.blockSize + e.tail[1]);
     if (end <= offset) return Buffer.alloc(0);
     const buf = Buffer.allocUnsafe(end - offset);
-    const { bytesRead } = await this.withFile(key, (fh) => fh.read(buf, 0, buf.length, offset));
+    // Small reads of cached (page-cache resident) data are cheaper done inline than through the
+    // thread pool, whose round trip costs more than the copy.
+    const { bytesRead } = await this.withFile(key, async (fh) =>
+      buf.length <= INLINE_READ_MAX_BYTES ? { bytesRead: readSync(fh.fd, buf, 0, buf.length, offset) } : fh.read(buf, 0, buf.length, offset),
+    );
     if (bytesRead !== buf.length) throw new BlockCacheError(`cache file for ${key} is shorter than its index says`);
     return buf;
   }

@@ -144,8 +144,11 @@ export class FileIo {
         this.noteShadowVerf(res.verf);
         wcc = res.fileWcc;
       } while (done < payload.length);
-      if (data.length > 0) {
-        bm.setRange(first, last);
+      // Bits matter only below mainBlocks (beyond it every block comes from the shadow anyway), so
+      // files created through the proxy and appends never touch the state store.
+      const lastBit = Math.min(last, n.mainBlocks - 1);
+      if (data.length > 0 && first <= lastBit && !bm.hasAll(first, lastBit)) {
+        bm.setRange(first, lastBit);
         await this.core.store.commit((tx) => tx.putBitmap(n.vid, bm), stable === StableHow.UNSTABLE ? 'process' : 'disk');
       }
       return { wcc, committed, verf: this.writeVerf() };
