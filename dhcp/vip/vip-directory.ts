@@ -19,6 +19,8 @@ export interface VipDirectoryOptions {
   negativeTtlMs?: number;
   /** Entries kept at most (oldest evicted). Default 65,536. */
   maxEntries?: number;
+  /** Least time between forced re-queries of one address (refresh), so spoofed traffic cannot flood the DHT. Default 1 s. */
+  refreshIntervalMs?: number;
 }
 
 interface Entry {
@@ -36,6 +38,8 @@ export class VipDirectory implements VipResolver {
   private readonly cacheTtlMs: number;
   private readonly negativeTtlMs: number;
   private readonly maxEntries: number;
+  private readonly refreshIntervalMs: number;
+  private readonly lastQuery = new Map<number, number>();
 
   constructor(
     private readonly c: { dht: Dht; clock: Clock },
@@ -44,6 +48,7 @@ export class VipDirectory implements VipResolver {
     this.cacheTtlMs = o.cacheTtlMs ?? 30_000;
     this.negativeTtlMs = o.negativeTtlMs ?? 2_000;
     this.maxEntries = o.maxEntries ?? 65_536;
+    this.refreshIntervalMs = o.refreshIntervalMs ?? 1_000;
   }
 
   lookup(vip: number): RingAddress | undefined {
@@ -67,6 +72,13 @@ export class VipDirectory implements VipResolver {
     return p;
   }
 
+  /** Re-queries `vip` in the background, at most once per refreshIntervalMs per address. */
+  refresh(vip: number): void {
+    const now = this.c.clock.now();
+    if (now - (this.lastQuery.get(vip) ?? -Infinity) < this.refreshIntervalMs) return;
+    void this.resolve(vip, true).catch(() => undefined);
+  }
+
   /** Forgets an answer (e.g. the peer said it no longer holds the address). */
   invalidate(vip: number): void {
     this.cache.delete(vip);
@@ -74,6 +86,8 @@ export class VipDirectory implements VipResolver {
 
   private async query(vip: number): Promise<RingAddress | undefined> {
     this.stats.queries++;
+    this.lastQuery.set(vip, this.c.clock.now());
+    if (this.lastQuery.size > this.maxEntries) this.lastQuery.delete(this.lastQuery.keys().next().value!);
     let records;
     try {
       records = await this.c.dht.get(leaseKey(this.o.network, intToIpv4(vip)));

@@ -129,7 +129,11 @@ export class Forwarder {
     if (frame.destVip !== this.o.localVip) return void (this.counters.dropNotForUs += frame.packets.length);
     const owner = this.c.resolver.lookup(frame.sourceVip);
     if (owner === undefined) void this.c.resolver.resolve(frame.sourceVip).catch(() => undefined); // warm the cache for replies
-    else if (owner !== from) return void (this.counters.dropSpoofed += frame.packets.length);
+    else if (owner !== from) {
+      // Either a spoof, or the address changed hands since we cached it: drop, and re-check the DHT.
+      this.c.resolver.refresh(frame.sourceVip);
+      return void (this.counters.dropSpoofed += frame.packets.length);
+    }
     if (frame.packets.length > 1) this.counters.rxBundles++;
     for (const packet of frame.packets) {
       if (!isIpv4(packet)) {
@@ -247,6 +251,7 @@ export class Forwarder {
         this.c.overlay.requestShortcut(owner);
       }
     } else {
+      this.c.resolver.refresh(dest); // the owner may have left and the address moved on
       return void (this.counters.dropNoRoute += n);
     }
     this.counters.txPackets += n;

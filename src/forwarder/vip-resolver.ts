@@ -7,4 +7,6 @@ export interface VipResolver {
   lookup(vip: number): RingAddress | undefined;
   /** Resolves `vip` (from cache or the DHT); undefined if nobody holds it. Concurrent calls share one query. */
   resolve(vip: number): Promise<RingAddress | undefined>;
+  /** The cached answer looks stale (a peer claims the address, or its owner is unreachable): re-query in the background, rate-limited. */
+  refresh(vip: number): void;
 }

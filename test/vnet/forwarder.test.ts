@@ -20,6 +20,10 @@ class MapResolver implements VipResolver {
     this.resolves++;
     return this.table.get(vip);
   }
+  refreshed: number[] = [];
+  refresh(vip: number) {
+    this.refreshed.push(vip);
+  }
 }
 
 const SUBNET = ipv4ToInt('10.128.0.0');
@@ -133,6 +137,7 @@ test('no route: counted drop', async (t) => {
   await flush();
   t.is(a.fwd.counters.dropNoRoute, 1);
   t.is(a.fwd.counters.txPackets, 0);
+  t.deepEqual(a.resolver.refreshed, [ipv4ToInt(B_IP)]);
 });
 
 test('receive checks: not for us, header/packet mismatch, spoofed source', async (t) => {
@@ -147,6 +152,7 @@ test('receive checks: not for us, header/packet mismatch, spoofed source', async
   t.is(b.fwd.counters.dropNotForUs, 1);
   t.is(b.fwd.counters.dropHeaderMismatch, 1);
   t.is(b.fwd.counters.dropSpoofed, 1);
+  t.deepEqual(b.resolver.refreshed, [ipv4ToInt(A_IP)]); // maybe the address changed hands: re-check
   t.is(b.device.written.length, 1);
 });
 

@@ -185,3 +185,22 @@ test('directory ignores records that are not lease records for that address', as
   t.is(await dir.resolve(ipv4ToInt('10.128.1.1')), undefined);
   t.is(await dir.resolve(ipv4ToInt('10.128.1.2')), undefined);
 });
+
+test('directory refresh: an address that changed hands is re-resolved, at most once per interval', async (t) => {
+  const w = world();
+  const vip = ipv4ToInt('10.128.0.40');
+  const a = w.node(undefined, { preferred: vip });
+  await a.lease.claim();
+  const dir = new VipDirectory({ dht: w.node().dht, clock: w.clock }, { network: NET, refreshIntervalMs: 1_000 });
+  t.is(await dir.resolve(vip), addressOfKey(a.ownerKey));
+  await a.lease.release();
+  const c = w.node(undefined, { preferred: vip });
+  await c.lease.claim();
+  t.is(dir.lookup(vip), addressOfKey(a.ownerKey)); // cached, stale
+  await w.clock.advance(1_000);
+  dir.refresh(vip);
+  dir.refresh(vip); // rate-limited: one query
+  await flush();
+  t.is(dir.lookup(vip), addressOfKey(c.ownerKey));
+  t.is(dir.stats.queries, 2);
+});
