@@ -230,7 +230,6 @@ async function main() {
       await m.topo.flushConntrack();
       const om = new OverlayMatrix(m);
       try {
-        await om.start();
         const orows = await om.run();
         console.log('NAT matrix, overlay nodes (ping over virtual IPs, then path from overlay status):');
         for (const r of orows) console.log(`  ${`${r.natA}-${r.natB}`.padEnd(22)} ${r.connected ? 'connected' : 'FAILED   '} ${String(r.path).padEnd(8)} ${r.detail ?? r.error ?? ''} ${r.onlineS ? `(${r.onlineS.toFixed(2)} s)` : ''}`);

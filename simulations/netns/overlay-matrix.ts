@@ -32,9 +32,15 @@ export class OverlayMatrix {
   private bootstrap: Proc | undefined;
   private counter = 0;
 
+  /**
+   * freshBootstrap: a new bootstrap node (new network state) for every pair, so pairs are independent
+   * cases (as conntrack is flushed between them). With false, all pairs share one bootstrap, which
+   * also exercises churn (every pair's nodes join and leave through it).
+   */
   constructor(
     private readonly h: Harness,
     private readonly subnet = '10.128.0.0/16',
+    private readonly freshBootstrap = true,
   ) {
     writeFileSync(join(this.dir, 'secret'), randomBytes(32));
   }
@@ -45,9 +51,10 @@ export class OverlayMatrix {
     return a;
   }
 
-  /** Starts the bootstrap node in the public namespace. */
+  /** (Re)starts the bootstrap node in the public namespace. */
   async start(): Promise<void> {
-    this.bootstrap = this.h.topo.spawnPublic(process.execPath, this.args(join(this.dir, 'boot'), PUBLIC_IP, ['--listen', String(OVERLAY_BOOTSTRAP_PORT)]));
+    await this.bootstrap?.kill(5000);
+    this.bootstrap = this.h.topo.spawnPublic(process.execPath, this.args(join(this.dir, `boot-${this.counter++}`), PUBLIC_IP, ['--listen', String(OVERLAY_BOOTSTRAP_PORT)]));
     await this.bootstrap.waitFor(/VNET up/, 60_000);
   }
 
@@ -59,6 +66,7 @@ export class OverlayMatrix {
 
   async pair(a: number, b: number): Promise<OverlayPairResult> {
     const base = { natA: this.h.topo.node(a).nat, natB: this.h.topo.node(b).nat };
+    if (this.freshBootstrap || !this.bootstrap) await this.start();
     await this.h.topo.flushConntrack();
     const na = this.node(a);
     const nb = this.node(b);
