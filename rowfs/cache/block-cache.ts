@@ -23,12 +23,16 @@ interface CacheEntry {
 }
 
 const MAX_OPEN_FILES = 64;
+/** Longest delay before a cache index update is written. */
+const INDEX_FLUSH_MS = 200;
 /** Cache reads up to this size are done synchronously (page-cache hits, a few microseconds). */
 const INLINE_READ_MAX_BYTES = 64 * 1024;
 
 export class BlockCache {
   private readonly entries = new Map<string, { bitmap: BlockBitmap; tail: [number, number] | null }>();
   private readonly files = new Map<string, { fh: Promise<FileHandle>; users: number }>();
+  private readonly dirty = new Set<string>();
+  private flushTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly dir: string,
@@ -109,7 +113,7 @@ export class BlockCache {
     e.bitmap.set(block);
     if (data.length < this.blockSize) e.tail = [block, data.length];
     // Not awaited: losing an index update only means fetching the block again.
-    this.index.put(key, { bitmap: e.bitmap.encode(), tail: e.tail }).catch(() => undefined);
+    this.markDirty(key);
   }
 
   /**
@@ -124,7 +128,25 @@ export class BlockCache {
     e.bitmap.setRange(first, first + blocks - 1);
     const lastLen = data.length - (blocks - 1) * this.blockSize;
     if (lastLen < this.blockSize) e.tail = [first + blocks - 1, lastLen];
-    this.index.put(key, { bitmap: e.bitmap.encode(), tail: e.tail }).catch(() => undefined);
+    this.markDirty(key);
+  }
+
+  /**
+   * Index entries are written at most every INDEX_FLUSH_MS per file (and on close): a lost update
+   * only means fetching those blocks again, and the data is always written before its entry.
+   */
+  private markDirty(key: string): void {
+    this.dirty.add(key);
+    this.flushTimer ??= setTimeout(() => this.flushIndex(), INDEX_FLUSH_MS);
+  }
+
+  private flushIndex(): void {
+    this.flushTimer = undefined;
+    for (const key of this.dirty) {
+      const e = this.entry(key);
+      this.index.put(key, { bitmap: e.bitmap.encode(), tail: e.tail }).catch(() => undefined);
+    }
+    this.dirty.clear();
   }
 
   /** Blocks cached for `key`. */
@@ -133,6 +155,9 @@ export class BlockCache {
   }
 
   async close(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushIndex();
+    await this.index.committed;
     for (const slot of this.files.values()) await (await slot.fh).close().catch(() => undefined);
     this.files.clear();
     await this.env.close();

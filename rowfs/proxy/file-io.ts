@@ -63,7 +63,7 @@ export class FileIo {
       const attrs = virtualAttrs(raw, n.vid);
       if (offset >= size || count === 0) return { data: Buffer.alloc(0), eof: offset >= size, attrs };
       const end = Math.min(offset + count, size);
-      const data = padTo(await this.mainReader.range(n.main!, offset, end - offset), end - offset);
+      const data = padTo(await this.mainReader.range(n.main!, offset, end - offset, size), end - offset);
       return { data, eof: end >= size, attrs };
     }
     const attrs = virtualAttrs((await this.core.shadow.ok('GETATTR', { object: n.shadow })).objAttributes, n.vid);

@@ -13,6 +13,11 @@ import { Nfs3Status } from '../nfs3/types.js';
 const EMPTY = Buffer.alloc(0);
 /** Fetched bytes that may wait for the cache write behind the reply. */
 const MAX_PENDING_CACHE_BYTES = 8 * 1024 * 1024;
+/** How far ahead of a sequential reader blocks are fetched from main. */
+const READAHEAD_BYTES = 4 * 1024 * 1024;
+/** Cap on bytes being prefetched at once, over all files. */
+const MAX_PREFETCH_BYTES = 8 * 1024 * 1024;
+const MAX_TRACKED_READERS = 1024;
 
 /** Concatenation of `parts`, without copying when they are adjacent views of one buffer (one READ). */
 function joinViews(parts: Buffer[]): Buffer {
@@ -31,6 +36,9 @@ function joinViews(parts: Buffer[]): Buffer {
 export class MainReader {
   private readonly inflight = new Map<string, Promise<Buffer>>();
   private pendingCacheBytes = 0;
+  private prefetchBytes = 0;
+  /** Where each recently read file's last read ended (sequential detection). */
+  private readonly lastEnd = new Map<string, number>();
 
   constructor(
     private readonly main: Backend,
@@ -44,10 +52,11 @@ export class MainReader {
    * Bytes [offset, offset + length) of the main file, cut short at its end of file. When every
    * block is cached this is one local read of exactly those bytes (no whole-block reads).
    */
-  async range(fh: FileHandle, offset: number, length: number): Promise<Buffer> {
+  async range(fh: FileHandle, offset: number, length: number, fileSize?: number): Promise<Buffer> {
     if (length === 0) return Buffer.alloc(0);
     const first = Math.floor(offset / this.blockSize);
     const last = Math.floor((offset + length - 1) / this.blockSize);
+    if (fileSize !== undefined) this.readAhead(fh, offset, length, fileSize);
     if (this.cache) {
       const key = hex(fh);
       const hit = await this.cache.readRange(key, offset, length);
@@ -60,6 +69,49 @@ export class MainReader {
     const buf = await this.blocks(fh, first, last);
     const lo = offset - first * this.blockSize;
     return buf.subarray(Math.min(lo, buf.length), Math.min(lo + length, buf.length));
+  }
+
+  /**
+   * A reader that continues where its last read ended gets the next READAHEAD_BYTES fetched from
+   * main ahead of its requests (overlapping main round trips); random readers get nothing extra.
+   */
+  private readAhead(fh: FileHandle, offset: number, length: number, fileSize: number): void {
+    const key = hex(fh);
+    const sequential = this.lastEnd.get(key) === offset;
+    this.lastEnd.delete(key);
+    if (this.lastEnd.size >= MAX_TRACKED_READERS) this.lastEnd.delete(this.lastEnd.keys().next().value as string);
+    this.lastEnd.set(key, offset + length);
+    if (!sequential || !this.cache || this.prefetchBytes >= MAX_PREFETCH_BYTES) return;
+    const from = Math.floor((offset + length) / this.blockSize);
+    const to = Math.floor((Math.min(offset + length + READAHEAD_BYTES, fileSize) - 1) / this.blockSize);
+    let b = from;
+    while (b <= to && (this.cache.has(key, b) || this.inflight.has(`${key}:${b}`))) b++;
+    let e = b;
+    while (e + 1 <= to && !this.cache.has(key, e + 1) && !this.inflight.has(`${key}:${e + 1}`)) e++;
+    if (b > to) return;
+    const bytes = (e - b + 1) * this.blockSize;
+    this.prefetchBytes += bytes;
+    void this.startRun(fh, key, b, e)
+      .catch(() => undefined)
+      .finally(() => (this.prefetchBytes -= bytes));
+  }
+
+  /** Starts fetching blocks [first, last] (none cached or in flight); registers them in flight. */
+  private startRun(fh: FileHandle, key: string, first: number, last: number): Promise<Buffer[]> {
+    const run = this.fetchRun(fh, key, first, last);
+    const fetched = run.then((r) => r.blocks);
+    for (let i = first; i <= last; i++) {
+      const id = `${key}:${i}`;
+      const p = fetched.then((bufs) => bufs[i - first]!);
+      p.catch(() => undefined); // a prefetch nobody waits for must not be an unhandled rejection
+      this.inflight.set(id, p);
+      // The entry stays until the block is in the cache, so nobody fetches it from main twice.
+      void run.then(
+        (r) => r.stored.finally(() => this.inflight.delete(id)),
+        () => this.inflight.delete(id),
+      );
+    }
+    return fetched;
   }
 
   /**
@@ -85,19 +137,8 @@ export class MainReader {
       let e = b;
       while (e < last && e - b + 1 < maxRunBlocks && !this.inflight.has(`${key}:${e + 1}`) && !this.cache?.has(key, e + 1)) e++;
       const runStart = b;
-      const run = this.fetchRun(fh, key, runStart, e);
-      const fetched = run.then((r) => r.blocks);
-      for (let i = runStart; i <= e; i++) {
-        const id = `${key}:${i}`;
-        const p = fetched.then((bufs) => bufs[i - runStart]!);
-        this.inflight.set(id, p);
-        // The entry stays until the block is in the cache, so nobody fetches it from main twice.
-        void run.then(
-          (r) => r.stored.finally(() => this.inflight.delete(id)),
-          () => this.inflight.delete(id),
-        );
-        parts.push(p);
-      }
+      void this.startRun(fh, key, runStart, e).catch(() => undefined);
+      for (let i = runStart; i <= e; i++) parts.push(this.inflight.get(`${key}:${i}`)!);
       b = e + 1;
     }
     const bufs = await Promise.all(parts);

@@ -6,7 +6,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /** Payload bytes moved between two young-generation collections. */
-export const DEFAULT_GC_EVERY_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_GC_EVERY_BYTES = 32 * 1024 * 1024;
 
 type GcFn = (opts?: { type: 'minor' | 'major' }) => void;
 
