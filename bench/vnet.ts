@@ -97,9 +97,9 @@ interface VnetPair {
 }
 
 let pairCounter = 0;
-async function startVnetPair(h: Harness, ia: number, ib: number, mtu: number, mode: 'direct' | 'shortcut'): Promise<VnetPair> {
+async function startVnetPair(h: Harness, ia: number, ib: number, mtu: number, mode: 'direct' | 'shortcut', iceServers: string[]): Promise<VnetPair> {
   const tag = `${pairCounter++}`;
-  const args = (n: string, p: string, role: string) => [harnessScript('vnet-peer'), h.relayUrl, n + tag, p + tag, role, mode, String(mtu), SUBNET, ...h.turn.iceServers];
+  const args = (n: string, p: string, role: string) => [harnessScript('vnet-peer'), h.relayUrl, n + tag, p + tag, role, mode, String(mtu), SUBNET, ...iceServers];
   const startedAt = performance.now();
   const b = h.topo.spawn(ib, process.execPath, args('B', 'A', 'answer'));
   const a = h.topo.spawn(ia, process.execPath, args('A', 'B', 'offer'));
@@ -111,9 +111,10 @@ async function startVnetPair(h: Harness, ia: number, ib: number, mtu: number, mo
 async function vnetDatachannel(h: Harness): Promise<void> {
   let best = { mtu: 0, mbps: 0 };
   for (const mtu of MTUS) {
-    const p = await startVnetPair(h, 0, 1, mtu, 'direct');
+    // Public pair: STUN only, so the MTU comparison never runs over a TURN relay.
+    const p = await startVnetPair(h, 0, 1, mtu, 'direct', [h.turn.stunUrl]);
     try {
-      await p.a.waitFor(/PATH direct/, 20_000);
+      await p.a.waitFor(/PATH direct/, 40_000);
       const mbps = await iperf(h, 0, 1, p.vipB);
       put(`vnet_dc_mbps_mtu_${mtu}`, mbps, 'Mbit/s');
       put(`vnet_dc_rtt_ms_mtu_${mtu}`, await rtt(h, 0, p.vipB), 'ms');
@@ -127,7 +128,7 @@ async function vnetDatachannel(h: Harness): Promise<void> {
 
 /** Start of both vnet peers -> first ping answered through the virtual network. */
 async function onlineTime(h: Harness, ia: number, ib: number): Promise<number> {
-  const p = await startVnetPair(h, ia, ib, 9000, 'direct');
+  const p = await startVnetPair(h, ia, ib, 9000, 'direct', h.turn.iceServers);
   try {
     for (let i = 0; i < 200; i++) {
       const ok = await h.topo.exec(ia, 'ping', ['-c', '1', '-W', '0.2', p.vipB]).then(() => true, () => false);
@@ -197,6 +198,17 @@ async function overlay(h: Harness): Promise<void> {
   }
 }
 
+/** Runs one part; a failure is reported (its figures stay out) and the other parts still run. */
+async function part(name: string, fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    const msg = `${name} failed: ${(err as Error).message.split('\n')[0]}`;
+    console.log(msg);
+    notes.push(msg);
+  }
+}
+
 async function main() {
   console.log(`bench:vnet (iperf3 ${IPERF_SECONDS} s per run, MTUs ${MTUS.join(', ')})`);
   const h = await createHarness(['none', 'none', 'eim', 'eim'], 'b');
@@ -205,15 +217,15 @@ async function main() {
       put('veth_mbps', await iperf(h, 0, 1, h.topo.node(1).lanIp), 'Mbit/s');
       put('veth_rtt_ms', await rtt(h, 0, h.topo.node(1).lanIp), 'ms');
     }
-    if (PARTS.has('wg')) await wireguard(h);
-    if (PARTS.has('dc')) await vnetDatachannel(h);
+    if (PARTS.has('wg')) await part('wireguard-go', () => wireguard(h));
+    if (PARTS.has('dc')) await part('TUN + datachannel', () => vnetDatachannel(h));
     if (PARTS.has('online')) {
-      put('vnet_pair_online_s', await onlineTime(h, 0, 1), 's');
+      await part('vnet pair online', async () => put('vnet_pair_online_s', await onlineTime(h, 0, 1), 's'));
       await h.topo.flushConntrack();
-      put('vnet_pair_online_nat_s', await onlineTime(h, 2, 3), 's');
+      await part('vnet pair online through NAT', async () => put('vnet_pair_online_nat_s', await onlineTime(h, 2, 3), 's'));
     }
     await h.topo.flushConntrack();
-    if (PARTS.has('overlay')) await overlay(h);
+    if (PARTS.has('overlay')) await part('overlay', () => overlay(h));
   } finally {
     await h.destroy();
   }
