@@ -13,12 +13,15 @@ interface SimEvent {
 
 /** Virtual time between two drains of the microtask queue. */
 const SLICE_MS = 1;
+/** Rounds of microtask draining per slice: enough for the overlay's deepest promise chains. */
+const MICROTASK_ROUNDS = 8;
 
 export class SimClock implements Clock {
   private heap: SimEvent[] = [];
   private seq = 0;
   private t = 0;
   eventsRun = 0;
+  private slices = 0;
 
   now(): number {
     return this.t;
@@ -72,7 +75,10 @@ export class SimClock implements Clock {
         this.eventsRun++;
         ev.fn();
       }
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      // Drain promise continuations (dials, DHT calls); now and then also let Node's own event
+      // loop run (console output, signals). Both happen at fixed points of the event sequence.
+      if (++this.slices % 1024 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      else for (let i = 0; i < MICROTASK_ROUNDS; i++) await null;
     }
     if (until > this.t) this.t = until;
   }

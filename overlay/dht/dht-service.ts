@@ -45,8 +45,11 @@ export interface DhtHost {
   readonly clock: Clock;
   readonly random: Random;
   readonly self: RingAddress;
-  /** Routes `payload` to the node closest to `position`; false if there is no route at all. */
-  routeToKey(position: RingAddress, payload: Uint8Array): boolean;
+  /**
+   * Routes `payload` to the node closest to `position`; false if there is no route at all.
+   * `detour`: start through a random neighbour, so a retry avoids a path with a dead hop.
+   */
+  routeToKey(position: RingAddress, payload: Uint8Array, detour: boolean): boolean;
   /** Routes an answer back to a client, through `replyVia` if the client asked for it. */
   replyTo(client: RingAddress, replyVia: RingAddress | undefined, payload: Uint8Array): void;
   /** Sends to a directly linked peer; false if there is no link. */
@@ -103,7 +106,8 @@ export class DhtService implements Dht {
     if (valid.length !== res.copies.length) this.host.count('dht_get_rejected_copies');
     return mergeCopies(valid)
       .filter((c) => !c.record.tombstone)
-      .map((c) => ({ key: c.record.key, value: c.record.value, owner: c.record.owner, ttlMs: c.ttlLeftMs }));
+      // Plain copies: decoded fields are views into a received frame.
+      .map((c) => ({ key: Uint8Array.from(c.record.key), value: Uint8Array.from(c.record.value), owner: Uint8Array.from(c.record.owner), ttlMs: c.ttlLeftMs }));
   }
 
   private async write(key: Uint8Array, value: Uint8Array, ttlMs: number, exclusive: boolean, tombstone: boolean): Promise<void> {
@@ -116,7 +120,7 @@ export class DhtService implements Dht {
   private async attempt(position: RingAddress, build: (id: number) => DhtRequest): Promise<Extract<DhtResponse, { t: 'ok' }>> {
     let last: DhtResponse | undefined;
     for (let i = 0; i < this.opts.attempts && !this.stopped; i++) {
-      last = await this.requestOnce(position, build(this.id()));
+      last = await this.requestOnce(position, build(this.id()), i > 0);
       if (last.t === 'ok') return last;
       if (last.code === 'conflict') throw new DhtConflictError('another owner holds a live value under this key');
       if (last.code === 'invalid' || last.code === 'stale') throw new DhtError(last.code, `DHT refused the record: ${last.code}`);
@@ -125,7 +129,7 @@ export class DhtService implements Dht {
     throw new DhtError(code, `DHT request failed after ${this.opts.attempts} attempts: ${code}`);
   }
 
-  private requestOnce(position: RingAddress, req: DhtRequest): Promise<DhtResponse> {
+  private requestOnce(position: RingAddress, req: DhtRequest, detour: boolean): Promise<DhtResponse> {
     return new Promise((resolve) => {
       const timer = this.host.clock.setTimeout(() => {
         this.clientWaits.delete(req.id);
@@ -133,7 +137,7 @@ export class DhtService implements Dht {
         resolve({ t: 'err', id: req.id, code: 'timeout' });
       }, this.opts.requestTimeoutMs);
       this.clientWaits.set(req.id, { done: resolve, timer });
-      if (!this.host.routeToKey(position, encodeDhtMessage(req))) {
+      if (!this.host.routeToKey(position, encodeDhtMessage(req), detour)) {
         // No link at all: fail this attempt at once rather than waiting.
         timer.cancel();
         this.clientWaits.delete(req.id);
@@ -224,9 +228,13 @@ export class DhtService implements Dht {
     if (waiting === 0 || (!exclusive && needed === 0)) finish();
   }
 
-  /** Pulls the copies the replicas hold into our store (read repair), then calls `done`. */
+  /**
+   * Pulls the copies the replicas hold into our store (read repair), then calls `done`. Asks two
+   * more peers than there are replicas: copies written while the ring was settling may sit one
+   * place off.
+   */
   private gather(key: Uint8Array, done: () => void): void {
-    const peers = this.host.closestPeers(keyToAddress(key), this.opts.replicas);
+    const peers = this.host.closestPeers(keyToAddress(key), this.opts.replicas + 2);
     let waiting = 0;
     let finished = false;
     const ids: number[] = [];

@@ -20,6 +20,8 @@ export interface OverlayOptions {
   pongTimeoutMs: number;
   /** A link silent for this long is declared dead and closed (crash detection). */
   linkTimeoutMs: number;
+  /** After joining, DHT requests reaching us wait this long (our near links are still being made). */
+  settleMs: number;
   /** Period of the near-set exchange (ring stabilization). */
   stabilizeIntervalMs: number;
   /** Period of the FIND for our own address that repairs the ring where neighbour exchange cannot. */
@@ -56,6 +58,7 @@ export const defaultOverlayOptions: OverlayOptions = {
   probeQuietMs: 3_000,
   pongTimeoutMs: 5_000,
   linkTimeoutMs: 75_000,
+  settleMs: 3_000,
   stabilizeIntervalMs: 20_000,
   selfFindIntervalMs: 60_000,
   farIntervalMs: 10_000,
@@ -72,7 +75,7 @@ export const defaultOverlayOptions: OverlayOptions = {
     replicas: 3,
     requestTimeoutMs: 6_000,
     replicaTimeoutMs: 2_000,
-    attempts: 3,
+    attempts: 4,
     seqEpochMs: 0,
     tombstoneTtlMs: 3_600_000,
   },

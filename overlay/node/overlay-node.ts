@@ -73,6 +73,7 @@ export class OverlayNode implements Overlay {
   private stopped = false;
   private joined = false;
   private joining = false;
+  private joinedAt = 0;
   private farFindsInFlight = 0;
   private nearKey = '';
   private topologyTimer: Timer | undefined;
@@ -90,7 +91,7 @@ export class OverlayNode implements Overlay {
         clock: deps.clock,
         random: deps.random,
         self: this.address,
-        routeToKey: (position, payload) => this.sendRouted(position, APP_DHT, payload, { exact: false, askReplyVia: true }),
+        routeToKey: (position, payload, detour) => this.sendRouted(position, APP_DHT, payload, { exact: false, askReplyVia: true, ...(detour ? { via: this.randomNeighbour() } : {}) }),
         replyTo: (client, via, payload) => void this.sendRouted(client, APP_DHT, payload, { exact: true, via }),
         sendLocal: (peer, payload) => this.sendLocal(peer, LOCAL_DHT, payload),
         closestPeers: (position, n) => this.table.closestN(position, n),
@@ -206,6 +207,17 @@ export class OverlayNode implements Overlay {
     this.deps.connector.close();
   }
 
+  /** Milliseconds until a joining node trusts its own table (0 once settled, and for a founder). */
+  private unsettledFor(): number {
+    if (!this.joined) return this.table.size === 0 ? 0 : this.options.settleMs;
+    return Math.max(0, this.joinedAt + this.options.settleMs - this.deps.clock.now());
+  }
+
+  private randomNeighbour(): RingAddress | undefined {
+    const all = this.table.addresses();
+    return all.length ? all[this.deps.random.int(all.length)] : undefined;
+  }
+
   // ---- introspection for tests and the simulator -------------------------------------------
 
   /** Linked addresses (sorted). */
@@ -285,7 +297,8 @@ export class OverlayNode implements Overlay {
     this.table.add(entry);
     this.installHandlers(link);
     this.count('links_opened');
-    if (this.table.isNear(remote)) this.sendFrame(entry, { type: FRAME_NEIGHBORS, wantReply: true, addresses: this.nearList() });
+    // A bootstrap peer is a random member, not a neighbour: the join's FIND finds the neighbours.
+    if (how !== 'bootstrap' && this.joined && this.table.isNear(remote)) this.sendFrame(entry, { type: FRAME_NEIGHBORS, wantReply: true, addresses: this.nearList() });
     this.topologyChanged();
     return true;
   }
@@ -504,9 +517,10 @@ export class OverlayNode implements Overlay {
     this.probeIfQuiet(e, now);
     if (f.app >= FIRST_USER_APP) e.lastUsed = now;
     if (f.hops > 0) this.count('routed_forwarded');
-    const out: RoutedFrame = { ...f, hops: f.hops + 1 };
-    if (askReplyVia && d.next !== f.dest) out.replyVia = d.next;
-    return this.sendFrame(e, out);
+    // The frame is ours (decoded for this hop or built by us): update it in place.
+    f.hops++;
+    if (askReplyVia && d.next !== f.dest) f.replyVia = d.next;
+    return this.sendFrame(e, f);
   }
 
   private deliver(f: RoutedFrame): void {
@@ -546,7 +560,17 @@ export class OverlayNode implements Overlay {
       this.count('dht_malformed');
       return;
     }
-    if (m.t === 'put' || m.t === 'get') this.dhtService.onRequest(f.src, f.replyVia, m);
+    if (m.t === 'put' || m.t === 'get') {
+      const wait = this.unsettledFor();
+      if (wait > 0) {
+        // We only just joined: our table may not yet hold the nodes between us and the key, so we
+        // may wrongly believe we are its primary. Route the request again once settled.
+        this.count('dht_requests_deferred');
+        this.deps.clock.setTimeout(() => this.route(f), wait);
+        return;
+      }
+      this.dhtService.onRequest(f.src, f.replyVia, m);
+    }
     else if (m.t === 'ok' || m.t === 'err') this.dhtService.onResponse(m);
     else this.count('dht_malformed');
   }
@@ -610,6 +634,7 @@ export class OverlayNode implements Overlay {
     void this.find(this.address).then((r) => {
       this.joining = false;
       if (!r || this.stopped) return;
+      if (!this.joined) this.joinedAt = this.deps.clock.now();
       this.joined = true;
       this.considerCandidates([r.from]);
       this.considerCandidates(r.near, r.from);
@@ -622,6 +647,9 @@ export class OverlayNode implements Overlay {
    * around it does not know yet.
    */
   private considerCandidates(candidates: RingAddress[], informer?: RingAddress): void {
+    // Before our FIND has placed us, neighbour lists (from a random bootstrap peer) would only lead
+    // us on a walk round the ring.
+    if (!this.joined) return;
     const now = this.deps.clock.now();
     const usable = candidates.filter((c) => !this.pendingDials.has(c) && !((this.cooldownUntil.get(c) ?? 0) > now));
     for (const c of this.table.nearCandidates(usable, this.pendingDials.keys())) this.connect(c, 'near', informer);

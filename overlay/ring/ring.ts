@@ -53,7 +53,8 @@ export function writeAddress(a: RingAddress, out: Uint8Array, offset: number): v
 }
 
 export function bytesToAddress(b: Uint8Array, offset = 0): RingAddress {
-  return BigInt('0x' + Buffer.from(b.buffer, b.byteOffset + offset, ADDRESS_BYTES).toString('hex'));
+  const buf = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length);
+  return BigInt('0x' + buf.toString('hex', offset, offset + ADDRESS_BYTES));
 }
 
 /** Ring position of a DHT key: first 160 bits of SHA-256 (the same hash as node addresses). */

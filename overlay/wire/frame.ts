@@ -140,7 +140,9 @@ function need(b: Uint8Array, n: number, what: string): void {
 }
 
 /** Decodes one frame; the payload of routed/local frames is a view into `b`, not a copy. */
-export function decodeFrame(b: Uint8Array): Frame {
+export function decodeFrame(bytes: Uint8Array): Frame {
+  // One Buffer view for the address reads below.
+  const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   need(b, 1, 'frame');
   if (b.length > MAX_FRAME_BYTES) throw new WireError('too-large', `frame of ${b.length} bytes`);
   const type = b[0]!;
