@@ -1,10 +1,12 @@
 // `npm run bench:rowfs`: the ROW-FS proxy against direct access to the same nfs-ganesha, in one run.
-// Setup: ganesha "main" (a 256 MB file, a 1 GB sparse image, a directory of 1,000 files) and
+// Setup: ganesha "main" (ROUNDS 256 MB files, a 1 GB sparse image, a directory of 1,000 files) and
 // ganesha "shadow" (empty), each in its own namespace; the proxy runs as `overlay rowfs` in its own
 // process (so its peak RSS is its own); the client is our NFSv3 client in this process, with
 // QUEUE_DEPTH requests in flight for every measurement, the same for direct and proxy.
-//   read:     sequential 1 MB READs of the 256 MB file (direct after a warm-up pass; proxy cold,
+//   read:     sequential 1 MB READs of a 256 MB file (direct after a warm-up pass; proxy cold,
 //             i.e. every block fetched from main and stored in the block cache; warm reported apart)
+//   Each of these runs ROUNDS times (a new 256 MB file per round), direct and proxy alternating;
+//   medians are reported and the per-round values printed.
 //   rand4k:   random 4 KB READs in that file for RAND_SECONDS (after the sequential pass: warm)
 //   getattr:  GETATTR of one file; lookup: LOOKUP of names cycling over the 1,000-file directory
 //   write:    64 MB of 1 MB UNSTABLE WRITEs + COMMIT into a new file; direct = to the shadow
@@ -12,7 +14,7 @@
 //   sparse:   4 KB reads in 2% of the blocks of the 1 GB image through a fresh proxy (cold), then
 //             again after restarting it on the same state and cache (warm): bytes from main.
 // Prints a table; writes bench/results/rowfs.json. Diagnostics (not used for the figures):
-// ROWFS_BENCH_SECONDS (ops phases), ROWFS_BENCH_ONLY=read, ROWFS_BENCH_DEBUG=1 (proxy memory),
+// ROWFS_BENCH_SECONDS (ops phases), ROWFS_BENCH_ROUNDS, ROWFS_BENCH_DEBUG=1 (proxy memory),
 // ROWFS_BENCH_PROF=DIR (CPU profile of the proxy), ROWFS_BENCH_NODE_FLAGS, ROWFS_BENCH_PROXY_ARGS.
 import { randomInt } from 'node:crypto';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync, ftruncateSync } from 'node:fs';
@@ -31,6 +33,13 @@ const WRITE_BYTES = 64 * 1024 * 1024;
 const IO_BYTES = 1024 * 1024;
 const BLOCK_BYTES = 64 * 1024;
 const QUEUE_DEPTH = 8;
+/** Rounds of every direct/proxy measurement (median reported): the machine is shared and noisy. */
+const ROUNDS = Number(process.env.ROWFS_BENCH_ROUNDS ?? 3);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
 const OPS_SECONDS = Number(process.env.ROWFS_BENCH_SECONDS ?? 3);
 const RAND_SECONDS = OPS_SECONDS;
 const LOOKUP_FILES = 1000;
@@ -158,13 +167,16 @@ async function main() {
   mkdirSync(mainDir);
   mkdirSync(shadowDir);
   // 256 MB of non-zero data, a 1 GB sparse image with some data in it, 1,000 small files.
-  const fd = openSync(join(mainDir, 'file256'), 'w');
   const chunk = Buffer.alloc(IO_BYTES);
-  for (let i = 0; i < FILE_BYTES / IO_BYTES; i++) {
-    chunk.fill(i & 0xff);
-    writeSync(fd, chunk);
+  for (let r = 0; r < ROUNDS; r++) {
+    // One file per round, so every round's proxy read is cold (nothing of it in the block cache).
+    const fd = openSync(join(mainDir, `file256-${r}`), 'w');
+    for (let i = 0; i < FILE_BYTES / IO_BYTES; i++) {
+      chunk.fill((i + r) & 0xff);
+      writeSync(fd, chunk);
+    }
+    closeSync(fd);
   }
-  closeSync(fd);
   const img = openSync(join(mainDir, 'image.img'), 'w');
   ftruncateSync(img, IMAGE_BYTES);
   for (let i = 0; i < 64; i++) writeSync(img, Buffer.alloc(4096, 0xab), 0, 4096, i * 16 * 1024 * 1024);
@@ -187,32 +199,38 @@ async function main() {
     const viaProxy = await openExport({ host: '127.0.0.1', exportPath: mainG.exportPath, nfsPort: proxy.port, mountPort: proxy.port, timeoutMs: 60_000 });
     cleanups.push(() => viaProxy.close());
 
-    const dFile = await lookup(direct, direct.root, 'file256');
-    const pFile = await lookup(viaProxy, viaProxy.root, 'file256');
     const dDir = await lookup(direct, direct.root, 'dir');
     const pDir = await lookup(viaProxy, viaProxy.root, 'dir');
-
-    await seqRead(direct, dFile); // warm-up: the server's page cache, for both sides
     if (process.env.ROWFS_BENCH_DEBUG) console.log(`(proxy peak RSS at start: ${proxy.peakRssMb().toFixed(1)} MB)`, JSON.stringify((await proxy.stats() as any).memory));
-    put('direct_read_mbps', await seqRead(direct, dFile), 'MB/s');
-    put('proxy_read_mbps', await seqRead(viaProxy, pFile), 'MB/s');
-    if (process.env.ROWFS_BENCH_DEBUG) console.log(`(proxy peak RSS after cold read: ${proxy.peakRssMb().toFixed(1)} MB)`, JSON.stringify((await proxy.stats() as any).memory));
-    put('proxy_read_warm_mbps', await seqRead(viaProxy, pFile), 'MB/s');
-    console.log(`(proxy peak RSS after reads: ${proxy.peakRssMb().toFixed(1)} MB)`);
-    if (process.env.ROWFS_BENCH_DEBUG) {
-      await new Promise((r) => setTimeout(r, 3000));
-      console.log('after 3 s idle', JSON.stringify((await proxy.stats() as any).memory));
+
+    // Every measurement ROUNDS times, direct and proxy alternating; the median is reported.
+    const rounds: Record<string, number[]> = {};
+    const sample = (name: string, v: number) => (rounds[name] ??= []).push(v);
+    let dFile: FileHandle = direct.root;
+    let pFile: FileHandle = viaProxy.root;
+    for (let r = 0; r < ROUNDS; r++) {
+      dFile = await lookup(direct, direct.root, `file256-${r}`);
+      pFile = await lookup(viaProxy, viaProxy.root, `file256-${r}`);
+      await seqRead(direct, dFile); // warm-up: the server's page cache, for both sides
+      sample('direct_read_mbps', await seqRead(direct, dFile));
+      sample('proxy_read_mbps', await seqRead(viaProxy, pFile));
+      sample('proxy_read_warm_mbps', await seqRead(viaProxy, pFile));
+      sample('direct_rand4k_iops', await rand4k(direct, dFile));
+      sample('proxy_rand4k_iops', await rand4k(viaProxy, pFile));
+      sample('direct_getattr_ops', await getattrOps(direct, dFile));
+      sample('proxy_getattr_ops', await getattrOps(viaProxy, pFile));
+      if (r === 0) await lookupOps(viaProxy, pDir); // first sight of each name records its vid (once per name)
+      sample('direct_lookup_ops', await lookupOps(direct, dDir));
+      sample('proxy_lookup_ops', await lookupOps(viaProxy, pDir));
+      sample('direct_write_mbps', await writeMbps(directShadow, directShadow.root, `direct-write-${r}`));
+      sample('proxy_write_mbps', await writeMbps(viaProxy, viaProxy.root, `proxy-write-${r}`));
     }
-    if (process.env.ROWFS_BENCH_ONLY === 'read') return;
-    put('direct_rand4k_iops', await rand4k(direct, dFile), 'ops/s');
-    put('proxy_rand4k_iops', await rand4k(viaProxy, pFile), 'ops/s');
-    put('direct_getattr_ops', await getattrOps(direct, dFile), 'ops/s');
-    put('proxy_getattr_ops', await getattrOps(viaProxy, pFile), 'ops/s');
-    await lookupOps(viaProxy, pDir); // first sight of each name records its vid (once per name)
-    put('direct_lookup_ops', await lookupOps(direct, dDir), 'ops/s');
-    put('proxy_lookup_ops', await lookupOps(viaProxy, pDir), 'ops/s');
-    put('direct_write_mbps', await writeMbps(directShadow, directShadow.root, 'direct-write'), 'MB/s');
-    put('proxy_write_mbps', await writeMbps(viaProxy, viaProxy.root, 'proxy-write'), 'MB/s');
+    const units: Record<string, string> = { mbps: 'MB/s', iops: 'ops/s', ops: 'ops/s' };
+    for (const [name, xs] of Object.entries(rounds)) {
+      put(name, median(xs), units[name.split('_').pop()!]!);
+      console.log(`${''.padEnd(26)} rounds: ${xs.map((x) => x.toFixed(0)).join(', ')}`);
+    }
+    if (process.env.ROWFS_BENCH_DEBUG) console.log(`(proxy peak RSS after cold read: ${proxy.peakRssMb().toFixed(1)} MB)`, JSON.stringify((await proxy.stats() as any).memory));
     let peak = proxy.peakRssMb();
 
     // Sparse image: a fresh proxy state, 2% of the blocks touched with one 4 KB read each.
