@@ -11,7 +11,7 @@ APT_PACKAGES=(
   nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils
   coturn iperf3 wireguard-go wireguard-tools iputils-ping
   udhcpc isc-dhcp-client tftp-hpa tftpd-hpa atftp dnsmasq-base
-  qemu-system-x86 qemu-utils ipxe-qemu busybox-static
+  qemu-system-x86 qemu-utils ipxe-qemu busybox-static linux-image-amd64
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
