@@ -41,7 +41,8 @@ test('SIGKILL mid-session: restart on the same state keeps handles and every ack
   const g = await startGanesha({ exportDir: mainDir });
   t.teardown(() => g.stop());
   const port = await freePort();
-  const args = [BIN, 'rowfs', '--main', `${g.host}:${g.exportPath}`, '--main-nfs-port', String(g.nfsPort), '--main-mount-port', String(g.mountPort), '--shadow', shadowDir, '--listen', String(port), '--host', '127.0.0.1', '--state', stateDir];
+  // No main ports given: the proxy asks ganesha's portmapper (rpcbind) for them.
+  const args = [BIN, 'rowfs', '--main', `${g.host}:${g.exportPath}`, '--shadow', shadowDir, '--listen', String(port), '--host', '127.0.0.1', '--state', stateDir];
   const procs: Proc[] = [];
   t.teardown(async () => {
     for (const p of procs) await p.kill(1000);
