@@ -47,6 +47,7 @@ async function main(): Promise<void> {
     wall_s: { value: f.wall_s, unit: 's' },
     peak_rss_mb: { value: f.peak_rss_mb, unit: 'MB' },
     // Context, not targets:
+    cpu_s: { value: f.cpu_s, unit: 's' },
     routed_delivery: { value: f.routed_delivery, unit: 'ratio' },
     ring_consistency: { value: f.ring_consistency, unit: 'ratio' },
     dht_put_success: { value: f.dht_put_success, unit: 'ratio' },

@@ -46,7 +46,8 @@ export interface Overlay {
   /** Hands the overlay an authenticated link (bootstrap, incoming); it decides whether to keep it. */
   addLink(link: Link): void;
   /**
-   * Routes `payload` for application `app` (a small integer tag, e.g. 1 = IP packets, 2 = vIP resolve)
+   * Routes `payload` for application `app` (an integer tag; 0..15 are reserved for the overlay itself,
+   * see overlay/node/app-tags.ts; e.g. 16 = IP packets)
    * to `dest`: exact delivery if `exact`, else to the node closest to `dest`. Returns false if no route.
    */
   send(dest: RingAddress, app: number, payload: Uint8Array, opts?: { exact?: boolean }): boolean;

@@ -23,6 +23,8 @@ export interface SimResult {
     departures: number;
     virtual_min: number;
     wall_s: number;
+    /** CPU time of this process (user + system): the machine may be shared. */
+    cpu_s: number;
     virtual_min_per_wall_min: number;
     peak_rss_mb: number;
     events: number;
@@ -37,6 +39,7 @@ const DRAIN_MS = 30_000;
 
 export async function runScenario(s: Scenario, progress?: (line: string) => void): Promise<SimResult> {
   const wallStart = performance.now();
+  const cpuStart = process.cpuUsage();
   const sim = new Simulation(s.seed, s.overlay, { ...(s.latencyMs ? { latencyMs: s.latencyMs } : {}), jitterMs: s.jitterMs, loss: s.loss });
   const rnd = sim.random;
   const say = (line: string) => progress?.(`[${(sim.clock.now() / MIN).toFixed(1)} vmin, ${((performance.now() - wallStart) / 1000).toFixed(0)} s] ${line}`);
@@ -163,6 +166,7 @@ export async function runScenario(s: Scenario, progress?: (line: string) => void
       departures,
       virtual_min: virtualMin,
       wall_s: wallS,
+      cpu_s: ((c) => (c.user + c.system) / 1e6)(process.cpuUsage(cpuStart)),
       virtual_min_per_wall_min: virtualMin / (wallS / 60),
       peak_rss_mb: process.resourceUsage().maxRSS / 1024,
       events: sim.clock.eventsRun,

@@ -60,11 +60,12 @@ export class Simulation {
       }
     });
     const sn: SimNode = { node, host, clock, identity, createdAt: this.clock.now() };
-    const live = [...this.nodes.values()];
+    const live = (this.nodeList ??= [...this.nodes.values()]);
+    const boot = live.length > 0 ? live[this.random.int(live.length)]! : undefined;
     this.nodes.set(identity.address, sn);
+    this.nodeList = undefined;
     node.start();
-    if (live.length > 0) {
-      const boot = live[this.random.int(live.length)]!;
+    if (boot) {
       const [ours, theirs] = this.net.linkPair(host, boot.host);
       boot.node.addLink(theirs);
       node.addLink(ours);
@@ -75,6 +76,7 @@ export class Simulation {
   private retire(sn: SimNode): void {
     for (const [k, v] of Object.entries(sn.node.status().counters)) this.departedCounters[k] = (this.departedCounters[k] ?? 0) + v;
     this.nodes.delete(sn.node.address);
+    this.nodeList = undefined;
   }
 
   /** Silent failure: timers stop, frames vanish, peers are not told. */
@@ -96,9 +98,12 @@ export class Simulation {
     this.net.remove(address);
   }
 
+  private nodeList: SimNode[] | undefined;
+
+  /** A uniformly random live node, preferring ones up for at least `minAgeMs`. */
   randomNode(minAgeMs = 0): SimNode {
     const now = this.clock.now();
-    const all = [...this.nodes.values()];
+    const all = (this.nodeList ??= [...this.nodes.values()]);
     for (let i = 0; i < 100; i++) {
       const n = all[this.random.int(all.length)]!;
       if (now - n.createdAt >= minAgeMs) return n;

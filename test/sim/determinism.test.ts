@@ -7,8 +7,8 @@ const scenario = parseScenario({ name: 'det', seed: 9, nodes: 60, joinMin: 0.5, 
 
 test('two runs with one seed give identical figures; another seed differs', async (t) => {
   const strip = (f: Record<string, number>) => {
-    const { wall_s, virtual_min_per_wall_min, peak_rss_mb, ...rest } = f;
-    void wall_s, virtual_min_per_wall_min, peak_rss_mb;
+    const { wall_s, cpu_s, virtual_min_per_wall_min, peak_rss_mb, ...rest } = f;
+    void wall_s, cpu_s, virtual_min_per_wall_min, peak_rss_mb;
     return rest;
   };
   const a = await runScenario(scenario);
