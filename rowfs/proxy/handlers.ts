@@ -1,6 +1,6 @@
 // The proxy's NFSv3 procedures (RFC 1813 s3.3), as seen by an unmodified client. Reads of objects
 // never modified go to main (file data through the block cache); every modification goes to the
-// shadow; the main export is never written (the proxy sends main only NULL-free read procedures:
+// shadow; the main export is never written (the proxy sends main only read procedures:
 // GETATTR, LOOKUP, READLINK, READ, READDIRPLUS, FSINFO). Each handler turns internal failures into
 // the procedure's failure arm, so nothing throws into the RPC server.
 import type { RpcCallContext } from '../rpc/server.js';

@@ -10,7 +10,6 @@ import { startGanesha } from '../../helpers/ganesha.js';
 import { startProc, run, type Proc } from '../../helpers/proc.js';
 import { nfsCat, nfsLsNames } from '../../helpers/libnfs.js';
 import { openExport } from '../../../rowfs/mount/open-export.js';
-import { expectOk } from '../../../rowfs/nfs3/errors.js';
 import { Nfs3Status, StableHow } from '../../../rowfs/nfs3/types.js';
 import { createFile, lookup, pattern, populateMain, readAll, treeChecksum } from './fixture.js';
 

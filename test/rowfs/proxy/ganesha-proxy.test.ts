@@ -9,7 +9,7 @@ import { startGanesha, type Ganesha } from '../../helpers/ganesha.js';
 import { nfsCat, nfsCpIn, nfsLsNames, type NfsTarget } from '../../helpers/libnfs.js';
 import { openExport, type OpenedExport } from '../../../rowfs/mount/open-export.js';
 import { expectOk } from '../../../rowfs/nfs3/errors.js';
-import { CreateMode, Ftype3, Nfs3Status, StableHow, TimeHow } from '../../../rowfs/nfs3/types.js';
+import { StableHow } from '../../../rowfs/nfs3/types.js';
 import { RowfsProxy } from '../../../rowfs/proxy/proxy.js';
 import {
   BIG_BYTES,
@@ -41,6 +41,7 @@ interface Ctx {
 const test = anyTest as TestFn<unknown>;
 let c: Ctx;
 const faults: string[] = [];
+const mainProcs: string[] = [];
 
 test.before(async () => {
   const mainDir = mkdtempSync(join(tmpdir(), 'rowfs-main-'));
@@ -244,6 +245,7 @@ test.serial('SIGKILL-like restart of the proxy keeps handles and acknowledged wr
   await writeAt(c.ex, f, 0, Buffer.from('written before restart'), StableHow.UNSTABLE);
   const verf1 = expectOk(await c.ex.nfs.commit({ file: f, offset: 0n, count: 0 }), 'COMMIT').verf;
   const port = c.proxy.nfsPort;
+  mainProcs.push(...Object.keys(c.proxy.counters.snapshot().main));
   await c.proxy.stop();
   c.proxy = await startProxy({ main: c.main, shadow: c.shadow, stateDir: c.stateDir, nfsPort: port });
   // The client's old handle still works (its TCP client reconnects by itself).
@@ -263,5 +265,10 @@ test.serial('main server restarted mid-session: reads continue', async (t) => {
 
 test.serial('the main export is unchanged (checksum) after everything above', (t) => {
   t.is(treeChecksum(c.mainDir), c.before);
+  // The proxy only ever sent main read-only procedures.
+  mainProcs.push(...Object.keys(c.proxy.counters.snapshot().main));
+  const readOnly = new Set(['GETATTR', 'LOOKUP', 'READLINK', 'READ', 'READDIRPLUS', 'FSINFO']);
+  t.deepEqual([...new Set(mainProcs)].filter((p) => !readOnly.has(p)), []);
+  t.true(mainProcs.includes('READ'));
   t.deepEqual(faults, []);
 });
