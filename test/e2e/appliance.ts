@@ -8,9 +8,11 @@ import { join } from 'node:path';
 import { BUSYBOX } from '../helpers/initramfs.js';
 
 /** busybox applets the image's scripts use, as symlinks in the image's /bin. */
-const APPLETS = ['sh', 'cat', 'cut', 'dd', 'echo', 'grep', 'ls', 'mkdir', 'mv', 'poweroff', 'printf', 'rm', 'sed', 'sha256sum', 'sync', 'uname'];
+const APPLETS = ['sh', 'cat', 'chmod', 'cp', 'cut', 'dd', 'echo', 'grep', 'ln', 'ls', 'mkdir', 'mv', 'poweroff', 'printf', 'readlink', 'rm', 'sed', 'sha256sum', 'stat', 'sync', 'uname'];
 
 export const A_BIN_BYTES = 300_000;
+/** Names in data/ after the VM's changes. */
+export const DATA_AFTER = ['a.bin', 'append.txt', 'b-link', 'b.txt', 'copy', 'newdir', 'renamed', 'symlink'];
 /** The VM overwrites PATCH at PATCH_OFFSET of data/a.bin: inside block 1 of a 64 KiB block size. */
 export const PATCH = 'PATCHED!!!';
 export const PATCH_OFFSET = 100_000;
@@ -54,6 +56,7 @@ export function expectedAfterChanges(dir: string): Map<string, Buffer> {
     ['etc/motd', Buffer.from(NEW_MOTD)],
     ['data/renamed', readFileSync(join(dir, 'data/rename-me'))],
     ['data/newdir/new.txt', Buffer.from(NEW_FILE)],
+    ['data/copy', readFileSync(join(dir, 'bin/busybox'))],
   ]);
 }
 
@@ -141,12 +144,18 @@ const IMAGE_INIT = `#!/bin/sh
 export PATH=/bin
 up() { cut -d' ' -f1 /proc/uptime; }
 cd /
+report() {
+  echo "E2E readlink $(readlink data/symlink)"
+  echo "E2E links $(stat -c %h data/b.txt) $(stat -c %h data/b-link) same-inode $([ data/b.txt -ef data/b-link ] && echo yes)"
+  echo "E2E mode $(stat -c %a etc/hostname)"
+}
 echo "E2E root-init pid=$$ t=$(up)"
 grep ' / ' /proc/mounts | sed 's/^/E2E rootfs /'
 if [ -e data/renamed ]; then
   echo "E2E phase reboot"
-  sha256sum bin/busybox data/a.bin data/b.txt etc/motd data/append.txt data/renamed data/newdir/new.txt | sed 's/^/E2E sum /'
+  sha256sum bin/busybox data/a.bin data/b.txt etc/motd data/append.txt data/renamed data/newdir/new.txt data/copy | sed 's/^/E2E sum /'
   ls data | sed 's/^/E2E ls data /'
+  report
 else
   echo "E2E phase read"
   sha256sum ${READ_FILES.join(' ')} | sed 's/^/E2E sum /'
@@ -157,10 +166,15 @@ else
   mv data/rename-me data/renamed
   mkdir data/newdir
   echo '${NEW_FILE.trimEnd()}' > data/newdir/new.txt
+  cp bin/busybox data/copy
+  ln -s renamed data/symlink
+  ln data/b.txt data/b-link
+  chmod 600 etc/hostname
   sync
   echo "E2E phase changed"
-  sha256sum data/a.bin etc/motd data/append.txt data/renamed data/newdir/new.txt | sed 's/^/E2E sum /'
+  sha256sum data/a.bin etc/motd data/append.txt data/renamed data/newdir/new.txt data/copy | sed 's/^/E2E sum /'
   ls data | sed 's/^/E2E ls data /'
+  report
 fi
 sync
 echo "E2E-DONE t=$(up)"

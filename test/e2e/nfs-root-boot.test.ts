@@ -11,7 +11,7 @@
 // libnfs; the proxy's counters (reads from main, writes to the shadow only; second boot served
 // from the cache).
 import test from 'ava';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BootLink, OVERLAY_BIN, lastStats } from '../boot/boot-link.js';
 import { startGanesha, type Ganesha } from '../helpers/ganesha.js';
@@ -20,7 +20,7 @@ import { nfsCat, nfsLsNames, type NfsTarget } from '../helpers/libnfs.js';
 import type { Proc } from '../helpers/proc.js';
 import { Milestones, serialText, startPxeVm } from '../helpers/vm.js';
 import {
-  A_BIN_BYTES, READ_FILES, expectedAfterChanges, imageSums, initramfsInit, LEASE_SCRIPT, parseSums, sha256, treeDigest, writeImage,
+  A_BIN_BYTES, DATA_AFTER, READ_FILES, expectedAfterChanges, imageSums, initramfsInit, LEASE_SCRIPT, parseSums, sha256, treeDigest, writeImage,
 } from './appliance.js';
 
 const SUBNET = '10.79.1';
@@ -148,14 +148,23 @@ test('a diskless VM PXE-boots through our boot services and runs from an NFS roo
   for (const [file, sum] of originalSums) t.is(sums1.get('read')?.get(file), sum, `VM read ${file}`);
   for (const [file, bytes] of expected) t.is(sums1.get('changed')?.get(file), sha256(bytes), `VM re-read ${file} after its change`);
   const lsFirst = [...first.serial.matchAll(/^E2E ls data (\S+)$/gm)].map((m) => m[1]).sort();
-  t.deepEqual(lsFirst, ['a.bin', 'append.txt', 'b.txt', 'newdir', 'renamed']);
+  t.deepEqual(lsFirst, DATA_AFTER);
+  const checkReport = (serial: string) => {
+    t.regex(serial, /^E2E readlink renamed$/m, 'symlink made by the VM');
+    t.regex(serial, /^E2E links 2 2 same-inode yes$/m, 'hard link of an image file made by the VM');
+    t.regex(serial, /^E2E mode 600$/m, 'chmod of an image file');
+  };
+  checkReport(first.serial);
 
   // Main untouched; the changes sit in the shadow (sparse copy-up: only the patched block of a.bin).
   t.is(treeDigest(imageDir), digestBefore, 'main export byte-for-byte unchanged');
   t.true(existsSync(join(imageDir, 'data/remove-me')) && existsSync(join(imageDir, 'data/rename-me')));
-  for (const file of ['data/append.txt', 'etc/motd', 'data/newdir/new.txt']) {
+  for (const file of ['data/append.txt', 'etc/motd', 'data/newdir/new.txt', 'data/copy']) {
     t.deepEqual(readFileSync(join(shadowDir, file)), expected.get(file), `shadow holds ${file}`);
   }
+  t.is(readlinkSync(join(shadowDir, 'data/symlink')), 'renamed');
+  t.is(statSync(join(shadowDir, 'etc/hostname')).mode & 0o777, 0o600);
+  t.is(statSync(join(imageDir, 'etc/hostname')).mode & 0o777, 0o644);
   // A rename copies up metadata only: a sparse file of the right size, its data still read from main.
   t.is(statSync(join(shadowDir, 'data/renamed')).size, expected.get('data/renamed')!.length);
   const shadowA = readFileSync(join(shadowDir, 'data/a.bin'));
@@ -188,6 +197,7 @@ test('a diskless VM PXE-boots through our boot services and runs from an NFS roo
   t.is(sums2?.get('data/b.txt'), originalSums.get('data/b.txt'));
   const lsSecond = [...second.serial.matchAll(/^E2E ls data (\S+)$/gm)].map((m) => m[1]).sort();
   t.deepEqual(lsSecond, lsFirst);
+  checkReport(second.serial);
   const c2 = second.counters;
   t.true(c2.cache.hitBlocks > 0, 'second boot read image blocks from the block cache');
   t.true(c2.bytes.fromMain * 10 <= c1.bytes.fromMain, `second boot fetched ${c2.bytes.fromMain} bytes from main (first: ${c1.bytes.fromMain})`);
