@@ -235,7 +235,7 @@ async function main() {
       // The transport alone: plain node-datachannel peers (STUN+TURN, relay-policy fallback).
       const rows = await runNatMatrix(m);
       console.log('NAT matrix, plain node-datachannel peers:');
-      for (const r of rows) console.log(`  ${`${r.natA}-${r.natB}`.padEnd(22)} ${r.connected ? 'connected' : 'FAILED   '} ${String(r.path).padEnd(8)} ${String(r.detail).padEnd(16)} relay-policy fallback: ${r.relayPolicyFallback}`);
+      for (const r of rows) console.log(`  ${`${r.natA}-${r.natB}`.padEnd(22)} ${r.connected ? 'connected' : 'FAILED   '} ${String(r.path).padEnd(8)} ${String(r.detail).padEnd(16)} stages: ${r.stages.join(',')}`);
       put('dc_nat_pairs_connected', rows.filter((r) => r.connected).length, 'pairs');
       put('dc_nat_direct_misses', rows.filter((r) => expectsDirect(r) && r.path !== 'direct').length, 'pairs');
       // The overlay: bootstrap node in the public namespace, two fresh nodes per pair.

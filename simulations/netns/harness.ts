@@ -39,7 +39,9 @@ export interface PairResult {
   path?: 'direct' | 'relayed';
   /** Selected candidate types, e.g. "srflx<->srflx" or "relay<->srflx". */
   detail?: string;
-  /** True when policy 'all' failed and the retry with iceTransportPolicy 'relay' was needed. */
+  /** Stages tried, in order ('stun', 'stun+turn', 'relay-policy'); the last one is the result. */
+  stages: string[];
+  /** True when STUN+TURN with policy 'all' failed and iceTransportPolicy 'relay' was needed. */
   relayPolicyFallback: boolean;
   connectMs?: number;
   rttMs?: number;
@@ -58,9 +60,9 @@ export function matrixNodes(kinds: readonly NatKind[] = NAT_KINDS): NatKind[] {
   return kinds.flatMap((k) => [k, k]);
 }
 
-async function probe(h: Harness, a: number, b: number, policy: 'all' | 'relay', timeoutMs: number, attempt: number): Promise<Record<string, unknown>> {
+async function probe(h: Harness, a: number, b: number, policy: 'all' | 'relay', iceServers: string[], timeoutMs: number, attempt: number): Promise<Record<string, unknown>> {
   const tag = `${a}-${b}-${policy}-${attempt}`;
-  const args = (name: string, peer: string, role: string) => [harnessScript('dc-peer'), h.relayUrl, name, peer, role, policy, String(timeoutMs), ...h.turn.iceServers];
+  const args = (name: string, peer: string, role: string) => [harnessScript('dc-peer'), h.relayUrl, name, peer, role, policy, String(timeoutMs), ...iceServers];
   const answer = h.topo.spawn(b, process.execPath, args(`b${tag}`, `a${tag}`, 'answer'));
   const offer = h.topo.spawn(a, process.execPath, args(`a${tag}`, `b${tag}`, 'offer'));
   try {
@@ -73,27 +75,39 @@ async function probe(h: Harness, a: number, b: number, policy: 'all' | 'relay', 
   }
 }
 
+/** Bound on the STUN-only attempt: hole punching, when it works here, takes ~1 s. */
+export const STUN_ONLY_TIMEOUT_MS = 5_000;
+
 /**
- * Connects node a to node b with plain node-datachannel peers: ICE policy 'all' first (STUN + TURN);
- * if that fails (libjuice's TURN CreatePermission failure behind symmetric NATs), again with
- * iceTransportPolicy 'relay'. NAT state is flushed before each attempt.
+ * Connects node a to node b with plain node-datachannel peers, in stages (NAT state flushed before each):
+ *   1. STUN only: a direct path if there is one. (With TURN offered too, libjuice sometimes nominates
+ *      a relay pair that succeeded first, even between two public hosts.)
+ *   2. STUN + TURN, policy 'all'. Behind symmetric NATs libjuice's TURN CreatePermission requests fail
+ *      (438 Stale Nonce, then 400) and this stage fails too;
+ *   3. STUN + TURN with iceTransportPolicy 'relay': the fallback that works there.
  */
 export async function connectPair(h: Harness, a: number, b: number, timeoutMs = 8_000): Promise<PairResult> {
   const base = { a, b, natA: h.topo.node(a).nat, natB: h.topo.node(b).nat };
-  await h.topo.flushConntrack();
-  let r = await probe(h, a, b, 'all', timeoutMs, 0);
-  let fallback = false;
-  if (!r.connected) {
-    fallback = true;
+  const stages: Array<{ name: string; policy: 'all' | 'relay'; ice: string[]; timeout: number }> = [
+    { name: 'stun', policy: 'all', ice: [h.turn.stunUrl], timeout: STUN_ONLY_TIMEOUT_MS },
+    { name: 'stun+turn', policy: 'all', ice: h.turn.iceServers, timeout: timeoutMs },
+    { name: 'relay-policy', policy: 'relay', ice: h.turn.iceServers, timeout: timeoutMs },
+  ];
+  let r: Record<string, unknown> = {};
+  const tried: string[] = [];
+  for (const [i, st] of stages.entries()) {
     await h.topo.flushConntrack();
-    r = await probe(h, a, b, 'relay', timeoutMs, 1);
+    tried.push(st.name);
+    r = await probe(h, a, b, st.policy, st.ice, st.timeout, i);
+    if (r.connected) break;
   }
   return {
     ...base,
     connected: r.connected === true,
     path: r.path as PairResult['path'],
     detail: r.detail as string | undefined,
-    relayPolicyFallback: fallback,
+    stages: tried,
+    relayPolicyFallback: tried.includes('relay-policy'),
     connectMs: r.connectMs as number | undefined,
     rttMs: r.rttMs as number | undefined,
     error: r.error as string | undefined,

@@ -23,13 +23,14 @@ test.serial('topology: public hosts are reachable, NATed nodes are not, NATed no
 });
 
 test.serial('NAT matrix with node-datachannel peers: every pair connects; direct unless a side is symmetric', async (t) => {
+  // Stages per pair: STUN only, then STUN+TURN (policy all), then iceTransportPolicy 'relay'.
   let h: Harness | undefined;
   t.teardown(async () => h?.destroy());
   h = await createHarness(matrixNodes(), 'm');
   const rows = await runNatMatrix(h);
-  t.log('pair                connected path     candidates        relay-policy fallback  connect ms');
+  t.log('pair                connected path     candidates        stages tried                     connect ms');
   for (const r of rows)
-    t.log(`${`${r.natA}-${r.natB}`.padEnd(20)}${String(r.connected).padEnd(10)}${String(r.path).padEnd(9)}${String(r.detail).padEnd(18)}${String(r.relayPolicyFallback).padEnd(23)}${r.connectMs ?? '-'}`);
+    t.log(`${`${r.natA}-${r.natB}`.padEnd(20)}${String(r.connected).padEnd(10)}${String(r.path).padEnd(9)}${String(r.detail).padEnd(18)}${r.stages.join(',').padEnd(33)}${r.connectMs ?? '-'}`);
   t.is(rows.length, 6);
   for (const r of rows) {
     t.true(r.connected, `${r.natA}-${r.natB}: ${r.error}`);
