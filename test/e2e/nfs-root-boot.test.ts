@@ -17,6 +17,7 @@ import { BootLink, OVERLAY_BIN, lastStats } from '../boot/boot-link.js';
 import { startGanesha, type Ganesha } from '../helpers/ganesha.js';
 import { buildInitramfs, installedKernel, moduleChain } from '../helpers/initramfs.js';
 import { nfsCat, nfsLsNames, type NfsTarget } from '../helpers/libnfs.js';
+import { Netns, vethPair } from '../helpers/netns.js';
 import type { Proc } from '../helpers/proc.js';
 import { Milestones, serialText, startPxeVm } from '../helpers/vm.js';
 import {
@@ -24,6 +25,8 @@ import {
 } from './appliance.js';
 
 const SUBNET = '10.79.1';
+/** /30 between the proxy's namespace and the main server's. */
+const MAIN_LINK = '10.79.2';
 const PROXY_PORT = 2049;
 const MAIN_NFS_PORT = 20490;
 const MAIN_MOUNT_PORT = 20048;
@@ -43,10 +46,12 @@ test('a diskless VM PXE-boots through our boot services and runs from an NFS roo
   t.timeout(420_000);
   const link = await BootLink.create('e2e', SUBNET);
   let ganesha: Ganesha | undefined;
+  let mainNs: Netns | undefined;
   const owned: Proc[] = [];
   t.teardown(async () => {
     for (const p of owned) await p.kill(2000).catch(() => undefined);
     await ganesha?.stop().catch(() => undefined);
+    await mainNs?.destroy();
     await link.destroy();
   });
 
@@ -57,7 +62,12 @@ test('a diskless VM PXE-boots through our boot services and runs from an NFS roo
   const originalSums = imageSums(imageDir, READ_FILES);
   const expected = expectedAfterChanges(imageDir);
   const digestBefore = treeDigest(imageDir);
-  ganesha = await startGanesha({ exportDir: imageDir, ns: link.srv, readOnly: true, nfsPort: MAIN_NFS_PORT, mountPort: MAIN_MOUNT_PORT });
+  // The image server (the paper's VM3) in its own namespace, one link away from the proxy appliance
+  // (VM2, the namespace with the boot bridge), as the proxy's second NIC.
+  mainNs = await Netns.create('e2em');
+  const vethTag = `${process.pid % 100000}`;
+  await vethPair({ ns: link.srv, ifname: `e2p${vethTag}`, cidr: `${MAIN_LINK}.1/30` }, { ns: mainNs, ifname: `e2m${vethTag}`, cidr: `${MAIN_LINK}.2/30` });
+  ganesha = await startGanesha({ exportDir: imageDir, ns: mainNs, readOnly: true, nfsPort: MAIN_NFS_PORT, mountPort: MAIN_MOUNT_PORT });
   const exportPath = ganesha.exportPath;
 
   // Boot files: iPXE script, the Debian kernel, an initramfs with busybox + virtio/NFS modules.
@@ -90,7 +100,7 @@ test('a diskless VM PXE-boots through our boot services and runs from an NFS roo
   mkdirSync(shadowDir);
   const startProxy = async (): Promise<Proc> => {
     const p = link.start(link.srv, 'node', [
-      OVERLAY_BIN, 'rowfs', '--main', `127.0.0.1:${exportPath}`, '--main-nfs-port', String(MAIN_NFS_PORT),
+      OVERLAY_BIN, 'rowfs', '--main', `${MAIN_LINK}.2:${exportPath}`, '--main-nfs-port', String(MAIN_NFS_PORT),
       '--main-mount-port', String(MAIN_MOUNT_PORT), '--shadow', shadowDir, '--listen', String(PROXY_PORT), '--state', stateDir,
     ]);
     owned.push(p);
