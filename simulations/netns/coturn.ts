@@ -8,6 +8,8 @@ export interface TurnService {
   turnUrl: string;
   /** node-datachannel iceServers entries. */
   iceServers: string[];
+  /** coturn leaves it behind on exit: removed by the harness's destroy. */
+  pidFile: string;
 }
 
 export const TURN_PORT = 3478;
@@ -15,6 +17,7 @@ export const TURN_USER = 'u';
 export const TURN_PASSWORD = 'p';
 
 export async function startCoturn(topo: NetnsTopology, timeoutMs = 10_000): Promise<TurnService> {
+  const pidFile = `/tmp/overlay-turn-${process.pid}-${Date.now()}.pid`;
   const proc = topo.spawnPublic('turnserver', [
     '-n',
     `--listening-ip=${PUBLIC_IP}`,
@@ -33,10 +36,10 @@ export async function startCoturn(topo: NetnsTopology, timeoutMs = 10_000): Prom
     '--cli-password=unused',
     '--log-file=stdout',
     '--simple-log',
-    `--pidfile=/tmp/overlay-turn-${process.pid}-${Date.now()}.pid`,
+    `--pidfile=${pidFile}`,
   ]);
   await proc.waitFor(/Total (UDP|General) servers|IPv4\. UDP listener opened|listener opened on/i, timeoutMs);
   const stunUrl = `stun:${PUBLIC_IP}:${TURN_PORT}`;
   const turnUrl = `turn:${TURN_USER}:${TURN_PASSWORD}@${PUBLIC_IP}:${TURN_PORT}`;
-  return { proc, stunUrl, turnUrl, iceServers: [stunUrl, turnUrl] };
+  return { proc, stunUrl, turnUrl, iceServers: [stunUrl, turnUrl], pidFile };
 }

@@ -1,6 +1,7 @@
 // The NAT-matrix harness: a topology with coturn and the relay in the public namespace, and a
 // runner that connects every pair of nodes and records how (direct or relayed through TURN).
 // This is what the overlay's NAT-matrix test builds on: create, run things in node namespaces, destroy.
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NetnsTopology, NAT_KINDS, PUBLIC_IP, type NatKind } from './topology.js';
 import { startCoturn, type TurnService } from './coturn.js';
@@ -23,7 +24,11 @@ export async function createHarness(nodes: readonly NatKind[], tag?: string): Pr
     const turn = await startCoturn(topo);
     const relay = topo.spawnPublic(process.execPath, [harnessScript('relay'), PUBLIC_IP, String(RELAY_PORT)]);
     await relay.waitFor(/relay listening/, 10_000);
-    return { topo, turn, relayUrl: `ws://${PUBLIC_IP}:${RELAY_PORT}`, destroy: () => topo.destroy() };
+    const destroy = async () => {
+      await topo.destroy();
+      rmSync(turn.pidFile, { force: true });
+    };
+    return { topo, turn, relayUrl: `ws://${PUBLIC_IP}:${RELAY_PORT}`, destroy };
   } catch (err) {
     await topo.destroy();
     throw err;
