@@ -9,6 +9,8 @@ import { percentile, Simulation } from './simulation.js';
 export interface SimResult {
   scenario: string;
   seed: number;
+  /** The first few failed DHT operations, for diagnosis. */
+  dhtFailures: string[];
   figures: {
     nodes: number;
     nodes_at_end: number;
@@ -19,6 +21,8 @@ export interface SimResult {
     hops_p99: number;
     dht_put_success: number;
     dht_get_success: number;
+    /** DHT operations whose client crashed or left before they finished (not counted either way). */
+    dht_ops_client_departed: number;
     control_msgs_per_node_min: number;
     departures: number;
     virtual_min: number;
@@ -93,6 +97,9 @@ export async function runScenario(s: Scenario, progress?: (line: string) => void
 
   // DHT: puts over the first tenth, gets of successfully put keys over the rest.
   const enc = new TextEncoder();
+  const dec = new TextDecoder();
+  const dhtFailures: string[] = [];
+  let clientGone = 0;
   const putOk: Array<{ key: Uint8Array; value: Uint8Array; owner: RingAddress }> = [];
   let putsDone = 0;
   let putsFailed = 0;
@@ -109,9 +116,15 @@ export async function runScenario(s: Scenario, progress?: (line: string) => void
           putsDone++;
           putOk.push({ key, value, owner: owner.node.address });
         },
-        () => {
+        (e: Error) => {
           putsDone++;
+          // An owner that crashed or left during its put is not a DHT failure.
+          if (!sim.nodes.has(owner.node.address)) {
+            clientGone++;
+            return;
+          }
           putsFailed++;
+          if (dhtFailures.length < 10) dhtFailures.push(`put ${dec.decode(key)}: ${e.message}`);
         },
       );
     });
@@ -128,9 +141,19 @@ export async function runScenario(s: Scenario, progress?: (line: string) => void
       reader.node.dht.get(target.key).then(
         (recs) => {
           if (recs.some((r) => Buffer.compare(r.value, target.value) === 0)) getsOk++;
-          else getsFailed++;
+          else {
+            getsFailed++;
+            if (dhtFailures.length < 10) dhtFailures.push(`get ${dec.decode(target.key)} at ${(sim.clock.now() / 1000).toFixed(1)} s: ${recs.length} records, none matching`);
+          }
         },
-        () => getsFailed++,
+        (e: Error) => {
+          if (!sim.nodes.has(reader.node.address)) {
+            clientGone++;
+            return;
+          }
+          getsFailed++;
+          if (dhtFailures.length < 10) dhtFailures.push(`get ${dec.decode(target.key)} at ${(sim.clock.now() / 1000).toFixed(1)} s: ${e.message}`);
+        },
       );
     });
   }
@@ -152,6 +175,7 @@ export async function runScenario(s: Scenario, progress?: (line: string) => void
   const result: SimResult = {
     scenario: s.name,
     seed: s.seed,
+    dhtFailures,
     figures: {
       nodes: s.nodes,
       nodes_at_end: sim.nodes.size,
@@ -160,7 +184,8 @@ export async function runScenario(s: Scenario, progress?: (line: string) => void
       routed_delivery: probes.sent ? probes.delivered / probes.sent : 1,
       hops_mean: hops.length ? hops.reduce((a, b) => a + b, 0) / hops.length : NaN,
       hops_p99: percentile(hops, 0.99),
-      dht_put_success: s.dhtKeys ? (putsDone - putsFailed) / Math.max(1, putsDone) : 1,
+      dht_put_success: s.dhtKeys ? (putsDone - putsFailed - clientGone) / Math.max(1, putsDone - clientGone) : 1,
+      dht_ops_client_departed: clientGone,
       dht_get_success: s.dhtGets ? getsOk / Math.max(1, getsOk + getsFailed) : 1,
       control_msgs_per_node_min: nodeMs > 0 ? controlFrames / (nodeMs / MIN) : 0,
       departures,

@@ -42,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
   mkdirSync(dirname(target), { recursive: true });
   writeFileSync(target, JSON.stringify({ ...result, date: new Date().toISOString() }, null, 2) + '\n');
   console.log(JSON.stringify(result.figures, null, 2));
+  if (result.dhtFailures.length) console.error(`DHT failures:\n  ${result.dhtFailures.join('\n  ')}`);
   console.error(`written ${target}`);
   return 0;
 }

@@ -14,6 +14,8 @@ export interface OverlayOptions {
   tickMs: number;
   /** A link silent for this long gets a PING. */
   pingIntervalMs: number;
+  /** The same for near links, which hold the ring together and carry DHT replication. */
+  nearPingIntervalMs: number;
   /** Sending on a link silent for this long sends a PING along (fast crash detection under traffic). */
   probeQuietMs: number;
   /** A PING unanswered, and nothing else heard, for this long: the peer is dead. */
@@ -55,6 +57,7 @@ export const defaultOverlayOptions: OverlayOptions = {
   hopLimit: 64,
   tickMs: 5_000,
   pingIntervalMs: 30_000,
+  nearPingIntervalMs: 10_000,
   probeQuietMs: 3_000,
   pongTimeoutMs: 5_000,
   linkTimeoutMs: 75_000,

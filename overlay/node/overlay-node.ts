@@ -815,7 +815,9 @@ export class OverlayNode implements Overlay {
         this.dropEntry(e, 'timeout');
         continue;
       }
-      if (silent > o.pingIntervalMs && (e.pingSentAt === undefined || now - e.pingSentAt > o.pingIntervalMs)) this.ping(e, now);
+      // Near links carry the ring and the DHT's replica sets: they are checked more often.
+      const interval = this.table.isNear(e.address) ? o.nearPingIntervalMs : o.pingIntervalMs;
+      if (silent > interval && (e.pingSentAt === undefined || now - e.pingSentAt > interval)) this.ping(e, now);
       if (e.shortcut && now - e.lastUsed > o.shortcutIdleMs) e.shortcut = false;
       if (!this.announceWant(e, now) && !e.remoteWants) this.dropEntry(e, 'released', 'bye');
     }
