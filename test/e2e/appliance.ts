@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { BUSYBOX } from '../helpers/initramfs.js';
 
 /** busybox applets the image's scripts use, as symlinks in the image's /bin. */
-const APPLETS = ['sh', 'cat', 'chmod', 'cp', 'cut', 'dd', 'echo', 'grep', 'ln', 'ls', 'mkdir', 'mv', 'poweroff', 'printf', 'readlink', 'rm', 'sed', 'sha256sum', 'stat', 'sync', 'uname'];
+const APPLETS = ['sh', 'cat', 'chmod', 'cp', 'cut', 'dd', 'echo', 'grep', 'ln', 'ls', 'mkdir', 'mv', 'poweroff', 'printf', 'readlink', 'rm', 'sed', 'sha256sum', 'sleep', 'stat', 'sync', 'uname'];
 
 export const A_BIN_BYTES = 300_000;
 /** Names in data/ after the VM's changes. */
@@ -19,6 +19,10 @@ export const PATCH_OFFSET = 100_000;
 export const APPENDED = 'appended in the vm\n';
 export const NEW_MOTD = 'new motd from the vm\n';
 export const NEW_FILE = 'made in the vm\n';
+/** Written by the second boot after the test killed and restarted the proxy under the mounted root. */
+export const AFTER_RESTART = 'written after the proxy restart\n';
+/** Seconds the second boot idles (root mounted, handles held) while the test kills and restarts the proxy. */
+export const PAUSE_S = 6;
 
 /** Files whose checksums the VM prints before changing anything (relative to the root). */
 export const READ_FILES = ['bin/busybox', 'data/a.bin', 'data/b.txt', 'etc/motd', 'data/append.txt'];
@@ -156,6 +160,16 @@ if [ -e data/renamed ]; then
   sha256sum bin/busybox data/a.bin data/b.txt etc/motd data/append.txt data/renamed data/newdir/new.txt data/copy | sed 's/^/E2E sum /'
   ls data | sed 's/^/E2E ls data /'
   report
+  echo "E2E pause"
+  sleep ${PAUSE_S}
+  # Forget cached data and dentries: what follows goes to the restarted proxy with the old handles.
+  sync
+  echo 3 > /proc/sys/vm/drop_caches
+  echo "E2E phase after-restart"
+  sha256sum bin/busybox data/a.bin data/append.txt data/copy data/newdir/new.txt | sed 's/^/E2E sum /'
+  echo '${AFTER_RESTART.trimEnd()}' > data/after-restart.txt
+  sync
+  sha256sum data/after-restart.txt | sed 's/^/E2E sum /'
 else
   echo "E2E phase read"
   sha256sum ${READ_FILES.join(' ')} | sed 's/^/E2E sum /'

@@ -21,7 +21,7 @@ import { Netns, vethPair } from '../helpers/netns.js';
 import type { Proc } from '../helpers/proc.js';
 import { Milestones, serialText, startPxeVm } from '../helpers/vm.js';
 import {
-  A_BIN_BYTES, DATA_AFTER, READ_FILES, expectedAfterChanges, imageSums, initramfsInit, LEASE_SCRIPT, parseSums, sha256, treeDigest, writeImage,
+  A_BIN_BYTES, AFTER_RESTART, DATA_AFTER, READ_FILES, expectedAfterChanges, imageSums, initramfsInit, LEASE_SCRIPT, parseSums, sha256, treeDigest, writeImage,
 } from './appliance.js';
 
 const SUBNET = '10.79.1';
@@ -39,7 +39,10 @@ const MAIN_READ_ONLY_PROCS = new Set(['NULL', 'GETATTR', 'LOOKUP', 'ACCESS', 'RE
 interface BootResult {
   serial: string;
   milestones: Record<string, number | undefined>;
+  /** Counters of the proxy process serving the end of the boot. */
   counters: any;
+  /** With a crash: the killed proxy's last counters snapshot (written every second). */
+  countersBeforeCrash?: any;
 }
 
 test('a diskless VM PXE-boots through our boot services and runs from an NFS root served by the ROW-FS proxy', async (t) => {
@@ -113,8 +116,9 @@ test('a diskless VM PXE-boots through our boot services and runs from an NFS roo
     return JSON.parse(readFileSync(join(stateDir, 'counters.json'), 'utf8'));
   };
 
-  const boot = async (name: string): Promise<BootResult> => {
-    const proxy = await startProxy();
+  /** With `crashProxy`, SIGKILLs the proxy when the VM prints `E2E pause` and starts it again on the same state. */
+  const boot = async (name: string, crashProxy = false): Promise<BootResult> => {
+    let proxy = await startProxy();
     const t0 = Date.now();
     const vm = startPxeVm(link.srv, { tap: 'tap0', mac: VM_MAC });
     owned.push(vm);
@@ -132,6 +136,19 @@ test('a diskless VM PXE-boots through our boot services and runs from an NFS roo
       rootInit: /E2E root-init/,
       done: /E2E-DONE/,
     }, BOOT_TIMEOUT_MS);
+    let countersBeforeCrash: any;
+    if (crashProxy) {
+      const paused = await vm.waitFor(/E2E pause/, BOOT_TIMEOUT_MS).then(() => true, () => false);
+      if (paused) {
+        // Let the 1-second counters file catch up with the (idle) proxy, then crash it.
+        await new Promise((r) => setTimeout(r, 1500));
+        countersBeforeCrash = JSON.parse(readFileSync(join(stateDir, 'counters.json'), 'utf8'));
+        proxy.child.kill('SIGKILL');
+        await proxy.exited;
+        proxy = await startProxy();
+        t.log(`${name}: proxy killed and restarted ${Date.now() - t0} ms after qemu start`);
+      }
+    }
     const exit = await Promise.race([
       vm.exited.then(() => 'exited'),
       new Promise<string>((r) => setTimeout(() => r('timeout'), BOOT_TIMEOUT_MS)),
@@ -145,7 +162,7 @@ test('a diskless VM PXE-boots through our boot services and runs from an NFS roo
     }
     t.log(`${name}: milestones (ms after qemu start) ${JSON.stringify(milestones)}`);
     t.log(`${name}: proxy counters main=${JSON.stringify(counters.main)} shadow=${JSON.stringify(counters.shadow)} bytes=${JSON.stringify(counters.bytes)} cache=${JSON.stringify(counters.cache)}`);
-    return { serial, milestones, counters };
+    return { serial, milestones, counters, countersBeforeCrash };
   };
 
   // ---- First boot: read, then change the root file system.
@@ -197,8 +214,9 @@ test('a diskless VM PXE-boots through our boot services and runs from an NFS roo
   t.true((c1.client.WRITE ?? 0) > 0 && (c1.client.REMOVE ?? 0) > 0 && (c1.client.RENAME ?? 0) > 0 && (c1.client.MKDIR ?? 0) > 0);
   t.deepEqual(Object.keys(c1.main).filter((p) => !MAIN_READ_ONLY_PROCS.has(p)), [], 'main only saw read-only procedures');
 
-  // ---- Second boot of the same VM on the same proxy state, block cache warm.
-  const second = await boot('boot 2');
+  // ---- Second boot of the same VM on the same proxy state, block cache warm; the proxy is
+  // SIGKILLed and restarted under the mounted root, then the VM goes on with its old handles.
+  const second = await boot('boot 2', true);
   t.notRegex(second.serial, /E2E FAIL/);
   t.regex(second.serial, /E2E phase reboot/);
   const sums2 = parseSums(second.serial).get('reboot');
@@ -208,9 +226,21 @@ test('a diskless VM PXE-boots through our boot services and runs from an NFS roo
   const lsSecond = [...second.serial.matchAll(/^E2E ls data (\S+)$/gm)].map((m) => m[1]).sort();
   t.deepEqual(lsSecond, lsFirst);
   checkReport(second.serial);
+  t.truthy(second.countersBeforeCrash, 'the proxy was killed mid-boot');
+  const sums2b = parseSums(second.serial).get('after-restart');
+  for (const file of ['data/a.bin', 'data/append.txt', 'data/copy', 'data/newdir/new.txt']) {
+    t.is(sums2b?.get(file), sha256(expected.get(file)!), `after the proxy restart the VM re-reads ${file}`);
+  }
+  t.is(sums2b?.get('bin/busybox'), originalSums.get('bin/busybox'));
+  t.is(sums2b?.get('data/after-restart.txt'), sha256(AFTER_RESTART));
+  t.is(readFileSync(join(shadowDir, 'data/after-restart.txt'), 'utf8'), AFTER_RESTART);
+  const c2a = second.countersBeforeCrash;
   const c2 = second.counters;
-  t.true(c2.cache.hitBlocks > 0, 'second boot read image blocks from the block cache');
-  t.true(c2.bytes.fromMain * 10 <= c1.bytes.fromMain, `second boot fetched ${c2.bytes.fromMain} bytes from main (first: ${c1.bytes.fromMain})`);
+  t.true(c2a.cache.hitBlocks > 0, 'second boot read image blocks from the block cache');
+  t.true((c2.client.READ ?? 0) > 0 && (c2.client.WRITE ?? 0) > 0, 'the VM went on reading and writing through the restarted proxy');
+  const fromMain2 = c2a.bytes.fromMain + c2.bytes.fromMain;
+  t.true(fromMain2 * 10 <= c1.bytes.fromMain, `second boot fetched ${fromMain2} bytes from main (first: ${c1.bytes.fromMain})`);
+  t.log(`boot 2: counters before the crash: main=${JSON.stringify(c2a.main)} bytes=${JSON.stringify(c2a.bytes)} cache=${JSON.stringify(c2a.cache)}`);
   t.is(treeDigest(imageDir), digestBefore, 'main export still unchanged');
 
   // ---- From outside, through the proxy: libnfs sees the VM's changes.
@@ -219,7 +249,8 @@ test('a diskless VM PXE-boots through our boot services and runs from an NFS roo
   for (const file of ['data/append.txt', 'etc/motd', 'data/newdir/new.txt', 'data/a.bin', 'data/renamed']) {
     t.is(sha256(await nfsCat(target, file)), sha256(expected.get(file)!), `libnfs reads the VM's ${file} through the proxy`);
   }
-  t.deepEqual(await nfsLsNames(target, 'data'), lsFirst);
+  t.is((await nfsCat(target, 'data/after-restart.txt')).toString(), AFTER_RESTART);
+  t.deepEqual(await nfsLsNames(target, 'data'), [...lsFirst, 'after-restart.txt'].sort());
   await proxy.kill(5000);
 
   const stats = lastStats(server.output());
