@@ -1,9 +1,10 @@
-// `npm run bench:sim [-- --nodes N] [--minutes M] [--churn F] [--seed S]`: the overlay at scale in
+// `npm run bench:sim [-- --nodes N] [--minutes M] [--churn F] [--seed S] [--out FILE]`: the overlay at scale in
 // the simulator (same OverlayNode code as real nodes). Default: 10,000 nodes join (over 5 virtual
 // minutes), settle for 1, then 10 measured virtual minutes with 1% of the nodes replaced per minute
 // (half crash, half leave), 20,000 random routed messages and 2,000 DHT keys read 5,000 times.
 // Prints a table and writes bench/results/sim.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { defaultScenario, type Scenario } from '../simulations/scenario.js';
 import { runScenario } from '../simulations/run-scenario.js';
 
@@ -57,9 +58,11 @@ async function main(): Promise<void> {
   };
   console.log('figure                       value');
   for (const [k, v] of Object.entries(figures)) console.log(`${k.padEnd(28)} ${Number.isInteger(v.value) ? v.value : v.value.toFixed(4)} ${v.unit}`);
-  mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/sim.json', JSON.stringify({ bench: 'sim', date: new Date().toISOString(), scenario, figures }, null, 2) + '\n');
-  console.error('written bench/results/sim.json');
+  const outIdx = argv.indexOf('--out');
+  const out = outIdx >= 0 && argv[outIdx + 1] ? argv[outIdx + 1]! : 'bench/results/sim.json';
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify({ bench: 'sim', date: new Date().toISOString(), scenario, figures }, null, 2) + '\n');
+  console.error(`written ${out}`);
 }
 
 main().catch((err) => {

@@ -3,7 +3,7 @@ import type { DhtErrorCode } from './dht-messages.js';
 /** A DHT operation failed (no route, timeouts, refused as invalid or stale). */
 export class DhtError extends Error {
   override name = 'DhtError';
-  constructor(readonly code: DhtErrorCode | 'no-route', message: string) {
+  constructor(readonly code: DhtErrorCode | 'no-route', message: string, readonly heldSeq?: number) {
     super(message);
   }
 }

@@ -17,7 +17,7 @@ export type DhtRequest =
 /** Primary -> client. */
 export type DhtResponse =
   | { t: 'ok'; id: number; copies: Copy[] }
-  | { t: 'err'; id: number; code: DhtErrorCode };
+  | { t: 'err'; id: number; code: DhtErrorCode; /** With 'stale': the newer version held. */ heldSeq?: number };
 /** Primary <-> replicas (id 0: no answer wanted). */
 export type ReplicaMessage =
   | { t: 'store'; id: number; exclusive: boolean; copies: Copy[] }
@@ -52,7 +52,7 @@ export function encodeDhtMessage(m: DhtMessage): Uint8Array {
     case 'store':
       return pack({ t: m.t, id: m.id, x: m.exclusive, c: m.copies.map(copyToWire) });
     case 'err':
-      return pack({ t: m.t, id: m.id, e: m.code });
+      return pack(m.heldSeq !== undefined ? { t: m.t, id: m.id, e: m.code, s: m.heldSeq } : { t: m.t, id: m.id, e: m.code });
     case 'stored':
       return pack({ t: m.t, id: m.id, o: m.outcomes });
     case 'drop':
@@ -79,6 +79,7 @@ export function decodeDhtMessage(b: Uint8Array): DhtMessage {
     case 'err': {
       const code = field(o, 'e', isString, 'dht');
       if (!ERROR_CODES.includes(code)) throw new WireError('bad-field', `dht: unknown error code ${code}`);
+      if (o.s !== undefined) return { t, id: id(), code: code as DhtErrorCode, heldSeq: field(o, 's', isSafeUint, 'dht') };
       return { t, id: id(), code: code as DhtErrorCode };
     }
     case 'stored':

@@ -111,9 +111,19 @@ export class DhtService implements Dht {
   }
 
   private async write(key: Uint8Array, value: Uint8Array, ttlMs: number, exclusive: boolean, tombstone: boolean): Promise<void> {
-    const record = signRecord(this.host.identity, { key, value, ttlMs, seq: this.nextSeq(), tombstone });
     if (!tombstone) this.ownTtl.set(Buffer.from(key).toString('hex'), ttlMs);
-    await this.attempt(keyToAddress(key), (id) => ({ t: 'put', id, record, exclusive }));
+    const sign = () => signRecord(this.host.identity, { key, value, ttlMs, seq: this.nextSeq(), tombstone });
+    let record = sign();
+    try {
+      await this.attempt(keyToAddress(key), (id) => ({ t: 'put', id, record, exclusive }));
+    } catch (err) {
+      // Our own newer version is out there (we restarted and our counter began lower): continue
+      // numbering above it and write again, once.
+      if (!(err instanceof DhtError) || err.code !== 'stale' || err.heldSeq === undefined) throw err;
+      this.seq = Math.max(this.seq, err.heldSeq);
+      record = sign();
+      await this.attempt(keyToAddress(key), (id) => ({ t: 'put', id, record, exclusive }));
+    }
   }
 
   /** Sends a request to the key's primary, retrying timeouts and replication shortfalls. */
@@ -123,7 +133,7 @@ export class DhtService implements Dht {
       last = await this.requestOnce(position, build(this.id()), i > 0);
       if (last.t === 'ok') return last;
       if (last.code === 'conflict') throw new DhtConflictError('another owner holds a live value under this key');
-      if (last.code === 'invalid' || last.code === 'stale') throw new DhtError(last.code, `DHT refused the record: ${last.code}`);
+      if (last.code === 'invalid' || last.code === 'stale') throw new DhtError(last.code, `DHT refused the record: ${last.code}`, last.heldSeq);
     }
     const code = last?.t === 'err' ? last.code : 'timeout';
     throw new DhtError(code, `DHT request failed after ${this.opts.attempts} attempts: ${code}`);
@@ -169,7 +179,11 @@ export class DhtService implements Dht {
     const { record, exclusive } = req;
     const now = this.host.clock.now();
     const outcome = this.store.apply(record, record.ttlMs, now, exclusive);
-    if (outcome === 'invalid' || outcome === 'stale' || outcome === 'conflict') {
+    if (outcome === 'stale') {
+      answer({ t: 'err', id: req.id, code: outcome, heldSeq: this.store.heldSeq(record.key, record.owner, now) ?? 0 });
+      return;
+    }
+    if (outcome === 'invalid' || outcome === 'conflict') {
       answer({ t: 'err', id: req.id, code: outcome });
       return;
     }

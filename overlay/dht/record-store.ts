@@ -94,6 +94,12 @@ export class RecordStore {
     }
   }
 
+  /** Sequence number of the live version `owner` holds under `key`, if any. */
+  heldSeq(key: Uint8Array, owner: Uint8Array, now: number): number | undefined {
+    const h = this.slots.get(hex(key))?.byOwner.get(hex(owner));
+    return h && h.expiresAt > now ? h.record.seq : undefined;
+  }
+
   /** Forgets expired copies. */
   expire(now: number): void {
     for (const [k, slot] of this.slots) {

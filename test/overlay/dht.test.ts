@@ -136,3 +136,17 @@ test('a forged record pushed by a member is refused on store', async (t) => {
   await sim.runFor(1_000);
   t.is(victim.node.status().dhtRecordsHeld, 1);
 });
+
+test('an owner whose sequence counter restarted lower (a restart) can still update its value', async (t) => {
+  const sim = await network(10, 7);
+  t.teardown(() => sim.stopAll());
+  const [a, b] = [...sim.nodes.values()];
+  const internals = (a!.node as unknown as { dhtService: { seq: number; opts: { seqEpochMs: number } } }).dhtService;
+  const key = enc.encode('lease/after-restart');
+  internals.opts.seqEpochMs = 1e12; // the previous run numbered its versions from a later epoch
+  await settle(sim, a!.node.dht.create(key, enc.encode('before'), 600_000));
+  internals.opts.seqEpochMs = 0;
+  internals.seq = 0;
+  await settle(sim, a!.node.dht.create(key, enc.encode('after'), 600_000));
+  t.deepEqual((await settle(sim, b!.node.dht.get(key))).map((r) => dec.decode(r.value)), ['after']);
+});

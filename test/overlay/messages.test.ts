@@ -32,6 +32,7 @@ test('every DHT message round-trips', (t) => {
     { t: 'get', id: 2, key: new Uint8Array([9]) },
     { t: 'ok', id: 3, copies: [{ record, ttlLeftMs: 500 }] },
     { t: 'err', id: 4, code: 'conflict' },
+    { t: 'err', id: 4, code: 'stale', heldSeq: 12 },
     { t: 'store', id: 5, exclusive: false, copies: [{ record, ttlLeftMs: 1 }] },
     { t: 'stored', id: 6, outcomes: ['stored', 'conflict'] },
     { t: 'fetch', id: 7, key: new Uint8Array([1]) },
