@@ -231,7 +231,8 @@ export const READ: ProcedureCodec<ReadArgs, ReadRes> = {
     (r) => ({ ...optionalField('fileAttributes', readPostOpAttr(r)), count: r.uint32(), eof: r.bool(), data: r.opaque(MAX_DATA_BYTES) }),
     (w, res) => {
       writePostOpAttr(w, res.fileAttributes);
-      w.uint32(res.count).bool(res.eof).opaque(res.data, MAX_DATA_BYTES);
+      // By reference: a READ reply's data goes to the socket without being copied.
+      w.uint32(res.count).bool(res.eof).opaqueRef(res.data, MAX_DATA_BYTES);
     },
     postOp('fileAttributes').read,
     postOp('fileAttributes').write,
@@ -243,7 +244,7 @@ export const WRITE: ProcedureCodec<WriteArgs, WriteRes> = {
   name: 'WRITE',
   encodeArgs: (w, a) => {
     writeFh(w, a.file);
-    w.uint64(a.offset).uint32(a.count).int32(a.stable).opaque(a.data, MAX_DATA_BYTES);
+    w.uint64(a.offset).uint32(a.count).int32(a.stable).opaqueRef(a.data, MAX_DATA_BYTES);
   },
   decodeArgs: (r) => ({
     file: readFh(r),

@@ -17,6 +17,17 @@ export const NFS3_NON_IDEMPOTENT: ReadonlySet<number> = new Set([
   Nfs3Proc.LINK,
 ]);
 
+/**
+ * Reply sizes of procedures whose results can be large: the client's own limit on the reply, so the
+ * reply buffer is allocated once. (READ data is sent by reference, so READ needs no hint.)
+ */
+const RESULT_SIZE_HINTS: Partial<Record<Nfs3ProcedureName, (args: any) => number>> = {
+  READDIR: (a: Nfs3ArgsOf<'READDIR'>) => Math.min(a.count, MAX_HINT_BYTES),
+  READDIRPLUS: (a: Nfs3ArgsOf<'READDIRPLUS'>) => Math.min(a.maxcount, MAX_HINT_BYTES),
+};
+/** A hint never allocates more than this up front (a hostile count must not). */
+const MAX_HINT_BYTES = 1024 * 1024;
+
 export type Nfs3Handlers = {
   [N in Nfs3ProcedureName]: (args: Nfs3ArgsOf<N>, ctx: RpcCallContext) => Nfs3ResOf<N> | Promise<Nfs3ResOf<N>>;
 };
@@ -30,6 +41,7 @@ export function nfs3Program(handlers: Nfs3Handlers): RpcProgram {
       decodeArgs: (r) => codec.decodeArgs(r),
       run: (a, ctx) => handler.call(handlers, a, ctx),
       encodeResult: (w, res) => codec.encodeRes(w, res),
+      ...(RESULT_SIZE_HINTS[name] ? { resultSizeHint: RESULT_SIZE_HINTS[name] } : {}),
     });
   }
   return { prog: NFS3_PROGRAM, vers: NFS3_VERSION, procedures, nonIdempotent: NFS3_NON_IDEMPOTENT };

@@ -163,34 +163,57 @@ export class MainReader {
   private async fetchRun(fh: FileHandle, key: string, first: number, last: number): Promise<{ blocks: Buffer[]; stored: Promise<void> }> {
     const start = first * this.blockSize;
     const want = (last - first + 1) * this.blockSize;
+    // The run's READs go to main in parallel (a run is at most a few of them): one after the other,
+    // a cold sequential reader would wait for main's latency once per READ.
+    const pieces: Array<Promise<Buffer[]>> = [];
+    for (let off = 0; off < want; off += this.maxReadBytes) pieces.push(this.readFully(fh, start + off, Math.min(this.maxReadBytes, want - off)));
     const chunks: Buffer[] = [];
     let got = 0;
-    let eof = false;
-    while (got < want && !eof) {
-      const count = Math.min(this.maxReadBytes, want - got);
-      const res = await this.main.ok('READ', { file: fh, offset: BigInt(start + got), count });
-      const data = Buffer.from(res.data.buffer, res.data.byteOffset, res.data.byteLength);
-      chunks.push(data);
-      got += data.length;
-      eof = res.eof || data.length === 0;
+    for (const parts of await Promise.all(pieces)) {
+      for (const c of parts) {
+        chunks.push(c);
+        got += c.length;
+      }
     }
-    const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    // Blocks are views of the READ replies (no copy) when every reply but the last holds whole
+    // blocks, as main's replies to our block-aligned READs do; otherwise they are joined once.
+    const aligned = chunks.every((c, i) => i === chunks.length - 1 || c.length % this.blockSize === 0);
+    const runs = aligned ? chunks : [Buffer.concat(chunks)];
     const out: Buffer[] = [];
-    for (let i = first; i <= last; i++) {
-      const off = (i - first) * this.blockSize;
-      const block = off < all.length ? all.subarray(off, Math.min(off + this.blockSize, all.length)) : EMPTY;
-      out.push(block);
-      this.counters.cacheMissBlocks++;
+    const runStarts: number[] = [];
+    let at = 0;
+    for (const run of runs) {
+      runStarts.push(at);
+      for (let off = 0; off < run.length; off += this.blockSize) out.push(run.subarray(off, Math.min(off + this.blockSize, run.length)));
+      at += run.length;
     }
+    while (out.length < last - first + 1) out.push(EMPTY);
+    out.length = last - first + 1;
+    this.counters.cacheMissBlocks += out.length;
     // Blocks past the end of file are not cached (an empty tail would hide the real last block).
-    // A failed cache write only means fetching again later.
-    const data = all.subarray(0, Math.min(all.length, want));
-    this.pendingCacheBytes += data.length;
+    // A failed cache write only means fetching again later. The cache writes the same buffers.
+    this.pendingCacheBytes += got;
     const stored = this.cache
-      ? this.cache.writeRun(key, first, data).catch(() => undefined).finally(() => (this.pendingCacheBytes -= data.length))
+      ? Promise.all(runs.map((run, i) => this.cache!.writeRun(key, first + runStarts[i]! / this.blockSize, run)))
+          .then(() => undefined)
+          .catch(() => undefined)
+          .finally(() => (this.pendingCacheBytes -= got))
       : Promise.resolve();
     // Backpressure: when the local disk falls behind, replies wait for it instead of memory growing.
     if (this.pendingCacheBytes > MAX_PENDING_CACHE_BYTES) await stored;
     return { blocks: out, stored };
+  }
+
+  /** Bytes [offset, offset + count) of the main file as READ replies, fewer only at its end. */
+  private async readFully(fh: FileHandle, offset: number, count: number): Promise<Buffer[]> {
+    const parts: Buffer[] = [];
+    let got = 0;
+    while (got < count) {
+      const res = await this.main.ok('READ', { file: fh, offset: BigInt(offset + got), count: count - got });
+      parts.push(Buffer.from(res.data.buffer, res.data.byteOffset, res.data.byteLength));
+      got += res.data.length;
+      if (res.eof || res.data.length === 0) break;
+    }
+    return parts;
   }
 }

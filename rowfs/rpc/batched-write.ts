@@ -15,3 +15,8 @@ export function batchedWrite(socket: net.Socket, bytes: Uint8Array): void {
   }
   socket.write(bytes);
 }
+
+/** Writes a record given as several buffers (header, bodies by reference) in the same writev. */
+export function batchedWriteParts(socket: net.Socket, parts: readonly Uint8Array[]): void {
+  for (const p of parts) if (p.length > 0) batchedWrite(socket, p);
+}

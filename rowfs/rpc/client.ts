@@ -10,8 +10,8 @@ import { systemClock, type Clock, type Timer } from '../../overlay/clock.js';
 import { XdrError } from '../xdr/errors.js';
 import { XdrReader } from '../xdr/reader.js';
 import { XdrWriter } from '../xdr/writer.js';
-import { RecordDecoder, markRecordInPlace, DEFAULT_MAX_RECORD_BYTES } from './record-marking.js';
-import { batchedWrite } from './batched-write.js';
+import { RecordDecoder, markRecordParts, DEFAULT_MAX_RECORD_BYTES } from './record-marking.js';
+import { batchedWriteParts } from './batched-write.js';
 import { RpcReplyError, RpcTransportError } from './errors.js';
 import {
   AcceptStat,
@@ -59,7 +59,8 @@ export interface RpcClientOptions {
 }
 
 interface Pending {
-  framed: Uint8Array;
+  /** The framed call: 4 bytes for the record mark, then the message (bulk bodies by reference). */
+  parts: Uint8Array[];
   resolve: (r: XdrReader) => void;
   reject: (e: Error) => void;
   timer: Timer;
@@ -85,14 +86,14 @@ abstract class BaseRpcClient implements RpcClient {
     const w = new XdrWriter(256, 4);
     encodeCallHeader(w, { xid, prog, vers, proc, cred: o.cred ?? this.opts.cred ?? AUTH_NONE, verf: AUTH_NONE });
     encodeArgs(w);
-    const framed = w.framed();
+    const parts = w.framedParts();
     const timeoutMs = o.timeoutMs ?? this.opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     return new Promise<XdrReader>((resolve, reject) => {
       const timer = this.clock.setTimeout(() => {
         this.pending.delete(xid);
         reject(new RpcTransportError('TIMEOUT', `no reply to prog ${prog} v${vers} proc ${proc} from ${this.opts.host}:${this.opts.port} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(xid, { framed, resolve, reject, timer, sent: false });
+      this.pending.set(xid, { parts, resolve, reject, timer, sent: false });
       this.send(xid);
     });
   }
@@ -230,7 +231,7 @@ export class TcpRpcClient extends BaseRpcClient {
   private write(xid: number, p: Pending): void {
     if (!this.socket || !this.connected) return;
     p.sent = true;
-    batchedWrite(this.socket, markRecordInPlace(p.framed));
+    batchedWriteParts(this.socket, markRecordParts(p.parts));
     void xid;
   }
 
@@ -277,7 +278,7 @@ export class UdpRpcClient extends BaseRpcClient {
       return;
     }
     p.sent = true;
-    this.socket.send(p.framed.subarray(4), this.opts.port, this.opts.host);
+    this.socket.send(p.parts.length === 1 ? p.parts[0]!.subarray(4) : Buffer.concat(p.parts).subarray(4), this.opts.port, this.opts.host);
     this.retransmitTimers.set(
       xid,
       this.clock.setTimeout(() => this.send(xid), this.opts.retransmitMs ?? 1000),

@@ -25,10 +25,38 @@ export function markRecordInPlace(framed: Uint8Array): Uint8Array {
   return framed;
 }
 
+/**
+ * Writes the record mark of a record sent as `parts` (the first part starts with 4 reserved bytes,
+ * the rest follow in order) into those 4 bytes; returns `parts`.
+ */
+export function markRecordParts(parts: Uint8Array[]): Uint8Array[] {
+  let len = -4;
+  for (const p of parts) len += p.length;
+  const first = parts[0];
+  if (!first || first.length < 4 || len < 0) throw new RecordMarkingError('RECORD_TOO_LARGE', 'no room for the record mark');
+  if (len > FRAGMENT_LENGTH_MASK) throw new RecordMarkingError('RECORD_TOO_LARGE', `${len} bytes`);
+  new DataView(first.buffer, first.byteOffset, 4).setUint32(0, (LAST_FRAGMENT_BIT | len) >>> 0);
+  return parts;
+}
+
+/**
+ * Reassembles records from stream chunks with as few copies as possible: a fragment that lies
+ * wholly inside one chunk is returned as a view of it (no copy); a fragment spread over chunks is
+ * copied once, as its bytes arrive, into a buffer of its exact size (its length is known from the
+ * mark), so no list of chunks is kept. Only records of several fragments are joined (rare: the
+ * clients and servers we know send one fragment per record).
+ */
 export class RecordDecoder {
-  private chunks: Uint8Array[] = [];
-  private buffered = 0;
-  /** Fragments of the record being assembled. */
+  /** Bytes of a record mark split across chunks. */
+  private readonly mark = new Uint8Array(4);
+  private markHave = 0;
+  /** Length of the fragment being read, -1 while waiting for its mark. */
+  private fragLen = -1;
+  private fragLast = false;
+  /** Destination of a fragment spread over chunks, and how much of it has arrived. */
+  private fragBuf: Buffer | undefined;
+  private fragHave = 0;
+  /** Complete fragments of the record being assembled. */
   private fragments: Uint8Array[] = [];
   private recordBytes = 0;
 
@@ -39,30 +67,54 @@ export class RecordDecoder {
    * record would exceed the maximum or a non-final fragment is empty; the stream is then unusable.
    */
   push(chunk: Uint8Array): Uint8Array[] {
-    if (chunk.length > 0) {
-      this.chunks.push(chunk);
-      this.buffered += chunk.length;
-    }
     const out: Uint8Array[] = [];
-    for (;;) {
-      if (this.buffered < 4) break;
-      const header = this.peek(4);
-      const mark = new DataView(header.buffer, header.byteOffset, 4).getUint32(0);
-      const len = mark & FRAGMENT_LENGTH_MASK;
-      const last = (mark & LAST_FRAGMENT_BIT) !== 0;
-      if (this.recordBytes + len > this.maxRecordBytes) {
-        throw new RecordMarkingError('RECORD_TOO_LARGE', `record of ${this.recordBytes + len} bytes, max ${this.maxRecordBytes}`);
+    let off = 0;
+    while (off < chunk.length) {
+      if (this.fragLen < 0) {
+        let mark: number;
+        if (this.markHave === 0 && chunk.length - off >= 4) {
+          mark = readUint32(chunk, off);
+          off += 4;
+        } else {
+          const k = Math.min(4 - this.markHave, chunk.length - off);
+          this.mark.set(chunk.subarray(off, off + k), this.markHave);
+          this.markHave += k;
+          off += k;
+          if (this.markHave < 4) break;
+          this.markHave = 0;
+          mark = readUint32(this.mark, 0);
+        }
+        const len = mark & FRAGMENT_LENGTH_MASK;
+        const last = (mark & LAST_FRAGMENT_BIT) !== 0;
+        if (this.recordBytes + len > this.maxRecordBytes) {
+          throw new RecordMarkingError('RECORD_TOO_LARGE', `record of ${this.recordBytes + len} bytes, max ${this.maxRecordBytes}`);
+        }
+        if (len === 0 && !last) throw new RecordMarkingError('EMPTY_FRAGMENT', 'empty non-final fragment');
+        this.fragLen = len;
+        this.fragLast = last;
+        if (len === 0) {
+          this.endFragment(new Uint8Array(0), out);
+          continue;
+        }
       }
-      if (len === 0 && !last) throw new RecordMarkingError('EMPTY_FRAGMENT', 'empty non-final fragment');
-      if (this.buffered < 4 + len) break;
-      this.take(4);
-      const frag = this.take(len);
-      this.fragments.push(frag);
-      this.recordBytes += len;
-      if (last) {
-        out.push(this.fragments.length === 1 ? this.fragments[0]! : concat(this.fragments, this.recordBytes));
-        this.fragments = [];
-        this.recordBytes = 0;
+      const avail = chunk.length - off;
+      if (this.fragBuf === undefined && avail >= this.fragLen) {
+        const frag = chunk.subarray(off, off + this.fragLen);
+        off += this.fragLen;
+        this.endFragment(frag, out);
+        continue;
+      }
+      // allocUnsafe: every byte is overwritten before the fragment is handed out.
+      this.fragBuf ??= Buffer.allocUnsafe(this.fragLen);
+      const k = Math.min(avail, this.fragLen - this.fragHave);
+      this.fragBuf.set(chunk.subarray(off, off + k), this.fragHave);
+      this.fragHave += k;
+      off += k;
+      if (this.fragHave === this.fragLen) {
+        const frag = this.fragBuf;
+        this.fragBuf = undefined;
+        this.fragHave = 0;
+        this.endFragment(frag, out);
       }
     }
     return out;
@@ -70,48 +122,34 @@ export class RecordDecoder {
 
   /** Bytes held for an incomplete record. */
   pendingBytes(): number {
-    return this.buffered + this.recordBytes;
+    return this.markHave + this.fragHave + this.recordBytes;
   }
 
-  private peek(n: number): Uint8Array {
-    const first = this.chunks[0]!;
-    if (first.length >= n) return first.subarray(0, n);
-    return concat(this.chunks, n);
-  }
-
-  private take(n: number): Uint8Array {
-    if (n === 0) return new Uint8Array(0); // an empty last fragment: no chunk may be left to look at
-    const first = this.chunks[0]!;
-    if (first.length >= n) {
-      const out = first.subarray(0, n);
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-      this.buffered -= n;
-      return out;
+  private endFragment(frag: Uint8Array, out: Uint8Array[]): void {
+    this.fragLen = -1;
+    if (this.fragments.length === 0 && this.fragLast) {
+      out.push(frag);
+      return;
     }
-    const out = new Uint8Array(n);
-    let off = 0;
-    while (off < n) {
-      const c = this.chunks[0]!;
-      const k = Math.min(c.length, n - off);
-      out.set(c.subarray(0, k), off);
-      off += k;
-      if (k === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(k);
-    }
-    this.buffered -= n;
-    return out;
+    this.fragments.push(frag);
+    this.recordBytes += frag.length;
+    if (!this.fragLast) return;
+    out.push(concat(this.fragments, this.recordBytes));
+    this.fragments = [];
+    this.recordBytes = 0;
   }
 }
 
+function readUint32(b: Uint8Array, off: number): number {
+  return ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>> 0;
+}
+
 function concat(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
+  const out = Buffer.allocUnsafe(total);
   let off = 0;
   for (const p of parts) {
-    const k = Math.min(p.length, total - off);
-    out.set(p.subarray(0, k), off);
-    off += k;
-    if (off >= total) break;
+    out.set(p, off);
+    off += p.length;
   }
   return out;
 }

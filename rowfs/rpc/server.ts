@@ -8,8 +8,8 @@ import dgram from 'node:dgram';
 import { XdrError } from '../xdr/errors.js';
 import { XdrReader } from '../xdr/reader.js';
 import { XdrWriter } from '../xdr/writer.js';
-import { DEFAULT_MAX_RECORD_BYTES, RecordDecoder, markRecordInPlace } from './record-marking.js';
-import { batchedWrite } from './batched-write.js';
+import { DEFAULT_MAX_RECORD_BYTES, RecordDecoder, markRecordParts } from './record-marking.js';
+import { batchedWriteParts } from './batched-write.js';
 import { DEFAULT_DUPLICATE_CACHE_ENTRIES, DuplicateCache, duplicateKey } from './duplicate-cache.js';
 import {
   AcceptStat,
@@ -46,6 +46,11 @@ export interface RpcProcedure<A = any, R = any> {
   decodeArgs(r: XdrReader): A;
   run(args: A, ctx: RpcCallContext): R | Promise<R>;
   encodeResult(w: XdrWriter, res: R): void;
+  /**
+   * Bytes the encoded result will take in the reply buffer (bodies sent by reference excluded), so
+   * the buffer is allocated once instead of grown by doubling. An estimate: too small only costs a copy.
+   */
+  resultSizeHint?(args: A, res: R): number;
 }
 
 export interface RpcProgram {
@@ -81,7 +86,19 @@ export interface RpcServerOptions {
   onError?: (err: unknown, ctx: RpcCallContext) => void;
   /** Replies kept for retransmitted non-idempotent calls (0 disables the cache). */
   duplicateCacheEntries?: number;
+  /**
+   * Reply bytes queued on a TCP connection (not yet taken by the kernel) above which we stop reading
+   * its calls until the queue drains: a slow reader cannot make us pile up replies.
+   */
+  maxQueuedReplyBytes?: number;
 }
+
+/** Default cap on reply bytes queued per TCP connection before its calls stop being read. */
+export const DEFAULT_MAX_QUEUED_REPLY_BYTES = 8 * 1024 * 1024;
+/** Reply header (xid, REPLY, MSG_ACCEPTED, AUTH_NONE verifier, SUCCESS) plus the record mark. */
+const REPLY_HEADER_BYTES = 4 + 24;
+/** Reply buffer for results whose procedure gives no size hint. */
+const DEFAULT_RESULT_BYTES = 512;
 
 export class RpcServer {
   readonly stats: RpcServerStats = {
@@ -159,7 +176,17 @@ export class RpcServer {
     s.setNoDelay(true);
     const decoder = new RecordDecoder(this.opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES);
     const maxInflight = this.opts.maxInflightPerConnection ?? 64;
+    const maxQueued = this.opts.maxQueuedReplyBytes ?? DEFAULT_MAX_QUEUED_REPLY_BYTES;
     let inflight = 0;
+    let waitingForDrain = false;
+    // Reading stops while too many calls run or too many reply bytes wait for the socket.
+    const resumeIfRoom = () => {
+      if (inflight < maxInflight && !waitingForDrain && s.isPaused()) s.resume();
+    };
+    s.on('drain', () => {
+      waitingForDrain = false;
+      resumeIfRoom();
+    });
     s.on('data', (chunk: Buffer) => {
       let records: Uint8Array[];
       try {
@@ -175,12 +202,18 @@ export class RpcServer {
         if (inflight >= maxInflight) s.pause();
         void this.handle(rec, 'tcp', s.remoteAddress ?? '', s.remotePort ?? 0).then((reply) => {
           inflight--;
-          if (inflight < maxInflight && s.isPaused()) s.resume();
           try {
-            if (reply && !s.destroyed) batchedWrite(s, markRecordInPlace(reply.framed()));
+            if (reply && !s.destroyed) {
+              batchedWriteParts(s, markRecordParts(reply.framedParts()));
+              if (s.writableLength > maxQueued && !waitingForDrain) {
+                waitingForDrain = true;
+                s.pause();
+              }
+            }
           } catch {
             /* connection gone while the call ran */
           }
+          resumeIfRoom();
         });
       }
     });
@@ -274,7 +307,7 @@ export class RpcServer {
     }
     try {
       const res = await proc.run(args, ctx);
-      const w = new XdrWriter(512, 4);
+      const w = new XdrWriter(REPLY_HEADER_BYTES + (proc.resultSizeHint?.(args, res) ?? DEFAULT_RESULT_BYTES), 4);
       encodeReplyHeader(w, { xid, stat: ReplyStat.MSG_ACCEPTED, verf: AUTH_NONE, accept: AcceptStat.SUCCESS });
       proc.encodeResult(w, res);
       return w;

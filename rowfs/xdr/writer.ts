@@ -1,6 +1,8 @@
 // XDR encoding (RFC 4506) into one growing buffer. Values are range-checked and variable-length
 // items checked against their maximum on write too, so we never emit what a peer must reject.
 // `reserve` leaves room at the front (e.g. 4 bytes for a TCP record mark) so framing needs no copy.
+// Large opaque bodies can be appended by reference (`opaqueRef`): the encoding is then a list of
+// buffers (`framedParts`) that a transport sends with one writev, so bulk data is never copied.
 import { XdrError } from './errors.js';
 import { XdrReader } from './reader.js';
 
@@ -9,11 +11,21 @@ const UINT64_MAX = (1n << 64n) - 1n;
 const INT64_MIN = -(1n << 63n);
 const INT64_MAX = (1n << 63n) - 1n;
 const encoder = new TextEncoder();
+/** Below this, copying an opaque body is cheaper than one more writev segment. */
+export const MIN_REF_BYTES = 4096;
+
+/** A body sent by reference: `data` goes in the stream right before buffer offset `at`. */
+interface Ref {
+  at: number;
+  data: Uint8Array;
+}
 
 export class XdrWriter {
   private buf: Uint8Array;
   private view: DataView;
   pos: number;
+  private readonly refs: Ref[] = [];
+  private refBytes = 0;
 
   constructor(initialBytes = 512, readonly reserve = 0) {
     this.buf = new Uint8Array(Math.max(initialBytes, reserve + 16));
@@ -84,6 +96,23 @@ export class XdrWriter {
     return this.fixedOpaque(data, data.length);
   }
 
+  /**
+   * opaque<max> whose body is sent by reference, not copied: `data` must stay unchanged until the
+   * encoding has been written out. Small bodies are copied (same bytes either way).
+   */
+  opaqueRef(data: Uint8Array, max = UINT32_MAX): this {
+    if (data.length < MIN_REF_BYTES) return this.opaque(data, max);
+    if (data.length > max) throw new XdrError('TOO_LONG', `opaque of ${data.length} bytes, max ${max}`);
+    this.uint32(data.length);
+    this.refs.push({ at: this.pos, data });
+    this.refBytes += data.length;
+    const pad = (4 - (data.length % 4)) % 4;
+    this.ensure(pad);
+    this.buf.fill(0, this.pos, this.pos + pad);
+    this.pos += pad;
+    return this;
+  }
+
   string(s: string, max = UINT32_MAX): this {
     return this.opaque(encoder.encode(s), max);
   }
@@ -120,14 +149,43 @@ export class XdrWriter {
     return this;
   }
 
-  /** Encoded bytes after the reserved prefix. */
-  bytes(): Uint8Array {
-    return this.buf.subarray(this.reserve, this.pos);
+  /** Length of the encoding after the reserved prefix, bodies by reference included. */
+  get length(): number {
+    return this.pos - this.reserve + this.refBytes;
   }
 
-  /** The whole buffer including the reserved prefix (for in-place framing). */
+  /** Encoded bytes after the reserved prefix (one contiguous copy when bodies were by reference). */
+  bytes(): Uint8Array {
+    return this.refs.length === 0 ? this.buf.subarray(this.reserve, this.pos) : this.framed().subarray(this.reserve);
+  }
+
+  /** The whole encoding including the reserved prefix, contiguous (for in-place framing). */
   framed(): Uint8Array {
-    return this.buf.subarray(0, this.pos);
+    if (this.refs.length === 0) return this.buf.subarray(0, this.pos);
+    const parts = this.framedParts();
+    const out = new Uint8Array(this.pos + this.refBytes);
+    let off = 0;
+    for (const p of parts) {
+      out.set(p, off);
+      off += p.length;
+    }
+    return out;
+  }
+
+  /**
+   * The encoding including the reserved prefix as buffers to send in order, without copying bodies
+   * appended by reference. The first part always starts with the reserved prefix.
+   */
+  framedParts(): Uint8Array[] {
+    const parts: Uint8Array[] = [];
+    let from = 0;
+    for (const r of this.refs) {
+      if (r.at > from || parts.length === 0) parts.push(this.buf.subarray(from, r.at));
+      parts.push(r.data);
+      from = r.at;
+    }
+    if (this.pos > from || parts.length === 0) parts.push(this.buf.subarray(from, this.pos));
+    return parts;
   }
 }
 
