@@ -30,7 +30,7 @@ if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_m
   npm ci --no-audit --no-fund
   cp package-lock.json node_modules/.setup-lock
 fi
-# npm ci builds the TUN addon (package.json "install"); rebuild it if build/ was removed since.
-[ -f build/Release/tun.node ] || npm run install
+# npm ci builds the native addons (package.json "install"); rebuild them if build/ was removed or lacks one.
+{ [ -f build/Release/tun.node ] && [ -f build/Release/bootnet.node ]; } || npm run install
 echo "setup: building"
 npx tsc -p tsconfig.json

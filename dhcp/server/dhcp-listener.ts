@@ -49,7 +49,7 @@ export class DhcpListener {
     });
     socket.setBroadcast(true);
     try {
-      await bindToDevice(socket, this.opts.interfaceName);
+      bindToDevice(socket, this.opts.interfaceName);
     } catch (err) {
       socket.close();
       throw err;

@@ -1,11 +1,14 @@
 // Read-only TFTP server (RFC 1350 + RFC 2347/2348/2349, and RFC 7440 windowsize) over a boot directory. The listener socket
 // takes requests; each accepted read gets its own UDP socket (a new server TID, RFC 1350 section 4)
-// connected to the client, so the kernel keeps other peers' datagrams away from the transfer.
+// connected to the client, so the kernel keeps other peers' datagrams away from the transfer. That
+// socket is the native addon's UdpConnection: a lock-step transfer is one datagram each way per
+// block, and Node's dgram costs an allocation of 64 KiB, an rinfo object and a send request each.
 // Write requests are refused; malformed datagrams on the listener are counted and dropped.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { realpath } from 'node:fs/promises';
 import { systemClock, type Clock } from '../../overlay/clock.js';
 import { bindToDevice } from '../server/bind-to-device.js';
+import { UdpConnection } from '../../src/native/udp-connection.js';
 import { BootPathError, resolveBootPath } from './boot-path.js';
 import { openFileSource, FileSourceError } from './file-source.js';
 import { negotiate } from './tftp-options.js';
@@ -64,6 +67,8 @@ const DEFAULT_TIMEOUT_MS = 1000;
 const DEFAULT_MAX_RETRIES = 5;
 const DEFAULT_MAX_TRANSFERS = 256;
 const DEFAULT_MAX_WINDOW_BLOCKS = 64;
+/** Receive buffer of a transfer socket: ACKs are 4 bytes, ERRORs carry a short message. */
+const RECEIVE_BUFFER_BYTES = 2048;
 
 export class TftpServer {
   readonly counters: TftpServerCounters = {
@@ -72,7 +77,7 @@ export class TftpServer {
   };
   private listener?: Socket;
   private realRoot = '';
-  private readonly transfers = new Set<{ transfer?: TftpTransfer; socket: Socket }>();
+  private readonly transfers = new Set<{ transfer?: TftpTransfer }>();
   private readonly clock: Clock;
   private closed = false;
 
@@ -97,7 +102,7 @@ export class TftpServer {
     });
     if (this.opts.interfaceName) {
       try {
-        await bindToDevice(socket, this.opts.interfaceName);
+        bindToDevice(socket, this.opts.interfaceName);
       } catch (err) {
         socket.close();
         throw err;
@@ -187,8 +192,16 @@ export class TftpServer {
     negotiated: ReturnType<typeof negotiate>,
   ): Promise<void> {
     const client = `${rinfo.address}:${rinfo.port}`;
-    const socket = createSocket('udp4');
-    const entry: { transfer?: TftpTransfer; socket: Socket } = { socket };
+    let socket: UdpConnection;
+    try {
+      socket = UdpConnection.open(this.opts.address, rinfo.address, rinfo.port);
+    } catch (err) {
+      this.counters.failed++;
+      this.log(`tftp: cannot open a transfer socket for ${client}: ${(err as Error).message}`);
+      void source.close().catch(() => undefined);
+      return;
+    }
+    const entry: { transfer?: TftpTransfer } = {};
     this.transfers.add(entry);
     this.counters.active++;
     this.counters.started++;
@@ -199,22 +212,7 @@ export class TftpServer {
       socket.close();
       void source.close().catch(() => undefined);
     };
-    try {
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.bind(0, this.opts.address, () => socket.connect(rinfo.port, rinfo.address, () => {
-          socket.off('error', reject);
-          resolve();
-        }));
-      });
-    } catch (err) {
-      this.counters.failed++;
-      this.log(`tftp: cannot open a transfer socket for ${client}: ${(err as Error).message}`);
-      cleanup();
-      return;
-    }
     if (this.closed) return cleanup();
-    socket.on('error', () => undefined); // e.g. ICMP port unreachable surfaced as ECONNREFUSED; the timer handles it
     const opts = negotiated.oack ? ` options ${[...negotiated.oack].map(([k, v]) => `${k}=${v}`).join(' ')}` : '';
     this.log(`tftp: RRQ '${filename}' from ${client} (${source.size} bytes)${opts}`);
     const transfer = new TftpTransfer({
@@ -241,7 +239,11 @@ export class TftpServer {
       },
     });
     entry.transfer = transfer;
-    socket.on('message', (msg) => transfer.onDatagram(msg));
+    // A client sends ACKs (4 bytes) and perhaps an ERROR; anything longer than this is not TFTP from a reader.
+    socket.onDatagram(Buffer.allocUnsafe(RECEIVE_BUFFER_BYTES), (msg, truncated) => {
+      if (truncated) transfer.abort('oversized datagram from client');
+      else transfer.onDatagram(msg);
+    });
     transfer.start();
   }
 

@@ -9,7 +9,6 @@
 // One deadline timer drives retransmission: after `timeoutMs` without progress the unacknowledged
 // datagrams are sent again, up to maxRetries times. Duplicate ACKs are ignored (never answered
 // with a resend), avoiding the Sorcerer's Apprentice syndrome (RFC 1123 4.2.3.1).
-import type { Socket } from 'node:dgram';
 import type { Clock, Timer } from '../../overlay/clock.js';
 import type { FileSource } from './file-source.js';
 import { ackBlockOf, DATA_HEADER_BYTES, decodeTftp, encodeTftp, TftpErrorCode, writeDataHeader } from './tftp-packet.js';
@@ -28,8 +27,13 @@ export interface TransferResult {
   error?: string;
 }
 
+/** Where a transfer's datagrams go: a socket connected to the client (errors are left to the retransmission timer). */
+export interface DatagramSink {
+  send(bytes: Uint8Array): unknown;
+}
+
 export interface TransferOptions {
-  socket: Socket;
+  socket: DatagramSink;
   clock: Clock;
   source: FileSource;
   blockBytes: number;

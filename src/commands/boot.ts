@@ -42,7 +42,7 @@ bridge) needs to network-boot:
     IF's address, port 69;
   - IPv6 router advertisements on IF, so iPXE does not wait ~12 s for IPv6 autoconfiguration.
 IF must be up and carry an IPv4 address (e.g. \`ip addr add 10.0.0.1/24 dev br0\`). Needs root
-(ports 67/69, raw ICMPv6) and python3 (SO_BINDTODEVICE and the raw socket; Node has neither).
+(ports 67/69, raw ICMPv6; SO_BINDTODEVICE and the raw socket come from the native addon).
 SIGINT/SIGTERM stop it; leases are kept in --lease-file across restarts.
 
 options:

@@ -1,0 +1,43 @@
+// Loads the boot-network addon (src/native/*.c: SO_BINDTODEVICE, raw ICMPv6, connected UDP; target
+// "bootnet" in binding.gyp, built by node-gyp into build/Release at install). Found by walking up
+// from this file, so it works from src/ and dist/src/.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NativeNetError } from './native-net-error.js';
+import type { UdpHandle } from './udp-connection.js';
+
+/** Opaque handle of a raw ICMPv6 socket. */
+export interface Icmp6Handle {
+  readonly interfaceIndex: number;
+}
+
+export interface BootNetAddon {
+  bindToDevice(fd: number, interfaceName: string): void;
+  icmp6Open(interfaceName: string, acceptTypes: number[], groups: string[]): Icmp6Handle;
+  icmp6Send(h: Icmp6Handle, message: Uint8Array, destination: string): void;
+  icmp6StartReceiving(h: Icmp6Handle, cb: (message: Buffer, source: string) => void): void;
+  icmp6Close(h: Icmp6Handle): void;
+  udpOpen(localAddress: string, remoteAddress: string, remotePort: number): UdpHandle;
+  udpSend(h: UdpHandle, bytes: Uint8Array): number;
+  udpStartReceiving(h: UdpHandle, buffer: Buffer, cb: (length: number) => void): void;
+  udpClose(h: UdpHandle): void;
+}
+
+const MAX_PARENT_DIRS = 6;
+let cached: BootNetAddon | undefined;
+
+export function loadBootNetAddon(): BootNetAddon {
+  if (cached) return cached;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < MAX_PARENT_DIRS; i++) {
+    const candidate = join(dir, 'build', 'Release', 'bootnet.node');
+    if (existsSync(candidate)) {
+      cached = createRequire(import.meta.url)(candidate) as BootNetAddon;
+      return cached;
+    }
+    dir = dirname(dir);
+  }
+  throw new NativeNetError('ADDON_MISSING', 'build/Release/bootnet.node not found: run `npm ci` (or `npm run install`) to build the native addons');
+}

@@ -1,0 +1,15 @@
+// Errors of the boot-network addon: `code` is "NET_<errno name>" (NET_EPERM, NET_ENODEV, ...) or
+// ADDON_MISSING when build/Release/bootnet.node was not built.
+export class NativeNetError extends Error {
+  override name = 'NativeNetError';
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+/** Rethrows an addon error (a plain Error with a NET_* code) as a NativeNetError. */
+export function asNativeNetError(err: unknown): NativeNetError {
+  if (err instanceof NativeNetError) return err;
+  const e = err as { code?: unknown; message?: unknown };
+  return new NativeNetError(typeof e?.code === 'string' ? e.code : 'NET_EIO', typeof e?.message === 'string' ? e.message : String(err));
+}
