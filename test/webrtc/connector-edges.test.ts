@@ -6,7 +6,7 @@ import { RefuseReason } from '../../overlay/handshake/messages.js';
 import { decodeSignal, encodeSignal, SignalType } from '../../overlay/link/webrtc/signal-codec.js';
 import { makeConnector } from './loopback.js';
 
-test('a dial nobody answers fails after its timeout; close() aborts pending dials', async (t) => {
+test.serial('a dial nobody answers fails after its timeout; close() aborts pending dials', async (t) => {
   const a = makeConnector({ dialTimeoutMs: 800 });
   t.teardown(() => a.connector.closeAll());
   const t0 = Date.now();
@@ -25,7 +25,7 @@ test('a dial nobody answers fails after its timeout; close() aborts pending dial
   t.is((after as LinkDialError).code, 'closed');
 });
 
-test('an answerer over its pending-session limit rejects the offer', async (t) => {
+test.serial('an answerer over its pending-session limit rejects the offer', async (t) => {
   const a = makeConnector({ maxPendingIncoming: 0 });
   const b = makeConnector();
   t.teardown(() => {
@@ -40,7 +40,7 @@ test('an answerer over its pending-session limit rejects the offer', async (t) =
   t.is(a.connector.counters.incoming_rejected_busy, 1);
 });
 
-test('garbage instead of a HELLO on the control channel is refused as a protocol error', async (t) => {
+test.serial('garbage instead of a HELLO on the control channel is refused as a protocol error', async (t) => {
   const a = makeConnector();
   t.teardown(() => a.connector.closeAll());
   // A raw node-datachannel peer that answers the offer and then talks nonsense.
@@ -70,8 +70,8 @@ test('garbage instead of a HELLO on the control channel is refused as a protocol
       else if (m.type === SignalType.Candidate) pc.addRemoteCandidate(m.candidate, m.mid);
     }),
   );
-  t.true(err instanceof LinkDialError);
-  t.is((err as LinkDialError).refuse?.reason, RefuseReason.ProtocolError);
+  t.true(err instanceof LinkDialError, String(err));
+  t.is((err as LinkDialError).refuse?.reason, RefuseReason.ProtocolError, `${String(err)}\n${a.lines.join('\n')}`);
   t.regex((err as Error).message, /malformed handshake frame/);
   t.is(a.connector.counters.refused_protocol, 1);
   t.is(a.connector.openLinks().length, 0);

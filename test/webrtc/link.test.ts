@@ -33,7 +33,9 @@ test.serial('two connectors link up through the bootstrap endpoint, exchange fra
     await endpoint.close();
   });
   const incoming = nextIncoming(a.connector);
-  const { link: bl, endpointAddress } = await dialViaBootstrap(endpoint.url, { network: NETWORK, address: b.identity.address, connector: b.connector, clock: systemClock });
+  const { link: bl, endpointAddress } = await dialViaBootstrap(endpoint.url, { network: NETWORK, address: b.identity.address, connector: b.connector, clock: systemClock }).catch((err: unknown) => {
+    throw new Error(`${String(err)}\nendpoint node:\n${a.lines.join('\n')}\njoiner:\n${b.lines.join('\n')}`);
+  });
   const al = await incoming;
   t.is(endpointAddress, a.identity.address);
   t.is(bl.remote, a.identity.address, 'dialler sees the endpoint node, authenticated');
@@ -115,9 +117,9 @@ test.serial('a dial to an address whose key does not match is refused', async (t
   const err = await t.throwsAsync(
     b.connector.dial(wrong, (payload) => a.connector.onSignal(b.identity.address, payload, (back) => b.connector.onSignal(wrong, back, () => {}))),
   );
-  t.true(err instanceof LinkDialError);
-  t.is((err as LinkDialError).refuse?.reason, RefuseReason.AddressMismatch);
-  t.is(b.connector.counters.refused_address_mismatch, 1);
+  t.true(err instanceof LinkDialError, String(err));
+  t.is((err as LinkDialError).refuse?.reason, RefuseReason.AddressMismatch, `${String(err)} ${JSON.stringify(b.connector.counters)}`);
+  t.is(b.connector.counters.refused_address_mismatch, 1, JSON.stringify(b.connector.counters));
 });
 
 test.serial('bootstrap endpoint answers malformed input with an error and a close, and keeps serving', async (t) => {
@@ -181,7 +183,7 @@ test.serial('bootstrap endpoint answers malformed input with an error and a clos
   const deadline2 = Date.now() + 5000;
   while (a.connector.counters.incoming_failed === 0 && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 20));
   t.is(a.connector.counters.incoming_failed, 1);
-  t.true(a.lines.some((l) => /bad (Offer|Candidate) from peer/.test(l)), a.lines.join('\n'));
+  t.true(a.lines.some((l) => /bad Offer from peer/.test(l)), a.lines.join('\n'));
   ws.close();
   t.is(endpoint.counters.bad_frames, 1);
   t.is(endpoint.counters.network_mismatch, 1);

@@ -101,7 +101,7 @@ export class PeerSession {
             if (this.earlyCandidates.length < EARLY_CANDIDATE_LIMIT) this.earlyCandidates.push(msg);
             return;
           }
-          this.pc.addRemoteCandidate(msg.candidate, msg.mid);
+          this.addCandidate(msg.candidate, msg.mid);
           return;
         case SignalType.Reject:
           this.fail(new LinkDialError('rejected', `peer rejected the session: ${msg.reason}`));
@@ -121,7 +121,19 @@ export class PeerSession {
   private flushCandidates(): void {
     const early = this.earlyCandidates;
     this.earlyCandidates = [];
-    for (const c of early) this.pc.addRemoteCandidate(c.candidate, c.mid);
+    for (const c of early) this.addCandidate(c.candidate, c.mid);
+  }
+
+  /**
+   * One unusable candidate (unparsable, or racing a transport change) must not sink the session: it
+   * is logged and skipped; ICE fails or succeeds on the others, bounded by the session timer.
+   */
+  private addCandidate(candidate: string, mid: string): void {
+    try {
+      this.pc.addRemoteCandidate(candidate, mid);
+    } catch (err) {
+      this.d.log(`session ${this.d.linkId}: skipped remote candidate '${candidate.slice(0, 80)}': ${(err as Error).message}`);
+    }
   }
 
   private signal(msg: SignalMessage): void {

@@ -61,6 +61,13 @@ export type ConnectorCounter = (typeof CONNECTOR_COUNTERS)[number];
 
 let nextConnectorId = 0;
 
+// Trace switch: OVERLAY_WEBRTC_LOG=Verbose|Debug|Info|Warning|Error sends libdatachannel's own log to
+// stderr (one process-wide logger; initLogger needs a callback or it prints nothing useful).
+const traceLevel = process.env.OVERLAY_WEBRTC_LOG;
+if (traceLevel && ['Verbose', 'Debug', 'Info', 'Warning', 'Error', 'Fatal'].includes(traceLevel)) {
+  nodeDataChannel.initLogger(traceLevel as 'Info', (level, message) => process.stderr.write(`[libdatachannel ${level}] ${message}\n`));
+}
+
 export class WebRtcConnector implements Connector {
   readonly counters: Record<ConnectorCounter, number>;
   private readonly netKey: Uint8Array;
