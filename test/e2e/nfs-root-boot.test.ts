@@ -18,7 +18,7 @@ import { startGanesha, type Ganesha } from '../helpers/ganesha.js';
 import { buildInitramfs, installedKernel, moduleChain } from '../helpers/initramfs.js';
 import { nfsCat, nfsLsNames, type NfsTarget } from '../helpers/libnfs.js';
 import { Netns, vethPair } from '../helpers/netns.js';
-import type { Proc } from '../helpers/proc.js';
+import { run, type Proc } from '../helpers/proc.js';
 import { Milestones, serialText, startPxeVm } from '../helpers/vm.js';
 import {
   A_BIN_BYTES, AFTER_RESTART, DATA_AFTER, READ_FILES, expectedAfterChanges, imageSums, initramfsInit, LEASE_SCRIPT, parseSums, sha256, treeDigest, writeImage,
@@ -51,11 +51,14 @@ test('a diskless VM PXE-boots through our boot services and runs from an NFS roo
   let ganesha: Ganesha | undefined;
   let mainNs: Netns | undefined;
   const owned: Proc[] = [];
+  const vethTag = `${process.pid % 100000}`;
   t.teardown(async () => {
     for (const p of owned) await p.kill(2000).catch(() => undefined);
     await ganesha?.stop().catch(() => undefined);
     await mainNs?.destroy();
     await link.destroy();
+    // Only left in the root namespace if setting up the pair failed half way.
+    await run('ip', ['link', 'del', `e2p${vethTag}`]).catch(() => undefined);
   });
 
   // The image (main export), its checksums and the expected state after the VM's changes.
@@ -68,7 +71,6 @@ test('a diskless VM PXE-boots through our boot services and runs from an NFS roo
   // The image server (the paper's VM3) in its own namespace, one link away from the proxy appliance
   // (VM2, the namespace with the boot bridge), as the proxy's second NIC.
   mainNs = await Netns.create('e2em');
-  const vethTag = `${process.pid % 100000}`;
   await vethPair({ ns: link.srv, ifname: `e2p${vethTag}`, cidr: `${MAIN_LINK}.1/30` }, { ns: mainNs, ifname: `e2m${vethTag}`, cidr: `${MAIN_LINK}.2/30` });
   ganesha = await startGanesha({ exportDir: imageDir, ns: mainNs, readOnly: true, nfsPort: MAIN_NFS_PORT, mountPort: MAIN_MOUNT_PORT });
   const exportPath = ganesha.exportPath;
