@@ -58,6 +58,9 @@ export interface RpcClientOptions {
   retransmitMs?: number;
 }
 
+/** Socket reads of anything but bulk record bodies go through one buffer of this size. */
+const READ_SCRATCH_BYTES = 64 * 1024;
+
 interface Pending {
   /** The framed call: 4 bytes for the record mark, then the message (bulk bodies by reference). */
   parts: Uint8Array[];
@@ -176,29 +179,39 @@ export class TcpRpcClient extends BaseRpcClient {
 
   private open(): net.Socket {
     if (this.socket) return this.socket;
-    const s = net.connect({ host: this.opts.host, port: this.opts.port });
+    const decoder = new RecordDecoder(this.opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES);
+    const scratch = Buffer.allocUnsafe(READ_SCRATCH_BYTES);
+    // Reads land in the record being assembled (bulk READ replies) or in one reused scratch buffer:
+    // no chunk is allocated per read, and reply data is not copied after the kernel wrote it.
+    const s = net.connect({
+      host: this.opts.host,
+      port: this.opts.port,
+      onread: {
+        buffer: () => decoder.readTarget(scratch),
+        callback: (n: number) => {
+          let records: Uint8Array[];
+          try {
+            records = decoder.pushRead(n);
+          } catch (e) {
+            // A reply larger than we accept (or broken framing): the stream cannot continue, and we
+            // cannot tell which call it answers. Fail the calls sent on this connection instead of
+            // retransmitting them into the same wall; unsent calls go out on a new connection.
+            this.strayReplies++;
+            this.failAll((p) => p.sent, new RpcTransportError('TOO_LARGE', `reply stream from ${this.opts.host}:${this.opts.port} refused: ${(e as Error).message}`));
+            s.destroy();
+            return false;
+          }
+          for (const rec of records) this.onReply(rec);
+          return true;
+        },
+      },
+    });
     s.setNoDelay(true);
     this.socket = s;
-    const decoder = new RecordDecoder(this.opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES);
     s.on('connect', () => {
       this.connected = true;
       this.attempts = 0;
       for (const [xid, p] of this.pending) this.write(xid, p);
-    });
-    s.on('data', (chunk: Buffer) => {
-      let records: Uint8Array[];
-      try {
-        records = decoder.push(chunk);
-      } catch (e) {
-        // A reply larger than we accept (or broken framing): the stream cannot continue, and we
-        // cannot tell which call it answers. Fail the calls sent on this connection instead of
-        // retransmitting them into the same wall; unsent calls go out on a new connection.
-        this.strayReplies++;
-        this.failAll((p) => p.sent, new RpcTransportError('TOO_LARGE', `reply stream from ${this.opts.host}:${this.opts.port} refused: ${(e as Error).message}`));
-        s.destroy();
-        return;
-      }
-      for (const rec of records) this.onReply(rec);
     });
     s.on('error', () => undefined);
     s.on('close', () => {

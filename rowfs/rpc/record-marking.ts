@@ -59,6 +59,8 @@ export class RecordDecoder {
   /** Complete fragments of the record being assembled. */
   private fragments: Uint8Array[] = [];
   private recordBytes = 0;
+  /** The scratch buffer handed out by the last readTarget(), if that was the target. */
+  private scratch: Uint8Array | undefined;
 
   constructor(private readonly maxRecordBytes = DEFAULT_MAX_RECORD_BYTES) {}
 
@@ -67,6 +69,42 @@ export class RecordDecoder {
    * record would exceed the maximum or a non-final fragment is empty; the stream is then unusable.
    */
   push(chunk: Uint8Array): Uint8Array[] {
+    return this.consume(chunk, false);
+  }
+
+  /**
+   * Where the next socket read should land (for `net.connect({ onread })`): the unfilled rest of a
+   * fragment being assembled, so the kernel writes bulk data straight into the record (no copy and
+   * no per-read chunk allocation), else the reusable `scratch` buffer. Then call `pushRead(n)`.
+   */
+  readTarget(scratch: Uint8Array): Uint8Array {
+    if (this.fragBuf !== undefined) {
+      this.scratch = undefined;
+      return this.fragBuf.subarray(this.fragHave);
+    }
+    this.scratch = scratch;
+    return scratch;
+  }
+
+  /** Takes the `n` bytes the last read put into `readTarget()`'s buffer; returns completed records. */
+  pushRead(n: number): Uint8Array[] {
+    const scratch = this.scratch;
+    this.scratch = undefined;
+    if (scratch !== undefined) return this.consume(scratch.subarray(0, n), true);
+    if (this.fragBuf === undefined || n > this.fragLen - this.fragHave) throw new RecordMarkingError('RECORD_TOO_LARGE', 'read past the fragment');
+    this.fragHave += n;
+    const out: Uint8Array[] = [];
+    if (this.fragHave === this.fragLen) {
+      const frag = this.fragBuf;
+      this.fragBuf = undefined;
+      this.fragHave = 0;
+      this.endFragment(frag, out);
+    }
+    return out;
+  }
+
+  /** `reused`: the chunk's memory is overwritten later, so fragments in it are copied, not viewed. */
+  private consume(chunk: Uint8Array, reused: boolean): Uint8Array[] {
     const out: Uint8Array[] = [];
     let off = 0;
     while (off < chunk.length) {
@@ -99,7 +137,7 @@ export class RecordDecoder {
       }
       const avail = chunk.length - off;
       if (this.fragBuf === undefined && avail >= this.fragLen) {
-        const frag = chunk.subarray(off, off + this.fragLen);
+        const frag = reused ? copyOf(chunk.subarray(off, off + this.fragLen)) : chunk.subarray(off, off + this.fragLen);
         off += this.fragLen;
         this.endFragment(frag, out);
         continue;
@@ -138,6 +176,12 @@ export class RecordDecoder {
     this.fragments = [];
     this.recordBytes = 0;
   }
+}
+
+function copyOf(b: Uint8Array): Uint8Array {
+  const out = Buffer.allocUnsafe(b.length);
+  out.set(b);
+  return out;
 }
 
 function readUint32(b: Uint8Array, off: number): number {

@@ -174,6 +174,48 @@ test('a single-fragment record inside one chunk is a view of that chunk; one spr
   t.is(got[0]!.length, body.length);
 });
 
+test('reads into readTarget (scratch or the record itself) reassemble the same records; nothing aliases the scratch', (t) => {
+  fc.assert(
+    fc.property(arbStream, fc.array(fc.integer({ min: 1, max: 400 }), { minLength: 1, maxLength: 50 }), fc.integer({ min: 1, max: 64 }), ({ stream, expected }, sizes, scratchBytes) => {
+      const dec = new RecordDecoder(10_000);
+      const scratch = Buffer.alloc(scratchBytes);
+      const got: Uint8Array[] = [];
+      let off = 0;
+      for (let i = 0; off < stream.length && i < 100_000; i++) {
+        const target = dec.readTarget(scratch);
+        t.true(target.length > 0);
+        // The "kernel" fills at most the target and at most what the stream still has.
+        const n = Math.min(target.length, sizes[i % sizes.length]!, stream.length - off);
+        target.set(stream.subarray(off, off + n));
+        off += n;
+        got.push(...dec.pushRead(n));
+        scratch.fill(0xee); // the next read overwrites the scratch: records must not see it
+      }
+      t.deepEqual(got.map((r) => Buffer.from(r)), expected.map((r) => Buffer.from(r)));
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('a bulk fragment is read in place: after its mark, the read target is the record buffer that is handed out', (t) => {
+  const body = new Uint8Array(100_000).map((_, i) => i & 0xff);
+  const stream = encodeRecord(body);
+  const dec = new RecordDecoder();
+  const scratch = Buffer.alloc(1000);
+  let target = dec.readTarget(scratch);
+  t.is(target, scratch);
+  target.set(stream.subarray(0, 1000));
+  t.deepEqual(dec.pushRead(1000), []);
+  target = dec.readTarget(scratch);
+  t.is(target.length, stream.length - 1000);
+  t.not(target.buffer, scratch.buffer);
+  target.set(stream.subarray(1000));
+  const [rec] = dec.pushRead(target.length);
+  t.is(rec!.buffer, target.buffer, 'the record is the buffer the kernel wrote into');
+  t.deepEqual(Buffer.from(rec!), Buffer.from(body));
+  t.throws(() => dec.pushRead(1), { instanceOf: RecordMarkingError });
+});
+
 test('record decoder fuzz: random bytes in random chunks give records or RecordMarkingError, the same for every cut', (t) => {
   fc.assert(
     fc.property(
