@@ -61,6 +61,8 @@ export interface TftpServerCounters {
   active: number;
   bytesSent: number;
   retransmits: number;
+  /** Blocks the native socket's chain sent without JS (lock-step fast path). */
+  nativeBlocks: number;
 }
 
 const DEFAULT_TIMEOUT_MS = 1000;
@@ -73,7 +75,7 @@ const RECEIVE_BUFFER_BYTES = 2048;
 export class TftpServer {
   readonly counters: TftpServerCounters = {
     requests: 0, malformed: 0, refusedTraversal: 0, notFound: 0, refusedWrite: 0, refusedBusy: 0,
-    started: 0, completed: 0, failed: 0, active: 0, bytesSent: 0, retransmits: 0,
+    started: 0, completed: 0, failed: 0, active: 0, bytesSent: 0, retransmits: 0, nativeBlocks: 0,
   };
   private listener?: Socket;
   private realRoot = '';
@@ -228,6 +230,7 @@ export class TftpServer {
         cleanup();
         this.counters.bytesSent += result.bytes;
         this.counters.retransmits += result.retransmits;
+        this.counters.nativeBlocks += result.nativeBlocks;
         const endedAt = this.clock.now();
         if (result.ok) this.counters.completed++;
         else this.counters.failed++;

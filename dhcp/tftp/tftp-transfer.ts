@@ -6,6 +6,10 @@
 // retransmission re-sends it as is).
 // Block numbers are absolute internally and go on the wire modulo 2^16, so files over 65535
 // blocks roll over to block 0 (the convention of tftp-hpa and atftp).
+// In lock-step over a sink with a native chain, the sink answers ACK n-1 with DATA n by itself for
+// the rest of the read-ahead chunk (no JS on the round trip); the transfer catches up with what it
+// sent (takeServed) whenever it runs: on any other datagram, on the final ACK of the chunk, on its
+// timer. Retransmissions re-copy the block from the chunk, which stays put while the chain runs.
 // One deadline timer drives retransmission: after `timeoutMs` without progress the unacknowledged
 // datagrams are sent again, up to maxRetries times. Duplicate ACKs are ignored (never answered
 // with a resend), avoiding the Sorcerer's Apprentice syndrome (RFC 1123 4.2.3.1).
@@ -22,6 +26,8 @@ export interface TransferResult {
   bytes: number;
   blocks: number;
   retransmits: number;
+  /** Blocks the sink's native chain sent (lock-step fast path). */
+  nativeBlocks: number;
   /** Clock time when the last DATA block was first sent. */
   lastBlockSentAt?: number;
   error?: string;
@@ -30,6 +36,13 @@ export interface TransferResult {
 /** Where a transfer's datagrams go: a socket connected to the client (errors are left to the retransmission timer). */
 export interface DatagramSink {
   send(bytes: Uint8Array): unknown;
+  /**
+   * Optional lock-step chain (UdpConnection): the sink itself answers ACK n-1 with DATA n for
+   * n = nextBlock..stopBlock out of `chunk`, and takeServed() reports how many it sent.
+   */
+  serveChain?(chunk: Buffer, chunkFirstBlock: number, blockBytes: number, chunkLength: number, nextBlock: number, stopBlock: number): void;
+  stopChain?(): void;
+  takeServed?(): number;
 }
 
 export interface TransferOptions {
@@ -61,17 +74,22 @@ export class TftpTransfer {
   private lastProgressAt = 0;
   private retries = 0;
   private retransmits = 0;
+  private nativeBlocks = 0;
   private bytesSent = 0;
   private lastBlockSentAt?: number;
   private timer?: Timer;
   private finished = false;
   private loading = false;
+  private readonly chaining: boolean;
+  private readonly windowBlocks: number;
 
   constructor(private readonly o: TransferOptions) {
     this.lastBlock = Math.floor(o.source.size / o.blockBytes) + 1;
     const chunkBlocks = Math.max(1, Math.floor(CHUNK_TARGET_BYTES / o.blockBytes));
     this.chunk = Buffer.allocUnsafe(chunkBlocks * o.blockBytes);
     const window = Math.max(1, o.windowBlocks);
+    this.windowBlocks = window;
+    this.chaining = window === 1 && typeof o.socket.serveChain === 'function' && typeof o.socket.takeServed === 'function';
     this.slots = Array.from({ length: window }, () => Buffer.allocUnsafe(DATA_HEADER_BYTES + o.blockBytes));
     this.slotViews = [...this.slots];
   }
@@ -90,6 +108,7 @@ export class TftpTransfer {
   /** A datagram from the client (the socket is connected to it, so the TID already matches). */
   onDatagram(msg: Buffer): void {
     if (this.finished) return;
+    this.catchUpWithChain();
     const block = ackBlockOf(msg);
     if (block < 0) {
       let packet;
@@ -130,7 +149,7 @@ export class TftpTransfer {
    * chunk holds the blocks (the per-ACK hot path allocates nothing); reads the next chunk otherwise.
    */
   private fillWindow(): void {
-    const limit = Math.min(this.acked + this.slots.length, this.lastBlock);
+    const limit = Math.min(this.acked + this.windowBlocks, this.lastBlock);
     while (this.sent < limit && !this.finished) {
       const n = this.sent + 1;
       const offset = (n - 1) * this.o.blockBytes;
@@ -140,6 +159,30 @@ export class TftpTransfer {
       }
       this.emitBlock(n);
     }
+    if (this.chaining) this.startChain();
+  }
+
+  /** Lock-step, block `sent` out and unacknowledged: let the sink serve the rest of the chunk. */
+  private startChain(): void {
+    const n = this.sent + 1;
+    if (this.finished || this.sent !== this.acked + 1 || n > this.lastBlock || !this.inChunk((n - 1) * this.o.blockBytes)) return;
+    const chunkFirstBlock = this.chunkStart / this.o.blockBytes + 1;
+    const stop = Math.min(this.lastBlock, chunkFirstBlock + this.chunk.length / this.o.blockBytes - 1);
+    this.o.socket.serveChain!(this.chunk, chunkFirstBlock, this.o.blockBytes, this.chunkLength, n, stop);
+  }
+
+  /** Accounts for the blocks the sink's chain sent: each also means the block before it was acknowledged. */
+  private catchUpWithChain(): void {
+    if (!this.chaining) return;
+    const served = this.o.socket.takeServed!();
+    if (served === 0) return;
+    for (let i = 0; i < served; i++) {
+      this.acked = this.sent;
+      this.markSent(this.sent + 1);
+    }
+    this.nativeBlocks += served;
+    this.retries = 0;
+    this.lastProgressAt = this.o.clock.now();
   }
 
   private async loadChunk(offset: number): Promise<void> {
@@ -162,17 +205,27 @@ export class TftpTransfer {
 
   /** Copies block n from the read-ahead chunk into its slot and sends it. */
   private emitBlock(n: number): void {
+    this.sendSlot(this.prepareBlock(n));
+    this.markSent(n);
+  }
+
+  /** Copies block n from the read-ahead chunk behind its header in its slot; returns the slot. */
+  private prepareBlock(n: number): number {
     const start = (n - 1) * this.o.blockBytes - this.chunkStart;
     const length = Math.max(0, Math.min(start + this.o.blockBytes, this.chunkLength) - start);
     const slot = n % this.slots.length;
     const packet = this.slots[slot]!;
     writeDataHeader(packet, n);
     if (length > 0) this.chunk.copy(packet, DATA_HEADER_BYTES, start, start + length);
-    if (length < this.o.blockBytes) this.slotViews[slot] = packet.subarray(0, DATA_HEADER_BYTES + length);
+    this.slotViews[slot] = length < this.o.blockBytes ? packet.subarray(0, DATA_HEADER_BYTES + length) : packet;
+    return slot;
+  }
+
+  /** Block n went out (sent here, or by the sink's chain). */
+  private markSent(n: number): void {
     this.sent = n;
-    this.bytesSent += length;
+    this.bytesSent += Math.max(0, Math.min(this.o.blockBytes, this.o.source.size - (n - 1) * this.o.blockBytes));
     if (n === this.lastBlock) this.lastBlockSentAt = this.o.clock.now();
-    this.sendSlot(slot);
   }
 
   private sendSlot(slot: number): void {
@@ -188,13 +241,15 @@ export class TftpTransfer {
   private onTimer(): void {
     this.timer = undefined;
     if (this.finished) return;
+    this.catchUpWithChain();
     const waited = this.o.clock.now() - this.lastProgressAt;
     if (waited < this.o.timeoutMs || this.loading) return this.armTimer(Math.max(1, this.o.timeoutMs - waited));
     if (this.retries >= this.o.maxRetries) return this.fail(`timed out after ${this.retries} retransmissions`, undefined);
     this.retries++;
     this.retransmits++;
     if (this.oackDatagram) this.o.socket.send(this.oackDatagram);
-    for (let n = this.acked + 1; n <= this.sent; n++) this.sendSlot(n % this.slots.length);
+    // Chained blocks are in no slot; in lock-step the unacknowledged block is still in the chunk.
+    for (let n = this.acked + 1; n <= this.sent; n++) this.sendSlot(this.chaining ? this.prepareBlock(n) : n % this.slots.length);
     this.lastProgressAt = this.o.clock.now();
     this.armTimer(this.o.timeoutMs);
   }
@@ -214,6 +269,7 @@ export class TftpTransfer {
   private finish(r: { error?: string }): void {
     if (this.finished) return;
     this.finished = true;
+    if (this.chaining) this.o.socket.stopChain?.();
     this.timer?.cancel();
     this.timer = undefined;
     this.o.onDone({
@@ -221,6 +277,7 @@ export class TftpTransfer {
       bytes: this.bytesSent,
       blocks: this.acked,
       retransmits: this.retransmits,
+      nativeBlocks: this.nativeBlocks,
       lastBlockSentAt: this.lastBlockSentAt,
       error: r.error,
     });

@@ -22,6 +22,8 @@ export interface BootNetAddon {
   udpOpen(localAddress: string, remoteAddress: string, remotePort: number): UdpHandle;
   udpSend(h: UdpHandle, bytes: Uint8Array): number;
   udpStartReceiving(h: UdpHandle, buffer: Buffer, cb: (length: number) => void): void;
+  udpServeChain(h: UdpHandle, chunk?: Buffer, chunkFirstBlock?: number, blockBytes?: number, chunkLength?: number, nextBlock?: number, stopBlock?: number): void;
+  udpTakeServed(h: UdpHandle): number;
   udpClose(h: UdpHandle): void;
 }
 

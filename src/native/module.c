@@ -47,6 +47,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"udpOpen", NULL, bootnet_udp_open, NULL, NULL, NULL, napi_default, NULL},
     {"udpSend", NULL, bootnet_udp_send, NULL, NULL, NULL, napi_default, NULL},
     {"udpStartReceiving", NULL, bootnet_udp_start_receiving, NULL, NULL, NULL, napi_default, NULL},
+    {"udpServeChain", NULL, bootnet_udp_serve_chain, NULL, NULL, NULL, napi_default, NULL},
+    {"udpTakeServed", NULL, bootnet_udp_take_served, NULL, NULL, NULL, napi_default, NULL},
     {"udpClose", NULL, bootnet_udp_close, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

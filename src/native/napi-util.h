@@ -29,6 +29,8 @@ napi_value bootnet_icmp6_close(napi_env env, napi_callback_info info);
 napi_value bootnet_udp_open(napi_env env, napi_callback_info info);
 napi_value bootnet_udp_send(napi_env env, napi_callback_info info);
 napi_value bootnet_udp_start_receiving(napi_env env, napi_callback_info info);
+napi_value bootnet_udp_serve_chain(napi_env env, napi_callback_info info);
+napi_value bootnet_udp_take_served(napi_env env, napi_callback_info info);
 napi_value bootnet_udp_close(napi_env env, napi_callback_info info);
 
 #endif

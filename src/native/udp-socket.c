@@ -8,6 +8,14 @@
 //       (a Buffer the caller owns and reuses) and cb gets its length, so nothing is allocated per
 //       datagram; cb must be done with the bytes when it returns. Longer datagrams are truncated
 //       to the buffer (cb sees length > buffer.length).
+//   udpServeChain(handle, chunk, chunkFirstBlock, blockBytes, chunkLength, nextBlock, stopBlock)
+//       lock-step TFTP served natively: while nextBlock <= stopBlock, an ACK of nextBlock-1 (mod
+//       2^16) is answered at once with DATA nextBlock, its payload taken from `chunk` (a Buffer
+//       holding the file from block chunkFirstBlock on, chunkLength bytes valid) by sendmsg with
+//       two iovecs, and no JS runs at all. Other datagrams go to cb as usual. Without arguments
+//       after the handle it stops the chain.
+//   udpTakeServed(handle) -> number   blocks the chain sent since the last call (each one also
+//       means the ACK of the block before it arrived).
 //   udpClose(handle)   idempotent.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,9 +26,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include "napi-util.h"
-
-#define MAX_DRAIN_PER_WAKEUP 64
 
 typedef struct {
   int fd;
@@ -35,6 +42,12 @@ typedef struct {
   napi_ref resource;
   /** Inside on_readable: a close from the callback defers releasing the references until it returns. */
   bool dispatching;
+  /** The lock-step chain (udpServeChain). */
+  bool chain;
+  napi_ref chunk_ref;
+  unsigned char *chunk;
+  size_t chunk_len;
+  int64_t chunk_first, block_bytes, next, stop, served;
 } udp_t;
 
 static void poll_closed(uv_handle_t *h) { free(h); }
@@ -44,7 +57,9 @@ static void release_refs(udp_t *u) {
     napi_async_destroy(u->env, u->ctx);
     u->ctx = NULL;
   }
-  napi_ref *refs[] = {&u->callback, &u->self, &u->buffer_ref, &u->resource};
+  u->chain = false;
+  u->chunk = NULL;
+  napi_ref *refs[] = {&u->callback, &u->self, &u->buffer_ref, &u->resource, &u->chunk_ref};
   for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
     if (*refs[i]) {
       napi_delete_reference(u->env, *refs[i]);
@@ -159,9 +174,39 @@ napi_value bootnet_udp_send(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/** Chain step: if `n` bytes in the buffer are the ACK the chain waits for, send the next block. */
+static bool serve_chain(udp_t *u, ssize_t n) {
+  if (!u->chain || n != 4 || u->buffer[0] != 0 || u->buffer[1] != 4) return false;
+  unsigned int block = ((unsigned int)u->buffer[2] << 8) | u->buffer[3];
+  if (block != (unsigned int)((u->next - 1) & 0xffff)) return false;
+  int64_t offset = (u->next - u->chunk_first) * u->block_bytes;
+  int64_t len = (int64_t)u->chunk_len - offset;
+  if (len > u->block_bytes) len = u->block_bytes;
+  if (len < 0) len = 0;
+  unsigned char header[4] = {0, 3, (unsigned char)((u->next >> 8) & 0xff), (unsigned char)(u->next & 0xff)};
+  struct iovec iov[2] = {{header, 4}, {u->chunk + offset, (size_t)len}};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = iov;
+  msg.msg_iovlen = len > 0 ? 2 : 1;
+  ssize_t w;
+  do { w = sendmsg(u->fd, &msg, 0); } while (w < 0 && errno == EINTR);
+  // A failed send (full buffer, ICMP error) is left to the caller's retransmission timer.
+  u->next++;
+  u->served++;
+  if (u->next > u->stop) u->chain = false;
+  return true;
+}
+
 static void on_readable(uv_poll_t *handle, int status, int events) {
   udp_t *u = handle->data;
-  if (!u || u->fd < 0 || !u->callback) return;
+  if (!u || u->fd < 0 || !u->callback || !u->buffer) return;
+  // One datagram per wakeup: libuv's epoll is level-triggered, so a queued one wakes us again at
+  // once, and the lock-step case saves the recv that would only return EAGAIN.
+  ssize_t n;
+  do { n = recv(u->fd, u->buffer, u->buffer_len, MSG_TRUNC); } while (n < 0 && errno == EINTR);
+  // n < 0: EAGAIN, or ECONNREFUSED (an ICMP error of an earlier send): the retransmission timer copes.
+  if (n < 0 || serve_chain(u, n)) return;
   napi_env env = u->env;
   napi_handle_scope hs;
   if (napi_open_handle_scope(env, &hs) != napi_ok) return;
@@ -172,21 +217,13 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   napi_callback_scope scope;
   napi_open_callback_scope(env, resource, u->ctx, &scope);
   u->dispatching = true;
-  for (int i = 0; i < MAX_DRAIN_PER_WAKEUP && u->fd >= 0 && u->buffer; i++) {
-    ssize_t n = recv(u->fd, u->buffer, u->buffer_len, MSG_TRUNC);
-    if (n < 0) {
-      if (errno == EINTR || errno == ECONNREFUSED) continue; // ICMP error of an earlier send: the timer copes
-      break; // EAGAIN
-    }
-    napi_value arg, result;
-    napi_create_int64(env, (int64_t)n, &arg);
-    // Runs outside any JS frame: route the callback's exceptions to 'uncaughtException'.
-    if (napi_call_function(env, global, cb, 1, &arg, &result) == napi_pending_exception) {
-      napi_value exc;
-      napi_get_and_clear_last_exception(env, &exc);
-      napi_fatal_exception(env, exc);
-      break;
-    }
+  napi_value arg, result;
+  napi_create_int64(env, (int64_t)n, &arg);
+  // Runs outside any JS frame: route the callback's exceptions to 'uncaughtException'.
+  if (napi_call_function(env, global, cb, 1, &arg, &result) == napi_pending_exception) {
+    napi_value exc;
+    napi_get_and_clear_last_exception(env, &exc);
+    napi_fatal_exception(env, exc);
   }
   napi_close_callback_scope(env, scope);
   u->dispatching = false;
@@ -245,6 +282,56 @@ napi_value bootnet_udp_start_receiving(napi_env env, napi_callback_info info) {
   BOOTNET_CHECK(napi_create_reference(env, argv[2], 1, &u->callback));
   BOOTNET_CHECK(napi_create_reference(env, argv[0], 1, &u->self)); // keep the handle alive while receiving
   return NULL;
+}
+
+napi_value bootnet_udp_serve_chain(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  BOOTNET_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  udp_t *u = argc >= 1 ? unwrap(env, argv[0]) : NULL;
+  if (!u) return NULL;
+  u->chain = false;
+  u->chunk = NULL;
+  if (u->chunk_ref) {
+    napi_delete_reference(env, u->chunk_ref);
+    u->chunk_ref = NULL;
+  }
+  if (argc < 7) return NULL; // stop
+  bool is_buffer = false;
+  napi_is_buffer(env, argv[1], &is_buffer);
+  void *data = NULL;
+  size_t cap = 0;
+  int64_t v[5];
+  bool ok = is_buffer && napi_get_buffer_info(env, argv[1], &data, &cap) == napi_ok;
+  for (int i = 0; ok && i < 5; i++) ok = napi_get_value_int64(env, argv[2 + i], &v[i]) == napi_ok;
+  // v: chunkFirstBlock, blockBytes, chunkLength, nextBlock, stopBlock. Every block served must lie in the chunk.
+  if (!ok || v[1] < 8 || v[1] > 65464 || v[2] < 0 || (uint64_t)v[2] > cap || v[0] < 1 || v[3] < v[0] || v[4] < v[3] ||
+      (v[4] - v[0] + 1) * v[1] > (int64_t)cap) {
+    napi_throw_range_error(env, "NET_EINVAL", "udpServeChain(handle, chunk, chunkFirstBlock, blockBytes, chunkLength, nextBlock, stopBlock): blocks outside the chunk");
+    return NULL;
+  }
+  if (u->fd < 0) return NULL;
+  BOOTNET_CHECK(napi_create_reference(env, argv[1], 1, &u->chunk_ref)); // the chunk stays alive while served
+  u->chunk = data;
+  u->chunk_len = (size_t)v[2];
+  u->chunk_first = v[0];
+  u->block_bytes = v[1];
+  u->next = v[3];
+  u->stop = v[4];
+  u->chain = true;
+  return NULL;
+}
+
+napi_value bootnet_udp_take_served(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  BOOTNET_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  udp_t *u = argc >= 1 ? unwrap(env, argv[0]) : NULL;
+  if (!u) return NULL;
+  napi_value out;
+  BOOTNET_CHECK(napi_create_int64(env, u->served, &out));
+  u->served = 0;
+  return out;
 }
 
 napi_value bootnet_udp_close(napi_env env, napi_callback_info info) {

@@ -68,6 +68,11 @@ test('atftp fetches with options (blksize, tsize, timeout, windowsize) and witho
   }
   t.is(server.counters.completed, variants.length);
   t.is(server.counters.retransmits, 0);
+  // The three lock-step variants are served by the native chain ("ACK n -> DATA n+1") for all
+  // blocks but the first of each read-ahead chunk; the windowed one never is.
+  const lockStepBlocks = [512, 1468, 8192].reduce((sum, b) => sum + Math.floor(3000001 / b) + 1, 0);
+  t.true(server.counters.nativeBlocks >= lockStepBlocks * 0.95, `native blocks ${server.counters.nativeBlocks} of ${lockStepBlocks}`);
+  t.true(server.counters.nativeBlocks < lockStepBlocks);
 });
 
 test('a 64 MB file arrives intact through block-number rollover (tftp-hpa, 512-byte blocks) and with atftp', async (t) => {
@@ -129,6 +134,53 @@ test('lost ACKs: the block is retransmitted after the negotiated timeout; a sile
   t.is(server.counters.active, 0);
   t.true(server.counters.retransmits >= 2);
   t.true(Date.now() - started < 8000);
+});
+
+/** Lock-step blocks after the first are sent by the native chain; a withheld ACK still gets the block resent by the timer. */
+test('native chain: a withheld ACK mid-file is answered by the timer with the same block; duplicates are ignored', async (t) => {
+  const { root, port, server } = await serve(t);
+  const data = randomBytes(4 * 512 + 452); // blocks 1..5, the last one short
+  writeFileSync(join(root, 'c'), data);
+  const sock = createSocket('udp4');
+  t.teardown(() => sock.close());
+  const got: Array<{ at: number; block: number; payload: Buffer; port: number }> = [];
+  sock.on('message', (m, r) => {
+    const p = decodeTftp(m);
+    if (p.op === 'DATA') got.push({ at: Date.now(), block: p.block, payload: Buffer.from(p.data), port: r.port });
+  });
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+  const wait = (n: number, ms: number) => new Promise<void>((resolve, reject) => {
+    const deadline = Date.now() + ms;
+    const tick = () => (got.length >= n ? resolve() : Date.now() > deadline ? reject(new Error(`only ${got.length} DATA`)) : setTimeout(tick, 10));
+    tick();
+  });
+  const ack = (block: number) => sock.send(encodeTftp({ op: 'ACK', block }), got[0]!.port, '127.0.0.1');
+  sock.send(encodeTftp({ op: 'RRQ', filename: 'c', mode: 'octet', options: new Map() }), Number(port), '127.0.0.1');
+  await wait(1, 3000);
+  ack(1);
+  await wait(2, 3000);
+  ack(2);
+  await wait(3, 3000);
+  // Withhold ACK 3: after the 1 s default timeout, DATA 3 comes again (from the chunk, same bytes).
+  ack(2); // duplicate: ignored, no resend
+  await wait(4, 3000);
+  t.true(got[3]!.at - got[2]!.at >= 900, 'resent by the timer');
+  t.is(got[3]!.block, 3);
+  t.deepEqual(got[3]!.payload, got[2]!.payload);
+  ack(3);
+  await wait(5, 3000);
+  ack(4);
+  await wait(6, 3000);
+  ack(5);
+  const deadline = Date.now() + 3000;
+  while (server.counters.completed === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.deepEqual(got.map((g) => g.block), [1, 2, 3, 3, 4, 5]);
+  const blocks = new Map(got.map((g) => [g.block, g.payload]));
+  t.deepEqual(Buffer.concat([1, 2, 3, 4, 5].map((b) => blocks.get(b)!)), data);
+  t.is(server.counters.completed, 1);
+  t.is(server.counters.retransmits, 1);
+  t.is(server.counters.bytesSent, data.length);
+  t.true(server.counters.nativeBlocks >= 3, `native blocks ${server.counters.nativeBlocks}`);
 });
 
 test('fuzzed datagrams on the request port are counted and dropped; the server still serves', async (t) => {

@@ -61,31 +61,52 @@ test('raw ICMPv6 socket: typed errors for an unknown interface, bad destination 
   t.is(t.throws(() => s.send(new Uint8Array(8), 'ff02::1'), { instanceOf: NativeNetError })?.code, 'NET_EBADF');
 });
 
-test('UdpConnection: connected to its peer, receives into one reused buffer, flags truncation, closes from its own callback', async (t) => {
+test('UdpConnection: connected to its peer, receives into one reused buffer, serves a lock-step chain, flags truncation, closes from its own callback', async (t) => {
   const peer = await boundSocket();
   t.teardown(() => peer.close());
   const conn = UdpConnection.open('127.0.0.1', '127.0.0.1', peer.address().port);
   t.teardown(() => conn.close());
   t.true(conn.localPort > 0);
-  const fromConn = new Promise<Buffer>((resolve) => peer.once('message', (m) => resolve(m)));
+  const fromPeer: Buffer[] = [];
+  peer.on('message', (m) => fromPeer.push(m));
+  const untilPeerHas = (n: number) => until(`${n} datagrams at the peer`, 3000, () => (fromPeer.length >= n ? true : undefined));
   t.is(conn.send(Buffer.from('ping')), 0);
-  t.is((await fromConn).toString(), 'ping');
+  await untilPeerHas(1);
+  t.is(fromPeer[0]!.toString(), 'ping');
 
   const buffer = Buffer.alloc(8);
-  const seen: Array<{ text: string; truncated: boolean; shares: boolean }> = [];
-  const done = new Promise<void>((resolve) => {
-    conn.onDatagram(buffer, (d, truncated) => {
-      seen.push({ text: d.toString(), truncated, shares: d.buffer === buffer.buffer });
-      if (seen.length === 2) {
-        conn.close(); // from inside the callback: the rest of the wakeup must not touch the socket
-        resolve();
-      }
-    });
+  const seen: Array<{ bytes: string; truncated: boolean; shares: boolean }> = [];
+  let closedFromCallback!: () => void;
+  const closed = new Promise<void>((resolve) => (closedFromCallback = resolve));
+  conn.onDatagram(buffer, (d, truncated) => {
+    seen.push({ bytes: d.toString('hex'), truncated, shares: d.buffer === buffer.buffer });
+    if (seen.length === 2) {
+      conn.close(); // from inside the callback: the rest of the wakeup must not touch the socket
+      closedFromCallback();
+    }
   });
-  peer.send('ack1', conn.localPort, '127.0.0.1');
-  peer.send('a-datagram-longer-than-8', conn.localPort, '127.0.0.1');
-  await done;
-  t.deepEqual(seen, [{ text: 'ack1', truncated: false, shares: true }, { text: 'a-datagr', truncated: true, shares: true }]);
+  // A chain whose blocks would lie outside its chunk is refused, not served out of bounds.
+  t.is(t.throws(() => conn.serveChain(Buffer.alloc(1024), 1, 512, 1024, 1, 3), { instanceOf: NativeNetError })?.code, 'NET_EINVAL');
+  // Chunk = file blocks 1..3 of 8 bytes, 20 bytes valid; block 1 is out; the chain serves 2 and 3.
+  const chunk = Buffer.from('AAAAAAAABBBBBBBBCCCC________');
+  conn.serveChain(chunk, 1, 8, 20, 2, 3);
+  const ack = (n: number) => peer.send(Buffer.from([0, 4, n >> 8, n & 255]), conn.localPort, '127.0.0.1');
+  ack(1);
+  await untilPeerHas(2);
+  t.deepEqual(fromPeer[1], Buffer.concat([Buffer.from([0, 3, 0, 2]), Buffer.from('BBBBBBBB')]));
+  ack(1); // duplicate: the chain waits for ACK 2, so this one goes to the callback
+  ack(2);
+  await untilPeerHas(3);
+  t.deepEqual(fromPeer[2], Buffer.concat([Buffer.from([0, 3, 0, 3]), Buffer.from('CCCC')]));
+  t.is(conn.takeServed(), 2);
+  t.is(conn.takeServed(), 0);
+  peer.send('a-datagram-longer-than-8', conn.localPort, '127.0.0.1'); // the chain is done: to the callback
+  await closed;
+  t.deepEqual(seen, [
+    { bytes: '00040001', truncated: false, shares: true },
+    { bytes: Buffer.from('a-datagr').toString('hex'), truncated: true, shares: true },
+  ]);
+  t.is(fromPeer.length, 3, 'nothing else was sent');
   t.is(conn.send(Buffer.from('late')), 9, 'EBADF after close');
   t.is(t.throws(() => conn.onDatagram(buffer, () => undefined), { instanceOf: NativeNetError })?.code, 'NET_EBADF');
   t.is(t.throws(() => UdpConnection.open('127.0.0.1', 'not-an-ip', 69), { instanceOf: NativeNetError })?.code, 'NET_EINVAL');
