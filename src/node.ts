@@ -68,6 +68,8 @@ export class JoinError extends Error {
 export interface NodeStartOptions {
   services?: NodeService[];
   overlayOptions?: Partial<OverlayOptions>;
+  /** ICE candidates the connector must ignore (`overlay up` passes "on the virtual subnet"). */
+  dropCandidate?: (candidate: string) => boolean;
   /** Progress lines meant for the user (address, joined, ...). */
   say?: (line: string) => void;
   /** Diagnostic lines. */
@@ -129,6 +131,7 @@ export class OverlayDaemon {
       ...(config.portRange ? { portRange: config.portRange } : {}),
       iceTransportPolicy: config.iceTransportPolicy,
       dialTimeoutMs: config.dialTimeoutMs,
+      ...(o.dropCandidate ? { dropCandidate: o.dropCandidate } : {}),
       log: this.log,
     });
     this.overlay = new OverlayNode(

@@ -1,7 +1,18 @@
 // `overlay up`: run a node in the foreground until SIGINT/SIGTERM or `overlay down`.
 import { CliError, intOption, parseArgs, stringOption, type Command } from './command.js';
 import { ConfigError, resolveNodeConfig, DEFAULT_STATE_ROOT } from '../config.js';
-import { JoinError, OverlayDaemon } from '../node.js';
+import { JoinError, OverlayDaemon, type NodeService } from '../node.js';
+import { existsSync } from 'node:fs';
+import { Subnet, SubnetError } from '../../dhcp/vip/subnet.js';
+import { candidateOnSubnet, DEFAULT_IFNAME, DEFAULT_VNET_MTU, virtualNetworkService } from '../vnet/index.js';
+import { ipv4ToInt } from '../forwarder/ipv4.js';
+
+export const DEFAULT_SUBNET = '10.128.0.0/16';
+/** Smallest TUN MTU: the IPv4 minimum every host must accept. */
+export const MIN_VNET_MTU = 576;
+/** Largest: one packet must fit in one datachannel message with room for the frame header. */
+export const MAX_VNET_MTU = 65_000;
+export const TUN_CLONE_DEVICE = '/dev/net/tun';
 
 const spec = {
   network: { value: true },
@@ -17,8 +28,58 @@ const spec = {
   'dial-timeout': { value: true },
   'near-per-side': { value: true },
   'far-links': { value: true },
+  subnet: { value: true },
+  vip: { value: true },
+  tun: { value: true },
+  mtu: { value: true },
+  'no-vnet': {},
   verbose: {},
 } as const;
+
+interface VnetChoice {
+  subnet: Subnet;
+  vip?: string;
+  ifname: string;
+  mtu: number;
+}
+
+/** Validates the virtual network options up front (before any socket or device is opened). */
+export function resolveVnetOptions(o: { subnet?: string; vip?: string; tun?: string; mtu?: number; noVnet: boolean }): VnetChoice | undefined {
+  if (o.noVnet) {
+    if (o.subnet !== undefined || o.vip !== undefined || o.tun !== undefined || o.mtu !== undefined) throw new CliError('--no-vnet excludes --subnet, --vip, --tun and --mtu');
+    return undefined;
+  }
+  let subnet: Subnet;
+  try {
+    subnet = Subnet.parse(o.subnet ?? DEFAULT_SUBNET);
+  } catch (err) {
+    if (err instanceof SubnetError) throw new CliError(`bad --subnet '${o.subnet}': ${err.message}`);
+    throw err;
+  }
+  if (o.vip !== undefined) {
+    let v: number;
+    try {
+      v = ipv4ToInt(o.vip);
+    } catch {
+      throw new CliError(`bad --vip '${o.vip}' (want A.B.C.D)`);
+    }
+    if (((v & subnet.mask) >>> 0) !== subnet.base) throw new CliError(`--vip ${o.vip} is not inside --subnet ${subnet.toString()}`);
+  }
+  const ifname = o.tun ?? DEFAULT_IFNAME;
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(ifname)) throw new CliError(`bad --tun '${ifname}' (1-15 characters from A-Z a-z 0-9 _ . -)`);
+  const mtu = o.mtu ?? DEFAULT_VNET_MTU;
+  return { subnet, ...(o.vip !== undefined ? { vip: o.vip } : {}), ifname, mtu };
+}
+
+/** The TUN needs root (CAP_NET_ADMIN) and the tun driver; say so before joining, not after. */
+function checkTunAvailable(): void {
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    throw new CliError('the virtual network needs root (CAP_NET_ADMIN) to create its TUN device; run as root, or pass --no-vnet to run the overlay only');
+  }
+  if (!existsSync(TUN_CLONE_DEVICE)) {
+    throw new CliError(`${TUN_CLONE_DEVICE} does not exist (no tun driver: modprobe tun); or pass --no-vnet to run the overlay only`);
+  }
+}
 
 /** After a clean stop, the process gets this long to exit on its own before it is made to. */
 const EXIT_GRACE_MS = 3_000;
@@ -28,10 +89,13 @@ export const command: Command = {
   help: `usage: overlay up --network NAME [--bootstrap URL ...] [--secret FILE] [--listen PORT [--listen-host HOST]]
                   [--state DIR] [--ice URL ...] [--bind-address IP] [--port-range LOW-HIGH] [--relay-only]
                   [--dial-timeout S] [--near-per-side N] [--far-links N] [--verbose]
+                  [--subnet CIDR] [--vip A.B.C.D] [--tun NAME] [--mtu N] [--no-vnet]
 
 Runs a node of the virtual network NAME in the foreground. With --bootstrap it joins through that
 member's bootstrap endpoint; without, it founds the network and waits for members. It prints its
-ring address, then "joined network NAME" (or "founded network NAME"). SIGINT/SIGTERM, or
+ring address, then "joined network NAME" (or "founded network NAME"). Then, unless --no-vnet, it leases
+a virtual IP from the network's DHT, brings up a TUN device with it and prints "virtual IP A.B.C.D on TUN
+NAME"; IP packets to other members' virtual IPs travel over the overlay. Needs root and /dev/net/tun. SIGINT/SIGTERM, or
 \`overlay down\` from another shell, make it leave cleanly (DHT copies handed over, links closed).
 
 options:
@@ -51,12 +115,25 @@ options:
   --dial-timeout S     bound on one link setup, in seconds (default 20)
   --near-per-side N    advanced: ring neighbours linked on each side (default 3, at least 2)
   --far-links N        advanced: far links to keep (default: about log2 of the network size)
+  --subnet CIDR        the virtual network's IPv4 subnet (default ${DEFAULT_SUBNET}); every member must use the same
+  --vip A.B.C.D        virtual IP to ask for first (default: the one held last time, else a random free one)
+  --tun NAME           TUN device name (default ${DEFAULT_IFNAME})
+  --mtu N              TUN MTU in bytes, ${MIN_VNET_MTU}..${MAX_VNET_MTU} (default ${DEFAULT_VNET_MTU})
+  --no-vnet            run the overlay only: no TUN, no virtual IP (no root needed)
   --verbose            log link and overlay events to stderr`,
 
   async run(argv) {
     const args = parseArgs(argv, spec);
     if (args.positionals.length) throw new CliError(`unexpected argument '${args.positionals[0]}'`);
     const listen = args.options.listen === undefined ? undefined : intOption(args, 'listen', 0, 0, 65535);
+    const vnetChoice = resolveVnetOptions({
+      subnet: stringOption(args, 'subnet'),
+      vip: stringOption(args, 'vip'),
+      tun: stringOption(args, 'tun'),
+      mtu: args.options.mtu === undefined ? undefined : intOption(args, 'mtu', DEFAULT_VNET_MTU, MIN_VNET_MTU, MAX_VNET_MTU),
+      noVnet: args.options['no-vnet'] === true,
+    });
+    if (vnetChoice) checkTunAvailable();
     let config;
     try {
       config = resolveNodeConfig({
@@ -85,7 +162,17 @@ options:
     let code = 0;
     let signalled = false;
     try {
-      const daemon = new OverlayDaemon(config, { say, log });
+      const vnet = vnetChoice
+        ? virtualNetworkService({ subnet: vnetChoice.subnet.toString(), ifname: vnetChoice.ifname, mtu: vnetChoice.mtu, ...(vnetChoice.vip ? { preferredVip: vnetChoice.vip } : {}) })
+        : undefined;
+      const services: NodeService[] = vnet ? [vnet] : [];
+      const subnet = vnetChoice?.subnet;
+      const daemon = new OverlayDaemon(config, {
+        say,
+        log,
+        services,
+        ...(subnet ? { dropCandidate: (c: string) => candidateOnSubnet(c, subnet) } : {}),
+      });
       const onSignal = (sig: string) => {
         if (signalled) return;
         signalled = true;
@@ -95,6 +182,7 @@ options:
       process.on('SIGINT', () => onSignal('SIGINT'));
       process.on('SIGTERM', () => onSignal('SIGTERM'));
       await daemon.start();
+      if (vnet?.vnet) say(`virtual IP ${vnet.vnet.vip} on TUN ${vnet.vnet.status().ifname} (subnet ${vnetChoice!.subnet.toString()})`);
       await daemon.stopped;
       say(`left network ${config.network}`);
     } catch (err) {

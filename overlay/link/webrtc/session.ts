@@ -40,6 +40,8 @@ export interface SessionDeps {
   send: (payload: Uint8Array) => void;
   log: (line: string) => void;
   onLinkGone: (link: WebRtcLink) => void;
+  /** ICE candidates to ignore, local and remote (a node's own virtual subnet: no link through its TUN). */
+  dropCandidate?: (candidate: string) => boolean;
   done: (result: { link: WebRtcLink } | { error: LinkDialError }) => void;
 }
 
@@ -60,9 +62,12 @@ export class PeerSession {
     this.timer = d.clock.setTimeout(() => this.fail(new LinkDialError('timeout', `no link within ${d.timeoutMs} ms`)), d.timeoutMs);
     this.pc.onLocalDescription((sdp, type) => {
       const t = type === 'offer' ? SignalType.Offer : type === 'answer' ? SignalType.Answer : undefined;
-      if (t !== undefined) this.signal({ type: t, session: d.session, sdp });
+      if (t !== undefined) this.signal({ type: t, session: d.session, sdp: this.filterSdp(sdp) });
     });
-    this.pc.onLocalCandidate((candidate, mid) => this.signal({ type: SignalType.Candidate, session: d.session, candidate, mid }));
+    this.pc.onLocalCandidate((candidate, mid) => {
+      if (this.dropped(candidate)) return;
+      this.signal({ type: SignalType.Candidate, session: d.session, candidate, mid });
+    });
     this.pc.onStateChange((state) => {
       if (state === 'failed' || state === 'closed') this.fail(new LinkDialError('failed', `peer connection ${state} before the link was up`));
     });
@@ -86,13 +91,13 @@ export class PeerSession {
       switch (msg.type) {
         case SignalType.Offer:
           if (this.d.role !== 'answerer' || this.remoteDescriptionSet) return;
-          this.pc.setRemoteDescription(msg.sdp, 'offer');
+          this.pc.setRemoteDescription(this.filterSdp(msg.sdp), 'offer');
           this.remoteDescriptionSet = true;
           this.flushCandidates();
           return;
         case SignalType.Answer:
           if (this.d.role !== 'offerer' || this.remoteDescriptionSet) return;
-          this.pc.setRemoteDescription(msg.sdp, 'answer');
+          this.pc.setRemoteDescription(this.filterSdp(msg.sdp), 'answer');
           this.remoteDescriptionSet = true;
           this.flushCandidates();
           return;
@@ -118,6 +123,22 @@ export class PeerSession {
     this.fail(new LinkDialError('closed', reason));
   }
 
+  private dropped(candidate: string): boolean {
+    if (!this.d.dropCandidate?.(candidate)) return false;
+    this.d.log(`session ${this.d.linkId}: dropped candidate on an excluded subnet '${candidate.slice(0, 80)}'`);
+    return true;
+  }
+
+  /** An SDP without the candidate lines `dropCandidate` refuses. */
+  private filterSdp(sdp: string): string {
+    const drop = this.d.dropCandidate;
+    if (!drop) return sdp;
+    return sdp
+      .split(/\r?\n/)
+      .filter((line) => !(line.startsWith('a=candidate:') && drop(line)))
+      .join('\r\n');
+  }
+
   private flushCandidates(): void {
     const early = this.earlyCandidates;
     this.earlyCandidates = [];
@@ -129,6 +150,7 @@ export class PeerSession {
    * is logged and skipped; ICE fails or succeeds on the others, bounded by the session timer.
    */
   private addCandidate(candidate: string, mid: string): void {
+    if (this.dropped(candidate)) return;
     try {
       this.pc.addRemoteCandidate(candidate, mid);
     } catch (err) {

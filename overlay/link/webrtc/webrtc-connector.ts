@@ -37,6 +37,11 @@ export interface WebRtcConnectorOptions {
   iceTransportPolicy?: 'all' | 'relay';
   dialTimeoutMs?: number;
   maxPendingIncoming?: number;
+  /**
+   * ICE candidates (local and remote) never to use: the node passes "on its virtual subnet", so a
+   * link cannot be set up through the TUN it carries.
+   */
+  dropCandidate?: (candidate: string) => boolean;
   log?: (line: string) => void;
 }
 
@@ -215,6 +220,7 @@ export class WebRtcConnector implements Connector {
       timeoutMs: this.o.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
       linkId: `${this.tag}-${role === 'offerer' ? 'out' : 'in'}-${this.linkCounter++}`,
       log: this.log,
+      ...(this.o.dropCandidate ? { dropCandidate: this.o.dropCandidate } : {}),
       onLinkGone: (link: WebRtcLink) => {
         if (this.links.delete(link)) this.counters.links_closed++;
       },
