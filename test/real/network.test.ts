@@ -70,7 +70,7 @@ test('seven node processes join over WebRTC on loopback, form the ring, route, s
   });
   const dirs = Array.from({ length: JOINERS + 1 }, (_, i) => join(root, `n${i}`));
   const up = (dir: string, extra: string[]) => {
-    const p = startProc(process.execPath, [BIN, 'up', '--network', NETWORK, '--state', dir, '--bind-address', '127.0.0.1', '--dial-timeout', '10', '--verbose', ...SPARSE, ...extra]);
+    const p = startProc(process.execPath, [BIN, 'up', '--no-vnet', '--network', NETWORK, '--state', dir, '--bind-address', '127.0.0.1', '--dial-timeout', '10', '--verbose', ...SPARSE, ...extra]);
     procs.push(p);
     return p;
   };
@@ -216,6 +216,14 @@ test('up and the control commands reject bad arguments and config with clear err
     [['up', '--network', 'n', '--state', root, '--ice', 'turn:1.2.3.4:3478'], 2, /needs USER:PASS@/],
     [['up', '--network', 'n', '--state', root, '--listen', 'x'], 2, /--listen must be an integer/],
     [['up', '--network', 'n', '--frobnicate'], 2, /unknown option --frobnicate/],
+    [['up', '--network', 'n', '--subnet', '10.128.0.0'], 2, /bad --subnet/],
+    [['up', '--network', 'n', '--subnet', '10.0.0.0/4'], 2, /bad --subnet .*prefix length/],
+    [['up', '--network', 'n', '--subnet', '10.128.0.1/16'], 2, /host bits set/],
+    [['up', '--network', 'n', '--mtu', '100'], 2, /--mtu/],
+    [['up', '--network', 'n', '--mtu', '70000'], 2, /--mtu/],
+    [['up', '--network', 'n', '--vip', '10.9.0.1'], 2, /not inside --subnet 10.128.0.0\/16/],
+    [['up', '--network', 'n', '--tun', 'a-very-long-tun-name'], 2, /bad --tun/],
+    [['up', '--network', 'n', '--no-vnet', '--subnet', '10.1.0.0/16'], 2, /--no-vnet excludes/],
     [['status', '--state', root], 1, /node not running/],
     [['down', '--state', root], 1, /node not running/],
     [['dht', 'put', 'k'], 2, /dht put needs KEY and VALUE/],
@@ -232,11 +240,11 @@ test('up and the control commands reject bad arguments and config with clear err
   t.regex(short.stderr, /holds 3 bytes; at least 16 are needed/);
   // SIGTERM while still trying to join (endpoint unreachable) ends the node promptly and cleanly.
   writeFileSync(join(root, 'good'), '0123456789abcdef0123\n');
-  const joining = startProc(process.execPath, [BIN, 'up', '--network', 'n', '--state', join(root, 'j'), '--secret', join(root, 'good'), '--bootstrap', 'ws://127.0.0.1:9', '--bind-address', '127.0.0.1']);
+  const joining = startProc(process.execPath, [BIN, 'up', '--no-vnet', '--network', 'n', '--state', join(root, 'j'), '--secret', join(root, 'good'), '--bootstrap', 'ws://127.0.0.1:9', '--bind-address', '127.0.0.1']);
   t.teardown(() => joining.kill());
   await joining.waitFor(/node [0-9a-f]{40} network n/, 10_000);
   // A second node on the same state directory is refused while the first one runs.
-  const second = await cli(['up', '--network', 'n', '--state', join(root, 'j'), '--secret', join(root, 'good')]);
+  const second = await cli(['up', '--no-vnet', '--network', 'n', '--state', join(root, 'j'), '--secret', join(root, 'good')]);
   t.is(second.code, 1);
   t.regex(second.stderr, /already running/);
   const t0 = Date.now();
