@@ -1,11 +1,13 @@
-// A real overlay node with the virtual network service, for the harness and bench:vnet until
-// `overlay up` takes --subnet itself. Same composition as `overlay up` (OverlayDaemon) plus
-// virtualNetworkService. Prints the daemon's lines, "VNET up VIP" once the vnet is up, and on SIGTERM
+// A real overlay node with the virtual network service, for the harness and bench:vnet. The same
+// composition as `overlay up --subnet` (OverlayDaemon + virtualNetworkService + the ICE filter for the
+// subnet); kept as its own launcher because its callers parse its "VNET up"/"LEFT" lines and pass
+// the MTU positionally. Prints the daemon's lines, "VNET up VIP" once the vnet is up, and on SIGTERM
 // leaves cleanly (TUN removed, lease released) and prints "LEFT".
 // Usage: node overlay-vnet-node.js STATE_DIR NETWORK SECRET_FILE SUBNET MTU BIND_IP [--listen PORT] [--bootstrap URL] [--ice URL]...
 import { resolveNodeConfig } from '../../src/config.js';
 import { OverlayDaemon } from '../../src/node.js';
-import { virtualNetworkService } from '../../src/vnet/index.js';
+import { candidateOnSubnet, virtualNetworkService } from '../../src/vnet/index.js';
+import { Subnet } from '../../dhcp/vip/subnet.js';
 
 const [stateDir, network, secretFile, subnet, mtu, bindAddress, ...rest] = process.argv.slice(2);
 let listenPort: number | undefined;
@@ -21,7 +23,8 @@ async function main() {
   const config = resolveNodeConfig({ network, stateDir, secretFile, bootstrap, listenPort, listenHost: listenPort === undefined ? undefined : bindAddress, ice, bindAddress });
   const vnet = virtualNetworkService({ subnet: subnet!, mtu: Number(mtu) });
   const say = (line: string) => process.stdout.write(`overlay: ${line}\n`);
-  const daemon = new OverlayDaemon(config, { services: [vnet], say, log: () => undefined });
+  const parsed = Subnet.parse(subnet!);
+  const daemon = new OverlayDaemon(config, { services: [vnet], say, log: () => undefined, dropCandidate: (c) => candidateOnSubnet(c, parsed) });
   process.on('SIGTERM', () => {
     void daemon.stop().then(() => {
       process.stdout.write('LEFT\n');
