@@ -2,6 +2,19 @@
 import { CliError, parseArgs, type Command } from './command.js';
 import { askNode, targetHelp, targetSpec } from './target.js';
 import type { NodeStatus } from '../node.js';
+import type { VirtualNetworkStatus } from '../vnet/index.js';
+
+/** The virtual network's part of `overlay status`: address, device, lease, peers and their paths. */
+function vnetLines(v: VirtualNetworkStatus): string[] {
+  const lines = [
+    `vnet      ${v.vip ?? '(no address)'} on TUN ${v.ifname} mtu ${v.mtu}, subnet ${v.subnet}, ${v.state}` +
+      (v.lease ? ` (lease expires in ${Math.round(v.lease.expiresInMs / 1000)} s, ${v.lease.renewals} renewals)` : ''),
+    ...v.peers.map((p) => `  ${p.address}  ${p.path.padEnd(7)} ${String(p.sends).padStart(7)} sends  ${p.why}`),
+  ];
+  const nonzero = Object.entries(v.counters).filter(([, n]) => n !== 0);
+  if (nonzero.length) lines.push(`  ${nonzero.map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  return lines;
+}
 
 export const command: Command = {
   summary: 'show the running node: address, links (direct/relayed, RTT), DHT, counters',
@@ -34,7 +47,13 @@ ${targetHelp}`,
       `dht       ${s.dhtRecordsHeld} records held`,
     ];
     if (s.bootstrap) lines.push(`bootstrap ${s.bootstrap.url} (${s.bootstrap.counters.clients ?? 0} clients served)`);
-    for (const [name, v] of Object.entries(s.services)) lines.push(`service   ${name}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+    for (const [name, v] of Object.entries(s.services)) {
+      if (name === 'vnet' && v && typeof v === 'object' && 'peers' in v) {
+        lines.push(...vnetLines(v as VirtualNetworkStatus));
+        continue;
+      }
+      lines.push(`service   ${name}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+    }
     const counters = { ...s.counters, ...s.connector };
     const nonzero = Object.entries(counters).filter(([, v]) => v !== 0);
     if (nonzero.length) lines.push('counters', ...nonzero.sort().map(([k, v]) => `  ${k.padEnd(28)} ${v}`));

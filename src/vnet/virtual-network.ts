@@ -63,7 +63,21 @@ export interface VirtualNetworkStatus {
   lease: { expiresInMs: number; renewals: number; conflicts: number; attempts: number } | undefined;
   counters: Record<string, number>;
   resolver: { queries: number; hits: number; misses: number; errors: number };
+  /** Nodes this one sent virtual-network packets to, with the path the last one took and why. */
+  peers: VnetPeer[];
 }
+
+export interface VnetPeer {
+  /** Ring address (hex). */
+  address: string;
+  /** 'direct': on a link to that node (itself direct or TURN-relayed, see why); 'routed': over the overlay. */
+  path: 'direct' | 'routed';
+  why: string;
+  sends: number;
+}
+
+/** Peers remembered for status (most recent kept). */
+export const MAX_STATUS_PEERS = 64;
 
 export interface VirtualNetwork {
   /** The current virtual IP (dotted quad). */
@@ -84,6 +98,32 @@ export async function startVirtualNetwork(overlay: VnetOverlay, options: Virtual
   const openDevice = options.openDevice ?? ((o: TunOptions) => TunDevice.open(o));
   const directory = new VipDirectory({ dht: overlay.dht, clock }, { network: options.network });
   const carried: Record<string, number> = {};
+  const peers = new Map<RingAddress, VnetPeer>();
+  const notePeer = (owner: RingAddress, path: VnetPeer['path'], why: string) => {
+    const prev = peers.get(owner);
+    peers.delete(owner);
+    if (peers.size >= MAX_STATUS_PEERS) peers.delete(peers.keys().next().value!);
+    peers.set(owner, { address: owner.toString(16).padStart(40, '0'), path, why, sends: (prev?.sends ?? 0) + 1 });
+  };
+  // The forwarder asks for a direct link first and falls back to routing: watch both to report paths.
+  const watched: VnetOverlay = {
+    dht: overlay.dht,
+    onMessage: (tag, h) => overlay.onMessage(tag, h),
+    requestShortcut: (dest) => overlay.requestShortcut(dest),
+    directLink(dest) {
+      const link = overlay.directLink(dest);
+      if (link && !link.closed) {
+        const info = link.info();
+        notePeer(dest, 'direct', `${info.transport} link, ${info.path}: ${info.detail}`);
+      }
+      return link;
+    },
+    send(dest, tag, payload, o) {
+      const ok = overlay.send(dest, tag, payload, o);
+      notePeer(dest, 'routed', ok ? 'no link to the node yet: routed hop by hop over the overlay' : 'no route');
+      return ok;
+    },
+  };
 
   let state: VirtualNetworkStatus['state'] = 'up';
   let lease: VipLease;
@@ -101,7 +141,7 @@ export async function startVirtualNetwork(overlay: VnetOverlay, options: Virtual
   const bringUp = (address: number) => {
     vip = address;
     device = openDevice({ name: ifname, mtu, address: intToIpv4(address), prefixLength: subnet.prefixLength });
-    forwarder = new Forwarder({ device, overlay, resolver: directory, clock }, { localVip: address, subnetBase: subnet.base, prefixLength: subnet.prefixLength, ...options.forwarder });
+    forwarder = new Forwarder({ device, overlay: watched, resolver: directory, clock }, { localVip: address, subnetBase: subnet.base, prefixLength: subnet.prefixLength, ...options.forwarder });
   };
 
   const tearDown = () => {
@@ -158,6 +198,7 @@ export async function startVirtualNetwork(overlay: VnetOverlay, options: Virtual
         lease: lease.vip !== undefined ? { expiresInMs: Math.max(0, lease.expiresAt - clock.now()), renewals: lease.stats.renewals, conflicts: lease.stats.conflicts, attempts: lease.stats.attempts } : undefined,
         counters,
         resolver: { ...directory.stats },
+        peers: [...peers.values()],
       };
     },
     async stop() {

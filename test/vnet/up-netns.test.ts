@@ -67,6 +67,9 @@ test('overlay up: distinct virtual IPs, ping over the TUNs, down removes the TUN
   t.is(s.services.vnet.vip, vipB);
   t.is(s.services.vnet.ifname, 'ovl0');
   t.true((s.services.vnet.counters.rxPackets ?? 0) >= 3, JSON.stringify(s.services.vnet.counters));
+  const text = (await run(process.execPath, [BIN, 'status', '--state', join(root, 'b')])).stdout;
+  t.regex(text, new RegExp(`vnet +${vipB.replace(/\./g, '\\.')} on TUN ovl0`));
+  t.regex(text, /direct +\d+ sends +webrtc link, direct/, text);
 
   // down: TUN gone from the namespace, process exits.
   await run(process.execPath, [BIN, 'down', '--state', join(root, 'b')], 30_000);
