@@ -12,7 +12,7 @@ import { cryptoRandom } from '../overlay/random.js';
 import { Identity } from '../overlay/identity.js';
 import type { RingAddress } from '../overlay/link/link.js';
 import { OverlayNode } from '../overlay/node/overlay-node.js';
-import type { OverlayOptions } from '../overlay/node/options.js';
+import { defaultOverlayOptions, type OverlayOptions } from '../overlay/node/options.js';
 import { WebRtcConnector } from '../overlay/link/webrtc/webrtc-connector.js';
 import { LinkDialError } from '../overlay/link/webrtc/errors.js';
 import { BootstrapServer } from '../overlay/bootstrap/server.js';
@@ -136,7 +136,12 @@ export class OverlayDaemon {
     });
     this.overlay = new OverlayNode(
       { identity: this.identity, clock: this.clock, random: cryptoRandom, connector: this.connector, log: this.log },
-      { ...config.overlay, ...o.overlayOptions },
+      {
+        ...config.overlay,
+        ...o.overlayOptions,
+        // DHT versions start at wall-clock time, so a restarted owner's first write is newer than its last.
+        dht: { ...defaultOverlayOptions.dht, seqEpochMs: Date.now(), ...o.overlayOptions?.dht },
+      },
     );
   }
 
