@@ -243,6 +243,17 @@ export class OverlayNode implements Overlay {
     this.counters[name] = (this.counters[name] ?? 0) + by;
   }
 
+  /** Decodes peer input; a malformed one (WireError) is counted under `counter` and yields undefined. */
+  private decodeOrCount<T>(decode: (bytes: Uint8Array) => T, bytes: Uint8Array, counter: string): T | undefined {
+    try {
+      return decode(bytes);
+    } catch (err) {
+      if (!(err instanceof WireError)) throw err;
+      this.count(counter);
+      return undefined;
+    }
+  }
+
   private log(line: string): void {
     this.deps.log?.(`[${addressHex(this.address).slice(0, 8)}] ${line}`);
   }
@@ -373,14 +384,8 @@ export class OverlayNode implements Overlay {
 
   /** Frames on a link that is no longer our table's link to that peer (being closed by BYE). */
   private onStrayFrame(link: Link, bytes: Uint8Array): void {
-    let f: Frame;
-    try {
-      f = decodeFrame(bytes);
-    } catch (err) {
-      if (!(err instanceof WireError)) throw err;
-      this.count('frames_malformed');
-      return;
-    }
+    const f = this.decodeOrCount(decodeFrame, bytes, 'frames_malformed');
+    if (!f) return;
     if (f.type === FRAME_ROUTED) this.route(f);
     else if (f.type === FRAME_BYE) {
       if (f.ack) link.close('released');
@@ -415,14 +420,8 @@ export class OverlayNode implements Overlay {
 
   private onFrame(e: TableEntry, bytes: Uint8Array): void {
     e.lastHeard = this.deps.clock.now();
-    let f: Frame;
-    try {
-      f = decodeFrame(bytes);
-    } catch (err) {
-      if (!(err instanceof WireError)) throw err;
-      this.count('frames_malformed');
-      return;
-    }
+    const f = this.decodeOrCount(decodeFrame, bytes, 'frames_malformed');
+    if (!f) return;
     switch (f.type) {
       case FRAME_ROUTED:
         this.route(f);
@@ -460,14 +459,8 @@ export class OverlayNode implements Overlay {
   }
 
   private onLocalDht(from: RingAddress, payload: Uint8Array): void {
-    let m;
-    try {
-      m = decodeDhtMessage(payload);
-    } catch (err) {
-      if (!(err instanceof WireError)) throw err;
-      this.count('dht_malformed');
-      return;
-    }
+    const m = this.decodeOrCount(decodeDhtMessage, payload, 'dht_malformed');
+    if (!m) return;
     if (m.t === 'store' || m.t === 'stored' || m.t === 'fetch' || m.t === 'copies' || m.t === 'drop') this.dhtService.onLocal(from, m as ReplicaMessage);
     else this.count('dht_malformed');
   }
@@ -552,14 +545,8 @@ export class OverlayNode implements Overlay {
   }
 
   private onDhtRouted(f: RoutedFrame): void {
-    let m;
-    try {
-      m = decodeDhtMessage(f.payload);
-    } catch (err) {
-      if (!(err instanceof WireError)) throw err;
-      this.count('dht_malformed');
-      return;
-    }
+    const m = this.decodeOrCount(decodeDhtMessage, f.payload, 'dht_malformed');
+    if (!m) return;
     if (m.t === 'put' || m.t === 'get') {
       const wait = this.unsettledFor();
       if (wait > 0) {
@@ -598,26 +585,15 @@ export class OverlayNode implements Overlay {
 
   private onFind(f: RoutedFrame): void {
     if (f.src === this.address) return;
-    let id: number;
-    try {
-      id = decodeFind(f.payload).id;
-    } catch (err) {
-      if (!(err instanceof WireError)) throw err;
-      this.count('find_malformed');
-      return;
-    }
+    const find = this.decodeOrCount(decodeFind, f.payload, 'find_malformed');
+    if (!find) return;
+    const id = find.id;
     this.sendRouted(f.src, APP_FOUND, encodeFound({ id, near: this.nearList() }), { exact: true, via: f.replyVia, notSrc: true });
   }
 
   private onFound(f: RoutedFrame): void {
-    let m;
-    try {
-      m = decodeFound(f.payload);
-    } catch (err) {
-      if (!(err instanceof WireError)) throw err;
-      this.count('find_malformed');
-      return;
-    }
+    const m = this.decodeOrCount(decodeFound, f.payload, 'find_malformed');
+    if (!m) return;
     const w = this.finds.get(m.id);
     if (!w) return;
     this.finds.delete(m.id);
