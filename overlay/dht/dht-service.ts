@@ -210,36 +210,22 @@ export class DhtService implements Dht {
   private replicate(peers: RingAddress[], copy: Copy, exclusive: boolean, needed: number, done: (r: { conflict: boolean; storedAt: RingAddress[] }) => void): void {
     const storedAt: RingAddress[] = [];
     let conflict = false;
-    let waiting = 0;
-    let finished = false;
-    const ids: number[] = [];
-    const finish = () => {
-      if (finished) return;
-      finished = true;
-      timer.cancel();
-      for (const id of ids) this.replicaWaits.delete(id);
-      done({ conflict, storedAt });
-    };
-    const timer = this.host.clock.setTimeout(() => {
-      this.host.count('dht_replica_timeouts');
-      finish();
-    }, this.opts.replicaTimeoutMs);
-    for (const peer of peers) {
-      const id = this.id();
-      const ok = this.host.sendLocal(peer, encodeDhtMessage({ t: 'store', id, exclusive, copies: [copy] }));
-      if (!ok) continue;
-      waiting++;
-      ids.push(id);
-      this.replicaWaits.set(id, (m) => {
-        if (m.t !== 'stored') return;
-        waiting--;
+    this.askPeers(
+      peers,
+      (id) => encodeDhtMessage({ t: 'store', id, exclusive, copies: [copy] }),
+      (peer, m) => {
+        if (m.t !== 'stored') return false;
         const o = m.outcomes[0];
         if (o === 'conflict') conflict = true;
         else if (o === 'stored' || o === 'refreshed') storedAt.push(peer);
-        if (waiting === 0 || (!exclusive && storedAt.length >= needed)) finish();
-      });
-    }
-    if (waiting === 0 || (!exclusive && needed === 0)) finish();
+        return true;
+      },
+      () => !exclusive && storedAt.length >= needed,
+      (timedOut) => {
+        if (timedOut) this.host.count('dht_replica_timeouts');
+        done({ conflict, storedAt });
+      },
+    );
   }
 
   /**
@@ -248,31 +234,55 @@ export class DhtService implements Dht {
    * place off.
    */
   private gather(key: Uint8Array, done: () => void): void {
-    const peers = this.host.closestPeers(keyToAddress(key), this.opts.replicas + 2);
+    this.askPeers(
+      this.host.closestPeers(keyToAddress(key), this.opts.replicas + 2),
+      (id) => encodeDhtMessage({ t: 'fetch', id, key }),
+      (_peer, m) => {
+        if (m.t !== 'copies') return false;
+        const now = this.host.clock.now();
+        for (const c of m.copies) if (Buffer.compare(c.record.key, key) === 0) this.store.apply(c.record, c.ttlLeftMs, now, false);
+        return true;
+      },
+      () => false,
+      () => done(),
+    );
+  }
+
+  /**
+   * Sends `request(id)` to each linked peer (one id each) and collects the answers: `answer` returns
+   * false for a message that is not an answer to it (ignored). Ends -- `done` runs exactly once --
+   * when every reachable peer answered, when `enough()` holds, or after the replica timeout.
+   */
+  private askPeers(
+    peers: RingAddress[],
+    request: (id: number) => Uint8Array,
+    answer: (peer: RingAddress, m: ReplicaMessage) => boolean,
+    enough: () => boolean,
+    done: (timedOut: boolean) => void,
+  ): void {
     let waiting = 0;
     let finished = false;
     const ids: number[] = [];
-    const finish = () => {
+    const finish = (timedOut: boolean) => {
       if (finished) return;
       finished = true;
       timer.cancel();
       for (const id of ids) this.replicaWaits.delete(id);
-      done();
+      done(timedOut);
     };
-    const timer = this.host.clock.setTimeout(finish, this.opts.replicaTimeoutMs);
+    const timer = this.host.clock.setTimeout(() => finish(true), this.opts.replicaTimeoutMs);
     for (const peer of peers) {
       const id = this.id();
-      if (!this.host.sendLocal(peer, encodeDhtMessage({ t: 'fetch', id, key }))) continue;
+      if (!this.host.sendLocal(peer, request(id))) continue;
       waiting++;
       ids.push(id);
       this.replicaWaits.set(id, (m) => {
-        if (m.t !== 'copies') return;
-        const now = this.host.clock.now();
-        for (const c of m.copies) if (Buffer.compare(c.record.key, key) === 0) this.store.apply(c.record, c.ttlLeftMs, now, false);
-        if (--waiting === 0) finish();
+        if (!answer(peer, m)) return;
+        waiting--;
+        if (waiting === 0 || enough()) finish(false);
       });
     }
-    if (waiting === 0) finish();
+    if (waiting === 0 || enough()) finish(false);
   }
 
   // ---- replica -----------------------------------------------------------------------------
