@@ -603,17 +603,27 @@ export class LocalExport implements Nfs3Handlers {
     return snap;
   }
 
-  async READDIR(a: ReaddirArgs): Promise<ReaddirRes> {
+  /** READDIR and READDIRPLUS alike: the directory and its listing snapshot, or the failure reply. */
+  private async openListing(
+    a: Pick<ReaddirArgs, 'dir' | 'cookie' | 'cookieverf'>,
+  ): Promise<{ fail: Fail & { dirAttributes?: ReturnType<typeof fattrOf> } } | { d: Resolved; snap: DirSnapshot }> {
     const d = await this.resolve(a.dir);
-    if (isFail(d)) return d;
-    if (!d.stat.isDirectory()) return { status: Nfs3Status.NOTDIR, dirAttributes: fattrOf(d.stat) };
+    if (isFail(d)) return { fail: d };
+    if (!d.stat.isDirectory()) return { fail: { status: Nfs3Status.NOTDIR as Fail['status'], dirAttributes: fattrOf(d.stat) } };
     let snap;
     try {
       snap = await this.listing(d, a.cookie, a.cookieverf);
     } catch (e) {
-      return { status: statusOfError(e) as Fail['status'], dirAttributes: fattrOf(d.stat) };
+      return { fail: { status: statusOfError(e) as Fail['status'], dirAttributes: fattrOf(d.stat) } };
     }
-    if (isFail(snap)) return { ...snap, dirAttributes: fattrOf(d.stat) };
+    if (isFail(snap)) return { fail: { ...snap, dirAttributes: fattrOf(d.stat) } };
+    return { d, snap };
+  }
+
+  async READDIR(a: ReaddirArgs): Promise<ReaddirRes> {
+    const opened = await this.openListing(a);
+    if ('fail' in opened) return opened.fail;
+    const { d, snap } = opened;
     const entries: Entry3[] = [];
     let bytes = READDIR_HEADER_BYTES;
     let i = Number(a.cookie);
@@ -629,16 +639,9 @@ export class LocalExport implements Nfs3Handlers {
   }
 
   async READDIRPLUS(a: ReaddirplusArgs): Promise<ReaddirplusRes> {
-    const d = await this.resolve(a.dir);
-    if (isFail(d)) return d;
-    if (!d.stat.isDirectory()) return { status: Nfs3Status.NOTDIR, dirAttributes: fattrOf(d.stat) };
-    let snap;
-    try {
-      snap = await this.listing(d, a.cookie, a.cookieverf);
-    } catch (e) {
-      return { status: statusOfError(e) as Fail['status'], dirAttributes: fattrOf(d.stat) };
-    }
-    if (isFail(snap)) return { ...snap, dirAttributes: fattrOf(d.stat) };
+    const opened = await this.openListing(a);
+    if ('fail' in opened) return opened.fail;
+    const { d, snap } = opened;
     const entries: EntryPlus3[] = [];
     let dirBytes = 0;
     let total = READDIR_HEADER_BYTES;
