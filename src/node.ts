@@ -14,6 +14,7 @@ import type { RingAddress } from '../overlay/link/link.js';
 import { OverlayNode } from '../overlay/node/overlay-node.js';
 import { defaultOverlayOptions, type OverlayOptions } from '../overlay/node/options.js';
 import { WebRtcConnector } from '../overlay/link/webrtc/webrtc-connector.js';
+import { networkKey } from '../overlay/handshake/transcript.js';
 import { LinkDialError } from '../overlay/link/webrtc/errors.js';
 import { BootstrapServer } from '../overlay/bootstrap/server.js';
 import { dialViaBootstrap } from '../overlay/bootstrap/client.js';
@@ -135,7 +136,7 @@ export class OverlayDaemon {
       log: this.log,
     });
     this.overlay = new OverlayNode(
-      { identity: this.identity, clock: this.clock, random: cryptoRandom, connector: this.connector, log: this.log },
+      { identity: this.identity, clock: this.clock, random: cryptoRandom, connector: this.connector, relay: { network: config.network, networkKey: networkKey(config.secret, config.network) }, log: this.log },
       {
         ...config.overlay,
         ...o.overlayOptions,

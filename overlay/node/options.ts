@@ -45,6 +45,11 @@ export interface OverlayOptions {
   /** Messages to one destination within `shortcutWindowMs` that trigger a shortcut (0: never automatically). */
   shortcutAfterMessages: number;
   shortcutWindowMs: number;
+  /**
+   * A peer reached only through a relay edge gets a direct dial this often (by the lower address of
+   * the two), so the relay is replaced once NATs allow; 0 = never.
+   */
+  relayDirectRetryMs: number;
   /** Near-set changes are acted on (neighbour exchange, re-replication) after this quiet time. */
   topologyDebounceMs: number;
   dht: DhtOptions;
@@ -74,6 +79,7 @@ export const defaultOverlayOptions: OverlayOptions = {
   shortcutAfterMessages: 200,
   shortcutWindowMs: 60_000,
   topologyDebounceMs: 200,
+  relayDirectRetryMs: 120_000,
   dht: {
     replicas: 3,
     requestTimeoutMs: 6_000,

@@ -9,6 +9,9 @@
 // From then on every node periodically swaps near sets with its near neighbours (stabilization) and
 // keeps about log2 N far links at Symphony-distributed distances. Links are kept while either side
 // wants them (WANT frames), pinged when silent and closed when silent too long.
+// A near or shortcut peer that cannot be dialed directly (ICE fails) is linked through a common
+// neighbour instead (a relay edge, overlay/relay/), rebuilt through another one if that neighbour goes,
+// and replaced by a direct link when a later direct dial succeeds.
 import type { Dht, Overlay, OverlayStatus, RoutedMessage } from '../api.js';
 import type { Clock, Random, Timer } from '../clock.js';
 import type { Identity } from '../identity.js';
@@ -34,7 +37,11 @@ import {
   type RoutedFrame,
 } from '../wire/frame.js';
 import { WireError } from '../wire/wire-error.js';
-import { APP_DHT, APP_FIND, APP_FOUND, APP_SIGNAL, FIRST_USER_APP, LOCAL_DHT } from './app-tags.js';
+import { APP_DHT, APP_FIND, APP_FOUND, APP_RELAY, APP_SIGNAL, FIRST_USER_APP, LOCAL_DHT, LOCAL_RELAY } from './app-tags.js';
+import { RelayService, type RelayMembership, type RelayOptions } from '../relay/relay-service.js';
+import { RelayLink } from '../relay/relay-link.js';
+import { RELAY_OP_DATA } from '../relay/relay-header.js';
+import type { RelayCandidate } from '../relay/relay-messages.js';
 import { resolveOptions, type OverlayOptions } from './options.js';
 
 export interface OverlayDeps {
@@ -42,6 +49,11 @@ export interface OverlayDeps {
   clock: Clock;
   random: Random;
   connector: Connector;
+  /**
+   * Network membership for relay edges (the tunnel handshake proves it like the link handshake);
+   * without it the node neither builds nor carries relay edges.
+   */
+  relay?: RelayMembership & { options?: Partial<RelayOptions> };
   log?: (line: string) => void;
 }
 
@@ -79,6 +91,10 @@ export class OverlayNode implements Overlay {
   private topologyTimer: Timer | undefined;
   private nearLost = false;
   private trafficWindowStart = 0;
+  private readonly relay: RelayService | undefined;
+  /** Relayed peers: when we last tried a direct dial to each, and which are being tried now. */
+  private readonly directRetryAt = new Map<RingAddress, number>();
+  private readonly directRetries = new Set<RingAddress>();
 
   constructor(private readonly deps: OverlayDeps, options: Partial<OverlayOptions> = {}) {
     this.options = resolveOptions(options);
@@ -99,6 +115,30 @@ export class OverlayNode implements Overlay {
       },
       this.options.dht,
     );
+    if (deps.relay) {
+      this.relay = new RelayService(
+        {
+          self: this.address,
+          signer: deps.identity,
+          network: deps.relay.network,
+          networkKey: deps.relay.networkKey,
+          clock: deps.clock,
+          random: deps.random,
+          directNeighbours: () => this.directNeighbours(),
+          canCarry: (peer) => this.directEntry(peer) !== undefined,
+          sendControl: (peer, bytes) => {
+            const e = this.directEntry(peer, true);
+            return e ? this.sendFrame(e, { type: FRAME_LOCAL, kind: LOCAL_RELAY, payload: bytes }) : false;
+          },
+          sendData: (peer, bytes) => this.directEntry(peer, true)?.link.sendData(bytes) ?? false,
+          sendRouted: (dest, payload, via) => this.sendRouted(dest, APP_RELAY, payload, { exact: true, askReplyVia: true, notSrc: true, ...(via !== undefined ? { via } : {}) }),
+          incoming: (link) => void this.adopt(link, 'incoming'),
+          count: (name) => this.count(name),
+          log: (line) => this.log(line),
+        },
+        deps.relay.options,
+      );
+    }
   }
 
   get dht(): Dht {
@@ -186,6 +226,7 @@ export class OverlayNode implements Overlay {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.dhtService.handOff();
+    this.relay?.stop();
     this.stopped = true;
     for (const t of this.timers) t.cancel();
     this.topologyTimer?.cancel();
@@ -275,7 +316,13 @@ export class OverlayNode implements Overlay {
         e.shortcut ||= purposes?.shortcut ?? false;
         e.bootstrap ||= how === 'bootstrap';
       };
-      if (dialedByLower(how === 'dialed') && !dialedByLower(existing.dialedByUs)) {
+      // A direct link always wins over a relay edge (the relay was only a fallback); otherwise
+      // both sides keep the one the lower address dialed.
+      const relayedNew = link instanceof RelayLink;
+      const relayedOld = existing.link instanceof RelayLink;
+      const takeNew = relayedNew !== relayedOld ? relayedOld : dialedByLower(how === 'dialed') && !dialedByLower(existing.dialedByUs);
+      if (takeNew) {
+        if (relayedOld && !relayedNew) this.count('relay_replaced_by_direct');
         const old = existing.link;
         existing.link = link;
         existing.dialedByUs = how === 'dialed';
@@ -324,7 +371,10 @@ export class OverlayNode implements Overlay {
         else this.onStrayFrame(link, frame);
       },
       data: (packet) => {
-        if (!this.stopped) this.dataHandler?.(remote, packet);
+        if (this.stopped) return;
+        // The data channel carries IP frames (magic 0x56) and tunnelled packets (relay op 0xA5).
+        if (packet[0] === RELAY_OP_DATA && this.relay) this.relay.onData(remote, packet);
+        else this.dataHandler?.(remote, packet);
       },
       close: (reason) => this.onLinkClosed(link, reason),
     });
@@ -335,7 +385,14 @@ export class OverlayNode implements Overlay {
     this.byes.delete(link);
     const e = this.table.get(link.remote);
     if (!e || e.link !== link || this.stopped) return;
+    const heal = link instanceof RelayLink && this.wants(e, this.deps.clock.now());
     this.dropEntry(e, reason);
+    if (heal) {
+      // The tunnel went under us (its middle node left or lost the other end): rebuild it through
+      // another common neighbour at once; meanwhile traffic is routed over the overlay.
+      this.count('relay_heals');
+      this.connectRelay(link.remote, { far: e.far, shortcut: e.shortcut }, `rebuilt after ${reason}`, undefined, new Set([link.via]));
+    }
   }
 
   /** Forgets a link: at once for a dead one ('timeout'), by BYE handshake otherwise, so nothing in flight is lost. */
@@ -346,6 +403,8 @@ export class OverlayNode implements Overlay {
     else if (how === 'bye') this.sayBye(e.link, reason);
     this.count(`links_closed_${reason === 'timeout' || reason === 'released' || reason === 'duplicate' ? reason : 'other'}`);
     if (wasNear) this.nearLost = true;
+    this.relay?.neighbourGone(e.address);
+    this.directRetryAt.delete(e.address);
     if (this.deps.log) this.log(`drop ${addressHex(e.address).slice(0, 8)} ${reason} ${how} near=${wasNear}`);
     this.topologyChanged();
   }
@@ -453,6 +512,7 @@ export class OverlayNode implements Overlay {
         return;
       case FRAME_LOCAL:
         if (f.kind === LOCAL_DHT) this.onLocalDht(e.address, f.payload);
+        else if (f.kind === LOCAL_RELAY && this.relay) this.relay.onControl(e.address, f.payload);
         else this.count('frames_unknown_local');
         return;
     }
@@ -529,6 +589,9 @@ export class OverlayNode implements Overlay {
         return;
       case APP_DHT:
         return this.onDhtRouted(f);
+      case APP_RELAY:
+        if (this.relay && f.src !== this.address) this.relay.onRouted(f.src, f.payload, f.replyVia);
+        return;
       default: {
         if (f.app < FIRST_USER_APP) {
           this.count('routed_unknown_app');
@@ -662,11 +725,14 @@ export class OverlayNode implements Overlay {
           this.adopt(link, 'dialed', p);
         },
         (err: Error) => {
+          const p = this.pendingDials.get(remote);
           this.pendingDials.delete(remote);
           if (this.stopped) return;
           this.log(`dial ${addressHex(remote).slice(0, 8)} failed: ${err.message}`);
           this.count('dial_failures');
           this.cooldownUntil.set(remote, this.deps.clock.now() + this.options.dialCooldownMs);
+          // Far links are random picks (another will do); near and shortcut peers are worth a relay.
+          if (p && purpose !== 'far' && !this.table.has(remote)) this.connectRelay(remote, p, `direct dial failed (${err.message})`, via);
         },
       );
   }
@@ -795,6 +861,7 @@ export class OverlayNode implements Overlay {
       const interval = this.table.isNear(e.address) ? o.nearPingIntervalMs : o.pingIntervalMs;
       if (silent > interval && (e.pingSentAt === undefined || now - e.pingSentAt > interval)) this.ping(e, now);
       if (e.shortcut && now - e.lastUsed > o.shortcutIdleMs) e.shortcut = false;
+      if (e.link instanceof RelayLink) this.maybeRetryDirect(e, now);
       if (!this.announceWant(e, now) && !e.remoteWants) this.dropEntry(e, 'released', 'bye');
     }
     this.dhtService.tick(now);
@@ -804,5 +871,78 @@ export class OverlayNode implements Overlay {
       this.trafficWindowStart = now;
     }
     if (!this.joined && this.table.size > 0) this.join();
+  }
+  // ---- relay edges -------------------------------------------------------------------------
+
+  /** The table entry of `peer` if its link is live and direct (not itself a relay edge). */
+  private directEntry(peer: RingAddress, sending = false): TableEntry | undefined {
+    const e = this.table.get(peer);
+    if (!e || e.link.closed || e.link instanceof RelayLink) return undefined;
+    if (sending) {
+      const now = this.deps.clock.now();
+      if (this.isDead(e, now)) {
+        this.count('link_failures_detected');
+        this.dropEntry(e, 'timeout');
+        return undefined;
+      }
+      this.probeIfQuiet(e, now);
+    }
+    return e;
+  }
+
+  private directNeighbours(): RelayCandidate[] {
+    const out: RelayCandidate[] = [];
+    for (const e of this.table.all()) {
+      if (e.link.closed || e.link instanceof RelayLink) continue;
+      const rttMs = e.rttMs ?? e.link.info().rttMs;
+      out.push(rttMs !== undefined ? { address: e.address, rttMs } : { address: e.address });
+    }
+    return out;
+  }
+
+  /** Links to `remote` through a common neighbour (the direct dial failed, or the old tunnel went). */
+  private connectRelay(remote: RingAddress, purposes: { far: boolean; shortcut: boolean }, why: string, via?: RingAddress, avoid?: ReadonlySet<RingAddress>): void {
+    const relay = this.relay;
+    if (!relay || this.stopped || this.table.has(remote) || this.pendingDials.has(remote)) return;
+    this.pendingDials.set(remote, { ...purposes });
+    this.count('relay_dials_started');
+    relay.dial(remote, why, { ...(via !== undefined ? { via } : {}), ...(avoid ? { avoid } : {}) }).then(
+      (link) => {
+        const p = this.pendingDials.get(remote);
+        this.pendingDials.delete(remote);
+        if (this.adopt(link, 'dialed', p)) this.directRetryAt.set(remote, this.deps.clock.now());
+      },
+      (err: Error) => {
+        this.pendingDials.delete(remote);
+        if (this.stopped) return;
+        this.count('relay_dial_failures');
+        this.log(`relay to ${addressHex(remote).slice(0, 8)} failed: ${err.message}`);
+      },
+    );
+  }
+
+  /** A relayed peer gets a direct dial now and then (by the lower address); success replaces the tunnel. */
+  private maybeRetryDirect(e: TableEntry, now: number): void {
+    const every = this.options.relayDirectRetryMs;
+    if (every <= 0 || this.address > e.address || this.directRetries.has(e.address)) return;
+    const last = this.directRetryAt.get(e.address) ?? e.addedAt;
+    if (now - last < every) return;
+    this.directRetryAt.set(e.address, now);
+    this.directRetries.add(e.address);
+    this.count('relay_direct_retries');
+    const remote = e.address;
+    this.deps.connector
+      .dial(remote, (payload) => void this.sendRouted(remote, APP_SIGNAL, payload, { exact: true, askReplyVia: true, notSrc: true }))
+      .then(
+        (link) => {
+          this.directRetries.delete(remote);
+          const cur = this.table.get(remote);
+          this.adopt(link, 'dialed', cur ? { far: cur.far, shortcut: cur.shortcut } : undefined);
+        },
+        () => {
+          this.directRetries.delete(remote);
+          this.count('relay_direct_retry_failures');
+        },
+      );
   }
 }

@@ -1,0 +1,118 @@
+// One end of a tunnel through an overlay neighbour, as a Link: control frames ride the middle node's
+// reliable channel (ordered end to end, since both hops are ordered and the middle forwards in order),
+// data packets its unordered data channel. Created only after the tunnel handshake proved the peer's
+// key and network membership (relay-service.ts). The middle node sees the frames but cannot make a
+// tunnel on either end's behalf: it holds neither private key.
+import type { Link, LinkHandlers, LinkInfo, RingAddress } from '../link/link.js';
+import { encodeRelay, RELAY_OP_CONTROL, RELAY_OP_DATA } from './relay-header.js';
+
+/** How a tunnel end reaches the middle node (the overlay's current link to it). */
+export interface TunnelCarrier {
+  /** Relay bytes on the middle link's control channel; false if that link is gone. */
+  control(bytes: Uint8Array): boolean;
+  /** Relay bytes on the middle link's data channel; false if gone or dropped locally. */
+  data(bytes: Uint8Array): boolean;
+}
+
+export interface RelayLinkParams {
+  id: string;
+  remote: RingAddress;
+  remoteKey: Uint8Array;
+  /** The middle node. */
+  via: RingAddress;
+  tunnel: number;
+  carrier: TunnelCarrier;
+  detail: string;
+  /** Told once when the link closes (either side), so the owner forgets the tunnel. */
+  onClosed: (link: RelayLink, reason: string, byUs: boolean) => void;
+}
+
+type Queued = { control: Uint8Array } | { data: Uint8Array } | { close: string };
+
+export class RelayLink implements Link {
+  readonly id: string;
+  readonly remote: RingAddress;
+  readonly remoteKey: Uint8Array;
+  readonly via: RingAddress;
+  readonly tunnel: number;
+  private handlers: LinkHandlers | undefined;
+  private queue: Queued[] = [];
+  private closedFlag = false;
+  /** Frames queued before handlers were installed, at most (then the oldest data packets go). */
+  static readonly MAX_QUEUED = 256;
+
+  constructor(private readonly p: RelayLinkParams) {
+    this.id = p.id;
+    this.remote = p.remote;
+    this.remoteKey = p.remoteKey;
+    this.via = p.via;
+    this.tunnel = p.tunnel;
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  setHandlers(handlers: LinkHandlers): void {
+    this.handlers = handlers;
+    const q = this.queue;
+    this.queue = [];
+    for (const item of q) this.dispatch(item);
+  }
+
+  sendControl(frame: Uint8Array): boolean {
+    if (this.closedFlag) return false;
+    return this.p.carrier.control(encodeRelay({ op: RELAY_OP_CONTROL, tunnel: this.tunnel, peer: this.remote }, frame));
+  }
+
+  sendData(packet: Uint8Array): boolean {
+    if (this.closedFlag) return false;
+    return this.p.carrier.data(encodeRelay({ op: RELAY_OP_DATA, tunnel: this.tunnel, peer: this.remote }, packet));
+  }
+
+  close(reason = 'closed'): void {
+    this.finish(reason, true);
+  }
+
+  info(): LinkInfo {
+    return { transport: 'relay', path: 'relayed', detail: this.p.detail };
+  }
+
+  // ---- from the relay service --------------------------------------------------------------
+
+  deliverControl(frame: Uint8Array): void {
+    if (!this.closedFlag) this.dispatch({ control: frame });
+  }
+
+  deliverData(packet: Uint8Array): void {
+    if (!this.closedFlag) this.dispatch({ data: packet });
+  }
+
+  /** The tunnel went away under us (peer closed, middle lost a link, middle gone). */
+  remoteClosed(reason: string): void {
+    this.finish(reason, false);
+  }
+
+  private finish(reason: string, byUs: boolean): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    this.p.onClosed(this, reason, byUs);
+    this.dispatch({ close: reason });
+  }
+
+  private dispatch(item: Queued): void {
+    const h = this.handlers;
+    if (!h) {
+      if (this.queue.length >= RelayLink.MAX_QUEUED) {
+        const i = this.queue.findIndex((q) => 'data' in q);
+        if (i < 0 || 'data' in item) return;
+        this.queue.splice(i, 1);
+      }
+      this.queue.push(item);
+      return;
+    }
+    if ('close' in item) h.close(item.close);
+    else if ('control' in item) h.control(item.control);
+    else h.data(item.data);
+  }
+}
