@@ -58,6 +58,9 @@ export interface OverlayDeps {
 }
 
 type Purpose = 'near' | 'far' | 'shortcut';
+
+/** A DHT request deferred while joining looks again this often (it goes as soon as the node settles). */
+const SETTLE_POLL_MS = 100;
 type DataHandler = (from: RingAddress, packet: Uint8Array) => void;
 
 interface FindResult {
@@ -248,10 +251,17 @@ export class OverlayNode implements Overlay {
     this.deps.connector.close();
   }
 
-  /** Milliseconds until a joining node trusts its own table (0 once settled, and for a founder). */
+  /**
+   * Milliseconds until a joining node trusts its own table: 0 for a founder, and once joined with no
+   * near-set dial pending (its FIND placed it and it linked the neighbours it was told of); at most
+   * settleMs after joining either way.
+   */
   private unsettledFor(): number {
     if (!this.joined) return this.table.size === 0 ? 0 : this.options.settleMs;
-    return Math.max(0, this.joinedAt + this.options.settleMs - this.deps.clock.now());
+    const left = Math.max(0, this.joinedAt + this.options.settleMs - this.deps.clock.now());
+    if (left === 0) return 0;
+    for (const p of this.pendingDials.values()) if (!p.far && !p.shortcut) return left;
+    return 0;
   }
 
   private randomNeighbour(): RingAddress | undefined {
@@ -352,9 +362,13 @@ export class OverlayNode implements Overlay {
       lastHeard: now,
       lastUsed: now,
     };
+    const wasAlone = this.table.size === 0;
     this.table.add(entry);
     this.installHandlers(link);
     this.count('links_opened');
+    // A founder (or a node left alone) that someone just reached: place ourselves through it now, so
+    // DHT requests we are primary for are not deferred until the next self-FIND.
+    if (wasAlone && how === 'incoming' && !this.joined && this.started) this.join();
     // A bootstrap peer is a random member, not a neighbour: the join's FIND finds the neighbours.
     if (how !== 'bootstrap' && this.joined && this.table.isNear(remote)) this.sendFrame(entry, { type: FRAME_NEIGHBORS, wantReply: true, addresses: this.nearList() });
     this.topologyChanged();
@@ -616,7 +630,7 @@ export class OverlayNode implements Overlay {
         // We only just joined: our table may not yet hold the nodes between us and the key, so we
         // may wrongly believe we are its primary. Route the request again once settled.
         this.count('dht_requests_deferred');
-        this.deps.clock.setTimeout(() => this.route(f), wait);
+        this.deps.clock.setTimeout(() => this.route(f), Math.min(wait, SETTLE_POLL_MS));
         return;
       }
       this.dhtService.onRequest(f.src, f.replyVia, m);

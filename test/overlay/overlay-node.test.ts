@@ -29,6 +29,27 @@ test('a lone node founds, a second joins through it, and they route to each othe
   t.deepEqual(got, ['true:hi:1']);
 });
 
+test('a newcomer is placed at once: the founder it reaches and it itself answer DHT writes within a second', async (t) => {
+  // Before: the founder (never joined: it had nobody to ask) deferred DHT requests it was primary for
+  // until its next periodic self-FIND, and the newcomer for the whole settle time.
+  for (const seed of [20, 21, 22, 23]) {
+    const sim = new Simulation(seed);
+    t.teardown(() => sim.stopAll());
+    const a = sim.addNode();
+    await sim.runFor(1_000);
+    const b = sim.addNode();
+    await sim.runFor(200);
+    const started = sim.clock.now();
+    let took = -1;
+    // Keys on both sides of the ring, so some have the founder as primary and some the newcomer.
+    const writes = [0, 1, 2, 3, 4, 5].map((k) => b.node.dht.create(new TextEncoder().encode(`k${seed}-${k}`), new Uint8Array([k]), 60_000));
+    void Promise.all(writes).then(() => (took = sim.clock.now() - started));
+    await sim.runFor(5_000);
+    t.true(took >= 0 && took < 1_000, `seed ${seed}: creates took ${took} ms of virtual time`);
+    t.true(a.node.isJoined && b.node.isJoined);
+  }
+});
+
 test('the ring forms: successors and predecessors are the true ones; links are near, far and kept alive', async (t) => {
   const sim = await network(60, 11);
   t.teardown(() => sim.stopAll());
