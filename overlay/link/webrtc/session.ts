@@ -42,6 +42,14 @@ export interface SessionDeps {
   onLinkGone: (link: WebRtcLink) => void;
   /** ICE candidates to ignore, local and remote (a node's own virtual subnet: no link through its TUN). */
   dropCandidate?: (candidate: string) => boolean;
+  /**
+   * TURN-only attempt: besides gathering relay candidates only (policy 'relay'), ignore the peer's
+   * non-relay candidates, so each side's allocation needs one permission (libjuice fails several
+   * CreatePermissions on one allocation behind symmetric NATs; see the environment notes).
+   */
+  relayOnly?: boolean;
+  /** Said in the link's status detail (e.g. why this is a TURN fallback). */
+  note?: string;
   done: (result: { link: WebRtcLink } | { error: LinkDialError }) => void;
 }
 
@@ -124,6 +132,7 @@ export class PeerSession {
   }
 
   private dropped(candidate: string): boolean {
+    if (this.d.relayOnly && !/ typ relay\b/.test(candidate)) return true;
     if (!this.d.dropCandidate?.(candidate)) return false;
     this.d.log(`session ${this.d.linkId}: dropped candidate on an excluded subnet '${candidate.slice(0, 80)}'`);
     return true;
@@ -131,11 +140,10 @@ export class PeerSession {
 
   /** An SDP without the candidate lines `dropCandidate` refuses. */
   private filterSdp(sdp: string): string {
-    const drop = this.d.dropCandidate;
-    if (!drop) return sdp;
+    if (!this.d.dropCandidate && !this.d.relayOnly) return sdp;
     return sdp
       .split(/\r?\n/)
-      .filter((line) => !(line.startsWith('a=candidate:') && drop(line)))
+      .filter((line) => !(line.startsWith('a=candidate:') && this.dropped(line)))
       .join('\r\n');
   }
 
@@ -261,6 +269,7 @@ export class PeerSession {
       data: this.data,
       onGone: this.d.onLinkGone,
       log: this.d.log,
+      ...(this.d.note ? { note: this.d.note } : {}),
     });
     this.d.done({ link });
   }

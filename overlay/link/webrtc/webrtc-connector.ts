@@ -19,7 +19,12 @@ import { LinkDialError } from './errors.js';
 import { validateIceUrl } from './ice-config.js';
 
 export const DEFAULT_DIAL_TIMEOUT_MS = 20_000; // ICE with a TURN fallback plus DTLS and the handshake
-export const DEFAULT_MAX_PENDING_INCOMING = 64; // concurrent half-open incoming sessions before REJECT 'busy'
+export const DEFAULT_MAX_PENDING_INCOMING = 64;
+/**
+ * With a TURN server configured, the first (policy 'all') attempt gets this share of the dial
+ * timeout; if ICE fails or times out, the rest goes to one TURN-only attempt.
+ */
+export const DIRECT_ATTEMPT_SHARE = 0.5; // concurrent half-open incoming sessions before REJECT 'busy'
 
 export interface WebRtcConnectorOptions {
   identity: HandshakeSigner & { readonly address: RingAddress };
@@ -50,6 +55,8 @@ export const CONNECTOR_COUNTERS = [
   'dials_ok',
   'dials_failed',
   'dial_timeouts',
+  'turn_fallbacks',
+  'turn_fallbacks_ok',
   'incoming_ok',
   'incoming_failed',
   'incoming_rejected_busy',
@@ -77,6 +84,7 @@ export class WebRtcConnector implements Connector {
   readonly counters: Record<ConnectorCounter, number>;
   private readonly netKey: Uint8Array;
   private readonly rtcConfig: RtcConfig;
+  private readonly hasTurn: boolean;
   private readonly dials = new Map<string, { session: PeerSession; remote: RingAddress }>();
   private readonly incoming = new Map<string, PeerSession>();
   private readonly links = new Set<WebRtcLink>();
@@ -92,6 +100,7 @@ export class WebRtcConnector implements Connector {
     this.log = o.log ?? (() => {});
     const iceServers = (o.iceServers ?? []).map(validateIceUrl);
     this.rtcConfig = { iceServers, iceTransportPolicy: o.iceTransportPolicy ?? 'all' };
+    this.hasTurn = iceServers.some((u) => u.startsWith('turn'));
     if (o.bindAddress) this.rtcConfig.bindAddress = o.bindAddress;
     if (o.portRange) {
       this.rtcConfig.portRangeBegin = o.portRange.begin;
@@ -104,27 +113,56 @@ export class WebRtcConnector implements Connector {
     return [...this.links];
   }
 
-  dial(remote: RingAddress, signal: (payload: Uint8Array) => void): Promise<Link> {
-    if (this.closedFlag) return Promise.reject(new LinkDialError('closed', 'connector closed'));
+  /**
+   * One attempt with the configured policy; with a TURN server and policy 'all', an attempt whose ICE
+   * failed (or timed out) is followed by one TURN-only attempt (`relayOnly`), as the harness's
+   * dc-session does: behind symmetric NATs that is the attempt that connects.
+   */
+  async dial(remote: RingAddress, signal: (payload: Uint8Array) => void): Promise<Link> {
+    if (this.closedFlag) throw new LinkDialError('closed', 'connector closed');
     this.counters.dials_started++;
+    const total = this.o.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS;
+    const fallback = this.hasTurn && this.rtcConfig.iceTransportPolicy !== 'relay';
+    const first = fallback ? Math.round(total * DIRECT_ATTEMPT_SHARE) : total;
+    let link: WebRtcLink;
+    try {
+      link = await this.attempt(remote, signal, { timeoutMs: first });
+    } catch (err) {
+      const e = err as LinkDialError;
+      if (!fallback || this.closedFlag || (e.code !== 'timeout' && e.code !== 'failed')) return this.dialFailed(remote, e);
+      this.counters.turn_fallbacks++;
+      this.log(`dial ${short(remote)}: direct ICE failed (${e.message}); retrying through TURN only`);
+      try {
+        link = await this.attempt(remote, signal, { timeoutMs: total - first, relayOnly: true, note: `TURN fallback: the direct attempt failed (${e.message})` });
+        this.counters.turn_fallbacks_ok++;
+      } catch (err2) {
+        return this.dialFailed(remote, err2 as LinkDialError);
+      }
+    }
+    this.counters.dials_ok++;
+    this.adopt(link);
+    return link;
+  }
+
+  private dialFailed(remote: RingAddress, error: LinkDialError): never {
+    this.counters.dials_failed++;
+    this.countFailure(error);
+    this.log(`dial ${short(remote)} failed: ${error.message}`);
+    throw error;
+  }
+
+  private attempt(remote: RingAddress, signal: (payload: Uint8Array) => void, a: { timeoutMs: number; relayOnly?: boolean; note?: string }): Promise<WebRtcLink> {
+    if (this.closedFlag) return Promise.reject(new LinkDialError('closed', 'connector closed'));
     const session = this.o.random.bytes(SESSION_ID_BYTES);
     const key = hex(session);
-    return new Promise<Link>((resolve, reject) => {
+    return new Promise<WebRtcLink>((resolve, reject) => {
       const s = new PeerSession({
-        ...this.sessionDeps('offerer', session, remote),
+        ...this.sessionDeps('offerer', session, remote, a),
         send: signal,
         done: (r) => {
           this.dials.delete(key);
-          if ('link' in r) {
-            this.counters.dials_ok++;
-            this.adopt(r.link);
-            resolve(r.link);
-          } else {
-            this.counters.dials_failed++;
-            this.countFailure(r.error);
-            this.log(`dial ${short(remote)} failed: ${r.error.message}`);
-            reject(r.error);
-          }
+          if ('link' in r) resolve(r.link);
+          else reject(r.error);
         },
       });
       if (!s.isFinished) this.dials.set(key, { session: s, remote });
@@ -206,18 +244,21 @@ export class WebRtcConnector implements Connector {
     for (const l of [...this.links]) l.close(reason);
   }
 
-  private sessionDeps(role: 'offerer' | 'answerer', session: Uint8Array, expectedRemote: RingAddress) {
+  private sessionDeps(role: 'offerer' | 'answerer', session: Uint8Array, expectedRemote: RingAddress, a: { timeoutMs?: number; relayOnly?: boolean; note?: string } = {}) {
+    const config: RtcConfig = a.relayOnly ? { ...this.rtcConfig, iceTransportPolicy: 'relay' } : this.rtcConfig;
     return {
       role,
       session,
       expectedRemote,
-      createPeerConnection: (name: string): PeerConnection => new nodeDataChannel.PeerConnection(name, this.rtcConfig),
+      createPeerConnection: (name: string): PeerConnection => new nodeDataChannel.PeerConnection(name, config),
+      ...(a.relayOnly ? { relayOnly: true } : {}),
+      ...(a.note ? { note: a.note } : {}),
       network: this.o.network,
       networkKey: this.netKey,
       signer: this.o.identity,
       nonce: this.o.random.bytes(32),
       clock: this.o.clock,
-      timeoutMs: this.o.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
+      timeoutMs: a.timeoutMs ?? this.o.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
       linkId: `${this.tag}-${role === 'offerer' ? 'out' : 'in'}-${this.linkCounter++}`,
       log: this.log,
       ...(this.o.dropCandidate ? { dropCandidate: this.o.dropCandidate } : {}),

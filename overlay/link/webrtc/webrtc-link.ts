@@ -21,6 +21,8 @@ export interface WebRtcLinkParts {
   /** Called once when the link closes, so the connector forgets it. */
   onGone: (link: WebRtcLink) => void;
   log: (line: string) => void;
+  /** Appended to the status detail (e.g. that this link is a TURN fallback, and why). */
+  note?: string;
 }
 
 type Queued = { channel: 'control' | 'data'; frame: Uint8Array };
@@ -129,6 +131,7 @@ export class WebRtcLink implements Link {
       /* closed underneath us */
     }
     const info: LinkInfo = { transport: 'webrtc', ...describePath(pair) };
+    if (this.parts.note) info.detail += ` [${this.parts.note}]`;
     if (rtt >= 0) info.rttMs = rtt;
     return info;
   }
