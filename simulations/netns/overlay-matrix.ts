@@ -2,7 +2,8 @@
 // of NAT kinds two fresh overlay nodes (OverlayDaemon + virtual network, overlay-vnet-node.ts) that
 // join through it. Connected = a ping over virtual IPs is answered; then a burst of traffic lets the
 // overlay set up its shortcut, and the path is read from `overlay status`: a link straight to the peer
-// (direct, or relayed through TURN, as the link reports it), or none (routed through the overlay).
+// (direct; relayed through TURN; or a relay edge through an overlay neighbour, as the link reports it),
+// or none (routed through the overlay).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -21,10 +22,34 @@ export interface OverlayPairResult {
   connected: boolean;
   /** 'direct' / 'relayed' from the link to the peer; 'routed' when no link to it exists. */
   path?: 'direct' | 'relayed' | 'routed';
+  /** Which kind of path: a relayed link is TURN or an overlay relay edge ("relayed via <node>"). */
+  via?: PathVia;
   detail?: string;
   /** Seconds from starting the second node to the first answered ping. */
   onlineS?: number;
   error?: string;
+}
+
+export type PathVia = 'direct' | 'turn' | 'overlay-relay' | 'routed';
+
+/** Classifies a link's status entry. */
+export function pathVia(path: 'direct' | 'relayed' | 'routed', detail: string): PathVia {
+  if (path !== 'relayed') return path;
+  return detail.startsWith('relayed via ') ? 'overlay-relay' : 'turn';
+}
+
+export interface OverlayMatrixOptions {
+  subnet: string;
+  /**
+   * A new bootstrap node (new network state) for every pair, so pairs are independent cases (as
+   * conntrack is flushed between them). With false, all pairs share one bootstrap, which also
+   * exercises churn (every pair's nodes join and leave through it).
+   */
+  freshBootstrap: boolean;
+  /** ICE servers of every node: STUN + TURN of the harness by default; STUN only to test relay edges. */
+  iceServers?: string[];
+  /** How long to wait for a link to the peer after the traffic burst. */
+  linkWaitMs: number;
 }
 
 export class OverlayMatrix {
@@ -37,17 +62,19 @@ export class OverlayMatrix {
    * cases (as conntrack is flushed between them). With false, all pairs share one bootstrap, which
    * also exercises churn (every pair's nodes join and leave through it).
    */
+  private readonly o: OverlayMatrixOptions;
+
   constructor(
     private readonly h: Harness,
-    private readonly subnet = '10.128.0.0/16',
-    private readonly freshBootstrap = true,
+    options: Partial<OverlayMatrixOptions> = {},
   ) {
+    this.o = { subnet: '10.128.0.0/16', freshBootstrap: true, linkWaitMs: 45_000, ...options };
     writeFileSync(join(this.dir, 'secret'), randomBytes(32));
   }
 
   private args(state: string, bind: string, extra: string[]): string[] {
-    const a = [harnessScript('overlay-vnet-node'), state, 'matrixnet', join(this.dir, 'secret'), this.subnet, '9000', bind, ...extra];
-    for (const url of this.h.turn.iceServers) a.push('--ice', url);
+    const a = [harnessScript('overlay-vnet-node'), state, 'matrixnet', join(this.dir, 'secret'), this.o.subnet, '9000', bind, ...extra];
+    for (const url of this.o.iceServers ?? this.h.turn.iceServers) a.push('--ice', url);
     return a;
   }
 
@@ -58,7 +85,13 @@ export class OverlayMatrix {
     await this.bootstrap.waitFor(/VNET up/, 60_000);
   }
 
-  private node(i: number): { proc: Proc; state: string } {
+  /** The running bootstrap node (public namespace), if started. */
+  get bootstrapProc(): Proc | undefined {
+    return this.bootstrap;
+  }
+
+  /** Starts an overlay node (with the virtual network) in node i's namespace, joining through the bootstrap. */
+  node(i: number): { proc: Proc; state: string } {
     const state = join(this.dir, `n${i}-${this.counter++}`);
     const proc = this.h.topo.spawn(i, process.execPath, this.args(state, this.h.topo.node(i).lanIp, ['--bootstrap', `ws://${PUBLIC_IP}:${OVERLAY_BOOTSTRAP_PORT}`]));
     return { proc, state };
@@ -66,7 +99,7 @@ export class OverlayMatrix {
 
   async pair(a: number, b: number): Promise<OverlayPairResult> {
     const base = { natA: this.h.topo.node(a).nat, natB: this.h.topo.node(b).nat };
-    if (this.freshBootstrap || !this.bootstrap) await this.start();
+    if (this.o.freshBootstrap || !this.bootstrap) await this.start();
     await this.h.topo.flushConntrack();
     const na = this.node(a);
     const nb = this.node(b);
@@ -82,24 +115,29 @@ export class OverlayMatrix {
       if (onlineS === undefined) return { ...base, connected: false, error: 'no ping answered' };
       // Enough traffic for a traffic-driven shortcut, then give the link a moment to form.
       await this.h.topo.exec(a, 'ping', ['-c', '200', '-i', '0.005', '-q', '-W', '1', vipB]).catch(() => undefined);
-      let path: OverlayPairResult['path'] = 'routed';
-      let detail = 'no link to the peer';
-      for (let i = 0; i < 20; i++) {
-        const st = await this.h.topo.exec(a, process.execPath, [overlayCli, 'status', '--json', '--state', na.state]);
-        const links = (JSON.parse(st.stdout) as { links: Array<{ remote: string; path: 'direct' | 'relayed'; detail: string }> }).links;
-        const l = links.find((x) => x.remote === ringB);
-        if (l) {
-          path = l.path;
-          detail = l.detail;
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 500));
-      }
-      return { ...base, connected: true, path, detail, onlineS };
+      const l = await this.linkTo(a, na.state, ringB, this.o.linkWaitMs);
+      const path: OverlayPairResult['path'] = l?.path ?? 'routed';
+      const detail = l?.detail ?? 'no link to the peer';
+      return { ...base, connected: true, path, via: pathVia(path, detail), detail, onlineS };
     } catch (err) {
       return { ...base, connected: false, error: (err as Error).message.slice(0, 400) };
     } finally {
       await Promise.all([na.proc.kill(5000), nb.proc.kill(5000)]);
+    }
+  }
+
+  /** Node i's link to `ring` as `overlay status` shows it, waiting up to `waitMs` for one to appear. */
+  async linkTo(i: number, state: string, ring: string, waitMs: number): Promise<{ path: 'direct' | 'relayed'; detail: string } | undefined> {
+    const until = performance.now() + waitMs;
+    for (;;) {
+      const st = await this.h.topo.exec(i, process.execPath, [overlayCli, 'status', '--json', '--state', state]).catch(() => undefined);
+      if (st) {
+        const links = (JSON.parse(st.stdout) as { links: Array<{ remote: string; path: 'direct' | 'relayed'; detail: string }> }).links;
+        const l = links.find((x) => x.remote === ring);
+        if (l) return l;
+      }
+      if (performance.now() > until) return undefined;
+      await new Promise((r) => setTimeout(r, 500));
     }
   }
 
