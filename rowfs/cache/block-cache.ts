@@ -28,7 +28,17 @@ const INDEX_FLUSH_MS = 200;
 /** Cache reads up to this size are done synchronously (page-cache hits, a few microseconds). */
 const INLINE_READ_MAX_BYTES = 64 * 1024;
 
+/** Runs waiting to be written to one cache file, and whether a writer is at work on it. */
+interface WriteQueue {
+  runs: Array<{ first: number; data: Uint8Array; resolve: () => void; reject: (e: Error) => void }>;
+  active: boolean;
+}
+
+/** Largest single writev of queued runs (bytes). */
+const MAX_WRITEV_BYTES = 8 * 1024 * 1024;
+
 export class BlockCache {
+  private readonly writeQueues = new Map<string, WriteQueue>();
   private readonly entries = new Map<string, { bitmap: BlockBitmap; tail: [number, number] | null }>();
   private readonly files = new Map<string, { fh: Promise<FileHandle>; users: number }>();
   private readonly dirty = new Set<string>();
@@ -81,11 +91,17 @@ export class BlockCache {
     return buf;
   }
 
+  /** True when blocks [first, last] of file `key` are all cached. */
+  hasAll(key: string, first: number, last: number): boolean {
+    return this.entry(key).bitmap.hasAll(first, last);
+  }
+
   /**
    * Bytes [offset, offset + length) when every block they touch is cached, in one read; cut short
-   * at the file's end (a cached short tail block). Undefined when some block is missing.
+   * at the file's end (a cached short tail block). Undefined when some block is missing. With
+   * `into` (at least `length` bytes), the bytes are read into it and the result is a view of it.
    */
-  async readRange(key: string, offset: number, length: number): Promise<Buffer | undefined> {
+  async readRange(key: string, offset: number, length: number, into?: Buffer): Promise<Buffer | undefined> {
     if (length === 0) return Buffer.alloc(0);
     const e = this.entry(key);
     const first = Math.floor(offset / this.blockSize);
@@ -95,7 +111,7 @@ export class BlockCache {
     // A short tail block ends the file: nothing past it exists.
     if (e.tail && e.tail[0] >= first && e.tail[0] <= last) end = Math.min(end, e.tail[0] * this.blockSize + e.tail[1]);
     if (end <= offset) return Buffer.alloc(0);
-    const buf = Buffer.allocUnsafe(end - offset);
+    const buf = into && into.length >= end - offset ? into.subarray(0, end - offset) : Buffer.allocUnsafe(end - offset);
     // Small reads of cached (page-cache resident) data are cheaper done inline than through the
     // thread pool, whose round trip costs more than the copy.
     const { bytesRead } = await this.withFile(key, async (fh) =>
@@ -117,16 +133,60 @@ export class BlockCache {
   }
 
   /**
-   * Stores consecutive blocks fetched from main in one write: `data` starts at block `first`; its
-   * last block may be short (the file's end).
+   * Stores consecutive blocks fetched from main: `data` starts at block `first`; its last block may
+   * be short (the file's end). Resolves once the bytes are written and indexed; `data` must stay
+   * unchanged until then. Writes to one file go out one at a time (queued runs that follow each
+   * other become one writev): concurrent writers of one file only contend for its inode lock.
    */
-  async writeRun(key: string, first: number, data: Uint8Array): Promise<void> {
-    if (data.length === 0) return;
-    await this.withFile(key, (fh) => fh.write(data, 0, data.length, first * this.blockSize));
+  writeRun(key: string, first: number, data: Uint8Array): Promise<void> {
+    if (data.length === 0) return Promise.resolve();
+    let q = this.writeQueues.get(key);
+    if (!q) this.writeQueues.set(key, (q = { runs: [], active: false }));
+    const p = new Promise<void>((resolve, reject) => q!.runs.push({ first, data, resolve, reject }));
+    if (!q.active) void this.drainWrites(key, q);
+    return p;
+  }
+
+  private async drainWrites(key: string, q: WriteQueue): Promise<void> {
+    q.active = true;
+    try {
+      while (q.runs.length > 0) {
+        const batch = q.runs.splice(0).sort((a, b) => a.first - b.first);
+        for (let i = 0; i < batch.length; ) {
+          // Runs that continue each other (whole blocks up to the next run) go in one writev.
+          let j = i + 1;
+          let bytes = batch[i]!.data.length;
+          while (
+            j < batch.length &&
+            bytes < MAX_WRITEV_BYTES &&
+            batch[j - 1]!.data.length % this.blockSize === 0 &&
+            batch[j]!.first === batch[j - 1]!.first + batch[j - 1]!.data.length / this.blockSize
+          ) {
+            bytes += batch[j]!.data.length;
+            j++;
+          }
+          const group = batch.slice(i, j);
+          try {
+            await this.withFile(key, (fh) => fh.writev(group.map((r) => r.data), group[0]!.first * this.blockSize));
+            for (const r of group) this.indexRun(key, r.first, r.data.length);
+            for (const r of group) r.resolve();
+          } catch (e) {
+            for (const r of group) r.reject(e as Error);
+          }
+          i = j;
+        }
+      }
+    } finally {
+      q.active = false;
+      this.writeQueues.delete(key);
+    }
+  }
+
+  private indexRun(key: string, first: number, length: number): void {
     const e = this.entry(key);
-    const blocks = Math.ceil(data.length / this.blockSize);
+    const blocks = Math.ceil(length / this.blockSize);
     e.bitmap.setRange(first, first + blocks - 1);
-    const lastLen = data.length - (blocks - 1) * this.blockSize;
+    const lastLen = length - (blocks - 1) * this.blockSize;
     if (lastLen < this.blockSize) e.tail = [first + blocks - 1, lastLen];
     this.markDirty(key);
   }

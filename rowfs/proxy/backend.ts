@@ -5,6 +5,7 @@ import type { Nfs3Client } from '../nfs3/client.js';
 import type { Nfs3ArgsOf, Nfs3ProcedureName, Nfs3ResOf } from '../nfs3/procedures.js';
 import { Nfs3Status, type FileHandle } from '../nfs3/types.js';
 import type { OpaqueAuth } from '../rpc/message.js';
+import type { RpcCallOptions } from '../rpc/client.js';
 import type { Counters } from '../counters.js';
 import { StatusError } from './errors.js';
 
@@ -19,9 +20,9 @@ export class Backend {
   ) {}
 
   /** One call, counted; resolves with the status union (never throws for an NFS status). */
-  async call<N extends Nfs3ProcedureName>(name: N, args: Nfs3ArgsOf<N>, cred?: OpaqueAuth): Promise<Nfs3ResOf<N>> {
+  async call<N extends Nfs3ProcedureName>(name: N, args: Nfs3ArgsOf<N>, cred?: OpaqueAuth, opts?: RpcCallOptions): Promise<Nfs3ResOf<N>> {
     this.counters.call(this.role, name);
-    const res = await this.client.call(name, args, cred ? { cred } : undefined);
+    const res = await this.client.call(name, args, cred || opts ? { ...opts, ...(cred ? { cred } : {}) } : undefined);
     const r = (res ?? {}) as { status?: number; data?: Uint8Array };
     if (name === 'READ' && r.status === Nfs3Status.OK && r.data) {
       if (this.role === 'main') this.counters.bytesFromMain += r.data.length;
@@ -32,8 +33,8 @@ export class Backend {
   }
 
   /** Like call, but a non-OK status throws StatusError. */
-  async ok<N extends Nfs3ProcedureName>(name: N, args: Nfs3ArgsOf<N>, cred?: OpaqueAuth): Promise<Extract<Nfs3ResOf<N>, { status: Nfs3Status.OK }>> {
-    const res = await this.call(name, args, cred);
+  async ok<N extends Nfs3ProcedureName>(name: N, args: Nfs3ArgsOf<N>, cred?: OpaqueAuth, opts?: RpcCallOptions): Promise<Extract<Nfs3ResOf<N>, { status: Nfs3Status.OK }>> {
+    const res = await this.call(name, args, cred, opts);
     const status = (res as { status: Nfs3Status }).status;
     if (status !== Nfs3Status.OK) throw new StatusError(status, `${this.role} ${name}`);
     return res as Extract<Nfs3ResOf<N>, { status: Nfs3Status.OK }>;

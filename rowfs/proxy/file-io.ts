@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { Ftype3, Nfs3Status, StableHow, type Fattr3, type WccData } from '../nfs3/types.js';
 import type { OpaqueAuth } from '../rpc/message.js';
+import { unpooled, type HeldBytes } from '../rpc/buffer-pool.js';
 import type { NodeRecord } from '../state/store.js';
 import type { ProxyCore } from './core.js';
 import type { MainReader } from './main-reader.js';
@@ -20,6 +21,8 @@ export interface ReadResult {
   data: Buffer;
   eof: boolean;
   attrs: Fattr3;
+  /** Call once `data` is no longer used (it may be a view of a pooled buffer). */
+  release(): void;
 }
 
 export interface WriteResult {
@@ -61,19 +64,19 @@ export class FileIo {
       const raw = await this.core.mainAttrs(n);
       const size = Number(raw.size);
       const attrs = virtualAttrs(raw, n.vid);
-      if (offset >= size || count === 0) return { data: Buffer.alloc(0), eof: offset >= size, attrs };
+      if (offset >= size || count === 0) return { data: Buffer.alloc(0), eof: offset >= size, attrs, release: noop };
       const end = Math.min(offset + count, size);
-      const data = padTo(await this.mainReader.range(n.main!, offset, end - offset, size), end - offset);
-      return { data, eof: end >= size, attrs };
+      const held = padHeld(await this.mainReader.range(n.main!, offset, end - offset, size), end - offset);
+      return { data: held.data, eof: end >= size, attrs, release: held.release };
     }
     const attrs = virtualAttrs((await this.core.shadow.ok('GETATTR', { object: n.shadow })).objAttributes, n.vid);
     const size = Number(attrs.size);
-    if (offset >= size || count === 0) return { data: Buffer.alloc(0), eof: offset >= size, attrs };
+    if (offset >= size || count === 0) return { data: Buffer.alloc(0), eof: offset >= size, attrs, release: noop };
     const end = Math.min(offset + count, size);
     const bm = this.core.store.bitmap(n.vid);
     const first = Math.floor(offset / this.bs);
     const last = Math.floor((end - 1) / this.bs);
-    const parts: Array<Promise<Buffer>> = [];
+    const parts: Array<Promise<HeldBytes>> = [];
     // Runs of consecutive blocks with the same source, each fetched with one request.
     let runStart = first;
     const fromMain = (b: number) => !bm.has(b) && b < n.mainBlocks;
@@ -82,14 +85,24 @@ export class FileIo {
       const lo = Math.max(offset, runStart * this.bs);
       const hi = Math.min(end, (b + 1) * this.bs);
       if (fromMain(runStart)) {
-        parts.push(this.mainReader.range(n.main!, lo, hi - lo).then((buf) => padTo(buf, hi - lo)));
+        parts.push(this.mainReader.range(n.main!, lo, hi - lo).then((held) => padHeld(held, hi - lo)));
       } else {
-        parts.push(this.readShadow(n, lo, hi - lo));
+        parts.push(this.readShadow(n, lo, hi - lo).then(unpooled));
       }
       runStart = b + 1;
     }
-    const data = parts.length === 1 ? await parts[0]! : Buffer.concat(await Promise.all(parts));
-    return { data, eof: end >= size, attrs };
+    const settled = await Promise.allSettled(parts);
+    const held = settled.flatMap((p) => (p.status === 'fulfilled' ? [p.value] : []));
+    const failed = settled.find((p) => p.status === 'rejected');
+    if (failed) {
+      for (const h of held) h.release();
+      throw (failed as PromiseRejectedResult).reason;
+    }
+    if (held.length === 1) return { data: held[0]!.data, eof: end >= size, attrs, release: held[0]!.release };
+    // Several sources: one copy, and the pieces are free at once.
+    const data = Buffer.concat(held.map((h) => h.data));
+    for (const h of held) h.release();
+    return { data, eof: end >= size, attrs, release: noop };
   }
 
   private async readShadow(n: NodeRecord, offset: number, length: number): Promise<Buffer> {
@@ -117,13 +130,16 @@ export class FileIo {
       const needsFill = (b: number) => !bm.has(b) && b < n.mainBlocks;
       let head: Buffer = Buffer.alloc(0);
       let tail: Buffer = Buffer.alloc(0);
+      // The fill bytes are copied out of the fetched block (which may be a pooled buffer).
       if (data.length > 0 && offset % this.bs !== 0 && needsFill(first)) {
         const mb = await this.mainReader.blocks(n.main!, first, first);
-        head = padTo(mb.subarray(0, offset % this.bs), offset % this.bs);
+        head = padTo(Buffer.from(mb.data.subarray(0, offset % this.bs)), offset % this.bs);
+        mb.release();
       }
       if (data.length > 0 && end % this.bs !== 0 && needsFill(last)) {
         const mb = await this.mainReader.blocks(n.main!, last, last);
-        tail = mb.subarray(Math.min(mb.length, end % this.bs));
+        tail = Buffer.from(mb.data.subarray(Math.min(mb.data.length, end % this.bs)));
+        mb.release();
       }
       const payload = head.length || tail.length ? Buffer.concat([head, data, tail]) : data;
       const start = offset - head.length;
@@ -181,9 +197,13 @@ export class FileIo {
       const cut = Math.floor(size / this.bs);
       if (size % this.bs !== 0 && !bm.has(cut) && cut < n.mainBlocks) {
         const mb = await this.mainReader.blocks(n.main!, cut, cut);
-        const part = mb.subarray(0, Math.min(mb.length, size % this.bs));
-        if (part.length > 0) {
-          await this.core.shadow.ok('WRITE', { file: n.shadow!, offset: BigInt(cut * this.bs), count: part.length, stable: StableHow.FILE_SYNC, data: part });
+        try {
+          const part = mb.data.subarray(0, Math.min(mb.data.length, size % this.bs));
+          if (part.length > 0) {
+            await this.core.shadow.ok('WRITE', { file: n.shadow!, offset: BigInt(cut * this.bs), count: part.length, stable: StableHow.FILE_SYNC, data: part });
+          }
+        } finally {
+          mb.release(); // the WRITE has settled: its data is no longer referenced
         }
         bm.set(cut);
       }
@@ -206,6 +226,16 @@ export class FileIo {
 function checkRegular(n: NodeRecord): void {
   if (n.type === Ftype3.DIR) throw new StatusError(Nfs3Status.ISDIR, 'is a directory');
   if (n.type !== Ftype3.REG) throw new StatusError(Nfs3Status.INVAL, 'not a regular file');
+}
+
+const noop = () => undefined;
+
+/** `held` cut or extended with zeros to `length` (an extension is a copy: the original is released). */
+function padHeld(held: HeldBytes, length: number): HeldBytes {
+  if (held.data.length >= length) return held.data.length === length ? held : { data: held.data.subarray(0, length), release: held.release };
+  const out = padTo(held.data, length);
+  held.release();
+  return unpooled(out);
 }
 
 /** `buf` extended with zeros to `length` (a main file shorter than the logical size reads as zeros). */

@@ -43,8 +43,6 @@ type Res<N extends Nfs3ProcedureName> = Nfs3ResOf<N>;
 export class ProxyHandlers implements Nfs3Handlers {
   /** Told about internal errors answered with SERVERFAULT (bugs or backend surprises). */
   onFault: (proc: string, err: unknown) => void = () => undefined;
-  /** Told about payload bytes moved (READ replies, WRITE arguments). */
-  onData: (bytes: number) => void = () => undefined;
 
   constructor(
     private readonly core: ProxyCore,
@@ -139,14 +137,21 @@ export class ProxyHandlers implements Nfs3Handlers {
     }, (status) => ({ status }));
   }
 
-  READ(a: Nfs3ArgsOf<'READ'>) {
+  READ(a: Nfs3ArgsOf<'READ'>, ctx?: RpcCallContext) {
     return this.guard('READ', async () => {
       const n = this.core.nodeOf(a.file);
       const count = Math.min(a.count, this.limits.maxIoBytes);
       const r = await this.io.read(n, Number(a.offset), count);
       this.core.counters.bytesToClient += r.data.length;
-      this.onData(r.data.length);
-      return { status: Nfs3Status.OK, fileAttributes: r.attrs, count: r.data.length, eof: r.eof, data: r.data };
+      let data = r.data;
+      if (ctx?.afterReply) {
+        // The reply references the data (no copy): it is released once the kernel has taken it.
+        ctx.afterReply(r.release);
+      } else {
+        data = Buffer.from(data); // no transport to tell us when the reply is gone: keep a copy
+        r.release();
+      }
+      return { status: Nfs3Status.OK, fileAttributes: r.attrs, count: data.length, eof: r.eof, data };
     }, (status) => ({ status }));
   }
 
@@ -154,7 +159,6 @@ export class ProxyHandlers implements Nfs3Handlers {
     return this.guard('WRITE', async () => {
       const n = this.core.nodeOf(a.file);
       const data = a.data.length > a.count ? a.data.subarray(0, a.count) : a.data;
-      this.onData(data.length);
       const r = await this.io.write(n, Number(a.offset), data, a.stable, this.cred(ctx));
       return { status: Nfs3Status.OK, fileWcc: virtualWcc(r.wcc, n.vid), count: data.length, committed: r.committed, verf: r.verf };
     }, (status) => ({ status, fileWcc: {} }));

@@ -1,10 +1,19 @@
 // Reads blocks of main-server files through the local block cache. A block is fetched from main at
-// most once per cache: concurrent readers of a block share one fetch, which stays registered until
-// the block is stored in the cache (the reply itself does not wait for that local write). Runs of missing blocks become one READ (or a few, at most `maxReadBytes`
-// each), so a cold sequential read costs about what a direct read costs.
+// most once per cache: concurrent readers of a block share one fetch (a run), which stays registered
+// until the block is stored in the cache (the reply itself does not wait for that local write).
+// Runs of missing blocks become READs of at most `maxReadBytes` each, sent to main in parallel.
+//
+// Memory: main's READ replies are assembled straight into pooled buffers (RpcCallOptions.replyInto),
+// blocks are views of them, and the client's reply and the cache write reference those same bytes.
+// A run is reference counted: its fetch holds one reference until the cache write is done, and every
+// reader takes one (synchronously, when it joins the run) until its reply has been sent; the pooled
+// buffers go back only when the last one is released. So payload memory is the pool (a fixed number
+// of buffers, reused: no garbage, no fresh pages) except when the pool is exhausted, where a fetch
+// falls back to heap buffers (counted in the pool's `misses`).
 import type { BlockCache } from '../cache/block-cache.js';
 import type { Counters } from '../counters.js';
 import type { FileHandle } from '../nfs3/types.js';
+import { BufferPool, heldBy, unpooled, type HeldBytes, type Lease } from '../rpc/buffer-pool.js';
 import { hex } from '../state/store.js';
 import type { Backend } from './backend.js';
 import { StatusError } from './errors.js';
@@ -17,28 +26,54 @@ const MAX_PENDING_CACHE_BYTES = 8 * 1024 * 1024;
 const READAHEAD_BYTES = 4 * 1024 * 1024;
 /** Cap on bytes being prefetched at once, over all files. */
 const MAX_PREFETCH_BYTES = 8 * 1024 * 1024;
+/** Pooled buffers a prefetch leaves free for readers' own fetches. */
+const PREFETCH_RESERVE_BUFFERS = 4;
 const MAX_TRACKED_READERS = 1024;
+/** Room in a pooled buffer for the RPC reply header and READ result fields before the data. */
+export const REPLY_HEADER_ROOM_BYTES = 4096;
+/** Default number of pooled reply buffers (each maxReadBytes + REPLY_HEADER_ROOM_BYTES). */
+export const DEFAULT_POOL_BUFFERS = 24;
 
 /** Concatenation of `parts`, without copying when they are adjacent views of one buffer (one READ). */
-function joinViews(parts: Buffer[]): Buffer {
-  if (parts.length === 1) return parts[0]!;
+function joinViews(parts: Buffer[]): { data: Buffer; copied: boolean } {
+  if (parts.length === 1) return { data: parts[0]!, copied: false };
   let adjacent = parts.length > 0;
   for (let i = 1; i < parts.length && adjacent; i++) {
     const a = parts[i - 1]!;
     const b = parts[i]!;
     adjacent = b.buffer === a.buffer && b.byteOffset === a.byteOffset + a.length;
   }
-  if (!adjacent) return Buffer.concat(parts);
+  if (!adjacent) return { data: Buffer.concat(parts), copied: true };
   const total = parts.reduce((n, p) => n + p.length, 0);
-  return Buffer.from(parts[0]!.buffer, parts[0]!.byteOffset, total);
+  return { data: Buffer.from(parts[0]!.buffer, parts[0]!.byteOffset, total), copied: false };
+}
+
+/** One fetch of consecutive blocks from main, shared by every reader of those blocks. */
+class Run {
+  /** The fetch's own reference (dropped once the cache write is done) plus one per reader. */
+  private refs = 1;
+  readonly leases: Lease[] = [];
+  blocks!: Promise<Buffer[]>;
+
+  retain(): this {
+    this.refs++;
+    return this;
+  }
+
+  release(): void {
+    if (--this.refs > 0) return;
+    for (const l of this.leases) l.release();
+    this.leases.length = 0;
+  }
 }
 
 export class MainReader {
-  private readonly inflight = new Map<string, Promise<Buffer>>();
+  private readonly inflight = new Map<string, { run: Run; index: number }>();
   private pendingCacheBytes = 0;
   private prefetchBytes = 0;
   /** Where each recently read file's last read ended (sequential detection). */
   private readonly lastEnd = new Map<string, number>();
+  readonly pool: BufferPool;
 
   constructor(
     private readonly main: Backend,
@@ -46,34 +81,55 @@ export class MainReader {
     private readonly counters: Counters,
     readonly blockSize: number,
     private readonly maxReadBytes: number,
-  ) {}
+    pool?: BufferPool,
+  ) {
+    this.pool = pool ?? new BufferPool(maxReadBytes + REPLY_HEADER_ROOM_BYTES, DEFAULT_POOL_BUFFERS);
+  }
+
+  /** Bytes of main data held by readers or fetches right now, and the pool's counters. */
+  memory() {
+    return { prefetchBytes: this.prefetchBytes, pendingCacheBytes: this.pendingCacheBytes, pool: { ...this.pool.stats, bufferBytes: this.pool.bufferBytes, maxBuffers: this.pool.maxBuffers } };
+  }
 
   /**
    * Bytes [offset, offset + length) of the main file, cut short at its end of file. When every
    * block is cached this is one local read of exactly those bytes (no whole-block reads).
+   * The caller releases the result once it no longer uses the bytes (after its reply was sent).
    */
-  async range(fh: FileHandle, offset: number, length: number, fileSize?: number): Promise<Buffer> {
-    if (length === 0) return Buffer.alloc(0);
+  async range(fh: FileHandle, offset: number, length: number, fileSize?: number): Promise<HeldBytes> {
+    if (length === 0) return unpooled(EMPTY);
     const first = Math.floor(offset / this.blockSize);
     const last = Math.floor((offset + length - 1) / this.blockSize);
     if (fileSize !== undefined) this.readAhead(fh, offset, length, fileSize);
     if (this.cache) {
       const key = hex(fh);
-      const hit = await this.cache.readRange(key, offset, length);
-      if (hit) {
-        this.counters.cacheHitBlocks += last - first + 1;
-        this.counters.cacheHitBytes += hit.length;
-        return hit;
+      if (this.cache.hasAll(key, first, last)) {
+        const lease = length <= this.pool.bufferBytes ? this.pool.tryAcquire() : undefined;
+        let hit: Buffer | undefined;
+        try {
+          hit = await this.cache.readRange(key, offset, length, lease?.buf);
+        } catch (e) {
+          lease?.release();
+          throw e;
+        }
+        if (hit) {
+          this.counters.cacheHitBlocks += last - first + 1;
+          this.counters.cacheHitBytes += hit.length;
+          return lease && hit.buffer === lease.buf.buffer ? heldBy(hit, [lease]) : (lease?.release(), unpooled(hit));
+        }
+        lease?.release();
       }
     }
-    const buf = await this.blocks(fh, first, last);
+    const held = await this.blocks(fh, first, last);
     const lo = offset - first * this.blockSize;
-    return buf.subarray(Math.min(lo, buf.length), Math.min(lo + length, buf.length));
+    const buf = held.data;
+    return { data: buf.subarray(Math.min(lo, buf.length), Math.min(lo + length, buf.length)), release: held.release };
   }
 
   /**
    * A reader that continues where its last read ended gets the next READAHEAD_BYTES fetched from
    * main ahead of its requests (overlapping main round trips); random readers get nothing extra.
+   * A prefetch only uses pooled buffers that are free, leaving some for readers' own fetches.
    */
   private readAhead(fh: FileHandle, offset: number, length: number, fileSize: number): void {
     const key = hex(fh);
@@ -90,42 +146,49 @@ export class MainReader {
     while (e + 1 <= to && !this.cache.has(key, e + 1) && !this.inflight.has(`${key}:${e + 1}`)) e++;
     if (b > to) return;
     const bytes = (e - b + 1) * this.blockSize;
+    if (this.pool.available < Math.ceil(bytes / this.maxReadBytes) + PREFETCH_RESERVE_BUFFERS) return;
     this.prefetchBytes += bytes;
-    void this.startRun(fh, key, b, e)
-      .catch(() => undefined)
-      .finally(() => (this.prefetchBytes -= bytes));
+    const run = this.startRun(fh, key, b, e);
+    void run.blocks.catch(() => undefined).finally(() => (this.prefetchBytes -= bytes));
   }
 
   /** Starts fetching blocks [first, last] (none cached or in flight); registers them in flight. */
-  private startRun(fh: FileHandle, key: string, first: number, last: number): Promise<Buffer[]> {
-    const run = this.fetchRun(fh, key, first, last);
-    const fetched = run.then((r) => r.blocks);
-    for (let i = first; i <= last; i++) {
-      const id = `${key}:${i}`;
-      const p = fetched.then((bufs) => bufs[i - first]!);
-      p.catch(() => undefined); // a prefetch nobody waits for must not be an unhandled rejection
-      this.inflight.set(id, p);
-      // The entry stays until the block is in the cache, so nobody fetches it from main twice.
-      void run.then(
-        (r) => r.stored.finally(() => this.inflight.delete(id)),
-        () => this.inflight.delete(id),
-      );
-    }
-    return fetched;
+  private startRun(fh: FileHandle, key: string, first: number, last: number): Run {
+    const run = new Run();
+    const fetched = this.fetchRun(fh, key, first, last, run);
+    run.blocks = fetched.then((r) => r.blocks);
+    run.blocks.catch(() => undefined); // a prefetch nobody waits for must not be an unhandled rejection
+    for (let i = first; i <= last; i++) this.inflight.set(`${key}:${i}`, { run, index: i - first });
+    // The entries stay until the blocks are in the cache, so nobody fetches them from main twice;
+    // then the fetch's own reference goes.
+    const done = () => {
+      for (let i = first; i <= last; i++) {
+        const id = `${key}:${i}`;
+        if (this.inflight.get(id)?.run === run) this.inflight.delete(id);
+      }
+      run.release();
+    };
+    void fetched.then((r) => r.stored.finally(done), done);
+    return run;
   }
 
   /**
-   * Bytes [first * blockSize, (last + 1) * blockSize) of the main file, cut short at its end of file.
+   * Bytes [first * blockSize, (last + 1) * blockSize) of the main file, cut short at its end of
+   * file. Release the result when done with it.
    */
-  async blocks(fh: FileHandle, first: number, last: number): Promise<Buffer> {
+  async blocks(fh: FileHandle, first: number, last: number): Promise<HeldBytes> {
     const key = hex(fh);
     const parts: Array<Promise<Buffer>> = [];
+    const held: Run[] = [];
     const maxRunBlocks = Math.max(1, Math.floor(this.maxReadBytes / this.blockSize)) * 4;
     let b = first;
+    // Runs are joined (and retained) synchronously: none can be released before we hold it.
     while (b <= last) {
       const pending = this.inflight.get(`${key}:${b}`);
       if (pending) {
-        parts.push(pending);
+        held.push(pending.run.retain());
+        const index = pending.index;
+        parts.push(pending.run.blocks.then((bufs) => bufs[index]!));
         b++;
         continue;
       }
@@ -136,16 +199,41 @@ export class MainReader {
       }
       let e = b;
       while (e < last && e - b + 1 < maxRunBlocks && !this.inflight.has(`${key}:${e + 1}`) && !this.cache?.has(key, e + 1)) e++;
-      const runStart = b;
-      void this.startRun(fh, key, runStart, e).catch(() => undefined);
-      for (let i = runStart; i <= e; i++) parts.push(this.inflight.get(`${key}:${i}`)!);
+      const run = this.startRun(fh, key, b, e);
+      held.push(run.retain());
+      for (let i = b; i <= e; i++) {
+        const index = i - b;
+        parts.push(run.blocks.then((bufs) => bufs[index]!));
+      }
       b = e + 1;
     }
-    const bufs = await Promise.all(parts);
+    const releaseAll = () => {
+      for (const r of held) r.release();
+    };
+    let bufs: Buffer[];
+    try {
+      bufs = await Promise.all(parts);
+    } catch (e) {
+      releaseAll();
+      throw e;
+    }
     // Stop at the first short block: that is the end of the main file.
     let n = 0;
     for (; n < bufs.length; n++) if (bufs[n]!.length < this.blockSize) break;
-    return joinViews(bufs.slice(0, Math.min(n + 1, bufs.length)));
+    const { data, copied } = joinViews(bufs.slice(0, Math.min(n + 1, bufs.length)));
+    if (copied) {
+      releaseAll();
+      return unpooled(data);
+    }
+    let done = false;
+    return {
+      data,
+      release: () => {
+        if (done) return;
+        done = true;
+        releaseAll();
+      },
+    };
   }
 
   private async fromCache(key: string, block: number): Promise<Buffer> {
@@ -160,16 +248,24 @@ export class MainReader {
    * Fetches blocks [first, last] from main: one buffer per block (empty past end of file), and a
    * promise for their storage in the cache (the reply does not wait for the local disk).
    */
-  private async fetchRun(fh: FileHandle, key: string, first: number, last: number): Promise<{ blocks: Buffer[]; stored: Promise<void> }> {
+  private async fetchRun(fh: FileHandle, key: string, first: number, last: number, run: Run): Promise<{ blocks: Buffer[]; stored: Promise<void> }> {
     const start = first * this.blockSize;
     const want = (last - first + 1) * this.blockSize;
     // The run's READs go to main in parallel (a run is at most a few of them): one after the other,
     // a cold sequential reader would wait for main's latency once per READ.
     const pieces: Array<Promise<Buffer[]>> = [];
-    for (let off = 0; off < want; off += this.maxReadBytes) pieces.push(this.readFully(fh, start + off, Math.min(this.maxReadBytes, want - off)));
+    for (let off = 0; off < want; off += this.maxReadBytes) {
+      const lease = this.pool.tryAcquire();
+      if (lease) run.leases.push(lease);
+      pieces.push(this.readFully(fh, start + off, Math.min(this.maxReadBytes, want - off), lease?.buf));
+    }
+    // Every READ settles before the run can fail: a reply still arriving must not land in a
+    // buffer the pool has handed to someone else.
+    const settled = await Promise.allSettled(pieces);
+    for (const s of settled) if (s.status === 'rejected') throw s.reason;
     const chunks: Buffer[] = [];
     let got = 0;
-    for (const parts of await Promise.all(pieces)) {
+    for (const parts of settled.map((s) => (s as PromiseFulfilledResult<Buffer[]>).value)) {
       for (const c of parts) {
         chunks.push(c);
         got += c.length;
@@ -182,34 +278,39 @@ export class MainReader {
     const out: Buffer[] = [];
     const runStarts: number[] = [];
     let at = 0;
-    for (const run of runs) {
+    for (const r of runs) {
       runStarts.push(at);
-      for (let off = 0; off < run.length; off += this.blockSize) out.push(run.subarray(off, Math.min(off + this.blockSize, run.length)));
-      at += run.length;
+      for (let off = 0; off < r.length; off += this.blockSize) out.push(r.subarray(off, Math.min(off + this.blockSize, r.length)));
+      at += r.length;
     }
     while (out.length < last - first + 1) out.push(EMPTY);
     out.length = last - first + 1;
     this.counters.cacheMissBlocks += out.length;
     // Blocks past the end of file are not cached (an empty tail would hide the real last block).
-    // A failed cache write only means fetching again later. The cache writes the same buffers.
+    // A failed cache write only means fetching again later. The cache writes the same buffers
+    // (the run keeps them until it is done).
     this.pendingCacheBytes += got;
     const stored = this.cache
-      ? Promise.all(runs.map((run, i) => this.cache!.writeRun(key, first + runStarts[i]! / this.blockSize, run)))
+      ? Promise.all(runs.map((r, i) => this.cache!.writeRun(key, first + runStarts[i]! / this.blockSize, r)))
           .then(() => undefined)
           .catch(() => undefined)
           .finally(() => (this.pendingCacheBytes -= got))
-      : Promise.resolve();
+      : Promise.resolve().finally(() => (this.pendingCacheBytes -= got));
     // Backpressure: when the local disk falls behind, replies wait for it instead of memory growing.
     if (this.pendingCacheBytes > MAX_PENDING_CACHE_BYTES) await stored;
     return { blocks: out, stored };
   }
 
-  /** Bytes [offset, offset + count) of the main file as READ replies, fewer only at its end. */
-  private async readFully(fh: FileHandle, offset: number, count: number): Promise<Buffer[]> {
+  /**
+   * Bytes [offset, offset + count) of the main file as READ replies, fewer only at its end. The
+   * first reply is assembled in `into` when given (it must hold count + REPLY_HEADER_ROOM_BYTES).
+   */
+  private async readFully(fh: FileHandle, offset: number, count: number, into?: Buffer): Promise<Buffer[]> {
     const parts: Buffer[] = [];
     let got = 0;
     while (got < count) {
-      const res = await this.main.ok('READ', { file: fh, offset: BigInt(offset + got), count: count - got });
+      const opts = into && got === 0 ? { replyInto: into } : undefined;
+      const res = await this.main.ok('READ', { file: fh, offset: BigInt(offset + got), count: count - got }, undefined, opts);
       parts.push(Buffer.from(res.data.buffer, res.data.byteOffset, res.data.byteLength));
       got += res.data.length;
       if (res.eof || res.data.length === 0) break;

@@ -24,7 +24,6 @@ import { FileIo } from './file-io.js';
 import { ProxyHandlers } from './handlers.js';
 import { Listings } from './listing.js';
 import { MainReader } from './main-reader.js';
-import { MemoryGovernor } from './memory.js';
 
 export interface NfsExportSpec {
   host: string;
@@ -86,6 +85,7 @@ export class RowfsProxy {
   private cache: BlockCache | undefined;
   private closed = false;
   private embedded: EmbeddedServer | undefined;
+  private mainReader: MainReader | undefined;
 
   private constructor(private readonly o: RowfsProxyOptions) {}
 
@@ -134,11 +134,10 @@ export class RowfsProxy {
     const core = new ProxyCore({ store: this.store, main: mainB, shadow: shadowB, counters });
     await core.initRoot(main.root, shadow.root);
     const listings = new Listings(core);
-    const io = new FileIo(core, new MainReader(mainB, this.cache, counters, bs, mainRead), shadowIo);
+    this.mainReader = new MainReader(mainB, this.cache, counters, bs, mainRead);
+    const io = new FileIo(core, this.mainReader, shadowIo);
     const handlers = new ProxyHandlers(core, io, listings, { maxIoBytes: Math.min(mainRead, shadowIo), dirPrefBytes: DIR_PREF_BYTES });
     handlers.onFault = (proc, err) => o.onFault?.(proc, err);
-    const memory = new MemoryGovernor();
-    handlers.onData = (n) => memory.note(n);
 
     const host = o.listenHost ?? '0.0.0.0';
     const nfsServer = new RpcServer({ onError: (err, ctx) => o.onFault?.(`rpc proc ${ctx.proc}`, err) });
@@ -165,7 +164,7 @@ export class RowfsProxy {
       this.control = http.createServer((req, res) => {
         if (req.method === 'GET' && (req.url === '/stats' || req.url === '/')) {
           res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ ...this.counters.snapshot(), memory: process.memoryUsage() }));
+          res.end(JSON.stringify({ ...this.counters.snapshot(), memory: { ...process.memoryUsage(), payload: this.mainReader?.memory() } }));
         } else {
           res.writeHead(404).end();
         }

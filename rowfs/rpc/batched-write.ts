@@ -4,7 +4,7 @@ import type net from 'node:net';
 
 const corked = new WeakSet<net.Socket>();
 
-export function batchedWrite(socket: net.Socket, bytes: Uint8Array): void {
+export function batchedWrite(socket: net.Socket, bytes: Uint8Array, onWritten?: (err?: Error | null) => void): void {
   if (!corked.has(socket)) {
     corked.add(socket);
     socket.cork();
@@ -13,10 +13,17 @@ export function batchedWrite(socket: net.Socket, bytes: Uint8Array): void {
       socket.uncork();
     });
   }
-  socket.write(bytes);
+  socket.write(bytes, onWritten);
 }
 
-/** Writes a record given as several buffers (header, bodies by reference) in the same writev. */
-export function batchedWriteParts(socket: net.Socket, parts: readonly Uint8Array[]): void {
-  for (const p of parts) if (p.length > 0) batchedWrite(socket, p);
+/**
+ * Writes a record given as several buffers (header, bodies by reference) in the same writev.
+ * `onWritten` runs once the kernel has taken every part (or the write failed): the parts may be
+ * reused from then on.
+ */
+export function batchedWriteParts(socket: net.Socket, parts: readonly Uint8Array[], onWritten?: () => void): void {
+  let last = -1;
+  for (let i = 0; i < parts.length; i++) if (parts[i]!.length > 0) last = i;
+  for (let i = 0; i <= last; i++) if (parts[i]!.length > 0) batchedWrite(socket, parts[i]!, i === last && onWritten ? () => onWritten() : undefined);
+  if (last < 0) onWritten?.();
 }

@@ -31,6 +31,12 @@ export interface RpcCallOptions {
   timeoutMs?: number;
   /** Credential for this call; default the client's `cred`. */
   cred?: OpaqueAuth;
+  /**
+   * TCP only: a buffer the reply record is assembled in when it arrives as one fragment of at most
+   * this length (bulk READ replies), so its data is a view of memory the caller owns (a pooled
+   * buffer). Once the call has settled, the client never writes into it again.
+   */
+  replyInto?: Uint8Array;
 }
 
 export interface RpcClient {
@@ -68,6 +74,7 @@ interface Pending {
   reject: (e: Error) => void;
   timer: Timer;
   sent: boolean;
+  replyInto?: Uint8Array;
 }
 
 abstract class BaseRpcClient implements RpcClient {
@@ -94,14 +101,26 @@ abstract class BaseRpcClient implements RpcClient {
     return new Promise<XdrReader>((resolve, reject) => {
       const timer = this.clock.setTimeout(() => {
         this.pending.delete(xid);
+        if (o.replyInto) this.detachReplyBuffer(o.replyInto);
         reject(new RpcTransportError('TIMEOUT', `no reply to prog ${prog} v${vers} proc ${proc} from ${this.opts.host}:${this.opts.port} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(xid, { parts, resolve, reject, timer, sent: false });
+      this.pending.set(xid, { parts, resolve, reject, timer, sent: false, ...(o.replyInto ? { replyInto: o.replyInto } : {}) });
       this.send(xid);
     });
   }
 
   protected abstract send(xid: number): void;
+
+  /** A call gave up on its reply: its replyInto buffer must not be written any more. */
+  protected detachReplyBuffer(_buf: Uint8Array): void {}
+
+  /** The caller's buffer for the reply to `xid` when it fits (see RpcCallOptions.replyInto). */
+  protected replyTarget(length: number, head: Uint8Array): Uint8Array | undefined {
+    if (head.length < 4) return undefined;
+    const xid = ((head[0]! << 24) | (head[1]! << 16) | (head[2]! << 8) | head[3]!) >>> 0;
+    const into = this.pending.get(xid)?.replyInto;
+    return into !== undefined && into.length >= length ? into : undefined;
+  }
 
   /** Matches a reply message to its pending call. */
   protected onReply(msg: Uint8Array): void {
@@ -139,6 +158,7 @@ abstract class BaseRpcClient implements RpcClient {
       if (!filter(p)) continue;
       this.pending.delete(xid);
       p.timer.cancel();
+      if (p.replyInto) this.detachReplyBuffer(p.replyInto);
       p.reject(err);
     }
   }
@@ -158,9 +178,14 @@ export class TcpRpcClient extends BaseRpcClient {
   private connected = false;
   private attempts = 0;
   private reconnectTimer: Timer | undefined;
+  private decoder: RecordDecoder | undefined;
 
   constructor(opts: RpcClientOptions) {
     super(opts);
+  }
+
+  protected override detachReplyBuffer(buf: Uint8Array): void {
+    this.decoder?.detachTarget(buf);
   }
 
   /** Connects now (calls connect lazily anyway); rejects with CONNECT_FAILED. */
@@ -179,7 +204,8 @@ export class TcpRpcClient extends BaseRpcClient {
 
   private open(): net.Socket {
     if (this.socket) return this.socket;
-    const decoder = new RecordDecoder(this.opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES);
+    const decoder = new RecordDecoder(this.opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES, (length, head) => this.replyTarget(length, head));
+    this.decoder = decoder;
     const scratch = Buffer.allocUnsafe(READ_SCRATCH_BYTES);
     // Reads land in the record being assembled (bulk READ replies) or in one reused scratch buffer:
     // no chunk is allocated per read, and reply data is not copied after the kernel wrote it.
@@ -218,6 +244,7 @@ export class TcpRpcClient extends BaseRpcClient {
       const wasConnected = this.connected;
       this.connected = false;
       if (this.socket === s) this.socket = undefined;
+      if (this.decoder === decoder) this.decoder = undefined;
       if (this.closed) return;
       if (!wasConnected) {
         // Connection attempt failed: new calls fail fast unless told to wait for the server.

@@ -54,7 +54,7 @@ export class RecordDecoder {
   private fragLen = -1;
   private fragLast = false;
   /** Destination of a fragment spread over chunks, and how much of it has arrived. */
-  private fragBuf: Buffer | undefined;
+  private fragBuf: Uint8Array | undefined;
   private fragHave = 0;
   /** Complete fragments of the record being assembled. */
   private fragments: Uint8Array[] = [];
@@ -62,7 +62,27 @@ export class RecordDecoder {
   /** The scratch buffer handed out by the last readTarget(), if that was the target. */
   private scratch: Uint8Array | undefined;
 
-  constructor(private readonly maxRecordBytes = DEFAULT_MAX_RECORD_BYTES) {}
+  constructor(
+    private readonly maxRecordBytes = DEFAULT_MAX_RECORD_BYTES,
+    /**
+     * Where to assemble a record that arrives as one fragment spread over chunks: given its length
+     * and its first bytes (at least 4 when available), a buffer of at least that length, or
+     * undefined for a new one. Lets a caller supply the buffer a reply lands in (see RpcCallOptions.replyInto).
+     */
+    private readonly fragmentTarget?: (length: number, head: Uint8Array) => Uint8Array | undefined,
+  ) {}
+
+  /**
+   * Stops assembling into `buf` (a buffer fragmentTarget returned): what has arrived of the fragment
+   * moves to a buffer of the decoder's own, so `buf` is never written again by this decoder.
+   */
+  detachTarget(buf: Uint8Array): void {
+    const f = this.fragBuf;
+    if (f === undefined || f.buffer !== buf.buffer) return;
+    const own = Buffer.allocUnsafe(this.fragLen);
+    own.set(f.subarray(0, this.fragHave));
+    this.fragBuf = own;
+  }
 
   /**
    * Feeds stream bytes; returns the records completed by them. Throws RecordMarkingError when a
@@ -143,7 +163,11 @@ export class RecordDecoder {
         continue;
       }
       // allocUnsafe: every byte is overwritten before the fragment is handed out.
-      this.fragBuf ??= Buffer.allocUnsafe(this.fragLen);
+      if (this.fragBuf === undefined) {
+        const lone = this.fragLast && this.fragments.length === 0;
+        const given = lone ? this.fragmentTarget?.(this.fragLen, chunk.subarray(off, off + Math.min(avail, 4))) : undefined;
+        this.fragBuf = given !== undefined && given.length >= this.fragLen ? given.subarray(0, this.fragLen) : Buffer.allocUnsafe(this.fragLen);
+      }
       const k = Math.min(avail, this.fragLen - this.fragHave);
       this.fragBuf.set(chunk.subarray(off, off + k), this.fragHave);
       this.fragHave += k;

@@ -39,6 +39,11 @@ export interface RpcCallContext {
   transport: 'tcp' | 'udp';
   remoteAddress: string;
   remotePort: number;
+  /**
+   * Runs `fn` once this call's reply has been handed to the kernel, or dropped (connection gone,
+   * no reply): a handler whose result references pooled memory releases it there.
+   */
+  afterReply?: (fn: () => void) => void;
 }
 
 /** One procedure: argument decoder, the work, result encoder. */
@@ -150,10 +155,12 @@ export class RpcServer {
     sock.on('message', (msg, rinfo) => {
       void this.handle(msg, 'udp', rinfo.address, rinfo.port).then((reply) => {
         try {
+          // bytes() is a contiguous copy when bodies were by reference: they are free after it.
           if (reply) sock.send(reply.bytes(), rinfo.port, rinfo.address);
         } catch {
           /* socket closed while the call ran */
         }
+        if (reply) takeHooks(reply)?.();
       });
     });
     sock.on('error', () => undefined);
@@ -179,6 +186,8 @@ export class RpcServer {
     const maxQueued = this.opts.maxQueuedReplyBytes ?? DEFAULT_MAX_QUEUED_REPLY_BYTES;
     let inflight = 0;
     let waitingForDrain = false;
+    // Release hooks of replies handed to the socket but not yet written: run on close at the latest.
+    const unsent = new Set<() => void>();
     // Reading stops while too many calls run or too many reply bytes wait for the socket.
     const resumeIfRoom = () => {
       if (inflight < maxInflight && !waitingForDrain && s.isPaused()) s.resume();
@@ -202,9 +211,21 @@ export class RpcServer {
         if (inflight >= maxInflight) s.pause();
         void this.handle(rec, 'tcp', s.remoteAddress ?? '', s.remotePort ?? 0).then((reply) => {
           inflight--;
+          const done = reply ? takeHooks(reply) : undefined;
+          let written: (() => void) | undefined;
+          if (done) {
+            const once = () => {
+              if (unsent.delete(once)) done();
+            };
+            unsent.add(once);
+            written = once;
+          }
           try {
             if (reply && !s.destroyed) {
-              batchedWriteParts(s, markRecordParts(reply.framedParts()));
+              const parts = markRecordParts(reply.framedParts());
+              const onWritten = written;
+              written = undefined;
+              batchedWriteParts(s, parts, onWritten);
               if (s.writableLength > maxQueued && !waitingForDrain) {
                 waitingForDrain = true;
                 s.pause();
@@ -213,12 +234,17 @@ export class RpcServer {
           } catch {
             /* connection gone while the call ran */
           }
+          written?.(); // not handed to the socket
           resumeIfRoom();
         });
       }
     });
     s.on('error', () => undefined);
-    s.on('close', () => this.sockets.delete(s));
+    s.on('close', () => {
+      this.sockets.delete(s);
+      // The kernel holds none of our buffers once the socket is closed.
+      for (const fn of [...unsent]) fn();
+    });
   }
 
   /** Handles one RPC message; resolves with the reply writer, or undefined to drop it. Never rejects. */
@@ -237,7 +263,8 @@ export class RpcServer {
     }
     this.stats.calls++;
     const { xid } = header;
-    const ctx: RpcCallContext = { ...header, transport, remoteAddress, remotePort };
+    const hooks: Array<() => void> = [];
+    const ctx: RpcCallContext = { ...header, transport, remoteAddress, remotePort, afterReply: (fn) => void hooks.push(fn) };
     if (header.cred.flavor === AuthFlavor.AUTH_SYS) {
       try {
         ctx.authSys = decodeAuthSys(header.cred.body);
@@ -287,7 +314,12 @@ export class RpcServer {
       }
       // No earlier reply, or the earlier attempt failed (SYSTEM_ERR): run it (again).
     }
-    const result = this.execute(proc, r, ctx);
+    const result = this.execute(proc, r, ctx).then((w) => {
+      if (hooks.length === 0) return w;
+      if (w) afterSend.set(w, hooks);
+      else runAll(hooks);
+      return w;
+    });
     if (drcKey) this.drc.store(drcKey, result.then((w) => (w && !systemErrorReplies.has(w) ? w.bytes().slice() : undefined)));
     return result;
   }
@@ -334,6 +366,27 @@ export class RpcServer {
     }
     this.tcpServers.length = 0;
     this.udpSockets.length = 0;
+  }
+}
+
+/** Release hooks of replies (see RpcCallContext.afterReply), run once the reply is sent or dropped. */
+const afterSend = new WeakMap<XdrWriter, Array<() => void>>();
+
+/** The reply's hooks as one function (undefined when it has none); they are taken once. */
+function takeHooks(w: XdrWriter): (() => void) | undefined {
+  const hooks = afterSend.get(w);
+  if (!hooks) return undefined;
+  afterSend.delete(w);
+  return () => runAll(hooks);
+}
+
+function runAll(hooks: Array<() => void>): void {
+  for (const fn of hooks) {
+    try {
+      fn();
+    } catch {
+      /* a release hook must not break the connection */
+    }
   }
 }
 

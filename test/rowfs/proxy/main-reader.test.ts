@@ -10,7 +10,6 @@ import { Counters } from '../../../rowfs/counters.js';
 import { Nfs3Status } from '../../../rowfs/nfs3/types.js';
 import type { Backend } from '../../../rowfs/proxy/backend.js';
 import { MainReader } from '../../../rowfs/proxy/main-reader.js';
-import { MemoryGovernor } from '../../../rowfs/proxy/memory.js';
 import { pattern } from './fixture.js';
 
 const BS = 4096;
@@ -53,11 +52,11 @@ function setup(t: { teardown(fn: () => void | Promise<void>): void }, dir?: stri
 test('concurrent readers of the same blocks share one fetch; a second read is served from the cache', async (t) => {
   const s = setup(t);
   const results = await Promise.all(Array.from({ length: 10 }, () => s.reader.range(FH, 100, 2 * BS)));
-  for (const r of results) t.true(r.equals(FILE.subarray(100, 100 + 2 * BS)));
+  for (const r of results) t.true(r.data.equals(FILE.subarray(100, 100 + 2 * BS)));
   t.is(s.counters.bytesFromMain, 3 * BS, 'blocks 0..2 fetched once');
   await waitCached(s.cache, 3);
   const again = await s.reader.range(FH, 0, 3 * BS);
-  t.true(again.equals(FILE.subarray(0, 3 * BS)), 'content');
+  t.true(again.data.equals(FILE.subarray(0, 3 * BS)), 'content');
   t.is(s.counters.bytesFromMain, 3 * BS);
   t.true(s.counters.cacheHitBlocks >= 3, `cache hits ${s.counters.cacheHitBlocks}`);
   await s.cache.close();
@@ -66,13 +65,13 @@ test('concurrent readers of the same blocks share one fetch; a second read is se
 test('the final short block is exact, and the cache survives a restart', async (t) => {
   const s = setup(t);
   const tail = await s.reader.range(FH, 10 * BS, BS);
-  t.is(tail.length, 123);
-  t.true(tail.equals(FILE.subarray(10 * BS)));
+  t.is(tail.data.length, 123);
+  t.true(tail.data.equals(FILE.subarray(10 * BS)));
   await waitCached(s.cache, 1);
   await s.cache.close();
   const s2 = setup(t, s.dir);
   const back = await s2.reader.range(FH, 10 * BS, BS);
-  t.true(back.equals(FILE.subarray(10 * BS)));
+  t.true(back.data.equals(FILE.subarray(10 * BS)));
   t.is(s2.counters.bytesFromMain, 0, 'nothing fetched after the restart');
   await s2.cache.close();
 });
@@ -85,7 +84,7 @@ test('sequential readers get read-ahead, random readers fetch only their blocks'
   t.true(seq.counters.bytesFromMain > 2 * BS, 'blocks ahead were prefetched');
   const before = seq.reads.length;
   const next = await seq.reader.range(FH, 2 * BS, BS, FILE.length);
-  t.true(next.equals(FILE.subarray(2 * BS, 3 * BS)));
+  t.true(next.data.equals(FILE.subarray(2 * BS, 3 * BS)));
   t.is(seq.reads.length, before, 'the next block came from the prefetch');
   await seq.cache.close();
 
@@ -97,16 +96,4 @@ test('sequential readers get read-ahead, random readers fetch only their blocks'
   await new Promise((r) => setTimeout(r, 30)); // room for any (wrong) read-ahead to show up
   t.is(rnd.counters.bytesFromMain, 3 * BS, 'exactly the three touched blocks');
   await rnd.cache.close();
-});
-
-test('memory governor collects after every threshold of payload', (t) => {
-  const g = new MemoryGovernor(1000);
-  g.note(600);
-  t.is(g.collections, 0);
-  g.note(600);
-  t.is(g.collections, 1);
-  g.note(999);
-  t.is(g.collections, 1);
-  g.note(1);
-  t.is(g.collections, 2);
 });
