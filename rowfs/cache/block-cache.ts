@@ -32,6 +32,7 @@ const INLINE_READ_MAX_BYTES = 64 * 1024;
 interface WriteQueue {
   runs: Array<{ first: number; data: Uint8Array; resolve: () => void; reject: (e: Error) => void }>;
   active: boolean;
+  drained?: Promise<void>;
 }
 
 /** Largest single writev of queued runs (bytes). */
@@ -39,6 +40,7 @@ const MAX_WRITEV_BYTES = 8 * 1024 * 1024;
 
 export class BlockCache {
   private readonly writeQueues = new Map<string, WriteQueue>();
+  private closing = false;
   private readonly entries = new Map<string, { bitmap: BlockBitmap; tail: [number, number] | null }>();
   private readonly files = new Map<string, { fh: Promise<FileHandle>; users: number }>();
   private readonly dirty = new Set<string>();
@@ -140,10 +142,11 @@ export class BlockCache {
    */
   writeRun(key: string, first: number, data: Uint8Array): Promise<void> {
     if (data.length === 0) return Promise.resolve();
+    if (this.closing) return Promise.reject(new BlockCacheError('block cache closed'));
     let q = this.writeQueues.get(key);
     if (!q) this.writeQueues.set(key, (q = { runs: [], active: false }));
     const p = new Promise<void>((resolve, reject) => q!.runs.push({ first, data, resolve, reject }));
-    if (!q.active) void this.drainWrites(key, q);
+    if (!q.active) q.drained = this.drainWrites(key, q);
     return p;
   }
 
@@ -197,6 +200,7 @@ export class BlockCache {
    */
   private markDirty(key: string): void {
     this.dirty.add(key);
+    if (this.closing) return; // close() flushes what is dirty
     this.flushTimer ??= setTimeout(() => this.flushIndex(), INDEX_FLUSH_MS);
   }
 
@@ -215,7 +219,11 @@ export class BlockCache {
   }
 
   async close(): Promise<void> {
+    // Queued writes finish first (their holders wait for them); nothing new is accepted.
+    this.closing = true;
+    await Promise.all([...this.writeQueues.values()].map((q) => q.drained));
     if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     this.flushIndex();
     await this.index.committed;
     for (const slot of this.files.values()) await (await slot.fh).close().catch(() => undefined);

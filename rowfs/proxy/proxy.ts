@@ -23,7 +23,8 @@ import { ProxyStartError, statusOf } from './errors.js';
 import { FileIo } from './file-io.js';
 import { ProxyHandlers } from './handlers.js';
 import { Listings } from './listing.js';
-import { MainReader } from './main-reader.js';
+import { DEFAULT_POOL_BUFFERS, MainReader, REPLY_HEADER_ROOM_BYTES } from './main-reader.js';
+import { BufferPool } from '../rpc/buffer-pool.js';
 
 export interface NfsExportSpec {
   host: string;
@@ -58,6 +59,12 @@ export interface RowfsProxyOptions {
   countersIntervalMs?: number;
   /** Serve GET /stats (JSON counters) on 127.0.0.1:controlPort when set (0 = any port). */
   controlPort?: number;
+  /**
+   * Pooled buffers for main READ replies and cache reads (each the main READ size plus 4 KiB): the
+   * payload memory the proxy keeps for data in flight (default 24, i.e. about 24 MiB). Past it,
+   * data in flight falls back to ordinary heap buffers (counted as pool misses).
+   */
+  poolBuffers?: number;
   /** Deadline of one call to main or shadow, retransmissions included (ms). */
   backendTimeoutMs?: number;
   clock?: Clock;
@@ -100,6 +107,11 @@ export class RowfsProxy {
     return p;
   }
 
+  /** Main data held right now: prefetch and cache-write bytes, and the buffer pool's counters. */
+  payloadMemory() {
+    return this.mainReader?.memory();
+  }
+
   /** Where the counters JSON is written. */
   get countersFile(): string {
     return this.o.countersFile ?? join(this.o.stateDir, 'counters.json');
@@ -134,7 +146,8 @@ export class RowfsProxy {
     const core = new ProxyCore({ store: this.store, main: mainB, shadow: shadowB, counters });
     await core.initRoot(main.root, shadow.root);
     const listings = new Listings(core);
-    this.mainReader = new MainReader(mainB, this.cache, counters, bs, mainRead);
+    const pool = new BufferPool(mainRead + REPLY_HEADER_ROOM_BYTES, o.poolBuffers ?? DEFAULT_POOL_BUFFERS);
+    this.mainReader = new MainReader(mainB, this.cache, counters, bs, mainRead, pool);
     const io = new FileIo(core, this.mainReader, shadowIo);
     const handlers = new ProxyHandlers(core, io, listings, { maxIoBytes: Math.min(mainRead, shadowIo), dirPrefBytes: DIR_PREF_BYTES });
     handlers.onFault = (proc, err) => o.onFault?.(proc, err);

@@ -184,8 +184,16 @@ export class TcpRpcClient extends BaseRpcClient {
     super(opts);
   }
 
+  /**
+   * The socket may already have been given the rest of `buf` as its next read target, so the only
+   * way to keep it from writing there is to close the connection (the other sent calls go out
+   * again on a new one). Reads happen on this thread: after destroy() there is none.
+   */
   protected override detachReplyBuffer(buf: Uint8Array): void {
-    this.decoder?.detachTarget(buf);
+    if (this.decoder?.assemblingInto(buf)) {
+      this.decoder = undefined;
+      this.socket?.destroy();
+    }
   }
 
   /** Connects now (calls connect lazily anyway); rejects with CONNECT_FAILED. */

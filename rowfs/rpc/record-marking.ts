@@ -72,16 +72,9 @@ export class RecordDecoder {
     private readonly fragmentTarget?: (length: number, head: Uint8Array) => Uint8Array | undefined,
   ) {}
 
-  /**
-   * Stops assembling into `buf` (a buffer fragmentTarget returned): what has arrived of the fragment
-   * moves to a buffer of the decoder's own, so `buf` is never written again by this decoder.
-   */
-  detachTarget(buf: Uint8Array): void {
-    const f = this.fragBuf;
-    if (f === undefined || f.buffer !== buf.buffer) return;
-    const own = Buffer.allocUnsafe(this.fragLen);
-    own.set(f.subarray(0, this.fragHave));
-    this.fragBuf = own;
+  /** True while the fragment being assembled lives in `buf` (a buffer fragmentTarget returned). */
+  assemblingInto(buf: Uint8Array): boolean {
+    return this.fragBuf !== undefined && this.fragBuf.buffer === buf.buffer;
   }
 
   /**
