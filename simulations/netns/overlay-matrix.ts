@@ -24,6 +24,8 @@ export interface OverlayPairResult {
   path?: 'direct' | 'relayed' | 'routed';
   /** Which kind of path: a relayed link is TURN or an overlay relay edge ("relayed via <node>"). */
   via?: PathVia;
+  /** How the virtual network's last packets to the peer went (its status: link kind and detail, or routed). */
+  dataPath?: string;
   detail?: string;
   /** Seconds from starting the second node to the first answered ping. */
   onlineS?: number;
@@ -118,7 +120,10 @@ export class OverlayMatrix {
       const l = await this.linkTo(a, na.state, ringB, this.o.linkWaitMs);
       const path: OverlayPairResult['path'] = l?.path ?? 'routed';
       const detail = l?.detail ?? 'no link to the peer';
-      return { ...base, connected: true, path, via: pathVia(path, detail), detail, onlineS };
+      // A few more packets, then ask the virtual network which way they went.
+      await this.h.topo.exec(a, 'ping', ['-c', '3', '-i', '0.2', '-W', '1', '-q', vipB]).catch(() => undefined);
+      const dataPath = await this.vnetPeer(a, na.state, ringB);
+      return { ...base, connected: true, path, via: pathVia(path, detail), detail, onlineS, ...(dataPath ? { dataPath } : {}) };
     } catch (err) {
       return { ...base, connected: false, error: (err as Error).message.slice(0, 400) };
     } finally {
@@ -139,6 +144,15 @@ export class OverlayMatrix {
       if (performance.now() > until) return undefined;
       await new Promise((r) => setTimeout(r, 500));
     }
+  }
+
+  /** The virtual network's record of its last packets to `ring`: "direct: <link kind and detail>" or "routed: ...". */
+  async vnetPeer(i: number, state: string, ring: string): Promise<string | undefined> {
+    const st = await this.h.topo.exec(i, process.execPath, [overlayCli, 'status', '--json', '--state', state]).catch(() => undefined);
+    if (!st) return undefined;
+    const vnet = (JSON.parse(st.stdout) as { services?: { vnet?: { peers?: Array<{ address: string; path: string; why: string }> } } }).services?.vnet;
+    const p = vnet?.peers?.find((x) => x.address === ring);
+    return p ? `${p.path}: ${p.why}` : undefined;
   }
 
   /** Every pair of NAT kinds present in the topology (two nodes of each kind, see matrixNodes()). */
