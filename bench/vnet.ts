@@ -5,7 +5,8 @@
 //   - our TUN + forwarder + one WebRTC data channel (node-datachannel) at several TUN MTUs,
 //   - the real overlay (OverlayDaemon + virtualNetworkService, simulations/netns/overlay-vnet-node.ts),
 // time until the first ping through the virtual network is answered (no NAT, and two EIM NATs),
-// and the NAT matrix twice: plain node-datachannel peers (dc_nat_*) and overlay nodes (nat_*).
+// and the NAT matrix: plain node-datachannel peers (dc_nat_*), and overlay nodes (nat_*) with STUN + TURN
+// and again with STUN only (nat_*_no_turn: pairs with a symmetric NAT must use relay edges).
 // Prints a table; writes bench/results/vnet.json.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -238,18 +239,28 @@ async function main() {
       for (const r of rows) console.log(`  ${`${r.natA}-${r.natB}`.padEnd(22)} ${r.connected ? 'connected' : 'FAILED   '} ${String(r.path).padEnd(8)} ${String(r.detail).padEnd(16)} stages: ${r.stages.join(',')}`);
       put('dc_nat_pairs_connected', rows.filter((r) => r.connected).length, 'pairs');
       put('dc_nat_direct_misses', rows.filter((r) => expectsDirect(r) && r.path !== 'direct').length, 'pairs');
-      // The overlay: bootstrap node in the public namespace, two fresh nodes per pair.
-      await m.topo.flushConntrack();
-      const om = new OverlayMatrix(m);
-      try {
-        const orows = await om.run();
-        console.log('NAT matrix, overlay nodes (ping over virtual IPs, then path from overlay status):');
-        for (const r of orows) console.log(`  ${`${r.natA}-${r.natB}`.padEnd(22)} ${r.connected ? 'connected' : 'FAILED   '} ${String(r.path).padEnd(8)} ${r.detail ?? r.error ?? ''} ${r.onlineS ? `(${r.onlineS.toFixed(2)} s)` : ''}`);
-        put('nat_pairs_total', orows.length, 'pairs');
-        put('nat_pairs_connected', orows.filter((r) => r.connected).length, 'pairs');
-        put('nat_direct_misses', orows.filter((r) => expectsDirect(r) && r.path !== 'direct').length, 'pairs');
-      } finally {
-        await om.stop();
+      // The overlay: bootstrap node in the public namespace, two fresh nodes per pair; once with
+      // STUN + TURN (coturn), once with STUN only (pairs with a symmetric NAT need a relay edge then).
+      for (const withTurn of [true, false]) {
+        await m.topo.flushConntrack();
+        const om = new OverlayMatrix(m, withTurn ? {} : { iceServers: [m.turn.stunUrl] });
+        const suffix = withTurn ? '' : '_no_turn';
+        try {
+          const orows = await om.run();
+          console.log(`NAT matrix, overlay nodes, ${withTurn ? 'STUN + TURN' : 'STUN only (no TURN server)'} (ping over virtual IPs, then path from overlay status):`);
+          for (const r of orows) {
+            console.log(`  ${`${r.natA}-${r.natB}`.padEnd(22)} ${r.connected ? 'connected' : 'FAILED   '} ${String(r.via ?? r.path).padEnd(14)} ${r.onlineS ? `(${r.onlineS.toFixed(2)} s)` : ''} ${r.detail ?? r.error ?? ''}`);
+            if (r.dataPath) console.log(`  ${''.padEnd(22)} vnet packets: ${r.dataPath}`);
+          }
+          if (withTurn) put('nat_pairs_total', orows.length, 'pairs');
+          put(`nat_pairs_connected${suffix}`, orows.filter((r) => r.connected).length, 'pairs');
+          put(`nat_direct_misses${suffix}`, orows.filter((r) => expectsDirect(r) && r.path !== 'direct').length, 'pairs');
+          put(`nat_pairs_turn${suffix}`, orows.filter((r) => r.connected && r.via === 'turn').length, 'pairs');
+          put(`nat_pairs_relay_edge${suffix}`, orows.filter((r) => r.connected && r.via === 'overlay-relay').length, 'pairs');
+          put(`nat_pairs_routed${suffix}`, orows.filter((r) => r.connected && r.via === 'routed').length, 'pairs');
+        } finally {
+          await om.stop();
+        }
       }
     } finally {
       await m.destroy();
