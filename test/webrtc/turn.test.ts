@@ -7,7 +7,7 @@ import type { Link } from '../../overlay/link/link.js';
 
 const TURN_PORT = 34780 + (process.pid % 200);
 
-test('relay-only ICE through coturn gives a working link that info() calls relayed', async (t) => {
+test.serial('relay-only ICE through coturn gives a working link that info() calls relayed', async (t) => {
   const turn = startProc('turnserver', [
     '-n', '--listening-ip=127.0.0.1', `--listening-port=${TURN_PORT}`, '--relay-ip=127.0.0.1',
     '--min-port=49400', '--max-port=49500', '--lt-cred-mech', '--user=u:p', '--realm=r', '--fingerprint',
@@ -35,4 +35,51 @@ test('relay-only ICE through coturn gives a working link that info() calls relay
   t.true(bl.sendControl(Uint8Array.of(1, 2, 3)));
   await at.until(() => at.control.length === 1, 'frame through the relay');
   t.deepEqual([...at.control[0]!], [1, 2, 3]);
+});
+
+test.serial('a dial whose direct ICE attempt fails is retried once TURN-only, and the link says so', async (t) => {
+  const port = TURN_PORT + 1;
+  const turn = startProc('turnserver', [
+    '-n', '--listening-ip=127.0.0.1', `--listening-port=${port}`, '--relay-ip=127.0.0.1',
+    '--min-port=49501', '--max-port=49600', '--lt-cred-mech', '--user=u:p', '--realm=r', '--fingerprint',
+    '--no-tls', '--no-dtls', '--no-cli', '--allow-loopback-peers', '--log-file=stdout', '--simple-log',
+  ]);
+  t.teardown(() => turn.kill());
+  await turn.waitFor(/Total General servers|IPv4. TCP listener opened|listener opened on/, 10_000);
+  const ice = [`turn:u:p@127.0.0.1:${port}`];
+  // A network where nothing direct gets through at first: every candidate is dropped on both sides
+  // until the dialer gives up on its direct attempt. The TURN-only attempt that follows then works
+  // through coturn, as behind two symmetric NATs.
+  let directPhase = true;
+  const lines: string[] = [];
+  const a = makeConnector({ iceServers: ice, bindAddress: '127.0.0.2', dropCandidate: () => directPhase });
+  const b = makeConnector({
+    iceServers: ice,
+    bindAddress: '127.0.0.3',
+    dialTimeoutMs: 8_000,
+    dropCandidate: () => directPhase,
+    log: (line) => {
+      lines.push(line);
+      if (line.includes('retrying through TURN only')) directPhase = false;
+    },
+  });
+  t.teardown(() => {
+    a.connector.closeAll();
+    b.connector.closeAll();
+  });
+  const incoming = new Promise<Link>((resolve) => a.connector.onIncoming(resolve));
+  const bl = await b.connector.dial(a.identity.address, (p) => a.connector.onSignal(b.identity.address, p, (back) => b.connector.onSignal(a.identity.address, back, () => {})));
+  const al = await incoming;
+  t.false(directPhase, 'the direct attempt failed first');
+  t.is(b.connector.counters.turn_fallbacks, 1);
+  t.is(b.connector.counters.turn_fallbacks_ok, 1);
+  t.is(b.connector.counters.dials_ok, 1);
+  const info = bl.info();
+  t.is(info.path, 'relayed', info.detail);
+  t.regex(info.detail, /relay<->relay .*\[TURN fallback: the direct attempt failed \(/);
+  const at = tap(al);
+  tap(bl);
+  t.true(bl.sendControl(Uint8Array.of(4, 5)));
+  await at.until(() => at.control.length === 1, 'frame through the TURN fallback');
+  t.deepEqual([...at.control[0]!], [4, 5]);
 });
