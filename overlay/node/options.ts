@@ -50,6 +50,11 @@ export interface OverlayOptions {
    * the two), so the relay is replaced once NATs allow; 0 = never.
    */
   relayDirectRetryMs: number;
+  /**
+   * The first of those direct dials comes this soon after the relay edge is up: a direct dial that
+   * failed by bad luck (a lost check under load) is replaced quickly, a hopeless one costs little.
+   */
+  relayFirstDirectRetryMs: number;
   /** Near-set changes are acted on (neighbour exchange, re-replication) after this quiet time. */
   topologyDebounceMs: number;
   dht: DhtOptions;
@@ -80,6 +85,7 @@ export const defaultOverlayOptions: OverlayOptions = {
   shortcutWindowMs: 60_000,
   topologyDebounceMs: 200,
   relayDirectRetryMs: 120_000,
+  relayFirstDirectRetryMs: 15_000,
   dht: {
     replicas: 3,
     requestTimeoutMs: 6_000,

@@ -924,7 +924,7 @@ export class OverlayNode implements Overlay {
       (link) => {
         const p = this.pendingDials.get(remote);
         this.pendingDials.delete(remote);
-        if (this.adopt(link, 'dialed', p)) this.directRetryAt.set(remote, this.deps.clock.now());
+        this.adopt(link, 'dialed', p);
       },
       (err: Error) => {
         this.pendingDials.delete(remote);
@@ -939,8 +939,8 @@ export class OverlayNode implements Overlay {
   private maybeRetryDirect(e: TableEntry, now: number): void {
     const every = this.options.relayDirectRetryMs;
     if (every <= 0 || this.address > e.address || this.directRetries.has(e.address)) return;
-    const last = this.directRetryAt.get(e.address) ?? e.addedAt;
-    if (now - last < every) return;
+    const last = this.directRetryAt.get(e.address);
+    if (last === undefined ? now - e.addedAt < this.options.relayFirstDirectRetryMs : now - last < every) return;
     this.directRetryAt.set(e.address, now);
     this.directRetries.add(e.address);
     this.count('relay_direct_retries');
