@@ -12,6 +12,12 @@ import { SimNetwork, type SimHost, type SimNetworkOptions } from './sim-network.
 /** The app tag of simulation probe messages. */
 export const PROBE_APP = 16;
 
+/**
+ * A newcomer's first link goes to a random member that has been up at least this long (any member
+ * while none has): a bootstrap endpoint is a settled node, not one still looking for its own place.
+ */
+export const BOOTSTRAP_MIN_AGE_MS = 30_000;
+
 export interface SimNode {
   node: OverlayNode;
   host: SimHost;
@@ -60,8 +66,7 @@ export class Simulation {
       }
     });
     const sn: SimNode = { node, host, clock, identity, createdAt: this.clock.now() };
-    const live = (this.nodeList ??= [...this.nodes.values()]);
-    const boot = live.length > 0 ? live[this.random.int(live.length)]! : undefined;
+    const boot = this.nodes.size > 0 ? this.randomNode(BOOTSTRAP_MIN_AGE_MS) : undefined;
     this.nodes.set(identity.address, sn);
     this.nodeList = undefined;
     node.start();

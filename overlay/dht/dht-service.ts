@@ -18,10 +18,11 @@ import type { Dht, DhtRecord } from '../api.js';
 import type { Clock, Random, Timer } from '../clock.js';
 import type { Identity } from '../identity.js';
 import type { RingAddress } from '../link/link.js';
-import { closerTo, keyToAddress } from '../ring/ring.js';
+import { keyToAddress } from '../ring/ring.js';
 import { DhtConflictError, DhtError } from './dht-errors.js';
 import { encodeDhtMessage, type Copy, type DhtRequest, type DhtResponse, type ReplicaMessage } from './dht-messages.js';
 import { mergeCopies, RecordStore } from './record-store.js';
+import { planPushes, replicaSet } from './replication.js';
 import { checkLimits, signRecord, verifyRecord, type SignedRecord } from './record.js';
 
 export interface DhtOptions {
@@ -37,6 +38,12 @@ export interface DhtOptions {
   seqEpochMs: number;
   /** Lifetime of a removal's tombstone when the removed value's ttl is unknown. */
   tombstoneTtlMs: number;
+  /**
+   * Period of the re-replication pass that runs besides the one on every near-set change: the
+   * replica set also moves when far links or shortcuts come and go, which no near-set change reports.
+   * A pass that finds every copy in place sends nothing.
+   */
+  repairIntervalMs: number;
 }
 
 /** What the DHT needs from the node it runs in. */
@@ -69,6 +76,7 @@ export class DhtService implements Dht {
   private readonly replicaWaits = new Map<number, (m: ReplicaMessage) => void>();
   private readonly ownTtl = new Map<string, number>();
   private stopped = false;
+  private lastRepairAt = 0;
 
   constructor(private readonly host: DhtHost, private readonly opts: DhtOptions) {
     this.nextId = 1 + host.random.int(0x7fffffff);
@@ -101,13 +109,24 @@ export class DhtService implements Dht {
 
   async get(key: Uint8Array): Promise<DhtRecord[]> {
     checkLimits({ key, value: new Uint8Array(0), ttlMs: 1 });
-    const res = await this.attempt(keyToAddress(key), (id) => ({ t: 'get', id, key }));
-    const valid = res.copies.filter((c) => Buffer.compare(c.record.key, key) === 0 && verifyRecord(c.record));
-    if (valid.length !== res.copies.length) this.host.count('dht_get_rejected_copies');
-    return mergeCopies(valid)
-      .filter((c) => !c.record.tombstone)
+    const position = keyToAddress(key);
+    let live = this.validCopies(key, (await this.attempt(position, (id) => ({ t: 'get', id, key }))).copies);
+    if (live.length === 0) {
+      // Nothing found: ask again along another path (through a random neighbour), in case the
+      // first answer came from a node that only believed itself closest (the ring still settling).
+      this.host.count('dht_get_retry_empty');
+      live = this.validCopies(key, (await this.attempt(position, (id) => ({ t: 'get', id, key }), true)).copies);
+    }
+    return live
       // Plain copies: decoded fields are views into a received frame.
       .map((c) => ({ key: Uint8Array.from(c.record.key), value: Uint8Array.from(c.record.value), owner: Uint8Array.from(c.record.owner), ttlMs: c.ttlLeftMs }));
+  }
+
+  /** Copies under `key` with good signatures, newest per owner, tombstones dropped. */
+  private validCopies(key: Uint8Array, copies: Copy[]): Copy[] {
+    const valid = copies.filter((c) => Buffer.compare(c.record.key, key) === 0 && verifyRecord(c.record));
+    if (valid.length !== copies.length) this.host.count('dht_get_rejected_copies');
+    return mergeCopies(valid).filter((c) => !c.record.tombstone);
   }
 
   private async write(key: Uint8Array, value: Uint8Array, ttlMs: number, exclusive: boolean, tombstone: boolean): Promise<void> {
@@ -127,10 +146,10 @@ export class DhtService implements Dht {
   }
 
   /** Sends a request to the key's primary, retrying timeouts and replication shortfalls. */
-  private async attempt(position: RingAddress, build: (id: number) => DhtRequest): Promise<Extract<DhtResponse, { t: 'ok' }>> {
+  private async attempt(position: RingAddress, build: (id: number) => DhtRequest, detourFirst = false): Promise<Extract<DhtResponse, { t: 'ok' }>> {
     let last: DhtResponse | undefined;
     for (let i = 0; i < this.opts.attempts && !this.stopped; i++) {
-      last = await this.requestOnce(position, build(this.id()), i > 0);
+      last = await this.requestOnce(position, build(this.id()), detourFirst || i > 0);
       if (last.t === 'ok') return last;
       if (last.code === 'conflict') throw new DhtConflictError('another owner holds a live value under this key');
       if (last.code === 'invalid' || last.code === 'stale') throw new DhtError(last.code, `DHT refused the record: ${last.code}`, last.heldSeq);
@@ -196,6 +215,7 @@ export class DhtService implements Dht {
         for (const p of result.storedAt) this.host.sendLocal(p, encodeDhtMessage({ t: 'drop', key: record.key, owner: record.owner, seq: record.seq }));
         answer({ t: 'err', id: req.id, code: 'conflict' });
       } else if (result.storedAt.length >= needed) {
+        for (const p of result.storedAt) this.store.notePeerHas(record, p);
         answer({ t: 'ok', id: req.id, copies: [] });
       } else {
         answer({ t: 'err', id: req.id, code: 'replication' });
@@ -229,23 +249,64 @@ export class DhtService implements Dht {
   }
 
   /**
-   * Pulls the copies the replicas hold into our store (read repair), then calls `done`. Asks two
-   * more peers than there are replicas: copies written while the ring was settling may sit one
-   * place off.
+   * Pulls the copies the replicas hold into our store, then calls `done`. Asks two more peers than
+   * there are replicas (copies written while the ring was settling may sit one place off); if that
+   * finds nothing at all, asks the next ones along the ring once more. Then read repair: each
+   * answering member of the replica set that lacked the newest version of a value gets it.
    */
   private gather(key: Uint8Array, done: () => void): void {
-    this.askPeers(
-      this.host.closestPeers(keyToAddress(key), this.opts.replicas + 2),
-      (id) => encodeDhtMessage({ t: 'fetch', id, key }),
-      (_peer, m) => {
-        if (m.t !== 'copies') return false;
-        const now = this.host.clock.now();
-        for (const c of m.copies) if (Buffer.compare(c.record.key, key) === 0) this.store.apply(c.record, c.ttlLeftMs, now, false);
-        return true;
-      },
-      () => false,
-      () => done(),
-    );
+    const position = keyToAddress(key);
+    const r = this.opts.replicas;
+    const asked = new Set<RingAddress>();
+    const answers = new Map<RingAddress, Copy[]>();
+    const wave = (peers: RingAddress[], then: () => void) => {
+      for (const p of peers) asked.add(p);
+      this.askPeers(
+        peers,
+        (id) => encodeDhtMessage({ t: 'fetch', id, key }),
+        (peer, m) => {
+          if (m.t !== 'copies') return false;
+          const now = this.host.clock.now();
+          const mine = m.copies.filter((c) => Buffer.compare(c.record.key, key) === 0);
+          for (const c of mine) this.store.apply(c.record, c.ttlLeftMs, now, false);
+          answers.set(peer, mine);
+          return true;
+        },
+        () => false,
+        () => then(),
+      );
+    };
+    wave(this.host.closestPeers(position, r + 2), () => {
+      if (this.store.lookup(key, this.host.clock.now()).length > 0) {
+        this.readRepair(key, position, answers);
+        done();
+        return;
+      }
+      const further = this.host.closestPeers(position, 2 * r + 4).filter((p) => !asked.has(p));
+      if (further.length === 0) return done();
+      this.host.count('dht_gather_widened');
+      wave(further, () => {
+        this.readRepair(key, position, answers);
+        done();
+      });
+    });
+  }
+
+  /** Sends our newest versions under `key` to the replica-set members whose answer lacked them. */
+  private readRepair(key: Uint8Array, position: RingAddress, answers: Map<RingAddress, Copy[]>): void {
+    const now = this.host.clock.now();
+    const newest = this.store.lookup(key, now);
+    if (newest.length === 0) return;
+    const set = replicaSet(position, this.host.self, this.host.closestPeers(position, this.opts.replicas), this.opts.replicas);
+    for (const peer of set) {
+      const had = answers.get(peer);
+      if (!had) continue; // no answer: dead or unreachable, re-replication handles its successor
+      const missing = newest.filter((c) => !had.some((h) => h.record.seq >= c.record.seq && Buffer.compare(h.record.owner, c.record.owner) === 0));
+      if (missing.length === 0) continue;
+      this.host.count('dht_read_repairs');
+      this.host.sendLocal(peer, encodeDhtMessage({ t: 'store', id: 0, exclusive: false, copies: missing }));
+      for (const c of missing) this.store.notePeerHas(c.record, peer);
+    }
   }
 
   /**
@@ -292,7 +353,12 @@ export class DhtService implements Dht {
     const now = this.host.clock.now();
     switch (m.t) {
       case 'store': {
-        const outcomes = m.copies.map((c) => this.store.apply(c.record, c.ttlLeftMs, now, m.exclusive));
+        const outcomes = m.copies.map((c) => {
+          const o = this.store.apply(c.record, c.ttlLeftMs, now, m.exclusive);
+          // The sender holds this version: re-replication need not send it back.
+          if (o === 'stored' || o === 'refreshed') this.store.notePeerHas(c.record, from);
+          return o;
+        });
         if (outcomes.includes('invalid')) this.host.count('dht_invalid_copies');
         if (m.id !== 0) this.host.sendLocal(from, encodeDhtMessage({ t: 'stored', id: m.id, outcomes }));
         return;
@@ -311,30 +377,14 @@ export class DhtService implements Dht {
   }
 
   /**
-   * Re-replication after our neighbourhood changed: for each key we are among the r closest to,
-   * push our copies to the other members of the replica set that have not had them from us.
+   * Re-replication after our view of the ring changed (see replication.ts): every copy we hold goes
+   * to the members of its replica set that have not had it from us, whether or not we are a member.
    */
   onNeighboursChanged(): void {
     const now = this.host.clock.now();
-    const self = this.host.self;
-    const batches = new Map<RingAddress, Copy[]>();
-    for (const slot of this.store.slotsView()) {
-      const peers = this.host.closestPeers(slot.position, this.opts.replicas);
-      // Replica set = the r closest among peers and ourselves.
-      const set = [...peers, self].sort((a, b) => (closerTo(slot.position, a, b) ? -1 : 1)).slice(0, this.opts.replicas);
-      if (!set.includes(self)) continue;
-      for (const held of slot.byOwner.values()) {
-        if (held.expiresAt <= now) continue;
-        for (const p of set) {
-          if (p === self || held.pushedTo.has(p)) continue;
-          let b = batches.get(p);
-          if (!b) batches.set(p, (b = []));
-          b.push({ record: held.record, ttlLeftMs: held.expiresAt - now });
-        }
-        held.pushedTo = new Set(set.filter((p) => p !== self));
-      }
-    }
-    for (const [peer, copies] of batches) {
+    this.lastRepairAt = now;
+    const plan = planPushes(this.store.slotsView(), this.host.self, (p, n) => this.host.closestPeers(p, n), this.opts.replicas, now);
+    for (const [peer, copies] of plan.batches) {
       for (let i = 0; i < copies.length; i += MAX_COPIES_PER_PUSH) {
         this.host.count('dht_rereplication_pushes');
         this.host.sendLocal(peer, encodeDhtMessage({ t: 'store', id: 0, exclusive: false, copies: copies.slice(i, i + MAX_COPIES_PER_PUSH) }));
@@ -367,6 +417,7 @@ export class DhtService implements Dht {
 
   tick(now: number): void {
     this.store.expire(now);
+    if (now - this.lastRepairAt >= this.opts.repairIntervalMs) this.onNeighboursChanged();
   }
 
   stop(): void {

@@ -94,6 +94,12 @@ export class RecordStore {
     }
   }
 
+  /** Notes that `peer` holds exactly this version (it sent it to us, or acknowledged our copy), so re-replication skips it. */
+  notePeerHas(record: SignedRecord, peer: RingAddress): void {
+    const h = this.slots.get(hex(record.key))?.byOwner.get(hex(record.owner));
+    if (h && h.record.seq === record.seq) h.pushedTo.add(peer);
+  }
+
   /** Sequence number of the live version `owner` holds under `key`, if any. */
   heldSeq(key: Uint8Array, owner: Uint8Array, now: number): number | undefined {
     const h = this.slots.get(hex(key))?.byOwner.get(hex(owner));

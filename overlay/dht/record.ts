@@ -5,6 +5,7 @@
 // old copy can never come back); a removal is a signed tombstone.
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, verifySignature, type Identity } from '../identity.js';
 import { WireError } from '../wire/wire-error.js';
+import { VerifiedCache, verifiedRecords } from './verified-cache.js';
 import { bytesOfLength, bytesUpTo, field, isBool, isSafeUint } from '../wire/msgpack.js';
 
 export const MAX_KEY_BYTES = 256;
@@ -56,8 +57,12 @@ export function checkLimits(r: Pick<SignedRecord, 'key' | 'value' | 'ttlMs'>): v
   if (!Number.isSafeInteger(r.ttlMs) || r.ttlMs <= 0 || r.ttlMs > MAX_TTL_MS) throw new RangeError(`DHT ttl must be 1..${MAX_TTL_MS} ms`);
 }
 
-export function verifyRecord(r: SignedRecord): boolean {
-  return verifySignature(r.owner, signedBytes(r), r.sig);
+/** Checks the owner's signature, once per distinct record content (`cache`). */
+export function verifyRecord(r: SignedRecord, cache: VerifiedCache = verifiedRecords): boolean {
+  // Fixed-size owner and signature make the cache key's concatenation unambiguous.
+  if (r.owner.length !== PUBLIC_KEY_BYTES || r.sig.length !== SIGNATURE_BYTES) return false;
+  const signed = signedBytes(r);
+  return cache.check(VerifiedCache.keyOf(r.owner, signed, r.sig), () => verifySignature(r.owner, signed, r.sig));
 }
 
 export function recordToWire(r: SignedRecord): Record<string, unknown> {

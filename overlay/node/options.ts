@@ -93,6 +93,7 @@ export const defaultOverlayOptions: OverlayOptions = {
     attempts: 4,
     seqEpochMs: 0,
     tombstoneTtlMs: 3_600_000,
+    repairIntervalMs: 30_000,
   },
 };
 

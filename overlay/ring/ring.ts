@@ -47,14 +47,40 @@ export function addressToBytes(a: RingAddress): Uint8Array {
   return Buffer.from(addressHex(a), 'hex');
 }
 
-/** Writes the 20-byte big-endian form of `a` into `out` at `offset` (no allocation besides the hex string). */
+// Every frame carries two to four addresses, and a node meets the same few hundred addresses again
+// and again: both directions of the conversion are memoized (bounded; cleared when full, which
+// costs only recomputation). A hit is a map lookup plus a 20-byte compare instead of a hex string.
+/** Entries per memo before it is cleared. */
+const ADDRESS_MEMO_ENTRIES = 1 << 17;
+const bytesOf = new Map<RingAddress, Uint8Array>();
+const addressOf = new Map<number, { bytes: Uint8Array; address: RingAddress }>();
+
+/** Writes the 20-byte big-endian form of `a` into `out` at `offset`. */
 export function writeAddress(a: RingAddress, out: Uint8Array, offset: number): void {
-  Buffer.from(out.buffer, out.byteOffset, out.length).write(addressHex(a), offset, ADDRESS_BYTES, 'hex');
+  let bytes = bytesOf.get(a);
+  if (bytes === undefined) {
+    bytes = new Uint8Array(Buffer.from(addressHex(a), 'hex'));
+    if (bytesOf.size >= ADDRESS_MEMO_ENTRIES) bytesOf.clear();
+    bytesOf.set(a, bytes);
+  }
+  out.set(bytes, offset);
 }
 
 export function bytesToAddress(b: Uint8Array, offset = 0): RingAddress {
+  // The first 52 bits pick the memo slot; the full 20 bytes must match.
+  const slot = ((b[offset]! << 24) | (b[offset + 1]! << 16) | (b[offset + 2]! << 8) | b[offset + 3]!) * 1_048_576 + ((b[offset + 4]! << 12) | (b[offset + 5]! << 4) | (b[offset + 6]! >>> 4));
+  const hit = addressOf.get(slot);
+  if (hit !== undefined) {
+    const hb = hit.bytes;
+    let i = 0;
+    while (i < ADDRESS_BYTES && hb[i] === b[offset + i]) i++;
+    if (i === ADDRESS_BYTES) return hit.address;
+  }
   const buf = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length);
-  return BigInt('0x' + buf.toString('hex', offset, offset + ADDRESS_BYTES));
+  const address = BigInt('0x' + buf.toString('hex', offset, offset + ADDRESS_BYTES));
+  if (addressOf.size >= ADDRESS_MEMO_ENTRIES) addressOf.clear();
+  addressOf.set(slot, { bytes: Uint8Array.prototype.slice.call(b, offset, offset + ADDRESS_BYTES), address });
+  return address;
 }
 
 /** Ring position of a DHT key: first 160 bits of SHA-256 (the same hash as node addresses). */

@@ -54,3 +54,12 @@ test('addresses round-trip through 20 big-endian bytes', (t) => {
   fc.assert(fc.property(address, (a) => bytesToAddress(addressToBytes(a)) === a && addressToBytes(a).length === 20));
   t.is(addressToBytes(1n)[19], 1);
 });
+
+test('address conversions are memoized correctly: equal prefixes with different tails, offsets, many addresses', (t) => {
+  const base = 0xabcdef0123456789n << 96n;
+  const tails = [0n, 1n, 0xffffn, (1n << 96n) - 1n, 0x1234n << 40n];
+  const buf = new Uint8Array(20 * tails.length + 3);
+  tails.forEach((tail, i) => buf.set(addressToBytes(base | tail), 3 + 20 * i));
+  for (let round = 0; round < 2; round++) tails.forEach((tail, i) => t.is(bytesToAddress(buf, 3 + 20 * i), base | tail));
+  fc.assert(fc.property(fc.array(address, { minLength: 1, maxLength: 50 }), (as) => as.every((a) => bytesToAddress(addressToBytes(a)) === a)), { numRuns: 50 });
+});

@@ -56,22 +56,30 @@ test('1,000 nodes: ring, 10,000 routed messages, DHT under 10% replacement', asy
   const failures: string[] = [];
   const pending: Array<Promise<void>> = [];
   let settled = 0;
-  const track = (p: Promise<void>) => {
+  // The client of each key's operation in flight (writer, then reader), until it settles.
+  const client = new Map<number, () => boolean>();
+  const track = (i: number, p: Promise<void>) => {
     pending.push(p);
-    void p.finally(() => settled++);
+    void p.finally(() => {
+      settled++;
+      client.delete(i);
+    });
   };
   for (let i = 0; i < KEYS; i++) {
     sim.clock.at(churnStart + i * 120, () => {
       const key = enc.encode(`ci/key/${i}`);
       const value = enc.encode(`value ${i}`);
       const writer = sim.randomNode(MIN);
+      client.set(i, () => sim.nodes.has(writer.node.address));
       track(
+        i,
         writer.node.dht.put(key, value, 30 * MIN).then(
           () =>
             new Promise<void>((resolve) => {
               // Read it back 30 s later, from another random node.
               sim.clock.setTimeout(() => {
                 const reader = sim.randomNode(MIN);
+                client.set(i, () => sim.nodes.has(reader.node.address));
                 reader.node.dht
                   .get(key)
                   .then(
@@ -98,6 +106,13 @@ test('1,000 nodes: ring, 10,000 routed messages, DHT under 10% replacement', asy
   }
   await sim.runFor(4 * MIN);
   for (let waited = 0; waited < 2 * MIN && settled < pending.length; waited += 5_000) await sim.runFor(5_000);
+  // An operation still open now belongs to a client that crashed mid-operation (its timers stopped with
+  // it), which is not a DHT failure; any other open operation is one.
+  for (const [i, alive] of client) {
+    if (alive()) failures.push(`key ${i}: still open`);
+    else clientGone++;
+  }
+  t.is(ok + failures.length + clientGone, KEYS, 'every key accounted for');
   t.is(replaced, NODES / 10);
   t.log(`DHT keys ok ${ok}/${KEYS}, ${clientGone} whose client departed mid-operation; failures: ${failures.slice(0, 5).join('; ')}`);
   t.true(clientGone <= KEYS / 100, `${clientGone} clients gone`);
