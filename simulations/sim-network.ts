@@ -64,6 +64,19 @@ export class SimLinkEnd implements Link {
     for (const item of q) this.dispatch(item);
   }
 
+  /** Event handlers of frame arrivals (static: the event carries the receiving end and the bytes, no closure). */
+  private static arriveControl(end: SimLinkEnd, bytes: Uint8Array): void {
+    if (end.closed || !end.host.alive) return;
+    if (end.handlers) end.handlers.control(bytes);
+    else end.queue.push({ control: true, bytes });
+  }
+
+  private static arriveData(end: SimLinkEnd, bytes: Uint8Array): void {
+    if (end.closed || !end.host.alive) return;
+    if (end.handlers) end.handlers.data(bytes);
+    else end.queue.push({ control: false, bytes });
+  }
+
   private dispatch(item: { control: boolean; bytes: Uint8Array } | { close: string }): void {
     if (!this.handlers) {
       this.queue.push(item);
@@ -93,9 +106,7 @@ export class SimLinkEnd implements Link {
       at = Math.max(at, this.lastControlAt);
       this.lastControlAt = at;
     }
-    clock.at(at, () => {
-      if (!peer.closed && peer.host.alive) peer.dispatch({ control, bytes });
-    });
+    clock.at(at, control ? SimLinkEnd.arriveControl : SimLinkEnd.arriveData, peer, bytes);
     return true;
   }
 

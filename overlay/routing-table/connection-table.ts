@@ -136,7 +136,9 @@ export class ConnectionTable {
    * one free place when a neighbour list arrives.
    */
   nearCandidates(candidates: readonly RingAddress[], pending: Iterable<RingAddress>): RingAddress[] {
-    const fresh = candidates.filter((c) => c !== this.self && !this.entries.has(c));
+    // Exact shortcut: a candidate that does not beat our current near set cannot be near among a
+    // pool that contains that set. Most neighbour lists bring nothing new, so this is the usual exit.
+    const fresh = candidates.filter((c) => this.wouldBeNear(c));
     if (fresh.length === 0) return [];
     // Only our current near set can compete with the candidates, plus dials in flight.
     const pool = [...new Set([...this.successors(), ...this.predecessors(), ...pending, ...fresh])].filter((a) => a !== this.self);
