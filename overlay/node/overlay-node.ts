@@ -229,8 +229,9 @@ export class OverlayNode implements Overlay {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.dhtService.handOff();
-    this.relay?.stop();
     this.stopped = true;
+    // Tunnels end with CLOSE frames while our links still stand; no healing (we are stopped).
+    this.relay?.stop();
     for (const t of this.timers) t.cancel();
     this.topologyTimer?.cancel();
     for (const [, f] of this.finds) {
