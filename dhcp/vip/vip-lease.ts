@@ -1,8 +1,12 @@
 // Claims and keeps this node's virtual IP (IPOP's DhtDhcp):
 //   claim: preferred address first, then random ones: dht.create("dhcp/<net>/<ip>") bound to our key;
 //          a conflict (someone holds it) moves on to another address. After a create succeeds we read
-//          the key back: if a DHT race left another live owner, the smaller key keeps it, the other
-//          removes its record and tries again. So no two live nodes keep one address.
+//          the key back, and again after a probation (confirmMs): a create made while the ring is still
+//          forming (many nodes joining at once) can succeed at a node that is not yet the key's true
+//          primary, and the probation gives re-replication time to bring every copy of the key to it.
+//          A claimant that sees any other live owner yields (removes its record, tries another
+//          address): an established holder is never displaced, and two claimants racing for one
+//          address both move on rather than both keep it. So no two live nodes use one address.
 //   renew: create again (the owner may refresh) every ttl * renewFraction; a conflict means the lease
 //          was lost (e.g. we were partitioned past the TTL and someone took it): reported via onLost.
 //          Other errors retry every retryMs until the lease would expire, then it is lost too.
@@ -48,12 +52,15 @@ export interface VipLeaseOptions {
   maxAttempts?: number;
   /** DHCP client id for VM leases; '' (default) for the node's own address. */
   clientId?: string;
+  /** Probation before a claimed address is used: read the key back again after this. Default 1 s. */
+  confirmMs?: number;
 }
 
 export const DEFAULT_LEASE_TTL_MS = 120_000;
 export const DEFAULT_RENEW_FRACTION = 1 / 3;
 export const DEFAULT_RENEW_RETRY_MS = 5_000;
 export const DEFAULT_MAX_CLAIM_ATTEMPTS = 32;
+export const DEFAULT_CLAIM_CONFIRM_MS = 1_000;
 
 const isConflict = (err: unknown) => (err as { name?: unknown })?.name === 'DhtConflictError';
 
@@ -107,7 +114,7 @@ export class VipLease {
         continue;
       }
       const startedAt = this.c.clock.now();
-      if (!(await this.keepsAfterRace(key))) {
+      if (!(await this.aloneAfterProbation(key))) {
         this.stats.raceLosses++;
         await this.c.dht.remove(key).catch(() => undefined);
         continue;
@@ -155,8 +162,17 @@ export class VipLease {
     return undefined;
   }
 
-  /** After our create: true unless another live owner with a smaller key also holds the address. */
-  private async keepsAfterRace(key: Uint8Array): Promise<boolean> {
+  /** After our create: true if no other live owner shows up now, nor after the probation. */
+  private async aloneAfterProbation(key: Uint8Array): Promise<boolean> {
+    if (!(await this.alone(key))) return false;
+    const confirmMs = this.o.confirmMs ?? DEFAULT_CLAIM_CONFIRM_MS;
+    if (confirmMs <= 0) return true;
+    await new Promise<void>((resolve) => this.c.clock.setTimeout(resolve, confirmMs));
+    return !this.stopped && (await this.alone(key));
+  }
+
+  /** True unless the DHT shows another live owner of a lease record under `key`. */
+  private async alone(key: Uint8Array): Promise<boolean> {
     let records;
     try {
       records = await this.c.dht.get(key);
@@ -170,7 +186,7 @@ export class VipLease {
       } catch {
         continue; // not a lease record: ignore
       }
-      if (compareKeys(r.owner, this.c.ownerKey) < 0) return false;
+      return false;
     }
     return true;
   }

@@ -47,6 +47,8 @@ export interface VirtualNetworkOptions {
   /** Address to claim first, e.g. the last one held. */
   preferredVip?: string;
   leaseTtlMs?: number;
+  /** Probation before a claimed address is used (VipLease confirmMs; default 1 s). */
+  leaseConfirmMs?: number;
   clock?: Clock;
   random?: Random;
   /** Opens the packet device; default the real TUN (tests pass a MemoryDevice factory). */
@@ -133,7 +135,7 @@ export async function startVirtualNetwork(overlay: VnetOverlay, options: Virtual
   let retryTimer: Timer | undefined;
 
   const newLease = (preferred?: number) => {
-    const l = new VipLease({ dht: overlay.dht, clock, random, ownerKey: options.ownerKey }, { network: options.network, subnet, preferred, ttlMs: options.leaseTtlMs });
+    const l = new VipLease({ dht: overlay.dht, clock, random, ownerKey: options.ownerKey }, { network: options.network, subnet, preferred, ttlMs: options.leaseTtlMs, confirmMs: options.leaseConfirmMs });
     l.onLost(() => void reclaim());
     return l;
   };

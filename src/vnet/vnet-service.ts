@@ -19,6 +19,8 @@ export interface VirtualNetworkServiceOptions {
   preferredVip?: string;
   /** Device factory (tests pass a MemoryDevice); default the real TUN. */
   openDevice?: VirtualNetworkOptions['openDevice'];
+  /** Probation before a claimed address is used (default 1 s; tests with a manual clock pass 0). */
+  leaseConfirmMs?: number;
 }
 
 export const VIP_STATE_FILE = 'vip';
@@ -50,6 +52,7 @@ export function virtualNetworkService(options: VirtualNetworkServiceOptions): No
           preferredVip: pref,
           clock: ctx.clock,
           openDevice: options.openDevice,
+          leaseConfirmMs: options.leaseConfirmMs,
         });
       try {
         vnet = await start(preferred);

@@ -39,7 +39,7 @@ test('the service leases, logs and remembers its vIP, takes overlay data, and re
   };
   writeFileSync(join(dir, 'vip'), '10.140.0.77\n');
   const c = context(dir, store, clock, net);
-  const svc = virtualNetworkService({ subnet: '10.140.0.0/16', openDevice });
+  const svc = virtualNetworkService({ subnet: '10.140.0.0/16', openDevice, leaseConfirmMs: 0 });
   await svc.start(c.ctx);
   t.is(svc.vnet!.vip, '10.140.0.77'); // remembered address preferred
   t.regex(c.logs.join('\n'), /virtual IP 10\.140\.0\.77 on ovl0/);
@@ -61,7 +61,7 @@ test('a remembered address outside the configured subnet is ignored', async (t) 
   const clock = new ManualClock();
   writeFileSync(join(dir, 'vip'), '192.168.1.1\n');
   const c = context(dir, new MemoryDhtStore(clock), clock, new FakeNet());
-  const svc = virtualNetworkService({ subnet: '10.140.0.0/16', openDevice: (o) => new MemoryDevice(o.name, o.mtu) });
+  const svc = virtualNetworkService({ subnet: '10.140.0.0/16', openDevice: (o) => new MemoryDevice(o.name, o.mtu), leaseConfirmMs: 0 });
   await svc.start(c.ctx);
   t.regex(svc.vnet!.vip, /^10\.140\./);
   await svc.stop();

@@ -43,7 +43,7 @@ test('never an address another node, or another VM of ours, holds', async (t) =>
   const a = w.node();
   const b = w.node();
   // Node a's own virtual IP and one of its VMs.
-  const own = new VipLease({ dht: a.dht, clock: w.clock, random: w.random, ownerKey: a.ownerKey }, { network: NET, subnet: w.subnet, preferred: 0x0a960005 });
+  const own = new VipLease({ dht: a.dht, clock: w.clock, random: w.random, ownerKey: a.ownerKey }, { network: NET, subnet: w.subnet, preferred: 0x0a960005, confirmMs: 0 });
   await own.claim();
   t.truthy(await a.pool.claim('vm-1', '10.150.0.6', 600));
   // b asks for both: refused at offer and at claim.

@@ -11,10 +11,11 @@ function world(seed = 1) {
   const clock = new ManualClock();
   const random = seededRandom(seed);
   const store = new MemoryDhtStore(clock);
-  const node = (subnet = Subnet.parse('10.128.0.0/16'), extra: { preferred?: number; ttlMs?: number; maxAttempts?: number } = {}) => {
+  // No probation by default (the manual clock would have to be advanced); its own tests set it.
+  const node = (subnet = Subnet.parse('10.128.0.0/16'), extra: { preferred?: number; ttlMs?: number; maxAttempts?: number; confirmMs?: number } = {}) => {
     const ownerKey = random.bytes(32);
     const dht = store.dhtFor(ownerKey);
-    const lease = new VipLease({ dht, clock, random, ownerKey }, { network: NET, subnet, ...extra });
+    const lease = new VipLease({ dht, clock, random, ownerKey }, { network: NET, subnet, confirmMs: 0, ...extra });
     return { ownerKey, dht, lease };
   };
   return { clock, random, store, node };
@@ -128,6 +129,42 @@ test('after a partition longer than the TTL, a renewal conflict reports the loss
   await (a.lease as unknown as { renew(): Promise<void> }).renew();
   t.is(lost.length, 1);
   t.regex(lost[0]!, /another node holds the address/);
+});
+
+test('a DHT race leaving another live owner: the claimant yields, whatever the keys', async (t) => {
+  const w = world();
+  const vip = ipv4ToInt('10.128.0.31');
+  const key = leaseKey(NET, '10.128.0.31');
+  const large = new Uint8Array(32).fill(0xff); // larger than any random key: an established holder keeps it anyway
+  await w.store.dhtFor(large).put(key, encodeLeaseRecord({ vip, clientId: '' }), 60_000);
+  const a = w.node(undefined, { preferred: vip });
+  (a.dht as { create: typeof a.dht.create }).create = a.dht.put; // the race: create does not see it
+  t.not(await a.lease.claim(), vip);
+  t.is(a.lease.stats.raceLosses, 1);
+});
+
+test("probation: a copy that reaches the key's primary after the create makes the claimant yield", async (t) => {
+  const w = world();
+  const vip = ipv4ToInt('10.128.0.32');
+  const key = leaseKey(NET, '10.128.0.32');
+  const a = w.node(undefined, { preferred: vip, confirmMs: 1_000 });
+  let got: number | undefined;
+  const claiming = a.lease.claim().then((v) => (got = v));
+  await flush();
+  t.is(got, undefined); // still on probation
+  // Re-replication brings an earlier claim by someone else to the primary during the probation.
+  await w.store.dhtFor(w.random.bytes(32)).put(key, encodeLeaseRecord({ vip, clientId: '' }), 60_000);
+  for (let i = 0; i < 40 && got === undefined; i++) await w.clock.advance(1_000);
+  await claiming;
+  t.not(got, vip);
+  t.is(a.lease.stats.raceLosses, 1);
+  // Without a rival the probation passes and the address is kept.
+  const b = w.node(undefined, { preferred: ipv4ToInt('10.128.0.33'), confirmMs: 1_000 });
+  let gotB: number | undefined;
+  const claimingB = b.lease.claim().then((v) => (gotB = v));
+  for (let i = 0; i < 5 && gotB === undefined; i++) await w.clock.advance(500);
+  await claimingB;
+  t.is(gotB, ipv4ToInt('10.128.0.33'));
 });
 
 test('a DHT race leaving two live owners: the larger key gives the address up', async (t) => {
