@@ -24,6 +24,12 @@ export interface OverlayOptions {
   linkTimeoutMs: number;
   /** After joining, DHT requests reaching us wait this long (our near links are still being made). */
   settleMs: number;
+  /**
+   * An exclusive DHT create reaching us as primary waits until our near set has been unchanged this
+   * long (in all at most settleMs): while nodes join around the key our view of who is its primary is
+   * still changing, and copies written elsewhere are still on their way here.
+   */
+  dhtQuietMs: number;
   /** Period of the near-set exchange (ring stabilization). */
   stabilizeIntervalMs: number;
   /** Period of the FIND for our own address that repairs the ring where neighbour exchange cannot. */
@@ -72,6 +78,7 @@ export const defaultOverlayOptions: OverlayOptions = {
   pongTimeoutMs: 5_000,
   linkTimeoutMs: 75_000,
   settleMs: 3_000,
+  dhtQuietMs: 1_000,
   stabilizeIntervalMs: 20_000,
   selfFindIntervalMs: 60_000,
   farIntervalMs: 10_000,

@@ -94,6 +94,10 @@ export class OverlayNode implements Overlay {
   private topologyTimer: Timer | undefined;
   private nearLost = false;
   private trafficWindowStart = 0;
+  /** When our near set last changed (after debounce); exclusive DHT creates wait for quiet. */
+  private nearChangedAt = -Infinity;
+  /** When each deferred exclusive create first arrived, so no request waits more than settleMs. */
+  private readonly deferredSince = new WeakMap<RoutedFrame, number>();
   private readonly relay: RelayService | undefined;
   /** Relayed peers: when we last tried a direct dial to each, and which are being tried now. */
   private readonly directRetryAt = new Map<RingAddress, number>();
@@ -263,6 +267,15 @@ export class OverlayNode implements Overlay {
     if (left === 0) return 0;
     for (const p of this.pendingDials.values()) if (!p.far && !p.shortcut) return left;
     return 0;
+  }
+
+  /** Milliseconds an exclusive create `f` still waits for our near set to be quiet (bounded by settleMs per request). */
+  private unquietFor(f: RoutedFrame): number {
+    const now = this.deps.clock.now();
+    let since = this.deferredSince.get(f);
+    if (since === undefined) this.deferredSince.set(f, (since = now));
+    if (now - since >= this.options.settleMs) return 0;
+    return Math.max(0, this.nearChangedAt + this.options.dhtQuietMs - now);
   }
 
   private randomNeighbour(): RingAddress | undefined {
@@ -626,7 +639,7 @@ export class OverlayNode implements Overlay {
     const m = this.decodeOrCount(decodeDhtMessage, f.payload, 'dht_malformed');
     if (!m) return;
     if (m.t === 'put' || m.t === 'get') {
-      const wait = this.unsettledFor();
+      const wait = this.unsettledFor() || (m.t === 'put' && m.exclusive ? this.unquietFor(f) : 0);
       if (wait > 0) {
         // We only just joined: our table may not yet hold the nodes between us and the key, so we
         // may wrongly believe we are its primary. Route the request again once settled.
@@ -771,6 +784,7 @@ export class OverlayNode implements Overlay {
       const key = [...near].sort().join(',');
       if (key === this.nearKey) return;
       this.nearKey = key;
+      this.nearChangedAt = this.deps.clock.now();
       const askBack = this.nearLost;
       this.nearLost = false;
       if (askBack) this.join();

@@ -29,9 +29,10 @@ test('a lone node founds, a second joins through it, and they route to each othe
   t.deepEqual(got, ['true:hi:1']);
 });
 
-test('a newcomer is placed at once: the founder it reaches and it itself answer DHT writes within a second', async (t) => {
+test('a newcomer is placed at once: the founder it reaches and it itself answer DHT writes within two seconds', async (t) => {
   // Before: the founder (never joined: it had nobody to ask) deferred DHT requests it was primary for
-  // until its next periodic self-FIND, and the newcomer for the whole settle time.
+  // until its next periodic self-FIND, and the newcomer for the whole settle time. Now an exclusive
+  // create waits only for the primary's near set to be quiet for dhtQuietMs (1 s).
   for (const seed of [20, 21, 22, 23]) {
     const sim = new Simulation(seed);
     t.teardown(() => sim.stopAll());
@@ -45,7 +46,7 @@ test('a newcomer is placed at once: the founder it reaches and it itself answer 
     const writes = [0, 1, 2, 3, 4, 5].map((k) => b.node.dht.create(new TextEncoder().encode(`k${seed}-${k}`), new Uint8Array([k]), 60_000));
     void Promise.all(writes).then(() => (took = sim.clock.now() - started));
     await sim.runFor(5_000);
-    t.true(took >= 0 && took < 1_000, `seed ${seed}: creates took ${took} ms of virtual time`);
+    t.true(took >= 0 && took < 2_000, `seed ${seed}: creates took ${took} ms of virtual time`);
     t.true(a.node.isJoined && b.node.isJoined);
   }
 });
