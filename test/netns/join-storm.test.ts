@@ -1,0 +1,67 @@
+// Twenty real overlay nodes join one network at the same moment and claim virtual IPs through the DHT
+// in a subnet with room for only 30 hosts, so claims collide: every node must still end up with its
+// own address (DHT create is atomic), and each address must answer ping from the founder.
+// Flat LAN: one hub namespace with a bridge, one namespace per node (its TUN lives there).
+import test from 'ava';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { harnessScript } from '../../simulations/netns/harness.js';
+import { Netns, vethPair } from '../helpers/netns.js';
+import { startProc, type Proc } from '../helpers/proc.js';
+
+const JOINERS = 20;
+const SUBNET = '10.77.0.0/27'; // 30 host addresses for 21 nodes
+const lanIp = (i: number) => `10.210.0.${10 + i}`;
+
+test.serial(`${JOINERS} nodes joining at once in a /27 all get distinct virtual IPs that answer`, async (t) => {
+  const namespaces: Netns[] = [];
+  const procs: Proc[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'join-storm-'));
+  t.teardown(async () => {
+    await Promise.all(procs.map((p) => p.kill(5_000)));
+    for (const ns of namespaces) await ns.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  writeFileSync(join(dir, 'secret'), randomBytes(32));
+
+  const hub = await Netns.create('storm-hub');
+  namespaces.push(hub);
+  await hub.exec('ip', ['link', 'add', 'br0', 'type', 'bridge']);
+  await hub.exec('ip', ['link', 'set', 'br0', 'up']);
+  const nodes: Netns[] = [];
+  for (let i = 0; i <= JOINERS; i++) {
+    const ns = await Netns.create(`storm${i}`);
+    namespaces.push(ns);
+    nodes.push(ns);
+    const hubSide = `js${process.pid % 10000}h${i}`;
+    await vethPair({ ns: hub, ifname: hubSide }, { ns, ifname: `lan${i}`, cidr: `${lanIp(i)}/24` });
+    await hub.exec('ip', ['link', 'set', hubSide, 'master', 'br0']);
+  }
+
+  const start = (i: number, extra: string[]) => {
+    const [cmd, args] = nodes[i]!.wrap(process.execPath, [harnessScript('overlay-vnet-node'), join(dir, `s${i}`), 'storm', join(dir, 'secret'), SUBNET, '1400', lanIp(i), ...extra]);
+    const p = startProc(cmd, args);
+    procs.push(p);
+    return p;
+  };
+  const vipOf = async (p: Proc) => (await p.waitFor(/VNET up (\S+)/, 120_000))[1]!;
+
+  const founder = start(0, ['--listen', '7000']);
+  const founderVip = await vipOf(founder);
+  const joiners = Array.from({ length: JOINERS }, (_, k) => start(k + 1, ['--bootstrap', `ws://${lanIp(0)}:7000`]));
+  const vips = [founderVip, ...(await Promise.all(joiners.map(vipOf)))];
+
+  t.is(new Set(vips).size, JOINERS + 1, `addresses: ${vips.join(' ')}`);
+  for (const v of vips) t.true(/^10\.77\.0\.([1-9]|[12]\d|30)$/.test(v), `${v} is a host address of ${SUBNET}`);
+
+  // Each address is held by a live node that answers (a duplicate would leave one of them dark).
+  const unanswered: string[] = [];
+  for (const v of vips.slice(1)) {
+    let ok = false;
+    for (let attempt = 0; attempt < 10 && !ok; attempt++) ok = await nodes[0]!.exec('ping', ['-c', '1', '-W', '1', v]).then(() => true, () => false);
+    if (!ok) unanswered.push(v);
+  }
+  t.deepEqual(unanswered, []);
+});
