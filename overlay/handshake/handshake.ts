@@ -69,6 +69,11 @@ export class LinkHandshake {
     return this.finished;
   }
 
+  /** The transcript hash both sides signed (set once the peer's HELLO arrived); a key-derivation salt. */
+  get transcriptHash(): Uint8Array | undefined {
+    return this.transcript;
+  }
+
   /** The first frame to send (HELLO). */
   start(): Uint8Array {
     return encodeHandshake({ type: HandshakeType.Hello, publicKey: this.p.signer.publicKey, nonce: this.p.nonce });

@@ -6,9 +6,11 @@
 //
 //   op u8 | tunnel u32 | peer address 20 | payload
 //
-//   OPEN    end -> middle: "open tunnel `tunnel` to `peer`"                     payload empty
-//   INVITE  middle -> target: "`peer` asks for tunnel `tunnel` through me"       payload empty
-//   CONTROL either way: one control-channel frame of the tunnel (handshake first, then link frames)
+//   OPEN    end -> middle: "open tunnel `tunnel` to `peer`"                payload: opener's X25519 key 32
+//   INVITE  middle -> target: "`peer` asks for tunnel `tunnel` through me"  payload: OPEN's, untouched
+//   ACCEPT  target -> middle -> opener: "go ahead"                          payload: target's X25519 key 32
+//   CONTROL either way: one control-channel frame of the tunnel (handshake first, then sealed link
+//           frames, tunnel-crypto.ts)
 //   CLOSE   either way: the tunnel is gone                                       payload: reason u8
 //   DATA    either way, data channel only: one data-channel packet of the tunnel
 //
@@ -21,10 +23,13 @@ export const RELAY_OP_OPEN = 1;
 export const RELAY_OP_INVITE = 2;
 export const RELAY_OP_CONTROL = 3;
 export const RELAY_OP_CLOSE = 4;
+export const RELAY_OP_ACCEPT = 5;
 /** Data-channel marker; must differ from the IP forwarder's frame magic (0x56). */
 export const RELAY_OP_DATA = 0xa5;
 
-export type RelayOp = typeof RELAY_OP_OPEN | typeof RELAY_OP_INVITE | typeof RELAY_OP_CONTROL | typeof RELAY_OP_CLOSE | typeof RELAY_OP_DATA;
+export type RelayOp = typeof RELAY_OP_OPEN | typeof RELAY_OP_INVITE | typeof RELAY_OP_ACCEPT | typeof RELAY_OP_CONTROL | typeof RELAY_OP_CLOSE | typeof RELAY_OP_DATA;
+/** OPEN, INVITE and ACCEPT carry an ephemeral X25519 public key. */
+export const RELAY_KEY_BYTES = 32;
 
 export const RELAY_HEADER_BYTES = 1 + 4 + ADDRESS_BYTES;
 /** A tunnelled frame is never larger than this (the control channel's own frame limit is 256 KiB). */
@@ -64,11 +69,11 @@ export class RelayCodecError extends Error {
   override name = 'RelayCodecError';
 }
 
-const OPS = new Set<number>([RELAY_OP_OPEN, RELAY_OP_INVITE, RELAY_OP_CONTROL, RELAY_OP_CLOSE, RELAY_OP_DATA]);
+const OPS = new Set<number>([RELAY_OP_OPEN, RELAY_OP_INVITE, RELAY_OP_ACCEPT, RELAY_OP_CONTROL, RELAY_OP_CLOSE, RELAY_OP_DATA]);
 
 function checkPayload(op: number, length: number): void {
   if (length > MAX_RELAY_PAYLOAD_BYTES) throw new RelayCodecError(`relay payload of ${length} bytes (max ${MAX_RELAY_PAYLOAD_BYTES})`);
-  if ((op === RELAY_OP_OPEN || op === RELAY_OP_INVITE) && length !== 0) throw new RelayCodecError(`relay op ${op} carries no payload`);
+  if ((op === RELAY_OP_OPEN || op === RELAY_OP_INVITE || op === RELAY_OP_ACCEPT) && length !== RELAY_KEY_BYTES) throw new RelayCodecError(`relay op ${op} carries exactly a ${RELAY_KEY_BYTES}-byte key`);
   if (op === RELAY_OP_CLOSE && length !== 1) throw new RelayCodecError('relay CLOSE carries exactly one reason byte');
 }
 

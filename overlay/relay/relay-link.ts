@@ -1,10 +1,12 @@
 // One end of a tunnel through an overlay neighbour, as a Link: control frames ride the middle node's
 // reliable channel (ordered end to end, since both hops are ordered and the middle forwards in order),
 // data packets its unordered data channel. Created only after the tunnel handshake proved the peer's
-// key and network membership (relay-service.ts). The middle node sees the frames but cannot make a
+// key and network membership (relay-service.ts). Every frame is sealed end to end (tunnel-crypto.ts):
+// the middle node can drop frames, but not read, alter, replay or forge them, and it cannot make a
 // tunnel on either end's behalf: it holds neither private key.
 import type { Link, LinkHandlers, LinkInfo, RingAddress } from '../link/link.js';
 import { encodeRelay, RELAY_OP_CONTROL, RELAY_OP_DATA } from './relay-header.js';
+import type { TunnelCipher } from './tunnel-crypto.js';
 
 /** How a tunnel end reaches the middle node (the overlay's current link to it). */
 export interface TunnelCarrier {
@@ -22,6 +24,9 @@ export interface RelayLinkParams {
   via: RingAddress;
   tunnel: number;
   carrier: TunnelCarrier;
+  cipher: TunnelCipher;
+  /** A frame that failed authentication (forged, altered or replayed on the way) was dropped. */
+  onRejected: () => void;
   detail: string;
   /** Told once when the link closes (either side), so the owner forgets the tunnel. */
   onClosed: (link: RelayLink, reason: string, byUs: boolean) => void;
@@ -62,12 +67,12 @@ export class RelayLink implements Link {
 
   sendControl(frame: Uint8Array): boolean {
     if (this.closedFlag) return false;
-    return this.p.carrier.control(encodeRelay({ op: RELAY_OP_CONTROL, tunnel: this.tunnel, peer: this.remote }, frame));
+    return this.p.carrier.control(encodeRelay({ op: RELAY_OP_CONTROL, tunnel: this.tunnel, peer: this.remote }, this.p.cipher.seal('control', frame)));
   }
 
   sendData(packet: Uint8Array): boolean {
     if (this.closedFlag) return false;
-    return this.p.carrier.data(encodeRelay({ op: RELAY_OP_DATA, tunnel: this.tunnel, peer: this.remote }, packet));
+    return this.p.carrier.data(encodeRelay({ op: RELAY_OP_DATA, tunnel: this.tunnel, peer: this.remote }, this.p.cipher.seal('data', packet)));
   }
 
   close(reason = 'closed'): void {
@@ -80,12 +85,20 @@ export class RelayLink implements Link {
 
   // ---- from the relay service --------------------------------------------------------------
 
-  deliverControl(frame: Uint8Array): void {
-    if (!this.closedFlag) this.dispatch({ control: frame });
+  /** A sealed control frame from the middle. */
+  deliverControl(sealed: Uint8Array): void {
+    if (this.closedFlag) return;
+    const frame = this.p.cipher.open('control', sealed);
+    if (frame) this.dispatch({ control: frame });
+    else this.p.onRejected();
   }
 
-  deliverData(packet: Uint8Array): void {
-    if (!this.closedFlag) this.dispatch({ data: packet });
+  /** A sealed data packet from the middle. */
+  deliverData(sealed: Uint8Array): void {
+    if (this.closedFlag) return;
+    const packet = this.p.cipher.open('data', sealed);
+    if (packet) this.dispatch({ data: packet });
+    else this.p.onRejected();
   }
 
   /** The tunnel went away under us (peer closed, middle lost a link, middle gone). */

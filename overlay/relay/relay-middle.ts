@@ -74,10 +74,10 @@ export class RelayMiddle {
       s.add(t);
     }
     this.d.count('relay_middle_opened');
-    if (!this.d.sendControl(m.peer, encodeRelay({ op: RELAY_OP_INVITE, tunnel: m.tunnel, peer: from }))) this.drop(t, RelayCloseReason.PeerLost, from);
+    if (!this.d.sendControl(m.peer, encodeRelay({ op: RELAY_OP_INVITE, tunnel: m.tunnel, peer: from }, m.payload))) this.drop(t, RelayCloseReason.PeerLost, from);
   }
 
-  /** CONTROL from an end: forward in order, or close the tunnel if it is over its budget. */
+  /** CONTROL or ACCEPT from an end: forward in order, or close the tunnel if it is over its budget. */
   onControl(from: RingAddress, m: RelayMessage, raw: Uint8Array): void {
     const t = this.tunnels.get(key(from, m.peer, m.tunnel));
     if (!t) return this.d.count('relay_middle_unknown_tunnel');

@@ -5,9 +5,11 @@
 //   1. A asks B, over routed messages (APP_RELAY), for B's direct neighbours and their RTTs;
 //   2. A intersects them with its own direct neighbours and tries the common ones, lowest RTT sum
 //      first: OPEN(tunnel, B) to M; M checks its links and load and sends INVITE(tunnel, A) to B;
-//   3. A and B run the link handshake (overlay/handshake, the same one WebRTC links run) inside the
-//      tunnel: both keys and network membership are proved, bound to the middle node's address and
-//      the tunnel id (in place of the DTLS fingerprints), so M, holding neither key, cannot be either end;
+//   3. B answers ACCEPT; OPEN/INVITE and ACCEPT carry each end's ephemeral X25519 key. A and B run the
+//      link handshake (overlay/handshake, the same one WebRTC links run) inside the tunnel: both
+//      identity keys and network membership are proved, bound to the middle node's address, the
+//      tunnel id and both X25519 keys (in place of the DTLS fingerprints), so M, holding neither
+//      identity key, cannot be either end; the frames after it are sealed with keys only A and B hold;
 //   4. each end gets a RelayLink (transport 'relay', path 'relayed'), which the overlay adopts like
 //      any other link. M forwards without decoding payloads and drops the tunnel when a link goes.
 //
@@ -21,6 +23,7 @@ import {
   decodeRelay,
   encodeClose,
   encodeRelay,
+  RELAY_OP_ACCEPT,
   RELAY_OP_CLOSE,
   RELAY_OP_CONTROL,
   RELAY_OP_DATA,
@@ -31,6 +34,7 @@ import {
   type RelayMessage,
 } from './relay-header.js';
 import { RelayLink } from './relay-link.js';
+import { TunnelCipher, TunnelKeyPair } from './tunnel-crypto.js';
 import { RelayMiddle, defaultRelayMiddleOptions, type RelayMiddleOptions } from './relay-middle.js';
 import { decodeRelayMessage, encodeRelayMessage, MAX_RELAY_CANDIDATES, RELAY_ANSWER, RELAY_QUERY, type RelayCandidate } from './relay-messages.js';
 
@@ -92,6 +96,10 @@ interface Endpoint {
   via: RingAddress;
   peer: RingAddress;
   id: number;
+  role: 'offerer' | 'answerer';
+  keys: TunnelKeyPair;
+  /** The other end's X25519 key (from INVITE, or ACCEPT). */
+  peerKey?: Uint8Array;
   handshake?: LinkHandshake;
   link?: RelayLink;
   timer?: Timer;
@@ -177,6 +185,7 @@ export class RelayService {
     const ep = this.endpoints.get(endpointKey(from, m.peer, m.tunnel));
     if (ep) {
       if (m.op === RELAY_OP_CONTROL) return this.onEndpointControl(ep, m.payload);
+      if (m.op === RELAY_OP_ACCEPT) return this.onAccept(ep, m.payload);
       if (m.op === RELAY_OP_CLOSE) return this.endEndpoint(ep, `tunnel closed: ${closeReasonName(m.payload[0]!)}`, false);
       return this.d.count('relay_unexpected_op');
     }
@@ -186,6 +195,7 @@ export class RelayService {
       case RELAY_OP_OPEN:
         return this.middle.onOpen(from, m);
       case RELAY_OP_CONTROL:
+      case RELAY_OP_ACCEPT:
         return this.middle.onControl(from, m, bytes);
       case RELAY_OP_CLOSE:
         return this.middle.onClose(from, m, bytes);
@@ -250,13 +260,15 @@ export class RelayService {
     return new Promise((resolve) => {
       let id = this.d.random.int(0x100000000);
       while (this.endpoints.has(endpointKey(via, remote, id))) id = this.d.random.int(0x100000000);
-      const ep: Endpoint = { via, peer: remote, id, detail: `relayed via ${short(via)}: ${why}`, settle: resolve };
+      const keys = new TunnelKeyPair(this.d.random.bytes(32));
+      const ep: Endpoint = { via, peer: remote, id, role: 'offerer', keys, detail: `relayed via ${short(via)}: ${why}`, settle: resolve };
       this.endpoints.set(endpointKey(via, remote, id), ep);
       this.d.count('relay_tunnels_opening');
-      if (!this.d.sendControl(via, encodeRelay({ op: RELAY_OP_OPEN, tunnel: id, peer: remote }))) {
+      this.startTimer(ep);
+      if (!this.d.sendControl(via, encodeRelay({ op: RELAY_OP_OPEN, tunnel: id, peer: remote }, keys.publicKey))) {
         return this.endEndpoint(ep, `no link to ${short(via)}`, false);
       }
-      this.startHandshake(ep, 'offerer');
+      // The handshake starts when ACCEPT brings the target's key.
     });
   }
 
@@ -269,29 +281,42 @@ export class RelayService {
     let ends = 0;
     for (const e of this.endpoints.values()) if (e.link || e.handshake) ends++;
     if (ends >= this.options.maxEndpointTunnels) return refuse();
-    const ep: Endpoint = { via: from, peer: m.peer, id: m.tunnel, detail: `relayed via ${short(from)}: tunnel opened by the peer` };
+    const keys = new TunnelKeyPair(this.d.random.bytes(32));
+    const ep: Endpoint = { via: from, peer: m.peer, id: m.tunnel, role: 'answerer', keys, peerKey: new Uint8Array(m.payload), detail: `relayed via ${short(from)}: tunnel opened by the peer` };
     this.endpoints.set(endpointKey(from, m.peer, m.tunnel), ep);
-    this.startHandshake(ep, 'answerer');
+    this.startTimer(ep);
+    this.d.sendControl(from, encodeRelay({ op: RELAY_OP_ACCEPT, tunnel: m.tunnel, peer: m.peer }, keys.publicKey));
+    this.startHandshake(ep);
   }
 
-  private startHandshake(ep: Endpoint, role: 'offerer' | 'answerer'): void {
-    // The tunnel's identity stands in for the DTLS fingerprints: the transcript binds the middle
-    // node and the tunnel id, so a handshake cannot be replayed into another tunnel.
-    const binding = utf8.encode(`relay-tunnel via ${addressHex(ep.via)} id ${ep.id}`);
-    ep.handshake = new LinkHandshake({
-      role,
-      network: this.d.network,
-      networkKey: this.d.networkKey,
-      signer: this.d.signer,
-      localFingerprint: binding,
-      remoteFingerprint: binding,
-      nonce: this.d.random.bytes(32),
-      expectedRemote: ep.peer,
-    });
+  /** ACCEPT at the opener: the target's key is here, the handshake can start. */
+  private onAccept(ep: Endpoint, peerKey: Uint8Array): void {
+    if (ep.role !== 'offerer' || ep.peerKey || ep.link) return this.d.count('relay_unexpected_op');
+    ep.peerKey = new Uint8Array(peerKey);
+    this.startHandshake(ep);
+  }
+
+  private startTimer(ep: Endpoint): void {
     ep.timer = this.d.clock.setTimeout(() => {
       this.d.count('relay_handshake_timeouts');
       this.endEndpoint(ep, 'no tunnel handshake in time', true, RelayCloseReason.Timeout);
     }, this.options.tunnelTimeoutMs);
+  }
+
+  private startHandshake(ep: Endpoint): void {
+    // The tunnel's identity and both ends' X25519 keys stand in for the DTLS fingerprints: the
+    // signed transcript binds the middle node, the tunnel id and the keys the frames are sealed with.
+    const binding = (key: Uint8Array) => utf8.encode(`relay-tunnel via ${addressHex(ep.via)} id ${ep.id} x25519 ${Buffer.from(key).toString('hex')}`);
+    ep.handshake = new LinkHandshake({
+      role: ep.role,
+      network: this.d.network,
+      networkKey: this.d.networkKey,
+      signer: this.d.signer,
+      localFingerprint: binding(ep.keys.publicKey),
+      remoteFingerprint: binding(ep.peerKey!),
+      nonce: this.d.random.bytes(32),
+      expectedRemote: ep.peer,
+    });
     this.sendTunnelControl(ep, ep.handshake.start());
   }
 
@@ -307,6 +332,12 @@ export class RelayService {
       this.d.count('relay_handshakes_refused');
       return this.endEndpoint(ep, `tunnel handshake failed: ${o.detail}`, !o.byPeer, RelayCloseReason.Refused);
     }
+    const secret = ep.keys.agree(ep.peerKey!);
+    const transcript = hs.transcriptHash;
+    if (!secret || !transcript) {
+      this.d.count('relay_handshakes_refused');
+      return this.endEndpoint(ep, 'unusable tunnel key from the peer', true, RelayCloseReason.Refused);
+    }
     ep.timer?.cancel();
     ep.handshake = undefined;
     const link = new RelayLink({
@@ -316,6 +347,8 @@ export class RelayService {
       via: ep.via,
       tunnel: ep.id,
       carrier: { control: (b) => this.d.sendControl(ep.via, b), data: (b) => this.d.sendData(ep.via, b) },
+      cipher: new TunnelCipher(secret, transcript, ep.role === 'offerer'),
+      onRejected: () => this.d.count('relay_frames_rejected'),
       detail: ep.detail,
       onClosed: (_l, reason, byUs) => this.onLinkClosed(ep, reason, byUs),
     });

@@ -9,6 +9,7 @@ import {
   encodeRelay,
   MAX_RELAY_PAYLOAD_BYTES,
   RELAY_HEADER_BYTES,
+  RELAY_OP_ACCEPT,
   RELAY_OP_CLOSE,
   RELAY_OP_CONTROL,
   RELAY_OP_DATA,
@@ -25,7 +26,7 @@ const address = fc.bigInt({ min: 0n, max: RING_SIZE - 1n });
 const tunnel = fc.integer({ min: 0, max: 0xffffffff });
 
 const message: fc.Arbitrary<{ h: RelayHeader; payload: Uint8Array }> = fc.oneof(
-  fc.record({ h: fc.record({ op: fc.constantFrom(RELAY_OP_OPEN, RELAY_OP_INVITE) as fc.Arbitrary<RelayHeader['op']>, tunnel, peer: address }), payload: fc.constant(new Uint8Array(0)) }),
+  fc.record({ h: fc.record({ op: fc.constantFrom(RELAY_OP_OPEN, RELAY_OP_INVITE, RELAY_OP_ACCEPT) as fc.Arbitrary<RelayHeader['op']>, tunnel, peer: address }), payload: fc.uint8Array({ minLength: 32, maxLength: 32 }) }),
   fc.record({ h: fc.record({ op: fc.constantFrom(RELAY_OP_CONTROL, RELAY_OP_DATA) as fc.Arbitrary<RelayHeader['op']>, tunnel, peer: address }), payload: fc.uint8Array({ maxLength: 400 }) }),
   fc.record({ h: fc.record({ op: fc.constant(RELAY_OP_CLOSE) as fc.Arbitrary<RelayHeader['op']>, tunnel, peer: address }), payload: fc.integer({ min: 1, max: 7 }).map((r) => Uint8Array.of(r)) }),
 );
@@ -77,8 +78,10 @@ test('hostile relay headers are refused with RelayCodecError', (t) => {
     ['truncated header', ok.subarray(0, RELAY_HEADER_BYTES - 1)],
     ['unknown op 0', Uint8Array.from([0, ...ok.subarray(1)])],
     ['unknown op 0x56 (an IP frame)', Uint8Array.from([0x56, ...ok.subarray(1)])],
-    ['OPEN with a payload', Uint8Array.from([RELAY_OP_OPEN, ...ok.subarray(1)])],
-    ['INVITE with a payload', Uint8Array.from([RELAY_OP_INVITE, ...ok.subarray(1)])],
+    ['OPEN without a key', Uint8Array.from([RELAY_OP_OPEN, ...ok.subarray(1, RELAY_HEADER_BYTES)])],
+    ['OPEN with a 2-byte key', Uint8Array.from([RELAY_OP_OPEN, ...ok.subarray(1)])],
+    ['INVITE with a 2-byte key', Uint8Array.from([RELAY_OP_INVITE, ...ok.subarray(1)])],
+    ['ACCEPT with a 33-byte key', Uint8Array.from([RELAY_OP_ACCEPT, ...ok.subarray(1, RELAY_HEADER_BYTES), ...new Uint8Array(33)])],
     ['CLOSE without a reason', Uint8Array.from([RELAY_OP_CLOSE, ...ok.subarray(1, RELAY_HEADER_BYTES)])],
     ['CLOSE with two bytes', Uint8Array.from([RELAY_OP_CLOSE, ...ok.subarray(1)])],
     ['CLOSE with unknown reason', Uint8Array.from([RELAY_OP_CLOSE, ...ok.subarray(1, RELAY_HEADER_BYTES), 99])],
@@ -86,8 +89,9 @@ test('hostile relay headers are refused with RelayCodecError', (t) => {
   ];
   for (const [name, bytes] of cases) t.throws(() => decodeRelay(bytes), { instanceOf: RelayCodecError }, name);
   t.throws(() => encodeRelay({ op: 9 as never, tunnel: 1, peer: 1n }), { instanceOf: RelayCodecError });
-  t.throws(() => encodeRelay({ op: RELAY_OP_OPEN, tunnel: 2 ** 32, peer: 1n }), { instanceOf: RelayCodecError });
-  t.throws(() => encodeRelay({ op: RELAY_OP_OPEN, tunnel: 1, peer: RING_SIZE }), { instanceOf: RelayCodecError });
+  t.throws(() => encodeRelay({ op: RELAY_OP_OPEN, tunnel: 2 ** 32, peer: 1n }, new Uint8Array(32)), { instanceOf: RelayCodecError });
+  t.throws(() => encodeRelay({ op: RELAY_OP_OPEN, tunnel: 1, peer: RING_SIZE }, new Uint8Array(32)), { instanceOf: RelayCodecError });
+  t.throws(() => encodeRelay({ op: RELAY_OP_OPEN, tunnel: 1, peer: 1n }), { instanceOf: RelayCodecError });
   t.is(decodeRelay(encodeClose(3, 4n, RelayCloseReason.Busy)).payload[0], RelayCloseReason.Busy);
 });
 

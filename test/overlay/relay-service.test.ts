@@ -10,6 +10,8 @@ import { encodeRelay, RELAY_OP_CONTROL, RELAY_OP_INVITE, decodeRelay, RELAY_OP_C
 import { RelayLink } from '../../overlay/relay/relay-link.js';
 import { RelayService, type RelayOptions } from '../../overlay/relay/relay-service.js';
 import { LinkHandshake } from '../../overlay/handshake/handshake.js';
+import { TunnelCipher, TunnelKeyPair } from '../../overlay/relay/tunnel-crypto.js';
+import { RELAY_OP_DATA } from '../../overlay/relay/relay-header.js';
 import { ManualClock } from '../vnet/manual-clock.js';
 
 const NET = 'n1';
@@ -177,7 +179,7 @@ test('a middle node cannot pass itself off as another member: the target refuses
   // M invites B "on behalf of A" and answers the handshake with its own key (it has no other).
   const tunnel = 77;
   const send = (frame: Uint8Array) => b.svc.onControl(m.id.address, encodeRelay({ op: RELAY_OP_CONTROL, tunnel, peer: a.id.address }, frame));
-  b.svc.onControl(m.id.address, encodeRelay({ op: RELAY_OP_INVITE, tunnel, peer: a.id.address }));
+  b.svc.onControl(m.id.address, encodeRelay({ op: RELAY_OP_INVITE, tunnel, peer: a.id.address }, new TunnelKeyPair(new Uint8Array(32).fill(3)).publicKey));
   const binding = new TextEncoder().encode(`relay-tunnel via ${m.id.addressHex} id ${tunnel}`);
   const forged = new LinkHandshake({ role: 'offerer', network: NET, networkKey: KEY, signer: m.id, localFingerprint: binding, remoteFingerprint: binding, nonce: new Uint8Array(32).fill(9) });
   send(forged.start());
@@ -245,4 +247,78 @@ test('no common neighbour, or no answer: the dial fails with a typed error withi
   await w.settle();
   await w.clock.advance(10_000);
   await t.throwsAsync(silent, { name: 'RelayDialError', message: /did not answer/ });
+});
+
+test('the middle can drop tunnelled frames but not forge, alter or replay them', async (t) => {
+  const w = new Wires();
+  const [a, m, b] = [w.add(61), w.add(62), w.add(63)];
+  w.link(a, m);
+  w.link(m, b);
+  const dialing = a.svc.dial(b.id.address, 'x');
+  await w.settle();
+  const la = await dialing;
+  const lb = b.incoming[0]!;
+  const gb = collect(lb);
+  collect(la);
+  la.sendData(enc('genuine'));
+  la.sendControl(enc('genuine control'));
+  await w.settle();
+  t.deepEqual(gb.data, ['genuine']);
+  t.deepEqual(gb.control, ['genuine control']);
+  // What M forwarded to B: it saw only sealed bytes.
+  const toB = b.raw.filter((r) => r.from === m.id.address);
+  const data = toB.find((r) => r.data)!;
+  const control = toB.filter((r) => !r.data).at(-1)!;
+  t.false(Buffer.from(data.bytes).includes(Buffer.from('genuine')), 'payload is not readable at the middle');
+  // M replays both, alters a byte of each, and makes up its own frames "from A".
+  const tunnel = la.tunnel;
+  const forged = (op: number, body: Uint8Array) => encodeRelay({ op: op as 3, tunnel, peer: a.id.address }, body);
+  const altered = (bytes: Uint8Array) => {
+    const c = new Uint8Array(bytes);
+    c[c.length - 20]! ^= 1;
+    return c;
+  };
+  b.svc.onData(m.id.address, data.bytes);
+  b.svc.onControl(m.id.address, control.bytes);
+  b.svc.onData(m.id.address, altered(data.bytes));
+  b.svc.onControl(m.id.address, altered(control.bytes));
+  b.svc.onData(m.id.address, forged(RELAY_OP_DATA, new Uint8Array(40).fill(7)));
+  b.svc.onControl(m.id.address, forged(RELAY_OP_CONTROL, new Uint8Array(40).fill(7)));
+  t.deepEqual(gb.data, ['genuine']);
+  t.deepEqual(gb.control, ['genuine control']);
+  t.is(b.counters.relay_frames_rejected, 6);
+  // The tunnel still works for A afterwards.
+  la.sendData(enc('still fine'));
+  await w.settle();
+  t.deepEqual(gb.data, ['genuine', 'still fine']);
+});
+
+test('tunnel cipher: both ends derive matching keys; replay window for data, strict order for control', (t) => {
+  const ka = new TunnelKeyPair(new Uint8Array(32).fill(1));
+  const kb = new TunnelKeyPair(new Uint8Array(32).fill(2));
+  const sa = ka.agree(kb.publicKey)!;
+  const sb = kb.agree(ka.publicKey)!;
+  t.deepEqual(Array.from(sa), Array.from(sb));
+  t.is(ka.agree(new Uint8Array(32)), undefined, 'an all-zero (low-order) key is refused');
+  t.is(ka.agree(new Uint8Array(31)), undefined);
+  const transcript = new Uint8Array(32).fill(9);
+  const ca = new TunnelCipher(sa, transcript, true);
+  const cb = new TunnelCipher(sb, transcript, false);
+  const sealed = Array.from({ length: 5 }, (_, i) => ca.seal('data', enc(`p${i}`)));
+  // Out of order is fine for data; a repeat is not.
+  for (const i of [3, 0, 4, 1]) t.is(new TextDecoder().decode(cb.open('data', sealed[i]!)!), `p${i}`);
+  t.is(cb.open('data', sealed[3]!), undefined);
+  // A data packet is not accepted as control (different nonce space), nor the other way round.
+  t.is(cb.open('control', sealed[2]!), undefined);
+  const c0 = ca.seal('control', enc('c0'));
+  const c1 = ca.seal('control', enc('c1'));
+  t.is(cb.open('data', c0), undefined);
+  t.is(new TextDecoder().decode(cb.open('control', c1)!), 'c1');
+  t.is(cb.open('control', c0), undefined, 'control frames only move forward');
+  // Our own frames do not open with our receive key (one key per direction).
+  t.is(ca.open('data', ca.seal('data', enc('x'))), undefined);
+  // Far behind the window: refused.
+  const old = ca.seal('data', enc('old'));
+  for (let i = 0; i < 1100; i++) cb.open('data', ca.seal('data', enc('n')));
+  t.is(cb.open('data', old), undefined);
 });
