@@ -60,7 +60,8 @@ export interface RowfsProxyOptions {
   /** Serve GET /stats (JSON counters) on 127.0.0.1:controlPort when set (0 = any port). */
   controlPort?: number;
   /**
-   * Pooled buffers for main READ replies and cache reads (each the main READ size plus 4 KiB): the
+   * Pooled buffers for main READ replies, cache reads and clients' WRITE arguments (each the main
+   * READ size plus 4 KiB): the
    * payload memory the proxy keeps for data in flight (default 24, i.e. about 24 MiB). Past it,
    * data in flight falls back to ordinary heap buffers (counted as pool misses).
    */
@@ -153,7 +154,8 @@ export class RowfsProxy {
     handlers.onFault = (proc, err) => o.onFault?.(proc, err);
 
     const host = o.listenHost ?? '0.0.0.0';
-    const nfsServer = new RpcServer({ onError: (err, ctx) => o.onFault?.(`rpc proc ${ctx.proc}`, err) });
+    // WRITE arguments from clients share the payload pool with main's READ replies.
+    const nfsServer = new RpcServer({ onError: (err, ctx) => o.onFault?.(`rpc proc ${ctx.proc}`, err), recordPool: pool });
     nfsServer.addProgram(nfs3Program(handlers));
     const mountHandlers = this.mountHandlers(core);
     if (o.mountPort === undefined) {

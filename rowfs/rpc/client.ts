@@ -100,7 +100,9 @@ abstract class BaseRpcClient implements RpcClient {
     const timeoutMs = o.timeoutMs ?? this.opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     return new Promise<XdrReader>((resolve, reject) => {
       const timer = this.clock.setTimeout(() => {
+        const p = this.pending.get(xid);
         this.pending.delete(xid);
+        if (p?.sent) this.abandonSent();
         if (o.replyInto) this.detachReplyBuffer(o.replyInto);
         reject(new RpcTransportError('TIMEOUT', `no reply to prog ${prog} v${vers} proc ${proc} from ${this.opts.host}:${this.opts.port} within ${timeoutMs} ms`));
       }, timeoutMs);
@@ -110,6 +112,12 @@ abstract class BaseRpcClient implements RpcClient {
   }
 
   protected abstract send(xid: number): void;
+
+  /**
+   * A sent call gave up: bodies it sent by reference (WRITE data) may be the caller's to reuse
+   * from now on, so none of its bytes may still go out later.
+   */
+  protected abandonSent(): void {}
 
   /** A call gave up on its reply: its replyInto buffer must not be written any more. */
   protected detachReplyBuffer(_buf: Uint8Array): void {}
@@ -189,6 +197,11 @@ export class TcpRpcClient extends BaseRpcClient {
    * way to keep it from writing there is to close the connection (the other sent calls go out
    * again on a new one). Reads happen on this thread: after destroy() there is none.
    */
+  /** Bytes still queued in user space would go out after the call gave up: drop the connection. */
+  protected override abandonSent(): void {
+    if (this.socket && this.socket.writableLength > 0) this.socket.destroy();
+  }
+
   protected override detachReplyBuffer(buf: Uint8Array): void {
     if (this.decoder?.assemblingInto(buf)) {
       this.decoder = undefined;

@@ -10,6 +10,7 @@ import { XdrReader } from '../xdr/reader.js';
 import { XdrWriter } from '../xdr/writer.js';
 import { DEFAULT_MAX_RECORD_BYTES, RecordDecoder, markRecordParts } from './record-marking.js';
 import { batchedWriteParts } from './batched-write.js';
+import type { BufferPool, Lease } from './buffer-pool.js';
 import { DEFAULT_DUPLICATE_CACHE_ENTRIES, DuplicateCache, duplicateKey } from './duplicate-cache.js';
 import {
   AcceptStat,
@@ -92,6 +93,12 @@ export interface RpcServerOptions {
   /** Replies kept for retransmitted non-idempotent calls (0 disables the cache). */
   duplicateCacheEntries?: number;
   /**
+   * Buffers for large incoming records (WRITE arguments): such a record is assembled in one and
+   * the buffer returns once its reply has been written. Procedures must not keep views of their
+   * arguments past their reply (copy what they keep). Without it, each is a new heap buffer.
+   */
+  recordPool?: BufferPool;
+  /**
    * Reply bytes queued on a TCP connection (not yet taken by the kernel) above which we stop reading
    * its calls until the queue drains: a slow reader cannot make us pile up replies.
    */
@@ -173,15 +180,45 @@ export class RpcServer {
     });
   }
 
-  private onConnection(s: net.Socket): void {
+  private onConnection(accepted: net.Socket): void {
     if (this.sockets.size >= (this.opts.maxConnections ?? 1024)) {
-      s.destroy();
+      accepted.destroy();
       return;
     }
     this.stats.connections++;
+    // Large records (WRITE arguments) are assembled in pooled buffers, freed once the reply is out.
+    const pool = this.opts.recordPool;
+    let assembling: Lease | undefined;
+    const decoder = new RecordDecoder(
+      this.opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
+      pool
+        ? (length) => {
+            if (length < POOLED_RECORD_MIN_BYTES || length > pool.bufferBytes) return undefined;
+            assembling = pool.tryAcquire();
+            return assembling?.buf;
+          }
+        : undefined,
+    );
+    const scratch = Buffer.allocUnsafe(READ_SCRATCH_BYTES);
+    let onRecords: (records: Uint8Array[]) => void = () => undefined;
+    const s = adoptWithOnread(accepted, {
+      buffer: () => decoder.readTarget(scratch),
+      callback: (n: number) => {
+        let records: Uint8Array[];
+        try {
+          records = decoder.pushRead(n);
+        } catch {
+          // Broken framing: the stream cannot be resynchronised (RFC 5531 s11).
+          this.stats.malformedFrames++;
+          s.destroy();
+          return false;
+        }
+        onRecords(records);
+        return true;
+      },
+    });
     this.sockets.add(s);
     s.setNoDelay(true);
-    const decoder = new RecordDecoder(this.opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES);
     const maxInflight = this.opts.maxInflightPerConnection ?? 64;
     const maxQueued = this.opts.maxQueuedReplyBytes ?? DEFAULT_MAX_QUEUED_REPLY_BYTES;
     let inflight = 0;
@@ -196,22 +233,26 @@ export class RpcServer {
       waitingForDrain = false;
       resumeIfRoom();
     });
-    s.on('data', (chunk: Buffer) => {
-      let records: Uint8Array[];
-      try {
-        records = decoder.push(chunk);
-      } catch {
-        // Broken framing: the stream cannot be resynchronised (RFC 5531 s11).
-        this.stats.malformedFrames++;
-        s.destroy();
-        return;
-      }
+    onRecords = (records) => {
       for (const rec of records) {
         inflight++;
         if (inflight >= maxInflight) s.pause();
+        let recLease: Lease | undefined;
+        if (assembling && rec.buffer === assembling.buf.buffer) {
+          recLease = assembling;
+          assembling = undefined;
+        }
         void this.handle(rec, 'tcp', s.remoteAddress ?? '', s.remotePort ?? 0).then((reply) => {
           inflight--;
-          const done = reply ? takeHooks(reply) : undefined;
+          let done = reply ? takeHooks(reply) : undefined;
+          if (recLease) {
+            // The record (arguments) is free once the reply is out: handlers keep no views of it.
+            const after = done;
+            done = () => {
+              after?.();
+              recLease!.release();
+            };
+          }
           let written: (() => void) | undefined;
           if (done) {
             const once = () => {
@@ -238,10 +279,24 @@ export class RpcServer {
           resumeIfRoom();
         });
       }
+    };
+    if (s === accepted) s.on('data', (chunk: Buffer) => {
+      let records: Uint8Array[];
+      try {
+        records = decoder.push(chunk);
+      } catch {
+        this.stats.malformedFrames++;
+        s.destroy();
+        return;
+      }
+      onRecords(records);
     });
     s.on('error', () => undefined);
     s.on('close', () => {
       this.sockets.delete(s);
+      // A record being assembled in a pooled buffer: the socket writes no more into it.
+      assembling?.release();
+      assembling = undefined;
       // The kernel holds none of our buffers once the socket is closed.
       for (const fn of [...unsent]) fn();
     });
@@ -366,6 +421,34 @@ export class RpcServer {
     }
     this.tcpServers.length = 0;
     this.udpSockets.length = 0;
+  }
+}
+
+/** Socket reads of anything but bulk record bodies go through one buffer of this size per connection. */
+const READ_SCRATCH_BYTES = 64 * 1024;
+/** Records at least this large are assembled in the record pool (when the server has one). */
+const POOLED_RECORD_MIN_BYTES = 128 * 1024;
+
+type Onread = { buffer: () => Uint8Array; callback: (n: number) => boolean };
+
+/**
+ * The accepted socket re-created around its handle with `onread` (net.Server has no such option):
+ * the kernel then writes straight into the record being assembled or into the connection's scratch
+ * buffer, instead of into a new chunk per read. Falls back to the socket itself (and 'data' events)
+ * when the handle is not reachable.
+ */
+function adoptWithOnread(accepted: net.Socket, onread: Onread): net.Socket {
+  const internal = accepted as unknown as { _handle: unknown };
+  const handle = internal._handle;
+  if (!handle || accepted.destroyed) return accepted;
+  try {
+    internal._handle = null;
+    const s = new net.Socket({ handle, onread, readable: true, writable: true } as net.SocketConstructorOpts);
+    accepted.destroy();
+    return s;
+  } catch {
+    internal._handle = handle;
+    return accepted;
   }
 }
 

@@ -178,3 +178,42 @@ test('afterReply hooks run once the reply is written, and when the connection is
   for (let i = 0; i < 100 && !events.includes('released 2'); i++) await new Promise((res) => setTimeout(res, 5));
   t.deepEqual(events, ['ran 1', 'released 1', 'ran 2', 'released 2'], 'a reply that could not be sent still releases');
 });
+
+test('server record pool: large calls are assembled in pooled buffers (read in place), each freed after its reply, also when the client vanishes mid-record', async (t) => {
+  const pool = new BufferPool(300_000, 2);
+  const sum = (b: Uint8Array) => b.reduce((a, x) => (a * 31 + x) >>> 0, 7);
+  const seen: boolean[] = [];
+  const proc: RpcProcedure<Uint8Array, number> = {
+    decodeArgs: (r) => r.opaque(),
+    run: async (data) => {
+      seen.push(pool.stats.inUse > 0);
+      await new Promise((r) => setTimeout(r, 2));
+      return sum(data);
+    },
+    encodeResult: (w, n) => void w.uint32(n),
+  };
+  const server = new RpcServer({ recordPool: pool });
+  server.addProgram({ prog: PROG, vers: 1, procedures: new Map([[1, proc]]) });
+  const port = await server.listenTcp(0, '127.0.0.1');
+  t.teardown(() => server.close());
+  const c = new TcpRpcClient({ host: '127.0.0.1', port, timeoutMs: 10_000 });
+  t.teardown(() => c.close());
+  const bodies = Array.from({ length: 20 }, (_, i) => Buffer.alloc(200_000 + i * 100).map((_, k) => (k * (i + 3)) & 0xff));
+  const replies = await Promise.all(bodies.map((b) => c.call(PROG, 1, 1, (w) => void w.opaqueRef(b))));
+  replies.forEach((r, i) => t.is(r.uint32(), sum(bodies[i]!), `call ${i}`));
+  t.true(seen.some(Boolean), 'records were assembled in pooled buffers');
+  t.true(pool.stats.acquired > pool.stats.created && pool.stats.created <= 2, `acquired ${pool.stats.acquired}, created ${pool.stats.created}`);
+  for (let i = 0; i < 100 && pool.stats.inUse > 0; i++) await new Promise((r) => setTimeout(r, 5));
+  t.is(pool.stats.inUse, 0, 'every record buffer came back after its reply');
+  // A client that sends the start of a large record and disconnects.
+  const sock = net.connect(port, '127.0.0.1');
+  await new Promise<void>((res, rej) => sock.once('connect', res).once('error', rej));
+  const mark = Buffer.alloc(4);
+  mark.writeUInt32BE((0x80000000 | 250_000) >>> 0);
+  sock.write(Buffer.concat([mark, Buffer.alloc(100_000, 1)]));
+  for (let i = 0; i < 100 && pool.stats.inUse === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  t.is(pool.stats.inUse, 1, 'the partial record is being assembled in a pooled buffer');
+  sock.destroy();
+  for (let i = 0; i < 100 && pool.stats.inUse > 0; i++) await new Promise((r) => setTimeout(r, 5));
+  t.is(pool.stats.inUse, 0, 'and freed when its connection closed');
+});
