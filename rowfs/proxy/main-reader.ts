@@ -32,7 +32,7 @@ const MAX_TRACKED_READERS = 1024;
 /** Room in a pooled buffer for the RPC reply header and READ result fields before the data. */
 export const REPLY_HEADER_ROOM_BYTES = 4096;
 /** Default number of pooled reply buffers (each maxReadBytes + REPLY_HEADER_ROOM_BYTES). */
-export const DEFAULT_POOL_BUFFERS = 24;
+export const DEFAULT_POOL_BUFFERS = 16;
 
 /** Concatenation of `parts`, without copying when they are adjacent views of one buffer (one READ). */
 function joinViews(parts: Buffer[]): { data: Buffer; copied: boolean } {

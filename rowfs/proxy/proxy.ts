@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { join } from 'node:path';
 import { BlockCache } from '../cache/block-cache.js';
 import { Counters } from '../counters.js';
@@ -179,7 +180,8 @@ export class RowfsProxy {
       this.control = http.createServer((req, res) => {
         if (req.method === 'GET' && (req.url === '/stats' || req.url === '/')) {
           res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ ...this.counters.snapshot(), memory: { ...process.memoryUsage(), payload: this.mainReader?.memory() } }));
+          const spaces = Object.fromEntries(getHeapSpaceStatistics().map((sp) => [sp.space_name, sp.space_size]));
+          res.end(JSON.stringify({ ...this.counters.snapshot(), memory: { ...process.memoryUsage(), heapSpaces: spaces, payload: this.mainReader?.memory() } }));
         } else {
           res.writeHead(404).end();
         }
