@@ -71,6 +71,8 @@ export class MainReader {
   private readonly inflight = new Map<string, { run: Run; index: number }>();
   private pendingCacheBytes = 0;
   private prefetchBytes = 0;
+  /** Reads whose blocks came from several fetches and had to be joined by a copy. */
+  private joinedByCopy = 0;
   /** Where each recently read file's last read ended (sequential detection). */
   private readonly lastEnd = new Map<string, number>();
   readonly pool: BufferPool;
@@ -88,7 +90,7 @@ export class MainReader {
 
   /** Bytes of main data held by readers or fetches right now, and the pool's counters. */
   memory() {
-    return { prefetchBytes: this.prefetchBytes, pendingCacheBytes: this.pendingCacheBytes, pool: { ...this.pool.stats, bufferBytes: this.pool.bufferBytes, maxBuffers: this.pool.maxBuffers } };
+    return { prefetchBytes: this.prefetchBytes, pendingCacheBytes: this.pendingCacheBytes, joinedByCopy: this.joinedByCopy, pool: { ...this.pool.stats, bufferBytes: this.pool.bufferBytes, maxBuffers: this.pool.maxBuffers } };
   }
 
   /**
@@ -222,6 +224,7 @@ export class MainReader {
     for (; n < bufs.length; n++) if (bufs[n]!.length < this.blockSize) break;
     const { data, copied } = joinViews(bufs.slice(0, Math.min(n + 1, bufs.length)));
     if (copied) {
+      this.joinedByCopy++;
       releaseAll();
       return unpooled(data);
     }
