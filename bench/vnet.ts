@@ -251,10 +251,13 @@ async function main() {
           for (const r of orows) {
             console.log(`  ${`${r.natA}-${r.natB}`.padEnd(22)} ${r.connected ? 'connected' : 'FAILED   '} ${String(r.via ?? r.path).padEnd(14)} ${r.onlineS ? `(${r.onlineS.toFixed(2)} s)` : ''} ${r.detail ?? r.error ?? ''}`);
             if (r.dataPath) console.log(`  ${''.padEnd(22)} vnet packets: ${r.dataPath}`);
+            if (r.settledVia) console.log(`  ${''.padEnd(22)} after the direct retry: ${r.settledVia}`);
           }
           if (withTurn) put('nat_pairs_total', orows.length, 'pairs');
           put(`nat_pairs_connected${suffix}`, orows.filter((r) => r.connected).length, 'pairs');
           put(`nat_direct_misses${suffix}`, orows.filter((r) => expectsDirect(r) && r.path !== 'direct').length, 'pairs');
+          // Misses still relayed after the overlay's direct retry had its chance (up to 45 s more).
+          put(`nat_direct_misses_settled${suffix}`, orows.filter((r) => expectsDirect(r) && r.path !== 'direct' && r.settledVia !== 'direct').length, 'pairs');
           put(`nat_pairs_turn${suffix}`, orows.filter((r) => r.connected && r.via === 'turn').length, 'pairs');
           put(`nat_pairs_relay_edge${suffix}`, orows.filter((r) => r.connected && r.via === 'overlay-relay').length, 'pairs');
           put(`nat_pairs_routed${suffix}`, orows.filter((r) => r.connected && r.via === 'routed').length, 'pairs');

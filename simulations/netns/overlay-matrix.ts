@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Proc } from '../../test/helpers/proc.js';
-import { harnessScript, natPairs, type Harness } from './harness.js';
+import { expectsDirect, harnessScript, natPairs, type Harness } from './harness.js';
 import { PUBLIC_IP, type NatKind } from './topology.js';
 
 export const OVERLAY_BOOTSTRAP_PORT = 7000;
@@ -26,6 +26,11 @@ export interface OverlayPairResult {
   via?: PathVia;
   /** How the virtual network's last packets to the peer went (its status: link kind and detail, or routed). */
   dataPath?: string;
+  /**
+   * For a pair expected to be direct whose first link was not: the path after waiting for the
+   * overlay's direct retry of relayed peers (relayFirstDirectRetryMs), up to `settleWaitMs`.
+   */
+  settledVia?: PathVia;
   detail?: string;
   /** Seconds from starting the second node to the first answered ping. */
   onlineS?: number;
@@ -52,6 +57,8 @@ export interface OverlayMatrixOptions {
   iceServers?: string[];
   /** How long to wait for a link to the peer after the traffic burst. */
   linkWaitMs: number;
+  /** How long a relayed pair that should be direct gets to turn direct (see settledVia). */
+  settleWaitMs: number;
 }
 
 export class OverlayMatrix {
@@ -70,7 +77,7 @@ export class OverlayMatrix {
     private readonly h: Harness,
     options: Partial<OverlayMatrixOptions> = {},
   ) {
-    this.o = { subnet: '10.128.0.0/16', freshBootstrap: true, linkWaitMs: 45_000, ...options };
+    this.o = { subnet: '10.128.0.0/16', freshBootstrap: true, linkWaitMs: 45_000, settleWaitMs: 45_000, ...options };
     writeFileSync(join(this.dir, 'secret'), randomBytes(32));
   }
 
@@ -123,7 +130,17 @@ export class OverlayMatrix {
       // A few more packets, then ask the virtual network which way they went.
       await this.h.topo.exec(a, 'ping', ['-c', '3', '-i', '0.2', '-W', '1', '-q', vipB]).catch(() => undefined);
       const dataPath = await this.vnetPeer(a, na.state, ringB);
-      return { ...base, connected: true, path, via: pathVia(path, detail), detail, onlineS, ...(dataPath ? { dataPath } : {}) };
+      const via = pathVia(path, detail);
+      let settledVia: PathVia | undefined;
+      if (expectsDirect(base) && via !== 'direct') {
+        const until = performance.now() + this.o.settleWaitMs;
+        do {
+          await new Promise((r) => setTimeout(r, 2_000));
+          const later = await this.linkTo(a, na.state, ringB, 0);
+          settledVia = later ? pathVia(later.path, later.detail) : 'routed';
+        } while (settledVia !== 'direct' && performance.now() < until);
+      }
+      return { ...base, connected: true, path, via, detail, onlineS, ...(dataPath ? { dataPath } : {}), ...(settledVia ? { settledVia } : {}) };
     } catch (err) {
       return { ...base, connected: false, error: (err as Error).message.slice(0, 400) };
     } finally {
