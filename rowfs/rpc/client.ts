@@ -64,8 +64,9 @@ export interface RpcClientOptions {
   retransmitMs?: number;
 }
 
-/** Socket reads of anything but bulk record bodies go through one buffer of this size. */
-const READ_SCRATCH_BYTES = 64 * 1024;
+/** Socket reads of anything but bulk record bodies go through one buffer of this size (small: what
+ * lands here of a bulk reply is copied into its record; many small replies still fit in one read). */
+const READ_SCRATCH_BYTES = 16 * 1024;
 
 interface Pending {
   /** The framed call: 4 bytes for the record mark, then the message (bulk bodies by reference). */

@@ -424,8 +424,9 @@ export class RpcServer {
   }
 }
 
-/** Socket reads of anything but bulk record bodies go through one buffer of this size per connection. */
-const READ_SCRATCH_BYTES = 64 * 1024;
+/** Socket reads of anything but bulk record bodies go through one buffer of this size per connection
+ * (small: what lands here of a bulk record is copied into it; many small calls still fit in one read). */
+const READ_SCRATCH_BYTES = 16 * 1024;
 /** Records at least this large are assembled in the record pool (when the server has one). */
 const POOLED_RECORD_MIN_BYTES = 128 * 1024;
 
