@@ -73,6 +73,8 @@ export class MainReader {
   private prefetchBytes = 0;
   /** Reads whose blocks came from several fetches and had to be joined by a copy. */
   private joinedByCopy = 0;
+  /** Fetches whose reply waited for the cache write (more than MAX_PENDING_CACHE_BYTES pending). */
+  private cacheWaits = 0;
   /** Where each recently read file's last read ended (sequential detection). */
   private readonly lastEnd = new Map<string, number>();
   readonly pool: BufferPool;
@@ -90,7 +92,7 @@ export class MainReader {
 
   /** Bytes of main data held by readers or fetches right now, and the pool's counters. */
   memory() {
-    return { prefetchBytes: this.prefetchBytes, pendingCacheBytes: this.pendingCacheBytes, joinedByCopy: this.joinedByCopy, pool: { ...this.pool.stats, bufferBytes: this.pool.bufferBytes, maxBuffers: this.pool.maxBuffers } };
+    return { prefetchBytes: this.prefetchBytes, pendingCacheBytes: this.pendingCacheBytes, joinedByCopy: this.joinedByCopy, cacheWaits: this.cacheWaits, pool: { ...this.pool.stats, bufferBytes: this.pool.bufferBytes, maxBuffers: this.pool.maxBuffers } };
   }
 
   /**
@@ -300,7 +302,10 @@ export class MainReader {
           .finally(() => (this.pendingCacheBytes -= got))
       : Promise.resolve().finally(() => (this.pendingCacheBytes -= got));
     // Backpressure: when the local disk falls behind, replies wait for it instead of memory growing.
-    if (this.pendingCacheBytes > MAX_PENDING_CACHE_BYTES) await stored;
+    if (this.pendingCacheBytes > MAX_PENDING_CACHE_BYTES) {
+      this.cacheWaits++;
+      await stored;
+    }
     return { blocks: out, stored };
   }
 
