@@ -8,6 +8,8 @@ import { seededRandom } from '../overlay/random.js';
 import type { Random } from '../overlay/clock.js';
 import { NodeClock, SimClock } from './sim-clock.js';
 import { SimNetwork, type SimHost, type SimNetworkOptions } from './sim-network.js';
+import { directPathPossible, drawNatKind, NatConnector, type NatKind, type NatMix } from './sim-nat.js';
+import { networkKey } from '../overlay/handshake/transcript.js';
 
 /** The app tag of simulation probe messages. */
 export const PROBE_APP = 16;
@@ -24,7 +26,20 @@ export interface SimNode {
   clock: NodeClock;
   identity: Identity;
   createdAt: number;
+  /** The host's NAT when the simulation has a NAT mix. */
+  nat?: NatKind;
 }
+
+export interface SimulationOptions {
+  /** Put hosts behind NATs with these weights (sim-nat.ts); nodes then get relay edges too. */
+  nat?: NatMix;
+  /** How long a dial with no direct path takes to fail (ICE timeout). Default 10 s. */
+  iceFailMs?: number;
+}
+
+/** Network name and key of simulated members (relay edges prove membership like real links). */
+const SIM_NETWORK = 'sim';
+const SIM_NETWORK_KEY = networkKey(new TextEncoder().encode('simulated network secret'), SIM_NETWORK);
 
 export interface ProbeStats {
   sent: number;
@@ -44,7 +59,12 @@ export class Simulation {
   /** Per-node log lines (trace switch), off by default. */
   log: ((line: string) => void) | undefined;
 
-  constructor(seed: number, private readonly overlayOptions: Partial<OverlayOptions> = {}, netOptions: Partial<SimNetworkOptions> = {}) {
+  constructor(
+    seed: number,
+    private readonly overlayOptions: Partial<OverlayOptions> = {},
+    netOptions: Partial<SimNetworkOptions> = {},
+    private readonly simOptions: SimulationOptions = {},
+  ) {
     this.random = seededRandom(seed);
     this.net = new SimNetwork(this.clock, seededRandom(seed ^ 0x5eed), netOptions);
   }
@@ -56,7 +76,21 @@ export class Simulation {
     while (this.nodes.has(identity.address));
     const host = this.net.addHost(identity.address, identity.publicKey, this.random.int(this.net.regions));
     const clock = new NodeClock(this.clock);
-    const node = new OverlayNode({ identity, clock, random: seededRandom(this.random.int(2 ** 32)), connector: host.connector, ...(this.log ? { log: this.log } : {}) }, this.overlayOptions);
+    const mix = this.simOptions.nat;
+    // The founder is the network's first bootstrap endpoint: a public host.
+    const nat = mix ? (this.nodes.size === 0 ? 'none' : drawNatKind(mix, this.random)) : undefined;
+    const connector = nat ? new NatConnector(host.connector, nat, (a) => this.nodes.get(a)?.nat, clock, this.simOptions.iceFailMs ?? 10_000) : host.connector;
+    const node = new OverlayNode(
+      {
+        identity,
+        clock,
+        random: seededRandom(this.random.int(2 ** 32)),
+        connector,
+        ...(nat ? { relay: { network: SIM_NETWORK, networkKey: SIM_NETWORK_KEY } } : {}),
+        ...(this.log ? { log: this.log } : {}),
+      },
+      this.overlayOptions,
+    );
     node.onMessage(PROBE_APP, (m) => {
       const id = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.length).getUint32(0);
       const p = this.probes.get(id);
@@ -65,8 +99,9 @@ export class Simulation {
         p.hops = m.hops;
       }
     });
-    const sn: SimNode = { node, host, clock, identity, createdAt: this.clock.now() };
-    const boot = this.nodes.size > 0 ? this.randomNode(BOOTSTRAP_MIN_AGE_MS) : undefined;
+    const sn: SimNode = { node, host, clock, identity, createdAt: this.clock.now(), ...(nat ? { nat } : {}) };
+    // Behind NATs the first link, too, needs a direct path (a bootstrap endpoint is reachable from anywhere).
+    const boot = this.nodes.size > 0 ? this.randomNode(BOOTSTRAP_MIN_AGE_MS, nat ? (b) => directPathPossible(nat, b.nat ?? 'none') : undefined) : undefined;
     this.nodes.set(identity.address, sn);
     this.nodeList = undefined;
     node.start();
@@ -105,13 +140,17 @@ export class Simulation {
 
   private nodeList: SimNode[] | undefined;
 
-  /** A uniformly random live node, preferring ones up for at least `minAgeMs`. */
-  randomNode(minAgeMs = 0): SimNode {
+  /** A uniformly random live node, preferring ones up for at least `minAgeMs` (and, if given, that pass `usable`). */
+  randomNode(minAgeMs = 0, usable?: (n: SimNode) => boolean): SimNode {
     const now = this.clock.now();
     const all = (this.nodeList ??= [...this.nodes.values()]);
     for (let i = 0; i < 100; i++) {
       const n = all[this.random.int(all.length)]!;
-      if (now - n.createdAt >= minAgeMs) return n;
+      if (now - n.createdAt >= minAgeMs && (!usable || usable(n))) return n;
+    }
+    if (usable) for (let i = 0; i < 1_000; i++) {
+      const n = all[this.random.int(all.length)]!;
+      if (usable(n)) return n;
     }
     return all[this.random.int(all.length)]!;
   }

@@ -6,10 +6,16 @@
 //          primary, and the probation gives re-replication time to bring every copy of the key to it.
 //          A claimant that sees any other live owner yields (removes its record, tries another
 //          address): an established holder is never displaced, and two claimants racing for one
-//          address both move on rather than both keep it. So no two live nodes use one address.
+//          address both move on rather than both keep it. A storm so large that the ring has not
+//          settled within the probation can still let two claims through; the read-backs below find
+//          such a double within verifyAfterMs and the claimant gives its address up (the 1,000-node
+//          simulated storm, test/sim/vip-storm.test.ts, checks that none is left).
 //   renew: create again (the owner may refresh) every ttl * renewFraction; a conflict means the lease
 //          was lost (e.g. we were partitioned past the TTL and someone took it): reported via onLost.
 //          Other errors retry every retryMs until the lease would expire, then it is lost too.
+//   verify: while in use, read back again at verifyAfterMs (a big join storm settles slower than the
+//          probation); a rival with a smaller key found then makes us give the address up (onLost),
+//          as a conflict would (the smaller key keeps it, so exactly one side of a double moves).
 //   release: remove the record (overlay down).
 // Clock and randomness are injected (the simulator runs this at 1,000 nodes).
 import type { Dht } from '../../overlay/api.js';
@@ -54,6 +60,12 @@ export interface VipLeaseOptions {
   clientId?: string;
   /** Probation before a claimed address is used: read the key back again after this. Default 1 s. */
   confirmMs?: number;
+  /**
+   * Read-backs after the address is in use (ms after the claim). In a large join storm the ring takes
+   * longer than the probation to settle; a rival found then makes us give the address up (onLost).
+   * Default [5 s, 20 s].
+   */
+  verifyAfterMs?: readonly number[];
 }
 
 export const DEFAULT_LEASE_TTL_MS = 120_000;
@@ -61,6 +73,7 @@ export const DEFAULT_RENEW_FRACTION = 1 / 3;
 export const DEFAULT_RENEW_RETRY_MS = 5_000;
 export const DEFAULT_MAX_CLAIM_ATTEMPTS = 32;
 export const DEFAULT_CLAIM_CONFIRM_MS = 1_000;
+export const DEFAULT_VERIFY_AFTER_MS: readonly number[] = [5_000, 20_000];
 
 const isConflict = (err: unknown) => (err as { name?: unknown })?.name === 'DhtConflictError';
 
@@ -69,11 +82,12 @@ export class VipLease {
   vip: number | undefined;
   /** When the DHT record expires if not renewed (clock ms). */
   expiresAt = 0;
-  readonly stats = { attempts: 0, conflicts: 0, raceLosses: 0, errors: 0, renewals: 0, renewFailures: 0 };
+  readonly stats = { attempts: 0, conflicts: 0, raceLosses: 0, lateRivals: 0, errors: 0, renewals: 0, renewFailures: 0 };
   private readonly ttlMs: number;
   private readonly renewMs: number;
   private readonly retryMs: number;
   private timer: Timer | undefined;
+  private readonly verifyTimers = new Set<Timer>();
   private stopped = false;
   private lostHandlers: Array<(vip: number, reason: string) => void> = [];
 
@@ -126,6 +140,7 @@ export class VipLease {
       this.vip = vip;
       this.expiresAt = startedAt + this.ttlMs;
       this.schedule(this.renewMs);
+      this.scheduleVerification(vip, key);
       return vip;
     }
     throw new VipLeaseError('EXHAUSTED', `no free address in ${this.o.subnet} after ${tried.size} attempts`);
@@ -136,6 +151,7 @@ export class VipLease {
     this.stopped = true;
     this.timer?.cancel();
     this.timer = undefined;
+    this.cancelVerification();
     const vip = this.vip;
     this.vip = undefined;
     if (vip !== undefined) await this.c.dht.remove(this.key(vip));
@@ -171,8 +187,11 @@ export class VipLease {
     return !this.stopped && (await this.alone(key));
   }
 
-  /** True unless the DHT shows another live owner of a lease record under `key`. */
-  private async alone(key: Uint8Array): Promise<boolean> {
+  /**
+   * True unless the DHT shows another live owner of a lease record under `key` (with `smallerOnly`,
+   * only an owner whose key is smaller counts: once in use, exactly one side of a double gives way).
+   */
+  private async alone(key: Uint8Array, smallerOnly = false): Promise<boolean> {
     let records;
     try {
       records = await this.c.dht.get(key);
@@ -186,9 +205,28 @@ export class VipLease {
       } catch {
         continue; // not a lease record: ignore
       }
-      return false;
+      if (!smallerOnly || compareKeys(r.owner, this.c.ownerKey) < 0) return false;
     }
     return true;
+  }
+
+  private cancelVerification(): void {
+    for (const t of this.verifyTimers) t.cancel();
+    this.verifyTimers.clear();
+  }
+
+  private scheduleVerification(vip: number, key: Uint8Array): void {
+    for (const ms of this.o.verifyAfterMs ?? DEFAULT_VERIFY_AFTER_MS) {
+      const timer = this.c.clock.setTimeout(async () => {
+        this.verifyTimers.delete(timer);
+        if (this.stopped || this.vip !== vip || (await this.alone(key, true))) return;
+        if (this.stopped || this.vip !== vip) return;
+        this.stats.lateRivals++;
+        await this.c.dht.remove(key).catch(() => undefined);
+        if (this.vip === vip) this.lose(vip, 'another node claimed the address while the ring was still forming');
+      }, ms);
+      this.verifyTimers.add(timer);
+    }
   }
 
   private schedule(ms: number): void {
@@ -220,6 +258,7 @@ export class VipLease {
     this.vip = undefined;
     this.timer?.cancel();
     this.timer = undefined;
+    this.cancelVerification();
     for (const h of this.lostHandlers) h(vip, reason);
   }
 }
