@@ -12,7 +12,7 @@ function world(seed = 1) {
   const random = seededRandom(seed);
   const store = new MemoryDhtStore(clock);
   // No probation by default (the manual clock would have to be advanced); its own tests set it.
-  const node = (subnet = Subnet.parse('10.128.0.0/16'), extra: { preferred?: number; ttlMs?: number; maxAttempts?: number; confirmMs?: number } = {}) => {
+  const node = (subnet = Subnet.parse('10.128.0.0/16'), extra: { preferred?: number; ttlMs?: number; maxAttempts?: number; confirmMs?: number; verifyAfterMs?: number[] } = {}) => {
     const ownerKey = random.bytes(32);
     const dht = store.dhtFor(ownerKey);
     const lease = new VipLease({ dht, clock, random, ownerKey }, { network: NET, subnet, confirmMs: 0, ...extra });
@@ -83,7 +83,7 @@ test('renewal keeps the lease alive past its TTL; release frees it for others', 
   const b = w.node(undefined, { preferred: ipv4ToInt('10.128.0.9') });
   t.not(await b.lease.claim(), ipv4ToInt('10.128.0.9'));
   await a.lease.release();
-  t.is(w.clock.pendingTimers, 1); // only b's renewal is left
+  t.is(w.clock.pendingTimers, 3); // only b's renewal and its two read-backs after use are left
   const c = w.node(undefined, { preferred: ipv4ToInt('10.128.0.9') });
   t.is(await c.lease.claim(), ipv4ToInt('10.128.0.9'));
 });
@@ -181,6 +181,31 @@ test('a DHT race leaving two live owners: the larger key gives the address up', 
   t.is(a.lease.stats.raceLosses, 1);
   const owners = (await a.dht.get(key)).map((r) => Buffer.from(r.owner).toString('hex'));
   t.deepEqual(owners, [Buffer.from(small).toString('hex')]);
+});
+
+test('read-backs after use: a double found later is given up by the larger key only', async (t) => {
+  const w = world();
+  const small = new Uint8Array(32); // smaller than any random key
+  const large = new Uint8Array(32).fill(0xff);
+  const claimWithRivalLater = async (vipText: string, rival: Uint8Array) => {
+    const vip = ipv4ToInt(vipText);
+    const a = w.node(undefined, { preferred: vip, verifyAfterMs: [5_000] });
+    const lost: string[] = [];
+    a.lease.onLost((_v, why) => lost.push(why));
+    t.is(await a.lease.claim(), vip);
+    // A claim made elsewhere during the storm reaches the key's primary only now.
+    await w.store.dhtFor(rival).put(leaseKey(NET, vipText), encodeLeaseRecord({ vip, clientId: '' }), 60_000);
+    await w.clock.advance(5_001);
+    return { a, lost };
+  };
+  const loser = await claimWithRivalLater('10.128.0.40', small);
+  t.is(loser.a.lease.vip, undefined);
+  t.is(loser.a.lease.stats.lateRivals, 1);
+  t.regex(loser.lost.join(), /another node claimed the address/);
+  t.false((await loser.a.dht.get(leaseKey(NET, '10.128.0.40'))).some((r) => Buffer.compare(Buffer.from(r.owner), Buffer.from(loser.a.ownerKey)) === 0));
+  const keeper = await claimWithRivalLater('10.128.0.41', large);
+  t.is(keeper.a.lease.vip, ipv4ToInt('10.128.0.41'));
+  t.deepEqual(keeper.lost, []);
 });
 
 test('directory: resolves vIP to the owner ring address, caches, refreshes, forgets expired', async (t) => {
