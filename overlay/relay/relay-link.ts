@@ -43,7 +43,7 @@ export class RelayLink implements Link {
   private handlers: LinkHandlers | undefined;
   private queue: Queued[] = [];
   private closedFlag = false;
-  /** Frames queued before handlers were installed, at most (then the oldest data packets go). */
+  /** Queued frames before handlers are installed beyond which further data packets are dropped. */
   static readonly MAX_QUEUED = 256;
 
   constructor(private readonly p: RelayLinkParams) {
@@ -116,11 +116,8 @@ export class RelayLink implements Link {
   private dispatch(item: Queued): void {
     const h = this.handlers;
     if (!h) {
-      if (this.queue.length >= RelayLink.MAX_QUEUED) {
-        const i = this.queue.findIndex((q) => 'data' in q);
-        if (i < 0 || 'data' in item) return;
-        this.queue.splice(i, 1);
-      }
+      // Data packets may be lost anyway (unreliable channel); control frames and the close never are.
+      if ('data' in item && this.queue.length >= RelayLink.MAX_QUEUED) return;
       this.queue.push(item);
       return;
     }
