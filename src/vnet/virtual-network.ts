@@ -8,7 +8,7 @@
 // If the lease is lost (another node took the address while we were cut off), a new one is claimed
 // and the device is recreated with it.
 import type { Overlay } from '../../overlay/api.js';
-import type { RingAddress } from '../../overlay/link/link.js';
+import type { Link, RingAddress } from '../../overlay/link/link.js';
 import { systemClock, type Clock, type Timer } from '../../overlay/clock.js';
 import { cryptoRandom } from '../../overlay/random.js';
 import type { Random } from '../../overlay/clock.js';
@@ -100,13 +100,28 @@ export async function startVirtualNetwork(overlay: VnetOverlay, options: Virtual
   const openDevice = options.openDevice ?? ((o: TunOptions) => TunDevice.open(o));
   const directory = new VipDirectory({ dht: overlay.dht, clock }, { network: options.network });
   const carried: Record<string, number> = {};
-  const peers = new Map<RingAddress, VnetPeer>();
-  const notePeer = (owner: RingAddress, path: VnetPeer['path'], why: string) => {
+  // Per-packet bookkeeping for status stays cheap: the link is remembered and its path described
+  // (link.info() asks the ICE agent, a native call) only when status is read.
+  const peers = new Map<RingAddress, { path: VnetPeer['path']; link?: Link; why?: string; sends: number }>();
+  const notePeer = (owner: RingAddress, path: VnetPeer['path'], link: Link | undefined, why?: string) => {
     const prev = peers.get(owner);
+    if (prev && prev.path === path && prev.link === link && prev.why === why) {
+      prev.sends++;
+      return;
+    }
     peers.delete(owner);
     if (peers.size >= MAX_STATUS_PEERS) peers.delete(peers.keys().next().value!);
-    peers.set(owner, { address: owner.toString(16).padStart(40, '0'), path, why, sends: (prev?.sends ?? 0) + 1 });
+    peers.set(owner, { path, link, why, sends: (prev?.sends ?? 0) + 1 });
   };
+  const describePeers = (): VnetPeer[] =>
+    [...peers].map(([owner, p]) => {
+      let why = p.why ?? '';
+      if (p.link) {
+        const info = p.link.info();
+        why = `${info.transport} link, ${info.path}: ${info.detail}`;
+      }
+      return { address: owner.toString(16).padStart(40, '0'), path: p.path, why, sends: p.sends };
+    });
   // The forwarder asks for a direct link first and falls back to routing: watch both to report paths.
   const watched: VnetOverlay = {
     dht: overlay.dht,
@@ -114,15 +129,12 @@ export async function startVirtualNetwork(overlay: VnetOverlay, options: Virtual
     requestShortcut: (dest) => overlay.requestShortcut(dest),
     directLink(dest) {
       const link = overlay.directLink(dest);
-      if (link && !link.closed) {
-        const info = link.info();
-        notePeer(dest, 'direct', `${info.transport} link, ${info.path}: ${info.detail}`);
-      }
+      if (link && !link.closed) notePeer(dest, 'direct', link);
       return link;
     },
     send(dest, tag, payload, o) {
       const ok = overlay.send(dest, tag, payload, o);
-      notePeer(dest, 'routed', ok ? 'no link to the node yet: routed hop by hop over the overlay' : 'no route');
+      notePeer(dest, 'routed', undefined, ok ? 'no link to the node yet: routed hop by hop over the overlay' : 'no route');
       return ok;
     },
   };
@@ -200,7 +212,7 @@ export async function startVirtualNetwork(overlay: VnetOverlay, options: Virtual
         lease: lease.vip !== undefined ? { expiresInMs: Math.max(0, lease.expiresAt - clock.now()), renewals: lease.stats.renewals, conflicts: lease.stats.conflicts, attempts: lease.stats.attempts } : undefined,
         counters,
         resolver: { ...directory.stats },
-        peers: [...peers.values()],
+        peers: describePeers(),
       };
     },
     async stop() {
