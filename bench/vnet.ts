@@ -276,7 +276,7 @@ async function main() {
     for (const n of notes) console.log(`note: ${n}`);
     return;
   }
-  notes.push('overlay_*, online_*: real OverlayDaemon + virtualNetworkService (simulations/netns/overlay-vnet-node.ts), since `overlay up` has no --subnet yet');
+  notes.push('overlay_*, online_*: real OverlayDaemon + virtualNetworkService (simulations/netns/overlay-vnet-node.ts: the composition of `overlay up --subnet`, with an MTU argument and machine-readable lines)');
   mkdirSync('bench/results', { recursive: true });
   writeFileSync(out, `${JSON.stringify({ bench: 'vnet', date: new Date().toISOString(), figures }, null, 2)}\n`);
   for (const n of notes) console.log(`note: ${n}`);
