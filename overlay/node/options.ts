@@ -61,6 +61,12 @@ export interface OverlayOptions {
    * failed by bad luck (a lost check under load) is replaced quickly, a hopeless one costs little.
    */
   relayFirstDirectRetryMs: number;
+  /**
+   * A near or shortcut dial still pending after this long starts a relay edge alongside (0 = only
+   * after the dial failed): ICE gives up only after its timeout (20 s), and a pair behind symmetric
+   * NATs would wait that long for its first packet. A direct link that forms later replaces the relay.
+   */
+  relayHeadStartMs: number;
   /** Near-set changes are acted on (neighbour exchange, re-replication) after this quiet time. */
   topologyDebounceMs: number;
   dht: DhtOptions;
@@ -93,6 +99,7 @@ export const defaultOverlayOptions: OverlayOptions = {
   topologyDebounceMs: 200,
   relayDirectRetryMs: 120_000,
   relayFirstDirectRetryMs: 15_000,
+  relayHeadStartMs: 4_000,
   dht: {
     replicas: 3,
     requestTimeoutMs: 6_000,

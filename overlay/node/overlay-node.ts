@@ -77,6 +77,8 @@ export class OverlayNode implements Overlay {
   private dataHandler: DataHandler | undefined;
   private readonly timers: Timer[] = [];
   private readonly pendingDials = new Map<RingAddress, { far: boolean; shortcut: boolean }>();
+  /** Relay edges being built (possibly alongside a direct dial to the same peer). */
+  private readonly pendingRelays = new Set<RingAddress>();
   private readonly cooldownUntil = new Map<RingAddress, number>();
   private readonly finds = new Map<number, { done: (r: FindResult | undefined) => void; timer: Timer }>();
   private readonly traffic = new Map<RingAddress, number>();
@@ -744,15 +746,25 @@ export class OverlayNode implements Overlay {
     this.pendingDials.set(remote, { far: purpose === 'far', shortcut: purpose === 'shortcut' });
     this.count(`dials_${purpose}`);
     if (this.deps.log) this.log(`dial ${purpose} ${addressHex(remote).slice(0, 8)} links=${this.table.size}`);
+    const headStart = this.options.relayHeadStartMs;
+    const relayTimer =
+      this.relay && purpose !== 'far' && headStart > 0
+        ? this.deps.clock.setTimeout(() => {
+            const p = this.pendingDials.get(remote);
+            if (p && !this.table.has(remote) && !this.stopped) this.connectRelay(remote, p, `direct dial still pending after ${headStart} ms`, via);
+          }, headStart)
+        : undefined;
     this.deps.connector
       .dial(remote, (payload) => void this.sendRouted(remote, APP_SIGNAL, payload, { exact: true, askReplyVia: true, notSrc: true, ...(via !== undefined ? { via } : {}) }))
       .then(
         (link) => {
+          relayTimer?.cancel();
           const p = this.pendingDials.get(remote);
           this.pendingDials.delete(remote);
           this.adopt(link, 'dialed', p);
         },
         (err: Error) => {
+          relayTimer?.cancel();
           const p = this.pendingDials.get(remote);
           this.pendingDials.delete(remote);
           if (this.stopped) return;
@@ -932,17 +944,17 @@ export class OverlayNode implements Overlay {
   /** Links to `remote` through a common neighbour (the direct dial failed, or the old tunnel went). */
   private connectRelay(remote: RingAddress, purposes: { far: boolean; shortcut: boolean }, why: string, via?: RingAddress, avoid?: ReadonlySet<RingAddress>): void {
     const relay = this.relay;
-    if (!relay || this.stopped || this.table.has(remote) || this.pendingDials.has(remote)) return;
-    this.pendingDials.set(remote, { ...purposes });
+    if (!relay || this.stopped || this.table.has(remote) || this.pendingRelays.has(remote)) return;
+    this.pendingRelays.add(remote);
     this.count('relay_dials_started');
     relay.dial(remote, why, { ...(via !== undefined ? { via } : {}), ...(avoid ? { avoid } : {}) }).then(
       (link) => {
-        const p = this.pendingDials.get(remote);
-        this.pendingDials.delete(remote);
-        this.adopt(link, 'dialed', p);
+        this.pendingRelays.delete(remote);
+        // A direct dial still running adds its purposes when it lands (it then replaces the relay).
+        this.adopt(link, 'dialed', { ...purposes });
       },
       (err: Error) => {
-        this.pendingDials.delete(remote);
+        this.pendingRelays.delete(remote);
         if (this.stopped) return;
         this.count('relay_dial_failures');
         this.log(`relay to ${addressHex(remote).slice(0, 8)} failed: ${err.message}`);

@@ -138,7 +138,11 @@ test('a pair that cannot connect directly gets a relay edge through their common
   t.true(await w.until(() => linkTo(a, b)?.path === 'relayed' && linkTo(b, a)?.path === 'relayed', 60_000), 'relay edge formed');
   const la = linkTo(a, b)!;
   t.regex(la.detail, new RegExp(`relayed via ${addressHex(m.node.address).slice(0, 12)}`));
-  t.true(a.node.counter('dial_failures') >= 1);
+  // The relay started alongside the direct dial once that was pending for relayHeadStartMs (4 s),
+  // not only after ICE gave up (the rule fails dials after 8 s).
+  t.regex(la.detail, /direct dial still pending after 4000 ms/);
+  t.true(await w.until(() => a.node.counter('dial_failures') + b.node.counter('dial_failures') >= 1, 20_000), 'the direct dial failed later');
+  t.is(linkTo(a, b)?.path, 'relayed');
   t.true(a.node.counter('relay_links_up') + b.node.counter('relay_links_up') >= 2);
   // A routed message takes the relay edge: one overlay hop.
   t.true(a.node.send(b.node.address, APP, enc('over the tunnel')));
