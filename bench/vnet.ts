@@ -12,6 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createHarness, harnessScript, runNatMatrix, matrixNodes, expectsDirect, type Harness } from '../simulations/netns/harness.js';
 import { OverlayMatrix } from '../simulations/netns/overlay-matrix.js';
 import type { Proc } from '../test/helpers/proc.js';
@@ -127,6 +128,17 @@ async function vnetDatachannel(h: Harness): Promise<void> {
   put('vnet_dc_best_mtu', best.mtu, 'bytes');
 }
 
+/** The data channel's own round trip in one process, same gap as rtt()'s pings (bench/dc-rtt-floor.ts). */
+async function dcRttFloor(h: Harness): Promise<void> {
+  const p = h.topo.spawn(0, process.execPath, [fileURLToPath(new URL('./dc-rtt-floor.js', import.meta.url)), '20', '50']);
+  try {
+    const m = await p.waitFor(/DC_RTT_FLOOR_MS (\S+)/, 30_000);
+    put('dc_rtt_floor_ms', Number(m[1]), 'ms');
+  } finally {
+    await p.kill(2_000);
+  }
+}
+
 /** Start of both vnet peers -> first ping answered through the virtual network. */
 async function onlineTime(h: Harness, ia: number, ib: number): Promise<number> {
   const p = await startVnetPair(h, ia, ib, 9000, 'direct', h.turn.iceServers);
@@ -220,6 +232,7 @@ async function main() {
     }
     if (PARTS.has('wg')) await part('wireguard-go', () => wireguard(h));
     if (PARTS.has('dc')) await part('TUN + datachannel', () => vnetDatachannel(h));
+    if (PARTS.has('dc')) await part('datachannel RTT floor', () => dcRttFloor(h));
     if (PARTS.has('online')) {
       await part('vnet pair online', async () => put('vnet_pair_online_s', await onlineTime(h, 0, 1), 's'));
       await h.topo.flushConntrack();
