@@ -4,6 +4,7 @@
 // (half crash, half leave), 20,000 random routed messages and 2,000 DHT keys read 5,000 times.
 // Prints a table and writes bench/results/sim.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { defaultScenario, type Scenario } from '../simulations/scenario.js';
 import { runScenario } from '../simulations/run-scenario.js';
@@ -36,6 +37,8 @@ async function main(): Promise<void> {
     dhtKeys: Math.max(100, nodes / 5),
     dhtGets: Math.max(500, nodes / 2),
   };
+  // The machine may be shared: the 1-minute load average at start and end goes into the JSON.
+  const loadStart = loadavg()[0]!;
   const r = await runScenario(scenario, argv.includes('--quiet') ? undefined : (l) => console.error(l));
   const f = r.figures;
   const figures = {
@@ -61,7 +64,7 @@ async function main(): Promise<void> {
   const outIdx = argv.indexOf('--out');
   const out = outIdx >= 0 && argv[outIdx + 1] ? argv[outIdx + 1]! : 'bench/results/sim.json';
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ bench: 'sim', date: new Date().toISOString(), scenario, figures }, null, 2) + '\n');
+  writeFileSync(out, JSON.stringify({ bench: 'sim', date: new Date().toISOString(), load_avg_1min: { start: loadStart, end: loadavg()[0]! }, scenario, figures }, null, 2) + '\n');
   console.error(`written ${out}`);
 }
 
