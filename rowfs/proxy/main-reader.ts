@@ -68,7 +68,8 @@ class Run {
 }
 
 export class MainReader {
-  private readonly inflight = new Map<string, { run: Run; index: number }>();
+  /** Blocks being fetched, per file (by block index: no string key per block on the hot path). */
+  private readonly inflight = new Map<string, Map<number, { run: Run; index: number }>>();
   private pendingCacheBytes = 0;
   private prefetchBytes = 0;
   /** Reads whose blocks came from several fetches and had to be joined by a copy. */
@@ -145,9 +146,10 @@ export class MainReader {
     const from = Math.floor((offset + length) / this.blockSize);
     const to = Math.floor((Math.min(offset + length + READAHEAD_BYTES, fileSize) - 1) / this.blockSize);
     let b = from;
-    while (b <= to && (this.cache.has(key, b) || this.inflight.has(`${key}:${b}`))) b++;
+    const fetching = this.inflight.get(key);
+    while (b <= to && (this.cache.has(key, b) || fetching?.has(b))) b++;
     let e = b;
-    while (e + 1 <= to && !this.cache.has(key, e + 1) && !this.inflight.has(`${key}:${e + 1}`)) e++;
+    while (e + 1 <= to && !this.cache.has(key, e + 1) && !fetching?.has(e + 1)) e++;
     if (b > to) return;
     const bytes = (e - b + 1) * this.blockSize;
     if (this.pool.available < Math.ceil(bytes / this.maxReadBytes) + PREFETCH_RESERVE_BUFFERS) return;
@@ -162,13 +164,16 @@ export class MainReader {
     const fetched = this.fetchRun(fh, key, first, last, run);
     run.blocks = fetched.then((r) => r.blocks);
     run.blocks.catch(() => undefined); // a prefetch nobody waits for must not be an unhandled rejection
-    for (let i = first; i <= last; i++) this.inflight.set(`${key}:${i}`, { run, index: i - first });
+    let fetching = this.inflight.get(key);
+    if (!fetching) this.inflight.set(key, (fetching = new Map()));
+    for (let i = first; i <= last; i++) fetching.set(i, { run, index: i - first });
     // The entries stay until the blocks are in the cache, so nobody fetches them from main twice;
     // then the fetch's own reference goes.
     const done = () => {
-      for (let i = first; i <= last; i++) {
-        const id = `${key}:${i}`;
-        if (this.inflight.get(id)?.run === run) this.inflight.delete(id);
+      const now = this.inflight.get(key);
+      if (now) {
+        for (let i = first; i <= last; i++) if (now.get(i)?.run === run) now.delete(i);
+        if (now.size === 0) this.inflight.delete(key);
       }
       run.release();
     };
@@ -188,7 +193,7 @@ export class MainReader {
     let b = first;
     // Runs are joined (and retained) synchronously: none can be released before we hold it.
     while (b <= last) {
-      const pending = this.inflight.get(`${key}:${b}`);
+      const pending = this.inflight.get(key)?.get(b);
       if (pending) {
         held.push(pending.run.retain());
         const index = pending.index;
@@ -202,7 +207,8 @@ export class MainReader {
         continue;
       }
       let e = b;
-      while (e < last && e - b + 1 < maxRunBlocks && !this.inflight.has(`${key}:${e + 1}`) && !this.cache?.has(key, e + 1)) e++;
+      const fetching = this.inflight.get(key);
+      while (e < last && e - b + 1 < maxRunBlocks && !fetching?.has(e + 1) && !this.cache?.has(key, e + 1)) e++;
       const run = this.startRun(fh, key, b, e);
       held.push(run.retain());
       for (let i = b; i <= e; i++) {
