@@ -1,21 +1,26 @@
 // A link forced through a TURN relay (coturn on loopback) reports itself as relayed, and why.
 // Everything stays on 127.0.0.0/8.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { startProc } from '../helpers/proc.js';
 import { makeConnector, tap } from './loopback.js';
 import type { Link } from '../../overlay/link/link.js';
 
 const TURN_PORT = 34780 + (process.pid % 200);
 
-test.serial('relay-only ICE through coturn gives a working link that info() calls relayed', async (t) => {
+/** coturn on 127.0.0.1:`port` (relay ports min..max), stopped at the test's end; its ICE server URL list. */
+async function startLoopbackTurn(t: ExecutionContext, port: number, minPort: number, maxPort: number): Promise<string[]> {
   const turn = startProc('turnserver', [
-    '-n', '--listening-ip=127.0.0.1', `--listening-port=${TURN_PORT}`, '--relay-ip=127.0.0.1',
-    '--min-port=49400', '--max-port=49500', '--lt-cred-mech', '--user=u:p', '--realm=r', '--fingerprint',
+    '-n', '--listening-ip=127.0.0.1', `--listening-port=${port}`, '--relay-ip=127.0.0.1',
+    `--min-port=${minPort}`, `--max-port=${maxPort}`, '--lt-cred-mech', '--user=u:p', '--realm=r', '--fingerprint',
     '--no-tls', '--no-dtls', '--no-cli', '--allow-loopback-peers', '--log-file=stdout', '--simple-log',
   ]);
   t.teardown(() => turn.kill());
   await turn.waitFor(/Total General servers|IPv4. TCP listener opened|listener opened on/, 10_000);
-  const ice = [`turn:u:p@127.0.0.1:${TURN_PORT}`];
+  return [`turn:u:p@127.0.0.1:${port}`];
+}
+
+test.serial('relay-only ICE through coturn gives a working link that info() calls relayed', async (t) => {
+  const ice = await startLoopbackTurn(t, TURN_PORT, 49400, 49500);
   // Distinct loopback addresses: TURN permissions are per IP (RFC 8656 section 9), so with everyone on
   // 127.0.0.1 a peer's host socket could reach our allocation and show up as a direct prflx pair.
   const a = makeConnector({ iceServers: ice, iceTransportPolicy: 'relay', bindAddress: '127.0.0.2' });
@@ -38,15 +43,7 @@ test.serial('relay-only ICE through coturn gives a working link that info() call
 });
 
 test.serial('a dial whose direct ICE attempt fails is retried once TURN-only, and the link says so', async (t) => {
-  const port = TURN_PORT + 1;
-  const turn = startProc('turnserver', [
-    '-n', '--listening-ip=127.0.0.1', `--listening-port=${port}`, '--relay-ip=127.0.0.1',
-    '--min-port=49501', '--max-port=49600', '--lt-cred-mech', '--user=u:p', '--realm=r', '--fingerprint',
-    '--no-tls', '--no-dtls', '--no-cli', '--allow-loopback-peers', '--log-file=stdout', '--simple-log',
-  ]);
-  t.teardown(() => turn.kill());
-  await turn.waitFor(/Total General servers|IPv4. TCP listener opened|listener opened on/, 10_000);
-  const ice = [`turn:u:p@127.0.0.1:${port}`];
+  const ice = await startLoopbackTurn(t, TURN_PORT + 1, 49501, 49600);
   // A network where nothing direct gets through at first: every candidate is dropped on both sides
   // until the dialer gives up on its direct attempt. The TURN-only attempt that follows then works
   // through coturn, as behind two symmetric NATs.
