@@ -25,6 +25,11 @@ export interface Random {
   bytes(n: number): Uint8Array;
 }
 
+/** Resolves after `ms` milliseconds of `clock` time. */
+export function sleep(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.setTimeout(resolve, ms));
+}
+
 /** The real clock: wall time from performance.now(), timers from Node. Timers do not hold the process open. */
 export const systemClock: Clock = {
   now: () => performance.now(),

@@ -7,7 +7,7 @@
 //   stop:   services in reverse -> control socket -> bootstrap endpoint -> overlay.stop (hands DHT
 //           copies to neighbours, closes links) -> connector; idempotent, every step bounded
 import type { Overlay, OverlayStatus } from '../overlay/api.js';
-import { systemClock, type Clock, type Timer } from '../overlay/clock.js';
+import { sleep, systemClock, type Clock, type Timer } from '../overlay/clock.js';
 import { cryptoRandom } from '../overlay/random.js';
 import { Identity } from '../overlay/identity.js';
 import type { RingAddress } from '../overlay/link/link.js';
@@ -368,10 +368,6 @@ export class OverlayDaemon {
 
 function hex(a: RingAddress): string {
   return a.toString(16).padStart(40, '0');
-}
-
-function sleep(clock: Clock, ms: number): Promise<void> {
-  return new Promise((r) => clock.setTimeout(r, ms));
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

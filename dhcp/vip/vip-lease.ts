@@ -19,7 +19,7 @@
 //   release: remove the record (overlay down).
 // Clock and randomness are injected (the simulator runs this at 1,000 nodes).
 import type { Dht } from '../../overlay/api.js';
-import type { Clock, Random, Timer } from '../../overlay/clock.js';
+import { sleep, type Clock, type Random, type Timer } from '../../overlay/clock.js';
 import { intToIpv4 } from '../../src/forwarder/ipv4.js';
 import { compareKeys, decodeLeaseRecord, encodeLeaseRecord, leaseKey } from './lease-record.js';
 import type { Subnet } from './subnet.js';
@@ -183,7 +183,7 @@ export class VipLease {
     if (!(await this.alone(key))) return false;
     const confirmMs = this.o.confirmMs ?? DEFAULT_CLAIM_CONFIRM_MS;
     if (confirmMs <= 0) return true;
-    await new Promise<void>((resolve) => this.c.clock.setTimeout(resolve, confirmMs));
+    await sleep(this.c.clock, confirmMs);
     return !this.stopped && (await this.alone(key));
   }
 
