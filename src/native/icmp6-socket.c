@@ -148,12 +148,7 @@ napi_value bootnet_icmp6_open(napi_env env, napi_callback_info info) {
   s->fd = fd;
   s->ifindex = ifindex;
   s->env = env;
-  napi_value obj, v;
-  BOOTNET_CHECK(napi_create_object(env, &obj));
-  BOOTNET_CHECK(napi_wrap(env, obj, s, icmp6_finalize, NULL, NULL));
-  BOOTNET_CHECK(napi_create_uint32(env, ifindex, &v));
-  BOOTNET_CHECK(napi_set_named_property(env, obj, "interfaceIndex", v));
-  return obj;
+  return bootnet_wrap_handle(env, s, icmp6_finalize, "interfaceIndex", ifindex);
 fail: {
     int err = errno;
     close(fd);
@@ -171,19 +166,15 @@ napi_value bootnet_icmp6_send(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (s->fd < 0) return bootnet_throw_errno(env, "icmp6Send", EBADF);
-  bool is_typed = false;
-  napi_is_typedarray(env, argv[1], &is_typed);
-  napi_typedarray_type type;
-  size_t len = 0, offset;
+  size_t len = 0;
   void *data = NULL;
-  napi_value ab;
-  if (is_typed) BOOTNET_CHECK(napi_get_typedarray_info(env, argv[1], &type, &len, &data, &ab, &offset));
+  bool bytes_ok = bootnet_get_bytes(env, argv[1], &data, &len);
   char text[64];
   struct sockaddr_in6 to;
   memset(&to, 0, sizeof to);
   to.sin6_family = AF_INET6;
   to.sin6_scope_id = s->ifindex;
-  if (!is_typed || type != napi_uint8_array || bootnet_get_string(env, argv[2], text, sizeof text) < 0 ||
+  if (!bytes_ok || bootnet_get_string(env, argv[2], text, sizeof text) < 0 ||
       inet_pton(AF_INET6, text, &to.sin6_addr) != 1) {
     napi_throw_type_error(env, "NET_EINVAL", "icmp6Send: message must be a Uint8Array and destination an IPv6 literal");
     return NULL;

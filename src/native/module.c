@@ -37,6 +37,24 @@ int bootnet_get_string(napi_env env, napi_value v, char *out, size_t cap) {
   return napi_get_value_string_utf8(env, v, out, cap, &len) == napi_ok ? (int)len : -1;
 }
 
+bool bootnet_get_bytes(napi_env env, napi_value v, void **data, size_t *len) {
+  bool is_typed = false;
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t offset;
+  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed) return false;
+  return napi_get_typedarray_info(env, v, &type, len, data, &ab, &offset) == napi_ok && type == napi_uint8_array;
+}
+
+napi_value bootnet_wrap_handle(napi_env env, void *native, napi_finalize finalize, const char *prop, uint32_t value) {
+  napi_value obj, v;
+  BOOTNET_CHECK(napi_create_object(env, &obj));
+  BOOTNET_CHECK(napi_wrap(env, obj, native, finalize, NULL, NULL));
+  BOOTNET_CHECK(napi_create_uint32(env, value, &v));
+  BOOTNET_CHECK(napi_set_named_property(env, obj, prop, v));
+  return obj;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"bindToDevice", NULL, bootnet_bind_to_device, NULL, NULL, NULL, napi_default, NULL},

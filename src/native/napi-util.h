@@ -2,12 +2,18 @@
 // Error objects whose code is "NET_<errno name>" and whose message names the failing step.
 #ifndef BOOTNET_NAPI_UTIL_H
 #define BOOTNET_NAPI_UTIL_H
+#include <stdbool.h>
+#include <stdint.h>
 #include <node_api.h>
 
 napi_value bootnet_throw_errno(napi_env env, const char *step, int err);
 const char *bootnet_errno_code(int err);
 /** Copies a JS string into out (NUL-terminated); -1 if not a string. */
 int bootnet_get_string(napi_env env, napi_value v, char *out, size_t cap);
+/** A Uint8Array argument's bytes; false (nothing thrown) if `v` is not a Uint8Array. */
+bool bootnet_get_bytes(napi_env env, napi_value v, void **data, size_t *len);
+/** A JS object owning `native` (freed by `finalize` on GC) with one uint32 property; NULL if it threw. */
+napi_value bootnet_wrap_handle(napi_env env, void *native, napi_finalize finalize, const char *prop, uint32_t value);
 
 #define BOOTNET_CHECK(call)                                               \
   do {                                                                    \

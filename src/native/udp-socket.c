@@ -129,12 +129,7 @@ napi_value bootnet_udp_open(napi_env env, napi_callback_info info) {
   if (!u) { errno = ENOMEM; step = "calloc"; goto fail; }
   u->fd = fd;
   u->env = env;
-  napi_value obj, v;
-  BOOTNET_CHECK(napi_create_object(env, &obj));
-  BOOTNET_CHECK(napi_wrap(env, obj, u, udp_finalize, NULL, NULL));
-  BOOTNET_CHECK(napi_create_uint32(env, ntohs(local.sin_port), &v));
-  BOOTNET_CHECK(napi_set_named_property(env, obj, "localPort", v));
-  return obj;
+  return bootnet_wrap_handle(env, u, udp_finalize, "localPort", ntohs(local.sin_port));
 fail: {
     int err = errno;
     close(fd);
@@ -151,14 +146,9 @@ napi_value bootnet_udp_send(napi_env env, napi_callback_info info) {
     if (argc < 2) napi_throw_type_error(env, "NET_EINVAL", "udpSend(handle, bytes: Uint8Array)");
     return NULL;
   }
-  bool is_typed = false;
-  napi_is_typedarray(env, argv[1], &is_typed);
-  napi_typedarray_type type = napi_int8_array;
-  size_t len = 0, offset;
+  size_t len = 0;
   void *data = NULL;
-  napi_value ab;
-  if (is_typed) BOOTNET_CHECK(napi_get_typedarray_info(env, argv[1], &type, &len, &data, &ab, &offset));
-  if (!is_typed || type != napi_uint8_array) {
+  if (!bootnet_get_bytes(env, argv[1], &data, &len)) {
     napi_throw_type_error(env, "NET_EINVAL", "udpSend: bytes must be a Uint8Array");
     return NULL;
   }
