@@ -11,6 +11,7 @@ import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type RootDatabase, type Database } from 'lmdb';
 import { BlockBitmap } from '../state/bitmap.js';
+import type { FileSlice } from '../xdr/file-slice.js';
 
 export class BlockCacheError extends Error {
   override name = 'BlockCacheError';
@@ -40,6 +41,8 @@ const MAX_WRITEV_BYTES = 8 * 1024 * 1024;
 
 export class BlockCache {
   private readonly writeQueues = new Map<string, WriteQueue>();
+  /** Fills in progress (close() waits for them: their file descriptors must stay open). */
+  private readonly fills = new Set<Promise<unknown>>();
   private closing = false;
   private readonly entries = new Map<string, { bitmap: BlockBitmap; tail: [number, number] | null }>();
   private readonly files = new Map<string, { fh: Promise<FileHandle>; users: number }>();
@@ -123,6 +126,40 @@ export class BlockCache {
     return buf;
   }
 
+  /**
+   * Bytes [offset, offset + length) as a range of the open cache file, when every block they touch
+   * is cached and the file holds all of them (not cut short by the file's end); undefined otherwise.
+   * The file stays open until `release` (call it once the range has been sent).
+   */
+  async pinRange(key: string, offset: number, length: number): Promise<{ slice: FileSlice; release(): void } | undefined> {
+    if (length === 0) return undefined;
+    const e = this.entry(key);
+    const first = Math.floor(offset / this.blockSize);
+    const last = Math.floor((offset + length - 1) / this.blockSize);
+    if (!e.bitmap.hasAll(first, last)) return undefined;
+    if (e.tail && e.tail[0] >= first && e.tail[0] <= last && e.tail[0] * this.blockSize + e.tail[1] < offset + length) return undefined;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let fd!: number;
+    const opened = new Promise<void>((resolve, reject) => {
+      this.withFile(key, async (fh) => {
+        fd = fh.fd;
+        resolve();
+        await held;
+      }).catch(reject);
+    });
+    await opened;
+    let done = false;
+    return {
+      slice: { fd, offset, length },
+      release: () => {
+        if (done) return;
+        done = true;
+        release();
+      },
+    };
+  }
+
   /** Stores a block fetched from main; `data` shorter than blockSize marks the file's end. */
   async write(key: string, block: number, data: Uint8Array): Promise<void> {
     if (data.length > this.blockSize) throw new BlockCacheError('block larger than block size');
@@ -147,6 +184,24 @@ export class BlockCache {
     if (!q) this.writeQueues.set(key, (q = { runs: [], active: false }));
     const p = new Promise<void>((resolve, reject) => q!.runs.push({ first, data, resolve, reject }));
     if (!q.active) q.drained = this.drainWrites(key, q);
+    return p;
+  }
+
+  /**
+   * Stores consecutive blocks starting at block `first` that `fill` writes into the cache file
+   * itself (e.g. spliced from a socket): `fill(fd, byteOffset)` resolves with the bytes it wrote
+   * there. Only once it has resolved are those blocks indexed (a short last block marks the file's
+   * end), so a failed or interrupted fill leaves them absent, never present with wrong bytes.
+   */
+  fillRun(key: string, first: number, fill: (fd: number, byteOffset: number) => Promise<number>): Promise<number> {
+    if (this.closing) return Promise.reject(new BlockCacheError('block cache closed'));
+    const p = this.withFile(key, async (fh) => {
+      const bytes = await fill(fh.fd, first * this.blockSize);
+      if (bytes > 0) this.indexRun(key, first, bytes);
+      return bytes;
+    });
+    this.fills.add(p);
+    void p.catch(() => undefined).finally(() => this.fills.delete(p));
     return p;
   }
 
@@ -222,6 +277,7 @@ export class BlockCache {
     // Queued writes finish first (their holders wait for them); nothing new is accepted.
     this.closing = true;
     await Promise.all([...this.writeQueues.values()].map((q) => q.drained));
+    await Promise.allSettled([...this.fills]);
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     this.flushIndex();

@@ -231,8 +231,11 @@ export const READ: ProcedureCodec<ReadArgs, ReadRes> = {
     (r) => ({ ...optionalField('fileAttributes', readPostOpAttr(r)), count: r.uint32(), eof: r.bool(), data: r.opaque(MAX_DATA_BYTES) }),
     (w, res) => {
       writePostOpAttr(w, res.fileAttributes);
-      // By reference: a READ reply's data goes to the socket without being copied.
-      w.uint32(res.count).bool(res.eof).opaqueRef(res.data, MAX_DATA_BYTES);
+      // By reference: a READ reply's data goes to the socket without being copied (from a file
+      // range by sendfile when the transport can).
+      w.uint32(res.count).bool(res.eof);
+      if (res.dataFile) w.opaqueFile(res.dataFile, MAX_DATA_BYTES);
+      else w.opaqueRef(res.data, MAX_DATA_BYTES);
     },
     postOp('fileAttributes').read,
     postOp('fileAttributes').write,

@@ -2,6 +2,8 @@
 // quantities (sizes, offsets, file ids, cookies) are bigint so nothing is rounded; 8-byte
 // verifiers are Uint8Array. Results are unions on `status`: narrow with `res.status === Nfs3Status.OK`.
 
+import type { FileSlice } from '../xdr/file-slice.js';
+
 export const NFS3_PROGRAM = 100003;
 export const NFS3_VERSION = 3;
 /** RFC 1813 s2.4: file handles are at most 64 bytes. */
@@ -225,7 +227,8 @@ export type SetattrRes = Nfs3Result<{ objWcc: WccData }, { objWcc: WccData }>;
 export type LookupRes = Nfs3Result<{ object: FileHandle; objAttributes?: Fattr3; dirAttributes?: Fattr3 }, { dirAttributes?: Fattr3 }>;
 export type AccessRes = Nfs3Result<{ objAttributes?: Fattr3; access: number }, { objAttributes?: Fattr3 }>;
 export type ReadlinkRes = Nfs3Result<{ symlinkAttributes?: Fattr3; data: string }, { symlinkAttributes?: Fattr3 }>;
-export type ReadRes = Nfs3Result<{ fileAttributes?: Fattr3; count: number; eof: boolean; data: Uint8Array }, { fileAttributes?: Fattr3 }>;
+/** `dataFile` (encoding only): the data is that file range, sent by reference; `data` is then empty. */
+export type ReadRes = Nfs3Result<{ fileAttributes?: Fattr3; count: number; eof: boolean; data: Uint8Array; dataFile?: FileSlice }, { fileAttributes?: Fattr3 }>;
 export type WriteRes = Nfs3Result<{ fileWcc: WccData; count: number; committed: StableHow; verf: Uint8Array }, { fileWcc: WccData }>;
 /** CREATE, MKDIR, SYMLINK and MKNOD share this result shape (diropres3). */
 export type DirOpRes = Nfs3Result<{ obj?: FileHandle; objAttributes?: Fattr3; dirWcc: WccData }, { dirWcc: WccData }>;

@@ -14,6 +14,7 @@ import type { MainReader } from './main-reader.js';
 import { RangeLocks } from './locks.js';
 import { StatusError } from './errors.js';
 import { virtualAttrs } from './attrs.js';
+import type { FileSlice } from '../xdr/file-slice.js';
 
 const WHOLE_FILE_LAST_BLOCK = Number.MAX_SAFE_INTEGER;
 
@@ -21,6 +22,8 @@ export interface ReadResult {
   data: Buffer;
   eof: boolean;
   attrs: Fattr3;
+  /** When set, the data is this range of a cache file (`data` is empty): for transports that send files. */
+  file?: FileSlice;
   /** Call once `data` is no longer used (it may be a view of a pooled buffer). */
   release(): void;
 }
@@ -58,7 +61,8 @@ export class FileIo {
     return this.core.blockSize;
   }
 
-  async read(n: NodeRecord, offset: number, count: number): Promise<ReadResult> {
+  /** `asFile`: the caller can send a cache-file range (ReadResult.file) instead of bytes. */
+  async read(n: NodeRecord, offset: number, count: number, asFile = false): Promise<ReadResult> {
     checkRegular(n);
     if (!n.shadow) {
       const raw = await this.core.mainAttrs(n);
@@ -66,7 +70,9 @@ export class FileIo {
       const attrs = virtualAttrs(raw, n.vid);
       if (offset >= size || count === 0) return { data: Buffer.alloc(0), eof: offset >= size, attrs, release: noop };
       const end = Math.min(offset + count, size);
-      const held = padHeld(await this.mainReader.range(n.main!, offset, end - offset, size), end - offset);
+      const got = await this.mainReader.range(n.main!, offset, end - offset, size, asFile);
+      if (got.file) return { data: got.data, file: got.file, eof: end >= size, attrs, release: got.release };
+      const held = padHeld(got, end - offset);
       return { data: held.data, eof: end >= size, attrs, release: held.release };
     }
     const attrs = virtualAttrs((await this.core.shadow.ok('GETATTR', { object: n.shadow })).objAttributes, n.vid);

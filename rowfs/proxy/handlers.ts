@@ -40,6 +40,9 @@ const ENTRYPLUS_EXTRA_BYTES = 4 + 84 + 4 + 4 + 20; // post_op_attr + post_op_fh3
 
 type Res<N extends Nfs3ProcedureName> = Nfs3ResOf<N>;
 
+/** READs at least this large are answered from the cache file by sendfile when possible. */
+const FILE_REPLY_MIN_BYTES = 64 * 1024;
+
 export class ProxyHandlers implements Nfs3Handlers {
   /** Told about internal errors answered with SERVERFAULT (bugs or backend surprises). */
   onFault: (proc: string, err: unknown) => void = () => undefined;
@@ -141,7 +144,15 @@ export class ProxyHandlers implements Nfs3Handlers {
     return this.guard('READ', async () => {
       const n = this.core.nodeOf(a.file);
       const count = Math.min(a.count, this.limits.maxIoBytes);
-      const r = await this.io.read(n, Number(a.offset), count);
+      // A large cached range goes to the client by sendfile when the connection can send file
+      // ranges (small ones are cheaper read inline than sent through a pool thread).
+      const asFile = count >= FILE_REPLY_MIN_BYTES && ctx?.sendsFiles === true && ctx.afterReply !== undefined;
+      const r = await this.io.read(n, Number(a.offset), count, asFile);
+      if (r.file) {
+        this.core.counters.bytesToClient += r.file.length;
+        ctx!.afterReply!(r.release);
+        return { status: Nfs3Status.OK, fileAttributes: r.attrs, count: r.file.length, eof: r.eof, data: r.data, dataFile: r.file };
+      }
       this.core.counters.bytesToClient += r.data.length;
       let data = r.data;
       if (ctx?.afterReply) {

@@ -10,13 +10,20 @@
 // buffers go back only when the last one is released. So payload memory is the pool (a fixed number
 // of buffers, reused: no garbage, no fresh pages) except when the pool is exhausted, where a fetch
 // falls back to heap buffers (counted in the pool's `misses`).
+//
+// With a SpliceFetcher (native addon) and a cache, missing blocks are instead filled straight from
+// main's socket into the cache file (no user-space copy, no pooled buffer held for a cache write);
+// readers then read the bytes they asked for from the cache. A fill that fails (main, addon or
+// cache trouble) leaves its blocks absent and the read takes the JS path above.
 import type { BlockCache } from '../cache/block-cache.js';
 import type { Counters } from '../counters.js';
 import type { FileHandle } from '../nfs3/types.js';
 import { BufferPool, heldBy, unpooled, type HeldBytes, type Lease } from '../rpc/buffer-pool.js';
 import { hex } from '../state/store.js';
 import type { Backend } from './backend.js';
+import type { SpliceFetcher } from './splice-fetcher.js';
 import { StatusError } from './errors.js';
+import type { FileSlice } from '../xdr/file-slice.js';
 import { Nfs3Status } from '../nfs3/types.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -48,12 +55,19 @@ function joinViews(parts: Buffer[]): { data: Buffer; copied: boolean } {
   return { data: Buffer.from(parts[0]!.buffer, parts[0]!.byteOffset, total), copied: false };
 }
 
+/** Bytes held for a reply; `file` set means they are that range of a cache file and `data` is empty. */
+export interface HeldRange extends HeldBytes {
+  file?: FileSlice;
+}
+
 /** One fetch of consecutive blocks from main, shared by every reader of those blocks. */
 class Run {
   /** The fetch's own reference (dropped once the cache write is done) plus one per reader. */
   private refs = 1;
   readonly leases: Lease[] = [];
   blocks!: Promise<Buffer[]>;
+  /** Settles once the blocks are in the cache (or their cache write failed). */
+  stored!: Promise<void>;
 
   retain(): this {
     this.refs++;
@@ -70,6 +84,10 @@ class Run {
 export class MainReader {
   /** Blocks being fetched, per file (by block index: no string key per block on the hot path). */
   private readonly inflight = new Map<string, Map<number, { run: Run; index: number }>>();
+  /** Blocks being filled into the cache by the splice fetcher, per file. */
+  private readonly filling = new Map<string, Map<number, Promise<unknown>>>();
+  /** Fills that failed (their reads took the JS path). */
+  private fillFailures = 0;
   private pendingCacheBytes = 0;
   private prefetchBytes = 0;
   /** Reads whose blocks came from several fetches and had to be joined by a copy. */
@@ -87,13 +105,22 @@ export class MainReader {
     readonly blockSize: number,
     private readonly maxReadBytes: number,
     pool?: BufferPool,
+    /** Fills missing blocks natively (only used with a cache). */
+    private readonly fetcher?: SpliceFetcher,
+    /** Largest READ the fetcher sends to main (main's rtmax). */
+    private readonly spliceReadBytes = maxReadBytes,
   ) {
     this.pool = pool ?? new BufferPool(maxReadBytes + REPLY_HEADER_ROOM_BYTES, DEFAULT_POOL_BUFFERS);
   }
 
+  /** True when cold reads go through the splice fetcher. */
+  get splicing(): boolean {
+    return this.fetcher !== undefined && this.cache !== undefined;
+  }
+
   /** Bytes of main data held by readers or fetches right now, and the pool's counters. */
   memory() {
-    return { prefetchBytes: this.prefetchBytes, pendingCacheBytes: this.pendingCacheBytes, joinedByCopy: this.joinedByCopy, cacheWaits: this.cacheWaits, pool: { ...this.pool.stats, bufferBytes: this.pool.bufferBytes, maxBuffers: this.pool.maxBuffers } };
+    return { splicing: this.splicing, fillFailures: this.fillFailures, prefetchBytes: this.prefetchBytes, pendingCacheBytes: this.pendingCacheBytes, joinedByCopy: this.joinedByCopy, cacheWaits: this.cacheWaits, pool: { ...this.pool.stats, bufferBytes: this.pool.bufferBytes, maxBuffers: this.pool.maxBuffers } };
   }
 
   /**
@@ -101,14 +128,28 @@ export class MainReader {
    * block is cached this is one local read of exactly those bytes (no whole-block reads).
    * The caller releases the result once it no longer uses the bytes (after its reply was sent).
    */
-  async range(fh: FileHandle, offset: number, length: number, fileSize?: number): Promise<HeldBytes> {
+  async range(fh: FileHandle, offset: number, length: number, fileSize?: number, asFile = false): Promise<HeldRange> {
     if (length === 0) return unpooled(EMPTY);
     const first = Math.floor(offset / this.blockSize);
     const last = Math.floor((offset + length - 1) / this.blockSize);
     if (fileSize !== undefined) this.readAhead(fh, offset, length, fileSize);
     if (this.cache) {
       const key = hex(fh);
+      if (this.fetcher && !this.cache.hasAll(key, first, last)) {
+        try {
+          await this.fill(fh, key, first, last);
+        } catch {
+          this.fillFailures++; // the blocks still missing come through the JS path below
+        }
+      }
       if (this.cache.hasAll(key, first, last)) {
+        // For a transport that sends file ranges: the cache file itself, no read into memory.
+        const pinned = asFile ? await this.cache.pinRange(key, offset, length) : undefined;
+        if (pinned) {
+          this.counters.cacheHitBlocks += last - first + 1;
+          this.counters.cacheHitBytes += length;
+          return { data: EMPTY, file: pinned.slice, release: pinned.release };
+        }
         const lease = length <= this.pool.bufferBytes ? this.pool.tryAcquire() : undefined;
         let hit: Buffer | undefined;
         try {
@@ -147,11 +188,20 @@ export class MainReader {
     const to = Math.floor((Math.min(offset + length + READAHEAD_BYTES, fileSize) - 1) / this.blockSize);
     let b = from;
     const fetching = this.inflight.get(key);
-    while (b <= to && (this.cache.has(key, b) || fetching?.has(b))) b++;
+    const filling = this.filling.get(key);
+    while (b <= to && (this.cache.has(key, b) || fetching?.has(b) || filling?.has(b))) b++;
     let e = b;
-    while (e + 1 <= to && !this.cache.has(key, e + 1) && !fetching?.has(e + 1)) e++;
+    while (e + 1 <= to && !this.cache.has(key, e + 1) && !fetching?.has(e + 1) && !filling?.has(e + 1)) e++;
     if (b > to) return;
     const bytes = (e - b + 1) * this.blockSize;
+    if (this.fetcher) {
+      // Filled straight into the cache: no pooled buffer is held, only main and the disk are busy.
+      this.prefetchBytes += bytes;
+      void this.startFill(fh, key, b, e)
+        .catch(() => this.fillFailures++)
+        .finally(() => (this.prefetchBytes -= bytes));
+      return;
+    }
     if (this.pool.available < Math.ceil(bytes / this.maxReadBytes) + PREFETCH_RESERVE_BUFFERS) return;
     this.prefetchBytes += bytes;
     const run = this.startRun(fh, key, b, e);
@@ -163,6 +213,10 @@ export class MainReader {
     const run = new Run();
     const fetched = this.fetchRun(fh, key, first, last, run);
     run.blocks = fetched.then((r) => r.blocks);
+    run.stored = fetched.then(
+      (r) => r.stored,
+      () => undefined,
+    );
     run.blocks.catch(() => undefined); // a prefetch nobody waits for must not be an unhandled rejection
     let fetching = this.inflight.get(key);
     if (!fetching) this.inflight.set(key, (fetching = new Map()));
@@ -201,6 +255,14 @@ export class MainReader {
         b++;
         continue;
       }
+      const filled = this.filling.get(key)?.get(b);
+      if (filled) {
+        // Being filled natively: read it from the cache once there (a failed fill: IO error).
+        const block = b;
+        parts.push(filled.then(() => this.fromCache(key, block)));
+        b++;
+        continue;
+      }
       if (this.cache?.has(key, b)) {
         parts.push(this.fromCache(key, b));
         b++;
@@ -208,7 +270,8 @@ export class MainReader {
       }
       let e = b;
       const fetching = this.inflight.get(key);
-      while (e < last && e - b + 1 < maxRunBlocks && !fetching?.has(e + 1) && !this.cache?.has(key, e + 1)) e++;
+      const filling = this.filling.get(key);
+      while (e < last && e - b + 1 < maxRunBlocks && !fetching?.has(e + 1) && !filling?.has(e + 1) && !this.cache?.has(key, e + 1)) e++;
       const run = this.startRun(fh, key, b, e);
       held.push(run.retain());
       for (let i = b; i <= e; i++) {
@@ -245,6 +308,77 @@ export class MainReader {
         releaseAll();
       },
     };
+  }
+
+  /**
+   * Puts blocks [first, last] of the main file into the cache (those before its end): waits for
+   * fills and JS fetches already under way, fills the rest natively. Rejects when a fill failed.
+   */
+  private async fill(fh: FileHandle, key: string, first: number, last: number): Promise<void> {
+    const waits: Array<Promise<unknown>> = [];
+    const maxRunBlocks = Math.max(1, Math.floor(this.spliceReadBytes / this.blockSize)) * 4;
+    let b = first;
+    while (b <= last) {
+      const filled = this.filling.get(key)?.get(b);
+      const fetched = this.inflight.get(key)?.get(b);
+      if (filled || fetched || this.cache!.has(key, b)) {
+        if (filled) waits.push(filled);
+        else if (fetched) waits.push(fetched.run.stored);
+        b++;
+        continue;
+      }
+      let e = b;
+      const fetching = this.inflight.get(key);
+      const filling = this.filling.get(key);
+      while (e < last && e - b + 1 < maxRunBlocks && !fetching?.has(e + 1) && !filling?.has(e + 1) && !this.cache!.has(key, e + 1)) e++;
+      waits.push(this.startFill(fh, key, b, e));
+      b = e + 1;
+    }
+    await Promise.all(waits);
+  }
+
+  /**
+   * Fills blocks [first, last] (none cached or in flight) from main into the cache with the splice
+   * fetcher: READs of up to spliceReadBytes, in parallel, each written at its own offset. The
+   * blocks are registered as filling until they are indexed (or the fill failed).
+   */
+  private startFill(fh: FileHandle, key: string, first: number, last: number): Promise<unknown> {
+    const bs = this.blockSize;
+    const want = (last - first + 1) * bs;
+    const p = this.cache!.fillRun(key, first, async (fd, at) => {
+      const pieces: Array<Promise<{ status: number; bytes: number; eof: boolean }>> = [];
+      for (let off = 0; off < want; off += this.spliceReadBytes) {
+        const count = Math.min(this.spliceReadBytes, want - off);
+        this.counters.call('main', 'READ');
+        pieces.push(this.fetcher!.read(fh, first * bs + off, count, fd, at + off));
+      }
+      // Every READ settles before the fill does (none may still write into the file afterwards).
+      const settled = await Promise.allSettled(pieces);
+      let bytes = 0;
+      let ended = false;
+      for (let i = 0; i < settled.length; i++) {
+        const s = settled[i]!;
+        if (s.status === 'rejected') throw s.reason;
+        if (s.value.status !== Nfs3Status.OK) throw new StatusError(s.value.status, 'main READ');
+        this.counters.bytesFromMain += s.value.bytes;
+        // Bytes count only up to the first short READ: that is the end of the main file.
+        if (!ended) bytes += s.value.bytes;
+        if (s.value.bytes < Math.min(this.spliceReadBytes, want - i * this.spliceReadBytes)) ended = true;
+      }
+      this.counters.cacheMissBlocks += last - first + 1;
+      return bytes;
+    });
+    let fills = this.filling.get(key);
+    if (!fills) this.filling.set(key, (fills = new Map()));
+    for (let i = first; i <= last; i++) fills.set(i, p);
+    const done = () => {
+      const now = this.filling.get(key);
+      if (!now) return;
+      for (let i = first; i <= last; i++) if (now.get(i) === p) now.delete(i);
+      if (now.size === 0) this.filling.delete(key);
+    };
+    p.then(done, done);
+    return p;
   }
 
   private async fromCache(key: string, block: number): Promise<Buffer> {

@@ -26,6 +26,10 @@ import { ProxyHandlers } from './handlers.js';
 import { Listings } from './listing.js';
 import { DEFAULT_POOL_BUFFERS, MainReader, REPLY_HEADER_ROOM_BYTES } from './main-reader.js';
 import { BufferPool } from '../rpc/buffer-pool.js';
+import { rootCred } from '../nfs3/client.js';
+import { SpliceFetcher, nativeFileSender } from './splice-fetcher.js';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 
 export interface NfsExportSpec {
   host: string;
@@ -69,6 +73,11 @@ export interface RowfsProxyOptions {
   poolBuffers?: number;
   /** Deadline of one call to main or shadow, retransmissions included (ms). */
   backendTimeoutMs?: number;
+  /**
+   * Cold reads spliced from main's socket into the block cache by the native addon when it is
+   * built (default true); false = the JS path (RPC client into pooled buffers, then a cache write).
+   */
+  splice?: boolean;
   clock?: Clock;
   /** Told about internal errors (answered SERVERFAULT). */
   onFault?: (what: string, err: unknown) => void;
@@ -79,6 +88,10 @@ const MAX_IO_BYTES = 1024 * 1024;
 const DIR_PREF_BYTES = 64 * 1024;
 const DEFAULT_BACKEND_TIMEOUT_MS = 15_000;
 const START_TIMEOUT_MS = 5_000;
+/** Largest READ the splice fetcher sends to main (its data never sits in the proxy's memory). */
+const SPLICE_MAX_READ_BYTES = 4 * 1024 * 1024;
+/** Splice fetcher connections to main (READs in flight at once). */
+const SPLICE_CONNECTIONS = 4;
 
 export class RowfsProxy {
   readonly counters = new Counters();
@@ -95,6 +108,7 @@ export class RowfsProxy {
   private closed = false;
   private embedded: EmbeddedServer | undefined;
   private mainReader: MainReader | undefined;
+  private fetcher: SpliceFetcher | undefined;
 
   private constructor(private readonly o: RowfsProxyOptions) {}
 
@@ -112,6 +126,11 @@ export class RowfsProxy {
   /** Main data held right now: prefetch and cache-write bytes, and the buffer pool's counters. */
   payloadMemory() {
     return this.mainReader?.memory();
+  }
+
+  /** READ replies whose data went to clients by sendfile (native path). */
+  get fileReplies(): number {
+    return this.rpcServers[0]?.stats.fileReplies ?? 0;
   }
 
   /** Where the counters JSON is written. */
@@ -149,14 +168,21 @@ export class RowfsProxy {
     await core.initRoot(main.root, shadow.root);
     const listings = new Listings(core);
     const pool = new BufferPool(mainRead + REPLY_HEADER_ROOM_BYTES, o.poolBuffers ?? DEFAULT_POOL_BUFFERS);
-    this.mainReader = new MainReader(mainB, this.cache, counters, bs, mainRead, pool);
+    if (this.cache && o.splice !== false) {
+      const host = isIP(o.main.host) ? o.main.host : (await lookup(o.main.host)).address;
+      this.fetcher = SpliceFetcher.open({ host, port: main.nfsPort, cred: rootCred(), connections: SPLICE_CONNECTIONS, timeoutMs });
+    }
+    const spliceRead = Math.max(mainRead, Math.min(mInfo.rtmax || mainRead, SPLICE_MAX_READ_BYTES));
+    this.mainReader = new MainReader(mainB, this.cache, counters, bs, mainRead, pool, this.fetcher, spliceRead);
     const io = new FileIo(core, this.mainReader, shadowIo);
     const handlers = new ProxyHandlers(core, io, listings, { maxIoBytes: Math.min(mainRead, shadowIo), dirPrefBytes: DIR_PREF_BYTES });
     handlers.onFault = (proc, err) => o.onFault?.(proc, err);
 
     const host = o.listenHost ?? '0.0.0.0';
     // WRITE arguments from clients share the payload pool with main's READ replies.
-    const nfsServer = new RpcServer({ onError: (err, ctx) => o.onFault?.(`rpc proc ${ctx.proc}`, err), recordPool: pool });
+    // Cached READ data goes to clients by sendfile (native addon) when splicing is on.
+    const fileSender = this.fetcher ? nativeFileSender(timeoutMs) : undefined;
+    const nfsServer = new RpcServer({ onError: (err, ctx) => o.onFault?.(`rpc proc ${ctx.proc}`, err), recordPool: pool, ...(fileSender ? { fileSender } : {}) });
     nfsServer.addProgram(nfs3Program(handlers));
     const mountHandlers = this.mountHandlers(core);
     if (o.mountPort === undefined) {
@@ -274,6 +300,7 @@ export class RowfsProxy {
     for (const ex of this.exports) await ex.close().catch(() => undefined);
     await this.embedded?.stop().catch(() => undefined);
     await this.cache?.close().catch(() => undefined);
+    this.fetcher?.close();
     await this.store?.close().catch(() => undefined);
   }
 }

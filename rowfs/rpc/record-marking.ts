@@ -29,11 +29,11 @@ export function markRecordInPlace(framed: Uint8Array): Uint8Array {
  * Writes the record mark of a record sent as `parts` (the first part starts with 4 reserved bytes,
  * the rest follow in order) into those 4 bytes; returns `parts`.
  */
-export function markRecordParts(parts: Uint8Array[]): Uint8Array[] {
+export function markRecordParts<P extends Uint8Array | { readonly length: number }>(parts: P[]): P[] {
   let len = -4;
   for (const p of parts) len += p.length;
   const first = parts[0];
-  if (!first || first.length < 4 || len < 0) throw new RecordMarkingError('RECORD_TOO_LARGE', 'no room for the record mark');
+  if (!first || !(first instanceof Uint8Array) || first.length < 4 || len < 0) throw new RecordMarkingError('RECORD_TOO_LARGE', 'no room for the record mark');
   if (len > FRAGMENT_LENGTH_MASK) throw new RecordMarkingError('RECORD_TOO_LARGE', `${len} bytes`);
   new DataView(first.buffer, first.byteOffset, 4).setUint32(0, (LAST_FRAGMENT_BIT | len) >>> 0);
   return parts;

@@ -11,6 +11,8 @@ import { XdrWriter } from '../xdr/writer.js';
 import { DEFAULT_MAX_RECORD_BYTES, RecordDecoder, markRecordParts } from './record-marking.js';
 import { batchedWriteParts } from './batched-write.js';
 import type { BufferPool, Lease } from './buffer-pool.js';
+import type { FileSender } from './file-sender.js';
+import { isFileSlice, readFileSlice, type FileSlice } from '../xdr/file-slice.js';
 import { DEFAULT_DUPLICATE_CACHE_ENTRIES, DuplicateCache, duplicateKey } from './duplicate-cache.js';
 import {
   AcceptStat,
@@ -45,6 +47,8 @@ export interface RpcCallContext {
    * no reply): a handler whose result references pooled memory releases it there.
    */
   afterReply?: (fn: () => void) => void;
+  /** The reply may carry file-range bodies (XdrWriter.opaqueFile): this TCP connection sends them with sendfile. */
+  sendsFiles?: boolean;
 }
 
 /** One procedure: argument decoder, the work, result encoder. */
@@ -81,6 +85,8 @@ export interface RpcServerStats {
   connections: number;
   /** Retransmitted non-idempotent calls answered from the duplicate request cache. */
   duplicateReplays: number;
+  /** Replies whose bodies went out by sendfile (file ranges). */
+  fileReplies: number;
 }
 
 export interface RpcServerOptions {
@@ -103,6 +109,11 @@ export interface RpcServerOptions {
    * its calls until the queue drains: a slow reader cannot make us pile up replies.
    */
   maxQueuedReplyBytes?: number;
+  /**
+   * Sends reply bodies that are file ranges (TCP). Without it procedures are told not to make
+   * such replies (ctx.sendsFiles is false), and any that do are read into memory.
+   */
+  fileSender?: FileSender;
 }
 
 /** Default cap on reply bytes queued per TCP connection before its calls stop being read. */
@@ -125,6 +136,7 @@ export class RpcServer {
     rpcMismatch: 0,
     connections: 0,
     duplicateReplays: 0,
+    fileReplies: 0,
   };
   private readonly drc: DuplicateCache;
   private readonly programs = new Map<number, Map<number, RpcProgram>>();
@@ -233,6 +245,32 @@ export class RpcServer {
       waitingForDrain = false;
       resumeIfRoom();
     });
+    // Replies with file-range bodies: their bytes must not interleave with other replies, so while
+    // one is being sent (its buffers through the socket, its file ranges by sendfile once the socket
+    // has taken everything before them) the connection's other replies wait, in order.
+    const socketFd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    const fileSender = this.opts.fileSender && typeof socketFd === 'number' && socketFd >= 0 ? this.opts.fileSender : undefined;
+    let sendingFile = false;
+    const held: Array<() => void> = [];
+    const writeParts = (parts: Array<Uint8Array | FileSlice>, onWritten?: () => void) => {
+      if (sendingFile) {
+        held.push(() => writeParts(parts, onWritten));
+        return;
+      }
+      if (!fileSender || !parts.some(isFileSlice)) {
+        batchedWriteParts(s, parts.map((p) => (isFileSlice(p) ? readFileSlice(p) : p)), onWritten);
+        return;
+      }
+      sendingFile = true;
+      this.stats.fileReplies++;
+      sendWithFiles(s, socketFd!, fileSender, parts)
+        .catch(() => s.destroy()) // a reply cut in the middle: the stream cannot continue
+        .finally(() => {
+          sendingFile = false;
+          onWritten?.();
+          while (!sendingFile && held.length > 0) held.shift()!();
+        });
+    };
     onRecords = (records) => {
       for (const rec of records) {
         inflight++;
@@ -242,7 +280,7 @@ export class RpcServer {
           recLease = assembling;
           assembling = undefined;
         }
-        void this.handle(rec, 'tcp', s.remoteAddress ?? '', s.remotePort ?? 0).then((reply) => {
+        void this.handle(rec, 'tcp', s.remoteAddress ?? '', s.remotePort ?? 0, fileSender !== undefined).then((reply) => {
           inflight--;
           let done = reply ? takeHooks(reply) : undefined;
           if (recLease) {
@@ -263,10 +301,10 @@ export class RpcServer {
           }
           try {
             if (reply && !s.destroyed) {
-              const parts = markRecordParts(reply.framedParts());
+              const parts = markRecordParts<Uint8Array | FileSlice>(reply.hasFileBodies && fileSender ? reply.framedPartsWithFiles() : reply.framedParts());
               const onWritten = written;
               written = undefined;
-              batchedWriteParts(s, parts, onWritten);
+              writeParts(parts, onWritten);
               if (s.writableLength > maxQueued && !waitingForDrain) {
                 waitingForDrain = true;
                 s.pause();
@@ -303,7 +341,7 @@ export class RpcServer {
   }
 
   /** Handles one RPC message; resolves with the reply writer, or undefined to drop it. Never rejects. */
-  async handle(msg: Uint8Array, transport: 'tcp' | 'udp', remoteAddress: string, remotePort: number): Promise<XdrWriter | undefined> {
+  async handle(msg: Uint8Array, transport: 'tcp' | 'udp', remoteAddress: string, remotePort: number, sendsFiles = false): Promise<XdrWriter | undefined> {
     const r = new XdrReader(msg);
     let header;
     try {
@@ -319,7 +357,7 @@ export class RpcServer {
     this.stats.calls++;
     const { xid } = header;
     const hooks: Array<() => void> = [];
-    const ctx: RpcCallContext = { ...header, transport, remoteAddress, remotePort, afterReply: (fn) => void hooks.push(fn) };
+    const ctx: RpcCallContext = { ...header, transport, remoteAddress, remotePort, afterReply: (fn) => void hooks.push(fn), sendsFiles };
     if (header.cred.flavor === AuthFlavor.AUTH_SYS) {
       try {
         ctx.authSys = decodeAuthSys(header.cred.body);
@@ -451,6 +489,33 @@ function adoptWithOnread(accepted: net.Socket, onread: Onread): net.Socket {
     internal._handle = handle;
     return accepted;
   }
+}
+
+/**
+ * Writes one record whose parts include file ranges: buffers through the socket, each file range
+ * by sendfile once the socket has taken every byte before it. Nothing else writes meanwhile.
+ */
+async function sendWithFiles(s: net.Socket, fd: number, sender: FileSender, parts: Array<Uint8Array | FileSlice>): Promise<void> {
+  let i = 0;
+  while (i < parts.length) {
+    const bufs: Uint8Array[] = [];
+    while (i < parts.length && !isFileSlice(parts[i]!)) bufs.push(parts[i++] as Uint8Array);
+    if (bufs.length > 0) await writeAll(s, bufs);
+    if (i < parts.length) {
+      if (s.destroyed) throw new Error('connection closed');
+      await sender.send(fd, parts[i++] as FileSlice);
+    }
+  }
+}
+
+/** Resolves once the kernel has taken `bufs` (and, the writes being ordered, all before them). */
+function writeAll(s: net.Socket, bufs: Uint8Array[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    for (let j = 0; j < bufs.length; j++) {
+      const last = j === bufs.length - 1;
+      s.write(bufs[j]!, last ? (err) => (err ? reject(err) : s.writableLength === 0 ? resolve() : reject(new Error('socket still has queued bytes'))) : undefined);
+    }
+  });
 }
 
 /** Release hooks of replies (see RpcCallContext.afterReply), run once the reply is sent or dropped. */

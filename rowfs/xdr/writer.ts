@@ -5,6 +5,7 @@
 // buffers (`framedParts`) that a transport sends with one writev, so bulk data is never copied.
 import { XdrError } from './errors.js';
 import { XdrReader } from './reader.js';
+import { readFileSlice, type FileSlice } from './file-slice.js';
 
 const UINT32_MAX = 0xffffffff;
 const UINT64_MAX = (1n << 64n) - 1n;
@@ -14,10 +15,10 @@ const encoder = new TextEncoder();
 /** Below this, copying an opaque body is cheaper than one more writev segment. */
 export const MIN_REF_BYTES = 4096;
 
-/** A body sent by reference: `data` goes in the stream right before buffer offset `at`. */
+/** A body sent by reference: `data` (bytes or a file range) goes in the stream right before buffer offset `at`. */
 interface Ref {
   at: number;
-  data: Uint8Array;
+  data: Uint8Array | FileSlice;
 }
 
 export class XdrWriter {
@@ -113,6 +114,27 @@ export class XdrWriter {
     return this;
   }
 
+  /**
+   * opaque<max> whose body is a range of an open file, sent by reference (sendfile by transports
+   * that can, read into memory by the others); the file must keep those bytes until written out.
+   */
+  opaqueFile(slice: FileSlice, max = UINT32_MAX): this {
+    if (!Number.isInteger(slice.length) || slice.length < 0 || slice.length > max) throw new XdrError('TOO_LONG', `opaque of ${slice.length} bytes, max ${max}`);
+    this.uint32(slice.length);
+    this.refs.push({ at: this.pos, data: slice });
+    this.refBytes += slice.length;
+    const pad = (4 - (slice.length % 4)) % 4;
+    this.ensure(pad);
+    this.buf.fill(0, this.pos, this.pos + pad);
+    this.pos += pad;
+    return this;
+  }
+
+  /** True when some body is a file range (see framedPartsWithFiles). */
+  get hasFileBodies(): boolean {
+    return this.refs.some((r) => !(r.data instanceof Uint8Array));
+  }
+
   string(s: string, max = UINT32_MAX): this {
     return this.opaque(encoder.encode(s), max);
   }
@@ -177,7 +199,12 @@ export class XdrWriter {
    * appended by reference. The first part always starts with the reserved prefix.
    */
   framedParts(): Uint8Array[] {
-    const parts: Uint8Array[] = [];
+    return this.framedPartsWithFiles().map((p) => (p instanceof Uint8Array ? p : readFileSlice(p)));
+  }
+
+  /** framedParts, with bodies that are file ranges left as such (for transports that send them). */
+  framedPartsWithFiles(): Array<Uint8Array | FileSlice> {
+    const parts: Array<Uint8Array | FileSlice> = [];
     let from = 0;
     for (const r of this.refs) {
       if (r.at > from || parts.length === 0) parts.push(this.buf.subarray(from, r.at));

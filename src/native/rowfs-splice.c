@@ -1,0 +1,650 @@
+// ROW-FS cold-read data path (addon "rowfssplice"). Fetch: NFSv3 READs to the main server whose data goes
+// from the TCP socket into the block-cache file with splice(2) (socket -> pipe -> file), so the
+// bytes never enter user memory: the kernel copies them once, into the page cache. The caller (JS)
+// encodes each call; this file only frames it, parses the reply's fixed fields (RFC 5531 reply
+// header, RFC 1813 READ3res) and moves the data.
+//
+// One connection = one thread that runs its calls one at a time (blocking I/O bounded by
+// SO_RCVTIMEO/SO_SNDTIMEO); results go back to the JS thread through a thread-safe function.
+// Any protocol or I/O error fails the call and poisons the connection (JS closes it and opens a
+// new one): a half-read reply leaves the stream unusable.
+//
+// Send: sendFile() passes a range of a cache file to a client's TCP socket with sendfile(2) (the
+// kernel hands the page-cache pages to the socket: no copy in the proxy). It runs on the libuv
+// pool; the socket stays non-blocking (Node owns it), so a full send buffer is waited out with
+// poll(), bounded by the timeout. The caller guarantees nothing else writes to the socket meanwhile.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <unistd.h>
+#include <node_api.h>
+
+#define MAX_CALL_BYTES 4096
+#define MAX_VERF_BYTES 400
+#define FATTR3_BYTES 84
+#define PIPE_BYTES (1024 * 1024)
+#define LAST_FRAGMENT 0x80000000u
+
+#define CHECK(call)                                                                                  \
+  do {                                                                                               \
+    if ((call) != napi_ok) {                                                                         \
+      bool pending_;                                                                                 \
+      napi_is_exception_pending(env, &pending_);                                                     \
+      if (!pending_) napi_throw_error(env, "SPLICE_NAPI", "napi call failed");                      \
+      return NULL;                                                                                   \
+    }                                                                                                \
+  } while (0)
+
+typedef struct job {
+  struct job *next;
+  napi_deferred deferred;
+  uint8_t call[MAX_CALL_BYTES + 4];
+  size_t call_len;
+  uint32_t xid;
+  int file_fd;
+  int64_t file_offset;
+  uint32_t count;
+  /* results */
+  const char *error_code; /* NULL = ok */
+  char error_message[160];
+  uint32_t nfs_status;
+  uint32_t bytes;
+  int eof;
+} job_t;
+
+typedef struct conn {
+  int fd;
+  int pipe_r, pipe_w;
+  int timeout_ms;
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  job_t *head, *tail;
+  int closing;
+  int broken;
+  napi_threadsafe_function tsfn;
+  napi_ref self;
+  /* record-marking state of the reply being read */
+  uint32_t frag_left;
+  int frag_last;
+} conn_t;
+
+static void fail(job_t *j, const char *code, const char *what, int err) {
+  if (j->error_code) return;
+  j->error_code = code;
+  if (err) snprintf(j->error_message, sizeof j->error_message, "%s: %s", what, strerror(err));
+  else snprintf(j->error_message, sizeof j->error_message, "%s", what);
+}
+
+static int write_all(conn_t *c, job_t *j, const uint8_t *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      fail(j, errno == EAGAIN || errno == EWOULDBLOCK ? "TIMEOUT" : "IO", "sending the call", w < 0 ? errno : EPIPE);
+      return -1;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+static int recv_raw(conn_t *c, job_t *j, uint8_t *p, size_t n) {
+  while (n > 0) {
+    ssize_t r = recv(c->fd, p, n, MSG_WAITALL);
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 0) {
+      fail(j, "IO", "connection closed by the server", 0);
+      return -1;
+    }
+    if (r < 0) {
+      fail(j, errno == EAGAIN || errno == EWOULDBLOCK ? "TIMEOUT" : "IO", "reading the reply", errno);
+      return -1;
+    }
+    p += r;
+    n -= (size_t)r;
+  }
+  return 0;
+}
+
+/** Makes at least one byte of the record's current fragment available (reads fragment headers). */
+static int next_fragment(conn_t *c, job_t *j) {
+  while (c->frag_left == 0) {
+    if (c->frag_last) {
+      fail(j, "PROTOCOL", "reply record ended early", 0);
+      return -1;
+    }
+    uint8_t h[4];
+    if (recv_raw(c, j, h, 4) < 0) return -1;
+    uint32_t mark = ((uint32_t)h[0] << 24) | ((uint32_t)h[1] << 16) | ((uint32_t)h[2] << 8) | h[3];
+    c->frag_last = (mark & LAST_FRAGMENT) != 0;
+    c->frag_left = mark & ~LAST_FRAGMENT;
+  }
+  return 0;
+}
+
+/** Reads n bytes of the record (across fragments). */
+static int rec_read(conn_t *c, job_t *j, uint8_t *p, size_t n) {
+  while (n > 0) {
+    if (next_fragment(c, j) < 0) return -1;
+    size_t k = n < c->frag_left ? n : c->frag_left;
+    if (recv_raw(c, j, p, k) < 0) return -1;
+    c->frag_left -= (uint32_t)k;
+    p += k;
+    n -= k;
+  }
+  return 0;
+}
+
+static int rec_u32(conn_t *c, job_t *j, uint32_t *v) {
+  uint8_t b[4];
+  if (rec_read(c, j, b, 4) < 0) return -1;
+  *v = ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
+  return 0;
+}
+
+static int rec_skip(conn_t *c, job_t *j, size_t n) {
+  uint8_t scratch[512];
+  while (n > 0) {
+    size_t k = n < sizeof scratch ? n : sizeof scratch;
+    if (rec_read(c, j, scratch, k) < 0) return -1;
+    n -= k;
+  }
+  return 0;
+}
+
+/** Reads and drops the rest of the record. */
+static int rec_drain(conn_t *c, job_t *j) {
+  for (;;) {
+    if (c->frag_left > 0 && rec_skip(c, j, c->frag_left) < 0) return -1;
+    if (c->frag_last) return 0;
+    if (next_fragment(c, j) < 0) return -1;
+  }
+}
+
+/** Moves n bytes of the record from the socket to the file at *off (socket -> pipe -> file). */
+static int rec_splice(conn_t *c, job_t *j, size_t n, loff_t *off) {
+  while (n > 0) {
+    if (next_fragment(c, j) < 0) return -1;
+    size_t want = n < c->frag_left ? n : c->frag_left;
+    if (want > PIPE_BYTES) want = PIPE_BYTES;
+    ssize_t in = splice(c->fd, NULL, c->pipe_w, NULL, want, SPLICE_F_MOVE);
+    if (in < 0 && errno == EINTR) continue;
+    if (in == 0) {
+      fail(j, "IO", "connection closed by the server", 0);
+      return -1;
+    }
+    if (in < 0) {
+      fail(j, errno == EAGAIN || errno == EWOULDBLOCK ? "TIMEOUT" : "IO", "splice from the socket", errno);
+      return -1;
+    }
+    c->frag_left -= (uint32_t)in;
+    n -= (size_t)in;
+    size_t left = (size_t)in;
+    while (left > 0) {
+      ssize_t out = splice(c->pipe_r, NULL, j->file_fd, off, left, SPLICE_F_MOVE);
+      if (out < 0 && errno == EINTR) continue;
+      if (out <= 0) {
+        fail(j, "CACHE_IO", "splice into the cache file", out < 0 ? errno : EIO);
+        return -1;
+      }
+      left -= (size_t)out;
+    }
+  }
+  return 0;
+}
+
+/** One READ: send the call, parse the reply, splice the data into the file. */
+static void run_job(conn_t *c, job_t *j) {
+  if (write_all(c, j, j->call, j->call_len) < 0) return;
+  c->frag_left = 0;
+  c->frag_last = 0;
+  uint32_t xid, mtype, rstat, vflavor, vlen, astat, status, follows, count, eof, dlen;
+  if (rec_u32(c, j, &xid) < 0 || rec_u32(c, j, &mtype) < 0) return;
+  if (xid != j->xid || mtype != 1) {
+    fail(j, "PROTOCOL", "reply does not match the call (xid or message type)", 0);
+    return;
+  }
+  if (rec_u32(c, j, &rstat) < 0) return;
+  if (rstat != 0) {
+    fail(j, "DENIED", "call denied by the server", 0);
+    rec_drain(c, j);
+    return;
+  }
+  if (rec_u32(c, j, &vflavor) < 0 || rec_u32(c, j, &vlen) < 0) return;
+  if (vlen > MAX_VERF_BYTES) {
+    fail(j, "PROTOCOL", "verifier too long", 0);
+    return;
+  }
+  if (rec_skip(c, j, (vlen + 3) & ~3u) < 0) return;
+  if (rec_u32(c, j, &astat) < 0) return;
+  if (astat != 0) {
+    fail(j, "NOT_ACCEPTED", "call not accepted by the server", 0);
+    rec_drain(c, j);
+    return;
+  }
+  if (rec_u32(c, j, &status) < 0) return;
+  j->nfs_status = status;
+  if (rec_u32(c, j, &follows) < 0) return;
+  if (follows > 1) {
+    fail(j, "PROTOCOL", "bad post_op_attr", 0);
+    return;
+  }
+  if (follows && rec_skip(c, j, FATTR3_BYTES) < 0) return;
+  if (status != 0) {
+    rec_drain(c, j);
+    return;
+  }
+  if (rec_u32(c, j, &count) < 0 || rec_u32(c, j, &eof) < 0 || rec_u32(c, j, &dlen) < 0) return;
+  if (dlen > j->count || count != dlen || eof > 1) {
+    fail(j, "PROTOCOL", "READ reply with a bad count", 0);
+    return;
+  }
+  loff_t off = j->file_offset;
+  if (dlen > 0 && rec_splice(c, j, dlen, &off) < 0) return;
+  if (rec_skip(c, j, (4 - (dlen & 3)) & 3) < 0) return;
+  if (rec_drain(c, j) < 0) return;
+  j->bytes = dlen;
+  j->eof = (int)eof;
+}
+
+static void *worker(void *arg) {
+  conn_t *c = arg;
+  for (;;) {
+    pthread_mutex_lock(&c->mu);
+    while (!c->head && !c->closing) pthread_cond_wait(&c->cv, &c->mu);
+    job_t *j = c->head;
+    if (j) {
+      c->head = j->next;
+      if (!c->head) c->tail = NULL;
+    }
+    int broken = c->broken;
+    pthread_mutex_unlock(&c->mu);
+    if (!j) break; /* closing and nothing queued */
+    if (broken) fail(j, "BROKEN", "connection unusable after an earlier error", 0);
+    else if (c->closing) fail(j, "CLOSED", "connection closed", 0);
+    else run_job(c, j);
+    if (j->error_code) {
+      pthread_mutex_lock(&c->mu);
+      c->broken = 1;
+      pthread_mutex_unlock(&c->mu);
+    }
+    napi_call_threadsafe_function(c->tsfn, j, napi_tsfn_blocking);
+  }
+  return NULL;
+}
+
+static void settle(napi_env env, napi_value js_cb, void *context, void *data) {
+  (void)js_cb;
+  (void)context;
+  job_t *j = data;
+  close(j->file_fd);
+  if (env) {
+    napi_value v;
+    if (j->error_code) {
+      napi_value code, msg;
+      napi_create_string_utf8(env, j->error_code, NAPI_AUTO_LENGTH, &code);
+      napi_create_string_utf8(env, j->error_message, NAPI_AUTO_LENGTH, &msg);
+      napi_create_error(env, code, msg, &v);
+      napi_reject_deferred(env, j->deferred, v);
+    } else {
+      napi_value s, b, e;
+      napi_create_object(env, &v);
+      napi_create_uint32(env, j->nfs_status, &s);
+      napi_create_uint32(env, j->bytes, &b);
+      napi_get_boolean(env, j->eof != 0, &e);
+      napi_set_named_property(env, v, "status", s);
+      napi_set_named_property(env, v, "bytes", b);
+      napi_set_named_property(env, v, "eof", e);
+      napi_resolve_deferred(env, j->deferred, v);
+    }
+  }
+  free(j);
+}
+
+static void conn_stop(conn_t *c) {
+  pthread_mutex_lock(&c->mu);
+  int was = c->closing;
+  c->closing = 1;
+  pthread_cond_signal(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+  if (was) return;
+  /* Unblocks a call in progress (it fails), then the thread drains the queue and exits. */
+  shutdown(c->fd, SHUT_RDWR);
+  pthread_join(c->thread, NULL);
+  close(c->fd);
+  close(c->pipe_r);
+  close(c->pipe_w);
+  napi_release_threadsafe_function(c->tsfn, napi_tsfn_release);
+}
+
+static void conn_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  conn_t *c = data;
+  conn_stop(c);
+  pthread_mutex_destroy(&c->mu);
+  pthread_cond_destroy(&c->cv);
+  free(c);
+}
+
+static napi_value throw_errno(napi_env env, const char *code, const char *what, int err) {
+  char msg[200];
+  if (err) snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  else snprintf(msg, sizeof msg, "%s", what);
+  napi_throw_error(env, code, msg);
+  return NULL;
+}
+
+/** connect(host: string, port: number, timeoutMs: number): Connection (blocking connect, bounded). */
+static napi_value js_connect(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char host[256];
+  size_t hl;
+  uint32_t port, timeout_ms;
+  if (argc < 3 || napi_get_value_string_utf8(env, argv[0], host, sizeof host, &hl) != napi_ok ||
+      napi_get_value_uint32(env, argv[1], &port) != napi_ok || napi_get_value_uint32(env, argv[2], &timeout_ms) != napi_ok ||
+      port == 0 || port > 65535 || timeout_ms == 0)
+    return throw_errno(env, "ARGUMENT", "connect(host, port, timeoutMs)", 0);
+  struct addrinfo hints = {0}, *res = NULL;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST;
+  char ports[8];
+  snprintf(ports, sizeof ports, "%u", port);
+  if (getaddrinfo(host, ports, &hints, &res) != 0 || !res) return throw_errno(env, "ARGUMENT", "host must be a numeric address", 0);
+  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    freeaddrinfo(res);
+    return throw_errno(env, "IO", "socket", errno);
+  }
+  int rc = connect(fd, res->ai_addr, res->ai_addrlen);
+  freeaddrinfo(res);
+  if (rc < 0 && errno == EINPROGRESS) {
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    rc = poll(&p, 1, (int)timeout_ms);
+    if (rc == 0) {
+      close(fd);
+      return throw_errno(env, "TIMEOUT", "connect", ETIMEDOUT);
+    }
+    int err = 0;
+    socklen_t el = sizeof err;
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+    if (rc < 0 || err) {
+      close(fd);
+      return throw_errno(env, "CONNECT_FAILED", "connect", rc < 0 ? errno : err);
+    }
+  } else if (rc < 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "CONNECT_FAILED", "connect", err);
+  }
+  /* Blocking from now on (the worker thread owns it); every wait bounded by the timeouts. */
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  int pp[2];
+  if (pipe2(pp, O_CLOEXEC) < 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "IO", "pipe", err);
+  }
+  fcntl(pp[1], F_SETPIPE_SZ, PIPE_BYTES); /* best effort: a smaller pipe only means more splices */
+
+  conn_t *c = calloc(1, sizeof *c);
+  if (!c) {
+    close(fd);
+    close(pp[0]);
+    close(pp[1]);
+    return throw_errno(env, "IO", "out of memory", 0);
+  }
+  c->fd = fd;
+  c->pipe_r = pp[0];
+  c->pipe_w = pp[1];
+  c->timeout_ms = (int)timeout_ms;
+  pthread_mutex_init(&c->mu, NULL);
+  pthread_cond_init(&c->cv, NULL);
+  napi_value name, obj;
+  CHECK(napi_create_string_utf8(env, "rowfs-splice", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, NULL, settle, &c->tsfn));
+  /* The connection does not keep the process alive (its calls have deadlines). */
+  napi_unref_threadsafe_function(env, c->tsfn);
+  if (pthread_create(&c->thread, NULL, worker, c) != 0) {
+    napi_release_threadsafe_function(c->tsfn, napi_tsfn_abort);
+    close(fd);
+    close(pp[0]);
+    close(pp[1]);
+    free(c);
+    return throw_errno(env, "IO", "pthread_create", 0);
+  }
+  CHECK(napi_create_object(env, &obj));
+  CHECK(napi_wrap(env, obj, c, conn_finalize, NULL, NULL));
+  return obj;
+}
+
+static conn_t *unwrap(napi_env env, napi_value v) {
+  conn_t *c = NULL;
+  if (napi_unwrap(env, v, (void **)&c) != napi_ok) return NULL;
+  return c;
+}
+
+/**
+ * read(conn, call: Uint8Array (the RPC call message, without record mark), xid, fileFd, fileOffset,
+ * count): Promise<{status, bytes, eof}>; rejects with an Error whose code says what failed.
+ */
+static napi_value js_read(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  conn_t *c = argc >= 6 ? unwrap(env, argv[0]) : NULL;
+  if (!c) return throw_errno(env, "ARGUMENT", "read(conn, call, xid, fileFd, fileOffset, count)", 0);
+  bool is_ta = false;
+  napi_is_typedarray(env, argv[1], &is_ta);
+  if (!is_ta) return throw_errno(env, "ARGUMENT", "call must be a Uint8Array", 0);
+  napi_typedarray_type tt;
+  size_t len, off;
+  void *data;
+  napi_value ab;
+  CHECK(napi_get_typedarray_info(env, argv[1], &tt, &len, &data, &ab, &off));
+  uint32_t xid, count;
+  int32_t file_fd;
+  int64_t file_offset;
+  if (tt != napi_uint8_array || len == 0 || len > MAX_CALL_BYTES || napi_get_value_uint32(env, argv[2], &xid) != napi_ok ||
+      napi_get_value_int32(env, argv[3], &file_fd) != napi_ok || napi_get_value_int64(env, argv[4], &file_offset) != napi_ok ||
+      napi_get_value_uint32(env, argv[5], &count) != napi_ok || file_fd < 0 || file_offset < 0)
+    return throw_errno(env, "ARGUMENT", "read(conn, call, xid, fileFd, fileOffset, count)", 0);
+  job_t *j = calloc(1, sizeof *j);
+  if (!j) return throw_errno(env, "IO", "out of memory", 0);
+  uint32_t mark = LAST_FRAGMENT | (uint32_t)len;
+  j->call[0] = (uint8_t)(mark >> 24);
+  j->call[1] = (uint8_t)(mark >> 16);
+  j->call[2] = (uint8_t)(mark >> 8);
+  j->call[3] = (uint8_t)mark;
+  memcpy(j->call + 4, data, len);
+  j->call_len = len + 4;
+  j->xid = xid;
+  j->file_fd = fcntl(file_fd, F_DUPFD_CLOEXEC, 0); /* own copy: see sendFile */
+  if (j->file_fd < 0) {
+    int err = errno;
+    free(j);
+    return throw_errno(env, "IO", "dup", err);
+  }
+  j->file_offset = file_offset;
+  j->count = count;
+  napi_value promise;
+  if (napi_create_promise(env, &j->deferred, &promise) != napi_ok) {
+    close(j->file_fd);
+    free(j);
+    return throw_errno(env, "SPLICE_NAPI", "napi_create_promise", 0);
+  }
+  pthread_mutex_lock(&c->mu);
+  if (c->closing) {
+    pthread_mutex_unlock(&c->mu);
+    /* Settled through the normal path so the promise always resolves on the JS thread. */
+    fail(j, "CLOSED", "connection closed", 0);
+    napi_value code, msg, err;
+    napi_create_string_utf8(env, j->error_code, NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, j->error_message, NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, code, msg, &err);
+    napi_reject_deferred(env, j->deferred, err);
+    close(j->file_fd);
+    free(j);
+    return promise;
+  }
+  if (c->tail) c->tail->next = j;
+  else c->head = j;
+  c->tail = j;
+  pthread_cond_signal(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+  return promise;
+}
+
+/** close(conn): fails queued calls, joins the thread, closes the socket. Idempotent. */
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  conn_t *c = argc >= 1 ? unwrap(env, argv[0]) : NULL;
+  if (!c) return throw_errno(env, "ARGUMENT", "close(conn)", 0);
+  conn_stop(c);
+  return NULL;
+}
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  int sock;
+  int file;
+  off_t offset;
+  size_t left;
+  int timeout_ms;
+  const char *code;
+  int err;
+} send_t;
+
+static void send_execute(napi_env env, void *data) {
+  (void)env;
+  send_t *t = data;
+  while (t->left > 0) {
+    ssize_t n = sendfile(t->sock, t->file, &t->offset, t->left);
+    if (n > 0) {
+      t->left -= (size_t)n;
+      continue;
+    }
+    if (n == 0) {
+      t->code = "SHORT_FILE";
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      struct pollfd p = {.fd = t->sock, .events = POLLOUT};
+      int r = poll(&p, 1, t->timeout_ms);
+      if (r == 0) {
+        t->code = "TIMEOUT";
+        return;
+      }
+      if (r < 0 && errno != EINTR) {
+        t->code = "IO";
+        t->err = errno;
+        return;
+      }
+      continue;
+    }
+    t->code = "IO";
+    t->err = errno;
+    return;
+  }
+}
+
+static void send_complete(napi_env env, napi_status status, void *data) {
+  send_t *t = data;
+  if (status == napi_ok && !t->code) {
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    napi_resolve_deferred(env, t->deferred, undef);
+  } else {
+    char msg[160];
+    snprintf(msg, sizeof msg, "sendfile: %s", t->err ? strerror(t->err) : t->code ? t->code : "cancelled");
+    napi_value code, m, e;
+    napi_create_string_utf8(env, t->code ? t->code : "IO", NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+    napi_create_error(env, code, m, &e);
+    napi_reject_deferred(env, t->deferred, e);
+  }
+  napi_delete_async_work(env, t->work);
+  close(t->sock);
+  close(t->file);
+  free(t);
+}
+
+/** sendFile(socketFd, fileFd, offset, length, timeoutMs): Promise<void>. */
+static napi_value js_send_file(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t sock, file;
+  int64_t offset, length;
+  uint32_t timeout_ms;
+  if (argc < 5 || napi_get_value_int32(env, argv[0], &sock) != napi_ok || napi_get_value_int32(env, argv[1], &file) != napi_ok ||
+      napi_get_value_int64(env, argv[2], &offset) != napi_ok || napi_get_value_int64(env, argv[3], &length) != napi_ok ||
+      napi_get_value_uint32(env, argv[4], &timeout_ms) != napi_ok || sock < 0 || file < 0 || offset < 0 || length < 0 || timeout_ms == 0)
+    return throw_errno(env, "ARGUMENT", "sendFile(socketFd, fileFd, offset, length, timeoutMs)", 0);
+  send_t *t = calloc(1, sizeof *t);
+  if (!t) return throw_errno(env, "IO", "out of memory", 0);
+  /* Own duplicates: the caller may close its descriptors (a destroyed socket, an evicted cache
+     file) while the send runs; a reused number must never receive these bytes. */
+  t->sock = fcntl(sock, F_DUPFD_CLOEXEC, 0);
+  t->file = fcntl(file, F_DUPFD_CLOEXEC, 0);
+  if (t->sock < 0 || t->file < 0) {
+    int err = errno;
+    if (t->sock >= 0) close(t->sock);
+    if (t->file >= 0) close(t->file);
+    free(t);
+    return throw_errno(env, "IO", "dup", err);
+  }
+  t->offset = (off_t)offset;
+  t->left = (size_t)length;
+  t->timeout_ms = (int)timeout_ms;
+  napi_value promise, name;
+  if (napi_create_promise(env, &t->deferred, &promise) != napi_ok) {
+    close(t->sock);
+    close(t->file);
+    free(t);
+    return throw_errno(env, "SPLICE_NAPI", "napi_create_promise", 0);
+  }
+  CHECK(napi_create_string_utf8(env, "rowfs-sendfile", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, send_execute, send_complete, t, &t->work));
+  CHECK(napi_queue_async_work(env, t->work));
+  return promise;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"connect", NULL, js_connect, NULL, NULL, NULL, napi_default, NULL},
+      {"read", NULL, js_read, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+      {"sendFile", NULL, js_send_file, NULL, NULL, NULL, napi_default, NULL},
+  };
+  CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
