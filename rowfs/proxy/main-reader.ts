@@ -120,7 +120,7 @@ export class MainReader {
 
   /** Bytes of main data held by readers or fetches right now, and the pool's counters. */
   memory() {
-    return { splicing: this.splicing, fillFailures: this.fillFailures, prefetchBytes: this.prefetchBytes, pendingCacheBytes: this.pendingCacheBytes, joinedByCopy: this.joinedByCopy, cacheWaits: this.cacheWaits, pool: { ...this.pool.stats, bufferBytes: this.pool.bufferBytes, maxBuffers: this.pool.maxBuffers } };
+    return { splicing: this.splicing, spliceReadBytes: this.spliceReadBytes, fillFailures: this.fillFailures, prefetchBytes: this.prefetchBytes, pendingCacheBytes: this.pendingCacheBytes, joinedByCopy: this.joinedByCopy, cacheWaits: this.cacheWaits, pool: { ...this.pool.stats, bufferBytes: this.pool.bufferBytes, maxBuffers: this.pool.maxBuffers } };
   }
 
   /**

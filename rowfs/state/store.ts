@@ -25,6 +25,9 @@ const VID_CHUNK = 4096;
 
 export type Durability = 'disk' | 'process';
 
+/** Nodes remembered in memory (a few hundred bytes each). */
+const NODE_CACHE_ENTRIES = 4096;
+
 export class StateStoreError extends Error {
   override name = 'StateStoreError';
 }
@@ -78,6 +81,8 @@ export class StateStore {
   private readonly syncer: GroupSync;
   private reserving: Promise<void> | undefined;
   private readonly bitmapCache = new Map<number, BlockBitmap>();
+  /** Recently read nodes (see getNode), at most NODE_CACHE_ENTRIES, oldest dropped first. */
+  private readonly nodeCache = new Map<number, NodeRecord>();
 
   private constructor(
     dir: string,
@@ -164,9 +169,20 @@ export class StateStore {
     }
   }
 
+  /**
+   * The node of `vid`. Recently read nodes are remembered (an LMDB read and decode per call was a
+   * visible share of every READ's CPU); any change to a node in a commit drops its entry first.
+   * Callers must not mutate the returned record (they build a new one and putNode it).
+   */
   getNode(vid: number): NodeRecord | undefined {
-    const n = this.nodes.get(vid);
-    return n ? normaliseNode(n) : undefined;
+    const hit = this.nodeCache.get(vid);
+    if (hit) return hit;
+    const stored = this.nodes.get(vid);
+    if (!stored) return undefined;
+    const n = normaliseNode(stored);
+    if (this.nodeCache.size >= NODE_CACHE_ENTRIES) this.nodeCache.delete(this.nodeCache.keys().next().value as number);
+    this.nodeCache.set(vid, n);
+    return n;
   }
 
   lookupName(parent: number, name: string): number | undefined {
@@ -209,9 +225,18 @@ export class StateStore {
 
   /** Applies `fn`'s changes atomically; resolves once they are durable at the given level. */
   async commit(fn: (tx: StateTx) => void, durability: Durability = 'disk'): Promise<void> {
+    // Nodes changed here leave the node cache now and again once committed (a read in between
+    // may have seen, and remembered, the value before the commit).
+    const touched: number[] = [];
     const tx: StateTx = {
-      putNode: (n) => this.nodes.putSync(n.vid, n),
+      putNode: (n) => {
+        touched.push(n.vid);
+        this.nodeCache.delete(n.vid);
+        this.nodes.putSync(n.vid, n);
+      },
       removeNode: (vid) => {
+        touched.push(vid);
+        this.nodeCache.delete(vid);
         this.nodes.removeSync(vid);
         this.bitmaps.removeSync(vid);
         this.bitmapCache.delete(vid);
@@ -228,7 +253,11 @@ export class StateStore {
       },
       setMainIndex: (h, vid) => this.mainIndex.putSync(hex(h), vid),
     };
-    await this.env.transaction(() => fn(tx));
+    try {
+      await this.env.transaction(() => fn(tx));
+    } finally {
+      for (const vid of touched) this.nodeCache.delete(vid);
+    }
     if (durability === 'disk') await this.syncer.sync();
   }
 
