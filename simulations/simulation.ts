@@ -101,7 +101,9 @@ export class Simulation {
     });
     const sn: SimNode = { node, host, clock, identity, createdAt: this.clock.now(), ...(nat ? { nat } : {}) };
     // Behind NATs the first link, too, needs a direct path (a bootstrap endpoint is reachable from anywhere).
-    const boot = this.nodes.size > 0 ? this.randomNode(BOOTSTRAP_MIN_AGE_MS, nat ? (b) => directPathPossible(nat, b.nat ?? 'none') : undefined) : undefined;
+    // Like a real bootstrap endpoint (a node that has found its place in the ring, e.g. a long-running
+    // `overlay up --listen`): a node that never got an answer to its own FIND cannot route a joiner's.
+    const boot = this.nodes.size > 0 ? this.randomNode(BOOTSTRAP_MIN_AGE_MS, (b) => b.node.isJoined && (!nat || directPathPossible(nat, b.nat ?? 'none'))) : undefined;
     this.nodes.set(identity.address, sn);
     this.nodeList = undefined;
     node.start();

@@ -62,8 +62,9 @@ export interface VipLeaseOptions {
   confirmMs?: number;
   /**
    * Read-backs after the address is in use (ms after the claim). In a large join storm the ring takes
-   * longer than the probation to settle; a rival found then makes us give the address up (onLost).
-   * Default [5 s, 20 s].
+   * longer than the probation to settle (a 1,000-node storm within 2 s behind NATs: up to a minute); a
+   * rival found then makes us give the address up (onLost). Default [5 s, 20 s, 60 s]; after that the
+   * renewals (an exclusive create every ttl/3) keep checking.
    */
   verifyAfterMs?: readonly number[];
 }
@@ -73,7 +74,7 @@ export const DEFAULT_RENEW_FRACTION = 1 / 3;
 export const DEFAULT_RENEW_RETRY_MS = 5_000;
 export const DEFAULT_MAX_CLAIM_ATTEMPTS = 32;
 export const DEFAULT_CLAIM_CONFIRM_MS = 1_000;
-export const DEFAULT_VERIFY_AFTER_MS: readonly number[] = [5_000, 20_000];
+export const DEFAULT_VERIFY_AFTER_MS: readonly number[] = [5_000, 20_000, 60_000];
 
 const isConflict = (err: unknown) => (err as { name?: unknown })?.name === 'DhtConflictError';
 

@@ -12,9 +12,17 @@ export interface OverlayOptions {
   hopLimit: number;
   /** Period of the maintenance tick (keepalives, link wants, DHT expiry). */
   tickMs: number;
-  /** A link silent for this long gets a PING. */
+  /**
+   * A link silent for this long gets a PING. Links that carry traffic are probed by it instead
+   * (probeQuietMs), and NAT bindings are kept open by ICE's own consent checks, so idle far links
+   * are checked rarely: PING/PONG were two thirds of a settled node's frames at 30 s.
+   */
   pingIntervalMs: number;
-  /** The same for near links, which hold the ring together and carry DHT replication. */
+  /**
+   * The same for near links, which hold the ring together and carry DHT replication. Equal to the
+   * stabilize period: a near neighbour's NEIGHBORS list already shows it alive, so a PING goes only
+   * when that list is late.
+   */
   nearPingIntervalMs: number;
   /** Sending on a link silent for this long sends a PING along (fast crash detection under traffic). */
   probeQuietMs: number;
@@ -78,8 +86,8 @@ export const defaultOverlayOptions: OverlayOptions = {
   maxFarLinks: 24,
   hopLimit: 64,
   tickMs: 5_000,
-  pingIntervalMs: 30_000,
-  nearPingIntervalMs: 10_000,
+  pingIntervalMs: 60_000,
+  nearPingIntervalMs: 20_000,
   probeQuietMs: 3_000,
   pongTimeoutMs: 5_000,
   linkTimeoutMs: 75_000,

@@ -523,8 +523,11 @@ export class OverlayNode implements Overlay {
         e.pingNonce = undefined;
         return;
       case FRAME_NEIGHBORS:
-        this.considerCandidates(f.addresses, e.address);
-        if (f.wantReply) this.sendFrame(e, { type: FRAME_NEIGHBORS, wantReply: false, addresses: this.nearList() });
+        this.considerCandidates(f.addresses, e.address, true);
+        // Answer when asked, and when the sender counts us near but we do not count it: it is then
+        // missing nodes between us that only we can name (near sets are not symmetric while the ring
+        // fills in, and our own lists go only to our near set, so it would never hear of them).
+        if (f.wantReply || (!f.answer && !this.table.isNear(e.address))) this.sendFrame(e, { type: FRAME_NEIGHBORS, wantReply: false, answer: true, addresses: this.nearList() });
         return;
       case FRAME_WANT:
         e.remoteWants = f.want;
@@ -705,6 +708,7 @@ export class OverlayNode implements Overlay {
       if (!r || this.stopped) return;
       if (!this.joined) this.joinedAt = this.deps.clock.now();
       this.joined = true;
+      if (this.deps.log) this.log(`found ${addressHex(r.from)}`);
       this.considerCandidates([r.from]);
       this.considerCandidates(r.near, r.from);
     });
@@ -715,10 +719,18 @@ export class OverlayNode implements Overlay {
    * them, so our signalling goes through it: greedy routing alone cannot reach a node that the ring
    * around it does not know yet.
    */
-  private considerCandidates(candidates: RingAddress[], informer?: RingAddress): void {
+  private considerCandidates(candidates: RingAddress[], informer?: RingAddress, neighbourList = false): void {
     // Before our FIND has placed us, neighbour lists (from a random bootstrap peer) would only lead
     // us on a walk round the ring.
     if (!this.joined) return;
+    // A neighbour's list with several nodes between us and our nearest neighbours: our FIND was answered
+    // by a node that did not know our part of the ring (it happens in join storms). Following such lists
+    // walks us home three nodes per dial (hundreds of dials); a FIND for our own address jumps there.
+    if (neighbourList && this.table.insideGaps(candidates) >= this.options.nearPerSide) {
+      this.count('near_jumps');
+      this.join();
+      return;
+    }
     const now = this.deps.clock.now();
     const usable = candidates.filter((c) => !this.pendingDials.has(c) && !((this.cooldownUntil.get(c) ?? 0) > now));
     for (const c of this.table.nearCandidates(usable, this.pendingDials.keys())) this.connect(c, 'near', informer);

@@ -151,6 +151,26 @@ export class ConnectionTable {
   }
 
   /**
+   * How many of `candidates` (not linked) lie strictly between us and our nearest linked neighbour on
+   * either side. In a settled ring a neighbour's list brings at most a newcomer or two there; several
+   * at once mean our near set is far from our true place in the ring.
+   */
+  insideGaps(candidates: readonly RingAddress[]): number {
+    const succ = this.successors(1)[0];
+    const pred = this.predecessors(1)[0];
+    if (succ === undefined || pred === undefined) return 0;
+    const toSucc = cwDist(this.self, succ);
+    const fromPred = cwDist(pred, this.self);
+    let n = 0;
+    for (const c of new Set(candidates)) {
+      if (c === this.self || this.entries.has(c)) continue;
+      const cw = cwDist(this.self, c);
+      if ((cw !== 0n && cw < toSucc) || cwDist(c, this.self) < fromPred) n++;
+    }
+    return n;
+  }
+
+  /**
    * The linked address closest to `key` by ring distance (ties to the lower address), skipping
    * `exclude`. Undefined if the table is empty. O(log n): the closest point of a sorted circular set
    * to a key is the key's successor or predecessor in it.

@@ -7,7 +7,7 @@
 //             never a hop, nor the nearest-mode destination: a node looking for its own place, or not yet on the ring)
 //   PING      2 | nonce u32
 //   PONG      3 | nonce u32
-//   NEIGHBORS 4 | flags u8 (bit0: please answer with yours) | count u8 (<= 64) | count x address 20
+//   NEIGHBORS 4 | flags u8 (bit0: please answer with yours; bit1: this answers yours) | count u8 (<= 64) | count x address 20
 //   WANT      5 | want u8 (0 or 1)
 //   LOCAL     6 | kind u8 | payload          (link-local overlay control, e.g. DHT replica traffic)
 //   BYE       7 | ack u8 (0 or 1)            (graceful link close: the sender stops using the link; the
@@ -47,7 +47,7 @@ export interface RoutedFrame {
 }
 export interface PingFrame { type: typeof FRAME_PING; nonce: number }
 export interface PongFrame { type: typeof FRAME_PONG; nonce: number }
-export interface NeighborsFrame { type: typeof FRAME_NEIGHBORS; wantReply: boolean; addresses: RingAddress[] }
+export interface NeighborsFrame { type: typeof FRAME_NEIGHBORS; wantReply: boolean; /** This list answers the receiver's (never answered again). */ answer?: boolean; addresses: RingAddress[] }
 export interface WantFrame { type: typeof FRAME_WANT; want: boolean }
 export interface LocalFrame { type: typeof FRAME_LOCAL; kind: number; payload: Uint8Array }
 export interface ByeFrame { type: typeof FRAME_BYE; ack: boolean }
@@ -109,7 +109,7 @@ export function encodeFrame(f: Frame): Uint8Array {
       if (f.addresses.length > MAX_NEIGHBORS_PER_FRAME) throw new WireError('too-large', `${f.addresses.length} neighbours`);
       const out = new Uint8Array(3 + f.addresses.length * ADDRESS_BYTES);
       out[0] = FRAME_NEIGHBORS;
-      out[1] = f.wantReply ? 1 : 0;
+      out[1] = (f.wantReply ? 1 : 0) | (f.answer ? 2 : 0);
       out[2] = f.addresses.length;
       f.addresses.forEach((a, i) => {
         checkAddress(a, 'neighbour');
@@ -182,14 +182,16 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     }
     case FRAME_NEIGHBORS: {
       need(b, 3, 'neighbors');
-      if (b[1]! > 1) throw new WireError('bad-field', `unknown neighbors flags ${b[1]}`);
+      if (b[1]! > 3) throw new WireError('bad-field', `unknown neighbors flags ${b[1]}`);
       const n = b[2]!;
       if (n > MAX_NEIGHBORS_PER_FRAME) throw new WireError('too-large', `${n} neighbours`);
       need(b, 3 + n * ADDRESS_BYTES, 'neighbors');
       if (b.length !== 3 + n * ADDRESS_BYTES) throw new WireError('trailing-bytes', 'neighbors frame too long');
       const addresses: RingAddress[] = [];
       for (let i = 0; i < n; i++) addresses.push(bytesToAddress(b, 3 + i * ADDRESS_BYTES));
-      return { type, wantReply: b[1] === 1, addresses };
+      const f: NeighborsFrame = { type, wantReply: (b[1]! & 1) !== 0, addresses };
+      if (b[1]! & 2) f.answer = true;
+      return f;
     }
     case FRAME_WANT: {
       if (b.length !== 2) throw new WireError(b.length < 2 ? 'truncated' : 'trailing-bytes', 'want must be 2 bytes');

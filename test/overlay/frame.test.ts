@@ -27,7 +27,7 @@ const frame: fc.Arbitrary<Frame> = fc.oneof(
   ),
   fc.record({ type: fc.constantFrom(FRAME_PING as typeof FRAME_PING), nonce: fc.integer({ min: 0, max: 0xffffffff }) }),
   fc.record({ type: fc.constantFrom(FRAME_PONG as typeof FRAME_PONG), nonce: fc.integer({ min: 0, max: 0xffffffff }) }),
-  fc.record({ type: fc.constant(FRAME_NEIGHBORS as typeof FRAME_NEIGHBORS), wantReply: fc.boolean(), addresses: fc.array(address, { maxLength: 64 }) }),
+  fc.record({ type: fc.constant(FRAME_NEIGHBORS as typeof FRAME_NEIGHBORS), wantReply: fc.boolean(), answer: fc.constant(true as const), addresses: fc.array(address, { maxLength: 64 }) }, { requiredKeys: ['type', 'wantReply', 'addresses'] }),
   fc.record({ type: fc.constant(FRAME_WANT as typeof FRAME_WANT), want: fc.boolean() }),
   fc.record({ type: fc.constant(FRAME_LOCAL as typeof FRAME_LOCAL), kind: fc.integer({ min: 0, max: 255 }), payload: bytes }),
   fc.record({ type: fc.constant(FRAME_BYE as typeof FRAME_BYE), ack: fc.boolean() }),
@@ -89,7 +89,7 @@ test('specific bad frames are refused with the right code', (t) => {
   t.is(code([FRAME_PING, 0, 0, 0, 0, 0]), 'trailing-bytes');
   t.is(code([FRAME_NEIGHBORS, 0, 1, 1, 2]), 'truncated');
   t.is(code([FRAME_NEIGHBORS, 0, 65]), 'too-large');
-  t.is(code([FRAME_NEIGHBORS, 2, 0]), 'bad-field');
+  t.is(code([FRAME_NEIGHBORS, 4, 0]), 'bad-field');
   t.is(code([FRAME_WANT, 2]), 'bad-field');
   t.is(code([FRAME_BYE, 1, 0]), 'trailing-bytes');
   t.is(code([FRAME_LOCAL]), 'truncated');
