@@ -66,7 +66,9 @@ typedef struct job {
 } job_t;
 
 typedef struct conn {
-  int fd;
+  int fd; /* -1 until the worker has connected */
+  struct sockaddr_storage addr;
+  socklen_t addrlen;
   int pipe_r, pipe_w;
   int timeout_ms;
   pthread_t thread;
@@ -262,6 +264,51 @@ static void run_job(conn_t *c, job_t *j) {
   j->eof = (int)eof;
 }
 
+/** Connects the socket (on the worker thread: a slow or silent main never blocks the JS thread). */
+static int do_connect(conn_t *c, job_t *j) {
+  int fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    fail(j, "IO", "socket", errno);
+    return -1;
+  }
+  pthread_mutex_lock(&c->mu);
+  int closing = c->closing;
+  if (!closing) c->fd = fd;
+  pthread_mutex_unlock(&c->mu);
+  if (closing) {
+    close(fd);
+    fail(j, "CLOSED", "connection closed", 0);
+    return -1;
+  }
+  int rc = connect(fd, (struct sockaddr *)&c->addr, c->addrlen);
+  if (rc < 0 && errno == EINPROGRESS) {
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    rc = poll(&p, 1, c->timeout_ms);
+    if (rc == 0) {
+      fail(j, "CONNECT_FAILED", "connect", ETIMEDOUT);
+      return -1;
+    }
+    int err = 0;
+    socklen_t el = sizeof err;
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+    if (rc < 0 || err) {
+      fail(j, "CONNECT_FAILED", "connect", rc < 0 ? errno : err);
+      return -1;
+    }
+  } else if (rc < 0) {
+    fail(j, "CONNECT_FAILED", "connect", errno);
+    return -1;
+  }
+  /* Blocking from now on (this thread owns it); every wait bounded by the timeouts. */
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  struct timeval tv = {.tv_sec = c->timeout_ms / 1000, .tv_usec = (c->timeout_ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  return 0;
+}
+
 static void *worker(void *arg) {
   conn_t *c = arg;
   for (;;) {
@@ -277,7 +324,7 @@ static void *worker(void *arg) {
     if (!j) break; /* closing and nothing queued */
     if (broken) fail(j, "BROKEN", "connection unusable after an earlier error", 0);
     else if (c->closing) fail(j, "CLOSED", "connection closed", 0);
-    else run_job(c, j);
+    else if (c->fd >= 0 || do_connect(c, j) == 0) run_job(c, j);
     if (j->error_code) {
       pthread_mutex_lock(&c->mu);
       c->broken = 1;
@@ -324,9 +371,12 @@ static void conn_stop(conn_t *c) {
   pthread_mutex_unlock(&c->mu);
   if (was) return;
   /* Unblocks a call in progress (it fails), then the thread drains the queue and exits. */
-  shutdown(c->fd, SHUT_RDWR);
+  pthread_mutex_lock(&c->mu);
+  int fd = c->fd;
+  pthread_mutex_unlock(&c->mu);
+  if (fd >= 0) shutdown(fd, SHUT_RDWR);
   pthread_join(c->thread, NULL);
-  close(c->fd);
+  if (c->fd >= 0) close(c->fd);
   close(c->pipe_r);
   close(c->pipe_w);
   napi_release_threadsafe_function(c->tsfn, napi_tsfn_release);
@@ -350,7 +400,10 @@ static napi_value throw_errno(napi_env env, const char *code, const char *what, 
   return NULL;
 }
 
-/** connect(host: string, port: number, timeoutMs: number): Connection (blocking connect, bounded). */
+/**
+ * connect(host: numeric address, port, timeoutMs): Connection. Returns at once: the worker thread
+ * connects before its first call (a failure fails that call with CONNECT_FAILED).
+ */
 static napi_value js_connect(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -368,55 +421,27 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
   char ports[8];
   snprintf(ports, sizeof ports, "%u", port);
   if (getaddrinfo(host, ports, &hints, &res) != 0 || !res) return throw_errno(env, "ARGUMENT", "host must be a numeric address", 0);
-  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) {
+  if (res->ai_addrlen > sizeof(struct sockaddr_storage)) {
     freeaddrinfo(res);
-    return throw_errno(env, "IO", "socket", errno);
+    return throw_errno(env, "ARGUMENT", "address too long", 0);
   }
-  int rc = connect(fd, res->ai_addr, res->ai_addrlen);
+  struct sockaddr_storage addr;
+  socklen_t addrlen = res->ai_addrlen;
+  memcpy(&addr, res->ai_addr, res->ai_addrlen);
   freeaddrinfo(res);
-  if (rc < 0 && errno == EINPROGRESS) {
-    struct pollfd p = {.fd = fd, .events = POLLOUT};
-    rc = poll(&p, 1, (int)timeout_ms);
-    if (rc == 0) {
-      close(fd);
-      return throw_errno(env, "TIMEOUT", "connect", ETIMEDOUT);
-    }
-    int err = 0;
-    socklen_t el = sizeof err;
-    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
-    if (rc < 0 || err) {
-      close(fd);
-      return throw_errno(env, "CONNECT_FAILED", "connect", rc < 0 ? errno : err);
-    }
-  } else if (rc < 0) {
-    int err = errno;
-    close(fd);
-    return throw_errno(env, "CONNECT_FAILED", "connect", err);
-  }
-  /* Blocking from now on (the worker thread owns it); every wait bounded by the timeouts. */
-  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   int pp[2];
-  if (pipe2(pp, O_CLOEXEC) < 0) {
-    int err = errno;
-    close(fd);
-    return throw_errno(env, "IO", "pipe", err);
-  }
+  if (pipe2(pp, O_CLOEXEC) < 0) return throw_errno(env, "IO", "pipe", errno);
   fcntl(pp[1], F_SETPIPE_SZ, PIPE_BYTES); /* best effort: a smaller pipe only means more splices */
 
   conn_t *c = calloc(1, sizeof *c);
   if (!c) {
-    close(fd);
     close(pp[0]);
     close(pp[1]);
     return throw_errno(env, "IO", "out of memory", 0);
   }
-  c->fd = fd;
+  c->fd = -1;
+  c->addr = addr;
+  c->addrlen = addrlen;
   c->pipe_r = pp[0];
   c->pipe_w = pp[1];
   c->timeout_ms = (int)timeout_ms;
@@ -429,7 +454,6 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
   napi_unref_threadsafe_function(env, c->tsfn);
   if (pthread_create(&c->thread, NULL, worker, c) != 0) {
     napi_release_threadsafe_function(c->tsfn, napi_tsfn_abort);
-    close(fd);
     close(pp[0]);
     close(pp[1]);
     free(c);
