@@ -10,6 +10,10 @@
 //             in the block cache; checked with the counters) but runs on guest memory the VM has
 //             already populated (see docs/rowfs.md, "the warm-up"), after a cold read of a 32 MB
 //             file through the new proxy (its JIT warm-up). Warm pass reported apart.
+//   floor:    direct_read_plus_cache_write_mbps: in each round, between the proxy's discarded and
+//             measured cold passes, the direct peer's pass (same client, READ size, queue depth, file)
+//             that also writes every chunk it receives into a new local file next to the block cache
+//             (buffered, no fsync), deleted afterwards: the least any caching proxy must do here.
 //   Each of these runs ROUNDS times (a new 256 MB file per round), direct and proxy alternating;
 //   medians are reported and the per-round values printed.
 //   rand4k:   random 4 KB READs in that file for RAND_SECONDS (after the sequential pass: warm)
@@ -23,6 +27,7 @@
 // ROWFS_BENCH_PROF=DIR (CPU profile of the proxy), ROWFS_BENCH_NODE_FLAGS, ROWFS_BENCH_PROXY_ARGS.
 import { randomInt } from 'node:crypto';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync, ftruncateSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,7 +62,7 @@ type Figures = Record<string, { value: number; unit: string }>;
 const figures: Figures = {};
 function put(name: string, value: number, unit: string) {
   figures[name] = { value: Math.round(value * 1000) / 1000, unit };
-  console.log(`${name.padEnd(26)} ${String(figures[name]!.value).padStart(14)} ${unit}`);
+  console.log(`${name.padEnd(34)} ${String(figures[name]!.value).padStart(14)} ${unit}`);
 }
 
 /** CPU seconds (user + system) a process has used so far (diagnostics). */
@@ -97,6 +102,26 @@ async function seqRead(ex: OpenedExport, fh: FileHandle, bytes = FILE_BYTES): Pr
     if (res.data.length !== IO_BYTES) throw new Error(`short read at ${i}`);
   }, { count: bytes / IO_BYTES });
   return bytes / r.seconds / 1e6;
+}
+
+/**
+ * The floor of any caching proxy on this machine: the direct peer's pass (same client, READ size and
+ * queue depth) that also writes every chunk it receives into a new file at `cachePath` (buffered, no
+ * fsync: the page cache, as the block cache). The pass ends when every write has returned.
+ */
+async function seqReadPlusCacheWrite(ex: OpenedExport, fh: FileHandle, cachePath: string): Promise<number> {
+  const file = await openFile(cachePath, 'wx');
+  try {
+    const r = await pump(QUEUE_DEPTH, async (i) => {
+      const res = expectOk(await ex.nfs.read({ file: fh, offset: BigInt(i * IO_BYTES), count: IO_BYTES }), 'READ');
+      if (res.data.length !== IO_BYTES) throw new Error(`short read at ${i}`);
+      const w = await file.write(res.data, 0, IO_BYTES, i * IO_BYTES);
+      if (w.bytesWritten !== IO_BYTES) throw new Error(`short cache write at ${i}`);
+    }, { count: FILE_BYTES / IO_BYTES });
+    return FILE_BYTES / r.seconds / 1e6;
+  } finally {
+    await file.close();
+  }
 }
 
 async function rand4k(ex: OpenedExport, fh: FileHandle): Promise<number> {
@@ -265,6 +290,12 @@ async function main() {
         if (process.env.ROWFS_BENCH_DEBUG) console.log(`(round ${r}: proxy CPU in the first cold pass ${(cpuSeconds(proxy!.proc.proc.pid) - cpu0).toFixed(2)} s)`);
       }
       const { proxy: p, ex: viaP } = await freshProxy();
+      // The floor (direct read + a page-cache write of every byte), here: like the proxy's measured
+      // pass, it writes into page-cache pages just freed (the first proxy's state, deleted above),
+      // and its own file is deleted right before the proxy's measured pass, whose cache reuses them.
+      const floorFile = join(work, `floor-${r}`);
+      sample('direct_read_plus_cache_write_mbps', await seqReadPlusCacheWrite(direct, dFile, floorFile));
+      rmSync(floorFile, { force: true });
       const pFile = await lookup(viaP, viaP.root, `file256-${r}`);
       const pDir = await lookup(viaP, viaP.root, 'dir');
       // A new process compiles its code on first use: a cold read of another, small file first, so
@@ -300,7 +331,7 @@ async function main() {
     const units: Record<string, string> = { mbps: 'MB/s', iops: 'ops/s', ops: 'ops/s' };
     for (const [name, xs] of Object.entries(rounds)) {
       put(name, median(xs), units[name.split('_').pop()!]!);
-      console.log(`${''.padEnd(26)} rounds: ${xs.map((x) => x.toFixed(0)).join(', ')}`);
+      console.log(`${''.padEnd(34)} rounds: ${xs.map((x) => x.toFixed(0)).join(', ')}`);
     }
 
     // Sparse image: a fresh proxy state, 2% of the blocks touched with one 4 KB read each.
@@ -333,6 +364,12 @@ async function main() {
 
     const ratio = (a: string, b: string) => figures[a]!.value / figures[b]!.value;
     console.log('');
+    // The floor against direct: ratio of the medians, and per round (same round, same conditions).
+    const floor = ratio('direct_read_plus_cache_write_mbps', 'direct_read_mbps');
+    const floorRounds = rounds['direct_read_plus_cache_write_mbps']!.map((f, i) => f / rounds['direct_read_mbps']![i]!);
+    const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+    console.log(`floor (direct read + cache write) ${pct(floor)} of direct: ${floor >= 0.8 ? 'above' : 'below'} 80% of direct ` +
+      `(per round ${floorRounds.map(pct).join(', ')}; median ${pct(median(floorRounds))}); proxy ${pct(ratio('proxy_read_mbps', 'direct_read_plus_cache_write_mbps'))} of the floor`);
     console.log(`read ${(100 * ratio('proxy_read_mbps', 'direct_read_mbps')).toFixed(0)}% of direct (target >= 80%), ` +
       `getattr ${(100 * ratio('proxy_getattr_ops', 'direct_getattr_ops')).toFixed(0)}%, lookup ${(100 * ratio('proxy_lookup_ops', 'direct_lookup_ops')).toFixed(0)}% (targets >= 70%)`);
     mkdirSync(fileURLToPath(new URL('../../bench/results/', import.meta.url)), { recursive: true });
