@@ -24,6 +24,7 @@ import { addressHex, cwDist, RING_BITS, ringAdd } from '../ring/ring.js';
 import { decodeFind, decodeFound, encodeFind, encodeFound } from '../wire/control.js';
 import {
   decodeFrame,
+  withRoutedHops,
   encodeFrame,
   FRAME_LOCAL,
   FRAME_NEIGHBORS,
@@ -34,6 +35,7 @@ import {
   FRAME_BYE,
   MAX_NEIGHBORS_PER_FRAME,
   type Frame,
+  type NeighborsFrame,
   type RoutedFrame,
 } from '../wire/frame.js';
 import { WireError } from '../wire/wire-error.js';
@@ -98,6 +100,8 @@ export class OverlayNode implements Overlay {
   private trafficWindowStart = 0;
   /** When our near set last changed (after debounce); exclusive DHT creates wait for quiet. */
   private nearChangedAt = -Infinity;
+  /** The last NEIGHBORS frame each link brought, as bytes and decoded (the same list comes back every stabilize period). */
+  private readonly lastNeighbours = new WeakMap<TableEntry, { bytes: Uint8Array; frame: NeighborsFrame }>();
   /** When each deferred exclusive create first arrived, so no request waits more than settleMs. */
   private readonly deferredSince = new WeakMap<RoutedFrame, number>();
   private readonly relay: RelayService | undefined;
@@ -372,6 +376,9 @@ export class OverlayNode implements Overlay {
       far: purposes?.far ?? false,
       shortcut: purposes?.shortcut ?? false,
       bootstrap: how === 'bootstrap',
+      // A bootstrap link reaching a member comes from a newcomer (not yet routable); reaching a
+      // newcomer, it comes from the member it joins through.
+      transit: !(how === 'bootstrap' && this.joined),
       remoteWants: true,
       announcedWant: true,
       addedAt: now,
@@ -475,7 +482,7 @@ export class OverlayNode implements Overlay {
   private onStrayFrame(link: Link, bytes: Uint8Array): void {
     const f = this.decodeOrCount(decodeFrame, bytes, 'frames_malformed');
     if (!f) return;
-    if (f.type === FRAME_ROUTED) this.route(f);
+    if (f.type === FRAME_ROUTED) this.route(f, false, bytes);
     else if (f.type === FRAME_BYE) {
       if (f.ack) link.close('released');
       else this.sendFrameOn(link, { type: FRAME_BYE, ack: true });
@@ -488,9 +495,14 @@ export class OverlayNode implements Overlay {
   }
 
   private sendFrame(e: TableEntry, f: Frame): boolean {
-    const ok = e.link.sendControl(encodeFrame(f));
+    return this.sendEncoded(e, encodeFrame(f), f.type === FRAME_ROUTED ? f.app : undefined);
+  }
+
+  /** Sends encoded frame bytes; `app` for routed frames (user apps are counted apart). */
+  private sendEncoded(e: TableEntry, bytes: Uint8Array, app?: number): boolean {
+    const ok = e.link.sendControl(bytes);
     if (!ok) this.count('frames_send_failed');
-    if (f.type === FRAME_ROUTED && f.app >= FIRST_USER_APP) this.count('app_frames_out');
+    if (app !== undefined && app >= FIRST_USER_APP) this.count('app_frames_out');
     else this.count('control_frames_out');
     return ok;
   }
@@ -509,11 +521,13 @@ export class OverlayNode implements Overlay {
 
   private onFrame(e: TableEntry, bytes: Uint8Array): void {
     e.lastHeard = this.deps.clock.now();
-    const f = this.decodeOrCount(decodeFrame, bytes, 'frames_malformed');
+    // A near neighbour sends the same list every stabilize period: decode it once.
+    const cached = bytes[0] === FRAME_NEIGHBORS ? this.lastNeighbours.get(e) : undefined;
+    const f = cached !== undefined && cached.bytes.length === bytes.length && Buffer.compare(cached.bytes, bytes) === 0 ? cached.frame : this.decodeOrCount(decodeFrame, bytes, 'frames_malformed');
     if (!f) return;
     switch (f.type) {
       case FRAME_ROUTED:
-        this.route(f);
+        this.route(f, false, bytes);
         return;
       case FRAME_PING:
         this.sendFrame(e, { type: FRAME_PONG, nonce: f.nonce });
@@ -523,11 +537,13 @@ export class OverlayNode implements Overlay {
         e.pingNonce = undefined;
         return;
       case FRAME_NEIGHBORS:
+        if (f !== cached?.frame) this.lastNeighbours.set(e, { bytes, frame: f });
+        if (!e.transit) this.table.setTransit(e.address, true); // only placed nodes send lists
         this.considerCandidates(f.addresses, e.address, true);
         // Answer when asked, and when the sender counts us near but we do not count it: it is then
         // missing nodes between us that only we can name (near sets are not symmetric while the ring
         // fills in, and our own lists go only to our near set, so it would never hear of them).
-        if (f.wantReply || (!f.answer && !this.table.isNear(e.address))) this.sendFrame(e, { type: FRAME_NEIGHBORS, wantReply: false, answer: true, addresses: this.nearList() });
+        if (this.joined && (f.wantReply || (!f.answer && !this.table.isNear(e.address)))) this.sendFrame(e, { type: FRAME_NEIGHBORS, wantReply: false, answer: true, addresses: this.nearList() });
         return;
       case FRAME_WANT:
         e.remoteWants = f.want;
@@ -573,9 +589,16 @@ export class OverlayNode implements Overlay {
     return this.route(frame, o.askReplyVia ?? false);
   }
 
-  /** One routing step for a message here (originated or received). */
-  private route(f: RoutedFrame, askReplyVia = false): boolean {
-    if (f.via === this.address) delete f.via;
+  /**
+   * One routing step for a message here (originated or received). `wire`: the frame's bytes as
+   * received; a forwarded frame is sent on as those bytes with the hop count patched, not re-encoded
+   * (most frames a node handles are in transit).
+   */
+  private route(f: RoutedFrame, askReplyVia = false, wire?: Uint8Array): boolean {
+    if (f.via === this.address) {
+      delete f.via;
+      wire = undefined;
+    }
     const target = f.via ?? f.dest;
     const exact = f.via !== undefined || f.exact;
     const d = nextHop(this.table, target, exact, f.notSrc ? f.src : undefined);
@@ -598,7 +621,7 @@ export class OverlayNode implements Overlay {
       // The peer stopped answering our probe: drop it and route around it.
       this.count('link_failures_detected');
       this.dropEntry(e, 'timeout');
-      return this.route(f, askReplyVia);
+      return this.route(f, askReplyVia, wire);
     }
     this.probeIfQuiet(e, now);
     if (f.app >= FIRST_USER_APP) e.lastUsed = now;
@@ -606,6 +629,7 @@ export class OverlayNode implements Overlay {
     // The frame is ours (decoded for this hop or built by us): update it in place.
     f.hops++;
     if (askReplyVia && d.next !== f.dest) f.replyVia = d.next;
+    else if (wire !== undefined) return this.sendEncoded(e, withRoutedHops(wire, f.hops), f.app);
     return this.sendFrame(e, f);
   }
 
@@ -726,14 +750,16 @@ export class OverlayNode implements Overlay {
     // A neighbour's list with several nodes between us and our nearest neighbours: our FIND was answered
     // by a node that did not know our part of the ring (it happens in join storms). Following such lists
     // walks us home three nodes per dial (hundreds of dials); a FIND for our own address jumps there.
-    if (neighbourList && this.table.insideGaps(candidates) >= this.options.nearPerSide) {
+    const now = this.deps.clock.now();
+    const usable = candidates.filter((c) => !this.pendingDials.has(c) && !((this.cooldownUntil.get(c) ?? 0) > now));
+    const near = this.table.nearCandidates(usable, this.pendingDials.keys());
+    const k = this.options.nearPerSide;
+    if (neighbourList && near.length >= k && this.table.insideGaps(near) >= k) {
       this.count('near_jumps');
       this.join();
       return;
     }
-    const now = this.deps.clock.now();
-    const usable = candidates.filter((c) => !this.pendingDials.has(c) && !((this.cooldownUntil.get(c) ?? 0) > now));
-    for (const c of this.table.nearCandidates(usable, this.pendingDials.keys())) this.connect(c, 'near', informer);
+    for (const c of near) this.connect(c, 'near', informer);
   }
 
   private connect(remote: RingAddress, purpose: Purpose, via?: RingAddress): void {
@@ -812,21 +838,25 @@ export class OverlayNode implements Overlay {
       const askBack = this.nearLost;
       this.nearLost = false;
       if (askBack) this.join();
-      const list = this.nearList();
-      for (const a of [...near]) {
-        const e = this.table.get(a); // sending may drop a dead link on the way
-        if (e) this.sendFrame(e, { type: FRAME_NEIGHBORS, wantReply: askBack, addresses: list });
+      // Until our FIND has placed us our list is only our bootstrap peer; and a list is how a peer
+      // learns we can route for it.
+      if (this.joined) {
+        const bytes = encodeFrame({ type: FRAME_NEIGHBORS, wantReply: askBack, addresses: this.nearList() });
+        for (const a of [...near]) {
+          const e = this.table.get(a); // sending may drop a dead link on the way
+          if (e) this.sendEncoded(e, bytes);
+        }
       }
       this.dhtService.onNeighboursChanged();
     }, this.options.topologyDebounceMs);
   }
 
   private stabilize(): void {
-    if (this.stopped) return;
-    const list = this.nearList();
+    if (this.stopped || !this.joined) return;
+    const bytes = encodeFrame({ type: FRAME_NEIGHBORS, wantReply: false, addresses: this.nearList() });
     for (const a of [...this.table.nearSet()]) {
       const e = this.table.get(a);
-      if (e) this.sendFrame(e, { type: FRAME_NEIGHBORS, wantReply: false, addresses: list });
+      if (e) this.sendEncoded(e, bytes);
     }
   }
 

@@ -15,6 +15,13 @@ export interface TableEntry {
   far: boolean;
   shortcut: boolean;
   bootstrap: boolean;
+  /**
+   * Whether greedy routing may hand other nodes' messages to this peer. False for a newcomer that
+   * reached us through the bootstrap path until it shows it has found its place (its first NEIGHBORS
+   * list): it cannot route yet, and two such newcomers each sitting next to the other's bootstrap
+   * caught each other's FIND answers for ever.
+   */
+  transit: boolean;
   /** Whether the peer still wants the link (it says so with WANT frames); starts true. */
   remoteWants: boolean;
   /** What we last told the peer about wanting the link. */
@@ -31,6 +38,8 @@ export class ConnectionTable {
   private readonly entries = new Map<RingAddress, TableEntry>();
   private sorted: RingAddress[] = [];
   private nearCache: Set<RingAddress> | undefined;
+  /** Linked peers that are not transit (usually none). */
+  private readonly notTransit = new Set<RingAddress>();
 
   constructor(readonly self: RingAddress, readonly nearPerSide: number) {}
 
@@ -58,6 +67,7 @@ export class ConnectionTable {
     if (entry.address === this.self) throw new Error('cannot link to self');
     if (this.entries.has(entry.address)) throw new Error('duplicate entry');
     this.entries.set(entry.address, entry);
+    if (!entry.transit) this.notTransit.add(entry.address);
     const i = this.lowerBound(entry.address);
     this.sorted.splice(i, 0, entry.address);
     this.nearCache = undefined;
@@ -67,6 +77,7 @@ export class ConnectionTable {
     const e = this.entries.get(address);
     if (!e) return undefined;
     this.entries.delete(address);
+    this.notTransit.delete(address);
     const i = this.lowerBound(address);
     if (this.sorted[i] === address) this.sorted.splice(i, 1);
     this.nearCache = undefined;
@@ -120,14 +131,17 @@ export class ConnectionTable {
    * current last successor, or closer counter-clockwise than our last predecessor, or a side is short.
    */
   wouldBeNear(candidate: RingAddress): boolean {
-    if (candidate === this.self || this.entries.has(candidate)) return false;
+    return this.nearTest()(candidate);
+  }
+
+  /** wouldBeNear for many candidates: the near set's reach is computed once. */
+  private nearTest(): (candidate: RingAddress) => boolean {
     const succ = this.successors();
     const pred = this.predecessors();
-    if (succ.length < this.nearPerSide || pred.length < this.nearPerSide) return true;
-    const cw = cwDist(this.self, candidate);
-    if (cw < cwDist(this.self, succ[succ.length - 1]!)) return true;
-    const ccw = cwDist(candidate, this.self);
-    return ccw < cwDist(pred[pred.length - 1]!, this.self);
+    const short = succ.length < this.nearPerSide || pred.length < this.nearPerSide;
+    const cwReach = short ? 0n : cwDist(this.self, succ[succ.length - 1]!);
+    const ccwReach = short ? 0n : cwDist(pred[pred.length - 1]!, this.self);
+    return (c) => c !== this.self && !this.entries.has(c) && (short || cwDist(this.self, c) < cwReach || cwDist(c, this.self) < ccwReach);
   }
 
   /**
@@ -138,7 +152,7 @@ export class ConnectionTable {
   nearCandidates(candidates: readonly RingAddress[], pending: Iterable<RingAddress>): RingAddress[] {
     // Exact shortcut: a candidate that does not beat our current near set cannot be near among a
     // pool that contains that set. Most neighbour lists bring nothing new, so this is the usual exit.
-    const fresh = candidates.filter((c) => this.wouldBeNear(c));
+    const fresh = candidates.filter(this.nearTest());
     if (fresh.length === 0) return [];
     // Only our current near set can compete with the candidates, plus dials in flight.
     const pool = [...new Set([...this.successors(), ...this.predecessors(), ...pending, ...fresh])].filter((a) => a !== this.self);
@@ -170,21 +184,39 @@ export class ConnectionTable {
     return n;
   }
 
+  /** Marks a linked peer as able (or not) to route for others. */
+  setTransit(address: RingAddress, transit: boolean): void {
+    const e = this.entries.get(address);
+    if (!e) return;
+    e.transit = transit;
+    if (transit) this.notTransit.delete(address);
+    else this.notTransit.add(address);
+  }
+
   /**
-   * The linked address closest to `key` by ring distance (ties to the lower address), skipping
-   * `exclude`. Undefined if the table is empty. O(log n): the closest point of a sorted circular set
-   * to a key is the key's successor or predecessor in it.
+   * The transit peer closest to `key` by ring distance (ties to the lower address), skipping
+   * `exclude`. Undefined if there is none. O(log n) when all peers are transit: the closest point of
+   * a sorted circular set to a key is the key's successor or predecessor in it.
    */
   closest(key: RingAddress, exclude?: RingAddress): RingAddress | undefined {
     const len = this.sorted.length;
     if (len === 0) return undefined;
     const i = this.lowerBound(key);
+    const usable = (a: RingAddress) => a !== exclude && (this.notTransit.size === 0 || !this.notTransit.has(a));
     let best: RingAddress | undefined;
-    // Two candidates each side cover the case where one of them is excluded.
-    for (const j of [i - 2, i - 1, i, i + 1]) {
-      const a = this.sorted[((j % len) + len) % len]!;
-      if (a === exclude) continue;
-      if (best === undefined || closerTo(key, a, best)) best = a;
+    for (let j = 0; j < len; j++) {
+      const a = this.sorted[(i + j) % len]!;
+      if (usable(a)) {
+        best = a;
+        break;
+      }
+    }
+    for (let j = 1; j <= len; j++) {
+      const a = this.sorted[(((i - j) % len) + len) % len]!;
+      if (usable(a)) {
+        if (best === undefined || closerTo(key, a, best)) best = a;
+        break;
+      }
     }
     return best;
   }

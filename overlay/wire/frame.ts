@@ -135,6 +135,15 @@ export function encodeFrame(f: Frame): Uint8Array {
   }
 }
 
+/** A copy of routed frame bytes (as decoded) with a new hop count: forwarding needs no re-encode. */
+export function withRoutedHops(bytes: Uint8Array, hops: number): Uint8Array {
+  if (bytes[0] !== FRAME_ROUTED || bytes.length < ROUTED_HEADER) throw new WireError('bad-field', 'not a routed frame');
+  checkUint(hops, 255, 'hops');
+  const out = Uint8Array.prototype.slice.call(bytes);
+  out[2] = hops;
+  return out;
+}
+
 function need(b: Uint8Array, n: number, what: string): void {
   if (b.length < n) throw new WireError('truncated', `${what}: need ${n} bytes, have ${b.length}`);
 }

@@ -12,7 +12,7 @@ function randomAddress(r: Random): bigint {
 }
 
 function entry(address: bigint): TableEntry {
-  return { address, link: {} as Link, dialedByUs: true, far: false, shortcut: false, bootstrap: false, remoteWants: true, announcedWant: true, addedAt: 0, lastHeard: 0, lastUsed: 0 };
+  return { address, link: {} as Link, dialedByUs: true, far: false, shortcut: false, bootstrap: false, transit: true, remoteWants: true, announcedWant: true, addedAt: 0, lastHeard: 0, lastUsed: 0 };
 }
 
 function tableWith(self: bigint, addrs: bigint[], near = 3): ConnectionTable {
@@ -43,6 +43,34 @@ test('closest and closestN agree with a linear scan', (t) => {
       t.deepEqual(table.closestN(key, n), ref);
     }
   }
+});
+
+test('closest never picks a peer that is not transit, and picks it again once it is', (t) => {
+  const r = seededRandom(3);
+  for (let round = 0; round < 200; round++) {
+    const self = randomAddress(r);
+    const addrs = [...new Set(Array.from({ length: 1 + r.int(40) }, () => randomAddress(r)))].filter((a) => a !== self);
+    const table = tableWith(self, addrs);
+    const opaque = addrs.filter(() => r.int(3) === 0);
+    for (const a of opaque) table.setTransit(a, false);
+    const transit = addrs.filter((a) => !opaque.includes(a));
+    for (let q = 0; q < 20; q++) {
+      const key = q % 4 === 0 ? addrs[r.int(addrs.length)]! : randomAddress(r);
+      const exclude = q % 3 === 0 ? addrs[r.int(addrs.length)] : undefined;
+      t.is(table.closest(key, exclude), slowClosest(transit, key, exclude));
+    }
+    for (const a of opaque) table.setTransit(a, true);
+    const key = randomAddress(r);
+    t.is(table.closest(key), slowClosest(addrs, key));
+  }
+});
+
+test('insideGaps counts unlinked candidates between us and our nearest neighbour on either side', (t) => {
+  const self = 1000n;
+  const table = tableWith(self, [900n, 800n, 700n, 1100n, 1200n, 1300n]);
+  t.is(table.insideGaps([950n, 960n, 1050n, 850n, 1150n, 1000n, 900n]), 3); // 950, 960, 1050; not self nor linked
+  t.is(table.insideGaps([]), 0);
+  t.is(tableWith(self, []).insideGaps([950n]), 0);
 });
 
 test('successors and predecessors are the nearest linked addresses each way', (t) => {

@@ -2,7 +2,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { RING_SIZE } from '../../overlay/ring/ring.js';
-import { decodeFrame, encodeFrame, FRAME_BYE, FRAME_LOCAL, FRAME_NEIGHBORS, FRAME_PING, FRAME_PONG, FRAME_ROUTED, FRAME_WANT, type Frame } from '../../overlay/wire/frame.js';
+import { decodeFrame, encodeFrame, withRoutedHops, FRAME_BYE, FRAME_LOCAL, FRAME_NEIGHBORS, FRAME_PING, FRAME_PONG, FRAME_ROUTED, FRAME_WANT, type Frame } from '../../overlay/wire/frame.js';
 import { WireError } from '../../overlay/wire/wire-error.js';
 
 const address = fc.bigInt({ min: 0n, max: RING_SIZE - 1n });
@@ -95,4 +95,19 @@ test('specific bad frames are refused with the right code', (t) => {
   t.is(code([FRAME_LOCAL]), 'truncated');
   t.throws(() => encodeFrame({ type: FRAME_PING, nonce: -1 }), { instanceOf: WireError });
   t.throws(() => encodeFrame({ type: FRAME_ROUTED, exact: true, hops: 0, hopLimit: 1, app: 1, src: RING_SIZE, dest: 0n, payload: new Uint8Array() }), { instanceOf: WireError });
+});
+
+test('a routed frame forwarded by patching its hop count decodes as the same frame with the new count', (t) => {
+  const routed = frame.filter((f): f is Extract<Frame, { type: typeof FRAME_ROUTED }> => f.type === FRAME_ROUTED);
+  fc.assert(
+    fc.property(routed, fc.integer({ min: 0, max: 255 }), (f, hops) => {
+      const bytes = encodeFrame(f);
+      const patched = withRoutedHops(bytes, hops);
+      t.deepEqual(normalize(decodeFrame(patched)), normalize({ ...f, hops }));
+      t.deepEqual(decodeFrame(bytes), decodeFrame(encodeFrame(f)), 'the original bytes are untouched');
+    }),
+    { numRuns: 200 },
+  );
+  t.throws(() => withRoutedHops(encodeFrame({ type: FRAME_PING, nonce: 1 }), 1), { instanceOf: WireError });
+  t.throws(() => withRoutedHops(Uint8Array.of(FRAME_ROUTED, 0, 0), 1), { instanceOf: WireError });
 });
