@@ -46,6 +46,11 @@ export interface Overlay {
   /** Hands the overlay an authenticated link (bootstrap, incoming); it decides whether to keep it. */
   addLink(link: Link): void;
   /**
+   * A node is joining through our bootstrap endpoint: when its link arrives, do not route others'
+   * messages through it until it shows it has found its place in the ring (it cannot route before).
+   */
+  expectNewcomer(address: RingAddress): void;
+  /**
    * Routes `payload` for application `app` (an integer tag; 0..15 are reserved for the overlay itself,
    * see overlay/node/app-tags.ts; e.g. 16 = IP packets)
    * to `dest`: exact delivery if `exact`, else to the node closest to `dest`. Returns false if no route.

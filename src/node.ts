@@ -190,6 +190,7 @@ export class OverlayDaemon {
         connector: this.connector,
         clock: this.clock,
         log: this.log,
+        onClient: (address) => this.overlay.expectNewcomer(address),
       });
       this.say(`bootstrap endpoint listening on ${c.listen.host}:${this.bootstrapServer.port}`);
     }

@@ -33,6 +33,8 @@ export interface BootstrapServerOptions {
   sessionLifetimeMs?: number;
   maxClients?: number;
   log?: (line: string) => void;
+  /** A newcomer said HELLO: its link will arrive through the connector (see Overlay.expectNewcomer). */
+  onClient?: (address: RingAddress) => void;
 }
 
 export class BootstrapServer {
@@ -130,6 +132,7 @@ export class BootstrapServer {
           }
           if (msg.address === this.o.address) return this.fail(ws, 'HELLO carries our own address');
           client = msg.address;
+          this.o.onClient?.(client);
           return;
         case BootstrapType.Signal:
           if (client === undefined) return this.fail(ws, 'SIGNAL before HELLO');

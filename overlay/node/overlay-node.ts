@@ -61,6 +61,8 @@ export interface OverlayDeps {
 
 type Purpose = 'near' | 'far' | 'shortcut';
 
+/** Newcomers remembered between their bootstrap HELLO and their link (more are forgotten, not refused). */
+const MAX_EXPECTED_NEWCOMERS = 1024;
 /** A DHT request deferred while joining looks again this often (it goes as soon as the node settles). */
 const SETTLE_POLL_MS = 100;
 type DataHandler = (from: RingAddress, packet: Uint8Array) => void;
@@ -100,6 +102,8 @@ export class OverlayNode implements Overlay {
   private trafficWindowStart = 0;
   /** When our near set last changed (after debounce); exclusive DHT creates wait for quiet. */
   private nearChangedAt = -Infinity;
+  /** Newcomers our bootstrap endpoint is talking to (expectNewcomer), until their link arrives. */
+  private readonly newcomers = new Set<RingAddress>();
   /** The last NEIGHBORS frame each link brought, as bytes and decoded (the same list comes back every stabilize period). */
   private readonly lastNeighbours = new WeakMap<TableEntry, { bytes: Uint8Array; frame: NeighborsFrame }>();
   /** When each deferred exclusive create first arrived, so no request waits more than settleMs. */
@@ -193,6 +197,11 @@ export class OverlayNode implements Overlay {
       }
     });
     if (this.table.size > 0) this.join();
+  }
+
+  expectNewcomer(address: RingAddress): void {
+    if (this.newcomers.size >= MAX_EXPECTED_NEWCOMERS) this.newcomers.clear(); // bounded: a stale entry only delays transit
+    this.newcomers.add(address);
   }
 
   addLink(link: Link): void {
@@ -389,8 +398,9 @@ export class OverlayNode implements Overlay {
       shortcut: purposes?.shortcut ?? false,
       bootstrap: how === 'bootstrap',
       // A bootstrap link reaching a member comes from a newcomer (not yet routable); reaching a
-      // newcomer, it comes from the member it joins through.
-      transit: !(how === 'bootstrap' && this.joined),
+      // newcomer, it comes from the member it joins through. A real bootstrap endpoint's newcomers
+      // arrive as incoming links, announced by expectNewcomer.
+      transit: !((how === 'bootstrap' && this.joined) || this.newcomers.delete(remote)),
       remoteWants: true,
       announcedWant: true,
       addedAt: now,
