@@ -25,13 +25,16 @@ export interface SpliceAddon {
   connect(host: string, port: number, timeoutMs: number): SpliceConnection;
   read(c: SpliceConnection, call: Uint8Array, xid: number, fileFd: number, fileOffset: number, count: number): Promise<{ status: number; bytes: number; eof: boolean }>;
   close(c: SpliceConnection): void;
-  sendFile(socketFd: number, fileFd: number, offset: number, length: number, timeoutMs: number): Promise<void>;
+  sendFile(socketFd: number, fileFd: number, offset: number, length: number, timeoutMs: number, head?: Uint8Array): Promise<void>;
 }
 
 /** A FileSender (rpc/file-sender.ts) backed by the addon's sendfile; undefined without the addon. */
 export function nativeFileSender(timeoutMs: number, a: SpliceAddon | undefined = loadSpliceAddon()): FileSender | undefined {
   if (!a) return undefined;
-  return { send: (socketFd, slice) => a.sendFile(socketFd, slice.fd, slice.offset, slice.length, timeoutMs) };
+  return {
+    send: (socketFd, slice, head) =>
+      a.sendFile(socketFd, slice.fd, slice.offset, slice.length, timeoutMs, head === undefined || head.length === 0 ? undefined : head.length === 1 ? head[0] : Buffer.concat(head)),
+  };
 }
 
 /** A failed native fetch; `code` is the addon's (TIMEOUT, IO, PROTOCOL, DENIED, CACHE_IO, ...). */

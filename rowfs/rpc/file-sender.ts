@@ -3,6 +3,9 @@
 import type { FileSlice } from '../xdr/file-slice.js';
 
 export interface FileSender {
-  /** Writes `slice` to the socket `socketFd` (nothing else may write to it meanwhile). */
-  send(socketFd: number, slice: FileSlice): Promise<void>;
+  /**
+   * Writes `head` (when given: bytes that precede the range in the stream) and then `slice` to the
+   * socket `socketFd`. Nothing else may write to it meanwhile, and nothing may be queued for it.
+   */
+  send(socketFd: number, slice: FileSlice, head?: Uint8Array[]): Promise<void>;
 }

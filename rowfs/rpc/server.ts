@@ -491,20 +491,34 @@ function adoptWithOnread(accepted: net.Socket, onread: Onread): net.Socket {
   }
 }
 
+/** Bytes before a file range that the file sender sends along with it (see sendWithFiles). */
+const FILE_HEAD_MAX_BYTES = 4096;
+
 /**
  * Writes one record whose parts include file ranges: buffers through the socket, each file range
- * by sendfile once the socket has taken every byte before it. Nothing else writes meanwhile.
+ * by sendfile once the socket has taken every byte before it (a small run of buffers right before a
+ * range goes with it, in the sender's call). Nothing else writes meanwhile.
  */
 async function sendWithFiles(s: net.Socket, fd: number, sender: FileSender, parts: Array<Uint8Array | FileSlice>): Promise<void> {
   let i = 0;
   while (i < parts.length) {
     const bufs: Uint8Array[] = [];
-    while (i < parts.length && !isFileSlice(parts[i]!)) bufs.push(parts[i++] as Uint8Array);
-    if (bufs.length > 0) await writeAll(s, bufs);
-    if (i < parts.length) {
-      if (s.destroyed) throw new Error('connection closed');
-      await sender.send(fd, parts[i++] as FileSlice);
+    let bytes = 0;
+    while (i < parts.length && !isFileSlice(parts[i]!)) {
+      bytes += (parts[i] as Uint8Array).length;
+      bufs.push(parts[i++] as Uint8Array);
     }
+    if (i === parts.length) {
+      if (bufs.length > 0) await writeAll(s, bufs);
+      break;
+    }
+    // Small bytes before a range (the reply's header) go out with it in the sender's one call, when
+    // nothing is queued in the socket's stream (else they would overtake it): no stream write and
+    // no segment of their own.
+    const withRange = bytes <= FILE_HEAD_MAX_BYTES && s.writableLength === 0;
+    if (bufs.length > 0 && !withRange) await writeAll(s, bufs);
+    if (s.destroyed) throw new Error('connection closed');
+    await sender.send(fd, parts[i++] as FileSlice, withRange && bufs.length > 0 ? bufs : undefined);
   }
 }
 

@@ -13,6 +13,8 @@
 // kernel hands the page-cache pages to the socket: no copy in the proxy). It runs on the libuv
 // pool; the socket stays non-blocking (Node owns it), so a full send buffer is waited out with
 // poll(), bounded by the timeout. The caller guarantees nothing else writes to the socket meanwhile.
+// An optional head (the reply's record mark and header) is sent first in the same job, with
+// MSG_MORE, so it leaves in the range's first segment instead of a write of its own.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +39,7 @@
 #define FATTR3_BYTES 84
 #define PIPE_BYTES (1024 * 1024)
 #define LAST_FRAGMENT 0x80000000u
+#define MAX_HEAD_BYTES (64 * 1024)
 
 #define CHECK(call)                                                                                  \
   do {                                                                                               \
@@ -566,11 +569,48 @@ typedef struct {
   int timeout_ms;
   const char *code;
   int err;
+  /* Bytes sent before the range (the reply's header), copied: NULL when none. */
+  uint8_t *head;
+  size_t head_len;
 } send_t;
+
+/** Waits until the socket takes more bytes (bounded); 0, or -1 with t->code set. */
+static int send_wait(send_t *t) {
+  struct pollfd p = {.fd = t->sock, .events = POLLOUT};
+  int r = poll(&p, 1, t->timeout_ms);
+  if (r == 0) {
+    t->code = "TIMEOUT";
+    return -1;
+  }
+  if (r < 0 && errno != EINTR) {
+    t->code = "IO";
+    t->err = errno;
+    return -1;
+  }
+  return 0;
+}
 
 static void send_execute(napi_env env, void *data) {
   (void)env;
   send_t *t = data;
+  /* The head with MSG_MORE: the kernel holds it for the range's first segment (one segment, one
+     wake-up of the receiver, instead of a small one of its own). */
+  size_t head_off = 0;
+  while (head_off < t->head_len) {
+    ssize_t n = send(t->sock, t->head + head_off, t->head_len - head_off, MSG_NOSIGNAL | (t->left > 0 ? MSG_MORE : 0));
+    if (n > 0) {
+      head_off += (size_t)n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (send_wait(t) < 0) return;
+      continue;
+    }
+    t->code = "IO";
+    t->err = n < 0 ? errno : EIO;
+    return;
+  }
   while (t->left > 0) {
     ssize_t n = sendfile(t->sock, t->file, &t->offset, t->left);
     if (n > 0) {
@@ -583,17 +623,7 @@ static void send_execute(napi_env env, void *data) {
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      struct pollfd p = {.fd = t->sock, .events = POLLOUT};
-      int r = poll(&p, 1, t->timeout_ms);
-      if (r == 0) {
-        t->code = "TIMEOUT";
-        return;
-      }
-      if (r < 0 && errno != EINTR) {
-        t->code = "IO";
-        t->err = errno;
-        return;
-      }
+      if (send_wait(t) < 0) return;
       continue;
     }
     t->code = "IO";
@@ -620,13 +650,15 @@ static void send_complete(napi_env env, napi_status status, void *data) {
   napi_delete_async_work(env, t->work);
   close(t->sock);
   close(t->file);
+  free(t->head);
   free(t);
 }
 
-/** sendFile(socketFd, fileFd, offset, length, timeoutMs): Promise<void>. */
+/** sendFile(socketFd, fileFd, offset, length, timeoutMs, head?: Uint8Array): Promise<void>; head
+ * (at most MAX_HEAD_BYTES) is sent first. */
 static napi_value js_send_file(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t sock, file;
   int64_t offset, length;
@@ -635,8 +667,33 @@ static napi_value js_send_file(napi_env env, napi_callback_info info) {
       napi_get_value_int64(env, argv[2], &offset) != napi_ok || napi_get_value_int64(env, argv[3], &length) != napi_ok ||
       napi_get_value_uint32(env, argv[4], &timeout_ms) != napi_ok || sock < 0 || file < 0 || offset < 0 || length < 0 || timeout_ms == 0)
     return throw_errno(env, "ARGUMENT", "sendFile(socketFd, fileFd, offset, length, timeoutMs)", 0);
+  void *head = NULL;
+  size_t head_len = 0;
+  if (argc >= 6) {
+    napi_valuetype type;
+    CHECK(napi_typeof(env, argv[5], &type));
+    if (type != napi_undefined) {
+      bool is_ta = false;
+      napi_typedarray_type ta_type;
+      napi_value ab;
+      size_t ta_offset;
+      if (napi_is_typedarray(env, argv[5], &is_ta) != napi_ok || !is_ta ||
+          napi_get_typedarray_info(env, argv[5], &ta_type, &head_len, &head, &ab, &ta_offset) != napi_ok || ta_type != napi_uint8_array ||
+          head_len > MAX_HEAD_BYTES)
+        return throw_errno(env, "ARGUMENT", "sendFile: head must be a Uint8Array of at most 64 KiB", 0);
+    }
+  }
   send_t *t = calloc(1, sizeof *t);
   if (!t) return throw_errno(env, "IO", "out of memory", 0);
+  if (head_len > 0) {
+    t->head = malloc(head_len);
+    if (!t->head) {
+      free(t);
+      return throw_errno(env, "IO", "out of memory", 0);
+    }
+    memcpy(t->head, head, head_len);
+    t->head_len = head_len;
+  }
   /* Own duplicates: the caller may close its descriptors (a destroyed socket, an evicted cache
      file) while the send runs; a reused number must never receive these bytes. */
   t->sock = fcntl(sock, F_DUPFD_CLOEXEC, 0);
@@ -645,6 +702,7 @@ static napi_value js_send_file(napi_env env, napi_callback_info info) {
     int err = errno;
     if (t->sock >= 0) close(t->sock);
     if (t->file >= 0) close(t->file);
+    free(t->head);
     free(t);
     return throw_errno(env, "IO", "dup", err);
   }
@@ -655,6 +713,7 @@ static napi_value js_send_file(napi_env env, napi_callback_info info) {
   if (napi_create_promise(env, &t->deferred, &promise) != napi_ok) {
     close(t->sock);
     close(t->file);
+    free(t->head);
     free(t);
     return throw_errno(env, "SPLICE_NAPI", "napi_create_promise", 0);
   }
