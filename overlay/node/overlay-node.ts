@@ -422,10 +422,12 @@ export class OverlayNode implements Overlay {
 
   private installHandlers(link: Link): void {
     const remote = link.remote;
+    let entry: TableEntry | undefined; // the table entry this link last served: no lookup per frame
     link.setHandlers({
       control: (frame) => {
         if (this.stopped) return;
-        const e = this.table.get(remote);
+        if (entry === undefined || entry.removed || entry.link !== link) entry = this.table.get(remote);
+        const e = entry;
         if (e && e.link === link) this.onFrame(e, frame);
         else this.onStrayFrame(link, frame);
       },
@@ -468,8 +470,9 @@ export class OverlayNode implements Overlay {
     this.topologyChanged();
   }
 
-  private wants(e: TableEntry, now: number): boolean {
-    return this.table.isNear(e.address) || e.far || e.shortcut || (e.bootstrap && now - e.addedAt < this.options.bootstrapGraceMs);
+  /** `near`: the caller's fresh `table.isNear(e.address)`, if it has one. */
+  private wants(e: TableEntry, now: number, near = this.table.isNear(e.address)): boolean {
+    return near || e.far || e.shortcut || (e.bootstrap && now - e.addedAt < this.options.bootstrapGraceMs);
   }
 
   /** A probe went unanswered: nothing heard from the peer for pongTimeoutMs since we pinged. */
@@ -837,8 +840,8 @@ export class OverlayNode implements Overlay {
       );
   }
 
-  private announceWant(e: TableEntry, now: number): boolean {
-    const want = this.wants(e, now);
+  private announceWant(e: TableEntry, now: number, near?: boolean): boolean {
+    const want = this.wants(e, now, near);
     if (want !== e.announcedWant) {
       e.announcedWant = want;
       this.sendFrame(e, { type: FRAME_WANT, want });
@@ -954,7 +957,7 @@ export class OverlayNode implements Overlay {
     const now = this.deps.clock.now();
     const o = this.options;
     for (const e of [...this.table.all()]) {
-      if (this.table.get(e.address) !== e) continue; // dropped during this tick
+      if (e.removed) continue; // dropped during this tick
       const silent = now - e.lastHeard;
       if (silent > o.linkTimeoutMs || this.isDead(e, now)) {
         this.count('link_timeouts');
@@ -963,11 +966,12 @@ export class OverlayNode implements Overlay {
         continue;
       }
       // Near links carry the ring and the DHT's replica sets: they are checked more often.
-      const interval = this.table.isNear(e.address) ? o.nearPingIntervalMs : o.pingIntervalMs;
+      const near = this.table.isNear(e.address);
+      const interval = near ? o.nearPingIntervalMs : o.pingIntervalMs;
       if (silent > interval && (e.pingSentAt === undefined || now - e.pingSentAt > interval)) this.ping(e, now);
       if (e.shortcut && now - e.lastUsed > o.shortcutIdleMs) e.shortcut = false;
       if (e.link instanceof RelayLink) this.maybeRetryDirect(e, now);
-      if (!this.announceWant(e, now) && !e.remoteWants) this.dropEntry(e, 'released', 'bye');
+      if (!this.announceWant(e, now, near) && !e.remoteWants) this.dropEntry(e, 'released', 'bye');
     }
     this.dhtService.tick(now);
     for (const [a, t] of this.cooldownUntil) if (t <= now) this.cooldownUntil.delete(a);

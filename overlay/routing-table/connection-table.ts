@@ -30,6 +30,8 @@ export interface TableEntry {
   lastHeard: number;
   lastUsed: number;
   rttMs?: number;
+  /** Set when the table drops the entry (a holder of the object can tell without a lookup). */
+  removed?: boolean;
   pingNonce?: number;
   pingSentAt?: number;
 }
@@ -77,6 +79,7 @@ export class ConnectionTable {
     const e = this.entries.get(address);
     if (!e) return undefined;
     this.entries.delete(address);
+    e.removed = true;
     this.notTransit.delete(address);
     const i = this.lowerBound(address);
     if (this.sorted[i] === address) this.sorted.splice(i, 1);
