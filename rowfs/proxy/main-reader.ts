@@ -342,7 +342,22 @@ export class MainReader {
    * fetcher: READs of up to spliceReadBytes, in parallel, each written at its own offset. The
    * blocks are registered as filling until they are indexed (or the fill failed).
    */
+  /**
+   * Fills blocks [first, last] as pieces of one READ each, every piece registered on its own: a
+   * reader waits only for the piece holding its blocks, not for the whole run. Settles once every
+   * piece has (rejecting with the first failure).
+   */
   private startFill(fh: FileHandle, key: string, first: number, last: number): Promise<unknown> {
+    const perPiece = Math.max(1, Math.floor(this.spliceReadBytes / this.blockSize));
+    if (last - first + 1 <= perPiece) return this.startPiece(fh, key, first, last);
+    const pieces: Array<Promise<unknown>> = [];
+    for (let b = first; b <= last; b += perPiece) pieces.push(this.startPiece(fh, key, b, Math.min(last, b + perPiece - 1)));
+    return Promise.allSettled(pieces).then((settled) => {
+      for (const s of settled) if (s.status === 'rejected') throw s.reason;
+    });
+  }
+
+  private startPiece(fh: FileHandle, key: string, first: number, last: number): Promise<unknown> {
     const bs = this.blockSize;
     const want = (last - first + 1) * bs;
     const p = this.cache!.fillRun(key, first, async (fd, at) => {

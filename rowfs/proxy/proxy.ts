@@ -88,8 +88,12 @@ const MAX_IO_BYTES = 1024 * 1024;
 const DIR_PREF_BYTES = 64 * 1024;
 const DEFAULT_BACKEND_TIMEOUT_MS = 15_000;
 const START_TIMEOUT_MS = 5_000;
-/** Largest READ the splice fetcher sends to main (its data never sits in the proxy's memory). */
-const SPLICE_MAX_READ_BYTES = 4 * 1024 * 1024;
+/**
+ * Largest READ the splice fetcher sends to main (its data never sits in the proxy's memory). A
+ * reader waits for the whole READ holding its blocks, so smaller READs answer sooner: 1 MiB beat
+ * 4 MiB in every alternating bench pair (docs/rowfs.md, "Performance work 4").
+ */
+const SPLICE_MAX_READ_BYTES = 1024 * 1024;
 /** Splice fetcher connections to main (READs in flight at once). */
 const SPLICE_CONNECTIONS = 4;
 
