@@ -26,12 +26,15 @@ export interface SpliceAddon {
   read(c: SpliceConnection, call: Uint8Array, xid: number, fileFd: number, fileOffset: number, count: number): Promise<{ status: number; bytes: number; eof: boolean }>;
   close(c: SpliceConnection): void;
   sendFile(socketFd: number, fileFd: number, offset: number, length: number, timeoutMs: number, head?: Uint8Array): Promise<void>;
+  /** Set by builds whose sendFile takes a head (older builds ignore it: never pass one to them). */
+  readonly sendFileHead?: boolean;
 }
 
 /** A FileSender (rpc/file-sender.ts) backed by the addon's sendfile; undefined without the addon. */
 export function nativeFileSender(timeoutMs: number, a: SpliceAddon | undefined = loadSpliceAddon()): FileSender | undefined {
   if (!a) return undefined;
   return {
+    sendsHead: a.sendFileHead === true,
     send: (socketFd, slice, head) =>
       a.sendFile(socketFd, slice.fd, slice.offset, slice.length, timeoutMs, head === undefined || head.length === 0 ? undefined : head.length === 1 ? head[0] : Buffer.concat(head)),
   };

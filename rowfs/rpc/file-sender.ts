@@ -3,9 +3,12 @@
 import type { FileSlice } from '../xdr/file-slice.js';
 
 export interface FileSender {
+  /** True when `send` takes a head; else the caller writes those bytes itself first. */
+  readonly sendsHead?: boolean;
   /**
-   * Writes `head` (when given: bytes that precede the range in the stream) and then `slice` to the
-   * socket `socketFd`. Nothing else may write to it meanwhile, and nothing may be queued for it.
+   * Writes `head` (when given, only if `sendsHead`: bytes that precede the range in the stream) and
+   * then `slice` to the socket `socketFd`. Nothing else may write to it meanwhile, and nothing may be
+   * queued for it.
    */
   send(socketFd: number, slice: FileSlice, head?: Uint8Array[]): Promise<void>;
 }

@@ -515,7 +515,7 @@ async function sendWithFiles(s: net.Socket, fd: number, sender: FileSender, part
     // Small bytes before a range (the reply's header) go out with it in the sender's one call, when
     // nothing is queued in the socket's stream (else they would overtake it): no stream write and
     // no segment of their own.
-    const withRange = bytes <= FILE_HEAD_MAX_BYTES && s.writableLength === 0;
+    const withRange = sender.sendsHead === true && bytes <= FILE_HEAD_MAX_BYTES && s.writableLength === 0;
     if (bufs.length > 0 && !withRange) await writeAll(s, bufs);
     if (s.destroyed) throw new Error('connection closed');
     await sender.send(fd, parts[i++] as FileSlice, withRange && bufs.length > 0 ? bufs : undefined);

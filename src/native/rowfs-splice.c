@@ -731,6 +731,10 @@ static napi_value init(napi_env env, napi_value exports) {
       {"sendFile", NULL, js_send_file, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  /* Tells JS that sendFile takes a head (an older build ignores a sixth argument). */
+  napi_value yes;
+  CHECK(napi_get_boolean(env, true, &yes));
+  CHECK(napi_set_named_property(env, exports, "sendFileHead", yes));
   return exports;
 }
 

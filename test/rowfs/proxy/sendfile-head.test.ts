@@ -47,6 +47,7 @@ test('sendFile sends the head, then exactly the range; a bad head is an ARGUMENT
     t.fail('the rowfssplice addon is not built (npm run install)');
     return;
   }
+  t.true(addon.sendFileHead, 'this build of the addon announces that sendFile takes a head');
   const dir = mkdtempSync(join(tmpdir(), 'rowfs-sendfile-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const content = Buffer.alloc(FILE_BYTES);
