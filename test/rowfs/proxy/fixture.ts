@@ -1,10 +1,14 @@
 // Shared setup for proxy tests: a main export with known content (files, a 3,000-entry directory,
 // symlinks, hard links), a shadow export, and helpers to checksum a tree and drive the proxy with
 // our own NFSv3 client.
+import type { ExecutionContext } from 'ava';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, linkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, linkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { OpenedExport } from '../../../rowfs/mount/open-export.js';
+import { openExport, type OpenedExport } from '../../../rowfs/mount/open-export.js';
+import { RowfsProxy, type RowfsProxyOptions } from '../../../rowfs/proxy/proxy.js';
+import { startEmbeddedServer, type EmbeddedServer } from '../../../rowfs/server/embedded-server.js';
 import { expectOk } from '../../../rowfs/nfs3/errors.js';
 import { CreateMode, Nfs3Status, StableHow, type FileHandle } from '../../../rowfs/nfs3/types.js';
 
@@ -116,4 +120,36 @@ export async function listNames(ex: OpenedExport, dir: FileHandle, plus = true):
     cookieverf = res.cookieverf;
   }
   return names.sort();
+}
+
+/**
+ * An embedded read-only main holding `files`, and a proxy on it with a local shadow directory
+ * (`options` added); faults the proxy reports are collected; everything is removed in teardown.
+ */
+export async function proxyOverEmbeddedMain(
+  t: ExecutionContext,
+  files: Record<string, Buffer>,
+  options: Partial<RowfsProxyOptions> = {},
+): Promise<{ main: EmbeddedServer; proxy: RowfsProxy; faults: string[]; open: () => Promise<OpenedExport> }> {
+  const mainDir = mkdtempSync(join(tmpdir(), 'rowfs-main-'));
+  const shadowDir = mkdtempSync(join(tmpdir(), 'rowfs-shadow-'));
+  const stateDir = mkdtempSync(join(tmpdir(), 'rowfs-state-'));
+  t.teardown(() => {
+    for (const d of [mainDir, shadowDir, stateDir]) rmSync(d, { recursive: true, force: true });
+  });
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(mainDir, name), content);
+  const main = await startEmbeddedServer({ exportDir: mainDir, readOnly: true, host: '127.0.0.1' });
+  t.teardown(() => main.stop());
+  const faults: string[] = [];
+  const proxy = await RowfsProxy.start({
+    main: { host: '127.0.0.1', exportPath: main.exportPath, nfsPort: main.nfsPort, mountPort: main.mountPort },
+    shadow: { dir: shadowDir },
+    stateDir,
+    listenHost: '127.0.0.1',
+    onFault: (what, err) => faults.push(`${what}: ${String(err)}`),
+    ...options,
+  });
+  t.teardown(() => proxy.stop());
+  const open = () => openExport({ host: '127.0.0.1', exportPath: main.exportPath, nfsPort: proxy.nfsPort, mountPort: proxy.mountPort, timeoutMs: 20_000 });
+  return { main, proxy, faults, open };
 }

@@ -4,42 +4,17 @@
 // every write read back right after its reply is the written data, the whole file at the end is
 // main's content with every write applied, and every pooled buffer comes back.
 import test from 'ava';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openExport, type OpenedExport } from '../../../rowfs/mount/open-export.js';
+import type { OpenedExport } from '../../../rowfs/mount/open-export.js';
 import { expectOk } from '../../../rowfs/nfs3/errors.js';
 import { StableHow } from '../../../rowfs/nfs3/types.js';
-import { RowfsProxy } from '../../../rowfs/proxy/proxy.js';
-import { startEmbeddedServer } from '../../../rowfs/server/embedded-server.js';
-import { lookup, pattern, readAll } from './fixture.js';
+import { lookup, pattern, proxyOverEmbeddedMain, readAll } from './fixture.js';
 
 const FILE_BYTES = 6 * 1024 * 1024 + 4321;
 const POOL_BUFFERS = 6;
 
 test('read-ahead with pooled buffers never serves stale or foreign bytes while the file is written', async (t) => {
-  const mainDir = mkdtempSync(join(tmpdir(), 'rowfs-ra-main-'));
-  const shadowDir = mkdtempSync(join(tmpdir(), 'rowfs-ra-shadow-'));
-  const stateDir = mkdtempSync(join(tmpdir(), 'rowfs-ra-state-'));
-  t.teardown(() => {
-    for (const d of [mainDir, shadowDir, stateDir]) rmSync(d, { recursive: true, force: true });
-  });
   const original = pattern(FILE_BYTES, 77);
-  writeFileSync(join(mainDir, 'data.bin'), original);
-  writeFileSync(join(mainDir, 'other.bin'), pattern(FILE_BYTES, 78));
-  const main = await startEmbeddedServer({ exportDir: mainDir, readOnly: true, host: '127.0.0.1' });
-  t.teardown(() => main.stop());
-  const faults: string[] = [];
-  const proxy = await RowfsProxy.start({
-    main: { host: '127.0.0.1', exportPath: main.exportPath, nfsPort: main.nfsPort, mountPort: main.mountPort },
-    shadow: { dir: shadowDir },
-    stateDir,
-    listenHost: '127.0.0.1',
-    poolBuffers: POOL_BUFFERS,
-    onFault: (what, err) => faults.push(`${what}: ${String(err)}`),
-  });
-  t.teardown(() => proxy.stop());
-  const open = () => openExport({ host: '127.0.0.1', exportPath: main.exportPath, nfsPort: proxy.nfsPort, mountPort: proxy.mountPort, timeoutMs: 20_000 });
+  const { proxy, faults, open } = await proxyOverEmbeddedMain(t, { 'data.bin': original, 'other.bin': pattern(FILE_BYTES, 78) }, { poolBuffers: POOL_BUFFERS });
   const clients: OpenedExport[] = [await open(), await open(), await open()];
   t.teardown(async () => {
     for (const c of clients) await c.close().catch(() => undefined);

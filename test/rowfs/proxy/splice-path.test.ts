@@ -4,44 +4,19 @@
 // bytes for sequential, random and block-crossing reads on one connection at once (large replies by
 // sendfile interleaved with small ones), fetch each block from main once, and nothing when warm.
 import test, { type ExecutionContext } from 'ava';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openExport } from '../../../rowfs/mount/open-export.js';
 import { expectOk } from '../../../rowfs/nfs3/errors.js';
-import { RowfsProxy } from '../../../rowfs/proxy/proxy.js';
 import { loadSpliceAddon } from '../../../rowfs/proxy/splice-fetcher.js';
-import { startEmbeddedServer } from '../../../rowfs/server/embedded-server.js';
-import { lookup, pattern } from './fixture.js';
+import { lookup, pattern, proxyOverEmbeddedMain } from './fixture.js';
 
 const FILE_BYTES = 9 * 1024 * 1024 + 777; // not a multiple of the block size
 const BLOCK_BYTES = 64 * 1024;
 const IO_BYTES = 1024 * 1024;
 
 async function readsAreExact(t: ExecutionContext, splice: boolean) {
-  const mainDir = mkdtempSync(join(tmpdir(), 'rowfs-splice-main-'));
-  const shadowDir = mkdtempSync(join(tmpdir(), 'rowfs-splice-shadow-'));
-  const stateDir = mkdtempSync(join(tmpdir(), 'rowfs-splice-state-'));
-  t.teardown(() => {
-    for (const d of [mainDir, shadowDir, stateDir]) rmSync(d, { recursive: true, force: true });
-  });
   const content = pattern(FILE_BYTES, 31);
-  writeFileSync(join(mainDir, 'data.bin'), content);
-  const main = await startEmbeddedServer({ exportDir: mainDir, readOnly: true, host: '127.0.0.1' });
-  t.teardown(() => main.stop());
-  const faults: string[] = [];
-  const proxy = await RowfsProxy.start({
-    main: { host: '127.0.0.1', exportPath: main.exportPath, nfsPort: main.nfsPort, mountPort: main.mountPort },
-    shadow: { dir: shadowDir },
-    stateDir,
-    listenHost: '127.0.0.1',
-    blockSizeBytes: BLOCK_BYTES,
-    splice,
-    onFault: (what, err) => faults.push(`${what}: ${String(err)}`),
-  });
-  t.teardown(() => proxy.stop());
+  const { proxy, faults, open } = await proxyOverEmbeddedMain(t, { 'data.bin': content }, { blockSizeBytes: BLOCK_BYTES, splice });
   t.is(proxy.payloadMemory()?.splicing, splice);
-  const ex = await openExport({ host: '127.0.0.1', exportPath: main.exportPath, nfsPort: proxy.nfsPort, mountPort: proxy.mountPort, timeoutMs: 20_000 });
+  const ex = await open();
   t.teardown(() => ex.close());
   const fh = await lookup(ex, ex.root, 'data.bin');
   const read = async (offset: number, count: number) => {
