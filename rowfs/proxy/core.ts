@@ -5,6 +5,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { BlockCache } from '../cache/block-cache.js';
 import type { Counters } from '../counters.js';
+import { componentFault, isDotName, isPlainComponent } from '../nfs3/names.js';
 import { CreateMode, Ftype3, Nfs3Status, TimeHow, type Fattr3, type FileHandle } from '../nfs3/types.js';
 import { decodeVirtualHandle, encodeVirtualHandle, VirtualHandleError } from '../state/vhandle.js';
 import { ROOT_VID, type FileType, type NodeRecord, type StateStore } from '../state/store.js';
@@ -16,7 +17,6 @@ import { virtualAttrs } from './attrs.js';
 export const ORPHAN_DIR = '.rowfs-orphans';
 /** Main attributes remembered per vid: the main export is read-only, so they do not go stale. */
 const MAIN_ATTR_CACHE_ENTRIES = 50_000;
-const NAME_MAX_BYTES = 255;
 
 /**
  * A reentrant FIFO mutex (reentrant along one async call chain, via AsyncLocalStorage). The
@@ -147,22 +147,28 @@ export class ProxyCore {
 
   // ---- names ----
 
-  /** Rejects names a client may not create or look up through the proxy. */
+  /** Rejects names a client may not give a new entry through the proxy ("." and ".." exist already). */
   checkName(dir: NodeRecord, name: string): void {
-    if (Buffer.byteLength(name) > NAME_MAX_BYTES) throw new StatusError(Nfs3Status.NAMETOOLONG, 'name too long');
-    if (name.length === 0 || name.includes('/') || name.includes('\0')) throw new StatusError(Nfs3Status.INVAL, 'bad name');
+    const fault = componentFault(name);
+    if (fault !== undefined) throw new StatusError(fault, 'not one path component');
+    if (isDotName(name)) throw new StatusError(Nfs3Status.EXIST, `${name} exists`);
     if (dir.vid === ROOT_VID && name === ORPHAN_DIR) throw new StatusError(Nfs3Status.ACCES, 'reserved name');
   }
 
   /**
    * The node named `name` in directory `dir` of the merged view, or undefined. Order: names the
    * proxy recorded, whiteouts, the shadow directory, the main directory. A name seen for the first
-   * time gets a vid, persisted before this resolves (a client may hold it from now on).
+   * time gets a vid, persisted before this resolves (a client may hold it from now on). A name
+   * that is not one path component never reaches a backend (nfs-ganesha follows "/etc/shadow"),
+   * and ".." stops at the root.
    */
   async resolve(dir: NodeRecord, name: string): Promise<NodeRecord | undefined> {
     if (dir.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
     if (name === '.') return dir;
     if (name === '..') return this.node(dir.parent);
+    const fault = componentFault(name);
+    // RFC 1813 s3.3.3 has no INVAL for LOOKUP: no entry can have such a name.
+    if (fault !== undefined) throw new StatusError(fault === Nfs3Status.NAMETOOLONG ? fault : Nfs3Status.NOENT, 'not one path component');
     if (dir.vid === ROOT_VID && name === ORPHAN_DIR) return undefined;
     const known = this.store.lookupName(dir.vid, name);
     if (known !== undefined) {
@@ -198,11 +204,15 @@ export class ProxyCore {
     return n;
   }
 
-  /** Records names seen in a listing or lookup; returns their nodes (existing ones reused). */
+  /**
+   * Records names seen in a listing or lookup; returns their nodes (existing ones reused). Names
+   * a backend lists that are not one plain component are dropped (not returned, never stored).
+   */
   async registerMany(
     dir: NodeRecord,
-    found: Array<{ name: string; type: FileType; main: FileHandle | null; shadow: FileHandle | null }>,
+    listed: Array<{ name: string; type: FileType; main: FileHandle | null; shadow: FileHandle | null }>,
   ): Promise<NodeRecord[]> {
+    const found = listed.filter((f) => isPlainComponent(f.name));
     return this.ns.run(async () => {
       await this.store.reserveVids(found.length);
       const out: NodeRecord[] = [];
@@ -318,7 +328,7 @@ export class ProxyCore {
 
   /** True when `name` exists in the main directory behind `dir`. */
   async inMain(dir: NodeRecord, name: string): Promise<boolean> {
-    if (!dir.main) return false;
+    if (!dir.main || !isPlainComponent(name)) return false;
     const res = await this.main.call('LOOKUP', { what: { dir: dir.main, name } });
     if (res.status === Nfs3Status.OK) return true;
     if (res.status === Nfs3Status.NOENT) return false;
@@ -327,7 +337,7 @@ export class ProxyCore {
 
   /** True when `name` exists in the shadow directory behind `dir`. */
   async inShadow(dir: NodeRecord, name: string): Promise<boolean> {
-    if (!dir.shadow) return false;
+    if (!dir.shadow || !isPlainComponent(name)) return false;
     const res = await this.shadow.call('LOOKUP', { what: { dir: dir.shadow, name } });
     if (res.status === Nfs3Status.OK) return true;
     if (res.status === Nfs3Status.NOENT) return false;

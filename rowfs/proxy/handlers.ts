@@ -19,6 +19,7 @@ import {
   type WccData,
 } from '../nfs3/types.js';
 import type { OpaqueAuth } from '../rpc/message.js';
+import { isDotName } from '../nfs3/names.js';
 import type { NodeRecord } from '../state/store.js';
 import type { ProxyCore } from './core.js';
 import type { FileIo } from './file-io.js';
@@ -275,7 +276,7 @@ export class ProxyHandlers implements Nfs3Handlers {
     const core = this.core;
     return core.ns.run(async () => {
       let dir = core.nodeOf(dirFh);
-      if (name === '.' || name === '..') throw new StatusError(wantDir ? Nfs3Status.INVAL : Nfs3Status.ISDIR, 'cannot remove . or ..');
+      if (isDotName(name)) throw new StatusError(wantDir ? Nfs3Status.INVAL : Nfs3Status.ISDIR, 'cannot remove . or ..');
       const n = await core.resolveExisting(dir, name);
       if (wantDir && n.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
       if (!wantDir && n.type === Ftype3.DIR) throw new StatusError(Nfs3Status.ISDIR, 'is a directory');
@@ -321,8 +322,8 @@ export class ProxyHandlers implements Nfs3Handlers {
         let from = core.nodeOf(a.from.dir);
         let to = core.nodeOf(a.to.dir);
         if (to.type !== Ftype3.DIR || from.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
+        if (isDotName(a.from.name) || isDotName(a.to.name)) throw new StatusError(Nfs3Status.INVAL, 'cannot rename . or ..');
         core.checkName(to, a.to.name);
-        if (a.from.name === '.' || a.from.name === '..') throw new StatusError(Nfs3Status.INVAL, 'cannot rename . or ..');
         const src = await core.resolveExisting(from, a.from.name);
         const dst = await core.resolve(to, a.to.name);
         if (dst && dst.vid === src.vid) {

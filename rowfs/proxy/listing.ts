@@ -4,6 +4,7 @@
 // following pages are consistent; cookie = index in the listing + 1; any change to the directory
 // drops it.
 import { randomBytes } from 'node:crypto';
+import { isPlainComponent } from '../nfs3/names.js';
 import { Nfs3Status, type Fattr3, type FileHandle } from '../nfs3/types.js';
 import { ROOT_VID, type FileType, type NodeRecord } from '../state/store.js';
 import type { Backend } from './backend.js';
@@ -66,7 +67,8 @@ export class Listings {
     const shadowList = dir.shadow ? await readAll(core.shadow, dir.shadow) : [];
     const mainList = dir.main ? await readAll(core.main, dir.main) : [];
     const whiteouts = core.store.whiteoutsIn(dir.vid);
-    const skip = (name: string) => name === '.' || name === '..' || (dir.vid === ROOT_VID && name === ORPHAN_DIR);
+    // A listed name that is not one plain component (a hostile or broken backend) is never used.
+    const skip = (name: string) => !isPlainComponent(name) || (dir.vid === ROOT_VID && name === ORPHAN_DIR);
     const inShadow = new Set<string>();
     const picked: Array<BackendEntry & { side: 'shadow' | 'main' }> = [];
     for (const e of shadowList) {

@@ -87,6 +87,7 @@ import {
   type WriteArgs,
   type WriteRes,
 } from '../nfs3/types.js';
+import { componentFault, isDotName, NAME_MAX_BYTES } from '../nfs3/names.js';
 import { fattrOf, statusOfError, wccAttrOf } from './attributes.js';
 import { FdCache } from './fd-cache.js';
 import { decodeHandle, encodeHandle, fileIdOf, HandleTable, type Resolved } from './file-handles.js';
@@ -99,8 +100,7 @@ export const MAX_TRANSFER_BYTES_TCP = 1024 * 1024;
 export const MAX_TRANSFER_BYTES_UDP = 32 * 1024;
 /** Preferred READDIR size. */
 export const DIR_PREFERRED_BYTES = 64 * 1024;
-/** Linux NAME_MAX. */
-export const NAME_MAX_BYTES = 255;
+export { NAME_MAX_BYTES } from '../nfs3/names.js';
 /** Directory listings kept for paging with cookies. */
 const MAX_DIR_SNAPSHOTS = 32;
 /** Encoded sizes used to fill READDIR replies up to the client's count (RFC 1813 s3.3.16). */
@@ -738,11 +738,9 @@ export class LocalExport implements Nfs3Handlers {
   }
 }
 
-/** A name usable as one path component inside the export, or the status to answer. */
+/** A name usable as one new or existing entry inside the export (not "." or ".."), or the status to answer. */
 export function checkName(name: string): Nfs3Status | undefined {
-  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) return Nfs3Status.INVAL;
-  if (Buffer.byteLength(name) > NAME_MAX_BYTES) return Nfs3Status.NAMETOOLONG;
-  return undefined;
+  return isDotName(name) ? Nfs3Status.INVAL : componentFault(name);
 }
 
 function entryBytes(name: string): number {
