@@ -30,6 +30,8 @@ export interface CountersSnapshot {
     toClient: number;
   };
   totals: { client: number; main: number; shadow: number };
+  /** Image mounts (a replicated main): READ bytes per server, failovers, blocks refused by the manifest. */
+  replicas?: { bytesFrom: Record<string, number>; failovers: number; verifyFailures: number; badServers: string[] };
 }
 
 export class Counters {
@@ -45,6 +47,14 @@ export class Counters {
   bytesFromShadow = 0;
   bytesToShadow = 0;
   bytesToClient = 0;
+  /** Set by a replicated main (image mounts) only. */
+  replicas: { bytesFrom: Map<string, number>; failovers: number; verifyFailures: number; badServers: Set<string> } | undefined;
+
+  /** READ bytes that came from replica `server` (also counted in bytesFromMain). */
+  fromReplica(server: string, bytes: number): void {
+    this.replicas ??= { bytesFrom: new Map(), failovers: 0, verifyFailures: 0, badServers: new Set() };
+    this.replicas.bytesFrom.set(server, (this.replicas.bytesFrom.get(server) ?? 0) + bytes);
+  }
 
   call(target: CallTarget, proc: string): void {
     const m = this.calls[target];
@@ -75,6 +85,16 @@ export class Counters {
         toClient: this.bytesToClient,
       },
       totals: { client: this.total('client'), main: this.total('main'), shadow: this.total('shadow') },
+      ...(this.replicas
+        ? {
+            replicas: {
+              bytesFrom: Object.fromEntries(this.replicas.bytesFrom),
+              failovers: this.replicas.failovers,
+              verifyFailures: this.replicas.verifyFailures,
+              badServers: [...this.replicas.badServers],
+            },
+          }
+        : {}),
     };
   }
 
@@ -91,6 +111,11 @@ export class Counters {
       `cache: ${s.cache.hitBlocks} block hits (${s.cache.hitBytes} bytes), ${s.cache.missBlocks} misses`,
       `bytes: ${s.bytes.fromMain} from main, ${s.bytes.fromShadow} from shadow, ${s.bytes.toShadow} to shadow, ${s.bytes.toClient} to clients`,
     );
+    if (s.replicas) {
+      const from = Object.entries(s.replicas.bytesFrom).map(([k, v]) => `${v} from ${k}`);
+      lines.push(`servers: ${from.join(', ') || 'no bytes yet'}; ${s.replicas.failovers} failovers, ${s.replicas.verifyFailures} blocks failed verification`);
+      if (s.replicas.badServers.length > 0) lines.push(`bad servers (sent blocks that do not match the manifest): ${s.replicas.badServers.join(', ')}`);
+    }
     return lines.join('\n');
   }
 }

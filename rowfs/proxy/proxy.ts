@@ -28,6 +28,7 @@ import { DEFAULT_POOL_BUFFERS, MainReader, REPLY_HEADER_ROOM_BYTES } from './mai
 import { BufferPool } from '../rpc/buffer-pool.js';
 import { rootCred } from '../nfs3/client.js';
 import { SpliceFetcher, nativeFileSender } from './splice-fetcher.js';
+import { ReplicatedMain, type ReplicaEvent, type ReplicaSource, type ReplicaVerifier } from './replicated-main.js';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 
@@ -40,8 +41,21 @@ export interface NfsExportSpec {
   portmapPort?: number;
 }
 
+/** A main that is any one of several replicas of one tree (an image version): see replicated-main.ts. */
+export interface ReplicatedMainSpec {
+  source: ReplicaSource;
+  /** Checks every block and attribute from a server against the tree's manifest. */
+  verifier?: ReplicaVerifier;
+  /** Identity of the tree for the state store and the block cache (e.g. `image:APP@VERSION:DIGEST`). */
+  id: string;
+  stallMs?: number;
+  noServerTimeoutMs?: number;
+  onEvent?: (e: ReplicaEvent) => void;
+}
+
 export interface RowfsProxyOptions {
-  main: NfsExportSpec;
+  /** The read-only main export: one server, or replicas of one tree. */
+  main: NfsExportSpec | ReplicatedMainSpec;
   /**
    * Where writes go: any NFSv3 server's export (e.g. ganesha), or a local directory that the proxy
    * serves with the embedded NFSv3 server on loopback.
@@ -113,6 +127,7 @@ export class RowfsProxy {
   private embedded: EmbeddedServer | undefined;
   private mainReader: MainReader | undefined;
   private fetcher: SpliceFetcher | undefined;
+  private replicated: ReplicatedMain | undefined;
 
   private constructor(private readonly o: RowfsProxyOptions) {}
 
@@ -145,7 +160,8 @@ export class RowfsProxy {
   private async init(): Promise<void> {
     const o = this.o;
     const timeoutMs = o.backendTimeoutMs ?? DEFAULT_BACKEND_TIMEOUT_MS;
-    const main = await this.connect('main', o.main, timeoutMs);
+    const single = 'host' in o.main ? o.main : undefined;
+    const main = single ? await this.connect('main', single, timeoutMs) : undefined;
     let shadowSpec: NfsExportSpec;
     if ('dir' in o.shadow) {
       mkdirSync(o.shadow.dir, { recursive: true });
@@ -155,7 +171,7 @@ export class RowfsProxy {
       shadowSpec = o.shadow;
     }
     const shadow = await this.connect('shadow', shadowSpec, timeoutMs);
-    const mainId = `${o.main.host}:${o.main.exportPath}`;
+    const mainId = single ? `${single.host}:${single.exportPath}` : (o.main as ReplicatedMainSpec).id;
     this.store = await StateStore.open(o.stateDir, { blockSizeBytes: o.blockSizeBytes, mainId });
     const bs = this.store.blockSize;
     if (o.cacheDir !== null) {
@@ -163,17 +179,19 @@ export class RowfsProxy {
       this.cache = BlockCache.open(join(o.cacheDir ?? join(o.stateDir, 'cache'), imageId), bs);
     }
     const counters = this.counters;
-    const mainB = new Backend('main', main.nfs, main.root, counters);
+    const mainB = main ? new Backend('main', main.nfs, main.root, counters) : await this.openReplicated(o.main as ReplicatedMainSpec);
     const shadowB = new Backend('shadow', shadow.nfs, shadow.root, counters);
-    const [mInfo, sInfo] = await Promise.all([mainB.ok('FSINFO', { fsroot: main.root }), shadowB.ok('FSINFO', { fsroot: shadow.root })]);
+    const [mInfo, sInfo] = await Promise.all([mainB.ok('FSINFO', { fsroot: mainB.root }), shadowB.ok('FSINFO', { fsroot: shadow.root })]);
     const mainRead = Math.min(mInfo.rtmax || MAX_IO_BYTES, MAX_IO_BYTES);
     const shadowIo = Math.min(sInfo.rtmax || MAX_IO_BYTES, sInfo.wtmax || MAX_IO_BYTES, MAX_IO_BYTES);
     const core = new ProxyCore({ store: this.store, main: mainB, shadow: shadowB, counters });
-    await core.initRoot(main.root, shadow.root);
+    await core.initRoot(mainB.root, shadow.root);
     const listings = new Listings(core);
     const pool = new BufferPool(mainRead + REPLY_HEADER_ROOM_BYTES, o.poolBuffers ?? DEFAULT_POOL_BUFFERS);
-    if (this.cache && o.splice !== false) {
-      const host = isIP(o.main.host) ? o.main.host : (await lookup(o.main.host)).address;
+    // Replicas: every block is checked against the manifest and may come from another server after
+    // a failover, so cold reads take the JS path (the splice path fills the cache without looking).
+    if (this.cache && o.splice !== false && single && main) {
+      const host = isIP(single.host) ? single.host : (await lookup(single.host)).address;
       this.fetcher = SpliceFetcher.open({ host, port: main.nfsPort, cred: rootCred(), connections: SPLICE_CONNECTIONS, timeoutMs });
     }
     const spliceRead = Math.max(mainRead, Math.min(mInfo.rtmax || mainRead, SPLICE_MAX_READ_BYTES));
@@ -223,6 +241,29 @@ export class RowfsProxy {
     }
   }
 
+  private async openReplicated(spec: ReplicatedMainSpec): Promise<ReplicatedMain> {
+    try {
+      this.replicated = await ReplicatedMain.open({
+        source: spec.source,
+        verifier: spec.verifier,
+        paths: this.store!.sideTable('x-main-paths'),
+        counters: this.counters,
+        clock: this.o.clock,
+        stallMs: spec.stallMs,
+        noServerTimeoutMs: spec.noServerTimeoutMs,
+        onEvent: spec.onEvent,
+      });
+    } catch (e) {
+      throw new ProxyStartError(`no server of ${spec.id} could be reached: ${(e as Error).message}`);
+    }
+    return this.replicated;
+  }
+
+  /** The replica in use and the servers found bad (image mounts only). */
+  replicaState() {
+    return this.replicated?.state();
+  }
+
   private async connect(role: 'main' | 'shadow', spec: NfsExportSpec, timeoutMs: number): Promise<OpenedExport> {
     const where = `${spec.host}:${spec.exportPath}`;
     let ex: OpenedExport;
@@ -246,7 +287,7 @@ export class RowfsProxy {
   }
 
   private mountHandlers(core: ProxyCore): MountHandlers {
-    const exportPath = normalisePath(this.o.exportPath ?? this.o.main.exportPath);
+    const exportPath = normalisePath(this.o.exportPath ?? ('exportPath' in this.o.main ? this.o.main.exportPath : '/'));
     return {
       mnt: async (dirpath, ctx) => {
         this.counters.call('client', 'MNT');
@@ -302,6 +343,7 @@ export class RowfsProxy {
     if (this.control) await new Promise<void>((r) => this.control!.close(() => r()));
     if (this.store) this.writeCounters();
     for (const ex of this.exports) await ex.close().catch(() => undefined);
+    await this.replicated?.close();
     await this.embedded?.stop().catch(() => undefined);
     await this.cache?.close().catch(() => undefined);
     this.fetcher?.close();

@@ -5,6 +5,8 @@
 //   bitmaps    vid -> bytes (block presence bitmap: which blocks live in the shadow)
 //   mainIndex  main handle (hex) -> vid (so hard links and re-lookups of one main object share a vid)
 //   meta       'instance' (8 random bytes in every handle), 'blockSize', 'main' (which export)
+//   extra tables opened by name (sideTable), e.g. the replicated main's path ids; in the same file,
+//   so a commit's fdatasync also covers what was put into them before it
 // Ordering rule: callers `await commit(...)` before sending any reply that depends on it. Durability
 // 'process' resolves once the transaction is committed to the OS page cache (survives a crash or
 // SIGKILL of the proxy, ~0.3 ms); 'disk' additionally waits for an fdatasync of the data file
@@ -64,6 +66,13 @@ export interface StateTx {
   setMainIndex(mainHandle: Uint8Array, vid: number): void;
 }
 
+/** A table of another component inside the state store (see StateStore.sideTable). */
+export interface SideTable {
+  get(key: string): string | undefined;
+  /** Stores every pair in one transaction (committed to the OS before it resolves). */
+  putMany(entries: ReadonlyArray<readonly [string, string]>): Promise<void>;
+}
+
 export interface StateStoreOptions {
   /** Block size for new stores; an existing store keeps the size it was created with. */
   blockSizeBytes?: number;
@@ -108,7 +117,7 @@ export class StateStore {
     mkdirSync(dir, { recursive: true });
     let env: RootDatabase;
     try {
-      env = open({ path: dir, maxDbs: 8, compression: false, noSync: true });
+      env = open({ path: dir, maxDbs: 12, compression: false, noSync: true });
     } catch (err) {
       throw new StateStoreError(`cannot open state store in ${dir}: ${(err as Error).message}`);
     }
@@ -217,6 +226,24 @@ export class StateStore {
       this.bitmapCache.set(vid, bm);
     }
     return bm;
+  }
+
+  /**
+   * A string-keyed table of another component, kept in this store's environment (same file, same
+   * fdatasync): a put made before a commit is on disk once that commit is.
+   */
+  sideTable(name: string): SideTable {
+    if (!/^x-[a-z-]{1,24}$/.test(name)) throw new StateStoreError(`bad side table name ${name}`);
+    const db = this.env.openDB<string, string>({ name });
+    return {
+      get: (key) => db.get(key),
+      putMany: async (entries) => {
+        if (entries.length === 0) return;
+        await db.transaction(() => {
+          for (const [k, v] of entries) db.putSync(k, v);
+        });
+      },
+    };
   }
 
   byMainHandle(mainHandle: Uint8Array): number | undefined {
