@@ -20,6 +20,7 @@ import {
 } from '../nfs3/types.js';
 import type { OpaqueAuth } from '../rpc/message.js';
 import { isDotName } from '../nfs3/names.js';
+import { MAX_FILE_BYTES, rangeFault } from '../nfs3/ranges.js';
 import type { NodeRecord } from '../state/store.js';
 import type { ProxyCore } from './core.js';
 import type { FileIo } from './file-io.js';
@@ -107,6 +108,7 @@ export class ProxyHandlers implements Nfs3Handlers {
       if (sa.size !== undefined && n.type !== Ftype3.REG) {
         throw new StatusError(n.type === Ftype3.DIR ? Nfs3Status.ISDIR : Nfs3Status.INVAL, 'size on non-file');
       }
+      if (sa.size !== undefined && sa.size > BigInt(MAX_FILE_BYTES)) throw new StatusError(Nfs3Status.FBIG, 'size past the largest file');
       if (sa.size !== undefined) n = await this.io.truncate(n, Number(sa.size));
       else n = await this.core.ensureShadow(n);
       const res = await this.core.shadow.call('SETATTR', { object: n.shadow!, newAttributes: sa, guard: guardCtime }, this.cred(ctx));
@@ -145,6 +147,8 @@ export class ProxyHandlers implements Nfs3Handlers {
     return this.guard('READ', async () => {
       const n = this.core.nodeOf(a.file);
       const count = Math.min(a.count, this.limits.maxIoBytes);
+      const fault = rangeFault('READ', a.offset, count);
+      if (fault !== undefined) throw new StatusError(fault, 'range past the largest file');
       // A large cached range goes to the client by sendfile when the connection can send file
       // ranges (small ones are cheaper read inline than sent through a pool thread).
       const asFile = count >= FILE_REPLY_MIN_BYTES && ctx?.sendsFiles === true && ctx.afterReply !== undefined;
@@ -171,6 +175,8 @@ export class ProxyHandlers implements Nfs3Handlers {
     return this.guard('WRITE', async () => {
       const n = this.core.nodeOf(a.file);
       const data = a.data.length > a.count ? a.data.subarray(0, a.count) : a.data;
+      const fault = rangeFault('WRITE', a.offset, data.length);
+      if (fault !== undefined) throw new StatusError(fault, 'range past the largest file');
       const r = await this.io.write(n, Number(a.offset), data, a.stable, this.cred(ctx));
       return { status: Nfs3Status.OK, fileWcc: virtualWcc(r.wcc, n.vid), count: data.length, committed: r.committed, verf: r.verf };
     }, (status) => ({ status, fileWcc: {} }));
@@ -236,6 +242,7 @@ export class ProxyHandlers implements Nfs3Handlers {
           }
           // UNCHECKED on an existing file: apply the attributes (often size 0) to it.
           let n = existing;
+          if (a.how.attributes.size !== undefined && a.how.attributes.size > BigInt(MAX_FILE_BYTES)) throw new StatusError(Nfs3Status.FBIG, 'size past the largest file');
           if (a.how.attributes.size !== undefined) n = await this.io.truncate(n, Number(a.how.attributes.size));
           else n = await this.core.ensureShadow(n);
           await this.core.shadow.ok('SETATTR', { object: n.shadow!, newAttributes: a.how.attributes }, this.cred(ctx));
@@ -470,7 +477,7 @@ export class ProxyHandlers implements Nfs3Handlers {
         wtpref: max,
         wtmult: 4096,
         dtpref: this.limits.dirPrefBytes,
-        maxfilesize: 2n ** 53n,
+        maxfilesize: BigInt(MAX_FILE_BYTES),
         timeDelta: { seconds: 0, nseconds: 1 },
         properties: FSF3_LINK | FSF3_SYMLINK | FSF3_HOMOGENEOUS | FSF3_CANSETTIME,
       };
@@ -488,6 +495,8 @@ export class ProxyHandlers implements Nfs3Handlers {
   COMMIT(a: Nfs3ArgsOf<'COMMIT'>) {
     return this.guard('COMMIT', async () => {
       const n = this.core.nodeOf(a.file);
+      const fault = rangeFault('COMMIT', a.offset, a.count);
+      if (fault !== undefined) throw new StatusError(fault, 'range past the largest file');
       const r = await this.io.commit(n, a.offset, a.count);
       return { status: Nfs3Status.OK, fileWcc: virtualWcc(r.wcc, n.vid), verf: r.verf };
     }, (status) => ({ status, fileWcc: {} }));

@@ -88,6 +88,7 @@ import {
   type WriteRes,
 } from '../nfs3/types.js';
 import { componentFault, isDotName, NAME_MAX_BYTES } from '../nfs3/names.js';
+import { MAX_FILE_BYTES, rangeFault } from '../nfs3/ranges.js';
 import { fattrOf, statusOfError, wccAttrOf } from './attributes.js';
 import { FdCache } from './fd-cache.js';
 import { decodeHandle, encodeHandle, fileIdOf, HandleTable, type Resolved } from './file-handles.js';
@@ -225,7 +226,7 @@ export class LocalExport implements Nfs3Handlers {
   private async applySattr(path: string, st: BigIntStats, a: Sattr3): Promise<void> {
     if (a.size !== undefined) {
       if (!st.isFile()) throw Object.assign(new Error('size on non-file'), { code: st.isDirectory() ? 'EISDIR' : 'EINVAL' });
-      if (a.size > BigInt(Number.MAX_SAFE_INTEGER)) throw Object.assign(new Error('size'), { code: 'EFBIG' });
+      if (a.size > BigInt(MAX_FILE_BYTES)) throw Object.assign(new Error('size'), { code: 'EFBIG' });
       await truncate(path, Number(a.size));
     }
     if (a.mode !== undefined && !st.isSymbolicLink()) await chmod(path, a.mode & 0o7777);
@@ -361,6 +362,8 @@ export class LocalExport implements Nfs3Handlers {
     if (isFail(f)) return f;
     if (!f.stat.isFile()) return { status: f.stat.isDirectory() ? Nfs3Status.ISDIR : Nfs3Status.INVAL, fileAttributes: fattrOf(f.stat) };
     const max = ctx.transport === 'udp' ? MAX_TRANSFER_BYTES_UDP : MAX_TRANSFER_BYTES_TCP;
+    const fault = rangeFault('READ', a.offset, Math.min(a.count, max));
+    if (fault !== undefined) return { status: fault, fileAttributes: fattrOf(f.stat) };
     const count = Math.min(a.count, max, Number(f.stat.size - (a.offset < f.stat.size ? a.offset : f.stat.size)));
     if (a.offset >= f.stat.size || count === 0) {
       return { status: Nfs3Status.OK, fileAttributes: fattrOf(f.stat), count: 0, eof: a.offset >= f.stat.size, data: new Uint8Array(0) };
@@ -383,7 +386,8 @@ export class LocalExport implements Nfs3Handlers {
     if (!f.stat.isFile()) return { status: f.stat.isDirectory() ? Nfs3Status.ISDIR : Nfs3Status.INVAL, fileWcc: await this.wcc(before, f.path) };
     const max = ctx.transport === 'udp' ? MAX_TRANSFER_BYTES_UDP : MAX_TRANSFER_BYTES_TCP;
     const len = Math.min(a.count, a.data.length, max);
-    if (a.offset + BigInt(len) > BigInt(Number.MAX_SAFE_INTEGER)) return { status: Nfs3Status.FBIG, fileWcc: await this.wcc(before, f.path) };
+    const fault = rangeFault('WRITE', a.offset, len);
+    if (fault !== undefined) return { status: fault, fileWcc: await this.wcc(before, f.path) };
     try {
       const after = await this.fds.withFd(this.key(f.stat), f.path, true, async (fd) => {
         let done = 0;
@@ -703,7 +707,7 @@ export class LocalExport implements Nfs3Handlers {
       wtpref: max,
       wtmult: 4096,
       dtpref: DIR_PREFERRED_BYTES,
-      maxfilesize: BigInt(Number.MAX_SAFE_INTEGER),
+      maxfilesize: BigInt(MAX_FILE_BYTES),
       timeDelta: { seconds: 0, nseconds: 1 },
       properties: FSF3_LINK | FSF3_SYMLINK | FSF3_HOMOGENEOUS | FSF3_CANSETTIME,
     };
@@ -729,6 +733,8 @@ export class LocalExport implements Nfs3Handlers {
     if (isFail(f)) return { status: f.status, fileWcc: {} };
     if (this.readOnly) return { status: Nfs3Status.ROFS, fileWcc: await this.wcc(f.stat, f.path) };
     if (!f.stat.isFile()) return { status: f.stat.isDirectory() ? Nfs3Status.ISDIR : Nfs3Status.INVAL, fileWcc: await this.wcc(f.stat, f.path) };
+    const fault = rangeFault('COMMIT', a.offset, a.count);
+    if (fault !== undefined) return { status: fault, fileWcc: await this.wcc(f.stat, f.path) };
     try {
       await this.fds.withFd(this.key(f.stat), f.path, true, (fd) => fd.sync());
     } catch (e) {
