@@ -1,6 +1,6 @@
 // Building a manifest from a directory (at publish) and checking a directory against one (before a
 // replica serves). Both walk with lstat first, then hash regular files in path order with bounded
-// memory (two 1 MiB buffers), reporting progress in bytes of file data.
+// memory (two buffers of at most 1 MiB per file in flight), reporting progress in bytes of file data.
 import { join } from 'node:path';
 import { ImageError } from './errors.js';
 import { checkBlockSize, DEFAULT_BLOCK_SIZE_BYTES, bytesEqual } from './fields.js';
@@ -29,7 +29,14 @@ export const PROGRESS_FILES = 1000;
 /** checkTree stops comparing data once it has this many problems. */
 export const MAX_PROBLEMS = 20;
 
-/** Hashes each file of `files` in order; `visit` gets its block hashes. */
+/** Files hashed at once: small files are bound by thread-pool round trips, not by hashing. */
+export const HASH_FILES_IN_FLIGHT = 8;
+
+/**
+ * Hashes each file of `files` (HASH_FILES_IN_FLIGHT at once, each with its own two buffers);
+ * `visit` gets its block hashes and returns false to stop. On an error the other files in flight
+ * finish before it is thrown, so nothing reads on after the call has settled.
+ */
 async function hashFiles(root: string, files: ManifestEntry[], blockSize: number, opts: TreeOptions, visit: (e: ManifestEntry, hashes: Uint8Array) => boolean | void): Promise<void> {
   const totalBytes = files.reduce((n, e) => n + e.size, 0);
   const progress: TreeProgress = { files: 0, bytes: 0, totalBytes };
@@ -42,16 +49,29 @@ async function hashFiles(root: string, files: ManifestEntry[], blockSize: number
     reportedFiles = progress.files;
     opts.onProgress({ ...progress });
   };
-  const buffers = new ChunkBuffers();
-  for (const e of files) {
-    const hashes = await hashFileBlocks(join(root, e.path), e.path, e.size, blockSize, buffers, (n) => {
-      progress.bytes += n;
-      report(false);
-    }, opts.signal);
-    progress.files++;
-    report(false);
-    if (visit(e, hashes) === false) break;
-  }
+  let next = 0;
+  let stop = false;
+  let failure: { err: unknown } | undefined;
+  const worker = async () => {
+    const buffers = new ChunkBuffers();
+    while (!stop && next < files.length) {
+      const e = files[next++]!;
+      try {
+        const hashes = await hashFileBlocks(join(root, e.path), e.path, e.size, blockSize, buffers, (n) => {
+          progress.bytes += n;
+          report(false);
+        }, opts.signal);
+        progress.files++;
+        report(false);
+        if (visit(e, hashes) === false) stop = true;
+      } catch (err) {
+        failure ??= { err };
+        stop = true;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(HASH_FILES_IN_FLIGHT, files.length) }, worker));
+  if (failure) throw failure.err;
   report(true);
 }
 
@@ -111,6 +131,7 @@ export async function checkTree(dir: string, manifest: Manifest, opts: TreeOptio
   }
   if (problems.length < MAX_PROBLEMS) {
     const wantOf = new Map(toHash.map((p) => [p.got, p.want]));
+    const differing: Array<{ path: string; line: string }> = [];
     await hashFiles(dir, toHash.map((p) => p.got), manifest.blockSize, opts, (e, hashes) => {
       const expected = wantOf.get(e)!.blockHashes!;
       if (!bytesEqual(hashes, expected)) {
@@ -118,10 +139,12 @@ export async function checkTree(dir: string, manifest: Manifest, opts: TreeOptio
         for (let b = 0; b * HASH_BYTES < hashes.length; b++) {
           if (!bytesEqual(hashes.subarray(b * HASH_BYTES, (b + 1) * HASH_BYTES), expected.subarray(b * HASH_BYTES, (b + 1) * HASH_BYTES))) bad.push(b);
         }
-        add([`/${e.path}: ${bad.length} of ${hashes.length / HASH_BYTES} blocks differ (first: block ${bad[0]})`]);
+        differing.push({ path: e.path, line: `/${e.path}: ${bad.length} of ${hashes.length / HASH_BYTES} blocks differ (first: block ${bad[0]})` });
       }
-      return problems.length < MAX_PROBLEMS;
+      return problems.length + differing.length < MAX_PROBLEMS;
     });
+    // Files finish out of order (several in flight): report them in path order.
+    add(differing.sort((a, b) => comparePaths(a.path, b.path)).map((d) => d.line));
   }
   return { ok: problems.length === 0, problems };
 }

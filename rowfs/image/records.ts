@@ -12,7 +12,7 @@ import { checkAppName, checkVersion, MAX_NAME_BYTES } from './names.js';
 import { recordCodec, xdrOpaqueLength, utf8Length } from './record-codec.js';
 import {
   writeString, readString, writeBytes, readBytes, writeCount, readCount, writeUint, readUint, writeIpv4, readIpv4,
-  checkBlockSize, isBlockSize, bytesEqual,
+  checkBlockSize, isBlockSize,
 } from './fields.js';
 
 export const KEY_BYTES = 32; // Ed25519 public key
@@ -207,7 +207,3 @@ export const encodeSharerRecord = sharer.encode;
 export const decodeSharerRecord = sharer.decode;
 export const encodedLengthSharerRecord = sharer.encodedLength;
 
-/** True when two version infos describe the same published bytes (same version and manifest). */
-export function sameVersionInfo(a: VersionInfo, b: VersionInfo): boolean {
-  return a.version === b.version && bytesEqual(a.digest, b.digest);
-}

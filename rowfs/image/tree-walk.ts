@@ -2,14 +2,20 @@
 // devices are recorded as 'other'), checking every name against the manifest's rules. Returns the
 // entries sorted by path (UTF-8 byte order), without block hashes. Nothing is skipped: a name the
 // manifest cannot hold (not UTF-8, too long) is an ImageError, not a silent gap.
-import { lstat, readdir, readlink, stat } from 'node:fs/promises';
+import * as fs from 'node:fs';
 import type { Stats } from 'node:fs';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { ImageError, quote } from './errors.js';
 import { MAX_MANIFEST_ENTRIES, checkManifestPath, comparePaths, type ManifestEntry } from './manifest-codec.js';
 
 /** lstat calls in flight at once within one directory (the thread pool runs 4 by default). */
 const LSTAT_BATCH = 32;
+// The callback API through promisify costs fewer microseconds per call than fs/promises.
+const lstat = promisify(fs.lstat);
+const stat = promisify(fs.stat);
+const readdir = promisify(fs.readdir);
+const readlink = promisify(fs.readlink);
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
 const ioError = (path: string, err: unknown) => new ImageError('IO', `cannot read ${quote(path)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
