@@ -54,11 +54,12 @@ export const blocksOf = (size: number, blockSize: number): number => Math.ceil(s
 export function checkManifestPath(path: string): string {
   if (path === '') return path;
   const bad = (why: string) => new ImageError('BAD_NAME', `bad path ${quote(path)}: ${why}`);
-  if (utf8Length(path) > MAX_PATH_BYTES) throw bad(`longer than ${MAX_PATH_BYTES} bytes`);
+  // A UTF-16 unit is at most 3 UTF-8 bytes: count bytes only when the length leaves doubt.
+  if (path.length * 3 > MAX_PATH_BYTES && utf8Length(path) > MAX_PATH_BYTES) throw bad(`longer than ${MAX_PATH_BYTES} bytes`);
   if (path.includes('\0')) throw bad('contains NUL');
   for (const c of path.split('/')) {
     if (c === '' || c === '.' || c === '..') throw bad(`component ${quote(c)}`);
-    if (utf8Length(c) > MAX_COMPONENT_BYTES) throw bad(`component longer than ${MAX_COMPONENT_BYTES} bytes`);
+    if (c.length * 3 > MAX_COMPONENT_BYTES && utf8Length(c) > MAX_COMPONENT_BYTES) throw bad(`component longer than ${MAX_COMPONENT_BYTES} bytes`);
   }
   return path;
 }
@@ -82,23 +83,26 @@ export function comparePaths(a: string, b: string): number {
 
 const parentOf = (path: string): string => path.slice(0, Math.max(0, path.lastIndexOf('/')));
 
+const isPermission = (m: number) => Number.isInteger(m) && m >= 0 && m <= 0o7777;
+const isId = (n: number) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
+
 /** Checks one entry's own rules (not its place in the list). */
 function checkEntry(e: ManifestEntry, blockSize: number, fail: (m: string) => Error): void {
-  const where = `entry ${quote(e.path)}`;
-  if (!(e.type in TYPE_CODES)) throw fail(`${where}: type ${String(e.type)}`);
-  if (!Number.isInteger(e.mode) || e.mode < 0 || e.mode > 0o7777) throw fail(`${where}: mode ${e.mode}`);
-  for (const [k, v] of [['uid', e.uid], ['gid', e.gid]] as const) if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw fail(`${where}: ${k} ${v}`);
-  if (!Number.isSafeInteger(e.size) || e.size < 0) throw fail(`${where}: size ${e.size}`);
-  if ((e.type === 'dir' || e.type === 'other') && e.size !== 0) throw fail(`${where}: a ${e.type} has size 0`);
+  const where = () => `entry ${quote(e.path)}`; // built only on failure: this runs for every entry
+  if (!(e.type in TYPE_CODES)) throw fail(`${where()}: type ${String(e.type)}`);
+  if (!isPermission(e.mode)) throw fail(`${where()}: mode ${e.mode}`);
+  if (!isId(e.uid) || !isId(e.gid)) throw fail(`${where()}: owner ${e.uid}:${e.gid}`);
+  if (!Number.isSafeInteger(e.size) || e.size < 0) throw fail(`${where()}: size ${e.size}`);
+  if ((e.type === 'dir' || e.type === 'other') && e.size !== 0) throw fail(`${where()}: a ${e.type} has size 0`);
   if (e.type === 'symlink') {
     const t = e.target;
-    if (typeof t !== 'string' || t === '' || t.includes('\0') || utf8Length(t) > MAX_PATH_BYTES) throw fail(`${where}: symlink target must be 1..${MAX_PATH_BYTES} bytes without NUL`);
-    if (utf8Length(t) !== e.size) throw fail(`${where}: size ${e.size} is not the target's length`);
-  } else if (e.target !== undefined) throw fail(`${where}: only a symlink has a target`);
+    if (typeof t !== 'string' || t === '' || t.includes('\0') || utf8Length(t) > MAX_PATH_BYTES) throw fail(`${where()}: symlink target must be 1..${MAX_PATH_BYTES} bytes without NUL`);
+    if (utf8Length(t) !== e.size) throw fail(`${where()}: size ${e.size} is not the target's length`);
+  } else if (e.target !== undefined) throw fail(`${where()}: only a symlink has a target`);
   if (e.type === 'file') {
     const want = blocksOf(e.size, blockSize) * HASH_BYTES;
-    if (!(e.blockHashes instanceof Uint8Array) || e.blockHashes.length !== want) throw fail(`${where}: ${want / HASH_BYTES} block hashes expected`);
-  } else if (e.blockHashes !== undefined) throw fail(`${where}: only a file has block hashes`);
+    if (!(e.blockHashes instanceof Uint8Array) || e.blockHashes.length !== want) throw fail(`${where()}: ${want / HASH_BYTES} block hashes expected`);
+  } else if (e.blockHashes !== undefined) throw fail(`${where()}: only a file has block hashes`);
 }
 
 /** Checks the list rules: root first, sorted, unique, each parent a dir listed before. */
@@ -178,7 +182,7 @@ export function decodeManifest(bytes: Uint8Array, offset = 0, end = bytes.length
       if (type === 'file') {
         const want = blocksOf(e.size, blockSize) * HASH_BYTES;
         if (want > r.remaining()) throw new XdrError('SHORT_BUFFER', `entry ${quote(path)}: ${want} bytes of block hashes do not fit`);
-        e.blockHashes = r.opaque(want).slice();
+        e.blockHashes = r.opaque(want).slice(); // a copy: the caller may reuse its buffer
       } else if (type === 'symlink') e.target = readUtf8(r, MAX_PATH_BYTES, 'symlink target');
       checkEntry(e, blockSize, fail);
       checkOrder(entries[i - 1], e, dirs, fail);

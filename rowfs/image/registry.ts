@@ -146,6 +146,14 @@ export class ImageRegistry {
     await this.dht.put(key, encodeVersionsRecord({ ...own, latest, versions }), this.ttls.versionsMs);
   }
 
+  /** Puts our VersionsRecord of `app` again unchanged (a TTL refresh); false when we have none. */
+  async refreshVersions(app: string): Promise<boolean> {
+    const own = await this.ownVersions(app);
+    if (!own) return false;
+    await this.dht.put(registryKeys.versions(app), encodeVersionsRecord(own), this.ttls.versionsMs);
+    return true;
+  }
+
   /** Announces (or refreshes) this node as a server of rec.app rec.version. */
   async addServer(rec: ServerRecord): Promise<void> {
     await this.dht.put(registryKeys.servers(rec.app, rec.version), encodeServerRecord(rec), this.ttls.serverMs);

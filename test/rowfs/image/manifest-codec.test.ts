@@ -141,6 +141,10 @@ test('hostile manifests are refused one by one with ImageError BAD_MANIFEST', (t
   ];
   const withTrailing = raw([root]);
   cases.push(['trailing bytes', Uint8Array.from([...withTrailing, 0, 0, 0, 0])]);
+  const good = encodeManifest(sample);
+  for (const [what, offset, end] of [['negative offset', -4, good.length], ['end past the input', 0, good.length + 4], ['end before offset', 8, 4]] as const) {
+    t.is(t.throws(() => decodeManifest(good, offset, end), { instanceOf: ImageError }, what)?.code, 'BAD_MANIFEST', what);
+  }
   for (const [what, bytes] of cases) {
     const err = t.throws(() => decodeManifest(bytes), { instanceOf: ImageError }, what);
     t.is(err?.code, 'BAD_MANIFEST', what);

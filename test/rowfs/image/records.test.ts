@@ -62,6 +62,8 @@ for (const k of kinds) {
     trailing.set(good);
     badRecord(t, () => k.codec.decode(trailing), 'trailing bytes');
     badRecord(t, () => k.codec.decode(good, 0, good.length - 1), 'end inside the record');
+    badRecord(t, () => k.codec.decode(good, -4), 'negative offset');
+    badRecord(t, () => k.codec.decode(good, 0, good.length + 4), 'end past the input');
     badRecord(t, () => k.codec.decode(new Uint8Array(MAX_RECORD_BYTES + 4)), 'over 16 KiB');
   });
 }

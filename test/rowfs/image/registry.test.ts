@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { MemoryDhtStore } from '../../../dhcp/vip/memory-dht.js';
 import { ManualClock } from '../../vnet/manual-clock.js';
 import { seededRandom } from '../../../overlay/random.js';
-import { ImageRegistry, ImageError, registryKeys, encodeVersionsRecord, encodeClaimRecord, encodeServerRecord, encodeSharerRecord, type VersionInfo, type ServerRecord } from '../../../rowfs/image/index.js';
+import { ImageRegistry, ImageError, registryKeys, encodeVersionsRecord, decodeVersionsRecord, encodeClaimRecord, encodeServerRecord, encodeSharerRecord, type VersionInfo, type ServerRecord } from '../../../rowfs/image/index.js';
 
 const EPOCH = 1_765_000_000_000;
 const APP = 'debian';
@@ -275,4 +275,25 @@ test('without wallNow, wall time is Date.now() at construction plus the injected
   await reg.claim(APP);
   const rec = await reg.publishVersion(APP, info('1'), { makeLatest: true });
   t.is(rec.updatedAtMs, reg.wallNow());
+});
+
+test('refreshVersions keeps our record alive past its TTL without changing the choice of latest', async (t) => {
+  const w = world();
+  const a = w.node();
+  const reg = new ImageRegistry(a.dht, { self: a.key, clock: w.clock, wallNow: () => EPOCH + w.clock.now(), ttls: { claimMs: 10_000, versionsMs: 10_000 } });
+  t.false(await reg.refreshVersions(APP));
+  await reg.claim(APP);
+  const first = await reg.publishVersion(APP, info('1'), { makeLatest: true });
+  for (let i = 0; i < 3; i++) {
+    await w.clock.advance(8000);
+    await reg.claim(APP);
+    t.true(await reg.refreshVersions(APP));
+  }
+  const view = await reg.resolveApp(APP);
+  t.is(view.latest, '1');
+  const stored = decodeVersionsRecord((await a.dht.get(registryKeys.versions(APP)))[0]!.value).value;
+  t.is(stored.updatedAtMs, first.updatedAtMs);
+  t.deepEqual(w.store.snapshot().filter((s) => s.key.startsWith('image/')).length, 2);
+  await w.clock.advance(10_000);
+  t.is(await code(t, reg.resolveApp(APP)), 'NOT_FOUND', 'without refreshes both expire');
 });
