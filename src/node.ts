@@ -21,7 +21,7 @@ import { dialViaBootstrap } from '../overlay/bootstrap/client.js';
 import { BootstrapError } from '../overlay/bootstrap/errors.js';
 import type { NodeConfig } from './config.js';
 import { ControlServer } from './control/server.js';
-import { CONTROL_SOCKET_NAME, type ControlRequest } from './control/protocol.js';
+import { CONTROL_SOCKET_NAME, IMAGE_ANNOUNCE_MAX, type ControlRequest } from './control/protocol.js';
 import { join } from 'node:path';
 
 /** Routed-message tag of `overlay ping` (user tags start at 16; 16 is the IP forwarder's). */
@@ -77,8 +77,22 @@ export interface NodeStartOptions {
   log?: (line: string) => void;
 }
 
+/** An image process on this machine (`overlay image serve|publish|mount`), as it last announced itself. */
+export interface LocalImage {
+  id: string;
+  role: 'serve' | 'mount';
+  app: string;
+  version: string;
+  detail: Record<string, unknown>;
+  /** Seconds since it last announced itself. */
+  ageS: number;
+}
+
 export interface NodeStatus extends OverlayStatus {
   network: string;
+  /** This node's Ed25519 public key (hex): the owner of every DHT value it writes. */
+  publicKey: string;
+  images: LocalImage[];
   stateDir: string;
   joined: boolean;
   uptimeS: number;
@@ -103,6 +117,8 @@ export class OverlayDaemon {
   private stopping?: Promise<void>;
   private readonly pings = new Map<number, (hops: number) => void>();
   private nextPingId = 1;
+  /** Image processes on this machine, by id (each re-announces itself before `expiresAt`). */
+  private readonly images = new Map<string, Omit<LocalImage, 'ageS'> & { at: number; expiresAt: number }>();
   private resolveStopped!: () => void;
   private resolveStopRequested!: () => void;
   /** Resolves when stop() is first called: waits inside start() race against it. */
@@ -264,8 +280,12 @@ export class OverlayDaemon {
     const s = this.overlay.status();
     const services: Record<string, unknown> = {};
     for (const svc of this.startedServices) services[svc.name] = svc.status?.() ?? 'running';
+    const now = Date.now();
+    for (const [id, img] of this.images) if (img.expiresAt <= now) this.images.delete(id);
     const out: NodeStatus = {
       network: this.config.network,
+      publicKey: Buffer.from(this.identity.publicKey).toString('hex'),
+      images: [...this.images.values()].map(({ at, expiresAt: _e, ...img }) => ({ ...img, ageS: Math.round((now - at) / 1000) })),
       stateDir: this.config.stateDir,
       joined: this.joinedFlag,
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
@@ -338,6 +358,36 @@ export class OverlayDaemon {
         const dec = new TextDecoder('utf-8', { fatal: false });
         return records.map((r) => ({ value: dec.decode(r.value), owner: Buffer.from(r.owner).toString('hex'), ttlS: Math.round(r.ttlMs / 1000) }));
       }
+      case 'dht-store': {
+        const put = req.exclusive ? this.overlay.dht.create.bind(this.overlay.dht) : this.overlay.dht.put.bind(this.overlay.dht);
+        try {
+          await put(enc.encode(req.key), Buffer.from(req.valueB64, 'base64'), req.ttlMs);
+        } catch (e) {
+          // The conflict is an answer, not a failure of the node: callers branch on it.
+          if ((e as Error).name === 'DhtConflictError') return { stored: false, conflict: true };
+          throw e;
+        }
+        return { stored: true };
+      }
+      case 'dht-fetch': {
+        const records = await this.overlay.dht.get(enc.encode(req.key));
+        return records.map((r) => ({ valueB64: Buffer.from(r.value).toString('base64'), owner: Buffer.from(r.owner).toString('hex'), ttlMs: r.ttlMs }));
+      }
+      case 'dht-remove':
+        await this.overlay.dht.remove(enc.encode(req.key));
+        return { removed: true };
+      case 'image-announce': {
+        const now = Date.now();
+        if (!this.images.has(req.id) && this.images.size >= IMAGE_ANNOUNCE_MAX) {
+          for (const [id, img] of this.images) if (img.expiresAt <= now) this.images.delete(id);
+          if (this.images.size >= IMAGE_ANNOUNCE_MAX) throw new Error(`too many image processes on this node (${IMAGE_ANNOUNCE_MAX})`);
+        }
+        const { op: _op, ttlS, ...img } = req;
+        this.images.set(req.id, { ...img, at: now, expiresAt: now + ttlS * 1000 });
+        return { listed: true };
+      }
+      case 'image-withdraw':
+        return { withdrawn: this.images.delete(req.id) };
       case 'ping':
         return this.ping(BigInt('0x' + req.address), req.count);
     }

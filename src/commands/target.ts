@@ -10,8 +10,8 @@ export const targetHelp = `  --network NAME       the node of network NAME (stat
   --state DIR          the node whose state directory is DIR
                        (with neither: the one node running under ${DEFAULT_STATE_ROOT})`;
 
-/** Sends `req` to the node chosen by --network/--state; maps failures to CliErrors (exit 1). */
-export async function askNode(args: ParsedArgs, req: ControlRequest, timeoutMs?: number): Promise<unknown> {
+/** The control socket of the node chosen by --network/--state (CliError when there is none). */
+export function nodeSocket(args: ParsedArgs): string {
   const network = stringOption(args, 'network');
   try {
     if (network !== undefined) validateNetworkName(network);
@@ -20,7 +20,17 @@ export async function askNode(args: ParsedArgs, req: ControlRequest, timeoutMs?:
     throw err;
   }
   try {
-    const path = locateControlSocket({ stateDir: stringOption(args, 'state'), network, stateRoot: DEFAULT_STATE_ROOT });
+    return locateControlSocket({ stateDir: stringOption(args, 'state'), network, stateRoot: DEFAULT_STATE_ROOT });
+  } catch (err) {
+    if (err instanceof ControlClientError) throw new CliError(err.message, 1);
+    throw err;
+  }
+}
+
+/** Sends `req` to the node chosen by --network/--state; maps failures to CliErrors (exit 1). */
+export async function askNode(args: ParsedArgs, req: ControlRequest, timeoutMs?: number): Promise<unknown> {
+  const path = nodeSocket(args);
+  try {
     return await controlRequest(path, req, timeoutMs);
   } catch (err) {
     if (err instanceof ControlClientError) throw new CliError(err.message, 1);

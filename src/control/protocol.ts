@@ -7,12 +7,24 @@ export const CONTROL_LINE_MAX_BYTES = 64 * 1024;
 export const DHT_TEXT_MAX_BYTES = 8 * 1024;
 export const DHT_TTL_MAX_S = 7 * 24 * 3600;
 export const PING_COUNT_MAX = 100;
+/** Binary DHT values (base64 on the socket) up to the DHT's own cap. */
+export const DHT_VALUE_MAX_BYTES = 16 * 1024;
+/** Image services (serve, mount) a node lists in its status at once. */
+export const IMAGE_ANNOUNCE_MAX = 64;
+export const IMAGE_ANNOUNCE_DETAIL_MAX_BYTES = 4 * 1024;
 
 export type ControlRequest =
   | { op: 'status' }
   | { op: 'down' }
   | { op: 'dht-put'; key: string; value: string; ttlS: number }
   | { op: 'dht-get'; key: string }
+  /** Binary values (base64), exclusive create, removal: what programs on this machine use (images). */
+  | { op: 'dht-store'; key: string; valueB64: string; ttlMs: number; exclusive: boolean }
+  | { op: 'dht-fetch'; key: string }
+  | { op: 'dht-remove'; key: string }
+  /** A local image process (serve or mount) saying it runs; listed in status until `ttlS` passes. */
+  | { op: 'image-announce'; id: string; role: 'serve' | 'mount'; app: string; version: string; detail: Record<string, unknown>; ttlS: number }
+  | { op: 'image-withdraw'; id: string }
   | { op: 'ping'; address: string; count: number };
 
 export type ControlResponse = { ok: true; result: unknown } | { ok: false; error: string };
@@ -45,6 +57,32 @@ export function validateRequest(raw: unknown): ControlRequest {
       return { op: 'dht-put', key: text(r.key, 'key', DHT_TEXT_MAX_BYTES), value: text(r.value, 'value', DHT_TEXT_MAX_BYTES), ttlS: int(r.ttlS, 'ttlS', 1, DHT_TTL_MAX_S) };
     case 'dht-get':
       return { op: 'dht-get', key: text(r.key, 'key', DHT_TEXT_MAX_BYTES) };
+    case 'dht-store': {
+      const valueB64 = text(r.valueB64, 'valueB64', Math.ceil(DHT_VALUE_MAX_BYTES / 3) * 4);
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(valueB64)) throw new ControlProtocolError('valueB64 must be base64');
+      if (typeof r.exclusive !== 'boolean') throw new ControlProtocolError('exclusive must be a boolean');
+      return { op: 'dht-store', key: text(r.key, 'key', DHT_TEXT_MAX_BYTES), valueB64, ttlMs: int(r.ttlMs, 'ttlMs', 1000, DHT_TTL_MAX_S * 1000), exclusive: r.exclusive };
+    }
+    case 'dht-fetch':
+    case 'dht-remove':
+      return { op: r.op, key: text(r.key, 'key', DHT_TEXT_MAX_BYTES) };
+    case 'image-announce': {
+      if (r.role !== 'serve' && r.role !== 'mount') throw new ControlProtocolError('role must be serve or mount');
+      const detail = r.detail;
+      if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) throw new ControlProtocolError('detail must be an object');
+      if (Buffer.byteLength(JSON.stringify(detail)) > IMAGE_ANNOUNCE_DETAIL_MAX_BYTES) throw new ControlProtocolError(`detail longer than ${IMAGE_ANNOUNCE_DETAIL_MAX_BYTES} bytes`);
+      return {
+        op: 'image-announce',
+        id: text(r.id, 'id', 128),
+        role: r.role,
+        app: text(r.app, 'app', 64),
+        version: text(r.version, 'version', 64),
+        detail: detail as Record<string, unknown>,
+        ttlS: int(r.ttlS, 'ttlS', 1, 3600),
+      };
+    }
+    case 'image-withdraw':
+      return { op: 'image-withdraw', id: text(r.id, 'id', 128) };
     case 'ping': {
       const address = text(r.address, 'address', 40);
       if (!/^[0-9a-f]{40}$/.test(address)) throw new ControlProtocolError('address must be 40 lowercase hex characters');

@@ -1,0 +1,168 @@
+// `overlay image ...`: appliance images as overlay services. Every verb talks to the node that
+// `overlay up` runs on this machine (its control socket): the registry lives in the overlay's DHT,
+// servers and mounts reach each other on their virtual IPs. publish/serve/mount run until stopped
+// (SIGINT/SIGTERM); ls/gc/unpublish answer and exit.
+import { CliError, intOption, parseArgs, stringOption, type Command, type ParsedArgs } from './command.js';
+import { nodeSocket, targetHelp, targetSpec } from './target.js';
+
+const HELP = `usage: overlay image publish APP VERSION DIR [--latest|--no-latest] [--publisher KEY]...
+       overlay image serve APP VERSION DIR
+       overlay image ls [APP] [--json]
+       overlay image mount APP [--version V] --listen PORT [--shadow DIR] [--store DIR]
+       overlay image gc APP [--keep N] [--min-age S] [--dry-run] [--delete-data]
+       overlay image unpublish APP VERSION
+
+Appliance images served, found and mounted through the overlay (its DHT holds the registry; servers
+and mounts reach each other on their virtual IPs, from behind any NAT the overlay traverses).
+
+  publish    hashes DIR into the version's manifest (progress on stderr), claims APP if nobody
+             owns it (the first publisher owns the name), records VERSION (the latest unless
+             --no-latest) and serves DIR read-only on this node's virtual IP until stopped
+  serve      serves DIR as one more replica of a published version; DIR must match its manifest
+  ls         apps, their latest version, versions with their servers (virtual IP, NFS port, export
+             path, direct/relayed/routed, RTT) and sharer counts
+  mount      finds the newest (or --version) version and its servers, and runs a ROW-FS proxy on
+             PORT that an unmodified NFSv3 client mounts (writes stay in the shadow, blocks are
+             cached and checked against the manifest; a dead or lying server is replaced by another)
+  gc         withdraws versions older than the latest that nobody shares (never the latest, never
+             one with sharers); --keep N keeps the N newest; --delete-data also deletes this node's
+             served copies of what it withdrew
+  unpublish  withdraws VERSION (owner or named publishers only)
+
+options:
+  --latest / --no-latest   publish: make VERSION the app's latest (default --latest)
+  --publisher KEY          publish: also allow this node key (64 hex) to publish versions of APP
+  --block-size BYTES       publish: manifest block size (default 65536)
+  --version V              mount: this version instead of the latest
+  --listen PORT            mount: NFS (and MOUNT) port to serve on
+  --host ADDR              mount: address to listen on (default 0.0.0.0)
+  --shadow DIR             mount: where writes go (default STORE/shadow)
+  --store DIR              mount: proxy state and block cache (default
+                           /var/lib/overlay-images/NETWORK/APP/VERSION; a restart continues there)
+  --keep N                 gc: keep the N newest versions whatever their sharers (default 1)
+  --min-age S              gc: never withdraw a version published less than S seconds ago (default 600)
+  --dry-run                gc: print what would be withdrawn, change nothing
+  --delete-data            gc: delete this node's served copies of withdrawn versions
+  --ttl S                  life of server and sharer records; refreshed every S/3 (default 120)
+  --json                   ls: machine-readable output
+${targetHelp}
+
+example:
+  overlay image publish debian-base 12.8 /srv/images/debian-12.8
+  overlay image mount debian-base --listen 2049 &
+  mount -t nfs -o vers=3,tcp,nolock,port=2049,mountport=2049 127.0.0.1:/images/debian-base/12.8 /mnt`;
+
+const SPEC = {
+  ...targetSpec,
+  latest: {},
+  'no-latest': {},
+  publisher: { value: true, repeat: true },
+  'block-size': { value: true },
+  version: { value: true },
+  listen: { value: true },
+  'mount-port': { value: true },
+  host: { value: true },
+  shadow: { value: true },
+  store: { value: true },
+  keep: { value: true },
+  'min-age': { value: true },
+  'dry-run': {},
+  'delete-data': {},
+  ttl: { value: true },
+  'stall-ms': { value: true },
+  json: {},
+} as const;
+
+/** Which options each verb accepts (others are refused, not ignored). */
+const VERB_OPTIONS: Record<string, string[]> = {
+  publish: ['latest', 'no-latest', 'publisher', 'block-size', 'ttl'],
+  serve: ['ttl'],
+  ls: ['json'],
+  mount: ['version', 'listen', 'mount-port', 'host', 'shadow', 'store', 'ttl', 'stall-ms'],
+  gc: ['keep', 'min-age', 'dry-run', 'delete-data'],
+  unpublish: [],
+};
+
+function checkOptions(verb: string, a: ParsedArgs): void {
+  const allowed = new Set([...VERB_OPTIONS[verb]!, 'network', 'state']);
+  for (const name of Object.keys(a.options)) if (!allowed.has(name)) throw new CliError(`image ${verb} takes no --${name}`);
+}
+
+function positionals(verb: string, a: ParsedArgs, names: string[], optional = 0): string[] {
+  const got = a.positionals.slice(1);
+  if (got.length > names.length) throw new CliError(`unexpected argument '${got[names.length]}' (usage: overlay image ${verb} ${names.join(' ')})`);
+  if (got.length < names.length - optional) throw new CliError(`image ${verb} needs ${names.join(' ')}`);
+  return got;
+}
+
+export const command: Command = {
+  summary: 'publish, find, mount and collect appliance images over the overlay',
+  help: HELP,
+  async run(argv) {
+    const a = parseArgs(argv, SPEC);
+    const verb = a.positionals[0];
+    if (!verb) throw new CliError('image needs a verb: publish, serve, ls, mount, gc or unpublish');
+    if (!(verb in VERB_OPTIONS)) throw new CliError(`unknown image verb '${verb}' (want publish, serve, ls, mount, gc or unpublish)`);
+    checkOptions(verb, a);
+    const ttlS = intOption(a, 'ttl', 120, 3, 24 * 3600);
+    // Loaded here: `overlay image --help` must not pull in the proxy and its native addon.
+    const ops = await import('../image/image-commands.js');
+    const socket = nodeSocket(a);
+    const common = { socket, ttlMs: ttlS * 1000 };
+    try {
+      switch (verb) {
+        case 'publish': {
+          const [app, version, dir] = positionals(verb, a, ['APP', 'VERSION', 'DIR']);
+          if (a.options.latest && a.options['no-latest']) throw new CliError('give --latest or --no-latest, not both');
+          const publishers = ((a.options.publisher as string[] | undefined) ?? []).map((k) => {
+            if (!/^[0-9a-f]{64}$/.test(k)) throw new CliError(`--publisher must be a node key of 64 lowercase hex characters, got '${k}'`);
+            return k;
+          });
+          const blockSize = intOption(a, 'block-size', 65536, 4096, 1 << 20);
+          if ((blockSize & (blockSize - 1)) !== 0) throw new CliError('--block-size must be a power of two');
+          return await ops.serveImage({ ...common, app: app!, version: version!, dir: dir!, publish: { makeLatest: !a.options['no-latest'], publishers, blockSize } });
+        }
+        case 'serve': {
+          const [app, version, dir] = positionals(verb, a, ['APP', 'VERSION', 'DIR']);
+          return await ops.serveImage({ ...common, app: app!, version: version!, dir: dir! });
+        }
+        case 'ls': {
+          const [app] = positionals(verb, a, ['[APP]'], 1);
+          return await ops.listImages({ ...common, app, json: !!a.options.json });
+        }
+        case 'mount': {
+          const [app] = positionals(verb, a, ['APP']);
+          if (a.options.listen === undefined) throw new CliError('image mount needs --listen PORT');
+          return await ops.mountImage({
+            ...common,
+            app: app!,
+            version: stringOption(a, 'version'),
+            nfsPort: intOption(a, 'listen', 0, 0, 65535),
+            mountPort: a.options['mount-port'] === undefined ? undefined : intOption(a, 'mount-port', 0, 1, 65535),
+            host: stringOption(a, 'host', '0.0.0.0')!,
+            shadow: stringOption(a, 'shadow'),
+            store: stringOption(a, 'store'),
+            stallMs: a.options['stall-ms'] === undefined ? undefined : intOption(a, 'stall-ms', 2000, 200, 60_000),
+          });
+        }
+        case 'gc': {
+          const [app] = positionals(verb, a, ['APP']);
+          return await ops.collectImages({
+            ...common,
+            app: app!,
+            keep: intOption(a, 'keep', 1, 0, 1000),
+            minAgeMs: intOption(a, 'min-age', 600, 0, 365 * 24 * 3600) * 1000,
+            dryRun: !!a.options['dry-run'],
+            deleteData: !!a.options['delete-data'],
+          });
+        }
+        default: {
+          const [app, version] = positionals(verb, a, ['APP', 'VERSION']);
+          return await ops.unpublishImage({ ...common, app: app!, version: version! });
+        }
+      }
+    } catch (e) {
+      throw ops.asCliError(e);
+    }
+  },
+};

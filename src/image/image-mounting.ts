@@ -1,0 +1,137 @@
+// A mount of one image version (`overlay image mount`): a ROW-FS proxy whose main is whichever
+// server of the version is best (this node, then direct links by RTT, then relayed), failing over
+// to the others; every block it fetches is checked against the version's manifest. Its sharer
+// record (the version's reference count) is refreshed while it runs and removed when it stops. It
+// stays on its version and says so when a newer one is published.
+import { RowfsProxy } from '../../rowfs/proxy/proxy.js';
+import type { ReplicaEvent, ReplicaServer } from '../../rowfs/proxy/replicated-main.js';
+import { ManifestIndex } from '../../rowfs/image/manifest-index.js';
+import type { Manifest } from '../../rowfs/image/manifest-codec.js';
+import type { ImageRegistry } from '../../rowfs/image/registry.js';
+import { compareVersions } from '../../rowfs/image/names.js';
+import type { Clock, Timer } from '../../overlay/clock.js';
+import { rankByPath, type LocalNode } from './local-node.js';
+import { imageExportPath } from './image-serving.js';
+
+export interface MountingOptions {
+  app: string;
+  version: string;
+  digest: Uint8Array;
+  manifest: Manifest;
+  node: LocalNode;
+  registry: ImageRegistry;
+  /** Proxy state (handles, bitmaps, whiteouts) and block cache of this version. */
+  storeDir: string;
+  /** Where writes go (default <storeDir>/shadow). */
+  shadowDir: string;
+  listenHost: string;
+  nfsPort: number;
+  mountPort?: number;
+  refreshMs: number;
+  /** A server with calls pending and no reply this long is taken for dead. */
+  stallMs?: number;
+  clock: Clock;
+  log: (line: string) => void;
+}
+
+export class ImageMounting {
+  private timer: Timer | undefined;
+  private refreshing: Promise<void> | undefined;
+  private stopped = false;
+  /** A newer version of the app, once one is published (this mount stays on its own). */
+  newer: string | undefined;
+  readonly announceId: string;
+  readonly exportPath: string;
+  /** Wall-clock start (shown to others in the sharer record). */
+  private readonly since = Date.now();
+
+  private constructor(
+    private readonly o: MountingOptions,
+    readonly proxy: RowfsProxy,
+    private readonly ring: Uint8Array,
+  ) {
+    this.announceId = `mount:${o.app}@${o.version}:${process.pid}`;
+    this.exportPath = imageExportPath(o.app, o.version);
+  }
+
+  static async start(o: MountingOptions): Promise<ImageMounting> {
+    const self = await o.node.info();
+    const servers = async (): Promise<ReplicaServer[]> => {
+      const [{ servers: found }, info] = await Promise.all([o.registry.servers(o.app, o.version, o.digest), o.node.info()]);
+      return rankByPath(found, info, (s) => Buffer.from(s.ring).toString('hex')).map((s) => ({
+        id: Buffer.from(s.ring).toString('hex'),
+        label: `${s.vip}:${s.nfsPort}`,
+        host: s.vip,
+        exportPath: s.exportPath,
+        nfsPort: s.nfsPort,
+        mountPort: s.mountPort,
+      }));
+    };
+    const onEvent = (e: ReplicaEvent) => {
+      if (e.kind === 'connected') o.log(`reading ${o.app} ${o.version} from ${e.server.label}`);
+      else if (e.kind === 'failed') o.log(`server ${e.server.label} failed (${e.why}): switching`);
+      else if (e.kind === 'bad') o.log(`server ${e.server.label} sent data that does not match the manifest (${e.why}): not using it again`);
+      else o.log(`no server of ${o.app} ${o.version} reachable: ${e.why}`);
+    };
+    const proxy = await RowfsProxy.start({
+      main: { id: `image:${o.app}@${o.version}:${Buffer.from(o.digest).toString('hex').slice(0, 16)}`, source: { servers }, verifier: new ManifestIndex(o.manifest), stallMs: o.stallMs, onEvent },
+      shadow: { dir: o.shadowDir },
+      stateDir: o.storeDir,
+      blockSizeBytes: o.manifest.blockSize,
+      listenHost: o.listenHost,
+      nfsPort: o.nfsPort,
+      mountPort: o.mountPort,
+      exportPath: imageExportPath(o.app, o.version),
+      onFault: (what, err) => o.log(`internal error in ${what}: ${(err as Error)?.message ?? String(err)}`),
+    });
+    const m = new ImageMounting(o, proxy, new Uint8Array(Buffer.from(self.address, 'hex')));
+    try {
+      await m.refresh(true);
+    } catch (e) {
+      await m.stop();
+      throw e;
+    }
+    m.timer = o.clock.setInterval(() => {
+      if (!m.refreshing) m.refreshing = m.refresh(false).catch((e: Error) => o.log(`refreshing the sharer record failed: ${e.message}`)).finally(() => (m.refreshing = undefined));
+    }, o.refreshMs);
+    return m;
+  }
+
+  /** Sharer record, newer-version check and the node's listing; the first one must succeed. */
+  private async refresh(first: boolean): Promise<void> {
+    const o = this.o;
+    await o.registry.addSharer({ app: o.app, version: o.version, ring: this.ring, sinceMs: this.since });
+    try {
+      const view = await o.registry.resolveApp(o.app);
+      if (view.latest && compareVersions(view.latest, o.version) > 0 && view.latest !== this.newer) {
+        this.newer = view.latest;
+        o.log(`a newer version of ${o.app} is published: ${view.latest} (this mount stays on ${o.version}; mount again to use it)`);
+      }
+    } catch (e) {
+      if (first) throw e;
+    }
+    const state = this.proxy.replicaState();
+    const detail = {
+      nfsPort: this.proxy.nfsPort,
+      mountPort: this.proxy.mountPort,
+      exportPath: this.exportPath,
+      server: state?.current?.label ?? null,
+      badServers: state?.bad ?? [],
+      newer: this.newer ?? null,
+      store: o.storeDir,
+    };
+    await o.node.announce(this.announceId, 'mount', o.app, o.version, detail, Math.ceil((o.refreshMs * 3) / 1000));
+  }
+
+  /** Removes the sharer record and stops the proxy. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.timer?.cancel();
+    await this.refreshing?.catch(() => undefined);
+    const o = this.o;
+    await o.registry.removeSharer(o.app, o.version).catch((e: Error) => o.log(`removing the sharer record failed (it expires by itself): ${e.message}`));
+    await o.node.withdraw(this.announceId).catch(() => undefined);
+    await this.proxy.stop();
+  }
+}

@@ -1,0 +1,140 @@
+// One server of an image version (`overlay image publish` / `serve`): the embedded NFSv3 server,
+// read-only, on the node's virtual IP (reachable through the overlay from behind any NAT), the
+// manifest over HTTP beside it, and the registry records that make it findable, refreshed while it
+// runs. It stops by itself (and says why) when its version is withdrawn (gc, unpublish).
+//
+//   start: registry check -> embedded server + manifest server on the vIP -> server record
+//          (publish: claim + version record first) -> announce to the node
+//   every refreshMs: re-put what we wrote (TTLs), re-announce, check that the version still exists
+//   stop:  remove the server record -> withdraw the announcement -> close the servers
+import { startEmbeddedServer, type EmbeddedServer } from '../../rowfs/server/embedded-server.js';
+import type { ImageRegistry } from '../../rowfs/image/registry.js';
+import type { ServerRecord, VersionInfo } from '../../rowfs/image/records.js';
+import type { Clock, Timer } from '../../overlay/clock.js';
+import { serveManifest, type ManifestServer } from './manifest-http.js';
+import type { LocalNode } from './local-node.js';
+
+export interface ServingOptions {
+  app: string;
+  version: string;
+  /** Directory served read-only. */
+  dir: string;
+  node: LocalNode;
+  registry: ImageRegistry;
+  /** The version's manifest (encoded) and its digest. */
+  manifestBytes: Uint8Array;
+  digest: Uint8Array;
+  /** publish: also claim the app and record the version; serve: one more server of a known version. */
+  publish?: { info: VersionInfo; makeLatest: boolean; publishers: Uint8Array[] };
+  /** Ports on the virtual IP (0 = any free port). */
+  nfsPort?: number;
+  mountPort?: number;
+  manifestPort?: number;
+  refreshMs: number;
+  clock: Clock;
+  log: (line: string) => void;
+}
+
+/** Path clients (the proxies) MNT on a server. */
+export const imageExportPath = (app: string, version: string) => `/images/${app}/${version}`;
+
+export class ImageServing {
+  private timer: Timer | undefined;
+  private refreshing: Promise<void> | undefined;
+  private stopped = false;
+  private resolveEnded!: (why: string) => void;
+  /** Resolves with the reason once the version was withdrawn by its publisher (the serving stopped). */
+  readonly ended = new Promise<string>((r) => (this.resolveEnded = r));
+  readonly announceId: string;
+
+  private constructor(
+    private readonly o: ServingOptions,
+    readonly record: ServerRecord,
+    private readonly nfs: EmbeddedServer,
+    private readonly manifest: ManifestServer,
+  ) {
+    this.announceId = `serve:${o.app}@${o.version}:${process.pid}`;
+  }
+
+  static async start(o: ServingOptions): Promise<ImageServing> {
+    const info = await o.node.info();
+    if (!info.vip) throw new Error('the node has no virtual IP yet (is `overlay up` running with its virtual network?)');
+    if (o.publish) {
+      await o.registry.claim(o.app, o.publish.publishers);
+      await o.registry.publishVersion(o.app, o.publish.info, { makeLatest: o.publish.makeLatest });
+    }
+    const exportPath = imageExportPath(o.app, o.version);
+    const nfs = await startEmbeddedServer({ exportDir: o.dir, exportPath, readOnly: true, host: info.vip, nfsPort: o.nfsPort ?? 0, mountPort: o.mountPort ?? 0 });
+    let manifest: ManifestServer;
+    try {
+      manifest = await serveManifest(info.vip, o.manifestPort ?? 0, o.manifestBytes, o.digest);
+    } catch (e) {
+      await nfs.stop();
+      throw e;
+    }
+    const record: ServerRecord = {
+      app: o.app,
+      version: o.version,
+      vip: info.vip,
+      nfsPort: nfs.nfsPort,
+      mountPort: nfs.mountPort,
+      exportPath,
+      ring: new Uint8Array(Buffer.from(info.address, 'hex')),
+      digest: o.digest,
+      manifestPort: manifest.port,
+    };
+    const s = new ImageServing(o, record, nfs, manifest);
+    try {
+      await o.registry.addServer(record);
+      await s.announce();
+    } catch (e) {
+      await s.stop();
+      throw e;
+    }
+    s.timer = o.clock.setInterval(() => {
+      if (!s.refreshing) s.refreshing = s.refresh().finally(() => (s.refreshing = undefined));
+    }, o.refreshMs);
+    return s;
+  }
+
+  private announce(): Promise<void> {
+    const o = this.o;
+    const detail = { dir: o.dir, vip: this.record.vip, nfsPort: this.record.nfsPort, mountPort: this.record.mountPort, exportPath: this.record.exportPath, published: !!o.publish };
+    return o.node.announce(this.announceId, 'serve', o.app, o.version, detail, Math.ceil((o.refreshMs * 3) / 1000));
+  }
+
+  /** Re-puts our records before their TTLs run out; stops when the version has been withdrawn. */
+  private async refresh(): Promise<void> {
+    const o = this.o;
+    try {
+      const view = await o.registry.resolveApp(o.app);
+      if (!view.versions.some((v) => v.version === o.version)) {
+        o.log(`${o.app} ${o.version} was withdrawn by its publisher: no longer serving it`);
+        await this.stop();
+        this.resolveEnded(`${o.app} ${o.version} withdrawn`);
+        return;
+      }
+      // The version record is long-lived and written once (several publish processes of one owner
+      // share it, and the DHT has no compare-and-set); the claim and our server record are refreshed.
+      if (o.publish) await o.registry.claim(o.app, o.publish.publishers);
+      await o.registry.addServer(this.record);
+      await this.announce();
+    } catch (e) {
+      // A DHT hiccup: the records live on until their TTL; the next refresh tries again.
+      o.log(`refreshing the records of ${o.app} ${o.version} failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Withdraws the server record and stops serving. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.timer?.cancel();
+    await this.refreshing?.catch(() => undefined);
+    const o = this.o;
+    await o.registry.removeServer(o.app, o.version).catch((e: Error) => o.log(`removing the server record failed (it expires by itself): ${e.message}`));
+    await o.node.withdraw(this.announceId).catch(() => undefined);
+    await this.manifest.close();
+    await this.nfs.stop();
+  }
+}
