@@ -1,52 +1,43 @@
 // `overlay image` for real, as users run it: `overlay up` nodes in network namespaces (a public
 // founder; the publisher and a replica behind endpoint-independent NATs; the client behind a
 // symmetric NAT), the image commands talking to their node through its control socket, libnfs
-// reading through the mount. Steps share one topology and run in order:
-//   publish v1, serve a replica, ls shows both; mount and read (checksums), write lands in the
-//   shadow only; SIGKILL the serving node mid-read (200 MB): the read completes from the replica;
-//   the same with the serving node leaving cleanly; a tampered replica is caught; a non-owner
-//   cannot publish and its records are ignored; v2: new mounts take it, the v1 mount goes on and
-//   says so, gc keeps v1 while shared and withdraws it after; a stopped server's record expires.
+// reading through the mount. Steps share one network and run in order:
+//   publish v1, serve a replica, ls shows both; mount and read (checksums), a write lands in the
+//   shadow only; SIGKILL the serving node in the middle of a 200 MB read: it completes from the
+//   replica; the same with the serving node leaving cleanly; a tampered replica is caught; a
+//   non-owner cannot publish and its records are ignored; v2: new mounts take it, the v1 mount goes
+//   on and says so, gc keeps v1 while shared and withdraws it after; a stopped server's record expires.
 import anyTest, { type TestFn } from 'ava';
-import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { NetnsTopology, PUBLIC_IP } from '../../simulations/netns/topology.js';
-import { startCoturn } from '../../simulations/netns/coturn.js';
+import { ImageNet, OVERLAY_BIN, imageNfsUrl, mountCounters, waitUntil } from '../../simulations/netns/image-net.js';
 import type { Proc } from '../helpers/proc.js';
 import { controlRequest } from '../../src/control/client.js';
 import { encodeVersionsRecord } from '../../rowfs/image/records.js';
 import { registryKeys } from '../../rowfs/image/names.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/overlay.js', import.meta.url));
-const NETWORK = 'imgnet';
-const SUBNET = '10.140.0.0/16';
-const BOOT_PORT = 7000;
 const TTL_S = 6;
 const BIG_BYTES = 200 * 1024 * 1024;
 const MID_BYTES = 48 * 1024 * 1024;
-
 const PUBLISHER = 0;
 const REPLICA = 1;
 const CLIENT = 2;
+const PORT_A = 2049;
 
 interface Ctx {
-  root: string;
-  topo: NetnsTopology;
-  procs: Proc[];
-  nodes: Map<number, { up: Proc; state: string; vip: string; ring: string }>;
-  ice: string[];
+  net: ImageNet;
+  /** Serve processes by node. */
+  servers: Map<number, Proc>;
+  mountA?: Proc;
 }
-
 const test = anyTest as TestFn<Ctx>;
 
 /** Deterministic content: the same seed gives the same bytes in every tree. */
 function fill(path: string, bytes: number, seed: number): void {
-  const block = createHash('sha256').update(String(seed)).digest();
   const chunk = Buffer.alloc(1 << 20);
-  for (let i = 0; i < chunk.length; i += 32) block.copy(chunk, i, 0, Math.min(32, chunk.length - i));
+  const block = createHash('sha256').update(String(seed)).digest();
+  for (let i = 0; i < chunk.length; i += 32) block.copy(chunk, i);
   const fd = openSync(path, 'w');
   for (let at = 0; at < bytes; at += chunk.length) {
     chunk.writeUInt32BE(at >>> 20, 0); // every MiB differs
@@ -56,146 +47,212 @@ function fill(path: string, bytes: number, seed: number): void {
 }
 
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+const tree = (t: { context: Ctx }, name: string) => join(t.context.net.root, name);
 
-function spawnCli(t: Ctx, i: number | 'public', args: string[]): Proc {
-  const p = i === 'public' ? t.topo.spawnPublic(process.execPath, [BIN, ...args]) : t.topo.spawn(i, process.execPath, [BIN, ...args]);
-  t.procs.push(p);
+/** nfs-cat through a mount on the client node, hashed as it streams. */
+async function readSha(net: ImageNet, port: number, version: string, file: string): Promise<string> {
+  const out = await net.run(CLIENT, 'sh', ['-c', `nfs-cat '${imageNfsUrl('127.0.0.1', port, 'app', version, file)}' | sha256sum`], 300_000);
+  return out.split(/\s/)[0]!;
+}
+
+async function serve(t: { context: Ctx }, i: number, verb: 'publish' | 'serve', dir: string, version = '1'): Promise<Proc> {
+  const p = t.context.net.image(i, [verb, 'app', version, dir, '--ttl', String(TTL_S)]);
+  await p.waitFor(new RegExp(`(published|serving) app ${version.replace('.', '\\.')}`), 120_000);
+  if (version === '1') t.context.servers.set(i, p);
   return p;
 }
 
-/** A command that must succeed: its stdout. */
-async function cli(t: Ctx, i: number, args: string[], timeoutMs = 60_000): Promise<{ stdout: string }> {
-  return t.topo.exec(i, process.execPath, [BIN, ...args], timeoutMs);
-}
-
-/** A command run to its end: exit code and everything it printed. */
-async function cliCode(t: Ctx, i: number, args: string[], timeoutMs = 60_000): Promise<{ code: number | null; output: string }> {
-  const p = spawnCli(t, i, args);
-  const timer = setTimeout(() => void p.kill(1000), timeoutMs);
-  const code = await p.exited;
-  clearTimeout(timer);
-  return { code, output: p.output() };
-}
-
-async function upNode(t: Ctx, i: number, extra: string[] = []): Promise<{ up: Proc; state: string; vip: string; ring: string }> {
-  const state = join(t.root, `node${i}`);
-  const up = spawnCli(t, i, ['up', '--network', NETWORK, '--state', state, '--secret', join(t.root, 'secret'), '--bind-address', t.topo.node(i).lanIp, '--subnet', SUBNET, '--mtu', '1400', '--bootstrap', `ws://${PUBLIC_IP}:${BOOT_PORT}`, ...t.ice.flatMap((u) => ['--ice', u]), ...extra]);
-  const ring = (await up.waitFor(/node ([0-9a-f]{40})/, 30_000))[1]!;
-  const vip = (await up.waitFor(/virtual IP (\d+\.\d+\.\d+\.\d+) on TUN/, 60_000))[1]!;
-  const n = { up, state, vip, ring };
-  t.nodes.set(i, n);
-  return n;
-}
-
-async function lsJson(t: Ctx, i: number, app: string): Promise<{ apps: Array<{ latest: string; ignoredRecords: number; versions: Array<{ version: string; sharers: number; servers: Array<{ vip: string; path: string }> }> }> }> {
-  const r = await cli(t, i, ['image', 'ls', app, '--json', '--state', t.nodes.get(i)!.state]);
-  return JSON.parse(r.stdout);
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-const nfsUrl = (port: number, app: string, version: string, file: string) => `nfs://127.0.0.1/images/${app}/${version}/${file}?version=3&nfsport=${port}&mountport=${port}`;
-
-/** nfs-cat of a file through a mount on the client node, hashed as it streams. */
-function nfsCatSha(t: Ctx, port: number, app: string, version: string, file: string): Promise<string> {
-  return t.topo.exec(CLIENT, 'sh', ['-c', `nfs-cat '${nfsUrl(port, app, version, file)}' | sha256sum`], 240_000).then((r) => r.stdout.split(/\s/)[0]!);
-}
-
-function counters(store: string): { bytes: { toClient: number }; replicas?: { failovers: number; verifyFailures: number; badServers: string[]; bytesFrom: Record<string, number> } } {
-  return JSON.parse(readFileSync(join(store, 'state', 'counters.json'), 'utf8'));
-}
-
 test.before(async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'image-service-'));
-  t.context = { root, procs: [], nodes: new Map(), ice: [], topo: undefined as unknown as NetnsTopology };
-  writeFileSync(join(root, 'secret'), randomBytes(32));
-  t.context.topo = await NetnsTopology.create({ nodes: ['eim', 'eim', 'symmetric'], tag: 'img' });
-  const turn = await startCoturn(t.context.topo);
-  t.context.ice = turn.iceServers;
-  // The trees: v1 (with a 200 MB file), an identical replica copy, v2.
-  const v1 = join(root, 'v1');
+  const net = await ImageNet.create({ nats: ['eim', 'eim', 'symmetric'] });
+  t.context = { net, servers: new Map() };
+  const v1 = join(net.root, 'v1');
   mkdirSync(join(v1, 'etc'), { recursive: true });
   fill(join(v1, 'big.bin'), BIG_BYTES, 1);
   fill(join(v1, 'mid.bin'), MID_BYTES, 2);
   fill(join(v1, 'etc', 'config'), 12_345, 3);
   writeFileSync(join(v1, 'etc', 'motd'), 'version 1\n');
-  cpSync(v1, join(root, 'v1-replica'), { recursive: true });
-  cpSync(v1, join(root, 'v1-bad'), { recursive: true });
-  mkdirSync(join(root, 'v2', 'etc'), { recursive: true });
-  writeFileSync(join(root, 'v2', 'etc', 'motd'), 'version 2\n');
-  // The founder: a public member with the bootstrap endpoint.
-  const founder = spawnCli(t.context, 'public', ['up', '--network', NETWORK, '--state', join(root, 'founder'), '--secret', join(root, 'secret'), '--bind-address', PUBLIC_IP, '--listen', String(BOOT_PORT), '--listen-host', PUBLIC_IP, '--subnet', SUBNET, '--mtu', '1400', ...turn.iceServers.flatMap((u) => ['--ice', u])]);
-  await founder.waitFor(/virtual IP/, 60_000);
-  for (const i of [PUBLISHER, REPLICA, CLIENT]) await upNode(t.context, i);
+  cpSync(v1, join(net.root, 'v1-replica'), { recursive: true });
+  cpSync(v1, join(net.root, 'v1-bad'), { recursive: true });
+  mkdirSync(join(net.root, 'v2', 'etc'), { recursive: true });
+  writeFileSync(join(net.root, 'v2', 'etc', 'motd'), 'version 2\n');
+  for (const i of [PUBLISHER, REPLICA, CLIENT]) await net.up(i);
 });
 
 test.after.always(async (t) => {
-  for (const p of t.context.procs.reverse()) await p.kill(5_000).catch(() => undefined);
-  await t.context.topo?.destroy();
-  rmSync(t.context.root, { recursive: true, force: true });
+  await t.context.net?.destroy();
 });
 
-test.serial('publish v1, serve a replica, ls shows both servers with their paths', async (t) => {
-  const c = t.context;
-  const pub = spawnCli(c, PUBLISHER, ['image', 'publish', 'app', '1', join(c.root, 'v1'), '--state', c.nodes.get(PUBLISHER)!.state, '--ttl', String(TTL_S)]);
-  await pub.waitFor(/published app 1/, 120_000);
-  t.regex(pub.output(), /hashing .*done in/, 'hashing progress shown');
-  const rep = spawnCli(c, REPLICA, ['image', 'serve', 'app', '1', join(c.root, 'v1-replica'), '--state', c.nodes.get(REPLICA)!.state, '--ttl', String(TTL_S)]);
-  await rep.waitFor(/serving app 1/, 120_000);
-  const ls = await until('two servers in ls', async () => {
-    const l = await lsJson(c, CLIENT, 'app');
+test.serial('publish v1 (with progress), serve a replica, ls from behind a symmetric NAT shows both', async (t) => {
+  const { net } = t.context;
+  const pub = await serve(t, PUBLISHER, 'publish', tree(t, 'v1'));
+  t.regex(pub.output(), /hashing .* files, .* MB .*done in/, 'hashing progress shown');
+  await serve(t, REPLICA, 'serve', tree(t, 'v1-replica'));
+  const ls = await waitUntil('two servers in ls', async () => {
+    const l = await net.ls(CLIENT, 'app');
     return l.apps[0]!.versions[0]!.servers.length === 2 ? l : undefined;
   }, 30_000);
   t.is(ls.apps[0]!.latest, '1');
-  const vips = ls.apps[0]!.versions[0]!.servers.map((s) => s.vip).sort();
-  t.deepEqual(vips, [c.nodes.get(PUBLISHER)!.vip, c.nodes.get(REPLICA)!.vip].sort());
-  for (const s of ls.apps[0]!.versions[0]!.servers) t.true(['direct', 'relayed', 'routed'].includes(s.path));
-  const text = await cli(c, CLIENT, ['image', 'ls', '--state', c.nodes.get(CLIENT)!.state]);
-  t.regex(text.stdout, /app\s+latest 1/);
+  t.deepEqual(ls.apps[0]!.versions[0]!.servers.map((s) => s.vip).sort(), [net.node(PUBLISHER).vip, net.node(REPLICA).vip].sort());
+  for (const s of ls.apps[0]!.versions[0]!.servers) t.true(['direct', 'relayed', 'routed'].includes(s.path), s.path);
+  const text = await net.cli(CLIENT, ['image', 'ls']);
+  t.is(text.code, 0, text.output);
+  t.regex(text.output, /app\s+latest 1/);
 });
 
 test.serial('mount reads the right bytes; a write lands in the shadow and on no server', async (t) => {
-  const c = t.context;
-  const store = join(c.root, 'mount-a');
-  const m = spawnCli(c, CLIENT, ['image', 'mount', 'app', '--listen', '2049', '--host', '127.0.0.1', '--store', store, '--state', c.nodes.get(CLIENT)!.state, '--ttl', String(TTL_S)]);
+  const { net } = t.context;
+  const store = tree(t, 'mount-a');
+  const m = net.image(CLIENT, ['mount', 'app', '--listen', String(PORT_A), '--host', '127.0.0.1', '--store', store, '--ttl', String(TTL_S)]);
+  t.context.mountA = m;
   const ms = Number((await m.waitFor(/mounted app 1 \(digest [0-9a-f]+\) in (\d+) ms/, 60_000))[1]);
-  t.log(`resolve: ${ms} ms`);
-  t.is(await nfsCatSha(c, 2049, 'app', '1', 'mid.bin'), sha(join(c.root, 'v1', 'mid.bin')));
-  t.is(await nfsCatSha(c, 2049, 'app', '1', 'etc/config'), sha(join(c.root, 'v1', 'etc', 'config')));
-  const local = join(c.root, 'upload.txt');
+  t.log(`mount resolved and serving in ${ms} ms`);
+  t.is(await readSha(net, PORT_A, '1', 'mid.bin'), sha(join(tree(t, 'v1'), 'mid.bin')));
+  t.is(await readSha(net, PORT_A, '1', 'etc/config'), sha(join(tree(t, 'v1'), 'etc', 'config')));
+  const local = join(net.root, 'upload.txt');
   writeFileSync(local, 'written through the proxy\n');
-  await c.topo.exec(CLIENT, 'nfs-cp', [local, nfsUrl(2049, 'app', '1', 'etc/new.txt')]);
+  await net.run(CLIENT, 'nfs-cp', [local, imageNfsUrl('127.0.0.1', PORT_A, 'app', '1', 'etc/new.txt')]);
   t.is(readFileSync(join(store, 'shadow', 'etc', 'new.txt'), 'utf8'), 'written through the proxy\n');
-  for (const d of ['v1', 'v1-replica']) t.false(existsSync(join(c.root, d, 'etc', 'new.txt')), `nothing written to ${d}`);
-  const ls = await lsJson(c, CLIENT, 'app');
-  t.is(ls.apps[0]!.versions[0]!.sharers, 1, 'the mount is a sharer');
+  for (const d of ['v1', 'v1-replica']) t.false(existsSync(join(tree(t, d), 'etc', 'new.txt')), `nothing written to ${d}`);
+  const ls = await waitUntil('sharer count 1', async () => ((await net.ls(CLIENT, 'app')).apps[0]!.versions[0]!.sharers === 1 ? true : undefined), 20_000);
+  t.true(ls);
 });
 
-test.serial('SIGKILL of the serving node in the middle of a 200 MB read: it completes from the replica', async (t) => {
-  const c = t.context;
-  const store = join(c.root, 'mount-a');
-  const before = counters(store).bytes.toClient;
-  const read = nfsCatSha(c, 2049, 'app', '1', 'big.bin');
-  await until('60 MB read', async () => (counters(store).bytes.toClient - before > 60e6 ? true : undefined), 120_000);
-  const st = JSON.parse((await cli(c, CLIENT, ['status', '--json', '--state', c.nodes.get(CLIENT)!.state])).stdout) as { images: Array<{ role: string; detail: { server: string } }> };
-  const serverVip = st.images.find((i) => i.role === 'mount')!.detail.server.split(':')[0];
-  const victim = [...c.nodes.entries()].find(([, n]) => n.vip === serverVip)!;
-  t.log(`killing node ${victim[0]} (${serverVip})`);
-  process.kill(victim[1].up.pid, 'SIGKILL');
-  t.is(await read, sha(join(c.root, 'v1', 'big.bin')), 'the read completed with the right bytes');
-  const ctr = counters(store);
-  t.true(ctr.replicas!.failovers >= 1, JSON.stringify(ctr.replicas));
-  // The killed node comes back (same state: same key) for the next steps, with its server.
-  await upNode(c, victim[0]);
-  const dir = victim[0] === PUBLISHER ? 'v1' : 'v1-replica';
-  const again = spawnCli(c, victim[0], ['image', victim[0] === PUBLISHER ? 'publish' : 'serve', 'app', '1', join(c.root, dir), '--state', c.nodes.get(victim[0])!.state, '--ttl', String(TTL_S)]);
-  await again.waitFor(/(published|serving) app 1/, 120_000);
+/** Reads big.bin (or `file`) through mount A and takes the serving node away once 60 MB arrived. */
+async function readThroughLoss(t: { context: Ctx; log: (s: string) => void }, file: string, loss: (node: number) => Promise<void>): Promise<{ got: string; victim: number }> {
+  const { net } = t.context;
+  const store = tree(t, 'mount-a');
+  const before = mountCounters(store).bytes.toClient;
+  const read = readSha(net, PORT_A, '1', file);
+  await waitUntil('60 MB read', async () => (mountCounters(store).bytes.toClient - before > 60e6 ? true : undefined), 180_000);
+  const mount = (await net.status(CLIENT)).images.find((i) => i.role === 'mount')!;
+  const serverVip = String(mount.detail.server).split(':')[0];
+  const victim = [...net.nodes.entries()].find(([, n]) => n.vip === serverVip)![0];
+  t.log(`taking node ${victim} (${serverVip}) away mid-read`);
+  await loss(victim);
+  return { got: await read, victim };
+}
+
+/** Brings a node (and its server of v1) back after it was taken away. */
+async function restore(t: { context: Ctx }, i: number): Promise<void> {
+  await t.context.servers.get(i)?.kill(5_000);
+  await t.context.net.up(i);
+  await serve(t, i, i === PUBLISHER ? 'publish' : 'serve', tree(t, i === PUBLISHER ? 'v1' : 'v1-replica'));
+  await waitUntil('two servers again', async () => ((await t.context.net.ls(CLIENT, 'app')).apps[0]!.versions[0]!.servers.length === 2 ? true : undefined), 30_000);
+}
+
+test.serial('SIGKILL of the serving node in the middle of a 200 MB read: it completes, from the replica', async (t) => {
+  const failoversBefore = mountCounters(tree(t, 'mount-a')).replicas?.failovers ?? 0;
+  const { got, victim } = await readThroughLoss(t, 'big.bin', async (i) => {
+    process.kill(t.context.net.node(i).up.pid, 'SIGKILL');
+  });
+  t.is(got, sha(join(tree(t, 'v1'), 'big.bin')), 'the read completed with the right bytes');
+  t.true(mountCounters(tree(t, 'mount-a')).replicas!.failovers > failoversBefore);
+  await restore(t, victim);
+});
+
+test.serial('the serving node leaving cleanly (overlay down) in the middle of a read: it completes', async (t) => {
+  // Mount A has big.bin cached by now: a second mount with its own (cold) store reads it again.
+  const { net } = t.context;
+  const store = tree(t, 'mount-b');
+  const m = net.image(CLIENT, ['mount', 'app', '--listen', '2050', '--host', '127.0.0.1', '--store', store, '--ttl', String(TTL_S)]);
+  await m.waitFor(/mounted app 1/, 60_000);
+  const before = mountCounters(store).bytes.toClient;
+  const read = readSha(net, 2050, '1', 'big.bin');
+  await waitUntil('60 MB read', async () => (mountCounters(store).bytes.toClient - before > 60e6 ? true : undefined), 180_000);
+  const server = String((await net.status(CLIENT)).images.find((i) => i.role === 'mount' && i.detail.store === join(store, 'state'))?.detail.server ?? '');
+  const victim = [...net.nodes.entries()].find(([, n]) => n.vip === server.split(':')[0])![0];
+  t.log(`node ${victim} leaves (overlay down)`);
+  const down = await net.cli(victim, ['down']);
+  t.is(down.code, 0, down.output);
+  t.is(await read, sha(join(tree(t, 'v1'), 'big.bin')));
+  t.true(mountCounters(store).replicas!.failovers >= 1);
+  await m.kill(10_000);
+  await restore(t, victim);
+});
+
+test.serial('a replica whose copy differs in one byte: the bad block never reaches the client, the server is reported', async (t) => {
+  const { net } = t.context;
+  // The client node itself serves a copy (so its mount tries it first), tampered after its check.
+  const bad = tree(t, 'v1-bad');
+  const badServer = await serve(t, CLIENT, 'serve', bad);
+  const fd = openSync(join(bad, 'mid.bin'), 'r+');
+  writeSync(fd, Buffer.from([0xff]), 0, 1, 5 * 65536 + 77);
+  closeSync(fd);
+  const store = tree(t, 'mount-c');
+  const m = net.image(CLIENT, ['mount', 'app', '--listen', '2051', '--host', '127.0.0.1', '--store', store, '--ttl', String(TTL_S)]);
+  await m.waitFor(/mounted app 1/, 60_000);
+  t.is(await readSha(net, 2051, '1', 'mid.bin'), sha(join(tree(t, 'v1'), 'mid.bin')), 'the client got the right bytes');
+  const ctr = mountCounters(store);
+  t.true(ctr.replicas!.verifyFailures >= 1, JSON.stringify(ctr.replicas));
+  t.deepEqual(ctr.replicas!.badServers.map((s) => s.split(':')[0]), [net.node(CLIENT).vip]);
+  await m.waitFor(/does not match the manifest/, 5_000);
+  const stats = await net.run(CLIENT, process.execPath, [OVERLAY_BIN, 'rowfs', '--stats', '--state', join(store, 'state')]);
+  t.regex(stats, /bad servers .*: \S+/);
+  await m.kill(10_000);
+  await badServer.kill(10_000);
+});
+
+test.serial('a member that does not own the app cannot publish it, and its records are ignored', async (t) => {
+  const { net } = t.context;
+  const r = await net.cli(CLIENT, ['image', 'publish', 'app', '3', tree(t, 'v2')]);
+  t.is(r.code, 1, r.output);
+  t.regex(r.output, /owned by/);
+  t.notRegex(r.output, /\n\s+at /, 'no stack trace');
+  // A well-formed versions record that claims latest 3, written by the client's node (not a publisher).
+  const forged = encodeVersionsRecord({ app: 'app', latest: '3', versions: [{ version: '3', digest: new Uint8Array(32).fill(7), bytes: 1, files: 1, blockSize: 65536, publishedAtMs: Date.now() }], updatedAtMs: Date.now() + 1e9 });
+  const sock = join(net.node(CLIENT).state, 'control.sock');
+  await controlRequest(sock, { op: 'dht-store', key: new TextDecoder().decode(registryKeys.versions('app')), valueB64: Buffer.from(forged).toString('base64'), ttlMs: 60_000, exclusive: false });
+  await controlRequest(sock, { op: 'dht-put', key: new TextDecoder().decode(registryKeys.servers('app', '1')), value: 'garbage', ttlS: 60 });
+  const ls = await net.ls(PUBLISHER, 'app');
+  t.is(ls.apps[0]!.latest, '1', 'readers ignore the non-owner');
+  t.true(ls.apps[0]!.ignoredRecords >= 1);
+  t.is(ls.apps[0]!.versions.length, 1);
+});
+
+test.serial('v2: new mounts take it, the v1 mount goes on and says so; gc keeps v1 while shared, withdraws it after', async (t) => {
+  const { net } = t.context;
+  const v2 = await serve(t, PUBLISHER, 'publish', tree(t, 'v2'), '2');
+  const m2 = net.image(CLIENT, ['mount', 'app', '--listen', '2052', '--host', '127.0.0.1', '--store', tree(t, 'mount-v2'), '--ttl', String(TTL_S)]);
+  await m2.waitFor(/mounted app 2/, 60_000);
+  t.is((await net.run(CLIENT, 'nfs-cat', [imageNfsUrl('127.0.0.1', 2052, 'app', '2', 'etc/motd')])).trim(), 'version 2');
+  // The v1 mount still serves v1 and has noticed the newer version.
+  t.is((await net.run(CLIENT, 'nfs-cat', [imageNfsUrl('127.0.0.1', PORT_A, 'app', '1', 'etc/motd')])).trim(), 'version 1');
+  await t.context.mountA!.waitFor(/newer version of app is published: 2/, 3 * TTL_S * 1000);
+  const st = await net.status(CLIENT);
+  t.is(st.images.find((i) => i.role === 'mount' && i.version === '1')!.detail.newer, '2');
+  const shared = await waitUntil('sharers v1 = 1, v2 = 1', async () => {
+    const l = (await net.ls(PUBLISHER, 'app')).apps[0]!;
+    const n = Object.fromEntries(l.versions.map((v) => [v.version, v.sharers]));
+    return n['1'] === 1 && n['2'] === 1 ? l : undefined;
+  }, 30_000);
+  t.is(shared.latest, '2');
+  const refused = await net.cli(PUBLISHER, ['image', 'gc', 'app', '--min-age', '0']);
+  t.is(refused.code, 0, refused.output);
+  t.regex(refused.output, /^1\s+kept\s+sharers 1/m);
+  t.is((await net.ls(PUBLISHER, 'app')).apps[0]!.versions.length, 2);
+  // Stop the v1 mount: its sharer record goes; then gc withdraws v1 and not v2.
+  await t.context.mountA!.kill(10_000);
+  await waitUntil('v1 unshared', async () => ((await net.ls(PUBLISHER, 'app')).apps[0]!.versions.find((v) => v.version === '1')!.sharers === 0 ? true : undefined), 3 * TTL_S * 1000);
+  const gc = await net.cli(PUBLISHER, ['image', 'gc', 'app', '--min-age', '0']);
+  t.is(gc.code, 0, gc.output);
+  t.regex(gc.output, /^1\s+withdrawn/m);
+  const after = (await net.ls(PUBLISHER, 'app')).apps[0]!;
+  t.deepEqual(after.versions.map((v) => v.version), ['2']);
+  // v1's servers notice and stop by themselves.
+  for (const [, p] of t.context.servers) await p.waitFor(/withdrawn/, 3 * TTL_S * 1000);
+  await m2.kill(10_000);
+  await v2.kill(10_000);
+});
+
+test.serial("a server that stops without a word: its record is gone after the TTL", async (t) => {
+  const { net } = t.context;
+  const v3 = await serve(t, REPLICA, 'publish', tree(t, 'v2'), '2').catch(() => undefined);
+  t.is(v3, undefined, 'the replica node does not own app either');
+  const p = await serve(t, PUBLISHER, 'publish', tree(t, 'v2'), '2');
+  await waitUntil('one server of 2', async () => ((await net.ls(CLIENT, 'app')).apps[0]!.versions[0]!.servers.length === 1 ? true : undefined), 20_000);
+  process.kill(p.pid, 'SIGKILL');
+  const t0 = Date.now();
+  await waitUntil('no server of 2', async () => ((await net.ls(CLIENT, 'app')).apps[0]!.versions[0]!.servers.length === 0 ? true : undefined), 4 * TTL_S * 1000);
+  t.log(`record gone ${((Date.now() - t0) / 1000).toFixed(1)} s after the kill (TTL ${TTL_S} s)`);
+  t.pass();
 });
