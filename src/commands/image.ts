@@ -105,62 +105,83 @@ export const command: Command = {
     if (!(verb in VERB_OPTIONS)) throw new CliError(`unknown image verb '${verb}' (want publish, serve, ls, mount, gc or unpublish)`);
     checkOptions(verb, a);
     const ttlS = intOption(a, 'ttl', 120, 3, 24 * 3600);
+    // Everything the user typed is checked before the node is asked anything.
+    const { checkAppName, checkVersion } = await import('../../rowfs/image/names.js');
+    const { ImageError } = await import('../../rowfs/image/errors.js');
+    const named = <T>(f: () => T): T => {
+      try {
+        return f();
+      } catch (e) {
+        if (e instanceof ImageError) throw new CliError(e.message);
+        throw e;
+      }
+    };
+    const appAt = (s: string | undefined) => named(() => checkAppName(s!));
+    const versionAt = (s: string | undefined) => named(() => checkVersion(s!));
+    let run: (ops: typeof import('../image/image-commands.js'), common: { socket: string; ttlMs: number }) => Promise<number>;
+    switch (verb) {
+      case 'publish':
+      case 'serve': {
+        const [app, version, dir] = positionals(verb, a, ['APP', 'VERSION', 'DIR']);
+        const p = { app: appAt(app), version: versionAt(version), dir: dir! };
+        if (verb === 'serve') {
+          run = (ops, c) => ops.serveImage({ ...c, ...p });
+          break;
+        }
+        if (a.options.latest && a.options['no-latest']) throw new CliError('give --latest or --no-latest, not both');
+        const publishers = ((a.options.publisher as string[] | undefined) ?? []).map((k) => {
+          if (!/^[0-9a-f]{64}$/.test(k)) throw new CliError(`--publisher must be a node key of 64 lowercase hex characters, got '${k}'`);
+          return k;
+        });
+        const blockSize = intOption(a, 'block-size', 65536, 4096, 1 << 20);
+        if ((blockSize & (blockSize - 1)) !== 0) throw new CliError('--block-size must be a power of two');
+        run = (ops, c) => ops.serveImage({ ...c, ...p, publish: { makeLatest: !a.options['no-latest'], publishers, blockSize } });
+        break;
+      }
+      case 'ls': {
+        const [app] = positionals(verb, a, ['[APP]'], 1);
+        const p = { app: app === undefined ? undefined : appAt(app), json: !!a.options.json };
+        run = (ops, c) => ops.listImages({ ...c, ...p });
+        break;
+      }
+      case 'mount': {
+        const [app] = positionals(verb, a, ['APP']);
+        if (a.options.listen === undefined) throw new CliError('image mount needs --listen PORT');
+        const p = {
+          app: appAt(app),
+          version: a.options.version === undefined ? undefined : versionAt(stringOption(a, 'version')),
+          nfsPort: intOption(a, 'listen', 0, 0, 65535),
+          mountPort: a.options['mount-port'] === undefined ? undefined : intOption(a, 'mount-port', 0, 1, 65535),
+          host: stringOption(a, 'host', '0.0.0.0')!,
+          shadow: stringOption(a, 'shadow'),
+          store: stringOption(a, 'store'),
+          stallMs: a.options['stall-ms'] === undefined ? undefined : intOption(a, 'stall-ms', 2000, 200, 60_000),
+        };
+        run = (ops, c) => ops.mountImage({ ...c, ...p });
+        break;
+      }
+      case 'gc': {
+        const [app] = positionals(verb, a, ['APP']);
+        const p = {
+          app: appAt(app),
+          keep: intOption(a, 'keep', 1, 0, 1000),
+          minAgeMs: intOption(a, 'min-age', 600, 0, 365 * 24 * 3600) * 1000,
+          dryRun: !!a.options['dry-run'],
+          deleteData: !!a.options['delete-data'],
+        };
+        run = (ops, c) => ops.collectImages({ ...c, ...p });
+        break;
+      }
+      default: {
+        const [app, version] = positionals(verb, a, ['APP', 'VERSION']);
+        const p = { app: appAt(app), version: versionAt(version) };
+        run = (ops, c) => ops.unpublishImage({ ...c, ...p });
+      }
+    }
     // Loaded here: `overlay image --help` must not pull in the proxy and its native addon.
     const ops = await import('../image/image-commands.js');
-    const socket = nodeSocket(a);
-    const common = { socket, ttlMs: ttlS * 1000 };
     try {
-      switch (verb) {
-        case 'publish': {
-          const [app, version, dir] = positionals(verb, a, ['APP', 'VERSION', 'DIR']);
-          if (a.options.latest && a.options['no-latest']) throw new CliError('give --latest or --no-latest, not both');
-          const publishers = ((a.options.publisher as string[] | undefined) ?? []).map((k) => {
-            if (!/^[0-9a-f]{64}$/.test(k)) throw new CliError(`--publisher must be a node key of 64 lowercase hex characters, got '${k}'`);
-            return k;
-          });
-          const blockSize = intOption(a, 'block-size', 65536, 4096, 1 << 20);
-          if ((blockSize & (blockSize - 1)) !== 0) throw new CliError('--block-size must be a power of two');
-          return await ops.serveImage({ ...common, app: app!, version: version!, dir: dir!, publish: { makeLatest: !a.options['no-latest'], publishers, blockSize } });
-        }
-        case 'serve': {
-          const [app, version, dir] = positionals(verb, a, ['APP', 'VERSION', 'DIR']);
-          return await ops.serveImage({ ...common, app: app!, version: version!, dir: dir! });
-        }
-        case 'ls': {
-          const [app] = positionals(verb, a, ['[APP]'], 1);
-          return await ops.listImages({ ...common, app, json: !!a.options.json });
-        }
-        case 'mount': {
-          const [app] = positionals(verb, a, ['APP']);
-          if (a.options.listen === undefined) throw new CliError('image mount needs --listen PORT');
-          return await ops.mountImage({
-            ...common,
-            app: app!,
-            version: stringOption(a, 'version'),
-            nfsPort: intOption(a, 'listen', 0, 0, 65535),
-            mountPort: a.options['mount-port'] === undefined ? undefined : intOption(a, 'mount-port', 0, 1, 65535),
-            host: stringOption(a, 'host', '0.0.0.0')!,
-            shadow: stringOption(a, 'shadow'),
-            store: stringOption(a, 'store'),
-            stallMs: a.options['stall-ms'] === undefined ? undefined : intOption(a, 'stall-ms', 2000, 200, 60_000),
-          });
-        }
-        case 'gc': {
-          const [app] = positionals(verb, a, ['APP']);
-          return await ops.collectImages({
-            ...common,
-            app: app!,
-            keep: intOption(a, 'keep', 1, 0, 1000),
-            minAgeMs: intOption(a, 'min-age', 600, 0, 365 * 24 * 3600) * 1000,
-            dryRun: !!a.options['dry-run'],
-            deleteData: !!a.options['delete-data'],
-          });
-        }
-        default: {
-          const [app, version] = positionals(verb, a, ['APP', 'VERSION']);
-          return await ops.unpublishImage({ ...common, app: app!, version: version! });
-        }
-      }
+      return await run(ops, { socket: nodeSocket(a), ttlMs: ttlS * 1000 });
     } catch (e) {
       throw ops.asCliError(e);
     }

@@ -54,6 +54,16 @@ ${targetHelp}`,
       }
       lines.push(`service   ${name}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
     }
+    for (const img of s.images ?? []) {
+      const d = img.detail as Record<string, unknown>;
+      lines.push(
+        img.role === 'serve'
+          ? `image     serving ${img.app} ${img.version} on ${String(d.vip)}:${String(d.nfsPort)} ${String(d.exportPath)} from ${String(d.dir)}`
+          : `image     mounted ${img.app} ${img.version} on port ${String(d.nfsPort)} ${String(d.exportPath)}, reading from ${String(d.server ?? 'no server')}` +
+              (d.newer ? ` (newer version ${String(d.newer)} published)` : '') +
+              (Array.isArray(d.badServers) && d.badServers.length ? ` (bad servers: ${d.badServers.join(', ')})` : ''),
+      );
+    }
     const counters = { ...s.counters, ...s.connector };
     const nonzero = Object.entries(counters).filter(([, v]) => v !== 0);
     if (nonzero.length) lines.push('counters', ...nonzero.sort().map(([k, v]) => `  ${k.padEnd(28)} ${v}`));

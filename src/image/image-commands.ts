@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } 
 import { join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { systemClock } from '../../overlay/clock.js';
+import { addressOfKey } from '../../overlay/identity.js';
 import { ImageError } from '../../rowfs/image/errors.js';
 import { buildManifest, checkTree, type TreeProgress } from '../../rowfs/image/manifest-tree.js';
 import { decodeManifest, encodeManifest, manifestDigest, type Manifest } from '../../rowfs/image/manifest-codec.js';
@@ -37,7 +38,14 @@ const warn = (line: string) => console.error(`image: ${line}`);
 async function connect(c: Common): Promise<{ node: LocalNode; info: LocalNodeInfo; registry: ImageRegistry }> {
   const node = new LocalNode(c.socket);
   const info = await node.info();
-  const registry = new ImageRegistry(node.dht, { self: info.publicKey, clock: systemClock, ttls: { serverMs: c.ttlMs, sharerMs: c.ttlMs } });
+  const registry = new ImageRegistry(node.dht, {
+    self: info.publicKey,
+    clock: systemClock,
+    wallNow: () => Date.now(),
+    ttls: { serverMs: c.ttlMs, sharerMs: c.ttlMs },
+    // A server or sharer record must name its writer's own ring address.
+    ringAddressOf: (key) => new Uint8Array(Buffer.from(addressOfKey(key).toString(16).padStart(40, '0'), 'hex')),
+  });
   return { node, info, registry };
 }
 

@@ -27,9 +27,9 @@ const PORT_A = 2049;
 
 interface Ctx {
   net: ImageNet;
-  /** Serve processes by node. */
+  /** Serve processes of v1 by node. Steps share these objects (ava copies the context per test). */
   servers: Map<number, Proc>;
-  mountA?: Proc;
+  mounts: Map<string, Proc>;
 }
 const test = anyTest as TestFn<Ctx>;
 
@@ -64,7 +64,7 @@ async function serve(t: { context: Ctx }, i: number, verb: 'publish' | 'serve', 
 
 test.before(async (t) => {
   const net = await ImageNet.create({ nats: ['eim', 'eim', 'symmetric'] });
-  t.context = { net, servers: new Map() };
+  t.context = { net, servers: new Map(), mounts: new Map() };
   const v1 = join(net.root, 'v1');
   mkdirSync(join(v1, 'etc'), { recursive: true });
   fill(join(v1, 'big.bin'), BIG_BYTES, 1);
@@ -103,7 +103,7 @@ test.serial('mount reads the right bytes; a write lands in the shadow and on no 
   const { net } = t.context;
   const store = tree(t, 'mount-a');
   const m = net.image(CLIENT, ['mount', 'app', '--listen', String(PORT_A), '--host', '127.0.0.1', '--store', store, '--ttl', String(TTL_S)]);
-  t.context.mountA = m;
+  t.context.mounts.set('a', m);
   const ms = Number((await m.waitFor(/mounted app 1 \(digest [0-9a-f]+\) in (\d+) ms/, 60_000))[1]);
   t.log(`mount resolved and serving in ${ms} ms`);
   t.is(await readSha(net, PORT_A, '1', 'mid.bin'), sha(join(tree(t, 'v1'), 'mid.bin')));
@@ -190,6 +190,7 @@ test.serial('a replica whose copy differs in one byte: the bad block never reach
   t.regex(stats, /bad servers .*: \S+/);
   await m.kill(10_000);
   await badServer.kill(10_000);
+  t.context.servers.delete(CLIENT);
 });
 
 test.serial('a member that does not own the app cannot publish it, and its records are ignored', async (t) => {
@@ -217,7 +218,7 @@ test.serial('v2: new mounts take it, the v1 mount goes on and says so; gc keeps 
   t.is((await net.run(CLIENT, 'nfs-cat', [imageNfsUrl('127.0.0.1', 2052, 'app', '2', 'etc/motd')])).trim(), 'version 2');
   // The v1 mount still serves v1 and has noticed the newer version.
   t.is((await net.run(CLIENT, 'nfs-cat', [imageNfsUrl('127.0.0.1', PORT_A, 'app', '1', 'etc/motd')])).trim(), 'version 1');
-  await t.context.mountA!.waitFor(/newer version of app is published: 2/, 3 * TTL_S * 1000);
+  await t.context.mounts.get('a')!.waitFor(/newer version of app is published: 2/, 3 * TTL_S * 1000);
   const st = await net.status(CLIENT);
   t.is(st.images.find((i) => i.role === 'mount' && i.version === '1')!.detail.newer, '2');
   const shared = await waitUntil('sharers v1 = 1, v2 = 1', async () => {
@@ -231,7 +232,7 @@ test.serial('v2: new mounts take it, the v1 mount goes on and says so; gc keeps 
   t.regex(refused.output, /^1\s+kept\s+sharers 1/m);
   t.is((await net.ls(PUBLISHER, 'app')).apps[0]!.versions.length, 2);
   // Stop the v1 mount: its sharer record goes; then gc withdraws v1 and not v2.
-  await t.context.mountA!.kill(10_000);
+  await t.context.mounts.get('a')!.kill(10_000);
   await waitUntil('v1 unshared', async () => ((await net.ls(PUBLISHER, 'app')).apps[0]!.versions.find((v) => v.version === '1')!.sharers === 0 ? true : undefined), 3 * TTL_S * 1000);
   const gc = await net.cli(PUBLISHER, ['image', 'gc', 'app', '--min-age', '0']);
   t.is(gc.code, 0, gc.output);
