@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NetnsTopology, PUBLIC_IP, type NatKind } from './topology.js';
 import { startCoturn } from './coturn.js';
-import type { Proc } from '../../test/helpers/proc.js';
+/** A process started in a namespace (the topology's own type). */
+type Proc = ReturnType<NetnsTopology['spawn']>;
 
 export const OVERLAY_BIN = fileURLToPath(new URL('../../../bin/overlay.js', import.meta.url));
 const BOOT_PORT = 7000;
