@@ -3,7 +3,7 @@
 // are done here once.
 import type { RpcCallContext, RpcProcedure, RpcProgram } from '../rpc/server.js';
 import { NFS3_PROCEDURES, type Nfs3ArgsOf, type Nfs3ProcedureName, type Nfs3ResOf } from './procedures.js';
-import { NFS3_PROGRAM, NFS3_VERSION, Nfs3Proc } from './types.js';
+import { MAX_PATH_BYTES, NFS3_PROGRAM, NFS3_VERSION, Nfs3Proc } from './types.js';
 
 /** Procedures a retransmission must not run twice (their replies go to the duplicate request cache). */
 export const NFS3_NON_IDEMPOTENT: ReadonlySet<number> = new Set([
@@ -25,6 +25,18 @@ const RESULT_SIZE_HINTS: Partial<Record<Nfs3ProcedureName, (args: any) => number
   READDIR: (a: Nfs3ArgsOf<'READDIR'>) => Math.min(a.count, MAX_HINT_BYTES),
   READDIRPLUS: (a: Nfs3ArgsOf<'READDIRPLUS'>) => Math.min(a.maxcount, MAX_HINT_BYTES),
 };
+/**
+ * The most memory a reply may hold (RpcProcedure.replyBytesBound), reserved from the connection's
+ * reply budget before the call runs: data and listings are as large as the client's count.
+ */
+const REPLY_BOUNDS: Partial<Record<Nfs3ProcedureName, (args: any) => number>> = {
+  READ: (a: Nfs3ArgsOf<'READ'>) => a.count + REPLY_OVERHEAD_BYTES,
+  READDIR: (a: Nfs3ArgsOf<'READDIR'>) => a.count + REPLY_OVERHEAD_BYTES,
+  READDIRPLUS: (a: Nfs3ArgsOf<'READDIRPLUS'>) => a.maxcount + REPLY_OVERHEAD_BYTES,
+  READLINK: () => MAX_PATH_BYTES + REPLY_OVERHEAD_BYTES,
+};
+/** Status, attributes and the record's header around the data. */
+const REPLY_OVERHEAD_BYTES = 256;
 /** A hint never allocates more than this up front (a hostile count must not). */
 const MAX_HINT_BYTES = 1024 * 1024;
 
@@ -42,6 +54,7 @@ export function nfs3Program(handlers: Nfs3Handlers): RpcProgram {
       run: (a, ctx) => handler.call(handlers, a, ctx),
       encodeResult: (w, res) => codec.encodeRes(w, res),
       ...(RESULT_SIZE_HINTS[name] ? { resultSizeHint: RESULT_SIZE_HINTS[name] } : {}),
+      ...(REPLY_BOUNDS[name] ? { replyBytesBound: REPLY_BOUNDS[name] } : {}),
     });
   }
   return { prog: NFS3_PROGRAM, vers: NFS3_VERSION, procedures, nonIdempotent: NFS3_NON_IDEMPOTENT };

@@ -24,6 +24,7 @@ export function batchedWrite(socket: net.Socket, bytes: Uint8Array, onWritten?: 
 export function batchedWriteParts(socket: net.Socket, parts: readonly Uint8Array[], onWritten?: () => void): void {
   let last = -1;
   for (let i = 0; i < parts.length; i++) if (parts[i]!.length > 0) last = i;
-  for (let i = 0; i <= last; i++) if (parts[i]!.length > 0) batchedWrite(socket, parts[i]!, i === last && onWritten ? () => onWritten() : undefined);
+  // onWritten goes to write() as is (it ignores the error argument): no closure per record.
+  for (let i = 0; i <= last; i++) if (parts[i]!.length > 0) batchedWrite(socket, parts[i]!, i === last ? onWritten : undefined);
   if (last < 0) onWritten?.();
 }

@@ -175,6 +175,11 @@ export class RecordDecoder {
     return out;
   }
 
+  /** True between the first byte of a record and its last (a record mark counts). */
+  midRecord(): boolean {
+    return this.markHave > 0 || this.fragLen >= 0 || this.fragments.length > 0;
+  }
+
   /** Bytes held for an incomplete record. */
   pendingBytes(): number {
     return this.markHave + this.fragHave + this.recordBytes;

@@ -15,6 +15,16 @@ import type { FileSender } from './file-sender.js';
 import { isFileSlice, readFileSlice, type FileSlice } from '../xdr/file-slice.js';
 import { DEFAULT_DUPLICATE_CACHE_ENTRIES, DuplicateCache, duplicateKey } from './duplicate-cache.js';
 import {
+  ConnectionTable,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_INCOMPLETE_RECORD_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+  type ConnectionTableStats,
+  type TrackedConnection,
+} from './connection-table.js';
+import { PairFifo, ReplyAccount, ReplyBudget } from './reply-budget.js';
+import {
   AcceptStat,
   AUTH_NONE,
   AuthFlavor,
@@ -61,6 +71,11 @@ export interface RpcProcedure<A = any, R = any> {
    * the buffer is allocated once instead of grown by doubling. An estimate: too small only costs a copy.
    */
   resultSizeHint?(args: A, res: R): number;
+  /**
+   * The most bytes this call's reply may hold in memory (READ: its count), reserved from the
+   * connection's reply budget before it runs; without it, a small reply is assumed.
+   */
+  replyBytesBound?(args: A): number;
 }
 
 export interface RpcProgram {
@@ -93,7 +108,19 @@ export interface RpcServerOptions {
   maxRecordBytes?: number;
   /** Calls run concurrently per TCP connection before we stop reading from it. */
   maxInflightPerConnection?: number;
+  /**
+   * TCP connections kept at once (default DEFAULT_MAX_CONNECTIONS). At the cap, the stalest
+   * connection with no call running is closed for a newcomer (see connection-table.ts).
+   */
   maxConnections?: number;
+  /** TCP connections kept per source address (default DEFAULT_MAX_CONNECTIONS_PER_ADDRESS), same eviction. */
+  maxConnectionsPerAddress?: number;
+  /** A connection in the middle of a record for this long is closed (default DEFAULT_INCOMPLETE_RECORD_TIMEOUT_MS). */
+  incompleteRecordTimeoutMs?: number;
+  /** A connection with no call running and no progress for this long is closed (default DEFAULT_IDLE_TIMEOUT_MS). */
+  idleTimeoutMs?: number;
+  /** Monotonic ms clock for the timeouts (default performance.now). */
+  now?: () => number;
   /** Told about procedure failures answered with SYSTEM_ERR. */
   onError?: (err: unknown, ctx: RpcCallContext) => void;
   /** Replies kept for retransmitted non-idempotent calls (0 disables the cache). */
@@ -105,10 +132,19 @@ export interface RpcServerOptions {
    */
   recordPool?: BufferPool;
   /**
-   * Reply bytes queued on a TCP connection (not yet taken by the kernel) above which we stop reading
-   * its calls until the queue drains: a slow reader cannot make us pile up replies.
+   * Reply bytes one TCP connection may hold (running calls' reservations, see
+   * RpcProcedure.replyBytesBound, and replies the kernel has not taken yet; default
+   * DEFAULT_MAX_QUEUED_REPLY_BYTES): past it the connection's calls wait and its socket is not
+   * read until its client reads replies. A connection holding nothing may always run one call.
    */
   maxQueuedReplyBytes?: number;
+  /** The same bound over all TCP connections together (default DEFAULT_MAX_TOTAL_REPLY_BYTES). */
+  maxTotalReplyBytes?: number;
+  /**
+   * File-range replies being sent at once (default: half the libuv pool, at least 1). Each holds a
+   * pool thread while its client is slow to read; more would starve file system calls.
+   */
+  maxFileSends?: number;
   /**
    * Sends reply bodies that are file ranges (TCP). Without it procedures are told not to make
    * such replies (ctx.sendsFiles is false), and any that do are read into memory.
@@ -116,8 +152,17 @@ export interface RpcServerOptions {
   fileSender?: FileSender;
 }
 
-/** Default cap on reply bytes queued per TCP connection before its calls stop being read. */
-export const DEFAULT_MAX_QUEUED_REPLY_BYTES = 8 * 1024 * 1024;
+/**
+ * Reply bytes one connection may hold: 16 READs of 1 MiB, more than a Linux client keeps in
+ * flight on one connection (read-ahead of 15 x rsize), so a well-behaved client never waits.
+ */
+export const DEFAULT_MAX_QUEUED_REPLY_BYTES = 16 * 1024 * 1024;
+/** Reply bytes all connections may hold together: keeps the proxy within its memory budget (docs/security.md). */
+export const DEFAULT_MAX_TOTAL_REPLY_BYTES = 64 * 1024 * 1024;
+/** Reservation of a call whose procedure gives no bound (its real size is counted once encoded). */
+const SMALL_REPLY_BYTES = 1024;
+/** No reservation is larger than the largest reply a procedure makes (READ data is capped at 4 MiB). */
+const MAX_REPLY_RESERVATION_BYTES = 4 * 1024 * 1024;
 /** Reply header (xid, REPLY, MSG_ACCEPTED, AUTH_NONE verifier, SUCCESS) plus the record mark. */
 const REPLY_HEADER_BYTES = 4 + 24;
 /** Reply buffer for results whose procedure gives no size hint. */
@@ -142,10 +187,41 @@ export class RpcServer {
   private readonly programs = new Map<number, Map<number, RpcProgram>>();
   private readonly tcpServers: net.Server[] = [];
   private readonly udpSockets: dgram.Socket[] = [];
-  private readonly sockets = new Set<net.Socket>();
+  private readonly connections: ConnectionTable;
+  private readonly budget: ReplyBudget;
+  private readonly now: () => number;
+  private readonly maxFileSends: number;
+  private fileSends = 0;
 
   constructor(private readonly opts: RpcServerOptions = {}) {
+    this.maxFileSends = opts.maxFileSends ?? Math.max(1, Math.floor((Number(process.env['UV_THREADPOOL_SIZE']) || 4) / 2));
     this.drc = new DuplicateCache(opts.duplicateCacheEntries ?? DEFAULT_DUPLICATE_CACHE_ENTRIES);
+    this.now = opts.now ?? (() => performance.now());
+    this.connections = new ConnectionTable(
+      {
+        maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+        maxConnectionsPerAddress: opts.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+        incompleteRecordTimeoutMs: opts.incompleteRecordTimeoutMs ?? DEFAULT_INCOMPLETE_RECORD_TIMEOUT_MS,
+        idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      },
+      this.now,
+    );
+    this.budget = new ReplyBudget(opts.maxQueuedReplyBytes ?? DEFAULT_MAX_QUEUED_REPLY_BYTES, opts.maxTotalReplyBytes ?? DEFAULT_MAX_TOTAL_REPLY_BYTES);
+  }
+
+  /** Evictions, refusals and timeouts of TCP connections. */
+  get connectionStats(): Readonly<ConnectionTableStats> {
+    return this.connections.stats;
+  }
+
+  /** Reply bytes held right now: running calls' reservations and replies the kernel has not taken. */
+  get heldReplyBytes(): number {
+    return this.budget.held;
+  }
+
+  /** TCP connections open now. */
+  get openConnections(): number {
+    return this.connections.size;
   }
 
   addProgram(p: RpcProgram): this {
@@ -193,7 +269,15 @@ export class RpcServer {
   }
 
   private onConnection(accepted: net.Socket): void {
-    if (this.sockets.size >= (this.opts.maxConnections ?? 1024)) {
+    let s = accepted;
+    const conn: TrackedConnection = {
+      address: accepted.remoteAddress ?? '',
+      lastProgressMs: this.now(),
+      recordStartMs: -1,
+      callsRunning: 0,
+      close: () => s.destroy(),
+    };
+    if (!this.connections.admit(conn)) {
       accepted.destroy();
       return;
     }
@@ -213,7 +297,14 @@ export class RpcServer {
     );
     const scratch = Buffer.allocUnsafe(READ_SCRATCH_BYTES);
     let onRecords: (records: Uint8Array[]) => void = () => undefined;
-    const s = adoptWithOnread(accepted, {
+    // Progress and the incomplete-record clock, per read (not per call).
+    const noteRead = (completed: number) => {
+      const t = this.now();
+      conn.lastProgressMs = t;
+      if (!decoder.midRecord()) conn.recordStartMs = -1;
+      else if (completed > 0 || conn.recordStartMs < 0) conn.recordStartMs = t;
+    };
+    s = adoptWithOnread(accepted, {
       buffer: () => decoder.readTarget(scratch),
       callback: (n: number) => {
         let records: Uint8Array[];
@@ -225,26 +316,31 @@ export class RpcServer {
           s.destroy();
           return false;
         }
+        noteRead(records.length);
         onRecords(records);
         return true;
       },
     });
-    this.sockets.add(s);
     s.setNoDelay(true);
     const maxInflight = this.opts.maxInflightPerConnection ?? 64;
-    const maxQueued = this.opts.maxQueuedReplyBytes ?? DEFAULT_MAX_QUEUED_REPLY_BYTES;
-    let inflight = 0;
-    let waitingForDrain = false;
-    // Release hooks of replies handed to the socket but not yet written: run on close at the latest.
-    const unsent = new Set<() => void>();
-    // Reading stops while too many calls run or too many reply bytes wait for the socket.
-    const resumeIfRoom = () => {
-      if (inflight < maxInflight && !waitingForDrain && s.isPaused()) s.resume();
-    };
-    s.on('drain', () => {
-      waitingForDrain = false;
+    const budget = this.budget;
+    const account = new ReplyAccount();
+    // Replies handed to the socket, in order: bytes held, release hook. Write callbacks come in
+    // the same order, so one callback per connection pops them (no closure per reply).
+    const unsent = new PairFifo<(() => void) | undefined>();
+    const onWritten = () => {
+      if (unsent.size === 0) return; // drained by close already
+      const bytes = unsent.peek()!;
+      const done = unsent.shift();
+      budget.release(account, bytes);
+      conn.lastProgressMs = this.now();
+      done?.();
       resumeIfRoom();
-    });
+    };
+    // Reading stops while too many calls run or the connection holds its share of reply memory.
+    const resumeIfRoom = () => {
+      if (conn.callsRunning < maxInflight && account.held < budget.perConnectionBytes && s.isPaused() && !s.destroyed) s.resume();
+    };
     // Replies with file-range bodies: their bytes must not interleave with other replies, so while
     // one is being sent (its buffers through the socket, its file ranges by sendfile once the socket
     // has taken everything before them) the connection's other replies wait, in order.
@@ -252,36 +348,51 @@ export class RpcServer {
     const fileSender = this.opts.fileSender && typeof socketFd === 'number' && socketFd >= 0 ? this.opts.fileSender : undefined;
     let sendingFile = false;
     const held: Array<() => void> = [];
-    const writeParts = (parts: Array<Uint8Array | FileSlice>, onWritten?: () => void) => {
+    // `bytes`: what the reply's buffers hold (counted already); `done`: its release hook.
+    const writeParts = (parts: Array<Uint8Array | FileSlice>, bytes: number, done: (() => void) | undefined) => {
       if (sendingFile) {
-        held.push(() => writeParts(parts, onWritten));
+        held.push(() => writeParts(parts, bytes, done));
         return;
       }
-      if (!fileSender || !parts.some(isFileSlice)) {
-        batchedWriteParts(s, parts.map((p) => (isFileSlice(p) ? readFileSlice(p) : p)), onWritten);
+      const hasFiles = parts.some(isFileSlice);
+      // A sender thread blocks while its client does not read: at most maxFileSends at once, so
+      // clients that never read cannot take every pool thread; past that, ranges are read here.
+      if (!hasFiles || !fileSender || this.fileSends >= this.maxFileSends) {
+        let wire = parts as Uint8Array[];
+        if (hasFiles) {
+          wire = parts.map((p) => (isFileSlice(p) ? readFileSlice(p) : p));
+          const read = bufferBytes(wire) - bytes;
+          budget.take(account, read);
+          bytes += read;
+        }
+        unsent.push(bytes, done);
+        batchedWriteParts(s, wire, onWritten);
         return;
       }
       sendingFile = true;
+      this.fileSends++;
       this.stats.fileReplies++;
+      unsent.push(bytes, done);
       sendWithFiles(s, socketFd!, fileSender, parts)
         .catch(() => s.destroy()) // a reply cut in the middle: the stream cannot continue
         .finally(() => {
+          this.fileSends--;
           sendingFile = false;
-          onWritten?.();
+          onWritten();
           while (!sendingFile && held.length > 0) held.shift()!();
         });
     };
     onRecords = (records) => {
       for (const rec of records) {
-        inflight++;
-        if (inflight >= maxInflight) s.pause();
+        conn.callsRunning++;
+        if (conn.callsRunning >= maxInflight) s.pause();
         let recLease: Lease | undefined;
         if (assembling && rec.buffer === assembling.buf.buffer) {
           recLease = assembling;
           assembling = undefined;
         }
-        void this.handle(rec, 'tcp', s.remoteAddress ?? '', s.remotePort ?? 0, fileSender !== undefined).then((reply) => {
-          inflight--;
+        void this.handle(rec, 'tcp', s.remoteAddress ?? '', s.remotePort ?? 0, fileSender !== undefined, account).then((reply) => {
+          conn.callsRunning--;
           let done = reply ? takeHooks(reply) : undefined;
           if (recLease) {
             // The record (arguments) is free once the reply is out: handlers keep no views of it.
@@ -291,29 +402,19 @@ export class RpcServer {
               recLease!.release();
             };
           }
-          let written: (() => void) | undefined;
-          if (done) {
-            const once = () => {
-              if (unsent.delete(once)) done();
-            };
-            unsent.add(once);
-            written = once;
-          }
-          try {
-            if (reply && !s.destroyed) {
+          if (reply && !s.destroyed) {
+            try {
               const parts = markRecordParts<Uint8Array | FileSlice>(reply.hasFileBodies && fileSender ? reply.framedPartsWithFiles() : reply.framedParts());
-              const onWritten = written;
-              written = undefined;
-              writeParts(parts, onWritten);
-              if (s.writableLength > maxQueued && !waitingForDrain) {
-                waitingForDrain = true;
-                s.pause();
-              }
+              const bytes = bufferBytes(parts);
+              budget.take(account, bytes);
+              writeParts(parts, bytes, done);
+              done = undefined;
+              if (account.held >= budget.perConnectionBytes) s.pause();
+            } catch {
+              /* connection gone while the call ran */
             }
-          } catch {
-            /* connection gone while the call ran */
           }
-          written?.(); // not handed to the socket
+          done?.(); // not handed to the socket
           resumeIfRoom();
         });
       }
@@ -327,21 +428,30 @@ export class RpcServer {
         s.destroy();
         return;
       }
+      noteRead(records.length);
       onRecords(records);
     });
     s.on('error', () => undefined);
     s.on('close', () => {
-      this.sockets.delete(s);
+      this.connections.remove(conn);
+      budget.close(account);
       // A record being assembled in a pooled buffer: the socket writes no more into it.
       assembling?.release();
       assembling = undefined;
       // The kernel holds none of our buffers once the socket is closed.
-      for (const fn of [...unsent]) fn();
+      while (unsent.size > 0) onWritten();
     });
   }
 
   /** Handles one RPC message; resolves with the reply writer, or undefined to drop it. Never rejects. */
-  async handle(msg: Uint8Array, transport: 'tcp' | 'udp', remoteAddress: string, remotePort: number, sendsFiles = false): Promise<XdrWriter | undefined> {
+  async handle(
+    msg: Uint8Array,
+    transport: 'tcp' | 'udp',
+    remoteAddress: string,
+    remotePort: number,
+    sendsFiles = false,
+    account?: ReplyAccount,
+  ): Promise<XdrWriter | undefined> {
     const r = new XdrReader(msg);
     let header;
     try {
@@ -407,7 +517,7 @@ export class RpcServer {
       }
       // No earlier reply, or the earlier attempt failed (SYSTEM_ERR): run it (again).
     }
-    const result = this.execute(proc, r, ctx).then((w) => {
+    const result = this.execute(proc, r, ctx, account).then((w) => {
       if (hooks.length === 0) return w;
       if (w) afterSend.set(w, hooks);
       else runAll(hooks);
@@ -417,7 +527,7 @@ export class RpcServer {
     return result;
   }
 
-  private async execute(proc: RpcProcedure, r: XdrReader, ctx: RpcCallContext): Promise<XdrWriter | undefined> {
+  private async execute(proc: RpcProcedure, r: XdrReader, ctx: RpcCallContext, account?: ReplyAccount): Promise<XdrWriter | undefined> {
     const xid = ctx.xid;
     const accepted = (accept: AcceptStat.PROC_UNAVAIL | AcceptStat.GARBAGE_ARGS | AcceptStat.SYSTEM_ERR) =>
       reply({ xid, stat: ReplyStat.MSG_ACCEPTED, verf: AUTH_NONE, accept });
@@ -429,6 +539,14 @@ export class RpcServer {
       if (!(e instanceof XdrError)) this.opts.onError?.(e, ctx);
       this.stats.garbageArgs++;
       return accepted(AcceptStat.GARBAGE_ARGS);
+    }
+    // Room for the reply before the work (whose result may be a large buffer); the encoded reply
+    // is counted again when it is queued.
+    let reserved = 0;
+    if (account) {
+      reserved = Math.min(proc.replyBytesBound?.(args) ?? SMALL_REPLY_BYTES, MAX_REPLY_RESERVATION_BYTES);
+      const wait = this.budget.reserve(account, reserved);
+      if (wait) await wait;
     }
     try {
       const res = await proc.run(args, ctx);
@@ -442,13 +560,14 @@ export class RpcServer {
       const w = accepted(AcceptStat.SYSTEM_ERR);
       systemErrorReplies.add(w);
       return w;
+    } finally {
+      if (account) this.budget.release(account, reserved);
     }
   }
 
   /** Stops listening and drops every connection. */
   async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
+    this.connections.closeAll();
     await Promise.all(this.tcpServers.map((srv) => new Promise<void>((res) => srv.close(() => res()))));
     for (const u of this.udpSockets) {
       try {
@@ -489,6 +608,16 @@ function adoptWithOnread(accepted: net.Socket, onread: Onread): net.Socket {
     internal._handle = handle;
     return accepted;
   }
+}
+
+/** Bytes of a reply's buffers (file ranges hold no memory). */
+function bufferBytes(parts: ReadonlyArray<Uint8Array | FileSlice>): number {
+  let n = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    if (!isFileSlice(p)) n += p.length;
+  }
+  return n;
 }
 
 /** Bytes before a file range that the file sender sends along with it (see sendWithFiles). */

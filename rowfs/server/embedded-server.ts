@@ -39,6 +39,8 @@ export interface EmbeddedServer {
   rootHandle: FileHandle;
   /** RPC counters: calls, malformed frames, GARBAGE_ARGS, ... */
   stats: RpcServerStats;
+  /** The RPC server itself (connection table, reply memory held). */
+  rpc: RpcServer;
   /** Stops listening, drops connections, closes open files, unregisters from the portmapper. */
   stop(): Promise<void>;
 }
@@ -84,6 +86,7 @@ export async function startEmbeddedServer(o: EmbeddedServerOptions): Promise<Emb
       exportPath,
       rootHandle: fs.rootHandle(),
       stats: rpc.stats,
+      rpc,
       async stop() {
         await rpc.close();
         await fs.close();
