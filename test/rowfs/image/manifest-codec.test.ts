@@ -5,6 +5,7 @@ import { encodeManifest, decodeManifest, encodedLengthManifest, manifestDigest, 
 import { ImageError } from '../../../rowfs/image/errors.js';
 import { XdrWriter } from '../../../rowfs/xdr/index.js';
 import { fuzzDecoder } from './arbitraries.js';
+import type { ReplicaVerifier } from '../../../rowfs/proxy/replicated-main.js';
 
 const BS = 4096;
 const sha = (b: Uint8Array) => new Uint8Array(createHash('sha256').update(b).digest());
@@ -178,6 +179,8 @@ test('encodeManifest refuses what decodeManifest would refuse', (t) => {
 
 test('ManifestIndex finds entries and verifies blocks: right bytes pass, one flipped byte or a wrong length fails', (t) => {
   const ix = new ManifestIndex(decodeManifest(encodeManifest(sample)));
+  const asVerifier: ReplicaVerifier = ix; // what ReplicatedMain checks blocks with
+  t.is(asVerifier.blockSize, BS);
   t.is(ix.entry('etc/hosts')?.type, 'file');
   t.is(ix.entry('')?.type, 'dir');
   t.is(ix.entry('nope'), undefined);

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, chmodSync, rmSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, chmodSync, chownSync, rmSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -125,4 +125,15 @@ test('a missing or non-directory root is an ImageError IO', async (t) => {
   const root = makeTree(t);
   t.is((await t.throwsAsync(buildManifest(join(root, 'nope')), { instanceOf: ImageError }))?.code, 'IO');
   t.is((await t.throwsAsync(buildManifest(join(root, 'etc/hosts')), { instanceOf: ImageError }))?.code, 'IO');
+});
+
+test('checkTree compares owners unless told to ignore them', async (t) => {
+  const root = makeTree(t);
+  const m = await buildManifest(root, { blockSize: BS });
+  const copy = `${root}-copy`;
+  execFileSync('cp', ['-a', root, copy]);
+  const st = statSync(join(root, 'etc/hosts'));
+  chownSync(join(copy, 'etc/hosts'), st.uid + 1, st.gid + 2);
+  t.deepEqual((await checkTree(copy, m)).problems, [`/etc/hosts: owner ${st.uid + 1}:${st.gid + 2}, the manifest has ${st.uid}:${st.gid}`]);
+  t.deepEqual(await checkTree(copy, m, { ignoreOwnership: true }), { ok: true, problems: [] });
 });
