@@ -204,3 +204,16 @@ test('ManifestIndex finds entries and verifies blocks: right bytes pass, one fli
   t.false(ix.verifyBlock('usr', 0, full), 'a directory');
   t.false(ix.verifyBlock('nope', 0, full), 'no such path');
 });
+
+test('verifyBlock answers false, never throws, for any path, index and data a server may send', (t) => {
+  const ix = new ManifestIndex(sample);
+  const paths = fc.constantFrom(...sample.entries.map((e) => e.path), 'nope', '../etc/passwd', '\0');
+  fc.assert(
+    fc.property(paths, fc.oneof(fc.integer({ min: -3, max: 5 }), fc.double()), fc.uint8Array({ maxLength: 2 * BS }), (path, index, data) => {
+      const ok = ix.verifyBlock(path, index, data);
+      return ok === false || (Number.isInteger(index) && ix.blockLength(path, index) === data.length);
+    }),
+    { numRuns: 2000 },
+  );
+  t.pass();
+});
