@@ -1,6 +1,9 @@
 // Open file descriptors kept per file (by device:inode) so READ/WRITE do not open and close the
 // file for each call; bounded LRU with reference counts, so an evicted descriptor is closed only
 // after its last user is done. A descriptor follows the inode, so renames do not affect it.
+// A descriptor is kept only for the file its key names: the path was checked when the handle was
+// resolved, but a client that may rename could have put a symlink on it since (path races), so
+// the opened file's device and inode are compared with the key before anything reads or writes.
 import { open, type FileHandle as FsFileHandle } from 'node:fs/promises';
 import { constants } from 'node:fs';
 
@@ -35,7 +38,7 @@ export class FdCache {
       this.entries.set(key, e); // most recently used last
     } else {
       const flags = (forWrite ? constants.O_WRONLY : constants.O_RDONLY) | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-      e = { fd: open(path, flags), users: 0, evicted: false };
+      e = { fd: openSame(path, flags, fileKey), users: 0, evicted: false };
       this.entries.set(key, e);
       this.evictOverflow();
     }
@@ -79,6 +82,19 @@ export class FdCache {
     this.entries.clear();
     await Promise.all(all.map((e) => e.fd.then((fd) => fd.close()).catch(() => undefined)));
   }
+}
+
+/** Opens `path`, and fails with ESTALE (closing it) unless it is the file `fileKey` ("dev:ino") names. */
+async function openSame(path: string, flags: number, fileKey: string): Promise<FsFileHandle> {
+  const fd = await open(path, flags);
+  try {
+    const st = await fd.stat({ bigint: true });
+    if (`${st.dev}:${st.ino}` === fileKey) return fd;
+  } catch {
+    /* fall through: not usable */
+  }
+  await fd.close().catch(() => undefined);
+  throw Object.assign(new Error(`${path} is no longer the file its handle names`), { code: 'ESTALE' });
 }
 
 function closeQuietly(e: Entry): void {

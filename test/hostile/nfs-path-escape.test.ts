@@ -5,7 +5,7 @@
 // nfs-ganesha (which itself follows "/etc/shadow" in a LOOKUP), the proxy over the embedded
 // server, the embedded server directly, and the proxy over a main server that lists hostile names.
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import { CreateMode, Ftype3, Nfs3Status, type FileHandle, type ReaddirplusArgs, 
 import { RowfsProxy } from '../../rowfs/proxy/proxy.js';
 import { RpcServer } from '../../rowfs/rpc/server.js';
 import { startEmbeddedServer } from '../../rowfs/server/embedded-server.js';
+import { FdCache } from '../../rowfs/server/fd-cache.js';
 import { encodeHandle, fileIdOf } from '../../rowfs/server/file-handles.js';
 import { LocalExport } from '../../rowfs/server/local-export.js';
 import { MountService } from '../../rowfs/server/mount-service.js';
@@ -282,4 +283,23 @@ test.serial('proxy over a main server that lists hostile names: they are skipped
   }
   t.deepEqual(faults, []);
   await checkStoredNames(t, proxy, ex, stateDir, 'proxy/evil-main');
+});
+
+test('embedded server: a path swapped for a symlink after the handle was resolved opens nothing outside', async (t) => {
+  // The race a client that may rename could try: the handle's path is checked, then a directory on
+  // it is replaced by a symlink to the outside before the file is opened for READ or WRITE.
+  const l = makeLayout(t);
+  writeFileSync(join(l.base, 'f'), SECRET); // outside, at the name the swapped path reaches
+  const st = await lstat(join(l.exportDir, 'd', 'f'), { bigint: true });
+  const fds = new FdCache(true);
+  t.teardown(() => fds.closeAll());
+  renameSync(join(l.exportDir, 'd'), join(l.exportDir, 'd-moved'));
+  symlinkSync(l.base, join(l.exportDir, 'd'));
+  for (const forWrite of [false, true]) {
+    const err = await t.throwsAsync(fds.withFd(`${st.dev}:${st.ino}`, join(l.exportDir, 'd', 'f'), forWrite, async () => 'opened'));
+    t.is((err as { code?: string }).code, 'ESTALE');
+  }
+  t.is(readFileSync(join(l.base, 'f'), 'utf8'), SECRET);
+  // The right file under its real path still opens.
+  t.is(await fds.withFd(`${st.dev}:${st.ino}`, join(l.exportDir, 'd-moved', 'f'), false, async () => 'opened'), 'opened');
 });
