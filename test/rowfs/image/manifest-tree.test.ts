@@ -3,10 +3,10 @@ import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, chmodSync, chownSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { buildManifest, checkTree, encodeManifest, decodeManifest, ManifestIndex, type TreeProgress } from '../../../rowfs/image/manifest.js';
 import { ImageError } from '../../../rowfs/image/errors.js';
-import { ChunkBuffers, hashFileBlocks } from '../../../rowfs/image/file-hash.js';
+import { ChunkBuffers, hashFileBlocks, CHUNK_BYTES } from '../../../rowfs/image/file-hash.js';
 
 const BS = 4096;
 
@@ -136,4 +136,22 @@ test('checkTree compares owners unless told to ignore them', async (t) => {
   chownSync(join(copy, 'etc/hosts'), st.uid + 1, st.gid + 2);
   t.deepEqual((await checkTree(copy, m)).problems, [`/etc/hosts: owner ${st.uid + 1}:${st.gid + 2}, the manifest has ${st.uid}:${st.gid}`]);
   t.deepEqual(await checkTree(copy, m, { ignoreOwnership: true }), { ok: true, problems: [] });
+});
+
+test('files of several read chunks hash block by block like a direct computation', async (t) => {
+  const root = makeTree(t);
+  const sizes = { 'chunk-exact': CHUNK_BYTES, 'chunks-and-tail': 2 * CHUNK_BYTES + 12_345, 'chunk-less-one': CHUNK_BYTES - 1 };
+  for (const [name, size] of Object.entries(sizes)) writeFileSync(join(root, name), randomBytes(size));
+  for (const blockSize of [4096, 65536, 1 << 20]) {
+    const ix = new ManifestIndex(await buildManifest(root, { blockSize }));
+    for (const name of Object.keys(sizes)) {
+      const data = readFileSync(join(root, name));
+      const e = ix.entry(name)!;
+      t.is(ix.blockCount(name), Math.ceil(data.length / blockSize));
+      for (let i = 0; i < ix.blockCount(name); i++) {
+        const want = createHash('sha256').update(data.subarray(i * blockSize, (i + 1) * blockSize)).digest();
+        t.true(want.equals(e.blockHashes!.subarray(i * 32, (i + 1) * 32)), `${name} block ${i} at ${blockSize}`);
+      }
+    }
+  }
 });
