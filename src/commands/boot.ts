@@ -5,7 +5,7 @@ import { AddressPoolError } from '../../dhcp/address-pool.js';
 import { BindToDeviceError } from '../../dhcp/server/bind-to-device.js';
 import { LeaseFileError } from '../../dhcp/server/lease-file.js';
 import { RaSenderError } from '../../dhcp/ra/ra-sender.js';
-import { CliError, intOption, parseArgs, stringOption, type Command } from './command.js';
+import { CliError, intOption, lockStateFile, parseArgs, stringOption, type Command } from './command.js';
 
 const spec = {
   interface: { value: true },
@@ -78,6 +78,8 @@ exit codes: 0 after a clean stop, 1 when a service cannot start, 2 for usage err
     const statsInterval = intOption(args, 'stats-interval', 0, 0, 86400);
     const quiet = args.options.quiet === true;
     const leaseFile = stringOption(args, 'lease-file');
+    // One boot service per lease file: two would hand out the same addresses.
+    if (leaseFile) lockStateFile(resolve(leaseFile), '--lease-file');
     const log = (line: string) => {
       if (!quiet) console.log(`${new Date().toISOString()} ${line}`);
     };

@@ -1,4 +1,7 @@
 // The contract every `overlay <name>` subcommand implements, plus the small argument parser they share.
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { StateLockError, takeStateLock, type StateLock } from '../state-lock.js';
 
 export interface Command {
   /** One line for `overlay --help`. */
@@ -83,4 +86,37 @@ export function stringOption(args: ParsedArgs, name: string, dflt?: string): str
   if (raw === undefined) return dflt;
   if (typeof raw !== 'string') throw new CliError(`--${name} needs a value`);
   return raw;
+}
+
+/** Name of the lock file in a state directory (see src/state-lock.ts). */
+export const STATE_LOCK_FILE = 'overlay.lock';
+
+/**
+ * Creates state directory `dir` if needed and locks it for this process: one line and exit 1 when
+ * another process holds it, exit 2 when `dir` (named `what`, e.g. "--state") cannot be one.
+ */
+export function lockStateDir(dir: string, what: string): StateLock {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CliError(`${what} ${dir}: ${code === 'EEXIST' || code === 'ENOTDIR' ? 'not a directory' : `cannot create it (${code ?? String(e)})`}`);
+  }
+  return lockAt(join(dir, STATE_LOCK_FILE), `${what} ${dir}`);
+}
+
+/** Locks state file `file` (a lock file beside it), with lockStateDir's errors. */
+export function lockStateFile(file: string, what: string): StateLock {
+  return lockAt(`${file}.lock`, `${what} ${file}`, dirname(file));
+}
+
+function lockAt(lockPath: string, label: string, parent?: string): StateLock {
+  try {
+    return takeStateLock(lockPath);
+  } catch (e) {
+    if (e instanceof StateLockError) throw new CliError(`${label} is ${e.message}: stop that process or use another`, 1);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code) throw new CliError(`${label}: cannot take its lock ${parent ? `in ${parent} ` : ''}(${code})`);
+    throw e;
+  }
 }

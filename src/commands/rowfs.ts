@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import { CliError, intOption, parseArgs, stringOption, type Command, type ParsedArgs } from './command.js';
+import { CliError, intOption, lockStateDir, parseArgs, stringOption, type Command, type ParsedArgs } from './command.js';
 
 const HELP = `usage: overlay rowfs --main HOST:PATH --shadow DIR|HOST:PATH --listen PORT [options]
        overlay rowfs --stats [--state DIR | --main HOST:PATH | --control PORT] [--json]
@@ -119,6 +119,8 @@ export const command: Command = {
     const blockSize = a.options['block-size'] === undefined ? undefined : intOption(a, 'block-size', 65536, 4096, 1 << 20);
     if (blockSize !== undefined && (blockSize & (blockSize - 1)) !== 0) throw new CliError('--block-size must be a power of two');
     const stateDir = resolve(stringOption(a, 'state') ?? defaultStateDir(mainArg));
+    // One proxy per state directory: two would hand out vids the other does not know (STALE).
+    lockStateDir(stateDir, '--state');
     const cacheDir = a.options['no-cache'] ? null : (stringOption(a, 'cache') ?? undefined);
 
     // The proxy allocates small objects at a high rate (a promise chain per call); left alone, V8

@@ -1,5 +1,5 @@
 // `overlay up`: run a node in the foreground until SIGINT/SIGTERM or `overlay down`.
-import { CliError, intOption, parseArgs, stringOption, type Command } from './command.js';
+import { CliError, intOption, lockStateDir, parseArgs, stringOption, type Command } from './command.js';
 import { ConfigError, resolveNodeConfig, DEFAULT_STATE_ROOT } from '../config.js';
 import { JoinError, OverlayDaemon, type NodeService } from '../node.js';
 import { existsSync } from 'node:fs';
@@ -155,6 +155,8 @@ options:
       if (err instanceof ConfigError) throw new CliError(err.message);
       throw err;
     }
+    // One node per state directory (identity, secret, control socket).
+    lockStateDir(config.stateDir, '--state');
     const verbose = args.options.verbose === true;
     const say = (line: string) => console.log(`overlay: ${line}`);
     const log = verbose ? (line: string) => console.error(`overlay: ${line}`) : () => {};
