@@ -24,7 +24,8 @@ import { MAX_FILE_BYTES, rangeFault } from '../nfs3/ranges.js';
 import type { NodeRecord } from '../state/store.js';
 import type { ProxyCore } from './core.js';
 import type { FileIo } from './file-io.js';
-import { xdrNameBytes, type Listings } from './listing.js';
+import { xdrNameBytes, type Listing, type Listings } from './listing.js';
+import { DIR_COOKIE_VERF, firstAfter, pageEnd, resumeCookie } from '../nfs3/dir-cookies.js';
 import { accessFor, virtualAttrs, virtualOptAttrs, virtualWcc } from './attrs.js';
 import { StatusError, statusOf } from './errors.js';
 
@@ -409,49 +410,55 @@ export class ProxyHandlers implements Nfs3Handlers {
 
   READDIR(a: Nfs3ArgsOf<'READDIR'>) {
     return this.guard('READDIR', async () => {
-      const dir = this.core.nodeOf(a.dir);
-      if (dir.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
-      const listing = await this.listings.get(dir, a.cookie === 0n);
+      const { dir, listing, start } = await this.openListing(a.dir, a.cookie, a.cookieverf);
       let budget = a.count - READDIR_FIXED_BYTES;
-      const entries = [];
-      let i = Number(a.cookie);
-      if (i > listing.entries.length) throw new StatusError(Nfs3Status.BAD_COOKIE, 'cookie past the end');
-      for (; i < listing.entries.length; i++) {
-        const e = listing.entries[i]!;
+      const end = pageEnd(listing.entries, start, (e) => {
         const size = ENTRY_FIXED_BYTES + xdrNameBytes(e.name);
-        if (size > budget) break;
+        if (size > budget) return false;
         budget -= size;
-        entries.push({ fileid: BigInt(e.vid), name: e.name, cookie: BigInt(i + 1) });
-      }
-      if (entries.length === 0 && i < listing.entries.length) throw new StatusError(Nfs3Status.TOOSMALL, 'count too small');
-      return { status: Nfs3Status.OK, dirAttributes: await this.core.attrsOpt(dir), cookieverf: listing.verf, entries, eof: i >= listing.entries.length };
+        return true;
+      });
+      if (end === start && start < listing.entries.length) throw new StatusError(Nfs3Status.TOOSMALL, 'count too small');
+      const entries = listing.entries.slice(start, end).map((e) => ({ fileid: BigInt(e.vid), name: e.name, cookie: BigInt(e.cookie) }));
+      return { status: Nfs3Status.OK, dirAttributes: await this.core.attrsOpt(dir), cookieverf: DIR_COOKIE_VERF, entries, eof: end >= listing.entries.length };
     }, (status) => ({ status }));
   }
 
   READDIRPLUS(a: Nfs3ArgsOf<'READDIRPLUS'>) {
     return this.guard('READDIRPLUS', async () => {
-      const dir = this.core.nodeOf(a.dir);
-      if (dir.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
-      const listing = await this.listings.get(dir, a.cookie === 0n);
+      const { dir, listing, start } = await this.openListing(a.dir, a.cookie, a.cookieverf);
       let budget = a.maxcount - READDIR_FIXED_BYTES;
       let dirBudget = a.dircount;
-      const entries = [];
-      let i = Number(a.cookie);
-      if (i > listing.entries.length) throw new StatusError(Nfs3Status.BAD_COOKIE, 'cookie past the end');
-      for (; i < listing.entries.length; i++) {
-        const e = listing.entries[i]!;
+      let taken = 0;
+      const end = pageEnd(listing.entries, start, (e) => {
         const nameSize = ENTRY_FIXED_BYTES + xdrNameBytes(e.name);
         const size = nameSize + ENTRYPLUS_EXTRA_BYTES;
-        if (size > budget || (nameSize > dirBudget && entries.length > 0)) break;
+        // dircount bounds the names only; the first entry goes even past it (RFC 1813 s3.3.17).
+        if (size > budget || (nameSize > dirBudget && taken > 0)) return false;
         budget -= size;
         dirBudget -= nameSize;
+        taken++;
+        return true;
+      });
+      if (end === start && start < listing.entries.length) throw new StatusError(Nfs3Status.TOOSMALL, 'maxcount too small');
+      const entries = [];
+      for (const e of listing.entries.slice(start, end)) {
         let attrs: Fattr3 | undefined = e.attrs;
         if (e.name === '.' || e.name === '..') attrs = await this.core.attrsOpt(this.core.node(e.vid));
-        entries.push({ fileid: BigInt(e.vid), name: e.name, cookie: BigInt(i + 1), nameAttributes: attrs, nameHandle: this.core.handleOf(e.vid) });
+        entries.push({ fileid: BigInt(e.vid), name: e.name, cookie: BigInt(e.cookie), nameAttributes: attrs, nameHandle: this.core.handleOf(e.vid) });
       }
-      if (entries.length === 0 && i < listing.entries.length) throw new StatusError(Nfs3Status.TOOSMALL, 'maxcount too small');
-      return { status: Nfs3Status.OK, dirAttributes: await this.core.attrsOpt(dir), cookieverf: listing.verf, entries, eof: i >= listing.entries.length };
+      return { status: Nfs3Status.OK, dirAttributes: await this.core.attrsOpt(dir), cookieverf: DIR_COOKIE_VERF, entries, eof: end >= listing.entries.length };
     }, (status) => ({ status }));
+  }
+
+  /** READDIR and READDIRPLUS alike: the directory, its listing and where the page starts in it. */
+  private async openListing(dirFh: FileHandle, cookie: bigint, verf: Uint8Array): Promise<{ dir: NodeRecord; listing: Listing; start: number }> {
+    const dir = this.core.nodeOf(dirFh);
+    if (dir.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
+    const after = resumeCookie(cookie, verf);
+    if (after === undefined) throw new StatusError(Nfs3Status.BAD_COOKIE, 'cookie or verifier not ours');
+    const listing = await this.listings.get(dir, cookie === 0n);
+    return { dir, listing, start: firstAfter(listing.entries, after) };
   }
 
   FSSTAT(a: Nfs3ArgsOf<'FSSTAT'>) {

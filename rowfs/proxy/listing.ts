@@ -1,11 +1,12 @@
 // Merged directory listings for READDIR and READDIRPLUS: the shadow directory's entries, then the
 // main directory's entries that are neither in the shadow nor whited out, each with its vid as
-// fileid. A listing is built when a client starts reading a directory (cookie 0) and kept, so the
-// following pages are consistent; cookie = index in the listing + 1; any change to the directory
-// drops it.
-import { randomBytes } from 'node:crypto';
+// fileid and a cookie derived from its name (../nfs3/dir-cookies.ts), ordered by cookie so a page
+// resumes after any cookie whatever changed meanwhile. A listing is built when a client starts
+// reading a directory (cookie 0) and kept for the following pages; any change to the directory
+// drops it, and the next page rebuilds it (same cookies, so nothing is skipped or repeated).
 import { isPlainComponent } from '../nfs3/names.js';
 import { Nfs3Status, type Fattr3, type FileHandle } from '../nfs3/types.js';
+import { byCookie, DOT_COOKIE, DOTDOT_COOKIE, nameCookie } from '../nfs3/dir-cookies.js';
 import { ROOT_VID, type FileType, type NodeRecord } from '../state/store.js';
 import type { Backend } from './backend.js';
 import { ORPHAN_DIR, type ProxyCore } from './core.js';
@@ -14,18 +15,26 @@ import { StatusError } from './errors.js';
 
 export interface ListingEntry {
   name: string;
+  cookie: number;
   vid: number;
   /** Virtualised attributes as seen when the listing was built. */
   attrs?: Fattr3;
 }
 
 export interface Listing {
-  verf: Uint8Array;
+  /** Ordered by byCookie; '.' and '..' first. */
   entries: ListingEntry[];
 }
 
 /** Directories whose listing is kept between pages. */
 const MAX_CACHED_LISTINGS = 256;
+/**
+ * Entries kept over all cached listings (a few hundred bytes each with attributes); past it the
+ * oldest listings go, but the newest is always kept so one huge directory still pages in O(page).
+ */
+const MAX_CACHED_ENTRIES = 100_000;
+/** Times a backend listing restarts when the backend says BAD_COOKIE (it changed under us). */
+const BACKEND_LIST_ATTEMPTS = 3;
 /** Entries one backend directory may contribute (guards memory against a runaway server). */
 const MAX_BACKEND_ENTRIES = 1_000_000;
 const BACKEND_DIRCOUNT_BYTES = 64 * 1024;
@@ -39,9 +48,16 @@ interface BackendEntry {
 
 export class Listings {
   private readonly cache = new Map<number, Listing>();
+  private cachedEntries = 0;
+  /** Builds in progress, by directory: set when the directory changes meanwhile (not cached then). */
+  private readonly building = new Map<number, { changed: boolean }>();
 
   constructor(private readonly core: ProxyCore) {
-    core.onDirChanged = (vid) => this.cache.delete(vid);
+    core.onDirChanged = (vid) => {
+      this.drop(vid);
+      const b = this.building.get(vid);
+      if (b) b.changed = true;
+    };
   }
 
   /** The listing of `dir`: a fresh one when `fresh`, else the kept one if there is one. */
@@ -50,10 +66,33 @@ export class Listings {
       const kept = this.cache.get(dir.vid);
       if (kept) return kept;
     }
-    const listing = await this.build(dir);
-    if (this.cache.size >= MAX_CACHED_LISTINGS) this.cache.delete(this.cache.keys().next().value as number);
-    this.cache.set(dir.vid, listing);
+    const mark = { changed: false };
+    this.building.set(dir.vid, mark);
+    let listing: Listing;
+    try {
+      listing = await this.build(dir);
+    } finally {
+      if (this.building.get(dir.vid) === mark) this.building.delete(dir.vid);
+    }
+    // A listing read while the directory changed may miss the change: serve it, do not keep it.
+    if (!mark.changed) this.keep(dir.vid, listing);
     return listing;
+  }
+
+  private keep(vid: number, listing: Listing): void {
+    this.drop(vid);
+    this.cache.set(vid, listing);
+    this.cachedEntries += listing.entries.length;
+    while (this.cache.size > 1 && (this.cache.size > MAX_CACHED_LISTINGS || this.cachedEntries > MAX_CACHED_ENTRIES)) {
+      this.drop(this.cache.keys().next().value as number);
+    }
+  }
+
+  private drop(vid: number): void {
+    const l = this.cache.get(vid);
+    if (!l) return;
+    this.cache.delete(vid);
+    this.cachedEntries -= l.entries.length;
   }
 
   /** True when the merged directory has no entries besides . and .. */
@@ -80,7 +119,6 @@ export class Listings {
       if (skip(e.name) || inShadow.has(e.name) || whiteouts.has(e.name)) continue;
       picked.push({ ...e, side: 'main' });
     }
-    picked.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
     // Entries the proxy has not named yet get vids (one transaction for the whole directory).
     const unknown: typeof picked = [];
@@ -102,22 +140,34 @@ export class Listings {
     }
     if (toRegister.length > 0) await core.registerMany(dir, toRegister);
 
-    const entries: ListingEntry[] = [
-      { name: '.', vid: dir.vid },
-      { name: '..', vid: dir.parent },
-    ];
+    const entries: ListingEntry[] = [];
     for (const e of picked) {
       const vid = core.store.lookupName(dir.vid, e.name);
       if (vid === undefined) continue;
       if (e.side === 'main') core.rememberMainAttrs(vid, e.attrs);
-      entries.push({ name: e.name, vid, attrs: e.attrs ? virtualAttrs(e.attrs, vid) : undefined });
+      entries.push({ name: e.name, cookie: nameCookie(e.name), vid, attrs: e.attrs ? virtualAttrs(e.attrs, vid) : undefined });
     }
-    return { verf: randomBytes(8), entries };
+    entries.sort(byCookie);
+    entries.unshift({ name: '.', cookie: DOT_COOKIE, vid: dir.vid }, { name: '..', cookie: DOTDOT_COOKIE, vid: dir.parent });
+    return { entries };
   }
 }
 
-/** Every entry of a backend directory, through READDIRPLUS pages. */
+/**
+ * Every entry of a backend directory, through READDIRPLUS pages; started again when the backend
+ * no longer honours a cookie it gave (RFC 1813 s3.3.17 BAD_COOKIE: it changed meanwhile).
+ */
 async function readAll(backend: Backend, dir: FileHandle): Promise<BackendEntry[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readAllOnce(backend, dir);
+    } catch (e) {
+      if (!(e instanceof StatusError && e.status === Nfs3Status.BAD_COOKIE) || attempt >= BACKEND_LIST_ATTEMPTS) throw e;
+    }
+  }
+}
+
+async function readAllOnce(backend: Backend, dir: FileHandle): Promise<BackendEntry[]> {
   const out: BackendEntry[] = [];
   let cookie = 0n;
   let cookieverf: Uint8Array = new Uint8Array(8);

@@ -93,6 +93,7 @@ import { fattrOf, statusOfError, wccAttrOf } from './attributes.js';
 import { FdCache } from './fd-cache.js';
 import { decodeHandle, encodeHandle, fileIdOf, HandleTable, type Resolved } from './file-handles.js';
 import { DEFAULT_FS_CONCURRENCY, mapLimit } from './parallel.js';
+import { byCookie, DIR_COOKIE_VERF, firstAfter, nameCookie, pageEnd, resumeCookie, type CookieEntry } from '../nfs3/dir-cookies.js';
 
 const execFileP = promisify(execFile);
 
@@ -104,6 +105,17 @@ export const DIR_PREFERRED_BYTES = 64 * 1024;
 export { NAME_MAX_BYTES } from '../nfs3/names.js';
 /** Directory listings kept for paging with cookies. */
 const MAX_DIR_SNAPSHOTS = 32;
+/** Names kept over all snapshots (the newest is always kept, so one huge directory pages in O(page)). */
+const MAX_SNAPSHOT_ENTRIES = 200_000;
+/**
+ * A snapshot is trusted as current only while the directory's mtime is unchanged and it was read
+ * at least this long after that mtime: mtimes are as coarse as the file system's clock (a kernel
+ * tick, 1 s or 2 s on some), so a change in the same tick as the read leaves the mtime unchanged
+ * (git's "racy" index entries, the same rule).
+ */
+const RACY_MTIME_MS = 2_000;
+/** Rereads of a directory for one page whose entries vanished meanwhile. */
+const PAGE_ATTEMPTS = 3;
 /** Encoded sizes used to fill READDIR replies up to the client's count (RFC 1813 s3.3.16). */
 const READDIR_HEADER_BYTES = 4 + 4 + 84 + 8 + 4 + 4; // status, post_op_attr, verifier, end of list, eof
 const ENTRY_PLUS_EXTRA_BYTES = 4 + 84 + 4 + 4 + 32; // post_op_attr + post_op_fh3 with our handle
@@ -121,9 +133,17 @@ export interface LocalExportOptions {
   maxOpenFiles?: number;
 }
 
+/** A directory's names in cookie order (../nfs3/dir-cookies.ts), as read at `mtimeNs`. */
 interface DirSnapshot {
-  verf: Uint8Array;
-  entries: Array<{ name: string; fileid: bigint }>;
+  mtimeNs: bigint;
+  readAtMs: number;
+  entries: CookieEntry[];
+}
+
+/** The entries of one READDIR/READDIRPLUS page with fresh attributes, and whether it ends the directory. */
+interface DirPage {
+  entries: Array<{ name: string; cookie: number; stat: BigIntStats }>;
+  eof: boolean;
 }
 
 type Fail = { status: Exclude<Nfs3Status, Nfs3Status.OK> };
@@ -136,6 +156,7 @@ export class LocalExport implements Nfs3Handlers {
   private readonly table: HandleTable;
   private readonly fds: FdCache;
   private readonly snapshots = new Map<string, DirSnapshot>();
+  private snapshotEntries = 0;
   private readonly wallNow: () => number;
   private rootStat!: BigIntStats;
 
@@ -576,100 +597,104 @@ export class LocalExport implements Nfs3Handlers {
     return done(Nfs3Status.OK);
   }
 
-  /** A directory listing for paging: fresh for cookie 0, else the snapshot its verifier names. */
-  private async listing(d: Resolved, cookie: bigint, verf: Uint8Array): Promise<DirSnapshot | Fail> {
-    const current = verfOf(d.stat);
-    const dirKey = this.key(d.stat);
-    const verfZero = verf.every((b) => b === 0);
-    let snap: DirSnapshot | undefined;
-    if (cookie !== 0n && !verfZero) {
-      snap = this.snapshots.get(`${dirKey}:${hex(verf)}`);
-      // RFC 1813 s3.3.16: a verifier that no longer matches the directory is BAD_COOKIE.
-      if (!snap && hex(verf) !== hex(current)) return { status: Nfs3Status.BAD_COOKIE };
+  /** The names of directory `d` in cookie order: the kept snapshot while it is current, else read now. */
+  private async snapshot(d: Resolved, reread: boolean): Promise<DirSnapshot> {
+    const key = this.key(d.stat);
+    const kept = this.snapshots.get(key);
+    if (kept && !reread && kept.mtimeNs === d.stat.mtimeNs && kept.readAtMs - Number(kept.mtimeNs / 1_000_000n) > RACY_MTIME_MS) return kept;
+    const readAtMs = this.wallNow();
+    const entries = (await readdir(d.path)).map((name) => ({ name, cookie: nameCookie(name) })).sort(byCookie);
+    const snap = { mtimeNs: d.stat.mtimeNs, readAtMs, entries };
+    this.dropSnapshot(key);
+    this.snapshots.set(key, snap);
+    this.snapshotEntries += entries.length;
+    while (this.snapshots.size > 1 && (this.snapshots.size > MAX_DIR_SNAPSHOTS || this.snapshotEntries > MAX_SNAPSHOT_ENTRIES)) {
+      this.dropSnapshot(this.snapshots.keys().next().value as string);
     }
-    if (!snap) snap = this.snapshots.get(`${dirKey}:${hex(current)}`);
-    if (!snap) {
-      const names = (await readdir(d.path)).sort();
-      const stats = await mapLimit(names, DEFAULT_FS_CONCURRENCY, (name) => this.attrsOf(join(d.path, name)));
-      const entries: DirSnapshot['entries'] = [];
-      names.forEach((name, i) => {
-        const st = stats[i];
-        if (st) {
-          entries.push({ name, fileid: st.ino });
-          this.table.remember(d.stat, name, st);
-        }
-      });
-      snap = { verf: current, entries };
-      this.snapshots.set(`${dirKey}:${hex(current)}`, snap);
-      while (this.snapshots.size > MAX_DIR_SNAPSHOTS) this.snapshots.delete(this.snapshots.keys().next().value as string);
-    }
-    if (cookie > BigInt(snap.entries.length)) return { status: Nfs3Status.BAD_COOKIE };
     return snap;
   }
 
-  /** READDIR and READDIRPLUS alike: the directory and its listing snapshot, or the failure reply. */
-  private async openListing(
+  private dropSnapshot(key: string): void {
+    const snap = this.snapshots.get(key);
+    if (!snap) return;
+    this.snapshots.delete(key);
+    this.snapshotEntries -= snap.entries.length;
+  }
+
+  /**
+   * READDIR and READDIRPLUS alike: the page of `a.dir` after `a.cookie` whose entries `fits`
+   * accepts (it accounts for their size), each with fresh attributes, or the failure reply. Names
+   * gone since the snapshot are left out (POSIX lets a removed entry go either way); when a
+   * page loses entries so, the directory is read again (it changed) and the page recomputed.
+   */
+  private async page(
     a: Pick<ReaddirArgs, 'dir' | 'cookie' | 'cookieverf'>,
-  ): Promise<{ fail: Fail & { dirAttributes?: ReturnType<typeof fattrOf> } } | { d: Resolved; snap: DirSnapshot }> {
+    fits: () => (e: CookieEntry) => boolean,
+  ): Promise<{ fail: Fail & { dirAttributes?: ReturnType<typeof fattrOf> } } | { d: Resolved; page: DirPage }> {
     const d = await this.resolve(a.dir);
     if (isFail(d)) return { fail: d };
     if (!d.stat.isDirectory()) return { fail: { status: Nfs3Status.NOTDIR as Fail['status'], dirAttributes: fattrOf(d.stat) } };
-    let snap;
+    const after = resumeCookie(a.cookie, a.cookieverf);
+    if (after === undefined) return { fail: { status: Nfs3Status.BAD_COOKIE, dirAttributes: fattrOf(d.stat) } };
     try {
-      snap = await this.listing(d, a.cookie, a.cookieverf);
+      for (let attempt = 1; ; attempt++) {
+        const snap = await this.snapshot(d, attempt > 1);
+        const start = firstAfter(snap.entries, after);
+        const end = pageEnd(snap.entries, start, fits());
+        if (end === start && start < snap.entries.length) return { fail: { status: Nfs3Status.TOOSMALL, dirAttributes: fattrOf(d.stat) } };
+        const chosen = snap.entries.slice(start, end);
+        const stats = await mapLimit(chosen, DEFAULT_FS_CONCURRENCY, (e) => this.attrsOf(join(d.path, e.name)));
+        const entries: DirPage['entries'] = [];
+        chosen.forEach((e, i) => {
+          const stat = stats[i];
+          if (stat) entries.push({ ...e, stat });
+        });
+        const eof = end >= snap.entries.length;
+        if (entries.length === chosen.length || attempt >= PAGE_ATTEMPTS) {
+          // Everything in a page vanished again and again: a client cannot take an empty non-final page.
+          if (entries.length === 0 && !eof) return { fail: { status: Nfs3Status.JUKEBOX, dirAttributes: fattrOf(d.stat) } };
+          for (const e of entries) this.table.remember(d.stat, e.name, e.stat);
+          return { d, page: { entries, eof } };
+        }
+      }
     } catch (e) {
       return { fail: { status: statusOfError(e) as Fail['status'], dirAttributes: fattrOf(d.stat) } };
     }
-    if (isFail(snap)) return { fail: { ...snap, dirAttributes: fattrOf(d.stat) } };
-    return { d, snap };
   }
 
   async READDIR(a: ReaddirArgs): Promise<ReaddirRes> {
-    const opened = await this.openListing(a);
-    if ('fail' in opened) return opened.fail;
-    const { d, snap } = opened;
-    const entries: Entry3[] = [];
-    let bytes = READDIR_HEADER_BYTES;
-    let i = Number(a.cookie);
-    for (; i < snap.entries.length; i++) {
-      const e = snap.entries[i]!;
-      const size = entryBytes(e.name);
-      if (bytes + size > a.count) break;
-      bytes += size;
-      entries.push({ fileid: e.fileid, name: e.name, cookie: BigInt(i + 1) });
-    }
-    if (entries.length === 0 && i < snap.entries.length) return { status: Nfs3Status.TOOSMALL, dirAttributes: fattrOf(d.stat) };
-    return { status: Nfs3Status.OK, dirAttributes: fattrOf(d.stat), cookieverf: snap.verf, entries, eof: i >= snap.entries.length };
+    const r = await this.page(a, () => {
+      let bytes = READDIR_HEADER_BYTES;
+      return (e) => {
+        bytes += entryBytes(e.name);
+        return bytes <= a.count;
+      };
+    });
+    if ('fail' in r) return r.fail;
+    const entries: Entry3[] = r.page.entries.map((e) => ({ fileid: e.stat.ino, name: e.name, cookie: BigInt(e.cookie) }));
+    return { status: Nfs3Status.OK, dirAttributes: fattrOf(r.d.stat), cookieverf: DIR_COOKIE_VERF, entries, eof: r.page.eof };
   }
 
   async READDIRPLUS(a: ReaddirplusArgs): Promise<ReaddirplusRes> {
-    const opened = await this.openListing(a);
-    if ('fail' in opened) return opened.fail;
-    const { d, snap } = opened;
-    const entries: EntryPlus3[] = [];
-    let dirBytes = 0;
-    let total = READDIR_HEADER_BYTES;
-    let i = Number(a.cookie);
-    for (; i < snap.entries.length; i++) {
-      const e = snap.entries[i]!;
-      const size = entryBytes(e.name);
-      if (dirBytes + size > a.dircount || total + size + ENTRY_PLUS_EXTRA_BYTES > a.maxcount) break;
-      dirBytes += size;
-      total += size + ENTRY_PLUS_EXTRA_BYTES;
-      entries.push({ fileid: e.fileid, name: e.name, cookie: BigInt(i + 1) });
-    }
-    // Fresh attributes and handles for this page (an entry replaced since the snapshot gets none).
-    const stats = await mapLimit(entries, DEFAULT_FS_CONCURRENCY, (e) => this.attrsOf(join(d.path, e.name)));
-    entries.forEach((entry, k) => {
-      const st = stats[k];
-      if (st && st.ino === entry.fileid) {
-        this.table.remember(d.stat, entry.name, st);
-        entry.nameAttributes = fattrOf(st);
-        entry.nameHandle = encodeHandle(fileIdOf(st));
-      }
+    const r = await this.page(a, () => {
+      let dirBytes = 0;
+      let total = READDIR_HEADER_BYTES;
+      return (e) => {
+        const size = entryBytes(e.name);
+        dirBytes += size;
+        total += size + ENTRY_PLUS_EXTRA_BYTES;
+        return dirBytes <= a.dircount && total <= a.maxcount;
+      };
     });
-    if (entries.length === 0 && i < snap.entries.length) return { status: Nfs3Status.TOOSMALL, dirAttributes: fattrOf(d.stat) };
-    return { status: Nfs3Status.OK, dirAttributes: fattrOf(d.stat), cookieverf: snap.verf, entries, eof: i >= snap.entries.length };
+    if ('fail' in r) return r.fail;
+    const entries: EntryPlus3[] = r.page.entries.map((e) => ({
+      fileid: e.stat.ino,
+      name: e.name,
+      cookie: BigInt(e.cookie),
+      nameAttributes: fattrOf(e.stat),
+      nameHandle: encodeHandle(fileIdOf(e.stat)),
+    }));
+    return { status: Nfs3Status.OK, dirAttributes: fattrOf(r.d.stat), cookieverf: DIR_COOKIE_VERF, entries, eof: r.page.eof };
   }
 
   async FSSTAT(a: FsstatArgs): Promise<FsstatRes> {
@@ -751,15 +776,4 @@ export function checkName(name: string): Nfs3Status | undefined {
 
 function entryBytes(name: string): number {
   return 4 + 8 + 4 + ((Buffer.byteLength(name) + 3) & ~3) + 8;
-}
-
-/** Cookie verifier: the directory's mtime in ns (changes when its entries change). */
-function verfOf(st: BigIntStats): Uint8Array {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, BigInt.asUintN(64, st.mtimeNs));
-  return out;
-}
-
-function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }

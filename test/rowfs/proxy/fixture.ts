@@ -5,7 +5,7 @@ import type { ExecutionContext } from 'ava';
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, linkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { openExport, type OpenedExport } from '../../../rowfs/mount/open-export.js';
 import { RowfsProxy, type RowfsProxyOptions } from '../../../rowfs/proxy/proxy.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../../../rowfs/server/embedded-server.js';
@@ -123,7 +123,7 @@ export async function listNames(ex: OpenedExport, dir: FileHandle, plus = true):
 }
 
 /**
- * An embedded read-only main holding `files`, and a proxy on it with a local shadow directory
+ * An embedded read-only main holding `files` (paths; directories made as needed), and a proxy on it with a local shadow directory
  * (`options` added); faults the proxy reports are collected; everything is removed in teardown.
  */
 export async function proxyOverEmbeddedMain(
@@ -137,7 +137,10 @@ export async function proxyOverEmbeddedMain(
   t.teardown(() => {
     for (const d of [mainDir, shadowDir, stateDir]) rmSync(d, { recursive: true, force: true });
   });
-  for (const [name, content] of Object.entries(files)) writeFileSync(join(mainDir, name), content);
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(mainDir, path)), { recursive: true });
+    writeFileSync(join(mainDir, path), content);
+  }
   const main = await startEmbeddedServer({ exportDir: mainDir, readOnly: true, host: '127.0.0.1' });
   t.teardown(() => main.stop());
   const faults: string[] = [];
