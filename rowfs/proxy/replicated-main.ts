@@ -67,6 +67,8 @@ export interface ReplicatedMainOptions {
   connectTimeoutMs?: number;
   /** How long a call waits for some server to be reachable before the client is told JUKEBOX (default 60,000 ms). */
   noServerTimeoutMs?: number;
+  /** How often the source is asked for the current servers while serving (default 30,000 ms). */
+  serversRefreshMs?: number;
   /** A server that failed (not lied) is tried again after this long (default 30,000 ms). */
   retryFailedAfterMs?: number;
   onEvent?: (e: ReplicaEvent) => void;
@@ -127,20 +129,26 @@ export class ReplicatedMain extends Backend {
   private readonly bad = new Set<string>();
   private readonly clock: Clock;
   private readonly watchdog: Timer;
+  private readonly serverRefresh: Timer;
 
-  private constructor(private readonly o: ReplicatedMainOptions, first: Connection) {
+  private constructor(
+    private readonly o: ReplicatedMainOptions,
+    first: Connection,
+    private readonly prober: Prober,
+  ) {
     super('main', first.ex.nfs, pathHandle(''), o.counters);
     this.clock = o.clock ?? systemClock;
     this.conn = first;
     this.o.counters.fromReplica(first.server.label, 0);
     this.watchdog = this.clock.setInterval(() => this.checkStall(), WATCHDOG_MS);
+    this.serverRefresh = this.clock.setInterval(() => void this.prober.refresh().catch(() => undefined), o.serversRefreshMs ?? 30_000);
   }
 
   /** Connects to the first reachable server (ProxyStartError-worthy failures reject). */
   static async open(o: ReplicatedMainOptions): Promise<ReplicatedMain> {
     const probe = new Prober(o);
     const first = await probe.connectAny(new Set(), new Map(), 1, o.noServerTimeoutMs ?? 60_000);
-    const m = new ReplicatedMain(o, first);
+    const m = new ReplicatedMain(o, first, probe);
     o.onEvent?.({ kind: 'connected', server: first.server });
     return m;
   }
@@ -172,6 +180,7 @@ export class ReplicatedMain extends Backend {
     if (this.closed) return;
     this.closed = true;
     this.watchdog.cancel();
+    this.serverRefresh.cancel();
     const c = this.conn;
     this.conn = undefined;
     await c?.ex.close().catch(() => undefined);
@@ -367,7 +376,7 @@ export class ReplicatedMain extends Backend {
   private async current(): Promise<Connection> {
     if (this.closed) throw new StatusError(Nfs3Status.IO, 'proxy closing');
     if (this.conn) return this.conn;
-    this.connecting ??= new Prober(this.o)
+    this.connecting ??= this.prober
       .connectAny(this.bad, this.failedAt, this.generation + 1, this.o.noServerTimeoutMs ?? 60_000)
       .then((c) => {
         this.generation = c.generation;
@@ -398,6 +407,8 @@ export class ReplicatedMain extends Backend {
       this.o.onEvent?.({ kind: 'failed', server: conn.server, why: fault.message });
     }
     this.o.counters.replicas!.failovers++;
+    // Calls pending on it fail now (and go to the next server); the UMNT may wait for a dead peer.
+    conn.ex.nfs.close();
     void conn.ex.close().catch(() => undefined);
   }
 
@@ -412,17 +423,27 @@ export class ReplicatedMain extends Backend {
 
 /** Finds a reachable server: best first, skipping bad ones and recently failed ones. */
 class Prober {
+  /** The servers the source named last: a failover tries them first (asking the DHT takes time). */
+  private known: ReplicaServer[] = [];
+
   constructor(private readonly o: ReplicatedMainOptions) {}
+
+  /** Asks the source again (in the background while serving, and when the known servers failed). */
+  async refresh(): Promise<ReplicaServer[]> {
+    this.known = await this.o.source.servers();
+    return this.known;
+  }
 
   async connectAny(bad: ReadonlySet<string>, failedAt: ReadonlyMap<string, number>, generation: number, deadlineMs: number): Promise<Connection> {
     const clock = this.o.clock ?? systemClock;
     const until = clock.now() + deadlineMs;
     const retryAfter = this.o.retryFailedAfterMs ?? 30_000;
     const problems: string[] = [];
-    for (;;) {
+    for (let round = 0; ; round++) {
       let servers: ReplicaServer[] = [];
+      const usable = this.known.filter((s) => !bad.has(s.id) && clock.now() - (failedAt.get(s.id) ?? -Infinity) >= retryAfter);
       try {
-        servers = (await this.o.source.servers()).filter((s) => !bad.has(s.id));
+        servers = (round === 0 && usable.length > 0 ? this.known : await this.refresh()).filter((s) => !bad.has(s.id));
       } catch (e) {
         problems.push(`finding servers: ${(e as Error).message}`);
       }

@@ -73,9 +73,9 @@ export class ImageNet {
   }
 
   /** `overlay up` on node i (again: same state, same key); resolves once it has its virtual IP. */
-  async up(i: number): Promise<ImageNetNode> {
+  async up(i: number, extra: string[] = []): Promise<ImageNetNode> {
     const state = join(this.root, `node${i}`);
-    const up = this.spawn(i, ['up', '--network', this.network, '--state', state, '--secret', join(this.root, 'secret'), '--bind-address', this.topo.node(i).lanIp, '--subnet', this.subnet, '--mtu', '1400', '--bootstrap', `ws://${PUBLIC_IP}:${BOOT_PORT}`, ...this.iceArgs()]);
+    const up = this.spawn(i, ['up', '--network', this.network, '--state', state, '--secret', join(this.root, 'secret'), '--bind-address', this.topo.node(i).lanIp, '--subnet', this.subnet, '--mtu', '1400', '--bootstrap', `ws://${PUBLIC_IP}:${BOOT_PORT}`, ...this.iceArgs(), ...extra]);
     const ring = (await up.waitFor(/node ([0-9a-f]{40})/, 30_000))[1]!;
     const vip = (await up.waitFor(/virtual IP (\d+\.\d+\.\d+\.\d+) on TUN/, 60_000))[1]!;
     const n = { up, state, vip, ring };

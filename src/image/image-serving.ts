@@ -35,6 +35,9 @@ export interface ServingOptions {
   log: (line: string) => void;
 }
 
+/** How often a publisher re-puts the week-long claim and version record. */
+const LONG_LIVED_REFRESH_MS = 24 * 3600 * 1000;
+
 /** Path clients (the proxies) MNT on a server. */
 export const imageExportPath = (app: string, version: string) => `/images/${app}/${version}`;
 
@@ -46,6 +49,8 @@ export class ImageServing {
   /** Resolves with the reason once the version was withdrawn by its publisher (the serving stopped). */
   readonly ended = new Promise<string>((r) => (this.resolveEnded = r));
   readonly announceId: string;
+  /** When the claim and the version record were last written. */
+  private longLivedAt: number;
 
   private constructor(
     private readonly o: ServingOptions,
@@ -54,6 +59,7 @@ export class ImageServing {
     private readonly manifest: ManifestServer,
   ) {
     this.announceId = `serve:${o.app}@${o.version}:${process.pid}`;
+    this.longLivedAt = o.clock.now();
   }
 
   static async start(o: ServingOptions): Promise<ImageServing> {
@@ -114,9 +120,14 @@ export class ImageServing {
         this.resolveEnded(`${o.app} ${o.version} withdrawn`);
         return;
       }
-      // The version record is long-lived and written once (several publish processes of one owner
-      // share it, and the DHT has no compare-and-set); the claim and our server record are refreshed.
-      if (o.publish) await o.registry.claim(o.app, o.publish.publishers);
+      // The claim and the version record live a week; a publisher re-puts them once a day. The
+      // version record goes back unchanged (refreshVersions), so a refresh never undoes another
+      // publish process's newer version or latest.
+      if (o.publish && o.clock.now() - this.longLivedAt >= LONG_LIVED_REFRESH_MS) {
+        await o.registry.claim(o.app, o.publish.publishers);
+        await o.registry.refreshVersions(o.app);
+        this.longLivedAt = o.clock.now();
+      }
       await o.registry.addServer(this.record);
       await this.announce();
     } catch (e) {
