@@ -2,9 +2,10 @@
 // address derived from it (first 160 bits of SHA-256 of the raw public key). Nobody can pick an
 // address without the matching key, so addresses are bound to keys on every link and DHT record.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RingAddress } from './link/link.js';
+import { makeDirectory } from './make-directory.js';
 
 export const PUBLIC_KEY_BYTES = 32;
 export const SIGNATURE_BYTES = 64;
@@ -69,7 +70,7 @@ export class Identity {
         throw new IdentityError(`cannot read identity ${file}: ${(err as Error).message}`);
       }
     }
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirectory(dir, 0o700);
     const id = Identity.generate();
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, id.privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });

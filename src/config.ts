@@ -1,10 +1,11 @@
 // Node configuration from `overlay up` arguments: validated once, up front, so every mistake is a
 // ConfigError naming the option and the fix, before any socket is opened.
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, fstatSync, openSync, readSync, renameSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { validateIceUrl, IceConfigError } from '../overlay/link/webrtc/ice-config.js';
 import { parseBootstrapUrl, BootstrapError } from '../overlay/bootstrap/errors.js';
+import { makeDirectory } from '../overlay/make-directory.js';
 
 export const DEFAULT_STATE_ROOT = '/var/lib/overlay';
 export const SECRET_FILE_NAME = 'secret';
@@ -66,26 +67,37 @@ export function defaultStateDir(network: string): string {
   return join(DEFAULT_STATE_ROOT, network);
 }
 
-/** Reads a secret file: raw bytes, trailing whitespace (a newline from an editor) ignored. */
+/**
+ * Reads a secret file: raw bytes, trailing whitespace (a newline from an editor) ignored. Only a
+ * regular file, opened without blocking (a FIFO) and read to at most SECRET_MAX_BYTES + 1 bytes
+ * (`--secret /dev/zero` used to read without end).
+ */
 export function loadSecret(path: string): Uint8Array {
-  let raw: Buffer;
+  const raw = Buffer.alloc(SECRET_MAX_BYTES + 1);
+  let got = 0;
+  let fd: number | undefined;
   try {
-    raw = readFileSync(path);
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    if (!fstatSync(fd).isFile()) throw new ConfigError(`secret file ${path} is not a regular file`);
+    for (let n = -1; n !== 0 && got < raw.length; got += n) n = readSync(fd, raw, got, raw.length - got, null);
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(code === 'ENOENT' ? `secret file ${path} does not exist` : `cannot read secret file ${path}: ${(err as Error).message}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
-  let end = raw.length;
+  if (got > SECRET_MAX_BYTES) throw new ConfigError(`secret file ${path} is larger than ${SECRET_MAX_BYTES} bytes`);
+  let end = got;
   while (end > 0 && /\s/.test(String.fromCharCode(raw[end - 1]!))) end--;
   const secret = new Uint8Array(raw.subarray(0, end));
   if (secret.length < SECRET_MIN_BYTES) throw new ConfigError(`secret file ${path} holds ${secret.length} bytes; at least ${SECRET_MIN_BYTES} are needed`);
-  if (secret.length > SECRET_MAX_BYTES) throw new ConfigError(`secret file ${path} is larger than ${SECRET_MAX_BYTES} bytes`);
   return secret;
 }
 
 /** Writes a fresh random secret (hex text, mode 0600, atomically) and returns its path. */
 export function generateSecret(stateDir: string): string {
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  makeDirectory(stateDir, 0o700);
   const file = join(stateDir, SECRET_FILE_NAME);
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, randomBytes(GENERATED_SECRET_BYTES).toString('hex') + '\n', { mode: 0o600 });

@@ -1,8 +1,9 @@
 // Leases persisted as one JSON file, replaced atomically (write a temp file, fsync, rename), so a
 // crash mid-write leaves either the old or the new table, never a torn one.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, mkdirSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Lease } from '../address-pool.js';
+import { makeDirectory } from '../../overlay/make-directory.js';
 
 export class LeaseFileError extends Error {
   override name = 'LeaseFileError';
@@ -41,7 +42,7 @@ export class LeaseFile {
   }
 
   save(leases: readonly Lease[]): void {
-    mkdirSync(dirname(this.path), { recursive: true });
+    makeDirectory(dirname(this.path));
     const tmp = `${this.path}.tmp-${process.pid}`;
     const fd = openSync(tmp, 'w', 0o644);
     try {

@@ -6,12 +6,13 @@
 // Ordering rule: a block's bytes are written to its file before its bit is set, so a bit never
 // points at missing data (after a process crash; the data file is not fsynced, see docs/rowfs.md).
 import { createHash } from 'node:crypto';
-import { mkdirSync, readSync } from 'node:fs';
+import { readSync } from 'node:fs';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type RootDatabase, type Database } from 'lmdb';
 import { BlockBitmap } from '../state/bitmap.js';
 import type { FileSlice } from '../xdr/file-slice.js';
+import { makeDirectory } from '../../overlay/make-directory.js';
 
 export class BlockCacheError extends Error {
   override name = 'BlockCacheError';
@@ -58,7 +59,7 @@ export class BlockCache {
 
   static open(dir: string, blockSize: number): BlockCache {
     try {
-      mkdirSync(join(dir, 'blocks'), { recursive: true });
+      makeDirectory(join(dir, 'blocks'));
       // noSync: the cache can always be refetched; its index is never worth an fsync per block.
       const env = open({ path: join(dir, 'index'), maxDbs: 2, compression: false, noSync: true });
       const index = env.openDB<CacheEntry, string>({ name: 'cache' });

@@ -3,7 +3,7 @@
 // unmodified clients. Counters go to a JSON file every second (and to an optional HTTP endpoint).
 // Start order: backends (clear errors when unreachable) -> state -> listeners; stop is the reverse.
 import { createHash } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { join } from 'node:path';
@@ -31,6 +31,7 @@ import { SpliceFetcher, nativeFileSender } from './splice-fetcher.js';
 import { ReplicatedMain, type ReplicaEvent, type ReplicaSource, type ReplicaVerifier } from './replicated-main.js';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { makeDirectory } from '../../overlay/make-directory.js';
 
 export interface NfsExportSpec {
   host: string;
@@ -164,7 +165,7 @@ export class RowfsProxy {
     const main = single ? await this.connect('main', single, timeoutMs) : undefined;
     let shadowSpec: NfsExportSpec;
     if ('dir' in o.shadow) {
-      mkdirSync(o.shadow.dir, { recursive: true });
+      makeDirectory(o.shadow.dir);
       this.embedded = await startEmbeddedServer({ exportDir: o.shadow.dir, host: '127.0.0.1', nfsPort: 0, mountPort: 0 });
       shadowSpec = { host: '127.0.0.1', exportPath: this.embedded.exportPath, nfsPort: this.embedded.nfsPort, mountPort: this.embedded.mountPort };
     } else {
@@ -220,7 +221,7 @@ export class RowfsProxy {
       this.mountPort = await mountServer.listenTcp(o.mountPort, host);
     }
 
-    mkdirSync(join(this.countersFile, '..'), { recursive: true });
+    makeDirectory(join(this.countersFile, '..'));
     this.writeCounters();
     const clock = o.clock ?? systemClock;
     this.timer = clock.setInterval(() => this.writeCounters(), o.countersIntervalMs ?? 1000);

@@ -14,11 +14,11 @@
 // noSync, so the explicit fdatasync is the only flush. Vids are reserved in durable
 // chunks, so even a machine crash that loses 'process' commits never reuses a vid a client holds.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { BlockBitmap } from './bitmap.js';
+import { makeDirectory } from '../../overlay/make-directory.js';
 
 export const ROOT_VID = 1;
 export const DEFAULT_BLOCK_SIZE_BYTES = 64 * 1024;
@@ -114,7 +114,7 @@ export class StateStore {
   }
 
   static async open(dir: string, opts: StateStoreOptions = {}): Promise<StateStore> {
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     let env: RootDatabase;
     try {
       env = open({ path: dir, maxDbs: 12, compression: false, noSync: true });

@@ -1,7 +1,8 @@
 // The contract every `overlay <name>` subcommand implements, plus the small argument parser they share.
-import { mkdirSync } from 'node:fs';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { StateLockError, takeStateLock, type StateLock } from '../state-lock.js';
+import { makeDirectory } from '../../overlay/make-directory.js';
 
 export interface Command {
   /** One line for `overlay --help`. */
@@ -92,31 +93,47 @@ export function stringOption(args: ParsedArgs, name: string, dflt?: string): str
 export const STATE_LOCK_FILE = 'overlay.lock';
 
 /**
- * Creates state directory `dir` if needed and locks it for this process: one line and exit 1 when
- * another process holds it, exit 2 when `dir` (named `what`, e.g. "--state") cannot be one.
+ * Creates directory `dir` (named `what`, e.g. "--shadow") if needed and checks this process can
+ * write in it; a CliError (exit 2, one line) when it cannot be used.
  */
-export function lockStateDir(dir: string, what: string): StateLock {
+export function checkWritableDirectory(dir: string, what: string): void {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirectory(dir, 0o700);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new CliError(`${what} ${dir}: ${code === 'EEXIST' || code === 'ENOTDIR' ? 'not a directory' : `cannot create it (${code ?? String(e)})`}`);
   }
+  const probe = join(dir, `.overlay-probe-${process.pid}`);
+  try {
+    writeFileSync(probe, '');
+    unlinkSync(probe);
+  } catch (e) {
+    throw new CliError(`${what} ${dir}: cannot write in it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+}
+
+/**
+ * Creates state directory `dir` if needed and locks it for this process: one line and exit 1 when
+ * another process holds it, exit 2 when `dir` (named `what`, e.g. "--state") cannot be one.
+ */
+export function lockStateDir(dir: string, what: string): StateLock {
+  checkWritableDirectory(dir, what);
   return lockAt(join(dir, STATE_LOCK_FILE), `${what} ${dir}`);
 }
 
-/** Locks state file `file` (a lock file beside it), with lockStateDir's errors. */
+/** Locks state file `file` (a lock file beside it; its directory is created), with lockStateDir's errors. */
 export function lockStateFile(file: string, what: string): StateLock {
-  return lockAt(`${file}.lock`, `${what} ${file}`, dirname(file));
+  checkWritableDirectory(dirname(file), `${what} ${file}: its directory`);
+  return lockAt(`${file}.lock`, `${what} ${file}`);
 }
 
-function lockAt(lockPath: string, label: string, parent?: string): StateLock {
+function lockAt(lockPath: string, label: string): StateLock {
   try {
     return takeStateLock(lockPath);
   } catch (e) {
     if (e instanceof StateLockError) throw new CliError(`${label} is ${e.message}: stop that process or use another`, 1);
     const code = (e as NodeJS.ErrnoException).code;
-    if (code) throw new CliError(`${label}: cannot take its lock ${parent ? `in ${parent} ` : ''}(${code})`);
+    if (code) throw new CliError(`${label}: cannot write its lock file (${code})`);
     throw e;
   }
 }

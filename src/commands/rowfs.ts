@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import { CliError, intOption, lockStateDir, parseArgs, stringOption, type Command, type ParsedArgs } from './command.js';
+import { CliError, checkWritableDirectory, intOption, lockStateDir, parseArgs, stringOption, type Command, type ParsedArgs } from './command.js';
 
 const HELP = `usage: overlay rowfs --main HOST:PATH --shadow DIR|HOST:PATH --listen PORT [options]
        overlay rowfs --stats [--state DIR | --main HOST:PATH | --control PORT] [--json]
@@ -122,6 +122,9 @@ export const command: Command = {
     // One proxy per state directory: two would hand out vids the other does not know (STALE).
     lockStateDir(stateDir, '--state');
     const cacheDir = a.options['no-cache'] ? null : (stringOption(a, 'cache') ?? undefined);
+    // Paths are checked before the proxy starts: one line for a file, /proc, or no permission.
+    if ('dir' in shadow) checkWritableDirectory((shadow as { dir: string }).dir, '--shadow');
+    if (typeof cacheDir === 'string') checkWritableDirectory(resolve(cacheDir), '--cache');
 
     // The proxy allocates small objects at a high rate (a promise chain per call); left alone, V8
     // doubles its young generation up to 2 x 16 MiB under that load and lets the old generation

@@ -1,6 +1,7 @@
 // `overlay up`: run a node in the foreground until SIGINT/SIGTERM or `overlay down`.
 import { CliError, intOption, lockStateDir, parseArgs, stringOption, type Command } from './command.js';
-import { ConfigError, resolveNodeConfig, DEFAULT_STATE_ROOT } from '../config.js';
+import { ConfigError, resolveNodeConfig, DEFAULT_STATE_ROOT, defaultStateDir, validateNetworkName } from '../config.js';
+import { resolve } from 'node:path';
 import { JoinError, OverlayDaemon, type NodeService } from '../node.js';
 import { existsSync } from 'node:fs';
 import { Subnet, SubnetError } from '../../dhcp/vip/subnet.js';
@@ -134,11 +135,20 @@ options:
       noVnet: args.options['no-vnet'] === true,
     });
     if (vnetChoice) checkTunAvailable();
+    // One node per state directory (identity, secret, control socket): locked before anything is written there.
+    let stateDir: string;
+    try {
+      stateDir = resolve(stringOption(args, 'state') ?? defaultStateDir(validateNetworkName(stringOption(args, 'network'))));
+    } catch (err) {
+      if (err instanceof ConfigError) throw new CliError(err.message);
+      throw err;
+    }
+    lockStateDir(stateDir, '--state');
     let config;
     try {
       config = resolveNodeConfig({
         network: stringOption(args, 'network'),
-        stateDir: stringOption(args, 'state'),
+        stateDir,
         secretFile: stringOption(args, 'secret'),
         bootstrap: (args.options.bootstrap as string[] | undefined) ?? [],
         listenPort: listen,
@@ -155,8 +165,6 @@ options:
       if (err instanceof ConfigError) throw new CliError(err.message);
       throw err;
     }
-    // One node per state directory (identity, secret, control socket).
-    lockStateDir(config.stateDir, '--state');
     const verbose = args.options.verbose === true;
     const say = (line: string) => console.log(`overlay: ${line}`);
     const log = verbose ? (line: string) => console.error(`overlay: ${line}`) : () => {};
