@@ -1,5 +1,6 @@
 // qemu launcher for diskless test VMs: a PXE-booting machine (SeaBIOS + the iPXE ROM of
-// ipxe-qemu) on a TAP device inside a namespace the test created, TCG only (KVM does not work on
+// ipxe-qemu) on a TAP device inside a namespace the test created, or a kernel booted directly on
+// qemu's user-mode network (kernelVmArgs), TCG only (KVM does not work on
 // these machines), serial console on stdio, and wall-clock milestones read from that console.
 import type { Netns } from './netns.js';
 import { startProc, type Proc } from './proc.js';
@@ -26,6 +27,27 @@ export function pxeVmArgs(o: PxeVmOptions): string[] {
 export function startPxeVm(ns: Netns, o: PxeVmOptions): Proc {
   const [cmd, args] = ns.wrap('qemu-system-x86_64', pxeVmArgs(o));
   return startProc(cmd, args);
+}
+
+export interface KernelVmOptions {
+  kernel: string;
+  initrd: string;
+  /** Kernel command line (the console goes to the serial line, i.e. the process output). */
+  append: string;
+  memoryMb?: number;
+}
+
+/**
+ * qemu-system-x86_64 arguments to boot a kernel and initramfs directly, with qemu's user-mode
+ * network: the guest is 10.0.2.15 and reaches the host's loopback at 10.0.2.2 (so servers the
+ * test runs on 127.0.0.1 serve it, and no namespace or TAP is needed). Exits on poweroff or panic.
+ */
+export function kernelVmArgs(o: KernelVmOptions): string[] {
+  return [
+    '-accel', 'tcg', '-m', String(o.memoryMb ?? 384), '-nographic', '-no-reboot',
+    '-kernel', o.kernel, '-initrd', o.initrd, '-append', `console=ttyS0 panic=-1 ${o.append}`,
+    '-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0',
+  ];
 }
 
 /** Serial output with terminal escape sequences and carriage returns removed. */
