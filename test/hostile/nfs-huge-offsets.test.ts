@@ -11,8 +11,8 @@ import { openExport, type OpenedExport } from '../../rowfs/mount/open-export.js'
 import { expectOk } from '../../rowfs/nfs3/errors.js';
 import { MAX_FILE_BYTES } from '../../rowfs/nfs3/ranges.js';
 import { CreateMode, Nfs3Status, StableHow, type FileHandle } from '../../rowfs/nfs3/types.js';
-import { RowfsProxy } from '../../rowfs/proxy/proxy.js';
 import { startEmbeddedServer } from '../../rowfs/server/embedded-server.js';
+import { proxyOverEmbeddedMain } from '../rowfs/proxy/fixture.js';
 
 const test = anyTest as TestFn<unknown>;
 const MAX = BigInt(MAX_FILE_BYTES);
@@ -70,20 +70,8 @@ async function hammer(t: ExecutionContext, ex: OpenedExport, files: Array<[strin
 }
 
 test('proxy: ranges past the largest file answer FBIG/INVAL, never a fault', async (t) => {
-  const [mainDir, shadowDir, stateDir] = dirs(t, 3);
-  writeFileSync(join(mainDir!, 'in-main'), 'hello\n');
-  const main = await startEmbeddedServer({ exportDir: mainDir!, readOnly: true, host: '127.0.0.1' });
-  t.teardown(() => main.stop());
-  const faults: string[] = [];
-  const proxy = await RowfsProxy.start({
-    main: { host: '127.0.0.1', exportPath: main.exportPath, nfsPort: main.nfsPort, mountPort: main.mountPort },
-    shadow: { dir: shadowDir! },
-    stateDir: stateDir!,
-    listenHost: '127.0.0.1',
-    onFault: (what, err) => faults.push(`${what}: ${(err as Error)?.stack ?? String(err)}`),
-  });
-  t.teardown(() => proxy.stop());
-  const ex = await openExport({ host: '127.0.0.1', exportPath: main.exportPath, nfsPort: proxy.nfsPort, mountPort: proxy.mountPort, timeoutMs: 20_000 });
+  const { faults, open } = await proxyOverEmbeddedMain(t, { 'in-main': Buffer.from('hello\n') });
+  const ex = await open();
   t.teardown(() => ex.close().catch(() => undefined));
   const inMain = expectOk(await ex.nfs.lookup({ what: { dir: ex.root, name: 'in-main' } }), 'LOOKUP').object;
   const created = expectOk(await ex.nfs.create({ where: { dir: ex.root, name: 'in-shadow' }, how: { mode: CreateMode.GUARDED, attributes: { mode: 0o644 } } }), 'CREATE').obj!;

@@ -13,12 +13,12 @@ import { openExport } from '../../rowfs/mount/open-export.js';
 import { expectOk } from '../../rowfs/nfs3/errors.js';
 import { NFS3_PROCEDURES } from '../../rowfs/nfs3/procedures.js';
 import { NFS3_PROGRAM, NFS3_VERSION, Nfs3Proc, type FileHandle } from '../../rowfs/nfs3/types.js';
-import { RowfsProxy } from '../../rowfs/proxy/proxy.js';
 import { AUTH_NONE, encodeCallHeader } from '../../rowfs/rpc/message.js';
 import { encodeRecord } from '../../rowfs/rpc/record-marking.js';
 import { DEFAULT_MAX_TOTAL_REPLY_BYTES } from '../../rowfs/rpc/server.js';
 import { startEmbeddedServer } from '../../rowfs/server/embedded-server.js';
 import { XdrWriter } from '../../rowfs/xdr/writer.js';
+import { proxyOverEmbeddedMain } from '../rowfs/proxy/fixture.js';
 
 const test = anyTest as TestFn<unknown>;
 const MiB = 1024 * 1024;
@@ -110,18 +110,7 @@ test.serial('embedded server: 8 x 2,000 pipelined 1 MiB READs never read; held r
 });
 
 test.serial('proxy: the same attack keeps its RSS flat and a legitimate READ completes', async (t) => {
-  const main = await startEmbeddedServer({ exportDir: exportDir(t), readOnly: true, host: '127.0.0.1' });
-  t.teardown(() => main.stop());
-  const shadowDir = mkdtempSync(join(tmpdir(), 'rowfs-pipeline-shadow-'));
-  const stateDir = mkdtempSync(join(tmpdir(), 'rowfs-pipeline-state-'));
-  t.teardown(() => [shadowDir, stateDir].forEach((d) => rmSync(d, { recursive: true, force: true })));
-  const proxy = await RowfsProxy.start({
-    main: { host: '127.0.0.1', exportPath: main.exportPath, nfsPort: main.nfsPort, mountPort: main.mountPort },
-    shadow: { dir: shadowDir },
-    stateDir,
-    listenHost: '127.0.0.1',
-  });
-  t.teardown(() => proxy.stop());
+  const { main, proxy } = await proxyOverEmbeddedMain(t, { f: Buffer.alloc(2 * MiB, 9) });
   const target = { exportPath: main.exportPath, nfsPort: proxy.nfsPort, mountPort: proxy.mountPort };
   await legitimateRead(target); // warm: the file is in the proxy's cache
   const ex = await openExport({ host: '127.0.0.1', ...target, timeoutMs: 10_000 });

@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openExport } from '../../rowfs/mount/open-export.js';
 import { expectOk } from '../../rowfs/nfs3/errors.js';
-import { RowfsProxy } from '../../rowfs/proxy/proxy.js';
 import { TcpRpcClient } from '../../rowfs/rpc/client.js';
 import { DEFAULT_MAX_CONNECTIONS } from '../../rowfs/rpc/connection-table.js';
 import { RpcServer, type RpcProcedure, type RpcServerOptions } from '../../rowfs/rpc/server.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../../rowfs/server/embedded-server.js';
+import { proxyOverEmbeddedMain } from '../rowfs/proxy/fixture.js';
 
 const test = anyTest as TestFn<unknown>;
 const FILE_BYTES = 1024 * 1024;
@@ -78,21 +78,7 @@ async function legitimateRead(t: ExecutionContext, target: { exportPath: string;
 }
 
 test.serial('proxy at the default cap: 1,100 stalled connections, then a mount and a 1 MiB READ succeed promptly', async (t) => {
-  const mainDir = await exportDir(t);
-  const shadowDir = mkdtempSync(join(tmpdir(), 'rowfs-stall-shadow-'));
-  const stateDir = mkdtempSync(join(tmpdir(), 'rowfs-stall-state-'));
-  t.teardown(() => {
-    for (const d of [shadowDir, stateDir]) rmSync(d, { recursive: true, force: true });
-  });
-  const main = await startEmbeddedServer({ exportDir: mainDir, readOnly: true, host: '127.0.0.1' });
-  t.teardown(() => main.stop());
-  const proxy = await RowfsProxy.start({
-    main: { host: '127.0.0.1', exportPath: main.exportPath, nfsPort: main.nfsPort, mountPort: main.mountPort },
-    shadow: { dir: shadowDir },
-    stateDir,
-    listenHost: '127.0.0.1',
-  });
-  t.teardown(() => proxy.stop());
+  const { main, proxy } = await proxyOverEmbeddedMain(t, { f: Buffer.alloc(FILE_BYTES, 7) });
   // 1,100 > DEFAULT_MAX_CONNECTIONS, 50 per source address (under the per-address cap).
   const attackers = await stallMany(t, proxy.nfsPort, DEFAULT_MAX_CONNECTIONS + 76, 50);
   await sleep(200);
