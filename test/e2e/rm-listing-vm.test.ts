@@ -9,17 +9,18 @@ import test from 'ava';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openExport } from '../../rowfs/mount/open-export.js';
-import { RowfsProxy } from '../../rowfs/proxy/proxy.js';
-import { startEmbeddedServer } from '../../rowfs/server/embedded-server.js';
+import { expectOk } from '../../rowfs/nfs3/errors.js';
 import { buildInitramfs, installedKernel, moduleChain } from '../helpers/initramfs.js';
 import { startProc } from '../helpers/proc.js';
 import { kernelVmArgs, serialText } from '../helpers/vm.js';
+import { proxyOverEmbeddedMain } from '../rowfs/proxy/fixture.js';
 import { listAllNames } from '../rowfs/stack/paged-listing.js';
 
 const ENTRIES = 4096;
 const DIRS = ['mainonly', 'shadowonly'];
 const VM_TIMEOUT_MS = 480_000;
+
+const entryName = (i: number) => `entry-${String(i).padStart(4, '0')}`;
 
 function init(modules: string[], nfsPort: number, exportPath: string): string {
   return `
@@ -48,32 +49,21 @@ poweroff -f
 
 test('the kernel client removes 4,096-entry main-only and shadow-only directories entry by entry through the proxy', async (t) => {
   t.timeout(VM_TIMEOUT_MS + 60_000);
+  const mainFiles: Record<string, Buffer> = {};
+  for (let i = 0; i < ENTRIES; i++) mainFiles[`mainonly/${entryName(i)}`] = Buffer.alloc(0);
+  const { main, proxy, shadowDir, faults, open } = await proxyOverEmbeddedMain(t, mainFiles);
+  // A directory only the shadow has (made behind the proxy, before any client looks at the root).
+  mkdirSync(join(shadowDir, 'shadowonly'));
+  for (let i = 0; i < ENTRIES; i++) writeFileSync(join(shadowDir, 'shadowonly', entryName(i)), '');
   const work = mkdtempSync(join(tmpdir(), 'rm-listing-vm-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
-  const mainDir = join(work, 'main');
-  const shadowDir = join(work, 'shadow');
-  for (const [root, name] of [[mainDir, 'mainonly'], [shadowDir, 'shadowonly']] as const) {
-    mkdirSync(join(root, name), { recursive: true });
-    for (let i = 0; i < ENTRIES; i++) writeFileSync(join(root, name, `entry-${String(i).padStart(4, '0')}`), '');
-  }
-  const main = await startEmbeddedServer({ exportDir: mainDir, readOnly: true, host: '127.0.0.1' });
-  t.teardown(() => main.stop());
-  const faults: string[] = [];
-  const proxy = await RowfsProxy.start({
-    main: { host: '127.0.0.1', exportPath: main.exportPath, nfsPort: main.nfsPort, mountPort: main.mountPort },
-    shadow: { dir: shadowDir },
-    stateDir: join(work, 'state'),
-    listenHost: '127.0.0.1',
-    onFault: (what, err) => faults.push(`${what}: ${String(err)}`),
-  });
-  t.teardown(() => proxy.stop());
 
   // Both directories are whole through the proxy before the VM starts.
-  const ex = await openExport({ host: '127.0.0.1', exportPath: main.exportPath, nfsPort: proxy.nfsPort, mountPort: proxy.mountPort, timeoutMs: 20_000 });
+  const ex = await open();
   t.teardown(() => ex.close());
   for (const name of DIRS) {
-    const dir = (await ex.nfs.lookup({ what: { dir: ex.root, name } })) as { status: number; object: Uint8Array };
-    t.is((await listAllNames(ex.nfs, dir.object, true)).length, ENTRIES, name);
+    const dir = expectOk(await ex.nfs.lookup({ what: { dir: ex.root, name } }), `LOOKUP ${name}`).object;
+    t.is((await listAllNames(ex.nfs, dir, true)).length, ENTRIES, name);
   }
 
   const kernel = installedKernel();

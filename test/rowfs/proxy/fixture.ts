@@ -123,14 +123,15 @@ export async function listNames(ex: OpenedExport, dir: FileHandle, plus = true):
 }
 
 /**
- * An embedded read-only main holding `files` (paths; directories made as needed), and a proxy on it with a local shadow directory
- * (`options` added); faults the proxy reports are collected; everything is removed in teardown.
+ * An embedded read-only main holding `files` (paths; directories made as needed), and a proxy on
+ * it with a local shadow directory `shadowDir` (`options` added); faults the proxy reports are
+ * collected; everything is removed in teardown.
  */
 export async function proxyOverEmbeddedMain(
   t: ExecutionContext,
   files: Record<string, Buffer>,
   options: Partial<RowfsProxyOptions> = {},
-): Promise<{ main: EmbeddedServer; proxy: RowfsProxy; faults: string[]; open: () => Promise<OpenedExport> }> {
+): Promise<{ main: EmbeddedServer; proxy: RowfsProxy; shadowDir: string; faults: string[]; open: () => Promise<OpenedExport> }> {
   const mainDir = mkdtempSync(join(tmpdir(), 'rowfs-main-'));
   const shadowDir = mkdtempSync(join(tmpdir(), 'rowfs-shadow-'));
   const stateDir = mkdtempSync(join(tmpdir(), 'rowfs-state-'));
@@ -154,5 +155,5 @@ export async function proxyOverEmbeddedMain(
   });
   t.teardown(() => proxy.stop());
   const open = () => openExport({ host: '127.0.0.1', exportPath: main.exportPath, nfsPort: proxy.nfsPort, mountPort: proxy.mountPort, timeoutMs: 20_000 });
-  return { main, proxy, faults, open };
+  return { main, proxy, shadowDir, faults, open };
 }
