@@ -28,7 +28,8 @@ export interface BootServicesConfig {
   /** Default: no persistence. */
   leaseFile?: string;
   bootFiles?: BootFiles;
-  rootPath?: string;
+  /** Option 17; a function is asked at every reply (an image boot moves it to each new version). */
+  rootPath?: string | (() => string | undefined);
   /** Option 3; default none (a boot link needs no gateway). */
   router?: string;
   dnsServers?: string[];

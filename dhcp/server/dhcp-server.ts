@@ -29,8 +29,8 @@ export interface DhcpServerConfig {
   /** siaddr: the TFTP server (default: serverAddress). */
   nextServer?: string;
   bootFiles?: BootFiles;
-  /** Option 17, e.g. an NFS root "SERVER:/path". */
-  rootPath?: string;
+  /** Option 17, e.g. an NFS root "SERVER:/path"; a function is asked at every reply (it may change). */
+  rootPath?: string | (() => string | undefined);
 }
 
 export interface DhcpReply {
@@ -177,7 +177,8 @@ export class DhcpServer {
     if (c.router) options.set(DhcpOption.ROUTER, ipsValue([c.router]));
     if (c.dnsServers?.length) options.set(DhcpOption.DNS_SERVERS, ipsValue(c.dnsServers));
     if (c.domainName) options.set(DhcpOption.DOMAIN_NAME, stringValue(c.domainName));
-    if (c.rootPath) options.set(DhcpOption.ROOT_PATH, stringValue(c.rootPath));
+    const rootPath = typeof c.rootPath === 'function' ? c.rootPath() : c.rootPath;
+    if (rootPath) options.set(DhcpOption.ROOT_PATH, stringValue(rootPath));
     const firmware = classifyClient(request.options);
     const bootFile = c.bootFiles ? bootFileFor(c.bootFiles, firmware) : undefined;
     if (bootFile) options.set(DhcpOption.BOOTFILE_NAME, stringValue(bootFile));

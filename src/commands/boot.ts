@@ -6,6 +6,7 @@ import { BindToDeviceError } from '../../dhcp/server/bind-to-device.js';
 import { LeaseFileError } from '../../dhcp/server/lease-file.js';
 import { RaSenderError } from '../../dhcp/ra/ra-sender.js';
 import { CliError, intOption, lockStateFile, parseArgs, stringOption, type Command } from './command.js';
+import { nodeSocket, targetHelp, targetSpec } from './target.js';
 
 const spec = {
   interface: { value: true },
@@ -24,6 +25,12 @@ const spec = {
   'tftp-port': { value: true },
   'stats-interval': { value: true },
   quiet: {},
+  image: { value: true },
+  'image-version': { value: true },
+  'image-port': { value: true },
+  'image-store': { value: true },
+  ttl: { value: true },
+  ...targetSpec,
 } as const;
 
 export const command: Command = {
@@ -32,6 +39,7 @@ export const command: Command = {
                     [--ipxe-script FILE] [--bios-file FILE] [--efi-file FILE] [--boot-file FILE]
                     [--root-path PATH] [--router IP] [--dns IP ...] [--no-ra] [--tftp-port N]
                     [--stats-interval S] [--quiet]
+                    [--image APP [--image-version V] [--image-port P] [--image-store DIR]]
 
 Runs, in the foreground, everything a diskless VM attached to interface IF (a TAP device or a
 bridge) needs to network-boot:
@@ -63,6 +71,20 @@ options:
   --tftp-port N        TFTP port (default 69)
   --stats-interval S   print counters every S seconds (default 0 = only at exit)
   --quiet              no per-request log lines
+  --image APP          the VMs' root is appliance image APP (docs/images.md): an image mount of
+                       its latest version listens on IF's address and the root path (option 17,
+                       SERVER:PATH,vers=3,tcp,port=P,mountport=P) points at it; when a newer
+                       version is published, the next boot gets it (a mount on the next port),
+                       while VMs already running stay on theirs. Needs \`overlay up\` on this machine.
+  --image-version V    boot this version, not the latest
+  --image-port P       NFS/MOUNT port of the first image mount (default 2049)
+  --image-store DIR    where the mounts keep state, shadow and cache
+                       (default /var/lib/overlay-images/NETWORK/APP)
+  --ttl S              life of the mounts' sharer records, refreshed every S/3 (default 120)
+${targetHelp}
+
+example:
+  overlay boot --interface br0 --dir /srv/tftp --image debian-base
 
 exit codes: 0 after a clean stop, 1 when a service cannot start, 2 for usage errors.`,
 
@@ -78,6 +100,15 @@ exit codes: 0 after a clean stop, 1 when a service cannot start, 2 for usage err
     const statsInterval = intOption(args, 'stats-interval', 0, 0, 86400);
     const quiet = args.options.quiet === true;
     const leaseFile = stringOption(args, 'lease-file');
+    const image = stringOption(args, 'image');
+    if (image !== undefined && args.options['root-path'] !== undefined) throw new CliError('give --image or --root-path, not both');
+    for (const o of ['image-version', 'image-port', 'image-store', 'ttl', 'network', 'state']) {
+      if (image === undefined && args.options[o] !== undefined) throw new CliError(`--${o} goes with --image`);
+    }
+    const imagePort = intOption(args, 'image-port', 2049, 1, 65535);
+    const ttlS = intOption(args, 'ttl', 120, 3, 24 * 3600);
+    const imageSocket = image === undefined ? undefined : nodeSocket(args);
+    let bootRoot: import('../image/image-boot-root.js').ImageBootRoot | undefined;
     // One boot service per lease file: two would hand out the same addresses.
     if (leaseFile) lockStateFile(resolve(leaseFile), '--lease-file');
     const log = (line: string) => {
@@ -97,7 +128,7 @@ exit codes: 0 after a clean stop, 1 when a service cannot start, 2 for usage err
           efi64: stringOption(args, 'efi-file', 'ipxe.efi'),
           fallback: stringOption(args, 'boot-file'),
         },
-        rootPath: stringOption(args, 'root-path'),
+        rootPath: image === undefined ? stringOption(args, 'root-path') : () => bootRoot?.rootPath(),
         router: stringOption(args, 'router'),
         dnsServers: (args.options.dns as string[] | undefined) ?? [],
         routerAdvertisements: args.options['no-ra'] !== true,
@@ -108,9 +139,28 @@ exit codes: 0 after a clean stop, 1 when a service cannot start, 2 for usage err
       if (err instanceof BootConfigError || err instanceof AddressPoolError || err instanceof LeaseFileError) throw new CliError(err.message);
       throw err;
     }
+    if (image !== undefined) {
+      const ops = await import('../image/image-commands.js');
+      try {
+        bootRoot = await ops.startImageBootRoot({
+          socket: imageSocket!,
+          ttlMs: ttlS * 1000,
+          app: image,
+          version: stringOption(args, 'image-version'),
+          host: services.iface.address,
+          firstPort: imagePort,
+          storeRoot: stringOption(args, 'image-store'),
+          log: (line) => console.log(`${new Date().toISOString()} image: ${line}`),
+        });
+      } catch (e) {
+        const c = ops.asCliError(e);
+        throw c instanceof CliError ? c : new CliError(`cannot mount image ${image}: ${(e as Error).message}`, 1);
+      }
+    }
     try {
       await services.start();
     } catch (err) {
+      await bootRoot?.stop();
       const e = err as NodeJS.ErrnoException;
       if (e.code === 'EACCES') throw new CliError(`cannot bind ports 67/${tftpPort}: run as root`, 1);
       if (e.code === 'EADDRINUSE') throw new CliError(`a port is already in use (another DHCP/TFTP server on this host? ${e.message})`, 1);
@@ -130,6 +180,7 @@ exit codes: 0 after a clean stop, 1 when a service cannot start, 2 for usage err
     });
     if (statsTimer) clearInterval(statsTimer);
     await services.close();
+    await bootRoot?.stop();
     printStats();
     console.log('stopped');
     return 0;

@@ -1,9 +1,8 @@
 // What `overlay image <verb>` does, verb by verb (argument parsing is in src/commands/image.ts).
 // Every failure a user can cause or meet is an ImageError, a ManifestFetchError, a ProxyStartError
 // or a control-socket error, and asCliError turns each into one line with an exit code.
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createHash } from 'node:crypto';
 import { systemClock } from '../../overlay/clock.js';
 import { addressOfKey } from '../../overlay/identity.js';
 import { ImageError } from '../../rowfs/image/errors.js';
@@ -17,10 +16,12 @@ import { StateStoreError } from '../../rowfs/state/store.js';
 import { ControlClientError } from '../control/client.js';
 import { CliError } from '../commands/command.js';
 import { indexApp, indexedApps } from './app-index.js';
+import { ImageBootRoot } from './image-boot-root.js';
 import { ImageMounting } from './image-mounting.js';
 import { ImageServing } from './image-serving.js';
 import { LocalNode, rankByPath, type LocalNodeInfo } from './local-node.js';
-import { fetchManifest, ManifestFetchError } from './manifest-http.js';
+import { ManifestFetchError } from './manifest-http.js';
+import { manifestFromServers, versionManifest } from './version-manifest.js';
 
 export const IMAGE_STORE_ROOT = '/var/lib/overlay-images';
 
@@ -98,21 +99,6 @@ function untilStopped(ended?: Promise<string>): Promise<string> {
     process.on('SIGTERM', onTerm);
     void ended?.then((why) => done(why));
   });
-}
-
-/** The manifest of (app, version) from one of its servers, checked against the digest. */
-async function manifestFromServers(registry: ImageRegistry, info: LocalNodeInfo, app: string, version: string, digest: Uint8Array): Promise<Uint8Array> {
-  const { servers } = await registry.servers(app, version, digest);
-  if (servers.length === 0) throw new CliError(`${app} ${version} has no live server (nobody serves it right now)`, 1);
-  const problems: string[] = [];
-  for (const s of rankByPath(servers, info, (x) => hex(x.ring))) {
-    try {
-      return await fetchManifest(s.vip, s.manifestPort, digest);
-    } catch (e) {
-      problems.push((e as Error).message);
-    }
-  }
-  throw new CliError(`could not get the manifest of ${app} ${version} from any server: ${problems.join('; ')}`, 1);
 }
 
 // ---- publish / serve ----
@@ -248,26 +234,11 @@ export async function mountImage(o: Common & { app: string; version?: string; nf
   const v = view.versions.find((x) => x.version === version);
   if (!v) throw new CliError(`${app} has no version ${version} (versions: ${view.versions.map((x) => x.version).join(', ') || 'none'})`, 1);
   const store = resolve(o.store ?? join(IMAGE_STORE_ROOT, info.network, app, version));
-  mkdirSync(store, { recursive: true });
-  // The manifest is kept with the store: a restart does not need a server to answer HTTP first.
-  const manifestFile = join(store, 'manifest');
-  let bytes: Uint8Array | undefined;
-  try {
-    const kept = readFileSync(manifestFile);
-    if (createHash('sha256').update(kept).digest().equals(Buffer.from(v.digest))) bytes = new Uint8Array(kept);
-  } catch {
-    /* first mount of this version here */
-  }
-  if (!bytes) {
-    bytes = await manifestFromServers(registry, info, app, version, v.digest);
-    writeFileSync(`${manifestFile}.tmp`, bytes);
-    renameSync(`${manifestFile}.tmp`, manifestFile);
-  }
   const mounting = await ImageMounting.start({
     app,
     version,
     digest: v.digest,
-    manifest: decodeManifest(bytes),
+    manifest: await versionManifest(registry, info, app, version, v.digest, store),
     node,
     registry,
     storeDir: join(store, 'state'),
@@ -345,4 +316,25 @@ export function asCliError(e: unknown): unknown {
   if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') return new CliError(`cannot listen: ${(e as Error).message}`, 1);
   if (code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR' || code === 'EISDIR') return new CliError((e as Error).message, 1);
   return e;
+}
+
+// ---- boot ----
+
+/** The image root of `overlay boot --image APP`: mounts on `host`, the root path following the latest version. */
+export async function startImageBootRoot(o: Common & { app: string; version?: string; host: string; firstPort: number; storeRoot?: string; log: (line: string) => void }): Promise<ImageBootRoot> {
+  const app = checkAppName(o.app);
+  const version = o.version === undefined ? undefined : checkVersion(o.version);
+  const { node, info, registry } = await connect(o);
+  return ImageBootRoot.start({
+    app,
+    version,
+    node,
+    registry,
+    storeRoot: resolve(o.storeRoot ?? join(IMAGE_STORE_ROOT, info.network, app)),
+    host: o.host,
+    firstPort: o.firstPort,
+    refreshMs: Math.max(1000, Math.floor(o.ttlMs / 3)),
+    clock: systemClock,
+    log: o.log,
+  });
 }

@@ -9,10 +9,11 @@
 //   on and says so, gc keeps v1 while shared and withdraws it after; a stopped server's record expires.
 import anyTest, { type TestFn } from 'ava';
 import { createHash } from 'node:crypto';
-import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageNet, OVERLAY_BIN, imageNfsUrl, mountCounters, waitUntil } from '../../simulations/netns/image-net.js';
-import type { Proc } from '../helpers/proc.js';
+import { run, type Proc } from '../helpers/proc.js';
+import { Netns } from '../helpers/netns.js';
 import { controlRequest } from '../../src/control/client.js';
 import { encodeVersionsRecord } from '../../rowfs/image/records.js';
 import { registryKeys } from '../../rowfs/image/names.js';
@@ -245,15 +246,57 @@ test.serial('v2: new mounts take it, the v1 mount goes on and says so; gc keeps 
   await v2.kill(10_000);
 });
 
+test.serial('overlay boot --image: the DHCP root path points at a mount of the latest version, and moves when a newer one is published', async (t) => {
+  const { net } = t.context;
+  const v2 = await serve(t, PUBLISHER, 'publish', tree(t, 'v2'), '2');
+  // The boot link: bridge brimg (10.99.0.1/24) in the client node's namespace; a "VM" namespace on it.
+  const nodeNs = net.topo.node(CLIENT).ns;
+  const sh = (cmd: string) => net.run(CLIENT, 'sh', ['-c', cmd]);
+  await sh('ip link add brimg type bridge forward_delay 0 stp_state 0 && ip addr add 10.99.0.1/24 dev brimg && ip link set brimg up');
+  const vm = await Netns.create('imgvm');
+  t.teardown(() => vm.destroy());
+  const veth = `iv${process.pid % 100000}`;
+  await run('ip', ['link', 'add', `${veth}a`, 'type', 'veth', 'peer', 'name', `${veth}b`]);
+  await run('ip', ['link', 'set', `${veth}a`, 'netns', vm.name]);
+  await run('ip', ['link', 'set', `${veth}b`, 'netns', nodeNs]);
+  await sh(`ip link set ${veth}b master brimg && ip link set ${veth}b up`);
+  await vm.exec('ip', ['link', 'set', `${veth}a`, 'up']);
+  const bootDir = join(net.root, 'tftp');
+  mkdirSync(bootDir, { recursive: true });
+  const script = join(net.root, 'udhcpc.sh');
+  writeFileSync(script, '#!/bin/sh\nif [ "$1" = bound ] || [ "$1" = renew ]; then ip addr replace "$ip/24" dev "$interface"; echo "ROOTPATH=$rootpath"; fi\n');
+  chmodSync(script, 0o755);
+  const boot = net.spawn(CLIENT, ['boot', '--interface', 'brimg', '--dir', bootDir, '--range', '10.99.0.100-10.99.0.120', '--no-ra', '--quiet', '--image', 'app', '--image-port', '2060', '--image-store', join(net.root, 'boot-store'), '--ttl', String(TTL_S), '--state', net.node(CLIENT).state]);
+  await boot.waitFor(/ready/, 60_000);
+  t.regex(boot.output(), /new boots get app 2: root 10\.99\.0\.1:\/images\/app\/2,vers=3,tcp,port=2060,mountport=2060/);
+  const lease = async () => (await vm.exec('udhcpc', ['-i', `${veth}a`, '-f', '-q', '-n', '-t', '5', '-T', '1', '-O', 'rootpath', '-s', script], 30_000)).stdout.match(/ROOTPATH=(\S+)/)?.[1];
+  const root = await lease();
+  t.is(root, '10.99.0.1:/images/app/2,vers=3,tcp,port=2060,mountport=2060');
+  // What a diskless VM would mount: the image through the boot node's mount.
+  t.is((await vm.exec('nfs-cat', [imageNfsUrl('10.99.0.1', 2060, 'app', '2', 'etc/motd')])).stdout.trim(), 'version 2');
+  // A newer version: the next boot gets it, on the next port; the v2 mount keeps serving.
+  writeFileSync(join(tree(t, 'v2'), 'etc', 'motd'), 'version 2.1\n');
+  const v21 = await serve(t, PUBLISHER, 'publish', tree(t, 'v2'), '2.1');
+  await boot.waitFor(/new boots get app 2\.1: root 10\.99\.0\.1:\/images\/app\/2\.1,vers=3,tcp,port=2061,mountport=2061/, 3 * TTL_S * 1000);
+  t.is(await lease(), '10.99.0.1:/images/app/2.1,vers=3,tcp,port=2061,mountport=2061');
+  t.is((await vm.exec('nfs-cat', [imageNfsUrl('10.99.0.1', 2061, 'app', '2.1', 'etc/motd')])).stdout.trim(), 'version 2.1');
+  await boot.kill(10_000);
+  await v21.kill(10_000);
+  await v2.kill(10_000);
+  // The last step publishes v2 again from this tree: put its content back.
+  writeFileSync(join(tree(t, 'v2'), 'etc', 'motd'), 'version 2\n');
+});
+
 test.serial("a server that stops without a word: its record is gone after the TTL", async (t) => {
   const { net } = t.context;
   const v3 = await serve(t, REPLICA, 'publish', tree(t, 'v2'), '2').catch(() => undefined);
   t.is(v3, undefined, 'the replica node does not own app either');
   const p = await serve(t, PUBLISHER, 'publish', tree(t, 'v2'), '2');
-  await waitUntil('one server of 2', async () => ((await net.ls(CLIENT, 'app')).apps[0]!.versions[0]!.servers.length === 1 ? true : undefined), 20_000);
+  const v2servers = async () => (await net.ls(CLIENT, 'app')).apps[0]!.versions.find((v) => v.version === '2')!.servers.length;
+  await waitUntil('one server of 2', async () => ((await v2servers()) === 1 ? true : undefined), 20_000);
   process.kill(p.pid, 'SIGKILL');
   const t0 = Date.now();
-  await waitUntil('no server of 2', async () => ((await net.ls(CLIENT, 'app')).apps[0]!.versions[0]!.servers.length === 0 ? true : undefined), 4 * TTL_S * 1000);
+  await waitUntil('no server of 2', async () => ((await v2servers()) === 0 ? true : undefined), 4 * TTL_S * 1000);
   t.log(`record gone ${((Date.now() - t0) / 1000).toFixed(1)} s after the kill (TTL ${TTL_S} s)`);
   t.pass();
 });
