@@ -49,14 +49,13 @@ interface BackendEntry {
 export class Listings {
   private readonly cache = new Map<number, Listing>();
   private cachedEntries = 0;
-  /** Builds in progress, by directory: set when the directory changes meanwhile (not cached then). */
-  private readonly building = new Map<number, { changed: boolean }>();
+  /** Builds in progress, by directory: marked when the directory changes meanwhile (not cached then). */
+  private readonly building = new Map<number, Set<{ changed: boolean }>>();
 
   constructor(private readonly core: ProxyCore) {
     core.onDirChanged = (vid) => {
       this.drop(vid);
-      const b = this.building.get(vid);
-      if (b) b.changed = true;
+      for (const b of this.building.get(vid) ?? []) b.changed = true;
     };
   }
 
@@ -67,12 +66,14 @@ export class Listings {
       if (kept) return kept;
     }
     const mark = { changed: false };
-    this.building.set(dir.vid, mark);
+    const marks = this.building.get(dir.vid) ?? new Set();
+    this.building.set(dir.vid, marks.add(mark));
     let listing: Listing;
     try {
       listing = await this.build(dir);
     } finally {
-      if (this.building.get(dir.vid) === mark) this.building.delete(dir.vid);
+      marks.delete(mark);
+      if (marks.size === 0 && this.building.get(dir.vid) === marks) this.building.delete(dir.vid);
     }
     // A listing read while the directory changed may miss the change: serve it, do not keep it.
     if (!mark.changed) this.keep(dir.vid, listing);
