@@ -87,6 +87,10 @@ export async function runAgainstModel(nfs: Nfs3Client, dir: FileHandle, names: s
   const model = new Map<string, number>(); // name -> generation
   let generation = 0;
   for (const n of names) model.set(n, generation++);
+  // name -> file (hard links share one); renaming a link over its twin does nothing (POSIX rename).
+  const fileOf = new Map<string, number>();
+  let files = 0;
+  for (const n of names) fileOf.set(n, files++);
   const cookieNames = new Map<bigint, string>();
   let open: OpenListing | undefined;
   const present = () => {
@@ -130,6 +134,7 @@ export async function runAgainstModel(nfs: Nfs3Client, dir: FileHandle, names: s
         const how = { mode: CreateMode.GUARDED, attributes: { mode: 0o644 } } as const;
         expectOk(await nfs.create({ where: { dir, name }, how }), `CREATE ${name}`);
         model.set(name, generation++);
+        fileOf.set(name, files++);
         break;
       }
       case 'remove': {
@@ -137,6 +142,7 @@ export async function runAgainstModel(nfs: Nfs3Client, dir: FileHandle, names: s
         const name = existing(step.pick)!;
         expectOk(await nfs.remove({ object: { dir, name } }), `REMOVE ${name}`);
         model.delete(name);
+        fileOf.delete(name);
         break;
       }
       case 'rename': {
@@ -144,9 +150,11 @@ export async function runAgainstModel(nfs: Nfs3Client, dir: FileHandle, names: s
         const from = existing(step.pick)!;
         const to = NAME_POOL[step.to]!;
         expectOk(await nfs.rename({ from: { dir, name: from }, to: { dir, name: to } }), `RENAME ${from} ${to}`);
-        if (from === to) break;
+        if (fileOf.get(from) === fileOf.get(to)) break; // the same name, or two links of one file
         model.delete(from);
         model.set(to, generation++);
+        fileOf.set(to, fileOf.get(from)!);
+        fileOf.delete(from);
         break;
       }
       case 'link': {
@@ -157,6 +165,7 @@ export async function runAgainstModel(nfs: Nfs3Client, dir: FileHandle, names: s
         const file = expectOk(await nfs.lookup({ what: { dir, name: from } }), `LOOKUP ${from}`).object;
         expectOk(await nfs.link({ file, link: { dir, name: to } }), `LINK ${from} ${to}`);
         model.set(to, generation++);
+        fileOf.set(to, fileOf.get(from)!);
         break;
       }
     }
