@@ -4,9 +4,10 @@
 // (SIGINT/SIGTERM); ls/gc/unpublish answer and exit.
 import { CliError, intOption, parseArgs, stringOption, type Command, type ParsedArgs } from './command.js';
 import { nodeSocket, targetHelp, targetSpec } from './target.js';
+import { parseRemote } from './rowfs.js';
 
-const HELP = `usage: overlay image publish APP VERSION DIR [--latest|--no-latest] [--publisher KEY]...
-       overlay image serve APP VERSION DIR
+const HELP = `usage: overlay image publish APP VERSION DIR|--nfs HOST:PATH [--latest|--no-latest] [--publisher KEY]...
+       overlay image serve APP VERSION DIR|--nfs HOST:PATH
        overlay image ls [APP] [--json]
        overlay image mount APP [--version V] --listen PORT [--shadow DIR] [--store DIR]
        overlay image gc APP [--keep N] [--min-age S] [--dry-run] [--delete-data]
@@ -30,6 +31,11 @@ and mounts reach each other on their virtual IPs, from behind any NAT the overla
   unpublish  withdraws VERSION (owner or named publishers only)
 
 options:
+  --nfs HOST:PATH          publish/serve: announce an existing NFSv3 export (e.g. nfs-ganesha) instead
+                           of serving DIR; hashed over NFS. A server on this machine must listen on all
+                           addresses (clients reach it on this node's virtual IP); else HOST must be a
+                           virtual IP of the network
+  --nfs-port N             its NFS port      --nfs-mount-port N   its MOUNT port (default: portmapper)
   --latest / --no-latest   publish: make VERSION the app's latest (default --latest)
   --publisher KEY          publish: also allow this node key (64 hex) to publish versions of APP
   --block-size BYTES       publish: manifest block size (default 65536)
@@ -56,6 +62,9 @@ const SPEC = {
   ...targetSpec,
   latest: {},
   'no-latest': {},
+  nfs: { value: true },
+  'nfs-port': { value: true },
+  'nfs-mount-port': { value: true },
   publisher: { value: true, repeat: true },
   'block-size': { value: true },
   version: { value: true },
@@ -75,8 +84,8 @@ const SPEC = {
 
 /** Which options each verb accepts (others are refused, not ignored). */
 const VERB_OPTIONS: Record<string, string[]> = {
-  publish: ['latest', 'no-latest', 'publisher', 'block-size', 'ttl'],
-  serve: ['ttl'],
+  publish: ['latest', 'no-latest', 'publisher', 'block-size', 'ttl', 'nfs', 'nfs-port', 'nfs-mount-port'],
+  serve: ['ttl', 'nfs', 'nfs-port', 'nfs-mount-port'],
   ls: ['json'],
   mount: ['version', 'listen', 'mount-port', 'host', 'shadow', 'store', 'ttl', 'stall-ms'],
   gc: ['keep', 'min-age', 'dry-run', 'delete-data'],
@@ -122,8 +131,12 @@ export const command: Command = {
     switch (verb) {
       case 'publish':
       case 'serve': {
-        const [app, version, dir] = positionals(verb, a, ['APP', 'VERSION', 'DIR']);
-        const p = { app: appAt(app), version: versionAt(version), dir: dir! };
+        const nfsArg = stringOption(a, 'nfs');
+        const [app, version, dir] = positionals(verb, a, nfsArg === undefined ? ['APP', 'VERSION', 'DIR'] : ['APP', 'VERSION']);
+        for (const o of ['nfs-port', 'nfs-mount-port']) if (nfsArg === undefined && a.options[o] !== undefined) throw new CliError(`--${o} goes with --nfs`);
+        const port = (name: string) => (a.options[name] === undefined ? undefined : intOption(a, name, 0, 1, 65535));
+        const nfs = nfsArg === undefined ? undefined : { ...parseRemote('nfs', nfsArg), nfsPort: port('nfs-port'), mountPort: port('nfs-mount-port') };
+        const p = { app: appAt(app), version: versionAt(version), ...(nfs ? { nfs } : { dir: dir! }) };
         if (verb === 'serve') {
           run = (ops, c) => ops.serveImage({ ...c, ...p });
           break;

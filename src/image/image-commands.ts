@@ -18,7 +18,9 @@ import { CliError } from '../commands/command.js';
 import { indexApp, indexedApps } from './app-index.js';
 import { ImageBootRoot } from './image-boot-root.js';
 import { ImageMounting } from './image-mounting.js';
-import { ImageServing } from './image-serving.js';
+import { ImageServing, type ExternalExport } from './image-serving.js';
+import { buildExportManifest } from '../../rowfs/image/export-manifest.js';
+import { openExport } from '../../rowfs/mount/open-export.js';
 import { LocalNode, rankByPath, type LocalNodeInfo } from './local-node.js';
 import { ManifestFetchError } from './manifest-http.js';
 import { manifestFromServers, versionManifest } from './version-manifest.js';
@@ -103,10 +105,53 @@ function untilStopped(ended?: Promise<string>): Promise<string> {
 
 // ---- publish / serve ----
 
-export async function serveImage(o: Common & { app: string; version: string; dir: string; publish?: { makeLatest: boolean; publishers: string[]; blockSize: number } }): Promise<number> {
+/** An existing NFS export to announce instead of a directory (ports from its portmapper unless given). */
+export interface NfsSource {
+  host: string;
+  exportPath: string;
+  nfsPort?: number;
+  mountPort?: number;
+}
+
+/** The export opened, its manifest built over NFS, the export closed again. */
+async function exportManifest(src: NfsSource, blockSize: number): Promise<{ manifest: Manifest; where: ExternalExport }> {
+  let ex;
+  try {
+    ex = await openExport({ ...src, timeoutMs: 10_000 });
+  } catch (e) {
+    throw new CliError(`cannot mount ${src.host}:${src.exportPath}: ${(e as Error).message}`, 1);
+  }
+  try {
+    const p = progress(`hashing ${src.host}:${src.exportPath} over NFS`);
+    const manifest = await buildExportManifest(ex.nfs, ex.root, { blockSize, onProgress: p.onProgress });
+    p.done();
+    return { manifest, where: { host: src.host, exportPath: src.exportPath, nfsPort: ex.nfsPort, mountPort: ex.mountPort } };
+  } finally {
+    await ex.close().catch(() => undefined);
+  }
+}
+
+/** Up to three differences between two manifests, one phrase each. */
+function manifestDifferences(got: Manifest, want: Manifest): string[] {
+  const byPath = new Map(want.entries.map((e) => [e.path, e]));
+  const out: string[] = [];
+  for (const e of got.entries) {
+    const w = byPath.get(e.path);
+    byPath.delete(e.path);
+    if (!w) out.push(`${e.path || '/'} is not in the version`);
+    else if (w.type !== e.type || w.size !== e.size || w.mode !== e.mode || w.target !== e.target || !Buffer.from(w.blockHashes ?? []).equals(Buffer.from(e.blockHashes ?? []))) out.push(`${e.path || '/'} differs`);
+    if (out.length >= 3) return out;
+  }
+  for (const p of byPath.keys()) if (out.length < 3) out.push(`${p || '/'} is missing`);
+  return out;
+}
+
+export async function serveImage(o: Common & { app: string; version: string; dir?: string; nfs?: NfsSource; publish?: { makeLatest: boolean; publishers: string[]; blockSize: number } }): Promise<number> {
   const app = checkAppName(o.app);
   const version = checkVersion(o.version);
-  const dir = checkDir(o.dir);
+  const dir = o.dir === undefined ? undefined : checkDir(o.dir);
+  const what = dir ?? `${o.nfs!.host}:${o.nfs!.exportPath}`;
+  let external: ExternalExport | undefined;
   const { node, info, registry } = await connect(o);
   let manifest: Manifest;
   let bytes: Uint8Array;
@@ -122,9 +167,13 @@ export async function serveImage(o: Common & { app: string; version: string; dir
     if (view && !Buffer.from(view.owner).equals(Buffer.from(info.publicKey)) && !view.publishers.some((k) => Buffer.from(k).equals(Buffer.from(info.publicKey)))) {
       throw new ImageError('NOT_OWNER', `${app} is owned by node key ${hex(view.owner).slice(0, 16)}…, and this node (${hex(info.publicKey).slice(0, 16)}…) is not one of its publishers`);
     }
-    const p = progress(`hashing ${dir}`);
-    manifest = await buildManifest(dir, { blockSize: o.publish.blockSize, onProgress: p.onProgress });
-    p.done();
+    if (dir) {
+      const p = progress(`hashing ${dir}`);
+      manifest = await buildManifest(dir, { blockSize: o.publish.blockSize, onProgress: p.onProgress });
+      p.done();
+    } else {
+      ({ manifest, where: external } = await exportManifest(o.nfs!, o.publish.blockSize));
+    }
     bytes = encodeManifest(manifest);
     digest = manifestDigest(bytes);
     if (known && !Buffer.from(known.digest).equals(Buffer.from(digest))) {
@@ -139,15 +188,24 @@ export async function serveImage(o: Common & { app: string; version: string; dir
     digest = known.digest;
     bytes = await manifestFromServers(registry, info, app, version, digest);
     manifest = decodeManifest(bytes);
-    const p = progress(`checking ${dir} against ${app} ${version}`);
-    const check = await checkTree(dir, manifest, { onProgress: p.onProgress });
-    p.done();
-    if (!check.ok) throw new CliError(`${dir} does not match ${app} ${version}: ${check.problems.slice(0, 3).join('; ')}${check.problems.length > 3 ? ` (and ${check.problems.length - 3} more)` : ''}`, 1);
+    if (dir) {
+      const p = progress(`checking ${dir} against ${app} ${version}`);
+      const check = await checkTree(dir, manifest, { onProgress: p.onProgress });
+      p.done();
+      if (!check.ok) throw new CliError(`${dir} does not match ${app} ${version}: ${check.problems.slice(0, 3).join('; ')}${check.problems.length > 3 ? ` (and ${check.problems.length - 3} more)` : ''}`, 1);
+    } else {
+      const got = await exportManifest(o.nfs!, manifest.blockSize);
+      external = got.where;
+      if (!Buffer.from(manifestDigest(encodeManifest(got.manifest))).equals(Buffer.from(digest))) {
+        throw new CliError(`${what} does not match ${app} ${version}: ${manifestDifferences(got.manifest, manifest).join('; ') || 'metadata differs'}`, 1);
+      }
+    }
   }
   const serving = await ImageServing.start({
     app,
     version,
     dir,
+    external,
     node,
     registry,
     manifestBytes: bytes,
@@ -160,7 +218,7 @@ export async function serveImage(o: Common & { app: string; version: string; dir
   if (publish) await indexApp(node.dht, info.publicKey, app).catch((e: Error) => warn(`listing ${app} in the app index failed: ${e.message}`));
   const r = serving.record;
   const files = manifest.entries.filter((e) => e.type === 'file').length;
-  say(`${publish ? 'published' : 'serving'} ${app} ${version} (${files} files, digest ${hex(digest).slice(0, 16)}) from ${dir}`);
+  say(`${publish ? 'published' : 'serving'} ${app} ${version} (${files} files, digest ${hex(digest).slice(0, 16)}) from ${what}`);
   say(`NFS on ${r.vip}:${r.nfsPort} (MOUNT ${r.mountPort}) export ${r.exportPath}, manifest on port ${r.manifestPort}; stop with Ctrl-C`);
   const why = await untilStopped(serving.ended);
   await serving.stop();

@@ -11,14 +11,16 @@ import { startEmbeddedServer, type EmbeddedServer } from '../../rowfs/server/emb
 import type { ImageRegistry } from '../../rowfs/image/registry.js';
 import type { ServerRecord, VersionInfo } from '../../rowfs/image/records.js';
 import type { Clock, Timer } from '../../overlay/clock.js';
+import { networkInterfaces } from 'node:os';
 import { serveManifest, type ManifestServer } from './manifest-http.js';
 import type { LocalNode } from './local-node.js';
 
 export interface ServingOptions {
   app: string;
   version: string;
-  /** Directory served read-only. */
-  dir: string;
+  /** Directory served read-only by the embedded server, or an existing NFS export to announce. */
+  dir?: string;
+  external?: ExternalExport;
   node: LocalNode;
   registry: ImageRegistry;
   /** The version's manifest (encoded) and its digest. */
@@ -33,6 +35,17 @@ export interface ServingOptions {
   refreshMs: number;
   clock: Clock;
   log: (line: string) => void;
+}
+
+/**
+ * An NFS export served by another server on this machine (e.g. nfs-ganesha listening on all
+ * addresses, so on the virtual IP too) or on a virtual IP of the network.
+ */
+export interface ExternalExport {
+  host: string;
+  exportPath: string;
+  nfsPort: number;
+  mountPort: number;
 }
 
 /** How often a publisher re-puts the week-long claim and version record. */
@@ -55,7 +68,7 @@ export class ImageServing {
   private constructor(
     private readonly o: ServingOptions,
     readonly record: ServerRecord,
-    private readonly nfs: EmbeddedServer,
+    private readonly nfs: EmbeddedServer | undefined,
     private readonly manifest: ManifestServer,
   ) {
     this.announceId = `serve:${o.app}@${o.version}:${process.pid}`;
@@ -69,22 +82,30 @@ export class ImageServing {
       await o.registry.claim(o.app, o.publish.publishers);
       await o.registry.publishVersion(o.app, o.publish.info, { makeLatest: o.publish.makeLatest });
     }
-    const exportPath = imageExportPath(o.app, o.version);
-    const nfs = await startEmbeddedServer({ exportDir: o.dir, exportPath, readOnly: true, host: info.vip, nfsPort: o.nfsPort ?? 0, mountPort: o.mountPort ?? 0 });
+    let nfs: EmbeddedServer | undefined;
+    let where: ExternalExport;
+    if (o.external) {
+      // A server on this machine is reached by the others on our virtual IP.
+      where = { ...o.external, host: isLocalAddress(o.external.host) ? info.vip : o.external.host };
+    } else {
+      const exportPath = imageExportPath(o.app, o.version);
+      nfs = await startEmbeddedServer({ exportDir: o.dir!, exportPath, readOnly: true, host: info.vip, nfsPort: o.nfsPort ?? 0, mountPort: o.mountPort ?? 0 });
+      where = { host: info.vip, exportPath, nfsPort: nfs.nfsPort, mountPort: nfs.mountPort };
+    }
     let manifest: ManifestServer;
     try {
       manifest = await serveManifest(info.vip, o.manifestPort ?? 0, o.manifestBytes, o.digest);
     } catch (e) {
-      await nfs.stop();
+      await nfs?.stop();
       throw e;
     }
     const record: ServerRecord = {
       app: o.app,
       version: o.version,
-      vip: info.vip,
-      nfsPort: nfs.nfsPort,
-      mountPort: nfs.mountPort,
-      exportPath,
+      vip: where.host,
+      nfsPort: where.nfsPort,
+      mountPort: where.mountPort,
+      exportPath: where.exportPath,
       ring: new Uint8Array(Buffer.from(info.address, 'hex')),
       digest: o.digest,
       manifestPort: manifest.port,
@@ -105,7 +126,7 @@ export class ImageServing {
 
   private announce(): Promise<void> {
     const o = this.o;
-    const detail = { dir: o.dir, vip: this.record.vip, nfsPort: this.record.nfsPort, mountPort: this.record.mountPort, exportPath: this.record.exportPath, published: !!o.publish };
+    const detail = { ...(o.dir ? { dir: o.dir } : { nfs: `${o.external!.host}:${o.external!.exportPath}` }), vip: this.record.vip, nfsPort: this.record.nfsPort, mountPort: this.record.mountPort, exportPath: this.record.exportPath, published: !!o.publish };
     return o.node.announce(this.announceId, 'serve', o.app, o.version, detail, Math.ceil((o.refreshMs * 3) / 1000));
   }
 
@@ -146,6 +167,12 @@ export class ImageServing {
     await o.registry.removeServer(o.app, o.version).catch((e: Error) => o.log(`removing the server record failed (it expires by itself): ${e.message}`));
     await o.node.withdraw(this.announceId).catch(() => undefined);
     await this.manifest.close();
-    await this.nfs.stop();
+    await this.nfs?.stop();
   }
+}
+
+/** Loopback, or an address of one of this machine's interfaces. */
+function isLocalAddress(host: string): boolean {
+  if (host === 'localhost' || host.startsWith('127.') || host === '::1') return true;
+  return Object.values(networkInterfaces()).some((list) => list?.some((a) => a.address === host));
 }

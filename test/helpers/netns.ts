@@ -20,6 +20,11 @@ export class Netns {
     return ns;
   }
 
+  /** A namespace created by someone else (e.g. a topology), to run things in; `destroy` is theirs to call. */
+  static existing(name: string): Netns {
+    return new Netns(name);
+  }
+
   /** Runs a command inside the namespace to completion. */
   exec(cmd: string, args: string[], timeoutMs = 30_000) {
     return run('ip', ['netns', 'exec', this.name, cmd, ...args], timeoutMs);

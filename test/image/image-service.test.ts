@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { ImageNet, OVERLAY_BIN, imageNfsUrl, mountCounters, waitUntil } from '../../simulations/netns/image-net.js';
 import { run, type Proc } from '../helpers/proc.js';
 import { Netns } from '../helpers/netns.js';
+import { startGanesha } from '../helpers/ganesha.js';
 import { controlRequest } from '../../src/control/client.js';
 import { encodeVersionsRecord } from '../../rowfs/image/records.js';
 import { registryKeys } from '../../rowfs/image/names.js';
@@ -192,6 +193,36 @@ test.serial('a replica whose copy differs in one byte: the bad block never reach
   await m.kill(10_000);
   await badServer.kill(10_000);
   t.context.servers.delete(CLIENT);
+});
+
+test.serial('an existing nfs-ganesha export served with --nfs: checked over NFS, and a mount reads through it', async (t) => {
+  const { net } = t.context;
+  const dir = tree(t, 'v1-ganesha');
+  cpSync(tree(t, 'v1'), dir, { recursive: true });
+  const g = await startGanesha({ exportDir: dir, ns: Netns.existing(net.topo.node(REPLICA).ns), nfsPort: 20490, mountPort: 20048, readOnly: true });
+  t.teardown(() => g.stop());
+  // One server record per node and version: the replica swaps its embedded server for ganesha.
+  await t.context.servers.get(REPLICA)!.kill(10_000);
+  const s = net.image(REPLICA, ['serve', 'app', '1', '--nfs', `127.0.0.1:${g.exportPath}`, '--nfs-port', '20490', '--nfs-mount-port', '20048', '--ttl', String(TTL_S)]);
+  await s.waitFor(/serving app 1 .* from 127\.0\.0\.1:/, 120_000);
+  t.regex(s.output(), /hashing 127\.0\.0\.1:.* over NFS/);
+  t.context.servers.set(REPLICA, s);
+  // With the publisher's server stopped, ganesha is the only one.
+  await t.context.servers.get(PUBLISHER)!.kill(10_000);
+  const only = await waitUntil('ganesha alone', async () => {
+    const servers = (await net.ls(CLIENT, 'app')).apps[0]!.versions[0]!.servers;
+    return servers.length === 1 ? servers[0] : undefined;
+  }, 30_000);
+  t.is(only!.vip, net.node(REPLICA).vip);
+  t.is(only!.nfsPort, 20490);
+  const store = tree(t, 'mount-g');
+  const m = net.image(CLIENT, ['mount', 'app', '--listen', '2054', '--host', '127.0.0.1', '--store', store, '--ttl', String(TTL_S)]);
+  await m.waitFor(/mounted app 1/, 60_000);
+  t.is(await readSha(net, 2054, '1', 'mid.bin'), sha(join(tree(t, 'v1'), 'mid.bin')));
+  t.is(await readSha(net, 2054, '1', 'etc/config'), sha(join(tree(t, 'v1'), 'etc', 'config')));
+  t.is(mountCounters(store).replicas!.verifyFailures, 0);
+  await m.kill(10_000);
+  await serve(t, PUBLISHER, 'publish', tree(t, 'v1'));
 });
 
 test.serial('a member that does not own the app cannot publish it, and its records are ignored', async (t) => {
