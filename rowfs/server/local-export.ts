@@ -1,12 +1,15 @@
 // The NFSv3 procedures served from a local directory (RFC 1813 s3.3). Every handle is resolved to
 // a path inside the export (or STALE/BADHANDLE) before anything touches the disk; names are
 // checked so no component can climb out ("..", "/", NUL); symlinks are never followed (lstat,
-// O_NOFOLLOW, lchown, lutimes). The server process performs the operations itself: callers'
+// O_NOFOLLOW, lchown, lutimes). A resolved path is used only through a descriptor checked to be
+// the handle's object (inDir, atObject, FdCache): a client that may rename could otherwise swap a
+// directory on it for a symlink to the outside between resolution and use. The server process performs the operations itself: callers'
 // AUTH_SYS uid/gid decide the owner of new objects (when running as root) and the ACCESS answer.
 import { execFile } from 'node:child_process';
 import { constants, type BigIntStats } from 'node:fs';
 import {
   chmod,
+  chown,
   lchown,
   link,
   lstat,
@@ -17,12 +20,15 @@ import {
   readlink,
   rename,
   rmdir,
+  stat,
   statfs,
   symlink,
   truncate,
   unlink,
+  utimes,
+  type FileHandle as FsFileHandle,
 } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import type { RpcCallContext } from '../rpc/server.js';
@@ -218,6 +224,41 @@ export class LocalExport implements Nfs3Handlers {
     return d;
   }
 
+  /**
+   * Runs `fn` with a path naming directory `d` itself whatever has happened to `d.path` since it
+   * was resolved: /proc/PID/fd/N of `d` opened (O_PATH: no permission needed, nothing read) and
+   * checked by device and inode (STALE otherwise). Names joined to it are looked up in `d`.
+   * /proc/PID rather than /proc/self: mknod(1), a child process, uses it too. A read-only export
+   * uses `d.path` as it is: its clients cannot rename anything (no race to win), and LOOKUP and
+   * READDIR stay one system call cheaper.
+   */
+  private async inDir<T>(d: Resolved, fn: (dir: string) => Promise<T>): Promise<T> {
+    if (this.readOnly) return fn(d.path);
+    const fh = await open(d.path, O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    try {
+      await checkSameFile(fh, d.stat);
+      return await fn(`/proc/${process.pid}/fd/${fh.fd}`);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /**
+   * Runs `fn` with a path naming object `f` itself, like inDir (`viaFd` true: calls that follow
+   * symlinks act on `f`). A symlink has no such descriptor: it gets `f.path` (`viaFd` false), so
+   * a raced SETATTR could change the owner or times of a symlink elsewhere (docs/security.md).
+   */
+  private async atObject<T>(f: Resolved, fn: (path: string, viaFd: boolean) => Promise<T>): Promise<T> {
+    if (f.stat.isSymbolicLink()) return fn(f.path, false);
+    const fh = await open(f.path, O_PATH | constants.O_NOFOLLOW);
+    try {
+      await checkSameFile(fh, f.stat);
+      return await fn(`/proc/${process.pid}/fd/${fh.fd}`, true);
+    } finally {
+      await fh.close();
+    }
+  }
+
   private async attrsOf(path: string): Promise<BigIntStats | undefined> {
     try {
       return await lstat(path, { bigint: true });
@@ -244,20 +285,21 @@ export class LocalExport implements Nfs3Handlers {
     await lchown(path, uid ?? -1, gid ?? -1);
   }
 
-  private async applySattr(path: string, st: BigIntStats, a: Sattr3): Promise<void> {
+  /** `viaFd`: `path` is a descriptor's /proc path (atObject), so the calls that follow symlinks are used. */
+  private async applySattr(path: string, st: BigIntStats, a: Sattr3, viaFd = false): Promise<void> {
     if (a.size !== undefined) {
       if (!st.isFile()) throw Object.assign(new Error('size on non-file'), { code: st.isDirectory() ? 'EISDIR' : 'EINVAL' });
       if (a.size > BigInt(MAX_FILE_BYTES)) throw Object.assign(new Error('size'), { code: 'EFBIG' });
       await truncate(path, Number(a.size));
     }
     if (a.mode !== undefined && !st.isSymbolicLink()) await chmod(path, a.mode & 0o7777);
-    if (a.uid !== undefined || a.gid !== undefined) await lchown(path, a.uid ?? -1, a.gid ?? -1);
+    if (a.uid !== undefined || a.gid !== undefined) await (viaFd ? chown : lchown)(path, a.uid ?? -1, a.gid ?? -1);
     if (a.atime || a.mtime) {
       const now = this.wallNow() / 1000;
-      const cur = await lstat(path, { bigint: true });
+      const cur = await (viaFd ? stat : lstat)(path, { bigint: true });
       const pick = (t: Sattr3['atime'], curNs: bigint) =>
         !t ? Number(curNs) / 1e9 : t.how === TimeHow.SET_TO_SERVER_TIME ? now : t.time.seconds + t.time.nseconds / 1e9;
-      await lutimes(path, pick(a.atime, cur.atimeNs), pick(a.mtime, cur.mtimeNs));
+      await (viaFd ? utimes : lutimes)(path, pick(a.atime, cur.atimeNs), pick(a.mtime, cur.mtimeNs));
     }
   }
 
@@ -281,9 +323,8 @@ export class LocalExport implements Nfs3Handlers {
       const status = where.name === '.' || where.name === '..' ? Nfs3Status.EXIST : bad;
       return { status: status as Fail['status'], dirWcc: await this.wcc(d.stat, d.path) };
     }
-    const path = join(d.path, where.name);
     try {
-      return await work(d, path);
+      return await this.inDir(d, (dir) => work(d, join(dir, where.name)));
     } catch (e) {
       return { status: statusOfError(e) as Fail['status'], dirWcc: await this.wcc(d.stat, d.path) };
     }
@@ -311,7 +352,7 @@ export class LocalExport implements Nfs3Handlers {
       }
     }
     try {
-      await this.applySattr(f.path, before, a.newAttributes);
+      await this.atObject(f, (path, viaFd) => this.applySattr(path, before, a.newAttributes, viaFd));
     } catch (e) {
       return { status: statusOfError(e) as Fail['status'], objWcc: await this.wcc(before, f.path) };
     }
@@ -324,18 +365,16 @@ export class LocalExport implements Nfs3Handlers {
     const dirAttributes = fattrOf(d.stat);
     if (!d.stat.isDirectory()) return { status: Nfs3Status.NOTDIR, dirAttributes };
     const name = a.what.name;
-    let path: string;
-    if (name === '.') path = d.path;
     // ".." never leaves the export: at the root it is the root itself.
-    else if (name === '..') path = this.table.isRoot(d.stat) ? d.path : dirname(d.path);
-    else {
+    const own = name === '.' || (name === '..' && this.table.isRoot(d.stat));
+    if (!own && name !== '..') {
       const bad = checkName(name);
       if (bad !== undefined) return { status: (bad === Nfs3Status.INVAL ? Nfs3Status.NOENT : bad) as Fail['status'], dirAttributes };
-      path = join(d.path, name);
     }
     let st: BigIntStats;
     try {
-      st = await lstat(path, { bigint: true });
+      // `${dir}/..`, not join(): join would drop the descriptor's path lexically.
+      st = own ? d.stat : await this.inDir(d, (dir) => lstat(name === '..' ? `${dir}/..` : join(dir, name), { bigint: true }));
     } catch (e) {
       return { status: statusOfError(e) as Fail['status'], dirAttributes };
     }
@@ -521,18 +560,19 @@ export class LocalExport implements Nfs3Handlers {
     }
     const bad = checkName(name);
     if (bad !== undefined) return { status: (bad === Nfs3Status.INVAL ? Nfs3Status.NOENT : bad) as Fail['status'], dirWcc: await this.wcc(d.stat, d.path) };
-    const path = join(d.path, name);
     try {
-      const st = await lstat(path, { bigint: true });
-      if (isDir) await rmdir(path);
-      else {
-        if (st.isDirectory()) return { status: Nfs3Status.ISDIR, dirWcc: await this.wcc(d.stat, d.path) };
-        await unlink(path);
-      }
-      if (isDir || st.nlink <= 1n) {
-        this.table.forget(st);
-        this.fds.drop(this.key(st));
-      }
+      const isDirectory = await this.inDir(d, async (dir) => {
+        const path = join(dir, name);
+        const st = await lstat(path, { bigint: true });
+        if (!isDir && st.isDirectory()) return true;
+        await (isDir ? rmdir : unlink)(path);
+        if (isDir || st.nlink <= 1n) {
+          this.table.forget(st);
+          this.fds.drop(this.key(st));
+        }
+        return false;
+      });
+      if (isDirectory) return { status: Nfs3Status.ISDIR, dirWcc: await this.wcc(d.stat, d.path) };
     } catch (e) {
       return { status: statusOfError(e) as Fail['status'], dirWcc: await this.wcc(d.stat, d.path) };
     }
@@ -564,14 +604,18 @@ export class LocalExport implements Nfs3Handlers {
       const bad = n === '.' || n === '..' ? Nfs3Status.INVAL : checkName(n);
       if (bad !== undefined) return { status: bad as Fail['status'], ...(await wccs()) };
     }
-    const src = join(from.path, a.from.name);
-    const dst = join(to.path, a.to.name);
     try {
-      const st = await lstat(src, { bigint: true });
-      const old = await this.attrsOf(dst);
-      await rename(src, dst);
-      if (old && !(old.dev === st.dev && old.ino === st.ino)) this.table.forget(old);
-      this.table.remember(to.stat, a.to.name, st);
+      await this.inDir(from, (fromDir) =>
+        this.inDir(to, async (toDir) => {
+          const src = join(fromDir, a.from.name);
+          const dst = join(toDir, a.to.name);
+          const st = await lstat(src, { bigint: true });
+          const old = await this.attrsOf(dst);
+          await rename(src, dst);
+          if (old && !(old.dev === st.dev && old.ino === st.ino)) this.table.forget(old);
+          this.table.remember(to.stat, a.to.name, st);
+        }),
+      );
     } catch (e) {
       return { status: statusOfError(e) as Fail['status'], ...(await wccs()) };
     }
@@ -590,7 +634,17 @@ export class LocalExport implements Nfs3Handlers {
     if (bad !== undefined) return done(bad === Nfs3Status.INVAL ? Nfs3Status.EXIST : bad);
     if (f.stat.isDirectory()) return done(Nfs3Status.ISDIR);
     try {
-      await link(f.path, join(d.path, a.link.name));
+      await this.inDir(d, async (dir) => {
+        const made = join(dir, a.link.name);
+        await link(f.path, made);
+        // link(2) does not follow a descriptor's /proc path, so the source went by f.path: a link
+        // to anything but the handle's file (a raced path) is taken back.
+        const st = await lstat(made, { bigint: true });
+        if (st.dev !== f.stat.dev || st.ino !== f.stat.ino) {
+          await unlink(made);
+          throw Object.assign(new Error('source changed under its path'), { code: 'ESTALE' });
+        }
+      });
     } catch (e) {
       return done(statusOfError(e));
     }
@@ -603,7 +657,7 @@ export class LocalExport implements Nfs3Handlers {
     const kept = this.snapshots.get(key);
     if (kept && !reread && kept.mtimeNs === d.stat.mtimeNs && kept.readAtMs - Number(kept.mtimeNs / 1_000_000n) > RACY_MTIME_MS) return kept;
     const readAtMs = this.wallNow();
-    const entries = (await readdir(d.path)).map((name) => ({ name, cookie: nameCookie(name) })).sort(byCookie);
+    const entries = (await this.inDir(d, (dir) => readdir(dir))).map((name) => ({ name, cookie: nameCookie(name) })).sort(byCookie);
     const snap = { mtimeNs: d.stat.mtimeNs, readAtMs, entries };
     this.dropSnapshot(key);
     this.snapshots.set(key, snap);
@@ -643,7 +697,7 @@ export class LocalExport implements Nfs3Handlers {
         const end = pageEnd(snap.entries, start, fits());
         if (end === start && start < snap.entries.length) return { fail: { status: Nfs3Status.TOOSMALL, dirAttributes: fattrOf(d.stat) } };
         const chosen = snap.entries.slice(start, end);
-        const stats = await mapLimit(chosen, DEFAULT_FS_CONCURRENCY, (e) => this.attrsOf(join(d.path, e.name)));
+        const stats = await this.inDir(d, (dir) => mapLimit(chosen, DEFAULT_FS_CONCURRENCY, (e) => this.attrsOf(join(dir, e.name))));
         const entries: DirPage['entries'] = [];
         chosen.forEach((e, i) => {
           const stat = stats[i];
@@ -776,4 +830,13 @@ export function checkName(name: string): Nfs3Status | undefined {
 
 function entryBytes(name: string): number {
   return 4 + 8 + 4 + ((Buffer.byteLength(name) + 3) & ~3) + 8;
+}
+
+/** Linux O_PATH: a descriptor that names a file without opening it for I/O (not in fs.constants). */
+const O_PATH = 0o10000000;
+
+/** Fails with ESTALE unless the open descriptor is the file `st` describes (device and inode). */
+async function checkSameFile(fh: FsFileHandle, st: BigIntStats): Promise<void> {
+  const now = await fh.stat({ bigint: true });
+  if (now.dev !== st.dev || now.ino !== st.ino) throw Object.assign(new Error('no longer the file its handle names'), { code: 'ESTALE' });
 }

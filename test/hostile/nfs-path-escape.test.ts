@@ -5,7 +5,7 @@
 // nfs-ganesha (which itself follows "/etc/shadow" in a LOOKUP), the proxy over the embedded
 // server, the embedded server directly, and the proxy over a main server that lists hostile names.
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,9 +15,9 @@ import { mountProgram } from '../../rowfs/mount/program.js';
 import { nfs3Program } from '../../rowfs/nfs3/program.js';
 import { expectOk } from '../../rowfs/nfs3/errors.js';
 import { componentFault } from '../../rowfs/nfs3/names.js';
-import { CreateMode, Ftype3, Nfs3Status, type FileHandle, type ReaddirplusArgs, type ReaddirplusRes } from '../../rowfs/nfs3/types.js';
+import { CreateMode, Ftype3, Nfs3Status, StableHow, type FileHandle, type ReaddirplusArgs, type ReaddirplusRes } from '../../rowfs/nfs3/types.js';
 import { RowfsProxy } from '../../rowfs/proxy/proxy.js';
-import { RpcServer } from '../../rowfs/rpc/server.js';
+import { RpcServer, type RpcCallContext } from '../../rowfs/rpc/server.js';
 import { startEmbeddedServer } from '../../rowfs/server/embedded-server.js';
 import { FdCache } from '../../rowfs/server/fd-cache.js';
 import { encodeHandle, fileIdOf } from '../../rowfs/server/file-handles.js';
@@ -303,3 +303,101 @@ test('embedded server: a path swapped for a symlink after the handle was resolve
   // The right file under its real path still opens.
   t.is(await fds.withFd(`${st.dev}:${st.ino}`, join(l.exportDir, 'd-moved', 'f'), false, async () => 'opened'), 'opened');
 });
+
+test('embedded server: a directory on a resolved path swapped for a symlink to the outside: no procedure acts there', async (t) => {
+  // The race a client that may rename could run, made deterministic: right after the server
+  // resolves a handle, the directory on its path is replaced (behind its back) by a symlink to a
+  // directory outside the export that has the same names. Both the last component (d) and a
+  // middle one (d for d/sub) are tried.
+  const l = makeLayout(t);
+  mkdirSync(join(l.exportDir, 'd', 'sub'));
+  const outside = join(l.base, 'outside');
+  for (const dir of [outside, join(outside, 'sub')]) {
+    mkdirSync(join(dir, 'victimdir'), { recursive: true });
+    writeFileSync(join(dir, 'f'), SECRET);
+    writeFileSync(join(dir, 'victim'), SECRET);
+  }
+  const outsideState = () => snapshotTree(outside);
+  const before = outsideState();
+  const fs = new LocalExport({ root: l.exportDir });
+  await fs.init();
+  t.teardown(() => fs.close());
+  const ctx = { transport: 'tcp' } as RpcCallContext;
+  const root = fs.rootHandle();
+  const handle = async (dir: FileHandle, name: string) => expectOk(await fs.LOOKUP({ what: { dir, name } }), `LOOKUP ${name}`).object;
+  const d = await handle(root, 'd');
+  const sub = await handle(d, 'sub');
+  const f = await handle(d, 'f');
+  const subF = await (async () => {
+    writeFileSync(join(l.exportDir, 'd', 'sub', 'f'), 'inside sub f\n');
+    return handle(sub, 'f');
+  })();
+  const inside = await handle(root, 'inside.txt');
+  const real = join(l.exportDir, 'd');
+  let armed = false;
+  const resolveOnce = (fs as unknown as { resolve: (fh: FileHandle) => Promise<unknown> }).resolve.bind(fs);
+  (fs as unknown as { resolve: (fh: FileHandle) => Promise<unknown> }).resolve = async (fh) => {
+    const r = await resolveOnce(fh);
+    if (armed) {
+      armed = false;
+      renameSync(real, `${real}-real`);
+      symlinkSync(outside, real);
+    }
+    return r;
+  };
+  const attack = async <R extends { status: Nfs3Status }>(what: string, call: () => Promise<R>): Promise<R> => {
+    armed = true;
+    try {
+      return await call();
+    } finally {
+      if (!armed) {
+        rmSync(real);
+        renameSync(`${real}-real`, real);
+      }
+      armed = false;
+      t.is(outsideState(), before, `${what} changed the outside`);
+    }
+  };
+  for (const [label, dir, file] of [['d', d, f], ['d/sub', sub, subF]] as const) {
+    const w = (what: string) => `${label}: ${what}`;
+    t.not((await attack(w('LOOKUP victim'), () => fs.LOOKUP({ what: { dir, name: 'victim' } }))).status, Nfs3Status.OK, w('LOOKUP victim'));
+    const listed = await attack(w('READDIRPLUS'), () => fs.READDIRPLUS({ dir, cookie: 0n, cookieverf: new Uint8Array(8), dircount: 8192, maxcount: 65536 }));
+    if (listed.status === Nfs3Status.OK) t.false(listed.entries.some((e) => e.name === 'victim'), w('READDIRPLUS lists the outside'));
+    for (const [what, call] of [
+      ['CREATE', () => fs.CREATE({ where: { dir, name: 'created' }, how: { mode: CreateMode.UNCHECKED, attributes: { mode: 0o644 } } }, ctx)],
+      ['MKDIR', () => fs.MKDIR({ where: { dir, name: 'made' }, attributes: { mode: 0o755 } }, ctx)],
+      ['SYMLINK', () => fs.SYMLINK({ where: { dir, name: 'sl' }, symlinkAttributes: {}, symlinkData: 'x' }, ctx)],
+      ['MKNOD', () => fs.MKNOD({ where: { dir, name: 'fifo' }, what: { type: Ftype3.FIFO, attributes: { mode: 0o644 } } }, ctx)],
+      ['REMOVE', () => fs.REMOVE({ object: { dir, name: 'victim' } })],
+      ['RMDIR', () => fs.RMDIR({ object: { dir, name: 'victimdir' } })],
+      ['RENAME out', () => fs.RENAME({ from: { dir, name: 'victim' }, to: { dir: root, name: 'stolen' } })],
+      ['RENAME in', () => fs.RENAME({ from: { dir: root, name: 'inside.txt' }, to: { dir, name: 'planted' } })],
+      ['LINK', () => fs.LINK({ file: inside, link: { dir, name: 'linked' } })],
+      ['SETATTR', () => fs.SETATTR({ object: file, newAttributes: { mode: 0o777, size: 0n, uid: 4242 } })],
+      ['WRITE', () => fs.WRITE({ file, offset: 0n, count: 5, stable: StableHow.FILE_SYNC, data: Buffer.from('PWNED') }, ctx)],
+    ] as Array<[string, () => Promise<{ status: Nfs3Status }>]>) {
+      const res = await attack(w(what), call);
+      // With two handles the swap follows the first resolution; the second then finds the real
+      // directory by a rescan, so RENAME in and LINK may succeed: inside (attack() checked the outside).
+      if (what !== 'RENAME in' && what !== 'LINK') t.not(res.status, Nfs3Status.OK, w(`${what} must fail`));
+    }
+    const read = await attack(w('READ'), () => fs.READ({ file, offset: 0n, count: 100 }, ctx));
+    if (read.status === Nfs3Status.OK) t.false(Buffer.from(read.data).toString().includes('secret'), w('READ'));
+  }
+  t.is(outsideState(), before);
+});
+
+/** Names, types, modes, owners, sizes and contents of a tree (to see any change). */
+function snapshotTree(dir: string): string {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const st = lstatSync(p);
+      out.push(`${p}:${st.mode}:${st.uid}:${st.size}:${st.isFile() ? readFileSync(p, 'utf8') : ''}`);
+      if (st.isDirectory()) walk(p);
+    }
+  };
+  walk(dir);
+  return out.join('|');
+}
