@@ -5,7 +5,8 @@
 // booted from them until the boot service stops.
 import { join } from 'node:path';
 import type { ImageRegistry } from '../../rowfs/image/registry.js';
-import type { Clock, Timer } from '../../overlay/clock.js';
+import type { Clock } from '../../overlay/clock.js';
+import { RefreshLoop } from './refresh-loop.js';
 import { ImageMounting } from './image-mounting.js';
 import type { LocalNode } from './local-node.js';
 import { versionManifest } from './version-manifest.js';
@@ -34,23 +35,19 @@ export class ImageBootRoot {
   private readonly mounts = new Map<string, ImageMounting>();
   private current: { version: string; port: number; exportPath: string } | undefined;
   private nextPort: number;
-  private timer: Timer | undefined;
-  private checking: Promise<void> | undefined;
+  private readonly loop: RefreshLoop;
   private stopped = false;
 
   private constructor(private readonly o: ImageBootRootOptions) {
     this.nextPort = o.firstPort;
+    this.loop = new RefreshLoop(o.clock, o.refreshMs, () => this.follow(), (e) => o.log(`checking for a newer version of ${o.app} failed: ${e.message}`));
   }
 
   static async start(o: ImageBootRootOptions): Promise<ImageBootRoot> {
     const r = new ImageBootRoot(o);
     await r.follow();
     if (!r.current) throw new Error(`${o.app} has no version to boot`);
-    if (!o.version) {
-      r.timer = o.clock.setInterval(() => {
-        r.checking ??= r.follow().catch((e: Error) => o.log(`checking for a newer version of ${o.app} failed: ${e.message}`)).finally(() => (r.checking = undefined));
-      }, o.refreshMs);
-    }
+    if (!o.version) r.loop.start();
     return r;
   }
 
@@ -97,8 +94,7 @@ export class ImageBootRoot {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.timer?.cancel();
-    await this.checking?.catch(() => undefined);
+    await this.loop.stop();
     for (const m of this.mounts.values()) await m.stop();
   }
 }

@@ -9,7 +9,8 @@ import { ManifestIndex } from '../../rowfs/image/manifest-index.js';
 import type { Manifest } from '../../rowfs/image/manifest-codec.js';
 import type { ImageRegistry } from '../../rowfs/image/registry.js';
 import { compareVersions } from '../../rowfs/image/names.js';
-import type { Clock, Timer } from '../../overlay/clock.js';
+import type { Clock } from '../../overlay/clock.js';
+import { RefreshLoop } from './refresh-loop.js';
 import { rankByPath, type LocalNode } from './local-node.js';
 import { imageExportPath } from './image-serving.js';
 
@@ -35,9 +36,7 @@ export interface MountingOptions {
 }
 
 export class ImageMounting {
-  private timer: Timer | undefined;
-  private refreshing: Promise<void> | undefined;
-  private stopped = false;
+  private readonly loop: RefreshLoop;
   /** A newer version of the app, once one is published (this mount stays on its own). */
   newer: string | undefined;
   readonly announceId: string;
@@ -52,6 +51,7 @@ export class ImageMounting {
   ) {
     this.announceId = `mount:${o.app}@${o.version}:${process.pid}`;
     this.exportPath = imageExportPath(o.app, o.version);
+    this.loop = new RefreshLoop(o.clock, o.refreshMs, () => this.refresh(false), (e) => o.log(`refreshing the sharer record failed: ${e.message}`));
   }
 
   static async start(o: MountingOptions): Promise<ImageMounting> {
@@ -91,9 +91,7 @@ export class ImageMounting {
       await m.stop();
       throw e;
     }
-    m.timer = o.clock.setInterval(() => {
-      if (!m.refreshing) m.refreshing = m.refresh(false).catch((e: Error) => o.log(`refreshing the sharer record failed: ${e.message}`)).finally(() => (m.refreshing = undefined));
-    }, o.refreshMs);
+    m.loop.start();
     return m;
   }
 
@@ -125,10 +123,7 @@ export class ImageMounting {
 
   /** Removes the sharer record and stops the proxy. Idempotent. */
   async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.timer?.cancel();
-    await this.refreshing?.catch(() => undefined);
+    if (!(await this.loop.stop())) return;
     const o = this.o;
     await o.registry.removeSharer(o.app, o.version).catch((e: Error) => o.log(`removing the sharer record failed (it expires by itself): ${e.message}`));
     await o.node.withdraw(this.announceId).catch(() => undefined);

@@ -10,7 +10,8 @@
 import { startEmbeddedServer, type EmbeddedServer } from '../../rowfs/server/embedded-server.js';
 import type { ImageRegistry } from '../../rowfs/image/registry.js';
 import type { ServerRecord, VersionInfo } from '../../rowfs/image/records.js';
-import type { Clock, Timer } from '../../overlay/clock.js';
+import type { Clock } from '../../overlay/clock.js';
+import { RefreshLoop } from './refresh-loop.js';
 import { networkInterfaces } from 'node:os';
 import { serveManifest, type ManifestServer } from './manifest-http.js';
 import type { LocalNode } from './local-node.js';
@@ -55,9 +56,7 @@ const LONG_LIVED_REFRESH_MS = 24 * 3600 * 1000;
 export const imageExportPath = (app: string, version: string) => `/images/${app}/${version}`;
 
 export class ImageServing {
-  private timer: Timer | undefined;
-  private refreshing: Promise<void> | undefined;
-  private stopped = false;
+  private readonly loop: RefreshLoop;
   private resolveEnded!: (why: string) => void;
   /** Resolves with the reason once the version was withdrawn by its publisher (the serving stopped). */
   readonly ended = new Promise<string>((r) => (this.resolveEnded = r));
@@ -73,6 +72,8 @@ export class ImageServing {
   ) {
     this.announceId = `serve:${o.app}@${o.version}:${process.pid}`;
     this.longLivedAt = o.clock.now();
+    // refresh() reports its own failures.
+    this.loop = new RefreshLoop(o.clock, o.refreshMs, () => this.refresh(), () => undefined);
   }
 
   static async start(o: ServingOptions): Promise<ImageServing> {
@@ -118,9 +119,7 @@ export class ImageServing {
       await s.stop();
       throw e;
     }
-    s.timer = o.clock.setInterval(() => {
-      if (!s.refreshing) s.refreshing = s.refresh().finally(() => (s.refreshing = undefined));
-    }, o.refreshMs);
+    s.loop.start();
     return s;
   }
 
@@ -137,7 +136,7 @@ export class ImageServing {
       const view = await o.registry.resolveApp(o.app);
       if (!view.versions.some((v) => v.version === o.version)) {
         o.log(`${o.app} ${o.version} was withdrawn by its publisher: no longer serving it`);
-        await this.stop();
+        // Stopped by the process, which waits for `ended` (stop() waits for this run to end).
         this.resolveEnded(`${o.app} ${o.version} withdrawn`);
         return;
       }
@@ -159,10 +158,7 @@ export class ImageServing {
 
   /** Withdraws the server record and stops serving. Idempotent. */
   async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.timer?.cancel();
-    await this.refreshing?.catch(() => undefined);
+    if (!(await this.loop.stop())) return;
     const o = this.o;
     await o.registry.removeServer(o.app, o.version).catch((e: Error) => o.log(`removing the server record failed (it expires by itself): ${e.message}`));
     await o.node.withdraw(this.announceId).catch(() => undefined);
