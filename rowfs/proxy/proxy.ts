@@ -16,6 +16,7 @@ import { nfs3Program } from '../nfs3/program.js';
 import { Ftype3, Nfs3Status } from '../nfs3/types.js';
 import { RpcServer } from '../rpc/server.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../server/embedded-server.js';
+import { MAX_MOUNT_ENTRIES, mountStatusOf } from '../server/mount-service.js';
 import { ROOT_VID, StateStore } from '../state/store.js';
 import { systemClock, type Clock, type Timer } from '../../overlay/clock.js';
 import { Backend } from './backend.js';
@@ -306,10 +307,10 @@ export class RowfsProxy {
             n = next;
           }
         } catch (e) {
-          return { status: statusOf(e) === Nfs3Status.NOTDIR ? MountStatus.NOTDIR : MountStatus.IO };
+          return { status: mountStatusOf(statusOf(e)) };
         }
         if (n.type !== Ftype3.DIR) return { status: MountStatus.NOTDIR };
-        this.mounts.push({ hostname: ctx.remoteAddress, directory: dirpath });
+        if (this.mounts.length < MAX_MOUNT_ENTRIES) this.mounts.push({ hostname: ctx.remoteAddress, directory: dirpath });
         return { status: MountStatus.OK, fhandle: core.handleOf(n.vid), authFlavors: [1, 0] };
       },
       dump: () => [...this.mounts],

@@ -7,6 +7,9 @@ import type { RpcCallContext } from '../rpc/server.js';
 import { Nfs3Status } from '../nfs3/types.js';
 import type { LocalExport } from './local-export.js';
 
+/** Entries MNT records for DUMP (a client that mounts in a loop must not grow it without end). */
+export const MAX_MOUNT_ENTRIES = 4096;
+
 const NFS_TO_MOUNT: Partial<Record<Nfs3Status, MountStatus>> = {
   [Nfs3Status.NOENT]: MountStatus.NOENT,
   [Nfs3Status.NOTDIR]: MountStatus.NOTDIR,
@@ -14,6 +17,11 @@ const NFS_TO_MOUNT: Partial<Record<Nfs3Status, MountStatus>> = {
   [Nfs3Status.NAMETOOLONG]: MountStatus.NAMETOOLONG,
   [Nfs3Status.INVAL]: MountStatus.INVAL,
 };
+
+/** The MNT failure for an NFS status met while resolving the path (IO when there is no closer one). */
+export function mountStatusOf(status: Nfs3Status): Exclude<MountStatus, MountStatus.OK> {
+  return (NFS_TO_MOUNT[status] ?? MountStatus.IO) as Exclude<MountStatus, MountStatus.OK>;
+}
 
 export class MountService implements MountHandlers {
   private readonly mounts: MountEntry[] = [];
@@ -30,8 +38,8 @@ export class MountService implements MountHandlers {
     if (p !== this.exportPath && !p.startsWith(`${base}/`)) return { status: MountStatus.NOENT };
     const rest = p === this.exportPath ? [] : p.slice(base.length + 1).split('/');
     const fh = await this.fs.handleOfSubdir(rest);
-    if (typeof fh === 'number') return { status: (NFS_TO_MOUNT[fh] ?? MountStatus.IO) as Exclude<MountStatus, MountStatus.OK> };
-    if (this.mounts.length < 4096) this.mounts.push({ hostname: ctx.remoteAddress, directory: p });
+    if (typeof fh === 'number') return { status: mountStatusOf(fh) };
+    if (this.mounts.length < MAX_MOUNT_ENTRIES) this.mounts.push({ hostname: ctx.remoteAddress, directory: p });
     return { status: MountStatus.OK, fhandle: fh, authFlavors: [AuthFlavor.AUTH_SYS, AuthFlavor.AUTH_NONE] };
   }
 

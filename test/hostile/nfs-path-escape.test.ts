@@ -22,7 +22,9 @@ import { startEmbeddedServer } from '../../rowfs/server/embedded-server.js';
 import { FdCache } from '../../rowfs/server/fd-cache.js';
 import { encodeHandle, fileIdOf } from '../../rowfs/server/file-handles.js';
 import { LocalExport } from '../../rowfs/server/local-export.js';
-import { MountService } from '../../rowfs/server/mount-service.js';
+import { MAX_MOUNT_ENTRIES, MountService } from '../../rowfs/server/mount-service.js';
+import { MountStatus } from '../../rowfs/mount/types.js';
+import { proxyOverEmbeddedMain } from '../rowfs/proxy/fixture.js';
 import { ROOT_VID, StateStore } from '../../rowfs/state/store.js';
 
 const test = anyTest as TestFn<unknown>;
@@ -401,3 +403,19 @@ function snapshotTree(dir: string): string {
   walk(dir);
   return out.join('|');
 }
+
+test('MNT through the proxy: climbing paths stay inside, a 300-byte component is NAMETOOLONG, DUMP stays bounded', async (t) => {
+  const { main, open } = await proxyOverEmbeddedMain(t, { 'inside.txt': Buffer.from('inside\n') });
+  const ex = await open();
+  t.teardown(() => ex.close().catch(() => undefined));
+  const rootId = expectOk(await ex.nfs.getattr({ object: ex.root }), 'GETATTR').objAttributes.fileid;
+  for (const p of [`${main.exportPath}/..`, `${main.exportPath}/../..`, `${main.exportPath}/x/../..`]) {
+    const res = await ex.mount.mnt(p);
+    if (res.status === MountStatus.OK) t.is(expectOk(await ex.nfs.getattr({ object: res.fhandle }), 'GETATTR').objAttributes.fileid, rootId, `MNT ${p} is the root`);
+    else t.is(res.status, MountStatus.NOENT, `MNT ${p}`);
+  }
+  t.is((await ex.mount.mnt(`${main.exportPath}/${'n'.repeat(300)}`)).status, MountStatus.NAMETOOLONG);
+  t.is((await ex.mount.mnt(`${main.exportPath}/../etc`)).status, MountStatus.NOENT);
+  for (let i = 0; i < 5_000; i++) await ex.mount.mnt(main.exportPath);
+  t.true((await ex.mount.dump()).length <= MAX_MOUNT_ENTRIES);
+});
