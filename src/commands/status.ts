@@ -43,7 +43,7 @@ ${targetHelp}`,
       `address   ${s.address}`,
       `uptime    ${s.uptimeS} s`,
       `links     ${s.links.length}${s.links.length ? ` (${Object.entries(byKind).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}`,
-      ...s.links.map((l) => `  ${l.remote}  ${l.kind.padEnd(9)} ${l.path.padEnd(8)} ${l.rttMs === undefined ? '   -   ' : `${String(l.rttMs).padStart(4)} ms`}  ${l.detail}`),
+      ...s.links.map((l) => `  ${l.remote}  ${l.kind.padEnd(9)} ${l.path.padEnd(8)} ${l.rttMs === undefined ? '      -  ' : `${l.rttMs.toFixed(1).padStart(6)} ms`}  ${l.detail}`),
       `dht       ${s.dhtRecordsHeld} records held`,
     ];
     if (s.bootstrap) lines.push(`bootstrap ${s.bootstrap.url} (${s.bootstrap.counters.clients ?? 0} clients served)`);
