@@ -4,13 +4,16 @@
 // out a new one; only when every connection has calls running is the newcomer refused. One
 // periodic sweep closes connections stuck in the middle of a record for longer than the
 // incomplete-record timeout, and connections with no call running and no progress (bytes in,
-// or replies taken by the kernel) for longer than the idle timeout.
+// or replies taken by the kernel) for longer than the idle timeout. The bytes of records still
+// arriving are bounded over all connections: past the bound the connection whose record began
+// longest ago is closed (a record of 4 MiB x 1,024 connections would otherwise be 4 GiB).
 
 export interface ConnectionLimits {
   maxConnections: number;
   maxConnectionsPerAddress: number;
   incompleteRecordTimeoutMs: number;
   idleTimeoutMs: number;
+  maxIncompleteRecordBytes: number;
 }
 
 /** Cap on TCP connections to one server (each holds a 16 KiB read buffer and up to one record). */
@@ -24,6 +27,8 @@ export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 64;
 export const DEFAULT_INCOMPLETE_RECORD_TIMEOUT_MS = 30_000;
 /** Connections with nothing running and no progress are closed after this (knfsd: 6 minutes). */
 export const DEFAULT_IDLE_TIMEOUT_MS = 6 * 60_000;
+/** Bytes of records still arriving, all connections together: 64 writers of 1 MiB WRITEs at once. */
+export const DEFAULT_MAX_INCOMPLETE_RECORD_BYTES = 64 * 1024 * 1024;
 
 /** What the table knows of a connection; the server updates the times and counts. */
 export interface TrackedConnection {
@@ -32,6 +37,8 @@ export interface TrackedConnection {
   lastProgressMs: number;
   /** Monotonic ms when the incomplete record began; -1 when no record is incomplete. */
   recordStartMs: number;
+  /** Bytes of the incomplete record received so far (kept by the table: see noteRecordBytes). */
+  recordBytes: number;
   /** Calls decoded and not yet answered (running or waiting for reply memory). */
   callsRunning: number;
   /** Closes the socket (the server's close handler then calls ConnectionTable.remove). */
@@ -45,10 +52,14 @@ export interface ConnectionTableStats {
   refused: number;
   /** Connections closed by the incomplete-record or idle timeout. */
   timedOut: number;
+  /** Connections closed because records still arriving held too many bytes. */
+  evictedForRecordBytes: number;
 }
 
 export class ConnectionTable {
-  readonly stats: ConnectionTableStats = { evicted: 0, refused: 0, timedOut: 0 };
+  readonly stats: ConnectionTableStats = { evicted: 0, refused: 0, timedOut: 0, evictedForRecordBytes: 0 };
+  /** Bytes of incomplete records over all connections. */
+  incompleteRecordBytes = 0;
   private readonly all = new Set<TrackedConnection>();
   private readonly byAddress = new Map<string, Set<TrackedConnection>>();
   private sweeper: ReturnType<typeof setInterval> | undefined;
@@ -74,9 +85,28 @@ export class ConnectionTable {
     return true;
   }
 
+  /**
+   * `c` now holds `bytes` of an incomplete record (0 when none). Past the bound, the connections
+   * whose record began longest ago are closed (`c` last: it is the one making progress).
+   */
+  noteRecordBytes(c: TrackedConnection, bytes: number): void {
+    this.incompleteRecordBytes += bytes - c.recordBytes;
+    c.recordBytes = bytes;
+    for (let i = 0; i < this.all.size && this.incompleteRecordBytes > this.limits.maxIncompleteRecordBytes; i++) {
+      let victim: TrackedConnection | undefined;
+      for (const o of this.all) if (o.recordBytes > 0 && o !== c && (!victim || o.recordStartMs < victim.recordStartMs)) victim = o;
+      victim ??= c;
+      this.stats.evictedForRecordBytes++;
+      this.drop(victim);
+      if (victim === c) break;
+    }
+  }
+
   /** Forgets `c` (idempotent). */
   remove(c: TrackedConnection): void {
     if (!this.all.delete(c)) return;
+    this.incompleteRecordBytes -= c.recordBytes;
+    c.recordBytes = 0;
     const same = this.byAddress.get(c.address);
     same?.delete(c);
     if (same?.size === 0) this.byAddress.delete(c.address);

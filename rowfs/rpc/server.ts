@@ -19,6 +19,7 @@ import {
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_INCOMPLETE_RECORD_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_INCOMPLETE_RECORD_BYTES,
   DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
   type ConnectionTableStats,
   type TrackedConnection,
@@ -119,6 +120,11 @@ export interface RpcServerOptions {
   incompleteRecordTimeoutMs?: number;
   /** A connection with no call running and no progress for this long is closed (default DEFAULT_IDLE_TIMEOUT_MS). */
   idleTimeoutMs?: number;
+  /**
+   * Bytes of records still arriving, over all connections (default
+   * DEFAULT_MAX_INCOMPLETE_RECORD_BYTES); past it the connection whose record began longest ago is closed.
+   */
+  maxIncompleteRecordBytes?: number;
   /** Monotonic ms clock for the timeouts (default performance.now). */
   now?: () => number;
   /** Told about procedure failures answered with SYSTEM_ERR. */
@@ -203,6 +209,7 @@ export class RpcServer {
         maxConnectionsPerAddress: opts.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
         incompleteRecordTimeoutMs: opts.incompleteRecordTimeoutMs ?? DEFAULT_INCOMPLETE_RECORD_TIMEOUT_MS,
         idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+        maxIncompleteRecordBytes: opts.maxIncompleteRecordBytes ?? DEFAULT_MAX_INCOMPLETE_RECORD_BYTES,
       },
       this.now,
     );
@@ -217,6 +224,11 @@ export class RpcServer {
   /** Reply bytes held right now: running calls' reservations and replies the kernel has not taken. */
   get heldReplyBytes(): number {
     return this.budget.held;
+  }
+
+  /** Bytes of records still arriving, over all TCP connections. */
+  get incompleteRecordBytes(): number {
+    return this.connections.incompleteRecordBytes;
   }
 
   /** TCP connections open now. */
@@ -274,6 +286,7 @@ export class RpcServer {
       address: accepted.remoteAddress ?? '',
       lastProgressMs: this.now(),
       recordStartMs: -1,
+      recordBytes: 0,
       callsRunning: 0,
       close: () => s.destroy(),
     };
@@ -303,6 +316,8 @@ export class RpcServer {
       conn.lastProgressMs = t;
       if (!decoder.midRecord()) conn.recordStartMs = -1;
       else if (completed > 0 || conn.recordStartMs < 0) conn.recordStartMs = t;
+      const pending = decoder.pendingBytes();
+      if (pending !== conn.recordBytes) this.connections.noteRecordBytes(conn, pending);
     };
     s = adoptWithOnread(accepted, {
       buffer: () => decoder.readTarget(scratch),

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { openExport } from '../../rowfs/mount/open-export.js';
 import { expectOk } from '../../rowfs/nfs3/errors.js';
 import { TcpRpcClient } from '../../rowfs/rpc/client.js';
-import { DEFAULT_MAX_CONNECTIONS } from '../../rowfs/rpc/connection-table.js';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INCOMPLETE_RECORD_BYTES } from '../../rowfs/rpc/connection-table.js';
 import { RpcServer, type RpcProcedure, type RpcServerOptions } from '../../rowfs/rpc/server.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../../rowfs/server/embedded-server.js';
 import { proxyOverEmbeddedMain } from '../rowfs/proxy/fixture.js';
@@ -21,14 +21,14 @@ const test = anyTest as TestFn<unknown>;
 const FILE_BYTES = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A connection from `localAddress` that sends the record mark and half of a 200-byte record, then nothing. */
-function stall(port: number, localAddress: string, bytes = 100): Promise<net.Socket> {
+/** A connection from `localAddress` that announces a record of `recordBytes`, sends `bytes` of it, then nothing. */
+function stall(port: number, localAddress: string, bytes = 100, recordBytes = bytes === 0 ? 4 * 1024 * 1024 : 200): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.connect({ host: '127.0.0.1', port, localAddress });
     s.on('error', () => undefined); // the server closing it is the point
     s.once('connect', () => {
       const half = Buffer.alloc(4 + bytes);
-      half.writeUInt32BE((0x80000000 | 200) >>> 0, 0);
+      half.writeUInt32BE((0x80000000 | recordBytes) >>> 0, 0);
       s.write(half);
       resolve(s);
     });
@@ -168,4 +168,29 @@ test.serial('when every connection has a call running, a newcomer is refused (no
   t.is(server.connectionStats.evicted, 0);
   release();
   await Promise.all(pending);
+});
+
+test.serial('records that never complete cannot hold more than the bound; a legitimate client still reads', async (t) => {
+  const srv = await embedded(t, {});
+  const MiB = 1024 * 1024;
+  // 100 connections over 10 addresses, each announcing a 4 MiB record and sending 1 MiB of it:
+  // 100 MiB held without the bound (DEFAULT_MAX_INCOMPLETE_RECORD_BYTES, 64 MiB).
+  const socks: net.Socket[] = [];
+  t.teardown(() => socks.forEach((s) => s.destroy()));
+  let peak = 0;
+  for (let i = 0; i < 100; i++) {
+    const s = await stall(srv.nfsPort, `127.0.0.${2 + (i % 10)}`, 0);
+    s.write(Buffer.alloc(MiB, 1)); // 1 MiB of the announced 4 MiB record
+    socks.push(s);
+    peak = Math.max(peak, srv.rpc.incompleteRecordBytes);
+  }
+  for (let i = 0; i < 50; i++) {
+    await sleep(20);
+    peak = Math.max(peak, srv.rpc.incompleteRecordBytes);
+  }
+  t.log(`incomplete record bytes peak ${(peak / MiB).toFixed(1)} MiB, ${srv.rpc.connectionStats.evictedForRecordBytes} evicted`);
+  t.true(peak <= DEFAULT_MAX_INCOMPLETE_RECORD_BYTES + MiB, `peak ${peak}`);
+  t.true(srv.rpc.connectionStats.evictedForRecordBytes >= 30);
+  const ms = await legitimateRead(t, srv);
+  t.true(ms < 3_000, `took ${ms} ms`);
 });
