@@ -9,9 +9,12 @@
 //   'eim'       MASQUERADE: endpoint-independent mapping, port preserving; unsolicited inbound dropped.
 //   'symmetric' MASQUERADE --random-fully: a new port per destination (address/port-dependent
 //               mapping); unsolicited inbound dropped.
+// A router may add a wide-area delay (`delayMs` or `setDelay`): every packet it forwards, either
+// way, is held by the wan-delay helper (iptables NFQUEUE + wan-delay.c; tc netem does not exist here).
 // Every namespace name carries a per-topology prefix, so parallel topologies never collide.
 // `destroy` kills the processes started through the topology (by PID) and deletes the namespaces.
 import { startProc, run, type Proc } from '../../test/helpers/proc.js';
+import { wanDelayBinary } from './wan-delay.js';
 
 export type NatKind = 'none' | 'eim' | 'symmetric';
 export const NAT_KINDS: readonly NatKind[] = ['none', 'eim', 'symmetric'];
@@ -34,6 +37,8 @@ export interface TopologyOptions {
   nodes: readonly NatKind[];
   /** Short tag in namespace names (letters/digits). */
   tag?: string;
+  /** One-way delay in ms (each direction) added by the router of node index -> ms (see `setDelay`). */
+  delayMs?: Readonly<Record<number, number>>;
 }
 
 export const PUBLIC_IP = '10.200.0.1';
@@ -45,6 +50,9 @@ export class NetnsTopology {
   readonly nodes: TopologyNode[] = [];
   private readonly namespaces: string[] = [];
   private readonly procs: Proc[] = [];
+  /** Router index -> its wan-delay helper and the NFQUEUE number its rule feeds. */
+  private readonly delays = new Map<number, { proc: Proc; queue: number; ms: number }>();
+  private nextQueue = 0;
   private destroyed = false;
 
   private constructor(readonly prefix: string) {
@@ -57,6 +65,7 @@ export class NetnsTopology {
     const topo = new NetnsTopology(prefix);
     try {
       await topo.build(options.nodes);
+      for (const [i, ms] of Object.entries(options.delayMs ?? {})) await topo.setDelay(Number(i), ms);
     } catch (err) {
       await topo.destroy();
       throw err;
@@ -146,6 +155,36 @@ export class NetnsTopology {
     const p = startProc('ip', ['netns', 'exec', ns, cmd, ...args], env ? { env: { ...process.env, ...env } } : {});
     this.procs.push(p);
     return p;
+  }
+
+  /**
+   * Makes router i hold every packet it forwards (LAN to WAN and back) for `oneWayMs` before passing
+   * it on, so a round trip through it takes 2 x oneWayMs longer; 0 removes the delay. A change swaps
+   * the iptables rule to a new helper first, then stops the old one, which lets what it held go.
+   */
+  async setDelay(i: number, oneWayMs: number): Promise<void> {
+    if (!(oneWayMs >= 0 && oneWayMs <= 10_000)) throw new RangeError(`delay ${oneWayMs} ms out of 0..10000`);
+    const routerNs = this.node(i).routerNs;
+    const rule = (op: '-A' | '-D', queue: number) => this.nsRun(routerNs, 'iptables', [op, 'FORWARD', '-j', 'NFQUEUE', '--queue-num', String(queue)]);
+    const old = this.delays.get(i);
+    this.delays.delete(i);
+    if (oneWayMs > 0) {
+      const queue = this.nextQueue++;
+      const proc = this.spawnIn(routerNs, await wanDelayBinary(), [String(queue), String(oneWayMs)]);
+      await proc.waitFor(/^wan-delay: queue \d+/m, 10_000);
+      await rule('-A', queue);
+      this.delays.set(i, { proc, queue, ms: oneWayMs });
+    }
+    if (old) {
+      await rule('-D', old.queue);
+      await old.proc.kill(2000);
+    }
+  }
+
+  /** The one-way delay router i adds now and its helper's PID; undefined without one. */
+  delayOf(i: number): { ms: number; pid: number } | undefined {
+    const d = this.delays.get(i);
+    return d && { ms: d.ms, pid: d.proc.pid };
   }
 
   /** Forgets NAT mappings and connection state on every router (between test cases). */
