@@ -354,8 +354,13 @@ export class RpcServer {
     };
     // Reading stops while too many calls run or the connection holds its share of reply memory.
     const resumeIfRoom = () => {
-      if (conn.callsRunning < maxInflight && account.held < budget.perConnectionBytes && s.isPaused() && !s.destroyed) s.resume();
+      if (conn.callsRunning < maxInflight && firstWaiting === waitingRecords.length && account.held < budget.perConnectionBytes && s.isPaused() && !s.destroyed) {
+        s.resume();
+      }
     };
+    const waitingRecords: Uint8Array[] = [];
+    const waitingLeases: Array<Lease | undefined> = [];
+    let firstWaiting = 0;
     // Replies with file-range bodies: their bytes must not interleave with other replies, so while
     // one is being sent (its buffers through the socket, its file ranges by sendfile once the socket
     // has taken everything before them) the connection's other replies wait, in order.
@@ -397,42 +402,67 @@ export class RpcServer {
           while (!sendingFile && held.length > 0) held.shift()!();
         });
     };
+    const startCall = (rec: Uint8Array, recLease: Lease | undefined) => {
+      conn.callsRunning++;
+      void this.handle(rec, 'tcp', s.remoteAddress ?? '', s.remotePort ?? 0, fileSender !== undefined, account).then((reply) => {
+        conn.callsRunning--;
+        let done = reply ? takeHooks(reply) : undefined;
+        if (recLease) {
+          // The record (arguments) is free once the reply is out: handlers keep no views of it.
+          const after = done;
+          done = () => {
+            after?.();
+            recLease.release();
+          };
+        }
+        if (reply && !s.destroyed) {
+          try {
+            const parts = markRecordParts<Uint8Array | FileSlice>(reply.hasFileBodies && fileSender ? reply.framedPartsWithFiles() : reply.framedParts());
+            const bytes = bufferBytes(parts);
+            budget.take(account, bytes);
+            writeParts(parts, bytes, done);
+            done = undefined;
+            if (account.held >= budget.perConnectionBytes) s.pause();
+          } catch {
+            /* connection gone while the call ran */
+          }
+        }
+        done?.(); // not handed to the socket
+        startWaiting();
+        resumeIfRoom();
+      });
+    };
+    // Records decoded but not started: one read can bring hundreds of small calls, and at most
+    // maxInflight run at once; the rest wait here (in order) and the socket is not read meanwhile.
+    const startWaiting = () => {
+      while (firstWaiting < waitingRecords.length && conn.callsRunning < maxInflight && !s.destroyed) {
+        const rec = waitingRecords[firstWaiting]!;
+        const lease = waitingLeases[firstWaiting];
+        waitingRecords[firstWaiting] = EMPTY_RECORD;
+        waitingLeases[firstWaiting] = undefined;
+        firstWaiting++;
+        startCall(rec, lease);
+      }
+      if (firstWaiting === waitingRecords.length) {
+        waitingRecords.length = 0;
+        waitingLeases.length = 0;
+        firstWaiting = 0;
+      }
+    };
     onRecords = (records) => {
       for (const rec of records) {
-        conn.callsRunning++;
-        if (conn.callsRunning >= maxInflight) s.pause();
         let recLease: Lease | undefined;
         if (assembling && rec.buffer === assembling.buf.buffer) {
           recLease = assembling;
           assembling = undefined;
         }
-        void this.handle(rec, 'tcp', s.remoteAddress ?? '', s.remotePort ?? 0, fileSender !== undefined, account).then((reply) => {
-          conn.callsRunning--;
-          let done = reply ? takeHooks(reply) : undefined;
-          if (recLease) {
-            // The record (arguments) is free once the reply is out: handlers keep no views of it.
-            const after = done;
-            done = () => {
-              after?.();
-              recLease!.release();
-            };
-          }
-          if (reply && !s.destroyed) {
-            try {
-              const parts = markRecordParts<Uint8Array | FileSlice>(reply.hasFileBodies && fileSender ? reply.framedPartsWithFiles() : reply.framedParts());
-              const bytes = bufferBytes(parts);
-              budget.take(account, bytes);
-              writeParts(parts, bytes, done);
-              done = undefined;
-              if (account.held >= budget.perConnectionBytes) s.pause();
-            } catch {
-              /* connection gone while the call ran */
-            }
-          }
-          done?.(); // not handed to the socket
-          resumeIfRoom();
-        });
+        if (conn.callsRunning < maxInflight && firstWaiting === waitingRecords.length) startCall(rec, recLease);
+        else {
+          waitingRecords.push(rec);
+          waitingLeases.push(recLease);
+        }
       }
+      if (conn.callsRunning >= maxInflight) s.pause();
     };
     if (s === accepted) s.on('data', (chunk: Buffer) => {
       let records: Uint8Array[];
@@ -453,6 +483,11 @@ export class RpcServer {
       // A record being assembled in a pooled buffer: the socket writes no more into it.
       assembling?.release();
       assembling = undefined;
+      // Records never started: their pooled buffers go back.
+      for (let i = firstWaiting; i < waitingLeases.length; i++) waitingLeases[i]?.release();
+      waitingRecords.length = 0;
+      waitingLeases.length = 0;
+      firstWaiting = 0;
       // The kernel holds none of our buffers once the socket is closed.
       while (unsent.size > 0) onWritten();
     });
@@ -599,6 +634,8 @@ export class RpcServer {
 /** Socket reads of anything but bulk record bodies go through one buffer of this size per connection
  * (small: what lands here of a bulk record is copied into it; many small calls still fit in one read). */
 const READ_SCRATCH_BYTES = 16 * 1024;
+/** Placeholder for a started record in the waiting list (the record itself is not kept). */
+const EMPTY_RECORD = new Uint8Array(0);
 /** Records at least this large are assembled in the record pool (when the server has one). */
 const POOLED_RECORD_MIN_BYTES = 128 * 1024;
 
