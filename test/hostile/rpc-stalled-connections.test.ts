@@ -151,14 +151,25 @@ test.serial('half-sent records and idle connections time out; a trickle does not
 test.serial('when every connection has a call running, a newcomer is refused (nothing is evicted)', async (t) => {
   let release: () => void = () => undefined;
   const blocked = new Promise<void>((r) => (release = r));
-  const slow: RpcProcedure<void, void> = { decodeArgs: () => undefined, run: () => blocked, encodeResult: () => undefined };
+  let running = 0;
+  const slow: RpcProcedure<void, void> = {
+    decodeArgs: () => undefined,
+    run: () => {
+      running++;
+      return blocked;
+    },
+    encodeResult: () => undefined,
+  };
   const server = new RpcServer({ maxConnections: 4 }).addProgram({ prog: 0x20000099, vers: 1, procedures: new Map([[1, slow]]) });
   const port = await server.listenTcp(0, '127.0.0.1');
   t.teardown(() => server.close());
   const clients = Array.from({ length: 4 }, () => new TcpRpcClient({ host: '127.0.0.1', port, timeoutMs: 5_000 }));
   t.teardown(() => clients.forEach((c) => c.close()));
   const pending = clients.map((c) => c.call(0x20000099, 1, 1, () => undefined));
-  for (let i = 0; i < 50 && server.openConnections < 4; i++) await sleep(20);
+  t.teardown(() => Promise.all(pending.map((p) => p.catch(() => undefined))));
+  // Every connection has its call running (not just open: an open one without a call may go).
+  for (let i = 0; i < 250 && running < 4; i++) await sleep(20);
+  t.is(running, 4);
   t.is(server.openConnections, 4);
   const extra = net.connect({ host: '127.0.0.1', port });
   extra.on('error', () => undefined);
