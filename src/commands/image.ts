@@ -41,7 +41,8 @@ options:
   --block-size BYTES       publish: manifest block size (default 65536)
   --version V              mount: this version instead of the latest
   --listen PORT            mount: NFS (and MOUNT) port to serve on
-  --host ADDR              mount: address to listen on (default 0.0.0.0)
+  --host ADDR              mount: address to listen on (default 127.0.0.1: the shadow takes writes, so
+                           only this machine's clients may reach it unless you choose otherwise)
   --shadow DIR             mount: where writes go (default STORE/shadow)
   --store DIR              mount: proxy state and block cache (default
                            /var/lib/overlay-images/NETWORK/APP/VERSION; a restart continues there)
@@ -165,7 +166,7 @@ export const command: Command = {
           version: a.options.version === undefined ? undefined : versionAt(stringOption(a, 'version')),
           nfsPort: intOption(a, 'listen', 0, 0, 65535),
           mountPort: a.options['mount-port'] === undefined ? undefined : intOption(a, 'mount-port', 0, 1, 65535),
-          host: stringOption(a, 'host', '0.0.0.0')!,
+          host: stringOption(a, 'host', '127.0.0.1')!,
           shadow: stringOption(a, 'shadow'),
           store: stringOption(a, 'store'),
           stallMs: a.options['stall-ms'] === undefined ? undefined : intOption(a, 'stall-ms', 2000, 200, 60_000),
