@@ -26,7 +26,6 @@ import {
   truncate,
   unlink,
   utimes,
-  type FileHandle as FsFileHandle,
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -234,13 +233,7 @@ export class LocalExport implements Nfs3Handlers {
    */
   private async inDir<T>(d: Resolved, fn: (dir: string) => Promise<T>): Promise<T> {
     if (this.readOnly) return fn(d.path);
-    const fh = await open(d.path, O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW);
-    try {
-      await checkSameFile(fh, d.stat);
-      return await fn(`/proc/${process.pid}/fd/${fh.fd}`);
-    } finally {
-      await fh.close();
-    }
+    return throughDescriptor(d, constants.O_DIRECTORY, fn);
   }
 
   /**
@@ -250,13 +243,7 @@ export class LocalExport implements Nfs3Handlers {
    */
   private async atObject<T>(f: Resolved, fn: (path: string, viaFd: boolean) => Promise<T>): Promise<T> {
     if (f.stat.isSymbolicLink()) return fn(f.path, false);
-    const fh = await open(f.path, O_PATH | constants.O_NOFOLLOW);
-    try {
-      await checkSameFile(fh, f.stat);
-      return await fn(`/proc/${process.pid}/fd/${fh.fd}`, true);
-    } finally {
-      await fh.close();
-    }
+    return throughDescriptor(f, 0, (path) => fn(path, true));
   }
 
   private async attrsOf(path: string): Promise<BigIntStats | undefined> {
@@ -835,8 +822,17 @@ function entryBytes(name: string): number {
 /** Linux O_PATH: a descriptor that names a file without opening it for I/O (not in fs.constants). */
 const O_PATH = 0o10000000;
 
-/** Fails with ESTALE unless the open descriptor is the file `st` describes (device and inode). */
-async function checkSameFile(fh: FsFileHandle, st: BigIntStats): Promise<void> {
-  const now = await fh.stat({ bigint: true });
-  if (now.dev !== st.dev || now.ino !== st.ino) throw Object.assign(new Error('no longer the file its handle names'), { code: 'ESTALE' });
+/**
+ * Opens `r.path` (O_PATH, O_NOFOLLOW and `flags`), fails with ESTALE unless it is the file `r.stat`
+ * describes (device and inode), and runs `fn` with the descriptor's /proc/PID/fd/N path.
+ */
+async function throughDescriptor<T>(r: Resolved, flags: number, fn: (path: string) => Promise<T>): Promise<T> {
+  const fh = await open(r.path, O_PATH | constants.O_NOFOLLOW | flags);
+  try {
+    const now = await fh.stat({ bigint: true });
+    if (now.dev !== r.stat.dev || now.ino !== r.stat.ino) throw Object.assign(new Error('no longer the file its handle names'), { code: 'ESTALE' });
+    return await fn(`/proc/${process.pid}/fd/${fh.fd}`);
+  } finally {
+    await fh.close();
+  }
 }
