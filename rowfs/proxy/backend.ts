@@ -1,7 +1,6 @@
 // One NFS server behind the proxy (the read-only main server or the shadow server): an NFSv3
 // client, the export's root handle, and the counters every call goes through. `ok` turns a non-OK
 // status into a StatusError so proxy code reads as straight-line steps.
-import type { Nfs3Client } from '../nfs3/client.js';
 import type { Nfs3ArgsOf, Nfs3ProcedureName, Nfs3ResOf } from '../nfs3/procedures.js';
 import { Nfs3Status, type FileHandle } from '../nfs3/types.js';
 import type { OpaqueAuth } from '../rpc/message.js';
@@ -11,10 +10,15 @@ import { StatusError } from './errors.js';
 
 export type BackendRole = 'main' | 'shadow';
 
+/** What a backend calls: an NFSv3 client over RPC, or a local export in-process (local-shadow.ts). */
+export interface Nfs3Caller {
+  call<N extends Nfs3ProcedureName>(name: N, args: Nfs3ArgsOf<N>, opts?: RpcCallOptions): Promise<Nfs3ResOf<N>>;
+}
+
 export class Backend {
   constructor(
     readonly role: BackendRole,
-    readonly client: Nfs3Client,
+    readonly client: Nfs3Caller,
     public root: FileHandle,
     private readonly counters: Counters,
   ) {}

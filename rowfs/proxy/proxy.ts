@@ -29,6 +29,8 @@ import { DEFAULT_POOL_BUFFERS, MainReader, REPLY_HEADER_ROOM_BYTES } from './mai
 import { BufferPool } from '../rpc/buffer-pool.js';
 import { rootCred } from '../nfs3/client.js';
 import { SpliceFetcher, nativeFileSender } from './splice-fetcher.js';
+import type { Nfs3Caller } from './backend.js';
+import { openLocalShadow } from './local-shadow.js';
 import { ReplicatedMain, type ReplicaEvent, type ReplicaSource, type ReplicaVerifier } from './replicated-main.js';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
@@ -87,6 +89,11 @@ export interface RowfsProxyOptions {
    * data in flight falls back to ordinary heap buffers (counted as pool misses).
    */
   poolBuffers?: number;
+  /**
+   * A local shadow directory (`shadow: { dir }`) is called in-process (default true); false serves
+   * it with the embedded NFSv3 server on loopback and goes through RPC (the old way, for comparison).
+   */
+  inProcessShadow?: boolean;
   /** Deadline of one call to main or shadow, retransmissions included (ms). */
   backendTimeoutMs?: number;
   /**
@@ -164,15 +171,24 @@ export class RowfsProxy {
     const timeoutMs = o.backendTimeoutMs ?? DEFAULT_BACKEND_TIMEOUT_MS;
     const single = 'host' in o.main ? o.main : undefined;
     const main = single ? await this.connect('main', single, timeoutMs) : undefined;
-    let shadowSpec: NfsExportSpec;
-    if ('dir' in o.shadow) {
+    // A local shadow directory is called in-process (local-shadow.ts); with inProcessShadow false it
+    // is served by the embedded server on loopback as before (for comparison).
+    let shadowParts: { caller: Nfs3Caller; root: Uint8Array };
+    if ('dir' in o.shadow && o.inProcessShadow !== false) {
       makeDirectory(o.shadow.dir);
-      this.embedded = await startEmbeddedServer({ exportDir: o.shadow.dir, host: '127.0.0.1', nfsPort: 0, mountPort: 0 });
-      shadowSpec = { host: '127.0.0.1', exportPath: this.embedded.exportPath, nfsPort: this.embedded.nfsPort, mountPort: this.embedded.mountPort };
+      shadowParts = await openLocalShadow(o.shadow.dir);
     } else {
-      shadowSpec = o.shadow;
+      let shadowSpec: NfsExportSpec;
+      if ('dir' in o.shadow) {
+        makeDirectory(o.shadow.dir);
+        this.embedded = await startEmbeddedServer({ exportDir: o.shadow.dir, host: '127.0.0.1', nfsPort: 0, mountPort: 0 });
+        shadowSpec = { host: '127.0.0.1', exportPath: this.embedded.exportPath, nfsPort: this.embedded.nfsPort, mountPort: this.embedded.mountPort };
+      } else {
+        shadowSpec = o.shadow;
+      }
+      const shadow = await this.connect('shadow', shadowSpec, timeoutMs);
+      shadowParts = { caller: shadow.nfs, root: shadow.root };
     }
-    const shadow = await this.connect('shadow', shadowSpec, timeoutMs);
     const mainId = single ? `${single.host}:${single.exportPath}` : (o.main as ReplicatedMainSpec).id;
     this.store = await StateStore.open(o.stateDir, { blockSizeBytes: o.blockSizeBytes, mainId });
     const bs = this.store.blockSize;
@@ -182,12 +198,12 @@ export class RowfsProxy {
     }
     const counters = this.counters;
     const mainB = main ? new Backend('main', main.nfs, main.root, counters) : await this.openReplicated(o.main as ReplicatedMainSpec);
-    const shadowB = new Backend('shadow', shadow.nfs, shadow.root, counters);
-    const [mInfo, sInfo] = await Promise.all([mainB.ok('FSINFO', { fsroot: mainB.root }), shadowB.ok('FSINFO', { fsroot: shadow.root })]);
+    const shadowB = new Backend('shadow', shadowParts.caller, shadowParts.root, counters);
+    const [mInfo, sInfo] = await Promise.all([mainB.ok('FSINFO', { fsroot: mainB.root }), shadowB.ok('FSINFO', { fsroot: shadowB.root })]);
     const mainRead = Math.min(mInfo.rtmax || MAX_IO_BYTES, MAX_IO_BYTES);
     const shadowIo = Math.min(sInfo.rtmax || MAX_IO_BYTES, sInfo.wtmax || MAX_IO_BYTES, MAX_IO_BYTES);
     const core = new ProxyCore({ store: this.store, main: mainB, shadow: shadowB, counters });
-    await core.initRoot(mainB.root, shadow.root);
+    await core.initRoot(mainB.root, shadowB.root);
     const listings = new Listings(core);
     const pool = new BufferPool(mainRead + REPLY_HEADER_ROOM_BYTES, o.poolBuffers ?? DEFAULT_POOL_BUFFERS);
     // Replicas: every block is checked against the manifest and may come from another server after

@@ -1,0 +1,41 @@
+// The shadow as direct calls into the embedded export's procedures (issue 15 part 2): for a local
+// shadow directory the proxy used to serve the directory with the embedded NFSv3 server on
+// loopback and talk to it as a client, so every shadow operation was encoded, sent over TCP,
+// decoded, served, encoded, sent back and decoded again. Here the same LocalExport code runs the
+// call in-process: no XDR, no socket. (A shadow on another NFS server still goes over RPC.)
+import { realpathSync } from 'node:fs';
+import type { Nfs3ArgsOf, Nfs3ProcedureName, Nfs3ResOf } from '../nfs3/procedures.js';
+import { NFS3_PROGRAM, NFS3_VERSION, Nfs3Proc, type FileHandle } from '../nfs3/types.js';
+import { AUTH_NONE, AuthFlavor, decodeAuthSys, type OpaqueAuth } from '../rpc/message.js';
+import type { RpcCallContext } from '../rpc/server.js';
+import { LocalExport } from '../server/local-export.js';
+import type { Nfs3Caller } from './backend.js';
+
+type Handler = (args: unknown, ctx: RpcCallContext) => unknown;
+
+/** A LocalExport over `dir` and a caller that runs procedures on it directly. */
+export async function openLocalShadow(dir: string): Promise<{ caller: Nfs3Caller; root: FileHandle }> {
+  const exp = new LocalExport({ root: realpathSync(dir) });
+  await exp.init();
+  const caller: Nfs3Caller = {
+    async call<N extends Nfs3ProcedureName>(name: N, args: Nfs3ArgsOf<N>, opts?: { cred?: OpaqueAuth }): Promise<Nfs3ResOf<N>> {
+      const handler = (exp as unknown as Record<string, Handler>)[name];
+      if (typeof handler !== 'function') throw new Error(`the local shadow has no procedure ${name}`);
+      const cred = opts?.cred ?? AUTH_NONE;
+      const ctx: RpcCallContext = {
+        xid: 0,
+        prog: NFS3_PROGRAM,
+        vers: NFS3_VERSION,
+        proc: Nfs3Proc[name as keyof typeof Nfs3Proc] as number,
+        cred,
+        ...(cred.flavor === AuthFlavor.AUTH_SYS ? { authSys: decodeAuthSys(cred.body) } : {}),
+        transport: 'tcp',
+        remoteAddress: '127.0.0.1',
+        remotePort: 0,
+        sendsFiles: false,
+      };
+      return (await handler.call(exp, args, ctx)) as Nfs3ResOf<N>;
+    },
+  };
+  return { caller, root: exp.rootHandle() };
+}
