@@ -20,8 +20,12 @@ export interface Dht {
    * the current owner may refresh. Rejects with DhtConflictError (name 'DhtConflictError') otherwise.
    */
   create(key: Uint8Array, value: Uint8Array, ttlMs: number): Promise<void>;
-  /** All live values under `key` (any owner), each verified. */
-  get(key: Uint8Array): Promise<DhtRecord[]>;
+  /**
+   * All live values under `key` (any owner), each verified. `hedged`: for lookups on a data path
+   * that would rather have a quick answer than the primary's (DhtOptions.hedgeMs); a check that
+   * must see every rival (a lease read-back) leaves it off.
+   */
+  get(key: Uint8Array, o?: { hedged?: boolean }): Promise<DhtRecord[]>;
   /** Removes this node's own value under `key` (e.g. a lease release). */
   remove(key: Uint8Array): Promise<void>;
 }

@@ -90,7 +90,8 @@ export class VipDirectory implements VipResolver {
     if (this.lastQuery.size > this.maxEntries) this.lastQuery.delete(this.lastQuery.keys().next().value!);
     let records;
     try {
-      records = await this.c.dht.get(leaseKey(this.o.network, intToIpv4(vip)));
+      // Hedged: packets wait for this answer; a stale one is caught by the forwarder's owner check (refresh).
+      records = await this.c.dht.get(leaseKey(this.o.network, intToIpv4(vip)), { hedged: true });
     } catch (err) {
       this.stats.errors++;
       throw err;

@@ -18,7 +18,7 @@ import type { Dht, DhtRecord } from '../api.js';
 import type { Clock, Random, Timer } from '../clock.js';
 import type { Identity } from '../identity.js';
 import type { RingAddress } from '../link/link.js';
-import { keyToAddress } from '../ring/ring.js';
+import { closerTo, keyToAddress } from '../ring/ring.js';
 import { DhtConflictError, DhtError } from './dht-errors.js';
 import { encodeDhtMessage, type Copy, type DhtRequest, type DhtResponse, type ReplicaMessage } from './dht-messages.js';
 import { mergeCopies, RecordStore } from './record-store.js';
@@ -34,6 +34,15 @@ export interface DhtOptions {
   replicaTimeoutMs: number;
   /** Client attempts before giving up (timeouts and replication shortfalls are retried). */
   attempts: number;
+  /**
+   * A hedged get (`get(key, { hedged: true })`) unanswered this long is also sent straight (exact) to
+   * the next closest linked peer, which answers it as a primary would, from its copy and its
+   * neighbours': when the primary, or the hop towards it, has died and nobody has noticed yet, the
+   * answer need not wait for the request timeout and for retries that greedy routing sends to the
+   * same dead node. The stand-in's view may be partial (a copy that has not reached it yet), so
+   * only callers that prefer speed ask for it. 0: never.
+   */
+  hedgeMs: number;
   /** Base of the owner's sequence numbers: wall-clock ms at start for real nodes, so versions survive restarts. */
   seqEpochMs: number;
   /** Lifetime of a removal's tombstone when the removed value's ttl is unknown. */
@@ -57,6 +66,8 @@ export interface DhtHost {
    * `detour`: start through a random neighbour, so a retry avoids a path with a dead hop.
    */
   routeToKey(position: RingAddress, payload: Uint8Array, detour: boolean): boolean;
+  /** Routes `payload` to exactly `peer` (asking it to answer through our first hop; ourselves: delivered here); false if no route. */
+  routeTo(peer: RingAddress, payload: Uint8Array): boolean;
   /** Routes an answer back to a client, through `replyVia` if the client asked for it. */
   replyTo(client: RingAddress, replyVia: RingAddress | undefined, payload: Uint8Array): void;
   /** Sends to a directly linked peer; false if there is no link. */
@@ -107,15 +118,17 @@ export class DhtService implements Dht {
     await this.write(key, new Uint8Array(0), ttl, false, true);
   }
 
-  async get(key: Uint8Array): Promise<DhtRecord[]> {
+  async get(key: Uint8Array, o: { hedged?: boolean } = {}): Promise<DhtRecord[]> {
     checkLimits({ key, value: new Uint8Array(0), ttlMs: 1 });
     const position = keyToAddress(key);
-    let live = this.validCopies(key, (await this.attempt(position, (id) => ({ t: 'get', id, key }))).copies);
+    const build = (id: number): DhtRequest => ({ t: 'get', id, key });
+    const hedged = o.hedged === true;
+    let live = this.validCopies(key, (await this.attempt(position, build, false, hedged)).copies);
     if (live.length === 0) {
       // Nothing found: ask again along another path (through a random neighbour), in case the
       // first answer came from a node that only believed itself closest (the ring still settling).
       this.host.count('dht_get_retry_empty');
-      live = this.validCopies(key, (await this.attempt(position, (id) => ({ t: 'get', id, key }), true)).copies);
+      live = this.validCopies(key, (await this.attempt(position, build, true, hedged)).copies);
     }
     return live
       // Plain copies: decoded fields are views into a received frame.
@@ -145,11 +158,11 @@ export class DhtService implements Dht {
     }
   }
 
-  /** Sends a request to the key's primary, retrying timeouts and replication shortfalls. */
-  private async attempt(position: RingAddress, build: (id: number) => DhtRequest, detourFirst = false): Promise<Extract<DhtResponse, { t: 'ok' }>> {
+  /** Sends a request to the key's primary, retrying timeouts and replication shortfalls; `hedge`: see DhtOptions.hedgeMs (reads only). */
+  private async attempt(position: RingAddress, build: (id: number) => DhtRequest, detourFirst = false, hedge = false): Promise<Extract<DhtResponse, { t: 'ok' }>> {
     let last: DhtResponse | undefined;
     for (let i = 0; i < this.opts.attempts && !this.stopped; i++) {
-      last = await this.requestOnce(position, build(this.id()), detourFirst || i > 0);
+      last = hedge && this.opts.hedgeMs > 0 ? await this.hedgedRequest(position, build, detourFirst || i > 0, i) : await this.requestOnce(position, build(this.id()), detourFirst || i > 0);
       if (last.t === 'ok') return last;
       if (last.code === 'conflict') throw new DhtConflictError('another owner holds a live value under this key');
       if (last.code === 'invalid' || last.code === 'stale') throw new DhtError(last.code, `DHT refused the record: ${last.code}`, last.heldSeq);
@@ -158,7 +171,45 @@ export class DhtService implements Dht {
     throw new DhtError(code, `DHT request failed after ${this.opts.attempts} attempts: ${code}`);
   }
 
-  private requestOnce(position: RingAddress, req: DhtRequest, detour: boolean): Promise<DhtResponse> {
+  /**
+   * One attempt of a read: routed to the key, and if unanswered after hedgeMs, also sent exactly to
+   * a stand-in (the next closest linked peer after the one greedy routing starts with, or ourselves;
+   * later attempts take the following ones).
+   * The first answer with copies wins; otherwise, once both are in, the routed one's.
+   */
+  private hedgedRequest(position: RingAddress, build: (id: number) => DhtRequest, detour: boolean, attemptNo: number): Promise<DhtResponse> {
+    return new Promise((resolve) => {
+      let pending = 1;
+      let settled = false;
+      let routed: DhtResponse | undefined;
+      const finish = (r: DhtResponse, fromStandIn: boolean) => {
+        pending--;
+        if (settled) return;
+        if (!fromStandIn) routed = r;
+        // Only copies settle it early. A stand-in's empty answer is weak (it may lie outside the
+        // replica set): with both in, the routed answer counts, and its error makes the caller retry.
+        if (pending > 0 && !(r.t === 'ok' && r.copies.length > 0)) return;
+        settled = true;
+        hedgeTimer.cancel();
+        resolve(r.t === 'ok' && r.copies.length > 0 ? r : routed ?? r);
+      };
+      const hedgeTimer = this.host.clock.setTimeout(() => {
+        const near = this.host.closestPeers(position, this.opts.replicas + 1).filter((p) => closerTo(position, p, this.host.self));
+        // near[0] is where greedy routing went; the next ones, or we ourselves, can stand in (if we
+        // are closer than every peer, the request was ours to answer in the first place).
+        const standIns = [...near.slice(1), this.host.self];
+        const standIn = near.length > 0 ? standIns[attemptNo % standIns.length] : undefined;
+        if (settled || standIn === undefined) return;
+        this.host.count('dht_get_hedged');
+        pending++;
+        void this.requestOnce(position, build(this.id()), false, standIn).then((r) => finish(r, true));
+      }, this.opts.hedgeMs);
+      void this.requestOnce(position, build(this.id()), detour).then((r) => finish(r, false));
+    });
+  }
+
+  /** One request, routed to the key (through a random neighbour if `detour`), or exactly to `to`. */
+  private requestOnce(position: RingAddress, req: DhtRequest, detour: boolean, to?: RingAddress): Promise<DhtResponse> {
     return new Promise((resolve) => {
       const timer = this.host.clock.setTimeout(() => {
         this.clientWaits.delete(req.id);
@@ -166,7 +217,8 @@ export class DhtService implements Dht {
         resolve({ t: 'err', id: req.id, code: 'timeout' });
       }, this.opts.requestTimeoutMs);
       this.clientWaits.set(req.id, { done: resolve, timer });
-      if (!this.host.routeToKey(position, encodeDhtMessage(req), detour)) {
+      const payload = encodeDhtMessage(req);
+      if (!(to === undefined ? this.host.routeToKey(position, payload, detour) : this.host.routeTo(to, payload))) {
         // No link at all: fail this attempt at once rather than waiting.
         timer.cancel();
         this.clientWaits.delete(req.id);

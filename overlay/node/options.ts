@@ -113,6 +113,7 @@ export const defaultOverlayOptions: OverlayOptions = {
     requestTimeoutMs: 6_000,
     replicaTimeoutMs: 2_000,
     attempts: 4,
+    hedgeMs: 1_000,
     seqEpochMs: 0,
     tombstoneTtlMs: 3_600_000,
     repairIntervalMs: 30_000,

@@ -125,6 +125,7 @@ export class OverlayNode implements Overlay {
         random: deps.random,
         self: this.address,
         routeToKey: (position, payload, detour) => this.sendRouted(position, APP_DHT, payload, { exact: false, askReplyVia: true, ...(detour ? { via: this.randomNeighbour() } : {}) }),
+        routeTo: (peer, payload) => this.sendRouted(peer, APP_DHT, payload, { exact: true, askReplyVia: true }),
         replyTo: (client, via, payload) => void this.sendRouted(client, APP_DHT, payload, { exact: true, via }),
         sendLocal: (peer, payload) => this.sendLocal(peer, LOCAL_DHT, payload),
         closestPeers: (position, n) => this.table.closestN(position, n),

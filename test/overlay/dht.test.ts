@@ -6,13 +6,14 @@ import { signRecord } from '../../overlay/dht/record.js';
 import { LOCAL_DHT } from '../../overlay/node/app-tags.js';
 import { keyToAddress, ringDist } from '../../overlay/ring/ring.js';
 import { encodeFrame, FRAME_LOCAL } from '../../overlay/wire/frame.js';
+import { defaultOverlayOptions, type OverlayOptions } from '../../overlay/node/options.js';
 import { Simulation, type SimNode } from '../../simulations/simulation.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-async function network(n: number, seed: number): Promise<Simulation> {
-  const sim = new Simulation(seed);
+async function network(n: number, seed: number, options: Partial<OverlayOptions> = {}): Promise<Simulation> {
+  const sim = new Simulation(seed, options);
   for (let i = 0; i < n; i++) {
     sim.addNode();
     await sim.runFor(500);
@@ -109,6 +110,30 @@ test('re-replication: after holders crash, the value is copied to new closest no
   }
   const reader = [...sim.nodes.values()].find((n) => n !== writer)!;
   t.deepEqual((await settle(sim, reader.node.dht.get(key))).map((r) => dec.decode(r.value)), ['still here']);
+});
+
+test('a hedged get whose primary has just crashed is answered by a stand-in after hedgeMs, not after request timeouts', async (t) => {
+  const elapsed: number[] = [];
+  for (const hedgeMs of [0, defaultOverlayOptions.dht.hedgeMs]) {
+    const sim = await network(20, 8, { dht: { ...defaultOverlayOptions.dht, hedgeMs } });
+    t.teardown(() => sim.stopAll());
+    const writer = sim.randomNode();
+    const key = enc.encode('address/record');
+    await settle(sim, writer.node.dht.put(key, enc.encode('v'), 600_000));
+    const pos = keyToAddress(key);
+    const primary = sim.sortedAddresses().sort((x, y) => (ringDist(x, pos) < ringDist(y, pos) ? -1 : 1))[0]!;
+    const reader = [...sim.nodes.values()].find((n) => n !== writer && n.node.address !== primary)!;
+    sim.crash(primary);
+    const start = sim.clock.now();
+    const got = await settle(sim, reader.node.dht.get(key, { hedged: true }));
+    elapsed.push(sim.clock.now() - start);
+    t.deepEqual(got.map((r) => dec.decode(r.value)), ['v'], `hedgeMs ${hedgeMs}`);
+  }
+  t.log(`get after the primary crashed: ${elapsed[0]} ms without hedging, ${elapsed[1]} ms with`);
+  // Without the hedge the request waits at least one request timeout at the dead primary.
+  t.true(elapsed[0]! >= defaultOverlayOptions.dht.requestTimeoutMs, `unhedged ${elapsed[0]} ms`);
+  // With it: the hedge delay, then the stand-in's gather (bounded by the replica timeout).
+  t.true(elapsed[1]! <= defaultOverlayOptions.dht.hedgeMs + defaultOverlayOptions.dht.replicaTimeoutMs + 500, `hedged ${elapsed[1]} ms`);
 });
 
 test('a forged record pushed by a member is refused on store', async (t) => {
