@@ -17,7 +17,7 @@ export class StateLockError extends Error {
     /** The process holding it, when known. */
     readonly holderPid: number | undefined,
   ) {
-    super(holderPid !== undefined ? `in use by process ${holderPid} (lock ${lockPath})` : `in use (lock ${lockPath} changed while it was being taken)`);
+    super(holderPid !== undefined ? `in use by process ${holderPid}, which is already running with it (lock ${lockPath})` : `in use (lock ${lockPath} changed while it was being taken)`);
   }
 }
 
