@@ -10,6 +10,7 @@ import { RefreshLoop } from './refresh-loop.js';
 import { ImageMounting } from './image-mounting.js';
 import type { LocalNode } from './local-node.js';
 import { versionManifest } from './version-manifest.js';
+import { lockStateDir } from '../commands/command.js';
 
 export interface ImageBootRootOptions {
   app: string;
@@ -72,6 +73,7 @@ export class ImageBootRoot {
     if (!v) throw new Error(`${o.app} has no version ${version}`);
     const info = await o.node.info();
     const store = join(o.storeRoot, version);
+    lockStateDir(store, 'image store');
     const manifest = await versionManifest(o.registry, info, o.app, version, v.digest, store);
     let lastError: unknown;
     for (let tries = 0; tries < MAX_PORTS; tries++) {

@@ -14,7 +14,7 @@ import type { VersionInfo } from '../../rowfs/image/records.js';
 import { ProxyStartError } from '../../rowfs/proxy/errors.js';
 import { StateStoreError } from '../../rowfs/state/store.js';
 import { ControlClientError } from '../control/client.js';
-import { CliError } from '../commands/command.js';
+import { CliError, lockStateDir } from '../commands/command.js';
 import { indexApp, indexedApps } from './app-index.js';
 import { ImageBootRoot } from './image-boot-root.js';
 import { ImageMounting } from './image-mounting.js';
@@ -292,6 +292,8 @@ export async function mountImage(o: Common & { app: string; version?: string; nf
   const v = view.versions.find((x) => x.version === version);
   if (!v) throw new CliError(`${app} has no version ${version} (versions: ${view.versions.map((x) => x.version).join(', ') || 'none'})`, 1);
   const store = resolve(o.store ?? join(IMAGE_STORE_ROOT, info.network, app, version));
+  // One mount per store: two proxies on one state would each see the other's files as STALE.
+  lockStateDir(store, '--store');
   const mounting = await ImageMounting.start({
     app,
     version,
