@@ -54,6 +54,7 @@ export class Counters {
   fromReplica(server: string, bytes: number): void {
     this.replicas ??= { bytesFrom: new Map(), failovers: 0, verifyFailures: 0, badServers: new Set() };
     this.replicas.bytesFrom.set(server, (this.replicas.bytesFrom.get(server) ?? 0) + bytes);
+    this.bytesFromMain += bytes;
   }
 
   call(target: CallTarget, proc: string): void {

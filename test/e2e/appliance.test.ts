@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildInitramfs, installedKernel, moduleChain } from '../helpers/initramfs.js';
 import { run } from '../helpers/proc.js';
-import { parseSums, treeDigest, writeImage } from './appliance.js';
+import { NFSROOT_SPLIT, parseSums, treeDigest, writeImage } from './appliance.js';
 
 function withImage(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'e2e-image-'));
@@ -32,6 +32,15 @@ test('the tree digest changes with content, mode, name and link target, and only
     undo();
     t.is(treeDigest(dir), d0, `${what} undone`);
   }
+});
+
+test("the initramfs's root path split: options from an `overlay boot --image` root path, the command line's port for a bare one", async (t) => {
+  const split = async (rootPath: string, port: string) =>
+    (await run('busybox', ['sh', '-c', `${NFSROOT_SPLIT}\nnfsroot_split "$1" "$2"; printf '%s|%s' "$src" "$opts"`, 'sh', rootPath, port])).stdout;
+  t.is(await split('10.98.0.1:/images/app/1.2,vers=3,tcp,port=2060,mountport=2060', '2049'), '10.98.0.1:/images/app/1.2|nolock,mountproto=tcp,vers=3,tcp,port=2060,mountport=2060');
+  t.is(await split('10.79.1.1:/export/e2e', '2049'), '10.79.1.1:/export/e2e|nolock,vers=3,tcp,port=2049,mountport=2049,mountproto=tcp');
+  // Words and quotes in a hostile root path stay inside the two variables.
+  t.is(await split('h:/p;reboot,port=1 $(x)', '1'), 'h:/p;reboot|nolock,mountproto=tcp,port=1 $(x)');
 });
 
 test('console checksums are grouped by phase; other lines and noise are ignored', (t) => {

@@ -98,13 +98,26 @@ export function parseSums(serial: string): Map<string, Map<string, string>> {
 }
 
 /**
+ * Shell function for /init: splits a DHCP root path (option 17) into the NFS source `$src` and the
+ * mount options `$opts`. `SERVER:PATH,OPTION,...` (what `overlay boot --image` sends, e.g.
+ * `10.0.0.1:/images/app/1,vers=3,tcp,port=2060,mountport=2060`) brings its own options; a bare
+ * `SERVER:PATH` gets NFSv3 over TCP on port $2 (from the kernel command line).
+ */
+export const NFSROOT_SPLIT = `nfsroot_split() {
+  src=\${1%%,*}
+  if [ "$src" != "$1" ]; then opts="nolock,mountproto=tcp,\${1#*,}"; else opts="nolock,vers=3,tcp,port=$2,mountport=$2,mountproto=tcp"; fi
+}`;
+
+/**
  * Initramfs /init: load the modules, DHCP (our server; the root path comes in option 17), mount
  * the root over NFSv3/TCP with the kernel client from the proxy, switch_root into its /sbin/init.
- * The NFS and MOUNT port are on the kernel command line (`e2e.port=`), set by the iPXE script.
+ * The NFS and MOUNT port come with the root path, or else from the kernel command line
+ * (`e2e.port=`, set by the iPXE script).
  */
 export function initramfsInit(modules: string[]): string {
   return `
 up() { cut -d' ' -f1 /proc/uptime; }
+${NFSROOT_SPLIT}
 fail() { echo "E2E FAIL $*"; poweroff -f; }
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -118,7 +131,8 @@ ip link set eth0 up || fail "no eth0"
 udhcpc -i eth0 -s /bin/lease.sh -O rootpath -q -f -n -t 10 -T 2 >/dev/null 2>&1 || fail "no DHCP lease"
 . /tmp/lease
 echo "E2E lease ip=$ip rootpath=$rootpath t=$(up)"
-mount -t nfs -o nolock,vers=3,tcp,port=$port,mountport=$port,mountproto=tcp "$rootpath" /newroot || fail "nfs mount of $rootpath"
+nfsroot_split "$rootpath" "$port"
+mount -t nfs -o "$opts" "$src" /newroot || fail "nfs mount of $src with $opts"
 echo "E2E mounted t=$(up)"
 mount -o move /proc /newroot/proc
 mount -o move /sys /newroot/sys

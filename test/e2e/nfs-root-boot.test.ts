@@ -18,7 +18,7 @@ import { startGanesha, type Ganesha } from '../helpers/ganesha.js';
 import { buildInitramfs, installedKernel, moduleChain } from '../helpers/initramfs.js';
 import { nfsCat, nfsLsNames, type NfsTarget } from '../helpers/libnfs.js';
 import { Netns, vethPair } from '../helpers/netns.js';
-import { run, type Proc } from '../helpers/proc.js';
+import { exitWithin, run, type Proc } from '../helpers/proc.js';
 import { Milestones, serialText, startPxeVm } from '../helpers/vm.js';
 import {
   A_BIN_BYTES, AFTER_RESTART, DATA_AFTER, READ_FILES, expectedAfterChanges, imageSums, initramfsInit, LEASE_SCRIPT, parseSums, sha256, treeDigest, writeImage,
@@ -151,10 +151,7 @@ test('a diskless VM PXE-boots through our boot services and runs from an NFS roo
         t.log(`${name}: proxy killed and restarted ${Date.now() - t0} ms after qemu start`);
       }
     }
-    const exit = await Promise.race([
-      vm.exited.then(() => 'exited'),
-      new Promise<string>((r) => setTimeout(() => r('timeout'), BOOT_TIMEOUT_MS)),
-    ]);
+    const exit = await exitWithin(vm, BOOT_TIMEOUT_MS);
     if (exit === 'timeout') await vm.kill(1000);
     const milestones = { ...(await marks.settled()), poweredOff: exit === 'exited' ? Date.now() - t0 : undefined };
     const serial = serialText(vm.output());

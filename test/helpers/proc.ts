@@ -86,3 +86,14 @@ export async function run(cmd: string, args: string[], timeoutMs = 30_000): Prom
     throw new Error(`${cmd} ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
   }
 }
+
+/** Waits for `p` to exit, at most `timeoutMs`; the timer is cleared either way (a pending one would hold the test process open). */
+export async function exitWithin(p: Proc, timeoutMs: number): Promise<'exited' | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
+  try {
+    return await Promise.race([p.exited.then(() => 'exited' as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

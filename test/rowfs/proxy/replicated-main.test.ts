@@ -117,6 +117,8 @@ test('a read continues from the other replica when the server in use stops mid-r
   const snap = s.proxy.counters.snapshot();
   t.is(snap.replicas!.failovers, 1);
   t.true(Object.values(snap.replicas!.bytesFrom).filter((n) => n > 0).length === 2, 'bytes came from both servers');
+  t.is(snap.bytes.fromMain, Object.values(snap.replicas!.bytesFrom).reduce((a, b) => a + b, 0), 'bytes from main are the sum over the replicas');
+  t.true(snap.bytes.fromMain >= BIG);
 });
 
 test('a replica with one wrong byte is caught: the client gets the right bytes from the good one', async (t) => {
