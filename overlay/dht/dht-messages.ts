@@ -13,7 +13,8 @@ const ERROR_CODES: readonly string[] = ['conflict', 'invalid', 'stale', 'replica
 /** Client -> primary. */
 export type DhtRequest =
   | { t: 'put'; id: number; record: SignedRecord; exclusive: boolean }
-  | { t: 'get'; id: number; key: Uint8Array };
+  /** `quick`: a hedged read; the answering node does not wait for one silent peer (see DhtService.gather). */
+  | { t: 'get'; id: number; key: Uint8Array; quick?: boolean };
 /** Primary -> client. */
 export type DhtResponse =
   | { t: 'ok'; id: number; copies: Copy[] }
@@ -44,6 +45,7 @@ export function encodeDhtMessage(m: DhtMessage): Uint8Array {
     case 'put':
       return pack({ t: m.t, id: m.id, r: recordToWire(m.record), x: m.exclusive });
     case 'get':
+      return pack(m.quick ? { t: m.t, id: m.id, k: m.key, q: true } : { t: m.t, id: m.id, k: m.key });
     case 'fetch':
       return pack({ t: m.t, id: m.id, k: m.key });
     case 'ok':
@@ -68,7 +70,10 @@ export function decodeDhtMessage(b: Uint8Array): DhtMessage {
   switch (t) {
     case 'put':
       return { t, id: id(), record: recordFromWire(o.r), exclusive: field(o, 'x', isBool, 'dht') };
-    case 'get':
+    case 'get': {
+      const key = field(o, 'k', bytesUpTo(MAX_KEY_BYTES), 'dht');
+      return o.q !== undefined ? { t, id: id(), key, quick: field(o, 'q', isBool, 'dht') } : { t, id: id(), key };
+    }
     case 'fetch':
       return { t, id: id(), key: field(o, 'k', bytesUpTo(MAX_KEY_BYTES), 'dht') };
     case 'ok':

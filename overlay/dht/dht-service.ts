@@ -121,8 +121,8 @@ export class DhtService implements Dht {
   async get(key: Uint8Array, o: { hedged?: boolean } = {}): Promise<DhtRecord[]> {
     checkLimits({ key, value: new Uint8Array(0), ttlMs: 1 });
     const position = keyToAddress(key);
-    const build = (id: number): DhtRequest => ({ t: 'get', id, key });
     const hedged = o.hedged === true;
+    const build = (id: number): DhtRequest => (hedged ? { t: 'get', id, key, quick: true } : { t: 'get', id, key });
     let live = this.validCopies(key, (await this.attempt(position, build, false, hedged)).copies);
     if (live.length === 0) {
       // Nothing found: ask again along another path (through a random neighbour), in case the
@@ -243,7 +243,7 @@ export class DhtService implements Dht {
     const answer = (res: DhtResponse) => this.host.replyTo(client, replyVia, encodeDhtMessage(res));
     if (req.t === 'get') {
       this.host.count('dht_primary_get');
-      this.gather(req.key, () => answer({ t: 'ok', id: req.id, copies: this.store.lookup(req.key, this.host.clock.now()) }));
+      this.gather(req.key, req.quick === true, () => answer({ t: 'ok', id: req.id, copies: this.store.lookup(req.key, this.host.clock.now()) }));
       return;
     }
     this.host.count('dht_primary_put');
@@ -306,7 +306,7 @@ export class DhtService implements Dht {
    * finds nothing at all, asks the next ones along the ring once more. Then read repair: each
    * answering member of the replica set that lacked the newest version of a value gets it.
    */
-  private gather(key: Uint8Array, done: () => void): void {
+  private gather(key: Uint8Array, quick: boolean, done: () => void): void {
     const position = keyToAddress(key);
     const r = this.opts.replicas;
     const asked = new Set<RingAddress>();
@@ -324,7 +324,9 @@ export class DhtService implements Dht {
           answers.set(peer, mine);
           return true;
         },
-        () => false,
+        // A quick (hedged) read does not wait for one silent peer once the others answered and a copy
+        // is in hand: it is likely dead and not yet detected, and every write reached r holders.
+        (unanswered) => quick && unanswered <= 1 && answers.size > 0 && this.store.lookup(key, this.host.clock.now()).length > 0,
         () => then(),
       );
     };
@@ -364,13 +366,13 @@ export class DhtService implements Dht {
   /**
    * Sends `request(id)` to each linked peer (one id each) and collects the answers: `answer` returns
    * false for a message that is not an answer to it (ignored). Ends -- `done` runs exactly once --
-   * when every reachable peer answered, when `enough()` holds, or after the replica timeout.
+   * when every reachable peer answered, when `enough(unanswered)` holds, or after the replica timeout.
    */
   private askPeers(
     peers: RingAddress[],
     request: (id: number) => Uint8Array,
     answer: (peer: RingAddress, m: ReplicaMessage) => boolean,
-    enough: () => boolean,
+    enough: (unanswered: number) => boolean,
     done: (timedOut: boolean) => void,
   ): void {
     let waiting = 0;
@@ -392,10 +394,10 @@ export class DhtService implements Dht {
       this.replicaWaits.set(id, (m) => {
         if (!answer(peer, m)) return;
         waiting--;
-        if (waiting === 0 || enough()) finish(false);
+        if (waiting === 0 || enough(waiting)) finish(false);
       });
     }
-    if (waiting === 0 || enough()) finish(false);
+    if (waiting === 0 || enough(waiting)) finish(false);
   }
 
   // ---- replica -----------------------------------------------------------------------------

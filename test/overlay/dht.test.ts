@@ -132,8 +132,9 @@ test('a hedged get whose primary has just crashed is answered by a stand-in afte
   t.log(`get after the primary crashed: ${elapsed[0]} ms without hedging, ${elapsed[1]} ms with`);
   // Without the hedge the request waits at least one request timeout at the dead primary.
   t.true(elapsed[0]! >= defaultOverlayOptions.dht.requestTimeoutMs, `unhedged ${elapsed[0]} ms`);
-  // With it: the hedge delay, then the stand-in's gather (bounded by the replica timeout).
-  t.true(elapsed[1]! <= defaultOverlayOptions.dht.hedgeMs + defaultOverlayOptions.dht.replicaTimeoutMs + 500, `hedged ${elapsed[1]} ms`);
+  // With it: the hedge delay, then the stand-in's quick gather, which does not wait the replica
+  // timeout for the dead replica.
+  t.true(elapsed[1]! < defaultOverlayOptions.dht.hedgeMs + defaultOverlayOptions.dht.replicaTimeoutMs / 2, `hedged ${elapsed[1]} ms`);
 });
 
 test('a forged record pushed by a member is refused on store', async (t) => {

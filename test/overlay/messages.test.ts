@@ -30,6 +30,7 @@ test('every DHT message round-trips', (t) => {
   const msgs: DhtMessage[] = [
     { t: 'put', id: 1, record, exclusive: true },
     { t: 'get', id: 2, key: new Uint8Array([9]) },
+    { t: 'get', id: 2, key: new Uint8Array([9]), quick: true },
     { t: 'ok', id: 3, copies: [{ record, ttlLeftMs: 500 }] },
     { t: 'err', id: 4, code: 'conflict' },
     { t: 'err', id: 4, code: 'stale', heldSeq: 12 },
