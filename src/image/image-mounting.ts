@@ -3,6 +3,7 @@
 // to the others; every block it fetches is checked against the version's manifest. Its sharer
 // record (the version's reference count) is refreshed while it runs and removed when it stops. It
 // stays on its version and says so when a newer one is published.
+import { createSocket } from 'node:dgram';
 import { RowfsProxy } from '../../rowfs/proxy/proxy.js';
 import type { ReplicaEvent, ReplicaServer } from '../../rowfs/proxy/replicated-main.js';
 import { ManifestIndex } from '../../rowfs/image/manifest-index.js';
@@ -35,6 +36,26 @@ export interface MountingOptions {
   log: (line: string) => void;
 }
 
+/** The discard port (RFC 863): a datagram to it is dropped by the server node's kernel. */
+const DISCARD_PORT = 9;
+
+/**
+ * Sends one empty datagram to each server's virtual IP, so this node's virtual network resolves
+ * (and keeps resolved) every replica's address: a failover then goes straight to the replica
+ * instead of waiting for a DHT lookup of its address at the worst moment (a member just died, and
+ * it may hold that record). Called with every servers list, i.e. every 30 s.
+ */
+function warmPaths(vips: string[]): void {
+  const sock = createSocket('udp4');
+  sock.on('error', () => undefined);
+  let left = vips.length;
+  if (left === 0) {
+    sock.close();
+    return;
+  }
+  for (const vip of vips) sock.send(Buffer.alloc(0), DISCARD_PORT, vip, () => --left === 0 && sock.close());
+}
+
 export class ImageMounting {
   private readonly loop: RefreshLoop;
   /** A newer version of the app, once one is published (this mount stays on its own). */
@@ -58,6 +79,7 @@ export class ImageMounting {
     const self = await o.node.info();
     const servers = async (): Promise<ReplicaServer[]> => {
       const [{ servers: found }, info] = await Promise.all([o.registry.servers(o.app, o.version, o.digest), o.node.info()]);
+      warmPaths(found.map((s) => s.vip));
       return rankByPath(found, info, (s) => Buffer.from(s.ring).toString('hex')).map((s) => ({
         id: Buffer.from(s.ring).toString('hex'),
         label: `${s.vip}:${s.nfsPort}`,
