@@ -6,14 +6,14 @@ cd "$(dirname "$0")/.."
 
 # System packages: real peers the tests talk to (NFS server/client, STUN/TURN, DHCP/TFTP clients,
 # qemu + iPXE for PXE boots, NAT tooling, libnetfilter-queue for the netns harness's wide-area
-# delay helper) and the toolchain for the TUN addon.
+# delay helper, debootstrap for npm run appliance:build) and the toolchain for the TUN addon.
 APT_PACKAGES=(
   build-essential python3 iproute2 iptables conntrack kmod cpio
   nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils
   coturn iperf3 wireguard-go wireguard-tools iputils-ping
   udhcpc isc-dhcp-client tftp-hpa tftpd-hpa atftp dnsmasq-base
   qemu-system-x86 qemu-utils ipxe-qemu busybox-static linux-image-amd64
-  libnetfilter-queue-dev
+  libnetfilter-queue-dev debootstrap
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

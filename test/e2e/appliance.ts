@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUSYBOX } from '../helpers/initramfs.js';
+import { BUSYBOX, buildInitramfs, installedKernel, moduleChain, type Kernel } from '../helpers/initramfs.js';
 
 /** busybox applets the image's scripts use, as symlinks in the image's /bin. */
 const APPLETS = ['sh', 'cat', 'chmod', 'cp', 'cut', 'dd', 'echo', 'grep', 'ln', 'ls', 'mkdir', 'mv', 'poweroff', 'printf', 'readlink', 'rm', 'sed', 'sha256sum', 'sleep', 'stat', 'sync', 'uname'];
@@ -43,6 +43,39 @@ export function writeImage(dir: string): void {
   writeFileSync(join(dir, 'data/append.txt'), 'first line from the image\n');
   writeFileSync(join(dir, 'data/remove-me'), 'to be removed\n');
   writeFileSync(join(dir, 'data/rename-me'), 'to be renamed\n');
+}
+
+/** Makes `dir` and writes the image into it; returns what the tests check against: the checksums of READ_FILES, the changed files after the VM's first boot, and the tree's digest. */
+export function prepareImage(dir: string): { originalSums: Map<string, string>; expected: Map<string, Buffer>; digestBefore: string } {
+  mkdirSync(dir);
+  writeImage(dir);
+  return { originalSums: imageSums(dir, READ_FILES), expected: expectedAfterChanges(dir), digestBefore: treeDigest(dir) };
+}
+
+/**
+ * Boot files in `bootDir` for iPXE: boot.ipxe (the kernel gets `console=ttyS0 quiet panic=-1` and
+ * `kernelArgs`), the installed Debian kernel as vmlinuz, and initrd.img with busybox, the lease hook,
+ * the /init of initramfsInit and the virtio and NFSv3 modules. Returns the kernel and module names.
+ */
+export async function writeBootFiles(bootDir: string, kernelArgs = ''): Promise<{ kernel: Kernel; modules: string[] }> {
+  const kernel = installedKernel();
+  const chain = await moduleChain(kernel.version, ['virtio_pci', 'virtio_net', 'nfsv3']);
+  copyFileSync(kernel.image, join(bootDir, 'vmlinuz'));
+  const modules = await buildInitramfs({
+    out: join(bootDir, 'initrd.img'),
+    init: initramfsInit(chain.map((m) => m.split('/').pop()!)),
+    modules: chain,
+    files: { '/bin/lease.sh': LEASE_SCRIPT },
+  });
+  writeFileSync(join(bootDir, 'boot.ipxe'), [
+    '#!ipxe',
+    'echo e2e: boot script from ${next-server} as ${ip}',
+    `kernel vmlinuz console=ttyS0 quiet panic=-1 ${kernelArgs}`.trimEnd(),
+    'initrd initrd.img',
+    'boot',
+    '',
+  ].join('\n'));
+  return { kernel, modules };
 }
 
 /** Checksums of the image's files as they are now. */

@@ -12,16 +12,13 @@
 // server's own address (checked), and every byte the mount read from main is counted against the
 // server's virtual IP (checked).
 import test from 'ava';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageNet, waitUntil } from '../../simulations/netns/image-net.js';
 import type { CountersSnapshot } from '../../rowfs/counters.js';
-import { buildInitramfs, installedKernel, moduleChain } from '../helpers/initramfs.js';
 import { exitWithin } from '../helpers/proc.js';
 import { Milestones, pxeVmArgs, serialText } from '../helpers/vm.js';
-import {
-  DATA_AFTER, READ_FILES, expectedAfterChanges, imageSums, initramfsInit, LEASE_SCRIPT, parseSums, sha256, treeDigest, writeImage,
-} from './appliance.js';
+import { DATA_AFTER, READ_FILES, parseSums, prepareImage, sha256, treeDigest, writeBootFiles } from './appliance.js';
 
 const SERVER = 0;
 const PROXY = 1;
@@ -51,11 +48,7 @@ test('a diskless VM boots an image published behind another NAT across a delay, 
 
   // The image, published from behind NAT A.
   const imageDir = join(net.root, 'image');
-  mkdirSync(imageDir);
-  writeImage(imageDir);
-  const originalSums = imageSums(imageDir, READ_FILES);
-  const expected = expectedAfterChanges(imageDir);
-  const digestBefore = treeDigest(imageDir);
+  const { originalSums, expected, digestBefore } = prepareImage(imageDir);
   const publisher = net.image(SERVER, ['publish', APP, VERSION, imageDir]);
   await publisher.waitFor(new RegExp(`published ${APP} ${esc(VERSION)}`), 60_000);
 
@@ -71,11 +64,7 @@ test('a diskless VM boots an image published behind another NAT across a delay, 
   // Debian kernel, a busybox initramfs with the virtio and NFS modules.
   const bootDir = join(net.root, 'boot');
   mkdirSync(bootDir);
-  const kernel = installedKernel();
-  const modules = await moduleChain(kernel.version, ['virtio_pci', 'virtio_net', 'nfsv3']);
-  copyFileSync(kernel.image, join(bootDir, 'vmlinuz'));
-  await buildInitramfs({ out: join(bootDir, 'initrd.img'), init: initramfsInit(modules.map((m) => m.split('/').pop()!)), modules, files: { '/bin/lease.sh': LEASE_SCRIPT } });
-  writeFileSync(join(bootDir, 'boot.ipxe'), ['#!ipxe', 'kernel vmlinuz console=ttyS0 quiet panic=-1', 'initrd initrd.img', 'boot', ''].join('\n'));
+  await writeBootFiles(bootDir);
 
   // The proxy appliance's boot link: a bridge with the VM's TAP, no router towards anything.
   const sh = (cmd: string) => net.run(PROXY, 'sh', ['-c', cmd]);

@@ -11,18 +11,15 @@
 // libnfs; the proxy's counters (reads from main, writes to the shadow only; second boot served
 // from the cache).
 import test from 'ava';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BootLink, OVERLAY_BIN, lastStats } from '../boot/boot-link.js';
 import { startGanesha, type Ganesha } from '../helpers/ganesha.js';
-import { buildInitramfs, installedKernel, moduleChain } from '../helpers/initramfs.js';
 import { nfsCat, nfsLsNames, type NfsTarget } from '../helpers/libnfs.js';
 import { Netns, vethPair } from '../helpers/netns.js';
 import { exitWithin, run, type Proc } from '../helpers/proc.js';
 import { Milestones, serialText, startPxeVm } from '../helpers/vm.js';
-import {
-  A_BIN_BYTES, AFTER_RESTART, DATA_AFTER, READ_FILES, expectedAfterChanges, imageSums, initramfsInit, LEASE_SCRIPT, parseSums, sha256, treeDigest, writeImage,
-} from './appliance.js';
+import { A_BIN_BYTES, AFTER_RESTART, DATA_AFTER, READ_FILES, parseSums, prepareImage, sha256, treeDigest, writeBootFiles } from './appliance.js';
 
 const SUBNET = '10.79.1';
 /** /30 between the proxy's namespace and the main server's. */
@@ -63,11 +60,7 @@ test('a diskless VM PXE-boots through our boot services and runs from an NFS roo
 
   // The image (main export), its checksums and the expected state after the VM's changes.
   const imageDir = join(link.work, 'image');
-  mkdirSync(imageDir);
-  writeImage(imageDir);
-  const originalSums = imageSums(imageDir, READ_FILES);
-  const expected = expectedAfterChanges(imageDir);
-  const digestBefore = treeDigest(imageDir);
+  const { originalSums, expected, digestBefore } = prepareImage(imageDir);
   // The image server (the paper's VM3) in its own namespace, one link away from the proxy appliance
   // (VM2, the namespace with the boot bridge), as the proxy's second NIC.
   mainNs = await Netns.create('e2em');
@@ -76,24 +69,8 @@ test('a diskless VM PXE-boots through our boot services and runs from an NFS roo
   const exportPath = ganesha.exportPath;
 
   // Boot files: iPXE script, the Debian kernel, an initramfs with busybox + virtio/NFS modules.
-  const kernel = installedKernel();
-  const modules = await moduleChain(kernel.version, ['virtio_pci', 'virtio_net', 'nfsv3']);
-  copyFileSync(kernel.image, join(link.dir, 'vmlinuz'));
-  const moduleNames = await buildInitramfs({
-    out: join(link.dir, 'initrd.img'),
-    init: initramfsInit(modules.map((m) => m.split('/').pop()!)),
-    modules,
-    files: { '/bin/lease.sh': LEASE_SCRIPT },
-  });
+  const { kernel, modules: moduleNames } = await writeBootFiles(link.dir, `e2e.port=${PROXY_PORT}`);
   t.log(`kernel ${kernel.version}, ${moduleNames.length} modules, initrd ${statSync(join(link.dir, 'initrd.img')).size} bytes`);
-  writeFileSync(join(link.dir, 'boot.ipxe'), [
-    '#!ipxe',
-    'echo e2e: boot script from ${next-server} as ${ip}',
-    `kernel vmlinuz console=ttyS0 quiet panic=-1 e2e.port=${PROXY_PORT}`,
-    'initrd initrd.img',
-    'boot',
-    '',
-  ].join('\n'));
 
   const server = await link.startServer([
     '--range', `${SUBNET}.100-${SUBNET}.120`, '--root-path', `${SUBNET}.1:${exportPath}`, '--stats-interval', '1',

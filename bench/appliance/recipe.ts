@@ -1,0 +1,74 @@
+// The real appliance image of issue 12 (the paper's ~900 MB Debian appliance): what debootstrap
+// installs and how the tree is configured to boot as an NFS root. Pure data and functions: the
+// recipe's digest names the cached build, so a changed recipe builds anew and an unchanged one is
+// reused (bench/appliance/build.ts).
+import { createHash } from 'node:crypto';
+
+export interface ApplianceRecipe {
+  suite: string;
+  mirror: string;
+  variant: 'minbase';
+  arch: string;
+  /** Packages on top of minbase (debootstrap --include). */
+  packages: readonly string[];
+  /** Shell run as root inside the chroot after debootstrap, /proc mounted. */
+  configure: string;
+}
+
+/** Printed on the serial console once systemd reached multi-user (the benchmark's boot-done mark). */
+export const MULTI_USER_MARK = 'APPLIANCE multi-user';
+
+export const APPLIANCE_RECIPE: ApplianceRecipe = {
+  suite: 'bookworm',
+  mirror: 'http://deb.debian.org/debian',
+  variant: 'minbase',
+  arch: 'amd64',
+  packages: [
+    // boot and run as a diskless NFS-root machine
+    'systemd', 'systemd-sysv', 'udev', 'kmod', 'iproute2', 'procps', 'linux-image-amd64', 'initramfs-tools', 'busybox',
+    // the workload (bc: digits of pi, CPU-bound, standing in for the paper's simplescalar) and
+    // what makes the image the paper's size (a compiler tool chain and python, ~900 MB in all)
+    'bc', 'build-essential', 'python3',
+  ],
+  configure: `set -e
+echo appliance > /etc/hostname
+passwd -d root
+printf 'proc /proc proc defaults 0 0\\n' > /etc/fstab
+# The initramfs mounts the root over NFS (nfsroot / DHCP option 17) with the netboot modules.
+sed -i 's/^MODULES=.*/MODULES=netboot/; s/^BOOT=.*/BOOT=nfs/' /etc/initramfs-tools/initramfs.conf
+grep -q '^BOOT=nfs' /etc/initramfs-tools/initramfs.conf || echo BOOT=nfs >> /etc/initramfs-tools/initramfs.conf
+update-initramfs -u -k all
+cat > /usr/local/bin/appliance-workload <<'W'
+#!/bin/sh
+# CPU-bound: 3,000 digits of pi with bc; prints the seconds it took and a checksum of the digits.
+start=$(cut -d' ' -f1 /proc/uptime)
+sum=$(echo 'scale=3000; 4*a(1)' | bc -l | md5sum | cut -d' ' -f1)
+echo "APPLIANCE workload $sum $start $(cut -d' ' -f1 /proc/uptime)"
+W
+chmod 755 /usr/local/bin/appliance-workload
+cat > /etc/systemd/system/appliance-ready.service <<'U'
+[Unit]
+Description=Report multi-user on the console
+After=multi-user.target
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'echo "${MULTI_USER_MARK} $(cut -d" " -f1 /proc/uptime)" > /dev/console'
+[Install]
+WantedBy=multi-user.target
+U
+systemctl enable appliance-ready.service
+apt-get clean
+rm -rf /var/lib/apt/lists/*
+`,
+};
+
+/** 16 hex digits of SHA-256 over the recipe's canonical JSON: the cache key. */
+export function recipeDigest(r: ApplianceRecipe): string {
+  const canonical = JSON.stringify({ suite: r.suite, mirror: r.mirror, variant: r.variant, arch: r.arch, packages: [...r.packages], configure: r.configure });
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+}
+
+/** debootstrap's arguments for building the recipe into `target`. */
+export function debootstrapArgs(r: ApplianceRecipe, target: string): string[] {
+  return [`--variant=${r.variant}`, `--arch=${r.arch}`, `--include=${r.packages.join(',')}`, r.suite, target, r.mirror];
+}
