@@ -350,6 +350,7 @@ export class RpcServer {
       budget.release(account, bytes);
       conn.lastProgressMs = this.now();
       done?.();
+      startWaiting();
       resumeIfRoom();
     };
     // Reading stops while too many calls run or the connection holds its share of reply memory.
@@ -435,7 +436,9 @@ export class RpcServer {
     // Records decoded but not started: one read can bring hundreds of small calls, and at most
     // maxInflight run at once; the rest wait here (in order) and the socket is not read meanwhile.
     const startWaiting = () => {
-      while (firstWaiting < waitingRecords.length && conn.callsRunning < maxInflight && !s.destroyed) {
+      // A connection over its reply share starts nothing more until the kernel takes its replies
+      // (onWritten calls back here): a started call would only wait for the budget, holding its record.
+      while (firstWaiting < waitingRecords.length && conn.callsRunning < maxInflight && account.held < budget.perConnectionBytes && !s.destroyed) {
         const rec = waitingRecords[firstWaiting]!;
         const lease = waitingLeases[firstWaiting];
         waitingRecords[firstWaiting] = EMPTY_RECORD;

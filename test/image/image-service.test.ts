@@ -266,9 +266,13 @@ test.serial('v2: new mounts take it, the v1 mount goes on and says so; gc keeps 
   // Stop the v1 mount: its sharer record goes; then gc withdraws v1 and not v2.
   await t.context.mounts.get('a')!.kill(10_000);
   await waitUntil('v1 unshared', async () => ((await net.ls(PUBLISHER, 'app')).apps[0]!.versions.find((v) => v.version === '1')!.sharers === 0 ? true : undefined), 3 * TTL_S * 1000);
-  const gc = await net.cli(PUBLISHER, ['image', 'gc', 'app', '--min-age', '0']);
+  const gc = await net.cli(PUBLISHER, ['image', 'gc', 'app', '--min-age', '0', '--delete-data'], 4 * TTL_S * 1000);
   t.is(gc.code, 0, gc.output);
   t.regex(gc.output, /^1\s+withdrawn/m);
+  // --delete-data: once the publisher's v1 server has stopped, its served copy is gone; v2's stays.
+  t.regex(gc.output, new RegExp(`deleted ${tree(t, 'v1')}`));
+  t.false(existsSync(tree(t, 'v1')));
+  t.true(existsSync(tree(t, 'v2')));
   const after = (await net.ls(PUBLISHER, 'app')).apps[0]!;
   t.deepEqual(after.versions.map((v) => v.version), ['2']);
   // v1's servers notice and stop by themselves.
