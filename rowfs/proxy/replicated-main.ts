@@ -6,7 +6,7 @@
 // and this class maps them to the current server's handles by LOOKUP along the path (cached).
 //
 // Failure: a call that fails in transport, a server that stops replying while calls are pending
-// (no reply for `stallMs`), a STALE/BADHANDLE/IO answer, or data that does not match the manifest
+// (no reply for a few times its usual gap between replies), a STALE/BADHANDLE/IO answer, or data that does not match the manifest
 // (a `ReplicaVerifier`) retires the server; calls under way wait for the next server and are
 // retried there. A server whose data did not match is never used again in this session.
 import { createHash } from 'node:crypto';
@@ -59,8 +59,14 @@ export interface ReplicatedMainOptions {
   counters: Counters;
   verifier?: ReplicaVerifier;
   clock?: Clock;
-  /** A server with calls pending and no reply for this long is taken for dead (default 2,000 ms). */
+  /**
+   * Longest a server with calls pending may send no reply before it is taken for dead (default
+   * 5,000 ms). The threshold adapts below that: 4 x the longest recent gap between replies while
+   * busy, at least `minStallMs` (default 1,000 ms). A fast link fails over in about a second; a
+   * slow one, whose 1 MiB READs take seconds, is not abandoned for being slow.
+   */
   stallMs?: number;
+  minStallMs?: number;
   /** Deadline of one call on one server (default 10,000 ms). */
   callTimeoutMs?: number;
   /** Deadline of reaching one server (MNT + first call; default 3,000 ms). */
@@ -114,6 +120,8 @@ interface Connection {
   handles: Map<string, FileHandle>;
   pending: number;
   lastProgressAt: number;
+  /** Longest recent gap between replies while calls were pending (decays by 1% per reply). */
+  busyGapMs: number;
 }
 
 const joinPath = (dir: string, name: string) => (dir === '' ? name : `${dir}/${name}`);
@@ -252,8 +260,10 @@ export class ReplicatedMain extends Backend {
       if (e instanceof RpcTransportError) throw new ServerFault(`${name}: ${e.message}`);
       throw e;
     } finally {
+      const now = this.clock.now();
+      conn.busyGapMs = Math.max(now - conn.lastProgressAt, conn.busyGapMs * 0.99);
       conn.pending--;
-      conn.lastProgressAt = this.clock.now();
+      conn.lastProgressAt = now;
     }
   }
 
@@ -414,8 +424,9 @@ export class ReplicatedMain extends Backend {
 
   private checkStall(): void {
     const c = this.conn;
-    const stallMs = this.o.stallMs ?? 2_000;
-    if (c && c.pending > 0 && this.clock.now() - c.lastProgressAt > stallMs) {
+    if (!c) return;
+    const stallMs = Math.min(this.o.stallMs ?? 5_000, Math.max(this.o.minStallMs ?? 1_000, Math.ceil(4 * c.busyGapMs)));
+    if (c.pending > 0 && this.clock.now() - c.lastProgressAt > stallMs) {
       this.retire(c, new ServerFault(`no reply for ${stallMs} ms with ${c.pending} calls pending`));
     }
   }
@@ -478,7 +489,7 @@ class Prober {
       throw e;
     }
     const handles = new Map<string, FileHandle>([['', ex.root]]);
-    return { server, ex, generation, handles, pending: 0, lastProgressAt: (this.o.clock ?? systemClock).now() };
+    return { server, ex, generation, handles, pending: 0, lastProgressAt: (this.o.clock ?? systemClock).now(), busyGapMs: 0 };
   }
 }
 

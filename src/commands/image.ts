@@ -50,6 +50,9 @@ options:
   --min-age S              gc: never withdraw a version published less than S seconds ago (default 600)
   --dry-run                gc: print what would be withdrawn, change nothing
   --delete-data            gc: delete this node's served copies of withdrawn versions
+  --stall-ms MS             mount: the longest a server may send no reply while calls wait before the
+                           mount fails over (default 5000; on a fast link it is 4 x the usual gap
+                           between replies, at least 1000)
   --ttl S                  life of server and sharer records; refreshed every S/3 (default 120)
   --json                   ls: machine-readable output
 ${targetHelp}
@@ -169,7 +172,7 @@ export const command: Command = {
           host: stringOption(a, 'host', '127.0.0.1')!,
           shadow: stringOption(a, 'shadow'),
           store: stringOption(a, 'store'),
-          stallMs: a.options['stall-ms'] === undefined ? undefined : intOption(a, 'stall-ms', 2000, 200, 60_000),
+          stallMs: a.options['stall-ms'] === undefined ? undefined : intOption(a, 'stall-ms', 5000, 1000, 60_000),
         };
         run = (ops, c) => ops.mountImage({ ...c, ...p });
         break;
