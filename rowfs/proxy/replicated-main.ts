@@ -20,6 +20,7 @@ import type { SideTable } from '../state/store.js';
 import type { Counters } from '../counters.js';
 import { systemClock, type Clock, type Timer } from '../../overlay/clock.js';
 import { Backend } from './backend.js';
+import { isPlainComponent } from '../nfs3/names.js';
 import { StatusError } from './errors.js';
 
 /** One server of the replicated tree. `id` is stable (e.g. its ring address); `label` is for people. */
@@ -125,7 +126,6 @@ interface Connection {
 }
 
 const joinPath = (dir: string, name: string) => (dir === '' ? name : `${dir}/${name}`);
-const isComponent = (name: string) => name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0') && Buffer.byteLength(name) <= 255;
 
 export class ReplicatedMain extends Backend {
   private conn: Connection | undefined;
@@ -222,7 +222,7 @@ export class ReplicatedMain extends Backend {
         const named: string[] = [];
         const entries = r.entries.flatMap((e) => {
           if (e.name === '.' || e.name === '..') return [{ ...e, nameHandle: undefined }];
-          if (!isComponent(e.name)) return []; // a server's name that is not one component is never passed on
+          if (!isPlainComponent(e.name)) return []; // a server's name that is not one component is never passed on
           const child = joinPath(path, e.name);
           this.checkAttrs(child, e.nameAttributes);
           if (!e.nameHandle) return [e];

@@ -5,6 +5,7 @@ import { rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { systemClock } from '../../overlay/clock.js';
 import { addressOfKey } from '../../overlay/identity.js';
+import { hex } from '../../rowfs/state/store.js';
 import { ImageError } from '../../rowfs/image/errors.js';
 import { buildManifest, checkTree, type TreeProgress } from '../../rowfs/image/manifest-tree.js';
 import { decodeManifest, encodeManifest, manifestDigest, type Manifest } from '../../rowfs/image/manifest-codec.js';
@@ -33,7 +34,6 @@ interface Common {
   ttlMs: number;
 }
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const mb = (n: number) => (n / 1e6).toFixed(1);
 const say = (line: string) => console.log(`image: ${line}`);
 const warn = (line: string) => console.error(`image: ${line}`);

@@ -6,11 +6,11 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImageRegistry } from '../../rowfs/image/registry.js';
 import { decodeManifest, type Manifest } from '../../rowfs/image/manifest-codec.js';
+import { hex } from '../../rowfs/state/store.js';
 import { ImageError } from '../../rowfs/image/errors.js';
 import { rankByPath, type LocalNodeInfo } from './local-node.js';
 import { fetchManifest } from './manifest-http.js';
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 /** The manifest bytes of (app, version) from one of its servers; ImageError NOT_FOUND when none has it. */
 export async function manifestFromServers(registry: ImageRegistry, info: LocalNodeInfo, app: string, version: string, digest: Uint8Array): Promise<Uint8Array> {
