@@ -299,7 +299,7 @@ export class ProxyCore {
         shadow: fh,
         mainBlocks: cur.type === Ftype3.REG ? Math.ceil(Number(a.size) / this.blockSize) : 0,
       };
-      await this.store.commit((tx) => tx.putNode(next));
+      await this.store.commit((tx) => tx.putNode(next), 'soon');
       return next;
     });
   }

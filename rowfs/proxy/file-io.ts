@@ -173,6 +173,9 @@ export class FileIo {
         bm.setRange(first, lastBit);
         await this.core.store.commit((tx) => tx.putBitmap(n.vid, bm), stable === StableHow.UNSTABLE ? 'process' : 'disk');
       }
+      // A stable write promises the file's metadata too (RFC 1813 3.3.7): its name, or its copy-up,
+      // may still wait in a 'soon' group commit.
+      if (committed !== StableHow.UNSTABLE) await this.core.store.flushed();
       return { wcc, committed, verf: this.writeVerf() };
     });
   }
@@ -219,7 +222,7 @@ export class FileIo {
       await this.core.store.commit((tx) => {
         tx.putNode(next);
         tx.putBitmap(n.vid, bm);
-      });
+      }, 'soon');
       return next;
     });
   }

@@ -212,7 +212,7 @@ export class ProxyHandlers implements Nfs3Handlers {
         tx.putNode(n);
         tx.setName(dir.vid, name, n.vid);
         tx.clearWhiteout(dir.vid, name);
-      });
+      }, 'soon');
       core.onDirChanged(dir.vid);
       return {
         status: Nfs3Status.OK,
@@ -299,7 +299,7 @@ export class ProxyHandlers implements Nfs3Handlers {
       await core.store.commit((tx) => {
         tx.removeName(dir.vid, name);
         if (whiteout) tx.setWhiteout(dir.vid, name);
-      });
+      }, 'soon');
       core.onDirChanged(dir.vid);
       if (!wcc.after) {
         dir = core.node(dir.vid);
@@ -363,7 +363,7 @@ export class ProxyHandlers implements Nfs3Handlers {
           tx.setName(to.vid, a.to.name, moved.vid);
           tx.clearWhiteout(to.vid, a.to.name);
           tx.putNode({ ...core.node(moved.vid), parent: to.vid, name: a.to.name });
-        });
+        }, 'soon');
         core.onDirChanged(from.vid);
         core.onDirChanged(to.vid);
         return { status: Nfs3Status.OK, fromdirWcc: virtualWcc(res.fromdirWcc, from.vid), todirWcc: virtualWcc(res.todirWcc, to.vid) };
@@ -401,7 +401,7 @@ export class ProxyHandlers implements Nfs3Handlers {
         await core.store.commit((tx) => {
           tx.setName(dir.vid, a.link.name, file.vid);
           tx.clearWhiteout(dir.vid, a.link.name);
-        });
+        }, 'soon');
         core.onDirChanged(dir.vid);
         return { status: Nfs3Status.OK, fileAttributes: virtualOptAttrs(res.fileAttributes, file.vid), linkdirWcc: virtualWcc(res.linkdirWcc, dir.vid) };
       }),

@@ -2,6 +2,7 @@
 // persistence across reopen, block cache.
 import test from 'ava';
 import fc from 'fast-check';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,6 +120,41 @@ test('state store keeps nodes, names, whiteouts and bitmaps across close/reopen'
 
   await t.throwsAsync(StateStore.open(dir, { mainId: 'other:/x' }), { instanceOf: StateStoreError });
   await t.throwsAsync(StateStore.open(tmp(t), { blockSizeBytes: 1000 }), { instanceOf: StateStoreError });
+});
+
+test("a 'soon' commit survives a SIGKILL right after it resolves, and reaches the disk within flushDelayMs", async (t) => {
+  const dir = tmp(t);
+  // A separate process commits a name 'soon' and kills itself at once: before any fdatasync ran.
+  const store = new URL('../../../rowfs/state/store.js', import.meta.url).href;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', `
+    const { StateStore } = await import(${JSON.stringify(store)});
+    const s = await StateStore.open(${JSON.stringify(dir)}, { flushDelayMs: 60_000 });
+    const vid = s.allocVid();
+    await s.commit((tx) => { tx.putNode({ vid, type: 1, parent: 1, name: 'made', main: null, shadow: new Uint8Array([7]), mainBlocks: 0 }); tx.setName(1, 'made', vid); }, 'soon');
+    console.log('committed', vid, s.syncCount);
+    process.kill(process.pid, 'SIGKILL');
+  `], { encoding: 'utf8', timeout: 20_000 });
+  t.is(child.signal, 'SIGKILL', child.stderr);
+  const m = /committed (\d+) (\d+)/.exec(child.stdout);
+  t.truthy(m, child.stdout + child.stderr);
+  const s = await StateStore.open(dir, { flushDelayMs: 1000 });
+  t.teardown(() => s.close());
+  t.is(s.lookupName(ROOT_VID, 'made'), Number(m![1]), 'the name committed before the crash is there');
+  // In this process: a 'soon' commit is followed by one fdatasync within the delay; a burst shares it.
+  const before = s.syncCount;
+  for (let i = 0; i < 20; i++) {
+    const vid = s.allocVid();
+    await s.commit((tx) => tx.setName(ROOT_VID, `n${i}`, vid), 'soon');
+  }
+  t.is(s.syncCount, before, 'no sync per commit');
+  for (let i = 0; i < 250 && s.syncCount === before; i++) await new Promise((r) => setTimeout(r, 20));
+  t.is(s.syncCount, before + 1, 'one group sync for the burst');
+  // flushed() syncs only when a commit is not covered yet.
+  await s.flushed();
+  t.is(s.syncCount, before + 1);
+  await s.commit((tx) => tx.setWhiteout(ROOT_VID, 'w'), 'process');
+  await s.flushed();
+  t.is(s.syncCount, before + 2);
 });
 
 test('block cache returns what was stored, including a short final block, after reopen', async (t) => {
