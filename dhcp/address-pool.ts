@@ -33,8 +33,13 @@ export interface AddressPool {
   claim(clientId: string, address: string, leaseSeconds: number): Promise<Lease | undefined>;
   /** Ends the client's lease on `address` (RELEASE); does nothing if it does not hold it. */
   release(clientId: string, address: string): Promise<void>;
-  /** The client found `address` in use (DECLINE): drop its lease and keep the address out of service for a while. */
-  decline(clientId: string, address: string): Promise<void>;
+  /**
+   * The client found `address` in use (DECLINE): drop its lease and keep the address out of service
+   * for a while. Honoured only when `address` was offered or leased to this client (RFC 2131 4.3.3;
+   * ISC Kea ignores a DECLINE whose lease is not the sender's): otherwise anyone could take addresses
+   * out of service with spoofed DECLINEs. Resolves to whether it was honoured.
+   */
+  decline(clientId: string, address: string): Promise<boolean>;
   /** Flushes state; the pool must not be used afterwards. */
   close(): Promise<void>;
 }
@@ -151,14 +156,19 @@ export class LocalRangePool implements AddressPool {
     this.persist();
   }
 
-  async decline(clientId: string, address: string): Promise<void> {
-    if (!this.contains(address)) return;
+  async decline(clientId: string, address: string): Promise<boolean> {
+    if (!this.contains(address)) return false;
     const n = ipToInt(address);
+    const now = this.opts.now();
     const lease = this.byAddress.get(n);
-    if (lease && lease.clientId === clientId) this.byAddress.delete(n);
+    const offer = this.offers.get(n);
+    const ours = lease?.clientId === clientId;
+    if (!ours && !(offer && offer.clientId === clientId && offer.untilMs > now)) return false;
+    if (ours) this.byAddress.delete(n);
     this.offers.delete(n);
-    this.declined.set(n, this.opts.now() + this.declineHoldMs);
+    this.declined.set(n, now + this.declineHoldMs);
     this.persist();
+    return true;
   }
 
   async close(): Promise<void> {

@@ -46,12 +46,16 @@ export interface DhcpServerCounters {
   ignored: number;
   /** DISCOVERs unanswered because the pool had no free address. */
   exhausted: number;
+  /** DECLINEs that took an address out of service (from the client it was offered or leased to). */
+  declinesHonoured: number;
+  /** DECLINEs of an address not offered or leased to the sender (spoofed, or stale): no effect. */
+  declinesIgnored: number;
 }
 
 export type DhcpLog = (line: string) => void;
 
 export class DhcpServer {
-  readonly counters: DhcpServerCounters = { received: {}, sent: {}, ignored: 0, exhausted: 0 };
+  readonly counters: DhcpServerCounters = { received: {}, sent: {}, ignored: 0, exhausted: 0, declinesHonoured: 0, declinesIgnored: 0 };
 
   constructor(
     private readonly config: DhcpServerConfig,
@@ -85,8 +89,13 @@ export class DhcpServer {
       case DhcpMessageType.DECLINE: {
         const address = readIp(request.options.get(DhcpOption.REQUESTED_ADDRESS));
         if (!this.isForUs(request) || !address) return this.ignore();
-        await this.pool.decline(clientId, address);
-        this.log(`DECLINE ${address} from ${clientId}`);
+        if (await this.pool.decline(clientId, address)) {
+          this.counters.declinesHonoured++;
+          this.log(`DECLINE ${address} from ${clientId}: out of service for a while`);
+        } else {
+          this.counters.declinesIgnored++;
+          this.log(`DECLINE ${address} from ${clientId} ignored: not offered or leased to it`);
+        }
         return undefined;
       }
       case DhcpMessageType.RELEASE:

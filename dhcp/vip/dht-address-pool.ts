@@ -107,16 +107,21 @@ export class DhtAddressPool implements AddressPool {
     await this.c.dht.remove(leaseKey(this.o.network, address));
   }
 
-  async decline(clientId: string, address: string): Promise<void> {
-    if (!this.contains(address)) return;
+  /** Honoured only for the client `address` was offered or leased to (see AddressPool.decline). */
+  async decline(clientId: string, address: string): Promise<boolean> {
+    if (!this.contains(address)) return false;
     const n = ipv4ToInt(address);
     const l = this.leases.get(clientId);
-    if (l && l.vip === n) {
+    const off = this.offers.get(n);
+    const ours = l !== undefined && l.vip === n;
+    if (!ours && !(off && off.clientId === clientId && off.until > this.c.clock.now())) return false;
+    if (ours) {
       this.leases.delete(clientId);
       await this.c.dht.remove(leaseKey(this.o.network, address)).catch(() => undefined);
     }
     this.offers.delete(n);
     this.declined.set(n, this.c.clock.now() + (this.o.declineHoldMs ?? 10 * 60_000));
+    return true;
   }
 
   /** Records expire by their TTL; nothing to flush. */

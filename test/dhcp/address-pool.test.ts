@@ -53,3 +53,24 @@ test('a corrupt lease file is a typed error', (t) => {
   writeFileSync(file, JSON.stringify({ version: 1, leases: [{ clientId: 1 }] }));
   t.throws(() => new LeaseFile(file).load(), { instanceOf: LeaseFileError });
 });
+
+test('a DECLINE counts only from the client the address was offered or leased to (RFC 2131 4.3.3)', async (t) => {
+  let now = 0;
+  const p = new LocalRangePool({ first: '10.0.0.1', last: '10.0.0.3', now: () => now, offerHoldMs: 1000 });
+  t.truthy(await p.claim('holder', '10.0.0.1', 100));
+  t.is(await p.offer('offered'), '10.0.0.2');
+  t.false(await p.decline('spoofer', '10.0.0.1'), 'leased to another client');
+  t.false(await p.decline('spoofer', '10.0.0.2'), 'offered to another client');
+  t.false(await p.decline('spoofer', '10.0.0.3'), 'neither offered nor leased');
+  t.false(await p.decline('spoofer', '10.9.9.9'), 'outside the pool');
+  t.is((await p.leaseOf('holder'))?.address, '10.0.0.1', 'the holder keeps its lease');
+  t.truthy(await p.claim('holder', '10.0.0.1', 100), 'and renews it');
+  t.truthy(await p.claim('other', '10.0.0.3', 100), 'nothing was taken out of service');
+  now += 1001;
+  t.false(await p.decline('offered', '10.0.0.2'), 'an expired offer no longer counts');
+  t.is(await p.offer('offered'), '10.0.0.2');
+  t.true(await p.decline('offered', '10.0.0.2'));
+  t.true(await p.decline('holder', '10.0.0.1'));
+  t.is(await p.leaseOf('holder'), undefined);
+  t.is(await p.offer('new'), undefined, 'both declined addresses are out of service');
+});

@@ -79,7 +79,9 @@ test('a client moving to another address gives up the old record; decline holds 
   await n.pool.claim('vm-a', '10.150.0.20', 600);
   await n.pool.claim('vm-a', '10.150.0.21', 600);
   t.deepEqual(w.store.snapshot().map((s) => s.key), [`dhcp/${NET}/10.150.0.21`]);
-  await n.pool.decline('vm-a', '10.150.0.21');
+  t.false(await n.pool.decline('spoofer', '10.150.0.21'), 'a DECLINE from a client it is not leased to is ignored');
+  t.is(w.store.snapshot().length, 1);
+  t.true(await n.pool.decline('vm-a', '10.150.0.21'));
   t.is(w.store.snapshot().length, 0);
   t.is(await n.pool.claim('vm-b', '10.150.0.21', 600), undefined);
   await w.clock.advance(10 * 60_000 + 1);
