@@ -2,19 +2,19 @@
   "targets": [
     {
       "target_name": "tun",
-      "sources": ["src/tun/native/tun.c"],
+      "sources": ["src/tun/tun.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "defines": ["NAPI_VERSION=8"]
     },
     {
       "target_name": "bootnet",
-      "sources": ["src/native/module.c", "src/native/bind-device.c", "src/native/icmp6-socket.c", "src/native/udp-socket.c"],
+      "sources": ["dhcp/native/module.c", "dhcp/native/bind-device.c", "dhcp/native/icmp6-socket.c", "dhcp/native/udp-socket.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "defines": ["NAPI_VERSION=8"]
     },
     {
       "target_name": "rowfssplice",
-      "sources": ["src/native/rowfs-splice.c"],
+      "sources": ["rowfs/native/rowfs-splice.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "defines": ["NAPI_VERSION=8"]
     }

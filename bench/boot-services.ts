@@ -11,8 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BootLink } from '../test/boot/boot-link.js';
-import { startProc, run, type Proc } from '../test/helpers/proc.js';
+import { BootLink } from '../simulations/harness/boot-link.js';
+import { startProc, run, type Proc } from '../simulations/harness/proc.js';
 
 const SUBNET = '10.79.0';
 const KERNEL_BYTES = 10 * 1024 * 1024;

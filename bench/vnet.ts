@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHarness, harnessScript, runNatMatrix, matrixNodes, expectsDirect, type Harness } from '../simulations/netns/harness.js';
 import { OverlayMatrix } from '../simulations/netns/overlay-matrix.js';
-import type { Proc } from '../test/helpers/proc.js';
+import type { Proc } from '../simulations/harness/proc.js';
 
 type Figures = Record<string, { value: number; unit: string }>;
 const figures: Figures = {};

@@ -1,7 +1,7 @@
 // Where DHCP addresses come from. The DHCP server only talks to `AddressPool`; this file also holds
 // the local implementation (a contiguous range, leases persisted to a file). A DHT-backed pool
 // (dhcp/vip/) implements the same interface for the virtual network.
-import { intToIp, ipToInt } from './server/ipv4.js';
+import { intToIpv4, ipv4ToInt } from '../lib/ipv4.js';
 import type { LeaseFile } from './server/lease-file.js';
 
 export interface Lease {
@@ -81,15 +81,15 @@ export class LocalRangePool implements AddressPool {
   private readonly declineHoldMs: number;
 
   constructor(private readonly opts: LocalRangePoolOptions) {
-    this.firstInt = ipToInt(opts.first);
-    this.lastInt = ipToInt(opts.last);
+    this.firstInt = ipv4ToInt(opts.first);
+    this.lastInt = ipv4ToInt(opts.last);
     if (this.lastInt < this.firstInt) throw new AddressPoolError(`range ${opts.first}-${opts.last} is empty`);
     if (this.lastInt - this.firstInt + 1 > MAX_RANGE_ADDRESSES) throw new AddressPoolError(`range ${opts.first}-${opts.last} is larger than ${MAX_RANGE_ADDRESSES} addresses`);
-    this.excluded = new Set((opts.exclude ?? []).map(ipToInt));
+    this.excluded = new Set((opts.exclude ?? []).map(ipv4ToInt));
     this.offerHoldMs = opts.offerHoldMs ?? DEFAULT_OFFER_HOLD_MS;
     this.declineHoldMs = opts.declineHoldMs ?? DEFAULT_DECLINE_HOLD_MS;
     for (const lease of opts.leaseFile?.load() ?? []) {
-      const n = ipToInt(lease.address);
+      const n = ipv4ToInt(lease.address);
       if (this.inRange(n)) this.byAddress.set(n, lease);
     }
   }
@@ -101,7 +101,7 @@ export class LocalRangePool implements AddressPool {
 
   contains(address: string): boolean {
     try {
-      const n = ipToInt(address);
+      const n = ipv4ToInt(address);
       return this.inRange(n) && !this.excluded.has(n);
     } catch {
       return false;
@@ -119,18 +119,18 @@ export class LocalRangePool implements AddressPool {
     const candidates: number[] = [];
     for (const [n, lease] of this.byAddress) if (lease.clientId === clientId) candidates.push(n);
     for (const [n, o] of this.offers) if (o.clientId === clientId && o.untilMs > now) candidates.push(n);
-    if (requested !== undefined && this.contains(requested)) candidates.push(ipToInt(requested));
+    if (requested !== undefined && this.contains(requested)) candidates.push(ipv4ToInt(requested));
     let chosen = candidates.find((n) => this.freeFor(n, clientId, now));
     if (chosen === undefined) chosen = this.findFree(clientId, now, false) ?? this.findFree(clientId, now, true);
     if (chosen === undefined) return undefined;
     for (const [n, o] of this.offers) if (o.clientId === clientId) this.offers.delete(n);
     this.offers.set(chosen, { clientId, untilMs: now + this.offerHoldMs });
-    return intToIp(chosen);
+    return intToIpv4(chosen);
   }
 
   async claim(clientId: string, address: string, leaseSeconds: number): Promise<Lease | undefined> {
     if (!this.contains(address)) return undefined;
-    const n = ipToInt(address);
+    const n = ipv4ToInt(address);
     const now = this.opts.now();
     if (!this.freeFor(n, clientId, now)) return undefined;
     // One address per client: a client moving to a new address gives up the old one.
@@ -145,7 +145,7 @@ export class LocalRangePool implements AddressPool {
   async release(clientId: string, address: string): Promise<void> {
     let n: number;
     try {
-      n = ipToInt(address);
+      n = ipv4ToInt(address);
     } catch {
       return;
     }
@@ -158,7 +158,7 @@ export class LocalRangePool implements AddressPool {
 
   async decline(clientId: string, address: string): Promise<boolean> {
     if (!this.contains(address)) return false;
-    const n = ipToInt(address);
+    const n = ipv4ToInt(address);
     const now = this.opts.now();
     const lease = this.byAddress.get(n);
     const offer = this.offers.get(n);

@@ -1,6 +1,11 @@
-// The overlay's public surface: what the node (src/), dhcp/ and rowfs/ may use. The implementation
-// lives in overlay/node/; everything behind this interface is free to change.
-import type { Link, RingAddress } from './link/link.js';
+// The overlay's service interfaces: what dhcp/, rowfs/ and src/ program against (Dht, Overlay, routed
+// messages) and the errors they may catch. Only the code that assembles a node (src/node.ts, src/config.ts)
+// also reaches the constructors behind it: bootstrap, the WebRTC connector, OverlayNode, identity.
+// Ring math (overlay/ring/) is a primitive anyone may use.
+import type { Link } from './link/link.js';
+import type { RingAddress } from './ring/ring.js';
+
+export { DhtError, DhtConflictError } from './dht/dht-errors.js';
 
 /** One live DHT value as returned by `get`. */
 export interface DhtRecord {
@@ -17,7 +22,7 @@ export interface Dht {
   put(key: Uint8Array, value: Uint8Array, ttlMs: number): Promise<void>;
   /**
    * Atomic claim: succeeds (and stores) only if no other owner holds a live value under `key`;
-   * the current owner may refresh. Rejects with DhtConflictError (name 'DhtConflictError') otherwise.
+   * the current owner may refresh. Rejects with DhtConflictError otherwise.
    */
   create(key: Uint8Array, value: Uint8Array, ttlMs: number): Promise<void>;
   /**

@@ -4,8 +4,8 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RingAddress } from './link/link.js';
-import { makeDirectory } from './make-directory.js';
+import type { RingAddress } from './ring/ring.js';
+import { makeDirectory } from '../lib/make-directory.js';
 
 export const PUBLIC_KEY_BYTES = 32;
 export const SIGNATURE_BYTES = 64;

@@ -2,7 +2,7 @@
 // with churn, random routed messages and DHT puts/gets. Everything is scheduled on the virtual
 // clock from the scenario's seed, so a scenario and seed always give the same figures (wall time
 // and memory aside).
-import type { RingAddress } from '../overlay/link/link.js';
+import type { RingAddress } from '../overlay/ring/ring.js';
 import type { Scenario } from './scenario.js';
 import { percentile, Simulation } from './simulation.js';
 

@@ -6,7 +6,7 @@
 // Cost matters here: a 10,000-node run executes tens of millions of events. An event is one object
 // that is also its own Timer handle (no wrapper, no closure for a link delivery: the handler and its
 // two arguments ride in the event), and the heap sifts by moving a hole instead of swapping pairs.
-import type { Clock, Timer } from '../overlay/clock.js';
+import type { Clock, Timer } from '../lib/clock.js';
 
 type Handler = (a: any, b: any) => void; // eslint-disable-line @typescript-eslint/no-explicit-any
 

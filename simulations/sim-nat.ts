@@ -3,8 +3,9 @@
 // each other; an address/port-dependent ('symmetric') NAT maps every destination to a new port, so it
 // only gets a direct path to a public host. Dials that cannot work fail the way ICE does (after its
 // timeout), and the overlay has to route or build a relay edge through a common neighbour.
-import type { Clock, Random } from '../overlay/clock.js';
-import type { Connector, Link, RingAddress } from '../overlay/link/link.js';
+import type { Clock, Random } from '../lib/clock.js';
+import type { Connector, Link } from '../overlay/link/link.js';
+import type { RingAddress } from '../overlay/ring/ring.js';
 
 export type NatKind = 'none' | 'eim' | 'symmetric';
 export const NAT_KINDS: readonly NatKind[] = ['none', 'eim', 'symmetric'];

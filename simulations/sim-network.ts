@@ -2,8 +2,9 @@
 // them whose frames are events on the SimClock heap, loss (the reliable control channel pays a
 // retransmission delay, the data channel drops), and a Connector per host whose dials go through the
 // overlay's own routed signalling, exactly like the WebRTC connector's offers and answers.
-import type { Random } from '../overlay/clock.js';
-import type { Connector, Link, LinkHandlers, LinkInfo, RingAddress } from '../overlay/link/link.js';
+import type { Random } from '../lib/clock.js';
+import type { Connector, Link, LinkHandlers, LinkInfo } from '../overlay/link/link.js';
+import type { RingAddress } from '../overlay/ring/ring.js';
 import type { SimClock } from './sim-clock.js';
 
 export interface SimNetworkOptions {

@@ -1,11 +1,11 @@
 // A population of real OverlayNodes on a SimNetwork: create, join, crash and leave nodes; probe
 // routing; check the ring against the truth. Used by the scenario runner, the benchmark and tests.
 import { Identity } from '../overlay/identity.js';
-import type { RingAddress } from '../overlay/link/link.js';
+import type { RingAddress } from '../overlay/ring/ring.js';
 import { OverlayNode } from '../overlay/node/overlay-node.js';
 import type { OverlayOptions } from '../overlay/node/options.js';
-import { seededRandom } from '../overlay/random.js';
-import type { Random } from '../overlay/clock.js';
+import { seededRandom } from '../lib/random.js';
+import type { Random } from '../lib/clock.js';
 import { NodeClock, SimClock } from './sim-clock.js';
 import { SimNetwork, type SimHost, type SimNetworkOptions } from './sim-network.js';
 import { directPathPossible, drawNatKind, NatConnector, type NatKind, type NatMix } from './sim-nat.js';

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { validateIceUrl, IceConfigError } from '../overlay/link/webrtc/ice-config.js';
 import { parseBootstrapUrl, BootstrapError } from '../overlay/bootstrap/errors.js';
-import { makeDirectory } from '../overlay/make-directory.js';
+import { makeDirectory } from '../lib/make-directory.js';
 
 export const DEFAULT_STATE_ROOT = '/var/lib/overlay';
 export const SECRET_FILE_NAME = 'secret';

@@ -6,11 +6,11 @@
 //           -> control socket -> join through --bootstrap (or found) -> services, in order
 //   stop:   services in reverse -> control socket -> bootstrap endpoint -> overlay.stop (hands DHT
 //           copies to neighbours, closes links) -> connector; idempotent, every step bounded
-import type { Overlay, OverlayStatus } from '../overlay/api.js';
-import { sleep, systemClock, type Clock, type Timer } from '../overlay/clock.js';
-import { cryptoRandom } from '../overlay/random.js';
+import { DhtConflictError, type Overlay, type OverlayStatus } from '../overlay/api.js';
+import { sleep, systemClock, type Clock, type Timer } from '../lib/clock.js';
+import { cryptoRandom } from '../lib/random.js';
 import { Identity } from '../overlay/identity.js';
-import type { RingAddress } from '../overlay/link/link.js';
+import type { RingAddress } from '../overlay/ring/ring.js';
 import { OverlayNode } from '../overlay/node/overlay-node.js';
 import { defaultOverlayOptions, type OverlayOptions } from '../overlay/node/options.js';
 import { WebRtcConnector } from '../overlay/link/webrtc/webrtc-connector.js';
@@ -364,7 +364,7 @@ export class OverlayDaemon {
           await put(enc.encode(req.key), Buffer.from(req.valueB64, 'base64'), req.ttlMs);
         } catch (e) {
           // The conflict is an answer, not a failure of the node: callers branch on it.
-          if ((e as Error).name === 'DhtConflictError') return { stored: false, conflict: true };
+          if (e instanceof DhtConflictError) return { stored: false, conflict: true };
           throw e;
         }
         return { stored: true };

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../../test/helpers/proc.js';
+import { run } from '../../simulations/harness/proc.js';
 import { APPLIANCE_RECIPE, debootstrapArgs, recipeDigest } from './recipe.js';
 
 const DEFAULT_CACHE = '/var/cache/overlay-appliance';

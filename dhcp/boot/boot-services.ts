@@ -5,12 +5,12 @@
 import { existsSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { systemClock, type Clock } from '../../overlay/clock.js';
+import { systemClock, type Clock } from '../../lib/clock.js';
 import { LocalRangePool, type AddressPool } from '../address-pool.js';
 import type { BootFiles } from '../server/boot-file.js';
 import { DhcpListener } from '../server/dhcp-listener.js';
 import { DhcpServer } from '../server/dhcp-server.js';
-import { intToIp, ipToInt, Ipv4Error, isIpv4, prefixToMask } from '../server/ipv4.js';
+import { Ipv4Error, intToIpv4, ipv4ToInt, isIpv4Address, prefixToMask } from '../../lib/ipv4.js';
 import { LeaseFile } from '../server/lease-file.js';
 import { RaSender } from '../ra/ra-sender.js';
 import { TftpServer, type TransferDoneInfo } from '../tftp/tftp-server.js';
@@ -69,27 +69,27 @@ export function interfaceAddress(name: string): InterfaceAddress {
   }
   const v4 = info[0]?.addr_info?.find((a) => a.family === 'inet');
   if (!v4) throw new BootConfigError(`interface '${name}' has no IPv4 address; give it one, e.g. \`ip addr add 10.0.0.1/24 dev ${name}\``);
-  return { address: v4.local, netmask: intToIp(prefixToMask(v4.prefixlen)), mac: info[0]?.address ?? '' };
+  return { address: v4.local, netmask: intToIpv4(prefixToMask(v4.prefixlen)), mac: info[0]?.address ?? '' };
 }
 
 /** Parses "A-B" inside the subnet of `iface`; default: upper half of the subnet minus broadcast. */
 export function parseRange(range: string | undefined, iface: InterfaceAddress): { first: string; last: string } {
-  const mask = ipToInt(iface.netmask);
-  const net = (ipToInt(iface.address) & mask) >>> 0;
+  const mask = ipv4ToInt(iface.netmask);
+  const net = (ipv4ToInt(iface.address) & mask) >>> 0;
   const broadcast = (net | (~mask >>> 0)) >>> 0;
   if (range === undefined) {
     const size = broadcast - net + 1;
     if (size < 4) throw new BootConfigError(`subnet of ${iface.address}/${iface.netmask} is too small for a range`);
-    return { first: intToIp(net + Math.floor(size / 2)), last: intToIp(broadcast - 1) };
+    return { first: intToIpv4(net + Math.floor(size / 2)), last: intToIpv4(broadcast - 1) };
   }
   const m = /^([\d.]+)-([\d.]+)$/.exec(range);
-  if (!m || !isIpv4(m[1]!) || !isIpv4(m[2]!)) throw new BootConfigError(`--range must look like 10.0.0.100-10.0.0.199, got '${range}'`);
-  const first = ipToInt(m[1]!);
-  const last = ipToInt(m[2]!);
+  if (!m || !isIpv4Address(m[1]!) || !isIpv4Address(m[2]!)) throw new BootConfigError(`--range must look like 10.0.0.100-10.0.0.199, got '${range}'`);
+  const first = ipv4ToInt(m[1]!);
+  const last = ipv4ToInt(m[2]!);
   if (last < first) throw new BootConfigError(`--range ${range} is empty (end before start)`);
   for (const n of [first, last]) {
     if (((n & mask) >>> 0) !== net || n === net || n === broadcast) {
-      throw new BootConfigError(`--range ${range} is not inside the interface's subnet ${intToIp(net)}/${iface.netmask} (network and broadcast excluded)`);
+      throw new BootConfigError(`--range ${range} is not inside the interface's subnet ${intToIpv4(net)}/${iface.netmask} (network and broadcast excluded)`);
     }
   }
   return { first: m[1]!, last: m[2]! };
@@ -113,7 +113,7 @@ export class BootServices {
     const leaseSeconds = config.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
     if (!Number.isInteger(leaseSeconds) || leaseSeconds < MIN_LEASE_SECONDS || leaseSeconds > 0x7fffffff) throw new BootConfigError(`lease time must be an integer >= ${MIN_LEASE_SECONDS} seconds`);
     try {
-      for (const ip of [config.router, ...(config.dnsServers ?? [])]) if (ip !== undefined) ipToInt(ip);
+      for (const ip of [config.router, ...(config.dnsServers ?? [])]) if (ip !== undefined) ipv4ToInt(ip);
     } catch (err) {
       if (err instanceof Ipv4Error) throw new BootConfigError(err.message);
       throw err;

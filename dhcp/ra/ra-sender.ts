@@ -1,11 +1,11 @@
 // Sends router advertisements on the boot link, so iPXE's IPv6 autoconfiguration finishes at once
 // instead of timing out (~12 s) before DHCPv4. Node has no raw sockets, so a raw ICMPv6 socket of
-// the native boot-network addon (src/native/icmp6-socket.c) carries them: tied to the interface,
+// the native boot-network addon (dhcp/native/icmp6-socket.c) carries them: tied to the interface,
 // hop limit 255 (RFC 4861 6.1.2 receivers require it), member of ff02::2 with a kernel filter
 // passing only Router Solicitations, each answered with an immediate RA to ff02::1. The RA bytes
 // and the timing (unsolicited interval, RFC 4861 6.2.4) stay here, on the injected clock.
-import type { Clock, Timer } from '../../overlay/clock.js';
-import { Icmp6Socket, ICMP6_ROUTER_SOLICITATION } from '../../src/native/icmp6-socket.js';
+import type { Clock, Timer } from '../../lib/clock.js';
+import { Icmp6Socket, ICMP6_ROUTER_SOLICITATION } from '../native/icmp6-socket.js';
 import { encodeRouterAdvertisement, type RouterAdvertisement } from './router-advertisement.js';
 
 export class RaSenderError extends Error {

@@ -3,8 +3,8 @@
 // datagrams that arrived on that interface (including limited broadcasts), and broadcasts we send
 // leave by it. Callers must drop datagrams that arrived before this returned.
 import type { Socket } from 'node:dgram';
-import { loadBootNetAddon } from '../../src/native/boot-net-addon.js';
-import { NativeNetError } from '../../src/native/native-net-error.js';
+import { loadBootNetAddon } from '../native/boot-net-addon.js';
+import { NativeNetError } from '../native/native-net-error.js';
 
 export class BindToDeviceError extends Error {
   override name = 'BindToDeviceError';

@@ -1,6 +1,6 @@
 // DHCP option codes (RFC 2132, RFC 4578 for PXE, RFC 3004 user class) and typed readers/writers
 // for option values. Values travel as raw bytes in DhcpPacket.options; these helpers give them types.
-import { ipToInt, intToIp } from './ipv4.js';
+import { intToIpv4, ipv4ToInt } from '../../lib/ipv4.js';
 
 /** Option codes used by this server (RFC 2132 unless noted). */
 export const DhcpOption = {
@@ -63,7 +63,7 @@ export const IPXE_NO_PXEDHCP = 176;
 export function ipsValue(ips: readonly string[]): Uint8Array {
   const out = new Uint8Array(4 * ips.length);
   const view = new DataView(out.buffer);
-  ips.forEach((ip, i) => view.setUint32(4 * i, ipToInt(ip)));
+  ips.forEach((ip, i) => view.setUint32(4 * i, ipv4ToInt(ip)));
   return out;
 }
 
@@ -80,7 +80,7 @@ export function stringValue(s: string): Uint8Array {
 /** First IPv4 address of an option value, or undefined when the value is not a multiple of 4 bytes. */
 export function readIp(value: Uint8Array | undefined): string | undefined {
   if (!value || value.length < 4 || value.length % 4 !== 0) return undefined;
-  return intToIp(new DataView(value.buffer, value.byteOffset, value.byteLength).getUint32(0));
+  return intToIpv4(new DataView(value.buffer, value.byteOffset, value.byteLength).getUint32(0));
 }
 
 export function readU8(value: Uint8Array | undefined): number | undefined {

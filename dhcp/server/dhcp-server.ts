@@ -8,7 +8,7 @@ import {
   ipsValue, readIp, stringValue, u32Value,
 } from './dhcp-options.js';
 import { BOOTREPLY, BOOTREQUEST, FLAG_BROADCAST, formatHardwareAddress, type DhcpPacket } from './dhcp-packet.js';
-import { ipToInt, isIpv4 } from './ipv4.js';
+import { ipv4ToInt, isIpv4Address } from '../../lib/ipv4.js';
 
 export const DHCP_SERVER_PORT = 67;
 export const DHCP_CLIENT_PORT = 68;
@@ -63,7 +63,7 @@ export class DhcpServer {
     private readonly log: DhcpLog = () => undefined,
   ) {
     for (const ip of [config.serverAddress, config.subnetMask, config.router, config.nextServer, ...(config.dnsServers ?? [])]) {
-      if (ip !== undefined) ipToInt(ip); // throws Ipv4Error on a bad configuration
+      if (ip !== undefined) ipv4ToInt(ip); // throws Ipv4Error on a bad configuration
     }
   }
 
@@ -204,7 +204,7 @@ export class DhcpServer {
   /** RFC 2131 4.1 reply addressing. Unicast to an unconfigured client would need an ARP entry we cannot inject from user space, so we broadcast instead (which the RFC allows). */
   private destination(request: DhcpPacket): { address: string; port: number } {
     if (request.giaddr !== ZERO) return { address: request.giaddr, port: DHCP_SERVER_PORT };
-    if (request.ciaddr !== ZERO && isIpv4(request.ciaddr)) return { address: request.ciaddr, port: DHCP_CLIENT_PORT };
+    if (request.ciaddr !== ZERO && isIpv4Address(request.ciaddr)) return { address: request.ciaddr, port: DHCP_CLIENT_PORT };
     return { address: LIMITED_BROADCAST, port: DHCP_CLIENT_PORT };
   }
 

@@ -3,7 +3,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Lease } from '../address-pool.js';
-import { makeDirectory } from '../../overlay/make-directory.js';
+import { makeDirectory } from '../../lib/make-directory.js';
 
 export class LeaseFileError extends Error {
   override name = 'LeaseFileError';

@@ -6,9 +6,9 @@
 // Write requests are refused; malformed datagrams on the listener are counted and dropped.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { realpath } from 'node:fs/promises';
-import { systemClock, type Clock } from '../../overlay/clock.js';
+import { systemClock, type Clock } from '../../lib/clock.js';
 import { bindToDevice } from '../server/bind-to-device.js';
-import { UdpConnection } from '../../src/native/udp-connection.js';
+import { UdpConnection } from '../native/udp-connection.js';
 import { BootPathError, resolveBootPath } from './boot-path.js';
 import { openFileSource, FileSourceError } from './file-source.js';
 import { negotiate } from './tftp-options.js';

@@ -13,7 +13,7 @@
 // One deadline timer drives retransmission: after `timeoutMs` without progress the unacknowledged
 // datagrams are sent again, up to maxRetries times. Duplicate ACKs are ignored (never answered
 // with a resend), avoiding the Sorcerer's Apprentice syndrome (RFC 1123 4.2.3.1).
-import type { Clock, Timer } from '../../overlay/clock.js';
+import type { Clock, Timer } from '../../lib/clock.js';
 import type { FileSource } from './file-source.js';
 import { ackBlockOf, DATA_HEADER_BYTES, decodeTftp, encodeTftp, TftpErrorCode, writeDataHeader } from './tftp-packet.js';
 

@@ -3,10 +3,10 @@
 // holds. Each VM lease is a "dhcp/<network>/<ip>" record owned by this node's key with the VM's client
 // id in the value; the DHCP lease time is the record's TTL (a client's renewal refreshes it).
 // Several VMs share the node's key, so "held by another client of ours" is checked on the value.
-import type { Dht } from '../../overlay/api.js';
-import type { Clock, Random } from '../../overlay/clock.js';
+import { DhtConflictError, type Dht } from '../../overlay/api.js';
+import type { Clock, Random } from '../../lib/clock.js';
 import type { AddressPool, Lease } from '../address-pool.js';
-import { intToIpv4, ipv4ToInt } from '../../src/forwarder/ipv4.js';
+import { intToIpv4, ipv4ToInt } from '../../lib/ipv4.js';
 import { compareKeys, decodeLeaseRecord, encodeLeaseRecord, leaseKey } from './lease-record.js';
 import type { Subnet } from './subnet.js';
 
@@ -34,7 +34,7 @@ export interface DhtAddressPoolOptions {
   maxProbes?: number;
 }
 
-const isConflict = (err: unknown) => (err as { name?: unknown })?.name === 'DhtConflictError';
+const isConflict = (err: unknown) => err instanceof DhtConflictError;
 
 export class DhtAddressPool implements AddressPool {
   private readonly leases = new Map<string, { vip: number; expiresAtMs: number }>();

@@ -1,16 +1,8 @@
 // An in-memory Dht with the real contract (create is an atomic claim, TTLs on the injected clock,
 // values per owner) for unit tests and the simulator. One shared store; `dhtFor(ownerKey)` is one
 // node's view. `down` makes a node's operations fail (a partition), to test renewals.
-import type { Dht, DhtRecord } from '../../overlay/api.js';
-import type { Clock } from '../../overlay/clock.js';
-
-export class DhtConflictError extends Error {
-  override readonly name = 'DhtConflictError';
-}
-
-export class DhtUnavailableError extends Error {
-  override readonly name = 'DhtUnavailableError';
-}
+import { DhtConflictError, DhtError, type Dht, type DhtRecord } from '../../overlay/api.js';
+import type { Clock } from '../../lib/clock.js';
 
 interface Stored {
   owner: Uint8Array;
@@ -34,7 +26,7 @@ export class MemoryDhtStore {
     const op = async <T>(fn: () => T): Promise<T> => {
       await Promise.resolve();
       this.operations++;
-      if (this.down.has(me)) throw new DhtUnavailableError('node is partitioned from the DHT');
+      if (this.down.has(me)) throw new DhtError('no-route', 'node is partitioned from the DHT');
       return fn();
     };
     return {

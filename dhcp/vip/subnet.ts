@@ -1,6 +1,6 @@
 // A virtual network's IPv4 subnet ("10.128.0.0/16"): which addresses nodes may hold. The network
 // and broadcast addresses are never handed out.
-import { intToIpv4, ipv4ToInt } from '../../src/forwarder/ipv4.js';
+import { intToIpv4, ipv4ToInt } from '../../lib/ipv4.js';
 
 export class SubnetError extends Error {
   override readonly name = 'SubnetError';

@@ -4,11 +4,11 @@
 // on the DHT for a known peer. Misses are cached briefly (negativeTtlMs) so a scan of unused
 // addresses does not flood the DHT.
 import type { Dht } from '../../overlay/api.js';
-import type { Clock } from '../../overlay/clock.js';
-import type { RingAddress } from '../../overlay/link/link.js';
+import type { Clock } from '../../lib/clock.js';
+import type { RingAddress } from '../../overlay/ring/ring.js';
 import { addressOfKey } from '../../overlay/identity.js';
-import { intToIpv4 } from '../../src/forwarder/ipv4.js';
-import type { VipResolver } from '../../src/forwarder/vip-resolver.js';
+import { intToIpv4 } from '../../lib/ipv4.js';
+import type { VipResolver } from './vip-resolver.js';
 import { compareKeys, decodeLeaseRecord, leaseKey } from './lease-record.js';
 
 export interface VipDirectoryOptions {

@@ -18,9 +18,9 @@
 //          as a conflict would (the smaller key keeps it, so exactly one side of a double moves).
 //   release: remove the record (overlay down).
 // Clock and randomness are injected (the simulator runs this at 1,000 nodes).
-import type { Dht } from '../../overlay/api.js';
-import { sleep, type Clock, type Random, type Timer } from '../../overlay/clock.js';
-import { intToIpv4 } from '../../src/forwarder/ipv4.js';
+import { DhtConflictError, type Dht } from '../../overlay/api.js';
+import { sleep, type Clock, type Random, type Timer } from '../../lib/clock.js';
+import { intToIpv4 } from '../../lib/ipv4.js';
 import { compareKeys, decodeLeaseRecord, encodeLeaseRecord, leaseKey } from './lease-record.js';
 import type { Subnet } from './subnet.js';
 
@@ -76,7 +76,7 @@ export const DEFAULT_MAX_CLAIM_ATTEMPTS = 32;
 export const DEFAULT_CLAIM_CONFIRM_MS = 1_000;
 export const DEFAULT_VERIFY_AFTER_MS: readonly number[] = [5_000, 20_000, 60_000];
 
-const isConflict = (err: unknown) => (err as { name?: unknown })?.name === 'DhtConflictError';
+const isConflict = (err: unknown) => err instanceof DhtConflictError;
 
 export class VipLease {
   /** The held address (unsigned 32-bit), or undefined before claim / after loss or release. */

@@ -2,8 +2,9 @@
 // HELLO, then run an ordinary connector dial whose signalling rides the WebSocket. The socket closes
 // as soon as the dial ends; the whole attempt is bounded by `timeoutMs`.
 import { WebSocket, type RawData } from 'ws';
-import type { Clock } from '../clock.js';
-import type { Connector, Link, RingAddress } from '../link/link.js';
+import type { Clock } from '../../lib/clock.js';
+import type { Connector, Link } from '../link/link.js';
+import type { RingAddress } from '../ring/ring.js';
 import { BootstrapCodecError, BootstrapType, decodeBootstrap, encodeBootstrap, SIGNAL_PAYLOAD_MAX_BYTES } from './messages.js';
 import { BootstrapError, parseBootstrapUrl } from './errors.js';
 import { toBytes } from './server.js';

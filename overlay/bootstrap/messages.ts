@@ -5,7 +5,7 @@
 //   SIGNAL  (both ways): an opaque connector signalling payload (the rest of the frame)
 //   ERROR   (both ways): message (u16 length + UTF-8); the sender closes right after
 import { ADDRESS_BITS } from '../identity.js';
-import type { RingAddress } from '../link/link.js';
+import type { RingAddress } from '../ring/ring.js';
 
 export const BOOTSTRAP_VERSION = 1;
 export const ADDRESS_BYTES = ADDRESS_BITS / 8;

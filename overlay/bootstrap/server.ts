@@ -4,8 +4,9 @@
 // not this endpoint, decides whether the newcomer is a member. Afterwards the newcomer signals over
 // the overlay. Every connection has a bounded life; a bad frame gets an ERROR and a close, never a crash.
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
-import type { Clock, Timer } from '../clock.js';
-import type { Connector, RingAddress } from '../link/link.js';
+import type { Clock, Timer } from '../../lib/clock.js';
+import type { Connector } from '../link/link.js';
+import type { RingAddress } from '../ring/ring.js';
 import {
   BootstrapCodecError,
   BootstrapType,

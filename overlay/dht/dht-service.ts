@@ -15,9 +15,9 @@
 // win if their replica sets do not intersect; with r = 3 and near links on both sides they share at
 // least two nodes. Per-owner sequence numbers and tombstones stop stale copies from resurrecting.
 import type { Dht, DhtRecord } from '../api.js';
-import type { Clock, Random, Timer } from '../clock.js';
+import type { Clock, Random, Timer } from '../../lib/clock.js';
 import type { Identity } from '../identity.js';
-import type { RingAddress } from '../link/link.js';
+import type { RingAddress } from '../ring/ring.js';
 import { closerTo, keyToAddress } from '../ring/ring.js';
 import { DhtConflictError, DhtError } from './dht-errors.js';
 import { encodeDhtMessage, type Copy, type DhtRequest, type DhtResponse, type ReplicaMessage } from './dht-messages.js';

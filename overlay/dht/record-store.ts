@@ -1,7 +1,7 @@
 // The records one node holds, as a replica or primary. Pure apart from signature checks: time is
 // passed in. One slot per (key, owner), holding that owner's newest version (tombstones included,
 // so a removed value cannot be resurrected by a stale replica).
-import type { RingAddress } from '../link/link.js';
+import type { RingAddress } from '../ring/ring.js';
 import { keyToAddress } from '../ring/ring.js';
 import { verifyRecord, type SignedRecord } from './record.js';
 

@@ -10,7 +10,7 @@
 //   place moves to where gets look. It keeps its own copy until expiry (a spare for read repair).
 // A version goes to each peer at most once per holder (`pushedTo`), so repeated passes cost nothing
 // once the copies sit where they belong.
-import type { RingAddress } from '../link/link.js';
+import type { RingAddress } from '../ring/ring.js';
 import { closerTo } from '../ring/ring.js';
 import type { Copy } from './dht-messages.js';
 import type { KeySlot } from './record-store.js';

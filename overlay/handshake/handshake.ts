@@ -11,7 +11,7 @@
 // peer's CONFIRM always follows its AUTH. CONFIRM makes the outcome mutual: neither side hands a link
 // to its overlay unless both verified each other.
 import { addressOfKey, verifySignature } from '../identity.js';
-import type { RingAddress } from '../link/link.js';
+import type { RingAddress } from '../ring/ring.js';
 import {
   decodeHandshake,
   encodeHandshake,

@@ -2,9 +2,7 @@
 // overlay/link/webrtc/) for real nodes, and a simulated link (simulations/) driven by a virtual clock.
 // A Link is only handed to the overlay after its handshake: `remote` and `remoteKey` are authenticated
 // and the peer has proved membership of the network.
-
-/** 160-bit ring address as an unsigned bigint (first 160 bits of SHA-256 of the Ed25519 public key). */
-export type RingAddress = bigint;
+import type { RingAddress } from '../ring/ring.js';
 
 export interface LinkHandlers {
   /** A frame from the reliable, ordered control channel. */

@@ -13,9 +13,10 @@
 // neighbour instead (a relay edge, overlay/relay/), rebuilt through another one if that neighbour goes,
 // and replaced by a direct link when a later direct dial succeeds.
 import type { Dht, Overlay, OverlayStatus, RoutedMessage } from '../api.js';
-import type { Clock, Random, Timer } from '../clock.js';
+import type { Clock, Random, Timer } from '../../lib/clock.js';
 import type { Identity } from '../identity.js';
-import type { Connector, Link, RingAddress } from '../link/link.js';
+import type { Connector, Link } from '../link/link.js';
+import type { RingAddress } from '../ring/ring.js';
 import { DhtService } from '../dht/dht-service.js';
 import { decodeDhtMessage, type ReplicaMessage } from '../dht/dht-messages.js';
 import { ConnectionTable, type TableEntry } from '../routing-table/connection-table.js';

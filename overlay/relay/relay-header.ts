@@ -16,7 +16,7 @@
 //
 // `peer` is always the far end as seen by the receiver: an end writes the other end's address, the
 // middle replaces it with the sender's (authenticated by the link it came on) before forwarding.
-import type { RingAddress } from '../link/link.js';
+import type { RingAddress } from '../ring/ring.js';
 import { ADDRESS_BYTES, bytesToAddress, RING_SIZE, writeAddress } from '../ring/ring.js';
 
 export const RELAY_OP_OPEN = 1;

@@ -4,7 +4,8 @@
 // key and network membership (relay-service.ts). Every frame is sealed end to end (tunnel-crypto.ts):
 // the middle node can drop frames, but not read, alter, replay or forge them, and it cannot make a
 // tunnel on either end's behalf: it holds neither private key.
-import type { Link, LinkHandlers, LinkInfo, RingAddress } from '../link/link.js';
+import type { Link, LinkHandlers, LinkInfo } from '../link/link.js';
+import type { RingAddress } from '../ring/ring.js';
 import { encodeRelay, RELAY_OP_CONTROL, RELAY_OP_DATA } from './relay-header.js';
 import type { TunnelCipher } from './tunnel-crypto.js';
 

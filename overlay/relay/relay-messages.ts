@@ -3,7 +3,7 @@
 //
 //   QUERY   1 | id u32
 //   ANSWER  2 | id u32 | count u8 (<= 64) | count x (address 20 | rtt u16 ms, 0xffff = unknown)
-import type { RingAddress } from '../link/link.js';
+import type { RingAddress } from '../ring/ring.js';
 import { ADDRESS_BYTES, bytesToAddress, RING_SIZE, writeAddress } from '../ring/ring.js';
 import { RelayCodecError } from './relay-header.js';
 

@@ -4,7 +4,7 @@
 // bucket on the injected clock); data packets over budget are dropped, a tunnel whose reliable frames
 // exceed it is closed (dropping them would break the channel's ordering promise). A tunnel is
 // dropped, with CLOSE to the surviving end, as soon as either of our links to its ends goes.
-import type { RingAddress } from '../link/link.js';
+import type { RingAddress } from '../ring/ring.js';
 import { encodeClose, encodeRelay, RELAY_OP_INVITE, RelayCloseReason, withPeer, type RelayMessage } from './relay-header.js';
 
 export interface RelayMiddleOptions {

@@ -14,8 +14,8 @@
 //      any other link. M forwards without decoding payloads and drops the tunnel when a link goes.
 //
 // All waits are bounded with the injected clock; ids and nonces come from the injected random.
-import type { Clock, Random, Timer } from '../clock.js';
-import type { RingAddress } from '../link/link.js';
+import type { Clock, Random, Timer } from '../../lib/clock.js';
+import type { RingAddress } from '../ring/ring.js';
 import { LinkHandshake, type HandshakeSigner } from '../handshake/handshake.js';
 import { addressHex } from '../ring/ring.js';
 import {

@@ -1,7 +1,9 @@
 // Ring math on 160-bit addresses (unsigned bigints modulo 2^160). Clockwise = increasing addresses,
 // wrapping at 2^160. Every routing decision in the overlay reduces to these few functions.
 import { createHash } from 'node:crypto';
-import type { RingAddress } from '../link/link.js';
+
+/** 160-bit ring address as an unsigned bigint (first 160 bits of SHA-256 of the Ed25519 public key). */
+export type RingAddress = bigint;
 
 export const RING_BITS = 160;
 export const RING_SIZE = 1n << 160n;

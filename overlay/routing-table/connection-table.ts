@@ -1,7 +1,8 @@
 // The connection table: who we have links to and why. Pure data (no I/O, no timers): the node feeds it
 // links and reads routing choices from it. Addresses are kept in a sorted array, so the neighbour
 // closest to any key is found by binary search (it is the key's successor or predecessor in that array).
-import type { Link, RingAddress } from '../link/link.js';
+import type { Link } from '../link/link.js';
+import type { RingAddress } from '../ring/ring.js';
 import { closerTo, cwDist } from '../ring/ring.js';
 
 /** Why we keep a link. 'near' is derived from ring position; the others are flags. */

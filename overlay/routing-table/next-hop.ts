@@ -2,7 +2,7 @@
 // target than itself; the distance to the target shrinks at every hop, so a route can never loop,
 // and the hop limit bounds it anyway. With correct successor/predecessor links greedy always reaches
 // the node closest to a key: a node that is not the closest always has a ring neighbour closer.
-import type { RingAddress } from '../link/link.js';
+import type { RingAddress } from '../ring/ring.js';
 import { closerTo } from '../ring/ring.js';
 import type { ConnectionTable } from './connection-table.js';
 

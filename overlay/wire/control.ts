@@ -1,7 +1,7 @@
 // Overlay control messages carried inside routed frames (app tag APP_FIND / APP_FOUND). FIND is
 // routed to the node closest to a ring position; that node answers FOUND with its near set, so the
 // asker learns both its place (joins) and a far-link partner (Symphony links).
-import type { RingAddress } from '../link/link.js';
+import type { RingAddress } from '../ring/ring.js';
 import { ADDRESS_BYTES, addressToBytes, bytesToAddress } from '../ring/ring.js';
 import { arrayOf, bytesOfLength, field, isUint32, pack, unpackObject } from './msgpack.js';
 

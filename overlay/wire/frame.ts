@@ -13,7 +13,7 @@
 //   BYE       7 | ack u8 (0 or 1)            (graceful link close: the sender stops using the link; the
 //                                            receiver stops too and acks; the first sender then closes,
 //                                            so no frame in flight is lost)
-import type { RingAddress } from '../link/link.js';
+import type { RingAddress } from '../ring/ring.js';
 import { ADDRESS_BYTES, bytesToAddress, RING_SIZE, writeAddress } from '../ring/ring.js';
 import { WireError } from './wire-error.js';
 

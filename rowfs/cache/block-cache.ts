@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { open, type RootDatabase, type Database } from 'lmdb';
 import { BlockBitmap } from '../state/bitmap.js';
 import type { FileSlice } from '../xdr/file-slice.js';
-import { makeDirectory } from '../../overlay/make-directory.js';
+import { makeDirectory } from '../../lib/make-directory.js';
 
 export class BlockCacheError extends Error {
   override name = 'BlockCacheError';

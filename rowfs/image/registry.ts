@@ -3,8 +3,8 @@
 // its options: refreshing values before their TTL runs out is the caller's loop (it calls the same
 // methods again). Each method is one read-modify-write of this node's own values; two writers on
 // one node must not run the same method for the same app at once (the last put wins).
-import type { Dht, DhtRecord } from '../../overlay/api.js';
-import type { Clock } from '../../overlay/clock.js';
+import { DhtConflictError, type Dht, type DhtRecord } from '../../overlay/api.js';
+import type { Clock } from '../../lib/clock.js';
 import { ImageError, keyPrefix } from './errors.js';
 import { checkAppName, checkVersion, compareVersions, registryKeys } from './names.js';
 import {
@@ -46,7 +46,7 @@ export interface ImageRegistryOptions {
 export type ServerEntry = ServerRecord & { owner: Uint8Array };
 export type SharerEntry = SharerRecord & { owner: Uint8Array };
 
-const isConflict = (err: unknown) => (err as { name?: unknown })?.name === 'DhtConflictError';
+const isConflict = (err: unknown) => err instanceof DhtConflictError;
 /** Sharer lookups in flight at once during gc. */
 const SHARER_LOOKUPS_IN_FLIGHT = 8;
 

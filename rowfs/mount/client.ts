@@ -1,8 +1,8 @@
 // MOUNT v3 client: MNT returns the root handle of an export (status union, like the NFS client).
 import { TcpRpcClient, UdpRpcClient, type RpcCallOptions, type RpcClient } from '../rpc/client.js';
 import type { OpaqueAuth } from '../rpc/message.js';
-import { rootCred } from '../nfs3/client.js';
-import type { ProcedureCodec } from '../nfs3/procedures.js';
+import { rootCred } from '../rpc/message.js';
+import type { ProcedureCodec } from '../rpc/procedure-codec.js';
 import { MOUNT_PROCEDURES } from './procedures.js';
 import { MOUNT_PROGRAM, MOUNT_VERSION, type ExportEntry, type MntRes, type MountEntry } from './types.js';
 

@@ -1,6 +1,7 @@
 // One call to reach an export: find the NFS and MOUNT ports (given, or asked from the portmapper),
 // MNT the path, and return connected clients with the root handle.
-import { Nfs3Client, rootCred } from '../nfs3/client.js';
+import { Nfs3Client } from '../nfs3/client.js';
+import { rootCred } from '../rpc/message.js';
 import { NFS3_PROGRAM, NFS3_VERSION, type FileHandle } from '../nfs3/types.js';
 import type { OpaqueAuth } from '../rpc/message.js';
 import { PortmapClient } from '../portmap/client.js';

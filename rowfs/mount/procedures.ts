@@ -1,5 +1,5 @@
 // Codecs for the MOUNT v3 procedures, both directions, in the same shape as the NFSv3 table.
-import type { ProcedureCodec } from '../nfs3/procedures.js';
+import type { ProcedureCodec } from '../rpc/procedure-codec.js';
 import type { XdrReader } from '../xdr/reader.js';
 import type { XdrWriter } from '../xdr/writer.js';
 import { FHSIZE3, MAX_MOUNT_LIST, MNTNAMLEN, MNTPATHLEN, MountProc, MountStatus, type ExportEntry, type MntRes, type MountEntry } from './types.js';

@@ -3,7 +3,7 @@
 // Rejections: RpcTransportError (timeout, connection), RpcReplyError (server refused the call),
 // XdrError (the server's reply did not decode).
 import { TcpRpcClient, UdpRpcClient, type RpcCallOptions, type RpcClient } from '../rpc/client.js';
-import { encodeAuthSys, type OpaqueAuth } from '../rpc/message.js';
+import { rootCred, type OpaqueAuth } from '../rpc/message.js';
 import { NFS3_PROCEDURES, type Nfs3ArgsOf, type Nfs3ProcedureName, type Nfs3ResOf } from './procedures.js';
 import {
   NFS3_PROGRAM,
@@ -47,11 +47,6 @@ import {
   type WriteArgs,
   type WriteRes,
 } from './types.js';
-
-/** AUTH_SYS as root, the usual credential for test clients and for a proxy acting for its clients. */
-export function rootCred(machineName = 'rowfs'): OpaqueAuth {
-  return encodeAuthSys({ stamp: 0, machineName, uid: 0, gid: 0, gids: [] });
-}
 
 export interface Nfs3ConnectOptions {
   host: string;

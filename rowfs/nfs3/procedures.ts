@@ -4,6 +4,7 @@
 import { XdrError } from '../xdr/errors.js';
 import type { XdrReader } from '../xdr/reader.js';
 import type { XdrWriter } from '../xdr/writer.js';
+import type { ProcedureCodec } from '../rpc/procedure-codec.js';
 import {
   readDirOp,
   readFattr,
@@ -83,15 +84,6 @@ import {
   type WriteRes,
 } from './types.js';
 
-/** One procedure's wire format, usable from either side. */
-export interface ProcedureCodec<A, R> {
-  proc: number;
-  name: string;
-  encodeArgs(w: XdrWriter, args: A): void;
-  decodeArgs(r: XdrReader): A;
-  encodeRes(w: XdrWriter, res: R): void;
-  decodeRes(r: XdrReader): R;
-}
 
 const STABLE = new Set([0, 1, 2]);
 

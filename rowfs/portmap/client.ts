@@ -1,6 +1,6 @@
 // Portmapper v2 client: asks a server's portmapper (rpcbind) where a program listens.
 import { TcpRpcClient, UdpRpcClient, type RpcClient } from '../rpc/client.js';
-import type { ProcedureCodec } from '../nfs3/procedures.js';
+import type { ProcedureCodec } from '../rpc/procedure-codec.js';
 import { PORTMAP_PROCEDURES } from './procedures.js';
 import { IPPROTO_TCP, PORTMAP_PORT, PORTMAP_PROGRAM, PORTMAP_VERSION, type PortMapping } from './types.js';
 

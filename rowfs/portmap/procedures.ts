@@ -1,5 +1,5 @@
 // Codecs for the portmapper v2 procedures we implement (CALLIT is answered PROC_UNAVAIL).
-import type { ProcedureCodec } from '../nfs3/procedures.js';
+import type { ProcedureCodec } from '../rpc/procedure-codec.js';
 import type { XdrReader } from '../xdr/reader.js';
 import type { XdrWriter } from '../xdr/writer.js';
 import { MAX_PORTMAP_ENTRIES, PortmapProc, type PortMapping } from './types.js';

@@ -18,7 +18,7 @@ import { RpcServer } from '../rpc/server.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../server/embedded-server.js';
 import { MAX_MOUNT_ENTRIES, mountStatusOf } from '../server/mount-service.js';
 import { ROOT_VID, StateStore } from '../state/store.js';
-import { systemClock, type Clock, type Timer } from '../../overlay/clock.js';
+import { systemClock, type Clock, type Timer } from '../../lib/clock.js';
 import { Backend } from './backend.js';
 import { ProxyCore } from './core.js';
 import { ProxyStartError, statusOf } from './errors.js';
@@ -27,14 +27,14 @@ import { ProxyHandlers } from './handlers.js';
 import { Listings } from './listing.js';
 import { DEFAULT_POOL_BUFFERS, MainReader, REPLY_HEADER_ROOM_BYTES } from './main-reader.js';
 import { BufferPool } from '../rpc/buffer-pool.js';
-import { rootCred } from '../nfs3/client.js';
+import { rootCred } from '../rpc/message.js';
 import { SpliceFetcher, nativeFileSender } from './splice-fetcher.js';
 import type { Nfs3Caller } from './backend.js';
 import { openLocalShadow } from './local-shadow.js';
 import { ReplicatedMain, type ReplicaEvent, type ReplicaSource, type ReplicaVerifier } from './replicated-main.js';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { makeDirectory } from '../../overlay/make-directory.js';
+import { makeDirectory } from '../../lib/make-directory.js';
 
 export interface NfsExportSpec {
   host: string;

@@ -18,7 +18,7 @@ import type { RpcCallOptions } from '../rpc/client.js';
 import type { OpaqueAuth } from '../rpc/message.js';
 import type { SideTable } from '../state/store.js';
 import type { Counters } from '../counters.js';
-import { systemClock, type Clock, type Timer } from '../../overlay/clock.js';
+import { systemClock, type Clock, type Timer } from '../../lib/clock.js';
 import { Backend } from './backend.js';
 import { isPlainComponent } from '../nfs3/names.js';
 import { StatusError } from './errors.js';

@@ -1,20 +1,17 @@
 // Cold reads straight from the main server's socket into the block-cache file (native addon
-// `rowfssplice`, src/native/rowfs-splice.c: splice(2) socket -> pipe -> file). The data of a READ
+// `rowfssplice`, rowfs/native/rowfs-splice.c: splice(2) socket -> pipe -> file). The data of a READ
 // reply never enters the proxy's memory: one kernel copy into the page cache instead of a socket
 // receive into a buffer plus a write from it. Calls are encoded here (the usual XDR codecs); the
 // addon sends them on its own connections to main (one call at a time each, on a thread of its own)
 // and parses the reply's fixed fields. Without the addon (not built), `SpliceFetcher.open` returns
 // undefined and the proxy uses its JS path (RPC client + cache writes).
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { randomInt } from 'node:crypto';
 import { XdrWriter } from '../xdr/writer.js';
 import { encodeCallHeader, AUTH_NONE, type OpaqueAuth } from '../rpc/message.js';
 import { READ } from '../nfs3/procedures.js';
 import { NFS3_PROGRAM, NFS3_VERSION, type FileHandle } from '../nfs3/types.js';
 import type { FileSender } from '../rpc/file-sender.js';
+import { loadNativeAddon } from '../../lib/native-addon.js';
 
 /** The addon's view of one connection (opaque). */
 export interface SpliceConnection {
@@ -51,25 +48,15 @@ export class SpliceFetchError extends Error {
   }
 }
 
-const MAX_PARENT_DIRS = 6;
 let addon: SpliceAddon | null | undefined;
 
-/** The addon, or undefined when it was not built (the JS path is used then). */
+/** The addon, or undefined when it was not built or does not load (the JS path is used then). */
 export function loadSpliceAddon(): SpliceAddon | undefined {
   if (addon !== undefined) return addon ?? undefined;
-  addon = null;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < MAX_PARENT_DIRS; i++) {
-    const candidate = join(dir, 'build', 'Release', 'rowfssplice.node');
-    if (existsSync(candidate)) {
-      try {
-        addon = createRequire(import.meta.url)(candidate) as SpliceAddon;
-      } catch {
-        addon = null;
-      }
-      break;
-    }
-    dir = dirname(dir);
+  try {
+    addon = loadNativeAddon<SpliceAddon>('rowfssplice') ?? null;
+  } catch {
+    addon = null;
   }
   return addon ?? undefined;
 }

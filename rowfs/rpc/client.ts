@@ -6,7 +6,7 @@
 import net from 'node:net';
 import dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
-import { systemClock, type Clock, type Timer } from '../../overlay/clock.js';
+import { systemClock, type Clock, type Timer } from '../../lib/clock.js';
 import { XdrError } from '../xdr/errors.js';
 import { XdrReader } from '../xdr/reader.js';
 import { XdrWriter } from '../xdr/writer.js';

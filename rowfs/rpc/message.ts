@@ -67,6 +67,11 @@ export function encodeAuthSys(p: AuthSysParams): OpaqueAuth {
   return { flavor: AuthFlavor.AUTH_SYS, body: w.bytes().slice() };
 }
 
+/** AUTH_SYS as root, the usual credential for test clients and for a proxy acting for its clients. */
+export function rootCred(machineName = 'rowfs'): OpaqueAuth {
+  return encodeAuthSys({ stamp: 0, machineName, uid: 0, gid: 0, gids: [] });
+}
+
 export function decodeAuthSys(body: Uint8Array): AuthSysParams {
   const r = new XdrReader(body);
   const p: AuthSysParams = {

@@ -27,7 +27,7 @@ import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { BlockBitmap } from './bitmap.js';
-import { makeDirectory } from '../../overlay/make-directory.js';
+import { makeDirectory } from '../../lib/make-directory.js';
 
 export const ROOT_VID = 1;
 export const DEFAULT_BLOCK_SIZE_BYTES = 64 * 1024;

@@ -1,5 +1,5 @@
 // coturn (STUN + TURN, long-term credentials) in the topology's public namespace.
-import type { Proc } from '../../test/helpers/proc.js';
+import type { Proc } from '../harness/proc.js';
 import { PUBLIC_IP, type NetnsTopology } from './topology.js';
 
 export interface TurnService {

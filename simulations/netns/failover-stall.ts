@@ -10,10 +10,10 @@
 //   C <==bulk==> A         A SIGKILLed mid-transfer; the pings start then
 //
 // Every wait is bounded; `ImageNet.destroy` kills every process by PID and deletes the namespaces.
-import type { RingAddress } from '../../overlay/link/link.js';
+import type { RingAddress } from '../../overlay/ring/ring.js';
 import { keyToAddress, ringDist } from '../../overlay/ring/ring.js';
 import { leaseKey } from '../../dhcp/vip/lease-record.js';
-import { intToIpv4, ipv4ToInt } from '../../src/forwarder/ipv4.js';
+import { intToIpv4, ipv4ToInt } from '../../lib/ipv4.js';
 import { ImageNet, OVERLAY_BIN, waitUntil } from './image-net.js';
 
 const VICTIM = 0;

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Proc } from '../../test/helpers/proc.js';
+import type { Proc } from '../harness/proc.js';
 import { expectsDirect, harnessScript, natPairs, type Harness } from './harness.js';
 import { PUBLIC_IP, type NatKind } from './topology.js';
 

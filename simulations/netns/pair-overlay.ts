@@ -4,7 +4,8 @@
 // no retransmits) opened at start, on a shortcut request, or never, by mode.
 import type { DataChannel, PeerConnection } from 'node-datachannel';
 import type { Dht, RoutedMessage } from '../../overlay/api.js';
-import type { Link, LinkHandlers, LinkInfo, RingAddress } from '../../overlay/link/link.js';
+import type { Link, LinkHandlers, LinkInfo } from '../../overlay/link/link.js';
+import type { RingAddress } from '../../overlay/ring/ring.js';
 import type { VnetOverlay } from '../../src/vnet/index.js';
 import type { RelayClient } from './relay-client.js';
 import type { Subnet } from '../../dhcp/vip/subnet.js';

@@ -2,7 +2,7 @@
 // harness processes and serves a shared in-memory DHT (dhcp/vip/memory-dht.ts semantics) to them.
 // Usage: node relay.js HOST PORT   (prints "relay listening HOST:PORT")
 import { WebSocketServer, type WebSocket } from 'ws';
-import { systemClock } from '../../overlay/clock.js';
+import { systemClock } from '../../lib/clock.js';
 import { MemoryDhtStore } from '../../dhcp/vip/memory-dht.js';
 import type { Dht } from '../../overlay/api.js';
 import { b64, unb64, type ClientMessage, type RelayMessage } from './relay-protocol.js';

@@ -13,7 +13,7 @@
 // way, is held by the wan-delay helper (iptables NFQUEUE + wan-delay.c; tc netem does not exist here).
 // Every namespace name carries a per-topology prefix, so parallel topologies never collide.
 // `destroy` kills the processes started through the topology (by PID) and deletes the namespaces.
-import { startProc, run, type Proc } from '../../test/helpers/proc.js';
+import { startProc, run, type Proc } from '../harness/proc.js';
 import { wanDelayBinary } from './wan-delay.js';
 
 export type NatKind = 'none' | 'eim' | 'symmetric';

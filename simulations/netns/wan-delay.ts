@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { run } from '../../test/helpers/proc.js';
+import { run } from '../harness/proc.js';
 
 /** Source (in the repository, beside this file's TypeScript) and output directory. */
 const SOURCE = fileURLToPath(new URL('../../../simulations/netns/wan-delay.c', import.meta.url));

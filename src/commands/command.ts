@@ -2,7 +2,7 @@
 import { unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { StateLockError, takeStateLock, type StateLock } from '../state-lock.js';
-import { makeDirectory } from '../../overlay/make-directory.js';
+import { makeDirectory } from '../../lib/make-directory.js';
 
 export interface Command {
   /** One line for `overlay --help`. */

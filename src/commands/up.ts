@@ -6,7 +6,7 @@ import { JoinError, OverlayDaemon, type NodeService } from '../node.js';
 import { existsSync } from 'node:fs';
 import { Subnet, SubnetError } from '../../dhcp/vip/subnet.js';
 import { candidateOnSubnet, DEFAULT_IFNAME, DEFAULT_VNET_MTU, virtualNetworkService } from '../vnet/index.js';
-import { ipv4ToInt } from '../forwarder/ipv4.js';
+import { ipv4ToInt } from '../../lib/ipv4.js';
 
 export const DEFAULT_SUBNET = '10.128.0.0/16';
 /** Smallest TUN MTU: the IPv4 minimum every host must accept. */

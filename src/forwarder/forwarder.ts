@@ -9,12 +9,12 @@
 //        sender when known) -> written to the device, batched per microtask.
 // Every drop is counted under a named counter; nothing on the data path throws.
 import type { Overlay } from '../../overlay/api.js';
-import type { RingAddress } from '../../overlay/link/link.js';
-import type { Clock, Timer } from '../../overlay/clock.js';
+import type { RingAddress } from '../../overlay/ring/ring.js';
+import type { Clock, Timer } from '../../lib/clock.js';
 import type { PacketDevice } from '../tun/packet-device.js';
-import type { VipResolver } from './vip-resolver.js';
+import type { VipResolver } from '../../dhcp/vip/vip-resolver.js';
 import { decodeFrame, encodeFrame, frameEncodingLength, FrameError, FrameKind, BUNDLE_ENTRY_HEADER_BYTES } from './frame.js';
-import { icmpUnreachable, ipv4Destination, ipv4Source, isIpv4 } from './ipv4.js';
+import { icmpUnreachable, ipv4Destination, ipv4Source, isIpv4Packet } from './ipv4.js';
 
 /** Overlay application tag for framed IP packets (tags below 16 are reserved for the overlay itself). */
 export const APP_TAG_IP_PACKET = 16;
@@ -136,7 +136,7 @@ export class Forwarder {
     }
     if (frame.packets.length > 1) this.counters.rxBundles++;
     for (const packet of frame.packets) {
-      if (!isIpv4(packet)) {
+      if (!isIpv4Packet(packet)) {
         this.counters.dropMalformedPacket++;
         continue;
       }
@@ -176,7 +176,7 @@ export class Forwarder {
 
   /** Owner of the packet's destination if cached; otherwise handles the packet (drop, ICMP, or wait for a resolve). */
   private classify(packet: Uint8Array): { owner: RingAddress; dest: number } | undefined {
-    if (!isIpv4(packet)) {
+    if (!isIpv4Packet(packet)) {
       if (packet.length > 0 && packet[0]! >> 4 === 6) this.counters.dropIpv6++;
       else this.counters.dropMalformedPacket++;
       return undefined;

@@ -9,24 +9,8 @@ export const ICMP_ECHO_REQUEST = 8;
 /** RFC 792 code 1: host unreachable. */
 export const ICMP_CODE_HOST_UNREACHABLE = 1;
 
-/** Dotted quad to an unsigned 32-bit integer; throws RangeError on malformed input. */
-export function ipv4ToInt(ip: string): number {
-  const parts = ip.split('.');
-  if (parts.length !== 4) throw new RangeError(`not an IPv4 address: ${ip}`);
-  let v = 0;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) throw new RangeError(`not an IPv4 address: ${ip}`);
-    v = v * 256 + Number(p);
-  }
-  return v >>> 0;
-}
-
-export function intToIpv4(v: number): string {
-  return `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
-}
-
 /** True if the bytes start like an IPv4 packet with a plausible header (version 4, IHL >= 5, lengths consistent). */
-export function isIpv4(packet: Uint8Array): boolean {
+export function isIpv4Packet(packet: Uint8Array): boolean {
   if (packet.length < IPV4_MIN_HEADER_BYTES || packet[0]! >> 4 !== 4) return false;
   const ihlBytes = (packet[0]! & 0x0f) * 4;
   const total = (packet[2]! << 8) | packet[3]!;
@@ -74,7 +58,7 @@ function writeIpv4Header(out: Uint8Array, totalLength: number, protocol: number,
  * a reply: the original is itself an ICMP error, or is not a plausible IPv4 packet.
  */
 export function icmpUnreachable(original: Uint8Array, routerAddress: number, code = ICMP_CODE_HOST_UNREACHABLE): Uint8Array | undefined {
-  if (!isIpv4(original)) return undefined;
+  if (!isIpv4Packet(original)) return undefined;
   const ihl = (original[0]! & 0x0f) * 4;
   if (original[9] === ICMP_PROTOCOL) {
     const type = original[ihl];
@@ -94,7 +78,7 @@ export function icmpUnreachable(original: Uint8Array, routerAddress: number, cod
 
 /** An echo reply for an echo request (swapped addresses), or undefined if `packet` is not one. */
 export function icmpEchoReply(packet: Uint8Array): Uint8Array | undefined {
-  if (!isIpv4(packet) || packet[9] !== ICMP_PROTOCOL) return undefined;
+  if (!isIpv4Packet(packet) || packet[9] !== ICMP_PROTOCOL) return undefined;
   const ihl = (packet[0]! & 0x0f) * 4;
   const total = (packet[2]! << 8) | packet[3]!;
   if (total < ihl + 8 || packet[ihl] !== ICMP_ECHO_REQUEST) return undefined;

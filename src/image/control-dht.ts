@@ -1,13 +1,8 @@
 // The overlay DHT of the node running on this machine, reached through its control socket: what the
 // image commands (separate processes) use to read and write registry records. Values are signed by
 // the node's key, so every record an image process writes is owned by its node.
-import type { Dht, DhtRecord } from '../../overlay/api.js';
+import { DhtConflictError, type Dht, type DhtRecord } from '../../overlay/api.js';
 import { controlRequest } from '../control/client.js';
-
-/** Same name as the overlay's and the in-memory DHT's conflict errors (callers match on the name). */
-export class DhtConflictError extends Error {
-  override readonly name = 'DhtConflictError';
-}
 
 const text = new TextDecoder('utf-8', { fatal: true });
 

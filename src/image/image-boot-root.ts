@@ -5,7 +5,7 @@
 // booted from them until the boot service stops.
 import { join } from 'node:path';
 import type { ImageRegistry } from '../../rowfs/image/registry.js';
-import type { Clock } from '../../overlay/clock.js';
+import type { Clock } from '../../lib/clock.js';
 import { RefreshLoop } from './refresh-loop.js';
 import { ImageMounting } from './image-mounting.js';
 import type { LocalNode } from './local-node.js';

@@ -3,7 +3,7 @@
 // or a control-socket error, and asCliError turns each into one line with an exit code.
 import { rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { systemClock } from '../../overlay/clock.js';
+import { systemClock } from '../../lib/clock.js';
 import { addressOfKey } from '../../overlay/identity.js';
 import { hex } from '../../rowfs/state/store.js';
 import { ImageError } from '../../rowfs/image/errors.js';

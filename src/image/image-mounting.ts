@@ -10,7 +10,7 @@ import { ManifestIndex } from '../../rowfs/image/manifest-index.js';
 import type { Manifest } from '../../rowfs/image/manifest-codec.js';
 import type { ImageRegistry } from '../../rowfs/image/registry.js';
 import { compareVersions } from '../../rowfs/image/names.js';
-import type { Clock } from '../../overlay/clock.js';
+import type { Clock } from '../../lib/clock.js';
 import { RefreshLoop } from './refresh-loop.js';
 import { rankByPath, type LocalNode } from './local-node.js';
 import { imageExportPath } from './image-serving.js';

@@ -10,7 +10,7 @@
 import { startEmbeddedServer, type EmbeddedServer } from '../../rowfs/server/embedded-server.js';
 import type { ImageRegistry } from '../../rowfs/image/registry.js';
 import type { ServerRecord, VersionInfo } from '../../rowfs/image/records.js';
-import type { Clock } from '../../overlay/clock.js';
+import type { Clock } from '../../lib/clock.js';
 import { RefreshLoop } from './refresh-loop.js';
 import { networkInterfaces } from 'node:os';
 import { serveManifest, type ManifestServer } from './manifest-http.js';

@@ -1,7 +1,7 @@
 // A periodic job of the image processes (re-putting records before their TTLs run out, following
 // the latest version): runs every `everyMs`, never overlapping itself; `stop` waits for a run
 // under way, so nothing is written after it resolves.
-import type { Clock, Timer } from '../../overlay/clock.js';
+import type { Clock, Timer } from '../../lib/clock.js';
 
 export class RefreshLoop {
   private timer: Timer | undefined;

@@ -3,7 +3,7 @@
 // (routed over the overlay), so the link would tunnel through itself. Every WebRTC link of a node
 // with a virtual network drops candidates on the virtual subnet, in both directions.
 import type { Subnet } from '../../dhcp/vip/subnet.js';
-import { ipv4ToInt } from '../forwarder/ipv4.js';
+import { ipv4ToInt } from '../../lib/ipv4.js';
 
 /** The connection address of an ICE candidate line ("candidate:..." or "a=candidate:..."), if IPv4. */
 export function candidateAddress(candidate: string): string | undefined {

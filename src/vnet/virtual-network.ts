@@ -8,15 +8,16 @@
 // If the lease is lost (another node took the address while we were cut off), a new one is claimed
 // and the device is recreated with it.
 import type { Overlay } from '../../overlay/api.js';
-import type { Link, RingAddress } from '../../overlay/link/link.js';
-import { systemClock, type Clock, type Timer } from '../../overlay/clock.js';
-import { cryptoRandom } from '../../overlay/random.js';
-import type { Random } from '../../overlay/clock.js';
+import type { Link } from '../../overlay/link/link.js';
+import type { RingAddress } from '../../overlay/ring/ring.js';
+import { systemClock, type Clock, type Timer } from '../../lib/clock.js';
+import { cryptoRandom } from '../../lib/random.js';
+import type { Random } from '../../lib/clock.js';
 import { Subnet } from '../../dhcp/vip/subnet.js';
 import { VipLease } from '../../dhcp/vip/vip-lease.js';
 import { VipDirectory } from '../../dhcp/vip/vip-directory.js';
 import { Forwarder, type ForwarderOptions } from '../forwarder/forwarder.js';
-import { intToIpv4, ipv4ToInt } from '../forwarder/ipv4.js';
+import { intToIpv4, ipv4ToInt } from '../../lib/ipv4.js';
 import { TunDevice, type TunOptions } from '../tun/tun-device.js';
 import type { PacketDevice } from '../tun/packet-device.js';
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { APPLIANCE_RECIPE, debootstrapArgs, recipeDigest } from '../../bench/appliance/recipe.js';
-import { startProc } from '../helpers/proc.js';
+import { startProc } from '../../simulations/harness/proc.js';
 
 const BUILD = fileURLToPath(new URL('../../bench/appliance/build.js', import.meta.url));
 

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OVERLAY_BIN } from './boot-link.js';
+import { OVERLAY_BIN } from '../../simulations/harness/boot-link.js';
 
 function overlay(args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {

@@ -5,7 +5,7 @@ import test from 'ava';
 import { createSocket } from 'node:dgram';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BootLink, lastStats, until } from './boot-link.js';
+import { BootLink, lastStats, until } from '../../simulations/harness/boot-link.js';
 
 const CLIENT_SCRIPT = (log: string) => `echo "$1 $ip $reason $new_ip_address" >> ${log}
 case "$1$reason" in

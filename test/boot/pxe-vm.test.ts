@@ -6,7 +6,7 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BootLink, lastStats, until } from './boot-link.js';
+import { BootLink, lastStats, until } from '../../simulations/harness/boot-link.js';
 
 const KERNEL_BYTES = 2_000_000;
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeTftp, decodeTftp } from '../../dhcp/tftp/tftp-packet.js';
 import { TftpServer, type TftpServerOptions } from '../../dhcp/tftp/tftp-server.js';
-import { run } from '../helpers/proc.js';
+import { run } from '../../simulations/harness/proc.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 

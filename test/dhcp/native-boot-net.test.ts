@@ -1,16 +1,16 @@
-// The native boot-network addon (src/native/): SO_BINDTODEVICE on a dgram socket, and a raw ICMPv6
+// The native boot-network addon (dhcp/native/): SO_BINDTODEVICE on a dgram socket, and a raw ICMPv6
 // socket that sends router advertisements a Linux kernel accepts (it drops RAs whose hop limit is
 // not 255, RFC 4861 6.1.2) and answers Router Solicitations. Errors are typed, never crashes.
 import test from 'ava';
 import { createSocket, type Socket } from 'node:dgram';
 import { BindToDeviceError, bindToDevice } from '../../dhcp/server/bind-to-device.js';
 import { RaSender, RaSenderError } from '../../dhcp/ra/ra-sender.js';
-import { systemClock } from '../../overlay/clock.js';
-import { loadBootNetAddon } from '../../src/native/boot-net-addon.js';
-import { Icmp6Socket, NativeNetError, UdpConnection } from '../../src/native/index.js';
-import { Netns, vethPair } from '../helpers/netns.js';
-import { startProc, type Proc } from '../helpers/proc.js';
-import { until } from '../boot/boot-link.js';
+import { systemClock } from '../../lib/clock.js';
+import { loadBootNetAddon } from '../../dhcp/native/boot-net-addon.js';
+import { Icmp6Socket, NativeNetError, UdpConnection } from '../../dhcp/native/index.js';
+import { Netns, vethPair } from '../../simulations/harness/netns.js';
+import { startProc, type Proc } from '../../simulations/harness/proc.js';
+import { until } from '../../simulations/harness/boot-link.js';
 
 const PROBE = new URL('./native-probe.js', import.meta.url).pathname;
 

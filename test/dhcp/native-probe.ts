@@ -4,9 +4,9 @@
 //                  its counters as JSON on SIGTERM.
 //   rs-client IF   opens a raw ICMPv6 socket accepting only RAs, sends a Router Solicitation to
 //                  ff02::2 and prints "ra <source> <bytes>" for each RA heard (up to 10 s).
-import { systemClock } from '../../overlay/clock.js';
+import { systemClock } from '../../lib/clock.js';
 import { RaSender } from '../../dhcp/ra/ra-sender.js';
-import { Icmp6Socket, ICMP6_ROUTER_ADVERTISEMENT, ICMP6_ROUTER_SOLICITATION } from '../../src/native/icmp6-socket.js';
+import { Icmp6Socket, ICMP6_ROUTER_ADVERTISEMENT, ICMP6_ROUTER_SOLICITATION } from '../../dhcp/native/icmp6-socket.js';
 
 const RS_WAIT_MS = 10_000;
 const [mode, ifname] = process.argv.slice(2);

@@ -5,8 +5,8 @@ import test from 'ava';
 import { chmodSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildInitramfs, installedKernel, moduleChain } from '../helpers/initramfs.js';
-import { run } from '../helpers/proc.js';
+import { buildInitramfs, installedKernel, moduleChain } from '../../simulations/harness/initramfs.js';
+import { run } from '../../simulations/harness/proc.js';
 import { NFSROOT_SPLIT, parseSums, treeDigest, writeImage } from './appliance.js';
 
 function withImage(t: { teardown(fn: () => void): void }): string {

@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUSYBOX, buildInitramfs, installedKernel, moduleChain, type Kernel } from '../helpers/initramfs.js';
+import { BUSYBOX, buildInitramfs, installedKernel, moduleChain, type Kernel } from '../../simulations/harness/initramfs.js';
 
 /** busybox applets the image's scripts use, as symlinks in the image's /bin. */
 const APPLETS = ['sh', 'cat', 'chmod', 'cp', 'cut', 'dd', 'echo', 'grep', 'ln', 'ls', 'mkdir', 'mv', 'poweroff', 'printf', 'readlink', 'rm', 'sed', 'sha256sum', 'sleep', 'stat', 'sync', 'uname'];

@@ -16,8 +16,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node
 import { join } from 'node:path';
 import { ImageNet, waitUntil } from '../../simulations/netns/image-net.js';
 import type { CountersSnapshot } from '../../rowfs/counters.js';
-import { exitWithin } from '../helpers/proc.js';
-import { Milestones, pxeVmArgs, serialText } from '../helpers/vm.js';
+import { exitWithin } from '../../simulations/harness/proc.js';
+import { Milestones, pxeVmArgs, serialText } from '../../simulations/harness/vm.js';
 import { DATA_AFTER, READ_FILES, parseSums, prepareImage, sha256, treeDigest, writeBootFiles } from './appliance.js';
 
 const SERVER = 0;

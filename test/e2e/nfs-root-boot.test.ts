@@ -13,12 +13,12 @@
 import test from 'ava';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { BootLink, OVERLAY_BIN, lastStats } from '../boot/boot-link.js';
-import { startGanesha, type Ganesha } from '../helpers/ganesha.js';
-import { nfsCat, nfsLsNames, type NfsTarget } from '../helpers/libnfs.js';
-import { Netns, vethPair } from '../helpers/netns.js';
-import { exitWithin, run, type Proc } from '../helpers/proc.js';
-import { Milestones, serialText, startPxeVm } from '../helpers/vm.js';
+import { BootLink, OVERLAY_BIN, lastStats } from '../../simulations/harness/boot-link.js';
+import { startGanesha, type Ganesha } from '../../simulations/harness/ganesha.js';
+import { nfsCat, nfsLsNames, type NfsTarget } from '../../simulations/harness/libnfs.js';
+import { Netns, vethPair } from '../../simulations/harness/netns.js';
+import { exitWithin, run, type Proc } from '../../simulations/harness/proc.js';
+import { Milestones, serialText, startPxeVm } from '../../simulations/harness/vm.js';
 import { A_BIN_BYTES, AFTER_RESTART, DATA_AFTER, READ_FILES, parseSums, prepareImage, sha256, treeDigest, writeBootFiles } from './appliance.js';
 
 const SUBNET = '10.79.1';

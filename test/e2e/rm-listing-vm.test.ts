@@ -10,9 +10,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expectOk } from '../../rowfs/nfs3/errors.js';
-import { buildInitramfs, installedKernel, moduleChain } from '../helpers/initramfs.js';
-import { startProc } from '../helpers/proc.js';
-import { kernelVmArgs, serialText } from '../helpers/vm.js';
+import { buildInitramfs, installedKernel, moduleChain } from '../../simulations/harness/initramfs.js';
+import { startProc } from '../../simulations/harness/proc.js';
+import { kernelVmArgs, serialText } from '../../simulations/harness/vm.js';
 import { proxyOverEmbeddedMain } from '../rowfs/proxy/fixture.js';
 import { listAllNames } from '../rowfs/stack/paged-listing.js';
 

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startProc } from '../helpers/proc.js';
+import { startProc } from '../../simulations/harness/proc.js';
 
 const test = anyTest as TestFn<unknown>;
 const BIN = fileURLToPath(new URL('../../../bin/overlay.js', import.meta.url));
@@ -58,7 +58,7 @@ for (const [name, args] of cases) {
 }
 
 test('makeDirectory under /proc/self fails at once (mkdirSync recursive spins there)', async (t) => {
-  const src = `import('${new URL('../../overlay/make-directory.js', import.meta.url).href}').then((m) => { try { m.makeDirectory('/proc/self/nope/x'); console.log('made'); } catch (e) { console.log(e.code); } });`;
+  const src = `import('${new URL('../../lib/make-directory.js', import.meta.url).href}').then((m) => { try { m.makeDirectory('/proc/self/nope/x'); console.log('made'); } catch (e) { console.log(e.code); } });`;
   const p = startProc(process.execPath, ['--input-type=module', '-e', src]);
   t.teardown(() => p.kill(0));
   const code = await Promise.race([p.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 5_000))]);

@@ -8,7 +8,7 @@
 import test from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BootLink, lastStats, until } from '../boot/boot-link.js';
+import { BootLink, lastStats, until } from '../../simulations/harness/boot-link.js';
 
 const SUBNET = '10.77.41';
 const RANGE_FIRST = 50;

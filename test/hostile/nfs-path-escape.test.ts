@@ -9,7 +9,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { lstat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGanesha } from '../helpers/ganesha.js';
+import { startGanesha } from '../../simulations/harness/ganesha.js';
 import { openExport, type OpenedExport } from '../../rowfs/mount/open-export.js';
 import { mountProgram } from '../../rowfs/mount/program.js';
 import { nfs3Program } from '../../rowfs/nfs3/program.js';

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startProc, type Proc } from '../helpers/proc.js';
+import { startProc, type Proc } from '../../simulations/harness/proc.js';
 import { STATE_LOCK_FILE } from '../../src/commands/command.js';
 import { StateLockError, takeStateLock } from '../../src/state-lock.js';
 import { startEmbeddedServer } from '../../rowfs/server/embedded-server.js';

@@ -11,8 +11,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { harnessScript } from '../../simulations/netns/harness.js';
-import { Netns, vethPair } from '../helpers/netns.js';
-import { startProc, type Proc } from '../helpers/proc.js';
+import { Netns, vethPair } from '../../simulations/harness/netns.js';
+import { startProc, type Proc } from '../../simulations/harness/proc.js';
 import { fileURLToPath } from 'node:url';
 
 const cliScript = fileURLToPath(new URL('../../../bin/overlay.js', import.meta.url));

@@ -1,6 +1,6 @@
 // The real NAT matrix: namespaces, iptables NAT routers, coturn, plain node-datachannel peers.
 import test from 'ava';
-import { run } from '../helpers/proc.js';
+import { run } from '../../simulations/harness/proc.js';
 import { createHarness, runNatMatrix, matrixNodes, expectsDirect, type Harness } from '../../simulations/netns/harness.js';
 import { NetnsTopology } from '../../simulations/netns/topology.js';
 

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { createHarness, expectsDirect, matrixNodes, type Harness } from '../../simulations/netns/harness.js';
 import { OverlayMatrix, pathVia } from '../../simulations/netns/overlay-matrix.js';
-import type { Proc } from '../helpers/proc.js';
+import type { Proc } from '../../simulations/harness/proc.js';
 
 async function pingUntil(h: Harness, i: number, vip: string, maxTries: number): Promise<boolean> {
   for (let k = 0; k < maxTries; k++) {

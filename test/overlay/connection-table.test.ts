@@ -1,11 +1,11 @@
 // The connection table and greedy routing against slow obvious references, with a seeded generator.
 import test from 'ava';
 import type { Link } from '../../overlay/link/link.js';
-import { seededRandom } from '../../overlay/random.js';
+import { seededRandom } from '../../lib/random.js';
 import { closerTo, cwDist, ringDist, RING_SIZE } from '../../overlay/ring/ring.js';
 import { ConnectionTable, type TableEntry } from '../../overlay/routing-table/connection-table.js';
 import { nextHop } from '../../overlay/routing-table/next-hop.js';
-import type { Random } from '../../overlay/clock.js';
+import type { Random } from '../../lib/clock.js';
 
 function randomAddress(r: Random): bigint {
   return BigInt('0x' + Buffer.from(r.bytes(20)).toString('hex'));

@@ -4,8 +4,8 @@
 import test from 'ava';
 import { networkKey } from '../../overlay/handshake/transcript.js';
 import { Identity } from '../../overlay/identity.js';
-import type { RingAddress } from '../../overlay/link/link.js';
-import { seededRandom } from '../../overlay/random.js';
+import type { RingAddress } from '../../overlay/ring/ring.js';
+import { seededRandom } from '../../lib/random.js';
 import { encodeRelay, RELAY_OP_CONTROL, RELAY_OP_INVITE, decodeRelay, RELAY_OP_CLOSE, RelayCloseReason } from '../../overlay/relay/relay-header.js';
 import { RelayLink } from '../../overlay/relay/relay-link.js';
 import { RelayService, type RelayOptions } from '../../overlay/relay/relay-service.js';

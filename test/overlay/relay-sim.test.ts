@@ -3,13 +3,14 @@
 // relay edge through a common neighbour, uses it for routed messages and data packets, heals it
 // through another neighbour when the middle crashes, and swaps it for a direct link once allowed.
 import test from 'ava';
-import type { Clock } from '../../overlay/clock.js';
+import type { Clock } from '../../lib/clock.js';
 import { networkKey } from '../../overlay/handshake/transcript.js';
 import { Identity } from '../../overlay/identity.js';
-import type { Connector, Link, RingAddress } from '../../overlay/link/link.js';
+import type { Connector, Link } from '../../overlay/link/link.js';
+import type { RingAddress } from '../../overlay/ring/ring.js';
 import { OverlayNode } from '../../overlay/node/overlay-node.js';
 import type { OverlayOptions } from '../../overlay/node/options.js';
-import { seededRandom } from '../../overlay/random.js';
+import { seededRandom } from '../../lib/random.js';
 import { addressHex } from '../../overlay/ring/ring.js';
 import { NodeClock, SimClock } from '../../simulations/sim-clock.js';
 import { SimNetwork, type SimHost } from '../../simulations/sim-network.js';

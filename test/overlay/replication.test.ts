@@ -5,7 +5,7 @@ import { RecordStore } from '../../overlay/dht/record-store.js';
 import { signRecord } from '../../overlay/dht/record.js';
 import { planPushes, replicaSet } from '../../overlay/dht/replication.js';
 import { keyToAddress, ringAdd } from '../../overlay/ring/ring.js';
-import type { RingAddress } from '../../overlay/link/link.js';
+import type { RingAddress } from '../../overlay/ring/ring.js';
 
 const owner = Identity.fromSeed(new Uint8Array(32).fill(9));
 const key = new TextEncoder().encode('images/debian/latest');

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFile } from 'node:child_process';
-import { startProc, type Proc } from '../helpers/proc.js';
+import { startProc, type Proc } from '../../simulations/harness/proc.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/overlay.js', import.meta.url));
 const NETWORK = 'realnet';

@@ -5,8 +5,8 @@
 import test from 'ava';
 import { Subnet, VipLease } from '../../dhcp/vip/index.js';
 import { leaseKey } from '../../dhcp/vip/lease-record.js';
-import { seededRandom } from '../../overlay/random.js';
-import { intToIpv4 } from '../../src/forwarder/ipv4.js';
+import { seededRandom } from '../../lib/random.js';
+import { intToIpv4 } from '../../lib/ipv4.js';
 import { Simulation } from '../../simulations/simulation.js';
 
 const NODES = 1_000;

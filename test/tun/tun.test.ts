@@ -2,8 +2,8 @@
 // child node process under `ip netns exec` (node cannot setns itself).
 import test from 'ava';
 import { fileURLToPath } from 'node:url';
-import { Netns } from '../helpers/netns.js';
-import { startProc } from '../helpers/proc.js';
+import { Netns } from '../../simulations/harness/netns.js';
+import { startProc } from '../../simulations/harness/proc.js';
 import { TunDevice, TunError } from '../../src/tun/index.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/tun-echo.js', import.meta.url));

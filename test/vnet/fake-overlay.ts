@@ -1,7 +1,8 @@
 // In-memory overlay double for forwarder tests: `send` delivers to the registered handler of the
 // destination node (if reachable); direct links deliver data packets to a sink the test wires up.
 import type { RoutedMessage } from '../../overlay/api.js';
-import type { Link, LinkInfo, RingAddress } from '../../overlay/link/link.js';
+import type { Link, LinkInfo } from '../../overlay/link/link.js';
+import type { RingAddress } from '../../overlay/ring/ring.js';
 import type { ForwarderOverlay } from '../../src/forwarder/index.js';
 
 export class FakeNet {

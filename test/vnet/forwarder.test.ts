@@ -1,8 +1,9 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { Forwarder, APP_TAG_IP_PACKET, encodeFrame, FrameKind, ipv4ToInt, internetChecksum, type VipResolver } from '../../src/forwarder/index.js';
+import { Forwarder, APP_TAG_IP_PACKET, encodeFrame, FrameKind, internetChecksum, type VipResolver } from '../../src/forwarder/index.js';
+import { ipv4ToInt } from '../../lib/ipv4.js';
 import { MemoryDevice } from '../../src/tun/memory-device.js';
-import type { RingAddress } from '../../overlay/link/link.js';
+import type { RingAddress } from '../../overlay/ring/ring.js';
 import { FakeNet, type FakeOverlay } from './fake-overlay.js';
 import { ManualClock, flush } from './manual-clock.js';
 import { echoRequest, ipv4Packet } from './packets.js';

@@ -1,6 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { icmpEchoReply, icmpUnreachable, internetChecksum, intToIpv4, ipv4ToInt, isIpv4 } from '../../src/forwarder/ipv4.js';
+import { icmpEchoReply, icmpUnreachable, internetChecksum, isIpv4Packet } from '../../src/forwarder/ipv4.js';
+import { intToIpv4, ipv4ToInt } from '../../lib/ipv4.js';
 import { echoRequest, ipv4Packet } from './packets.js';
 
 test('dotted quads convert both ways and malformed ones throw RangeError', (t) => {
@@ -13,7 +14,7 @@ test('dotted quads convert both ways and malformed ones throw RangeError', (t) =
 test('ICMP host unreachable quotes the original header + 8 bytes with valid checksums', (t) => {
   const orig = ipv4Packet('10.128.0.1', '10.128.9.9', new Uint8Array(100).fill(7));
   const r = icmpUnreachable(orig, ipv4ToInt('10.128.0.1'))!;
-  t.true(isIpv4(r));
+  t.true(isIpv4Packet(r));
   t.is(internetChecksum(r, 0, 20), 0);
   t.is(internetChecksum(r, 20, r.length), 0);
   t.is(r[20], 3);
@@ -43,7 +44,7 @@ test('echo reply swaps addresses and keeps checksums valid', (t) => {
 test('fuzz: IPv4 helpers never throw on random bytes', (t) => {
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 80 }), (b) => {
-      isIpv4(b);
+      isIpv4Packet(b);
       icmpUnreachable(b, 1);
       icmpEchoReply(b);
     }),

@@ -1,5 +1,5 @@
 // A test clock: time moves only on `advance`, timers fire in time order (ties in creation order).
-import type { Clock, Timer } from '../../overlay/clock.js';
+import type { Clock, Timer } from '../../lib/clock.js';
 
 interface Pending {
   at: number;

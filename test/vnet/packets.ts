@@ -1,5 +1,6 @@
 // Builds IPv4 test packets (UDP or ICMP echo) with valid header checksums.
-import { internetChecksum, ipv4ToInt } from '../../src/forwarder/ipv4.js';
+import { internetChecksum } from '../../src/forwarder/ipv4.js';
+import { ipv4ToInt } from '../../lib/ipv4.js';
 
 export function ipv4Packet(src: string, dst: string, payload: Uint8Array, protocol = 17): Uint8Array {
   const p = new Uint8Array(20 + payload.length);

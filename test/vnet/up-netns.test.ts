@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Netns, vethPair } from '../helpers/netns.js';
-import { run, startProc, type Proc } from '../helpers/proc.js';
+import { Netns, vethPair } from '../../simulations/harness/netns.js';
+import { run, startProc, type Proc } from '../../simulations/harness/proc.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/overlay.js', import.meta.url));
 const SUBNET = '10.131.0.0/24';

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { seededRandom } from '../../overlay/random.js';
+import { seededRandom } from '../../lib/random.js';
 import { addressOfKey } from '../../overlay/identity.js';
 import { MemoryDhtStore } from '../../dhcp/vip/memory-dht.js';
 import { startVirtualNetwork } from '../../src/vnet/index.js';

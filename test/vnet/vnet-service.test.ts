@@ -7,11 +7,12 @@ import { MemoryDhtStore } from '../../dhcp/vip/memory-dht.js';
 import { virtualNetworkService } from '../../src/vnet/index.js';
 import { MemoryDevice } from '../../src/tun/memory-device.js';
 import type { NodeContext } from '../../src/node.js';
-import type { RingAddress } from '../../overlay/link/link.js';
+import type { RingAddress } from '../../overlay/ring/ring.js';
 import { FakeNet } from './fake-overlay.js';
 import { ManualClock, flush } from './manual-clock.js';
 import { ipv4Packet } from './packets.js';
-import { encodeFrame, FrameKind, ipv4ToInt } from '../../src/forwarder/index.js';
+import { encodeFrame, FrameKind } from '../../src/forwarder/index.js';
+import { ipv4ToInt } from '../../lib/ipv4.js';
 
 function context(stateDir: string, store: MemoryDhtStore, clock: ManualClock, net: FakeNet) {
   const identity = Identity.generate();

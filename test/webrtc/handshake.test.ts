@@ -4,7 +4,7 @@ import { Identity } from '../../overlay/identity.js';
 import { LinkHandshake, type HandshakeOutcome, type HandshakeParams } from '../../overlay/handshake/handshake.js';
 import { decodeHandshake, encodeHandshake, HandshakeCodecError, HandshakeType, RefuseReason, type HandshakeMessage } from '../../overlay/handshake/messages.js';
 import { fingerprintFromSdp, FingerprintError, networkKey } from '../../overlay/handshake/transcript.js';
-import { seededRandom } from '../../overlay/random.js';
+import { seededRandom } from '../../lib/random.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const rnd = seededRandom(42);

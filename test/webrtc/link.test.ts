@@ -6,7 +6,7 @@ import { BootstrapType, decodeBootstrap, encodeBootstrap } from '../../overlay/b
 import { LinkDialError } from '../../overlay/link/webrtc/errors.js';
 import { encodeSignal, SignalType } from '../../overlay/link/webrtc/signal-codec.js';
 import { RefuseReason } from '../../overlay/handshake/messages.js';
-import { systemClock } from '../../overlay/clock.js';
+import { systemClock } from '../../lib/clock.js';
 import type { Link } from '../../overlay/link/link.js';
 import { makeConnector, makeEndpoint, tap, NETWORK, retryTransportFailure } from './loopback.js';
 

@@ -1,8 +1,8 @@
 // Shared setup for WebRTC tests: connectors whose ICE gathers on 127.0.0.1 only, so every packet stays
 // on loopback, and a bootstrap endpoint on an ephemeral loopback port.
 import { Identity } from '../../overlay/identity.js';
-import { systemClock } from '../../overlay/clock.js';
-import { cryptoRandom } from '../../overlay/random.js';
+import { systemClock } from '../../lib/clock.js';
+import { cryptoRandom } from '../../lib/random.js';
 import { WebRtcConnector, type WebRtcConnectorOptions } from '../../overlay/link/webrtc/webrtc-connector.js';
 import { BootstrapServer } from '../../overlay/bootstrap/server.js';
 import type { Link, LinkHandlers } from '../../overlay/link/link.js';

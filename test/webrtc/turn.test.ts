@@ -1,7 +1,7 @@
 // A link forced through a TURN relay (coturn on loopback) reports itself as relayed, and why.
 // Everything stays on 127.0.0.0/8.
 import test, { type ExecutionContext } from 'ava';
-import { startProc } from '../helpers/proc.js';
+import { startProc } from '../../simulations/harness/proc.js';
 import { makeConnector, tap } from './loopback.js';
 import type { Link } from '../../overlay/link/link.js';
 

@@ -8,8 +8,8 @@
 // Every session ends exactly once: with a link, or with a LinkDialError after which its
 // PeerConnection is closed. The overall wait is bounded by the connector's timer.
 import type { DataChannel, PeerConnection, RtcConfig } from 'node-datachannel';
-import type { Clock, Timer } from '../../clock.js';
-import type { RingAddress } from '../link.js';
+import type { Clock, Timer } from '../../../lib/clock.js';
+import type { RingAddress } from '../../ring/ring.js';
 import { LinkHandshake, type HandshakeSigner } from '../../handshake/handshake.js';
 import { RefuseReason } from '../../handshake/messages.js';
 import { fingerprintFromSdp, type HandshakeRole } from '../../handshake/transcript.js';

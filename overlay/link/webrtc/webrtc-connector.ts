@@ -6,9 +6,10 @@
 // in a map until it ends; a finished link is kept in `links` until it closes. Nothing WebRTC-side is
 // reachable only from native callbacks, which would let the garbage collector close it.
 import nodeDataChannel, { type PeerConnection, type RtcConfig } from 'node-datachannel';
-import type { Clock } from '../../clock.js';
-import type { Random } from '../../clock.js';
-import type { Connector, Link, RingAddress } from '../link.js';
+import type { Clock } from '../../../lib/clock.js';
+import type { Random } from '../../../lib/clock.js';
+import type { Connector, Link } from '../link.js';
+import type { RingAddress } from '../../ring/ring.js';
 import type { HandshakeSigner } from '../../handshake/handshake.js';
 import { RefuseReason } from '../../handshake/messages.js';
 import { networkKey } from '../../handshake/transcript.js';

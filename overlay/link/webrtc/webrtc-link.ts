@@ -3,7 +3,8 @@
 // accepted the peer. It holds the PeerConnection and both DataChannels for its whole life: a
 // garbage-collected DataChannel closes itself, so dropping a reference would drop the link.
 import type { DataChannel, PeerConnection } from 'node-datachannel';
-import type { Link, LinkHandlers, LinkInfo, RingAddress } from '../link.js';
+import type { Link, LinkHandlers, LinkInfo } from '../link.js';
+import type { RingAddress } from '../../ring/ring.js';
 import { describePath } from './ice-config.js';
 
 /** Above this much queued on the data channel, sendData drops: a no-retransmit channel should not add queueing delay. */

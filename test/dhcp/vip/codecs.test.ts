@@ -1,7 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { Subnet, SubnetError, encodeLeaseRecord, decodeLeaseRecord, LeaseRecordError } from '../../../dhcp/vip/index.js';
-import { ipv4ToInt } from '../../../src/forwarder/ipv4.js';
+import { ipv4ToInt } from '../../../lib/ipv4.js';
 
 test('subnets parse, exclude network and broadcast, and reject bad input with SubnetError', (t) => {
   const s = Subnet.parse('10.128.0.0/16');

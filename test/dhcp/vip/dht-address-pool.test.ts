@@ -1,5 +1,5 @@
 import test from 'ava';
-import { seededRandom } from '../../../overlay/random.js';
+import { seededRandom } from '../../../lib/random.js';
 import { DhtAddressPool, MemoryDhtStore, Subnet, VipLease } from '../../../dhcp/vip/index.js';
 import { ManualClock } from '../../vnet/manual-clock.js';
 

@@ -1,7 +1,7 @@
 import test from 'ava';
-import { seededRandom } from '../../../overlay/random.js';
+import { seededRandom } from '../../../lib/random.js';
 import { addressOfKey } from '../../../overlay/identity.js';
-import { ipv4ToInt, intToIpv4 } from '../../../src/forwarder/ipv4.js';
+import { intToIpv4, ipv4ToInt } from '../../../lib/ipv4.js';
 import { MemoryDhtStore, Subnet, VipDirectory, VipLease, VipLeaseError, DEFAULT_VERIFY_AFTER_MS, leaseKey, encodeLeaseRecord } from '../../../dhcp/vip/index.js';
 import { ManualClock, flush } from '../../vnet/manual-clock.js';
 

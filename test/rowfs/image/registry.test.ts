@@ -2,7 +2,7 @@ import test from 'ava';
 import { createHash } from 'node:crypto';
 import { MemoryDhtStore } from '../../../dhcp/vip/memory-dht.js';
 import { ManualClock } from '../../vnet/manual-clock.js';
-import { seededRandom } from '../../../overlay/random.js';
+import { seededRandom } from '../../../lib/random.js';
 import { ImageRegistry, ImageError, registryKeys, encodeVersionsRecord, decodeVersionsRecord, encodeClaimRecord, encodeServerRecord, encodeSharerRecord, type VersionInfo, type ServerRecord } from '../../../rowfs/image/index.js';
 
 const EPOCH = 1_765_000_000_000;

@@ -13,7 +13,7 @@ import { XdrReader } from '../../../rowfs/xdr/reader.js';
 import { AcceptStat, AUTH_NONE, ReplyStat, encodeReplyHeader } from '../../../rowfs/rpc/message.js';
 import { READ } from '../../../rowfs/nfs3/procedures.js';
 import { Nfs3Status } from '../../../rowfs/nfs3/types.js';
-import { rootCred } from '../../../rowfs/nfs3/client.js';
+import { rootCred } from '../../../rowfs/rpc/message.js';
 import { SpliceFetcher, SpliceFetchError, loadSpliceAddon } from '../../../rowfs/proxy/splice-fetcher.js';
 
 const TIMEOUT_MS = 300;

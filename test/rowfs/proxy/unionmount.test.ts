@@ -7,7 +7,7 @@ import anyTest, { type TestFn, type ExecutionContext } from 'ava';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGanesha, type Ganesha } from '../../helpers/ganesha.js';
+import { startGanesha, type Ganesha } from '../../../simulations/harness/ganesha.js';
 import { openExport, type OpenedExport } from '../../../rowfs/mount/open-export.js';
 import { RowfsProxy } from '../../../rowfs/proxy/proxy.js';
 import { treeChecksum } from './fixture.js';

@@ -4,7 +4,7 @@ import anyTest, { type TestFn } from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGanesha, type Ganesha } from '../../helpers/ganesha.js';
+import { startGanesha, type Ganesha } from '../../../simulations/harness/ganesha.js';
 import { openExport } from '../../../rowfs/mount/open-export.js';
 import { PortmapClient } from '../../../rowfs/portmap/client.js';
 import { IPPROTO_TCP } from '../../../rowfs/portmap/types.js';

@@ -4,7 +4,7 @@ import test from 'ava';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGanesha } from '../../helpers/ganesha.js';
+import { startGanesha } from '../../../simulations/harness/ganesha.js';
 import { openExport } from '../../../rowfs/mount/open-export.js';
 import { expectOk } from '../../../rowfs/nfs3/errors.js';
 import { RpcTransportError } from '../../../rowfs/rpc/errors.js';

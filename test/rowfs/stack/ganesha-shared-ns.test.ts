@@ -4,9 +4,9 @@ import test from 'ava';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Netns } from '../../helpers/netns.js';
-import { startGanesha } from '../../helpers/ganesha.js';
-import { nfsCat, nfsCpIn, nfsLsNames } from '../../helpers/libnfs.js';
+import { Netns } from '../../../simulations/harness/netns.js';
+import { startGanesha } from '../../../simulations/harness/ganesha.js';
+import { nfsCat, nfsCpIn, nfsLsNames } from '../../../simulations/harness/libnfs.js';
 
 test('main and shadow ganesha in one namespace, libnfs inside it', async (t) => {
   const a = mkdtempSync(join(tmpdir(), 'gmain-'));

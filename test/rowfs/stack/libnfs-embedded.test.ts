@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startEmbeddedServer, type EmbeddedServer } from '../../../rowfs/server/index.js';
-import { nfsCat, nfsCpIn, nfsCpOut, nfsLs, nfsLsNames, type NfsTarget } from '../../helpers/libnfs.js';
+import { nfsCat, nfsCpIn, nfsCpOut, nfsLs, nfsLsNames, type NfsTarget } from '../../../simulations/harness/libnfs.js';
 import { sha } from './nfs3-contract.js';
 
 const test = anyTest as TestFn<unknown>;

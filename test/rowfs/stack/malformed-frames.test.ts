@@ -13,7 +13,7 @@ import { openExport } from '../../../rowfs/mount/open-export.js';
 import { expectOk } from '../../../rowfs/nfs3/errors.js';
 import { AcceptStat, AUTH_NONE, decodeReplyHeader, encodeCallHeader, ReplyStat } from '../../../rowfs/rpc/message.js';
 import { RecordDecoder, encodeRecord } from '../../../rowfs/rpc/record-marking.js';
-import { rootCred } from '../../../rowfs/nfs3/client.js';
+import { rootCred } from '../../../rowfs/rpc/message.js';
 import { NFS3_PROGRAM } from '../../../rowfs/nfs3/types.js';
 import { MOUNT_PROGRAM } from '../../../rowfs/mount/types.js';
 import { XdrReader } from '../../../rowfs/xdr/reader.js';

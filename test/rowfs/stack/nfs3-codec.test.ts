@@ -2,7 +2,8 @@
 // (OK and error arms) round-trip; random and mutated bytes decode or throw XdrError.
 import test from 'ava';
 import fc from 'fast-check';
-import { NFS3_PROCEDURES, type ProcedureCodec } from '../../../rowfs/nfs3/procedures.js';
+import { NFS3_PROCEDURES } from '../../../rowfs/nfs3/procedures.js';
+import type { ProcedureCodec } from '../../../rowfs/rpc/procedure-codec.js';
 import { CreateMode, Ftype3, Nfs3Status, StableHow, TimeHow, type Fattr3, type Sattr3, type WccData } from '../../../rowfs/nfs3/types.js';
 import { MOUNT_PROCEDURES } from '../../../rowfs/mount/procedures.js';
 import { MountStatus } from '../../../rowfs/mount/types.js';

@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Netns } from '../../helpers/netns.js';
-import { startProc } from '../../helpers/proc.js';
+import { Netns } from '../../../simulations/harness/netns.js';
+import { startProc } from '../../../simulations/harness/proc.js';
 
 const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'serve-with-portmapper.js');
 

@@ -1,12 +1,9 @@
-// Loads the boot-network addon (src/native/*.c: SO_BINDTODEVICE, raw ICMPv6, connected UDP; target
+// Loads the boot-network addon (dhcp/native/*.c: SO_BINDTODEVICE, raw ICMPv6, connected UDP; target
 // "bootnet" in binding.gyp, built by node-gyp into build/Release at install). Found by walking up
 // from this file, so it works from src/ and dist/src/.
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { NativeNetError } from './native-net-error.js';
 import type { UdpHandle } from './udp-connection.js';
+import { loadNativeAddon } from '../../lib/native-addon.js';
 
 /** Opaque handle of a raw ICMPv6 socket. */
 export interface Icmp6Handle {
@@ -27,19 +24,10 @@ export interface BootNetAddon {
   udpClose(h: UdpHandle): void;
 }
 
-const MAX_PARENT_DIRS = 6;
 let cached: BootNetAddon | undefined;
 
 export function loadBootNetAddon(): BootNetAddon {
-  if (cached) return cached;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < MAX_PARENT_DIRS; i++) {
-    const candidate = join(dir, 'build', 'Release', 'bootnet.node');
-    if (existsSync(candidate)) {
-      cached = createRequire(import.meta.url)(candidate) as BootNetAddon;
-      return cached;
-    }
-    dir = dirname(dir);
-  }
-  throw new NativeNetError('ADDON_MISSING', 'build/Release/bootnet.node not found: run `npm ci` (or `npm run install`) to build the native addons');
+  cached ??= loadNativeAddon<BootNetAddon>('bootnet');
+  if (!cached) throw new NativeNetError('ADDON_MISSING', 'build/Release/bootnet.node not found: run `npm ci` (or `npm run install`) to build the native addons');
+  return cached;
 }

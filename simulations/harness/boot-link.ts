@@ -5,8 +5,8 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Netns } from '../helpers/netns.js';
-import { run, startProc, type Proc } from '../helpers/proc.js';
+import { Netns } from './netns.js';
+import { run, startProc, type Proc } from './proc.js';
 
 let linkCounter = 0;
 

@@ -1,13 +1,15 @@
-// Dotted-quad IPv4 addresses <-> 32-bit unsigned integers, for range arithmetic and packet fields.
+// Dotted-quad IPv4 addresses <-> 32-bit unsigned integers: the one parser every layer uses (DHCP
+// configuration and packets, virtual-IP leases, the forwarder, the CLI), with the strictest rule.
 
-export class Ipv4Error extends Error {
+/** A malformed address or prefix. A RangeError, so encoders that reject one throw the conventional type. */
+export class Ipv4Error extends RangeError {
   override name = 'Ipv4Error';
 }
 
 const DOTTED_QUAD = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
-/** Parses a dotted quad; throws Ipv4Error on anything else (no leading zeros, octets <= 255). */
-export function ipToInt(ip: string): number {
+/** Parses exactly four decimal octets (0-255, no leading zeros, no signs, exponents or blanks); throws Ipv4Error. */
+export function ipv4ToInt(ip: string): number {
   const m = DOTTED_QUAD.exec(ip);
   if (!m) throw new Ipv4Error(`not an IPv4 address: '${ip}'`);
   let n = 0;
@@ -21,13 +23,14 @@ export function ipToInt(ip: string): number {
   return n >>> 0;
 }
 
-export function intToIp(n: number): string {
+export function intToIpv4(n: number): string {
   return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
-export function isIpv4(ip: string): boolean {
+/** True if `ip` is a dotted quad that ipv4ToInt accepts. */
+export function isIpv4Address(ip: string): boolean {
   try {
-    ipToInt(ip);
+    ipv4ToInt(ip);
     return true;
   } catch {
     return false;
@@ -38,9 +41,4 @@ export function isIpv4(ip: string): boolean {
 export function prefixToMask(prefixBits: number): number {
   if (!Number.isInteger(prefixBits) || prefixBits < 0 || prefixBits > 32) throw new Ipv4Error(`bad prefix length ${prefixBits}`);
   return prefixBits === 0 ? 0 : (0xffffffff << (32 - prefixBits)) >>> 0;
-}
-
-export function sameSubnet(a: string, b: string, mask: string): boolean {
-  const m = ipToInt(mask);
-  return ((ipToInt(a) & m) >>> 0) === ((ipToInt(b) & m) >>> 0);
 }

@@ -1,6 +1,6 @@
 // What the forwarder needs to know about virtual IPs: who owns one (ring address). Implemented by
 // dhcp/vip/ (DHT records, cached); a Map-backed double in tests.
-import type { RingAddress } from '../../overlay/link/link.js';
+import type { RingAddress } from '../../overlay/ring/ring.js';
 
 export interface VipResolver {
   /** Cached owner of `vip` (unsigned 32-bit), or undefined if not cached (never does I/O). */
