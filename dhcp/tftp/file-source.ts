@@ -1,6 +1,7 @@
 // What a transfer reads from: a regular file (positional reads, no whole-file buffering) or, for
 // netascii mode, the file converted in memory (LF -> CR LF, CR -> CR NUL per RFC 764).
-import { open, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 
 export class FileSourceError extends Error {
   override name = 'FileSourceError';
@@ -17,11 +18,19 @@ export interface FileSource {
 /** netascii conversion holds the file in memory: refuse files bigger than this. */
 export const MAX_NETASCII_FILE_BYTES = 16 * 1024 * 1024;
 
+/**
+ * Opens a regular file only. A FIFO opened for reading blocks until a writer comes, inside one of
+ * libuv's four pool threads (six requests for one stopped all TFTP service), and opening a device
+ * can have side effects: so the path is checked first, then opened without blocking and without
+ * following a symlink put there since, and the descriptor checked to be that same regular file.
+ */
 export async function openFileSource(path: string, mode: string): Promise<FileSource> {
-  const handle = await open(path, 'r');
+  const before = await stat(path);
+  if (!before.isFile()) throw new FileSourceError('not a regular file');
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW | constants.O_NOCTTY);
   try {
     const st = await handle.stat();
-    if (!st.isFile()) throw new FileSourceError('not a regular file');
+    if (!st.isFile() || st.ino !== before.ino || st.dev !== before.dev) throw new FileSourceError('not a regular file');
     if (mode !== 'netascii') return new PlainFileSource(handle, st.size);
     if (st.size > MAX_NETASCII_FILE_BYTES) throw new FileSourceError(`file too large for netascii mode (> ${MAX_NETASCII_FILE_BYTES} bytes)`);
     const raw = await handle.readFile();

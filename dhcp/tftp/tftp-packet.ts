@@ -2,8 +2,14 @@
 // The server's data path does not allocate packets through here: it writes DATA headers with
 // writeDataHeader into a per-transfer buffer (see tftp-transfer.ts).
 
+/** MALFORMED: not a TFTP packet we accept; UNKNOWN_MODE: a request whose mode is not octet or netascii. */
+export type TftpDecodeErrorCode = 'MALFORMED' | 'UNKNOWN_MODE';
+
 export class TftpDecodeError extends Error {
   override name = 'TftpDecodeError';
+  constructor(message: string, readonly code: TftpDecodeErrorCode = 'MALFORMED') {
+    super(message);
+  }
 }
 
 export const TftpOpcode = { RRQ: 1, WRQ: 2, DATA: 3, ACK: 4, ERROR: 5, OACK: 6 } as const;
@@ -75,7 +81,8 @@ export function decodeTftp(bytes: Uint8Array): TftpPacket {
       const [filename, mode, ...rest] = strings as [string, string, ...string[]];
       if (filename.length === 0) throw new TftpDecodeError('empty filename');
       const lowerMode = mode.toLowerCase();
-      if (lowerMode !== 'octet' && lowerMode !== 'netascii' && lowerMode !== 'mail') throw new TftpDecodeError(`unknown mode '${mode}'`);
+      // RFC 1350's "mail" mode is obsolete (RFC 1350 s1: it "should not be implemented or used").
+      if (lowerMode !== 'octet' && lowerMode !== 'netascii') throw new TftpDecodeError(`unknown mode '${mode}'`, 'UNKNOWN_MODE');
       return { op: opcode === TftpOpcode.RRQ ? 'RRQ' : 'WRQ', filename, mode: lowerMode, options: readOptions(rest) };
     }
     case TftpOpcode.DATA:

@@ -3,10 +3,13 @@
 // connected to the client, so the kernel keeps other peers' datagrams away from the transfer. That
 // socket is the native addon's UdpConnection: a lock-step transfer is one datagram each way per
 // block, and Node's dgram costs an allocation of 64 KiB, an rinfo object and a send request each.
-// Write requests are refused; malformed datagrams on the listener are counted and dropped.
+// Write requests are refused; malformed datagrams on the listener are counted and dropped; a request
+// in an unknown mode (or the obsolete "mail") gets ERROR 4. Transfer slots are bounded in total and
+// per client address, taken as the request arrives, and reclaimed from clients that make no
+// progress (transfer-slots.ts); only regular files are served, opened without blocking.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { realpath } from 'node:fs/promises';
-import { systemClock, type Clock } from '../../lib/clock.js';
+import { systemClock, type Clock, type Timer } from '../../lib/clock.js';
 import { bindToDevice } from '../server/bind-to-device.js';
 import { UdpConnection } from '../native/udp-connection.js';
 import { BootPathError, resolveBootPath } from './boot-path.js';
@@ -14,6 +17,7 @@ import { openFileSource, FileSourceError } from './file-source.js';
 import { negotiate } from './tftp-options.js';
 import { decodeTftp, encodeTftp, MAX_BLKSIZE_BYTES, TftpDecodeError, TftpErrorCode } from './tftp-packet.js';
 import { TftpTransfer, type TransferResult } from './tftp-transfer.js';
+import { TransferSlots, type TransferSlot } from './transfer-slots.js';
 
 export const TFTP_PORT = 69;
 
@@ -35,8 +39,14 @@ export interface TftpServerOptions {
   maxWindowBlocks?: number;
   /** Retransmissions of one datagram before giving up; default 5. */
   maxRetries?: number;
-  /** Concurrent transfers; more are refused with "server busy"; default 256. */
+  /** Concurrent transfers; past it a stalled one is reclaimed, else "server busy"; default 256. */
   maxTransfers?: number;
+  /** Concurrent transfers from one client address; default 16 (a PXE client fetches one file at a time). */
+  maxTransfersPerClient?: number;
+  /** A transfer whose client made no progress for this long may be reclaimed for a new request; default 2 s. */
+  evictAfterIdleMs?: number;
+  /** A transfer whose client made no progress for this long ends, whatever timeout it negotiated; default 30 s. */
+  maxIdleMs?: number;
   /** Called when a transfer ends (success or failure). */
   onTransferDone?: (info: TransferDoneInfo) => void;
 }
@@ -55,6 +65,14 @@ export interface TftpServerCounters {
   notFound: number;
   refusedWrite: number;
   refusedBusy: number;
+  /** Requests for something that is not a regular file (FIFO, device, directory). */
+  refusedNotRegular: number;
+  /** Requests in an unknown mode (anything but octet and netascii). */
+  refusedMode: number;
+  /** Transfers ended to give their slot to a new request (their client made no progress). */
+  reclaimed: number;
+  /** Transfers ended because their client made no progress for maxIdleMs. */
+  idleTimeouts: number;
   started: number;
   completed: number;
   failed: number;
@@ -68,6 +86,11 @@ export interface TftpServerCounters {
 const DEFAULT_TIMEOUT_MS = 1000;
 const DEFAULT_MAX_RETRIES = 5;
 const DEFAULT_MAX_TRANSFERS = 256;
+const DEFAULT_MAX_TRANSFERS_PER_CLIENT = 16;
+const DEFAULT_EVICT_AFTER_IDLE_MS = 2_000;
+const DEFAULT_MAX_IDLE_MS = 30_000;
+/** The idle sweep runs every quarter of maxIdleMs, at most this often apart. */
+const MAX_SWEEP_INTERVAL_MS = 5_000;
 const DEFAULT_MAX_WINDOW_BLOCKS = 64;
 /** Receive buffer of a transfer socket: ACKs are 4 bytes, ERRORs carry a short message. */
 const RECEIVE_BUFFER_BYTES = 2048;
@@ -75,16 +98,24 @@ const RECEIVE_BUFFER_BYTES = 2048;
 export class TftpServer {
   readonly counters: TftpServerCounters = {
     requests: 0, malformed: 0, refusedTraversal: 0, notFound: 0, refusedWrite: 0, refusedBusy: 0,
-    started: 0, completed: 0, failed: 0, active: 0, bytesSent: 0, retransmits: 0, nativeBlocks: 0,
+    refusedNotRegular: 0, refusedMode: 0, reclaimed: 0, idleTimeouts: 0, started: 0, completed: 0, failed: 0, active: 0, bytesSent: 0, retransmits: 0, nativeBlocks: 0,
   };
   private listener?: Socket;
   private realRoot = '';
-  private readonly transfers = new Set<{ transfer?: TftpTransfer }>();
+  private readonly slots: TransferSlots;
   private readonly clock: Clock;
+  private readonly maxIdleMs: number;
+  private sweep?: Timer;
   private closed = false;
 
   constructor(private readonly opts: TftpServerOptions) {
     this.clock = opts.clock ?? systemClock;
+    this.maxIdleMs = opts.maxIdleMs ?? DEFAULT_MAX_IDLE_MS;
+    this.slots = new TransferSlots({
+      maxTotal: opts.maxTransfers ?? DEFAULT_MAX_TRANSFERS,
+      maxPerClient: opts.maxTransfersPerClient ?? DEFAULT_MAX_TRANSFERS_PER_CLIENT,
+      evictAfterIdleMs: opts.evictAfterIdleMs ?? DEFAULT_EVICT_AFTER_IDLE_MS,
+    });
   }
 
   /** The bound listener port (useful with port 0). */
@@ -119,11 +150,13 @@ export class TftpServer {
       });
     });
     this.listener = socket;
+    this.sweep = this.clock.setInterval(() => this.endIdleTransfers(), Math.min(MAX_SWEEP_INTERVAL_MS, this.maxIdleMs / 4));
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const t of [...this.transfers]) t.transfer?.abort('server shutting down');
+    this.sweep?.cancel();
+    for (const slot of this.slots.all()) slot.occupant?.evict('server shutting down');
     const s = this.listener;
     this.listener = undefined;
     if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
@@ -133,12 +166,25 @@ export class TftpServer {
     this.opts.log?.(line);
   }
 
+  /** Ends transfers whose client made no progress for maxIdleMs (a negotiated timeout of 255 s would hold a slot 25 min). */
+  private endIdleTransfers(): void {
+    for (const slot of this.slots.idleFor(this.maxIdleMs, this.clock.now())) {
+      this.counters.idleTimeouts++;
+      slot.occupant!.evict(`no progress from the client for ${this.maxIdleMs / 1000} s`);
+    }
+  }
+
   private async onRequest(msg: Buffer, rinfo: RemoteInfo): Promise<void> {
     let packet;
     try {
       packet = decodeTftp(msg);
     } catch (err) {
       if (!(err instanceof TftpDecodeError)) throw err;
+      if (err.code === 'UNKNOWN_MODE') {
+        // tftpd-hpa answers the same: EBADOP "Unknown mode".
+        this.counters.refusedMode++;
+        return this.sendError(rinfo, TftpErrorCode.ILLEGAL_OPERATION, 'unknown transfer mode (octet or netascii)');
+      }
       this.counters.malformed++;
       return;
     }
@@ -153,46 +199,77 @@ export class TftpServer {
       return;
     }
     this.counters.requests++;
-    if (this.counters.active >= (this.opts.maxTransfers ?? DEFAULT_MAX_TRANSFERS)) {
+    // The slot is taken now, before any await: requests arriving while files open count against the bound.
+    const reclaimedBefore = this.slots.evicted;
+    const slot = this.slots.take(rinfo.address, this.clock.now());
+    this.counters.reclaimed += this.slots.evicted - reclaimedBefore;
+    if (!slot) {
       this.counters.refusedBusy++;
       return this.sendError(rinfo, TftpErrorCode.NOT_DEFINED, 'server busy');
     }
+    this.counters.active = this.slots.size;
+    let started = false;
+    try {
+      started = await this.serve(packet.filename, packet.mode, packet.options, rinfo, slot);
+    } finally {
+      if (!started) this.releaseSlot(slot);
+    }
+  }
+
+  private releaseSlot(slot: TransferSlot): void {
+    this.slots.release(slot);
+    this.counters.active = this.slots.size;
+  }
+
+  /** Opens the file and starts its transfer in `slot`; false when refused (the caller releases the slot). */
+  private async serve(filename: string, mode: string, options: Map<string, string>, rinfo: RemoteInfo, slot: TransferSlot): Promise<boolean> {
+    const client = `${rinfo.address}:${rinfo.port}`;
     let path: string;
     try {
-      path = await resolveBootPath(this.realRoot, packet.filename);
+      path = await resolveBootPath(this.realRoot, filename);
     } catch (err) {
       if (!(err instanceof BootPathError)) throw err;
       if (err.reason === 'traversal') {
         this.counters.refusedTraversal++;
-        this.log(`tftp: refused '${packet.filename}' from ${client}: ${err.message}`);
-        return this.sendError(rinfo, TftpErrorCode.ACCESS_VIOLATION, 'access violation');
+        this.log(`tftp: refused '${filename}' from ${client}: ${err.message}`);
+        this.sendError(rinfo, TftpErrorCode.ACCESS_VIOLATION, 'access violation');
+        return false;
       }
       this.counters.notFound++;
-      this.log(`tftp: '${packet.filename}' from ${client}: not found`);
-      return this.sendError(rinfo, TftpErrorCode.FILE_NOT_FOUND, 'file not found');
+      this.log(`tftp: '${filename}' from ${client}: not found`);
+      this.sendError(rinfo, TftpErrorCode.FILE_NOT_FOUND, 'file not found');
+      return false;
     }
     let source;
     try {
-      source = await openFileSource(path, packet.mode);
+      source = await openFileSource(path, mode);
     } catch (err) {
+      if (err instanceof FileSourceError && err.message === 'not a regular file') {
+        this.counters.refusedNotRegular++;
+        this.log(`tftp: refused '${filename}' from ${client}: not a regular file`);
+        this.sendError(rinfo, TftpErrorCode.ACCESS_VIOLATION, 'not a regular file');
+        return false;
+      }
       this.counters.notFound++;
       const why = err instanceof FileSourceError ? err.message : 'cannot open file';
-      return this.sendError(rinfo, TftpErrorCode.FILE_NOT_FOUND, why);
+      this.sendError(rinfo, TftpErrorCode.FILE_NOT_FOUND, why);
+      return false;
     }
-    const negotiated = negotiate(packet.options, source.size, {
+    const negotiated = negotiate(options, source.size, {
       maxBlockBytes: this.opts.maxBlockBytes ?? MAX_BLKSIZE_BYTES,
       defaultTimeoutMs: this.opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS,
       maxWindowBlocks: this.opts.maxWindowBlocks ?? DEFAULT_MAX_WINDOW_BLOCKS,
     });
-    await this.startTransfer(packet.filename, rinfo, source, negotiated);
+    return this.startTransfer(filename, rinfo, source, negotiated, slot);
   }
 
-  private async startTransfer(
+  private startTransfer(
     filename: string,
     rinfo: RemoteInfo,
     source: Awaited<ReturnType<typeof openFileSource>>,
     negotiated: ReturnType<typeof negotiate>,
-  ): Promise<void> {
+    slot: TransferSlot,
+  ): boolean {
     const client = `${rinfo.address}:${rinfo.port}`;
     let socket: UdpConnection;
     try {
@@ -201,20 +278,20 @@ export class TftpServer {
       this.counters.failed++;
       this.log(`tftp: cannot open a transfer socket for ${client}: ${(err as Error).message}`);
       void source.close().catch(() => undefined);
-      return;
+      return false;
     }
-    const entry: { transfer?: TftpTransfer } = {};
-    this.transfers.add(entry);
-    this.counters.active++;
+    if (this.closed) {
+      socket.close();
+      void source.close().catch(() => undefined);
+      return false;
+    }
     this.counters.started++;
     const startedAt = this.clock.now();
     const cleanup = () => {
-      this.transfers.delete(entry);
-      this.counters.active--;
+      this.releaseSlot(slot);
       socket.close();
       void source.close().catch(() => undefined);
     };
-    if (this.closed) return cleanup();
     const opts = negotiated.oack ? ` options ${[...negotiated.oack].map(([k, v]) => `${k}=${v}`).join(' ')}` : '';
     this.log(`tftp: RRQ '${filename}' from ${client} (${source.size} bytes)${opts}`);
     const transfer = new TftpTransfer({
@@ -241,13 +318,18 @@ export class TftpServer {
         this.opts.onTransferDone?.({ ...result, filename, client, startedAt, endedAt });
       },
     });
-    entry.transfer = transfer;
+    slot.occupant = {
+      lastProgressAt: () => transfer.lastClientProgressAt(),
+      everProgressed: () => transfer.clientEverProgressed(),
+      evict: (reason) => transfer.abort(reason),
+    };
     // A client sends ACKs (4 bytes) and perhaps an ERROR; anything longer than this is not TFTP from a reader.
     socket.onDatagram(Buffer.allocUnsafe(RECEIVE_BUFFER_BYTES), (msg, truncated) => {
       if (truncated) transfer.abort('oversized datagram from client');
       else transfer.onDatagram(msg);
     });
     transfer.start();
+    return true;
   }
 
   private sendError(rinfo: RemoteInfo, code: number, message: string): void {

@@ -72,6 +72,9 @@ export class TftpTransfer {
   private chunkLength = 0;
   private oackDatagram?: Buffer;
   private lastProgressAt = 0;
+  /** Last ACK that moved the transfer on (or the start): the client's progress, apart from our retransmissions. */
+  private clientProgressAt = 0;
+  private clientProgressed = false;
   private retries = 0;
   private retransmits = 0;
   private nativeBlocks = 0;
@@ -96,6 +99,7 @@ export class TftpTransfer {
 
   start(): void {
     this.lastProgressAt = this.o.clock.now();
+    this.clientProgressAt = this.lastProgressAt;
     this.armTimer(this.o.timeoutMs);
     if (this.o.oack) {
       this.oackDatagram = Buffer.from(encodeTftp({ op: 'OACK', options: this.o.oack }));
@@ -126,6 +130,7 @@ export class TftpTransfer {
       this.oackDatagram = undefined;
       this.retries = 0;
       this.lastProgressAt = this.o.clock.now();
+      this.clientMadeProgress();
       this.fillWindow();
       return;
     }
@@ -135,11 +140,29 @@ export class TftpTransfer {
     this.acked += ahead;
     this.retries = 0;
     this.lastProgressAt = this.o.clock.now();
+    this.clientMadeProgress();
     if (this.acked === this.lastBlock) return this.finish({});
     if (!this.loading) this.fillWindow();
   }
 
-  /** Stops the transfer (server shutdown); reports failure. */
+  /** When the client last acknowledged something new (the transfer's start if never): for reclaiming stalled slots. */
+  lastClientProgressAt(): number {
+    if (!this.finished) this.catchUpWithChain();
+    return this.clientProgressAt;
+  }
+
+  /** Whether the client ever acknowledged the OACK or a block. */
+  clientEverProgressed(): boolean {
+    if (!this.finished) this.catchUpWithChain();
+    return this.clientProgressed;
+  }
+
+  private clientMadeProgress(): void {
+    this.clientProgressAt = this.lastProgressAt;
+    this.clientProgressed = true;
+  }
+
+  /** Stops the transfer (server shutdown, slot reclaimed); reports failure. */
   abort(reason: string): void {
     this.fail(reason, TftpErrorCode.NOT_DEFINED);
   }
@@ -183,6 +206,7 @@ export class TftpTransfer {
     this.nativeBlocks += served;
     this.retries = 0;
     this.lastProgressAt = this.o.clock.now();
+    this.clientMadeProgress();
   }
 
   private async loadChunk(offset: number): Promise<void> {
