@@ -196,7 +196,9 @@ export class ProxyHandlers implements Nfs3Handlers {
       let dir = core.nodeOf(dirFh);
       if (dir.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
       core.checkName(dir, name);
-      const existing = await core.resolve(dir, name);
+      // Not asked of the shadow: a name there that the proxy has not seen is refused (GUARDED,
+      // MKDIR, ...) or reused (UNCHECKED, EXCLUSIVE with the same verifier) by the shadow's create.
+      const existing = await core.resolve(dir, name, false);
       if (existing) {
         const r = onExisting ? await onExisting(existing) : undefined;
         if (r) return r;
@@ -290,8 +292,9 @@ export class ProxyHandlers implements Nfs3Handlers {
       if (!wantDir && n.type === Ftype3.DIR) throw new StatusError(Nfs3Status.ISDIR, 'is a directory');
       if (wantDir && !(await this.listings.isEmpty(n))) throw new StatusError(Nfs3Status.NOTEMPTY, 'directory not empty');
       let wcc: WccData = {};
-      if (await core.inShadow(dir, name)) {
-        const res = await core.shadow.call(wantDir ? 'RMDIR' : 'REMOVE', { object: { dir: dir.shadow!, name } }, cred);
+      // Straight to the shadow's remove (NOENT: the name is only in main), no LOOKUP first.
+      if (dir.shadow) {
+        const res = await core.shadow.call(wantDir ? 'RMDIR' : 'REMOVE', { object: { dir: dir.shadow, name } }, cred);
         if (res.status !== Nfs3Status.OK && res.status !== Nfs3Status.NOENT) throw new StatusError(res.status, 'shadow remove');
         wcc = virtualWcc(res.dirWcc, dir.vid);
       }

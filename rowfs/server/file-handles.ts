@@ -7,6 +7,7 @@
 // back) triggers one bounded scan of the export. A handle always resolves to a path inside the
 // export, or to STALE: nothing outside the exported tree is reachable.
 import { lstat, readdir } from 'node:fs/promises';
+import { lstat as lstatInline } from './inline-fs.js';
 import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { NFS3_FHSIZE } from '../nfs3/types.js';
@@ -146,7 +147,7 @@ export class HandleTable {
     const path = this.pathOfKey(keyOf(id.dev, id.ino));
     if (path === undefined) return 'absent';
     try {
-      const st = await lstat(path, { bigint: true });
+      const st = await lstatInline(path, { bigint: true }); // every call resolves a handle: inline
       if (sameFile(id, st)) return { path, stat: st };
       if (st.dev === id.dev && st.ino === id.ino) return 'replaced';
     } catch {

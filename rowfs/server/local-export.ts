@@ -7,6 +7,7 @@
 // AUTH_SYS uid/gid decide the owner of new objects (when running as root) and the ACCESS answer.
 import { execFile } from 'node:child_process';
 import { constants, type BigIntStats } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import {
   chmod,
   chown,
@@ -16,7 +17,6 @@ import {
   lutimes,
   mkdir,
   open,
-  readdir,
   readlink,
   rename,
   rmdir,
@@ -26,7 +26,7 @@ import {
   truncate,
   unlink,
   utimes,
-} from 'node:fs/promises';
+} from './inline-fs.js';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
