@@ -2,7 +2,7 @@
 // ConfigError naming the option and the fix, before any socket is opened.
 import { chmodSync, closeSync, constants, existsSync, fstatSync, openSync, readSync, renameSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { validateIceUrl, IceConfigError } from '../overlay/link/webrtc/ice-config.js';
 import { parseBootstrapUrl, BootstrapError } from '../overlay/bootstrap/errors.js';
 import { makeDirectory } from '../lib/make-directory.js';
@@ -25,7 +25,7 @@ export interface NodeConfig {
   secret: Uint8Array;
   /** Where the secret came from (a path), for messages; never the secret itself. */
   secretSource: string;
-  /** True when the secret was generated now (a founder without --secret). */
+  /** True when the secret was generated now (a founder without --secret); saveGeneratedSecret writes it to secretSource. */
   secretGenerated: boolean;
   bootstrap: string[];
   listen?: { host: string; port: number };
@@ -95,15 +95,23 @@ export function loadSecret(path: string): Uint8Array {
   return secret;
 }
 
-/** Writes a fresh random secret (hex text, mode 0600, atomically) and returns its path. */
-export function generateSecret(stateDir: string): string {
-  makeDirectory(stateDir, 0o700);
-  const file = join(stateDir, SECRET_FILE_NAME);
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, randomBytes(GENERATED_SECRET_BYTES).toString('hex') + '\n', { mode: 0o600 });
+/** A fresh random secret as `overlay up` writes it: hex text (what loadSecret returns for that file). */
+function newSecret(): Uint8Array {
+  return new TextEncoder().encode(randomBytes(GENERATED_SECRET_BYTES).toString('hex'));
+}
+
+/**
+ * Writes a founder's generated secret (config.secretGenerated) to its file, mode 0600, atomically;
+ * nothing for a secret that came from a file. Kept apart from resolveNodeConfig, which only reads, so
+ * `up` can check everything before it writes anything (issue 14 item 5).
+ */
+export function saveGeneratedSecret(config: NodeConfig): void {
+  if (!config.secretGenerated || existsSync(config.secretSource)) return;
+  makeDirectory(dirname(config.secretSource), 0o700);
+  const tmp = `${config.secretSource}.${process.pid}.tmp`;
+  writeFileSync(tmp, Buffer.concat([config.secret, Buffer.from('\n')]), { mode: 0o600 });
   chmodSync(tmp, 0o600);
-  renameSync(tmp, file);
-  return file;
+  renameSync(tmp, config.secretSource);
 }
 
 function parsePortRange(spec: string): { begin: number; end: number } {
@@ -153,8 +161,9 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
     secretSource = stored;
     secret = loadSecret(stored);
   } else if (bootstrap.length === 0) {
-    secretSource = generateSecret(stateDir);
-    secret = loadSecret(secretSource);
+    // Generated here, written by saveGeneratedSecret (the node does when it is built).
+    secretSource = stored;
+    secret = newSecret();
     secretGenerated = true;
   } else {
     throw new ConfigError(`joining network '${network}' needs its secret: give --secret FILE (a copy of the founder's ${SECRET_FILE_NAME} file)`);

@@ -9,7 +9,7 @@
 import { DhtConflictError, type Overlay, type OverlayStatus } from '../overlay/api.js';
 import { sleep, systemClock, type Clock, type Timer } from '../lib/clock.js';
 import { cryptoRandom } from '../lib/random.js';
-import { Identity } from '../overlay/identity.js';
+import { addressOfKey, Identity } from '../overlay/identity.js';
 import type { RingAddress } from '../overlay/ring/ring.js';
 import { OverlayNode } from '../overlay/node/overlay-node.js';
 import { defaultOverlayOptions, type OverlayOptions } from '../overlay/node/options.js';
@@ -19,7 +19,7 @@ import { LinkDialError } from '../overlay/link/webrtc/errors.js';
 import { BootstrapServer } from '../overlay/bootstrap/server.js';
 import { dialViaBootstrap } from '../overlay/bootstrap/client.js';
 import { BootstrapError } from '../overlay/bootstrap/errors.js';
-import type { NodeConfig } from './config.js';
+import { saveGeneratedSecret, type NodeConfig } from './config.js';
 import { ControlServer } from './control/server.js';
 import { CONTROL_SOCKET_NAME, IMAGE_ANNOUNCE_MAX, type ControlRequest } from './control/protocol.js';
 import { join } from 'node:path';
@@ -53,6 +53,8 @@ export interface NodeService {
   stop(): Promise<void>;
   /** Extra fields for `overlay status` under `services.<name>`. */
   status?(): unknown;
+  /** The ring address of the node holding virtual IP `vip` (the virtual network answers; `overlay ping A.B.C.D`). */
+  ownerOfVip?(vip: string): Promise<RingAddress | undefined>;
 }
 
 /** The node's refusal to go on: a join was refused, or every bootstrap endpoint failed. */
@@ -136,6 +138,7 @@ export class OverlayDaemon {
     this.say = o.say ?? (() => {});
     this.log = o.log ?? (() => {});
     this.services = o.services ?? [];
+    saveGeneratedSecret(config);
     this.identity = Identity.loadOrCreate(config.stateDir);
     this.connector = new WebRtcConnector({
       identity: this.identity,
@@ -297,6 +300,15 @@ export class OverlayDaemon {
     return out;
   }
 
+  /** The node holding virtual IP `vip`, as the virtual network resolves it; an Error the caller sees when none does. */
+  private async ownerOfVip(vip: string): Promise<RingAddress> {
+    const resolver = this.startedServices.find((s) => s.ownerOfVip);
+    if (!resolver) throw new Error('this node runs no virtual network (--no-vnet): ping a ring address instead');
+    const owner = await resolver.ownerOfVip!(vip);
+    if (owner === undefined) throw new Error(`no node holds virtual IP ${vip}`);
+    return owner;
+  }
+
   /** Sends `count` pings to `dest` over the overlay; resolves with the round trips. */
   async ping(dest: RingAddress, count: number): Promise<Array<{ seq: number; rttMs?: number; hops?: number; error?: string }>> {
     const results = [];
@@ -356,7 +368,7 @@ export class OverlayDaemon {
       case 'dht-get': {
         const records = await this.overlay.dht.get(enc.encode(req.key));
         const dec = new TextDecoder('utf-8', { fatal: false });
-        return records.map((r) => ({ value: dec.decode(r.value), owner: Buffer.from(r.owner).toString('hex'), ttlS: Math.round(r.ttlMs / 1000) }));
+        return records.map((r) => ({ value: dec.decode(r.value), owner: Buffer.from(r.owner).toString('hex'), ownerAddress: hex(addressOfKey(r.owner)), ttlS: Math.round(r.ttlMs / 1000) }));
       }
       case 'dht-store': {
         const put = req.exclusive ? this.overlay.dht.create.bind(this.overlay.dht) : this.overlay.dht.put.bind(this.overlay.dht);
@@ -388,8 +400,11 @@ export class OverlayDaemon {
       }
       case 'image-withdraw':
         return { withdrawn: this.images.delete(req.id) };
-      case 'ping':
-        return this.ping(BigInt('0x' + req.address), req.count);
+      case 'ping': {
+        if ('address' in req) return { address: req.address, results: await this.ping(BigInt('0x' + req.address), req.count) };
+        const owner = await this.ownerOfVip(req.vip);
+        return { address: hex(owner), vip: req.vip, results: await this.ping(owner, req.count) };
+      }
     }
   }
 

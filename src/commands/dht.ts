@@ -10,7 +10,8 @@ export const command: Command = {
 
 put stores VALUE (text) under KEY (text), signed by the node, on the replicas closest to KEY, for
 --ttl seconds (default 300, at most ${DHT_TTL_MAX_S}). get prints every live value under KEY, one per
-line, with its owner's key and remaining life (exit 1 if there is none).
+line, with its owner (the ring address of the node that wrote it, as \`overlay status\` and \`overlay ping\`
+show nodes) and remaining life (exit 1 if there is none).
 
 options:
   --ttl S              life of the value in seconds (put)
@@ -31,9 +32,9 @@ ${targetHelp}`,
     }
     if (verb === 'get') {
       if (value !== undefined) throw new CliError(`unexpected argument '${value}'`);
-      const records = (await askNode(args, { op: 'dht-get', key })) as Array<{ value: string; owner: string; ttlS: number }>;
+      const records = (await askNode(args, { op: 'dht-get', key })) as Array<{ value: string; owner: string; ownerAddress: string; ttlS: number }>;
       if (args.options.json) console.log(JSON.stringify(records, null, 2));
-      else for (const r of records) console.log(`${r.value}\towner ${r.owner.slice(0, 16)}\tttl ${r.ttlS} s`);
+      else for (const r of records) console.log(`${r.value}\towner ${r.ownerAddress}\tttl ${r.ttlS} s`);
       if (!records.length && !args.options.json) console.error(`no value under ${JSON.stringify(key)}`);
       return records.length ? 0 : 1;
     }

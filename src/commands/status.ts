@@ -9,7 +9,7 @@ function vnetLines(v: VirtualNetworkStatus): string[] {
   const lines = [
     `vnet      ${v.vip ?? '(no address)'} on TUN ${v.ifname} mtu ${v.mtu}, subnet ${v.subnet}, ${v.state}` +
       (v.lease ? ` (lease expires in ${Math.round(v.lease.expiresInMs / 1000)} s, ${v.lease.renewals} renewals)` : ''),
-    ...v.peers.map((p) => `  ${p.address}  ${p.path.padEnd(7)} ${String(p.sends).padStart(7)} sends  ${p.why}`),
+    ...v.peers.map((p) => `  ${(p.vip ?? '-').padEnd(15)} ${p.address}  ${p.path.padEnd(7)} ${String(p.sends).padStart(7)} sends  ${p.why}`),
   ];
   const nonzero = Object.entries(v.counters).filter(([, n]) => n !== 0);
   if (nonzero.length) lines.push(`  ${nonzero.map(([k, n]) => `${k} ${n}`).join(', ')}`);
@@ -36,6 +36,8 @@ ${targetHelp}`,
       console.log(JSON.stringify(s, null, 2));
       return 0;
     }
+    const vnet = typeof s.services.vnet === 'object' && s.services.vnet !== null && 'peers' in s.services.vnet ? (s.services.vnet as VirtualNetworkStatus) : undefined;
+    const vipOf = new Map((vnet?.peers ?? []).flatMap((p) => (p.vip ? [[p.address, p.vip] as const] : [])));
     const byKind: Record<string, number> = {};
     for (const l of s.links) byKind[l.kind] = (byKind[l.kind] ?? 0) + 1;
     const lines = [
@@ -43,7 +45,7 @@ ${targetHelp}`,
       `address   ${s.address}`,
       `uptime    ${s.uptimeS} s`,
       `links     ${s.links.length}${s.links.length ? ` (${Object.entries(byKind).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}`,
-      ...s.links.map((l) => `  ${l.remote}  ${l.kind.padEnd(9)} ${l.path.padEnd(8)} ${l.rttMs === undefined ? '      -  ' : `${l.rttMs.toFixed(1).padStart(6)} ms`}  ${l.detail}`),
+      ...s.links.map((l) => `  ${l.remote}${vnet ? ` ${(vipOf.get(l.remote) ?? '-').padEnd(15)}` : ''}  ${l.kind.padEnd(9)} ${l.path.padEnd(8)} ${l.rttMs === undefined ? '      -  ' : `${l.rttMs.toFixed(1).padStart(6)} ms`}  ${l.detail}`),
       `dht       ${s.dhtRecordsHeld} records held`,
     ];
     if (s.bootstrap) lines.push(`bootstrap ${s.bootstrap.url} (${s.bootstrap.counters.clients ?? 0} clients served)`);

@@ -1,5 +1,6 @@
 // `overlay up`: run a node in the foreground until SIGINT/SIGTERM or `overlay down`.
 import { CliError, intOption, lockStateDir, parseArgs, stringOption, type Command } from './command.js';
+import { checkPortFree, checkStateDirUsable, checkTunNameFree } from './up-checks.js';
 import { ConfigError, resolveNodeConfig, DEFAULT_STATE_ROOT, defaultStateDir, validateNetworkName } from '../config.js';
 import { resolve } from 'node:path';
 import { JoinError, OverlayDaemon, type NodeService } from '../node.js';
@@ -134,18 +135,17 @@ options:
       mtu: args.options.mtu === undefined ? undefined : intOption(args, 'mtu', DEFAULT_VNET_MTU, MIN_VNET_MTU, MAX_VNET_MTU),
       noVnet: args.options['no-vnet'] === true,
     });
-    if (vnetChoice) checkTunAvailable();
-    // One node per state directory (identity, secret, control socket): locked before anything is written there.
-    let stateDir: string;
-    try {
-      stateDir = resolve(stringOption(args, 'state') ?? defaultStateDir(validateNetworkName(stringOption(args, 'network'))));
-    } catch (err) {
-      if (err instanceof ConfigError) throw new CliError(err.message);
-      throw err;
+    // Everything that can be checked is checked before the network or the disk is touched (issue 14
+    // item 5): options, TUN, state directory, secret, ports; only then the lock, secret and identity.
+    if (vnetChoice) {
+      checkTunAvailable();
+      checkTunNameFree(vnetChoice.ifname);
     }
-    lockStateDir(stateDir, '--state');
+    let stateDir: string;
     let config;
     try {
+      stateDir = resolve(stringOption(args, 'state') ?? defaultStateDir(validateNetworkName(stringOption(args, 'network'))));
+      checkStateDirUsable(stateDir, '--state');
       config = resolveNodeConfig({
         network: stringOption(args, 'network'),
         stateDir,
@@ -165,6 +165,9 @@ options:
       if (err instanceof ConfigError) throw new CliError(err.message);
       throw err;
     }
+    if (config.listen) await checkPortFree(config.listen.host, config.listen.port, '--listen');
+    // One node per state directory (identity, secret, control socket): locked before anything is written there.
+    lockStateDir(stateDir, '--state');
     const verbose = args.options.verbose === true;
     const say = (line: string) => console.log(`overlay: ${line}`);
     const log = verbose ? (line: string) => console.error(`overlay: ${line}`) : () => {};

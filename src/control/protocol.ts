@@ -1,6 +1,7 @@
 // The local control protocol between `overlay status|down|dht|ping` and a running `overlay up`:
 // one JSON request line per connection on a unix socket in the node's state directory, one JSON
 // response line back. Pure codec with strict validation.
+import { isIpv4Address } from '../../lib/ipv4.js';
 
 export const CONTROL_SOCKET_NAME = 'control.sock';
 export const CONTROL_LINE_MAX_BYTES = 64 * 1024;
@@ -25,7 +26,9 @@ export type ControlRequest =
   /** A local image process (serve or mount) saying it runs; listed in status until `ttlS` passes. */
   | { op: 'image-announce'; id: string; role: 'serve' | 'mount'; app: string; version: string; detail: Record<string, unknown>; ttlS: number }
   | { op: 'image-withdraw'; id: string }
-  | { op: 'ping'; address: string; count: number };
+  /** Ping a node by ring address (40 hex) or by the virtual IP it holds (dotted quad). */
+  | { op: 'ping'; address: string; count: number }
+  | { op: 'ping'; vip: string; count: number };
 
 export type ControlResponse = { ok: true; result: unknown } | { ok: false; error: string };
 
@@ -84,9 +87,16 @@ export function validateRequest(raw: unknown): ControlRequest {
     case 'image-withdraw':
       return { op: 'image-withdraw', id: text(r.id, 'id', 128) };
     case 'ping': {
+      const count = int(r.count, 'count', 1, PING_COUNT_MAX);
+      if (r.vip !== undefined) {
+        if (r.address !== undefined) throw new ControlProtocolError('ping takes an address or a vip, not both');
+        const vip = text(r.vip, 'vip', 15);
+        if (!isIpv4Address(vip)) throw new ControlProtocolError('vip must be a dotted-quad IPv4 address');
+        return { op: 'ping', vip, count };
+      }
       const address = text(r.address, 'address', 40);
       if (!/^[0-9a-f]{40}$/.test(address)) throw new ControlProtocolError('address must be 40 lowercase hex characters');
-      return { op: 'ping', address, count: int(r.count, 'count', 1, PING_COUNT_MAX) };
+      return { op: 'ping', address, count };
     }
     default:
       throw new ControlProtocolError(`unknown op ${JSON.stringify(r.op)}`);

@@ -20,6 +20,7 @@ import { Forwarder, type ForwarderOptions } from '../forwarder/forwarder.js';
 import { intToIpv4, ipv4ToInt } from '../../lib/ipv4.js';
 import { TunDevice, type TunOptions } from '../tun/tun-device.js';
 import type { PacketDevice } from '../tun/packet-device.js';
+import type { VipResolver } from '../../dhcp/vip/vip-resolver.js';
 
 /**
  * Default TUN MTU in bytes. A whole IP packet (plus the 12-byte frame header) travels as one
@@ -73,11 +74,20 @@ export interface VirtualNetworkStatus {
 export interface VnetPeer {
   /** Ring address (hex). */
   address: string;
-  /** 'direct': on a link to that node (itself direct or TURN-relayed, see why); 'routed': over the overlay. */
-  path: 'direct' | 'routed';
+  /** Its virtual IP, once this node has resolved it (packets to or from it). */
+  vip?: string;
+  /**
+   * The path the last packet took: 'direct' on a link straight to that node, 'relayed' on a link
+   * that runs through a TURN server or an overlay neighbour (the link's own path, see why),
+   * 'routed' hop by hop over the overlay when there is no link to it.
+   */
+  path: 'direct' | 'relayed' | 'routed';
   why: string;
   sends: number;
 }
+
+/** Owner -> vIP pairs remembered for status (most recent kept). */
+export const MAX_KNOWN_PEER_VIPS = 1024;
 
 /** Peers remembered for status (most recent kept). */
 export const MAX_STATUS_PEERS = 64;
@@ -87,6 +97,8 @@ export interface VirtualNetwork {
   readonly vip: string;
   /** A packet from a direct link's data channel (the node wires Link.data here). */
   receiveLinkData(packet: Uint8Array, from: RingAddress): void;
+  /** The ring address of the node holding virtual IP `vip` (dotted quad), from the DHT; undefined if nobody does. */
+  ownerOf(vip: string): Promise<RingAddress | undefined>;
   status(): VirtualNetworkStatus;
   /** Closes the TUN, stops forwarding, releases the lease. Idempotent. */
   stop(): Promise<void>;
@@ -103,8 +115,8 @@ export async function startVirtualNetwork(overlay: VnetOverlay, options: Virtual
   const carried: Record<string, number> = {};
   // Per-packet bookkeeping for status stays cheap: the link is remembered and its path described
   // (link.info() asks the ICE agent, a native call) only when status is read.
-  const peers = new Map<RingAddress, { path: VnetPeer['path']; link?: Link; why?: string; sends: number }>();
-  const notePeer = (owner: RingAddress, path: VnetPeer['path'], link: Link | undefined, why?: string) => {
+  const peers = new Map<RingAddress, { path: 'link' | 'routed'; link?: Link; why?: string; sends: number }>();
+  const notePeer = (owner: RingAddress, path: 'link' | 'routed', link: Link | undefined, why?: string) => {
     const prev = peers.get(owner);
     if (prev && prev.path === path && prev.link === link && prev.why === why) {
       prev.sends++;
@@ -114,14 +126,31 @@ export async function startVirtualNetwork(overlay: VnetOverlay, options: Virtual
     if (peers.size >= MAX_STATUS_PEERS) peers.delete(peers.keys().next().value!);
     peers.set(owner, { path, link, why, sends: (prev?.sends ?? 0) + 1 });
   };
+  // Which vIP each owner holds, as the forwarder's look-ups answered (status shows peers by vIP).
+  const vipOfOwner = new Map<RingAddress, number>();
+  const noteOwner = (vipInt: number, owner: RingAddress | undefined) => {
+    if (owner === undefined || vipOfOwner.get(owner) === vipInt) return owner;
+    vipOfOwner.delete(owner);
+    if (vipOfOwner.size >= MAX_KNOWN_PEER_VIPS) vipOfOwner.delete(vipOfOwner.keys().next().value!);
+    vipOfOwner.set(owner, vipInt);
+    return owner;
+  };
+  const resolver: VipResolver = {
+    lookup: (v) => noteOwner(v, directory.lookup(v)),
+    resolve: (v) => directory.resolve(v).then((owner) => noteOwner(v, owner)),
+    refresh: (v) => directory.refresh(v),
+  };
   const describePeers = (): VnetPeer[] =>
     [...peers].map(([owner, p]) => {
       let why = p.why ?? '';
+      let path: VnetPeer['path'] = 'routed';
       if (p.link) {
         const info = p.link.info();
+        path = info.path;
         why = `${info.transport} link, ${info.path}: ${info.detail}`;
       }
-      return { address: owner.toString(16).padStart(40, '0'), path: p.path, why, sends: p.sends };
+      const peerVip = vipOfOwner.get(owner);
+      return { address: owner.toString(16).padStart(40, '0'), ...(peerVip !== undefined ? { vip: intToIpv4(peerVip) } : {}), path, why, sends: p.sends };
     });
   // The forwarder asks for a direct link first and falls back to routing: watch both to report paths.
   const watched: VnetOverlay = {
@@ -130,7 +159,7 @@ export async function startVirtualNetwork(overlay: VnetOverlay, options: Virtual
     requestShortcut: (dest) => overlay.requestShortcut(dest),
     directLink(dest) {
       const link = overlay.directLink(dest);
-      if (link && !link.closed) notePeer(dest, 'direct', link);
+      if (link && !link.closed) notePeer(dest, 'link', link);
       return link;
     },
     send(dest, tag, payload, o) {
@@ -156,7 +185,7 @@ export async function startVirtualNetwork(overlay: VnetOverlay, options: Virtual
   const bringUp = (address: number) => {
     vip = address;
     device = openDevice({ name: ifname, mtu, address: intToIpv4(address), prefixLength: subnet.prefixLength });
-    forwarder = new Forwarder({ device, overlay: watched, resolver: directory, clock }, { localVip: address, subnetBase: subnet.base, prefixLength: subnet.prefixLength, ...options.forwarder });
+    forwarder = new Forwarder({ device, overlay: watched, resolver, clock }, { localVip: address, subnetBase: subnet.base, prefixLength: subnet.prefixLength, ...options.forwarder });
   };
 
   const tearDown = () => {
@@ -200,6 +229,9 @@ export async function startVirtualNetwork(overlay: VnetOverlay, options: Virtual
     },
     receiveLinkData(packet, from) {
       forwarder?.receiveFrame(packet, from, 'direct');
+    },
+    ownerOf(peerVip) {
+      return resolver.resolve(ipv4ToInt(peerVip));
     },
     status() {
       const counters: Record<string, number> = { ...carried };

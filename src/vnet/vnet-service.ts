@@ -76,5 +76,8 @@ export function virtualNetworkService(options: VirtualNetworkServiceOptions): No
     status() {
       return vnet?.status();
     },
+    async ownerOfVip(vip: string) {
+      return vnet?.ownerOf(vip);
+    },
   };
 }

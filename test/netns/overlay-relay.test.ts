@@ -52,7 +52,7 @@ test.serial('without a TURN server, a symmetric pair connects through a relay ed
   t.is(r.via, 'overlay-relay', r.detail);
   t.regex(r.detail ?? '', /^relayed via [0-9a-f]{12}: /);
   // The virtual network's packets take the relay edge's data channel (not a route over the overlay).
-  t.regex(r.dataPath ?? '', /^direct: relay link, relayed: relayed via /);
+  t.regex(r.dataPath ?? '', /^relayed: relay link, relayed: relayed via /);
 });
 
 test.serial('killing the relaying node heals the path: ping over vIPs recovers through another common neighbour', async (t) => {

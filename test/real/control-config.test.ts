@@ -1,11 +1,11 @@
 // Pure parts of the node's edges: the control protocol codec and config validation.
 import test from 'ava';
 import fc from 'fast-check';
-import { mkdtempSync, rmSync, writeFileSync, statSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, statSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeRequest, encodeRequest, decodeResponse, encodeResponse, ControlProtocolError } from '../../src/control/protocol.js';
-import { resolveNodeConfig, ConfigError, loadSecret, defaultStateDir } from '../../src/config.js';
+import { resolveNodeConfig, saveGeneratedSecret, ConfigError, loadSecret, defaultStateDir } from '../../src/config.js';
 import { ControlServer, ControlSocketError } from '../../src/control/server.js';
 import { controlRequest, ControlClientError, locateControlSocket } from '../../src/control/client.js';
 
@@ -16,9 +16,10 @@ test('control requests round-trip and bad ones are ControlProtocolErrors', (t) =
     { op: 'dht-put', key: 'k', value: 'v', ttlS: 60 },
     { op: 'dht-get', key: 'k' },
     { op: 'ping', address: 'a'.repeat(40), count: 3 },
+    { op: 'ping', vip: '10.128.0.7', count: 1 },
   ] as const;
   for (const r of reqs) t.deepEqual(decodeRequest(encodeRequest(r)), r);
-  const bad = ['', 'null', '[]', '{}', '{"op":"nope"}', '{"op":"dht-put","key":"k","value":"v","ttlS":0}', '{"op":"dht-get","key":""}', '{"op":"ping","address":"XYZ","count":1}', '{"op":"ping","address":"' + 'a'.repeat(40) + '","count":1000}', '{"op":"dht-get","key":' + JSON.stringify('k'.repeat(9000)) + '}'];
+  const bad = ['', 'null', '[]', '{}', '{"op":"nope"}', '{"op":"dht-put","key":"k","value":"v","ttlS":0}', '{"op":"dht-get","key":""}', '{"op":"ping","address":"XYZ","count":1}', '{"op":"ping","vip":"10.0.0.256","count":1}', '{"op":"ping","vip":"10.0.0.1","address":"' + 'a'.repeat(40) + '","count":1}', '{"op":"ping","address":"' + 'a'.repeat(40) + '","count":1000}', '{"op":"dht-get","key":' + JSON.stringify('k'.repeat(9000)) + '}'];
   for (const line of bad) t.throws(() => decodeRequest(line), { instanceOf: ControlProtocolError }, line);
   t.deepEqual(decodeResponse(encodeResponse({ ok: true, result: { a: 1n } })), { ok: true, result: { a: '0000000000000000000000000000000000000001' } });
   t.throws(() => decodeResponse('{"ok":false}'), { instanceOf: ControlProtocolError });
@@ -41,6 +42,8 @@ test('config: secrets, defaults and validation', (t) => {
   // A founder without a secret gets one generated, mode 0600, reused next time.
   const founder = resolveNodeConfig({ network: 'net', stateDir: join(dir, 'a') });
   t.true(founder.secretGenerated);
+  t.false(existsSync(join(dir, 'a')), 'resolving the config writes nothing');
+  saveGeneratedSecret(founder);
   t.is(statSync(founder.secretSource).mode & 0o777, 0o600);
   t.is(readFileSync(founder.secretSource, 'utf8').trim().length, 64);
   const again = resolveNodeConfig({ network: 'net', stateDir: join(dir, 'a') });

@@ -8,29 +8,12 @@ import test from 'ava';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { execFile } from 'node:child_process';
 import { startProc, type Proc } from '../../simulations/harness/proc.js';
+import { BIN, cli } from './cli-process.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/overlay.js', import.meta.url));
 const NETWORK = 'realnet';
 const JOINERS = 6;
 const SPARSE = ['--near-per-side', '2', '--far-links', '0'];
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], timeoutMs = 30_000): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: timeoutMs }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 interface StatusJson {
   network: string;
@@ -157,9 +140,13 @@ test('seven node processes join over WebRTC on loopback, form the ring, route, s
   for (const d of [dirs[0]!, dirs[2]!, dirs[4]!]) {
     r = await cli(['dht', 'get', 'greeting', '--json', '--state', d]);
     t.is(r.code, 0, r.stderr);
-    const values = (JSON.parse(r.stdout) as Array<{ value: string; ttlS: number }>).map((v) => v.value).sort();
-    t.deepEqual(values, ['hello from n1', 'hello from n3']);
+    const records = JSON.parse(r.stdout) as Array<{ value: string; ownerAddress: string; ttlS: number }>;
+    t.deepEqual(records.map((v) => v.value).sort(), ['hello from n1', 'hello from n3']);
+    // The owner is shown as the writer's node (ring) address, as status and ping name nodes.
+    for (const rec of records) t.is(rec.ownerAddress, rec.value === 'hello from n1' ? addresses[1] : addresses[3]);
   }
+  r = await cli(['dht', 'get', 'greeting', '--state', dirs[0]!]);
+  t.regex(r.stdout, new RegExp(`hello from n1\towner ${addresses[1]}\tttl \\d+ s`));
   r = await cli(['dht', 'get', 'no-such-key', '--state', dirs[2]!]);
   t.is(r.code, 1);
   t.regex(r.stderr, /no value under "no-such-key"/);

@@ -61,15 +61,28 @@ test('overlay up: distinct virtual IPs, ping over the TUNs, down removes the TUN
   const back = await a.exec('ping', ['-c', '2', '-i', '0.3', '-W', '3', vipB], 20_000);
   t.regex(back.stdout, /2 packets transmitted, 2 received/);
 
-  // status shows the virtual network.
+  // status shows the virtual network, and each peer by its virtual IP as well as its ring address.
+  const addressA = JSON.parse((await run(process.execPath, [BIN, 'status', '--state', join(root, 'a'), '--json'])).stdout).address as string;
   const status = await run(process.execPath, [BIN, 'status', '--state', join(root, 'b'), '--json']);
-  const s = JSON.parse(status.stdout) as { services: { vnet: { vip: string; ifname: string; counters: Record<string, number> } } };
+  const s = JSON.parse(status.stdout) as { services: { vnet: { vip: string; ifname: string; counters: Record<string, number>; peers: Array<{ address: string; vip?: string; path: string }> } } };
   t.is(s.services.vnet.vip, vipB);
   t.is(s.services.vnet.ifname, 'ovl0');
   t.true((s.services.vnet.counters.rxPackets ?? 0) >= 3, JSON.stringify(s.services.vnet.counters));
+  t.deepEqual(s.services.vnet.peers.map((p) => [p.address, p.vip, p.path]), [[addressA, vipA, 'direct']]);
   const text = (await run(process.execPath, [BIN, 'status', '--state', join(root, 'b')])).stdout;
+  const vipARe = vipA.replace(/\./g, '\\.');
   t.regex(text, new RegExp(`vnet +${vipB.replace(/\./g, '\\.')} on TUN ovl0`));
-  t.regex(text, /direct +\d+ sends +webrtc link, direct/, text);
+  t.regex(text, new RegExp(`${vipARe} +${addressA} +direct +\\d+ sends +webrtc link, direct`), text);
+  t.regex(text, new RegExp(`${addressA} ${vipARe} +\\w+ +direct`), text);
+
+  // overlay ping takes a virtual IP as well as a ring address: the node looks up its holder.
+  const byVip = await run(process.execPath, [BIN, 'ping', vipA, '--count', '2', '--state', join(root, 'b')], 30_000);
+  t.regex(byVip.stdout, new RegExp(`^${vipARe} is node ${addressA}\nseq 1: [\\d.]+ ms, reply took \\d+ hops\nseq 2: `), byVip.stdout);
+  const nobody = await run(process.execPath, [BIN, 'ping', '10.131.0.254', '--count', '1', '--state', join(root, 'b')], 30_000).then(
+    () => 'exit 0',
+    (e: Error) => e.message,
+  );
+  t.regex(nobody, /no node holds virtual IP 10\.131\.0\.254/);
 
   // down: TUN gone from the namespace, process exits.
   await run(process.execPath, [BIN, 'down', '--state', join(root, 'b')], 30_000);

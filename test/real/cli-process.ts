@@ -1,0 +1,22 @@
+// Runs the `overlay` command as a user would (`node bin/overlay.js ...`) and collects exit code and output.
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../../../bin/overlay.js', import.meta.url));
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `overlay ARGS` (optionally under `prefix`, e.g. `ip netns exec NS`); a process killed at `timeoutMs` has code -1. */
+export function cli(args: string[], timeoutMs = 30_000, prefix: string[] = []): Promise<CliResult> {
+  const [cmd, ...rest] = [...prefix, process.execPath, BIN, ...args];
+  return new Promise((resolve) => {
+    execFile(cmd!, rest, { timeout: timeoutMs }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
