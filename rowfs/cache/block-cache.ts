@@ -6,7 +6,7 @@
 // Ordering rule: a block's bytes are written to its file before its bit is set, so a bit never
 // points at missing data (after a process crash; the data file is not fsynced, see docs/rowfs.md).
 import { createHash } from 'node:crypto';
-import { readSync } from 'node:fs';
+import { constants, readSync } from 'node:fs';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type RootDatabase, type Database } from 'lmdb';
@@ -305,7 +305,8 @@ export class BlockCache {
       this.files.delete(key); // refresh LRU position
     } else {
       const path = join(this.dir, 'blocks', createHash('sha1').update(key).digest('hex'));
-      slot = { fh: openFile(path, 'a+').then(async (f) => (await f.close(), openFile(path, 'r+'))), users: 0 };
+      // Read-write, created when missing, never truncated: one open (was 'a+', close, 'r+').
+      slot = { fh: openFile(path, constants.O_RDWR | constants.O_CREAT, 0o644), users: 0 };
     }
     this.files.set(key, slot);
     slot.users++;
