@@ -22,9 +22,16 @@
 //             ganesha (the server proxy writes go to), proxy = through the proxy
 //   sparse:   4 KB reads in 2% of the blocks of the 1 GB image through a fresh proxy (cold), then
 //             again after restarting it on the same state and cache (warm): bytes from main.
+//   peer:     nfs-ganesha's PROXY_V4 proxy over the same main (bench/rowfs/peer-proxy.ts), restarted
+//             each round: the round's 256 MB file read cold (ours: the measured cold pass above),
+//             a first listing of 2,000 entries and 2,000 x 4 KB files read over one connection,
+//             each also through the round's proxy: peer_proxy_*_s against proxy_*_s, peer_proxy_rss_mb.
+//   kernel:   the Linux kernel NFS client in a qemu VM, ganesha direct against the proxy with a local
+//             shadow directory (bench/rowfs/kernel-client.ts): vm_* figures.
 // Prints a table; writes bench/results/rowfs.json. Diagnostics (not used for the figures):
 // ROWFS_BENCH_SECONDS (ops phases), ROWFS_BENCH_ROUNDS, ROWFS_BENCH_DEBUG=1 (proxy memory, CPU per cold pass),
-// ROWFS_BENCH_PROF=DIR (CPU profile of the proxy), ROWFS_BENCH_NODE_FLAGS, ROWFS_BENCH_PROXY_ARGS.
+// ROWFS_BENCH_PROF=DIR (CPU profile of the proxy), ROWFS_BENCH_NODE_FLAGS, ROWFS_BENCH_PROXY_ARGS,
+// ROWFS_BENCH_KERNEL=0 (no kernel-client phase).
 import { randomInt } from 'node:crypto';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync, ftruncateSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
@@ -32,7 +39,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startGanesha, type Ganesha } from '../simulations/harness/ganesha.js';
-import { startProc, type Proc } from '../simulations/harness/proc.js';
+import { cpuSeconds, peakRssMb, startProxy, type ProxyProc } from './rowfs/proxy-process.js';
+import { LIST_DIR, LIST_ENTRIES, SMALL_DIR, listSeconds, mainOptionsForPeer, preparePeerTree, smallFilesSeconds, startPeerProxy } from './rowfs/peer-proxy.js';
+import { kernelClientPhase, prepareKernelTree } from './rowfs/kernel-client.js';
 import { openExport, type OpenedExport } from '../rowfs/mount/open-export.js';
 import { expectOk } from '../rowfs/nfs3/errors.js';
 import { CreateMode, StableHow, type FileHandle } from '../rowfs/nfs3/types.js';
@@ -56,20 +65,14 @@ const OPS_SECONDS = Number(process.env.ROWFS_BENCH_SECONDS ?? 3);
 const RAND_SECONDS = OPS_SECONDS;
 const LOOKUP_FILES = 1000;
 const SPARSE_FRACTION = 0.02;
-const BIN = fileURLToPath(new URL('../../bin/overlay.js', import.meta.url));
+/** ROWFS_BENCH_KERNEL=0 leaves out the kernel-client phase (diagnostics; its figures are then missing). */
+const SKIP_KERNEL = process.env.ROWFS_BENCH_KERNEL === '0';
 
 type Figures = Record<string, { value: number; unit: string }>;
 const figures: Figures = {};
 function put(name: string, value: number, unit: string) {
   figures[name] = { value: Math.round(value * 1000) / 1000, unit };
   console.log(`${name.padEnd(34)} ${String(figures[name]!.value).padStart(14)} ${unit}`);
-}
-
-/** CPU seconds (user + system) a process has used so far (diagnostics). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
 /** Runs `op(i)` with `depth` in flight until `count` ops or `seconds` elapse; returns ops/s and ops. */
@@ -152,53 +155,6 @@ async function writeMbps(ex: OpenedExport, dir: FileHandle, name: string): Promi
   return WRITE_BYTES / ((performance.now() - start) / 1000) / 1e6;
 }
 
-interface ProxyProc {
-  proc: Proc;
-  port: number;
-  control: number;
-  stats(): Promise<{ bytes: { fromMain: number }; cache: { missBlocks: number } }>;
-  peakRssMb(): number;
-  stop(): Promise<void>;
-}
-
-async function startProxy(main: Ganesha, shadow: Ganesha, stateDir: string): Promise<ProxyProc> {
-  const prof = process.env.ROWFS_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ROWFS_BENCH_PROF}`] : [];
-  if (process.env.ROWFS_BENCH_NODE_FLAGS) prof.push(...process.env.ROWFS_BENCH_NODE_FLAGS.split(' '));
-  const proc = startProc(process.execPath, [
-    ...prof,
-    BIN, 'rowfs', '--main', `${main.host}:${main.exportPath}`, '--main-nfs-port', String(main.nfsPort), '--main-mount-port', String(main.mountPort),
-    '--shadow', `${shadow.host}:${shadow.exportPath}`, '--shadow-nfs-port', String(shadow.nfsPort), '--shadow-mount-port', String(shadow.mountPort),
-    '--listen', '0', '--host', '127.0.0.1', '--state', stateDir, '--control', '0', '--block-size', String(BLOCK_BYTES),
-    ...(process.env.ROWFS_BENCH_PROXY_ARGS ? process.env.ROWFS_BENCH_PROXY_ARGS.split(' ') : []),
-  ]);
-  const m = await proc.waitFor(/NFS port (\d+), MOUNT port \d+[\s\S]*control http:\/\/127\.0\.0\.1:(\d+)/, 20_000);
-  const control = Number(m[2]);
-  let peakKb = 0;
-  const sample = () => {
-    try {
-      const s = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
-      peakKb = Math.max(peakKb, Number(/VmHWM:\s+(\d+)/.exec(s)?.[1] ?? 0));
-    } catch {
-      /* exited */
-    }
-  };
-  const timer = setInterval(sample, 200);
-  return {
-    proc,
-    port: Number(m[1]),
-    control,
-    async stats() {
-      return (await (await fetch(`http://127.0.0.1:${control}/stats`)).json()) as { bytes: { fromMain: number }; cache: { missBlocks: number } };
-    },
-    peakRssMb: () => (sample(), peakKb / 1024),
-    async stop() {
-      sample();
-      clearInterval(timer);
-      await proc.kill(5000);
-    },
-  };
-}
-
 async function main() {
   const work = mkdtempSync(join(tmpdir(), 'rowfs-bench-'));
   const mainDir = join(work, 'main');
@@ -225,11 +181,24 @@ async function main() {
   closeSync(img);
   mkdirSync(join(mainDir, 'dir'));
   for (let i = 0; i < LOOKUP_FILES; i++) writeFileSync(join(mainDir, 'dir', `n${i}`), `${i}`);
+  preparePeerTree(mainDir);
+  if (!SKIP_KERNEL) prepareKernelTree(mainDir);
 
   const cleanups: Array<() => Promise<void>> = [];
   try {
-    const mainG = await startGanesha({ exportDir: mainDir });
+    const mainG = await startGanesha({ exportDir: mainDir, ...mainOptionsForPeer(mainDir) });
     cleanups.push(() => mainG.stop());
+    const peer = await startPeerProxy(mainG);
+    cleanups.push(() => peer.ganesha.stop());
+    let peerRss = 0;
+    /** The peer restarted (its caches empty) and a new client connection to it. */
+    const freshPeer = async (): Promise<OpenedExport> => {
+      peerRss = Math.max(peerRss, peakRssMb(peer.pid()));
+      await peer.ganesha.restart();
+      const ex = await openExport({ host: peer.host, exportPath: mainG.exportPath, nfsPort: peer.nfsPort, mountPort: peer.mountPort, timeoutMs: 60_000 });
+      cleanups.push(() => ex.close());
+      return ex;
+    };
     const shadowG = await startGanesha({ exportDir: shadowDir });
     cleanups.push(() => shadowG.stop());
     const direct = await openExport({ host: mainG.host, exportPath: mainG.exportPath, nfsPort: mainG.nfsPort, mountPort: mainG.mountPort, timeoutMs: 60_000 });
@@ -256,7 +225,7 @@ async function main() {
     cleanups.push(stopProxy);
     const freshProxy = async (): Promise<{ proxy: ProxyProc; ex: OpenedExport }> => {
       const stateDir = join(work, `state-${states++}`);
-      const proc = await startProxy(mainG, shadowG, stateDir);
+      const proc = await startProxy(mainG, shadowG, stateDir, BLOCK_BYTES);
       const ex = await openExport({ host: '127.0.0.1', exportPath: mainG.exportPath, nfsPort: proc.port, mountPort: proc.port, timeoutMs: 60_000 }).catch(async (e) => {
         await proc.stop();
         throw e;
@@ -314,6 +283,16 @@ async function main() {
       const fromMain = after.bytes.fromMain - before.bytes.fromMain;
       const missed = after.cache.missBlocks - before.cache.missBlocks;
       if (fromMain !== FILE_BYTES || missed !== FILE_BYTES / BLOCK_BYTES) throw new Error(`round ${r}: the measured proxy pass was not cold (${fromMain} bytes, ${missed} blocks from main)`);
+      // The peer proxy (ganesha PROXY_V4), restarted so nothing of this round is in its caches: the
+      // same file's cold read, then a first listing and the small files, each also through ours.
+      const viaPeer = await freshPeer();
+      sample('proxy_cold_read_s', FILE_BYTES / 1e6 / rounds['proxy_read_mbps']![r]!);
+      sample('peer_proxy_cold_read_s', FILE_BYTES / 1e6 / (await seqRead(viaPeer, await lookup(viaPeer, viaPeer.root, `file256-${r}`))));
+      sample('peer_proxy_list_s', await listSeconds(viaPeer, await lookup(viaPeer, viaPeer.root, LIST_DIR), LIST_ENTRIES));
+      sample('proxy_list_s', await listSeconds(viaP, await lookup(viaP, viaP.root, LIST_DIR), LIST_ENTRIES));
+      sample('peer_proxy_small_files_s', await smallFilesSeconds(viaPeer, await lookup(viaPeer, viaPeer.root, SMALL_DIR)));
+      sample('proxy_small_files_s', await smallFilesSeconds(viaP, await lookup(viaP, viaP.root, SMALL_DIR)));
+      await viaPeer.close();
       sample('direct_read_mbps', await seqRead(direct, dFile));
       sample('proxy_read_warm_mbps', await seqRead(viaP, pFile));
       sample('direct_rand4k_iops', await rand4k(direct, dFile));
@@ -328,15 +307,15 @@ async function main() {
       if (process.env.ROWFS_BENCH_DEBUG) console.log(`(round ${r}: proxy peak RSS ${p.peakRssMb().toFixed(1)} MB)`, JSON.stringify((await p.stats() as any).memory));
     }
     await stopProxy();
-    const units: Record<string, string> = { mbps: 'MB/s', iops: 'ops/s', ops: 'ops/s' };
+    const units: Record<string, string> = { mbps: 'MB/s', iops: 'ops/s', ops: 'ops/s', s: 's' };
     for (const [name, xs] of Object.entries(rounds)) {
       put(name, median(xs), units[name.split('_').pop()!]!);
-      console.log(`${''.padEnd(34)} rounds: ${xs.map((x) => x.toFixed(0)).join(', ')}`);
+      console.log(`${''.padEnd(34)} rounds: ${xs.map((x) => (x >= 100 ? x.toFixed(0) : x.toPrecision(3))).join(', ')}`);
     }
 
     // Sparse image: a fresh proxy state, 2% of the blocks touched with one 4 KB read each.
     const sparseState = join(work, 'state-sparse');
-    let sp = await startProxy(mainG, shadowG, sparseState);
+    let sp = await startProxy(mainG, shadowG, sparseState, BLOCK_BYTES);
     const blocks = IMAGE_BYTES / BLOCK_BYTES;
     const chosen = new Set<number>();
     while (chosen.size < Math.round(blocks * SPARSE_FRACTION)) chosen.add(randomInt(0, blocks));
@@ -356,11 +335,20 @@ async function main() {
     put('cold_bytes_from_main', await touchSparse(sp), 'bytes');
     peak = Math.max(peak, sp.peakRssMb());
     await sp.stop();
-    sp = await startProxy(mainG, shadowG, sparseState); // a "second boot": same state and cache
+    sp = await startProxy(mainG, shadowG, sparseState, BLOCK_BYTES); // a "second boot": same state and cache
     put('warm_bytes_from_main', await touchSparse(sp), 'bytes');
     peak = Math.max(peak, sp.peakRssMb());
     await sp.stop();
     put('proxy_peak_rss_mb', peak, 'MB');
+    put('peer_proxy_rss_mb', Math.max(peerRss, peakRssMb(peer.pid())), 'MB');
+    await peer.ganesha.stop();
+
+    // The Linux kernel client in a VM, ganesha direct against the proxy with a local shadow.
+    if (!SKIP_KERNEL) {
+      console.log(`(kernel-client phase: load ${readFileSync('/proc/loadavg', 'utf8').trim()})`);
+      const vm = await kernelClientPhase(mainG, mainDir, work, BLOCK_BYTES, (line) => console.log(line));
+      for (const [name, f] of Object.entries(vm)) put(name, f.value, f.unit);
+    }
 
     const ratio = (a: string, b: string) => figures[a]!.value / figures[b]!.value;
     console.log('');
@@ -372,6 +360,16 @@ async function main() {
       `(per round ${floorRounds.map(pct).join(', ')}; median ${pct(median(floorRounds))}); proxy ${pct(ratio('proxy_read_mbps', 'direct_read_plus_cache_write_mbps'))} of the floor`);
     console.log(`read ${(100 * ratio('proxy_read_mbps', 'direct_read_mbps')).toFixed(0)}% of direct (target >= 80%), ` +
       `getattr ${(100 * ratio('proxy_getattr_ops', 'direct_getattr_ops')).toFixed(0)}%, lookup ${(100 * ratio('proxy_lookup_ops', 'direct_lookup_ops')).toFixed(0)}% (targets >= 70%)`);
+    const peerPhases = ['cold_read', 'list', 'small_files'].map((p) => `${p} ${figures[`proxy_${p}_s`]!.value <= figures[`peer_proxy_${p}_s`]!.value ? 'met' : 'missed'} (ours ${figures[`proxy_${p}_s`]!.value} s, peer ${figures[`peer_proxy_${p}_s`]!.value} s)`);
+    console.log(`peer proxy (target: ours no slower in every phase): ${peerPhases.join('; ')}`);
+    if (!SKIP_KERNEL) {
+      const vmRatio = (what: string) => ratio(`vm_${what}_proxy`, `vm_${what}_direct`);
+      const vmTargets: Array<[string, number]> = [['create_ops', 0.7], ['stat_ops', 0.7], ['delete_ops', 0.7], ['read_mbps', 0.8], ['write_mbps', 0.8]];
+      console.log(`kernel client, proxy/direct: ${vmTargets.map(([w, t]) => `${w} ${vmRatio(w).toFixed(2)}x (>= ${t}: ${vmRatio(w) >= t ? 'met' : 'missed'})`).join(', ')}`);
+      console.log(`kernel client CPU: proxy ${figures['vm_proxy_cpu_s']!.value} s, ganesha ${figures['vm_ganesha_cpu_s']!.value} s (<= 2x: ${ratio('vm_proxy_cpu_s', 'vm_ganesha_cpu_s') <= 2 ? 'met' : 'missed'}); ` +
+        `proxy peak RSS ${figures['vm_proxy_peak_rss_mb']!.value} MB (<= 100: ${figures['vm_proxy_peak_rss_mb']!.value <= 100 ? 'met' : 'missed'})`);
+    }
+    console.log(`load ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
     mkdirSync(fileURLToPath(new URL('../../bench/results/', import.meta.url)), { recursive: true });
     const out = fileURLToPath(new URL('../../bench/results/rowfs.json', import.meta.url));
     writeFileSync(out, JSON.stringify({ bench: 'rowfs', date: new Date().toISOString(), figures }, null, 2) + '\n');

@@ -24,6 +24,15 @@ export interface GaneshaOptions {
   readOnly?: boolean;
   /** Milliseconds to wait for ganesha to come up (default 15000). */
   startTimeoutMs?: number;
+  /** NFS versions served (default [3]); NFSv4 clients see the export at `pseudo`. */
+  protocols?: number[];
+  /** The export's NFSv4 pseudo path (default /export); a PROXY_V4 peer needs it equal to the Path. */
+  pseudo?: string;
+  /**
+   * Body of the export's FSAL block (default `Name = VFS;`), e.g. a PROXY_V4 peer:
+   * `Name = PROXY_V4; Srv_Addr = 10.0.0.1; NFS_Port = 20490;` (exportDir is then the path on that server).
+   */
+  fsal?: string;
 }
 
 export interface Ganesha {
@@ -107,7 +116,8 @@ async function pickSubnet(): Promise<[string, string]> {
 export async function startGanesha(o: GaneshaOptions): Promise<Ganesha> {
   const nfsPort = o.nfsPort ?? 20490;
   const mountPort = o.mountPort ?? 20048;
-  const exportPath = realpathSync(o.exportDir);
+  const exportPath = o.fsal ? o.exportDir : realpathSync(o.exportDir);
+  const protocols = (o.protocols ?? [3]).join(', ');
   const work = mkdtempSync(join(tmpdir(), 'ganesha-'));
   const ownNs = !o.ns;
   let ns: Netns;
@@ -137,12 +147,12 @@ export async function startGanesha(o: GaneshaOptions): Promise<Ganesha> {
   const conf = join(work, 'ganesha.conf');
   writeFileSync(
     conf,
-    `NFS_CORE_PARAM { Protocols = 3; NFS_Port = ${nfsPort}; MNT_Port = ${mountPort};
+    `NFS_CORE_PARAM { Protocols = ${protocols}; NFS_Port = ${nfsPort}; MNT_Port = ${mountPort};
   Enable_NLM = false; Enable_RQUOTA = false; Enable_UDP = false; Bind_Addr = 0.0.0.0; }
 NFSV4 { Graceless = true; RecoveryBackend = fs; RecoveryRoot = ${join(work, 'recov')}; }
 EXPORT_DEFAULTS { SecType = sys; Squash = No_Root_Squash; }
-EXPORT { Export_Id = 1; Path = ${exportPath}; Pseudo = /export; Access_Type = ${o.readOnly ? 'RO' : 'RW'};
-  Squash = No_Root_Squash; Protocols = 3; Transports = TCP; FSAL { Name = VFS; } }
+EXPORT { Export_Id = 1; Path = ${exportPath}; Pseudo = ${o.pseudo ?? '/export'}; Access_Type = ${o.readOnly ? 'RO' : 'RW'};
+  Squash = No_Root_Squash; Protocols = ${protocols}; Transports = TCP; FSAL { ${o.fsal ?? 'Name = VFS;'} } }
 LOG { Default_Log_Level = EVENT; }
 NFS_KRB5 { Active_krb5 = false; }
 `,

@@ -58,7 +58,7 @@ export interface InitramfsSpec {
   /** .ko files, copied to /lib/modules/ under their base names (uncompressed modules only). */
   modules: string[];
   /** Extra files: path inside the initramfs -> content; executable when the path is under /bin. */
-  files?: Record<string, string>;
+  files?: Record<string, string | Uint8Array>;
 }
 
 /** Builds the archive; returns the module base names in load order (as /init finds them). */

@@ -1,0 +1,184 @@
+// The kernel-client phase of bench:rowfs (issue 15): the Linux kernel NFS client in a qemu VM (TCG,
+// 1 vCPU, VM_MEMORY_MB) mounts nfs-ganesha directly (a read-write copy of the tree) and the proxy
+// (`overlay rowfs` over the read-only main ganesha, with a local shadow directory, called
+// in-process), both NFSv3/TCP through qemu's user-mode network, and runs the same workloads on
+// each, direct first (bench/guest/fsbench.c, a static program, so no shell forks per file):
+//   meta   create VM_META_FILES empty files, then (caches dropped) stat and delete them in a
+//          shuffled order: vm_{create,stat,delete}_ops_{direct,proxy}
+//   write  VM_FILE_MIB MiB in 1 MiB writes + fsync into a new file: vm_write_mbps_*
+//   read   (caches dropped) a VM_FILE_MIB MiB file of the tree, larger than the VM's memory; through
+//          the proxy a cold read from main into the block cache: vm_read_mbps_*
+// The host reads the guest's markers from the serial console and samples the server's CPU at the
+// start and end of its workloads: vm_proxy_cpu_s (the proxy during its run) against
+// vm_ganesha_cpu_s (the direct ganesha during its run); vm_proxy_peak_rss_mb is the proxy's VmHWM.
+import { copyFileSync, closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startGanesha, type Ganesha } from '../../simulations/harness/ganesha.js';
+import { buildInitramfs, installedKernel, moduleChain } from '../../simulations/harness/initramfs.js';
+import { run, startProc, type Proc } from '../../simulations/harness/proc.js';
+import { kernelVmArgs, serialText } from '../../simulations/harness/vm.js';
+import { cpuSeconds, startProxy } from './proxy-process.js';
+
+const VM_DIR = 'vm';
+const VM_FILE = 'big.bin';
+export const VM_MEMORY_MB = 256;
+/** Larger than the VM's memory, so the read cannot come from the guest's page cache. */
+export const VM_FILE_MIB = 384;
+export const VM_META_FILES = 2000;
+const VM_TIMEOUT_MS = 20 * 60_000;
+/** The guest's address for the host's loopback (qemu user-mode network). */
+const HOST_FROM_GUEST = '10.0.2.2';
+const SOURCE = fileURLToPath(new URL('../../../bench/guest/fsbench.c', import.meta.url));
+
+/** Calls per procedure made between two counter snapshots, largest first. */
+function callDelta(before: Record<string, number>, after: Record<string, number>): string {
+  return Object.entries(after)
+    .map(([proc, n]) => [proc, n - (before[proc] ?? 0)] as const)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([proc, n]) => `${proc} ${n}`)
+    .join(', ');
+}
+
+/** The VM's part of main's tree (before main's ganesha starts): the large file and a work directory. */
+export function prepareKernelTree(mainDir: string): void {
+  mkdirSync(join(mainDir, VM_DIR, 'work'), { recursive: true });
+  const fd = openSync(join(mainDir, VM_DIR, VM_FILE), 'w');
+  const chunk = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < VM_FILE_MIB; i++) writeSync(fd, chunk.fill((i * 7 + 3) & 0xff));
+  closeSync(fd);
+}
+
+export interface KernelPhaseFigures {
+  [name: string]: { value: number; unit: string };
+}
+
+interface Side {
+  tag: 'direct' | 'proxy';
+  mountSpec: string;
+  options: string;
+  /** The server whose CPU this side is charged (ganesha direct, or the proxy). */
+  pid: number;
+}
+
+function initScript(modules: string[], sides: Side[]): string {
+  const lines = [
+    'fail() { echo "VMB FAIL $*"; poweroff -f; }',
+    'mount -t proc proc /proc', 'mount -t sysfs sysfs /sys', 'mount -t devtmpfs devtmpfs /dev',
+    `for m in ${modules.join(' ')}; do insmod /lib/modules/$m || fail "insmod $m"; done`,
+    'ip link set lo up', 'ip link set eth0 up || fail "no eth0"', 'ip addr add 10.0.2.15/24 dev eth0', `ip route add default via ${HOST_FROM_GUEST}`,
+  ];
+  for (const s of sides) {
+    lines.push(`mkdir -p /mnt/${s.tag}`, `mount -t nfs -o ${s.options} ${s.mountSpec} /mnt/${s.tag} || fail "mount ${s.tag}"`);
+  }
+  lines.push('echo "VMB mounted"');
+  for (const s of sides) {
+    const root = `/mnt/${s.tag}/${VM_DIR}`;
+    lines.push(
+      `echo "VMB begin ${s.tag}"`,
+      `mkdir ${root}/work/meta || fail "mkdir ${s.tag}"`,
+      `fsbench meta ${root}/work/meta ${VM_META_FILES} || fail "meta ${s.tag}"`,
+      `echo "VMB step ${s.tag} meta"`,
+      `fsbench write ${root}/work/written ${VM_FILE_MIB} || fail "write ${s.tag}"`,
+      `echo "VMB step ${s.tag} write"`,
+      `fsbench read ${root}/${VM_FILE} || fail "read ${s.tag}"`,
+      `echo "VMB end ${s.tag}"`,
+    );
+  }
+  lines.push('for s in /mnt/*; do umount $s; done', 'echo "VMB done"', 'poweroff -f');
+  return lines.join('\n');
+}
+
+/**
+ * Runs the phase: `main` is the read-only main ganesha (its export holds prepareKernelTree's files),
+ * `mainDir` its directory (copied for the direct ganesha), `work` a scratch directory.
+ */
+export async function kernelClientPhase(main: Ganesha, mainDir: string, work: string, blockBytes: number, log: (s: string) => void): Promise<KernelPhaseFigures> {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  try {
+    // The direct side: ganesha on a read-write copy of the VM's part of the tree.
+    const rwDir = join(work, 'vm-direct');
+    mkdirSync(join(rwDir, VM_DIR, 'work'), { recursive: true });
+    copyFileSync(join(mainDir, VM_DIR, VM_FILE), join(rwDir, VM_DIR, VM_FILE));
+    const direct = await startGanesha({ exportDir: rwDir, nfsPort: 20490, mountPort: 20048 });
+    cleanups.push(() => direct.stop());
+    const shadowDir = join(work, 'vm-shadow');
+    mkdirSync(shadowDir);
+    const proxy = await startProxy(main, { dir: shadowDir }, join(work, 'vm-state'), blockBytes);
+    cleanups.push(() => proxy.stop());
+
+    const fsbench = join(work, 'fsbench');
+    await run('gcc', ['-static', '-O2', '-o', fsbench, SOURCE], 120_000);
+    const kernel = installedKernel();
+    const modules = await moduleChain(kernel.version, ['virtio_pci', 'virtio_net', 'nfsv3']);
+    const nfsOptions = 'vers=3,tcp,nolock,mountproto=tcp';
+    const sides: Side[] = [
+      { tag: 'direct', mountSpec: `${direct.host}:${direct.exportPath}`, options: `${nfsOptions},port=${direct.nfsPort},mountport=${direct.mountPort}`, pid: direct.proc().pid },
+      { tag: 'proxy', mountSpec: `${HOST_FROM_GUEST}:${main.exportPath}`, options: `${nfsOptions},port=${proxy.port},mountport=${proxy.port}`, pid: proxy.proc.pid },
+    ];
+    const initrd = join(work, 'vm-initrd.img');
+    await buildInitramfs({
+      out: initrd,
+      init: initScript(modules.map((m) => m.split('/').pop()!), sides),
+      modules,
+      files: { '/bin/fsbench': readFileSync(fsbench) },
+    });
+    const vm: Proc = startProc('qemu-system-x86_64', kernelVmArgs({ kernel: kernel.image, initrd, append: 'quiet', memoryMb: VM_MEMORY_MB }));
+    cleanups.push(() => vm.kill(2000));
+    const started = Date.now();
+    await vm.waitFor(/VMB (mounted|FAIL.*)/, VM_TIMEOUT_MS);
+    const cpu: Record<string, number> = {};
+    const mainPid = main.proc().pid;
+    for (const s of sides) {
+      const begin = await vm.waitFor(new RegExp(`VMB (begin ${s.tag}|FAIL.*)`), VM_TIMEOUT_MS);
+      if (begin[1]!.startsWith('FAIL')) break;
+      // CPU per workload (diagnostics): the server charged to this side, and main's ganesha (which
+      // the proxy reads from; idle during the direct run).
+      const cpus = [cpuSeconds(s.pid)];
+      const mainCpu0 = cpuSeconds(mainPid);
+      let calls = s.tag === 'proxy' ? await proxy.stats() : undefined;
+      for (const step of [`step ${s.tag} meta`, `step ${s.tag} write`, `end ${s.tag}`]) {
+        const m = await vm.waitFor(new RegExp(`VMB (${step}|FAIL.*)`), VM_TIMEOUT_MS);
+        if (m[1]!.startsWith('FAIL')) break;
+        cpus.push(cpuSeconds(s.pid));
+        if (calls) {
+          // What the kernel client asked of the proxy, and what the proxy asked of its servers.
+          const now = await proxy.stats();
+          log(`(proxy calls in ${step}: ${(['client', 'shadow', 'main'] as const).map((side) => `${side} ${callDelta(calls![side], now[side])}`).join('; ')})`);
+          calls = now;
+        }
+      }
+      if (cpus.length < 4) break;
+      cpu[s.tag] = cpus[3]! - cpus[0]!;
+      const steps = ['meta', 'write', 'read'].map((w, i) => `${w} ${(cpus[i + 1]! - cpus[i]!).toFixed(1)}`).join(', ');
+      log(`(kernel client, ${s.tag}: server CPU ${cpu[s.tag]!.toFixed(1)} s (${steps}), main ganesha ${(cpuSeconds(mainPid) - mainCpu0).toFixed(1)} s, ` +
+        `VM up ${((Date.now() - started) / 1000).toFixed(0)} s, load ${readFileSync('/proc/loadavg', 'utf8').trim()})`);
+    }
+    await vm.waitFor(/VMB (done|FAIL.*)/, VM_TIMEOUT_MS);
+    const serial = serialText(vm.output());
+    const failed = /VMB FAIL.*/.exec(serial);
+    if (failed) throw new Error(`kernel-client phase: ${failed[0]}\n${serial.slice(-3000)}`);
+    const figures: KernelPhaseFigures = {};
+    for (const s of sides) {
+      const part = serial.slice(serial.indexOf(`VMB begin ${s.tag}`), serial.indexOf(`VMB end ${s.tag}`));
+      const value = (name: string) => {
+        const m = new RegExp(`FSBENCH ${name} ([0-9.]+)`).exec(part);
+        if (!m) throw new Error(`kernel-client phase: no ${name} for ${s.tag}\n${part.slice(-2000)}`);
+        return Number(m[1]);
+      };
+      if (value('read_bytes') !== VM_FILE_MIB * 1024 * 1024) throw new Error(`kernel-client phase: ${s.tag} read ${value('read_bytes')} bytes`);
+      figures[`vm_create_ops_${s.tag}`] = { value: value('create_ops'), unit: 'ops/s' };
+      figures[`vm_stat_ops_${s.tag}`] = { value: value('stat_ops'), unit: 'ops/s' };
+      figures[`vm_delete_ops_${s.tag}`] = { value: value('delete_ops'), unit: 'ops/s' };
+      figures[`vm_read_mbps_${s.tag}`] = { value: value('read_mbps'), unit: 'MB/s' };
+      figures[`vm_write_mbps_${s.tag}`] = { value: value('write_mbps'), unit: 'MB/s' };
+    }
+    figures['vm_proxy_cpu_s'] = { value: cpu['proxy']!, unit: 's' };
+    figures['vm_ganesha_cpu_s'] = { value: cpu['direct']!, unit: 's' };
+    figures['vm_proxy_peak_rss_mb'] = { value: proxy.peakRssMb(), unit: 'MB' };
+    return figures;
+  } finally {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  }
+}

@@ -1,0 +1,79 @@
+// The proxy under test as its own process (`overlay rowfs`), so its CPU and peak RSS are its own;
+// and the CPU and peak RSS of any process by PID, from /proc.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { startProc, type Proc } from '../../simulations/harness/proc.js';
+import type { Ganesha } from '../../simulations/harness/ganesha.js';
+
+const BIN = fileURLToPath(new URL('../../../bin/overlay.js', import.meta.url));
+
+/** CPU seconds (user + system) a process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/** A process's peak resident set so far (VmHWM), in MB; 0 once it has exited. */
+export function peakRssMb(pid: number): number {
+  try {
+    return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** The part of the proxy's counters (GET /stats) the bench reads. */
+export interface ProxyStats {
+  client: Record<string, number>;
+  main: Record<string, number>;
+  shadow: Record<string, number>;
+  bytes: { fromMain: number };
+  cache: { missBlocks: number };
+}
+
+export interface ProxyProc {
+  proc: Proc;
+  port: number;
+  control: number;
+  stats(): Promise<ProxyStats>;
+  peakRssMb(): number;
+  stop(): Promise<void>;
+}
+
+/** Where the proxy's writes go: a shadow ganesha, or a local directory (called in-process). */
+export type ShadowSpec = Ganesha | { dir: string };
+
+export async function startProxy(main: Ganesha, shadow: ShadowSpec, stateDir: string, blockBytes: number, listenHost = '127.0.0.1'): Promise<ProxyProc> {
+  const prof = process.env.ROWFS_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ROWFS_BENCH_PROF}`] : [];
+  if (process.env.ROWFS_BENCH_NODE_FLAGS) prof.push(...process.env.ROWFS_BENCH_NODE_FLAGS.split(' '));
+  const shadowArgs = 'dir' in shadow
+    ? ['--shadow', shadow.dir]
+    : ['--shadow', `${shadow.host}:${shadow.exportPath}`, '--shadow-nfs-port', String(shadow.nfsPort), '--shadow-mount-port', String(shadow.mountPort)];
+  const proc = startProc(process.execPath, [
+    ...prof,
+    BIN, 'rowfs', '--main', `${main.host}:${main.exportPath}`, '--main-nfs-port', String(main.nfsPort), '--main-mount-port', String(main.mountPort),
+    ...shadowArgs,
+    '--listen', '0', '--host', listenHost, '--state', stateDir, '--control', '0', '--block-size', String(blockBytes),
+    ...(process.env.ROWFS_BENCH_PROXY_ARGS ? process.env.ROWFS_BENCH_PROXY_ARGS.split(' ') : []),
+  ]);
+  const m = await proc.waitFor(/NFS port (\d+), MOUNT port \d+[\s\S]*control http:\/\/127\.0\.0\.1:(\d+)/, 20_000);
+  const control = Number(m[2]);
+  let peak = 0;
+  const sample = () => (peak = Math.max(peak, peakRssMb(proc.pid)));
+  const timer = setInterval(sample, 200);
+  return {
+    proc,
+    port: Number(m[1]),
+    control,
+    async stats() {
+      return (await (await fetch(`http://127.0.0.1:${control}/stats`)).json()) as ProxyStats;
+    },
+    peakRssMb: () => (sample(), peak),
+    async stop() {
+      sample();
+      clearInterval(timer);
+      await proc.kill(5000);
+    },
+  };
+}
