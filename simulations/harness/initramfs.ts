@@ -57,7 +57,7 @@ export interface InitramfsSpec {
   init: string;
   /** .ko files, copied to /lib/modules/ under their base names (uncompressed modules only). */
   modules: string[];
-  /** Extra files: path inside the initramfs -> content; executable when the path is under /bin. */
+  /** Extra files: path inside the initramfs -> content; executable when under /bin or a shared object (an ELF interpreter must be). */
   files?: Record<string, string | Uint8Array>;
 }
 
@@ -83,7 +83,7 @@ export async function buildInitramfs(spec: InitramfsSpec): Promise<string[]> {
       const full = join(root, path);
       mkdirSync(dirname(full), { recursive: true });
       writeFileSync(full, content);
-      if (path.startsWith('/bin/')) chmodSync(full, 0o755);
+      if (path.startsWith('/bin/') || path.endsWith('.so')) chmodSync(full, 0o755);
     }
     await run('sh', ['-c', `cd '${root}' && find . | cpio -o -H newc --quiet | gzip -1 > '${spec.out}'`], 60_000);
     return names;

@@ -29,6 +29,7 @@ const spec = {
   'image-version': { value: true },
   'image-port': { value: true },
   'image-store': { value: true },
+  'image-portmap': {},
   ttl: { value: true },
   ...targetSpec,
 } as const;
@@ -39,7 +40,7 @@ export const command: Command = {
                     [--ipxe-script FILE] [--bios-file FILE] [--efi-file FILE] [--boot-file FILE]
                     [--root-path PATH] [--router IP] [--dns IP ...] [--no-ra] [--tftp-port N]
                     [--stats-interval S] [--quiet]
-                    [--image APP [--image-version V] [--image-port P] [--image-store DIR]]
+                    [--image APP [--image-version V] [--image-port P] [--image-store DIR] [--image-portmap]]
 
 Runs, in the foreground, everything a diskless VM attached to interface IF (a TAP device or a
 bridge) needs to network-boot:
@@ -80,6 +81,10 @@ options:
   --image-port P       NFS/MOUNT port of the first image mount (default 2049)
   --image-store DIR    where the mounts keep state, shadow and cache
                        (default /var/lib/overlay-images/NETWORK/APP)
+  --image-portmap      also run a portmapper on IF's address (port 111) that points NFSv3 and
+                       MOUNTv3 at the mount, and send a plain SERVER:PATH root path: for
+                       initramfs NFS clients that take no options from the root path, like
+                       Debian's initramfs-tools (klibc nfsmount has no mountport=)
   --ttl S              life of the mounts' sharer records, refreshed every S/3 (default 120)
 ${targetHelp}
 
@@ -102,7 +107,7 @@ exit codes: 0 after a clean stop, 1 when a service cannot start, 2 for usage err
     const leaseFile = stringOption(args, 'lease-file');
     const image = stringOption(args, 'image');
     if (image !== undefined && args.options['root-path'] !== undefined) throw new CliError('give --image or --root-path, not both');
-    for (const o of ['image-version', 'image-port', 'image-store', 'ttl', 'network', 'state']) {
+    for (const o of ['image-version', 'image-port', 'image-store', 'image-portmap', 'ttl', 'network', 'state']) {
       if (image === undefined && args.options[o] !== undefined) throw new CliError(`--${o} goes with --image`);
     }
     const imagePort = intOption(args, 'image-port', 2049, 1, 65535);
@@ -150,6 +155,7 @@ exit codes: 0 after a clean stop, 1 when a service cannot start, 2 for usage err
           host: services.iface.address,
           firstPort: imagePort,
           storeRoot: stringOption(args, 'image-store'),
+          portmap: args.options['image-portmap'] === true,
           log: (line) => console.log(`${new Date().toISOString()} image: ${line}`),
         });
       } catch (e) {

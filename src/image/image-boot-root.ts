@@ -11,6 +11,10 @@ import { ImageMounting } from './image-mounting.js';
 import type { LocalNode } from './local-node.js';
 import { versionManifest } from './version-manifest.js';
 import { lockStateDir } from '../commands/command.js';
+import { startPortmapper, type Portmapper } from '../../rowfs/portmap/portmapper.js';
+import { IPPROTO_TCP, PORTMAP_PORT } from '../../rowfs/portmap/types.js';
+import { NFS3_PROGRAM } from '../../rowfs/nfs3/types.js';
+import { MOUNT_PROGRAM } from '../../rowfs/mount/types.js';
 
 export interface ImageBootRootOptions {
   app: string;
@@ -27,6 +31,13 @@ export interface ImageBootRootOptions {
   refreshMs: number;
   clock: Clock;
   log: (line: string) => void;
+  /**
+   * Also answer portmapper GETPORT on host:111 with the current mount's port, and send a plain
+   * SERVER:PATH root path: for initramfs NFS clients that take no options from the root path and
+   * find the ports through the portmapper (Debian's initramfs-tools with klibc nfsmount, which
+   * knows no mountport= and passes a DHCP root path to the server whole).
+   */
+  portmap?: boolean;
 }
 
 /** Ports tried past the first one (a port in use is skipped). */
@@ -37,6 +48,7 @@ export class ImageBootRoot {
   private current: { version: string; port: number; exportPath: string } | undefined;
   private nextPort: number;
   private readonly loop: RefreshLoop;
+  private portmapper: Portmapper | undefined;
   private stopped = false;
 
   private constructor(private readonly o: ImageBootRootOptions) {
@@ -46,16 +58,23 @@ export class ImageBootRoot {
 
   static async start(o: ImageBootRootOptions): Promise<ImageBootRoot> {
     const r = new ImageBootRoot(o);
-    await r.follow();
-    if (!r.current) throw new Error(`${o.app} has no version to boot`);
+    try {
+      if (o.portmap) r.portmapper = await startPortmapper({ host: o.host, port: PORTMAP_PORT });
+      await r.follow();
+      if (!r.current) throw new Error(`${o.app} has no version to boot`);
+    } catch (e) {
+      await r.stop();
+      throw e;
+    }
     if (!o.version) r.loop.start();
     return r;
   }
 
-  /** Option 17 for the next boot: SERVER:PATH plus the NFS mount options the kernel understands. */
+  /** Option 17 for the next boot: SERVER:PATH plus the NFS mount options the kernel understands (plain SERVER:PATH with the portmapper). */
   rootPath(): string | undefined {
     const c = this.current;
-    return c && `${this.o.host}:${c.exportPath},vers=3,tcp,port=${c.port},mountport=${c.port}`;
+    if (!c) return undefined;
+    return this.portmapper ? `${this.o.host}:${c.exportPath}` : `${this.o.host}:${c.exportPath},vers=3,tcp,port=${c.port},mountport=${c.port}`;
   }
 
   /** The version new boots get, and its port. */
@@ -82,6 +101,7 @@ export class ImageBootRoot {
         const m = await ImageMounting.start({ app: o.app, version, digest: v.digest, manifest, node: o.node, registry: o.registry, storeDir: join(store, 'state'), shadowDir: join(store, 'shadow'), listenHost: o.host, nfsPort: port, refreshMs: o.refreshMs, clock: o.clock, log: o.log });
         this.mounts.set(version, m);
         this.current = { version, port, exportPath: m.exportPath };
+        this.mapPorts(port);
         o.log(`new boots get ${o.app} ${version}: root ${this.rootPath()}`);
         return;
       } catch (e) {
@@ -92,11 +112,22 @@ export class ImageBootRoot {
     throw lastError;
   }
 
+  /** Points the portmapper's NFSv3 and MOUNTv3 (TCP) entries at `port`, the mount new boots get. */
+  private mapPorts(port: number): void {
+    const registry = this.portmapper?.registry;
+    if (!registry) return;
+    for (const prog of [NFS3_PROGRAM, MOUNT_PROGRAM]) {
+      registry.unset({ prog, vers: 3, prot: IPPROTO_TCP, port: 0 });
+      registry.set({ prog, vers: 3, prot: IPPROTO_TCP, port });
+    }
+  }
+
   /** Stops every mount (their sharer records go). Idempotent. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     await this.loop.stop();
     for (const m of this.mounts.values()) await m.stop();
+    await this.portmapper?.stop();
   }
 }
