@@ -20,15 +20,13 @@ import { BootstrapServer } from '../overlay/bootstrap/server.js';
 import { dialViaBootstrap } from '../overlay/bootstrap/client.js';
 import { BootstrapError } from '../overlay/bootstrap/errors.js';
 import { saveGeneratedSecret, type NodeConfig } from './config.js';
+import { BOOTSTRAP_ATTEMPTS, BOOTSTRAP_CONNECT_TIMEOUT_MS, bootstrapBackoffMs, classifyBootstrapFailure, type BootstrapFailure } from './bootstrap-retry.js';
 import { ControlServer } from './control/server.js';
 import { CONTROL_SOCKET_NAME, IMAGE_ANNOUNCE_MAX, type ControlRequest } from './control/protocol.js';
 import { join } from 'node:path';
 
 /** Routed-message tag of `overlay ping` (user tags start at 16; 16 is the IP forwarder's). */
 export const APP_PING = 31;
-export const JOIN_ATTEMPTS = 6;
-export const JOIN_BACKOFF_FIRST_MS = 1_000;
-export const JOIN_BACKOFF_MAX_MS = 8_000;
 /** An isolated node (no links at all) retries its bootstrap endpoints this often. */
 export const REJOIN_CHECK_MS = 15_000;
 export const PING_TIMEOUT_MS = 5_000;
@@ -232,36 +230,49 @@ export class OverlayDaemon {
     }
   }
 
-  /** Dials the bootstrap endpoints in turn, with bounded backoff; a refusal is final. */
+  /**
+   * Dials the bootstrap endpoints in turn, in rounds, saying each attempt and its outcome; each
+   * endpoint gets the attempts src/bootstrap-retry.ts gives its kind of failure. A refusal is final.
+   */
   private async joinThroughBootstrap(): Promise<string> {
-    let backoff = JOIN_BACKOFF_FIRST_MS;
-    let last = '';
-    for (let attempt = 1; attempt <= JOIN_ATTEMPTS && !this.stopping; attempt++) {
-      for (const url of this.config.bootstrap) {
+    const endpoints = this.config.bootstrap.map((url) => ({ url, attempts: 0, last: undefined as BootstrapFailure | undefined }));
+    const started = this.clock.now();
+    for (let round = 1; !this.stopping; round++) {
+      const live = endpoints.filter((e) => !e.last || e.attempts < BOOTSTRAP_ATTEMPTS[e.last.kind]);
+      if (live.length === 0) break;
+      const pause = bootstrapBackoffMs(round);
+      if (pause > 0) await Promise.race([sleep(this.clock, pause), this.stopRequested]);
+      for (const e of live) {
         if (this.stopping) break;
+        e.attempts++;
+        this.say(`bootstrap ${e.url}: attempt ${e.attempts}`);
         try {
-          const { link, endpointAddress } = await dialViaBootstrap(url, {
+          const { link, endpointAddress } = await dialViaBootstrap(e.url, {
             network: this.config.network,
             address: this.identity.address,
             connector: this.connector,
             clock: this.clock,
             timeoutMs: this.config.dialTimeoutMs + 5_000,
+            connectTimeoutMs: BOOTSTRAP_CONNECT_TIMEOUT_MS,
           });
           this.overlay.addLink(link);
-          return `${url} (first link to ${hex(endpointAddress)}, ${link.info().detail})`;
+          return `${e.url} (first link to ${hex(endpointAddress)}, ${link.info().detail})`;
         } catch (err) {
           if (err instanceof LinkDialError && err.code === 'refused') {
-            throw new JoinError(`refused by ${url}: ${err.message}`, true);
+            throw new JoinError(`refused by ${e.url}: ${err.message}`, true);
           }
           if (err instanceof BootstrapError && err.code === 'network-mismatch') throw new JoinError(err.message, true);
-          last = `${url}: ${(err as Error).message}`;
-          this.log(`join attempt ${attempt}/${JOIN_ATTEMPTS} through ${last}`);
+          e.last = classifyBootstrapFailure(err);
+          const allowed = BOOTSTRAP_ATTEMPTS[e.last.kind];
+          const next = e.attempts < allowed ? `next attempt in ${bootstrapBackoffMs(round + 1) / 1000} s` : 'giving up on this endpoint';
+          this.say(`bootstrap ${e.url}: attempt ${e.attempts} of ${allowed} failed: ${e.last.text}; ${next}`);
         }
       }
-      if (attempt < JOIN_ATTEMPTS) await Promise.race([sleep(this.clock, backoff), this.stopRequested]);
-      backoff = Math.min(backoff * 2, JOIN_BACKOFF_MAX_MS);
     }
-    throw new JoinError(`could not join through any bootstrap endpoint (last: ${last})`, false);
+    if (this.stopping) throw new JoinError('stopped while joining', false);
+    const seconds = ((this.clock.now() - started) / 1000).toFixed(1);
+    const summary = endpoints.map((e) => `${e.url}: ${e.last?.text ?? 'not tried'} (${e.attempts} attempts)`).join('; ');
+    throw new JoinError(`could not join through any bootstrap endpoint in ${seconds} s: ${summary}`, false);
   }
 
   private async rejoinIfIsolated(): Promise<void> {

@@ -18,6 +18,8 @@ export interface BootstrapDialOptions {
   connector: Pick<Connector, 'dial' | 'onSignal'>;
   clock: Clock;
   timeoutMs?: number;
+  /** Bound on reaching the endpoint (name lookup, TCP connect, WebSocket handshake); default timeoutMs. */
+  connectTimeoutMs?: number;
 }
 
 /**
@@ -28,7 +30,7 @@ export async function dialViaBootstrap(url: string, o: BootstrapDialOptions): Pr
   const parsed = parseBootstrapUrl(url);
   const timeoutMs = o.timeoutMs ?? DEFAULT_BOOTSTRAP_TIMEOUT_MS;
   return new Promise<{ link: Link; endpointAddress: RingAddress }>((resolve, reject) => {
-    const ws = new WebSocket(parsed, { handshakeTimeout: timeoutMs, maxPayload: 2 + SIGNAL_PAYLOAD_MAX_BYTES });
+    const ws = new WebSocket(parsed, { handshakeTimeout: o.connectTimeoutMs ?? timeoutMs, maxPayload: 2 + SIGNAL_PAYLOAD_MAX_BYTES });
     let settled = false;
     let server: RingAddress | undefined;
     const finish = (f: () => void) => {
@@ -47,7 +49,7 @@ export async function dialViaBootstrap(url: string, o: BootstrapDialOptions): Pr
     const send = (payload: Uint8Array) => {
       if (ws.readyState === ws.OPEN) ws.send(encodeBootstrap({ type: BootstrapType.Signal, payload }));
     };
-    ws.on('error', (err) => finish(() => reject(new BootstrapError('unreachable', `cannot reach bootstrap ${url}: ${err.message}`))));
+    ws.on('error', (err) => finish(() => reject(new BootstrapError('unreachable', `cannot reach bootstrap ${url}: ${err.message}`, { cause: err }))));
     ws.on('close', (code, reason) =>
       finish(() => reject(new BootstrapError('protocol', `bootstrap ${url} closed the connection (${code}${reason.length ? ` ${reason.toString()}` : ''})`))),
     );

@@ -6,8 +6,10 @@ export class BootstrapError extends Error {
   constructor(
     readonly code: BootstrapErrorCode,
     message: string,
+    /** For 'unreachable': the socket's error (its `code`, e.g. ECONNREFUSED, tells a retry policy what happened). */
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 

@@ -8,6 +8,8 @@ import { existsSync } from 'node:fs';
 import { Subnet, SubnetError } from '../../dhcp/vip/subnet.js';
 import { candidateOnSubnet, DEFAULT_IFNAME, DEFAULT_VNET_MTU, virtualNetworkService } from '../vnet/index.js';
 import { ipv4ToInt } from '../../lib/ipv4.js';
+import { MetricsAddressError, MetricsServer, parseMetricsAddress } from '../metrics/metrics-server.js';
+import { nodeMetricFamilies } from '../metrics/node-metrics.js';
 
 export const DEFAULT_SUBNET = '10.128.0.0/16';
 /** Smallest TUN MTU: the IPv4 minimum every host must accept. */
@@ -35,6 +37,7 @@ const spec = {
   tun: { value: true },
   mtu: { value: true },
   'no-vnet': {},
+  metrics: { value: true },
   verbose: {},
 } as const;
 
@@ -91,7 +94,7 @@ export const command: Command = {
   help: `usage: overlay up --network NAME [--bootstrap URL ...] [--secret FILE] [--listen PORT [--listen-host HOST]]
                   [--state DIR] [--ice URL ...] [--bind-address IP] [--port-range LOW-HIGH] [--relay-only]
                   [--dial-timeout S] [--near-per-side N] [--far-links N] [--verbose]
-                  [--subnet CIDR] [--vip A.B.C.D] [--tun NAME] [--mtu N] [--no-vnet]
+                  [--subnet CIDR] [--vip A.B.C.D] [--tun NAME] [--mtu N] [--no-vnet] [--metrics [ADDR:]PORT]
 
 Runs a node of the virtual network NAME in the foreground. With --bootstrap it joins through that
 member's bootstrap endpoint; without, it founds the network and waits for members. It prints its
@@ -122,6 +125,8 @@ options:
   --tun NAME           TUN device name (default ${DEFAULT_IFNAME})
   --mtu N              TUN MTU in bytes, ${MIN_VNET_MTU}..${MAX_VNET_MTU} (default ${DEFAULT_VNET_MTU})
   --no-vnet            run the overlay only: no TUN, no virtual IP (no root needed)
+  --metrics [ADDR:]PORT  serve Prometheus metrics (the counters of \`overlay status --json\`) at
+                       http://ADDR:PORT/metrics; ADDR defaults to 127.0.0.1 (this machine only)
   --verbose            log link and overlay events to stderr`,
 
   async run(argv) {
@@ -165,7 +170,16 @@ options:
       if (err instanceof ConfigError) throw new CliError(err.message);
       throw err;
     }
+    let metricsAt: { host: string; port: number } | undefined;
+    try {
+      const spec = stringOption(args, 'metrics');
+      if (spec !== undefined) metricsAt = parseMetricsAddress(spec);
+    } catch (err) {
+      if (err instanceof MetricsAddressError) throw new CliError(err.message);
+      throw err;
+    }
     if (config.listen) await checkPortFree(config.listen.host, config.listen.port, '--listen');
+    if (metricsAt) await checkPortFree(metricsAt.host, metricsAt.port, '--metrics');
     // One node per state directory (identity, secret, control socket): locked before anything is written there.
     lockStateDir(stateDir, '--state');
     const verbose = args.options.verbose === true;
@@ -174,6 +188,7 @@ options:
 
     let code = 0;
     let signalled = false;
+    let metrics: MetricsServer | undefined;
     try {
       const vnet = vnetChoice
         ? virtualNetworkService({ subnet: vnetChoice.subnet.toString(), ifname: vnetChoice.ifname, mtu: vnetChoice.mtu, ...(vnetChoice.vip ? { preferredVip: vnetChoice.vip } : {}) })
@@ -194,6 +209,10 @@ options:
       };
       process.on('SIGINT', () => onSignal('SIGINT'));
       process.on('SIGTERM', () => onSignal('SIGTERM'));
+      if (metricsAt) {
+        metrics = await MetricsServer.listen(metricsAt.host, metricsAt.port, () => nodeMetricFamilies(daemon.status()));
+        say(`metrics on ${metrics.url}`);
+      }
       await daemon.start();
       if (vnet?.vnet) say(`virtual IP ${vnet.vnet.vip} on TUN ${vnet.vnet.status().ifname} (subnet ${vnetChoice!.subnet.toString()})`);
       await daemon.stopped;
@@ -209,6 +228,7 @@ options:
         throw err;
       }
     } finally {
+      await metrics?.close();
       const { shutdownWebRtc } = await import('../../overlay/link/webrtc/webrtc-connector.js');
       shutdownWebRtc();
       // libdatachannel or a stray socket must not keep a node that has left alive.

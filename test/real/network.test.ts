@@ -8,6 +8,7 @@ import test from 'ava';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { startProc, type Proc } from '../../simulations/harness/proc.js';
 import { BIN, cli } from './cli-process.js';
 
@@ -225,9 +226,18 @@ test('up and the control commands reject bad arguments and config with clear err
   writeFileSync(join(root, 'short'), 'abc\n');
   const short = await cli(['up', '--network', 'n', '--state', root, '--secret', join(root, 'short')]);
   t.regex(short.stderr, /holds 3 bytes; at least 16 are needed/);
-  // SIGTERM while still trying to join (endpoint unreachable) ends the node promptly and cleanly.
+  // SIGTERM while still trying to join (an endpoint that accepts and never answers: about 11 s of
+  // attempts, src/bootstrap-retry.ts) ends the node promptly and cleanly.
+  const silent = createServer((socket) => silentSockets.push(socket));
+  const silentSockets: Socket[] = [];
+  await new Promise<void>((r) => silent.listen({ host: '127.0.0.1', port: 0 }, r));
+  t.teardown(() => {
+    for (const s of silentSockets) s.destroy();
+    silent.close();
+  });
   writeFileSync(join(root, 'good'), '0123456789abcdef0123\n');
-  const joining = startProc(process.execPath, [BIN, 'up', '--no-vnet', '--network', 'n', '--state', join(root, 'j'), '--secret', join(root, 'good'), '--bootstrap', 'ws://127.0.0.1:9', '--bind-address', '127.0.0.1']);
+  const silentUrl = `ws://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  const joining = startProc(process.execPath, [BIN, 'up', '--no-vnet', '--network', 'n', '--state', join(root, 'j'), '--secret', join(root, 'good'), '--bootstrap', silentUrl, '--bind-address', '127.0.0.1']);
   t.teardown(() => joining.kill());
   await joining.waitFor(/node [0-9a-f]{40} network n/, 10_000);
   // A second node on the same state directory is refused while the first one runs.
