@@ -28,7 +28,15 @@ async function usage(): Promise<string> {
     const cmd = await loadCommand(name);
     if (cmd) lines.push(`  ${name.padEnd(8)} ${cmd.summary}`);
   }
-  lines.push('', 'Run `overlay <command> --help` for the options of one command.');
+  lines.push(
+    '',
+    'examples:',
+    '  overlay up --network lab --listen 7000          # found network lab',
+    '  overlay up --network lab --bootstrap ws://203.0.113.7:7000 --secret lab.secret',
+    '  overlay status',
+    '',
+    'Run `overlay <command> --help` for the options and examples of one command.',
+  );
   return lines.join('\n');
 }
 

@@ -16,7 +16,11 @@ show nodes) and remaining life (exit 1 if there is none).
 options:
   --ttl S              life of the value in seconds (put)
   --json               print the values as JSON (get)
-${targetHelp}`,
+${targetHelp}
+
+examples:
+  overlay dht put motd 'maintenance at 18:00' --ttl 3600
+  overlay dht get motd --network lab`,
 
   async run(argv) {
     const args = parseArgs(argv, { ...targetSpec, ttl: { value: true }, json: {} });

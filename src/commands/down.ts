@@ -14,7 +14,10 @@ DHT copies to its neighbours, closes its links and exits. Waits until it is gone
 
 options:
   --timeout S          give up waiting after S seconds (default 30)
-${targetHelp}`,
+${targetHelp}
+
+example:
+  overlay down --network lab`,
 
   async run(argv) {
     const args = parseArgs(argv, { ...targetSpec, timeout: { value: true } });

@@ -57,10 +57,14 @@ options:
   --json                   ls: machine-readable output
 ${targetHelp}
 
-example:
+examples:
   overlay image publish debian-base 12.8 /srv/images/debian-12.8
+  overlay image serve debian-base 12.8 /srv/images/debian-12.8
+  overlay image ls debian-base
   overlay image mount debian-base --listen 2049 &
-  mount -t nfs -o vers=3,tcp,nolock,port=2049,mountport=2049 127.0.0.1:/images/debian-base/12.8 /mnt`;
+  mount -t nfs -o vers=3,tcp,nolock,port=2049,mountport=2049 127.0.0.1:/images/debian-base/12.8 /mnt
+  overlay image gc debian-base --keep 2 --dry-run
+  overlay image unpublish debian-base 12.7`;
 
 const SPEC = {
   ...targetSpec,

@@ -27,7 +27,7 @@ ${targetHelp}
 
 examples:
   overlay ping 10.128.3.7
-  overlay ping 5f0c2e...(40 hex) --count 10 --network lab`,
+  overlay ping 5f0c2e9a41d07b3386c1e0f2a9d4b7c8e1f60a23 --count 10 --network lab`,
 
   async run(argv) {
     const args = parseArgs(argv, { ...targetSpec, count: { value: true }, json: {} });

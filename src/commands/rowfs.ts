@@ -28,7 +28,12 @@ options:
   --block-size BYTES      block size of a new state (power of two, 4096..1048576; default 65536)
   --control PORT          also serve GET /stats (JSON counters) on 127.0.0.1:PORT
   --stats                 print the counters of a proxy (from <state>/counters.json, or --control)
-  --json                  with --stats: raw JSON`;
+  --json                  with --stats: raw JSON
+
+examples:
+  overlay rowfs --main 10.0.0.5:/srv/base --shadow /var/lib/rowfs/vm1 --listen 2049
+  mount -t nfs -o vers=3,tcp,nolock,port=2049,mountport=2049 127.0.0.1:/srv/base /mnt
+  overlay rowfs --stats --main 10.0.0.5:/srv/base`;
 
 /** V8 heap settings of the proxy process (see run()). */
 const PROXY_V8_FLAGS = '--semi-space-growth-factor=1 --heap-growing-percent=50';

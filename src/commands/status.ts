@@ -26,7 +26,11 @@ holds and its counters.
 
 options:
   --json               print the full status as JSON
-${targetHelp}`,
+${targetHelp}
+
+examples:
+  overlay status
+  overlay status --json --network lab`,
 
   async run(argv) {
     const args = parseArgs(argv, { ...targetSpec, json: {} });

@@ -127,7 +127,17 @@ options:
   --no-vnet            run the overlay only: no TUN, no virtual IP (no root needed)
   --metrics [ADDR:]PORT  serve Prometheus metrics (the counters of \`overlay status --json\`) at
                        http://ADDR:PORT/metrics; ADDR defaults to 127.0.0.1 (this machine only)
-  --verbose            log link and overlay events to stderr`,
+  --verbose            log link and overlay events to stderr
+
+Before it joins or writes anything it checks the TUN name, the ports, the state directory and the
+secret. A bootstrap endpoint that refuses is given up after 3 attempts (about 3 s), an unknown host
+or one that never answers after 2 (about 11 s); each attempt is printed (docs/node.md).
+
+examples:
+  overlay up --network lab --listen 7000
+      found network lab; the secret is written to ${DEFAULT_STATE_ROOT}/lab/secret: copy it to members
+  overlay up --network lab --bootstrap ws://203.0.113.7:7000 --secret /etc/overlay/lab.secret
+  overlay up --network lab --bootstrap ws://203.0.113.7:7000 --secret lab.secret --tun ovl1 --metrics 9100`,
 
   async run(argv) {
     const args = parseArgs(argv, spec);
