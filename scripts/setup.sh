@@ -7,15 +7,15 @@ cd "$(dirname "$0")/.."
 # System packages: real peers the tests talk to (NFS server/client, STUN/TURN, DHCP/TFTP clients,
 # qemu + iPXE for PXE boots, NAT tooling, libnetfilter-queue for the netns harness's wide-area
 # delay helper, debootstrap for npm run appliance:build, ganesha's PROXY_V4 peer for bench:rowfs, the
-# Prometheus client's parser for the metrics test) and the toolchain for the TUN addon (and the static
-# guest program of bench:rowfs's kernel-client phase).
+# Prometheus client's parser for the metrics test, matplotlib for npm run plot) and the toolchain for
+# the TUN addon (and the static guest program of bench:rowfs's kernel-client phase).
 APT_PACKAGES=(
   build-essential python3 iproute2 iptables conntrack kmod cpio
   nfs-ganesha nfs-ganesha-vfs nfs-ganesha-proxy-v4 rpcbind libnfs-utils
   coturn iperf3 wireguard-go wireguard-tools iputils-ping
   udhcpc isc-dhcp-client tftp-hpa tftpd-hpa atftp dnsmasq-base
   qemu-system-x86 qemu-utils ipxe-qemu busybox-static linux-image-amd64
-  libnetfilter-queue-dev debootstrap python3-prometheus-client
+  libnetfilter-queue-dev debootstrap python3-prometheus-client python3-matplotlib
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

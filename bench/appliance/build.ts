@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { run } from '../../simulations/harness/proc.js';
 import { APPLIANCE_RECIPE, debootstrapArgs, recipeDigest } from './recipe.js';
 
-const DEFAULT_CACHE = '/var/cache/overlay-appliance';
+export const DEFAULT_CACHE = '/var/cache/overlay-appliance';
 const DEBOOTSTRAP_TIMEOUT_MS = 60 * 60_000;
 const CONFIGURE_TIMEOUT_MS = 20 * 60_000;
 const PROGRESS_EVERY_MS = 10_000;
