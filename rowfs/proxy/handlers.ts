@@ -10,10 +10,6 @@ import {
   CreateMode,
   Ftype3,
   Nfs3Status,
-  FSF3_CANSETTIME,
-  FSF3_HOMOGENEOUS,
-  FSF3_LINK,
-  FSF3_SYMLINK,
   type Fattr3,
   type FileHandle,
   type WccData,
@@ -24,9 +20,13 @@ import { MAX_FILE_BYTES, rangeFault } from '../nfs3/ranges.js';
 import type { NodeRecord } from '../state/store.js';
 import type { ProxyCore } from './core.js';
 import type { FileIo } from './file-io.js';
-import { xdrNameBytes, type Listing, type Listings } from './listing.js';
+import type { Listing, Listings } from './listing.js';
 import { DIR_COOKIE_VERF, firstAfter, pageEnd, resumeCookie } from '../nfs3/dir-cookies.js';
-import { accessFor, virtualAttrs, virtualOptAttrs, virtualWcc } from './attrs.js';
+import { virtualAttrs, virtualOptAttrs, virtualWcc } from './attrs.js';
+import { accessFor } from '../nfs3/access.js';
+import { VHANDLE_LENGTH_BYTES } from '../state/vhandle.js';
+import { fsinfoOk } from '../nfs3/fsinfo.js';
+import { entryBytes, entryPlusExtraBytes, READDIR_FIXED_BYTES } from '../nfs3/readdir-sizes.js';
 import { StatusError, statusOf } from './errors.js';
 
 export interface HandlerLimits {
@@ -36,10 +36,8 @@ export interface HandlerLimits {
   dirPrefBytes: number;
 }
 
-// Reply size accounting for READDIR/READDIRPLUS (RFC 1813 s3.3.16-17), in XDR bytes.
-const READDIR_FIXED_BYTES = 4 + 4 + 84 + 8 + 4 + 4; // status, post_op_attr, verf, list end, eof
-const ENTRY_FIXED_BYTES = 4 + 8 + 8; // value-follows, fileid, cookie
-const ENTRYPLUS_EXTRA_BYTES = 4 + 84 + 4 + 4 + 20; // post_op_attr + post_op_fh3 with a virtual handle
+/** What READDIRPLUS adds to an entry: attributes and a virtual handle. */
+const ENTRYPLUS_EXTRA_BYTES = entryPlusExtraBytes(VHANDLE_LENGTH_BYTES);
 
 type Res<N extends Nfs3ProcedureName> = Nfs3ResOf<N>;
 
@@ -416,7 +414,7 @@ export class ProxyHandlers implements Nfs3Handlers {
       const { dir, listing, start } = await this.openListing(a.dir, a.cookie, a.cookieverf);
       let budget = a.count - READDIR_FIXED_BYTES;
       const end = pageEnd(listing.entries, start, (e) => {
-        const size = ENTRY_FIXED_BYTES + xdrNameBytes(e.name);
+        const size = entryBytes(e.name);
         if (size > budget) return false;
         budget -= size;
         return true;
@@ -434,7 +432,7 @@ export class ProxyHandlers implements Nfs3Handlers {
       let dirBudget = a.dircount;
       let taken = 0;
       const end = pageEnd(listing.entries, start, (e) => {
-        const nameSize = ENTRY_FIXED_BYTES + xdrNameBytes(e.name);
+        const nameSize = entryBytes(e.name);
         const size = nameSize + ENTRYPLUS_EXTRA_BYTES;
         // dircount bounds the names only; the first entry goes even past it (RFC 1813 s3.3.17).
         if (size > budget || (nameSize > dirBudget && taken > 0)) return false;
@@ -474,24 +472,7 @@ export class ProxyHandlers implements Nfs3Handlers {
   }
 
   FSINFO(a: Nfs3ArgsOf<'FSINFO'>) {
-    return this.guard('FSINFO', async () => {
-      const n = this.core.nodeOf(a.fsroot);
-      const max = this.limits.maxIoBytes;
-      return {
-        status: Nfs3Status.OK,
-        objAttributes: await this.core.attrsOpt(n),
-        rtmax: max,
-        rtpref: max,
-        rtmult: 4096,
-        wtmax: max,
-        wtpref: max,
-        wtmult: 4096,
-        dtpref: this.limits.dirPrefBytes,
-        maxfilesize: BigInt(MAX_FILE_BYTES),
-        timeDelta: { seconds: 0, nseconds: 1 },
-        properties: FSF3_LINK | FSF3_SYMLINK | FSF3_HOMOGENEOUS | FSF3_CANSETTIME,
-      };
-    }, (status) => ({ status }));
+    return this.guard('FSINFO', async () => fsinfoOk(await this.core.attrsOpt(this.core.nodeOf(a.fsroot)), this.limits.maxIoBytes, this.limits.dirPrefBytes), (status) => ({ status }));
   }
 
   PATHCONF(a: Nfs3ArgsOf<'PATHCONF'>) {

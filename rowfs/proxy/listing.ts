@@ -184,8 +184,3 @@ async function readAllOnce(backend: Backend, dir: FileHandle): Promise<BackendEn
   return out;
 }
 
-/** XDR bytes of a name<> (length word plus padded bytes). */
-export function xdrNameBytes(name: string): number {
-  return 4 + ((Buffer.byteLength(name) + 3) & ~3);
-}
-

@@ -36,6 +36,7 @@ import { ReplicatedMain, type ReplicaEvent, type ReplicaSource, type ReplicaVeri
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { makeDirectory } from '../../lib/make-directory.js';
+import { DIR_PREFERRED_BYTES, MAX_IO_BYTES_TCP } from '../nfs3/fsinfo.js';
 
 export interface NfsExportSpec {
   host: string;
@@ -107,9 +108,6 @@ export interface RowfsProxyOptions {
   onFault?: (what: string, err: unknown) => void;
 }
 
-/** Largest READ/WRITE payload the proxy advertises (bytes); below the RPC record limit. */
-const MAX_IO_BYTES = 1024 * 1024;
-const DIR_PREF_BYTES = 64 * 1024;
 const DEFAULT_BACKEND_TIMEOUT_MS = 15_000;
 const START_TIMEOUT_MS = 5_000;
 /**
@@ -202,8 +200,8 @@ export class RowfsProxy {
     const mainB = main ? new Backend('main', main.nfs, main.root, counters) : await this.openReplicated(o.main as ReplicatedMainSpec);
     const shadowB = new Backend('shadow', shadowParts.caller, shadowParts.root, counters);
     const [mInfo, sInfo] = await Promise.all([mainB.ok('FSINFO', { fsroot: mainB.root }), shadowB.ok('FSINFO', { fsroot: shadowB.root })]);
-    const mainRead = Math.min(mInfo.rtmax || MAX_IO_BYTES, MAX_IO_BYTES);
-    const shadowIo = Math.min(sInfo.rtmax || MAX_IO_BYTES, sInfo.wtmax || MAX_IO_BYTES, MAX_IO_BYTES);
+    const mainRead = Math.min(mInfo.rtmax || MAX_IO_BYTES_TCP, MAX_IO_BYTES_TCP);
+    const shadowIo = Math.min(sInfo.rtmax || MAX_IO_BYTES_TCP, sInfo.wtmax || MAX_IO_BYTES_TCP, MAX_IO_BYTES_TCP);
     const core = new ProxyCore({ store: this.store, main: mainB, shadow: shadowB, counters });
     await core.initRoot(mainB.root, shadowB.root);
     const listings = new Listings(core);
@@ -217,7 +215,7 @@ export class RowfsProxy {
     const spliceRead = Math.max(mainRead, Math.min(mInfo.rtmax || mainRead, SPLICE_MAX_READ_BYTES));
     this.mainReader = new MainReader(mainB, this.cache, counters, bs, mainRead, pool, this.fetcher, spliceRead);
     const io = new FileIo(core, this.mainReader, shadowIo);
-    const handlers = new ProxyHandlers(core, io, listings, { maxIoBytes: Math.min(mainRead, shadowIo), dirPrefBytes: DIR_PREF_BYTES });
+    const handlers = new ProxyHandlers(core, io, listings, { maxIoBytes: Math.min(mainRead, shadowIo), dirPrefBytes: DIR_PREFERRED_BYTES });
     handlers.onFault = (proc, err) => o.onFault?.(proc, err);
 
     const host = o.listenHost ?? '0.0.0.0';
