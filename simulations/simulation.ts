@@ -69,11 +69,19 @@ export class Simulation {
     this.net = new SimNetwork(this.clock, seededRandom(seed ^ 0x5eed), netOptions);
   }
 
-  /** Creates a node; it joins through a random live node, or founds the network if there is none. */
-  addNode(): SimNode {
+  /**
+   * Creates a node; it joins through a random live node, or founds the network if there is none.
+   * `identity`: a node that comes back (same key, same ring address) after a crash or a leave.
+   */
+  addNode(o: { identity?: Identity } = {}): SimNode {
     let identity: Identity;
-    do identity = Identity.fromSeed(this.random.bytes(32));
-    while (this.nodes.has(identity.address));
+    if (o.identity) {
+      if (this.nodes.has(o.identity.address)) throw new Error('a node with this identity is running');
+      identity = o.identity;
+    } else {
+      do identity = Identity.fromSeed(this.random.bytes(32));
+      while (this.nodes.has(identity.address));
+    }
     const host = this.net.addHost(identity.address, identity.publicKey, this.random.int(this.net.regions));
     const clock = new NodeClock(this.clock);
     const mix = this.simOptions.nat;

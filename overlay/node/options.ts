@@ -75,6 +75,12 @@ export interface OverlayOptions {
    * NATs would wait that long for its first packet. A direct link that forms later replaces the relay.
    */
   relayHeadStartMs: number;
+  /**
+   * A new link from a peer whose link we have held longer than this replaces the old one, which must
+   * be dead: the peer restarted with the same identity (or closed it without our noticing), since a
+   * live peer never dials a node it is linked to. Two links of one dial race complete well within it.
+   */
+  duplicateGlareMs: number;
   /** Near-set changes are acted on (neighbour exchange, re-replication) after this quiet time. */
   topologyDebounceMs: number;
   dht: DhtOptions;
@@ -105,6 +111,7 @@ export const defaultOverlayOptions: OverlayOptions = {
   shortcutAfterMessages: 200,
   shortcutWindowMs: 60_000,
   topologyDebounceMs: 200,
+  duplicateGlareMs: 5_000,
   relayDirectRetryMs: 120_000,
   relayFirstDirectRetryMs: 15_000,
   relayHeadStartMs: 4_000,

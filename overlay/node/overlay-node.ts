@@ -361,7 +361,12 @@ export class OverlayNode implements Overlay {
     const now = this.deps.clock.now();
     const remote = link.remote;
     const existing = this.table.get(remote);
-    if (existing) {
+    if (existing && existing.link instanceof RelayLink === link instanceof RelayLink && now - existing.addedAt > this.options.duplicateGlareMs) {
+      // Not a dial race: the peer lost the old link (e.g. restarted). Keeping it would refuse the
+      // peer's only link and leave it cut off until our keepalive finds the old one dead.
+      this.count('links_replaced_stale');
+      this.dropEntry(existing, 'stale');
+    } else if (existing) {
       // Two links to one peer (both dialed at once): both sides keep the one the lower address dialed.
       const dialedByLower = (byUs: boolean) => (byUs ? this.address < remote : remote < this.address);
       const merge = (e: TableEntry) => {

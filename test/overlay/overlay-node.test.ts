@@ -118,6 +118,26 @@ test('shortcuts: requested on demand, then a direct link exists; stop is idempot
   t.false(far.node.neighbours().includes(a.node.address));
 });
 
+test('a node that crashed and comes straight back with the same identity is linked and placed again, not refused for its stale links', async (t) => {
+  // Its neighbours still hold links of its previous run (a crash is found only by keepalive). Before,
+  // they kept those and sent the newcomer's links away as duplicates: it stayed cut off until the
+  // keepalives ran out (up to pongTimeoutMs after a probe) and its join FIND timed out.
+  for (const seed of [31, 32, 33]) {
+    const sim = await network(12, seed);
+    t.teardown(() => sim.stopAll());
+    const victim = sim.randomNode();
+    sim.crash(victim.node.address);
+    await sim.runFor(500);
+    const back = sim.addNode({ identity: victim.identity });
+    await sim.runFor(3_000);
+    const replaced = [...sim.nodes.values()].reduce((n, sn) => n + (sn.node.status().counters.links_replaced_stale ?? 0), 0);
+    t.true(back.node.isJoined, `seed ${seed}: joined`);
+    t.is(back.node.status().counters.find_timeouts ?? 0, 0, `seed ${seed}`);
+    t.true(replaced >= 1, `seed ${seed}: stale links replaced`);
+    t.deepEqual(sim.ringConsistency().wrong, [], `seed ${seed}: the ring is whole 3 s after the restart`);
+  }
+});
+
 test('options are validated', (t) => {
   t.throws(() => new Simulation(1, { nearPerSide: 1 }).addNode(), { instanceOf: RangeError });
 });
