@@ -3,6 +3,7 @@
 // (dhcp/vip/) implements the same interface for the virtual network.
 import { intToIpv4, ipv4ToInt } from '../lib/ipv4.js';
 import type { LeaseFile } from './server/lease-file.js';
+import { CodedError } from '../lib/coded-error.js';
 
 export interface Lease {
   /** Client identifier (option 61, or the hardware address), as a hex or 'hw:' string. */
@@ -12,9 +13,7 @@ export interface Lease {
   expiresAtMs: number;
 }
 
-export class AddressPoolError extends Error {
-  override name = 'AddressPoolError';
-}
+export class AddressPoolError extends CodedError<'INVALID'> {}
 
 export interface AddressPool {
   /** True when `address` is one this pool hands out (a REQUEST for anything else is NAKed). */
@@ -83,8 +82,8 @@ export class LocalRangePool implements AddressPool {
   constructor(private readonly opts: LocalRangePoolOptions) {
     this.firstInt = ipv4ToInt(opts.first);
     this.lastInt = ipv4ToInt(opts.last);
-    if (this.lastInt < this.firstInt) throw new AddressPoolError(`range ${opts.first}-${opts.last} is empty`);
-    if (this.lastInt - this.firstInt + 1 > MAX_RANGE_ADDRESSES) throw new AddressPoolError(`range ${opts.first}-${opts.last} is larger than ${MAX_RANGE_ADDRESSES} addresses`);
+    if (this.lastInt < this.firstInt) throw new AddressPoolError('INVALID', `range ${opts.first}-${opts.last} is empty`);
+    if (this.lastInt - this.firstInt + 1 > MAX_RANGE_ADDRESSES) throw new AddressPoolError('INVALID', `range ${opts.first}-${opts.last} is larger than ${MAX_RANGE_ADDRESSES} addresses`);
     this.excluded = new Set((opts.exclude ?? []).map(ipv4ToInt));
     this.offerHoldMs = opts.offerHoldMs ?? DEFAULT_OFFER_HOLD_MS;
     this.declineHoldMs = opts.declineHoldMs ?? DEFAULT_DECLINE_HOLD_MS;

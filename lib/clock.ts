@@ -8,8 +8,10 @@ export interface Timer {
 }
 
 export interface Clock {
-  /** Milliseconds since an arbitrary epoch; never goes backwards. */
+  /** Milliseconds since an arbitrary epoch; never goes backwards. For intervals and deadlines. */
   now(): number;
+  /** Milliseconds since the Unix epoch, for timestamps that leave the process (records, file times). */
+  wallNow(): number;
   /** Runs `fn` once after `ms` milliseconds. */
   setTimeout(fn: () => void, ms: number): Timer;
   /** Runs `fn` every `ms` milliseconds until cancelled. */
@@ -33,6 +35,7 @@ export function sleep(clock: Clock, ms: number): Promise<void> {
 /** The real clock: wall time from performance.now(), timers from Node. Timers do not hold the process open. */
 export const systemClock: Clock = {
   now: () => performance.now(),
+  wallNow: () => Date.now(),
   setTimeout(fn, ms) {
     const t = setTimeout(fn, ms);
     t.unref?.();

@@ -6,6 +6,7 @@ import { readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RingAddress } from './ring/ring.js';
 import { makeDirectory } from '../lib/make-directory.js';
+import { CodedError } from '../lib/coded-error.js';
 
 export const PUBLIC_KEY_BYTES = 32;
 export const SIGNATURE_BYTES = 64;
@@ -14,9 +15,7 @@ export const ADDRESS_BITS = 160;
 // DER prefix of an Ed25519 SubjectPublicKeyInfo; the raw 32-byte key follows it.
 const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
-export class IdentityError extends Error {
-  override name = 'IdentityError';
-}
+export class IdentityError extends CodedError<'invalid'> {}
 
 /** Ring address of a raw Ed25519 public key. */
 export function addressOfKey(publicKey: Uint8Array): RingAddress {
@@ -25,7 +24,7 @@ export function addressOfKey(publicKey: Uint8Array): RingAddress {
 }
 
 export function rawPublicKeyToKeyObject(publicKey: Uint8Array): KeyObject {
-  if (publicKey.length !== PUBLIC_KEY_BYTES) throw new IdentityError(`public key must be ${PUBLIC_KEY_BYTES} bytes, got ${publicKey.length}`);
+  if (publicKey.length !== PUBLIC_KEY_BYTES) throw new IdentityError('invalid', `public key must be ${PUBLIC_KEY_BYTES} bytes, got ${publicKey.length}`);
   return createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, publicKey]), format: 'der', type: 'spki' });
 }
 
@@ -54,7 +53,7 @@ export class Identity {
 
   /** Deterministic identity from a 32-byte seed (simulations and tests). */
   static fromSeed(seed: Uint8Array): Identity {
-    if (seed.length !== 32) throw new IdentityError('seed must be 32 bytes');
+    if (seed.length !== 32) throw new IdentityError('invalid', 'seed must be 32 bytes');
     // PKCS#8 wrapping of a raw Ed25519 private key.
     const pkcs8 = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]);
     return new Identity(createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }));
@@ -67,7 +66,7 @@ export class Identity {
       try {
         return new Identity(createPrivateKey(readFileSync(file)));
       } catch (err) {
-        throw new IdentityError(`cannot read identity ${file}: ${(err as Error).message}`);
+        throw new IdentityError('invalid', `cannot read identity ${file}: ${(err as Error).message}`);
       }
     }
     makeDirectory(dir, 0o700);

@@ -16,24 +16,24 @@ async function main(argv: string[]): Promise<number> {
     const a = argv[i]!;
     if (a === '--seed') {
       seed = Number(argv[++i]);
-      if (!Number.isInteger(seed) || seed < 0) throw new ScenarioError('--seed needs a non-negative integer');
+      if (!Number.isInteger(seed) || seed < 0) throw new ScenarioError('invalid', '--seed needs a non-negative integer');
     } else if (a === '--out') {
       out = argv[++i];
-      if (!out) throw new ScenarioError('--out needs a file name');
+      if (!out) throw new ScenarioError('invalid', '--out needs a file name');
     } else if (a === '--quiet') quiet = true;
     else if (a === '--help' || a === '-h') {
       console.log(USAGE);
       return 0;
-    } else if (a.startsWith('-')) throw new ScenarioError(`unknown option ${a}\n${USAGE}`);
-    else if (file) throw new ScenarioError(`one scenario at a time\n${USAGE}`);
+    } else if (a.startsWith('-')) throw new ScenarioError('invalid', `unknown option ${a}\n${USAGE}`);
+    else if (file) throw new ScenarioError('invalid', `one scenario at a time\n${USAGE}`);
     else file = a;
   }
-  if (!file) throw new ScenarioError(USAGE);
+  if (!file) throw new ScenarioError('invalid', USAGE);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new ScenarioError(`cannot read scenario ${file}: ${(err as Error).message}`);
+    throw new ScenarioError('invalid', `cannot read scenario ${file}: ${(err as Error).message}`);
   }
   const scenario = parseScenario(raw, basename(file).replace(/\.json$/, ''));
   if (seed !== undefined) scenario.seed = seed;

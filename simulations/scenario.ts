@@ -1,6 +1,7 @@
 // Scenario files (JSON): what a simulation run does. Every field has a default, so a file only
 // states what differs; unknown fields and bad values are refused with a ScenarioError.
 import type { OverlayOptions } from '../overlay/node/options.js';
+import { CodedError } from '../lib/coded-error.js';
 
 export interface Scenario {
   name: string;
@@ -32,9 +33,7 @@ export interface Scenario {
   overlay: Partial<OverlayOptions>;
 }
 
-export class ScenarioError extends Error {
-  override name = 'ScenarioError';
-}
+export class ScenarioError extends CodedError<'invalid'> {}
 
 export const defaultScenario: Scenario = {
   name: 'default',
@@ -72,33 +71,33 @@ const numeric: Array<[keyof Scenario, number, number]> = [
 
 /** Validates a parsed JSON object into a full scenario. */
 export function parseScenario(raw: unknown, fallbackName = 'scenario'): Scenario {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ScenarioError('a scenario must be a JSON object');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ScenarioError('invalid', 'a scenario must be a JSON object');
   const o = raw as Record<string, unknown>;
   const known = new Set(Object.keys(defaultScenario).concat('latencyMs'));
-  for (const k of Object.keys(o)) if (!known.has(k)) throw new ScenarioError(`unknown scenario field "${k}"`);
+  for (const k of Object.keys(o)) if (!known.has(k)) throw new ScenarioError('invalid', `unknown scenario field "${k}"`);
   const s: Scenario = { ...defaultScenario, name: fallbackName, overlay: {} };
   for (const [k, min, max] of numeric) {
     if (o[k] === undefined) continue;
     const v = o[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw new ScenarioError(`"${k}" must be a number in ${min}..${max}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw new ScenarioError('invalid', `"${k}" must be a number in ${min}..${max}`);
     (s as unknown as Record<string, number>)[k] = v;
   }
   for (const k of ['seed', 'nodes', 'routedMessages', 'dhtKeys', 'dhtGets'] as const) {
-    if (!Number.isInteger(s[k])) throw new ScenarioError(`"${k}" must be an integer`);
+    if (!Number.isInteger(s[k])) throw new ScenarioError('invalid', `"${k}" must be an integer`);
   }
   if (o.name !== undefined) {
-    if (typeof o.name !== 'string' || o.name.length === 0) throw new ScenarioError('"name" must be a non-empty string');
+    if (typeof o.name !== 'string' || o.name.length === 0) throw new ScenarioError('invalid', '"name" must be a non-empty string');
     s.name = o.name;
   }
   if (o.latencyMs !== undefined) {
     const m = o.latencyMs;
     if (!Array.isArray(m) || m.length === 0 || !m.every((row) => Array.isArray(row) && row.length === m.length && row.every((x) => typeof x === 'number' && x >= 0 && x < 10_000))) {
-      throw new ScenarioError('"latencyMs" must be a square matrix of milliseconds');
+      throw new ScenarioError('invalid', '"latencyMs" must be a square matrix of milliseconds');
     }
     s.latencyMs = m as number[][];
   }
   if (o.overlay !== undefined) {
-    if (typeof o.overlay !== 'object' || o.overlay === null || Array.isArray(o.overlay)) throw new ScenarioError('"overlay" must be an object of overlay options');
+    if (typeof o.overlay !== 'object' || o.overlay === null || Array.isArray(o.overlay)) throw new ScenarioError('invalid', '"overlay" must be an object of overlay options');
     s.overlay = o.overlay as Partial<OverlayOptions>;
   }
   return s;

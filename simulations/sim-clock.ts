@@ -58,6 +58,9 @@ class Interval implements Timer {
   }
 }
 
+/** Wall time of virtual time 0: fixed, so a seeded run is reproducible. */
+export const SIM_WALL_EPOCH_MS = Date.UTC(2026, 0, 1);
+
 export class SimClock implements Clock {
   private readonly heap: SimEvent[] = [];
   private seq = 0;
@@ -67,6 +70,10 @@ export class SimClock implements Clock {
 
   now(): number {
     return this.t;
+  }
+
+  wallNow(): number {
+    return SIM_WALL_EPOCH_MS + this.t;
   }
 
   get pending(): number {
@@ -166,6 +173,10 @@ export class NodeClock implements Clock {
 
   now(): number {
     return this.clock.now();
+  }
+
+  wallNow(): number {
+    return this.clock.wallNow();
   }
 
   private static runUnlessHalted(self: NodeClock, fn: () => void): void {

@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { validateIceUrl, IceConfigError } from '../overlay/link/webrtc/ice-config.js';
 import { parseBootstrapUrl, BootstrapError } from '../overlay/bootstrap/errors.js';
 import { makeDirectory } from '../lib/make-directory.js';
+import { CodedError } from '../lib/coded-error.js';
 
 export const DEFAULT_STATE_ROOT = '/var/lib/overlay';
 export const SECRET_FILE_NAME = 'secret';
@@ -15,9 +16,7 @@ export const SECRET_MAX_BYTES = 4096;
 export const GENERATED_SECRET_BYTES = 32;
 export const DEFAULT_LISTEN_HOST = '0.0.0.0';
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export class ConfigError extends CodedError<'invalid'> {}
 
 export interface NodeConfig {
   network: string;
@@ -56,9 +55,9 @@ export interface NodeConfigInput {
 }
 
 export function validateNetworkName(name: string | undefined): string {
-  if (!name) throw new ConfigError('--network NAME is required');
+  if (!name) throw new ConfigError('invalid', '--network NAME is required');
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) {
-    throw new ConfigError(`bad network name '${name}': 1-64 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit`);
+    throw new ConfigError('invalid', `bad network name '${name}': 1-64 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit`);
   }
   return name;
 }
@@ -78,20 +77,20 @@ export function loadSecret(path: string): Uint8Array {
   let fd: number | undefined;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-    if (!fstatSync(fd).isFile()) throw new ConfigError(`secret file ${path} is not a regular file`);
+    if (!fstatSync(fd).isFile()) throw new ConfigError('invalid', `secret file ${path} is not a regular file`);
     for (let n = -1; n !== 0 && got < raw.length; got += n) n = readSync(fd, raw, got, raw.length - got, null);
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(code === 'ENOENT' ? `secret file ${path} does not exist` : `cannot read secret file ${path}: ${(err as Error).message}`);
+    throw new ConfigError('invalid', code === 'ENOENT' ? `secret file ${path} does not exist` : `cannot read secret file ${path}: ${(err as Error).message}`);
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
-  if (got > SECRET_MAX_BYTES) throw new ConfigError(`secret file ${path} is larger than ${SECRET_MAX_BYTES} bytes`);
+  if (got > SECRET_MAX_BYTES) throw new ConfigError('invalid', `secret file ${path} is larger than ${SECRET_MAX_BYTES} bytes`);
   let end = got;
   while (end > 0 && /\s/.test(String.fromCharCode(raw[end - 1]!))) end--;
   const secret = new Uint8Array(raw.subarray(0, end));
-  if (secret.length < SECRET_MIN_BYTES) throw new ConfigError(`secret file ${path} holds ${secret.length} bytes; at least ${SECRET_MIN_BYTES} are needed`);
+  if (secret.length < SECRET_MIN_BYTES) throw new ConfigError('invalid', `secret file ${path} holds ${secret.length} bytes; at least ${SECRET_MIN_BYTES} are needed`);
   return secret;
 }
 
@@ -118,7 +117,7 @@ function parsePortRange(spec: string): { begin: number; end: number } {
   const m = /^(\d{1,5})-(\d{1,5})$/.exec(spec);
   const begin = Number(m?.[1]);
   const end = Number(m?.[2]);
-  if (!m || begin < 1 || end > 65535 || begin > end) throw new ConfigError(`bad --port-range '${spec}' (want LOW-HIGH within 1-65535)`);
+  if (!m || begin < 1 || end > 65535 || begin > end) throw new ConfigError('invalid', `bad --port-range '${spec}' (want LOW-HIGH within 1-65535)`);
   return { begin, end };
 }
 
@@ -130,7 +129,7 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
     try {
       parseBootstrapUrl(url);
     } catch (err) {
-      if (err instanceof BootstrapError) throw new ConfigError(err.message);
+      if (err instanceof BootstrapError) throw new ConfigError('invalid', err.message);
       throw err;
     }
   }
@@ -138,16 +137,16 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
     try {
       return validateIceUrl(url);
     } catch (err) {
-      if (err instanceof IceConfigError) throw new ConfigError(err.message);
+      if (err instanceof IceConfigError) throw new ConfigError('invalid', err.message);
       throw err;
     }
   });
   if (input.listenPort !== undefined && (!Number.isInteger(input.listenPort) || input.listenPort < 0 || input.listenPort > 65535)) {
-    throw new ConfigError(`bad --listen port '${input.listenPort}'`);
+    throw new ConfigError('invalid', `bad --listen port '${input.listenPort}'`);
   }
-  if (input.listenHost !== undefined && input.listenPort === undefined) throw new ConfigError('--listen-host needs --listen PORT');
+  if (input.listenHost !== undefined && input.listenPort === undefined) throw new ConfigError('invalid', '--listen-host needs --listen PORT');
   if (input.bindAddress !== undefined && !/^[0-9.]+$|^[0-9a-fA-F:]+$/.test(input.bindAddress)) {
-    throw new ConfigError(`bad --bind-address '${input.bindAddress}' (want an IP address)`);
+    throw new ConfigError('invalid', `bad --bind-address '${input.bindAddress}' (want an IP address)`);
   }
 
   let secret: Uint8Array;
@@ -166,7 +165,7 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
     secret = newSecret();
     secretGenerated = true;
   } else {
-    throw new ConfigError(`joining network '${network}' needs its secret: give --secret FILE (a copy of the founder's ${SECRET_FILE_NAME} file)`);
+    throw new ConfigError('invalid', `joining network '${network}' needs its secret: give --secret FILE (a copy of the founder's ${SECRET_FILE_NAME} file)`);
   }
 
   const config: NodeConfig = {
@@ -182,11 +181,11 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
     overlay: {},
   };
   if (input.nearPerSide !== undefined) {
-    if (!Number.isInteger(input.nearPerSide) || input.nearPerSide < 2 || input.nearPerSide > 16) throw new ConfigError('--near-per-side must be an integer in 2..16');
+    if (!Number.isInteger(input.nearPerSide) || input.nearPerSide < 2 || input.nearPerSide > 16) throw new ConfigError('invalid', '--near-per-side must be an integer in 2..16');
     config.overlay.nearPerSide = input.nearPerSide;
   }
   if (input.farLinks !== undefined) {
-    if (!Number.isInteger(input.farLinks) || input.farLinks < 0 || input.farLinks > 64) throw new ConfigError('--far-links must be an integer in 0..64');
+    if (!Number.isInteger(input.farLinks) || input.farLinks < 0 || input.farLinks > 64) throw new ConfigError('invalid', '--far-links must be an integer in 0..64');
     config.overlay.farLinks = input.farLinks;
   }
   if (input.listenPort !== undefined) config.listen = { host: input.listenHost ?? DEFAULT_LISTEN_HOST, port: input.listenPort };

@@ -24,6 +24,7 @@ import { BOOTSTRAP_ATTEMPTS, BOOTSTRAP_CONNECT_TIMEOUT_MS, bootstrapBackoffMs, c
 import { ControlServer } from './control/server.js';
 import { CONTROL_SOCKET_NAME, IMAGE_ANNOUNCE_MAX, type ControlRequest } from './control/protocol.js';
 import { join } from 'node:path';
+import { CodedError } from '../lib/coded-error.js';
 
 /** Routed-message tag of `overlay ping` (user tags start at 16; 16 is the IP forwarder's). */
 export const APP_PING = 31;
@@ -56,13 +57,12 @@ export interface NodeService {
 }
 
 /** The node's refusal to go on: a join was refused, or every bootstrap endpoint failed. */
-export class JoinError extends Error {
-  override name = 'JoinError';
+export class JoinError extends CodedError<'refused' | 'failed'> {
   constructor(
     message: string,
     readonly refused: boolean,
   ) {
-    super(message);
+    super(refused ? 'refused' : 'failed', message);
   }
 }
 

@@ -9,15 +9,15 @@
 // stale: it is removed (only if it still holds what was read) and taken. The lock file is removed
 // when the process exits; after a SIGKILL it stays, and is stale. Linux only (/proc).
 import { closeSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { CodedError } from '../lib/coded-error.js';
 
-export class StateLockError extends Error {
-  override name = 'StateLockError';
+export class StateLockError extends CodedError<'in-use'> {
   constructor(
     readonly lockPath: string,
     /** The process holding it, when known. */
     readonly holderPid: number | undefined,
   ) {
-    super(holderPid !== undefined ? `in use by process ${holderPid}, which is already running with it (lock ${lockPath})` : `in use (lock ${lockPath} changed while it was being taken)`);
+    super('in-use', holderPid !== undefined ? `in use by process ${holderPid}, which is already running with it (lock ${lockPath})` : `in use (lock ${lockPath} changed while it was being taken)`);
   }
 }
 

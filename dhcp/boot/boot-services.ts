@@ -14,10 +14,9 @@ import { Ipv4Error, intToIpv4, ipv4ToInt, isIpv4Address, prefixToMask } from '..
 import { LeaseFile } from '../server/lease-file.js';
 import { RaSender } from '../ra/ra-sender.js';
 import { TftpServer, type TransferDoneInfo } from '../tftp/tftp-server.js';
+import { CodedError } from '../../lib/coded-error.js';
 
-export class BootConfigError extends Error {
-  override name = 'BootConfigError';
-}
+export class BootConfigError extends CodedError<'INVALID'> {}
 
 export interface BootServicesConfig {
   interfaceName: string;
@@ -60,15 +59,15 @@ export const MIN_LEASE_SECONDS = 10;
  * starts, so we ask iproute2 instead.
  */
 export function interfaceAddress(name: string): InterfaceAddress {
-  if (!/^[A-Za-z0-9_.:-]{1,15}$/.test(name)) throw new BootConfigError(`bad interface name '${name}'`);
+  if (!/^[A-Za-z0-9_.:-]{1,15}$/.test(name)) throw new BootConfigError('INVALID', `bad interface name '${name}'`);
   let info: Array<{ address?: string; addr_info?: Array<{ family: string; local: string; prefixlen: number }> }>;
   try {
     info = JSON.parse(execFileSync('ip', ['-j', 'addr', 'show', 'dev', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 }));
   } catch {
-    throw new BootConfigError(`no interface '${name}' (see \`ip link\`)`);
+    throw new BootConfigError('INVALID', `no interface '${name}' (see \`ip link\`)`);
   }
   const v4 = info[0]?.addr_info?.find((a) => a.family === 'inet');
-  if (!v4) throw new BootConfigError(`interface '${name}' has no IPv4 address; give it one, e.g. \`ip addr add 10.0.0.1/24 dev ${name}\``);
+  if (!v4) throw new BootConfigError('INVALID', `interface '${name}' has no IPv4 address; give it one, e.g. \`ip addr add 10.0.0.1/24 dev ${name}\``);
   return { address: v4.local, netmask: intToIpv4(prefixToMask(v4.prefixlen)), mac: info[0]?.address ?? '' };
 }
 
@@ -79,17 +78,17 @@ export function parseRange(range: string | undefined, iface: InterfaceAddress): 
   const broadcast = (net | (~mask >>> 0)) >>> 0;
   if (range === undefined) {
     const size = broadcast - net + 1;
-    if (size < 4) throw new BootConfigError(`subnet of ${iface.address}/${iface.netmask} is too small for a range`);
+    if (size < 4) throw new BootConfigError('INVALID', `subnet of ${iface.address}/${iface.netmask} is too small for a range`);
     return { first: intToIpv4(net + Math.floor(size / 2)), last: intToIpv4(broadcast - 1) };
   }
   const m = /^([\d.]+)-([\d.]+)$/.exec(range);
-  if (!m || !isIpv4Address(m[1]!) || !isIpv4Address(m[2]!)) throw new BootConfigError(`--range must look like 10.0.0.100-10.0.0.199, got '${range}'`);
+  if (!m || !isIpv4Address(m[1]!) || !isIpv4Address(m[2]!)) throw new BootConfigError('INVALID', `--range must look like 10.0.0.100-10.0.0.199, got '${range}'`);
   const first = ipv4ToInt(m[1]!);
   const last = ipv4ToInt(m[2]!);
-  if (last < first) throw new BootConfigError(`--range ${range} is empty (end before start)`);
+  if (last < first) throw new BootConfigError('INVALID', `--range ${range} is empty (end before start)`);
   for (const n of [first, last]) {
     if (((n & mask) >>> 0) !== net || n === net || n === broadcast) {
-      throw new BootConfigError(`--range ${range} is not inside the interface's subnet ${intToIpv4(net)}/${iface.netmask} (network and broadcast excluded)`);
+      throw new BootConfigError('INVALID', `--range ${range} is not inside the interface's subnet ${intToIpv4(net)}/${iface.netmask} (network and broadcast excluded)`);
     }
   }
   return { first: m[1]!, last: m[2]! };
@@ -109,13 +108,13 @@ export class BootServices {
     const log = config.log ?? (() => undefined);
     this.iface = interfaceAddress(config.interfaceName);
     const bootDir = resolve(config.bootDir);
-    if (!existsSync(bootDir) || !statSync(bootDir).isDirectory()) throw new BootConfigError(`boot directory '${config.bootDir}' does not exist or is not a directory`);
+    if (!existsSync(bootDir) || !statSync(bootDir).isDirectory()) throw new BootConfigError('INVALID', `boot directory '${config.bootDir}' does not exist or is not a directory`);
     const leaseSeconds = config.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
-    if (!Number.isInteger(leaseSeconds) || leaseSeconds < MIN_LEASE_SECONDS || leaseSeconds > 0x7fffffff) throw new BootConfigError(`lease time must be an integer >= ${MIN_LEASE_SECONDS} seconds`);
+    if (!Number.isInteger(leaseSeconds) || leaseSeconds < MIN_LEASE_SECONDS || leaseSeconds > 0x7fffffff) throw new BootConfigError('INVALID', `lease time must be an integer >= ${MIN_LEASE_SECONDS} seconds`);
     try {
       for (const ip of [config.router, ...(config.dnsServers ?? [])]) if (ip !== undefined) ipv4ToInt(ip);
     } catch (err) {
-      if (err instanceof Ipv4Error) throw new BootConfigError(err.message);
+      if (err instanceof Ipv4Error) throw new BootConfigError('INVALID', err.message);
       throw err;
     }
     if (config.pool) {

@@ -1,11 +1,7 @@
 // Errors of the boot-network addon: `code` is "NET_<errno name>" (NET_EPERM, NET_ENODEV, ...) or
 // ADDON_MISSING when build/Release/bootnet.node was not built.
-export class NativeNetError extends Error {
-  override name = 'NativeNetError';
-  constructor(readonly code: string, message: string) {
-    super(message);
-  }
-}
+import { CodedError } from '../../lib/coded-error.js';
+export class NativeNetError extends CodedError<string> {}
 
 /** Rethrows an addon error (a plain Error with a NET_* code) as a NativeNetError. */
 export function asNativeNetError(err: unknown): NativeNetError {

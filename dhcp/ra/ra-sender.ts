@@ -7,13 +7,9 @@
 import type { Clock, Timer } from '../../lib/clock.js';
 import { Icmp6Socket, ICMP6_ROUTER_SOLICITATION } from '../native/icmp6-socket.js';
 import { encodeRouterAdvertisement, type RouterAdvertisement } from './router-advertisement.js';
+import { CodedError } from '../../lib/coded-error.js';
 
-export class RaSenderError extends Error {
-  override name = 'RaSenderError';
-  constructor(message: string, readonly code: string) {
-    super(message);
-  }
-}
+export class RaSenderError extends CodedError<string> {}
 
 const ALL_NODES = 'ff02::1';
 const ALL_ROUTERS = 'ff02::2';
@@ -52,7 +48,7 @@ export class RaSender {
       this.socket = Icmp6Socket.open({ interfaceName: this.opts.interfaceName, acceptTypes: [ICMP6_ROUTER_SOLICITATION], groups: [ALL_ROUTERS] });
     } catch (err) {
       const e = err as { code?: string; message: string };
-      throw new RaSenderError(`router advertisements on ${this.opts.interfaceName}: ${e.message}`, e.code ?? 'NET_EIO');
+      throw new RaSenderError(e.code ?? 'NET_EIO', `router advertisements on ${this.opts.interfaceName}: ${e.message}`);
     }
     this.socket.onMessage((msg, source) => this.onSolicitation(msg, source));
     this.advertise();

@@ -1,10 +1,9 @@
 // ICMPv6 Router Advertisement codec (RFC 4861 section 4.2). The checksum field is left zero: on a
 // raw ICMPv6 socket the kernel fills it in (RFC 3542 section 3.1), and it covers a pseudo-header
 // we do not see here.
+import { CodedError } from '../../lib/coded-error.js';
 
-export class RouterAdvertisementError extends Error {
-  override name = 'RouterAdvertisementError';
-}
+export class RouterAdvertisementError extends CodedError<'MALFORMED'> {}
 
 export const ICMPV6_ROUTER_SOLICITATION = 133;
 export const ICMPV6_ROUTER_ADVERTISEMENT = 134;
@@ -40,15 +39,15 @@ export interface RouterAdvertisement {
 
 function ipv6Bytes(address: string): Uint8Array {
   const [head, tail, extra] = address.split('::');
-  if (extra !== undefined) throw new RouterAdvertisementError(`bad IPv6 address '${address}'`);
+  if (extra !== undefined) throw new RouterAdvertisementError('MALFORMED', `bad IPv6 address '${address}'`);
   const parse = (s: string | undefined) => (s ? s.split(':') : []);
   const h = parse(head);
   const t = parse(tail);
   const groups = tail === undefined ? h : [...h, ...new Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  if (groups.length !== 8) throw new RouterAdvertisementError(`bad IPv6 address '${address}'`);
+  if (groups.length !== 8) throw new RouterAdvertisementError('MALFORMED', `bad IPv6 address '${address}'`);
   const out = new Uint8Array(16);
   groups.forEach((g, i) => {
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw new RouterAdvertisementError(`bad IPv6 address '${address}'`);
+    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw new RouterAdvertisementError('MALFORMED', `bad IPv6 address '${address}'`);
     const v = parseInt(g, 16);
     out[2 * i] = v >> 8;
     out[2 * i + 1] = v & 255;
@@ -100,8 +99,8 @@ export function encodeRouterAdvertisement(ra: RouterAdvertisement): Uint8Array {
 }
 
 export function decodeRouterAdvertisement(bytes: Uint8Array): RouterAdvertisement {
-  if (bytes.length < RA_HEADER_BYTES) throw new RouterAdvertisementError('too short for a router advertisement');
-  if (bytes[0] !== ICMPV6_ROUTER_ADVERTISEMENT || bytes[1] !== 0) throw new RouterAdvertisementError('not a router advertisement');
+  if (bytes.length < RA_HEADER_BYTES) throw new RouterAdvertisementError('MALFORMED', 'too short for a router advertisement');
+  if (bytes[0] !== ICMPV6_ROUTER_ADVERTISEMENT || bytes[1] !== 0) throw new RouterAdvertisementError('MALFORMED', 'not a router advertisement');
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const ra: RouterAdvertisement = {
     curHopLimit: bytes[4]!,
@@ -114,20 +113,20 @@ export function decodeRouterAdvertisement(bytes: Uint8Array): RouterAdvertisemen
   };
   let i = RA_HEADER_BYTES;
   while (i < bytes.length) {
-    if (i + 2 > bytes.length) throw new RouterAdvertisementError('truncated option');
+    if (i + 2 > bytes.length) throw new RouterAdvertisementError('MALFORMED', 'truncated option');
     const type = bytes[i]!;
     const len = bytes[i + 1]! * 8;
     // RFC 4861 4.6: a zero-length option is invalid and the packet must be dropped.
-    if (len === 0 || i + len > bytes.length) throw new RouterAdvertisementError(`bad option length at ${i}`);
+    if (len === 0 || i + len > bytes.length) throw new RouterAdvertisementError('MALFORMED', `bad option length at ${i}`);
     if (type === OPT_SOURCE_LINK_LAYER) {
       let end = i + len;
       while (end > i + 2 && bytes[end - 1] === 0 && end - (i + 2) > 6) end--;
       ra.sourceLinkLayer = bytes.slice(i + 2, end);
     } else if (type === OPT_MTU) {
-      if (len !== 8) throw new RouterAdvertisementError('bad MTU option');
+      if (len !== 8) throw new RouterAdvertisementError('MALFORMED', 'bad MTU option');
       ra.mtu = v.getUint32(i + 4);
     } else if (type === OPT_PREFIX_INFORMATION) {
-      if (len !== 32) throw new RouterAdvertisementError('bad prefix information option');
+      if (len !== 32) throw new RouterAdvertisementError('MALFORMED', 'bad prefix information option');
       ra.prefixes.push({
         prefixLength: bytes[i + 2]!,
         onLink: (bytes[i + 3]! & 0x80) !== 0,

@@ -5,13 +5,9 @@
 import type { Socket } from 'node:dgram';
 import { loadBootNetAddon } from '../native/boot-net-addon.js';
 import { NativeNetError } from '../native/native-net-error.js';
+import { CodedError } from '../../lib/coded-error.js';
 
-export class BindToDeviceError extends Error {
-  override name = 'BindToDeviceError';
-  constructor(message: string, readonly code: string) {
-    super(message);
-  }
-}
+export class BindToDeviceError extends CodedError<string> {}
 
 /** The OS file descriptor behind a bound dgram socket (Node keeps it in an internal handle). */
 export function socketFd(socket: Socket): number {
@@ -20,7 +16,7 @@ export function socketFd(socket: Socket): number {
     .find((v): v is { handle: { fd: number } } => typeof (v as { handle?: { fd?: unknown } })?.handle?.fd === 'number');
   const fd = state?.handle.fd;
   if (fd === undefined || fd < 0) {
-    throw new BindToDeviceError('cannot find the socket file descriptor (socket not bound, or a Node version without handle.fd)', 'NO_FD');
+    throw new BindToDeviceError('NO_FD', 'cannot find the socket file descriptor (socket not bound, or a Node version without handle.fd)');
   }
   return fd;
 }
@@ -31,12 +27,12 @@ export function bindToDevice(socket: Socket, interfaceName: string): void {
   try {
     addon = loadBootNetAddon();
   } catch (err) {
-    throw new BindToDeviceError((err as Error).message, (err as NativeNetError).code ?? 'ADDON_MISSING');
+    throw new BindToDeviceError((err as NativeNetError).code ?? 'ADDON_MISSING', (err as Error).message);
   }
   try {
     addon.bindToDevice(fd, interfaceName);
   } catch (err) {
     const e = err as { code?: string; message: string };
-    throw new BindToDeviceError(`SO_BINDTODEVICE ${interfaceName} failed: ${e.message}`, e.code ?? 'NET_EIO');
+    throw new BindToDeviceError(e.code ?? 'NET_EIO', `SO_BINDTODEVICE ${interfaceName} failed: ${e.message}`);
   }
 }

@@ -1,10 +1,11 @@
 // BOOTP/DHCP message codec (RFC 2131 section 2, RFC 2132 options, RFC 3396 long options).
-// Pure functions: decodeDhcp(bytes) -> DhcpPacket or DhcpDecodeError; encodeDhcp(packet) -> bytes.
+// Pure functions: decodeDhcp(bytes) -> DhcpPacket or DhcpDecodeError; encodeDhcp(packet) -> bytes, or a RangeError
+// for a packet that cannot be encoded (the caller's bug, not bad input).
 // Options are kept as raw values in wire order; dhcp-options.ts gives them types.
+import { CodedError } from '../../lib/coded-error.js';
+import { ipv4ToInt } from '../../lib/ipv4.js';
 
-export class DhcpDecodeError extends Error {
-  override name = 'DhcpDecodeError';
-}
+export class DhcpDecodeError extends CodedError<'MALFORMED'> {}
 
 export const BOOTREQUEST = 1;
 export const BOOTREPLY = 2;
@@ -48,13 +49,11 @@ function readIp(buf: Uint8Array, off: number): string {
 }
 
 function writeIp(buf: Uint8Array, off: number, ip: string): void {
-  const parts = ip.split('.');
-  if (parts.length !== 4) throw new DhcpDecodeError(`bad IPv4 address '${ip}'`);
-  for (let i = 0; i < 4; i++) {
-    const n = Number(parts[i]);
-    if (!Number.isInteger(n) || n < 0 || n > 255) throw new DhcpDecodeError(`bad IPv4 address '${ip}'`);
-    buf[off + i] = n;
-  }
+  const n = ipv4ToInt(ip); // throws Ipv4Error, a RangeError: a bad address is the caller's bug, not a bad packet
+  buf[off] = n >>> 24;
+  buf[off + 1] = (n >>> 16) & 255;
+  buf[off + 2] = (n >>> 8) & 255;
+  buf[off + 3] = n & 255;
 }
 
 function readCString(buf: Uint8Array, off: number, len: number): string {
@@ -73,9 +72,9 @@ function parseOptions(buf: Uint8Array, start: number, end: number, into: Map<num
       continue;
     }
     if (code === OPT_END) return;
-    if (i + 1 >= end) throw new DhcpDecodeError(`option ${code} in ${where} has no length byte`);
+    if (i + 1 >= end) throw new DhcpDecodeError('MALFORMED', `option ${code} in ${where} has no length byte`);
     const len = buf[i + 1]!;
-    if (i + 2 + len > end) throw new DhcpDecodeError(`option ${code} in ${where} runs past the end (${len} bytes)`);
+    if (i + 2 + len > end) throw new DhcpDecodeError('MALFORMED', `option ${code} in ${where} runs past the end (${len} bytes)`);
     const value = buf.slice(i + 2, i + 2 + len);
     const prev = into.get(code);
     into.set(code, prev ? concat(prev, value) : value);
@@ -92,20 +91,20 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 }
 
 export function decodeDhcp(bytes: Uint8Array): DhcpPacket {
-  if (bytes.length < DHCP_FIXED_BYTES) throw new DhcpDecodeError(`message too short: ${bytes.length} bytes`);
+  if (bytes.length < DHCP_FIXED_BYTES) throw new DhcpDecodeError('MALFORMED', `message too short: ${bytes.length} bytes`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const op = bytes[0]!;
-  if (op !== BOOTREQUEST && op !== BOOTREPLY) throw new DhcpDecodeError(`bad op ${op}`);
+  if (op !== BOOTREQUEST && op !== BOOTREPLY) throw new DhcpDecodeError('MALFORMED', `bad op ${op}`);
   const hlen = bytes[2]!;
-  if (hlen > CHADDR_BYTES) throw new DhcpDecodeError(`hardware address length ${hlen} > ${CHADDR_BYTES}`);
-  if (view.getUint32(236) !== DHCP_MAGIC_COOKIE) throw new DhcpDecodeError('missing DHCP magic cookie');
+  if (hlen > CHADDR_BYTES) throw new DhcpDecodeError('MALFORMED', `hardware address length ${hlen} > ${CHADDR_BYTES}`);
+  if (view.getUint32(236) !== DHCP_MAGIC_COOKIE) throw new DhcpDecodeError('MALFORMED', 'missing DHCP magic cookie');
   const options = new Map<number, Uint8Array>();
   parseOptions(bytes, DHCP_FIXED_BYTES, bytes.length, options, 'options');
   let sname = readCString(bytes, 44, SNAME_BYTES);
   let file = readCString(bytes, 108, FILE_BYTES);
   const overload = options.get(OPT_OVERLOAD);
   if (overload) {
-    if (overload.length !== 1 || overload[0]! < 1 || overload[0]! > 3) throw new DhcpDecodeError('bad option overload value');
+    if (overload.length !== 1 || overload[0]! < 1 || overload[0]! > 3) throw new DhcpDecodeError('MALFORMED', 'bad option overload value');
     // RFC 2131 section 4.1: options field first, then 'file', then 'sname'.
     if (overload[0]! & 1) {
       parseOptions(bytes, 108, 108 + FILE_BYTES, options, 'file');
@@ -146,7 +145,7 @@ export function encodingLength(packet: DhcpPacket): number {
 export function encodeDhcp(packet: DhcpPacket): Uint8Array {
   const out = new Uint8Array(encodingLength(packet));
   const view = new DataView(out.buffer);
-  if (packet.chaddr.length > CHADDR_BYTES) throw new DhcpDecodeError('chaddr longer than 16 bytes');
+  if (packet.chaddr.length > CHADDR_BYTES) throw new RangeError('chaddr longer than 16 bytes');
   out[0] = packet.op;
   out[1] = packet.htype;
   out[2] = packet.hlen;
@@ -162,14 +161,14 @@ export function encodeDhcp(packet: DhcpPacket): Uint8Array {
   const sname = Buffer.from(packet.sname, 'latin1');
   const file = Buffer.from(packet.file, 'latin1');
   // One byte stays free for the NUL terminator.
-  if (sname.length >= SNAME_BYTES) throw new DhcpDecodeError(`sname longer than ${SNAME_BYTES - 1} bytes`);
-  if (file.length >= FILE_BYTES) throw new DhcpDecodeError(`file longer than ${FILE_BYTES - 1} bytes`);
+  if (sname.length >= SNAME_BYTES) throw new RangeError(`sname longer than ${SNAME_BYTES - 1} bytes`);
+  if (file.length >= FILE_BYTES) throw new RangeError(`file longer than ${FILE_BYTES - 1} bytes`);
   out.set(sname, 44);
   out.set(file, 108);
   view.setUint32(236, DHCP_MAGIC_COOKIE);
   let i = DHCP_FIXED_BYTES;
   for (const [code, value] of packet.options) {
-    if (!Number.isInteger(code) || code <= OPT_PAD || code >= OPT_END) throw new DhcpDecodeError(`bad option code ${code}`);
+    if (!Number.isInteger(code) || code <= OPT_PAD || code >= OPT_END) throw new RangeError(`bad option code ${code}`);
     let off = 0;
     do {
       const chunk = value.subarray(off, off + 255);

@@ -4,10 +4,9 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } f
 import { dirname } from 'node:path';
 import type { Lease } from '../address-pool.js';
 import { makeDirectory } from '../../lib/make-directory.js';
+import { CodedError } from '../../lib/coded-error.js';
 
-export class LeaseFileError extends Error {
-  override name = 'LeaseFileError';
-}
+export class LeaseFileError extends CodedError<'CORRUPT'> {}
 
 const FORMAT_VERSION = 1;
 
@@ -27,14 +26,14 @@ export class LeaseFile {
     try {
       doc = JSON.parse(text);
     } catch {
-      throw new LeaseFileError(`lease file ${this.path} is not JSON`);
+      throw new LeaseFileError('CORRUPT', `lease file ${this.path} is not JSON`);
     }
     const d = doc as { version?: unknown; leases?: unknown };
-    if (d.version !== FORMAT_VERSION || !Array.isArray(d.leases)) throw new LeaseFileError(`lease file ${this.path} has an unknown format`);
+    if (d.version !== FORMAT_VERSION || !Array.isArray(d.leases)) throw new LeaseFileError('CORRUPT', `lease file ${this.path} has an unknown format`);
     const leases: Lease[] = [];
     for (const l of d.leases as Array<Record<string, unknown>>) {
       if (typeof l?.clientId !== 'string' || typeof l.address !== 'string' || typeof l.expiresAtMs !== 'number') {
-        throw new LeaseFileError(`lease file ${this.path} holds a malformed lease`);
+        throw new LeaseFileError('CORRUPT', `lease file ${this.path} holds a malformed lease`);
       }
       leases.push({ clientId: l.clientId, address: l.address, expiresAtMs: l.expiresAtMs });
     }

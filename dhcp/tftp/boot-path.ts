@@ -3,22 +3,18 @@
 // both mean the boot directory's "file". Backslashes (some PXE ROMs) are treated as separators.
 import { realpath } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
+import { CodedError } from '../../lib/coded-error.js';
 
-export class BootPathError extends Error {
-  override name = 'BootPathError';
-  constructor(message: string, readonly reason: 'traversal' | 'not-found') {
-    super(message);
-  }
-}
+export class BootPathError extends CodedError<'traversal' | 'not-found'> {}
 
 /** Pure part: the path the filename names under `root` (already absolute), or a traversal error. */
 export function lexicalBootPath(root: string, filename: string): string {
-  if (filename.includes('\0')) throw new BootPathError('NUL in filename', 'traversal');
+  if (filename.includes('\0')) throw new BootPathError('traversal', 'NUL in filename');
   const parts = filename.replace(/\\/g, '/').split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.some((p) => p === '..')) throw new BootPathError(`'${filename}' leaves the boot directory`, 'traversal');
-  if (parts.length === 0) throw new BootPathError(`'${filename}' names no file`, 'not-found');
+  if (parts.some((p) => p === '..')) throw new BootPathError('traversal', `'${filename}' leaves the boot directory`);
+  if (parts.length === 0) throw new BootPathError('not-found', `'${filename}' names no file`);
   const full = resolve(root, ...parts);
-  if (!full.startsWith(root.endsWith(sep) ? root : root + sep)) throw new BootPathError(`'${filename}' leaves the boot directory`, 'traversal');
+  if (!full.startsWith(root.endsWith(sep) ? root : root + sep)) throw new BootPathError('traversal', `'${filename}' leaves the boot directory`);
   return full;
 }
 
@@ -29,8 +25,8 @@ export async function resolveBootPath(realRoot: string, filename: string): Promi
   try {
     real = await realpath(lexical);
   } catch {
-    throw new BootPathError(`'${filename}' not found`, 'not-found');
+    throw new BootPathError('not-found', `'${filename}' not found`);
   }
-  if (!real.startsWith(realRoot + sep)) throw new BootPathError(`'${filename}' resolves outside the boot directory`, 'traversal');
+  if (!real.startsWith(realRoot + sep)) throw new BootPathError('traversal', `'${filename}' resolves outside the boot directory`);
   return real;
 }

@@ -2,10 +2,9 @@
 // netascii mode, the file converted in memory (LF -> CR LF, CR -> CR NUL per RFC 764).
 import { constants } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
+import { CodedError } from '../../lib/coded-error.js';
 
-export class FileSourceError extends Error {
-  override name = 'FileSourceError';
-}
+export class FileSourceError extends CodedError<'NOT_REGULAR' | 'TOO_LARGE'> {}
 
 export interface FileSource {
   /** Total bytes the client will receive. */
@@ -26,13 +25,13 @@ export const MAX_NETASCII_FILE_BYTES = 16 * 1024 * 1024;
  */
 export async function openFileSource(path: string, mode: string): Promise<FileSource> {
   const before = await stat(path);
-  if (!before.isFile()) throw new FileSourceError('not a regular file');
+  if (!before.isFile()) throw new FileSourceError('NOT_REGULAR', 'not a regular file');
   const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW | constants.O_NOCTTY);
   try {
     const st = await handle.stat();
-    if (!st.isFile() || st.ino !== before.ino || st.dev !== before.dev) throw new FileSourceError('not a regular file');
+    if (!st.isFile() || st.ino !== before.ino || st.dev !== before.dev) throw new FileSourceError('NOT_REGULAR', 'not a regular file');
     if (mode !== 'netascii') return new PlainFileSource(handle, st.size);
-    if (st.size > MAX_NETASCII_FILE_BYTES) throw new FileSourceError(`file too large for netascii mode (> ${MAX_NETASCII_FILE_BYTES} bytes)`);
+    if (st.size > MAX_NETASCII_FILE_BYTES) throw new FileSourceError('TOO_LARGE', `file too large for netascii mode (> ${MAX_NETASCII_FILE_BYTES} bytes)`);
     const raw = await handle.readFile();
     await handle.close();
     return new MemorySource(toNetascii(raw));

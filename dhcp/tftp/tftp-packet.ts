@@ -1,16 +1,12 @@
 // TFTP packet codec (RFC 1350, option extension RFC 2347). Pure functions with typed errors.
 // The server's data path does not allocate packets through here: it writes DATA headers with
 // writeDataHeader into a per-transfer buffer (see tftp-transfer.ts).
+import { CodedError } from '../../lib/coded-error.js';
 
 /** MALFORMED: not a TFTP packet we accept; UNKNOWN_MODE: a request whose mode is not octet or netascii. */
 export type TftpDecodeErrorCode = 'MALFORMED' | 'UNKNOWN_MODE';
 
-export class TftpDecodeError extends Error {
-  override name = 'TftpDecodeError';
-  constructor(message: string, readonly code: TftpDecodeErrorCode = 'MALFORMED') {
-    super(message);
-  }
-}
+export class TftpDecodeError extends CodedError<TftpDecodeErrorCode> {}
 
 export const TftpOpcode = { RRQ: 1, WRQ: 2, DATA: 3, ACK: 4, ERROR: 5, OACK: 6 } as const;
 
@@ -49,7 +45,7 @@ function readStrings(bytes: Uint8Array, start: number): string[] {
   let i = start;
   while (i < bytes.length) {
     const end = bytes.indexOf(0, i);
-    if (end < 0) throw new TftpDecodeError('string not NUL-terminated');
+    if (end < 0) throw new TftpDecodeError('MALFORMED', 'string not NUL-terminated');
     out.push(Buffer.from(bytes.buffer, bytes.byteOffset + i, end - i).toString('latin1'));
     i = end + 1;
   }
@@ -57,55 +53,55 @@ function readStrings(bytes: Uint8Array, start: number): string[] {
 }
 
 function readOptions(strings: string[]): Map<string, string> {
-  if (strings.length % 2 !== 0) throw new TftpDecodeError('option without a value');
+  if (strings.length % 2 !== 0) throw new TftpDecodeError('MALFORMED', 'option without a value');
   const options = new Map<string, string>();
   for (let i = 0; i < strings.length; i += 2) {
     const name = strings[i]!.toLowerCase();
-    if (name.length === 0) throw new TftpDecodeError('empty option name');
-    if (options.has(name)) throw new TftpDecodeError(`option ${name} given twice`);
+    if (name.length === 0) throw new TftpDecodeError('MALFORMED', 'empty option name');
+    if (options.has(name)) throw new TftpDecodeError('MALFORMED', `option ${name} given twice`);
     options.set(name, strings[i + 1]!);
   }
   return options;
 }
 
 export function decodeTftp(bytes: Uint8Array): TftpPacket {
-  if (bytes.length < 4) throw new TftpDecodeError(`packet too short: ${bytes.length} bytes`);
+  if (bytes.length < 4) throw new TftpDecodeError('MALFORMED', `packet too short: ${bytes.length} bytes`);
   const opcode = (bytes[0]! << 8) | bytes[1]!;
   const second = (bytes[2]! << 8) | bytes[3]!;
   switch (opcode) {
     case TftpOpcode.RRQ:
     case TftpOpcode.WRQ: {
-      if (bytes.length > MAX_REQUEST_BYTES) throw new TftpDecodeError(`request longer than ${MAX_REQUEST_BYTES} bytes`);
+      if (bytes.length > MAX_REQUEST_BYTES) throw new TftpDecodeError('MALFORMED', `request longer than ${MAX_REQUEST_BYTES} bytes`);
       const strings = readStrings(bytes, 2);
-      if (strings.length < 2) throw new TftpDecodeError('request without filename and mode');
+      if (strings.length < 2) throw new TftpDecodeError('MALFORMED', 'request without filename and mode');
       const [filename, mode, ...rest] = strings as [string, string, ...string[]];
-      if (filename.length === 0) throw new TftpDecodeError('empty filename');
+      if (filename.length === 0) throw new TftpDecodeError('MALFORMED', 'empty filename');
       const lowerMode = mode.toLowerCase();
       // RFC 1350's "mail" mode is obsolete (RFC 1350 s1: it "should not be implemented or used").
-      if (lowerMode !== 'octet' && lowerMode !== 'netascii') throw new TftpDecodeError(`unknown mode '${mode}'`, 'UNKNOWN_MODE');
+      if (lowerMode !== 'octet' && lowerMode !== 'netascii') throw new TftpDecodeError('UNKNOWN_MODE', `unknown mode '${mode}'`);
       return { op: opcode === TftpOpcode.RRQ ? 'RRQ' : 'WRQ', filename, mode: lowerMode, options: readOptions(rest) };
     }
     case TftpOpcode.DATA:
-      if (bytes.length > DATA_HEADER_BYTES + MAX_BLKSIZE_BYTES) throw new TftpDecodeError('DATA larger than the largest block');
+      if (bytes.length > DATA_HEADER_BYTES + MAX_BLKSIZE_BYTES) throw new TftpDecodeError('MALFORMED', 'DATA larger than the largest block');
       return { op: 'DATA', block: second, data: bytes.slice(4) };
     case TftpOpcode.ACK:
-      if (bytes.length !== 4) throw new TftpDecodeError(`ACK of ${bytes.length} bytes`);
+      if (bytes.length !== 4) throw new TftpDecodeError('MALFORMED', `ACK of ${bytes.length} bytes`);
       return { op: 'ACK', block: second };
     case TftpOpcode.ERROR: {
       const strings = readStrings(bytes, 4);
-      if (strings.length !== 1) throw new TftpDecodeError('ERROR needs exactly one message string');
+      if (strings.length !== 1) throw new TftpDecodeError('MALFORMED', 'ERROR needs exactly one message string');
       return { op: 'ERROR', code: second, message: strings[0]! };
     }
     case TftpOpcode.OACK:
       return { op: 'OACK', options: readOptions(readStrings(bytes, 2)) };
     default:
-      throw new TftpDecodeError(`unknown opcode ${opcode}`);
+      throw new TftpDecodeError('MALFORMED', `unknown opcode ${opcode}`);
   }
 }
 
 function checkString(s: string, what: string): Buffer {
   const b = Buffer.from(s, 'latin1');
-  if (b.includes(0)) throw new TftpDecodeError(`${what} contains NUL`);
+  if (b.includes(0)) throw new RangeError(`${what} contains NUL`);
   return b;
 }
 
@@ -125,7 +121,7 @@ export function encodeTftp(packet: TftpPacket): Uint8Array {
   switch (packet.op) {
     case 'RRQ':
     case 'WRQ': {
-      if (packet.filename.length === 0) throw new TftpDecodeError('empty filename');
+      if (packet.filename.length === 0) throw new RangeError('empty filename');
       const strings = [packet.filename, packet.mode];
       for (const [k, v] of packet.options) strings.push(k, v);
       return encodeStrings(packet.op === 'RRQ' ? TftpOpcode.RRQ : TftpOpcode.WRQ, strings, 'request');
@@ -148,7 +144,7 @@ export function encodeTftp(packet: TftpPacket): Uint8Array {
       return out;
     }
     case 'OACK': {
-      if (packet.options.size === 0) throw new TftpDecodeError('OACK needs at least one option (RFC 2347)');
+      if (packet.options.size === 0) throw new RangeError('OACK needs at least one option (RFC 2347)');
       const strings: string[] = [];
       for (const [k, v] of packet.options) strings.push(k, v);
       return encodeStrings(TftpOpcode.OACK, strings, 'option');

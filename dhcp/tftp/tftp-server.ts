@@ -229,7 +229,7 @@ export class TftpServer {
       path = await resolveBootPath(this.realRoot, filename);
     } catch (err) {
       if (!(err instanceof BootPathError)) throw err;
-      if (err.reason === 'traversal') {
+      if (err.code === 'traversal') {
         this.counters.refusedTraversal++;
         this.log(`tftp: refused '${filename}' from ${client}: ${err.message}`);
         this.sendError(rinfo, TftpErrorCode.ACCESS_VIOLATION, 'access violation');

@@ -4,6 +4,7 @@
 //   |version | vIP    | idLen  | clientId (UTF-8, idLen bytes; empty for the node's own address)
 // The owner (who holds the lease) is the record's signing key, so the ring address it resolves to
 // is derived from the key, never taken from the value.
+import { CodedError } from '../../lib/coded-error.js';
 
 export const LEASE_RECORD_VERSION = 1;
 export const LEASE_RECORD_MAX_CLIENT_ID_BYTES = 255;
@@ -14,9 +15,7 @@ export interface LeaseRecord {
   clientId: string;
 }
 
-export class LeaseRecordError extends Error {
-  override readonly name = 'LeaseRecordError';
-}
+export class LeaseRecordError extends CodedError<'MALFORMED'> {}
 
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
@@ -31,8 +30,8 @@ export function leaseRecordLength(r: LeaseRecord): number {
 
 export function encodeLeaseRecord(r: LeaseRecord): Uint8Array {
   const id = utf8.encode(r.clientId);
-  if (id.length > LEASE_RECORD_MAX_CLIENT_ID_BYTES) throw new LeaseRecordError(`client id longer than ${LEASE_RECORD_MAX_CLIENT_ID_BYTES} bytes`);
-  if (!Number.isInteger(r.vip) || r.vip < 0 || r.vip > 0xffffffff) throw new LeaseRecordError(`bad vIP ${r.vip}`);
+  if (id.length > LEASE_RECORD_MAX_CLIENT_ID_BYTES) throw new LeaseRecordError('MALFORMED', `client id longer than ${LEASE_RECORD_MAX_CLIENT_ID_BYTES} bytes`);
+  if (!Number.isInteger(r.vip) || r.vip < 0 || r.vip > 0xffffffff) throw new LeaseRecordError('MALFORMED', `bad vIP ${r.vip}`);
   const out = new Uint8Array(6 + id.length);
   const view = new DataView(out.buffer);
   view.setUint8(0, LEASE_RECORD_VERSION);
@@ -43,16 +42,16 @@ export function encodeLeaseRecord(r: LeaseRecord): Uint8Array {
 }
 
 export function decodeLeaseRecord(bytes: Uint8Array): LeaseRecord {
-  if (bytes.length < 6) throw new LeaseRecordError('lease record shorter than 6 bytes');
+  if (bytes.length < 6) throw new LeaseRecordError('MALFORMED', 'lease record shorter than 6 bytes');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-  if (view.getUint8(0) !== LEASE_RECORD_VERSION) throw new LeaseRecordError(`unsupported lease record version ${view.getUint8(0)}`);
+  if (view.getUint8(0) !== LEASE_RECORD_VERSION) throw new LeaseRecordError('MALFORMED', `unsupported lease record version ${view.getUint8(0)}`);
   const idLen = view.getUint8(5);
-  if (bytes.length !== 6 + idLen) throw new LeaseRecordError(`lease record length ${bytes.length} does not match its client id length ${idLen}`);
+  if (bytes.length !== 6 + idLen) throw new LeaseRecordError('MALFORMED', `lease record length ${bytes.length} does not match its client id length ${idLen}`);
   let clientId: string;
   try {
     clientId = utf8Strict.decode(bytes.subarray(6));
   } catch {
-    throw new LeaseRecordError('client id is not valid UTF-8');
+    throw new LeaseRecordError('MALFORMED', 'client id is not valid UTF-8');
   }
   return { vip: view.getUint32(1), clientId };
 }

@@ -1,10 +1,9 @@
 // A virtual network's IPv4 subnet ("10.128.0.0/16"): which addresses nodes may hold. The network
 // and broadcast addresses are never handed out.
 import { intToIpv4, ipv4ToInt } from '../../lib/ipv4.js';
+import { CodedError } from '../../lib/coded-error.js';
 
-export class SubnetError extends Error {
-  override readonly name = 'SubnetError';
-}
+export class SubnetError extends CodedError<'INVALID'> {}
 
 /** Smallest subnet with room for leases: /30 has two usable hosts. */
 export const MAX_PREFIX_LENGTH = 30;
@@ -22,9 +21,9 @@ export class Subnet {
     readonly prefixLength: number,
   ) {
     if (!Number.isInteger(prefixLength) || prefixLength < MIN_PREFIX_LENGTH || prefixLength > MAX_PREFIX_LENGTH)
-      throw new SubnetError(`prefix length must be ${MIN_PREFIX_LENGTH}..${MAX_PREFIX_LENGTH}, got ${prefixLength}`);
+      throw new SubnetError('INVALID', `prefix length must be ${MIN_PREFIX_LENGTH}..${MAX_PREFIX_LENGTH}, got ${prefixLength}`);
     this.mask = (0xffffffff << (32 - prefixLength)) >>> 0;
-    if ((base & this.mask) >>> 0 !== base >>> 0) throw new SubnetError(`${intToIpv4(base)}/${prefixLength} has host bits set`);
+    if ((base & this.mask) >>> 0 !== base >>> 0) throw new SubnetError('INVALID', `${intToIpv4(base)}/${prefixLength} has host bits set`);
     this.base = base >>> 0;
     this.hostCount = 2 ** (32 - prefixLength) - 2;
   }
@@ -32,12 +31,12 @@ export class Subnet {
   /** Parses "a.b.c.d/n"; throws SubnetError. */
   static parse(cidr: string): Subnet {
     const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d{1,2})$/.exec(cidr.trim());
-    if (!m) throw new SubnetError(`not a CIDR subnet: ${JSON.stringify(cidr)}`);
+    if (!m) throw new SubnetError('INVALID', `not a CIDR subnet: ${JSON.stringify(cidr)}`);
     let base: number;
     try {
       base = ipv4ToInt(m[1]!);
     } catch {
-      throw new SubnetError(`not a CIDR subnet: ${JSON.stringify(cidr)}`);
+      throw new SubnetError('INVALID', `not a CIDR subnet: ${JSON.stringify(cidr)}`);
     }
     return new Subnet(base, Number(m[2]));
   }

@@ -23,16 +23,9 @@ import { sleep, type Clock, type Random, type Timer } from '../../lib/clock.js';
 import { intToIpv4 } from '../../lib/ipv4.js';
 import { compareKeys, decodeLeaseRecord, encodeLeaseRecord, leaseKey } from './lease-record.js';
 import type { Subnet } from './subnet.js';
+import { CodedError } from '../../lib/coded-error.js';
 
-export class VipLeaseError extends Error {
-  override readonly name = 'VipLeaseError';
-  constructor(
-    readonly code: 'EXHAUSTED' | 'STOPPED' | 'BAD_PREFERRED',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export class VipLeaseError extends CodedError<'EXHAUSTED' | 'STOPPED' | 'BAD_PREFERRED'> {}
 
 export interface VipLeaseComponents {
   dht: Dht;

@@ -57,7 +57,7 @@ export async function dialViaBootstrap(url: string, o: BootstrapDialOptions): Pr
       if (settled) return;
       let msg;
       try {
-        if (!isBinary) throw new BootstrapCodecError('text frame from server');
+        if (!isBinary) throw new BootstrapCodecError('malformed', 'text frame from server');
         msg = decodeBootstrap(toBytes(data));
       } catch (err) {
         if (!(err instanceof BootstrapCodecError)) throw err;

@@ -1,17 +1,9 @@
 // Failures of the bootstrap endpoint and of joining through one.
+import { CodedError } from '../../lib/coded-error.js';
 export type BootstrapErrorCode = 'bad-url' | 'unreachable' | 'protocol' | 'network-mismatch' | 'timeout' | 'listen';
 
-export class BootstrapError extends Error {
-  override name = 'BootstrapError';
-  constructor(
-    readonly code: BootstrapErrorCode,
-    message: string,
-    /** For 'unreachable': the socket's error (its `code`, e.g. ECONNREFUSED, tells a retry policy what happened). */
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+/** For 'unreachable', `cause` is the socket's error (its `code`, e.g. ECONNREFUSED, tells a retry policy what happened). */
+export class BootstrapError extends CodedError<BootstrapErrorCode> {}
 
 /** Checks a `--bootstrap` URL: ws:// or wss://, with a host and a port. */
 export function parseBootstrapUrl(url: string): URL {

@@ -6,6 +6,7 @@
 //   ERROR   (both ways): message (u16 length + UTF-8); the sender closes right after
 import { ADDRESS_BITS } from '../identity.js';
 import type { RingAddress } from '../ring/ring.js';
+import { CodedError } from '../../lib/coded-error.js';
 
 export const BOOTSTRAP_VERSION = 1;
 export const ADDRESS_BYTES = ADDRESS_BITS / 8;
@@ -27,9 +28,7 @@ export type BootstrapMessage =
   | { type: BootstrapType.Signal; payload: Uint8Array }
   | { type: BootstrapType.Error; message: string };
 
-export class BootstrapCodecError extends Error {
-  override name = 'BootstrapCodecError';
-}
+export class BootstrapCodecError extends CodedError<'malformed'> {}
 
 const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -38,12 +37,12 @@ function decodeUtf8(b: Uint8Array, what: string): string {
   try {
     return strictUtf8.decode(b);
   } catch {
-    throw new BootstrapCodecError(`${what} is not valid UTF-8`);
+    throw new BootstrapCodecError('malformed', `${what} is not valid UTF-8`);
   }
 }
 
 export function addressToBytes(a: RingAddress): Uint8Array {
-  if (a < 0n || a >= 1n << BigInt(ADDRESS_BITS)) throw new BootstrapCodecError('address out of range');
+  if (a < 0n || a >= 1n << BigInt(ADDRESS_BITS)) throw new BootstrapCodecError('malformed', 'address out of range');
   return Uint8Array.from(Buffer.from(a.toString(16).padStart(ADDRESS_BYTES * 2, '0'), 'hex'));
 }
 
@@ -57,11 +56,11 @@ export function encodeBootstrap(msg: BootstrapMessage): Uint8Array {
     case BootstrapType.Welcome:
     case BootstrapType.Hello: {
       const name = utf8.encode(msg.network);
-      if (name.length === 0 || name.length > NETWORK_NAME_MAX_BYTES) throw new BootstrapCodecError(`network name must be 1..${NETWORK_NAME_MAX_BYTES} bytes`);
+      if (name.length === 0 || name.length > NETWORK_NAME_MAX_BYTES) throw new BootstrapCodecError('malformed', `network name must be 1..${NETWORK_NAME_MAX_BYTES} bytes`);
       return Uint8Array.from([...head, name.length, ...name, ...addressToBytes(msg.address)]);
     }
     case BootstrapType.Signal: {
-      if (msg.payload.length > SIGNAL_PAYLOAD_MAX_BYTES) throw new BootstrapCodecError(`signal payload longer than ${SIGNAL_PAYLOAD_MAX_BYTES} bytes`);
+      if (msg.payload.length > SIGNAL_PAYLOAD_MAX_BYTES) throw new BootstrapCodecError('malformed', `signal payload longer than ${SIGNAL_PAYLOAD_MAX_BYTES} bytes`);
       const out = new Uint8Array(2 + msg.payload.length);
       out.set(head);
       out.set(msg.payload, 2);
@@ -81,34 +80,34 @@ export function encodeBootstrap(msg: BootstrapMessage): Uint8Array {
       return Uint8Array.from([...head, text.length >> 8, text.length & 0xff, ...text]);
     }
     default:
-      throw new BootstrapCodecError(`unknown bootstrap message type ${(msg as { type: number }).type}`);
+      throw new BootstrapCodecError('malformed', `unknown bootstrap message type ${(msg as { type: number }).type}`);
   }
 }
 
 export function decodeBootstrap(bytes: Uint8Array): BootstrapMessage {
-  if (bytes.length < 2) throw new BootstrapCodecError(`frame too short (${bytes.length} bytes)`);
-  if (bytes.length > BOOTSTRAP_FRAME_MAX_BYTES) throw new BootstrapCodecError(`frame longer than ${BOOTSTRAP_FRAME_MAX_BYTES} bytes`);
-  if (bytes[0] !== BOOTSTRAP_VERSION) throw new BootstrapCodecError(`unsupported bootstrap protocol version ${bytes[0]}`);
+  if (bytes.length < 2) throw new BootstrapCodecError('malformed', `frame too short (${bytes.length} bytes)`);
+  if (bytes.length > BOOTSTRAP_FRAME_MAX_BYTES) throw new BootstrapCodecError('malformed', `frame longer than ${BOOTSTRAP_FRAME_MAX_BYTES} bytes`);
+  if (bytes[0] !== BOOTSTRAP_VERSION) throw new BootstrapCodecError('malformed', `unsupported bootstrap protocol version ${bytes[0]}`);
   const type = bytes[1]!;
   switch (type) {
     case BootstrapType.Welcome:
     case BootstrapType.Hello: {
-      if (bytes.length < 3) throw new BootstrapCodecError('truncated network name length');
+      if (bytes.length < 3) throw new BootstrapCodecError('malformed', 'truncated network name length');
       const n = bytes[2]!;
-      if (n === 0 || n > NETWORK_NAME_MAX_BYTES) throw new BootstrapCodecError(`network name must be 1..${NETWORK_NAME_MAX_BYTES} bytes`);
-      if (bytes.length !== 3 + n + ADDRESS_BYTES) throw new BootstrapCodecError(`${BootstrapType[type]} must be ${3 + n + ADDRESS_BYTES} bytes, got ${bytes.length}`);
+      if (n === 0 || n > NETWORK_NAME_MAX_BYTES) throw new BootstrapCodecError('malformed', `network name must be 1..${NETWORK_NAME_MAX_BYTES} bytes`);
+      if (bytes.length !== 3 + n + ADDRESS_BYTES) throw new BootstrapCodecError('malformed', `${BootstrapType[type]} must be ${3 + n + ADDRESS_BYTES} bytes, got ${bytes.length}`);
       return { type, network: decodeUtf8(bytes.subarray(3, 3 + n), 'network name'), address: addressFromBytes(bytes.subarray(3 + n)) };
     }
     case BootstrapType.Signal:
       return { type, payload: bytes.slice(2) };
     case BootstrapType.Error: {
-      if (bytes.length < 4) throw new BootstrapCodecError('truncated error length');
+      if (bytes.length < 4) throw new BootstrapCodecError('malformed', 'truncated error length');
       const n = (bytes[2]! << 8) | bytes[3]!;
-      if (n > ERROR_TEXT_MAX_BYTES) throw new BootstrapCodecError(`error text longer than ${ERROR_TEXT_MAX_BYTES} bytes`);
-      if (bytes.length !== 4 + n) throw new BootstrapCodecError(`ERROR must be ${4 + n} bytes, got ${bytes.length}`);
+      if (n > ERROR_TEXT_MAX_BYTES) throw new BootstrapCodecError('malformed', `error text longer than ${ERROR_TEXT_MAX_BYTES} bytes`);
+      if (bytes.length !== 4 + n) throw new BootstrapCodecError('malformed', `ERROR must be ${4 + n} bytes, got ${bytes.length}`);
       return { type, message: decodeUtf8(bytes.subarray(4), 'error text') };
     }
     default:
-      throw new BootstrapCodecError(`unknown bootstrap message type ${type}`);
+      throw new BootstrapCodecError('malformed', `unknown bootstrap message type ${type}`);
   }
 }

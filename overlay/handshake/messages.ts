@@ -5,6 +5,7 @@
 //   AUTH   = type 2 | version 1 | signature[64] | mac[32]                   (98 bytes)
 //   REFUSE = type 3 | version 1 | reason u8 | textLength u8 | text (UTF-8)   (4..4+200 bytes)
 //   CONFIRM = type 4 | version 1                                           (2 bytes)
+import { CodedError } from '../../lib/coded-error.js';
 
 export const HANDSHAKE_VERSION = 1;
 export const HANDSHAKE_KEY_BYTES = 32;
@@ -38,9 +39,7 @@ export type HandshakeMessage =
   | { type: HandshakeType.Refuse; reason: RefuseReason; text: string }
   | { type: HandshakeType.Confirm };
 
-export class HandshakeCodecError extends Error {
-  override name = 'HandshakeCodecError';
-}
+export class HandshakeCodecError extends CodedError<'malformed'> {}
 
 const HELLO_BYTES = 2 + HANDSHAKE_KEY_BYTES + HANDSHAKE_NONCE_BYTES;
 const AUTH_BYTES = 2 + HANDSHAKE_SIGNATURE_BYTES + HANDSHAKE_MAC_BYTES;
@@ -48,7 +47,7 @@ const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 function need(bytes: Uint8Array, length: number, what: string): void {
-  if (bytes.length !== length) throw new HandshakeCodecError(`${what} must be ${length} bytes, got ${bytes.length}`);
+  if (bytes.length !== length) throw new HandshakeCodecError('malformed', `${what} must be ${length} bytes, got ${bytes.length}`);
 }
 
 export function encodeHandshake(msg: HandshakeMessage): Uint8Array {
@@ -74,9 +73,9 @@ export function encodeHandshake(msg: HandshakeMessage): Uint8Array {
       return out;
     }
     case HandshakeType.Refuse: {
-      if (!RefuseReason[msg.reason]) throw new HandshakeCodecError(`unknown refuse reason ${msg.reason}`);
+      if (!RefuseReason[msg.reason]) throw new HandshakeCodecError('malformed', `unknown refuse reason ${msg.reason}`);
       const text = utf8.encode(msg.text);
-      if (text.length > REFUSE_TEXT_MAX_BYTES) throw new HandshakeCodecError(`refuse text longer than ${REFUSE_TEXT_MAX_BYTES} bytes`);
+      if (text.length > REFUSE_TEXT_MAX_BYTES) throw new HandshakeCodecError('malformed', `refuse text longer than ${REFUSE_TEXT_MAX_BYTES} bytes`);
       const out = new Uint8Array(4 + text.length);
       out[0] = msg.type;
       out[1] = HANDSHAKE_VERSION;
@@ -88,15 +87,15 @@ export function encodeHandshake(msg: HandshakeMessage): Uint8Array {
     case HandshakeType.Confirm:
       return Uint8Array.of(msg.type, HANDSHAKE_VERSION);
     default:
-      throw new HandshakeCodecError(`unknown handshake message type ${(msg as { type: number }).type}`);
+      throw new HandshakeCodecError('malformed', `unknown handshake message type ${(msg as { type: number }).type}`);
   }
 }
 
 export function decodeHandshake(bytes: Uint8Array): HandshakeMessage {
-  if (bytes.length < 2) throw new HandshakeCodecError(`handshake message too short (${bytes.length} bytes)`);
+  if (bytes.length < 2) throw new HandshakeCodecError('malformed', `handshake message too short (${bytes.length} bytes)`);
   const type = bytes[0]!;
   const version = bytes[1]!;
-  if (version !== HANDSHAKE_VERSION) throw new HandshakeCodecError(`unsupported handshake version ${version}`);
+  if (version !== HANDSHAKE_VERSION) throw new HandshakeCodecError('malformed', `unsupported handshake version ${version}`);
   switch (type) {
     case HandshakeType.Hello:
       need(bytes, HELLO_BYTES, 'HELLO');
@@ -113,17 +112,17 @@ export function decodeHandshake(bytes: Uint8Array): HandshakeMessage {
         mac: bytes.slice(2 + HANDSHAKE_SIGNATURE_BYTES, AUTH_BYTES),
       };
     case HandshakeType.Refuse: {
-      if (bytes.length < 4) throw new HandshakeCodecError('REFUSE too short');
+      if (bytes.length < 4) throw new HandshakeCodecError('malformed', 'REFUSE too short');
       const reason = bytes[2]!;
-      if (!RefuseReason[reason]) throw new HandshakeCodecError(`unknown refuse reason ${reason}`);
+      if (!RefuseReason[reason]) throw new HandshakeCodecError('malformed', `unknown refuse reason ${reason}`);
       const length = bytes[3]!;
-      if (length > REFUSE_TEXT_MAX_BYTES) throw new HandshakeCodecError(`refuse text longer than ${REFUSE_TEXT_MAX_BYTES} bytes`);
+      if (length > REFUSE_TEXT_MAX_BYTES) throw new HandshakeCodecError('malformed', `refuse text longer than ${REFUSE_TEXT_MAX_BYTES} bytes`);
       need(bytes, 4 + length, 'REFUSE');
       let text: string;
       try {
         text = strictUtf8.decode(bytes.subarray(4));
       } catch {
-        throw new HandshakeCodecError('refuse text is not valid UTF-8');
+        throw new HandshakeCodecError('malformed', 'refuse text is not valid UTF-8');
       }
       return { type, reason, text };
     }
@@ -131,6 +130,6 @@ export function decodeHandshake(bytes: Uint8Array): HandshakeMessage {
       need(bytes, 2, 'CONFIRM');
       return { type };
     default:
-      throw new HandshakeCodecError(`unknown handshake message type ${type}`);
+      throw new HandshakeCodecError('malformed', `unknown handshake message type ${type}`);
   }
 }

@@ -5,12 +5,11 @@
 // to the node's identity; the MAC, keyed from the network secret, proves membership without sending
 // the secret. Role tags keep one side's AUTH from being reflected back as the other's.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { CodedError } from '../../lib/coded-error.js';
 
 export type HandshakeRole = 'offerer' | 'answerer';
 
-export class FingerprintError extends Error {
-  override name = 'FingerprintError';
-}
+export class FingerprintError extends CodedError<'malformed'> {}
 
 const TRANSCRIPT_LABEL = 'overlay-link-handshake/v1';
 const NETWORK_KEY_LABEL = 'overlay-network-key/v1';
@@ -25,8 +24,8 @@ export function fingerprintFromSdp(sdp: string): Uint8Array {
   for (const m of sdp.matchAll(/^a=fingerprint:(\S+)\s+([0-9A-Fa-f:]+)\s*$/gm)) {
     found.add(`${m[1]!.toLowerCase()} ${m[2]!.replaceAll(':', '').toUpperCase()}`);
   }
-  if (found.size === 0) throw new FingerprintError('SDP carries no a=fingerprint line');
-  if (found.size > 1) throw new FingerprintError('SDP carries more than one distinct fingerprint');
+  if (found.size === 0) throw new FingerprintError('malformed', 'SDP carries no a=fingerprint line');
+  if (found.size > 1) throw new FingerprintError('malformed', 'SDP carries more than one distinct fingerprint');
   return utf8.encode([...found][0]!);
 }
 

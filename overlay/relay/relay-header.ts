@@ -18,6 +18,7 @@
 // middle replaces it with the sender's (authenticated by the link it came on) before forwarding.
 import type { RingAddress } from '../ring/ring.js';
 import { ADDRESS_BYTES, bytesToAddress, RING_SIZE, writeAddress } from '../ring/ring.js';
+import { CodedError } from '../../lib/coded-error.js';
 
 export const RELAY_OP_OPEN = 1;
 export const RELAY_OP_INVITE = 2;
@@ -65,23 +66,21 @@ export interface RelayMessage extends RelayHeader {
 }
 
 /** A malformed relay header. Receivers count and drop it. */
-export class RelayCodecError extends Error {
-  override name = 'RelayCodecError';
-}
+export class RelayCodecError extends CodedError<'malformed'> {}
 
 const OPS = new Set<number>([RELAY_OP_OPEN, RELAY_OP_INVITE, RELAY_OP_ACCEPT, RELAY_OP_CONTROL, RELAY_OP_CLOSE, RELAY_OP_DATA]);
 
 function checkPayload(op: number, length: number): void {
-  if (length > MAX_RELAY_PAYLOAD_BYTES) throw new RelayCodecError(`relay payload of ${length} bytes (max ${MAX_RELAY_PAYLOAD_BYTES})`);
-  if ((op === RELAY_OP_OPEN || op === RELAY_OP_INVITE || op === RELAY_OP_ACCEPT) && length !== RELAY_KEY_BYTES) throw new RelayCodecError(`relay op ${op} carries exactly a ${RELAY_KEY_BYTES}-byte key`);
-  if (op === RELAY_OP_CLOSE && length !== 1) throw new RelayCodecError('relay CLOSE carries exactly one reason byte');
+  if (length > MAX_RELAY_PAYLOAD_BYTES) throw new RelayCodecError('malformed', `relay payload of ${length} bytes (max ${MAX_RELAY_PAYLOAD_BYTES})`);
+  if ((op === RELAY_OP_OPEN || op === RELAY_OP_INVITE || op === RELAY_OP_ACCEPT) && length !== RELAY_KEY_BYTES) throw new RelayCodecError('malformed', `relay op ${op} carries exactly a ${RELAY_KEY_BYTES}-byte key`);
+  if (op === RELAY_OP_CLOSE && length !== 1) throw new RelayCodecError('malformed', 'relay CLOSE carries exactly one reason byte');
 }
 
 /** Header + payload in one allocation. */
 export function encodeRelay(h: RelayHeader, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
-  if (!OPS.has(h.op)) throw new RelayCodecError(`unknown relay op ${h.op}`);
-  if (!Number.isInteger(h.tunnel) || h.tunnel < 0 || h.tunnel > 0xffffffff) throw new RelayCodecError(`tunnel id ${h.tunnel} not a u32`);
-  if (typeof h.peer !== 'bigint' || h.peer < 0n || h.peer >= RING_SIZE) throw new RelayCodecError('peer: not a 160-bit address');
+  if (!OPS.has(h.op)) throw new RelayCodecError('malformed', `unknown relay op ${h.op}`);
+  if (!Number.isInteger(h.tunnel) || h.tunnel < 0 || h.tunnel > 0xffffffff) throw new RelayCodecError('malformed', `tunnel id ${h.tunnel} not a u32`);
+  if (typeof h.peer !== 'bigint' || h.peer < 0n || h.peer >= RING_SIZE) throw new RelayCodecError('malformed', 'peer: not a 160-bit address');
   checkPayload(h.op, payload.length);
   const out = new Uint8Array(RELAY_HEADER_BYTES + payload.length);
   out[0] = h.op;
@@ -96,12 +95,12 @@ export function encodeClose(tunnel: number, peer: RingAddress, reason: RelayClos
 }
 
 export function decodeRelay(bytes: Uint8Array): RelayMessage {
-  if (bytes.length < RELAY_HEADER_BYTES) throw new RelayCodecError(`relay header: need ${RELAY_HEADER_BYTES} bytes, have ${bytes.length}`);
+  if (bytes.length < RELAY_HEADER_BYTES) throw new RelayCodecError('malformed', `relay header: need ${RELAY_HEADER_BYTES} bytes, have ${bytes.length}`);
   const op = bytes[0]!;
-  if (!OPS.has(op)) throw new RelayCodecError(`unknown relay op ${op}`);
+  if (!OPS.has(op)) throw new RelayCodecError('malformed', `unknown relay op ${op}`);
   const payload = bytes.subarray(RELAY_HEADER_BYTES);
   checkPayload(op, payload.length);
-  if (op === RELAY_OP_CLOSE && !(payload[0]! in RelayCloseReason)) throw new RelayCodecError(`unknown close reason ${payload[0]}`);
+  if (op === RELAY_OP_CLOSE && !(payload[0]! in RelayCloseReason)) throw new RelayCodecError('malformed', `unknown close reason ${payload[0]}`);
   const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   return {
     op: op as RelayOp,
@@ -116,7 +115,7 @@ export function decodeRelay(bytes: Uint8Array): RelayMessage {
  * into a receive buffer the transport reuses); the payload is not looked at.
  */
 export function withPeer(bytes: Uint8Array, peer: RingAddress): Uint8Array {
-  if (bytes.length < RELAY_HEADER_BYTES) throw new RelayCodecError('relay header truncated');
+  if (bytes.length < RELAY_HEADER_BYTES) throw new RelayCodecError('malformed', 'relay header truncated');
   const out = new Uint8Array(bytes);
   writeAddress(peer, out, 5);
   return out;

@@ -26,7 +26,7 @@ export type RelayRoutedMessage =
 const ENTRY_BYTES = ADDRESS_BYTES + 2;
 
 function checkId(id: number): void {
-  if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new RelayCodecError(`query id ${id} not a u32`);
+  if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new RelayCodecError('malformed', `query id ${id} not a u32`);
 }
 
 export function encodeRelayMessage(m: RelayRoutedMessage): Uint8Array {
@@ -37,14 +37,14 @@ export function encodeRelayMessage(m: RelayRoutedMessage): Uint8Array {
     new DataView(out.buffer).setUint32(1, m.id);
     return out;
   }
-  if (m.neighbours.length > MAX_RELAY_CANDIDATES) throw new RelayCodecError(`${m.neighbours.length} neighbours (max ${MAX_RELAY_CANDIDATES})`);
+  if (m.neighbours.length > MAX_RELAY_CANDIDATES) throw new RelayCodecError('malformed', `${m.neighbours.length} neighbours (max ${MAX_RELAY_CANDIDATES})`);
   const out = new Uint8Array(6 + m.neighbours.length * ENTRY_BYTES);
   const view = new DataView(out.buffer);
   out[0] = RELAY_ANSWER;
   view.setUint32(1, m.id);
   out[5] = m.neighbours.length;
   m.neighbours.forEach((n, i) => {
-    if (typeof n.address !== 'bigint' || n.address < 0n || n.address >= RING_SIZE) throw new RelayCodecError('neighbour: not a 160-bit address');
+    if (typeof n.address !== 'bigint' || n.address < 0n || n.address >= RING_SIZE) throw new RelayCodecError('malformed', 'neighbour: not a 160-bit address');
     const o = 6 + i * ENTRY_BYTES;
     writeAddress(n.address, out, o);
     const rtt = n.rttMs === undefined || !Number.isFinite(n.rttMs) || n.rttMs < 0 ? RTT_UNKNOWN : Math.min(RTT_UNKNOWN, Math.round(n.rttMs));
@@ -54,18 +54,18 @@ export function encodeRelayMessage(m: RelayRoutedMessage): Uint8Array {
 }
 
 export function decodeRelayMessage(b: Uint8Array): RelayRoutedMessage {
-  if (b.length < 5) throw new RelayCodecError(`relay message: need 5 bytes, have ${b.length}`);
+  if (b.length < 5) throw new RelayCodecError('malformed', `relay message: need 5 bytes, have ${b.length}`);
   const view = new DataView(b.buffer, b.byteOffset, b.length);
   const id = view.getUint32(1);
   if (b[0] === RELAY_QUERY) {
-    if (b.length !== 5) throw new RelayCodecError('relay QUERY must be 5 bytes');
+    if (b.length !== 5) throw new RelayCodecError('malformed', 'relay QUERY must be 5 bytes');
     return { type: RELAY_QUERY, id };
   }
-  if (b[0] !== RELAY_ANSWER) throw new RelayCodecError(`unknown relay message type ${b[0]}`);
-  if (b.length < 6) throw new RelayCodecError('relay ANSWER truncated');
+  if (b[0] !== RELAY_ANSWER) throw new RelayCodecError('malformed', `unknown relay message type ${b[0]}`);
+  if (b.length < 6) throw new RelayCodecError('malformed', 'relay ANSWER truncated');
   const count = b[5]!;
-  if (count > MAX_RELAY_CANDIDATES) throw new RelayCodecError(`${count} neighbours (max ${MAX_RELAY_CANDIDATES})`);
-  if (b.length !== 6 + count * ENTRY_BYTES) throw new RelayCodecError(`relay ANSWER of ${count} neighbours must be ${6 + count * ENTRY_BYTES} bytes, got ${b.length}`);
+  if (count > MAX_RELAY_CANDIDATES) throw new RelayCodecError('malformed', `${count} neighbours (max ${MAX_RELAY_CANDIDATES})`);
+  if (b.length !== 6 + count * ENTRY_BYTES) throw new RelayCodecError('malformed', `relay ANSWER of ${count} neighbours must be ${6 + count * ENTRY_BYTES} bytes, got ${b.length}`);
   const neighbours: RelayCandidate[] = [];
   for (let i = 0; i < count; i++) {
     const o = 6 + i * ENTRY_BYTES;

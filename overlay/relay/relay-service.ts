@@ -37,6 +37,7 @@ import { RelayLink } from './relay-link.js';
 import { TunnelCipher, TunnelKeyPair } from './tunnel-crypto.js';
 import { RelayMiddle, defaultRelayMiddleOptions, type RelayMiddleOptions } from './relay-middle.js';
 import { decodeRelayMessage, encodeRelayMessage, MAX_RELAY_CANDIDATES, RELAY_ANSWER, RELAY_QUERY, type RelayCandidate } from './relay-messages.js';
+import { CodedError } from '../../lib/coded-error.js';
 
 export interface RelayOptions extends RelayMiddleOptions {
   /** How long the neighbour query to the target may take. */
@@ -85,12 +86,7 @@ export interface RelayServiceDeps extends RelayMembership {
   log(line: string): void;
 }
 
-export class RelayDialError extends Error {
-  override name = 'RelayDialError';
-  constructor(readonly code: 'no-common-neighbour' | 'no-answer' | 'all-failed' | 'stopped', message: string) {
-    super(message);
-  }
-}
+export class RelayDialError extends CodedError<'no-common-neighbour' | 'no-answer' | 'all-failed' | 'stopped'> {}
 
 interface Endpoint {
   via: RingAddress;

@@ -1,7 +1,3 @@
+import { CodedError } from '../../lib/coded-error.js';
 /** A malformed frame or message. Decoders throw only this; receivers count and drop, never crash. */
-export class WireError extends Error {
-  override name = 'WireError';
-  constructor(readonly code: 'truncated' | 'unknown-type' | 'bad-field' | 'trailing-bytes' | 'too-large', message: string) {
-    super(message);
-  }
-}
+export class WireError extends CodedError<'truncated' | 'unknown-type' | 'bad-field' | 'trailing-bytes' | 'too-large'> {}

@@ -32,12 +32,8 @@ export const DEFAULT_REGISTRY_TTLS: RegistryTtls = { claimMs: 7 * 24 * 3600_000,
 export interface ImageRegistryOptions {
   /** This node's 32-byte Ed25519 public key (the DHT's owner of every value we write). */
   self: Uint8Array;
+  /** Also the wall time of publishedAtMs, updatedAtMs and gc's minimum age. */
   clock: Clock;
-  /**
-   * Wall-clock milliseconds since 1970 (publishedAtMs, updatedAtMs, gc's minimum age). Clock has
-   * no wall time, so the default is Date.now() when constructed plus `clock` time since.
-   */
-  wallNow?: () => number;
   ttls?: Partial<RegistryTtls>;
   /** The ring address of an owner key (overlay/identity addressOfKey as 20 bytes): when given, server and sharer records naming another node's ring address are ignored. */
   ringAddressOf?: (ownerKey: Uint8Array) => Uint8Array;
@@ -54,15 +50,17 @@ export class ImageRegistry {
   private readonly dht: Dht;
   private readonly self: Uint8Array;
   private readonly ttls: RegistryTtls;
-  readonly wallNow: () => number;
 
   constructor(dht: Dht, private readonly o: ImageRegistryOptions) {
     if (!(o.self instanceof Uint8Array) || o.self.length !== 32) throw new RangeError('self must be a 32-byte public key');
     this.dht = dht;
     this.self = o.self;
     this.ttls = { ...DEFAULT_REGISTRY_TTLS, ...o.ttls };
-    const anchor = Date.now() - o.clock.now();
-    this.wallNow = o.wallNow ?? (() => anchor + o.clock.now());
+  }
+
+  /** Milliseconds since 1970, from the injected clock. */
+  wallNow(): number {
+    return this.o.clock.wallNow();
   }
 
   /**

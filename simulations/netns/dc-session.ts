@@ -4,6 +4,7 @@ import nodeDataChannel, { type DataChannel, type PeerConnection } from 'node-dat
 import type { RelayClient } from './relay-client.js';
 import type { Subnet } from '../../dhcp/vip/subnet.js';
 import { candidateOnSubnet, filterSdpCandidates } from '../../src/vnet/ice-filter.js';
+import { CodedError } from '../../lib/coded-error.js';
 
 export type PathKind = 'direct' | 'relayed';
 
@@ -45,9 +46,7 @@ export interface DcSession {
   rejectedCandidates: number;
 }
 
-export class DcSessionError extends Error {
-  override readonly name = 'DcSessionError';
-}
+export class DcSessionError extends CodedError<'failed'> {}
 
 let logInit = false;
 
@@ -77,7 +76,7 @@ export function openDcSession(o: DcSessionOptions): Promise<DcSession> {
       } catch {
         /* already closed */
       }
-      reject(new DcSessionError(why));
+      reject(new DcSessionError('failed', why));
     };
     const opened = (dc: DataChannel) => {
       if (done) return;

@@ -1,16 +1,11 @@
 // Client side of the harness relay: named messaging and a Dht backed by the relay's shared store.
 import WebSocket from 'ws';
-import type { Dht, DhtRecord } from '../../overlay/api.js';
+import { DhtConflictError, type Dht, type DhtRecord } from '../../overlay/api.js';
 import { b64, unb64, type ClientMessage, type RelayMessage } from './relay-protocol.js';
+import { CodedError } from '../../lib/coded-error.js';
 
-export class RelayDhtError extends Error {
-  constructor(
-    override readonly name: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** A DHT call the relay reported as failed; `code` is the name of the error the relay caught. */
+export class RelayDhtError extends CodedError<string> {}
 
 export class RelayClient {
   private nextId = 1;
@@ -35,7 +30,7 @@ export class RelayClient {
         const id = this.nextId++;
         this.pending.set(id, (m) => {
           if (m.t !== 'dht') return;
-          if (!m.ok) return reject(new RelayDhtError(m.errorName ?? 'Error', m.error ?? 'dht error'));
+          if (!m.ok) return reject(m.errorName === 'DhtConflictError' ? new DhtConflictError(m.error ?? 'conflict') : new RelayDhtError(m.errorName ?? 'Error', m.error ?? 'dht error'));
           resolve((m.records ?? []).map((r) => ({ key, value: unb64(r.value), owner: unb64(r.owner), ttlMs: r.ttlMs })));
         });
         this.raw({ t: 'dht', id, op, key: b64(key), value: value ? b64(value) : undefined, ttlMs });

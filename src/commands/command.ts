@@ -3,6 +3,7 @@ import { unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { StateLockError, takeStateLock, type StateLock } from '../state-lock.js';
 import { makeDirectory } from '../../lib/make-directory.js';
+import { CodedError } from '../../lib/coded-error.js';
 
 export interface Command {
   /** One line for `overlay --help`. */
@@ -14,10 +15,12 @@ export interface Command {
 }
 
 /** A user-facing error: printed without a stack trace, exit code 2 for usage, 1 for failures. */
-export class CliError extends Error {
-  override name = 'CliError';
-  constructor(message: string, readonly exitCode = 2) {
-    super(message);
+export class CliError extends CodedError<'usage' | 'failed'> {
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
+    super(exitCode === 2 ? 'usage' : 'failed', message);
   }
 }
 

@@ -2,6 +2,7 @@
 // one JSON request line per connection on a unix socket in the node's state directory, one JSON
 // response line back. Pure codec with strict validation.
 import { isIpv4Address } from '../../lib/ipv4.js';
+import { CodedError } from '../../lib/coded-error.js';
 
 export const CONTROL_SOCKET_NAME = 'control.sock';
 export const CONTROL_LINE_MAX_BYTES = 64 * 1024;
@@ -32,25 +33,23 @@ export type ControlRequest =
 
 export type ControlResponse = { ok: true; result: unknown } | { ok: false; error: string };
 
-export class ControlProtocolError extends Error {
-  override name = 'ControlProtocolError';
-}
+export class ControlProtocolError extends CodedError<'malformed'> {}
 
 function text(v: unknown, what: string, max: number): string {
-  if (typeof v !== 'string') throw new ControlProtocolError(`${what} must be a string`);
-  if (v.length === 0) throw new ControlProtocolError(`${what} must not be empty`);
-  if (Buffer.byteLength(v) > max) throw new ControlProtocolError(`${what} longer than ${max} bytes`);
+  if (typeof v !== 'string') throw new ControlProtocolError('malformed', `${what} must be a string`);
+  if (v.length === 0) throw new ControlProtocolError('malformed', `${what} must not be empty`);
+  if (Buffer.byteLength(v) > max) throw new ControlProtocolError('malformed', `${what} longer than ${max} bytes`);
   return v;
 }
 
 function int(v: unknown, what: string, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new ControlProtocolError(`${what} must be an integer in ${min}..${max}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new ControlProtocolError('malformed', `${what} must be an integer in ${min}..${max}`);
   return v;
 }
 
 /** Validates a request object (from JSON or from a caller). */
 export function validateRequest(raw: unknown): ControlRequest {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ControlProtocolError('request must be a JSON object');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ControlProtocolError('malformed', 'request must be a JSON object');
   const r = raw as Record<string, unknown>;
   switch (r.op) {
     case 'status':
@@ -62,18 +61,18 @@ export function validateRequest(raw: unknown): ControlRequest {
       return { op: 'dht-get', key: text(r.key, 'key', DHT_TEXT_MAX_BYTES) };
     case 'dht-store': {
       const valueB64 = text(r.valueB64, 'valueB64', Math.ceil(DHT_VALUE_MAX_BYTES / 3) * 4);
-      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(valueB64)) throw new ControlProtocolError('valueB64 must be base64');
-      if (typeof r.exclusive !== 'boolean') throw new ControlProtocolError('exclusive must be a boolean');
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(valueB64)) throw new ControlProtocolError('malformed', 'valueB64 must be base64');
+      if (typeof r.exclusive !== 'boolean') throw new ControlProtocolError('malformed', 'exclusive must be a boolean');
       return { op: 'dht-store', key: text(r.key, 'key', DHT_TEXT_MAX_BYTES), valueB64, ttlMs: int(r.ttlMs, 'ttlMs', 1000, DHT_TTL_MAX_S * 1000), exclusive: r.exclusive };
     }
     case 'dht-fetch':
     case 'dht-remove':
       return { op: r.op, key: text(r.key, 'key', DHT_TEXT_MAX_BYTES) };
     case 'image-announce': {
-      if (r.role !== 'serve' && r.role !== 'mount') throw new ControlProtocolError('role must be serve or mount');
+      if (r.role !== 'serve' && r.role !== 'mount') throw new ControlProtocolError('malformed', 'role must be serve or mount');
       const detail = r.detail;
-      if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) throw new ControlProtocolError('detail must be an object');
-      if (Buffer.byteLength(JSON.stringify(detail)) > IMAGE_ANNOUNCE_DETAIL_MAX_BYTES) throw new ControlProtocolError(`detail longer than ${IMAGE_ANNOUNCE_DETAIL_MAX_BYTES} bytes`);
+      if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) throw new ControlProtocolError('malformed', 'detail must be an object');
+      if (Buffer.byteLength(JSON.stringify(detail)) > IMAGE_ANNOUNCE_DETAIL_MAX_BYTES) throw new ControlProtocolError('malformed', `detail longer than ${IMAGE_ANNOUNCE_DETAIL_MAX_BYTES} bytes`);
       return {
         op: 'image-announce',
         id: text(r.id, 'id', 128),
@@ -89,17 +88,17 @@ export function validateRequest(raw: unknown): ControlRequest {
     case 'ping': {
       const count = int(r.count, 'count', 1, PING_COUNT_MAX);
       if (r.vip !== undefined) {
-        if (r.address !== undefined) throw new ControlProtocolError('ping takes an address or a vip, not both');
+        if (r.address !== undefined) throw new ControlProtocolError('malformed', 'ping takes an address or a vip, not both');
         const vip = text(r.vip, 'vip', 15);
-        if (!isIpv4Address(vip)) throw new ControlProtocolError('vip must be a dotted-quad IPv4 address');
+        if (!isIpv4Address(vip)) throw new ControlProtocolError('malformed', 'vip must be a dotted-quad IPv4 address');
         return { op: 'ping', vip, count };
       }
       const address = text(r.address, 'address', 40);
-      if (!/^[0-9a-f]{40}$/.test(address)) throw new ControlProtocolError('address must be 40 lowercase hex characters');
+      if (!/^[0-9a-f]{40}$/.test(address)) throw new ControlProtocolError('malformed', 'address must be 40 lowercase hex characters');
       return { op: 'ping', address, count };
     }
     default:
-      throw new ControlProtocolError(`unknown op ${JSON.stringify(r.op)}`);
+      throw new ControlProtocolError('malformed', `unknown op ${JSON.stringify(r.op)}`);
   }
 }
 
@@ -108,12 +107,12 @@ export function encodeRequest(req: ControlRequest): string {
 }
 
 export function decodeRequest(line: string): ControlRequest {
-  if (Buffer.byteLength(line) > CONTROL_LINE_MAX_BYTES) throw new ControlProtocolError('request line too long');
+  if (Buffer.byteLength(line) > CONTROL_LINE_MAX_BYTES) throw new ControlProtocolError('malformed', 'request line too long');
   let raw: unknown;
   try {
     raw = JSON.parse(line);
   } catch {
-    throw new ControlProtocolError('request is not valid JSON');
+    throw new ControlProtocolError('malformed', 'request is not valid JSON');
   }
   return validateRequest(raw);
 }
@@ -127,11 +126,11 @@ export function decodeResponse(line: string): ControlResponse {
   try {
     raw = JSON.parse(line);
   } catch {
-    throw new ControlProtocolError('response is not valid JSON');
+    throw new ControlProtocolError('malformed', 'response is not valid JSON');
   }
-  if (typeof raw !== 'object' || raw === null) throw new ControlProtocolError('response must be a JSON object');
+  if (typeof raw !== 'object' || raw === null) throw new ControlProtocolError('malformed', 'response must be a JSON object');
   const r = raw as Record<string, unknown>;
   if (r.ok === true) return { ok: true, result: r.result };
   if (r.ok === false && typeof r.error === 'string') return { ok: false, error: r.error };
-  throw new ControlProtocolError('response lacks ok/result or ok/error');
+  throw new ControlProtocolError('malformed', 'response lacks ok/result or ok/error');
 }

@@ -3,12 +3,11 @@
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { CONTROL_LINE_MAX_BYTES, ControlProtocolError, decodeRequest, encodeResponse, type ControlRequest } from './protocol.js';
+import { CodedError } from '../../lib/coded-error.js';
 
 export const CONTROL_REQUEST_TIMEOUT_MS = 60_000;
 
-export class ControlSocketError extends Error {
-  override name = 'ControlSocketError';
-}
+export class ControlSocketError extends CodedError<'in-use' | 'listen'> {}
 
 export type ControlHandler = (req: ControlRequest) => Promise<unknown>;
 
@@ -31,14 +30,14 @@ export class ControlServer {
 
   static async listen(path: string, handler: ControlHandler, log: (line: string) => void = () => {}): Promise<ControlServer> {
     if (existsSync(path)) {
-      if (await isLive(path)) throw new ControlSocketError(`a node is already running with control socket ${path}`);
+      if (await isLive(path)) throw new ControlSocketError('in-use', `a node is already running with control socket ${path}`);
       unlinkSync(path); // left behind by a node that crashed
     }
     const server = createServer();
     const cs = new ControlServer(server, path);
     server.on('connection', (sock) => cs.serve(sock, handler, log));
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new ControlSocketError(`cannot listen on ${path}: ${err.message}`)));
+      server.once('error', (err) => reject(new ControlSocketError('listen', `cannot listen on ${path}: ${err.message}`)));
       server.listen(path, () => resolve());
     });
     chmodSync(path, 0o600);
@@ -71,7 +70,7 @@ export class ControlServer {
       const line = nl < 0 ? buf : buf.slice(0, nl);
       let req: ControlRequest;
       try {
-        if (nl < 0) throw new ControlProtocolError('request line too long');
+        if (nl < 0) throw new ControlProtocolError('malformed', 'request line too long');
         req = decodeRequest(line);
       } catch (err) {
         sock.end(encodeResponse({ ok: false, error: (err as Error).message }));

@@ -9,6 +9,7 @@
 //   magic 0x56 ('V'), version 1, flags 0 (reserved, must be zero).
 //   kind 0 (Ipv4):       body = one IP packet (the rest of the message)
 //   kind 1 (Ipv4Bundle): body = 1..n entries of [length u16 big-endian, 1..65535][packet]
+import { CodedError } from '../../lib/coded-error.js';
 
 export const FRAME_MAGIC = 0x56;
 export const FRAME_VERSION = 1;
@@ -32,20 +33,18 @@ export interface Frame {
   packets: Uint8Array[];
 }
 
-export class FrameError extends Error {
-  override readonly name = 'FrameError';
-}
+export class FrameError extends CodedError<'malformed'> {}
 
 function check(frame: Frame): void {
   if (frame.kind === FrameKind.Ipv4) {
-    if (frame.packets.length !== 1) throw new FrameError(`an Ipv4 frame carries exactly one packet, got ${frame.packets.length}`);
+    if (frame.packets.length !== 1) throw new FrameError('malformed', `an Ipv4 frame carries exactly one packet, got ${frame.packets.length}`);
   } else if (frame.kind === FrameKind.Ipv4Bundle) {
-    if (frame.packets.length === 0) throw new FrameError('an empty bundle');
-    for (const p of frame.packets) if (p.length === 0) throw new FrameError('an empty packet in a bundle');
+    if (frame.packets.length === 0) throw new FrameError('malformed', 'an empty bundle');
+    for (const p of frame.packets) if (p.length === 0) throw new FrameError('malformed', 'an empty packet in a bundle');
   } else {
-    throw new FrameError(`unknown frame kind ${frame.kind as number}`);
+    throw new FrameError('malformed', `unknown frame kind ${frame.kind as number}`);
   }
-  for (const p of frame.packets) if (p.length > FRAME_MAX_PACKET_BYTES) throw new FrameError(`packet of ${p.length} bytes exceeds ${FRAME_MAX_PACKET_BYTES}`);
+  for (const p of frame.packets) if (p.length > FRAME_MAX_PACKET_BYTES) throw new FrameError('malformed', `packet of ${p.length} bytes exceeds ${FRAME_MAX_PACKET_BYTES}`);
 }
 
 export function frameEncodingLength(frame: Frame): number {
@@ -59,7 +58,7 @@ export function encodeFrame(frame: Frame, out?: Uint8Array, offset = 0): Uint8Ar
   check(frame);
   const length = frameEncodingLength(frame);
   const buf = out ?? new Uint8Array(offset + length);
-  if (buf.length - offset < length) throw new FrameError(`buffer too small: need ${length} bytes at offset ${offset}`);
+  if (buf.length - offset < length) throw new FrameError('malformed', `buffer too small: need ${length} bytes at offset ${offset}`);
   const view = new DataView(buf.buffer, buf.byteOffset + offset, length);
   view.setUint8(0, FRAME_MAGIC);
   view.setUint8(1, FRAME_VERSION);
@@ -81,32 +80,32 @@ export function encodeFrame(frame: Frame, out?: Uint8Array, offset = 0): Uint8Ar
 
 /** Reads a frame occupying all of `bytes` from `offset`; throws FrameError on anything malformed. */
 export function decodeFrame(bytes: Uint8Array, offset = 0): Frame {
-  if (offset < 0 || bytes.length - offset < FRAME_HEADER_BYTES) throw new FrameError(`frame shorter than its ${FRAME_HEADER_BYTES}-byte header`);
+  if (offset < 0 || bytes.length - offset < FRAME_HEADER_BYTES) throw new FrameError('malformed', `frame shorter than its ${FRAME_HEADER_BYTES}-byte header`);
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, bytes.length - offset);
-  if (view.getUint8(0) !== FRAME_MAGIC) throw new FrameError('bad frame magic');
-  if (view.getUint8(1) !== FRAME_VERSION) throw new FrameError(`unsupported frame version ${view.getUint8(1)}`);
+  if (view.getUint8(0) !== FRAME_MAGIC) throw new FrameError('malformed', 'bad frame magic');
+  if (view.getUint8(1) !== FRAME_VERSION) throw new FrameError('malformed', `unsupported frame version ${view.getUint8(1)}`);
   const kind = view.getUint8(2);
-  if (view.getUint8(3) !== 0) throw new FrameError('reserved flags must be zero');
+  if (view.getUint8(3) !== 0) throw new FrameError('malformed', 'reserved flags must be zero');
   const sourceVip = view.getUint32(4);
   const destVip = view.getUint32(8);
   const body = bytes.subarray(offset + FRAME_HEADER_BYTES);
   if (kind === FrameKind.Ipv4) {
-    if (body.length > FRAME_MAX_PACKET_BYTES) throw new FrameError('packet too large');
+    if (body.length > FRAME_MAX_PACKET_BYTES) throw new FrameError('malformed', 'packet too large');
     return { kind, sourceVip, destVip, packets: [body] };
   }
-  if (kind !== FrameKind.Ipv4Bundle) throw new FrameError(`unknown frame kind ${kind}`);
+  if (kind !== FrameKind.Ipv4Bundle) throw new FrameError('malformed', `unknown frame kind ${kind}`);
   const packets: Uint8Array[] = [];
   let at = FRAME_HEADER_BYTES;
   const end = view.byteLength;
   while (at < end) {
-    if (end - at < BUNDLE_ENTRY_HEADER_BYTES) throw new FrameError('truncated bundle entry header');
+    if (end - at < BUNDLE_ENTRY_HEADER_BYTES) throw new FrameError('malformed', 'truncated bundle entry header');
     const len = view.getUint16(at);
     at += BUNDLE_ENTRY_HEADER_BYTES;
-    if (len === 0) throw new FrameError('an empty packet in a bundle');
-    if (end - at < len) throw new FrameError('truncated bundle entry');
+    if (len === 0) throw new FrameError('malformed', 'an empty packet in a bundle');
+    if (end - at < len) throw new FrameError('malformed', 'truncated bundle entry');
     packets.push(bytes.subarray(offset + at, offset + at + len));
     at += len;
   }
-  if (packets.length === 0) throw new FrameError('an empty bundle');
+  if (packets.length === 0) throw new FrameError('malformed', 'an empty bundle');
   return { kind, sourceVip, destVip, packets };
 }

@@ -44,7 +44,6 @@ async function connect(c: Common): Promise<{ node: LocalNode; info: LocalNodeInf
   const registry = new ImageRegistry(node.dht, {
     self: info.publicKey,
     clock: systemClock,
-    wallNow: () => Date.now(),
     ttls: { serverMs: c.ttlMs, sharerMs: c.ttlMs },
     // A server or sharer record must name its writer's own ring address.
     ringAddressOf: (key) => new Uint8Array(Buffer.from(addressOfKey(key).toString(16).padStart(40, '0'), 'hex')),

@@ -3,15 +3,14 @@
 // it against the digest in the signed version record. Bounded: connections, time, and size.
 import http from 'node:http';
 import { createHash } from 'node:crypto';
+import { CodedError } from '../../lib/coded-error.js';
 
 /** Largest manifest fetched (a 2,000,000-entry tree stays below it). */
 export const MANIFEST_MAX_BYTES = 256 * 1024 * 1024;
 const MAX_CONNECTIONS = 32;
 const REQUEST_TIMEOUT_MS = 60_000;
 
-export class ManifestFetchError extends Error {
-  override readonly name = 'ManifestFetchError';
-}
+export class ManifestFetchError extends CodedError<'failed'> {}
 
 export interface ManifestServer {
   port: number;
@@ -54,31 +53,31 @@ export function fetchManifest(host: string, port: number, digest: Uint8Array, ti
     const req = http.get({ host, port, path: `/manifest/${hexDigest}`, timeout: timeoutMs }, (res) => {
       if (res.statusCode !== 200) {
         res.resume();
-        reject(new ManifestFetchError(`${host}:${port} answered HTTP ${res.statusCode}`));
+        reject(new ManifestFetchError('failed', `${host}:${port} answered HTTP ${res.statusCode}`));
         return;
       }
       const declared = Number(res.headers['content-length'] ?? NaN);
       if (!(declared >= 0 && declared <= MANIFEST_MAX_BYTES)) {
         res.destroy();
-        reject(new ManifestFetchError(`${host}:${port}: manifest size ${res.headers['content-length']} out of bounds`));
+        reject(new ManifestFetchError('failed', `${host}:${port}: manifest size ${res.headers['content-length']} out of bounds`));
         return;
       }
       const parts: Buffer[] = [];
       let got = 0;
       res.on('data', (d: Buffer) => {
         got += d.length;
-        if (got > declared) res.destroy(new ManifestFetchError('manifest longer than announced'));
+        if (got > declared) res.destroy(new ManifestFetchError('failed', 'manifest longer than announced'));
         else parts.push(d);
       });
-      res.on('error', (e) => reject(e instanceof ManifestFetchError ? e : new ManifestFetchError(`${host}:${port}: ${e.message}`)));
+      res.on('error', (e) => reject(e instanceof ManifestFetchError ? e : new ManifestFetchError('failed', `${host}:${port}: ${e.message}`)));
       res.on('end', () => {
         const bytes = Buffer.concat(parts);
-        if (bytes.length !== declared) return reject(new ManifestFetchError(`${host}:${port}: manifest cut short`));
-        if (createHash('sha256').update(bytes).digest('hex') !== hexDigest) return reject(new ManifestFetchError(`${host}:${port}: manifest does not match the version's digest`));
+        if (bytes.length !== declared) return reject(new ManifestFetchError('failed', `${host}:${port}: manifest cut short`));
+        if (createHash('sha256').update(bytes).digest('hex') !== hexDigest) return reject(new ManifestFetchError('failed', `${host}:${port}: manifest does not match the version's digest`));
         resolve(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));
       });
     });
-    req.on('timeout', () => req.destroy(new ManifestFetchError(`${host}:${port}: no manifest within ${timeoutMs} ms`)));
-    req.on('error', (e) => reject(e instanceof ManifestFetchError ? e : new ManifestFetchError(`${host}:${port}: ${e.message}`)));
+    req.on('timeout', () => req.destroy(new ManifestFetchError('failed', `${host}:${port}: no manifest within ${timeoutMs} ms`)));
+    req.on('error', (e) => reject(e instanceof ManifestFetchError ? e : new ManifestFetchError('failed', `${host}:${port}: ${e.message}`)));
   });
 }

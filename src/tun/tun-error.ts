@@ -1,4 +1,5 @@
 // One error class for everything the TUN device can refuse, with a string code tests can match.
+import { CodedError } from '../../lib/coded-error.js';
 export type TunErrorCode =
   | 'EPERM' // not root / no CAP_NET_ADMIN
   | 'EACCES'
@@ -14,16 +15,7 @@ export type TunErrorCode =
   | 'ADDON_MISSING' // the native addon was not built (npm ci runs node-gyp)
   | 'NAPI';
 
-export class TunError extends Error {
-  static readonly errorName = 'TunError';
-  override readonly name = 'TunError';
-  constructor(
-    readonly code: TunErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-
+export class TunError extends CodedError<TunErrorCode> {
   /** Wraps an error thrown by the addon (code "TUN_<X>") into a TunError; other errors pass through. */
   static fromNative(err: unknown, context: string): unknown {
     const e = err as { code?: unknown; message?: unknown };

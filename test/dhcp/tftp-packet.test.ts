@@ -95,9 +95,9 @@ test('boot paths: traversal refused, symlinks out refused, leading slash and bac
     t.throws(() => lexicalBootPath(root, bad), { instanceOf: BootPathError, message: /leaves/ }, bad);
   }
   const e = await t.throwsAsync(resolveBootPath(root, 'escape'), { instanceOf: BootPathError });
-  t.is(e?.reason, 'traversal');
+  t.is(e?.code, 'traversal');
   const nf = await t.throwsAsync(resolveBootPath(root, 'nope'), { instanceOf: BootPathError });
-  t.is(nf?.reason, 'not-found');
+  t.is(nf?.code, 'not-found');
 });
 
 test('netascii conversion (RFC 764)', (t) => {

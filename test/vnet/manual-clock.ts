@@ -14,8 +14,15 @@ export class ManualClock implements Clock {
   private seq = 0;
   private timers: Pending[] = [];
 
+  /** `wallEpochMs`: the wall time (ms since 1970) at time 0. */
+  constructor(private readonly wallEpochMs = 0) {}
+
   now(): number {
     return this.t;
+  }
+
+  wallNow(): number {
+    return this.wallEpochMs + this.t;
   }
 
   setTimeout(fn: () => void, ms: number): Timer {

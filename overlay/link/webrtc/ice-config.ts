@@ -1,10 +1,9 @@
 // ICE settings of the WebRTC connector: server URLs (validated up front so a typo is a clear config
 // error, not a silent gathering failure) and how a selected candidate pair is described.
 import type { LinkInfo } from '../link.js';
+import { CodedError } from '../../../lib/coded-error.js';
 
-export class IceConfigError extends Error {
-  override name = 'IceConfigError';
-}
+export class IceConfigError extends CodedError<'invalid'> {}
 
 /**
  * Checks one ICE server URL in the form node-datachannel accepts:
@@ -12,11 +11,11 @@ export class IceConfigError extends Error {
  */
 export function validateIceUrl(url: string): string {
   const m = /^(stun|stuns|turn|turns):(?:([^:@\s]+):([^@\s]+)@)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?(\?transport=(udp|tcp))?$/.exec(url);
-  if (!m) throw new IceConfigError(`bad ICE server URL '${url}' (want stun:HOST[:PORT] or turn:USER:PASS@HOST[:PORT])`);
+  if (!m) throw new IceConfigError('invalid', `bad ICE server URL '${url}' (want stun:HOST[:PORT] or turn:USER:PASS@HOST[:PORT])`);
   const [, scheme, user, , , port] = m;
-  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) throw new IceConfigError(`bad port in ICE server URL '${url}'`);
-  if (scheme!.startsWith('turn') && user === undefined) throw new IceConfigError(`TURN URL '${url}' needs USER:PASS@`);
-  if (scheme!.startsWith('stun') && user !== undefined) throw new IceConfigError(`STUN URL '${url}' takes no credentials`);
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) throw new IceConfigError('invalid', `bad port in ICE server URL '${url}'`);
+  if (scheme!.startsWith('turn') && user === undefined) throw new IceConfigError('invalid', `TURN URL '${url}' needs USER:PASS@`);
+  if (scheme!.startsWith('stun') && user !== undefined) throw new IceConfigError('invalid', `STUN URL '${url}' takes no credentials`);
   return url;
 }
 

@@ -6,6 +6,7 @@
 //   OFFER / ANSWER: sdp (u16 length + UTF-8)
 //   CANDIDATE:      mid (u8 length + UTF-8) | candidate (u16 length + UTF-8)
 //   REJECT:         reason (u8 length + UTF-8)
+import { CodedError } from '../../../lib/coded-error.js';
 
 export const SIGNAL_VERSION = 1;
 export const SESSION_ID_BYTES = 8;
@@ -26,9 +27,7 @@ export type SignalMessage =
   | { type: SignalType.Candidate; session: Uint8Array; mid: string; candidate: string }
   | { type: SignalType.Reject; session: Uint8Array; reason: string };
 
-export class SignalCodecError extends Error {
-  override name = 'SignalCodecError';
-}
+export class SignalCodecError extends CodedError<'malformed'> {}
 
 const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -43,7 +42,7 @@ class Writer {
   }
   str(s: string, lengthBytes: 1 | 2, max: number, what: string) {
     const b = utf8.encode(s);
-    if (b.length > max) throw new SignalCodecError(`${what} longer than ${max} bytes`);
+    if (b.length > max) throw new SignalCodecError('malformed', `${what} longer than ${max} bytes`);
     this.parts.push(lengthBytes === 1 ? Uint8Array.of(b.length) : Uint8Array.of(b.length >> 8, b.length & 0xff), b);
   }
   finish(): Uint8Array {
@@ -62,7 +61,7 @@ class Reader {
   private o = 0;
   constructor(private readonly b: Uint8Array) {}
   private take(n: number, what: string): Uint8Array {
-    if (this.o + n > this.b.length) throw new SignalCodecError(`truncated ${what}`);
+    if (this.o + n > this.b.length) throw new SignalCodecError('malformed', `truncated ${what}`);
     const out = this.b.subarray(this.o, this.o + n);
     this.o += n;
     return out;
@@ -76,21 +75,21 @@ class Reader {
   str(lengthBytes: 1 | 2, max: number, what: string): string {
     const l = this.take(lengthBytes, `${what} length`);
     const n = lengthBytes === 1 ? l[0]! : (l[0]! << 8) | l[1]!;
-    if (n > max) throw new SignalCodecError(`${what} longer than ${max} bytes`);
+    if (n > max) throw new SignalCodecError('malformed', `${what} longer than ${max} bytes`);
     try {
       return strictUtf8.decode(this.take(n, what));
     } catch (err) {
       if (err instanceof SignalCodecError) throw err;
-      throw new SignalCodecError(`${what} is not valid UTF-8`);
+      throw new SignalCodecError('malformed', `${what} is not valid UTF-8`);
     }
   }
   end() {
-    if (this.o !== this.b.length) throw new SignalCodecError(`${this.b.length - this.o} trailing bytes`);
+    if (this.o !== this.b.length) throw new SignalCodecError('malformed', `${this.b.length - this.o} trailing bytes`);
   }
 }
 
 export function encodeSignal(msg: SignalMessage): Uint8Array {
-  if (msg.session.length !== SESSION_ID_BYTES) throw new SignalCodecError(`session id must be ${SESSION_ID_BYTES} bytes`);
+  if (msg.session.length !== SESSION_ID_BYTES) throw new SignalCodecError('malformed', `session id must be ${SESSION_ID_BYTES} bytes`);
   const w = new Writer();
   w.u8(SIGNAL_VERSION);
   w.u8(msg.type);
@@ -108,7 +107,7 @@ export function encodeSignal(msg: SignalMessage): Uint8Array {
       w.str(msg.reason, 1, REASON_MAX_BYTES, 'reason');
       break;
     default:
-      throw new SignalCodecError(`unknown signal type ${(msg as { type: number }).type}`);
+      throw new SignalCodecError('malformed', `unknown signal type ${(msg as { type: number }).type}`);
   }
   return w.finish();
 }
@@ -116,7 +115,7 @@ export function encodeSignal(msg: SignalMessage): Uint8Array {
 export function decodeSignal(bytes: Uint8Array): SignalMessage {
   const r = new Reader(bytes);
   const version = r.u8('version');
-  if (version !== SIGNAL_VERSION) throw new SignalCodecError(`unsupported signal version ${version}`);
+  if (version !== SIGNAL_VERSION) throw new SignalCodecError('malformed', `unsupported signal version ${version}`);
   const type = r.u8('type');
   const session = r.bytes(SESSION_ID_BYTES, 'session id');
   let msg: SignalMessage;
@@ -132,7 +131,7 @@ export function decodeSignal(bytes: Uint8Array): SignalMessage {
       msg = { type, session, reason: r.str(1, REASON_MAX_BYTES, 'reason') };
       break;
     default:
-      throw new SignalCodecError(`unknown signal type ${type}`);
+      throw new SignalCodecError('malformed', `unknown signal type ${type}`);
   }
   r.end();
   return msg;

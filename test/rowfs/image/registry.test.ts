@@ -11,13 +11,13 @@ const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 
 function world(seed = 1) {
-  const clock = new ManualClock();
+  const clock = new ManualClock(EPOCH);
   const store = new MemoryDhtStore(clock);
   const random = seededRandom(seed);
   const node = (ttls?: { serverMs?: number; sharerMs?: number }, ringAddressOf?: (k: Uint8Array) => Uint8Array) => {
     const key = random.bytes(32);
     const dht = store.dhtFor(key);
-    return { key, dht, reg: new ImageRegistry(dht, { self: key, clock, wallNow: () => EPOCH + clock.now(), ttls, ringAddressOf }) };
+    return { key, dht, reg: new ImageRegistry(dht, { self: key, clock, ttls, ringAddressOf }) };
   };
   return { clock, store, node };
 }
@@ -256,19 +256,18 @@ test('gc keeps a version that gains a sharer between its plan and the withdrawal
       return a.dht.get(key);
     },
   };
-  const reg = new ImageRegistry(racing, { self: a.key, clock: w.clock, wallNow: () => EPOCH + w.clock.now() });
+  const reg = new ImageRegistry(racing, { self: a.key, clock: w.clock });
   const done = await reg.gc(APP, { keep: 0, minAgeMs: 0, dryRun: false });
   t.deepEqual(done.map((s) => [s.version, s.action, s.sharers]), [['5', 'keep', 0], ['4', 'keep', 0], ['3', 'keep', 1], ['2', 'withdraw', 0], ['1', 'withdraw', 0]]);
   t.regex(done[2]!.reason, /has 1 sharer/);
   t.deepEqual((await a.reg.resolveApp(APP)).versions.map((v) => v.version), ['5', '4', '3']);
 });
 
-test('without wallNow, wall time is Date.now() at construction plus the injected clock since', async (t) => {
+test('wall time comes from the injected clock: publishedAtMs and updatedAtMs follow it', async (t) => {
   const w = world();
   const key = new Uint8Array(32).fill(7);
-  const before = Date.now();
   const reg = new ImageRegistry(w.store.dhtFor(key), { self: key, clock: w.clock });
-  t.true(reg.wallNow() >= before && reg.wallNow() <= Date.now());
+  t.is(reg.wallNow(), EPOCH + w.clock.now());
   const t0 = reg.wallNow();
   await w.clock.advance(5000);
   t.is(reg.wallNow() - t0, 5000);
@@ -280,7 +279,7 @@ test('without wallNow, wall time is Date.now() at construction plus the injected
 test('refreshVersions keeps our record alive past its TTL without changing the choice of latest', async (t) => {
   const w = world();
   const a = w.node();
-  const reg = new ImageRegistry(a.dht, { self: a.key, clock: w.clock, wallNow: () => EPOCH + w.clock.now(), ttls: { claimMs: 10_000, versionsMs: 10_000 } });
+  const reg = new ImageRegistry(a.dht, { self: a.key, clock: w.clock, ttls: { claimMs: 10_000, versionsMs: 10_000 } });
   t.false(await reg.refreshVersions(APP));
   await reg.claim(APP);
   const first = await reg.publishVersion(APP, info('1'), { makeLatest: true });
