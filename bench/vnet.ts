@@ -6,7 +6,9 @@
 //   - the real overlay (OverlayDaemon + virtualNetworkService, simulations/netns/overlay-vnet-node.ts),
 // time until the first ping through the virtual network is answered (no NAT, and two EIM NATs),
 // and the NAT matrix: plain node-datachannel peers (dc_nat_*), and overlay nodes (nat_*) with STUN + TURN
-// and again with STUN only (nat_*_no_turn: pairs with a symmetric NAT must use relay edges).
+// and again with STUN only (nat_*_no_turn: pairs with a symmetric NAT must use relay edges); the same
+// matrix with zero configuration against coturn as STUN (nat_pairs_*_zero_config, *_with_coturn), and
+// the time a member takes to rejoin after down/up on the same state (rejoin_s).
 // Prints a table; writes bench/results/vnet.json.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -17,14 +19,16 @@ import { createHarness, harnessScript, runNatMatrix, matrixNodes, expectsDirect,
 import { OverlayMatrix } from '../simulations/netns/overlay-matrix.js';
 import type { Proc } from '../simulations/harness/proc.js';
 
+const overlayCli = fileURLToPath(new URL('../../bin/overlay.js', import.meta.url));
 type Figures = Record<string, { value: number; unit: string }>;
 const figures: Figures = {};
 const notes: string[] = [];
 const IPERF_SECONDS = Number(process.env.VNET_BENCH_SECONDS ?? 5);
 const MTUS = (process.env.VNET_BENCH_MTUS ?? '1200,1400,4000,9000,16000').split(',').map(Number);
 const SUBNET = '10.128.0.0/16';
-/** Which parts to run (default all): veth,wg,dc,online,overlay,nat. */
-const PARTS = new Set((process.env.VNET_BENCH_PARTS ?? 'veth,wg,dc,online,overlay,nat').split(','));
+const ALL_PARTS = ['veth', 'wg', 'dc', 'online', 'overlay', 'rejoin', 'nat', 'zeroconf'];
+/** Which parts to run (default all); a partial run merges its figures into the results file. */
+const PARTS = new Set(process.env.VNET_BENCH_PARTS?.split(',') ?? ALL_PARTS);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function put(name: string, value: number, unit: string) {
@@ -159,11 +163,11 @@ class OverlayNodes {
   constructor(private readonly h: Harness) {
     writeFileSync(join(this.dir, 'secret'), randomBytes(32));
   }
-  start(i: number, extra: string[]): Proc {
+  start(i: number, extra: string[], env?: Record<string, string>): Proc {
     const n = this.h.topo.node(i);
     const args = [harnessScript('overlay-vnet-node'), join(this.dir, `s${i}`), 'benchnet', join(this.dir, 'secret'), SUBNET, '9000', n.lanIp, ...extra];
     for (const url of this.h.turn.iceServers) args.push('--ice', url);
-    return this.h.topo.spawn(i, process.execPath, args);
+    return this.h.topo.spawn(i, process.execPath, args, env);
   }
   static vip(p: Proc): Promise<string> {
     return p.waitFor(/VNET up (\S+)/, 60_000).then((m) => m[1]!);
@@ -211,6 +215,85 @@ async function overlay(h: Harness): Promise<void> {
   }
 }
 
+/**
+ * Rejoin: a founder (node 0, bootstrap endpoint) and two members; member 1 goes down (SIGTERM: a clean
+ * `down`) and comes up again on the same state (identity, vIP), 5 times. Each time: seconds from the
+ * restart to its first answered ping to the founder's vIP (as online_s for a first join). Median.
+ */
+async function rejoin(h: Harness): Promise<void> {
+  const nodes = new OverlayNodes(h);
+  const procs: Proc[] = [];
+  const boot = ['--bootstrap', `ws://${h.topo.node(0).lanIp}:7000`];
+  try {
+    const a = nodes.start(0, ['--listen', '7000']);
+    procs.push(a);
+    const vipA = await OverlayNodes.vip(a);
+    for (const i of [2, 3]) {
+      const p = nodes.start(i, boot);
+      procs.push(p);
+      await OverlayNodes.vip(p);
+    }
+    const trace = process.env.VNET_BENCH_TRACE ? { OVERLAY_NODE_LOG: '1' } : undefined;
+    const tj = performance.now();
+    let m = nodes.start(1, boot, trace);
+    procs.push(m);
+    const upJ = m.waitFor(/VNET up/, 60_000).then(() => (performance.now() - tj) / 1000);
+    const js = await firstPing(h, 1, vipA, tj);
+    console.log(`  first join: vIP after ${(await upJ).toFixed(2)} s, first ping after ${js.toFixed(2)} s`);
+    put('rejoin_first_join_s', js, 's');
+    if (process.env.VNET_BENCH_TRACE) writeFileSync(`${process.env.VNET_BENCH_TRACE}-0.log`, m.output());
+    const times: number[] = [];
+    for (let k = 0; k < 5; k++) {
+      // VNET_BENCH_REJOIN_CRASH=1: SIGKILL instead of a clean down (the neighbours keep stale links).
+      if (process.env.VNET_BENCH_REJOIN_CRASH) {
+        process.kill(m.pid, 'SIGKILL');
+        await m.exited;
+      } else await m.kill(10_000);
+      const t0 = performance.now();
+      m = nodes.start(1, boot, trace);
+      procs.push(m);
+      const up = m.waitFor(/VNET up/, 60_000).then(() => (performance.now() - t0) / 1000);
+      const s = await firstPing(h, 1, vipA, t0);
+      const vnetUp = await up;
+      times.push(s);
+      const st = await h.topo.exec(1, process.execPath, [overlayCli, 'status', '--json', '--state', join(nodes.dir, 's1')]).then((r) => JSON.parse(r.stdout) as { counters: Record<string, number> }, () => undefined);
+      const c = st?.counters ?? {};
+      console.log(`  rejoin ${k + 1}: vIP after ${vnetUp.toFixed(2)} s, first ping after ${s.toFixed(2)} s (find_timeouts ${c.find_timeouts}, dht_requests_deferred ${c.dht_requests_deferred}, join_attempts ${c.join_attempts})`);
+      if (process.env.VNET_BENCH_TRACE) writeFileSync(`${process.env.VNET_BENCH_TRACE}-${k + 1}.log`, m.output());
+      const fs = await h.topo.exec(0, process.execPath, [overlayCli, 'status', '--json', '--state', join(nodes.dir, 's0')]).then((r) => JSON.parse(r.stdout) as { counters: Record<string, number> }, () => undefined);
+      console.log(`    founder: ${JSON.stringify(Object.fromEntries(Object.entries(fs?.counters ?? {}).filter(([k]) => /dup|closed|deferred|find/.test(k))))}`);
+      await sleep(2_000);
+    }
+    times.sort((x, y) => x - y);
+    put('rejoin_s', times[Math.floor(times.length / 2)]!, 's');
+    put('rejoin_max_s', times[times.length - 1]!, 's');
+  } finally {
+    await Promise.all(procs.map((p) => p.kill(5000)));
+    nodes.cleanup();
+  }
+}
+
+/**
+ * The NAT matrix of overlay nodes twice in one harness: with zero configuration (no --ice: the
+ * bootstrap node's built-in STUN server, learned from its WELCOME), and with coturn as the STUN
+ * server (--ice stun:..., no TURN). Direct = the pair's link is a direct WebRTC link.
+ */
+async function zeroConfigMatrix(m: Harness): Promise<void> {
+  for (const [name, iceServers] of [['zero_config', []], ['with_coturn', [m.turn.stunUrl]]] as const) {
+    await m.topo.flushConntrack();
+    const om = new OverlayMatrix(m, { iceServers: [...iceServers] });
+    try {
+      const rows = await om.run();
+      console.log(`NAT matrix, overlay nodes, ${name === 'zero_config' ? 'zero configuration (built-in STUN)' : 'coturn as STUN server'}:`);
+      for (const r of rows) console.log(`  ${`${r.natA}-${r.natB}`.padEnd(22)} ${r.connected ? 'connected' : 'FAILED   '} ${String(r.via ?? r.path).padEnd(14)} ${r.onlineS ? `(${r.onlineS.toFixed(2)} s)` : ''} ${r.detail ?? r.error ?? ''}`);
+      if (name === 'zero_config') put('nat_pairs_connected_zero_config', rows.filter((r) => r.connected).length, 'pairs');
+      put(`nat_pairs_direct_${name}`, rows.filter((r) => r.connected && r.via === 'direct').length, 'pairs');
+    } finally {
+      await om.stop();
+    }
+  }
+}
+
 /** Runs one part; a failure is reported (its figures stay out) and the other parts still run. */
 async function part(name: string, fn: () => Promise<unknown>): Promise<void> {
   try {
@@ -240,6 +323,8 @@ async function main() {
     }
     await h.topo.flushConntrack();
     if (PARTS.has('overlay')) await part('overlay', () => overlay(h));
+    await h.topo.flushConntrack();
+    if (PARTS.has('rejoin')) await part('rejoin', () => rejoin(h));
   } finally {
     await h.destroy();
   }
@@ -256,7 +341,7 @@ async function main() {
       // STUN + TURN (coturn), once with STUN only (pairs with a symmetric NAT need a relay edge then).
       for (const withTurn of [true, false]) {
         await m.topo.flushConntrack();
-        const om = new OverlayMatrix(m, withTurn ? {} : { iceServers: [m.turn.stunUrl] });
+        const om = new OverlayMatrix(m, { iceServers: withTurn ? m.turn.iceServers : [m.turn.stunUrl] });
         const suffix = withTurn ? '' : '_no_turn';
         try {
           const orows = await om.run();
@@ -282,11 +367,22 @@ async function main() {
       await m.destroy();
     }
   }
+  const z = PARTS.has('zeroconf') ? await createHarness(matrixNodes(), 'bz') : undefined;
+  if (z) {
+    try {
+      await part('zero-configuration NAT matrix', () => zeroConfigMatrix(z));
+    } finally {
+      await z.destroy();
+    }
+  }
   const out = 'bench/results/vnet.json';
-  if (PARTS.size < 6) {
-    // A partial run does not overwrite the full results.
-    console.log('partial run (VNET_BENCH_PARTS): results not written');
+  if (PARTS.size < ALL_PARTS.length) {
+    // A partial run replaces only its own figures; the others stay as the last full run left them.
+    const old = JSON.parse(readFileSync(out, 'utf8')) as { figures: Figures; partialRuns?: unknown[] };
+    const merged = { ...old, figures: { ...old.figures, ...figures }, partialRuns: [...(old.partialRuns ?? []), { date: new Date().toISOString(), parts: [...PARTS], figures: Object.keys(figures) }] };
+    writeFileSync(out, `${JSON.stringify(merged, null, 2)}\n`);
     for (const n of notes) console.log(`note: ${n}`);
+    console.log(`partial run (VNET_BENCH_PARTS): merged ${Object.keys(figures).length} figures into ${out}`);
     return;
   }
   notes.push('overlay_*, online_*: real OverlayDaemon + virtualNetworkService (simulations/netns/overlay-vnet-node.ts: the composition of `overlay up --subnet`, with an MTU argument and machine-readable lines)');

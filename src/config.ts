@@ -7,6 +7,7 @@ import { validateIceUrl, IceConfigError } from '../overlay/link/webrtc/ice-confi
 import { parseBootstrapUrl, BootstrapError } from '../overlay/bootstrap/errors.js';
 import { makeDirectory } from '../lib/make-directory.js';
 import { CodedError } from '../lib/coded-error.js';
+import type { RelayOptions } from '../overlay/relay/relay-service.js';
 
 export const DEFAULT_STATE_ROOT = '/var/lib/overlay';
 export const SECRET_FILE_NAME = 'secret';
@@ -35,7 +36,19 @@ export interface NodeConfig {
   dialTimeoutMs: number;
   /** Overlay tuning from the command line (advanced; defaults in overlay/node/options.ts). */
   overlay: { nearPerSide?: number; farLinks?: number };
+  /**
+   * The built-in STUN server of a node with a bootstrap endpoint: UDP on the listen host, at `port`
+   * (undefined: the bootstrap endpoint's port). Absent without --listen, or with --no-stun.
+   */
+  stun?: { port?: number };
+  /** Limits of the relay edges this node carries for others (defaults in overlay/relay/). */
+  relay: Partial<RelayOptions>;
 }
+
+export const MIB = 1024 * 1024;
+/** Bounds of the relay options: below them a relay is useless, above them a node gives its uplink away. */
+export const RELAY_TUNNELS_MAX = 1024;
+export const RELAY_RATE_MAX_MIB = 1024;
 
 /** What `overlay up` passes in (already split into typed fields by the command). */
 export interface NodeConfigInput {
@@ -52,6 +65,13 @@ export interface NodeConfigInput {
   dialTimeoutMs?: number;
   nearPerSide?: number;
   farLinks?: number;
+  /** False: no STUN server even with --listen. */
+  stun?: boolean;
+  stunPort?: number;
+  relayTunnels?: number;
+  /** MiB/s per tunnel (fractions allowed). */
+  relayRateMiB?: number;
+  relayBurstMiB?: number;
 }
 
 export function validateNetworkName(name: string | undefined): string {
@@ -121,6 +141,23 @@ function parsePortRange(spec: string): { begin: number; end: number } {
   return { begin, end };
 }
 
+function relayLimits(input: NodeConfigInput): Partial<RelayOptions> {
+  const relay: Partial<RelayOptions> = {};
+  if (input.relayTunnels !== undefined) {
+    if (!Number.isInteger(input.relayTunnels) || input.relayTunnels < 0 || input.relayTunnels > RELAY_TUNNELS_MAX) throw new ConfigError('invalid', `--relay-tunnels must be an integer in 0..${RELAY_TUNNELS_MAX} (0: carry no relay edges)`);
+    relay.maxTunnels = input.relayTunnels;
+  }
+  if (input.relayRateMiB !== undefined) {
+    if (!(input.relayRateMiB >= 0.0625 && input.relayRateMiB <= RELAY_RATE_MAX_MIB)) throw new ConfigError('invalid', `--relay-rate must be 0.0625..${RELAY_RATE_MAX_MIB} MiB/s per tunnel`);
+    relay.tunnelBytesPerSecond = Math.round(input.relayRateMiB * MIB);
+  }
+  if (input.relayBurstMiB !== undefined) {
+    if (!(input.relayBurstMiB >= 0.0625 && input.relayBurstMiB <= RELAY_RATE_MAX_MIB)) throw new ConfigError('invalid', `--relay-burst must be 0.0625..${RELAY_RATE_MAX_MIB} MiB`);
+    relay.tunnelBurstBytes = Math.round(input.relayBurstMiB * MIB);
+  }
+  return relay;
+}
+
 export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
   const network = validateNetworkName(input.network);
   const stateDir = resolve(input.stateDir ?? defaultStateDir(network));
@@ -148,6 +185,13 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
   if (input.bindAddress !== undefined && !/^[0-9.]+$|^[0-9a-fA-F:]+$/.test(input.bindAddress)) {
     throw new ConfigError('invalid', `bad --bind-address '${input.bindAddress}' (want an IP address)`);
   }
+
+  if (input.stunPort !== undefined) {
+    if (input.listenPort === undefined) throw new ConfigError('invalid', '--stun-port needs --listen PORT (the STUN server runs beside the bootstrap endpoint)');
+    if (input.stun === false) throw new ConfigError('invalid', '--stun-port and --no-stun exclude each other');
+    if (!Number.isInteger(input.stunPort) || input.stunPort < 1 || input.stunPort > 65535) throw new ConfigError('invalid', `bad --stun-port '${input.stunPort}' (1-65535)`);
+  }
+  const relay = relayLimits(input);
 
   let secret: Uint8Array;
   let secretSource: string;
@@ -179,7 +223,9 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
     iceTransportPolicy: input.relayOnly ? 'relay' : 'all',
     dialTimeoutMs: input.dialTimeoutMs ?? 20_000,
     overlay: {},
+    relay,
   };
+  if (input.listenPort !== undefined && input.stun !== false) config.stun = input.stunPort !== undefined ? { port: input.stunPort } : {};
   if (input.nearPerSide !== undefined) {
     if (!Number.isInteger(input.nearPerSide) || input.nearPerSide < 2 || input.nearPerSide > 16) throw new ConfigError('invalid', '--near-per-side must be an integer in 2..16');
     config.overlay.nearPerSide = input.nearPerSide;

@@ -16,9 +16,14 @@ import { defaultOverlayOptions, type OverlayOptions } from '../overlay/node/opti
 import { WebRtcConnector } from '../overlay/link/webrtc/webrtc-connector.js';
 import { networkKey } from '../overlay/handshake/transcript.js';
 import { LinkDialError } from '../overlay/link/webrtc/errors.js';
+import { IceConfigError } from '../overlay/link/webrtc/ice-config.js';
 import { BootstrapServer } from '../overlay/bootstrap/server.js';
 import { dialViaBootstrap } from '../overlay/bootstrap/client.js';
 import { BootstrapError } from '../overlay/bootstrap/errors.js';
+import { StunServer } from '../overlay/stun/stun-server.js';
+import { StunDirectory } from '../overlay/stun/stun-directory.js';
+import { STUN_ADVERT_MAX_SERVERS, type StunEndpoint } from '../overlay/stun/stun-advert.js';
+import { networkInterfaces } from 'node:os';
 import { saveGeneratedSecret, type NodeConfig } from './config.js';
 import { BOOTSTRAP_ATTEMPTS, BOOTSTRAP_CONNECT_TIMEOUT_MS, bootstrapBackoffMs, classifyBootstrapFailure, type BootstrapFailure } from './bootstrap-retry.js';
 import { ControlServer } from './control/server.js';
@@ -97,6 +102,12 @@ export interface NodeStatus extends OverlayStatus {
   joined: boolean;
   uptimeS: number;
   bootstrap?: { url: string; counters: Record<string, number> };
+  /** Our STUN server (with --listen). */
+  stun?: { port: number; counters: Record<string, number> };
+  /** The ICE servers new links use (configured with --ice, or learned from members). */
+  iceServers: string[];
+  /** Members' STUN advertisements in the DHT, published and read. */
+  stunDirectory?: Record<string, number>;
   connector: Record<string, number>;
   services: Record<string, unknown>;
 }
@@ -106,6 +117,9 @@ export class OverlayDaemon {
   readonly overlay: OverlayNode;
   readonly connector: WebRtcConnector;
   private bootstrapServer?: BootstrapServer;
+  private stunServer?: StunServer;
+  private stunDirectory?: StunDirectory;
+  private readonly dropCandidate: ((candidate: string) => boolean) | undefined;
   private control?: ControlServer;
   private readonly services: NodeService[];
   private readonly startedServices: NodeService[] = [];
@@ -137,6 +151,7 @@ export class OverlayDaemon {
     this.log = o.log ?? (() => {});
     this.services = o.services ?? [];
     saveGeneratedSecret(config);
+    this.dropCandidate = o.dropCandidate;
     this.identity = Identity.loadOrCreate(config.stateDir);
     this.connector = new WebRtcConnector({
       identity: this.identity,
@@ -153,7 +168,7 @@ export class OverlayDaemon {
       log: this.log,
     });
     this.overlay = new OverlayNode(
-      { identity: this.identity, clock: this.clock, random: cryptoRandom, connector: this.connector, relay: { network: config.network, networkKey: networkKey(config.secret, config.network) }, log: this.log },
+      { identity: this.identity, clock: this.clock, random: cryptoRandom, connector: this.connector, relay: { network: config.network, networkKey: networkKey(config.secret, config.network), options: config.relay }, log: this.log },
       {
         ...config.overlay,
         ...o.overlayOptions,
@@ -210,6 +225,7 @@ export class OverlayDaemon {
         onClient: (address) => this.overlay.expectNewcomer(address),
       });
       this.say(`bootstrap endpoint listening on ${c.listen.host}:${this.bootstrapServer.port}`);
+      if (c.stun) await this.startStun(c.listen.host, c.stun.port ?? this.bootstrapServer.port);
     }
     this.control = await ControlServer.listen(this.controlSocketPath, (req) => this.handle(req), this.log);
     if (c.bootstrap.length > 0) {
@@ -221,6 +237,17 @@ export class OverlayDaemon {
       this.say(`founded network ${c.network}; waiting for members`);
     }
     this.joinedFlag = true;
+    this.stunDirectory = new StunDirectory({
+      dht: this.overlay.dht,
+      clock: this.clock,
+      ownKey: this.identity.publicKey,
+      ...(this.stunServer ? { ownServers: () => this.stunAddresses() } : {}),
+      learn: (url) => {
+        if (this.connector.learnStunServer(url)) this.log(`learned the STUN server ${url} from the overlay`);
+      },
+      log: this.log,
+    });
+    this.stunDirectory.start();
     const ctx: NodeContext = { config: c, identity: this.identity, overlay: this.overlay, clock: this.clock, log: this.log };
     for (const s of this.services) {
       if (this.stopping) return;
@@ -228,6 +255,20 @@ export class OverlayDaemon {
       this.startedServices.push(s);
       this.say(`service ${s.name} started`);
     }
+  }
+
+  /**
+   * The built-in STUN server beside the bootstrap endpoint: members behind NATs learn their public
+   * address from it (WELCOME names its port), so they link directly without any configured server.
+   */
+  private async startStun(host: string, port: number): Promise<void> {
+    try {
+      this.stunServer = await StunServer.listen({ host, port, clock: this.clock, log: this.log });
+    } catch (err) {
+      throw new BootstrapError('listen', `cannot run the STUN server on udp ${host}:${port}: ${(err as Error).message} (choose another with --stun-port, or --no-stun)`);
+    }
+    this.bootstrapServer!.setStunPort(this.stunServer.port);
+    this.say(`STUN server on udp ${host}:${this.stunServer.port}`);
   }
 
   /**
@@ -254,6 +295,7 @@ export class OverlayDaemon {
             clock: this.clock,
             timeoutMs: this.config.dialTimeoutMs + 5_000,
             connectTimeoutMs: BOOTSTRAP_CONNECT_TIMEOUT_MS,
+            onStunServer: (url) => this.learnStun(url),
           });
           this.overlay.addLink(link);
           return `${e.url} (first link to ${hex(endpointAddress)}, ${link.info().detail})`;
@@ -275,12 +317,41 @@ export class OverlayDaemon {
     throw new JoinError(`could not join through any bootstrap endpoint in ${seconds} s: ${summary}`, false);
   }
 
+  /**
+   * Where members can reach our STUN server: the listen host if it names one, else this machine's
+   * IPv4 interface addresses (not loopback, not on the virtual subnet: `dropCandidate` says which).
+   */
+  private stunAddresses(): StunEndpoint[] {
+    const port = this.stunServer!.port;
+    const host = this.config.listen!.host;
+    if (host !== '0.0.0.0' && /^\d+\.\d+\.\d+\.\d+$/.test(host)) return [{ address: host, port }];
+    const out: StunEndpoint[] = [];
+    for (const list of Object.values(networkInterfaces())) {
+      for (const a of list ?? []) {
+        if (a.family !== 'IPv4' || a.internal) continue;
+        if (this.dropCandidate?.(`candidate:1 1 UDP 1 ${a.address} ${port} typ host`)) continue;
+        if (out.length < STUN_ADVERT_MAX_SERVERS) out.push({ address: a.address, port });
+      }
+    }
+    return out;
+  }
+
+  private learnStun(url: string): void {
+    try {
+      if (this.connector.learnStunServer(url, true)) this.log(`using the STUN server of the bootstrap endpoint: ${url}`);
+    } catch (err) {
+      // A host name ICE would not take (the WebSocket did): go on without that server.
+      if (!(err instanceof IceConfigError)) throw err;
+      this.log(`not using the bootstrap endpoint's STUN server: ${err.message}`);
+    }
+  }
+
   private async rejoinIfIsolated(): Promise<void> {
     if (this.rejoining || this.stopping || this.overlay.status().links.length > 0) return;
     this.rejoining = true;
     try {
       const url = this.config.bootstrap[0]!;
-      const { link } = await dialViaBootstrap(url, { network: this.config.network, address: this.identity.address, connector: this.connector, clock: this.clock });
+      const { link } = await dialViaBootstrap(url, { network: this.config.network, address: this.identity.address, connector: this.connector, clock: this.clock, onStunServer: (u) => this.learnStun(u) });
       this.overlay.addLink(link);
       this.say(`rejoined network ${this.config.network} via ${url}`);
     } catch (err) {
@@ -305,8 +376,11 @@ export class OverlayDaemon {
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
       ...s,
       connector: { ...this.connector.counters },
+      iceServers: this.connector.iceServers(),
       services,
     };
+    if (this.stunServer) out.stun = { port: this.stunServer.port, counters: { ...this.stunServer.counters } };
+    if (this.stunDirectory) out.stunDirectory = { ...this.stunDirectory.counters };
     if (this.bootstrapServer) out.bootstrap = { url: `ws://${this.config.listen!.host}:${this.bootstrapServer.port}`, counters: { ...this.bootstrapServer.counters } };
     return out;
   }
@@ -428,6 +502,7 @@ export class OverlayDaemon {
 
   private async doStop(): Promise<void> {
     this.rejoinTimer?.cancel();
+    this.stunDirectory?.stop();
     for (const s of this.startedServices.reverse()) {
       try {
         await withTimeout(s.stop(), SERVICE_STOP_TIMEOUT_MS, `service ${s.name} stop`);
@@ -437,6 +512,7 @@ export class OverlayDaemon {
     }
     await this.control?.close();
     await this.bootstrapServer?.close();
+    await this.stunServer?.close();
     await this.overlay.stop();
     this.connector.closeAll('node stopping');
     this.resolveStopped();

@@ -20,6 +20,11 @@ export interface BootstrapDialOptions {
   timeoutMs?: number;
   /** Bound on reaching the endpoint (name lookup, TCP connect, WebSocket handshake); default timeoutMs. */
   connectTimeoutMs?: number;
+  /**
+   * The endpoint answers STUN on UDP `stunUrl` (learned from its WELCOME, at the host we reached it
+   * at); called before the dial, so the first link can use it too.
+   */
+  onStunServer?: (stunUrl: string) => void;
 }
 
 /**
@@ -71,6 +76,7 @@ export async function dialViaBootstrap(url: string, o: BootstrapDialOptions): Pr
             return finish(() => reject(new BootstrapError('network-mismatch', `bootstrap ${url} serves network '${msg.network}', not '${o.network}'`)));
           }
           server = msg.address;
+          if (msg.stunPort !== undefined) o.onStunServer?.(`stun:${parsed.hostname}:${msg.stunPort}`);
           ws.send(encodeBootstrap({ type: BootstrapType.Hello, network: o.network, address: o.address }));
           o.connector.dial(msg.address, send).then(
             (link) => finish(() => resolve({ link, endpointAddress: msg.address })),

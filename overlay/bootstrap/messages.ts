@@ -2,6 +2,8 @@
 //
 //   version u8 (1) | type u8 | body
 //   WELCOME (server -> client) / HELLO (client -> server): network (u8 length + UTF-8) | address[20]
+//     WELCOME may end in stunPort u16 (1..65535): the endpoint also answers STUN Binding requests on
+//     that UDP port of the address the client reached it at (overlay/stun/); absent = no STUN server.
 //   SIGNAL  (both ways): an opaque connector signalling payload (the rest of the frame)
 //   ERROR   (both ways): message (u16 length + UTF-8); the sender closes right after
 import { ADDRESS_BITS } from '../identity.js';
@@ -24,7 +26,8 @@ export enum BootstrapType {
 }
 
 export type BootstrapMessage =
-  | { type: BootstrapType.Welcome | BootstrapType.Hello; network: string; address: RingAddress }
+  | { type: BootstrapType.Welcome; network: string; address: RingAddress; stunPort?: number }
+  | { type: BootstrapType.Hello; network: string; address: RingAddress }
   | { type: BootstrapType.Signal; payload: Uint8Array }
   | { type: BootstrapType.Error; message: string };
 
@@ -57,7 +60,12 @@ export function encodeBootstrap(msg: BootstrapMessage): Uint8Array {
     case BootstrapType.Hello: {
       const name = utf8.encode(msg.network);
       if (name.length === 0 || name.length > NETWORK_NAME_MAX_BYTES) throw new BootstrapCodecError('malformed', `network name must be 1..${NETWORK_NAME_MAX_BYTES} bytes`);
-      return Uint8Array.from([...head, name.length, ...name, ...addressToBytes(msg.address)]);
+      const stun: number[] = [];
+      if (msg.type === BootstrapType.Welcome && msg.stunPort !== undefined) {
+        if (!Number.isInteger(msg.stunPort) || msg.stunPort < 1 || msg.stunPort > 65535) throw new BootstrapCodecError('malformed', `STUN port ${msg.stunPort} out of range`);
+        stun.push(msg.stunPort >> 8, msg.stunPort & 0xff);
+      }
+      return Uint8Array.from([...head, name.length, ...name, ...addressToBytes(msg.address), ...stun]);
     }
     case BootstrapType.Signal: {
       if (msg.payload.length > SIGNAL_PAYLOAD_MAX_BYTES) throw new BootstrapCodecError('malformed', `signal payload longer than ${SIGNAL_PAYLOAD_MAX_BYTES} bytes`);
@@ -95,8 +103,15 @@ export function decodeBootstrap(bytes: Uint8Array): BootstrapMessage {
       if (bytes.length < 3) throw new BootstrapCodecError('malformed', 'truncated network name length');
       const n = bytes[2]!;
       if (n === 0 || n > NETWORK_NAME_MAX_BYTES) throw new BootstrapCodecError('malformed', `network name must be 1..${NETWORK_NAME_MAX_BYTES} bytes`);
-      if (bytes.length !== 3 + n + ADDRESS_BYTES) throw new BootstrapCodecError('malformed', `${BootstrapType[type]} must be ${3 + n + ADDRESS_BYTES} bytes, got ${bytes.length}`);
-      return { type, network: decodeUtf8(bytes.subarray(3, 3 + n), 'network name'), address: addressFromBytes(bytes.subarray(3 + n)) };
+      const end = 3 + n + ADDRESS_BYTES;
+      const withStun = type === BootstrapType.Welcome && bytes.length === end + 2;
+      if (bytes.length !== end && !withStun) throw new BootstrapCodecError('malformed', `${BootstrapType[type]} must be ${end}${type === BootstrapType.Welcome ? ` or ${end + 2}` : ''} bytes, got ${bytes.length}`);
+      const network = decodeUtf8(bytes.subarray(3, 3 + n), 'network name');
+      const address = addressFromBytes(bytes.subarray(3 + n, end));
+      if (!withStun) return { type, network, address };
+      const stunPort = (bytes[end]! << 8) | bytes[end + 1]!;
+      if (stunPort === 0) throw new BootstrapCodecError('malformed', 'STUN port 0 in WELCOME');
+      return { type: BootstrapType.Welcome, network, address, stunPort };
     }
     case BootstrapType.Signal:
       return { type, payload: bytes.slice(2) };

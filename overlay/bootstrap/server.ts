@@ -34,6 +34,8 @@ export interface BootstrapServerOptions {
   sessionLifetimeMs?: number;
   maxClients?: number;
   log?: (line: string) => void;
+  /** The UDP port of our STUN server, announced in WELCOME (or later: setStunPort). */
+  stunPort?: number;
   /** A newcomer said HELLO: its link will arrive through the connector (see Overlay.expectNewcomer). */
   onClient?: (address: RingAddress) => void;
 }
@@ -42,6 +44,7 @@ export class BootstrapServer {
   readonly counters = { clients: 0, bad_frames: 0, network_mismatch: 0, rejected_full: 0 };
   private readonly clients = new Set<WebSocket>();
   private readonly log: (line: string) => void;
+  private stunPort: number | undefined;
 
   private constructor(
     private readonly wss: WebSocketServer,
@@ -67,6 +70,11 @@ export class BootstrapServer {
         resolve(server);
       });
     });
+  }
+
+  /** Announces our STUN server's UDP port to joiners from now on. */
+  setStunPort(port: number): void {
+    this.stunPort = port;
   }
 
   /** The bound port (useful with port 0). */
@@ -153,7 +161,8 @@ export class BootstrapServer {
           return this.fail(ws, 'WELCOME is sent by the server');
       }
     });
-    ws.send(encodeBootstrap({ type: BootstrapType.Welcome, network: this.o.network, address: this.o.address }));
+    const stunPort = this.stunPort ?? this.o.stunPort;
+    ws.send(encodeBootstrap({ type: BootstrapType.Welcome, network: this.o.network, address: this.o.address, ...(stunPort ? { stunPort } : {}) }));
   }
 
   private fail(ws: WebSocket, message: string): void {

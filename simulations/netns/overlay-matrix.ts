@@ -53,7 +53,11 @@ export interface OverlayMatrixOptions {
    * exercises churn (every pair's nodes join and leave through it).
    */
   freshBootstrap: boolean;
-  /** ICE servers of every node: STUN + TURN of the harness by default; STUN only to test relay edges. */
+  /**
+   * ICE servers (`--ice`) of every node. Default none: zero configuration, as a user runs it (the
+   * bootstrap node's built-in STUN server is learned from its WELCOME). The harness's coturn
+   * (STUN, or STUN + TURN) for comparisons.
+   */
   iceServers?: string[];
   /** How long to wait for a link to the peer after the traffic burst. */
   linkWaitMs: number;
@@ -83,7 +87,7 @@ export class OverlayMatrix {
 
   private args(state: string, bind: string, extra: string[]): string[] {
     const a = [harnessScript('overlay-vnet-node'), state, 'matrixnet', join(this.dir, 'secret'), this.o.subnet, '9000', bind, ...extra];
-    for (const url of this.o.iceServers ?? this.h.turn.iceServers) a.push('--ice', url);
+    for (const url of this.o.iceServers ?? []) a.push('--ice', url);
     return a;
   }
 

@@ -24,7 +24,10 @@ async function main() {
   const vnet = virtualNetworkService({ subnet: subnet!, mtu: Number(mtu) });
   const say = (line: string) => process.stdout.write(`overlay: ${line}\n`);
   const parsed = Subnet.parse(subnet!);
-  const daemon = new OverlayDaemon(config, { services: [vnet], say, log: () => undefined, dropCandidate: (c) => candidateOnSubnet(c, parsed) });
+  // Trace switch: OVERLAY_NODE_LOG=1 prints the daemon's diagnostic lines too, with milliseconds since start.
+  const t0 = performance.now();
+  const log = process.env.OVERLAY_NODE_LOG === '1' ? (line: string) => process.stdout.write(`log ${Math.round(performance.now() - t0)} ${line}\n`) : () => undefined;
+  const daemon = new OverlayDaemon(config, { services: [vnet], say, log, dropCandidate: (c) => candidateOnSubnet(c, parsed) });
   process.on('SIGTERM', () => {
     void daemon.stop().then(() => {
       process.stdout.write('LEFT\n');

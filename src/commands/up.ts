@@ -38,6 +38,11 @@ const spec = {
   mtu: { value: true },
   'no-vnet': {},
   metrics: { value: true },
+  'no-stun': {},
+  'stun-port': { value: true },
+  'relay-tunnels': { value: true },
+  'relay-rate': { value: true },
+  'relay-burst': { value: true },
   verbose: {},
 } as const;
 
@@ -86,6 +91,13 @@ function checkTunAvailable(): void {
   }
 }
 
+/** A decimal option (e.g. MiB/s); range checks are the config's. */
+function numberOption(v: unknown, name: string, key: string): Record<string, number> {
+  if (v === undefined) return {};
+  if (typeof v !== 'string' || !/^\d+(\.\d+)?$/.test(v)) throw new CliError(`bad ${name} '${String(v)}' (want a number)`);
+  return { [key]: Number(v) };
+}
+
 /** After a clean stop, the process gets this long to exit on its own before it is made to. */
 const EXIT_GRACE_MS = 3_000;
 
@@ -95,6 +107,7 @@ export const command: Command = {
                   [--state DIR] [--ice URL ...] [--bind-address IP] [--port-range LOW-HIGH] [--relay-only]
                   [--dial-timeout S] [--near-per-side N] [--far-links N] [--verbose]
                   [--subnet CIDR] [--vip A.B.C.D] [--tun NAME] [--mtu N] [--no-vnet] [--metrics [ADDR:]PORT]
+                  [--no-stun | --stun-port PORT] [--relay-tunnels N] [--relay-rate MIB] [--relay-burst MIB]
 
 Runs a node of the virtual network NAME in the foreground. With --bootstrap it joins through that
 member's bootstrap endpoint; without, it founds the network and waits for members. It prints its
@@ -111,6 +124,9 @@ options:
                        A peer without the right secret never gets a link.
   --listen PORT        offer a bootstrap endpoint (WebSocket) on PORT (0: any free port)
   --listen-host HOST   address for the bootstrap endpoint (default 0.0.0.0)
+  --stun-port PORT     with --listen, the built-in STUN server's UDP port (default: the --listen port).
+                       Joiners learn it from the endpoint and link directly across NATs without --ice
+  --no-stun            with --listen, run no STUN server
   --state DIR          state directory: identity key, secret, control socket
                        (default ${DEFAULT_STATE_ROOT}/NAME)
   --ice URL            STUN/TURN server: stun:HOST:PORT or turn:USER:PASS@HOST:PORT; repeatable
@@ -127,6 +143,9 @@ options:
   --no-vnet            run the overlay only: no TUN, no virtual IP (no root needed)
   --metrics [ADDR:]PORT  serve Prometheus metrics (the counters of \`overlay status --json\`) at
                        http://ADDR:PORT/metrics; ADDR defaults to 127.0.0.1 (this machine only)
+  --relay-tunnels N    relay edges this node carries for others at once (default 32; 0: none)
+  --relay-rate MIB     bytes per second per relay edge carried, in MiB/s (default 8, i.e. 64 Mbit/s)
+  --relay-burst MIB    burst allowance per relay edge carried, in MiB (default 1)
   --verbose            log link and overlay events to stderr
 
 Before it joins or writes anything it checks the TUN name, the ports, the state directory and the
@@ -175,6 +194,11 @@ examples:
         dialTimeoutMs: intOption(args, 'dial-timeout', 20, 1, 600) * 1000,
         nearPerSide: args.options['near-per-side'] === undefined ? undefined : intOption(args, 'near-per-side', 3, 2, 16),
         farLinks: args.options['far-links'] === undefined ? undefined : intOption(args, 'far-links', 0, 0, 64),
+        stun: args.options['no-stun'] !== true,
+        ...(args.options['stun-port'] !== undefined ? { stunPort: intOption(args, 'stun-port', 0, 1, 65535) } : {}),
+        ...(args.options['relay-tunnels'] !== undefined ? { relayTunnels: intOption(args, 'relay-tunnels', 32, 0, 1024) } : {}),
+        ...numberOption(args.options['relay-rate'], '--relay-rate', 'relayRateMiB'),
+        ...numberOption(args.options['relay-burst'], '--relay-burst', 'relayBurstMiB'),
       });
     } catch (err) {
       if (err instanceof ConfigError) throw new CliError(err.message);

@@ -18,7 +18,7 @@ test.serial('overlay nodes get distinct vIPs, ping across a NAT, and a leaving n
   writeFileSync(join(dir, 'secret'), randomBytes(32));
   h = await createHarness(['none', 'eim', 'eim'], 'o');
   const start = (i: number, state: string, extra: string[]) =>
-    h!.topo.spawn(i, process.execPath, [harnessScript('overlay-vnet-node'), join(dir, state), 'testnet', join(dir, 'secret'), '10.128.0.0/16', '1400', h!.topo.node(i).lanIp, ...extra, '--ice', h!.turn.stunUrl]);
+    h!.topo.spawn(i, process.execPath, [harnessScript('overlay-vnet-node'), join(dir, state), 'testnet', join(dir, 'secret'), '10.128.0.0/16', '1400', h!.topo.node(i).lanIp, ...extra]);
   const boot = ['--bootstrap', `ws://${h.topo.node(0).lanIp}:7000`];
   const a = start(0, 'a', ['--listen', '7000']);
   const vipA = (await a.waitFor(/VNET up (\S+)/, 60_000))[1]!;

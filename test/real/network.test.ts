@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { startProc, type Proc } from '../../simulations/harness/proc.js';
+import { eventually } from '../../simulations/harness/eventually.js';
 import { BIN, cli } from './cli-process.js';
 
 const NETWORK = 'realnet';
@@ -31,18 +32,6 @@ async function status(dir: string): Promise<StatusJson> {
   const r = await cli(['status', '--json', '--state', dir]);
   if (r.code !== 0) throw new Error(`status failed (${r.code}): ${r.stderr}`);
   return JSON.parse(r.stdout) as StatusJson;
-}
-
-/** Polls until `check` passes (returns undefined) or the deadline; returns the last complaint. */
-async function eventually(check: () => Promise<string | undefined>, timeoutMs: number): Promise<string | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  let last: string | undefined = 'never checked';
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last === undefined) return undefined;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  return last;
 }
 
 test('seven node processes join over WebRTC on loopback, form the ring, route, share the DHT; an intruder is refused', async (t) => {

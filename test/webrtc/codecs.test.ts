@@ -41,6 +41,7 @@ test('signal decoder rejects listed attack inputs', (t) => {
 test('bootstrap codec round-trips every message', (t) => {
   const msgs: BootstrapMessage[] = [
     { type: BootstrapType.Welcome, network: 'net-1', address: (1n << 159n) + 5n },
+    { type: BootstrapType.Welcome, network: 'net-1', address: 9n, stunPort: 7000 },
     { type: BootstrapType.Hello, network: 'n', address: 0n },
     { type: BootstrapType.Signal, payload: Uint8Array.of(1, 2, 3) },
     { type: BootstrapType.Error, message: 'nope ✗' },
@@ -65,6 +66,9 @@ test('bootstrap decoder rejects listed attack inputs', (t) => {
     ['hello no name', Uint8Array.of(1, 2)],
     ['hello zero-length name', Uint8Array.of(1, 2, 0, ...new Uint8Array(20))],
     ['hello short address', Uint8Array.of(1, 2, 1, 65, ...new Uint8Array(19))],
+    ['hello with a STUN port (only WELCOME has one)', Uint8Array.of(1, 2, 1, 65, ...new Uint8Array(20), 0x1b, 0x58)],
+    ['welcome with STUN port 0', Uint8Array.of(1, 1, 1, 65, ...new Uint8Array(20), 0, 0)],
+    ['welcome with one trailing byte', Uint8Array.of(1, 1, 1, 65, ...new Uint8Array(20), 7)],
     ['error length mismatch', Uint8Array.of(1, 4, 0, 5, 65)],
     ['oversized frame', new Uint8Array(40_000).fill(1)],
   ];
@@ -73,7 +77,7 @@ test('bootstrap decoder rejects listed attack inputs', (t) => {
 
 test('fuzz: signal and bootstrap decoders return a value or throw their own error', (t) => {
   const sig = encodeSignal({ type: SignalType.Candidate, session, mid: '0', candidate: 'candidate' });
-  const boot = encodeBootstrap({ type: BootstrapType.Hello, network: 'net', address: 77n });
+  const boot = encodeBootstrap({ type: BootstrapType.Welcome, network: 'net', address: 77n, stunPort: 3478 });
   const mutate = (seed: Uint8Array) =>
     fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.nat({ max: 4 })).map(([i, v, cut]) => {
       const b = seed.slice(0, Math.max(0, seed.length - cut));

@@ -21,6 +21,8 @@ import { validateIceUrl } from './ice-config.js';
 
 export const DEFAULT_DIAL_TIMEOUT_MS = 20_000; // ICE with a TURN fallback plus DTLS and the handshake
 export const DEFAULT_MAX_PENDING_INCOMING = 64;
+/** STUN servers learned from members (bootstrap WELCOME, DHT) kept at most; the first one is used. */
+export const MAX_LEARNED_STUN_SERVERS = 4;
 /**
  * With a TURN server configured, the first (policy 'all') attempt gets this share of the dial
  * timeout; if ICE fails or times out, the rest goes to one TURN-only attempt.
@@ -85,6 +87,8 @@ export class WebRtcConnector implements Connector {
   readonly counters: Record<ConnectorCounter, number>;
   private readonly netKey: Uint8Array;
   private readonly rtcConfig: RtcConfig;
+  private readonly configuredIceServers: string[];
+  private readonly learnedStun: string[] = [];
   private readonly hasTurn: boolean;
   private readonly dials = new Map<string, { session: PeerSession; remote: RingAddress }>();
   private readonly incoming = new Map<string, PeerSession>();
@@ -100,6 +104,7 @@ export class WebRtcConnector implements Connector {
     this.netKey = networkKey(o.secret, o.network);
     this.log = o.log ?? (() => {});
     const iceServers = (o.iceServers ?? []).map(validateIceUrl);
+    this.configuredIceServers = iceServers;
     this.rtcConfig = { iceServers, iceTransportPolicy: o.iceTransportPolicy ?? 'all' };
     this.hasTurn = iceServers.some((u) => u.startsWith('turn'));
     if (o.bindAddress) this.rtcConfig.bindAddress = o.bindAddress;
@@ -107,6 +112,32 @@ export class WebRtcConnector implements Connector {
       this.rtcConfig.portRangeBegin = o.portRange.begin;
       this.rtcConfig.portRangeEnd = o.portRange.end;
     }
+  }
+
+  /**
+   * A member's built-in STUN server (`stun:HOST:PORT`), learned at run time. Sessions created from
+   * now on use the preferred one, unless STUN servers were configured (the user's choice stands).
+   * Only one is handed to ICE: libdatachannel's libjuice backend uses a single STUN server, picked at
+   * random among those given, so an unreachable one would cost the server-reflexive candidate.
+   * `preferred` (the bootstrap endpoint we just reached) goes first; others queue behind, bounded.
+   */
+  learnStunServer(url: string, preferred = false): boolean {
+    validateIceUrl(url);
+    if (!url.startsWith('stun:')) return false;
+    const at = this.learnedStun.indexOf(url);
+    if (at >= 0 && !(preferred && at > 0)) return false;
+    if (at >= 0) this.learnedStun.splice(at, 1);
+    if (preferred) this.learnedStun.unshift(url);
+    else this.learnedStun.push(url);
+    this.learnedStun.length = Math.min(this.learnedStun.length, MAX_LEARNED_STUN_SERVERS);
+    const configuredStun = this.configuredIceServers.some((u) => u.startsWith('stun'));
+    this.rtcConfig.iceServers = configuredStun ? this.configuredIceServers : [this.learnedStun[0]!, ...this.configuredIceServers];
+    return true;
+  }
+
+  /** The ICE servers new sessions use (configured and learned). */
+  iceServers(): string[] {
+    return (this.rtcConfig.iceServers ?? []).map(String);
   }
 
   /** Links currently open (for status). */

@@ -1,0 +1,77 @@
+// How nodes find members' built-in STUN servers, with real `overlay up` processes on loopback
+// (--bind-address 127.0.0.1: no packet leaves loopback): from the WELCOME of the bootstrap endpoint
+// they join through, and from the DHT for servers of other members. A founder started with
+// --no-stun offers none; a member with --listen runs one and advertises it.
+import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execFile } from 'node:child_process';
+import { startProc, type Proc } from '../../simulations/harness/proc.js';
+import { eventually } from '../../simulations/harness/eventually.js';
+
+const BIN = fileURLToPath(new URL('../../../bin/overlay.js', import.meta.url));
+
+interface Status {
+  iceServers: string[];
+  stun?: { port: number; counters: Record<string, number> };
+  stunDirectory?: Record<string, number>;
+}
+
+function status(dir: string): Promise<Status | undefined> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, 'status', '--json', '--state', dir], { timeout: 20_000 }, (err, stdout) => resolve(err ? undefined : (JSON.parse(stdout) as Status)));
+  });
+}
+
+test('a joiner uses its bootstrap endpoint\'s STUN server (WELCOME); another learns a member\'s server from the DHT', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'overlay-stun-'));
+  const procs: Proc[] = [];
+  t.teardown(async () => {
+    await Promise.all(procs.map((p) => p.kill(3000)));
+    rmSync(root, { recursive: true, force: true });
+  });
+  const dir = (n: string) => join(root, n);
+  const up = (name: string, extra: string[]) => {
+    const p = startProc(process.execPath, [BIN, 'up', '--no-vnet', '--network', 'stunnet', '--state', dir(name), '--bind-address', '127.0.0.1', '--dial-timeout', '10', '--verbose', ...extra]);
+    procs.push(p);
+    return p;
+  };
+  const a = up('a', ['--listen', '0', '--listen-host', '127.0.0.1', '--no-stun']);
+  const portA = (await a.waitFor(/bootstrap endpoint listening on 127\.0\.0\.1:(\d+)/, 15_000))[1]!;
+  await a.waitFor(/founded network/, 15_000);
+  t.notRegex(a.output(), /STUN server on/);
+  const secret = ['--secret', join(dir('a'), 'secret')];
+
+  // b joins through a (no STUN there) and runs its own STUN server beside its bootstrap endpoint.
+  const b = up('b', [...secret, '--bootstrap', `ws://127.0.0.1:${portA}`, '--listen', '0', '--listen-host', '127.0.0.1']);
+  const stunB = (await b.waitFor(/STUN server on udp 127\.0\.0\.1:(\d+)/, 15_000))[1]!;
+  const portB = (await b.waitFor(/bootstrap endpoint listening on 127\.0\.0\.1:(\d+)/, 15_000))[1]!;
+  await b.waitFor(/joined network/, 30_000);
+  t.is(stunB, portB, 'the STUN server takes the bootstrap endpoint\'s port number (UDP) by default');
+  t.is(
+    await eventually(async () => ((await status(dir('b')))?.stunDirectory?.adverts_published ?? 0) >= 1 ? undefined : 'b has not advertised its STUN server yet', 30_000),
+    undefined,
+  );
+
+  // c joins through b: b's WELCOME names its STUN port, and c's ICE uses it (b answers c's requests).
+  const c = up('c', [...secret, '--bootstrap', `ws://127.0.0.1:${portB}`]);
+  await c.waitFor(/joined network/, 30_000);
+  t.regex(c.output(), new RegExp(`using the STUN server of the bootstrap endpoint: stun:127\\.0\\.0\\.1:${stunB}`));
+  t.is((await status(dir('c')))?.iceServers[0], `stun:127.0.0.1:${stunB}`);
+  t.true(((await status(dir('b')))?.stun?.counters.answered ?? 0) >= 1, 'b\'s STUN server answered binding requests');
+
+  // d joins through a, which runs no STUN server: d learns b's from the DHT.
+  const d = up('d', [...secret, '--bootstrap', `ws://127.0.0.1:${portA}`]);
+  await d.waitFor(/joined network/, 30_000);
+  t.notRegex(d.output(), /using the STUN server of the bootstrap endpoint/);
+  t.is(
+    await eventually(async () => {
+      const s = await status(dir('d'));
+      return s?.iceServers.includes(`stun:127.0.0.1:${stunB}`) ? undefined : `d's ICE servers: ${JSON.stringify(s?.iceServers)}`;
+    }, 30_000),
+    undefined,
+  );
+  t.regex(d.output(), new RegExp(`learned the STUN server stun:127\\.0\\.0\\.1:${stunB} from the overlay`));
+});
