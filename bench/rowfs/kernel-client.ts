@@ -77,6 +77,7 @@ function initScript(modules: string[], sides: Side[]): string {
     const root = `/mnt/${s.tag}/${VM_DIR}`;
     lines.push(
       `echo "VMB begin ${s.tag}"`,
+      'sleep 2', // the host samples the server's CPU and counters before the workloads start
       `mkdir ${root}/work/meta || fail "mkdir ${s.tag}"`,
       `fsbench meta ${root}/work/meta ${VM_META_FILES} || fail "meta ${s.tag}"`,
       `echo "VMB step ${s.tag} meta"`,
