@@ -42,13 +42,18 @@ async function usage(): Promise<string> {
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (name === '--help' || name === '-h' || name === 'help') {
     console.log(await usage());
-    return name ? 0 : 2;
+    return 0;
+  }
+  // A mistake is one line (the full usage is one --help away).
+  if (!name) {
+    console.error(`overlay: no command given; commands: ${COMMANDS.join(', ')} (overlay --help)`);
+    return 2;
   }
   const cmd = await loadCommand(name);
   if (!cmd) {
-    console.error(`overlay: unknown command '${name}'\n\n${await usage()}`);
+    console.error(`overlay: unknown command '${name.slice(0, 100)}'; commands: ${COMMANDS.join(', ')} (overlay --help)`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {

@@ -2,6 +2,7 @@
 // ConfigError naming the option and the fix, before any socket is opened.
 import { chmodSync, closeSync, constants, existsSync, fstatSync, openSync, readSync, renameSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { validateIceUrl, IceConfigError } from '../overlay/link/webrtc/ice-config.js';
 import { parseBootstrapUrl, BootstrapError } from '../overlay/bootstrap/errors.js';
@@ -182,8 +183,11 @@ export function resolveNodeConfig(input: NodeConfigInput): NodeConfig {
     throw new ConfigError('invalid', `bad --listen port '${input.listenPort}'`);
   }
   if (input.listenHost !== undefined && input.listenPort === undefined) throw new ConfigError('invalid', '--listen-host needs --listen PORT');
-  if (input.bindAddress !== undefined && !/^[0-9.]+$|^[0-9a-fA-F:]+$/.test(input.bindAddress)) {
+  if (input.bindAddress !== undefined && isIP(input.bindAddress) === 0) {
     throw new ConfigError('invalid', `bad --bind-address '${input.bindAddress}' (want an IP address)`);
+  }
+  if (input.listenHost !== undefined && isIP(input.listenHost) === 0) {
+    throw new ConfigError('invalid', `bad --listen-host '${input.listenHost}' (want an IP address)`);
   }
 
   if (input.stunPort !== undefined) {

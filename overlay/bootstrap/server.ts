@@ -3,6 +3,10 @@
 // then the two exchange connector signalling (SIGNAL) until the WebRTC link is up; the link handshake,
 // not this endpoint, decides whether the newcomer is a member. Afterwards the newcomer signals over
 // the overlay. Every connection has a bounded life; a bad frame gets an ERROR and a close, never a crash.
+// Connections are bounded in total and per source address; at the total bound a newcomer takes the
+// place of the oldest connection of the address holding the most (if it holds more than one), else
+// of the connection silent longest (at least evictIdleAfterMs): a flood from a few addresses, or of
+// clients that say HELLO and wait, cannot keep joiners out for as long as it lasts.
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { Clock, Timer } from '../../lib/clock.js';
 import type { Connector } from '../link/link.js';
@@ -20,6 +24,10 @@ import { BootstrapError } from './errors.js';
 export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
 export const DEFAULT_SESSION_LIFETIME_MS = 60_000; // enough for ICE + DTLS + handshake with TURN
 export const DEFAULT_MAX_CLIENTS = 64;
+/** A joiner needs one connection at a time; a few more cover joiners behind one NAT. */
+export const DEFAULT_MAX_CLIENTS_PER_ADDRESS = 4;
+/** A joiner's signalling comes in bursts (offer, candidates) seconds apart; one silent this long may give way when full. */
+export const DEFAULT_EVICT_IDLE_AFTER_MS = 10_000;
 /** WebSocket close code 1008: policy violation (RFC 6455 section 7.4.1). */
 const CLOSE_POLICY = 1008;
 
@@ -33,6 +41,10 @@ export interface BootstrapServerOptions {
   helloTimeoutMs?: number;
   sessionLifetimeMs?: number;
   maxClients?: number;
+  /** Connections at once from one source address (more are refused). */
+  maxClientsPerAddress?: number;
+  /** At the total bound, a connection silent this long may be closed for a newcomer. */
+  evictIdleAfterMs?: number;
   log?: (line: string) => void;
   /** The UDP port of our STUN server, announced in WELCOME (or later: setStunPort). */
   stunPort?: number;
@@ -41,8 +53,10 @@ export interface BootstrapServerOptions {
 }
 
 export class BootstrapServer {
-  readonly counters = { clients: 0, bad_frames: 0, network_mismatch: 0, rejected_full: 0 };
-  private readonly clients = new Set<WebSocket>();
+  readonly counters = { clients: 0, bad_frames: 0, network_mismatch: 0, rejected_full: 0, rejected_per_address: 0, evicted: 0 };
+  /** Open connections in arrival order, with their source address and when they last sent a frame. */
+  private readonly clients = new Map<WebSocket, { address: string; lastFrameAt: number }>();
+  private readonly perAddress = new Map<string, number>();
   private readonly log: (line: string) => void;
   private stunPort: number | undefined;
 
@@ -51,7 +65,7 @@ export class BootstrapServer {
     private readonly o: BootstrapServerOptions,
   ) {
     this.log = o.log ?? (() => {});
-    wss.on('connection', (ws, req) => this.accept(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`));
+    wss.on('connection', (ws, req) => this.accept(ws, req.socket.remoteAddress ?? '?', `${req.socket.remoteAddress}:${req.socket.remotePort}`));
   }
 
   /** Starts listening; rejects with BootstrapError('listen') if the port cannot be bound. */
@@ -90,24 +104,35 @@ export class BootstrapServer {
 
   /** Stops listening and closes every client connection. */
   close(): Promise<void> {
-    for (const ws of this.clients) ws.terminate();
+    for (const ws of this.clients.keys()) ws.terminate();
     this.clients.clear();
+    this.perAddress.clear();
     return new Promise((resolve) => this.wss.close(() => resolve()));
   }
 
-  private accept(ws: WebSocket, peer: string): void {
-    if (this.clients.size >= (this.o.maxClients ?? DEFAULT_MAX_CLIENTS)) {
+  private accept(ws: WebSocket, address: string, peer: string): void {
+    if ((this.perAddress.get(address) ?? 0) >= (this.o.maxClientsPerAddress ?? DEFAULT_MAX_CLIENTS_PER_ADDRESS)) {
+      this.counters.rejected_per_address++;
+      this.fail(ws, 'too many connections from your address, try again later');
+      return;
+    }
+    if (this.clients.size >= (this.o.maxClients ?? DEFAULT_MAX_CLIENTS) && !this.evictForNewcomer(address)) {
       this.counters.rejected_full++;
       this.fail(ws, 'bootstrap endpoint busy, try again later');
       return;
     }
     this.counters.clients++;
-    this.clients.add(ws);
+    const entry = { address, lastFrameAt: this.o.clock.now() };
+    this.clients.set(ws, entry);
+    this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
     let client: RingAddress | undefined;
     const timers: Timer[] = [];
+    let ended = false;
     const end = () => {
+      if (ended) return;
+      ended = true;
       for (const t of timers) t.cancel();
-      this.clients.delete(ws);
+      this.forget(ws);
     };
     timers.push(this.o.clock.setTimeout(() => client === undefined && this.fail(ws, 'no HELLO in time'), this.o.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS));
     timers.push(this.o.clock.setTimeout(() => ws.close(1000, 'session lifetime over'), this.o.sessionLifetimeMs ?? DEFAULT_SESSION_LIFETIME_MS));
@@ -122,6 +147,7 @@ export class BootstrapServer {
       ws.send(encodeBootstrap({ type: BootstrapType.Signal, payload }));
     };
     ws.on('message', (data: RawData, isBinary: boolean) => {
+      entry.lastFrameAt = this.o.clock.now();
       if (!isBinary) return this.fail(ws, 'binary frames only');
       let msg;
       try {
@@ -163,6 +189,54 @@ export class BootstrapServer {
     });
     const stunPort = this.stunPort ?? this.o.stunPort;
     ws.send(encodeBootstrap({ type: BootstrapType.Welcome, network: this.o.network, address: this.o.address, ...(stunPort ? { stunPort } : {}) }));
+  }
+
+  /** Drops `ws` from the tables (at most once). */
+  private forget(ws: WebSocket): void {
+    const address = this.clients.get(ws)?.address;
+    if (address === undefined) return;
+    this.clients.delete(ws);
+    const n = (this.perAddress.get(address) ?? 1) - 1;
+    if (n > 0) this.perAddress.set(address, n);
+    else this.perAddress.delete(address);
+  }
+
+  /**
+   * At the total bound: closes the oldest connection of the address holding the most, when it holds
+   * more than the newcomer's would after joining; else the connection silent longest, if silent at
+   * least evictIdleAfterMs. False when nobody should give way.
+   */
+  private evictForNewcomer(address: string): boolean {
+    let crowded: string | undefined;
+    let most = (this.perAddress.get(address) ?? 0) + 1;
+    for (const [a, n] of this.perAddress) {
+      if (n > most) {
+        crowded = a;
+        most = n;
+      }
+    }
+    let victim: WebSocket | undefined;
+    if (crowded !== undefined) {
+      for (const [ws, c] of this.clients) {
+        if (c.address === crowded) {
+          victim = ws;
+          break;
+        }
+      }
+    } else {
+      let silentSince = this.o.clock.now() - (this.o.evictIdleAfterMs ?? DEFAULT_EVICT_IDLE_AFTER_MS);
+      for (const [ws, c] of this.clients) {
+        if (c.lastFrameAt <= silentSince) {
+          victim = ws;
+          silentSince = c.lastFrameAt;
+        }
+      }
+    }
+    if (!victim) return false;
+    this.counters.evicted++;
+    this.forget(victim);
+    this.fail(victim, 'bootstrap endpoint busy: closed for a newcomer');
+    return true;
   }
 
   private fail(ws: WebSocket, message: string): void {

@@ -1,5 +1,6 @@
 // The contract every `overlay <name>` subcommand implements, plus the small argument parser they share.
 import { unlinkSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import { StateLockError, takeStateLock, type StateLock } from '../state-lock.js';
 import { makeDirectory } from '../../lib/make-directory.js';
@@ -36,7 +37,10 @@ export interface ParsedArgs {
   positionals: string[];
 }
 
-/** Parses `argv` against `spec`; unknown options and missing values are CliErrors, never guesses. */
+/**
+ * Parses `argv` against `spec`; unknown options, missing values and an option given twice (unless
+ * it repeats) are CliErrors, never guesses: `--network a --network b` used to take b silently.
+ */
 export function parseArgs(argv: string[], spec: Record<string, OptionSpec>): ParsedArgs {
   const options: ParsedArgs['options'] = {};
   const positionals: string[] = [];
@@ -67,21 +71,32 @@ export function parseArgs(argv: string[], spec: Record<string, OptionSpec>): Par
       list.push(String(value));
       options[name] = list;
     } else {
+      if (options[name] !== undefined) throw new CliError(`option --${name} given more than once`);
       options[name] = value;
     }
   }
   return { options, positionals };
 }
 
-/** Reads an integer option within [min, max], or the default. */
+/**
+ * Reads an integer option within [min, max], or the default. Plain decimal digits only: Number()
+ * also takes '1e3', '0x50', ' 7' and '' (= 0), which `--listen 1e3` was.
+ */
 export function intOption(args: ParsedArgs, name: string, dflt: number, min: number, max: number): number {
   const raw = args.options[name];
   if (raw === undefined) return dflt;
-  const n = Number(raw);
+  const n = typeof raw === 'string' && /^-?\d{1,16}$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isInteger(n) || n < min || n > max) {
     throw new CliError(`--${name} must be an integer in ${min}..${max}, got '${String(raw)}'`);
   }
   return n;
+}
+
+/** Reads an IP address option (IPv4 dotted quad or IPv6), or the default: `999.0.0.1` is refused here, not by a socket later. */
+export function addressOption(args: ParsedArgs, name: string, dflt?: string): string | undefined {
+  const raw = stringOption(args, name, dflt);
+  if (raw !== undefined && isIP(raw) === 0) throw new CliError(`--${name} must be an IP address, got '${raw}'`);
+  return raw;
 }
 
 /** Reads a string option, or the default (undefined when no default). */

@@ -2,7 +2,7 @@
 // `overlay up` runs on this machine (its control socket): the registry lives in the overlay's DHT,
 // servers and mounts reach each other on their virtual IPs. publish/serve/mount run until stopped
 // (SIGINT/SIGTERM); ls/gc/unpublish answer and exit.
-import { CliError, intOption, parseArgs, stringOption, type Command, type ParsedArgs } from './command.js';
+import { CliError, addressOption, intOption, parseArgs, stringOption, type Command, type ParsedArgs } from './command.js';
 import { nodeSocket, targetHelp, targetSpec } from './target.js';
 import { parseRemote } from './rowfs.js';
 
@@ -173,7 +173,7 @@ export const command: Command = {
           version: a.options.version === undefined ? undefined : versionAt(stringOption(a, 'version')),
           nfsPort: intOption(a, 'listen', 0, 0, 65535),
           mountPort: a.options['mount-port'] === undefined ? undefined : intOption(a, 'mount-port', 0, 1, 65535),
-          host: stringOption(a, 'host', '127.0.0.1')!,
+          host: addressOption(a, 'host', '127.0.0.1')!,
           shadow: stringOption(a, 'shadow'),
           store: stringOption(a, 'store'),
           stallMs: a.options['stall-ms'] === undefined ? undefined : intOption(a, 'stall-ms', 5000, 1000, 60_000),

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import { CliError, checkWritableDirectory, intOption, lockStateDir, parseArgs, stringOption, type Command, type ParsedArgs } from './command.js';
+import { CliError, addressOption, checkWritableDirectory, intOption, lockStateDir, parseArgs, stringOption, type Command, type ParsedArgs } from './command.js';
 
 const HELP = `usage: overlay rowfs --main HOST:PATH --shadow DIR|HOST:PATH --listen PORT [options]
        overlay rowfs --stats [--state DIR | --main HOST:PATH | --control PORT] [--json]
@@ -118,6 +118,7 @@ export const command: Command = {
     if (!shadowArg) throw new CliError('--shadow DIR|HOST:PATH is required');
     if (a.options.listen === undefined) throw new CliError('--listen PORT is required');
     const listen = intOption(a, 'listen', 0, 0, 65535);
+    const listenHost = addressOption(a, 'host') ?? '0.0.0.0';
     const shadow = /^(\[[^\]]+\]|[^:/]+):\//.test(shadowArg)
       ? { ...parseRemote('shadow', shadowArg), nfsPort: optPort(a, 'shadow-nfs-port'), mountPort: optPort(a, 'shadow-mount-port') }
       : { dir: resolve(shadowArg) };
@@ -149,7 +150,7 @@ export const command: Command = {
         shadow,
         stateDir,
         cacheDir: cacheDir === undefined ? undefined : cacheDir === null ? null : resolve(cacheDir),
-        listenHost: stringOption(a, 'host') ?? '0.0.0.0',
+        listenHost,
         nfsPort: listen,
         mountPort: optPort(a, 'mount-port'),
         blockSizeBytes: blockSize,

@@ -9,6 +9,7 @@ import test from 'ava';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BootLink, lastStats, until } from '../../simulations/harness/boot-link.js';
+import { spoofedDeclineScript } from '../../bench/hostile/spoofed-declines.js';
 
 const SUBNET = '10.77.41';
 const RANGE_FIRST = 50;
@@ -20,32 +21,6 @@ case "$1" in
   bound|renew) ip addr flush dev "$interface"; ip addr add "$ip/24" dev "$interface" ;;
   deconfig|nak) ip addr flush dev "$interface" ;;
 esac`;
-
-/** Sends SPOOFED DECLINEs, each from its own made-up hardware address, for every address of the range in turn. */
-const attacker = `
-import { createSocket } from 'node:dgram';
-import { encodeDhcp } from '${new URL('../../dhcp/server/dhcp-packet.js', import.meta.url).href}';
-const ip = (s) => Uint8Array.from(s.split('.').map(Number));
-const s = createSocket('udp4');
-s.bind(0, () => {
-  s.setBroadcast(true);
-  let i = 0;
-  const next = () => {
-    if (i >= ${SPOOFED}) return s.close();
-    const chaddr = Uint8Array.of(0x02, 0xba, 0xd0, 0, i >> 8, i & 0xff);
-    const options = new Map([
-      [53, Uint8Array.of(4)],
-      [54, ip('${SUBNET}.1')],
-      [50, ip('${SUBNET}.' + (${RANGE_FIRST} + (i % ${RANGE_ADDRESSES})))],
-      [61, Uint8Array.of(1, ...chaddr)],
-    ]);
-    const packet = { op: 1, htype: 1, hlen: 6, hops: 0, xid: 0x5000 + i, secs: 0, flags: 0, ciaddr: '0.0.0.0',
-      yiaddr: '0.0.0.0', siaddr: '0.0.0.0', giaddr: '0.0.0.0', chaddr, sname: '', file: '', options };
-    i++;
-    s.send(encodeDhcp(packet), 67, '${SUBNET}.255', () => setTimeout(next, i % 20 ? 0 : 30));
-  };
-  next();
-});`;
 
 function readLog(path: string): string {
   return existsSync(path) ? readFileSync(path, 'utf8') : '';
@@ -69,6 +44,7 @@ test('100 spoofed DECLINEs take no address: the holder renews, a newcomer gets o
   await until('victim bound', 15_000, () => readLog(log).includes(`bound ${SUBNET}.${RANGE_FIRST}`));
 
   await intruder.ns.exec('ip', ['addr', 'add', `${SUBNET}.9/24`, 'dev', intruder.ifname]);
+  const attacker = spoofedDeclineScript({ subnet: SUBNET, rangeFirst: RANGE_FIRST, rangeAddresses: RANGE_ADDRESSES, count: SPOOFED });
   const a = link.start(intruder.ns, 'node', ['--input-type=module', '-e', attacker]);
   t.is(await a.exited, 0, a.output());
   const stats = await until('DECLINEs counted', 10_000, () => {

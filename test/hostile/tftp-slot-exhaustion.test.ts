@@ -7,7 +7,8 @@
 // All on loopback; attackers use source addresses 127.0.0.2 and up.
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket } from 'node:dgram';
+import { attackerAddress, silentReader } from '../../bench/hostile/silent-tftp-readers.js';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,17 +39,10 @@ async function serve(t: ExecutionContext, extra: Partial<TftpServerOptions> = {}
   return { server, work, port: server.port, maxActive: () => maxActive };
 }
 
-/** `n`-th attacker source address: 127.0.0.2, 127.0.0.3, ... */
-const attackerAddress = (n: number) => `127.0.${(n + 2) >> 8}.${(n + 2) & 255}`;
-
-/** A socket on `address` that sends an RRQ for `f` with timeout=255 and never acknowledges. */
-async function silentReader(t: ExecutionContext, port: number, address: string, replies?: Array<ReturnType<typeof decodeTftp>>): Promise<Socket> {
-  const s = createSocket('udp4');
+/** A silent reader that the test closes at teardown. */
+async function silent(t: ExecutionContext, port: number, address: string, replies?: Array<ReturnType<typeof decodeTftp>>): Promise<void> {
+  const s = await silentReader(port, address, 'f', replies ? (m) => replies.push(decodeTftp(m)) : undefined);
   t.teardown(() => s.close());
-  if (replies) s.on('message', (m) => replies.push(decodeTftp(m)));
-  await new Promise<void>((r) => s.bind(0, address, r));
-  s.send(encodeTftp({ op: 'RRQ', filename: 'f', mode: 'octet', options: new Map([['timeout', '255'], ['tsize', '0'], ['blksize', '1468']]) }), port, '127.0.0.1');
-  return s;
 }
 
 /** A legitimate tftp-hpa get from 127.0.0.1; true when the file arrived intact. */
@@ -60,7 +54,7 @@ async function legitimateGet(work: string, port: number, n: number): Promise<boo
 
 test.serial('300 unacknowledged RRQs (timeout=255) from 300 addresses: never above the cap, tftp-hpa still gets its file', async (t) => {
   const { server, work, port, maxActive } = await serve(t);
-  for (let i = 0; i < 300; i++) await silentReader(t, port, attackerAddress(i));
+  for (let i = 0; i < 300; i++) await silent(t, port, attackerAddress(i));
   await sleep(200);
   t.true(server.counters.active <= 256, `active ${server.counters.active}`);
   for (let i = 0; i < 5; i++) t.true(await legitimateGet(work, port, i), `legitimate get ${i} during the attack`);
@@ -68,7 +62,7 @@ test.serial('300 unacknowledged RRQs (timeout=255) from 300 addresses: never abo
   let flooding = true;
   const flood = (async () => {
     for (let i = 300; flooding && i < 2_000; i++) {
-      await silentReader(t, port, attackerAddress(i));
+      await silent(t, port, attackerAddress(i));
       await sleep(2);
     }
   })();
@@ -103,7 +97,7 @@ test.serial('one address holds at most 16 slots: 100 RRQs from it leave room for
 test.serial('a transfer whose client makes no progress ends after maxIdleMs, whatever timeout it negotiated', async (t) => {
   const { server, port } = await serve(t, { maxIdleMs: 1_000 });
   const replies: Array<ReturnType<typeof decodeTftp>> = [];
-  await silentReader(t, port, '127.0.0.2', replies);
+  await silent(t, port, '127.0.0.2', replies);
   await sleep(200);
   t.is(server.counters.active, 1);
   const deadline = Date.now() + 5_000;
