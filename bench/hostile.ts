@@ -25,11 +25,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openExport, type OpenedExport } from '../rowfs/mount/open-export.js';
 import { expectOk } from '../rowfs/nfs3/errors.js';
-import { NFS3_PROCEDURES } from '../rowfs/nfs3/procedures.js';
-import { Ftype3, NFS3_PROGRAM, NFS3_VERSION, Nfs3Proc, Nfs3Status, type FileHandle } from '../rowfs/nfs3/types.js';
-import { AUTH_NONE, encodeCallHeader } from '../rowfs/rpc/message.js';
-import { encodeRecord } from '../rowfs/rpc/record-marking.js';
-import { XdrWriter } from '../rowfs/xdr/writer.js';
+import { Ftype3, Nfs3Status, type FileHandle } from '../rowfs/nfs3/types.js';
 import { TftpServer } from '../dhcp/tftp/tftp-server.js';
 import { startGanesha } from '../simulations/harness/ganesha.js';
 import { run, startProc, type Proc } from '../simulations/harness/proc.js';
@@ -37,6 +33,7 @@ import { BootLink, lastStats, until } from '../simulations/harness/boot-link.js'
 import { badCommandLines, prepareFixture, runAll } from './hostile/bad-command-lines.js';
 import { spoofedDeclineScript } from './hostile/spoofed-declines.js';
 import { attackerAddress, silentReader } from './hostile/silent-tftp-readers.js';
+import { legitimateRead, pipelinedReads, type NfsTarget } from './hostile/nfs-clients.js';
 
 const MiB = 1024 * 1024;
 const BIN = fileURLToPath(new URL('../../bin/overlay.js', import.meta.url));
@@ -74,32 +71,13 @@ function rssMb(pid: number): number {
 
 // ---- NFS ----
 
-interface Target {
-  exportPath: string;
-  nfsPort: number;
-  mountPort: number;
-}
-
-async function legitimateRead(target: Target): Promise<number> {
-  const ex = await openExport({ host: '127.0.0.1', ...target, timeoutMs: 5_000 });
-  try {
-    const f = expectOk(await ex.nfs.lookup({ what: { dir: ex.root, name: 'f' } }), 'LOOKUP').object;
-    const started = performance.now();
-    const r = expectOk(await ex.nfs.read({ file: f, offset: BigInt(MiB), count: MiB }), 'READ');
-    if (r.data.length !== MiB) throw new Error(`short READ ${r.data.length}`);
-    return performance.now() - started;
-  } finally {
-    await ex.close();
-  }
-}
-
 async function listNames(ex: OpenedExport, dir: FileHandle): Promise<string[] | undefined> {
   const res = await ex.nfs.readdirplus({ dir, cookie: 0n, cookieverf: new Uint8Array(8), dircount: 8192, maxcount: 65536 });
   return res.status === Nfs3Status.OK ? res.entries.map((e) => e.name) : undefined;
 }
 
 /** Reads and listings of something outside the export that succeeded through `target`. */
-async function escapeReads(target: Target, base: string, secret: string): Promise<number> {
+async function escapeReads(target: NfsTarget, base: string, secret: string): Promise<number> {
   const ex = await openExport({ host: '127.0.0.1', ...target, timeoutMs: 10_000 });
   try {
     const d = expectOk(await ex.nfs.lookup({ what: { dir: ex.root, name: 'd' } }), 'LOOKUP d').object;
@@ -132,17 +110,6 @@ async function escapeReads(target: Target, base: string, secret: string): Promis
   }
 }
 
-function pipelinedReads(fh: FileHandle, calls: number): Buffer {
-  const records: Uint8Array[] = [];
-  for (let i = 0; i < calls; i++) {
-    const w = new XdrWriter(256, 4);
-    encodeCallHeader(w, { xid: i + 1, prog: NFS3_PROGRAM, vers: NFS3_VERSION, proc: Nfs3Proc.READ, cred: AUTH_NONE, verf: AUTH_NONE });
-    NFS3_PROCEDURES.READ.encodeArgs(w, { file: fh, offset: BigInt((i % 2) * MiB), count: MiB });
-    records.push(encodeRecord(w.bytes()));
-  }
-  return Buffer.concat(records);
-}
-
 function connectFrom(port: number, localAddress: string, first: Buffer, pause: boolean): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.connect({ host: '127.0.0.1', port, localAddress });
@@ -156,7 +123,7 @@ function connectFrom(port: number, localAddress: string, first: Buffer, pause: b
   });
 }
 
-async function pipelineAttack(target: Target, proxyPid: number): Promise<void> {
+async function pipelineAttack(target: NfsTarget, proxyPid: number): Promise<void> {
   const ex = await openExport({ host: '127.0.0.1', ...target, timeoutMs: 10_000 });
   const fh = expectOk(await ex.nfs.lookup({ what: { dir: ex.root, name: 'f' } }), 'LOOKUP').object;
   await ex.close();
@@ -172,7 +139,14 @@ async function pipelineAttack(target: Target, proxyPid: number): Promise<void> {
   })();
   await sleep(1_000);
   const reads: number[] = [];
-  for (let i = 0; i < 3; i++) reads.push(await legitimateRead(target).catch(() => 10_000));
+  for (let i = 0; i < 3; i++) {
+    const started = performance.now();
+    // A failed READ counts as the time it took to fail (at least the 10 s client timeout).
+    reads.push(await legitimateRead(target).catch((err: Error) => {
+      console.log(`  (legitimate READ failed: ${err.message})`);
+      return performance.now() - started;
+    }));
+  }
   await sleep(1_000);
   sampling = false;
   await sampler;
@@ -181,7 +155,7 @@ async function pipelineAttack(target: Target, proxyPid: number): Promise<void> {
   figure('nfs_legit_read_ms_under_pipeline', Math.max(...reads), 'ms');
 }
 
-async function stallAttack(target: Target): Promise<void> {
+async function stallAttack(target: NfsTarget): Promise<void> {
   const half = Buffer.alloc(104);
   half.writeUInt32BE((0x80000000 | 200) >>> 0, 0);
   const socks: net.Socket[] = [];
@@ -192,7 +166,10 @@ async function stallAttack(target: Target): Promise<void> {
   }
   const attempts: Array<{ ok: boolean; at: number }> = [];
   for (let i = 0; i < 10; i++) {
-    const ok = await legitimateRead(target).then(() => true, () => false);
+    const ok = await legitimateRead(target).then(() => true, (err: Error) => {
+      console.log(`  (legitimate mount + READ failed: ${err.message})`);
+      return false;
+    });
     attempts.push({ ok, at: performance.now() });
     await sleep(200);
   }
@@ -298,14 +275,15 @@ async function cli(work: string): Promise<void> {
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'bench-hostile-'));
   cleanups.push(() => rmSync(work, { recursive: true, force: true }));
+  // `node dist/bench/hostile.js nfs tftp` runs only those parts (and writes no results).
+  const only = process.argv.slice(2);
+  const parts: Array<[string, () => Promise<void>]> = [['nfs', () => nfs(work)], ['dhcp', dhcp], ['tftp', () => tftp(work)], ['cli', () => cli(work)]];
   try {
-    await nfs(work);
-    await dhcp();
-    await tftp(work);
-    await cli(work);
+    for (const [name, part] of parts) if (only.length === 0 || only.includes(name)) await part();
   } finally {
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
   }
+  if (only.length > 0) return;
   const resultsDir = new URL('../../bench/results/', import.meta.url).pathname;
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(join(resultsDir, 'hostile.json'), JSON.stringify({ bench: 'hostile', date: new Date().toISOString(), figures }, null, 2) + '\n');

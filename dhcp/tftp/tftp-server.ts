@@ -45,6 +45,8 @@ export interface TftpServerOptions {
   maxTransfersPerClient?: number;
   /** A transfer whose client made no progress for this long may be reclaimed for a new request; default 2 s. */
   evictAfterIdleMs?: number;
+  /** A transfer whose client acknowledged nothing for this long after its start is reclaimed first; default 500 ms. */
+  firstAckGraceMs?: number;
   /** A transfer whose client made no progress for this long ends, whatever timeout it negotiated; default 30 s. */
   maxIdleMs?: number;
   /** Called when a transfer ends (success or failure). */
@@ -88,6 +90,8 @@ const DEFAULT_MAX_RETRIES = 5;
 const DEFAULT_MAX_TRANSFERS = 256;
 const DEFAULT_MAX_TRANSFERS_PER_CLIENT = 16;
 const DEFAULT_EVICT_AFTER_IDLE_MS = 2_000;
+/** A LAN round trip is well under a millisecond; half a second leaves room for a slow or loaded client. */
+const DEFAULT_FIRST_ACK_GRACE_MS = 500;
 const DEFAULT_MAX_IDLE_MS = 30_000;
 /** The idle sweep runs every quarter of maxIdleMs, at most this often apart. */
 const MAX_SWEEP_INTERVAL_MS = 5_000;
@@ -115,6 +119,7 @@ export class TftpServer {
       maxTotal: opts.maxTransfers ?? DEFAULT_MAX_TRANSFERS,
       maxPerClient: opts.maxTransfersPerClient ?? DEFAULT_MAX_TRANSFERS_PER_CLIENT,
       evictAfterIdleMs: opts.evictAfterIdleMs ?? DEFAULT_EVICT_AFTER_IDLE_MS,
+      firstAckGraceMs: opts.firstAckGraceMs ?? DEFAULT_FIRST_ACK_GRACE_MS,
     });
   }
 

@@ -1,9 +1,9 @@
 // The TFTP server's transfer slots: bounded in total and per client address, taken at once when a
 // request arrives (before the file is opened, so concurrent requests cannot pass the bound), and
 // reclaimed from clients that show no progress. A request finding the table (or its client's share)
-// full evicts, in this order: the oldest transfer whose client never acknowledged anything (a flood
-// of read requests from made-up addresses never does), else the transfer idle longest if idle at
-// least `evictAfterIdleMs`; otherwise it is refused. tftpd-hpa forks a process per request with no
+// full evicts, in this order: the oldest transfer whose client never acknowledged anything within
+// `firstAckGraceMs` (a flood of read requests from made-up addresses never does), else the transfer
+// idle longest if idle at least `evictAfterIdleMs`; otherwise it is refused. tftpd-hpa forks a process per request with no
 // bound at all; a bound without reclaiming lets unanswered requests lock every client out.
 // Pure bookkeeping: time is passed in, the occupant does the stopping.
 
@@ -14,6 +14,8 @@ export interface TransferSlotLimits {
   maxPerClient: number;
   /** A transfer whose client made no progress for this long may be evicted for a newcomer. */
   evictAfterIdleMs: number;
+  /** A transfer whose client has not acknowledged anything for this long since it started is the first to go. */
+  firstAckGraceMs: number;
 }
 
 /** What holds a slot once its file is open: a running transfer. */
@@ -78,7 +80,8 @@ export class TransferSlots {
   private evictOne(candidates: TransferSlot[], now: number): boolean {
     let victim: TransferSlot | undefined;
     for (const s of candidates) {
-      if (s.occupant && !s.occupant.everProgressed() && (!victim || s.takenAt < victim.takenAt)) victim = s;
+      const silentSinceStart = s.occupant !== undefined && !s.occupant.everProgressed() && now - s.takenAt >= this.limits.firstAckGraceMs;
+      if (silentSinceStart && (!victim || s.takenAt < victim.takenAt)) victim = s;
     }
     if (!victim) {
       let longest = this.limits.evictAfterIdleMs;

@@ -15,7 +15,7 @@ function occupy(slots: TransferSlots, slot: TransferSlot, progress: { at: number
 }
 
 test('the total and per-client bounds hold; an opening slot is never reclaimed', (t) => {
-  const slots = new TransferSlots({ maxTotal: 3, maxPerClient: 2, evictAfterIdleMs: 2000 });
+  const slots = new TransferSlots({ maxTotal: 3, maxPerClient: 2, evictAfterIdleMs: 2000, firstAckGraceMs: 500 });
   t.truthy(slots.take('a', 0));
   t.truthy(slots.take('a', 0));
   t.is(slots.take('a', 10_000), undefined, 'a is at its share and its slots are still opening');
@@ -27,12 +27,13 @@ test('the total and per-client bounds hold; an opening slot is never reclaimed',
   t.truthy(slots.take('c', 0));
 });
 
-test('a newcomer reclaims the oldest never-acknowledged transfer first, else the longest idle past the threshold', (t) => {
-  const slots = new TransferSlots({ maxTotal: 3, maxPerClient: 3, evictAfterIdleMs: 2000 });
+test('a newcomer reclaims the oldest never-acknowledged transfer first (after a grace), else the longest idle past the threshold', (t) => {
+  const slots = new TransferSlots({ maxTotal: 3, maxPerClient: 3, evictAfterIdleMs: 2000, firstAckGraceMs: 500 });
   const evicted: string[] = [];
   occupy(slots, slots.take('busy', 0)!, { at: 900, ever: true }, evicted);
   occupy(slots, slots.take('silent-old', 100)!, { at: 100, ever: false }, evicted);
   occupy(slots, slots.take('silent-new', 200)!, { at: 200, ever: false }, evicted);
+  t.is(slots.take('n0', 550), undefined, 'silent-old started 450 ms ago: still within its grace');
   t.truthy(slots.take('n1', 1000));
   t.deepEqual(evicted, ['silent-old']);
   const s2 = slots.all().find((s) => s.client === 'n1')!;
@@ -48,7 +49,7 @@ test('a newcomer reclaims the oldest never-acknowledged transfer first, else the
 });
 
 test('at its per-client share a client reclaims only its own stalled transfers', (t) => {
-  const slots = new TransferSlots({ maxTotal: 10, maxPerClient: 1, evictAfterIdleMs: 2000 });
+  const slots = new TransferSlots({ maxTotal: 10, maxPerClient: 1, evictAfterIdleMs: 2000, firstAckGraceMs: 500 });
   const evicted: string[] = [];
   occupy(slots, slots.take('other', 0)!, { at: 0, ever: false }, evicted);
   occupy(slots, slots.take('me', 0)!, { at: 0, ever: true }, evicted);

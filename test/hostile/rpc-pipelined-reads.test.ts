@@ -11,13 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openExport } from '../../rowfs/mount/open-export.js';
 import { expectOk } from '../../rowfs/nfs3/errors.js';
-import { NFS3_PROCEDURES } from '../../rowfs/nfs3/procedures.js';
-import { NFS3_PROGRAM, NFS3_VERSION, Nfs3Proc, type FileHandle } from '../../rowfs/nfs3/types.js';
-import { AUTH_NONE, encodeCallHeader } from '../../rowfs/rpc/message.js';
-import { encodeRecord } from '../../rowfs/rpc/record-marking.js';
+import type { FileHandle } from '../../rowfs/nfs3/types.js';
+import { legitimateRead, pipelinedReads } from '../../bench/hostile/nfs-clients.js';
 import { DEFAULT_MAX_TOTAL_REPLY_BYTES } from '../../rowfs/rpc/server.js';
 import { startEmbeddedServer } from '../../rowfs/server/embedded-server.js';
-import { XdrWriter } from '../../rowfs/xdr/writer.js';
 import { proxyOverEmbeddedMain } from '../rowfs/proxy/fixture.js';
 
 const test = anyTest as TestFn<unknown>;
@@ -26,21 +23,9 @@ const ATTACKERS = 8;
 const CALLS_EACH = 2_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** CALLS_EACH READ calls of 1 MiB of `fh`, as one buffer of records. */
-function pipelinedReads(fh: FileHandle): Buffer {
-  const records: Uint8Array[] = [];
-  for (let i = 0; i < CALLS_EACH; i++) {
-    const w = new XdrWriter(256, 4);
-    encodeCallHeader(w, { xid: i + 1, prog: NFS3_PROGRAM, vers: NFS3_VERSION, proc: Nfs3Proc.READ, cred: AUTH_NONE, verf: AUTH_NONE });
-    NFS3_PROCEDURES.READ.encodeArgs(w, { file: fh, offset: BigInt((i % 2) * MiB), count: MiB });
-    records.push(encodeRecord(w.bytes()));
-  }
-  return Buffer.concat(records);
-}
-
 /** ATTACKERS connections that send the READs and never read their socket. */
 async function attack(t: ExecutionContext, port: number, fh: FileHandle): Promise<void> {
-  const calls = pipelinedReads(fh);
+  const calls = pipelinedReads(fh, CALLS_EACH);
   const socks = await Promise.all(
     Array.from({ length: ATTACKERS }, (_, i) => new Promise<net.Socket>((resolve, reject) => {
       const s = net.connect({ host: '127.0.0.1', port, localAddress: `127.0.0.${2 + i}` });
@@ -67,19 +52,6 @@ async function watch(ms: number, held?: () => number): Promise<{ rssGrowthMb: nu
     if (held) peakHeld = Math.max(peakHeld, held());
   }
   return { rssGrowthMb: (peakRss - base) / MiB, peakHeld };
-}
-
-async function legitimateRead(target: { exportPath: string; nfsPort: number; mountPort: number }): Promise<number> {
-  const ex = await openExport({ host: '127.0.0.1', exportPath: target.exportPath, nfsPort: target.nfsPort, mountPort: target.mountPort, timeoutMs: 10_000 });
-  try {
-    const f = expectOk(await ex.nfs.lookup({ what: { dir: ex.root, name: 'f' } }), 'LOOKUP').object;
-    const started = performance.now();
-    const r = expectOk(await ex.nfs.read({ file: f, offset: BigInt(MiB), count: MiB }), 'READ');
-    if (r.data.length !== MiB) throw new Error(`short READ ${r.data.length}`);
-    return performance.now() - started;
-  } finally {
-    await ex.close();
-  }
 }
 
 function exportDir(t: ExecutionContext): string {
