@@ -2,6 +2,7 @@
 // raw ICMPv6 socket the kernel fills it in (RFC 3542 section 3.1), and it covers a pseudo-header
 // we do not see here.
 import { CodedError } from '../../lib/coded-error.js';
+import { encodeToBytes, messageCodec, type BinaryCodec } from '../../lib/codec.js';
 
 export class RouterAdvertisementError extends CodedError<'MALFORMED'> {}
 
@@ -61,11 +62,17 @@ function ipv6String(bytes: Uint8Array): string {
   return groups.join(':');
 }
 
-export function encodeRouterAdvertisement(ra: RouterAdvertisement): Uint8Array {
+const sourceLinkLayerBytes = (ra: RouterAdvertisement) => (ra.sourceLinkLayer ? Math.ceil((2 + ra.sourceLinkLayer.length) / 8) * 8 : 0);
+
+function raLength(ra: RouterAdvertisement): number {
+  return RA_HEADER_BYTES + sourceLinkLayerBytes(ra) + (ra.mtu !== undefined ? 8 : 0) + 32 * ra.prefixes.length;
+}
+
+/** Writes an RA into `out` (zeroed, exactly raLength bytes). */
+function writeRouterAdvertisement(ra: RouterAdvertisement, out: Uint8Array): void {
   const sll = ra.sourceLinkLayer;
-  const sllBytes = sll ? Math.ceil((2 + sll.length) / 8) * 8 : 0;
-  const out = new Uint8Array(RA_HEADER_BYTES + sllBytes + (ra.mtu !== undefined ? 8 : 0) + 32 * ra.prefixes.length);
-  const v = new DataView(out.buffer);
+  const sllBytes = sourceLinkLayerBytes(ra);
+  const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
   out[0] = ICMPV6_ROUTER_ADVERTISEMENT;
   out[4] = ra.curHopLimit;
   out[5] = (ra.managed ? 0x80 : 0) | (ra.other ? 0x40 : 0);
@@ -95,7 +102,17 @@ export function encodeRouterAdvertisement(ra: RouterAdvertisement): Uint8Array {
     out.set(ipv6Bytes(p.prefix), i + 16);
     i += 32;
   }
-  return out;
+}
+
+/** An RA fills its ICMPv6 message: decodeAt uses every byte from the offset on. */
+export const routerAdvertisementCodec: BinaryCodec<RouterAdvertisement> = messageCodec({
+  encodingLength: raLength,
+  write: writeRouterAdvertisement,
+  read: decodeRouterAdvertisement,
+});
+
+export function encodeRouterAdvertisement(ra: RouterAdvertisement): Uint8Array {
+  return encodeToBytes(routerAdvertisementCodec, ra);
 }
 
 export function decodeRouterAdvertisement(bytes: Uint8Array): RouterAdvertisement {

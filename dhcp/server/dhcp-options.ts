@@ -83,10 +83,6 @@ export function readIp(value: Uint8Array | undefined): string | undefined {
   return intToIpv4(new DataView(value.buffer, value.byteOffset, value.byteLength).getUint32(0));
 }
 
-export function readU8(value: Uint8Array | undefined): number | undefined {
-  return value && value.length === 1 ? value[0] : undefined;
-}
-
 export function readU16(value: Uint8Array | undefined): number | undefined {
   return value && value.length >= 2 ? (value[0]! << 8) | value[1]! : undefined;
 }

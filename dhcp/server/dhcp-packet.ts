@@ -4,6 +4,7 @@
 // Options are kept as raw values in wire order; dhcp-options.ts gives them types.
 import { CodedError } from '../../lib/coded-error.js';
 import { ipv4ToInt } from '../../lib/ipv4.js';
+import { encodeToBytes, messageCodec, type BinaryCodec } from '../../lib/codec.js';
 
 export class DhcpDecodeError extends CodedError<'MALFORMED'> {}
 
@@ -141,10 +142,9 @@ export function encodingLength(packet: DhcpPacket): number {
   return Math.max(n, BOOTP_MIN_MESSAGE_BYTES);
 }
 
-/** Encodes a packet; options longer than 255 bytes are split (RFC 3396). Throws DhcpDecodeError on unencodable fields. */
-export function encodeDhcp(packet: DhcpPacket): Uint8Array {
-  const out = new Uint8Array(encodingLength(packet));
-  const view = new DataView(out.buffer);
+/** Writes a packet into `out` (zeroed, exactly encodingLength bytes); options longer than 255 bytes are split (RFC 3396). */
+function writeDhcp(packet: DhcpPacket, out: Uint8Array): void {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   if (packet.chaddr.length > CHADDR_BYTES) throw new RangeError('chaddr longer than 16 bytes');
   out[0] = packet.op;
   out[1] = packet.htype;
@@ -180,7 +180,14 @@ export function encodeDhcp(packet: DhcpPacket): Uint8Array {
     } while (off < value.length);
   }
   out[i] = OPT_END;
-  return out;
+}
+
+/** A DHCP message fills its UDP datagram: decodeAt uses every byte from the offset on. */
+export const dhcpCodec: BinaryCodec<DhcpPacket> = messageCodec({ encodingLength, write: writeDhcp, read: decodeDhcp });
+
+/** Encodes a packet; RangeError on fields that cannot be encoded (the caller's bug, not bad input). */
+export function encodeDhcp(packet: DhcpPacket): Uint8Array {
+  return encodeToBytes(dhcpCodec, packet);
 }
 
 /** Client hardware address as aa:bb:cc:... */

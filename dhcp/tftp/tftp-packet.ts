@@ -2,6 +2,7 @@
 // The server's data path does not allocate packets through here: it writes DATA headers with
 // writeDataHeader into a per-transfer buffer (see tftp-transfer.ts).
 import { CodedError } from '../../lib/coded-error.js';
+import { encodeToBytes, messageCodec, type BinaryCodec } from '../../lib/codec.js';
 
 /** MALFORMED: not a TFTP packet we accept; UNKNOWN_MODE: a request whose mode is not octet or netascii. */
 export type TftpDecodeErrorCode = 'MALFORMED' | 'UNKNOWN_MODE';
@@ -105,51 +106,71 @@ function checkString(s: string, what: string): Buffer {
   return b;
 }
 
-function encodeStrings(opcode: number, strings: string[], what: string): Uint8Array {
-  const parts = strings.map((s) => checkString(s, what));
-  const out = new Uint8Array(2 + parts.reduce((n, p) => n + p.length + 1, 0));
-  out[1] = opcode;
-  let i = 2;
-  for (const p of parts) {
-    out.set(p, i);
-    i += p.length + 1;
+/** The NUL-terminated strings of a request or OACK, checked (RangeError on what cannot be encoded). */
+function packetStrings(packet: TftpPacket & { op: 'RRQ' | 'WRQ' | 'OACK' }): Buffer[] {
+  const strings: string[] = [];
+  if (packet.op !== 'OACK') {
+    if (packet.filename.length === 0) throw new RangeError('empty filename');
+    strings.push(packet.filename, packet.mode);
+  } else if (packet.options.size === 0) {
+    throw new RangeError('OACK needs at least one option (RFC 2347)');
   }
-  return out;
+  for (const [k, v] of packet.options) strings.push(k, v);
+  return strings.map((s) => checkString(s, packet.op === 'OACK' ? 'option' : 'request'));
 }
 
-export function encodeTftp(packet: TftpPacket): Uint8Array {
+function tftpLength(packet: TftpPacket): number {
   switch (packet.op) {
     case 'RRQ':
-    case 'WRQ': {
-      if (packet.filename.length === 0) throw new RangeError('empty filename');
-      const strings = [packet.filename, packet.mode];
-      for (const [k, v] of packet.options) strings.push(k, v);
-      return encodeStrings(packet.op === 'RRQ' ? TftpOpcode.RRQ : TftpOpcode.WRQ, strings, 'request');
+    case 'WRQ':
+    case 'OACK':
+      return 2 + packetStrings(packet).reduce((n, p) => n + p.length + 1, 0);
+    case 'DATA':
+      return DATA_HEADER_BYTES + packet.data.length;
+    case 'ACK':
+      return 4;
+    case 'ERROR':
+      return 5 + checkString(packet.message, 'error message').length;
+  }
+}
+
+/** Writes a packet into `out` (zeroed, exactly tftpLength bytes). */
+function writeTftp(packet: TftpPacket, out: Uint8Array): void {
+  switch (packet.op) {
+    case 'RRQ':
+    case 'WRQ':
+    case 'OACK': {
+      out[1] = packet.op === 'RRQ' ? TftpOpcode.RRQ : packet.op === 'WRQ' ? TftpOpcode.WRQ : TftpOpcode.OACK;
+      let i = 2;
+      for (const p of packetStrings(packet)) {
+        out.set(p, i);
+        i += p.length + 1;
+      }
+      return;
     }
-    case 'DATA': {
-      const out = new Uint8Array(DATA_HEADER_BYTES + packet.data.length);
+    case 'DATA':
       writeDataHeader(out, packet.block);
       out.set(packet.data, DATA_HEADER_BYTES);
-      return out;
-    }
+      return;
     case 'ACK':
-      return Uint8Array.of(0, TftpOpcode.ACK, (packet.block >> 8) & 255, packet.block & 255);
-    case 'ERROR': {
-      const msg = checkString(packet.message, 'error message');
-      const out = new Uint8Array(5 + msg.length);
+      out[1] = TftpOpcode.ACK;
+      out[2] = (packet.block >> 8) & 255;
+      out[3] = packet.block & 255;
+      return;
+    case 'ERROR':
       out[1] = TftpOpcode.ERROR;
       out[2] = (packet.code >> 8) & 255;
       out[3] = packet.code & 255;
-      out.set(msg, 4);
-      return out;
-    }
-    case 'OACK': {
-      if (packet.options.size === 0) throw new RangeError('OACK needs at least one option (RFC 2347)');
-      const strings: string[] = [];
-      for (const [k, v] of packet.options) strings.push(k, v);
-      return encodeStrings(TftpOpcode.OACK, strings, 'option');
-    }
+      out.set(checkString(packet.message, 'error message'), 4);
+      return;
   }
+}
+
+/** A TFTP packet fills its UDP datagram: decodeAt uses every byte from the offset on. */
+export const tftpCodec: BinaryCodec<TftpPacket> = messageCodec({ encodingLength: tftpLength, write: writeTftp, read: decodeTftp });
+
+export function encodeTftp(packet: TftpPacket): Uint8Array {
+  return encodeToBytes(tftpCodec, packet);
 }
 
 /** Writes a DATA header for `block` (taken modulo 2^16: block numbers roll over) at the start of `buf`. */

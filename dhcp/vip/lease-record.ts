@@ -5,6 +5,7 @@
 // The owner (who holds the lease) is the record's signing key, so the ring address it resolves to
 // is derived from the key, never taken from the value.
 import { CodedError } from '../../lib/coded-error.js';
+import { encodeToBytes, messageCodec, type BinaryCodec } from '../../lib/codec.js';
 
 export const LEASE_RECORD_VERSION = 1;
 export const LEASE_RECORD_MAX_CLIENT_ID_BYTES = 255;
@@ -24,21 +25,26 @@ export function leaseKey(network: string, vip: string): Uint8Array {
   return utf8.encode(`dhcp/${network}/${vip}`);
 }
 
-export function leaseRecordLength(r: LeaseRecord): number {
-  return 6 + utf8.encode(r.clientId).length;
-}
-
-export function encodeLeaseRecord(r: LeaseRecord): Uint8Array {
+function writeLeaseRecord(r: LeaseRecord, out: Uint8Array): void {
   const id = utf8.encode(r.clientId);
   if (id.length > LEASE_RECORD_MAX_CLIENT_ID_BYTES) throw new LeaseRecordError('MALFORMED', `client id longer than ${LEASE_RECORD_MAX_CLIENT_ID_BYTES} bytes`);
   if (!Number.isInteger(r.vip) || r.vip < 0 || r.vip > 0xffffffff) throw new LeaseRecordError('MALFORMED', `bad vIP ${r.vip}`);
-  const out = new Uint8Array(6 + id.length);
-  const view = new DataView(out.buffer);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   view.setUint8(0, LEASE_RECORD_VERSION);
   view.setUint32(1, r.vip);
   view.setUint8(5, id.length);
   out.set(id, 6);
-  return out;
+}
+
+/** A lease record is the whole DHT value: decodeAt uses every byte from the offset on. */
+export const leaseRecordCodec: BinaryCodec<LeaseRecord> = messageCodec({
+  encodingLength: (r) => 6 + utf8.encode(r.clientId).length,
+  write: writeLeaseRecord,
+  read: decodeLeaseRecord,
+});
+
+export function encodeLeaseRecord(r: LeaseRecord): Uint8Array {
+  return encodeToBytes(leaseRecordCodec, r);
 }
 
 export function decodeLeaseRecord(bytes: Uint8Array): LeaseRecord {

@@ -10,6 +10,7 @@
 //   kind 0 (Ipv4):       body = one IP packet (the rest of the message)
 //   kind 1 (Ipv4Bundle): body = 1..n entries of [length u16 big-endian, 1..65535][packet]
 import { CodedError } from '../../lib/coded-error.js';
+import type { BinaryCodec } from '../../lib/codec.js';
 
 export const FRAME_MAGIC = 0x56;
 export const FRAME_VERSION = 1;
@@ -37,14 +38,14 @@ export class FrameError extends CodedError<'malformed'> {}
 
 function check(frame: Frame): void {
   if (frame.kind === FrameKind.Ipv4) {
-    if (frame.packets.length !== 1) throw new FrameError('malformed', `an Ipv4 frame carries exactly one packet, got ${frame.packets.length}`);
+    if (frame.packets.length !== 1) throw new RangeError(`an Ipv4 frame carries exactly one packet, got ${frame.packets.length}`);
   } else if (frame.kind === FrameKind.Ipv4Bundle) {
-    if (frame.packets.length === 0) throw new FrameError('malformed', 'an empty bundle');
-    for (const p of frame.packets) if (p.length === 0) throw new FrameError('malformed', 'an empty packet in a bundle');
+    if (frame.packets.length === 0) throw new RangeError('an empty bundle');
+    for (const p of frame.packets) if (p.length === 0) throw new RangeError('an empty packet in a bundle');
   } else {
-    throw new FrameError('malformed', `unknown frame kind ${frame.kind as number}`);
+    throw new RangeError(`unknown frame kind ${frame.kind as number}`);
   }
-  for (const p of frame.packets) if (p.length > FRAME_MAX_PACKET_BYTES) throw new FrameError('malformed', `packet of ${p.length} bytes exceeds ${FRAME_MAX_PACKET_BYTES}`);
+  for (const p of frame.packets) if (p.length > FRAME_MAX_PACKET_BYTES) throw new RangeError(`packet of ${p.length} bytes exceeds ${FRAME_MAX_PACKET_BYTES}`);
 }
 
 export function frameEncodingLength(frame: Frame): number {
@@ -58,7 +59,7 @@ export function encodeFrame(frame: Frame, out?: Uint8Array, offset = 0): Uint8Ar
   check(frame);
   const length = frameEncodingLength(frame);
   const buf = out ?? new Uint8Array(offset + length);
-  if (buf.length - offset < length) throw new FrameError('malformed', `buffer too small: need ${length} bytes at offset ${offset}`);
+  if (buf.length - offset < length) throw new RangeError(`buffer too small: need ${length} bytes at offset ${offset}`);
   const view = new DataView(buf.buffer, buf.byteOffset + offset, length);
   view.setUint8(0, FRAME_MAGIC);
   view.setUint8(1, FRAME_VERSION);
@@ -109,3 +110,13 @@ export function decodeFrame(bytes: Uint8Array, offset = 0): Frame {
   if (packets.length === 0) throw new FrameError('malformed', 'an empty bundle');
   return { kind, sourceVip, destVip, packets };
 }
+
+/** A vnet frame fills its data-channel message: decodeAt uses every byte from the offset on. */
+export const vnetFrameCodec: BinaryCodec<Frame> = {
+  encodingLength: frameEncodingLength,
+  encodeInto(frame, out, offset) {
+    encodeFrame(frame, out, offset);
+    return frameEncodingLength(frame);
+  },
+  decodeAt: (bytes, offset) => ({ value: decodeFrame(bytes, offset), bytesUsed: bytes.length - offset }),
+};
