@@ -36,8 +36,8 @@ def timeseries(spec):
         ax.grid(True, alpha=0.3)
         ax.legend(loc="upper right", fontsize="small")
     top = axes[0]
-    for span in spans:
-        top.annotate(span["label"], xy=((span["from"] + span["to"]) / 2, 1.0), xycoords=("data", "axes fraction"),
+    for i, span in enumerate(spans):  # alternate heights, so labels of short neighbouring spans do not overlap
+        top.annotate(span["label"], xy=((span["from"] + span["to"]) / 2, 1.0 + 0.09 * (i % 2)), xycoords=("data", "axes fraction"),
                      ha="center", va="bottom", fontsize="x-small", rotation=0)
     axes[-1].set_xlabel(spec["x"]["label"])
     fig.suptitle(spec["title"])

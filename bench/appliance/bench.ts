@@ -1,4 +1,5 @@
-// `npm run bench:appliance [-- --cache DIR] [--phases wan23,lan,wan68] [--console-dir DIR]`: the paper's experiment
+// `npm run bench:appliance [-- --cache DIR] [--phases wan23,lan,wan68] [--console-dir DIR]
+//  [--max-io BYTES] [--name NAME]`: the paper's experiment
 // (Table 1, section 4.3, Figures 4 and 5) over the overlay with the real appliance
 // (`npm run appliance:build` first). For each round trip (23 ms, 0 ms "LAN", 68 ms: the paper's
 // Table 1) the proxy starts on an empty store (a cold cache), a VM PXE-boots the appliance to
@@ -9,7 +10,9 @@
 // Prints progress and a table beside the paper's numbers and the issue's targets; writes
 // bench/results/appliance.json (the figures) and bench/results/appliance-detail.json (console
 // timelines, proxy counters, 1-second proxy samples, load averages, and the plots to draw from
-// them: `npm run plot -- bench/results/appliance-detail.json`). Needs root, qemu, and the
+// them: `npm run plot -- bench/results/appliance-detail.json`); --name NAME writes NAME.json and
+// NAME-detail.json instead (a variant, e.g. with the proxy's --image-max-io BYTES set by --max-io),
+// and its plots as docs/figures/NAME-*.png. Needs root, qemu, and the
 // built appliance. Every wait is bounded; the namespaces and processes go, also on failure.
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -74,6 +77,12 @@ async function settledCounters(file: string, since: number): Promise<CountersSna
   }
 }
 
+interface Output {
+  name: string;
+  figures: string;
+  detail: string;
+}
+
 interface BootRecord {
   phase: string;
   boot: 'cold' | 'second';
@@ -98,6 +107,12 @@ async function main(): Promise<void> {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
   };
+  const name = opt('--name') ?? 'appliance';
+  if (!/^[a-z0-9-]+$/.test(name)) throw new Error(`--name ${name}: letters, digits and dashes only`);
+  const out: Output = { name, figures: `bench/results/${name}.json`, detail: `bench/results/${name}-detail.json` };
+  const maxIo = opt('--max-io');
+  const maxIoBytes = maxIo === undefined ? undefined : Number(maxIo);
+  if (maxIoBytes !== undefined && !(Number.isInteger(maxIoBytes) && maxIoBytes >= 4096 && maxIoBytes <= 1048576)) throw new Error(`--max-io ${maxIo}: 4096..1048576 bytes`);
   const phases = (opt('--phases') ?? Object.keys(PHASES).join(',')).split(',');
   for (const p of phases) if (!(p in PHASES)) throw new Error(`unknown phase ${p} (lan, wan23, wan68)`);
   const build = await buildAppliance({ cache: opt('--cache') ?? DEFAULT_CACHE, dryRun: true });
@@ -119,7 +134,7 @@ async function main(): Promise<void> {
     for (const phase of phases) {
       await chain.setDelay(PHASES[phase]!);
       const rttMs = await chain.rttMs();
-      await chain.startProxy();
+      await chain.startProxy({ maxIoBytes });
       say(`${phase}: overlay RTT proxy -> image server ${rttMs} ms; proxy started on an empty store`);
       for (const boot of BOOTS[phase]!) {
         const workload = phase === 'wan23' && boot === 'cold';
@@ -167,7 +182,7 @@ async function main(): Promise<void> {
         records.push(rec);
         say(`${phase} ${boot} boot: ${rec.bootS === undefined ? 'did NOT reach multi-user' : `multi-user after ${rec.bootS} s`}; ` +
           `stages ${JSON.stringify(run.timeline.stages)}; from the image server ${atEnd.bytes.fromMain} B so far, shadow ${rec.shadowBytes} B; load ${rec.loadAfter}`);
-        writeResults(build, records, sampler);
+        writeResults(out, build, records, sampler, maxIoBytes);
         if (rec.bootS === undefined) {
           say(`console tail:\n${rec.consoleTail.join('\n')}`);
           break;
@@ -179,35 +194,36 @@ async function main(): Promise<void> {
     await stop();
   }
 
-  const figures = writeResults(build, records, sampler);
+  const figures = writeResults(out, build, records, sampler, maxIoBytes);
   for (const r of records) console.log(`\n${r.phase} ${r.boot} boot (load ${r.loadBefore} -> ${r.loadAfter}):\n${timelineTable(r.timeline.stages, r.marks.on, sampler.samples)}`);
   console.log(`proxy peak RSS ${sampler.peakRssMb.toFixed(1)} MB, of which private (anonymous) at most ${sampler.peakAnonMb.toFixed(1)} MB`);
-  console.log(`\n${applianceTable(figures)}\n(load averages per boot are in bench/results/appliance-detail.json)`);
-  say('wrote bench/results/appliance.json and bench/results/appliance-detail.json');
+  console.log(`\n${applianceTable(figures)}\n(load averages per boot are in ${out.detail})`);
+  say(`wrote ${out.figures} and ${out.detail}`);
   try {
-    execFileSync('/usr/bin/python3', ['bench/plot.py', 'bench/results/appliance-detail.json'], { stdio: 'inherit', timeout: 120_000 });
+    execFileSync('/usr/bin/python3', ['bench/plot.py', out.detail], { stdio: 'inherit', timeout: 120_000 });
   } catch (e) {
-    say(`plots not drawn (${(e as Error).message.split('\n')[0]}): python3-matplotlib from scripts/setup.sh, then npm run plot -- bench/results/appliance-detail.json`);
+    say(`plots not drawn (${(e as Error).message.split('\n')[0]}): python3-matplotlib from scripts/setup.sh, then npm run plot -- ${out.detail}`);
   }
 }
 
 /** Writes both result files (after every boot, so a run cut short keeps what it measured); returns the figures. */
-function writeResults(build: ApplianceBuild, records: BootRecord[], sampler: ProxySampler): Figures {
+function writeResults(out: Output, build: ApplianceBuild, records: BootRecord[], sampler: ProxySampler, maxIoBytes: number | undefined): Figures {
   const figures = computeFigures(build.bytes, records, sampler.peakRssMb);
   mkdirSync('bench/results', { recursive: true });
   const date = new Date().toISOString();
-  writeFileSync('bench/results/appliance.json', `${JSON.stringify({ bench: 'appliance', date, figures }, null, 2)}\n`);
+  writeFileSync(out.figures, `${JSON.stringify({ bench: out.name, date, figures }, null, 2)}\n`);
   const detail = {
-    bench: 'appliance',
+    bench: out.name,
     date,
+    ...(maxIoBytes === undefined ? {} : { maxIoBytes }),
     image: build,
     records,
     proxyPeakRssMb: sampler.peakRssMb,
     proxyPeakAnonMb: sampler.peakAnonMb,
     samples: sampler.samples,
-    plots: [figure4(records, sampler.samples), figure5(records)].filter((p) => p !== undefined),
+    plots: [figure4(out.name, records, sampler.samples), figure5(out.name, records)].filter((p) => p !== undefined),
   };
-  writeFileSync('bench/results/appliance-detail.json', `${JSON.stringify(detail)}\n`);
+  writeFileSync(out.detail, `${JSON.stringify(detail)}\n`);
   return figures;
 }
 

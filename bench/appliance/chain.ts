@@ -86,11 +86,11 @@ export class ApplianceChain {
   }
 
   /** Starts the proxy (`overlay boot --image`) on a new, empty store unless `keepStore`: a cold cache. */
-  async startProxy(o: { keepStore?: boolean } = {}): Promise<void> {
+  async startProxy(o: { keepStore?: boolean; maxIoBytes?: number } = {}): Promise<void> {
     await this.stopProxy();
     const store = o.keepStore && this.lastStore ? this.lastStore : join(this.net.root, `store${this.stores++}`);
     const proc = this.net.spawn(PROXY, ['boot', '--interface', BRIDGE, '--dir', this.bootDir, '--range', `${LINK}.100-${LINK}.120`, '--quiet',
-      '--image', APP, '--image-port', String(IMAGE_PORT), '--image-store', store, '--image-portmap', '--state', this.net.node(PROXY).state]);
+      '--image', APP, '--image-port', String(IMAGE_PORT), '--image-store', store, '--image-portmap', ...(o.maxIoBytes ? ['--image-max-io', String(o.maxIoBytes)] : []), '--state', this.net.node(PROXY).state]);
     await proc.waitFor(/^ready$/m, 120_000);
     this.proxyRun = { proc, store };
     this.lastStore = store;

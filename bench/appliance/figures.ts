@@ -19,7 +19,7 @@ function figure4Records(records: readonly BootRecord[]): readonly BootRecord[] {
 }
 
 /** Figure 4: the proxy's CPU, disk and network rates, 1 s samples, with boot, workload and reboot marked. */
-export function figure4(records: readonly BootRecord[], samples: readonly ProxySample[]): PlotSpec | undefined {
+export function figure4(name: string, records: readonly BootRecord[], samples: readonly ProxySample[]): PlotSpec | undefined {
   const shown = figure4Records(records);
   if (shown.length === 0) return undefined;
   const from = shown[0]!.marks.on;
@@ -34,7 +34,7 @@ export function figure4(records: readonly BootRecord[], samples: readonly ProxyS
     ];
   });
   return {
-    file: 'docs/figures/appliance-fig4-proxy-rates.png',
+    file: `docs/figures/${name}-fig4-proxy-rates.png`,
     kind: 'timeseries',
     title: `Figure 4: the proxy's resource use, 1 s samples (${shown[0]!.phase})`,
     x: { label: 'seconds since power-on of the cold boot', values: s.map((x) => Math.round((x.t - from) * 10) / 10) },
@@ -48,14 +48,14 @@ export function figure4(records: readonly BootRecord[], samples: readonly ProxyS
 }
 
 /** Figure 5: NFS calls per procedure during the 23 ms cold boot (to multi-user): from the VM, to the image server, to the shadow, answered by the proxy alone. */
-export function figure5(records: readonly BootRecord[]): PlotSpec | undefined {
+export function figure5(name: string, records: readonly BootRecord[]): PlotSpec | undefined {
   const r = records.find((x) => x.phase === 'wan23' && x.boot === 'cold') ?? records.find((x) => x.boot === 'cold');
   const c = r && (r.atMultiUser ?? r.atEnd);
   if (!r || !c) return undefined;
   const procs = Object.keys(c.client).sort((a, b) => (c.client[b] ?? 0) - (c.client[a] ?? 0));
   const of = (m: { [proc: string]: number }, p: string) => m[p] ?? 0;
   return {
-    file: 'docs/figures/appliance-fig5-calls.png',
+    file: `docs/figures/${name}-fig5-calls.png`,
     kind: 'bars',
     title: `Figure 5: NFS calls per procedure during the cold boot (${r.phase}, to multi-user)`,
     categories: procs,

@@ -79,6 +79,12 @@ export interface RowfsProxyOptions {
   exportPath?: string;
   /** Block size of new state stores (bytes). */
   blockSizeBytes?: number;
+  /**
+   * Largest READ/WRITE offered to clients (FSINFO rtmax/rtpref/wtmax), at most the backends' and
+   * 1 MiB (the default). The Linux client reads ahead up to 15 x its rsize, so a smaller value
+   * makes a cold client fetch less of each file it touches from main.
+   */
+  clientIoBytes?: number;
   /** Counters JSON file, rewritten every `countersIntervalMs`; default `<stateDir>/counters.json`. */
   countersFile?: string;
   countersIntervalMs?: number;
@@ -215,7 +221,7 @@ export class RowfsProxy {
     const spliceRead = Math.max(mainRead, Math.min(mInfo.rtmax || mainRead, SPLICE_MAX_READ_BYTES));
     this.mainReader = new MainReader(mainB, this.cache, counters, bs, mainRead, pool, this.fetcher, spliceRead);
     const io = new FileIo(core, this.mainReader, shadowIo);
-    const handlers = new ProxyHandlers(core, io, listings, { maxIoBytes: Math.min(mainRead, shadowIo), dirPrefBytes: DIR_PREFERRED_BYTES });
+    const handlers = new ProxyHandlers(core, io, listings, { maxIoBytes: Math.min(mainRead, shadowIo, o.clientIoBytes ?? MAX_IO_BYTES_TCP), dirPrefBytes: DIR_PREFERRED_BYTES });
     handlers.onFault = (proc, err) => o.onFault?.(proc, err);
 
     const host = o.listenHost ?? '0.0.0.0';

@@ -30,6 +30,7 @@ const spec = {
   'image-port': { value: true },
   'image-store': { value: true },
   'image-portmap': {},
+  'image-max-io': { value: true },
   ttl: { value: true },
   ...targetSpec,
 } as const;
@@ -40,7 +41,8 @@ export const command: Command = {
                     [--ipxe-script FILE] [--bios-file FILE] [--efi-file FILE] [--boot-file FILE]
                     [--root-path PATH] [--router IP] [--dns IP ...] [--no-ra] [--tftp-port N]
                     [--stats-interval S] [--quiet]
-                    [--image APP [--image-version V] [--image-port P] [--image-store DIR] [--image-portmap]]
+                    [--image APP [--image-version V] [--image-port P] [--image-store DIR] [--image-portmap]
+                            [--image-max-io BYTES]]
 
 Runs, in the foreground, everything a diskless VM attached to interface IF (a TAP device or a
 bridge) needs to network-boot:
@@ -85,6 +87,9 @@ options:
                        MOUNTv3 at the mount, and send a plain SERVER:PATH root path: for
                        initramfs NFS clients that take no options from the root path, like
                        Debian's initramfs-tools (klibc nfsmount has no mountport=)
+  --image-max-io BYTES largest READ/WRITE the mounts offer the VMs (4096-1048576, default
+                       1048576). Linux reads ahead up to 15 x this on NFS, so a cold boot
+                       across a wide area fetches less of each file with a smaller value
   --ttl S              life of the mounts' sharer records, refreshed every S/3 (default 120)
 ${targetHelp}
 
@@ -107,11 +112,12 @@ exit codes: 0 after a clean stop, 1 when a service cannot start, 2 for usage err
     const leaseFile = stringOption(args, 'lease-file');
     const image = stringOption(args, 'image');
     if (image !== undefined && args.options['root-path'] !== undefined) throw new CliError('give --image or --root-path, not both');
-    for (const o of ['image-version', 'image-port', 'image-store', 'image-portmap', 'ttl', 'network', 'state']) {
+    for (const o of ['image-version', 'image-port', 'image-store', 'image-portmap', 'image-max-io', 'ttl', 'network', 'state']) {
       if (image === undefined && args.options[o] !== undefined) throw new CliError(`--${o} goes with --image`);
     }
     const imagePort = intOption(args, 'image-port', 2049, 1, 65535);
     const ttlS = intOption(args, 'ttl', 120, 3, 24 * 3600);
+    const clientIoBytes = intOption(args, 'image-max-io', 1024 * 1024, 4096, 1024 * 1024);
     const imageSocket = image === undefined ? undefined : nodeSocket(args);
     let bootRoot: import('../image/image-boot-root.js').ImageBootRoot | undefined;
     // One boot service per lease file: two would hand out the same addresses.
@@ -156,6 +162,7 @@ exit codes: 0 after a clean stop, 1 when a service cannot start, 2 for usage err
           firstPort: imagePort,
           storeRoot: stringOption(args, 'image-store'),
           portmap: args.options['image-portmap'] === true,
+          clientIoBytes,
           log: (line) => console.log(`${new Date().toISOString()} image: ${line}`),
         });
       } catch (e) {

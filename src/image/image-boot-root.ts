@@ -38,6 +38,8 @@ export interface ImageBootRootOptions {
    * knows no mountport= and passes a DHCP root path to the server whole).
    */
   portmap?: boolean;
+  /** Largest READ/WRITE the mounts offer the VMs (default 1 MiB). */
+  clientIoBytes?: number;
 }
 
 /** Ports tried past the first one (a port in use is skipped). */
@@ -98,7 +100,7 @@ export class ImageBootRoot {
     for (let tries = 0; tries < MAX_PORTS; tries++) {
       const port = this.nextPort++;
       try {
-        const m = await ImageMounting.start({ app: o.app, version, digest: v.digest, manifest, node: o.node, registry: o.registry, storeDir: join(store, 'state'), shadowDir: join(store, 'shadow'), listenHost: o.host, nfsPort: port, refreshMs: o.refreshMs, clock: o.clock, log: o.log });
+        const m = await ImageMounting.start({ app: o.app, version, digest: v.digest, manifest, node: o.node, registry: o.registry, storeDir: join(store, 'state'), shadowDir: join(store, 'shadow'), listenHost: o.host, nfsPort: port, clientIoBytes: o.clientIoBytes, refreshMs: o.refreshMs, clock: o.clock, log: o.log });
         this.mounts.set(version, m);
         this.current = { version, port, exportPath: m.exportPath };
         this.mapPorts(port);

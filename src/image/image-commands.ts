@@ -380,7 +380,7 @@ export function asCliError(e: unknown): unknown {
 // ---- boot ----
 
 /** The image root of `overlay boot --image APP`: mounts on `host`, the root path following the latest version. */
-export async function startImageBootRoot(o: Common & { app: string; version?: string; host: string; firstPort: number; storeRoot?: string; portmap?: boolean; log: (line: string) => void }): Promise<ImageBootRoot> {
+export async function startImageBootRoot(o: Common & { app: string; version?: string; host: string; firstPort: number; storeRoot?: string; portmap?: boolean; clientIoBytes?: number; log: (line: string) => void }): Promise<ImageBootRoot> {
   const app = checkAppName(o.app);
   const version = o.version === undefined ? undefined : checkVersion(o.version);
   const { node, info, registry } = await connect(o);
@@ -396,5 +396,6 @@ export async function startImageBootRoot(o: Common & { app: string; version?: st
     clock: systemClock,
     log: o.log,
     portmap: o.portmap,
+    clientIoBytes: o.clientIoBytes,
   });
 }

@@ -32,6 +32,8 @@ export interface MountingOptions {
   refreshMs: number;
   /** A server with calls pending and no reply this long is taken for dead. */
   stallMs?: number;
+  /** Largest READ/WRITE offered to clients (default 1 MiB; see RowfsProxy's clientIoBytes). */
+  clientIoBytes?: number;
   clock: Clock;
   log: (line: string) => void;
 }
@@ -100,6 +102,7 @@ export class ImageMounting {
       shadow: { dir: o.shadowDir },
       stateDir: o.storeDir,
       blockSizeBytes: o.manifest.blockSize,
+      clientIoBytes: o.clientIoBytes,
       listenHost: o.listenHost,
       nfsPort: o.nfsPort,
       mountPort: o.mountPort,

@@ -79,12 +79,13 @@ test('Figure 5 counts calls per procedure to the server, to the shadow and answe
     { phase: 'wan23', boot: 'cold' as const, marks: { on: 10, multiUser: 100, off: 160 }, atMultiUser, atEnd: atMultiUser },
     { phase: 'wan23', boot: 'second' as const, marks: { on: 170, multiUser: 230, off: 250 }, atEnd: atMultiUser },
   ];
-  const f5 = figure5(records);
+  const f5 = figure5('appliance', records);
   if (!f5 || f5.kind !== 'bars') return t.fail('no bars');
   t.deepEqual(f5.categories, ['GETATTR', 'READ', 'WRITE']);
+  t.is(f5.file, 'docs/figures/appliance-fig5-calls.png');
   t.deepEqual(f5.series.map((s) => s.values), [[100, 50, 7], [0, 30, 0], [20, 0, 7], [80, 20, 0]]);
   const samples = [5, 20, 200, 300].map((s) => ({ t: s, cpuPct: 1, diskReadKBps: 2, diskWriteKBps: 3, wanKBps: 4, lanKBps: 5, rssMb: 60 }));
-  const f4 = figure4(records, samples);
+  const f4 = figure4('appliance', records, samples);
   if (!f4 || f4.kind !== 'timeseries') return t.fail('no time series');
   t.deepEqual(f4.x.values, [10, 190], 'samples from power-on of the cold boot to power-off of the second');
   t.deepEqual(f4.spans?.map((s) => [s.from, s.to, s.label]), [[0, 90, 'wan23 cold boot'], [90, 150, 'workload, shutdown'], [160, 220, 'wan23 second boot'], [220, 240, 'shutdown']]);

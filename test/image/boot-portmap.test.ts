@@ -5,7 +5,8 @@
 // `overlay up` nodes in namespaces (publisher behind NAT A, proxy behind NAT B), rpcinfo asking
 // the portmapper, and a qemu VM (TCG) on the boot link whose initramfs runs the very nfsmount of
 // Debian's initramfs (klibc-utils) as scripts/nfs does, then reads and writes through the kernel
-// NFS client. (This machine's own kernel has no NFS client: the mount has to happen in a VM.)
+// NFS client, with the READ size --image-max-io offers. (This machine's own kernel has no NFS
+// client: the mount has to happen in a VM.)
 import test from 'ava';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -20,6 +21,8 @@ const NFSMOUNT = '/usr/lib/klibc/bin/nfsmount';
 const LINK = '10.96.0';
 const IMAGE_PORT = 2070;
 const VM_TIMEOUT_MS = 150_000;
+/** --image-max-io: the largest READ/WRITE the mount offers (the client's rsize/wsize). */
+const MAX_IO = 65_536;
 
 /** klibc's shared library (nfsmount's ELF interpreter), e.g. /usr/lib/klibc-XXXX.so. */
 function klibcSo(): string | undefined {
@@ -45,7 +48,7 @@ test('boot --image-portmap: a plain root path, and Debian initramfs nfsmount in 
     ' && ip tuntap add tapbp mode tap && ip link set tapbp master brbp && ip link set tapbp up']);
   const bootDir = join(net.root, 'boot');
   mkdirSync(bootDir);
-  const boot = net.spawn(PROXY, ['boot', '--interface', 'brbp', '--dir', bootDir, '--image', 'app', '--image-port', String(IMAGE_PORT), '--image-store', join(net.root, 'store'), '--image-portmap', '--state', proxy.state]);
+  const boot = net.spawn(PROXY, ['boot', '--interface', 'brbp', '--dir', bootDir, '--image', 'app', '--image-port', String(IMAGE_PORT), '--image-store', join(net.root, 'store'), '--image-portmap', '--image-max-io', String(MAX_IO), '--state', proxy.state]);
   await boot.waitFor(/^ready$/m, 60_000);
   t.regex(boot.output(), new RegExp(`new boots get app 1: root ${LINK.replace(/\./g, '\\.')}\\.1:/images/app/1\\n`), 'the root path carries no options');
 
@@ -73,6 +76,7 @@ ip link set eth0 up || fail "no eth0"
 ip addr add ${LINK}.50/24 dev eth0
 /bin/nfsmount -o nolock -o rw -o retrans=10 ${LINK}.1:/images/app/1 /newroot || fail "nfsmount"
 echo "E2E motd $(cat /newroot/etc/motd)"
+grep ' /newroot ' /proc/mounts | sed 's/^/E2E mount /'
 echo 'changed in the vm' > /newroot/etc/motd
 sync
 umount /newroot || fail "umount"
@@ -88,6 +92,7 @@ poweroff -f
   const console = serialText(vm.output());
   t.notRegex(console, /E2E FAIL/, console.slice(-3000));
   t.regex(console, /E2E motd served through the portmapper/, 'the kernel client read the image through the mount nfsmount found');
+  t.regex(console, new RegExp(`E2E mount ${LINK.replace(/\./g, '\\.')}\\.1:/images/app/1 /newroot nfs .*rsize=${MAX_IO},wsize=${MAX_IO}`), 'the client took the offered READ/WRITE size');
   t.regex(console, /E2E-DONE/);
   t.is(readFileSync(join(image, 'etc', 'motd'), 'utf8'), 'served through the portmapper\n', "the publisher's tree is unchanged");
   t.is(readFileSync(join(net.root, 'store', '1', 'shadow', 'etc', 'motd'), 'utf8'), 'changed in the vm\n', 'the write landed in the shadow');
