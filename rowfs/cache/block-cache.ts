@@ -13,9 +13,22 @@ import { open, type RootDatabase, type Database } from 'lmdb';
 import { BlockBitmap } from '../state/bitmap.js';
 import type { FileSlice } from '../xdr/file-slice.js';
 import { makeDirectory } from '../../lib/make-directory.js';
+import { systemClock, type Clock, type Timer } from '../../lib/clock.js';
+
+export type BlockCacheErrorCode =
+  | 'OPEN_FAILED' // the cache directory or its index could not be opened
+  | 'SHORT_FILE' // a cache file holds fewer bytes than its index says
+  | 'BLOCK_TOO_LARGE' // a block longer than the cache's block size
+  | 'CLOSED'; // a write after close()
 
 export class BlockCacheError extends Error {
-  override name = 'BlockCacheError';
+  override readonly name = 'BlockCacheError';
+  constructor(
+    readonly code: BlockCacheErrorCode,
+    message: string,
+  ) {
+    super(message); // shown to `overlay rowfs` users as is
+  }
 }
 
 interface CacheEntry {
@@ -48,16 +61,18 @@ export class BlockCache {
   private readonly entries = new Map<string, { bitmap: BlockBitmap; tail: [number, number] | null }>();
   private readonly files = new Map<string, { fh: Promise<FileHandle>; users: number }>();
   private readonly dirty = new Set<string>();
-  private flushTimer: NodeJS.Timeout | undefined;
+  private flushTimer: Timer | undefined;
 
   private constructor(
     readonly dir: string,
     readonly blockSize: number,
     private readonly env: RootDatabase,
     private readonly index: Database<CacheEntry, string>,
+    private readonly clock: Clock,
   ) {}
 
-  static open(dir: string, blockSize: number): BlockCache {
+  /** Opens (or creates) the cache in `dir`; `clock` times the debounced index writes. */
+  static open(dir: string, blockSize: number, clock: Clock = systemClock): BlockCache {
     try {
       makeDirectory(join(dir, 'blocks'));
       // noSync: the cache can always be refetched; its index is never worth an fsync per block.
@@ -71,9 +86,9 @@ export class BlockCache {
         index.clearSync();
         meta.putSync('blockSize', blockSize);
       }
-      return new BlockCache(dir, blockSize, env, index);
+      return new BlockCache(dir, blockSize, env, index, clock);
     } catch (err) {
-      throw new BlockCacheError(`cannot open block cache in ${dir}: ${(err as Error).message}`);
+      throw new BlockCacheError('OPEN_FAILED', `cannot open block cache in ${dir}: ${(err as Error).message}`);
     }
   }
 
@@ -93,7 +108,7 @@ export class BlockCache {
     const buf = Buffer.alloc(length);
     if (length === 0) return buf;
     const { bytesRead } = await this.withFile(key, (fh) => fh.read(buf, 0, length, block * this.blockSize));
-    if (bytesRead !== length) throw new BlockCacheError(`cache file for ${key} is shorter than its index says`);
+    if (bytesRead !== length) throw new BlockCacheError('SHORT_FILE', `cache file for ${key} is shorter than its index says`);
     return buf;
   }
 
@@ -123,7 +138,7 @@ export class BlockCache {
     const { bytesRead } = await this.withFile(key, async (fh) =>
       buf.length <= INLINE_READ_MAX_BYTES ? { bytesRead: readSync(fh.fd, buf, 0, buf.length, offset) } : fh.read(buf, 0, buf.length, offset),
     );
-    if (bytesRead !== buf.length) throw new BlockCacheError(`cache file for ${key} is shorter than its index says`);
+    if (bytesRead !== buf.length) throw new BlockCacheError('SHORT_FILE', `cache file for ${key} is shorter than its index says`);
     return buf;
   }
 
@@ -163,7 +178,7 @@ export class BlockCache {
 
   /** Stores a block fetched from main; `data` shorter than blockSize marks the file's end. */
   async write(key: string, block: number, data: Uint8Array): Promise<void> {
-    if (data.length > this.blockSize) throw new BlockCacheError('block larger than block size');
+    if (data.length > this.blockSize) throw new BlockCacheError('BLOCK_TOO_LARGE', 'block larger than block size');
     if (data.length > 0) await this.withFile(key, (fh) => fh.write(data, 0, data.length, block * this.blockSize));
     const e = this.entry(key);
     e.bitmap.set(block);
@@ -180,7 +195,7 @@ export class BlockCache {
    */
   writeRun(key: string, first: number, data: Uint8Array): Promise<void> {
     if (data.length === 0) return Promise.resolve();
-    if (this.closing) return Promise.reject(new BlockCacheError('block cache closed'));
+    if (this.closing) return Promise.reject(new BlockCacheError('CLOSED', 'block cache closed'));
     let q = this.writeQueues.get(key);
     if (!q) this.writeQueues.set(key, (q = { runs: [], active: false }));
     const p = new Promise<void>((resolve, reject) => q!.runs.push({ first, data, resolve, reject }));
@@ -195,7 +210,7 @@ export class BlockCache {
    * end), so a failed or interrupted fill leaves them absent, never present with wrong bytes.
    */
   fillRun(key: string, first: number, fill: (fd: number, byteOffset: number) => Promise<number>): Promise<number> {
-    if (this.closing) return Promise.reject(new BlockCacheError('block cache closed'));
+    if (this.closing) return Promise.reject(new BlockCacheError('CLOSED', 'block cache closed'));
     const p = this.withFile(key, async (fh) => {
       const bytes = await fill(fh.fd, first * this.blockSize);
       if (bytes > 0) this.indexRun(key, first, bytes);
@@ -257,7 +272,7 @@ export class BlockCache {
   private markDirty(key: string): void {
     this.dirty.add(key);
     if (this.closing) return; // close() flushes what is dirty
-    this.flushTimer ??= setTimeout(() => this.flushIndex(), INDEX_FLUSH_MS);
+    this.flushTimer ??= this.clock.setTimeout(() => this.flushIndex(), INDEX_FLUSH_MS);
   }
 
   private flushIndex(): void {
@@ -279,7 +294,7 @@ export class BlockCache {
     this.closing = true;
     await Promise.all([...this.writeQueues.values()].map((q) => q.drained));
     await Promise.allSettled([...this.fills]);
-    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer?.cancel();
     this.flushTimer = undefined;
     this.flushIndex();
     await this.index.committed;

@@ -1,7 +1,7 @@
 // Field codecs shared by the registry records and the manifest: each checks its value on write and
 // on read, so an encoder never emits what a decoder refuses. Errors are RangeError (encode side) or
-// XdrError/ImageError (decode side); the record codecs turn them into ImageError.
-import { XdrReader, XdrWriter, XdrError } from '../xdr/index.js';
+// XdrDecodeError/ImageError (decode side); the record codecs turn them into ImageError.
+import { XdrReader, XdrWriter, XdrDecodeError } from '../xdr/index.js';
 
 /** Same bounds as the ROW-FS state store (rowfs/state/store.ts): a power of two in 4 KiB..1 MiB. */
 export const MIN_BLOCK_SIZE_BYTES = 4096;
@@ -31,7 +31,7 @@ export function readString(r: XdrReader, max: number, check: (s: string) => stri
   try {
     s = utf8Strict.decode(bytes);
   } catch {
-    throw new XdrError('BAD_VALUE', 'string is not valid UTF-8');
+    throw new XdrDecodeError('BAD_VALUE', 'string is not valid UTF-8');
   }
   return check(s);
 }
@@ -54,7 +54,7 @@ export function writeCount(w: XdrWriter, n: number, what: string): void {
 
 export function readCount(r: XdrReader, what: string): number {
   const v = r.uint64();
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new XdrError('BAD_VALUE', `${what} ${v} is beyond 2^53`);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new XdrDecodeError('BAD_VALUE', `${what} ${v} is beyond 2^53`);
   return Number(v);
 }
 
@@ -66,7 +66,7 @@ export function writeUint(w: XdrWriter, n: number, min: number, max: number, wha
 
 export function readUint(r: XdrReader, min: number, max: number, what: string): number {
   const n = r.uint32();
-  if (n < min || n > max) throw new XdrError('BAD_VALUE', `${what} ${n} outside ${min}..${max}`);
+  if (n < min || n > max) throw new XdrDecodeError('BAD_VALUE', `${what} ${n} outside ${min}..${max}`);
   return n;
 }
 

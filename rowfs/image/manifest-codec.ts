@@ -10,7 +10,7 @@
 // Sizes: a file's byte count; a symlink's target length; 0 for dirs and others (a directory's size
 // differs between file systems, so it is not part of the image).
 import { createHash } from 'node:crypto';
-import { XdrReader, XdrWriter, XdrError } from '../xdr/index.js';
+import { XdrReader, XdrWriter, XdrError, XdrDecodeError } from '../xdr/index.js';
 import { ImageError, decodingAs, quote } from './errors.js';
 import { magicWord, readMagic, xdrOpaqueLength, utf8Length } from './record-codec.js';
 import { checkBlockSize, isBlockSize, readCount, writeCount } from './fields.js';
@@ -154,7 +154,7 @@ function readUtf8(r: XdrReader, max: number, what: string): string {
     return utf8Strict.decode(r.opaque(max));
   } catch (err) {
     if (err instanceof XdrError) throw err;
-    throw new XdrError('BAD_VALUE', `${what} is not valid UTF-8`);
+    throw new XdrDecodeError('BAD_VALUE', `${what} is not valid UTF-8`);
   }
 }
 
@@ -164,13 +164,13 @@ export function decodeManifest(bytes: Uint8Array, offset = 0, end = bytes.length
     const r = new XdrReader(bytes, offset, end);
     readMagic(r, MAGIC, 'manifest');
     const blockSize = r.uint32();
-    if (!isBlockSize(blockSize)) throw new XdrError('BAD_VALUE', `block size ${blockSize}`);
+    if (!isBlockSize(blockSize)) throw new XdrDecodeError('BAD_VALUE', `block size ${blockSize}`);
     const count = r.uint32();
-    if (count === 0) throw new XdrError('BAD_VALUE', 'no entries (the root comes first)');
-    if (count > MAX_MANIFEST_ENTRIES) throw new XdrError('TOO_LONG', `${count} entries, at most ${MAX_MANIFEST_ENTRIES}`);
+    if (count === 0) throw new XdrDecodeError('BAD_VALUE', 'no entries (the root comes first)');
+    if (count > MAX_MANIFEST_ENTRIES) throw new XdrDecodeError('TOO_LONG', `${count} entries, at most ${MAX_MANIFEST_ENTRIES}`);
     // The smallest entry (a dir named by an empty path) takes 28 bytes: refuse counts the input cannot hold before allocating.
-    if (count * 28 > r.remaining()) throw new XdrError('SHORT_BUFFER', `${count} entries cannot fit in ${r.remaining()} bytes`);
-    const fail = (msg: string) => new XdrError('BAD_VALUE', msg);
+    if (count * 28 > r.remaining()) throw new XdrDecodeError('SHORT_BUFFER', `${count} entries cannot fit in ${r.remaining()} bytes`);
+    const fail = (msg: string) => new XdrDecodeError('BAD_VALUE', msg);
     const entries: ManifestEntry[] = [];
     const dirs = new Set<string>();
     for (let i = 0; i < count; i++) {
@@ -181,7 +181,7 @@ export function decodeManifest(bytes: Uint8Array, offset = 0, end = bytes.length
       const e: ManifestEntry = { path, type, mode: r.uint32(), uid: r.uint32(), gid: r.uint32(), size: readCount(r, 'size') };
       if (type === 'file') {
         const want = blocksOf(e.size, blockSize) * HASH_BYTES;
-        if (want > r.remaining()) throw new XdrError('SHORT_BUFFER', `entry ${quote(path)}: ${want} bytes of block hashes do not fit`);
+        if (want > r.remaining()) throw new XdrDecodeError('SHORT_BUFFER', `entry ${quote(path)}: ${want} bytes of block hashes do not fit`);
         e.blockHashes = r.opaque(want).slice(); // a copy: the caller may reuse its buffer
       } else if (type === 'symlink') e.target = readUtf8(r, MAX_PATH_BYTES, 'symlink target');
       checkEntry(e, blockSize, fail);

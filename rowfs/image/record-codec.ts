@@ -1,7 +1,7 @@
 // The frame every registry record shares: a leading magic word (three ASCII letters naming the
 // kind, then a format version byte) and a body of at most MAX_RECORD_BYTES (the DHT's value cap).
 // A record occupies bytes[offset, end) exactly: bytes left before `end` are an error.
-import { XdrReader, XdrWriter, XdrError } from '../xdr/index.js';
+import { XdrReader, XdrWriter, XdrError, XdrDecodeError } from '../xdr/index.js';
 import { ImageError, decodingAs } from './errors.js';
 
 /** The DHT refuses larger values (overlay/dht/record.ts MAX_VALUE_BYTES). */
@@ -26,8 +26,8 @@ export function magicWord(tag: string): number {
 
 export function readMagic(r: XdrReader, magic: number, kind: string): void {
   const m = r.uint32();
-  if (m >>> 8 !== magic >>> 8) throw new XdrError('BAD_VALUE', `not a ${kind} (magic 0x${m.toString(16).padStart(8, '0')})`);
-  if ((m & 0xff) !== (magic & 0xff)) throw new XdrError('BAD_VALUE', `unsupported ${kind} format ${m & 0xff}`);
+  if (m >>> 8 !== magic >>> 8) throw new XdrDecodeError('BAD_VALUE', `not a ${kind} (magic 0x${m.toString(16).padStart(8, '0')})`);
+  if ((m & 0xff) !== (magic & 0xff)) throw new XdrDecodeError('BAD_VALUE', `unsupported ${kind} format ${m & 0xff}`);
 }
 
 export function recordCodec<T>(
@@ -51,7 +51,7 @@ export function recordCodec<T>(
     },
     decode(bytes, offset = 0, end = bytes.length) {
       return decodingAs('BAD_RECORD', kind, () => {
-        if (end - offset > MAX_RECORD_BYTES) throw new XdrError('TOO_LONG', `${end - offset} bytes, max ${MAX_RECORD_BYTES}`);
+        if (end - offset > MAX_RECORD_BYTES) throw new XdrDecodeError('TOO_LONG', `${end - offset} bytes, max ${MAX_RECORD_BYTES}`);
         const r = new XdrReader(bytes, offset, end);
         readMagic(r, magic, kind);
         const value = body.read(r);

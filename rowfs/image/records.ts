@@ -7,7 +7,7 @@
 //   image/servers/APP/VERSION        each server node  ServerRecord  (TTL, refreshed while serving)
 //   image/sharers/APP/VERSION        each client node  SharerRecord  (TTL, refreshed while mounted)
 import type { XdrReader, XdrWriter } from '../xdr/index.js';
-import { XdrError } from '../xdr/index.js';
+import { XdrDecodeError } from '../xdr/index.js';
 import { checkAppName, checkVersion, MAX_NAME_BYTES } from './names.js';
 import { recordCodec, xdrOpaqueLength, utf8Length } from './record-codec.js';
 import {
@@ -99,7 +99,7 @@ function checkDistinct<T>(items: T[], key: (v: T) => string, what: string, error
 }
 const hexKey = (k: Uint8Array) => Buffer.from(k).toString('hex');
 const onEncode = (m: string) => new RangeError(m);
-const onDecode = (m: string) => new XdrError('BAD_VALUE', m);
+const onDecode = (m: string) => new XdrDecodeError('BAD_VALUE', m);
 
 const claim = recordCodec<ClaimRecord>('claim record', 'ICL', {
   write(w, v) {
@@ -132,7 +132,7 @@ function readVersionInfo(r: XdrReader): VersionInfo {
   const bytes = readCount(r, 'bytes');
   const files = readUint(r, 0, MAX_FILES, 'files');
   const blockSize = r.uint32();
-  if (!isBlockSize(blockSize)) throw new XdrError('BAD_VALUE', `block size ${blockSize}`);
+  if (!isBlockSize(blockSize)) throw new XdrDecodeError('BAD_VALUE', `block size ${blockSize}`);
   return { version, digest, bytes, files, blockSize, publishedAtMs: readCount(r, 'publishedAtMs') };
 }
 
@@ -149,7 +149,7 @@ const versions = recordCodec<VersionsRecord>('versions record', 'IVR', {
     const app = readApp(r);
     const latest = readVersion(r);
     const list = r.array(MAX_VERSIONS_PER_RECORD, readVersionInfo);
-    if (list.length === 0) throw new XdrError('BAD_VALUE', 'a versions record lists no version');
+    if (list.length === 0) throw new XdrDecodeError('BAD_VALUE', 'a versions record lists no version');
     checkDistinct(list, (i) => i.version, 'version', onDecode);
     return { app, latest, versions: list, updatedAtMs: readCount(r, 'updatedAtMs') };
   },

@@ -1,5 +1,5 @@
 // XDR codecs for the NFSv3 data types shared by many procedures (RFC 1813 s2.5-2.6).
-import { XdrError } from '../xdr/errors.js';
+import { XdrDecodeError } from '../xdr/errors.js';
 import type { XdrReader } from '../xdr/reader.js';
 import type { XdrWriter } from '../xdr/writer.js';
 import {
@@ -130,7 +130,7 @@ function readSetTime(r: XdrReader): SetTime | undefined {
   if (how === TimeHow.DONT_CHANGE) return undefined;
   if (how === TimeHow.SET_TO_SERVER_TIME) return { how };
   if (how === TimeHow.SET_TO_CLIENT_TIME) return { how, time: readTime(r) };
-  throw new XdrError('BAD_VALUE', `time_how ${how}`);
+  throw new XdrDecodeError('BAD_VALUE', `time_how ${how}`);
 }
 function writeSetTime(w: XdrWriter, t: SetTime | undefined): void {
   if (!t) {

@@ -1,7 +1,7 @@
 // Typed async NFSv3 client over any RpcClient. Every method sends one call and resolves with the
 // decoded result union (non-OK statuses are values, not exceptions; use expectOk to throw).
 // Rejections: RpcTransportError (timeout, connection), RpcReplyError (server refused the call),
-// XdrError (the server's reply did not decode).
+// XdrDecodeError (the server's reply did not decode), XdrEncodeError (arguments that cannot be encoded).
 import { TcpRpcClient, UdpRpcClient, type RpcCallOptions, type RpcClient } from '../rpc/client.js';
 import { rootCred, type OpaqueAuth } from '../rpc/message.js';
 import { NFS3_PROCEDURES, type Nfs3ArgsOf, type Nfs3ProcedureName, type Nfs3ResOf } from './procedures.js';

@@ -1,6 +1,6 @@
 // Codecs of the NFSv3 procedures that change the namespace (RFC 1813 s3.3.8-15): CREATE, MKDIR,
 // SYMLINK, MKNOD, REMOVE, RMDIR, RENAME, LINK.
-import { XdrError } from '../xdr/errors.js';
+import { XdrDecodeError } from '../xdr/errors.js';
 import type { XdrReader } from '../xdr/reader.js';
 import type { XdrWriter } from '../xdr/writer.js';
 import type { ProcedureCodec } from '../rpc/procedure-codec.js';
@@ -59,7 +59,7 @@ function readCreateHow(r: XdrReader): CreateHow3 {
   const mode = r.uint32();
   if (mode === CreateMode.UNCHECKED || mode === CreateMode.GUARDED) return { mode, attributes: readSattr(r) };
   if (mode === CreateMode.EXCLUSIVE) return { mode, verf: readVerf(r) };
-  throw new XdrError('BAD_VALUE', `createmode3 ${mode}`);
+  throw new XdrDecodeError('BAD_VALUE', `createmode3 ${mode}`);
 }
 function writeCreateHow(w: XdrWriter, h: CreateHow3): void {
   w.uint32(h.mode);

@@ -1,29 +1,5 @@
-// Small async coordination helpers for the proxy. Node runs our code on one thread, so these only
-// order asynchronous sequences (RPCs to main/shadow, LMDB commits) that must not interleave.
-
-/** A FIFO mutex: `run` executes its functions one at a time, in call order. */
-export class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(fn, fn);
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
-}
-
-/** Concurrent calls for the same key share one execution (e.g. one copy-up, one block fetch). */
-export class SingleFlight<K, T> {
-  private readonly inflight = new Map<K, Promise<T>>();
-
-  run(key: K, fn: () => Promise<T>): Promise<T> {
-    const existing = this.inflight.get(key);
-    if (existing) return existing;
-    const p = fn().finally(() => this.inflight.delete(key));
-    this.inflight.set(key, p);
-    return p;
-  }
-}
+// Block-range locks for the proxy's writes. Node runs our code on one thread, so these only order
+// asynchronous sequences (RPCs to main/shadow, cache writes) that must not interleave.
 
 /**
  * Locks on block ranges of one file: a write holds the blocks it touches, so two writes that

@@ -6,8 +6,18 @@
 // pool only when the last reference is released, and a lease is never revived: a late retain or a
 // second release of a finished lease throws BufferPoolError instead of touching a reused buffer.
 
+export type BufferPoolErrorCode =
+  | 'ALREADY_RELEASED' // retain or release of a finished lease, or bytes released twice
+  | 'BAD_SIZE'; // a buffer size or count that is not a positive (non-negative) integer
+
 export class BufferPoolError extends Error {
   override readonly name = 'BufferPoolError';
+  constructor(
+    readonly code: BufferPoolErrorCode,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+  }
 }
 
 export interface BufferPoolStats {
@@ -39,14 +49,14 @@ export class Lease {
 
   /** One more holder; throws when the lease is already finished (its buffer may be reused). */
   retain(): this {
-    if (this.refs <= 0) throw new BufferPoolError('retain of a released lease');
+    if (this.refs <= 0) throw new BufferPoolError('ALREADY_RELEASED', 'retain of a released lease');
     this.refs++;
     return this;
   }
 
   /** Gives one reference back; the last one returns the buffer to the pool. */
   release(): void {
-    if (this.refs <= 0) throw new BufferPoolError('release of a released lease');
+    if (this.refs <= 0) throw new BufferPoolError('ALREADY_RELEASED', 'release of a released lease');
     this.refs--;
     if (this.refs === 0) this.pool.giveBack(this.buf);
   }
@@ -62,8 +72,8 @@ export class BufferPool {
     /** Cap on buffers ever allocated: the pool's memory is at most bufferBytes * maxBuffers. */
     readonly maxBuffers: number,
   ) {
-    if (!Number.isInteger(bufferBytes) || bufferBytes <= 0) throw new BufferPoolError(`bad buffer size ${bufferBytes}`);
-    if (!Number.isInteger(maxBuffers) || maxBuffers < 0) throw new BufferPoolError(`bad buffer count ${maxBuffers}`);
+    if (!Number.isInteger(bufferBytes) || bufferBytes <= 0) throw new BufferPoolError('BAD_SIZE', `bad buffer size ${bufferBytes}`);
+    if (!Number.isInteger(maxBuffers) || maxBuffers < 0) throw new BufferPoolError('BAD_SIZE', `bad buffer count ${maxBuffers}`);
   }
 
   /** Buffers that could be handed out now without exceeding the cap. */
@@ -114,7 +124,7 @@ export function heldBy(data: Buffer, leases: readonly Lease[]): HeldBytes {
   return {
     data,
     release: () => {
-      if (done) throw new BufferPoolError('bytes released twice');
+      if (done) throw new BufferPoolError('ALREADY_RELEASED', 'bytes released twice');
       done = true;
       for (const l of leases) l.release();
     },

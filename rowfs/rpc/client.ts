@@ -5,8 +5,8 @@
 // (the server's duplicate-request handling, or idempotence, makes that safe), until their deadline.
 import net from 'node:net';
 import dgram from 'node:dgram';
-import { randomInt } from 'node:crypto';
-import { systemClock, type Clock, type Timer } from '../../lib/clock.js';
+import { systemClock, type Clock, type Random, type Timer } from '../../lib/clock.js';
+import { cryptoRandom } from '../../lib/random.js';
 import { XdrError } from '../xdr/errors.js';
 import { XdrReader } from '../xdr/reader.js';
 import { XdrWriter } from '../xdr/writer.js';
@@ -56,6 +56,8 @@ export interface RpcClientOptions {
   timeoutMs?: number;
   cred?: OpaqueAuth;
   clock?: Clock;
+  /** Picks the first xid (default cryptoRandom): a restarted client does not reuse its predecessor's xids. */
+  random?: Random;
   /** TCP only: cap on one reply record. */
   maxRecordBytes?: number;
   /** TCP only: also retry connecting for calls never sent yet (default false: they fail fast with CONNECT_FAILED). */
@@ -82,12 +84,13 @@ abstract class BaseRpcClient implements RpcClient {
   protected readonly pending = new Map<number, Pending>();
   protected readonly clock: Clock;
   protected closed = false;
-  private nextXid = randomInt(0, 0x7fffffff);
+  private nextXid: number;
   /** Replies that matched no pending call or did not decode (for tests and counters). */
   strayReplies = 0;
 
   constructor(protected readonly opts: RpcClientOptions) {
     this.clock = opts.clock ?? systemClock;
+    this.nextXid = (opts.random ?? cryptoRandom).int(0x7fffffff);
   }
 
   call(prog: number, vers: number, proc: number, encodeArgs: (w: XdrWriter) => void, o: RpcCallOptions = {}): Promise<XdrReader> {

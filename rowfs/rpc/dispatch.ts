@@ -3,7 +3,7 @@
 // procedure, encode the reply. Refusals follow RFC 5531 s9 (PROG_UNAVAIL, PROG_MISMATCH with the
 // supported range, PROC_UNAVAIL, GARBAGE_ARGS, SYSTEM_ERR, RPC_MISMATCH, AUTH_ERROR). A message
 // whose header does not decode is counted and dropped; nothing here throws upward.
-import { XdrError } from '../xdr/errors.js';
+import { XdrDecodeError } from '../xdr/errors.js';
 import { XdrReader } from '../xdr/reader.js';
 import { XdrWriter } from '../xdr/writer.js';
 import { DuplicateCache, duplicateKey } from './duplicate-cache.js';
@@ -109,7 +109,7 @@ export interface CallOrigin {
 export interface DispatcherOptions {
   /** Replies kept for retransmitted non-idempotent calls (0 disables the cache). */
   duplicateCacheEntries: number;
-  /** Told about procedure failures answered with SYSTEM_ERR, and argument decoders that threw something else than XdrError. */
+  /** Told about procedure failures answered with SYSTEM_ERR, and argument decoders that threw something other than XdrDecodeError. */
   onError?: (err: unknown, ctx: RpcCallContext) => void;
 }
 
@@ -231,7 +231,7 @@ export class RpcDispatcher {
       args = proc.decodeArgs(r);
       r.expectEnd();
     } catch (e) {
-      if (!(e instanceof XdrError)) this.opts.onError?.(e, ctx);
+      if (!(e instanceof XdrDecodeError)) this.opts.onError?.(e, ctx);
       this.stats.garbageArgs++;
       return { writer: encodeReply(acceptedHeader(xid, AcceptStat.GARBAGE_ARGS)), systemError: false };
     }

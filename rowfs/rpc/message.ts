@@ -1,7 +1,7 @@
 // ONC RPC v2 messages (RFC 5531 s9): call and reply headers, AUTH_NONE and AUTH_SYS credentials.
 // Procedure arguments and results follow the header in the same buffer and are decoded by the
 // program's own codecs, so these functions return the header and the offset where the body starts.
-import { XdrError } from '../xdr/errors.js';
+import { XdrDecodeError } from '../xdr/errors.js';
 import { XdrReader } from '../xdr/reader.js';
 import { XdrWriter } from '../xdr/writer.js';
 
@@ -107,20 +107,14 @@ export function encodeCallHeader(w: XdrWriter, h: CallHeader): void {
   writeAuth(w, h.verf);
 }
 
-/** Result of peeking at any RPC message: its xid and direction. */
-export function peekMessage(buf: Uint8Array): { xid: number; type: number } {
-  const r = new XdrReader(buf);
-  return { xid: r.uint32(), type: r.uint32() };
-}
-
 /**
  * Decodes a call header. An rpcvers other than 2 throws RpcVersionMismatch (the caller answers
- * RPC_MISMATCH with the xid it carries); anything else malformed throws XdrError.
+ * RPC_MISMATCH with the xid it carries); anything else malformed throws XdrDecodeError.
  */
 export function decodeCallHeader(r: XdrReader): CallHeader {
   const xid = r.uint32();
   const type = r.uint32();
-  if (type !== MsgType.CALL) throw new XdrError('BAD_VALUE', `msg_type ${type}, expected CALL`);
+  if (type !== MsgType.CALL) throw new XdrDecodeError('BAD_VALUE', `msg_type ${type}, expected CALL`);
   const rpcvers = r.uint32();
   if (rpcvers !== RPC_VERSION) throw new RpcVersionMismatch(xid, rpcvers);
   const prog = r.uint32();
@@ -171,7 +165,7 @@ const ACCEPT_STATS = new Set([0, 1, 2, 3, 4, 5]);
 export function decodeReplyHeader(r: XdrReader): ReplyHeader {
   const xid = r.uint32();
   const type = r.uint32();
-  if (type !== MsgType.REPLY) throw new XdrError('BAD_VALUE', `msg_type ${type}, expected REPLY`);
+  if (type !== MsgType.REPLY) throw new XdrDecodeError('BAD_VALUE', `msg_type ${type}, expected REPLY`);
   const stat = r.uint32();
   if (stat === ReplyStat.MSG_ACCEPTED) {
     const verf = readAuth(r);
@@ -183,7 +177,7 @@ export function decodeReplyHeader(r: XdrReader): ReplyHeader {
     const reject = r.uint32();
     if (reject === RejectStat.RPC_MISMATCH) return { xid, stat, reject, low: r.uint32(), high: r.uint32() };
     if (reject === RejectStat.AUTH_ERROR) return { xid, stat, reject, authStat: r.uint32() };
-    throw new XdrError('BAD_VALUE', `reject_stat ${reject}`);
+    throw new XdrDecodeError('BAD_VALUE', `reject_stat ${reject}`);
   }
-  throw new XdrError('BAD_VALUE', `reply_stat ${stat}`);
+  throw new XdrDecodeError('BAD_VALUE', `reply_stat ${stat}`);
 }

@@ -17,14 +17,6 @@ export function encodeRecord(payload: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Writes the record mark into the first 4 bytes of `framed` (payload follows in place). */
-export function markRecordInPlace(framed: Uint8Array): Uint8Array {
-  const len = framed.length - 4;
-  if (len > FRAGMENT_LENGTH_MASK) throw new RecordMarkingError('RECORD_TOO_LARGE', `${len} bytes`);
-  new DataView(framed.buffer, framed.byteOffset, 4).setUint32(0, (LAST_FRAGMENT_BIT | len) >>> 0);
-  return framed;
-}
-
 /**
  * Writes the record mark of a record sent as `parts` (the first part starts with 4 reserved bytes,
  * the rest follow in order) into those 4 bytes; returns `parts`.

@@ -6,7 +6,8 @@
 import type { BigIntStats } from 'node:fs';
 import { lstat, readlink, statfs } from './inline-fs.js';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import type { Random } from '../../lib/clock.js';
+import { cryptoRandom } from '../../lib/random.js';
 import type { RpcCallContext } from '../rpc/dispatch.js';
 import type { Nfs3Handlers } from '../nfs3/program.js';
 import {
@@ -85,6 +86,8 @@ export interface LocalExportOptions {
   wallNow?: () => number;
   /** 8 random bytes for the write verifier; new on every start, so clients resend uncommitted writes. */
   writeVerf?: Uint8Array;
+  /** Draws the write verifier when none is given (default cryptoRandom). */
+  random?: Random;
   maxOpenFiles?: number;
 }
 
@@ -98,7 +101,7 @@ export class LocalExport implements Nfs3Handlers {
 
   constructor(o: LocalExportOptions) {
     this.readOnly = !!o.readOnly;
-    this.writeVerf = o.writeVerf ?? randomBytes(8);
+    this.writeVerf = o.writeVerf ?? (o.random ?? cryptoRandom).bytes(8);
     this.tree = new ExportTree(o.root, this.readOnly, o.now ?? (() => performance.now()), o.maxOpenFiles);
     this.wallNow = o.wallNow ?? Date.now;
     this.pages = new DirPages(this.tree, this.wallNow);

@@ -42,8 +42,20 @@ export const DEFAULT_FLUSH_DELAY_MS = 200;
 /** Nodes remembered in memory (a few hundred bytes each). */
 const NODE_CACHE_ENTRIES = 4096;
 
+export type StateStoreErrorCode =
+  | 'OPEN_FAILED' // the LMDB environment could not be opened
+  | 'BAD_BLOCK_SIZE' // not a power of two in 4096..1048576
+  | 'WRONG_MAIN' // the state was made for another main export
+  | 'BAD_TABLE_NAME'; // a side table name outside x-[a-z-]{1,24}
+
 export class StateStoreError extends Error {
-  override name = 'StateStoreError';
+  override readonly name = 'StateStoreError';
+  constructor(
+    readonly code: StateStoreErrorCode,
+    message: string,
+  ) {
+    super(message); // shown to `overlay rowfs` users as is
+  }
 }
 
 /** NFSv3 ftype3 values (RFC 1813 section 2.6), kept numeric. */
@@ -141,14 +153,14 @@ export class StateStore {
     try {
       env = open({ path: dir, maxDbs: 12, compression: false, noSync: true });
     } catch (err) {
-      throw new StateStoreError(`cannot open state store in ${dir}: ${(err as Error).message}`);
+      throw new StateStoreError('OPEN_FAILED', `cannot open state store in ${dir}: ${(err as Error).message}`);
     }
     const meta = env.openDB<unknown, string>({ name: 'meta' });
     if (meta.get('instance') === undefined) {
       const blockSize = opts.blockSizeBytes ?? DEFAULT_BLOCK_SIZE_BYTES;
       if (!Number.isInteger(blockSize) || blockSize < 4096 || blockSize > 1 << 20 || (blockSize & (blockSize - 1)) !== 0) {
         await env.close();
-        throw new StateStoreError(`block size must be a power of two in 4096..1048576, got ${blockSize}`);
+        throw new StateStoreError('BAD_BLOCK_SIZE', `block size must be a power of two in 4096..1048576, got ${blockSize}`);
       }
       await meta.transaction(() => {
         meta.putSync('instance', randomBytes(8));
@@ -158,7 +170,7 @@ export class StateStore {
     } else if (opts.mainId !== undefined && meta.get('main') !== undefined && meta.get('main') !== opts.mainId) {
       const was = String(meta.get('main'));
       await env.close();
-      throw new StateStoreError(`state in ${dir} belongs to main export ${was}, not ${opts.mainId}`);
+      throw new StateStoreError('WRONG_MAIN', `state in ${dir} belongs to main export ${was}, not ${opts.mainId}`);
     }
     return new StateStore(
       dir,
@@ -256,7 +268,7 @@ export class StateStore {
    * fdatasync): a put made before a commit is on disk once that commit is.
    */
   sideTable(name: string): SideTable {
-    if (!/^x-[a-z-]{1,24}$/.test(name)) throw new StateStoreError(`bad side table name ${name}`);
+    if (!/^x-[a-z-]{1,24}$/.test(name)) throw new StateStoreError('BAD_TABLE_NAME', `bad side table name ${name}`);
     const db = this.env.openDB<string, string>({ name });
     return {
       get: (key) => db.get(key),

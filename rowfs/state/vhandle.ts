@@ -11,8 +11,21 @@ const MAGIC0 = 0x52; // 'R'
 const MAGIC1 = 0x57; // 'W'
 const FORMAT_VERSION = 1;
 
+export type VirtualHandleErrorCode =
+  | 'BAD_LENGTH' // not VHANDLE_LENGTH_BYTES long
+  | 'BAD_MAGIC' // not one of ours
+  | 'BAD_FORMAT' // a format version we do not know
+  | 'BAD_VID'; // a virtual id outside 1..2^53-1
+
+/** A handle that decodeVirtualHandle refuses (encoding a bad value throws RangeError). */
 export class VirtualHandleError extends Error {
-  override name = 'VirtualHandleError';
+  override readonly name = 'VirtualHandleError';
+  constructor(
+    readonly code: VirtualHandleErrorCode,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+  }
 }
 
 export interface VirtualHandle {
@@ -21,8 +34,8 @@ export interface VirtualHandle {
 }
 
 export function encodeVirtualHandle(h: VirtualHandle): Uint8Array {
-  if (h.instance.length !== 8) throw new VirtualHandleError('instance id must be 8 bytes');
-  if (!Number.isSafeInteger(h.vid) || h.vid < 1) throw new VirtualHandleError(`bad vid ${h.vid}`);
+  if (h.instance.length !== 8) throw new RangeError('instance id must be 8 bytes');
+  if (!Number.isSafeInteger(h.vid) || h.vid < 1) throw new RangeError(`bad vid ${h.vid}`);
   const out = new Uint8Array(VHANDLE_LENGTH_BYTES);
   const view = new DataView(out.buffer);
   out[0] = MAGIC0;
@@ -35,11 +48,11 @@ export function encodeVirtualHandle(h: VirtualHandle): Uint8Array {
 
 /** Decodes a handle; throws VirtualHandleError for anything not made by encodeVirtualHandle. */
 export function decodeVirtualHandle(bytes: Uint8Array): VirtualHandle {
-  if (bytes.length !== VHANDLE_LENGTH_BYTES) throw new VirtualHandleError(`handle length ${bytes.length} != ${VHANDLE_LENGTH_BYTES}`);
-  if (bytes[0] !== MAGIC0 || bytes[1] !== MAGIC1) throw new VirtualHandleError('bad handle magic');
-  if (bytes[2] !== FORMAT_VERSION || bytes[3] !== 0) throw new VirtualHandleError(`unknown handle format ${bytes[2]}`);
+  if (bytes.length !== VHANDLE_LENGTH_BYTES) throw new VirtualHandleError('BAD_LENGTH', `handle length ${bytes.length} != ${VHANDLE_LENGTH_BYTES}`);
+  if (bytes[0] !== MAGIC0 || bytes[1] !== MAGIC1) throw new VirtualHandleError('BAD_MAGIC', 'bad handle magic');
+  if (bytes[2] !== FORMAT_VERSION || bytes[3] !== 0) throw new VirtualHandleError('BAD_FORMAT', `unknown handle format ${bytes[2]}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const vid = view.getBigUint64(12);
-  if (vid < 1n || vid > BigInt(Number.MAX_SAFE_INTEGER)) throw new VirtualHandleError('vid out of range');
+  if (vid < 1n || vid > BigInt(Number.MAX_SAFE_INTEGER)) throw new VirtualHandleError('BAD_VID', 'vid out of range');
   return { instance: bytes.slice(4, 12), vid: Number(vid) };
 }

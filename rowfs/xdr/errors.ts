@@ -1,5 +1,8 @@
-// The one error class every XDR decoder and encoder throws (RFC 4506). Callers at the network edge
-// catch it to answer GARBAGE_ARGS or to count and drop a malformed message.
+// The XDR layer's error (RFC 4506), with a code; the direction is its class. A decoder throws
+// XdrDecodeError: the bytes are not a valid encoding (callers at the network edge catch it to
+// answer GARBAGE_ARGS, or count and drop the message). An encoder throws XdrEncodeError: the value
+// cannot be encoded (a caller's bug or an over-long value), never the peer's fault. Catch XdrError
+// for either.
 
 export type XdrErrorCode =
   | 'SHORT_BUFFER' // a read would pass the end of the input
@@ -9,12 +12,24 @@ export type XdrErrorCode =
   | 'TRAILING_BYTES'; // bytes left after a complete message
 
 export class XdrError extends Error {
-  static readonly errorName = 'XdrError';
-  override readonly name = 'XdrError';
+  static readonly errorName: string = 'XdrError';
+  override readonly name: string = 'XdrError';
   constructor(
     readonly code: XdrErrorCode,
     message: string,
   ) {
     super(`${code}: ${message}`);
   }
+}
+
+/** Bytes that are not a valid XDR encoding of what was expected. */
+export class XdrDecodeError extends XdrError {
+  static override readonly errorName = 'XdrDecodeError';
+  override readonly name = 'XdrDecodeError';
+}
+
+/** A value that cannot be encoded as asked (out of range, longer than its maximum). */
+export class XdrEncodeError extends XdrError {
+  static override readonly errorName = 'XdrEncodeError';
+  override readonly name = 'XdrEncodeError';
 }

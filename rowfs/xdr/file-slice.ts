@@ -2,7 +2,7 @@
 // replies served from the block cache): a transport that can (TCP with the native sender) passes
 // it to the kernel with sendfile(2); anything else materialises it with one read.
 import { readSync } from 'node:fs';
-import { XdrError } from './errors.js';
+import { XdrEncodeError } from './errors.js';
 
 export interface FileSlice {
   readonly fd: number;
@@ -20,7 +20,7 @@ export function readFileSlice(s: FileSlice): Uint8Array {
   let got = 0;
   while (got < s.length) {
     const n = readSync(s.fd, out, got, s.length - got, s.offset + got);
-    if (n === 0) throw new XdrError('BAD_VALUE', `file body ends ${s.length - got} bytes early`);
+    if (n === 0) throw new XdrEncodeError('BAD_VALUE', `file body ends ${s.length - got} bytes early`);
     got += n;
   }
   return out;

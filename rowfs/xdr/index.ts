@@ -1,3 +1,3 @@
-export { XdrError, type XdrErrorCode } from './errors.js';
+export { XdrError, XdrDecodeError, XdrEncodeError, type XdrErrorCode } from './errors.js';
 export { XdrReader } from './reader.js';
 export { XdrWriter, encodeXdr, decodeXdr } from './writer.js';

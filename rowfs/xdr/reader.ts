@@ -1,7 +1,7 @@
 // XDR decoding (RFC 4506) from a byte buffer. Every read checks bounds first, every variable-length
 // item is checked against its maximum before anything is allocated, padding must be zero, and
 // opaque data is returned as a view into the input (no copy).
-import { XdrError } from './errors.js';
+import { XdrDecodeError } from './errors.js';
 
 const UINT32_MAX = 0xffffffff;
 const utf8 = new TextDecoder('utf-8', { fatal: false });
@@ -16,7 +16,7 @@ export class XdrReader {
     offset = 0,
     private readonly end = buf.length,
   ) {
-    if (offset < 0 || end > buf.length || offset > end) throw new XdrError('SHORT_BUFFER', 'bad reader bounds');
+    if (offset < 0 || end > buf.length || offset > end) throw new XdrDecodeError('SHORT_BUFFER', 'bad reader bounds');
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.pos = offset;
   }
@@ -27,7 +27,7 @@ export class XdrReader {
 
   private need(n: number, what: string): void {
     if (n > this.end - this.pos) {
-      throw new XdrError('SHORT_BUFFER', `${what}: need ${n} bytes at ${this.pos}, have ${this.end - this.pos}`);
+      throw new XdrDecodeError('SHORT_BUFFER', `${what}: need ${n} bytes at ${this.pos}, have ${this.end - this.pos}`);
     }
   }
 
@@ -62,14 +62,14 @@ export class XdrReader {
   /** RFC 4506 s4.4: a bool is an enum with only 0 and 1 valid. */
   bool(): boolean {
     const v = this.uint32();
-    if (v > 1) throw new XdrError('BAD_VALUE', `bool ${v}`);
+    if (v > 1) throw new XdrDecodeError('BAD_VALUE', `bool ${v}`);
     return v === 1;
   }
 
   /** An enum value that must be one of `allowed` (a set of the declared values). */
   enumOf<T extends number>(allowed: ReadonlySet<number>, what: string): T {
     const v = this.int32();
-    if (!allowed.has(v)) throw new XdrError('BAD_VALUE', `${what} ${v}`);
+    if (!allowed.has(v)) throw new XdrDecodeError('BAD_VALUE', `${what} ${v}`);
     return v as T;
   }
 
@@ -79,7 +79,7 @@ export class XdrReader {
     this.need(padded, 'opaque');
     const out = this.buf.subarray(this.pos, this.pos + n);
     for (let i = this.pos + n; i < this.pos + padded; i++) {
-      if (this.buf[i] !== 0) throw new XdrError('NONZERO_PADDING', `padding byte at ${i}`);
+      if (this.buf[i] !== 0) throw new XdrDecodeError('NONZERO_PADDING', `padding byte at ${i}`);
     }
     this.pos += padded;
     return out;
@@ -88,7 +88,7 @@ export class XdrReader {
   /** Variable-length opaque<max>; the length is checked against `max` before reading the data. */
   opaque(max = UINT32_MAX): Uint8Array {
     const len = this.uint32();
-    if (len > max) throw new XdrError('TOO_LONG', `opaque of ${len} bytes, max ${max}`);
+    if (len > max) throw new XdrDecodeError('TOO_LONG', `opaque of ${len} bytes, max ${max}`);
     return this.fixedOpaque(len);
   }
 
@@ -104,7 +104,7 @@ export class XdrReader {
   /** Variable-length array T<max>. */
   array<T>(max: number, item: (r: XdrReader) => T): T[] {
     const n = this.uint32();
-    if (n > max) throw new XdrError('TOO_LONG', `array of ${n} items, max ${max}`);
+    if (n > max) throw new XdrDecodeError('TOO_LONG', `array of ${n} items, max ${max}`);
     // Each item takes at least 4 bytes: refuse counts the input cannot hold before allocating.
     this.need(n * 4, 'array');
     const out: T[] = [];
@@ -116,7 +116,7 @@ export class XdrReader {
   list<T>(max: number, item: (r: XdrReader) => T): T[] {
     const out: T[] = [];
     while (this.bool()) {
-      if (out.length >= max) throw new XdrError('TOO_LONG', `list longer than ${max}`);
+      if (out.length >= max) throw new XdrDecodeError('TOO_LONG', `list longer than ${max}`);
       out.push(item(this));
     }
     return out;
@@ -124,6 +124,6 @@ export class XdrReader {
 
   /** Throws if any input is left: a complete message must consume everything. */
   expectEnd(): void {
-    if (this.pos !== this.end) throw new XdrError('TRAILING_BYTES', `${this.end - this.pos} bytes left`);
+    if (this.pos !== this.end) throw new XdrDecodeError('TRAILING_BYTES', `${this.end - this.pos} bytes left`);
   }
 }

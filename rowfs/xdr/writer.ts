@@ -3,7 +3,7 @@
 // `reserve` leaves room at the front (e.g. 4 bytes for a TCP record mark) so framing needs no copy.
 // Large opaque bodies can be appended by reference (`opaqueRef`): the encoding is then a list of
 // buffers (`framedParts`) that a transport sends with one writev, so bulk data is never copied.
-import { XdrError } from './errors.js';
+import { XdrEncodeError } from './errors.js';
 import { XdrReader } from './reader.js';
 import { readFileSlice, type FileSlice } from './file-slice.js';
 
@@ -45,7 +45,7 @@ export class XdrWriter {
   }
 
   uint32(v: number): this {
-    if (!Number.isInteger(v) || v < 0 || v > UINT32_MAX) throw new XdrError('BAD_VALUE', `uint32 ${v}`);
+    if (!Number.isInteger(v) || v < 0 || v > UINT32_MAX) throw new XdrEncodeError('BAD_VALUE', `uint32 ${v}`);
     this.ensure(4);
     this.view.setUint32(this.pos, v);
     this.pos += 4;
@@ -53,7 +53,7 @@ export class XdrWriter {
   }
 
   int32(v: number): this {
-    if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) throw new XdrError('BAD_VALUE', `int32 ${v}`);
+    if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) throw new XdrEncodeError('BAD_VALUE', `int32 ${v}`);
     this.ensure(4);
     this.view.setInt32(this.pos, v);
     this.pos += 4;
@@ -61,7 +61,7 @@ export class XdrWriter {
   }
 
   uint64(v: bigint): this {
-    if (typeof v !== 'bigint' || v < 0n || v > UINT64_MAX) throw new XdrError('BAD_VALUE', `uint64 ${v}`);
+    if (typeof v !== 'bigint' || v < 0n || v > UINT64_MAX) throw new XdrEncodeError('BAD_VALUE', `uint64 ${v}`);
     this.ensure(8);
     this.view.setBigUint64(this.pos, v);
     this.pos += 8;
@@ -69,7 +69,7 @@ export class XdrWriter {
   }
 
   int64(v: bigint): this {
-    if (typeof v !== 'bigint' || v < INT64_MIN || v > INT64_MAX) throw new XdrError('BAD_VALUE', `int64 ${v}`);
+    if (typeof v !== 'bigint' || v < INT64_MIN || v > INT64_MAX) throw new XdrEncodeError('BAD_VALUE', `int64 ${v}`);
     this.ensure(8);
     this.view.setBigInt64(this.pos, v);
     this.pos += 8;
@@ -82,7 +82,7 @@ export class XdrWriter {
 
   /** Fixed-length opaque[n]: `data` must be exactly n bytes; zero padding is added. */
   fixedOpaque(data: Uint8Array, n: number): this {
-    if (data.length !== n) throw new XdrError('BAD_VALUE', `fixed opaque of ${data.length} bytes, expected ${n}`);
+    if (data.length !== n) throw new XdrEncodeError('BAD_VALUE', `fixed opaque of ${data.length} bytes, expected ${n}`);
     const padded = n + ((4 - (n % 4)) % 4); // arithmetic, not bit ops: n may exceed 2^31
     this.ensure(padded);
     this.buf.set(data, this.pos);
@@ -92,7 +92,7 @@ export class XdrWriter {
   }
 
   opaque(data: Uint8Array, max = UINT32_MAX): this {
-    if (data.length > max) throw new XdrError('TOO_LONG', `opaque of ${data.length} bytes, max ${max}`);
+    if (data.length > max) throw new XdrEncodeError('TOO_LONG', `opaque of ${data.length} bytes, max ${max}`);
     this.uint32(data.length);
     return this.fixedOpaque(data, data.length);
   }
@@ -103,7 +103,7 @@ export class XdrWriter {
    */
   opaqueRef(data: Uint8Array, max = UINT32_MAX): this {
     if (data.length < MIN_REF_BYTES) return this.opaque(data, max);
-    if (data.length > max) throw new XdrError('TOO_LONG', `opaque of ${data.length} bytes, max ${max}`);
+    if (data.length > max) throw new XdrEncodeError('TOO_LONG', `opaque of ${data.length} bytes, max ${max}`);
     this.uint32(data.length);
     this.refs.push({ at: this.pos, data });
     this.refBytes += data.length;
@@ -119,7 +119,7 @@ export class XdrWriter {
    * that can, read into memory by the others); the file must keep those bytes until written out.
    */
   opaqueFile(slice: FileSlice, max = UINT32_MAX): this {
-    if (!Number.isInteger(slice.length) || slice.length < 0 || slice.length > max) throw new XdrError('TOO_LONG', `opaque of ${slice.length} bytes, max ${max}`);
+    if (!Number.isInteger(slice.length) || slice.length < 0 || slice.length > max) throw new XdrEncodeError('TOO_LONG', `opaque of ${slice.length} bytes, max ${max}`);
     this.uint32(slice.length);
     this.refs.push({ at: this.pos, data: slice });
     this.refBytes += slice.length;
@@ -146,7 +146,7 @@ export class XdrWriter {
   }
 
   array<T>(items: readonly T[], max: number, item: (w: XdrWriter, v: T) => void): this {
-    if (items.length > max) throw new XdrError('TOO_LONG', `array of ${items.length} items, max ${max}`);
+    if (items.length > max) throw new XdrEncodeError('TOO_LONG', `array of ${items.length} items, max ${max}`);
     this.uint32(items.length);
     for (const v of items) item(this, v);
     return this;
@@ -154,7 +154,7 @@ export class XdrWriter {
 
   /** A linked list as repeated optional-data, terminated by FALSE. */
   list<T>(items: readonly T[], max: number, item: (w: XdrWriter, v: T) => void): this {
-    if (items.length > max) throw new XdrError('TOO_LONG', `list of ${items.length} items, max ${max}`);
+    if (items.length > max) throw new XdrEncodeError('TOO_LONG', `list of ${items.length} items, max ${max}`);
     for (const v of items) {
       this.bool(true);
       item(this, v);
@@ -164,7 +164,7 @@ export class XdrWriter {
 
   /** Appends already-encoded XDR bytes (length must be a multiple of 4). */
   raw(bytes: Uint8Array): this {
-    if (bytes.length % 4 !== 0) throw new XdrError('BAD_VALUE', `raw XDR of ${bytes.length} bytes`);
+    if (bytes.length % 4 !== 0) throw new XdrEncodeError('BAD_VALUE', `raw XDR of ${bytes.length} bytes`);
     this.ensure(bytes.length);
     this.buf.set(bytes, this.pos);
     this.pos += bytes.length;
