@@ -20,6 +20,7 @@ import type { Identity } from '../identity.js';
 import type { RingAddress } from '../ring/ring.js';
 import { closerTo, keyToAddress } from '../ring/ring.js';
 import { DhtConflictError, DhtError } from './dht-errors.js';
+import type { DhtCounter } from './dht-counters.js';
 import { encodeDhtMessage, type Copy, type DhtRequest, type DhtResponse, type ReplicaMessage } from './dht-messages.js';
 import { mergeCopies, RecordStore } from './record-store.js';
 import { planPushes, replicaSet } from './replication.js';
@@ -74,7 +75,7 @@ export interface DhtHost {
   sendLocal(peer: RingAddress, payload: Uint8Array): boolean;
   /** The `n` linked peers closest to `position`, closest first. */
   closestPeers(position: RingAddress, n: number): RingAddress[];
-  count(name: string): void;
+  count(name: DhtCounter): void;
 }
 
 const MAX_COPIES_PER_PUSH = 128;

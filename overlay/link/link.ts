@@ -31,6 +31,12 @@ export interface Link {
   readonly remote: RingAddress;
   /** The peer's raw 32-byte Ed25519 public key. */
   readonly remoteKey: Uint8Array;
+  /**
+   * The overlay neighbour this link is tunnelled through, if it is a relay edge (overlay/relay/);
+   * undefined for a link of its own (WebRTC, also over TURN, or simulated). A relay edge never
+   * carries another relay edge, and a direct link to the same peer replaces it.
+   */
+  readonly relayedVia?: RingAddress;
   /** True once closed; sends after that return false and deliver nothing. */
   readonly closed: boolean;
   /** Installs the receive handlers; frames arriving before this are queued, not lost. */

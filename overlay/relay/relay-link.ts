@@ -39,7 +39,7 @@ export class RelayLink implements Link {
   readonly id: string;
   readonly remote: RingAddress;
   readonly remoteKey: Uint8Array;
-  readonly via: RingAddress;
+  readonly relayedVia: RingAddress;
   readonly tunnel: number;
   private handlers: LinkHandlers | undefined;
   private queue: Queued[] = [];
@@ -51,7 +51,7 @@ export class RelayLink implements Link {
     this.id = p.id;
     this.remote = p.remote;
     this.remoteKey = p.remoteKey;
-    this.via = p.via;
+    this.relayedVia = p.via;
     this.tunnel = p.tunnel;
   }
 

@@ -6,6 +6,7 @@
 // dropped, with CLOSE to the surviving end, as soon as either of our links to its ends goes.
 import type { RingAddress } from '../ring/ring.js';
 import { encodeClose, encodeRelay, RELAY_OP_INVITE, RelayCloseReason, withPeer, type RelayMessage } from './relay-header.js';
+import type { RelayCounter } from './relay-counters.js';
 
 export interface RelayMiddleOptions {
   /** Tunnels carried at once; more OPENs get CLOSE(Busy). */
@@ -24,13 +25,20 @@ export const defaultRelayMiddleOptions: RelayMiddleOptions = {
   tunnelBurstBytes: 1024 * 1024,
 };
 
+/** The counter for each reason a middle node refuses an OPEN. */
+const REFUSAL_COUNTERS = {
+  [RelayCloseReason.Refused]: 'relay_middle_refused_refused',
+  [RelayCloseReason.NoRoute]: 'relay_middle_refused_noroute',
+  [RelayCloseReason.Busy]: 'relay_middle_refused_busy',
+} as const satisfies Partial<Record<RelayCloseReason, RelayCounter>>;
+
 export interface RelayMiddleDeps {
   now(): number;
   /** True if we have a live, non-relayed link to `peer` (tunnels never nest). */
   canCarry(peer: RingAddress): boolean;
   sendControl(peer: RingAddress, bytes: Uint8Array): boolean;
   sendData(peer: RingAddress, bytes: Uint8Array): boolean;
-  count(name: string): void;
+  count(name: RelayCounter): void;
 }
 
 interface Tunnel {
@@ -59,8 +67,8 @@ export class RelayMiddle {
 
   /** OPEN from `from`: set up a tunnel to `m.peer` and INVITE it, or answer CLOSE. */
   onOpen(from: RingAddress, m: RelayMessage): void {
-    const refuse = (reason: RelayCloseReason) => {
-      this.d.count(`relay_middle_refused_${RelayCloseReason[reason]!.toLowerCase()}`);
+    const refuse = (reason: keyof typeof REFUSAL_COUNTERS) => {
+      this.d.count(REFUSAL_COUNTERS[reason]);
       this.d.sendControl(from, encodeClose(m.tunnel, m.peer, reason));
     };
     if (m.peer === from || this.tunnels.has(key(from, m.peer, m.tunnel))) return refuse(RelayCloseReason.Refused);

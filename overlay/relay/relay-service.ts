@@ -36,6 +36,7 @@ import {
 import { RelayLink } from './relay-link.js';
 import { TunnelCipher, TunnelKeyPair } from './tunnel-crypto.js';
 import { RelayMiddle, defaultRelayMiddleOptions, type RelayMiddleOptions } from './relay-middle.js';
+import type { RelayCounter } from './relay-counters.js';
 import { decodeRelayMessage, encodeRelayMessage, MAX_RELAY_CANDIDATES, RELAY_ANSWER, RELAY_QUERY, type RelayCandidate } from './relay-messages.js';
 import { CodedError } from '../../lib/coded-error.js';
 
@@ -82,7 +83,7 @@ export interface RelayServiceDeps extends RelayMembership {
   sendRouted(dest: RingAddress, payload: Uint8Array, via?: RingAddress): boolean;
   /** A tunnel another node opened to us passed its handshake. */
   incoming(link: RelayLink): void;
-  count(name: string): void;
+  count(name: RelayCounter): void;
   log(line: string): void;
 }
 

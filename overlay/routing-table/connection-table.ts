@@ -5,9 +5,6 @@ import type { Link } from '../link/link.js';
 import type { RingAddress } from '../ring/ring.js';
 import { closerTo, cwDist } from '../ring/ring.js';
 
-/** Why we keep a link. 'near' is derived from ring position; the others are flags. */
-export type LinkKind = 'near' | 'far' | 'shortcut' | 'bootstrap';
-
 export interface TableEntry {
   readonly address: RingAddress;
   link: Link;

@@ -30,7 +30,6 @@ export const isUint32 = (v: unknown): v is number => typeof v === 'number' && Nu
 export const isSafeUint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 export const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
 export const isString = (v: unknown): v is string => typeof v === 'string';
-export const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
 export const bytesOfLength = (n: number) => (v: unknown): v is Uint8Array => v instanceof Uint8Array && v.length === n;
 export const bytesUpTo = (n: number) => (v: unknown): v is Uint8Array => v instanceof Uint8Array && v.length <= n;
 export function arrayOf<T>(check: (v: unknown) => v is T, max: number) {

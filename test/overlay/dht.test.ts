@@ -5,7 +5,7 @@ import { encodeDhtMessage } from '../../overlay/dht/dht-messages.js';
 import { signRecord } from '../../overlay/dht/record.js';
 import { LOCAL_DHT } from '../../overlay/node/app-tags.js';
 import { keyToAddress, ringDist } from '../../overlay/ring/ring.js';
-import { encodeFrame, FRAME_LOCAL } from '../../overlay/wire/frame.js';
+import { encodeLinkFrame, FRAME_LOCAL } from '../../overlay/wire/link-frame.js';
 import { defaultOverlayOptions, type OverlayOptions } from '../../overlay/node/options.js';
 import { Simulation, type SimNode } from '../../simulations/simulation.js';
 
@@ -150,7 +150,7 @@ test('a forged record pushed by a member is refused on store', async (t) => {
   const key = enc.encode('forged');
   const good = signRecord(alice, { key, value: enc.encode('real'), ttlMs: 60_000, seq: 1, tombstone: false });
   const forged = { ...good, value: enc.encode('fake') };
-  ours.sendControl(encodeFrame({ type: FRAME_LOCAL, kind: LOCAL_DHT, payload: encodeDhtMessage({ t: 'store', id: 0, exclusive: false, copies: [{ record: forged, ttlLeftMs: 60_000 }] }) }));
+  ours.sendControl(encodeLinkFrame({ type: FRAME_LOCAL, kind: LOCAL_DHT, payload: encodeDhtMessage({ t: 'store', id: 0, exclusive: false, copies: [{ record: forged, ttlLeftMs: 60_000 }] }) }));
   ours.sendControl(new Uint8Array([6, 1, 0xc1])); // malformed DHT payload
   ours.sendControl(new Uint8Array([250, 1, 2])); // malformed frame
   await sim.runFor(1_000);
@@ -158,7 +158,7 @@ test('a forged record pushed by a member is refused on store', async (t) => {
   t.is(victim.node.counter('dht_malformed'), 1);
   t.is(victim.node.counter('frames_malformed'), 1);
   t.is(victim.node.status().dhtRecordsHeld, 0);
-  ours.sendControl(encodeFrame({ type: FRAME_LOCAL, kind: LOCAL_DHT, payload: encodeDhtMessage({ t: 'store', id: 0, exclusive: false, copies: [{ record: good, ttlLeftMs: 60_000 }] }) }));
+  ours.sendControl(encodeLinkFrame({ type: FRAME_LOCAL, kind: LOCAL_DHT, payload: encodeDhtMessage({ t: 'store', id: 0, exclusive: false, copies: [{ record: good, ttlLeftMs: 60_000 }] }) }));
   await sim.runFor(1_000);
   t.is(victim.node.status().dhtRecordsHeld, 1);
 });

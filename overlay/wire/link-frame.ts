@@ -52,7 +52,7 @@ export interface WantFrame { type: typeof FRAME_WANT; want: boolean }
 export interface LocalFrame { type: typeof FRAME_LOCAL; kind: number; payload: Uint8Array }
 export interface ByeFrame { type: typeof FRAME_BYE; ack: boolean }
 
-export type Frame = RoutedFrame | PingFrame | PongFrame | NeighborsFrame | WantFrame | LocalFrame | ByeFrame;
+export type LinkFrame = RoutedFrame | PingFrame | PongFrame | NeighborsFrame | WantFrame | LocalFrame | ByeFrame;
 
 const ROUTED_HEADER = 6 + 2 * ADDRESS_BYTES;
 
@@ -63,7 +63,7 @@ function checkUint(v: number, max: number, field: string): void {
   if (!Number.isInteger(v) || v < 0 || v > max) throw new WireError('bad-field', `${field}: ${v} not in 0..${max}`);
 }
 
-export function encodeFrame(f: Frame): Uint8Array {
+export function encodeLinkFrame(f: LinkFrame): Uint8Array {
   switch (f.type) {
     case FRAME_ROUTED: {
       checkUint(f.hops, 255, 'hops');
@@ -149,7 +149,7 @@ function need(b: Uint8Array, n: number, what: string): void {
 }
 
 /** Decodes one frame; the payload of routed/local frames is a view into `b`, not a copy. */
-export function decodeFrame(bytes: Uint8Array): Frame {
+export function decodeLinkFrame(bytes: Uint8Array): LinkFrame {
   // One Buffer view for the address reads below.
   const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   need(b, 1, 'frame');

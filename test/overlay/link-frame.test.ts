@@ -2,13 +2,13 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { RING_SIZE } from '../../overlay/ring/ring.js';
-import { decodeFrame, encodeFrame, withRoutedHops, FRAME_BYE, FRAME_LOCAL, FRAME_NEIGHBORS, FRAME_PING, FRAME_PONG, FRAME_ROUTED, FRAME_WANT, type Frame } from '../../overlay/wire/frame.js';
+import { decodeLinkFrame, encodeLinkFrame, withRoutedHops, FRAME_BYE, FRAME_LOCAL, FRAME_NEIGHBORS, FRAME_PING, FRAME_PONG, FRAME_ROUTED, FRAME_WANT, type LinkFrame } from '../../overlay/wire/link-frame.js';
 import { WireError } from '../../overlay/wire/wire-error.js';
 
 const address = fc.bigInt({ min: 0n, max: RING_SIZE - 1n });
 const bytes = fc.uint8Array({ maxLength: 300 });
 
-const frame: fc.Arbitrary<Frame> = fc.oneof(
+const frame: fc.Arbitrary<LinkFrame> = fc.oneof(
   fc.record(
     {
       type: fc.constant(FRAME_ROUTED as typeof FRAME_ROUTED),
@@ -33,7 +33,7 @@ const frame: fc.Arbitrary<Frame> = fc.oneof(
   fc.record({ type: fc.constant(FRAME_BYE as typeof FRAME_BYE), ack: fc.boolean() }),
 );
 
-function normalize(f: Frame): unknown {
+function normalize(f: LinkFrame): unknown {
   const o: Record<string, unknown> = { ...f };
   if ('payload' in f) o.payload = Array.from(f.payload);
   return o;
@@ -42,10 +42,10 @@ function normalize(f: Frame): unknown {
 test('every frame round-trips, and re-encoding gives the same bytes', (t) => {
   fc.assert(
     fc.property(frame, (f) => {
-      const b = encodeFrame(f);
-      const back = decodeFrame(b);
+      const b = encodeLinkFrame(f);
+      const back = decodeLinkFrame(b);
       t.deepEqual(normalize(back), normalize(f));
-      t.deepEqual(encodeFrame(back), b);
+      t.deepEqual(encodeLinkFrame(back), b);
     }),
     { numRuns: 500 },
   );
@@ -53,7 +53,7 @@ test('every frame round-trips, and re-encoding gives the same bytes', (t) => {
 
 function decodesOrWireError(b: Uint8Array): boolean {
   try {
-    decodeFrame(b);
+    decodeLinkFrame(b);
     return true;
   } catch (err) {
     return err instanceof WireError;
@@ -68,7 +68,7 @@ test('random bytes decode to a frame or throw WireError, nothing else', (t) => {
 test('mutated and truncated valid frames decode or throw WireError', (t) => {
   fc.assert(
     fc.property(frame, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.nat(), (f, pos, val, cut) => {
-      const b = encodeFrame(f);
+      const b = encodeLinkFrame(f);
       const m = Uint8Array.from(b);
       if (m.length > 0) m[pos % m.length] = val;
       return decodesOrWireError(m) && decodesOrWireError(b.subarray(0, cut % (b.length + 1)));
@@ -79,7 +79,7 @@ test('mutated and truncated valid frames decode or throw WireError', (t) => {
 });
 
 test('specific bad frames are refused with the right code', (t) => {
-  const code = (b: number[]) => t.throws(() => decodeFrame(Uint8Array.from(b)), { instanceOf: WireError })!.code;
+  const code = (b: number[]) => t.throws(() => decodeLinkFrame(Uint8Array.from(b)), { instanceOf: WireError })!.code;
   t.is(code([]), 'truncated');
   t.is(code([99]), 'unknown-type');
   t.is(code([FRAME_ROUTED, 0, 0]), 'truncated');
@@ -93,21 +93,21 @@ test('specific bad frames are refused with the right code', (t) => {
   t.is(code([FRAME_WANT, 2]), 'bad-field');
   t.is(code([FRAME_BYE, 1, 0]), 'trailing-bytes');
   t.is(code([FRAME_LOCAL]), 'truncated');
-  t.throws(() => encodeFrame({ type: FRAME_PING, nonce: -1 }), { instanceOf: WireError });
-  t.throws(() => encodeFrame({ type: FRAME_ROUTED, exact: true, hops: 0, hopLimit: 1, app: 1, src: RING_SIZE, dest: 0n, payload: new Uint8Array() }), { instanceOf: WireError });
+  t.throws(() => encodeLinkFrame({ type: FRAME_PING, nonce: -1 }), { instanceOf: WireError });
+  t.throws(() => encodeLinkFrame({ type: FRAME_ROUTED, exact: true, hops: 0, hopLimit: 1, app: 1, src: RING_SIZE, dest: 0n, payload: new Uint8Array() }), { instanceOf: WireError });
 });
 
 test('a routed frame forwarded by patching its hop count decodes as the same frame with the new count', (t) => {
-  const routed = frame.filter((f): f is Extract<Frame, { type: typeof FRAME_ROUTED }> => f.type === FRAME_ROUTED);
+  const routed = frame.filter((f): f is Extract<LinkFrame, { type: typeof FRAME_ROUTED }> => f.type === FRAME_ROUTED);
   fc.assert(
     fc.property(routed, fc.integer({ min: 0, max: 255 }), (f, hops) => {
-      const bytes = encodeFrame(f);
+      const bytes = encodeLinkFrame(f);
       const patched = withRoutedHops(bytes, hops);
-      t.deepEqual(normalize(decodeFrame(patched)), normalize({ ...f, hops }));
-      t.deepEqual(decodeFrame(bytes), decodeFrame(encodeFrame(f)), 'the original bytes are untouched');
+      t.deepEqual(normalize(decodeLinkFrame(patched)), normalize({ ...f, hops }));
+      t.deepEqual(decodeLinkFrame(bytes), decodeLinkFrame(encodeLinkFrame(f)), 'the original bytes are untouched');
     }),
     { numRuns: 200 },
   );
-  t.throws(() => withRoutedHops(encodeFrame({ type: FRAME_PING, nonce: 1 }), 1), { instanceOf: WireError });
+  t.throws(() => withRoutedHops(encodeLinkFrame({ type: FRAME_PING, nonce: 1 }), 1), { instanceOf: WireError });
   t.throws(() => withRoutedHops(Uint8Array.of(FRAME_ROUTED, 0, 0), 1), { instanceOf: WireError });
 });
