@@ -59,6 +59,8 @@ export interface NodeService {
   status?(): unknown;
   /** The ring address of the node holding virtual IP `vip` (the virtual network answers; `overlay ping A.B.C.D`). */
   ownerOfVip?(vip: string): Promise<RingAddress | undefined>;
+  /** Short names of these nodes (ring addresses, hex) that have one (the names service answers; `overlay status`). */
+  peerNames?(addresses: string[]): Promise<Record<string, string>>;
 }
 
 /** The node's refusal to go on: a join was refused, or every bootstrap endpoint failed. */
@@ -485,6 +487,10 @@ export class OverlayDaemon {
       }
       case 'image-withdraw':
         return { withdrawn: this.images.delete(req.id) };
+      case 'names': {
+        const namer = this.startedServices.find((s) => s.peerNames);
+        return namer ? namer.peerNames!(req.addresses) : {};
+      }
       case 'ping': {
         if ('address' in req) return { address: req.address, results: await this.ping(BigInt('0x' + req.address), req.count) };
         const owner = await this.ownerOfVip(req.vip);

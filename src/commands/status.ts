@@ -3,13 +3,14 @@ import { CliError, parseArgs, type Command } from './command.js';
 import { askNode, targetHelp, targetSpec } from './target.js';
 import type { NodeStatus } from '../node.js';
 import type { VirtualNetworkStatus } from '../vnet/index.js';
+import { NAMES_REQUEST_MAX } from '../control/protocol.js';
 
 /** The virtual network's part of `overlay status`: address, device, lease, peers and their paths. */
-function vnetLines(v: VirtualNetworkStatus): string[] {
+function vnetLines(v: VirtualNetworkStatus, nameOf: (address: string) => string): string[] {
   const lines = [
     `vnet      ${v.vip ?? '(no address)'} on TUN ${v.ifname} mtu ${v.mtu}, subnet ${v.subnet}, ${v.state}` +
       (v.lease ? ` (lease expires in ${Math.round(v.lease.expiresInMs / 1000)} s, ${v.lease.renewals} renewals)` : ''),
-    ...v.peers.map((p) => `  ${(p.vip ?? '-').padEnd(15)} ${p.address}  ${p.path.padEnd(7)} ${String(p.sends).padStart(7)} sends  ${p.why}`),
+    ...v.peers.map((p) => `  ${(p.vip ?? '-').padEnd(15)} ${nameOf(p.address)}${p.address}  ${p.path.padEnd(7)} ${String(p.sends).padStart(7)} sends  ${p.why}`),
   ];
   const nonzero = Object.entries(v.counters).filter(([, n]) => n !== 0);
   if (nonzero.length) lines.push(`  ${nonzero.map(([k, n]) => `${k} ${n}`).join(', ')}`);
@@ -22,7 +23,7 @@ export const command: Command = {
 
 Asks the running node (through its control socket) for its ring address, its links by kind
 (near, far, shortcut, bootstrap) with path (direct or relayed, and why) and RTT, the DHT records it
-holds and its counters.
+holds and its counters. Peers show with their virtual IP and short name (overlay up --name) when known.
 
 options:
   --json               print the full status as JSON
@@ -36,28 +37,43 @@ examples:
     const args = parseArgs(argv, { ...targetSpec, json: {} });
     if (args.positionals.length) throw new CliError(`unexpected argument '${args.positionals[0]}'`);
     const s = (await askNode(args, { op: 'status' })) as NodeStatus;
+    const vnet = typeof s.services.vnet === 'object' && s.services.vnet !== null && 'peers' in s.services.vnet ? (s.services.vnet as VirtualNetworkStatus) : undefined;
+    // Peers' short names (overlay up --name), from the node's DHT look-ups.
+    const peers = [...new Set([...s.links.map((l) => l.remote), ...(vnet?.peers ?? []).map((p) => p.address)])].slice(0, NAMES_REQUEST_MAX);
+    let names: Record<string, string> = {};
+    if (peers.length) {
+      try {
+        names = (await askNode(args, { op: 'names', addresses: peers })) as Record<string, string>;
+      } catch {
+        // A node from before names: the status is still worth showing.
+      }
+    }
     if (args.options.json) {
-      console.log(JSON.stringify(s, null, 2));
+      console.log(JSON.stringify({ ...s, names }, null, 2));
       return 0;
     }
-    const vnet = typeof s.services.vnet === 'object' && s.services.vnet !== null && 'peers' in s.services.vnet ? (s.services.vnet as VirtualNetworkStatus) : undefined;
+    const nameWidth = Math.max(0, ...Object.values(names).map((n) => n.length));
+    const nameOf = (address: string) => (nameWidth ? `${(names[address] ?? '-').padEnd(nameWidth)} ` : '');
+    const own = s.services.names as { name?: string | null } | undefined;
     const vipOf = new Map((vnet?.peers ?? []).flatMap((p) => (p.vip ? [[p.address, p.vip] as const] : [])));
     const byKind: Record<string, number> = {};
     for (const l of s.links) byKind[l.kind] = (byKind[l.kind] ?? 0) + 1;
     const lines = [
       `network   ${s.network}${s.joined ? '' : ' (joining)'}`,
       `address   ${s.address}`,
+      ...(own?.name ? [`name      ${own.name}`] : []),
       `uptime    ${s.uptimeS} s`,
       `links     ${s.links.length}${s.links.length ? ` (${Object.entries(byKind).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}`,
-      ...s.links.map((l) => `  ${l.remote}${vnet ? ` ${(vipOf.get(l.remote) ?? '-').padEnd(15)}` : ''}  ${l.kind.padEnd(9)} ${l.path.padEnd(8)} ${l.rttMs === undefined ? '      -  ' : `${l.rttMs.toFixed(1).padStart(6)} ms`}  ${l.detail}`),
+      ...s.links.map((l) => `  ${l.remote}${vnet ? ` ${(vipOf.get(l.remote) ?? '-').padEnd(15)}` : ''} ${nameOf(l.remote)} ${l.kind.padEnd(9)} ${l.path.padEnd(8)} ${l.rttMs === undefined ? '      -  ' : `${l.rttMs.toFixed(1).padStart(6)} ms`}  ${l.detail}`),
       `dht       ${s.dhtRecordsHeld} records held`,
     ];
     if (s.bootstrap) lines.push(`bootstrap ${s.bootstrap.url} (${s.bootstrap.counters.clients ?? 0} clients served)`);
     for (const [name, v] of Object.entries(s.services)) {
       if (name === 'vnet' && v && typeof v === 'object' && 'peers' in v) {
-        lines.push(...vnetLines(v as VirtualNetworkStatus));
+        lines.push(...vnetLines(v as VirtualNetworkStatus, nameOf));
         continue;
       }
+      if (name === 'names') continue;
       lines.push(`service   ${name}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
     }
     for (const img of s.images ?? []) {

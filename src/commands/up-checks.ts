@@ -2,7 +2,8 @@
 // name, the ports it will listen on, and the state directory. Each failure is one CliError naming
 // the fix; nothing here creates, writes or keeps anything.
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createSocket, Socket } from 'node:dgram';
+import { createServer, isIPv6 } from 'node:net';
 import { dirname } from 'node:path';
 import { CliError } from './command.js';
 
@@ -23,16 +24,18 @@ export function checkTunNameFree(ifname: string): void {
 }
 
 /**
- * Binds `host:port` (TCP) and lets go at once: a port taken by another process is reported before
- * anything is written. A process could still take it in the moment between; the real bind reports that.
+ * Binds `host:port` (TCP, or UDP for the STUN server) and lets go at once: a port taken by another
+ * process is reported before anything is written. A process could still take it in the moment
+ * between; the real bind reports that.
  */
-export async function checkPortFree(host: string, port: number, what: string): Promise<void> {
+export async function checkPortFree(host: string, port: number, what: string, protocol: 'tcp' | 'udp' = 'tcp'): Promise<void> {
   if (port === 0) return;
-  const server = createServer();
+  const server = protocol === 'tcp' ? createServer() : createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host, port, exclusive: true }, resolve);
+      if (server instanceof Socket) server.bind({ address: host, port, exclusive: true }, resolve);
+      else server.listen({ host, port, exclusive: true }, resolve);
     });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
@@ -41,9 +44,15 @@ export async function checkPortFree(host: string, port: number, what: string): P
       : code === 'EADDRNOTAVAIL' ? 'is not an address of this machine'
       : code === 'EACCES' ? 'needs privileges (ports below 1024)'
       : `cannot be bound (${code ?? String(e)})`;
-    throw new CliError(`${what} ${host}:${port} ${why}`, 1);
+    throw new CliError(`${what} ${host}:${port}${protocol === 'udp' ? ' (UDP)' : ''} ${why}`, 1);
   } finally {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await new Promise<void>((resolve) => {
+      try {
+        server.close(() => resolve());
+      } catch {
+        resolve(); // a UDP socket that never bound cannot be closed
+      }
+    });
   }
 }
 

@@ -10,6 +10,9 @@ import { candidateOnSubnet, DEFAULT_IFNAME, DEFAULT_VNET_MTU, virtualNetworkServ
 import { ipv4ToInt } from '../../lib/ipv4.js';
 import { MetricsAddressError, MetricsServer, parseMetricsAddress } from '../metrics/metrics-server.js';
 import { nodeMetricFamilies } from '../metrics/node-metrics.js';
+import { nameFromHostname, NodeNameError, validateNodeName } from '../names/node-name.js';
+import { namesService } from '../names/names-service.js';
+import { hostname } from 'node:os';
 
 export const DEFAULT_SUBNET = '10.128.0.0/16';
 /** Smallest TUN MTU: the IPv4 minimum every host must accept. */
@@ -43,6 +46,7 @@ const spec = {
   'relay-tunnels': { value: true },
   'relay-rate': { value: true },
   'relay-burst': { value: true },
+  name: { value: true },
   verbose: {},
 } as const;
 
@@ -106,7 +110,7 @@ export const command: Command = {
   help: `usage: overlay up --network NAME [--bootstrap URL ...] [--secret FILE] [--listen PORT [--listen-host HOST]]
                   [--state DIR] [--ice URL ...] [--bind-address IP] [--port-range LOW-HIGH] [--relay-only]
                   [--dial-timeout S] [--near-per-side N] [--far-links N] [--verbose]
-                  [--subnet CIDR] [--vip A.B.C.D] [--tun NAME] [--mtu N] [--no-vnet] [--metrics [ADDR:]PORT]
+                  [--subnet CIDR] [--vip A.B.C.D] [--tun NAME] [--mtu N] [--no-vnet] [--name NAME] [--metrics [ADDR:]PORT]
                   [--no-stun | --stun-port PORT] [--relay-tunnels N] [--relay-rate MIB] [--relay-burst MIB]
 
 Runs a node of the virtual network NAME in the foreground. With --bootstrap it joins through that
@@ -141,6 +145,8 @@ options:
   --tun NAME           TUN device name (default ${DEFAULT_IFNAME})
   --mtu N              TUN MTU in bytes, ${MIN_VNET_MTU}..${MAX_VNET_MTU} (default ${DEFAULT_VNET_MTU})
   --no-vnet            run the overlay only: no TUN, no virtual IP (no root needed)
+  --name NAME          a short name other members' status shows for this node (letters, digits, -;
+                       default: this machine's host name)
   --metrics [ADDR:]PORT  serve Prometheus metrics (the counters of \`overlay status --json\`) at
                        http://ADDR:PORT/metrics; ADDR defaults to 127.0.0.1 (this machine only)
   --relay-tunnels N    relay edges this node carries for others at once (default 32; 0: none)
@@ -204,6 +210,14 @@ examples:
       if (err instanceof ConfigError) throw new CliError(err.message);
       throw err;
     }
+    let nodeName: string | undefined;
+    try {
+      const given = stringOption(args, 'name');
+      nodeName = given === undefined ? nameFromHostname(hostname()) : validateNodeName(given);
+    } catch (err) {
+      if (err instanceof NodeNameError) throw new CliError(err.message);
+      throw err;
+    }
     let metricsAt: { host: string; port: number } | undefined;
     try {
       const spec = stringOption(args, 'metrics');
@@ -213,6 +227,7 @@ examples:
       throw err;
     }
     if (config.listen) await checkPortFree(config.listen.host, config.listen.port, '--listen');
+    if (config.listen && config.stun) await checkPortFree(config.listen.host, config.stun.port ?? config.listen.port, config.stun.port ? '--stun-port' : 'the STUN server on --listen', 'udp');
     if (metricsAt) await checkPortFree(metricsAt.host, metricsAt.port, '--metrics');
     // One node per state directory (identity, secret, control socket): locked before anything is written there.
     lockStateDir(stateDir, '--state');
@@ -227,7 +242,7 @@ examples:
       const vnet = vnetChoice
         ? virtualNetworkService({ subnet: vnetChoice.subnet.toString(), ifname: vnetChoice.ifname, mtu: vnetChoice.mtu, ...(vnetChoice.vip ? { preferredVip: vnetChoice.vip } : {}) })
         : undefined;
-      const services: NodeService[] = vnet ? [vnet] : [];
+      const services: NodeService[] = [...(vnet ? [vnet] : []), namesService(nodeName)];
       const subnet = vnetChoice?.subnet;
       const daemon = new OverlayDaemon(config, {
         say,

@@ -9,6 +9,8 @@ export const CONTROL_LINE_MAX_BYTES = 64 * 1024;
 export const DHT_TEXT_MAX_BYTES = 8 * 1024;
 export const DHT_TTL_MAX_S = 7 * 24 * 3600;
 export const PING_COUNT_MAX = 100;
+/** Ring addresses one `names` request may ask about. */
+export const NAMES_REQUEST_MAX = 256;
 /** Binary DHT values (base64 on the socket) up to the DHT's own cap. */
 export const DHT_VALUE_MAX_BYTES = 16 * 1024;
 /** Image services (serve, mount) a node lists in its status at once. */
@@ -29,7 +31,9 @@ export type ControlRequest =
   | { op: 'image-withdraw'; id: string }
   /** Ping a node by ring address (40 hex) or by the virtual IP it holds (dotted quad). */
   | { op: 'ping'; address: string; count: number }
-  | { op: 'ping'; vip: string; count: number };
+  | { op: 'ping'; vip: string; count: number }
+  /** Short names of these nodes, where they have one (`overlay status`). */
+  | { op: 'names'; addresses: string[] };
 
 export type ControlResponse = { ok: true; result: unknown } | { ok: false; error: string };
 
@@ -96,6 +100,14 @@ export function validateRequest(raw: unknown): ControlRequest {
       const address = text(r.address, 'address', 40);
       if (!/^[0-9a-f]{40}$/.test(address)) throw new ControlProtocolError('malformed', 'address must be 40 lowercase hex characters');
       return { op: 'ping', address, count };
+    }
+    case 'names': {
+      if (!Array.isArray(r.addresses) || r.addresses.length > NAMES_REQUEST_MAX) throw new ControlProtocolError('malformed', `addresses must be an array of at most ${NAMES_REQUEST_MAX}`);
+      const addresses = r.addresses.map((a) => {
+        if (typeof a !== 'string' || !/^[0-9a-f]{40}$/.test(a)) throw new ControlProtocolError('malformed', 'each address must be 40 lowercase hex characters');
+        return a;
+      });
+      return { op: 'names', addresses };
     }
     default:
       throw new ControlProtocolError('malformed', `unknown op ${JSON.stringify(r.op)}`);

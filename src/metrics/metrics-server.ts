@@ -3,6 +3,7 @@
 // timeouts, no request body read; anything but GET or HEAD /metrics gets a short 404/405.
 import { createServer, type Server } from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
+import { CodedError } from '../../lib/coded-error.js';
 import { encodePrometheusText, PROMETHEUS_CONTENT_TYPE, type MetricFamily } from './prometheus-text.js';
 
 /** Connections served at once (a Prometheus server or two, and a person with curl); more are refused. */
@@ -68,17 +69,15 @@ export class MetricsServer {
   }
 }
 
-export class MetricsAddressError extends Error {
-  override name = 'MetricsAddressError';
-}
+export class MetricsAddressError extends CodedError<'bad-address'> {}
 
 /** Parses --metrics: PORT (on 127.0.0.1), ADDR:PORT or [IPV6]:PORT, ADDR an IP address of this machine. */
 export function parseMetricsAddress(spec: string): { host: string; port: number } {
   const m = /^(?:(\[[0-9a-fA-F:.]+\]|[0-9.]+):)?(\d{1,5})$/.exec(spec);
-  if (!m) throw new MetricsAddressError(`bad --metrics '${spec}' (want PORT, ADDR:PORT or [IPV6]:PORT)`);
+  if (!m) throw new MetricsAddressError('bad-address', `bad --metrics '${spec}' (want PORT, ADDR:PORT or [IPV6]:PORT)`);
   const port = Number(m[2]);
-  if (port > 65535) throw new MetricsAddressError(`bad --metrics port ${port} (0-65535)`);
+  if (port > 65535) throw new MetricsAddressError('bad-address', `bad --metrics port ${port} (0-65535)`);
   const host = m[1] ? m[1].replace(/^\[|\]$/g, '') : METRICS_DEFAULT_HOST;
-  if (!isIP(host)) throw new MetricsAddressError(`bad --metrics address '${host}' (want an IP address)`);
+  if (!isIP(host)) throw new MetricsAddressError('bad-address', `bad --metrics address '${host}' (want an IP address)`);
   return { host, port };
 }

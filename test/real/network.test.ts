@@ -201,6 +201,7 @@ test('up and the control commands reject bad arguments and config with clear err
     [['up', '--network', 'n', '--vip', '10.9.0.1'], 2, /not inside --subnet 10.128.0.0\/16/],
     [['up', '--network', 'n', '--tun', 'a-very-long-tun-name'], 2, /bad --tun/],
     [['up', '--network', 'n', '--no-vnet', '--subnet', '10.1.0.0/16'], 2, /--no-vnet excludes/],
+    [['up', '--network', 'n', '--no-vnet', '--name', '-bad-'], 2, /bad --name '-bad-'/],
     [['status', '--state', root], 1, /node not running/],
     [['down', '--state', root], 1, /node not running/],
     [['dht', 'put', 'k'], 2, /dht put needs KEY and VALUE/],

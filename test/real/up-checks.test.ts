@@ -4,6 +4,7 @@
 // Real processes (bin/overlay.js); the busy TUN name is a device in a namespace the test made.
 import test from 'ava';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +42,15 @@ test('a listen port in use: up fails in one line and writes nothing (no secret, 
   const again = await cli(['up', '--no-vnet', '--network', 'n', '--state', empty, '--listen', String(port), '--listen-host', '127.0.0.1']);
   t.is(again.code, 1);
   t.deepEqual(readdirSync(empty), []);
+  // The built-in STUN server answers on UDP at the --listen port: a UDP port in use is caught too.
+  const udp = createSocket('udp4');
+  await new Promise<void>((r) => udp.bind({ address: '127.0.0.1', port: 0 }, r));
+  t.teardown(() => udp.close());
+  const udpPort = udp.address().port;
+  const stun = await cli(['up', '--no-vnet', '--network', 'n', '--state', fresh, '--listen', String(udpPort), '--listen-host', '127.0.0.1']);
+  t.is(stun.code, 1, stun.stdout + stun.stderr);
+  t.is(stun.stderr, `overlay up: the STUN server on --listen 127.0.0.1:${udpPort} (UDP) is in use by another process; choose another port\n`);
+  t.false(existsSync(fresh), 'state directory not created');
 });
 
 test('a state directory owned by someone else, writable by others, or not a directory is refused before anything is written', async (t) => {

@@ -39,10 +39,10 @@ test('overlay up: distinct virtual IPs, ping over the TUNs, down removes the TUN
   };
   const vipOf = async (p: Proc) => (await p.waitFor(/virtual IP (\d+\.\d+\.\d+\.\d+) on TUN ovl0/, UP_TIMEOUT_MS))[1]!;
 
-  const founder = up(a, 'a', '10.77.0.1', ['--listen', '0', '--listen-host', '10.77.0.1']);
+  const founder = up(a, 'a', '10.77.0.1', ['--listen', '0', '--listen-host', '10.77.0.1', '--name', 'alpha']);
   const port = (await founder.waitFor(/bootstrap endpoint listening on 10\.77\.0\.1:(\d+)/, UP_TIMEOUT_MS))[1]!;
   const vipA = await vipOf(founder);
-  const member = up(b, 'b', '10.77.0.2', ['--bootstrap', `ws://10.77.0.1:${port}`]);
+  const member = up(b, 'b', '10.77.0.2', ['--bootstrap', `ws://10.77.0.1:${port}`, '--name', 'beta']);
   const vipB = await vipOf(member);
   t.not(vipA, vipB, 'distinct virtual IPs');
   for (const vip of [vipA, vipB]) t.true(vip.startsWith('10.131.0.'), `${vip} in ${SUBNET}`);
@@ -64,16 +64,18 @@ test('overlay up: distinct virtual IPs, ping over the TUNs, down removes the TUN
   // status shows the virtual network, and each peer by its virtual IP as well as its ring address.
   const addressA = JSON.parse((await run(process.execPath, [BIN, 'status', '--state', join(root, 'a'), '--json'])).stdout).address as string;
   const status = await run(process.execPath, [BIN, 'status', '--state', join(root, 'b'), '--json']);
-  const s = JSON.parse(status.stdout) as { services: { vnet: { vip: string; ifname: string; counters: Record<string, number>; peers: Array<{ address: string; vip?: string; path: string }> } } };
+  const s = JSON.parse(status.stdout) as { names: Record<string, string>; services: { vnet: { vip: string; ifname: string; counters: Record<string, number>; peers: Array<{ address: string; vip?: string; path: string }> } } };
   t.is(s.services.vnet.vip, vipB);
   t.is(s.services.vnet.ifname, 'ovl0');
   t.true((s.services.vnet.counters.rxPackets ?? 0) >= 3, JSON.stringify(s.services.vnet.counters));
   t.deepEqual(s.services.vnet.peers.map((p) => [p.address, p.vip, p.path]), [[addressA, vipA, 'direct']]);
+  t.deepEqual(s.names, { [addressA]: 'alpha' }, 'the founder by its short name (overlay up --name)');
   const text = (await run(process.execPath, [BIN, 'status', '--state', join(root, 'b')])).stdout;
   const vipARe = vipA.replace(/\./g, '\\.');
   t.regex(text, new RegExp(`vnet +${vipB.replace(/\./g, '\\.')} on TUN ovl0`));
-  t.regex(text, new RegExp(`${vipARe} +${addressA} +direct +\\d+ sends +webrtc link, direct`), text);
-  t.regex(text, new RegExp(`${addressA} ${vipARe} +\\w+ +direct`), text);
+  t.regex(text, /^name +beta$/m, text);
+  t.regex(text, new RegExp(`${vipARe} +alpha ${addressA} +direct +\\d+ sends +webrtc link, direct`), text);
+  t.regex(text, new RegExp(`${addressA} ${vipARe} +alpha +\\w+ +direct`), text);
 
   // overlay ping takes a virtual IP as well as a ring address: the node looks up its holder.
   const byVip = await run(process.execPath, [BIN, 'ping', vipA, '--count', '2', '--state', join(root, 'b')], 30_000);
