@@ -387,13 +387,11 @@ export class OverlayDaemon {
     return out;
   }
 
-  /** The node holding virtual IP `vip`, as the virtual network resolves it; an Error the caller sees when none does. */
-  private async ownerOfVip(vip: string): Promise<RingAddress> {
+  /** The node holding virtual IP `vip`, as the virtual network resolves it, or why there is none (an answer, not a failure). */
+  private async ownerOfVip(vip: string): Promise<RingAddress | string> {
     const resolver = this.startedServices.find((s) => s.ownerOfVip);
-    if (!resolver) throw new Error('this node runs no virtual network (--no-vnet): ping a ring address instead');
-    const owner = await resolver.ownerOfVip!(vip);
-    if (owner === undefined) throw new Error(`no node holds virtual IP ${vip}`);
-    return owner;
+    if (!resolver) return 'this node runs no virtual network (--no-vnet): ping a ring address instead';
+    return (await resolver.ownerOfVip!(vip)) ?? `no node holds virtual IP ${vip}`;
   }
 
   /** Sends `count` pings to `dest` over the overlay; resolves with the round trips. */
@@ -494,6 +492,7 @@ export class OverlayDaemon {
       case 'ping': {
         if ('address' in req) return { address: req.address, results: await this.ping(BigInt('0x' + req.address), req.count) };
         const owner = await this.ownerOfVip(req.vip);
+        if (typeof owner === 'string') return { vip: req.vip, error: owner, results: [] };
         return { address: hex(owner), vip: req.vip, results: await this.ping(owner, req.count) };
       }
     }

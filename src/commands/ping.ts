@@ -6,8 +6,10 @@ import { isIpv4Address } from '../../lib/ipv4.js';
 
 interface PingAnswer {
   /** The ring address pinged (the owner of the virtual IP, when one was given). */
-  address: string;
+  address?: string;
   vip?: string;
+  /** Why nothing was pinged (no node holds the virtual IP). */
+  error?: string;
   results: Array<{ seq: number; rttMs?: number; hops?: number; error?: string }>;
 }
 
@@ -41,6 +43,7 @@ examples:
       byVip ? { op: 'ping', vip: target, count } : { op: 'ping', address: target.toLowerCase(), count },
       count * 6_000 + 10_000,
     )) as PingAnswer;
+    if (answer.error) throw new CliError(answer.error, 1);
     if (args.options.json) console.log(JSON.stringify(answer.results, null, 2));
     else {
       if (answer.vip) console.log(`${answer.vip} is node ${answer.address}`);
