@@ -7,6 +7,8 @@ import { NetnsTopology, NAT_KINDS, PUBLIC_IP, type NatKind } from './topology.js
 import { startCoturn, type TurnService } from './coturn.js';
 
 export const RELAY_PORT = 8700;
+/** UDP port of the built-in STUN server the relay runs in the public namespace (coturn has 3478). */
+export const BUILTIN_STUN_PORT = 3479;
 const distDir = fileURLToPath(new URL('.', import.meta.url));
 export const harnessScript = (name: string) => `${distDir}${name}.js`;
 
@@ -14,6 +16,8 @@ export interface Harness {
   topo: NetnsTopology;
   turn: TurnService;
   relayUrl: string;
+  /** The overlay's built-in STUN server (overlay/stun/) in the public namespace, as `stun:IP:PORT`. */
+  stunUrl: string;
   destroy(): Promise<void>;
 }
 
@@ -22,13 +26,14 @@ export async function createHarness(nodes: readonly NatKind[], tag?: string): Pr
   const topo = await NetnsTopology.create({ nodes, tag });
   try {
     const turn = await startCoturn(topo);
-    const relay = topo.spawnPublic(process.execPath, [harnessScript('relay'), PUBLIC_IP, String(RELAY_PORT)]);
+    const relay = topo.spawnPublic(process.execPath, [harnessScript('relay'), PUBLIC_IP, String(RELAY_PORT), String(BUILTIN_STUN_PORT)]);
     await relay.waitFor(/relay listening/, 10_000);
+    await relay.waitFor(/stun listening/, 10_000);
     const destroy = async () => {
       await topo.destroy();
       rmSync(turn.pidFile, { force: true });
     };
-    return { topo, turn, relayUrl: `ws://${PUBLIC_IP}:${RELAY_PORT}`, destroy };
+    return { topo, turn, relayUrl: `ws://${PUBLIC_IP}:${RELAY_PORT}`, stunUrl: `stun:${PUBLIC_IP}:${BUILTIN_STUN_PORT}`, destroy };
   } catch (err) {
     await topo.destroy();
     throw err;
@@ -85,8 +90,9 @@ export const STUN_ONLY_TIMEOUT_MS = 5_000;
 
 /**
  * Connects node a to node b with plain node-datachannel peers, in stages (NAT state flushed before each):
- *   1. STUN only: a direct path if there is one. (With TURN offered too, libjuice sometimes nominates
- *      a relay pair that succeeded first, even between two public hosts.)
+ *   1. STUN only, through the overlay's built-in STUN server (not coturn): a direct path if there is
+ *      one. (With TURN offered too, libjuice sometimes nominates a relay pair that succeeded first,
+ *      even between two public hosts.)
  *   2. STUN + TURN, policy 'all'. Behind symmetric NATs libjuice's TURN CreatePermission requests fail
  *      (438 Stale Nonce, then 400) and this stage fails too;
  *   3. STUN + TURN with iceTransportPolicy 'relay': the fallback that works there.
@@ -94,7 +100,7 @@ export const STUN_ONLY_TIMEOUT_MS = 5_000;
 export async function connectPair(h: Harness, a: number, b: number, timeoutMs = 8_000): Promise<PairResult> {
   const base = { a, b, natA: h.topo.node(a).nat, natB: h.topo.node(b).nat };
   const stages: Array<{ name: string; policy: 'all' | 'relay'; ice: string[]; timeout: number }> = [
-    { name: 'stun', policy: 'all', ice: [h.turn.stunUrl], timeout: STUN_ONLY_TIMEOUT_MS },
+    { name: 'stun', policy: 'all', ice: [h.stunUrl], timeout: STUN_ONLY_TIMEOUT_MS },
     { name: 'stun+turn', policy: 'all', ice: h.turn.iceServers, timeout: timeoutMs },
     { name: 'relay-policy', policy: 'relay', ice: h.turn.iceServers, timeout: timeoutMs },
   ];

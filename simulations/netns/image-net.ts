@@ -1,6 +1,7 @@
 // A virtual network of real `overlay up` nodes for the image service's test and benchmark: a public
 // founder (bootstrap endpoint) and one node per NAT in the topology, each run with the CLI as a
-// user would, plus helpers to run `overlay image ...` and libnfs tools inside a node's namespace.
+// user would (no --ice: the founder's built-in STUN server is learned from its bootstrap endpoint;
+// coturn only on request), plus helpers to run `overlay image ...` and libnfs tools inside a node's namespace.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +27,8 @@ export interface ImageNetOptions {
   network?: string;
   subnet?: string;
   tag?: string;
+  /** Run coturn in the public namespace and give every node its STUN + TURN (default: zero configuration). */
+  coturn?: boolean;
 }
 
 export class ImageNet {
@@ -44,14 +47,14 @@ export class ImageNet {
     this.subnet = o.subnet ?? '10.140.0.0/16';
   }
 
-  /** The topology, coturn (STUN/TURN) and the founder; nodes come up with `up(i)`. */
+  /** The topology and the founder (and coturn if asked for); nodes come up with `up(i)`. */
   static async create(o: ImageNetOptions): Promise<ImageNet> {
     const root = mkdtempSync(join(tmpdir(), 'image-net-'));
     const topo = await NetnsTopology.create({ nodes: o.nats, tag: o.tag ?? 'img' });
     const net = new ImageNet(topo, root, o);
     try {
       writeFileSync(join(root, 'secret'), randomBytes(32));
-      net.ice = (await startCoturn(topo)).iceServers;
+      if (o.coturn) net.ice = (await startCoturn(topo)).iceServers;
       const founder = net.spawn('public', ['up', '--network', net.network, '--state', join(root, 'founder'), '--secret', join(root, 'secret'), '--bind-address', PUBLIC_IP, '--listen', String(BOOT_PORT), '--listen-host', PUBLIC_IP, '--subnet', net.subnet, '--mtu', '1400', ...net.iceArgs()]);
       await founder.waitFor(/virtual IP/, 60_000);
     } catch (e) {

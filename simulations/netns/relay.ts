@@ -1,13 +1,22 @@
 // The harness relay, run in the public namespace: forwards signalling (and any JSON) between named
 // harness processes and serves a shared in-memory DHT (dhcp/vip/memory-dht.ts semantics) to them.
-// Usage: node relay.js HOST PORT   (prints "relay listening HOST:PORT")
+// With STUN_PORT it also runs the overlay's built-in STUN server there (what a bootstrap member
+// runs), for plain node-datachannel peers that have no bootstrap endpoint to learn one from.
+// Usage: node relay.js HOST PORT [STUN_PORT]   (prints "relay listening HOST:PORT", "stun listening PORT")
 import { WebSocketServer, type WebSocket } from 'ws';
 import { systemClock } from '../../lib/clock.js';
 import { MemoryDhtStore } from '../../dhcp/vip/memory-dht.js';
 import type { Dht } from '../../overlay/api.js';
 import { b64, unb64, type ClientMessage, type RelayMessage } from './relay-protocol.js';
+import { StunServer } from '../../overlay/stun/stun-server.js';
 
-const [host = '127.0.0.1', portArg = '0'] = process.argv.slice(2);
+const [host = '127.0.0.1', portArg = '0', stunPortArg] = process.argv.slice(2);
+if (stunPortArg !== undefined) {
+  void StunServer.listen({ host, port: Number(stunPortArg), clock: systemClock }).then(
+    (s) => process.stdout.write(`stun listening ${s.port}\n`),
+    (err: Error) => process.stdout.write(`stun failed: ${err.message}\n`),
+  );
+}
 const store = new MemoryDhtStore(systemClock);
 const clients = new Map<string, WebSocket>();
 const waiters = new Map<string, Array<() => void>>();

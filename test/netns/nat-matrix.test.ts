@@ -1,4 +1,5 @@
-// The real NAT matrix: namespaces, iptables NAT routers, coturn, plain node-datachannel peers.
+// The real NAT matrix: namespaces, iptables NAT routers, plain node-datachannel peers; STUN from the
+// overlay's built-in server (every pair that can go direct does so through it), TURN from coturn.
 import test from 'ava';
 import { run } from '../../simulations/harness/proc.js';
 import { createHarness, runNatMatrix, matrixNodes, expectsDirect, type Harness } from '../../simulations/netns/harness.js';
@@ -23,7 +24,7 @@ test.serial('topology: public hosts are reachable, NATed nodes are not, NATed no
 });
 
 test.serial('NAT matrix with node-datachannel peers: every pair connects; direct unless a side is symmetric', async (t) => {
-  // Stages per pair: STUN only, then STUN+TURN (policy all), then iceTransportPolicy 'relay'.
+  // Stages per pair: STUN only (the built-in server), then STUN+TURN (coturn, policy all), then iceTransportPolicy 'relay'.
   let h: Harness | undefined;
   t.teardown(async () => h?.destroy());
   h = await createHarness(matrixNodes(), 'm');
@@ -34,7 +35,10 @@ test.serial('NAT matrix with node-datachannel peers: every pair connects; direct
   t.is(rows.length, 6);
   for (const r of rows) {
     t.true(r.connected, `${r.natA}-${r.natB}: ${r.error}`);
-    if (expectsDirect(r)) t.is(r.path, 'direct', `${r.natA}-${r.natB} should be direct (${r.detail})`);
+    if (expectsDirect(r)) {
+      t.is(r.path, 'direct', `${r.natA}-${r.natB} should be direct (${r.detail})`);
+      t.deepEqual(r.stages, ['stun'], `${r.natA}-${r.natB} went direct with the built-in STUN server alone`);
+    }
     // A relayed path here can only be TURN (no overlay yet): a relay candidate on one side at least.
     if (r.path === 'relayed') t.regex(r.detail ?? '', /relay/);
   }

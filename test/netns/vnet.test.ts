@@ -1,5 +1,6 @@
 // The real virtual network between two NATed namespaces: TUN addon + DHT lease (the relay's DHT) +
 // forwarder, with the routed path through the harness relay and a WebRTC data channel as shortcut.
+// ICE has only the overlay's built-in STUN server (run by the harness relay): no coturn.
 import test from 'ava';
 import { createHarness, harnessScript, type Harness } from '../../simulations/netns/harness.js';
 
@@ -7,7 +8,7 @@ test.serial('ping over virtual IPs behind two NATs: routed first, then a traffic
   let h: Harness | undefined;
   t.teardown(async () => h?.destroy());
   h = await createHarness(['eim', 'eim'], 'v');
-  const args = (n: string, p: string, role: string) => [harnessScript('vnet-peer'), h!.relayUrl, n, p, role, 'shortcut', '1400', '10.128.0.0/16', ...h!.turn.iceServers];
+  const args = (n: string, p: string, role: string) => [harnessScript('vnet-peer'), h!.relayUrl, n, p, role, 'shortcut', '1400', '10.128.0.0/16', h!.stunUrl];
   const b = h.topo.spawn(1, process.execPath, args('B', 'A', 'answer'));
   const a = h.topo.spawn(0, process.execPath, args('A', 'B', 'offer'));
   const vipB = (await b.waitFor(/VNET up (\S+)/, 20_000))[1]!;
