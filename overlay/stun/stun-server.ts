@@ -58,10 +58,10 @@ export class StunServer {
     socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo.address, rinfo.port, rinfo.family));
   }
 
-  /** Binds UDP `host:port` (IPv4); rejects with the socket's error (e.g. EADDRINUSE). */
+  /** Binds UDP `host:port` (IPv6 for an IPv6 host, e.g. `::`); rejects with the socket's error (e.g. EADDRINUSE). */
   static listen(o: { host: string; port: number; clock: Clock; log?: (line: string) => void } & Partial<StunServerOptions>): Promise<StunServer> {
     return new Promise((resolve, reject) => {
-      const socket = createSocket({ type: 'udp4' });
+      const socket = createSocket({ type: o.host.includes(':') ? 'udp6' : 'udp4' });
       const onError = (err: Error) => {
         socket.close();
         reject(err);
@@ -97,7 +97,9 @@ export class StunServer {
     }
     if (!this.admit(address)) return;
     this.counters.requests++;
-    const a = answerStun(msg, { family: family === 'IPv6' ? 6 : 4, address, port });
+    // A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d: they get an IPv4 mapped address.
+    const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+    const a = answerStun(msg, v4 ? { family: 4, address: v4, port } : { family: family === 'IPv6' ? 6 : 4, address, port });
     if ('drop' in a) {
       this.counters[`dropped_${a.drop}`]++;
       return;

@@ -62,6 +62,17 @@ test('a Binding request over UDP gets a success response with XOR-MAPPED-ADDRESS
   t.is(s.counters.answered, 1);
 });
 
+test('on a dual-stack socket an IPv4 client gets an IPv4 XOR-MAPPED-ADDRESS', async (t) => {
+  const s = await StunServer.listen({ host: '::', port: 0, clock: systemClock });
+  t.teardown(() => s.close());
+  const c = await client(t);
+  c.send(request(), s.port, '127.0.0.1');
+  const r = await reply(c, 2000);
+  t.truthy(r);
+  const m = decodeStunMessage(r!).message;
+  t.deepEqual(decodeXorMappedAddress(m.attributes.find((a) => a.type === ATTR_XOR_MAPPED_ADDRESS)!.value, tid), { family: 4, address: '127.0.0.1', port: c.address().port });
+});
+
 test('coturn\'s STUN client (a third-party implementation) reads our answer', async (t) => {
   const s = await withServer(t);
   const r = await execFileP('turnutils_stunclient', ['-p', String(s.port), '127.0.0.1'], { timeout: 10_000 }).catch((e: { stdout?: string; message: string }) => ({ stdout: e.stdout ?? e.message }));
