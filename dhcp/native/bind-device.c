@@ -6,23 +6,23 @@
 #include <string.h>
 #include <net/if.h>
 #include <sys/socket.h>
-#include "napi-util.h"
+#include "bootnet.h"
 
 napi_value bootnet_bind_to_device(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  BOOTNET_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ADDON_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t fd;
   char name[64];
-  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || bootnet_get_string(env, argv[1], name, sizeof name) < 0) {
-    napi_throw_type_error(env, "NET_EINVAL", "bindToDevice(fd: number, interfaceName: string)");
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || addon_get_string(env, argv[1], name, sizeof name) < 0) {
+    addon_throw(env, ADDON_TYPE_ERROR, "EINVAL", "bindToDevice(fd: number, interfaceName: string)");
     return NULL;
   }
   size_t len = strlen(name);
   if (fd < 0 || len == 0 || len >= IFNAMSIZ) {
-    napi_throw_range_error(env, "NET_EINVAL", "bindToDevice: bad fd or interface name (1..15 bytes)");
+    addon_throw(env, ADDON_RANGE_ERROR, "EINVAL", "bindToDevice: bad fd or interface name (1..15 bytes)");
     return NULL;
   }
-  if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, (socklen_t)len) < 0) return bootnet_throw_errno(env, "SO_BINDTODEVICE", errno);
+  if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, (socklen_t)len) < 0) return addon_throw_errno(env, "SO_BINDTODEVICE", errno);
   return NULL;
 }

@@ -12,9 +12,11 @@ export interface Icmp6Handle {
 
 export interface BootNetAddon {
   bindToDevice(fd: number, interfaceName: string): void;
-  icmp6Open(interfaceName: string, acceptTypes: number[], groups: string[]): Icmp6Handle;
+  icmp6Open(interfaceName: string, acceptTypes: number[], groups: string[], maxMessageBytes?: number): Icmp6Handle;
   icmp6Send(h: Icmp6Handle, message: Uint8Array, destination: string): void;
   icmp6StartReceiving(h: Icmp6Handle, cb: (message: Buffer, source: string) => void): void;
+  /** Messages dropped so far as longer than maxMessageBytes. */
+  icmp6Truncated(h: Icmp6Handle): number;
   icmp6Close(h: Icmp6Handle): void;
   udpOpen(localAddress: string, remoteAddress: string, remotePort: number): UdpHandle;
   udpSend(h: UdpHandle, bytes: Uint8Array): number;

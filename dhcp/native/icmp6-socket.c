@@ -1,12 +1,16 @@
 // Raw ICMPv6 socket tied to one interface (router advertisements on the boot link):
-//   icmp6Open(ifname, acceptTypes[], groups[]) -> handle   SOCK_RAW/IPPROTO_ICMPV6, non-blocking,
+//   icmp6Open(ifname, acceptTypes[], groups[], maxMessageBytes?) -> handle   SOCK_RAW/IPPROTO_ICMPV6, non-blocking,
 //       SO_BINDTODEVICE, unicast and multicast hop limit 255 (RFC 4861 6.1.2: receivers drop ND
 //       messages with any other hop limit), multicast out of ifname, no loopback of our own
 //       multicasts, an ICMP6_FILTER passing only acceptTypes, and the multicast groups joined.
+//       maxMessageBytes (default and at most 65535, the largest IPv6 payload without a jumbogram)
+//       sizes the receive buffer, allocated once per socket.
 //   icmp6Send(handle, bytes, destination)   one ICMPv6 message (the kernel fills in the checksum);
 //       destination is an IPv6 literal, scoped to the interface (ff02::1, fe80::...).
 //   icmp6StartReceiving(handle, cb(message, source))   uv_poll; on readable, drain until EAGAIN and
-//       call cb once per message. Keeps the handle alive until icmp6Close.
+//       call cb once per message. A message longer than maxMessageBytes is dropped and counted, never
+//       delivered cut short. Keeps the handle alive until icmp6Close.
+//   icmp6Truncated(handle) -> number   messages dropped so far as longer than maxMessageBytes.
 //   icmp6Close(handle)   idempotent.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,116 +23,94 @@
 #include <netinet/in.h>
 #include <netinet/icmp6.h>
 #include <sys/socket.h>
-#include "napi-util.h"
+#include "bootnet.h"
 
-#define RECEIVE_BUFFER_BYTES 2048
+/** RFC 8200 3: the payload length is 16 bits, so no ICMPv6 message outside a jumbogram is longer. */
+#define MAX_ICMP6_MESSAGE_BYTES 65535
 #define ND_HOP_LIMIT 255
 #define MAX_GROUPS 8
 
 typedef struct {
-  int fd;
+  /** The socket (rx.fd; -1 once closed) and the receiving started by icmp6StartReceiving. */
+  addon_receiver_t rx;
   unsigned int ifindex;
-  uv_poll_t *poll;
-  napi_env env;
-  napi_ref callback;
-  napi_ref self;
+  unsigned char *buffer;
+  size_t buffer_len;
+  /** Messages dropped as longer than the buffer. */
+  uint32_t truncated;
 } icmp6_t;
-
-static void poll_closed(uv_handle_t *h) { free(h); }
-
-static void icmp6_shutdown(icmp6_t *s) {
-  if (s->poll) {
-    uv_poll_stop(s->poll);
-    uv_close((uv_handle_t *)s->poll, poll_closed);
-    s->poll = NULL;
-  }
-  if (s->callback) {
-    napi_delete_reference(s->env, s->callback);
-    s->callback = NULL;
-  }
-  if (s->self) {
-    napi_delete_reference(s->env, s->self);
-    s->self = NULL;
-  }
-  if (s->fd >= 0) {
-    close(s->fd);
-    s->fd = -1;
-  }
-}
 
 static void icmp6_finalize(napi_env env, void *data, void *hint) {
   icmp6_t *s = data;
   // Unreachable handles are not receiving (startReceiving holds a reference), so only the fd is left.
-  if (s->fd >= 0) close(s->fd);
+  if (s->rx.fd >= 0) close(s->rx.fd);
+  free(s->buffer);
   free(s);
-}
-
-static icmp6_t *unwrap(napi_env env, napi_value obj) {
-  icmp6_t *s = NULL;
-  if (napi_unwrap(env, obj, (void **)&s) != napi_ok || !s) {
-    napi_throw_type_error(env, "NET_EINVAL", "not an ICMPv6 socket handle");
-    return NULL;
-  }
-  return s;
 }
 
 static int set_int(int fd, int level, int opt, int value) { return setsockopt(fd, level, opt, &value, sizeof value); }
 
 napi_value bootnet_icmp6_open(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  BOOTNET_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  size_t argc = 4;
+  napi_value argv[4];
+  ADDON_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char name[64];
   bool types_ok = false, groups_ok = false;
   if (argc >= 3) {
     napi_is_array(env, argv[1], &types_ok);
     napi_is_array(env, argv[2], &groups_ok);
   }
-  if (argc < 3 || bootnet_get_string(env, argv[0], name, sizeof name) < 0 || !types_ok || !groups_ok) {
-    napi_throw_type_error(env, "NET_EINVAL", "icmp6Open(interfaceName: string, acceptTypes: number[], groups: string[])");
+  if (argc < 3 || addon_get_string(env, argv[0], name, sizeof name) < 0 || !types_ok || !groups_ok) {
+    addon_throw(env, ADDON_TYPE_ERROR, "EINVAL", "icmp6Open(interfaceName: string, acceptTypes: number[], groups: string[])");
     return NULL;
   }
+  int32_t max_message_bytes = MAX_ICMP6_MESSAGE_BYTES;
+  napi_valuetype max_type = napi_undefined;
+  if (argc >= 4) ADDON_CHECK(napi_typeof(env, argv[3], &max_type));
+  if (max_type != napi_undefined &&
+      (napi_get_value_int32(env, argv[3], &max_message_bytes) != napi_ok || max_message_bytes < 4 || max_message_bytes > MAX_ICMP6_MESSAGE_BYTES))
+    return addon_throw(env, ADDON_RANGE_ERROR, "EINVAL", "icmp6Open: maxMessageBytes must be 4..65535");
   size_t name_len = strlen(name);
   if (name_len == 0 || name_len >= IFNAMSIZ) {
-    napi_throw_range_error(env, "NET_EINVAL", "icmp6Open: interface name must be 1..15 bytes");
+    addon_throw(env, ADDON_RANGE_ERROR, "EINVAL", "icmp6Open: interface name must be 1..15 bytes");
     return NULL;
   }
   unsigned int ifindex = if_nametoindex(name);
-  if (ifindex == 0) return bootnet_throw_errno(env, name, errno);
+  if (ifindex == 0) return addon_throw_errno(env, name, errno);
 
   struct icmp6_filter filter;
   ICMP6_FILTER_SETBLOCKALL(&filter);
   uint32_t ntypes;
-  BOOTNET_CHECK(napi_get_array_length(env, argv[1], &ntypes));
+  ADDON_CHECK(napi_get_array_length(env, argv[1], &ntypes));
   for (uint32_t i = 0; i < ntypes; i++) {
     napi_value el;
     int32_t type;
-    BOOTNET_CHECK(napi_get_element(env, argv[1], i, &el));
+    ADDON_CHECK(napi_get_element(env, argv[1], i, &el));
     if (napi_get_value_int32(env, el, &type) != napi_ok || type < 0 || type > 255) {
-      napi_throw_range_error(env, "NET_EINVAL", "icmp6Open: acceptTypes must be ICMPv6 types 0..255");
+      addon_throw(env, ADDON_RANGE_ERROR, "EINVAL", "icmp6Open: acceptTypes must be ICMPv6 types 0..255");
       return NULL;
     }
     ICMP6_FILTER_SETPASS(type, &filter);
   }
   uint32_t ngroups;
-  BOOTNET_CHECK(napi_get_array_length(env, argv[2], &ngroups));
+  ADDON_CHECK(napi_get_array_length(env, argv[2], &ngroups));
   struct in6_addr groups[MAX_GROUPS];
   if (ngroups > MAX_GROUPS) {
-    napi_throw_range_error(env, "NET_EINVAL", "icmp6Open: at most 8 multicast groups");
+    addon_throw(env, ADDON_RANGE_ERROR, "EINVAL", "icmp6Open: at most 8 multicast groups");
     return NULL;
   }
   for (uint32_t i = 0; i < ngroups; i++) {
     napi_value el;
     char text[64];
-    BOOTNET_CHECK(napi_get_element(env, argv[2], i, &el));
-    if (bootnet_get_string(env, el, text, sizeof text) < 0 || inet_pton(AF_INET6, text, &groups[i]) != 1 || !IN6_IS_ADDR_MULTICAST(&groups[i])) {
-      napi_throw_range_error(env, "NET_EINVAL", "icmp6Open: groups must be IPv6 multicast addresses");
+    ADDON_CHECK(napi_get_element(env, argv[2], i, &el));
+    if (addon_get_string(env, el, text, sizeof text) < 0 || inet_pton(AF_INET6, text, &groups[i]) != 1 || !IN6_IS_ADDR_MULTICAST(&groups[i])) {
+      addon_throw(env, ADDON_RANGE_ERROR, "EINVAL", "icmp6Open: groups must be IPv6 multicast addresses");
       return NULL;
     }
   }
 
   int fd = socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMPV6);
-  if (fd < 0) return bootnet_throw_errno(env, "socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6)", errno);
+  if (fd < 0) return addon_throw_errno(env, "socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6)", errno);
   const char *step = NULL;
   if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, (socklen_t)name_len) < 0) { step = "SO_BINDTODEVICE"; goto fail; }
   if (set_int(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, ND_HOP_LIMIT) < 0) { step = "IPV6_UNICAST_HOPS"; goto fail; }
@@ -144,93 +126,84 @@ napi_value bootnet_icmp6_open(napi_env env, napi_callback_info info) {
   }
 
   icmp6_t *s = calloc(1, sizeof *s);
-  if (!s) { errno = ENOMEM; step = "calloc"; goto fail; }
-  s->fd = fd;
+  if (s) s->buffer = malloc((size_t)max_message_bytes);
+  if (!s || !s->buffer) {
+    free(s);
+    errno = ENOMEM;
+    step = "allocating the receive buffer";
+    goto fail;
+  }
+  s->buffer_len = (size_t)max_message_bytes;
+  s->rx.fd = fd;
   s->ifindex = ifindex;
-  s->env = env;
-  return bootnet_wrap_handle(env, s, icmp6_finalize, "interfaceIndex", ifindex);
+  // The handle owns s and the fd from here (icmp6_finalize frees them, also if wrapping fails).
+  return addon_wrap_handle(env, s, icmp6_finalize, "interfaceIndex", ifindex);
 fail: {
     int err = errno;
     close(fd);
-    return bootnet_throw_errno(env, step, err);
+    return addon_throw_errno(env, step, err);
   }
 }
 
 napi_value bootnet_icmp6_send(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
-  BOOTNET_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  icmp6_t *s = argc >= 3 ? unwrap(env, argv[0]) : NULL;
-  if (!s) {
-    if (argc < 3) napi_throw_type_error(env, "NET_EINVAL", "icmp6Send(handle, message: Uint8Array, destination: string)");
-    return NULL;
-  }
-  if (s->fd < 0) return bootnet_throw_errno(env, "icmp6Send", EBADF);
+  icmp6_t *s = addon_handle_args(env, info, &argc, argv, 3, "ICMPv6 socket", "icmp6Send(handle, message: Uint8Array, destination: string)");
+  if (!s) return NULL;
+  if (s->rx.fd < 0) return addon_throw_errno(env, "icmp6Send", EBADF);
   size_t len = 0;
   void *data = NULL;
-  bool bytes_ok = bootnet_get_bytes(env, argv[1], &data, &len);
+  bool bytes_ok = addon_get_bytes(env, argv[1], &data, &len);
   char text[64];
   struct sockaddr_in6 to;
   memset(&to, 0, sizeof to);
   to.sin6_family = AF_INET6;
   to.sin6_scope_id = s->ifindex;
-  if (!bytes_ok || bootnet_get_string(env, argv[2], text, sizeof text) < 0 ||
+  if (!bytes_ok || addon_get_string(env, argv[2], text, sizeof text) < 0 ||
       inet_pton(AF_INET6, text, &to.sin6_addr) != 1) {
-    napi_throw_type_error(env, "NET_EINVAL", "icmp6Send: message must be a Uint8Array and destination an IPv6 literal");
+    addon_throw(env, ADDON_TYPE_ERROR, "EINVAL", "icmp6Send: message must be a Uint8Array and destination an IPv6 literal");
     return NULL;
   }
   if (len < 4) {
-    napi_throw_range_error(env, "NET_EINVAL", "icmp6Send: an ICMPv6 message has at least 4 bytes");
+    addon_throw(env, ADDON_RANGE_ERROR, "EINVAL", "icmp6Send: an ICMPv6 message has at least 4 bytes");
     return NULL;
   }
   ssize_t w;
-  do { w = sendto(s->fd, data, len, 0, (struct sockaddr *)&to, sizeof to); } while (w < 0 && errno == EINTR);
-  if (w < 0) return bootnet_throw_errno(env, "sendto", errno);
+  do { w = sendto(s->rx.fd, data, len, 0, (struct sockaddr *)&to, sizeof to); } while (w < 0 && errno == EINTR);
+  if (w < 0) return addon_throw_errno(env, "sendto", errno);
   return NULL;
-}
-
-static void call_back(icmp6_t *s, napi_value *args) {
-  napi_env env = s->env;
-  napi_value cb, global, result, resource_name, resource;
-  napi_get_reference_value(env, s->callback, &cb);
-  napi_get_global(env, &global);
-  napi_async_context ctx;
-  napi_create_string_utf8(env, "Icmp6Receive", NAPI_AUTO_LENGTH, &resource_name);
-  if (napi_async_init(env, NULL, resource_name, &ctx) != napi_ok) return;
-  napi_callback_scope scope;
-  napi_create_object(env, &resource);
-  napi_open_callback_scope(env, resource, ctx, &scope);
-  // Runs outside any JS frame: route the callback's exceptions to 'uncaughtException'.
-  if (napi_make_callback(env, ctx, global, cb, 2, args, &result) == napi_pending_exception) {
-    napi_value exc;
-    napi_get_and_clear_last_exception(env, &exc);
-    napi_fatal_exception(env, exc);
-  }
-  napi_close_callback_scope(env, scope);
-  napi_async_destroy(env, ctx);
 }
 
 static void on_readable(uv_poll_t *handle, int status, int events) {
   icmp6_t *s = handle->data;
-  unsigned char buf[RECEIVE_BUFFER_BYTES];
-  while (s && s->fd >= 0 && s->callback) {
+  while (s && addon_receiver_active(&s->rx)) {
     struct sockaddr_in6 from;
-    socklen_t fromlen = sizeof from;
-    ssize_t n = recvfrom(s->fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &fromlen);
+    struct iovec iov = {s->buffer, s->buffer_len};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    ssize_t n = recvmsg(s->rx.fd, &msg, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
       break; // EAGAIN, or an error the next poll will report again; nothing to hand up
     }
-    napi_env env = s->env;
+    if (msg.msg_flags & MSG_TRUNC) {
+      s->truncated++; // longer than the buffer: its tail is lost, so it is not handed up at all
+      continue;
+    }
+    napi_env env = s->rx.env;
     napi_handle_scope hs;
     if (napi_open_handle_scope(env, &hs) != napi_ok) return;
     char text[INET6_ADDRSTRLEN] = "";
     inet_ntop(AF_INET6, &from.sin6_addr, text, sizeof text);
     napi_value args[2];
     void *copy;
-    if (napi_create_buffer_copy(env, (size_t)n, buf, &copy, &args[0]) == napi_ok &&
+    if (napi_create_buffer_copy(env, (size_t)n, s->buffer, &copy, &args[0]) == napi_ok &&
         napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &args[1]) == napi_ok)
-      call_back(s, args);
+      addon_receiver_call(&s->rx, 2, args);
     napi_close_handle_scope(env, hs);
   }
 }
@@ -238,48 +211,31 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
 napi_value bootnet_icmp6_start_receiving(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  BOOTNET_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  icmp6_t *s = argc >= 2 ? unwrap(env, argv[0]) : NULL;
-  if (!s) {
-    if (argc < 2) napi_throw_type_error(env, "NET_EINVAL", "icmp6StartReceiving(handle, callback)");
-    return NULL;
-  }
+  icmp6_t *s = addon_handle_args(env, info, &argc, argv, 2, "ICMPv6 socket", "icmp6StartReceiving(handle, callback)");
+  if (!s) return NULL;
   napi_valuetype t;
-  napi_typeof(env, argv[1], &t);
-  if (t != napi_function) {
-    napi_throw_type_error(env, "NET_EINVAL", "icmp6StartReceiving: callback must be a function");
-    return NULL;
-  }
-  if (s->fd < 0) return bootnet_throw_errno(env, "icmp6StartReceiving", EBADF);
-  if (s->poll) {
-    napi_throw_error(env, "NET_EBUSY", "icmp6StartReceiving: already receiving");
-    return NULL;
-  }
-  uv_loop_t *loop;
-  BOOTNET_CHECK(napi_get_uv_event_loop(env, &loop));
-  s->poll = malloc(sizeof *s->poll);
-  if (!s->poll) return bootnet_throw_errno(env, "malloc", ENOMEM);
-  int rc = uv_poll_init(loop, s->poll, s->fd);
-  if (rc == 0) {
-    s->poll->data = s;
-    rc = uv_poll_start(s->poll, UV_READABLE, on_readable);
-  }
-  if (rc != 0) {
-    free(s->poll);
-    s->poll = NULL;
-    return bootnet_throw_errno(env, "uv_poll", -rc);
-  }
-  BOOTNET_CHECK(napi_create_reference(env, argv[1], 1, &s->callback));
-  BOOTNET_CHECK(napi_create_reference(env, argv[0], 1, &s->self)); // keep the handle alive while receiving
+  ADDON_CHECK(napi_typeof(env, argv[1], &t));
+  if (t != napi_function) return addon_throw(env, ADDON_TYPE_ERROR, "EINVAL", "icmp6StartReceiving: callback must be a function");
+  if (s->rx.fd < 0) return addon_throw_errno(env, "icmp6StartReceiving", EBADF);
+  if (s->rx.poll) return addon_throw(env, ADDON_ERROR, "EBUSY", "icmp6StartReceiving: already receiving");
+  addon_receiver_start(env, &s->rx, argv[0], argv[1], "Icmp6Receive", on_readable, s);
   return NULL;
+}
+
+napi_value bootnet_icmp6_truncated(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  icmp6_t *s = addon_handle_args(env, info, &argc, argv, 1, "ICMPv6 socket", "icmp6Truncated(handle)");
+  if (!s) return NULL;
+  ADDON_CHECK(napi_create_uint32(env, s->truncated, &out));
+  return out;
 }
 
 napi_value bootnet_icmp6_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  BOOTNET_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  icmp6_t *s = argc >= 1 ? unwrap(env, argv[0]) : NULL;
+  icmp6_t *s = addon_handle_args(env, info, &argc, argv, 1, "ICMPv6 socket", "icmp6Close(handle)");
   if (!s) return NULL;
-  icmp6_shutdown(s);
+  addon_receiver_close(&s->rx);
   return NULL;
 }

@@ -1,6 +1,7 @@
 // A raw ICMPv6 socket tied to one interface (see icmp6-socket.c): hop limits 255 as Neighbor
 // Discovery requires, a kernel filter passing only the wanted message types, multicast groups
-// joined. Addon errors surface as NativeNetError.
+// joined. Messages longer than the receive buffer are dropped and counted, never delivered cut short.
+// Addon errors surface as NativeNetError.
 import { loadBootNetAddon, type Icmp6Handle } from './boot-net-addon.js';
 import { asNativeNetError, NativeNetError } from './native-net-error.js';
 
@@ -13,10 +14,19 @@ export interface Icmp6SocketOptions {
   acceptTypes: number[];
   /** Multicast groups to join on the interface (e.g. ff02::2, where Router Solicitations go). */
   groups?: string[];
+  /**
+   * Receive buffer size (default and at most MAX_ICMP6_MESSAGE_BYTES, so nothing is cut short). A longer
+   * message is dropped and counted in `truncatedMessages`, never delivered truncated.
+   */
+  maxMessageBytes?: number;
 }
+
+/** RFC 8200 3: the IPv6 payload length is 16 bits, so no ICMPv6 message outside a jumbogram is longer. */
+export const MAX_ICMP6_MESSAGE_BYTES = 65_535;
 
 export class Icmp6Socket {
   private handle?: Icmp6Handle;
+  private truncatedAtClose = 0;
 
   private constructor(handle: Icmp6Handle) {
     this.handle = handle;
@@ -25,10 +35,15 @@ export class Icmp6Socket {
   static open(o: Icmp6SocketOptions): Icmp6Socket {
     const addon = loadBootNetAddon();
     try {
-      return new Icmp6Socket(addon.icmp6Open(o.interfaceName, o.acceptTypes, o.groups ?? []));
+      return new Icmp6Socket(addon.icmp6Open(o.interfaceName, o.acceptTypes, o.groups ?? [], o.maxMessageBytes ?? MAX_ICMP6_MESSAGE_BYTES));
     } catch (err) {
       throw asNativeNetError(err);
     }
+  }
+
+  /** Messages dropped as longer than maxMessageBytes. */
+  get truncatedMessages(): number {
+    return this.handle ? loadBootNetAddon().icmp6Truncated(this.handle) : this.truncatedAtClose;
   }
 
   get isOpen(): boolean {
@@ -56,7 +71,9 @@ export class Icmp6Socket {
 
   close(): void {
     const h = this.handle;
+    if (!h) return;
+    this.truncatedAtClose = this.truncatedMessages;
     this.handle = undefined;
-    if (h) loadBootNetAddon().icmp6Close(h);
+    loadBootNetAddon().icmp6Close(h);
   }
 }

@@ -15,6 +15,10 @@
 // poll(), bounded by the timeout. The caller guarantees nothing else writes to the socket meanwhile.
 // An optional head (the reply's record mark and header) is sent first in the same job, with
 // MSG_MORE, so it leaves in the range's first segment instead of a write of its own.
+//
+// Errors (lib/native/napi-util.h): code "SPLICE_<name>"; an errno name where one system call failed
+// on the JS thread (SPLICE_EINVAL for bad arguments), else what failed: SPLICE_TIMEOUT, _IO,
+// _PROTOCOL, _DENIED, _NOT_ACCEPTED, _CACHE_IO, _BROKEN, _CLOSED, _CONNECT_FAILED, _SHORT_FILE.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +36,7 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <unistd.h>
-#include <node_api.h>
+#include "../../lib/native/napi-util.h"
 
 #define MAX_CALL_BYTES 4096
 #define MAX_VERF_BYTES 400
@@ -40,16 +44,6 @@
 #define PIPE_BYTES (1024 * 1024)
 #define LAST_FRAGMENT 0x80000000u
 #define MAX_HEAD_BYTES (64 * 1024)
-
-#define CHECK(call)                                                                                  \
-  do {                                                                                               \
-    if ((call) != napi_ok) {                                                                         \
-      bool pending_;                                                                                 \
-      napi_is_exception_pending(env, &pending_);                                                     \
-      if (!pending_) napi_throw_error(env, "SPLICE_NAPI", "napi call failed");                      \
-      return NULL;                                                                                   \
-    }                                                                                                \
-  } while (0)
 
 typedef struct job {
   struct job *next;
@@ -326,11 +320,11 @@ static void *worker(void *arg) {
       c->head = j->next;
       if (!c->head) c->tail = NULL;
     }
-    int broken = c->broken;
+    int broken = c->broken, closing = c->closing;
     pthread_mutex_unlock(&c->mu);
     if (!j) break; /* closing and nothing queued */
     if (broken) fail(j, "BROKEN", "connection unusable after an earlier error", 0);
-    else if (c->closing) fail(j, "CLOSED", "connection closed", 0);
+    else if (closing) fail(j, "CLOSED", "connection closed", 0);
     else if (c->fd >= 0 || do_connect(c, j) == 0) run_job(c, j);
     if (j->error_code) {
       pthread_mutex_lock(&c->mu);
@@ -350,11 +344,7 @@ static void settle(napi_env env, napi_value js_cb, void *context, void *data) {
   if (env) {
     napi_value v;
     if (j->error_code) {
-      napi_value code, msg;
-      napi_create_string_utf8(env, j->error_code, NAPI_AUTO_LENGTH, &code);
-      napi_create_string_utf8(env, j->error_message, NAPI_AUTO_LENGTH, &msg);
-      napi_create_error(env, code, msg, &v);
-      napi_reject_deferred(env, j->deferred, v);
+      if (addon_create_error(env, j->error_code, j->error_message, &v) == napi_ok) napi_reject_deferred(env, j->deferred, v);
     } else {
       napi_value s, b, e;
       napi_create_object(env, &v);
@@ -399,52 +389,42 @@ static void conn_finalize(napi_env env, void *data, void *hint) {
   free(c);
 }
 
-static napi_value throw_errno(napi_env env, const char *code, const char *what, int err) {
-  char msg[200];
-  if (err) snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  else snprintf(msg, sizeof msg, "%s", what);
-  napi_throw_error(env, code, msg);
-  return NULL;
-}
-
 /**
  * connect(host: numeric address, port, timeoutMs): Connection. Returns at once: the worker thread
- * connects before its first call (a failure fails that call with CONNECT_FAILED).
+ * connects before its first call (a failure fails that call with SPLICE_CONNECT_FAILED).
  */
 static napi_value js_connect(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ADDON_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char host[256];
-  size_t hl;
   uint32_t port, timeout_ms;
-  if (argc < 3 || napi_get_value_string_utf8(env, argv[0], host, sizeof host, &hl) != napi_ok ||
-      napi_get_value_uint32(env, argv[1], &port) != napi_ok || napi_get_value_uint32(env, argv[2], &timeout_ms) != napi_ok ||
-      port == 0 || port > 65535 || timeout_ms == 0)
-    return throw_errno(env, "ARGUMENT", "connect(host, port, timeoutMs)", 0);
+  if (argc < 3 || addon_get_string(env, argv[0], host, sizeof host) < 0 || napi_get_value_uint32(env, argv[1], &port) != napi_ok ||
+      napi_get_value_uint32(env, argv[2], &timeout_ms) != napi_ok || port == 0 || port > 65535 || timeout_ms == 0)
+    return addon_throw(env, ADDON_TYPE_ERROR, "EINVAL", "connect(host, port, timeoutMs)");
   struct addrinfo hints = {0}, *res = NULL;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_NUMERICHOST;
   char ports[8];
   snprintf(ports, sizeof ports, "%u", port);
-  if (getaddrinfo(host, ports, &hints, &res) != 0 || !res) return throw_errno(env, "ARGUMENT", "host must be a numeric address", 0);
+  if (getaddrinfo(host, ports, &hints, &res) != 0 || !res) return addon_throw(env, ADDON_TYPE_ERROR, "EINVAL", "connect: host must be a numeric address");
   if (res->ai_addrlen > sizeof(struct sockaddr_storage)) {
     freeaddrinfo(res);
-    return throw_errno(env, "ARGUMENT", "address too long", 0);
+    return addon_throw(env, ADDON_RANGE_ERROR, "EINVAL", "connect: address too long");
   }
   struct sockaddr_storage addr;
   socklen_t addrlen = res->ai_addrlen;
   memcpy(&addr, res->ai_addr, res->ai_addrlen);
   freeaddrinfo(res);
   int pp[2];
-  if (pipe2(pp, O_CLOEXEC) < 0) return throw_errno(env, "IO", "pipe", errno);
+  if (pipe2(pp, O_CLOEXEC) < 0) return addon_throw_errno(env, "pipe", errno);
   fcntl(pp[1], F_SETPIPE_SZ, PIPE_BYTES); /* best effort: a smaller pipe only means more splices */
 
   conn_t *c = calloc(1, sizeof *c);
   if (!c) {
     close(pp[0]);
     close(pp[1]);
-    return throw_errno(env, "IO", "out of memory", 0);
+    return addon_throw_errno(env, "connect", ENOMEM);
   }
   c->fd = -1;
   c->addr = addr;
@@ -455,26 +435,30 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->cv, NULL);
   napi_value name, obj;
-  CHECK(napi_create_string_utf8(env, "rowfs-splice", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, NULL, settle, &c->tsfn));
+  ADDON_CHECK_OR(napi_create_string_utf8(env, "rowfs-splice", NAPI_AUTO_LENGTH, &name), no_thread);
+  ADDON_CHECK_OR(napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, NULL, settle, &c->tsfn), no_thread);
   /* The connection does not keep the process alive (its calls have deadlines). */
   napi_unref_threadsafe_function(env, c->tsfn);
-  if (pthread_create(&c->thread, NULL, worker, c) != 0) {
+  int err = pthread_create(&c->thread, NULL, worker, c);
+  if (err != 0) {
     napi_release_threadsafe_function(c->tsfn, napi_tsfn_abort);
-    close(pp[0]);
-    close(pp[1]);
-    free(c);
-    return throw_errno(env, "IO", "pthread_create", 0);
+    addon_throw_errno(env, "pthread_create", err);
+    goto no_thread;
   }
-  CHECK(napi_create_object(env, &obj));
-  CHECK(napi_wrap(env, obj, c, conn_finalize, NULL, NULL));
+  /* The thread runs: from here conn_finalize (stop, join, free) undoes everything. */
+  if (napi_create_object(env, &obj) != napi_ok || napi_wrap(env, obj, c, conn_finalize, NULL, NULL) != napi_ok) {
+    addon_throw_napi_failure(env);
+    conn_finalize(env, c, NULL);
+    return NULL;
+  }
   return obj;
-}
-
-static conn_t *unwrap(napi_env env, napi_value v) {
-  conn_t *c = NULL;
-  if (napi_unwrap(env, v, (void **)&c) != napi_ok) return NULL;
-  return c;
+no_thread:
+  pthread_mutex_destroy(&c->mu);
+  pthread_cond_destroy(&c->cv);
+  close(pp[0]);
+  close(pp[1]);
+  free(c);
+  return NULL;
 }
 
 /**
@@ -484,26 +468,19 @@ static conn_t *unwrap(napi_env env, napi_value v) {
 static napi_value js_read(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  conn_t *c = argc >= 6 ? unwrap(env, argv[0]) : NULL;
-  if (!c) return throw_errno(env, "ARGUMENT", "read(conn, call, xid, fileFd, fileOffset, count)", 0);
-  bool is_ta = false;
-  napi_is_typedarray(env, argv[1], &is_ta);
-  if (!is_ta) return throw_errno(env, "ARGUMENT", "call must be a Uint8Array", 0);
-  napi_typedarray_type tt;
-  size_t len, off;
+  conn_t *c = addon_handle_args(env, info, &argc, argv, 6, "splice connection", "read(conn, call, xid, fileFd, fileOffset, count)");
+  if (!c) return NULL;
+  size_t len;
   void *data;
-  napi_value ab;
-  CHECK(napi_get_typedarray_info(env, argv[1], &tt, &len, &data, &ab, &off));
   uint32_t xid, count;
   int32_t file_fd;
   int64_t file_offset;
-  if (tt != napi_uint8_array || len == 0 || len > MAX_CALL_BYTES || napi_get_value_uint32(env, argv[2], &xid) != napi_ok ||
+  if (!addon_get_bytes(env, argv[1], &data, &len) || len == 0 || len > MAX_CALL_BYTES || napi_get_value_uint32(env, argv[2], &xid) != napi_ok ||
       napi_get_value_int32(env, argv[3], &file_fd) != napi_ok || napi_get_value_int64(env, argv[4], &file_offset) != napi_ok ||
       napi_get_value_uint32(env, argv[5], &count) != napi_ok || file_fd < 0 || file_offset < 0)
-    return throw_errno(env, "ARGUMENT", "read(conn, call, xid, fileFd, fileOffset, count)", 0);
+    return addon_throw(env, ADDON_TYPE_ERROR, "EINVAL", "read(conn, call: Uint8Array of 1..4096 bytes, xid, fileFd, fileOffset, count)");
   job_t *j = calloc(1, sizeof *j);
-  if (!j) return throw_errno(env, "IO", "out of memory", 0);
+  if (!j) return addon_throw_errno(env, "read", ENOMEM);
   uint32_t mark = LAST_FRAGMENT | (uint32_t)len;
   j->call[0] = (uint8_t)(mark >> 24);
   j->call[1] = (uint8_t)(mark >> 16);
@@ -516,35 +493,30 @@ static napi_value js_read(napi_env env, napi_callback_info info) {
   if (j->file_fd < 0) {
     int err = errno;
     free(j);
-    return throw_errno(env, "IO", "dup", err);
+    return addon_throw_errno(env, "dup", err);
   }
   j->file_offset = file_offset;
   j->count = count;
   napi_value promise;
   if (napi_create_promise(env, &j->deferred, &promise) != napi_ok) {
+    addon_throw_napi_failure(env);
     close(j->file_fd);
     free(j);
-    return throw_errno(env, "SPLICE_NAPI", "napi_create_promise", 0);
+    return NULL;
   }
   pthread_mutex_lock(&c->mu);
-  if (c->closing) {
-    pthread_mutex_unlock(&c->mu);
-    /* Settled through the normal path so the promise always resolves on the JS thread. */
-    fail(j, "CLOSED", "connection closed", 0);
-    napi_value code, msg, err;
-    napi_create_string_utf8(env, j->error_code, NAPI_AUTO_LENGTH, &code);
-    napi_create_string_utf8(env, j->error_message, NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, code, msg, &err);
-    napi_reject_deferred(env, j->deferred, err);
-    close(j->file_fd);
-    free(j);
-    return promise;
+  int closing = c->closing;
+  if (!closing) {
+    if (c->tail) c->tail->next = j;
+    else c->head = j;
+    c->tail = j;
+    pthread_cond_signal(&c->cv);
   }
-  if (c->tail) c->tail->next = j;
-  else c->head = j;
-  c->tail = j;
-  pthread_cond_signal(&c->cv);
   pthread_mutex_unlock(&c->mu);
+  if (closing) {
+    fail(j, "CLOSED", "connection closed", 0);
+    settle(env, NULL, NULL, j); /* rejects the promise, closes the fd, frees j */
+  }
   return promise;
 }
 
@@ -552,9 +524,8 @@ static napi_value js_read(napi_env env, napi_callback_info info) {
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  conn_t *c = argc >= 1 ? unwrap(env, argv[0]) : NULL;
-  if (!c) return throw_errno(env, "ARGUMENT", "close(conn)", 0);
+  conn_t *c = addon_handle_args(env, info, &argc, argv, 1, "splice connection", "close(conn)");
+  if (!c) return NULL;
   conn_stop(c);
   return NULL;
 }
@@ -632,6 +603,15 @@ static void send_execute(napi_env env, void *data) {
   }
 }
 
+/** Closes the job's descriptors and frees it (its async work deleted, if it was created). */
+static void send_free(napi_env env, send_t *t) {
+  if (t->work) napi_delete_async_work(env, t->work);
+  if (t->sock >= 0) close(t->sock);
+  if (t->file >= 0) close(t->file);
+  free(t->head);
+  free(t);
+}
+
 static void send_complete(napi_env env, napi_status status, void *data) {
   send_t *t = data;
   if (status == napi_ok && !t->code) {
@@ -641,17 +621,10 @@ static void send_complete(napi_env env, napi_status status, void *data) {
   } else {
     char msg[160];
     snprintf(msg, sizeof msg, "sendfile: %s", t->err ? strerror(t->err) : t->code ? t->code : "cancelled");
-    napi_value code, m, e;
-    napi_create_string_utf8(env, t->code ? t->code : "IO", NAPI_AUTO_LENGTH, &code);
-    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
-    napi_create_error(env, code, m, &e);
-    napi_reject_deferred(env, t->deferred, e);
+    napi_value e;
+    if (addon_create_error(env, t->code ? t->code : "IO", msg, &e) == napi_ok) napi_reject_deferred(env, t->deferred, e);
   }
-  napi_delete_async_work(env, t->work);
-  close(t->sock);
-  close(t->file);
-  free(t->head);
-  free(t);
+  send_free(env, t);
 }
 
 /** sendFile(socketFd, fileFd, offset, length, timeoutMs, head?: Uint8Array): Promise<void>; head
@@ -659,37 +632,30 @@ static void send_complete(napi_env env, napi_status status, void *data) {
 static napi_value js_send_file(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ADDON_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t sock, file;
   int64_t offset, length;
   uint32_t timeout_ms;
   if (argc < 5 || napi_get_value_int32(env, argv[0], &sock) != napi_ok || napi_get_value_int32(env, argv[1], &file) != napi_ok ||
       napi_get_value_int64(env, argv[2], &offset) != napi_ok || napi_get_value_int64(env, argv[3], &length) != napi_ok ||
       napi_get_value_uint32(env, argv[4], &timeout_ms) != napi_ok || sock < 0 || file < 0 || offset < 0 || length < 0 || timeout_ms == 0)
-    return throw_errno(env, "ARGUMENT", "sendFile(socketFd, fileFd, offset, length, timeoutMs)", 0);
+    return addon_throw(env, ADDON_TYPE_ERROR, "EINVAL", "sendFile(socketFd, fileFd, offset, length, timeoutMs)");
   void *head = NULL;
   size_t head_len = 0;
   if (argc >= 6) {
     napi_valuetype type;
-    CHECK(napi_typeof(env, argv[5], &type));
-    if (type != napi_undefined) {
-      bool is_ta = false;
-      napi_typedarray_type ta_type;
-      napi_value ab;
-      size_t ta_offset;
-      if (napi_is_typedarray(env, argv[5], &is_ta) != napi_ok || !is_ta ||
-          napi_get_typedarray_info(env, argv[5], &ta_type, &head_len, &head, &ab, &ta_offset) != napi_ok || ta_type != napi_uint8_array ||
-          head_len > MAX_HEAD_BYTES)
-        return throw_errno(env, "ARGUMENT", "sendFile: head must be a Uint8Array of at most 64 KiB", 0);
-    }
+    ADDON_CHECK(napi_typeof(env, argv[5], &type));
+    if (type != napi_undefined && (!addon_get_bytes(env, argv[5], &head, &head_len) || head_len > MAX_HEAD_BYTES))
+      return addon_throw(env, ADDON_TYPE_ERROR, "EINVAL", "sendFile: head must be a Uint8Array of at most 64 KiB");
   }
   send_t *t = calloc(1, sizeof *t);
-  if (!t) return throw_errno(env, "IO", "out of memory", 0);
+  if (!t) return addon_throw_errno(env, "sendFile", ENOMEM);
+  t->sock = t->file = -1;
   if (head_len > 0) {
     t->head = malloc(head_len);
     if (!t->head) {
-      free(t);
-      return throw_errno(env, "IO", "out of memory", 0);
+      send_free(env, t);
+      return addon_throw_errno(env, "sendFile", ENOMEM);
     }
     memcpy(t->head, head, head_len);
     t->head_len = head_len;
@@ -697,30 +663,30 @@ static napi_value js_send_file(napi_env env, napi_callback_info info) {
   /* Own duplicates: the caller may close its descriptors (a destroyed socket, an evicted cache
      file) while the send runs; a reused number must never receive these bytes. */
   t->sock = fcntl(sock, F_DUPFD_CLOEXEC, 0);
-  t->file = fcntl(file, F_DUPFD_CLOEXEC, 0);
+  t->file = t->sock < 0 ? -1 : fcntl(file, F_DUPFD_CLOEXEC, 0);
   if (t->sock < 0 || t->file < 0) {
     int err = errno;
-    if (t->sock >= 0) close(t->sock);
-    if (t->file >= 0) close(t->file);
-    free(t->head);
-    free(t);
-    return throw_errno(env, "IO", "dup", err);
+    send_free(env, t);
+    return addon_throw_errno(env, "dup", err);
   }
   t->offset = (off_t)offset;
   t->left = (size_t)length;
   t->timeout_ms = (int)timeout_ms;
   napi_value promise, name;
-  if (napi_create_promise(env, &t->deferred, &promise) != napi_ok) {
-    close(t->sock);
-    close(t->file);
-    free(t->head);
-    free(t);
-    return throw_errno(env, "SPLICE_NAPI", "napi_create_promise", 0);
+  ADDON_CHECK_OR(napi_create_string_utf8(env, "rowfs-sendfile", NAPI_AUTO_LENGTH, &name), fail);
+  ADDON_CHECK_OR(napi_create_async_work(env, NULL, name, send_execute, send_complete, t, &t->work), fail);
+  ADDON_CHECK_OR(napi_create_promise(env, &t->deferred, &promise), fail);
+  if (napi_queue_async_work(env, t->work) != napi_ok) {
+    /* Never runs: settle the promise here (nobody would), and throw. */
+    napi_value e;
+    if (addon_create_error(env, "NAPI", "sendFile: napi_queue_async_work failed", &e) == napi_ok) napi_reject_deferred(env, t->deferred, e);
+    addon_throw_napi_failure(env);
+    goto fail;
   }
-  CHECK(napi_create_string_utf8(env, "rowfs-sendfile", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_async_work(env, NULL, name, send_execute, send_complete, t, &t->work));
-  CHECK(napi_queue_async_work(env, t->work));
   return promise;
+fail:
+  send_free(env, t);
+  return NULL;
 }
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -730,11 +696,11 @@ static napi_value init(napi_env env, napi_value exports) {
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
       {"sendFile", NULL, js_send_file, NULL, NULL, NULL, napi_default, NULL},
   };
-  CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  ADDON_CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   /* Tells JS that sendFile takes a head (an older build ignores a sixth argument). */
   napi_value yes;
-  CHECK(napi_get_boolean(env, true, &yes));
-  CHECK(napi_set_named_property(env, exports, "sendFileHead", yes));
+  ADDON_CHECK(napi_get_boolean(env, true, &yes));
+  ADDON_CHECK(napi_set_named_property(env, exports, "sendFileHead", yes));
   return exports;
 }
 

@@ -37,7 +37,7 @@ export function nativeFileSender(timeoutMs: number, a: SpliceAddon | undefined =
   };
 }
 
-/** A failed native fetch; `code` is the addon's (TIMEOUT, IO, PROTOCOL, DENIED, CACHE_IO, ...). */
+/** A failed native fetch; `code` is the addon's without its SPLICE_ prefix (TIMEOUT, IO, PROTOCOL, DENIED, CACHE_IO, EINVAL, ...). */
 export class SpliceFetchError extends Error {
   override readonly name = 'SpliceFetchError';
   constructor(
@@ -46,6 +46,13 @@ export class SpliceFetchError extends Error {
   ) {
     super(message);
   }
+}
+
+/** An addon error ("SPLICE_<name>", lib/native/napi-util.h) as a SpliceFetchError with code <name>. */
+function spliceFetchError(e: unknown, fallbackCode: string, context: string): SpliceFetchError {
+  const err = e as { code?: unknown; message?: unknown };
+  const code = typeof err?.code === 'string' ? err.code.replace(/^SPLICE_/, '') : fallbackCode;
+  return new SpliceFetchError(code, `${context}: ${String(err?.message ?? e)}`);
 }
 
 let addon: SpliceAddon | null | undefined;
@@ -118,8 +125,7 @@ export class SpliceFetcher {
     } catch (e) {
       broken = true;
       this.failures++;
-      const err = e as Error & { code?: string };
-      throw new SpliceFetchError(err.code ?? 'IO', `main READ by splice: ${err.message}`);
+      throw spliceFetchError(e, 'IO', 'main READ by splice');
     } finally {
       this.releaseConn(c, broken);
     }
@@ -135,8 +141,7 @@ export class SpliceFetcher {
         return Promise.resolve(this.addon.connect(this.o.host, this.o.port, this.o.timeoutMs));
       } catch (e) {
         this.open--;
-        const err = e as Error & { code?: string };
-        return Promise.reject(new SpliceFetchError(err.code ?? 'CONNECT_FAILED', `connecting to main ${this.o.host}:${this.o.port}: ${err.message}`));
+        return Promise.reject(spliceFetchError(e, 'CONNECT_FAILED', `connecting to main ${this.o.host}:${this.o.port}`));
       }
     }
     return new Promise((resolve, reject) => this.waiting.push((r) => (r instanceof Error ? reject(r) : resolve(r))));

@@ -10,8 +10,18 @@ export type TunErrorCode =
   | 'EEXIST'
   | 'EBADF' // used after close
   | 'EMSGSIZE'
-  | 'EIO'
+  | 'EIO' // also any errno outside addon_errno_name's table (lib/native/napi-util.c); the message has the errno
   | 'ENOMEM'
+  | 'ENOTSOCK'
+  | 'ENETUNREACH'
+  | 'EADDRNOTAVAIL'
+  | 'EADDRINUSE'
+  | 'ECONNREFUSED'
+  | 'ETIMEDOUT'
+  | 'EAGAIN'
+  | 'ENOBUFS'
+  | 'EMFILE'
+  | 'ENFILE'
   | 'ADDON_MISSING' // the native addon was not built (npm ci runs node-gyp)
   | 'NAPI';
 

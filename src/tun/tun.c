@@ -5,10 +5,8 @@
 //                                maxBatch packets and hand cb one Array of Buffers (one JS call per batch)
 //   write(handle, buffers[])     -> packets written (a full queue drops the rest; counted by the caller)
 //   close(handle)                idempotent; stops the poll, closes the fd (the kernel removes the device)
-// Errors are thrown as Error objects with code "TUN_<errno name>" and the failing step in the message.
+// Errors: code "TUN_<errno name>" (EINVAL for bad arguments), the failing step in the message (lib/native/napi-util.h).
 #define _GNU_SOURCE
-#include <node_api.h>
-#include <uv.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -21,115 +19,43 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include "../../lib/native/napi-util.h"
 
 #define READ_BUFFER_BYTES 65536
 #define MAX_BATCH_PACKETS 1024
 
 typedef struct {
-  int fd;
+  /** The device's fd (rx.fd; -1 once closed) and the reading started by startReading. */
+  addon_receiver_t rx;
   char name[IFNAMSIZ];
-  uv_poll_t *poll;
-  napi_env env;
-  napi_ref callback;
-  napi_ref self;
   int max_batch;
   unsigned char *buffer;
 } tun_t;
 
-static const char *errno_code(int err) {
-  switch (err) {
-    case EPERM: return "TUN_EPERM";
-    case EACCES: return "TUN_EACCES";
-    case ENOENT: return "TUN_ENOENT";
-    case ENODEV: return "TUN_ENODEV";
-    case EBUSY: return "TUN_EBUSY";
-    case EINVAL: return "TUN_EINVAL";
-    case EEXIST: return "TUN_EEXIST";
-    case EBADF: return "TUN_EBADF";
-    case EMSGSIZE: return "TUN_EMSGSIZE";
-    default: return "TUN_EIO";
-  }
-}
-
-static napi_value throw_errno(napi_env env, const char *step, int err) {
-  char msg[600];
-  snprintf(msg, sizeof msg, "%s: %s (errno %d)", step, strerror(err), err);
-  napi_throw_error(env, errno_code(err), msg);
-  return NULL;
-}
-
-#define CHECK(call)                                                       \
-  do {                                                                    \
-    if ((call) != napi_ok) {                                              \
-      const napi_extended_error_info *info;                               \
-      napi_get_last_error_info(env, &info);                               \
-      bool pending;                                                       \
-      napi_is_exception_pending(env, &pending);                           \
-      if (!pending) napi_throw_error(env, "TUN_NAPI", info->error_message ? info->error_message : "napi call failed"); \
-      return NULL;                                                        \
-    }                                                                     \
-  } while (0)
-
-static void poll_closed(uv_handle_t *h) { free(h); }
-
-static void tun_shutdown(tun_t *t) {
-  if (t->poll) {
-    uv_poll_stop(t->poll);
-    uv_close((uv_handle_t *)t->poll, poll_closed);
-    t->poll = NULL;
-  }
-  if (t->callback) {
-    napi_delete_reference(t->env, t->callback);
-    t->callback = NULL;
-  }
-  if (t->self) {
-    napi_delete_reference(t->env, t->self);
-    t->self = NULL;
-  }
-  if (t->fd >= 0) {
-    close(t->fd);
-    t->fd = -1;
-  }
-}
-
 static void tun_finalize(napi_env env, void *data, void *hint) {
   tun_t *t = data;
   // A handle reaching GC is unreachable, so no reading is active (startReading holds a reference).
-  if (t->fd >= 0) close(t->fd);
+  if (t->rx.fd >= 0) close(t->rx.fd);
   free(t->buffer);
   free(t);
-}
-
-static tun_t *unwrap(napi_env env, napi_value obj) {
-  tun_t *t = NULL;
-  if (napi_unwrap(env, obj, (void **)&t) != napi_ok || !t) {
-    napi_throw_type_error(env, "TUN_EINVAL", "not a TUN handle");
-    return NULL;
-  }
-  return t;
-}
-
-static int get_string(napi_env env, napi_value v, char *out, size_t cap) {
-  size_t len;
-  return napi_get_value_string_utf8(env, v, out, cap, &len) == napi_ok ? (int)len : -1;
 }
 
 // open(path: string, name: string) -> handle
 static napi_value tun_open(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ADDON_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char path[256], name[64];
-  if (argc < 2 || get_string(env, argv[0], path, sizeof path) < 0 || get_string(env, argv[1], name, sizeof name) < 0) {
-    napi_throw_type_error(env, "TUN_EINVAL", "open(path, name) takes two strings");
+  if (argc < 2 || addon_get_string(env, argv[0], path, sizeof path) < 0 || addon_get_string(env, argv[1], name, sizeof name) < 0) {
+    addon_throw(env, ADDON_TYPE_ERROR, "EINVAL", "open(path, name) takes two strings");
     return NULL;
   }
   if (strlen(name) >= IFNAMSIZ) {
-    napi_throw_range_error(env, "TUN_EINVAL", "interface name longer than 15 bytes");
+    addon_throw(env, ADDON_RANGE_ERROR, "EINVAL", "interface name longer than 15 bytes");
     return NULL;
   }
   int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return throw_errno(env, path, errno);
+  if (fd < 0) return addon_throw_errno(env, path, errno);
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
@@ -137,26 +63,23 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
     close(fd);
-    return throw_errno(env, "TUNSETIFF", err);
+    return addon_throw_errno(env, "TUNSETIFF", err);
   }
   tun_t *t = calloc(1, sizeof *t);
   if (t) t->buffer = malloc(READ_BUFFER_BYTES);
   if (!t || !t->buffer) {
     free(t);
     close(fd);
-    napi_throw_error(env, "TUN_ENOMEM", "out of memory");
-    return NULL;
+    return addon_throw_errno(env, "open: allocating the read buffer", ENOMEM);
   }
-  t->fd = fd;
-  t->env = env;
+  t->rx.fd = fd;
   memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
-  napi_value obj, v;
-  CHECK(napi_create_object(env, &obj));
-  CHECK(napi_wrap(env, obj, t, tun_finalize, NULL, NULL));
-  CHECK(napi_create_string_utf8(env, t->name, NAPI_AUTO_LENGTH, &v));
-  CHECK(napi_set_named_property(env, obj, "name", v));
-  CHECK(napi_create_int32(env, fd, &v));
-  CHECK(napi_set_named_property(env, obj, "fd", v));
+  // From here the handle owns t (and the fd): tun_finalize frees them, also when this call fails.
+  napi_value obj = addon_wrap_handle(env, t, tun_finalize, "fd", (uint32_t)fd);
+  if (!obj) return NULL;
+  napi_value v;
+  ADDON_CHECK(napi_create_string_utf8(env, t->name, NAPI_AUTO_LENGTH, &v));
+  ADDON_CHECK(napi_set_named_property(env, obj, "name", v));
   return obj;
 }
 
@@ -164,29 +87,24 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
 static napi_value tun_configure(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 5) {
-    napi_throw_type_error(env, "TUN_EINVAL", "configure(handle, mtu, address, prefixLength, up)");
-    return NULL;
-  }
-  tun_t *t = unwrap(env, argv[0]);
+  tun_t *t = addon_handle_args(env, info, &argc, argv, 5, "TUN", "configure(handle, mtu, address, prefixLength, up)");
   if (!t) return NULL;
-  if (t->fd < 0) return throw_errno(env, "configure", EBADF);
+  if (t->rx.fd < 0) return addon_throw_errno(env, "configure", EBADF);
   int32_t mtu, prefix;
   bool up;
   char addr[64];
   if (napi_get_value_int32(env, argv[1], &mtu) != napi_ok || napi_get_value_int32(env, argv[3], &prefix) != napi_ok ||
-      napi_get_value_bool(env, argv[4], &up) != napi_ok || get_string(env, argv[2], addr, sizeof addr) < 0) {
-    napi_throw_type_error(env, "TUN_EINVAL", "configure: bad argument types");
+      napi_get_value_bool(env, argv[4], &up) != napi_ok || addon_get_string(env, argv[2], addr, sizeof addr) < 0) {
+    addon_throw(env, ADDON_TYPE_ERROR, "EINVAL", "configure: bad argument types");
     return NULL;
   }
   struct in_addr ip;
   if (inet_pton(AF_INET, addr, &ip) != 1 || prefix < 0 || prefix > 32 || mtu < 68 || mtu > 65535) {
-    napi_throw_range_error(env, "TUN_EINVAL", "configure: bad address, prefix length or MTU");
+    addon_throw(env, ADDON_RANGE_ERROR, "EINVAL", "configure: bad address, prefix length or MTU");
     return NULL;
   }
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return throw_errno(env, "socket", errno);
+  if (s < 0) return addon_throw_errno(env, "socket", errno);
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   memcpy(ifr.ifr_name, t->name, IFNAMSIZ);
@@ -212,14 +130,14 @@ static napi_value tun_configure(napi_env env, napi_callback_info info) {
 fail: {
     int err = errno;
     close(s);
-    return throw_errno(env, step, err);
+    return addon_throw_errno(env, step, err);
   }
 }
 
 static void on_readable(uv_poll_t *handle, int status, int events) {
   tun_t *t = handle->data;
-  if (!t || t->fd < 0 || !t->callback) return;
-  napi_env env = t->env;
+  if (!t || !addon_receiver_active(&t->rx)) return;
+  napi_env env = t->rx.env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value batch;
@@ -227,7 +145,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   uint32_t count = 0;
   int err = 0;
   while ((int)count < t->max_batch) {
-    ssize_t n = read(t->fd, t->buffer, READ_BUFFER_BYTES);
+    ssize_t n = read(t->rx.fd, t->buffer, READ_BUFFER_BYTES);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
@@ -240,36 +158,10 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     napi_set_element(env, batch, count++, buf);
   }
   if (count > 0 || err) {
-    napi_value cb, global, args[2];
-    napi_get_reference_value(env, t->callback, &cb);
-    napi_get_global(env, &global);
+    napi_value args[2];
     args[0] = batch;
-    if (err) {
-      napi_value code, msg;
-      napi_create_string_utf8(env, errno_code(err), NAPI_AUTO_LENGTH, &code);
-      napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &msg);
-      napi_create_error(env, code, msg, &args[1]);
-    } else {
-      napi_get_undefined(env, &args[1]);
-    }
-    // The callback runs outside any JS frame; route its exceptions to 'uncaughtException'.
-    napi_value result;
-    napi_async_context ctx;
-    napi_value resource_name;
-    napi_create_string_utf8(env, "TunRead", NAPI_AUTO_LENGTH, &resource_name);
-    if (napi_async_init(env, NULL, resource_name, &ctx) == napi_ok) {
-      napi_callback_scope cscope;
-      napi_value resource;
-      napi_create_object(env, &resource);
-      napi_open_callback_scope(env, resource, ctx, &cscope);
-      if (napi_make_callback(env, ctx, global, cb, 2, args, &result) == napi_pending_exception) {
-        napi_value exc;
-        napi_get_and_clear_last_exception(env, &exc);
-        napi_fatal_exception(env, exc);
-      }
-      napi_close_callback_scope(env, cscope);
-      napi_async_destroy(env, ctx);
-    }
+    if (!err || addon_create_error(env, addon_errno_name(err), strerror(err), &args[1]) != napi_ok) napi_get_undefined(env, &args[1]);
+    addon_receiver_call(&t->rx, 2, args);
   }
   napi_close_handle_scope(env, scope);
 }
@@ -278,38 +170,15 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
 static napi_value tun_start_reading(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  tun_t *t = argc >= 3 ? unwrap(env, argv[0]) : NULL;
-  if (!t) {
-    if (argc < 3) napi_throw_type_error(env, "TUN_EINVAL", "startReading(handle, maxBatch, callback)");
-    return NULL;
-  }
-  if (t->fd < 0) return throw_errno(env, "startReading", EBADF);
-  if (t->poll) {
-    napi_throw_error(env, "TUN_EBUSY", "already reading");
-    return NULL;
-  }
+  tun_t *t = addon_handle_args(env, info, &argc, argv, 3, "TUN", "startReading(handle, maxBatch, callback)");
+  if (!t) return NULL;
+  if (t->rx.fd < 0) return addon_throw_errno(env, "startReading", EBADF);
+  if (t->rx.poll) return addon_throw(env, ADDON_ERROR, "EBUSY", "already reading");
   int32_t max_batch;
-  if (napi_get_value_int32(env, argv[1], &max_batch) != napi_ok || max_batch < 1 || max_batch > MAX_BATCH_PACKETS) {
-    napi_throw_range_error(env, "TUN_EINVAL", "maxBatch must be 1..1024");
-    return NULL;
-  }
+  if (napi_get_value_int32(env, argv[1], &max_batch) != napi_ok || max_batch < 1 || max_batch > MAX_BATCH_PACKETS)
+    return addon_throw(env, ADDON_RANGE_ERROR, "EINVAL", "maxBatch must be 1..1024");
   t->max_batch = max_batch;
-  CHECK(napi_create_reference(env, argv[2], 1, &t->callback));
-  CHECK(napi_create_reference(env, argv[0], 1, &t->self)); // keep the handle alive while reading
-  uv_loop_t *loop;
-  CHECK(napi_get_uv_event_loop(env, &loop));
-  t->poll = malloc(sizeof *t->poll);
-  int rc = uv_poll_init(loop, t->poll, t->fd);
-  if (rc == 0) {
-    t->poll->data = t;
-    rc = uv_poll_start(t->poll, UV_READABLE, on_readable);
-  }
-  if (rc != 0) {
-    free(t->poll);
-    t->poll = NULL;
-    return throw_errno(env, "uv_poll", -rc);
-  }
+  addon_receiver_start(env, &t->rx, argv[0], argv[2], "TunRead", on_readable, t);
   return NULL;
 }
 
@@ -317,16 +186,12 @@ static napi_value tun_start_reading(napi_env env, napi_callback_info info) {
 static napi_value tun_write(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  tun_t *t = argc >= 2 ? unwrap(env, argv[0]) : NULL;
-  if (!t) {
-    if (argc < 2) napi_throw_type_error(env, "TUN_EINVAL", "write(handle, packets)");
-    return NULL;
-  }
-  if (t->fd < 0) return throw_errno(env, "write", EBADF);
+  tun_t *t = addon_handle_args(env, info, &argc, argv, 2, "TUN", "write(handle, packets)");
+  if (!t) return NULL;
+  if (t->rx.fd < 0) return addon_throw_errno(env, "write", EBADF);
   uint32_t n;
   if (napi_get_array_length(env, argv[1], &n) != napi_ok) {
-    napi_throw_type_error(env, "TUN_EINVAL", "write: packets must be an array of Buffers");
+    addon_throw(env, ADDON_TYPE_ERROR, "EINVAL", "write: packets must be an array of Buffers");
     return NULL;
   }
   uint32_t written = 0;
@@ -334,22 +199,10 @@ static napi_value tun_write(napi_env env, napi_callback_info info) {
     napi_value el;
     void *data;
     size_t len;
-    CHECK(napi_get_element(env, argv[1], i, &el));
-    bool is_typed;
-    napi_is_typedarray(env, el, &is_typed);
-    if (is_typed) {
-      napi_typedarray_type type;
-      size_t elen, off;
-      napi_value ab;
-      CHECK(napi_get_typedarray_info(env, el, &type, &elen, &data, &ab, &off));
-      len = elen; // Uint8Array / Buffer: elements are bytes
-      if (type != napi_uint8_array) { napi_throw_type_error(env, "TUN_EINVAL", "write: packets must be Uint8Arrays"); return NULL; }
-    } else {
-      napi_throw_type_error(env, "TUN_EINVAL", "write: packets must be Uint8Arrays");
-      return NULL;
-    }
+    ADDON_CHECK(napi_get_element(env, argv[1], i, &el));
+    if (!addon_get_bytes(env, el, &data, &len)) return addon_throw(env, ADDON_TYPE_ERROR, "EINVAL", "write: packets must be Uint8Arrays");
     ssize_t w;
-    do { w = write(t->fd, data, len); } while (w < 0 && errno == EINTR);
+    do { w = write(t->rx.fd, data, len); } while (w < 0 && errno == EINTR);
     if (w < 0) {
       // EAGAIN: the device queue is full; EINVAL/EIO: the kernel refused this packet (malformed). Either way it is dropped.
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -358,17 +211,16 @@ static napi_value tun_write(napi_env env, napi_callback_info info) {
     written++;
   }
   napi_value out;
-  CHECK(napi_create_uint32(env, written, &out));
+  ADDON_CHECK(napi_create_uint32(env, written, &out));
   return out;
 }
 
 static napi_value tun_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  tun_t *t = argc >= 1 ? unwrap(env, argv[0]) : NULL;
+  tun_t *t = addon_handle_args(env, info, &argc, argv, 1, "TUN", "close(handle)");
   if (!t) return NULL;
-  tun_shutdown(t);
+  addon_receiver_close(&t->rx);
   return NULL;
 }
 

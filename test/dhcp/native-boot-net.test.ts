@@ -2,6 +2,8 @@
 // socket that sends router advertisements a Linux kernel accepts (it drops RAs whose hop limit is
 // not 255, RFC 4861 6.1.2) and answers Router Solicitations. Errors are typed, never crashes.
 import test from 'ava';
+import { createHook } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { BindToDeviceError, bindToDevice } from '../../dhcp/server/bind-to-device.js';
 import { RaSender, RaSenderError } from '../../dhcp/ra/ra-sender.js';
@@ -59,6 +61,45 @@ test('raw ICMPv6 socket: typed errors for an unknown interface, bad destination 
   s.close(); // idempotent
   t.false(s.isOpen);
   t.is(t.throws(() => s.send(new Uint8Array(8), 'ff02::1'), { instanceOf: NativeNetError })?.code, 'NET_EBADF');
+});
+
+/** RFC 4443 2.1: type 200 is for private experimentation (the kernel ignores it), so the test owns it. */
+const ICMP6_PRIVATE_EXPERIMENTATION = 200;
+
+test('raw ICMPv6 socket: a long message arrives whole, one longer than maxMessageBytes is dropped and counted, one async context', async (t) => {
+  let contexts = 0;
+  const hook = createHook({ init: (_id, type) => void (type === 'Icmp6Receive' && contexts++) }).enable();
+  t.teardown(() => hook.disable());
+  const tx = Icmp6Socket.open({ interfaceName: 'lo', acceptTypes: [] });
+  const rx = Icmp6Socket.open({ interfaceName: 'lo', acceptTypes: [ICMP6_PRIVATE_EXPERIMENTATION] });
+  const small = Icmp6Socket.open({ interfaceName: 'lo', acceptTypes: [ICMP6_PRIVATE_EXPERIMENTATION], maxMessageBytes: 1024 });
+  t.teardown(() => [tx, rx, small].forEach((s) => s.close()));
+  // A tag in every message: other processes' ICMPv6 on lo is not ours.
+  const tag = randomBytes(8);
+  const message = (bytes: number) => {
+    const m = Buffer.alloc(bytes, 0x5a);
+    m[0] = ICMP6_PRIVATE_EXPERIMENTATION;
+    tag.copy(m, 4);
+    return m;
+  };
+  const ours = (m: Buffer) => m.length >= 12 && m.subarray(4, 12).equals(tag);
+  const atRx: number[] = [];
+  const atSmall: number[] = [];
+  rx.onMessage((m) => void (ours(m) && atRx.push(m.length)));
+  small.onMessage((m) => void (ours(m) && atSmall.push(m.length)));
+
+  tx.send(message(3000), '::1'); // longer than the 2 KiB the receive buffer had: it used to arrive cut to 2048
+  tx.send(message(100), '::1');
+  await until('both messages at rx', 3000, () => (atRx.length >= 2 ? true : undefined));
+  await until('the short one at small', 3000, () => (atSmall.length >= 1 ? true : undefined));
+  t.deepEqual(atRx, [3000, 100]);
+  t.deepEqual(atSmall, [100], 'the 3000-byte message is not delivered truncated');
+  t.is(small.truncatedMessages, 1);
+  t.is(rx.truncatedMessages, 0);
+  t.is(contexts, 2, 'one async context per receiving socket, not one per message');
+  small.close();
+  t.is(small.truncatedMessages, 1, 'the count outlives close');
+  t.throws(() => Icmp6Socket.open({ interfaceName: 'lo', acceptTypes: [], maxMessageBytes: 70_000 }), { instanceOf: NativeNetError, code: 'NET_EINVAL' });
 });
 
 test('UdpConnection: connected to its peer, receives into one reused buffer, serves a lock-step chain, flags truncation, closes from its own callback', async (t) => {

@@ -4,13 +4,14 @@ import test from 'ava';
 import { fileURLToPath } from 'node:url';
 import { Netns } from '../../simulations/harness/netns.js';
 import { startProc } from '../../simulations/harness/proc.js';
+import { until } from '../../simulations/harness/boot-link.js';
 import { TunDevice, TunError } from '../../src/tun/index.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/tun-echo.js', import.meta.url));
 
-async function echoTun(t: import('ava').ExecutionContext, mtu: number) {
+async function echoTun(t: import('ava').ExecutionContext, mtu: number, mode?: 'close-in-callback') {
   const ns = await Netns.create('tun');
-  const proc = startProc('ip', ['netns', 'exec', ns.name, process.execPath, fixture, 'tun0', '10.77.0.1', '24', String(mtu)]);
+  const proc = startProc('ip', ['netns', 'exec', ns.name, process.execPath, fixture, 'tun0', '10.77.0.1', '24', String(mtu), ...(mode ? [mode] : [])]);
   t.teardown(async () => {
     await proc.kill();
     await ns.destroy();
@@ -43,7 +44,7 @@ test('without root, opening a TUN fails with TunError EPERM or EACCES', async (t
   t.regex(proc.output(), /TunError (EPERM|EACCES): .*needs root or CAP_NET_ADMIN/);
 });
 
-test('ping through the TUN: packets are read in batches and replies written back', async (t) => {
+test('ping through the TUN: packets are read in batches and replies written back, under one async context', async (t) => {
   const { ns, proc } = await echoTun(t, 1400);
   const link = await ns.exec('ip', ['-o', 'link', 'show', 'tun0']);
   t.regex(link.stdout, /mtu 1400/);
@@ -53,9 +54,12 @@ test('ping through the TUN: packets are read in batches and replies written back
   // A flood of 200 echo requests arrives faster than one event; replies come back for all of them.
   const r = await ns.exec('ping', ['-c', '200', '-i', '0', '-W', '2', '-q', '10.77.0.2']);
   t.regex(r.stdout, /200 packets transmitted, 200 received/);
-  const totals = [...proc.output().matchAll(/total=(\d+) batches=(\d+)/g)].at(-1);
+  const totals = [...proc.output().matchAll(/total=(\d+) batches=(\d+) max=\d+ contexts=(\d+)/g)].at(-1);
   t.truthy(totals);
   t.true(Number(totals![1]) >= 200);
+  // One async context for the device's reads, not one per wake-up (there were `batches` wake-ups).
+  t.true(Number(totals![2]) > 1);
+  t.is(Number(totals![3]), 1);
 });
 
 test('MTU: packets up to the MTU pass, larger ones with DF set are refused by the kernel', async (t) => {
@@ -86,4 +90,14 @@ test('closing the device removes the interface', async (t) => {
   t.regex(proc.output(), /closed/);
   const links = await ns.exec('ip', ['-o', 'link', 'show']);
   t.notRegex(links.stdout, /tun0/);
+});
+
+test('closing the device from its own read callback: no further callbacks, the process ends cleanly', async (t) => {
+  const { ns, proc } = await echoTun(t, 1400, 'close-in-callback');
+  await ns.exec('ping', ['-c', '3', '-i', '0.2', '-W', '1', '10.77.0.2']).catch(() => undefined); // no replies: closed
+  await proc.waitFor(/closed in callback/, 5_000);
+  t.is(proc.output().match(/closed in callback/g)?.length, 1, proc.output());
+  // Nothing else keeps the child's event loop alive: it ends by itself, with status 0 (no crash).
+  t.is(await proc.exited, 0, proc.output());
+  await until('tun0 unregistered', 15_000, async () => ((await ns.exec('ip', ['-o', 'link', 'show'])).stdout.includes('tun0') ? undefined : true));
 });

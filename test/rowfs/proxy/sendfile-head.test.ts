@@ -1,7 +1,7 @@
 // The addon's sendFile over a real loopback TCP connection: the optional head (a reply's record
 // mark and header) arrives first and then exactly the file range, for heads and ranges of several
 // sizes (also larger than the socket buffers, so both waits are exercised); a bad head is a typed
-// ARGUMENT error, not a crash.
+// SPLICE_EINVAL error, not a crash.
 import test from 'ava';
 import net from 'node:net';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
@@ -41,7 +41,7 @@ async function loopbackPair(t: { teardown(fn: () => void): void }) {
   return { fd, received };
 }
 
-test('sendFile sends the head, then exactly the range; a bad head is an ARGUMENT error', async (t) => {
+test('sendFile sends the head, then exactly the range; a bad head is a SPLICE_EINVAL error', async (t) => {
   const addon = loadSpliceAddon();
   if (!addon) {
     t.fail('the rowfssplice addon is not built (npm run install)');
@@ -70,7 +70,7 @@ test('sendFile sends the head, then exactly the range; a bad head is an ARGUMENT
     t.is(got.length, want.length, `head ${c.head?.length ?? 0}, range ${c.length}`);
     t.true(got.equals(want), `head ${c.head?.length ?? 0}, range ${c.length}: bytes differ`);
   }
-  t.throws(() => addon.sendFile(fd, file, 0, 10, TIMEOUT_MS, 'nope' as unknown as Uint8Array), { code: 'ARGUMENT' } as never);
-  t.throws(() => addon.sendFile(fd, file, 0, 10, TIMEOUT_MS, new Uint16Array(4) as unknown as Uint8Array), { code: 'ARGUMENT' } as never);
-  t.throws(() => addon.sendFile(fd, file, 0, 10, TIMEOUT_MS, Buffer.alloc(64 * 1024 + 1)), { code: 'ARGUMENT' } as never);
+  t.throws(() => addon.sendFile(fd, file, 0, 10, TIMEOUT_MS, 'nope' as unknown as Uint8Array), { code: 'SPLICE_EINVAL' } as never);
+  t.throws(() => addon.sendFile(fd, file, 0, 10, TIMEOUT_MS, new Uint16Array(4) as unknown as Uint8Array), { code: 'SPLICE_EINVAL' } as never);
+  t.throws(() => addon.sendFile(fd, file, 0, 10, TIMEOUT_MS, Buffer.alloc(64 * 1024 + 1)), { code: 'SPLICE_EINVAL' } as never);
 });
