@@ -5,6 +5,7 @@
 //   <dir>/index (LMDB)              file key -> { bitmap of cached blocks, tail: [block, length] }
 // Ordering rule: a block's bytes are written to its file before its bit is set, so a bit never
 // points at missing data (after a process crash; the data file is not fsynced, see docs/rowfs.md).
+import { CodedError } from '../../lib/coded-error.js';
 import { createHash } from 'node:crypto';
 import { constants, readSync } from 'node:fs';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
@@ -21,13 +22,12 @@ export type BlockCacheErrorCode =
   | 'BLOCK_TOO_LARGE' // a block longer than the cache's block size
   | 'CLOSED'; // a write after close()
 
-export class BlockCacheError extends Error {
-  override readonly name = 'BlockCacheError';
+export class BlockCacheError extends CodedError<BlockCacheErrorCode> {
   constructor(
-    readonly code: BlockCacheErrorCode,
+    code: BlockCacheErrorCode,
     message: string,
   ) {
-    super(message); // shown to `overlay rowfs` users as is
+    super(code, message); // shown to `overlay rowfs` users as is
   }
 }
 

@@ -1,5 +1,6 @@
 // The one error class of the image service core (names, DHT records, manifests, registry). Codecs
 // turn the XDR layer's XdrError into ImageError here, so callers of rowfs/image catch one class.
+import { CodedError } from '../../lib/coded-error.js';
 import { XdrError } from '../xdr/index.js';
 
 export type ImageErrorCode =
@@ -14,14 +15,12 @@ export type ImageErrorCode =
   | 'TOO_LARGE' // a value would exceed its bound (16 KiB DHT value, 2,000,000 manifest entries)
   | 'IO'; // a file of the tree could not be read
 
-export class ImageError extends Error {
-  static readonly errorName = 'ImageError';
-  override readonly name = 'ImageError';
+export class ImageError extends CodedError<ImageErrorCode> {
   constructor(
-    readonly code: ImageErrorCode,
+    code: ImageErrorCode,
     message: string,
   ) {
-    super(message);
+    super(code, message);
   }
 }
 

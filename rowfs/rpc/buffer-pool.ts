@@ -5,18 +5,18 @@
 // an await takes its own reference (retain) and gives it back (release). The buffer returns to the
 // pool only when the last reference is released, and a lease is never revived: a late retain or a
 // second release of a finished lease throws BufferPoolError instead of touching a reused buffer.
+import { CodedError } from '../../lib/coded-error.js';
 
 export type BufferPoolErrorCode =
   | 'ALREADY_RELEASED' // retain or release of a finished lease, or bytes released twice
   | 'BAD_SIZE'; // a buffer size or count that is not a positive (non-negative) integer
 
-export class BufferPoolError extends Error {
-  override readonly name = 'BufferPoolError';
+export class BufferPoolError extends CodedError<BufferPoolErrorCode> {
   constructor(
-    readonly code: BufferPoolErrorCode,
+    code: BufferPoolErrorCode,
     message: string,
   ) {
-    super(`${code}: ${message}`);
+    super(code, `${code}: ${message}`);
   }
 }
 

@@ -1,16 +1,16 @@
 // Typed RPC-layer failures. A call that reaches the server but is refused (program unavailable,
 // garbage arguments, authentication) is an RpcReplyError carrying the protocol status; transport
 // trouble is an RpcTransportError; broken framing is a RecordMarkingError.
+import { CodedError } from '../../lib/coded-error.js';
 
 export type RpcTransportErrorCode = 'TIMEOUT' | 'CONNECT_FAILED' | 'CLIENT_CLOSED' | 'TOO_LARGE';
 
-export class RpcTransportError extends Error {
-  override readonly name = 'RpcTransportError';
+export class RpcTransportError extends CodedError<RpcTransportErrorCode> {
   constructor(
-    readonly code: RpcTransportErrorCode,
+    code: RpcTransportErrorCode,
     message: string,
   ) {
-    super(`${code}: ${message}`);
+    super(code, `${code}: ${message}`);
   }
 }
 
@@ -24,26 +24,24 @@ export type RpcReplyErrorCode =
   | 'AUTH_ERROR'
   | 'BAD_REPLY'; // the reply itself could not be decoded
 
-export class RpcReplyError extends Error {
-  override readonly name = 'RpcReplyError';
+export class RpcReplyError extends CodedError<RpcReplyErrorCode> {
   constructor(
-    readonly code: RpcReplyErrorCode,
+    code: RpcReplyErrorCode,
     message: string,
     /** For PROG_MISMATCH/RPC_MISMATCH: supported version range; for AUTH_ERROR: the auth_stat. */
     readonly detail?: { low?: number; high?: number; authStat?: number },
   ) {
-    super(`${code}: ${message}`);
+    super(code, `${code}: ${message}`);
   }
 }
 
 export type RecordMarkingErrorCode = 'RECORD_TOO_LARGE' | 'EMPTY_FRAGMENT';
 
-export class RecordMarkingError extends Error {
-  override readonly name = 'RecordMarkingError';
+export class RecordMarkingError extends CodedError<RecordMarkingErrorCode> {
   constructor(
-    readonly code: RecordMarkingErrorCode,
+    code: RecordMarkingErrorCode,
     message: string,
   ) {
-    super(`${code}: ${message}`);
+    super(code, `${code}: ${message}`);
   }
 }

@@ -22,6 +22,7 @@
 // option), so after a machine crash the shadow's own last changes are as lost as the state's. Data
 // promises stay exact: COMMIT, FILE_SYNC and DATA_SYNC writes wait for `flushed()`, which syncs
 // every earlier change, namespace changes included.
+import { CodedError } from '../../lib/coded-error.js';
 import { randomBytes } from 'node:crypto';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -48,13 +49,12 @@ export type StateStoreErrorCode =
   | 'WRONG_MAIN' // the state was made for another main export
   | 'BAD_TABLE_NAME'; // a side table name outside x-[a-z-]{1,24}
 
-export class StateStoreError extends Error {
-  override readonly name = 'StateStoreError';
+export class StateStoreError extends CodedError<StateStoreErrorCode> {
   constructor(
-    readonly code: StateStoreErrorCode,
+    code: StateStoreErrorCode,
     message: string,
   ) {
-    super(message); // shown to `overlay rowfs` users as is
+    super(code, message); // shown to `overlay rowfs` users as is
   }
 }
 

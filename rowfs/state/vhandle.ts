@@ -4,6 +4,7 @@
 //   4..11 store instance id (random per state store, so handles from another proxy are STALE)
 //   12..19 virtual id (vid), unsigned 64-bit big-endian, < 2^53
 // Everything a handle stands for lives in the state store under its vid.
+import { CodedError } from '../../lib/coded-error.js';
 
 export const VHANDLE_LENGTH_BYTES = 20;
 export const VHANDLE_MAX_BYTES = 64;
@@ -18,13 +19,12 @@ export type VirtualHandleErrorCode =
   | 'BAD_VID'; // a virtual id outside 1..2^53-1
 
 /** A handle that decodeVirtualHandle refuses (encoding a bad value throws RangeError). */
-export class VirtualHandleError extends Error {
-  override readonly name = 'VirtualHandleError';
+export class VirtualHandleError extends CodedError<VirtualHandleErrorCode> {
   constructor(
-    readonly code: VirtualHandleErrorCode,
+    code: VirtualHandleErrorCode,
     message: string,
   ) {
-    super(`${code}: ${message}`);
+    super(code, `${code}: ${message}`);
   }
 }
 

@@ -3,6 +3,7 @@
 // answer GARBAGE_ARGS, or count and drop the message). An encoder throws XdrEncodeError: the value
 // cannot be encoded (a caller's bug or an over-long value), never the peer's fault. Catch XdrError
 // for either.
+import { CodedError } from '../../lib/coded-error.js';
 
 export type XdrErrorCode =
   | 'SHORT_BUFFER' // a read would pass the end of the input
@@ -11,25 +12,17 @@ export type XdrErrorCode =
   | 'BAD_VALUE' // enum/bool/union discriminant outside its domain, or a value out of range on encode
   | 'TRAILING_BYTES'; // bytes left after a complete message
 
-export class XdrError extends Error {
-  static readonly errorName: string = 'XdrError';
-  override readonly name: string = 'XdrError';
+export class XdrError extends CodedError<XdrErrorCode> {
   constructor(
-    readonly code: XdrErrorCode,
+    code: XdrErrorCode,
     message: string,
   ) {
-    super(`${code}: ${message}`);
+    super(code, `${code}: ${message}`);
   }
 }
 
 /** Bytes that are not a valid XDR encoding of what was expected. */
-export class XdrDecodeError extends XdrError {
-  static override readonly errorName = 'XdrDecodeError';
-  override readonly name = 'XdrDecodeError';
-}
+export class XdrDecodeError extends XdrError {}
 
 /** A value that cannot be encoded as asked (out of range, longer than its maximum). */
-export class XdrEncodeError extends XdrError {
-  static override readonly errorName = 'XdrEncodeError';
-  override readonly name = 'XdrEncodeError';
-}
+export class XdrEncodeError extends XdrError {}
