@@ -85,10 +85,14 @@ export class ApplianceChain {
     return Number(/rtt min\/avg\/max\/mdev = ([\d.]+)\//.exec(out)?.[1]);
   }
 
-  /** Starts the proxy (`overlay boot --image`) on a new, empty store unless `keepStore`: a cold cache. */
-  async startProxy(o: { keepStore?: boolean; maxIoBytes?: number } = {}): Promise<void> {
+  /**
+   * Starts the proxy (`overlay boot --image`) on a new, empty store unless `keepStore`: a cold
+   * cache. `dropCache` removes the kept store's block cache first (its state and shadow stay).
+   */
+  async startProxy(o: { keepStore?: boolean; dropCache?: boolean; maxIoBytes?: number } = {}): Promise<void> {
     await this.stopProxy();
     const store = o.keepStore && this.lastStore ? this.lastStore : join(this.net.root, `store${this.stores++}`);
+    if (o.dropCache) rmSync(join(store, VERSION, 'state', 'cache'), { recursive: true, force: true });
     const proc = this.net.spawn(PROXY, ['boot', '--interface', BRIDGE, '--dir', this.bootDir, '--range', `${LINK}.100-${LINK}.120`, '--quiet',
       '--image', APP, '--image-port', String(IMAGE_PORT), '--image-store', store, '--image-portmap', ...(o.maxIoBytes ? ['--image-max-io', String(o.maxIoBytes)] : []), '--state', this.net.node(PROXY).state]);
     await proc.waitFor(/^ready$/m, 120_000);

@@ -6,11 +6,13 @@ import type { PlotSpec } from '../plot-spec.js';
 
 interface BootRecord {
   phase: string;
-  boot: 'cold' | 'second';
+  boot: 'cold' | 'second' | 'restart';
   marks: { on: number; multiUser?: number; off: number };
   atMultiUser?: CountersSnapshot;
   atEnd: CountersSnapshot;
 }
+
+const BOOT_NAMES = { cold: 'cold boot', second: 'second boot', restart: 'boot after proxy restart' } as const;
 
 /** The records Figure 4 spans: the 23 ms phase (cold boot, workload, reboot) if it ran, else every record. */
 function figure4Records(records: readonly BootRecord[]): readonly BootRecord[] {
@@ -26,7 +28,7 @@ export function figure4(name: string, records: readonly BootRecord[], samples: r
   const to = shown[shown.length - 1]!.marks.off;
   const s = samples.filter((x) => x.t >= from && x.t <= to);
   const spans = shown.flatMap((r) => {
-    const name = `${r.phase} ${r.boot === 'cold' ? 'cold boot' : 'second boot'}`;
+    const name = `${r.phase} ${BOOT_NAMES[r.boot]}`;
     if (r.marks.multiUser === undefined) return [{ from: r.marks.on - from, to: r.marks.off - from, label: `${name} (no multi-user)` }];
     return [
       { from: r.marks.on - from, to: r.marks.multiUser - from, label: name },
