@@ -8,6 +8,7 @@ import { PortmapClient } from '../portmap/client.js';
 import { IPPROTO_TCP } from '../portmap/types.js';
 import { MountClient } from './client.js';
 import { MOUNT_PROGRAM, MOUNT_VERSION, MountStatus } from './types.js';
+import { CodedError } from '../../lib/coded-error.js';
 
 export interface OpenExportOptions {
   host: string;
@@ -32,13 +33,12 @@ export interface OpenedExport {
   close(): Promise<void>;
 }
 
-export class MountError extends Error {
-  override readonly name = 'MountError';
+export class MountError extends CodedError<string> {
   constructor(
     readonly status: MountStatus | 'NO_PORT',
     message: string,
   ) {
-    super(message);
+    super(typeof status === 'string' ? status : (MountStatus[status] ?? String(status)), message);
   }
 }
 

@@ -1,14 +1,14 @@
 // A non-OK NFS status turned into an exception, for callers that prefer throwing (the client
 // methods themselves return the status union so a proxy can pass statuses through untouched).
 import { Nfs3Status } from './types.js';
+import { CodedError } from '../../lib/coded-error.js';
 
-export class Nfs3Error extends Error {
-  override readonly name = 'Nfs3Error';
+export class Nfs3Error extends CodedError<string> {
   constructor(
     readonly status: Nfs3Status,
     readonly procedure: string,
   ) {
-    super(`${procedure}: NFS3ERR_${Nfs3Status[status] ?? status}`);
+    super(Nfs3Status[status] ?? String(status), `${procedure}: NFS3ERR_${Nfs3Status[status] ?? status}`);
   }
 }
 

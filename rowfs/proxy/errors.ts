@@ -3,20 +3,18 @@
 // handler boundary, never sent upward as an exception. ProxyStartError is for `overlay rowfs` users.
 import { Nfs3Status, type Nfs3ErrorStatus } from '../nfs3/types.js';
 import { RpcReplyError, RpcTransportError } from '../rpc/errors.js';
+import { CodedError } from '../../lib/coded-error.js';
 
-export class StatusError extends Error {
-  override name = 'StatusError';
+export class StatusError extends CodedError<string> {
   constructor(
     readonly status: Nfs3ErrorStatus,
     why: string,
   ) {
-    super(`NFS3ERR_${Nfs3Status[status]}: ${why}`);
+    super(Nfs3Status[status] ?? String(status), `NFS3ERR_${Nfs3Status[status]}: ${why}`);
   }
 }
 
-export class ProxyStartError extends Error {
-  override name = 'ProxyStartError';
-}
+export class ProxyStartError extends CodedError<'unreachable' | 'refused' | 'not-nfs3'> {}
 
 /** Maps an exception from a backend call or a helper to the status the client should see. */
 export function statusOf(err: unknown): Nfs3ErrorStatus {

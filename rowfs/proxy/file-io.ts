@@ -4,7 +4,7 @@
 // Writes go to the shadow in place; a write covering only part of a block not yet in the shadow
 // first fills the rest of that block from main, so a set bit always means "the whole block is in
 // the shadow". Ordering: shadow data first, then the bitmap commit, then the reply.
-import { randomBytes } from 'node:crypto';
+import type { Random } from '../../lib/clock.js';
 import { Ftype3, Nfs3Status, StableHow, type Fattr3, type WccData } from '../nfs3/types.js';
 import type { OpaqueAuth } from '../rpc/message.js';
 import { unpooled, type HeldBytes } from '../rpc/buffer-pool.js';
@@ -37,7 +37,7 @@ export interface WriteResult {
 export class FileIo {
   private readonly locks = new RangeLocks();
   /** Changes on every proxy start; mixed with the shadow's verifier (RFC 1813 s3.3.7). */
-  private readonly bootVerf = randomBytes(8);
+  private readonly bootVerf: Uint8Array;
   private shadowVerf: Uint8Array = new Uint8Array(8);
 
   constructor(
@@ -45,7 +45,10 @@ export class FileIo {
     private readonly mainReader: MainReader,
     /** Largest READ/WRITE the proxy sends to the shadow. */
     private readonly shadowIoBytes: number,
-  ) {}
+    random: Random,
+  ) {
+    this.bootVerf = random.bytes(8);
+  }
 
   /**
    * The write verifier clients see: different after a proxy restart (unstable data may be lost

@@ -19,7 +19,8 @@ import { RpcServer } from '../rpc/server.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../server/embedded-server.js';
 import { MAX_MOUNT_ENTRIES, mountStatusOf } from '../server/mount-service.js';
 import { ROOT_VID, StateStore } from '../state/store.js';
-import { systemClock, type Clock, type Timer } from '../../lib/clock.js';
+import { systemClock, type Clock, type Random, type Timer } from '../../lib/clock.js';
+import { cryptoRandom } from '../../lib/random.js';
 import { Backend } from './backend.js';
 import { ProxyCore } from './core.js';
 import { ProxyStartError, statusOf } from './errors.js';
@@ -110,6 +111,8 @@ export interface RowfsProxyOptions {
    */
   splice?: boolean;
   clock?: Clock;
+  /** The write verifier's boot half (default: crypto). */
+  random?: Random;
   /** Told about internal errors (answered SERVERFAULT). */
   onFault?: (what: string, err: unknown) => void;
 }
@@ -200,7 +203,7 @@ export class RowfsProxy {
     const bs = this.store.blockSize;
     if (o.cacheDir !== null) {
       const imageId = createHash('sha256').update(mainId).digest('hex').slice(0, 16);
-      this.cache = BlockCache.open(join(o.cacheDir ?? join(o.stateDir, 'cache'), imageId), bs);
+      this.cache = BlockCache.open(join(o.cacheDir ?? join(o.stateDir, 'cache'), imageId), bs, o.clock ?? systemClock);
     }
     const counters = this.counters;
     const mainB = main ? new Backend('main', main.nfs, main.root, counters) : await this.openReplicated(o.main as ReplicatedMainSpec);
@@ -220,7 +223,7 @@ export class RowfsProxy {
     }
     const spliceRead = Math.max(mainRead, Math.min(mInfo.rtmax || mainRead, SPLICE_MAX_READ_BYTES));
     this.mainReader = new MainReader(mainB, this.cache, counters, bs, mainRead, pool, this.fetcher, spliceRead);
-    const io = new FileIo(core, this.mainReader, shadowIo);
+    const io = new FileIo(core, this.mainReader, shadowIo, o.random ?? cryptoRandom);
     const handlers = new ProxyHandlers(core, io, listings, { maxIoBytes: Math.min(mainRead, shadowIo, o.clientIoBytes ?? MAX_IO_BYTES_TCP), dirPrefBytes: DIR_PREFERRED_BYTES });
     handlers.onFault = (proc, err) => o.onFault?.(proc, err);
 
@@ -278,7 +281,7 @@ export class RowfsProxy {
         onEvent: spec.onEvent,
       });
     } catch (e) {
-      throw new ProxyStartError(`no server of ${spec.id} could be reached: ${(e as Error).message}`);
+      throw new ProxyStartError('unreachable', `no server of ${spec.id} could be reached: ${(e as Error).message}`);
     }
     return this.replicated;
   }
@@ -295,18 +298,18 @@ export class RowfsProxy {
       ex = await openExport({ ...spec, timeoutMs: START_TIMEOUT_MS, waitForServer: false });
     } catch (e) {
       const why = e instanceof MountError ? e.message : (e as Error).message;
-      throw new ProxyStartError(`${role} server ${where} is unreachable or refused the mount: ${why}`);
+      throw new ProxyStartError('refused', `${role} server ${where} is unreachable or refused the mount: ${why}`);
     }
     // The session clients: generous deadlines, and they wait through a server restart.
     await ex.close();
     const again = await openExport({ ...spec, nfsPort: ex.nfsPort, mountPort: ex.mountPort, timeoutMs, waitForServer: true }).catch((e: Error) => {
-      throw new ProxyStartError(`${role} server ${where}: ${e.message}`);
+      throw new ProxyStartError('unreachable', `${role} server ${where}: ${e.message}`);
     });
     this.exports.push(again);
     const ping = await again.nfs.getattr({ object: again.root }).catch((e: Error) => {
-      throw new ProxyStartError(`${role} server ${where} does not answer NFSv3: ${e.message}`);
+      throw new ProxyStartError('not-nfs3', `${role} server ${where} does not answer NFSv3: ${e.message}`);
     });
-    if (ping.status !== Nfs3Status.OK) throw new ProxyStartError(`${role} server ${where}: GETATTR of the export root failed (${Nfs3Status[ping.status]})`);
+    if (ping.status !== Nfs3Status.OK) throw new ProxyStartError('not-nfs3', `${role} server ${where}: GETATTR of the export root failed (${Nfs3Status[ping.status]})`);
     return again;
   }
 

@@ -10,7 +10,6 @@
 // (a `ReplicaVerifier`) retires the server; calls under way wait for the next server and are
 // retried there. A server whose data did not match is never used again in this session.
 import { createHash } from 'node:crypto';
-import { openExport, type OpenedExport } from '../mount/open-export.js';
 import type { Nfs3ArgsOf, Nfs3ProcedureName, Nfs3ResOf } from '../nfs3/procedures.js';
 import { Ftype3, Nfs3Status, type Fattr3, type FileHandle } from '../nfs3/types.js';
 import { RpcTransportError } from '../rpc/errors.js';
@@ -22,6 +21,8 @@ import { systemClock, type Clock, type Timer } from '../../lib/clock.js';
 import { Backend } from './backend.js';
 import { isPlainComponent } from '../nfs3/names.js';
 import { StatusError } from './errors.js';
+import { CodedError } from '../../lib/coded-error.js';
+import { Prober, type Connection } from './replica-prober.js';
 
 /** One server of the replicated tree. `id` is stable (e.g. its ring address); `label` is for people. */
 export interface ReplicaServer {
@@ -89,7 +90,6 @@ const MAX_PATHS_IN_MEMORY = 65_536;
 /** Server handles remembered per connection. */
 const MAX_SERVER_HANDLES = 65_536;
 const WATCHDOG_MS = 250;
-const NO_SERVER_RETRY_MS = 1_000;
 /** Procedures the proxy sends to main (read-only), and where their handle argument is. */
 const HANDLE_ARG: Partial<Record<Nfs3ProcedureName, (a: never) => FileHandle>> = {
   GETATTR: (a: Nfs3ArgsOf<'GETATTR'>) => a.object,
@@ -105,25 +105,15 @@ const HANDLE_ARG: Partial<Record<Nfs3ProcedureName, (a: never) => FileHandle>> =
 };
 
 /** The server failed us (transport, stall, stale handles): retry elsewhere. */
-class ServerFault extends Error {
+class ServerFault extends CodedError<'failed' | 'lied'> {
   constructor(
     why: string,
     readonly lied = false,
   ) {
-    super(why);
+    super(lied ? 'lied' : 'failed', why);
   }
 }
 
-interface Connection {
-  server: ReplicaServer;
-  ex: OpenedExport;
-  generation: number;
-  handles: Map<string, FileHandle>;
-  pending: number;
-  lastProgressAt: number;
-  /** Longest recent gap between replies while calls were pending (decays by 1% per reply). */
-  busyGapMs: number;
-}
 
 const joinPath = (dir: string, name: string) => (dir === '' ? name : `${dir}/${name}`);
 
@@ -429,67 +419,6 @@ export class ReplicatedMain extends Backend {
     if (c.pending > 0 && this.clock.now() - c.lastProgressAt > stallMs) {
       this.retire(c, new ServerFault(`no reply for ${stallMs} ms with ${c.pending} calls pending`));
     }
-  }
-}
-
-/** Finds a reachable server: best first, skipping bad ones and recently failed ones. */
-class Prober {
-  /** The servers the source named last: a failover tries them first (asking the DHT takes time). */
-  private known: ReplicaServer[] = [];
-
-  constructor(private readonly o: ReplicatedMainOptions) {}
-
-  /** Asks the source again (in the background while serving, and when the known servers failed). */
-  async refresh(): Promise<ReplicaServer[]> {
-    this.known = await this.o.source.servers();
-    return this.known;
-  }
-
-  async connectAny(bad: ReadonlySet<string>, failedAt: ReadonlyMap<string, number>, generation: number, deadlineMs: number): Promise<Connection> {
-    const clock = this.o.clock ?? systemClock;
-    const until = clock.now() + deadlineMs;
-    const retryAfter = this.o.retryFailedAfterMs ?? 30_000;
-    const problems: string[] = [];
-    for (let round = 0; ; round++) {
-      let servers: ReplicaServer[] = [];
-      const usable = this.known.filter((s) => !bad.has(s.id) && clock.now() - (failedAt.get(s.id) ?? -Infinity) >= retryAfter);
-      try {
-        servers = (round === 0 && usable.length > 0 ? this.known : await this.refresh()).filter((s) => !bad.has(s.id));
-      } catch (e) {
-        problems.push(`finding servers: ${(e as Error).message}`);
-      }
-      // Recently failed servers go last (they may be back), never first.
-      const now = clock.now();
-      const fresh = servers.filter((s) => now - (failedAt.get(s.id) ?? -Infinity) >= retryAfter);
-      const stale = servers.filter((s) => now - (failedAt.get(s.id) ?? -Infinity) < retryAfter);
-      for (const s of [...fresh, ...stale]) {
-        try {
-          return await this.connect(s, generation);
-        } catch (e) {
-          problems.push(`${s.label}: ${(e as Error).message}`);
-        }
-      }
-      if (clock.now() + NO_SERVER_RETRY_MS > until) {
-        const last = problems.slice(-3).join('; ');
-        throw new Error(servers.length === 0 ? `no usable server${last ? ` (${last})` : ''}` : `no server reachable (${last})`);
-      }
-      await new Promise<void>((r) => clock.setTimeout(r, NO_SERVER_RETRY_MS));
-    }
-  }
-
-  private async connect(server: ReplicaServer, generation: number): Promise<Connection> {
-    const timeoutMs = this.o.connectTimeoutMs ?? 3_000;
-    const ex = await openExport({ host: server.host, exportPath: server.exportPath, nfsPort: server.nfsPort, mountPort: server.mountPort, timeoutMs, waitForServer: false });
-    try {
-      const r = await ex.nfs.getattr({ object: ex.root });
-      if (r.status !== Nfs3Status.OK) throw new Error(`GETATTR of the export root: NFS3ERR_${Nfs3Status[r.status]}`);
-      if (r.objAttributes.type !== Ftype3.DIR) throw new Error('export root is not a directory');
-    } catch (e) {
-      await ex.close().catch(() => undefined);
-      throw e;
-    }
-    const handles = new Map<string, FileHandle>([['', ex.root]]);
-    return { server, ex, generation, handles, pending: 0, lastProgressAt: (this.o.clock ?? systemClock).now(), busyGapMs: 0 };
   }
 }
 

@@ -12,6 +12,7 @@ import { READ } from '../nfs3/procedures.js';
 import { NFS3_PROGRAM, NFS3_VERSION, type FileHandle } from '../nfs3/types.js';
 import type { FileSender } from '../rpc/file-sender.js';
 import { loadNativeAddon } from '../../lib/native-addon.js';
+import { CodedError } from '../../lib/coded-error.js';
 
 /** The addon's view of one connection (opaque). */
 export interface SpliceConnection {
@@ -38,15 +39,7 @@ export function nativeFileSender(timeoutMs: number, a: SpliceAddon | undefined =
 }
 
 /** A failed native fetch; `code` is the addon's without its SPLICE_ prefix (TIMEOUT, IO, PROTOCOL, DENIED, CACHE_IO, EINVAL, ...). */
-export class SpliceFetchError extends Error {
-  override readonly name = 'SpliceFetchError';
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export class SpliceFetchError extends CodedError<string> {}
 
 /** An addon error ("SPLICE_<name>", lib/native/napi-util.h) as a SpliceFetchError with code <name>. */
 function spliceFetchError(e: unknown, fallbackCode: string, context: string): SpliceFetchError {

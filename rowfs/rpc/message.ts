@@ -4,6 +4,7 @@
 import { XdrDecodeError } from '../xdr/errors.js';
 import { XdrReader } from '../xdr/reader.js';
 import { XdrWriter } from '../xdr/writer.js';
+import { CodedError } from '../../lib/coded-error.js';
 
 export const RPC_VERSION = 2;
 
@@ -125,13 +126,12 @@ export function decodeCallHeader(r: XdrReader): CallHeader {
   return { xid, prog, vers, proc, cred, verf };
 }
 
-export class RpcVersionMismatch extends Error {
-  override readonly name = 'RpcVersionMismatch';
+export class RpcVersionMismatch extends CodedError<'RPC_MISMATCH'> {
   constructor(
     readonly xid: number,
     readonly rpcvers: number,
   ) {
-    super(`rpcvers ${rpcvers}`);
+    super('RPC_MISMATCH', `rpcvers ${rpcvers}`);
   }
 }
 

@@ -6,7 +6,7 @@
 import type { BigIntStats } from 'node:fs';
 import { lstat, readlink, statfs } from './inline-fs.js';
 import { join } from 'node:path';
-import type { Random } from '../../lib/clock.js';
+import { systemClock, type Clock, type Random } from '../../lib/clock.js';
 import { cryptoRandom } from '../../lib/random.js';
 import type { RpcCallContext } from '../rpc/dispatch.js';
 import type { Nfs3Handlers } from '../nfs3/program.js';
@@ -80,10 +80,8 @@ export interface LocalExportOptions {
   /** Directory to serve (absolute). */
   root: string;
   readOnly?: boolean;
-  /** Monotonic ms clock (scan throttling). */
-  now?: () => number;
-  /** Wall clock in ms (SET_TO_SERVER_TIME). */
-  wallNow?: () => number;
+  /** now(): scan throttling; wallNow(): SET_TO_SERVER_TIME and listing verifiers (default systemClock). */
+  clock?: Clock;
   /** 8 random bytes for the write verifier; new on every start, so clients resend uncommitted writes. */
   writeVerf?: Uint8Array;
   /** Draws the write verifier when none is given (default cryptoRandom). */
@@ -102,8 +100,9 @@ export class LocalExport implements Nfs3Handlers {
   constructor(o: LocalExportOptions) {
     this.readOnly = !!o.readOnly;
     this.writeVerf = o.writeVerf ?? (o.random ?? cryptoRandom).bytes(8);
-    this.tree = new ExportTree(o.root, this.readOnly, o.now ?? (() => performance.now()), o.maxOpenFiles);
-    this.wallNow = o.wallNow ?? Date.now;
+    const clock = o.clock ?? systemClock;
+    this.tree = new ExportTree(o.root, this.readOnly, () => clock.now(), o.maxOpenFiles);
+    this.wallNow = () => clock.wallNow();
     this.pages = new DirPages(this.tree, this.wallNow);
     // Through this.resolve, so every procedure resolves its handles the same way.
     this.ns = new LocalNamespace({
