@@ -63,6 +63,8 @@ export class PeerSession {
   private handshake?: LinkHandshake;
   private accepted?: { remote: RingAddress; remoteKey: Uint8Array };
   private finished = false;
+  /** The transport closed; the failure is on its way (transportEnded). */
+  private ending = false;
   private readonly timer: Timer;
 
   constructor(private readonly d: SessionDeps) {
@@ -77,7 +79,7 @@ export class PeerSession {
       this.signal({ type: SignalType.Candidate, session: d.session, candidate, mid });
     });
     this.pc.onStateChange((state) => {
-      if (state === 'failed' || state === 'closed') this.fail(new LinkDialError('failed', `peer connection ${state} before the link was up`));
+      if (state === 'failed' || state === 'closed') this.transportEnded(new LinkDialError('failed', `peer connection ${state} before the link was up`));
     });
     if (d.role === 'offerer') {
       // Creating the first channel triggers the offer (libdatachannel auto-negotiation).
@@ -180,12 +182,12 @@ export class PeerSession {
     if (label === CONTROL_LABEL && !this.control) {
       this.control = dc;
       dc.onMessage((m) => this.onControlFrame(m));
-      dc.onClosed(() => this.fail(new LinkDialError('failed', 'control channel closed during the handshake')));
+      dc.onClosed(() => this.transportEnded(new LinkDialError('failed', 'control channel closed during the handshake')));
       if (dc.isOpen()) this.startHandshake();
       else dc.onOpen(() => this.startHandshake());
     } else if (label === DATA_LABEL && !this.data) {
       this.data = dc;
-      dc.onClosed(() => this.fail(new LinkDialError('failed', 'data channel closed during the handshake')));
+      dc.onClosed(() => this.transportEnded(new LinkDialError('failed', 'data channel closed during the handshake')));
       if (dc.isOpen()) this.onDataOpen();
       else dc.onOpen(() => this.onDataOpen());
     } else {
@@ -248,16 +250,22 @@ export class PeerSession {
     }
   }
 
+  /**
+   * A send fails when the channel closed under us; its close callback (and maybe control frames the
+   * peer sent before closing) are still queued, so this ends the session as the close would
+   * (transportEnded): an outcome from those frames, or from the frame being handled now, comes first.
+   */
   private sendControl(frame: Uint8Array): void {
     try {
       this.control?.sendMessageBinary(frame);
     } catch (err) {
-      this.fail(new LinkDialError('failed', `control channel send failed: ${(err as Error).message}`));
+      this.transportEnded(new LinkDialError('failed', `control channel send failed: ${(err as Error).message}`));
     }
   }
 
   private maybeComplete(): void {
-    if (this.finished || !this.accepted || !this.dataOpen || !this.control || !this.data) return;
+    // A transport that ended makes no link, whatever the frames queued before the close said.
+    if (this.finished || this.ending || !this.accepted || !this.dataOpen || !this.control || !this.data) return;
     this.finished = true;
     this.timer.cancel();
     const link = new WebRtcLink({
@@ -272,6 +280,20 @@ export class PeerSession {
       ...(this.d.note ? { note: this.d.note } : {}),
     });
     this.d.done({ link });
+  }
+
+  /**
+   * The PeerConnection or a channel closed before an outcome. node-datachannel queues each kind of
+   * callback apart and runs the queues in the order they were created, the PeerConnection's first:
+   * a close can run before control frames the peer sent ahead of it, and closing our channels then
+   * discards those frames. A wrong-secret joiner that refuses us and exits at once loses its AUTH
+   * and REFUSE that way, and we would count a plain failure instead of its refusal (issue 11). So
+   * the failure waits one timer turn, after every callback already queued.
+   */
+  private transportEnded(error: LinkDialError): void {
+    if (this.finished || this.ending) return;
+    this.ending = true;
+    this.d.clock.setTimeout(() => this.fail(error), 0);
   }
 
   /** Ends without a link; closes everything (after `flushMs`, so a REFUSE frame can leave). */
