@@ -142,11 +142,12 @@ export class OverlayNode implements Overlay {
     this.options = resolveOptions(options);
     this.address = deps.identity.address;
     this.table = new ConnectionTable(this.address, this.options.nearPerSide);
-    const basics = new NodeBasics(deps, this.options, this.table, this.counters, this.state, () => this.ring, deps.log ? (line: string) => this.log(line) : undefined);
-    // Each part's host: the basics plus the part's own calls. Built the same way for every node, so
-    // the parts' property reads stay monomorphic (per-node prototypes made them megamorphic: +60% CPU
-    // in the simulator).
-    const host = <T extends object>(own: T): NodeBasics & T => Object.assign(new NodeBasics(deps, this.options, this.table, this.counters, this.state, () => this.ring, basics.log), own);
+    const log = deps.log ? (line: string) => this.log(line) : undefined;
+    const newBasics = () => new NodeBasics(deps, this.options, this.table, this.counters, this.state, () => this.ring, log);
+    // Each part's host: its own basics plus the part's own calls. Built the same way for every node,
+    // so the parts' property reads stay monomorphic (hosts on per-node prototypes made them
+    // megamorphic: +60% CPU in the simulator).
+    const host = <T extends object>(own: T): NodeBasics & T => Object.assign(newBasics(), own);
 
     // The parts call each other through these (a part may be built after the one that calls it).
     const sendFrame: LinkSender['sendFrame'] = (e, f) => this.sender.sendFrame(e, f);
@@ -160,7 +161,7 @@ export class OverlayNode implements Overlay {
     const find: Finder['find'] = (position) => this.finder.find(position);
 
     // Built in this order: the finder, the DHT and the relay service each draw an id from `random`.
-    this.sender = new LinkSender(basics);
+    this.sender = new LinkSender(newBasics());
     this.liveness = new Liveness(host({ sendFrame }));
     this.release = new LinkRelease(host({ sendFrame, sendFrameOn, dropEntry }));
     this.router = new Router(host({ liveness: this.liveness, dropDead, sendFrame, sendEncoded }));
@@ -334,6 +335,7 @@ export class OverlayNode implements Overlay {
     this.maintenance.stop();
     this.ring.stop();
     this.finder.stop();
+    this.gate.stop();
     this.dhtService.stop();
     for (const e of [...this.table.all()]) {
       this.table.remove(e.address);

@@ -69,10 +69,11 @@ export class Router {
   /**
    * One routing step for a message here (originated or received). `wire`: the frame's bytes as
    * received; a forwarded frame is sent on as those bytes with the hop count patched, not re-encoded
-   * (most frames a node handles are in transit).
+   * (most frames a node handles are in transit). After stop() nothing is routed.
    */
   route(f: RoutedFrame, askReplyVia = false, wire?: Uint8Array): boolean {
     const host = this.host;
+    if (host.stopped) return false;
     if (f.via === host.self) {
       delete f.via;
       wire = undefined;
