@@ -258,7 +258,7 @@ async function rejoin(h: Harness): Promise<void> {
       times.push(s);
       const st = await h.topo.exec(1, process.execPath, [overlayCli, 'status', '--json', '--state', join(nodes.dir, 's1')]).then((r) => JSON.parse(r.stdout) as { counters: Record<string, number> }, () => undefined);
       const c = st?.counters ?? {};
-      console.log(`  rejoin ${k + 1}: vIP after ${vnetUp.toFixed(2)} s, first ping after ${s.toFixed(2)} s (find_timeouts ${c.find_timeouts}, dht_requests_deferred ${c.dht_requests_deferred}, join_attempts ${c.join_attempts})`);
+      console.log(`  rejoin ${k + 1}: vIP after ${vnetUp.toFixed(2)} s, first ping after ${s.toFixed(2)} s (find_timeouts ${c.find_timeouts ?? 0}, dht_requests_deferred ${c.dht_requests_deferred ?? 0}, join_attempts ${c.join_attempts ?? 0})`);
       if (process.env.VNET_BENCH_TRACE) writeFileSync(`${process.env.VNET_BENCH_TRACE}-${k + 1}.log`, m.output());
       const fs = await h.topo.exec(0, process.execPath, [overlayCli, 'status', '--json', '--state', join(nodes.dir, 's0')]).then((r) => JSON.parse(r.stdout) as { counters: Record<string, number> }, () => undefined);
       console.log(`    founder: ${JSON.stringify(Object.fromEntries(Object.entries(fs?.counters ?? {}).filter(([k]) => /dup|closed|deferred|find/.test(k))))}`);
