@@ -23,7 +23,7 @@ export function addressOfKey(publicKey: Uint8Array): RingAddress {
   return BigInt('0x' + digest.subarray(0, ADDRESS_BITS / 8).toString('hex'));
 }
 
-export function rawPublicKeyToKeyObject(publicKey: Uint8Array): KeyObject {
+function rawPublicKeyToKeyObject(publicKey: Uint8Array): KeyObject {
   if (publicKey.length !== PUBLIC_KEY_BYTES) throw new IdentityError('invalid', `public key must be ${PUBLIC_KEY_BYTES} bytes, got ${publicKey.length}`);
   return createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, publicKey]), format: 'der', type: 'spki' });
 }

@@ -7,7 +7,7 @@
 //   SIGNAL  (both ways): an opaque connector signalling payload (the rest of the frame)
 //   ERROR   (both ways): message (u16 length + UTF-8); the sender closes right after
 import { ADDRESS_BITS } from '../identity.js';
-import type { RingAddress } from '../ring/ring.js';
+import { bytesToAddress, type RingAddress } from '../ring/ring.js';
 import { CodedError } from '../../lib/coded-error.js';
 
 export const BOOTSTRAP_VERSION = 1;
@@ -47,10 +47,6 @@ function decodeUtf8(b: Uint8Array, what: string): string {
 export function addressToBytes(a: RingAddress): Uint8Array {
   if (a < 0n || a >= 1n << BigInt(ADDRESS_BITS)) throw new BootstrapCodecError('malformed', 'address out of range');
   return Uint8Array.from(Buffer.from(a.toString(16).padStart(ADDRESS_BYTES * 2, '0'), 'hex'));
-}
-
-export function addressFromBytes(b: Uint8Array): RingAddress {
-  return BigInt('0x' + Buffer.from(b).toString('hex'));
 }
 
 export function encodeBootstrap(msg: BootstrapMessage): Uint8Array {
@@ -107,7 +103,7 @@ export function decodeBootstrap(bytes: Uint8Array): BootstrapMessage {
       const withStun = type === BootstrapType.Welcome && bytes.length === end + 2;
       if (bytes.length !== end && !withStun) throw new BootstrapCodecError('malformed', `${BootstrapType[type]} must be ${end}${type === BootstrapType.Welcome ? ` or ${end + 2}` : ''} bytes, got ${bytes.length}`);
       const network = decodeUtf8(bytes.subarray(3, 3 + n), 'network name');
-      const address = addressFromBytes(bytes.subarray(3 + n, end));
+      const address = bytesToAddress(bytes, 3 + n);
       if (!withStun) return { type, network, address };
       const stunPort = (bytes[end]! << 8) | bytes[end + 1]!;
       if (stunPort === 0) throw new BootstrapCodecError('malformed', 'STUN port 0 in WELCOME');
