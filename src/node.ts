@@ -30,12 +30,11 @@ import { ControlServer } from './control/server.js';
 import { CONTROL_SOCKET_NAME, IMAGE_ANNOUNCE_MAX, type ControlRequest } from './control/protocol.js';
 import { join } from 'node:path';
 import { CodedError } from '../lib/coded-error.js';
+import { OverlayPinger, type PingResult } from './overlay-ping.js';
 
 /** Routed-message tag of `overlay ping` (user tags start at 16; 16 is the IP forwarder's). */
-export const APP_PING = 31;
 /** An isolated node (no links at all) retries its bootstrap endpoints this often. */
 export const REJOIN_CHECK_MS = 15_000;
-export const PING_TIMEOUT_MS = 5_000;
 export const SERVICE_STOP_TIMEOUT_MS = 10_000;
 
 /** What a service sees of the node. */
@@ -131,8 +130,7 @@ export class OverlayDaemon {
   private rejoining = false;
   private joinedFlag = false;
   private stopping?: Promise<void>;
-  private readonly pings = new Map<number, (hops: number) => void>();
-  private nextPingId = 1;
+  private pinger!: OverlayPinger;
   /** Image processes on this machine, by id (each re-announces itself before `expiresAt`). */
   private readonly images = new Map<string, Omit<LocalImage, 'ageS'> & { at: number; expiresAt: number }>();
   private resolveStopped!: () => void;
@@ -213,7 +211,7 @@ export class OverlayDaemon {
     const c = this.config;
     this.say(`node ${this.identity.addressHex} network ${c.network} state ${c.stateDir}`);
     if (c.secretGenerated) this.say(`generated the network secret in ${c.secretSource}: copy it to every member (--secret FILE)`);
-    this.overlay.onMessage(APP_PING, (m) => this.onPing(m.from, m.payload, m.hops));
+    this.pinger = new OverlayPinger(this.overlay, this.clock);
     this.overlay.start();
     if (c.listen) {
       this.bootstrapServer = await BootstrapServer.listen({
@@ -395,47 +393,8 @@ export class OverlayDaemon {
   }
 
   /** Sends `count` pings to `dest` over the overlay; resolves with the round trips. */
-  async ping(dest: RingAddress, count: number): Promise<Array<{ seq: number; rttMs?: number; hops?: number; error?: string }>> {
-    const results = [];
-    for (let seq = 1; seq <= count; seq++) {
-      const id = this.nextPingId++ & 0x7fffffff;
-      const t0 = performance.now();
-      const payload = Buffer.alloc(5);
-      payload[0] = 1;
-      payload.writeUInt32BE(id, 1);
-      const reply = new Promise<number | undefined>((resolve) => {
-        const timer = this.clock.setTimeout(() => {
-          this.pings.delete(id);
-          resolve(undefined);
-        }, PING_TIMEOUT_MS);
-        this.pings.set(id, (hops) => {
-          timer.cancel();
-          this.pings.delete(id);
-          resolve(hops);
-        });
-      });
-      if (!this.overlay.send(dest, APP_PING, payload, { exact: true })) {
-        this.pings.get(id)?.(-1);
-        results.push({ seq, error: 'no route' });
-        continue;
-      }
-      const hops = await reply;
-      if (hops === undefined) results.push({ seq, error: `no reply within ${PING_TIMEOUT_MS} ms` });
-      else results.push({ seq, rttMs: Math.round((performance.now() - t0) * 100) / 100, hops });
-    }
-    return results;
-  }
-
-  private onPing(from: RingAddress, payload: Uint8Array, hops: number): void {
-    if (payload.length !== 5) return;
-    const id = Buffer.from(payload).readUInt32BE(1);
-    if (payload[0] === 1) {
-      const reply = Buffer.from(payload);
-      reply[0] = 2;
-      this.overlay.send(from, APP_PING, reply, { exact: true });
-    } else if (payload[0] === 2) {
-      this.pings.get(id)?.(hops);
-    }
+  ping(dest: RingAddress, count: number): Promise<PingResult[]> {
+    return this.pinger.ping(dest, count);
   }
 
   private async handle(req: ControlRequest): Promise<unknown> {
