@@ -16,6 +16,7 @@
 import type { RingAddress } from '../ring/ring.js';
 import { ADDRESS_BYTES, bytesToAddress, RING_SIZE, writeAddress } from '../ring/ring.js';
 import { WireError } from './wire-error.js';
+import { encodeToBytes, messageCodec, type BinaryCodec } from '../../lib/codec.js';
 
 export const FRAME_ROUTED = 1;
 export const FRAME_PING = 2;
@@ -63,7 +64,8 @@ function checkUint(v: number, max: number, field: string): void {
   if (!Number.isInteger(v) || v < 0 || v > max) throw new WireError('bad-field', `${field}: ${v} not in 0..${max}`);
 }
 
-export function encodeLinkFrame(f: LinkFrame): Uint8Array {
+/** Bytes `f` takes; checks every field first (WireError on what cannot go on the wire). */
+function linkFrameLength(f: LinkFrame): number {
   switch (f.type) {
     case FRAME_ROUTED: {
       checkUint(f.hops, 255, 'hops');
@@ -76,8 +78,33 @@ export function encodeLinkFrame(f: LinkFrame): Uint8Array {
       const extra = (f.via !== undefined ? ADDRESS_BYTES : 0) + (f.replyVia !== undefined ? ADDRESS_BYTES : 0);
       const len = ROUTED_HEADER + extra + f.payload.length;
       if (len > MAX_FRAME_BYTES) throw new WireError('too-large', `routed frame of ${len} bytes`);
-      const out = new Uint8Array(len);
-      out[0] = FRAME_ROUTED;
+      return len;
+    }
+    case FRAME_PING:
+    case FRAME_PONG:
+      checkUint(f.nonce, 0xffffffff, 'nonce');
+      return 5;
+    case FRAME_NEIGHBORS:
+      if (f.addresses.length > MAX_NEIGHBORS_PER_FRAME) throw new WireError('too-large', `${f.addresses.length} neighbours`);
+      for (const a of f.addresses) checkAddress(a, 'neighbour');
+      return 3 + f.addresses.length * ADDRESS_BYTES;
+    case FRAME_WANT:
+    case FRAME_BYE:
+      return 2;
+    case FRAME_LOCAL:
+      checkUint(f.kind, 255, 'kind');
+      if (f.payload.length + 2 > MAX_FRAME_BYTES) throw new WireError('too-large', `local frame of ${f.payload.length + 2} bytes`);
+      return 2 + f.payload.length;
+    default:
+      throw new WireError('unknown-type', `unknown frame type ${(f as { type: unknown }).type}`);
+  }
+}
+
+/** Writes a checked frame into `out` (zeroed, exactly linkFrameLength bytes). */
+function writeLinkFrame(f: LinkFrame, out: Uint8Array): void {
+  out[0] = f.type;
+  switch (f.type) {
+    case FRAME_ROUTED: {
       out[1] = (f.exact ? 1 : 0) | (f.via !== undefined ? 2 : 0) | (f.replyVia !== undefined ? 4 : 0) | (f.notSrc ? 8 : 0);
       out[2] = f.hops;
       out[3] = f.hopLimit;
@@ -95,44 +122,35 @@ export function encodeLinkFrame(f: LinkFrame): Uint8Array {
         o += ADDRESS_BYTES;
       }
       out.set(f.payload, o);
-      return out;
+      return;
     }
     case FRAME_PING:
-    case FRAME_PONG: {
-      checkUint(f.nonce, 0xffffffff, 'nonce');
-      const out = new Uint8Array(5);
-      out[0] = f.type;
-      new DataView(out.buffer).setUint32(1, f.nonce);
-      return out;
-    }
-    case FRAME_NEIGHBORS: {
-      if (f.addresses.length > MAX_NEIGHBORS_PER_FRAME) throw new WireError('too-large', `${f.addresses.length} neighbours`);
-      const out = new Uint8Array(3 + f.addresses.length * ADDRESS_BYTES);
-      out[0] = FRAME_NEIGHBORS;
+    case FRAME_PONG:
+      new DataView(out.buffer, out.byteOffset, out.byteLength).setUint32(1, f.nonce);
+      return;
+    case FRAME_NEIGHBORS:
       out[1] = (f.wantReply ? 1 : 0) | (f.answer ? 2 : 0);
       out[2] = f.addresses.length;
-      f.addresses.forEach((a, i) => {
-        checkAddress(a, 'neighbour');
-        writeAddress(a, out, 3 + i * ADDRESS_BYTES);
-      });
-      return out;
-    }
+      f.addresses.forEach((a, i) => writeAddress(a, out, 3 + i * ADDRESS_BYTES));
+      return;
     case FRAME_WANT:
-      return Uint8Array.of(FRAME_WANT, f.want ? 1 : 0);
+      out[1] = f.want ? 1 : 0;
+      return;
     case FRAME_BYE:
-      return Uint8Array.of(FRAME_BYE, f.ack ? 1 : 0);
-    case FRAME_LOCAL: {
-      checkUint(f.kind, 255, 'kind');
-      if (f.payload.length + 2 > MAX_FRAME_BYTES) throw new WireError('too-large', `local frame of ${f.payload.length + 2} bytes`);
-      const out = new Uint8Array(2 + f.payload.length);
-      out[0] = FRAME_LOCAL;
+      out[1] = f.ack ? 1 : 0;
+      return;
+    case FRAME_LOCAL:
       out[1] = f.kind;
       out.set(f.payload, 2);
-      return out;
-    }
-    default:
-      throw new WireError('unknown-type', `unknown frame type ${(f as { type: unknown }).type}`);
+      return;
   }
+}
+
+/** A link frame fills its data-channel message: decodeAt uses every byte from the offset on. */
+export const linkFrameCodec: BinaryCodec<LinkFrame> = messageCodec({ encodingLength: linkFrameLength, write: writeLinkFrame, read: decodeLinkFrame });
+
+export function encodeLinkFrame(f: LinkFrame): Uint8Array {
+  return encodeToBytes(linkFrameCodec, f);
 }
 
 /** A copy of routed frame bytes (as decoded) with a new hop count: forwarding needs no re-encode. */

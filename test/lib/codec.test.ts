@@ -8,6 +8,7 @@ import { tftpCodec, encodeTftp, type TftpPacket } from '../../dhcp/tftp/tftp-pac
 import { leaseRecordCodec, encodeLeaseRecord } from '../../dhcp/vip/lease-record.js';
 import { routerAdvertisementCodec, encodeRouterAdvertisement, type RouterAdvertisement } from '../../dhcp/ra/router-advertisement.js';
 import { vnetFrameCodec, encodeFrame, FrameKind, type Frame } from '../../src/forwarder/frame.js';
+import { linkFrameCodec, encodeLinkFrame, FRAME_ROUTED, FRAME_PING, FRAME_NEIGHBORS, type LinkFrame } from '../../overlay/wire/link-frame.js';
 
 function roundTripAtOffset<T>(t: import('ava').ExecutionContext, name: string, codec: BinaryCodec<T>, value: T, whole: (v: T) => Uint8Array): void {
   const length = codec.encodingLength(value);
@@ -22,7 +23,7 @@ function roundTripAtOffset<T>(t: import('ava').ExecutionContext, name: string, c
   t.throws(() => codec.encodeInto(value, new Uint8Array(length - 1), 0), { instanceOf: RangeError }, `${name}: too small a buffer`);
 }
 
-test('dhcp, tftp, lease record, RA and vnet frame codecs encode at an offset and decode from it', (t) => {
+test('dhcp, tftp, lease record, RA, vnet frame and overlay link frame codecs encode at an offset and decode from it', (t) => {
   const dhcp: DhcpPacket = {
     op: BOOTREQUEST, htype: 1, hlen: 6, hops: 0, xid: 0x1234, secs: 3, flags: 0x8000,
     ciaddr: '0.0.0.0', yiaddr: '10.0.0.9', siaddr: '10.0.0.1', giaddr: '0.0.0.0',
@@ -46,4 +47,10 @@ test('dhcp, tftp, lease record, RA and vnet frame codecs encode at an offset and
   roundTripAtOffset(t, 'ra', routerAdvertisementCodec, ra, encodeRouterAdvertisement);
   const frame: Frame = { kind: FrameKind.Ipv4Bundle, sourceVip: 1, destVip: 2, packets: [Uint8Array.of(0x45, 0, 0, 20), Uint8Array.of(9)] };
   roundTripAtOffset(t, 'vnet frame', vnetFrameCodec, frame, (f) => encodeFrame(f));
+  const linkFrames: LinkFrame[] = [
+    { type: FRAME_ROUTED, exact: true, notSrc: false, hops: 2, hopLimit: 64, app: 16, src: 5n, dest: (1n << 159n) + 7n, via: 9n, payload: Uint8Array.of(1, 2, 3) },
+    { type: FRAME_PING, nonce: 0xdeadbeef },
+    { type: FRAME_NEIGHBORS, wantReply: true, answer: false, addresses: [1n, 2n, 3n] },
+  ];
+  for (const f of linkFrames) roundTripAtOffset(t, `link frame ${f.type}`, linkFrameCodec, f, encodeLinkFrame);
 });
