@@ -19,6 +19,7 @@
 import type { RingAddress } from '../ring/ring.js';
 import { ADDRESS_BYTES, bytesToAddress, RING_SIZE, writeAddress } from '../ring/ring.js';
 import { CodedError } from '../../lib/coded-error.js';
+import { encodeToBytes, messageCodec, type BinaryCodec } from '../../lib/codec.js';
 
 export const RELAY_OP_OPEN = 1;
 export const RELAY_OP_INVITE = 2;
@@ -76,18 +77,31 @@ function checkPayload(op: number, length: number): void {
   if (op === RELAY_OP_CLOSE && length !== 1) throw new RelayCodecError('malformed', 'relay CLOSE carries exactly one reason byte');
 }
 
-/** Header + payload in one allocation. */
-export function encodeRelay(h: RelayHeader, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
+function checkHeader(h: RelayHeader, payloadLength: number): void {
   if (!OPS.has(h.op)) throw new RelayCodecError('malformed', `unknown relay op ${h.op}`);
   if (!Number.isInteger(h.tunnel) || h.tunnel < 0 || h.tunnel > 0xffffffff) throw new RelayCodecError('malformed', `tunnel id ${h.tunnel} not a u32`);
   if (typeof h.peer !== 'bigint' || h.peer < 0n || h.peer >= RING_SIZE) throw new RelayCodecError('malformed', 'peer: not a 160-bit address');
-  checkPayload(h.op, payload.length);
-  const out = new Uint8Array(RELAY_HEADER_BYTES + payload.length);
-  out[0] = h.op;
-  new DataView(out.buffer).setUint32(1, h.tunnel);
-  writeAddress(h.peer, out, 5);
-  out.set(payload, RELAY_HEADER_BYTES);
-  return out;
+  checkPayload(h.op, payloadLength);
+}
+
+/** A relay message fills its routed payload: decodeAt uses every byte from the offset on. */
+export const relayCodec: BinaryCodec<RelayMessage> = messageCodec({
+  encodingLength(m) {
+    checkHeader(m, m.payload.length);
+    return RELAY_HEADER_BYTES + m.payload.length;
+  },
+  write(m, out) {
+    out[0] = m.op;
+    new DataView(out.buffer, out.byteOffset, out.byteLength).setUint32(1, m.tunnel);
+    writeAddress(m.peer, out, 5);
+    out.set(m.payload, RELAY_HEADER_BYTES);
+  },
+  read: (bytes) => decodeRelay(bytes),
+});
+
+/** Header + payload in one allocation. */
+export function encodeRelay(h: RelayHeader, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
+  return encodeToBytes(relayCodec, { op: h.op, tunnel: h.tunnel, peer: h.peer, payload });
 }
 
 export function encodeClose(tunnel: number, peer: RingAddress, reason: RelayCloseReason): Uint8Array {
