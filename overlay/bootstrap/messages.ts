@@ -6,12 +6,11 @@
 //     that UDP port of the address the client reached it at (overlay/stun/); absent = no STUN server.
 //   SIGNAL  (both ways): an opaque connector signalling payload (the rest of the frame)
 //   ERROR   (both ways): message (u16 length + UTF-8); the sender closes right after
-import { ADDRESS_BITS } from '../identity.js';
-import { bytesToAddress, type RingAddress } from '../ring/ring.js';
+import { ADDRESS_BYTES, bytesToAddress, RING_SIZE, writeAddress, type RingAddress } from '../ring/ring.js';
 import { CodedError } from '../../lib/coded-error.js';
+import { encodeToBytes, messageCodec, type BinaryCodec } from '../../lib/codec.js';
 
 export const BOOTSTRAP_VERSION = 1;
-export const ADDRESS_BYTES = ADDRESS_BITS / 8;
 export const NETWORK_NAME_MAX_BYTES = 64;
 export const SIGNAL_PAYLOAD_MAX_BYTES = 32 * 1024; // an offer SDP with candidates is a few KiB
 export const ERROR_TEXT_MAX_BYTES = 1024;
@@ -44,48 +43,82 @@ function decodeUtf8(b: Uint8Array, what: string): string {
   }
 }
 
-export function addressToBytes(a: RingAddress): Uint8Array {
-  if (a < 0n || a >= 1n << BigInt(ADDRESS_BITS)) throw new BootstrapCodecError('malformed', 'address out of range');
-  return Uint8Array.from(Buffer.from(a.toString(16).padStart(ADDRESS_BYTES * 2, '0'), 'hex'));
+/** The error text, cut to ERROR_TEXT_MAX_BYTES at a character boundary (decode rejects a split one). */
+function errorText(message: string): Uint8Array {
+  let text = utf8.encode(message);
+  if (text.length > ERROR_TEXT_MAX_BYTES) text = text.subarray(0, ERROR_TEXT_MAX_BYTES);
+  while (text.length > 0) {
+    try {
+      strictUtf8.decode(text);
+      break;
+    } catch {
+      text = text.subarray(0, text.length - 1);
+    }
+  }
+  return text;
 }
 
-export function encodeBootstrap(msg: BootstrapMessage): Uint8Array {
-  const head = [BOOTSTRAP_VERSION, msg.type];
+/** Bytes `msg` takes; checks its fields first. */
+function bootstrapLength(msg: BootstrapMessage): number {
+  switch (msg.type) {
+    case BootstrapType.Welcome:
+    case BootstrapType.Hello: {
+      const name = utf8.encode(msg.network).length;
+      if (name === 0 || name > NETWORK_NAME_MAX_BYTES) throw new BootstrapCodecError('malformed', `network name must be 1..${NETWORK_NAME_MAX_BYTES} bytes`);
+      if (typeof msg.address !== 'bigint' || msg.address < 0n || msg.address >= RING_SIZE) throw new BootstrapCodecError('malformed', 'address out of range');
+      let stun = 0;
+      if (msg.type === BootstrapType.Welcome && msg.stunPort !== undefined) {
+        if (!Number.isInteger(msg.stunPort) || msg.stunPort < 1 || msg.stunPort > 65535) throw new BootstrapCodecError('malformed', `STUN port ${msg.stunPort} out of range`);
+        stun = 2;
+      }
+      return 3 + name + ADDRESS_BYTES + stun;
+    }
+    case BootstrapType.Signal:
+      if (msg.payload.length > SIGNAL_PAYLOAD_MAX_BYTES) throw new BootstrapCodecError('malformed', `signal payload longer than ${SIGNAL_PAYLOAD_MAX_BYTES} bytes`);
+      return 2 + msg.payload.length;
+    case BootstrapType.Error:
+      return 4 + errorText(msg.message).length;
+    default:
+      throw new BootstrapCodecError('malformed', `unknown bootstrap message type ${(msg as { type: number }).type}`);
+  }
+}
+
+/** Writes a checked message into `out` (zeroed, exactly bootstrapLength bytes). */
+function writeBootstrap(msg: BootstrapMessage, out: Uint8Array): void {
+  out[0] = BOOTSTRAP_VERSION;
+  out[1] = msg.type;
   switch (msg.type) {
     case BootstrapType.Welcome:
     case BootstrapType.Hello: {
       const name = utf8.encode(msg.network);
-      if (name.length === 0 || name.length > NETWORK_NAME_MAX_BYTES) throw new BootstrapCodecError('malformed', `network name must be 1..${NETWORK_NAME_MAX_BYTES} bytes`);
-      const stun: number[] = [];
+      out[2] = name.length;
+      out.set(name, 3);
+      writeAddress(msg.address, out, 3 + name.length);
       if (msg.type === BootstrapType.Welcome && msg.stunPort !== undefined) {
-        if (!Number.isInteger(msg.stunPort) || msg.stunPort < 1 || msg.stunPort > 65535) throw new BootstrapCodecError('malformed', `STUN port ${msg.stunPort} out of range`);
-        stun.push(msg.stunPort >> 8, msg.stunPort & 0xff);
+        const at = 3 + name.length + ADDRESS_BYTES;
+        out[at] = msg.stunPort >> 8;
+        out[at + 1] = msg.stunPort & 0xff;
       }
-      return Uint8Array.from([...head, name.length, ...name, ...addressToBytes(msg.address), ...stun]);
+      return;
     }
-    case BootstrapType.Signal: {
-      if (msg.payload.length > SIGNAL_PAYLOAD_MAX_BYTES) throw new BootstrapCodecError('malformed', `signal payload longer than ${SIGNAL_PAYLOAD_MAX_BYTES} bytes`);
-      const out = new Uint8Array(2 + msg.payload.length);
-      out.set(head);
+    case BootstrapType.Signal:
       out.set(msg.payload, 2);
-      return out;
-    }
+      return;
     case BootstrapType.Error: {
-      let text = utf8.encode(msg.message);
-      if (text.length > ERROR_TEXT_MAX_BYTES) text = text.subarray(0, ERROR_TEXT_MAX_BYTES); // may split a character; decode rejects it, so trim to whole ones
-      while (text.length > 0) {
-        try {
-          strictUtf8.decode(text);
-          break;
-        } catch {
-          text = text.subarray(0, text.length - 1);
-        }
-      }
-      return Uint8Array.from([...head, text.length >> 8, text.length & 0xff, ...text]);
+      const text = errorText(msg.message);
+      out[2] = text.length >> 8;
+      out[3] = text.length & 0xff;
+      out.set(text, 4);
+      return;
     }
-    default:
-      throw new BootstrapCodecError('malformed', `unknown bootstrap message type ${(msg as { type: number }).type}`);
   }
+}
+
+/** A bootstrap message fills its WebSocket message: decodeAt uses every byte from the offset on. */
+export const bootstrapCodec: BinaryCodec<BootstrapMessage> = messageCodec({ encodingLength: bootstrapLength, write: writeBootstrap, read: (bytes) => decodeBootstrap(bytes) });
+
+export function encodeBootstrap(msg: BootstrapMessage): Uint8Array {
+  return encodeToBytes(bootstrapCodec, msg);
 }
 
 export function decodeBootstrap(bytes: Uint8Array): BootstrapMessage {

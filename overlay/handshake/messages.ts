@@ -6,6 +6,7 @@
 //   REFUSE = type 3 | version 1 | reason u8 | textLength u8 | text (UTF-8)   (4..4+200 bytes)
 //   CONFIRM = type 4 | version 1                                           (2 bytes)
 import { CodedError } from '../../lib/coded-error.js';
+import { encodeToBytes, messageCodec, type BinaryCodec } from '../../lib/codec.js';
 
 export const HANDSHAKE_VERSION = 1;
 export const HANDSHAKE_KEY_BYTES = 32;
@@ -50,45 +51,60 @@ function need(bytes: Uint8Array, length: number, what: string): void {
   if (bytes.length !== length) throw new HandshakeCodecError('malformed', `${what} must be ${length} bytes, got ${bytes.length}`);
 }
 
-export function encodeHandshake(msg: HandshakeMessage): Uint8Array {
+/** Bytes `msg` takes; checks its fields first. */
+function handshakeLength(msg: HandshakeMessage): number {
   switch (msg.type) {
-    case HandshakeType.Hello: {
+    case HandshakeType.Hello:
       need(msg.publicKey, HANDSHAKE_KEY_BYTES, 'public key');
       need(msg.nonce, HANDSHAKE_NONCE_BYTES, 'nonce');
-      const out = new Uint8Array(HELLO_BYTES);
-      out[0] = msg.type;
-      out[1] = HANDSHAKE_VERSION;
-      out.set(msg.publicKey, 2);
-      out.set(msg.nonce, 2 + HANDSHAKE_KEY_BYTES);
-      return out;
-    }
-    case HandshakeType.Auth: {
+      return HELLO_BYTES;
+    case HandshakeType.Auth:
       need(msg.signature, HANDSHAKE_SIGNATURE_BYTES, 'signature');
       need(msg.mac, HANDSHAKE_MAC_BYTES, 'mac');
-      const out = new Uint8Array(AUTH_BYTES);
-      out[0] = msg.type;
-      out[1] = HANDSHAKE_VERSION;
-      out.set(msg.signature, 2);
-      out.set(msg.mac, 2 + HANDSHAKE_SIGNATURE_BYTES);
-      return out;
-    }
+      return AUTH_BYTES;
     case HandshakeType.Refuse: {
       if (!RefuseReason[msg.reason]) throw new HandshakeCodecError('malformed', `unknown refuse reason ${msg.reason}`);
-      const text = utf8.encode(msg.text);
-      if (text.length > REFUSE_TEXT_MAX_BYTES) throw new HandshakeCodecError('malformed', `refuse text longer than ${REFUSE_TEXT_MAX_BYTES} bytes`);
-      const out = new Uint8Array(4 + text.length);
-      out[0] = msg.type;
-      out[1] = HANDSHAKE_VERSION;
-      out[2] = msg.reason;
-      out[3] = text.length;
-      out.set(text, 4);
-      return out;
+      const text = utf8.encode(msg.text).length;
+      if (text > REFUSE_TEXT_MAX_BYTES) throw new HandshakeCodecError('malformed', `refuse text longer than ${REFUSE_TEXT_MAX_BYTES} bytes`);
+      return 4 + text;
     }
     case HandshakeType.Confirm:
-      return Uint8Array.of(msg.type, HANDSHAKE_VERSION);
+      return 2;
     default:
       throw new HandshakeCodecError('malformed', `unknown handshake message type ${(msg as { type: number }).type}`);
   }
+}
+
+/** Writes a checked message into `out` (zeroed, exactly handshakeLength bytes). */
+function writeHandshake(msg: HandshakeMessage, out: Uint8Array): void {
+  out[0] = msg.type;
+  out[1] = HANDSHAKE_VERSION;
+  switch (msg.type) {
+    case HandshakeType.Hello:
+      out.set(msg.publicKey, 2);
+      out.set(msg.nonce, 2 + HANDSHAKE_KEY_BYTES);
+      return;
+    case HandshakeType.Auth:
+      out.set(msg.signature, 2);
+      out.set(msg.mac, 2 + HANDSHAKE_SIGNATURE_BYTES);
+      return;
+    case HandshakeType.Refuse: {
+      const text = utf8.encode(msg.text);
+      out[2] = msg.reason;
+      out[3] = text.length;
+      out.set(text, 4);
+      return;
+    }
+    case HandshakeType.Confirm:
+      return;
+  }
+}
+
+/** A handshake message fills its control-channel message: decodeAt uses every byte from the offset on. */
+export const handshakeCodec: BinaryCodec<HandshakeMessage> = messageCodec({ encodingLength: handshakeLength, write: writeHandshake, read: (bytes) => decodeHandshake(bytes) });
+
+export function encodeHandshake(msg: HandshakeMessage): Uint8Array {
+  return encodeToBytes(handshakeCodec, msg);
 }
 
 export function decodeHandshake(bytes: Uint8Array): HandshakeMessage {

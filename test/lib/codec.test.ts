@@ -9,6 +9,8 @@ import { leaseRecordCodec, encodeLeaseRecord } from '../../dhcp/vip/lease-record
 import { routerAdvertisementCodec, encodeRouterAdvertisement, type RouterAdvertisement } from '../../dhcp/ra/router-advertisement.js';
 import { vnetFrameCodec, encodeFrame, FrameKind, type Frame } from '../../src/forwarder/frame.js';
 import { relayCodec, encodeRelay, RELAY_OP_DATA, RELAY_OP_CLOSE } from '../../overlay/relay/relay-header.js';
+import { handshakeCodec, encodeHandshake, HandshakeType, RefuseReason, HANDSHAKE_KEY_BYTES, HANDSHAKE_NONCE_BYTES } from '../../overlay/handshake/messages.js';
+import { bootstrapCodec, encodeBootstrap, BootstrapType } from '../../overlay/bootstrap/messages.js';
 import { linkFrameCodec, encodeLinkFrame, FRAME_ROUTED, FRAME_PING, FRAME_NEIGHBORS, type LinkFrame } from '../../overlay/wire/link-frame.js';
 
 function roundTripAtOffset<T>(t: import('ava').ExecutionContext, name: string, codec: BinaryCodec<T>, value: T, whole: (v: T) => Uint8Array): void {
@@ -24,7 +26,7 @@ function roundTripAtOffset<T>(t: import('ava').ExecutionContext, name: string, c
   t.throws(() => codec.encodeInto(value, new Uint8Array(length - 1), 0), { instanceOf: RangeError }, `${name}: too small a buffer`);
 }
 
-test('dhcp, tftp, lease record, RA, vnet frame, overlay link frame and relay codecs encode at an offset and decode from it', (t) => {
+test('dhcp, tftp, lease record, RA, vnet frame, overlay link frame, handshake, bootstrap and relay codecs encode at an offset and decode from it', (t) => {
   const dhcp: DhcpPacket = {
     op: BOOTREQUEST, htype: 1, hlen: 6, hops: 0, xid: 0x1234, secs: 3, flags: 0x8000,
     ciaddr: '0.0.0.0', yiaddr: '10.0.0.9', siaddr: '10.0.0.1', giaddr: '0.0.0.0',
@@ -54,6 +56,10 @@ test('dhcp, tftp, lease record, RA, vnet frame, overlay link frame and relay cod
     { type: FRAME_NEIGHBORS, wantReply: true, answer: false, addresses: [1n, 2n, 3n] },
   ];
   for (const f of linkFrames) roundTripAtOffset(t, `link frame ${f.type}`, linkFrameCodec, f, encodeLinkFrame);
+  roundTripAtOffset(t, 'handshake hello', handshakeCodec, { type: HandshakeType.Hello, publicKey: new Uint8Array(HANDSHAKE_KEY_BYTES).fill(3), nonce: new Uint8Array(HANDSHAKE_NONCE_BYTES).fill(4) }, encodeHandshake);
+  roundTripAtOffset(t, 'handshake refuse', handshakeCodec, { type: HandshakeType.Refuse, reason: RefuseReason.BadSecret, text: 'wrong secret' }, encodeHandshake);
+  roundTripAtOffset(t, 'bootstrap welcome', bootstrapCodec, { type: BootstrapType.Welcome, network: 'lab', address: (1n << 150n) + 3n, stunPort: 3478 }, encodeBootstrap);
+  roundTripAtOffset(t, 'bootstrap error', bootstrapCodec, { type: BootstrapType.Error, message: 'é'.repeat(600) }, encodeBootstrap);
   roundTripAtOffset(t, 'relay data', relayCodec, { op: RELAY_OP_DATA, tunnel: 7, peer: 99n, payload: Uint8Array.of(5, 6) }, (m) => encodeRelay(m, m.payload));
   roundTripAtOffset(t, 'relay close', relayCodec, { op: RELAY_OP_CLOSE, tunnel: 0xffffffff, peer: 1n, payload: Uint8Array.of(1) }, (m) => encodeRelay(m, m.payload));
 });
