@@ -10,6 +10,7 @@
 //   attributes: type (16) | length (16) | value, padded to 4 bytes
 
 import { CodedError } from '../../lib/coded-error.js';
+import type { BinaryCodec } from '../../lib/codec.js';
 
 // ---- specification constants (RFC 8489) ----------------------------------------------------------
 export const STUN_HEADER_BYTES = 20;
@@ -301,3 +302,18 @@ export function crc32(b: Uint8Array): number {
   for (let i = 0; i < b.length; i++) c = CRC_TABLE[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
+
+/** The same codec in the shape every binary codec here has (lib/codec.ts). */
+export const stunCodec: BinaryCodec<StunMessage> = {
+  encodingLength: stunEncodingLength,
+  encodeInto(m, out, offset) {
+    const length = stunEncodingLength(m);
+    if (!Number.isInteger(offset) || offset < 0 || out.length - offset < length) throw new RangeError(`buffer too small: need ${length} bytes at offset ${offset}`);
+    encodeStunMessage(m, out, offset);
+    return length;
+  },
+  decodeAt(bytes, offset) {
+    const { message, bytesUsed } = decodeStunMessage(bytes, offset);
+    return { value: message, bytesUsed };
+  },
+};

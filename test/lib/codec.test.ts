@@ -11,6 +11,8 @@ import { vnetFrameCodec, encodeFrame, FrameKind, type Frame } from '../../src/fo
 import { relayCodec, encodeRelay, RELAY_OP_DATA, RELAY_OP_CLOSE } from '../../overlay/relay/relay-header.js';
 import { handshakeCodec, encodeHandshake, HandshakeType, RefuseReason, HANDSHAKE_KEY_BYTES, HANDSHAKE_NONCE_BYTES } from '../../overlay/handshake/messages.js';
 import { bootstrapCodec, encodeBootstrap, BootstrapType } from '../../overlay/bootstrap/messages.js';
+import { signalCodec, encodeSignal, SignalType } from '../../overlay/link/webrtc/signal-codec.js';
+import { stunCodec, encodeStunMessage, StunClass } from '../../overlay/stun/stun-codec.js';
 import { linkFrameCodec, encodeLinkFrame, FRAME_ROUTED, FRAME_PING, FRAME_NEIGHBORS, type LinkFrame } from '../../overlay/wire/link-frame.js';
 
 function roundTripAtOffset<T>(t: import('ava').ExecutionContext, name: string, codec: BinaryCodec<T>, value: T, whole: (v: T) => Uint8Array): void {
@@ -26,7 +28,7 @@ function roundTripAtOffset<T>(t: import('ava').ExecutionContext, name: string, c
   t.throws(() => codec.encodeInto(value, new Uint8Array(length - 1), 0), { instanceOf: RangeError }, `${name}: too small a buffer`);
 }
 
-test('dhcp, tftp, lease record, RA, vnet frame, overlay link frame, handshake, bootstrap and relay codecs encode at an offset and decode from it', (t) => {
+test('dhcp, tftp, lease record, RA, vnet frame, overlay link frame, handshake, bootstrap, signalling, STUN and relay codecs encode at an offset and decode from it', (t) => {
   const dhcp: DhcpPacket = {
     op: BOOTREQUEST, htype: 1, hlen: 6, hops: 0, xid: 0x1234, secs: 3, flags: 0x8000,
     ciaddr: '0.0.0.0', yiaddr: '10.0.0.9', siaddr: '10.0.0.1', giaddr: '0.0.0.0',
@@ -60,6 +62,8 @@ test('dhcp, tftp, lease record, RA, vnet frame, overlay link frame, handshake, b
   roundTripAtOffset(t, 'handshake refuse', handshakeCodec, { type: HandshakeType.Refuse, reason: RefuseReason.BadSecret, text: 'wrong secret' }, encodeHandshake);
   roundTripAtOffset(t, 'bootstrap welcome', bootstrapCodec, { type: BootstrapType.Welcome, network: 'lab', address: (1n << 150n) + 3n, stunPort: 3478 }, encodeBootstrap);
   roundTripAtOffset(t, 'bootstrap error', bootstrapCodec, { type: BootstrapType.Error, message: 'é'.repeat(600) }, encodeBootstrap);
+  roundTripAtOffset(t, 'signal candidate', signalCodec, { type: SignalType.Candidate, session: new Uint8Array(8).fill(1), mid: '0', candidate: 'candidate:1 1 UDP 2122 10.0.0.1 5000 typ host' }, encodeSignal);
+  roundTripAtOffset(t, 'stun binding request', stunCodec, { method: 1, cls: StunClass.Request, transactionId: new Uint8Array(12).fill(9), attributes: [], fingerprint: false }, (m) => encodeStunMessage(m));
   roundTripAtOffset(t, 'relay data', relayCodec, { op: RELAY_OP_DATA, tunnel: 7, peer: 99n, payload: Uint8Array.of(5, 6) }, (m) => encodeRelay(m, m.payload));
   roundTripAtOffset(t, 'relay close', relayCodec, { op: RELAY_OP_CLOSE, tunnel: 0xffffffff, peer: 1n, payload: Uint8Array.of(1) }, (m) => encodeRelay(m, m.payload));
 });

@@ -7,6 +7,7 @@
 //   CANDIDATE:      mid (u8 length + UTF-8) | candidate (u16 length + UTF-8)
 //   REJECT:         reason (u8 length + UTF-8)
 import { CodedError } from '../../../lib/coded-error.js';
+import { encodeToBytes, messageCodec, type BinaryCodec } from '../../../lib/codec.js';
 
 export const SIGNAL_VERSION = 1;
 export const SESSION_ID_BYTES = 8;
@@ -32,29 +33,31 @@ export class SignalCodecError extends CodedError<'malformed'> {}
 const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-class Writer {
-  private parts: Uint8Array[] = [];
-  u8(v: number) {
-    this.parts.push(Uint8Array.of(v));
-  }
-  bytes(b: Uint8Array) {
-    this.parts.push(b);
-  }
-  str(s: string, lengthBytes: 1 | 2, max: number, what: string) {
-    const b = utf8.encode(s);
+/** The byte strings of a message's fields, in order, checked (SignalCodecError on what cannot be sent). */
+function signalParts(msg: SignalMessage): Uint8Array[] {
+  if (msg.session.length !== SESSION_ID_BYTES) throw new SignalCodecError('malformed', `session id must be ${SESSION_ID_BYTES} bytes`);
+  const parts: Uint8Array[] = [Uint8Array.of(SIGNAL_VERSION, msg.type), msg.session];
+  const str = (text: string, lengthBytes: 1 | 2, max: number, what: string) => {
+    const b = utf8.encode(text);
     if (b.length > max) throw new SignalCodecError('malformed', `${what} longer than ${max} bytes`);
-    this.parts.push(lengthBytes === 1 ? Uint8Array.of(b.length) : Uint8Array.of(b.length >> 8, b.length & 0xff), b);
+    parts.push(lengthBytes === 1 ? Uint8Array.of(b.length) : Uint8Array.of(b.length >> 8, b.length & 0xff), b);
+  };
+  switch (msg.type) {
+    case SignalType.Offer:
+    case SignalType.Answer:
+      str(msg.sdp, 2, SDP_MAX_BYTES, 'sdp');
+      break;
+    case SignalType.Candidate:
+      str(msg.mid, 1, MID_MAX_BYTES, 'mid');
+      str(msg.candidate, 2, CANDIDATE_MAX_BYTES, 'candidate');
+      break;
+    case SignalType.Reject:
+      str(msg.reason, 1, REASON_MAX_BYTES, 'reason');
+      break;
+    default:
+      throw new SignalCodecError('malformed', `unknown signal type ${(msg as { type: number }).type}`);
   }
-  finish(): Uint8Array {
-    const total = this.parts.reduce((n, p) => n + p.length, 0);
-    const out = new Uint8Array(total);
-    let o = 0;
-    for (const p of this.parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
-  }
+  return parts;
 }
 
 class Reader {
@@ -88,28 +91,21 @@ class Reader {
   }
 }
 
+/** A signalling message fills its routed payload: decodeAt uses every byte from the offset on. */
+export const signalCodec: BinaryCodec<SignalMessage> = messageCodec({
+  encodingLength: (msg) => signalParts(msg).reduce((n, p) => n + p.length, 0),
+  write(msg, out) {
+    let o = 0;
+    for (const p of signalParts(msg)) {
+      out.set(p, o);
+      o += p.length;
+    }
+  },
+  read: (bytes) => decodeSignal(bytes),
+});
+
 export function encodeSignal(msg: SignalMessage): Uint8Array {
-  if (msg.session.length !== SESSION_ID_BYTES) throw new SignalCodecError('malformed', `session id must be ${SESSION_ID_BYTES} bytes`);
-  const w = new Writer();
-  w.u8(SIGNAL_VERSION);
-  w.u8(msg.type);
-  w.bytes(msg.session);
-  switch (msg.type) {
-    case SignalType.Offer:
-    case SignalType.Answer:
-      w.str(msg.sdp, 2, SDP_MAX_BYTES, 'sdp');
-      break;
-    case SignalType.Candidate:
-      w.str(msg.mid, 1, MID_MAX_BYTES, 'mid');
-      w.str(msg.candidate, 2, CANDIDATE_MAX_BYTES, 'candidate');
-      break;
-    case SignalType.Reject:
-      w.str(msg.reason, 1, REASON_MAX_BYTES, 'reason');
-      break;
-    default:
-      throw new SignalCodecError('malformed', `unknown signal type ${(msg as { type: number }).type}`);
-  }
-  return w.finish();
+  return encodeToBytes(signalCodec, msg);
 }
 
 export function decodeSignal(bytes: Uint8Array): SignalMessage {
