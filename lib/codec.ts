@@ -16,8 +16,14 @@ export interface BinaryCodec<T> {
   decodeAt(bytes: Uint8Array, offset: number): Decoded<T>;
 }
 
+/** messageCodec's one-pass whole-buffer encoder: one length computation, no zeroing of a new buffer. */
+const ENCODE_NEW = Symbol('encodeNew');
+type WithEncodeNew<T> = BinaryCodec<T> & { [ENCODE_NEW]?: (value: T) => Uint8Array };
+
 /** `value` encoded into a new buffer of exactly its length. */
 export function encodeToBytes<T>(codec: BinaryCodec<T>, value: T): Uint8Array {
+  const fast = (codec as WithEncodeNew<T>)[ENCODE_NEW];
+  if (fast) return fast(value);
   const out = new Uint8Array(codec.encodingLength(value));
   codec.encodeInto(value, out, 0);
   return out;
@@ -32,7 +38,7 @@ export function messageCodec<T>(parts: {
   write(value: T, out: Uint8Array): void;
   read(bytes: Uint8Array): T;
 }): BinaryCodec<T> {
-  return {
+  const codec: WithEncodeNew<T> = {
     encodingLength: parts.encodingLength,
     encodeInto(value, out, offset) {
       const length = parts.encodingLength(value);
@@ -48,5 +54,12 @@ export function messageCodec<T>(parts: {
       if (!Number.isInteger(offset) || offset < 0 || offset > bytes.length) throw new RangeError(`offset ${offset} outside ${bytes.length} bytes`);
       return { value: parts.read(offset === 0 ? bytes : bytes.subarray(offset)), bytesUsed: bytes.length - offset };
     },
+    // A new buffer is already zeroed, and its length needs computing once (hot for link and relay frames).
+    [ENCODE_NEW](value) {
+      const out = new Uint8Array(parts.encodingLength(value));
+      parts.write(value, out);
+      return out;
+    },
   };
+  return codec;
 }
