@@ -12,6 +12,8 @@ import { ROOT_VID, type FileType, type NodeRecord, type StateStore } from '../st
 import type { Backend } from './backend.js';
 import { StatusError } from './errors.js';
 import { virtualAttrs } from './attrs.js';
+import { readBackendDir } from './backend-listing.js';
+import { LIST_MAX_ENTRIES, MainDirNames } from './main-dir-names.js';
 
 /** Shadow-root directory holding copy-ups whose primary name is gone (hidden from clients). */
 export const ORPHAN_DIR = '.rowfs-orphans';
@@ -60,6 +62,8 @@ export class ProxyCore {
   readonly counters: Counters;
   readonly ns = new NamespaceLock();
   private readonly mainAttrCache = new Map<number, Fattr3>();
+  /** Main directories whose names are all registered (no LOOKUP to main for a missing name). */
+  readonly mainDirs = new MainDirNames();
   /** Called when the entries of a directory change (listing caches drop it). */
   onDirChanged: (vid: number) => void = () => undefined;
 
@@ -186,16 +190,50 @@ export class ProxyCore {
       if (res.status !== Nfs3Status.NOENT) throw new StatusError(res.status, 'shadow LOOKUP');
     }
     if (dir.main) {
+      if (this.mainDirs.isComplete(dir.vid)) return undefined;
+      if (!dir.shadow && this.mainDirs.countLookup(dir.vid)) {
+        // One listing instead of a LOOKUP per name from now on (a client reading many files here).
+        await this.mainDirs.listOnce(dir.vid, () => this.registerMainDir(dir));
+        if (this.mainDirs.isComplete(dir.vid)) return this.recorded(dir, name);
+      }
       const res = await this.main.call('LOOKUP', { what: { dir: dir.main, name } });
       if (res.status === Nfs3Status.OK) {
         const a = res.objAttributes ?? (await this.main.ok('GETATTR', { object: res.object })).objAttributes;
         const n = await this.register(dir, name, { type: a.type as FileType, main: res.object, shadow: null });
-        this.rememberMainAttrs(n.vid, a);
+        if (n?.main && Buffer.from(n.main).equals(Buffer.from(res.object))) this.rememberMainAttrs(n.vid, a);
         return n;
       }
       if (res.status !== Nfs3Status.NOENT) throw new StatusError(res.status, 'main LOOKUP');
     }
     return undefined;
+  }
+
+  /** The node the proxy has recorded under `name` in `dir` (no backend asked), or undefined. */
+  private recorded(dir: NodeRecord, name: string): NodeRecord | undefined {
+    const known = this.store.lookupName(dir.vid, name);
+    return known === undefined ? undefined : this.store.getNode(known);
+  }
+
+  /**
+   * Registers every name of the main directory behind main-only `dir` with its handle, and
+   * remembers their attributes (one READDIRPLUS listing). False when it cannot vouch for every
+   * name: too many entries, or an entry without handle or attributes.
+   */
+  private async registerMainDir(dir: NodeRecord): Promise<boolean> {
+    if (!dir.main) return false;
+    const entries = await readBackendDir(this.main, dir.main, LIST_MAX_ENTRIES);
+    const listed: Array<{ name: string; type: FileType; main: FileHandle; shadow: null; attrs: Fattr3 }> = [];
+    for (const e of entries) {
+      if (isDotName(e.name)) continue;
+      if (!e.fh || !e.attrs) return false;
+      listed.push({ name: e.name, type: e.attrs.type as FileType, main: e.fh, shadow: null, attrs: e.attrs });
+    }
+    const nodes = await this.registerMany(dir, listed);
+    for (let i = 0; i < listed.length; i++) {
+      const n = nodes[i];
+      if (n?.main && Buffer.from(n.main).equals(Buffer.from(listed[i]!.main))) this.rememberMainAttrs(n.vid, listed[i]!.attrs);
+    }
+    return true;
   }
 
   /** Like resolve, but NOENT is an error. */
@@ -206,33 +244,42 @@ export class ProxyCore {
   }
 
   /**
-   * Records names seen in a listing or lookup; returns their nodes (existing ones reused). Names
-   * a backend lists that are not one plain component are dropped (not returned, never stored).
+   * Records names seen in a listing or lookup; returns their nodes, in the order given (existing
+   * ones reused). Undefined for a name a backend lists that is not one plain component (never
+   * stored), and for a main entry whose name was whited out meanwhile (removed through the proxy
+   * while the listing or LOOKUP was on its way: the whiteout is checked under the lock).
    */
   async registerMany(
     dir: NodeRecord,
     listed: Array<{ name: string; type: FileType; main: FileHandle | null; shadow: FileHandle | null }>,
-  ): Promise<NodeRecord[]> {
-    const found = listed.filter((f) => isPlainComponent(f.name));
+  ): Promise<Array<NodeRecord | undefined>> {
     return this.ns.run(async () => {
-      await this.store.reserveVids(found.length);
+      const all: Array<NodeRecord | undefined> = [];
       const out: NodeRecord[] = [];
+      const found: typeof listed = [];
       const fresh: NodeRecord[] = [];
-      for (const f of found) {
-        const known = this.store.lookupName(dir.vid, f.name);
+      await this.store.reserveVids(listed.length);
+      for (const f of listed) {
+        const known = isPlainComponent(f.name) ? this.store.lookupName(dir.vid, f.name) : undefined;
         const existing = known !== undefined ? this.store.getNode(known) : undefined;
         if (existing) {
-          out.push(existing);
+          all.push(existing);
+          continue;
+        }
+        if (!isPlainComponent(f.name) || (!f.shadow && this.store.isWhiteout(dir.vid, f.name))) {
+          all.push(undefined);
           continue;
         }
         // One main object reached by two names (a hard link in the image) keeps one vid.
         const byMain = f.main && f.type !== Ftype3.DIR ? this.store.byMainHandle(f.main) : undefined;
         const shared = byMain !== undefined ? this.store.getNode(byMain) : undefined;
         const n: NodeRecord = shared ?? { vid: this.store.allocVid(), type: f.type, parent: dir.vid, name: f.name, main: f.main, shadow: f.shadow, mainBlocks: 0 };
-        fresh.push(n);
+        if (!shared) fresh.push(n);
+        found.push(f);
         out.push(n);
+        all.push(n);
       }
-      if (fresh.length > 0) {
+      if (found.length > 0) {
         await this.store.commit((tx) => {
           for (const n of fresh) {
             tx.putNode(n);
@@ -241,13 +288,13 @@ export class ProxyCore {
           for (let i = 0; i < found.length; i++) tx.setName(dir.vid, found[i]!.name, out[i]!.vid);
         }, 'process');
       }
-      return out;
+      return all;
     });
   }
 
-  private async register(dir: NodeRecord, name: string, f: { type: FileType; main: FileHandle | null; shadow: FileHandle | null }): Promise<NodeRecord> {
+  private async register(dir: NodeRecord, name: string, f: { type: FileType; main: FileHandle | null; shadow: FileHandle | null }): Promise<NodeRecord | undefined> {
     const [n] = await this.registerMany(dir, [{ name, ...f }]);
-    return n!;
+    return n;
   }
 
   // ---- copy-up ----

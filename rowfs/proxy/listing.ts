@@ -8,10 +8,9 @@ import { isPlainComponent } from '../nfs3/names.js';
 import { Nfs3Status, type Fattr3, type FileHandle } from '../nfs3/types.js';
 import { byCookie, DOT_COOKIE, DOTDOT_COOKIE, nameCookie } from '../nfs3/dir-cookies.js';
 import { ROOT_VID, type FileType, type NodeRecord } from '../state/store.js';
-import type { Backend } from './backend.js';
+import { readBackendDir, type BackendEntry } from './backend-listing.js';
 import { ORPHAN_DIR, type ProxyCore } from './core.js';
 import { virtualAttrs } from './attrs.js';
-import { StatusError } from './errors.js';
 
 export interface ListingEntry {
   name: string;
@@ -33,18 +32,6 @@ const MAX_CACHED_LISTINGS = 256;
  * oldest listings go, but the newest is always kept so one huge directory still pages in O(page).
  */
 const MAX_CACHED_ENTRIES = 100_000;
-/** Times a backend listing restarts when the backend says BAD_COOKIE (it changed under us). */
-const BACKEND_LIST_ATTEMPTS = 3;
-/** Entries one backend directory may contribute (guards memory against a runaway server). */
-const MAX_BACKEND_ENTRIES = 1_000_000;
-const BACKEND_DIRCOUNT_BYTES = 64 * 1024;
-const BACKEND_MAXCOUNT_BYTES = 1024 * 1024;
-
-interface BackendEntry {
-  name: string;
-  fh?: FileHandle;
-  attrs?: Fattr3;
-}
 
 export class Listings {
   private readonly cache = new Map<number, Listing>();
@@ -104,8 +91,8 @@ export class Listings {
 
   private async build(dir: NodeRecord): Promise<Listing> {
     const core = this.core;
-    const shadowList = dir.shadow ? await readAll(core.shadow, dir.shadow) : [];
-    const mainList = dir.main ? await readAll(core.main, dir.main) : [];
+    const shadowList = dir.shadow ? await readBackendDir(core.shadow, dir.shadow) : [];
+    const mainList = dir.main ? await readBackendDir(core.main, dir.main) : [];
     const whiteouts = core.store.whiteoutsIn(dir.vid);
     // A listed name that is not one plain component (a hostile or broken backend) is never used.
     const skip = (name: string) => !isPlainComponent(name) || (dir.vid === ROOT_VID && name === ORPHAN_DIR);
@@ -124,6 +111,7 @@ export class Listings {
     // Entries the proxy has not named yet get vids (one transaction for the whole directory).
     const unknown: typeof picked = [];
     for (const e of picked) if (core.store.lookupName(dir.vid, e.name) === undefined) unknown.push(e);
+    let mainComplete = true;
     const toRegister: Array<{ name: string; type: FileType; main: FileHandle | null; shadow: FileHandle | null }> = [];
     for (const e of unknown) {
       const backend = e.side === 'shadow' ? core.shadow : core.main;
@@ -132,7 +120,10 @@ export class Listings {
       if (!fh || !attrs) {
         // The server left out handle or attributes in READDIRPLUS: ask for them.
         const res = await backend.call('LOOKUP', { what: { dir: (e.side === 'shadow' ? dir.shadow : dir.main)!, name: e.name } });
-        if (res.status !== Nfs3Status.OK) continue; // vanished meanwhile
+        if (res.status !== Nfs3Status.OK) {
+          if (e.side === 'main') mainComplete = false;
+          continue; // vanished meanwhile
+        }
         fh = res.object;
         attrs = res.objAttributes ?? (await backend.ok('GETATTR', { object: fh })).objAttributes;
         e.attrs = attrs;
@@ -140,6 +131,9 @@ export class Listings {
       toRegister.push({ name: e.name, type: attrs.type as FileType, main: e.side === 'main' ? fh : null, shadow: e.side === 'shadow' ? fh : null });
     }
     if (toRegister.length > 0) await core.registerMany(dir, toRegister);
+    // Every main name is now recorded, whited out or in the shadow (asked first): a name the
+    // proxy does not know needs no LOOKUP to main from now on.
+    if (dir.main && mainComplete) core.mainDirs.markComplete(dir.vid);
 
     const entries: ListingEntry[] = [];
     for (const e of picked) {
@@ -153,34 +147,3 @@ export class Listings {
     return { entries };
   }
 }
-
-/**
- * Every entry of a backend directory, through READDIRPLUS pages; started again when the backend
- * no longer honours a cookie it gave (RFC 1813 s3.3.17 BAD_COOKIE: it changed meanwhile).
- */
-async function readAll(backend: Backend, dir: FileHandle): Promise<BackendEntry[]> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await readAllOnce(backend, dir);
-    } catch (e) {
-      if (!(e instanceof StatusError && e.status === Nfs3Status.BAD_COOKIE) || attempt >= BACKEND_LIST_ATTEMPTS) throw e;
-    }
-  }
-}
-
-async function readAllOnce(backend: Backend, dir: FileHandle): Promise<BackendEntry[]> {
-  const out: BackendEntry[] = [];
-  let cookie = 0n;
-  let cookieverf: Uint8Array = new Uint8Array(8);
-  for (;;) {
-    const res = await backend.call('READDIRPLUS', { dir, cookie, cookieverf, dircount: BACKEND_DIRCOUNT_BYTES, maxcount: BACKEND_MAXCOUNT_BYTES });
-    if (res.status !== Nfs3Status.OK) throw new StatusError(res.status, `${backend.role} READDIRPLUS`);
-    for (const e of res.entries) out.push({ name: e.name, fh: e.nameHandle, attrs: e.nameAttributes });
-    if (out.length > MAX_BACKEND_ENTRIES) throw new StatusError(Nfs3Status.IO, 'directory too large');
-    if (res.eof || res.entries.length === 0) break;
-    cookie = res.entries[res.entries.length - 1]!.cookie;
-    cookieverf = res.cookieverf;
-  }
-  return out;
-}
-

@@ -1,0 +1,115 @@
+// A main-only directory in which a client looks up several names is listed once (READDIRPLUS) and
+// every name registered with its handle and attributes; from then on LOOKUPs in it, of present and
+// of missing names, send nothing to main. The proxy's own changes to the directory (remove, create,
+// rename in and out, hard link) are answered correctly afterwards, and a directory a client listed
+// needs no main LOOKUP either. MainDirNames' bookkeeping is checked on its own first.
+import test from 'ava';
+import { CreateMode, Nfs3Status } from '../../../rowfs/nfs3/types.js';
+import { LIST_AFTER_LOOKUPS, MainDirNames } from '../../../rowfs/proxy/main-dir-names.js';
+import type { OpenedExport } from '../../../rowfs/mount/open-export.js';
+import type { RowfsProxy } from '../../../rowfs/proxy/proxy.js';
+import { createFile, listNames, lookup, pattern, proxyOverEmbeddedMain, readAll, status } from './fixture.js';
+
+test('MainDirNames: listed after LIST_AFTER_LOOKUPS lookups, one listing at a time, a failure never retried', async (t) => {
+  const d = new MainDirNames();
+  for (let i = 1; i < LIST_AFTER_LOOKUPS; i++) t.false(d.countLookup(7));
+  t.true(d.countLookup(7));
+  let runs = 0;
+  let finish!: (ok: boolean) => void;
+  const list = () => (runs++, new Promise<boolean>((r) => (finish = r)));
+  const a = d.listOnce(7, list);
+  const b = d.listOnce(7, list);
+  t.false(d.countLookup(7), 'not while a listing runs');
+  finish(true);
+  await Promise.all([a, b]);
+  t.is(runs, 1, 'concurrent callers share one listing');
+  t.true(d.isComplete(7));
+  t.false(d.countLookup(7));
+
+  for (let i = 0; i < LIST_AFTER_LOOKUPS; i++) d.countLookup(8);
+  await d.listOnce(8, async () => false); // too large
+  await d.listOnce(9, async () => {
+    throw new Error('main went away');
+  });
+  t.false(d.isComplete(8));
+  t.false(d.isComplete(9));
+  for (let i = 0; i < 2 * LIST_AFTER_LOOKUPS; i++) t.false(d.countLookup(8), 'not tried again');
+});
+
+const FILES = 12;
+const content = (i: number) => pattern(100 + i, i + 1);
+
+async function setup(t: Parameters<typeof proxyOverEmbeddedMain>[0]) {
+  const files: Record<string, Buffer> = { 'other/x': Buffer.from('x\n'), 'listed/y': Buffer.from('y\n') };
+  for (let i = 0; i < FILES; i++) files[`d/f${i}`] = content(i);
+  const p = await proxyOverEmbeddedMain(t, files);
+  const ex = await p.open();
+  t.teardown(() => ex.close());
+  return { ...p, ex };
+}
+
+const mainCalls = (proxy: RowfsProxy, proc: string) => proxy.counters.snapshot().main[proc] ?? 0;
+
+async function lookupStatus(ex: OpenedExport, dir: Uint8Array, name: string): Promise<string> {
+  return status(ex.nfs.lookup({ what: { dir, name } }));
+}
+
+test('after a few LOOKUPs a main-only directory is listed once; later LOOKUPs, hits and misses, ask main nothing', async (t) => {
+  const { proxy, ex, faults } = await setup(t);
+  const d = await lookup(ex, ex.root, 'd');
+  const lookups0 = mainCalls(proxy, 'LOOKUP');
+  for (let i = 0; i < LIST_AFTER_LOOKUPS; i++) t.deepEqual(await readAll(ex, await lookup(ex, d, `f${i}`)), content(i));
+  t.is(mainCalls(proxy, 'LOOKUP') - lookups0, LIST_AFTER_LOOKUPS - 1, 'the last of them came from the listing');
+  t.is(mainCalls(proxy, 'READDIRPLUS'), 1);
+  const before = mainCalls(proxy, 'LOOKUP') + mainCalls(proxy, 'GETATTR');
+  for (let i = 0; i < FILES; i++) {
+    const fh = await lookup(ex, d, `f${i}`);
+    const a = await ex.nfs.getattr({ object: fh });
+    t.is(a.status === Nfs3Status.OK && Number(a.objAttributes.size), 100 + i, 'attributes from the listing');
+  }
+  t.is(await lookupStatus(ex, d, 'missing'), 'NOENT');
+  t.is(await lookupStatus(ex, d, 'f1/..'), 'NOENT');
+  t.is(mainCalls(proxy, 'LOOKUP') + mainCalls(proxy, 'GETATTR'), before, 'no LOOKUP or GETATTR to main');
+  // Another main directory still gets its LOOKUPs.
+  const other = await lookup(ex, ex.root, 'other');
+  await lookup(ex, other, 'x');
+  t.is(await lookupStatus(ex, other, 'nope'), 'NOENT');
+  t.true(mainCalls(proxy, 'LOOKUP') >= before + 2);
+  t.deepEqual(faults, []);
+});
+
+test('changes through the proxy after the listing: remove, re-create, rename in and out, link', async (t) => {
+  const { proxy, ex, faults } = await setup(t);
+  const d = await lookup(ex, ex.root, 'd');
+  const other = await lookup(ex, ex.root, 'other');
+  for (let i = 0; i < LIST_AFTER_LOOKUPS; i++) await lookup(ex, d, `f${i}`);
+  t.is(mainCalls(proxy, 'READDIRPLUS'), 1);
+
+  t.is(await status(ex.nfs.remove({ object: { dir: d, name: 'f5' } })), 'OK');
+  t.is(await lookupStatus(ex, d, 'f5'), 'NOENT', 'whited out');
+  const again = await createFile(ex, d, 'f5', CreateMode.GUARDED);
+  t.deepEqual(await readAll(ex, again), Buffer.alloc(0), 'the new, empty f5');
+  t.is(await status(ex.nfs.rename({ from: { dir: d, name: 'f6' }, to: { dir: other, name: 'f6-moved' } })), 'OK');
+  t.is(await lookupStatus(ex, d, 'f6'), 'NOENT');
+  t.deepEqual(await readAll(ex, await lookup(ex, other, 'f6-moved')), content(6));
+  t.is(await status(ex.nfs.rename({ from: { dir: other, name: 'x' }, to: { dir: d, name: 'x-in' } })), 'OK');
+  t.deepEqual(await readAll(ex, await lookup(ex, d, 'x-in')), Buffer.from('x\n'));
+  t.is(await status(ex.nfs.rename({ from: { dir: d, name: 'f7' }, to: { dir: d, name: 'f7b' } })), 'OK');
+  t.is(await lookupStatus(ex, d, 'f7'), 'NOENT');
+  t.deepEqual(await readAll(ex, await lookup(ex, d, 'f7b')), content(7));
+  t.is(await status(ex.nfs.link({ file: await lookup(ex, d, 'f8'), link: { dir: d, name: 'f8-link' } })), 'OK');
+  t.deepEqual(await readAll(ex, await lookup(ex, d, 'f8-link')), content(8));
+  const expected = Array.from({ length: FILES }, (_, i) => `f${i}`).filter((n) => n !== 'f6' && n !== 'f7');
+  t.deepEqual(await listNames(ex, d), [...expected, 'f7b', 'f8-link', 'x-in'].sort());
+  t.deepEqual(faults, []);
+});
+
+test('a directory a client has listed needs no LOOKUP to main for names missing from it', async (t) => {
+  const { proxy, ex } = await setup(t);
+  const listed = await lookup(ex, ex.root, 'listed');
+  t.deepEqual(await listNames(ex, listed), ['y']);
+  const before = mainCalls(proxy, 'LOOKUP');
+  t.is(await lookupStatus(ex, listed, 'absent'), 'NOENT');
+  await lookup(ex, listed, 'y');
+  t.is(mainCalls(proxy, 'LOOKUP'), before);
+});
