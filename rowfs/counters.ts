@@ -32,6 +32,10 @@ export interface CountersSnapshot {
   totals: { client: number; main: number; shadow: number };
   /** Image mounts (a replicated main): READ bytes per server, failovers, blocks refused by the manifest. */
   replicas?: { bytesFrom: Record<string, number>; failovers: number; verifyFailures: number; badServers: string[] };
+  /** Image mounts sharing blocks: bytes per peer, blocks refused by the manifest, peers dropped for them, peer requests that failed. */
+  peers?: { bytesFrom: Record<string, number>; bytes: number; rejectedBlocks: number; badPeers: string[]; failures: number };
+  /** Boot-trace prefetch: blocks fetched ahead of the client, later read by it (hits) or not (waste, when the mount stops or gives up). */
+  prefetch?: { tracedBlocks: number; fetchedBlocks: number; hitBlocks: number; wasteBlocks: number; stopped: string | null };
 }
 
 export class Counters {
@@ -49,6 +53,18 @@ export class Counters {
   bytesToClient = 0;
   /** Set by a replicated main (image mounts) only. */
   replicas: { bytesFrom: Map<string, number>; failovers: number; verifyFailures: number; badServers: Set<string> } | undefined;
+  /** Set by a mount that asks peers for blocks. */
+  peers: { bytesFrom: Map<string, number>; bytes: number; rejectedBlocks: number; badPeers: Set<string>; failures: number } | undefined;
+  /** Set by a mount that prefetches a boot trace. */
+  prefetch: { tracedBlocks: number; fetchedBlocks: number; hitBlocks: number; wasteBlocks: number; stopped: string | null } | undefined;
+
+  /** Verified block bytes that came from peer `peer` (not counted in bytesFromMain: the server did not send them). */
+  fromPeer(peer: string, bytes: number): NonNullable<Counters['peers']> {
+    this.peers ??= { bytesFrom: new Map(), bytes: 0, rejectedBlocks: 0, badPeers: new Set(), failures: 0 };
+    if (bytes > 0 || !this.peers.bytesFrom.has(peer)) this.peers.bytesFrom.set(peer, (this.peers.bytesFrom.get(peer) ?? 0) + bytes);
+    this.peers.bytes += bytes;
+    return this.peers;
+  }
 
   /** READ bytes that came from replica `server` (also counted in bytesFromMain). */
   fromReplica(server: string, bytes: number): void {
@@ -96,6 +112,10 @@ export class Counters {
             },
           }
         : {}),
+      ...(this.peers
+        ? { peers: { bytesFrom: Object.fromEntries(this.peers.bytesFrom), bytes: this.peers.bytes, rejectedBlocks: this.peers.rejectedBlocks, badPeers: [...this.peers.badPeers], failures: this.peers.failures } }
+        : {}),
+      ...(this.prefetch ? { prefetch: { ...this.prefetch } } : {}),
     };
   }
 
@@ -116,6 +136,14 @@ export class Counters {
       const from = Object.entries(s.replicas.bytesFrom).map(([k, v]) => `${v} from ${k}`);
       lines.push(`servers: ${from.join(', ') || 'no bytes yet'}; ${s.replicas.failovers} failovers, ${s.replicas.verifyFailures} blocks failed verification`);
       if (s.replicas.badServers.length > 0) lines.push(`bad servers (sent blocks that do not match the manifest): ${s.replicas.badServers.join(', ')}`);
+    }
+    if (s.peers) {
+      const from = Object.entries(s.peers.bytesFrom).map(([k, v]) => `${v} from ${k}`);
+      lines.push(`peers: ${s.peers.bytes} bytes (${from.join(', ') || 'none yet'}); ${s.peers.rejectedBlocks} blocks rejected, ${s.peers.failures} failed requests`);
+      if (s.peers.badPeers.length > 0) lines.push(`bad peers (sent blocks that do not match the manifest): ${s.peers.badPeers.join(', ')}`);
+    }
+    if (s.prefetch) {
+      lines.push(`prefetch: ${s.prefetch.fetchedBlocks} of ${s.prefetch.tracedBlocks} traced blocks fetched ahead, ${s.prefetch.hitBlocks} hits, ${s.prefetch.wasteBlocks} wasted${s.prefetch.stopped ? ` (stopped: ${s.prefetch.stopped})` : ''}`);
     }
     return lines.join('\n');
   }

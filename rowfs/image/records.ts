@@ -75,6 +75,8 @@ export interface SharerRecord {
   version: string;
   ring: Uint8Array;
   sinceMs: number;
+  /** Where the mount serves its verified blocks to other mounts of the version (its virtual IP); absent = it does not. */
+  peer?: { vip: string; port: number };
 }
 
 const checkExportPath = (s: string): string => {
@@ -187,11 +189,18 @@ const sharer = recordCodec<SharerRecord>('sharer record', 'ISH', {
     writeVersion(w, v.version);
     writeBytes(w, v.ring, RING_ADDRESS_BYTES, 'ring address');
     writeCount(w, v.sinceMs, 'sinceMs');
+    w.bool(v.peer !== undefined);
+    if (v.peer) {
+      writeIpv4(w, v.peer.vip);
+      writePort(w, v.peer.port, 'peer port');
+    }
   },
   read(r) {
-    return { app: readApp(r), version: readVersion(r), ring: readBytes(r, RING_ADDRESS_BYTES), sinceMs: readCount(r, 'sinceMs') };
+    const rec: SharerRecord = { app: readApp(r), version: readVersion(r), ring: readBytes(r, RING_ADDRESS_BYTES), sinceMs: readCount(r, 'sinceMs') };
+    if (r.bool()) rec.peer = { vip: readIpv4(r), port: readPort(r, 'peer port') };
+    return rec;
   },
-  length: (v) => nameLength(v.app) + nameLength(v.version) + RING_ADDRESS_BYTES + 8,
+  length: (v) => nameLength(v.app) + nameLength(v.version) + RING_ADDRESS_BYTES + 8 + 4 + (v.peer ? 8 : 0),
 });
 
 export const encodeClaimRecord = claim.encode;

@@ -33,7 +33,7 @@ import { rootCred } from '../rpc/message.js';
 import { SpliceFetcher, nativeFileSender } from './splice-fetcher.js';
 import type { Nfs3Caller } from './backend.js';
 import { openLocalShadow } from './local-shadow.js';
-import { ReplicatedMain, type ReplicaEvent, type ReplicaSource, type ReplicaVerifier } from './replicated-main.js';
+import { ReplicatedMain, type BlockPeers, type ReplicaEvent, type ReplicaSource, type ReplicaVerifier } from './replicated-main.js';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { makeDirectory } from '../../lib/make-directory.js';
@@ -53,6 +53,8 @@ export interface ReplicatedMainSpec {
   source: ReplicaSource;
   /** Checks every block and attribute from a server against the tree's manifest. */
   verifier?: ReplicaVerifier;
+  /** Other mounts of the tree asked for blocks before the server (needs the verifier). */
+  peers?: BlockPeers;
   /** Identity of the tree for the state store and the block cache (e.g. `image:APP@VERSION:DIGEST`). */
   id: string;
   stallMs?: number;
@@ -111,6 +113,8 @@ export interface RowfsProxyOptions {
    */
   splice?: boolean;
   clock?: Clock;
+  /** The counters to count into (default: new ones); an image mount shares them with its peer fetcher. */
+  counters?: Counters;
   /** The write verifier's boot half (default: crypto). */
   random?: Random;
   /** Told about internal errors (answered SERVERFAULT). */
@@ -129,7 +133,7 @@ const SPLICE_MAX_READ_BYTES = 1024 * 1024;
 const SPLICE_CONNECTIONS = 4;
 
 export class RowfsProxy {
-  readonly counters = new Counters();
+  readonly counters: Counters;
   nfsPort = 0;
   mountPort = 0;
   controlPort: number | undefined;
@@ -147,7 +151,14 @@ export class RowfsProxy {
   private replicated: ReplicatedMain | undefined;
   private countersWrite: Promise<void> | undefined;
 
-  private constructor(private readonly o: RowfsProxyOptions) {}
+  private constructor(private readonly o: RowfsProxyOptions) {
+    this.counters = o.counters ?? new Counters();
+  }
+
+  /** The block cache of main blocks (every one checked against the manifest on image mounts), if any. */
+  get blockCache(): BlockCache | undefined {
+    return this.cache;
+  }
 
   static async start(o: RowfsProxyOptions): Promise<RowfsProxy> {
     const p = new RowfsProxy(o);
@@ -273,6 +284,7 @@ export class RowfsProxy {
       this.replicated = await ReplicatedMain.open({
         source: spec.source,
         verifier: spec.verifier,
+        peers: spec.peers,
         paths: this.store!.sideTable('x-main-paths'),
         counters: this.counters,
         clock: this.o.clock,

@@ -23,6 +23,7 @@ import { isPlainComponent } from '../nfs3/names.js';
 import { StatusError } from './errors.js';
 import { CodedError } from '../../lib/coded-error.js';
 import { Prober, type Connection } from './replica-prober.js';
+import { MAX_BLOCKS_PER_REQUEST } from '../peer/peer-codec.js';
 
 /** One server of the replicated tree. `id` is stable (e.g. its ring address); `label` is for people. */
 export interface ReplicaServer {
@@ -48,6 +49,15 @@ export interface ReplicaVerifier {
   verifyBlock(path: string, index: number, data: Uint8Array): boolean;
 }
 
+/** Other mounts of the tree that may hold blocks (rowfs/peer/peer-fetcher.ts): asked before the server. */
+export interface BlockPeers {
+  /**
+   * Blocks [first, last] of the file at `path` (path id `file`), each already checked against the
+   * manifest; undefined where no peer supplied one. Never rejects.
+   */
+  fetch(path: string, file: Uint8Array, first: number, last: number): Promise<Array<Uint8Array | undefined>>;
+}
+
 export type ReplicaEvent =
   | { kind: 'connected'; server: ReplicaServer }
   | { kind: 'failed'; server: ReplicaServer; why: string }
@@ -60,6 +70,8 @@ export interface ReplicatedMainOptions {
   paths: SideTable;
   counters: Counters;
   verifier?: ReplicaVerifier;
+  /** Asked for READ blocks before the server (with a verifier only: a peer's block must be checkable). */
+  peers?: BlockPeers;
   clock?: Clock;
   /**
    * Longest a server with calls pending may send no reply before it is taken for dead (default
@@ -90,6 +102,8 @@ const MAX_PATHS_IN_MEMORY = 65_536;
 /** Server handles remembered per connection. */
 const MAX_SERVER_HANDLES = 65_536;
 const WATCHDOG_MS = 250;
+/** Largest READ sent to peers as one range (the peer protocol's bound). */
+const MAX_PEER_READ_BLOCKS = MAX_BLOCKS_PER_REQUEST;
 /** Procedures the proxy sends to main (read-only), and where their handle argument is. */
 const HANDLE_ARG: Partial<Record<Nfs3ProcedureName, (a: never) => FileHandle>> = {
   GETATTR: (a: Nfs3ArgsOf<'GETATTR'>) => a.object,
@@ -161,6 +175,15 @@ export class ReplicatedMain extends Backend {
     const handleOf = HANDLE_ARG[name] as ((a: Nfs3ArgsOf<N>) => FileHandle) | undefined;
     if (!handleOf) throw new StatusError(Nfs3Status.ROFS, `${name} is not sent to a read-only replica`);
     const path = await this.pathOf(handleOf(args));
+    if (name === 'READ' && this.o.peers && this.o.verifier) {
+      const r = await this.readViaPeers(path, handleOf(args), args as Nfs3ArgsOf<'READ'>, cred, opts);
+      if (r) return r as Nfs3ResOf<N>;
+    }
+    return this.onServers(name, args, path, cred, opts);
+  }
+
+  /** The call on the current server, failing over until one answers. */
+  private async onServers<N extends Nfs3ProcedureName>(name: N, args: Nfs3ArgsOf<N>, path: string, cred?: OpaqueAuth, opts?: RpcCallOptions): Promise<Nfs3ResOf<N>> {
     for (;;) {
       const conn = await this.current();
       try {
@@ -171,6 +194,43 @@ export class ReplicatedMain extends Backend {
         this.retire(conn, fault);
       }
     }
+  }
+
+  /**
+   * A READ answered from peers' blocks where they have them and the server for the runs they do
+   * not; undefined (the caller asks the server for all of it) when no peer had any block.
+   */
+  private async readViaPeers(path: string, handle: FileHandle, args: Nfs3ArgsOf<'READ'>, cred?: OpaqueAuth, opts?: RpcCallOptions): Promise<Nfs3ResOf<'READ'> | undefined> {
+    const want = this.o.verifier!.entry(path);
+    const offset = Number(args.offset);
+    if (!want || want.type !== 'file' || offset >= want.size || args.count === 0) return undefined;
+    const bs = this.o.verifier!.blockSize;
+    const end = Math.min(offset + args.count, want.size);
+    const first = Math.floor(offset / bs);
+    const last = Math.floor((end - 1) / bs);
+    if (last - first + 1 > MAX_PEER_READ_BLOCKS) return undefined;
+    const file = handle.subarray(TAG.length, HANDLE_BYTES);
+    const blocks: Array<Uint8Array | undefined> = await this.o.peers!.fetch(path, file, first, last);
+    if (blocks.every((b) => b === undefined)) return undefined;
+    // The runs no peer had, from the server (verified there), block-aligned.
+    for (let i = 0; i < blocks.length; ) {
+      if (blocks[i] !== undefined) {
+        i++;
+        continue;
+      }
+      let j = i;
+      while (j + 1 < blocks.length && blocks[j + 1] === undefined) j++;
+      const from = (first + i) * bs;
+      const to = Math.min((first + j + 1) * bs, want.size);
+      const r = await this.onServers('READ', { ...args, offset: BigInt(from), count: to - from }, path, cred, opts);
+      if (r.status !== Nfs3Status.OK) return r;
+      if (r.data.length !== to - from) throw new StatusError(Nfs3Status.IO, `${path}: short READ from the server`);
+      for (let k = i; k <= j; k++) blocks[k] = r.data.subarray((k - i) * bs, Math.min((k - i + 1) * bs, r.data.length));
+      i = j + 1;
+    }
+    const all = Buffer.concat(blocks as Uint8Array[]);
+    const data = all.subarray(offset - first * bs, end - first * bs);
+    return { status: Nfs3Status.OK, count: data.length, eof: end >= want.size, data };
   }
 
   /** Stops the watchdog and closes the connection. Idempotent. */
@@ -433,6 +493,14 @@ export function pathHandle(path: string): FileHandle {
   const out = new Uint8Array(HANDLE_BYTES);
   out.set(TAG, 0);
   out.set(Buffer.from(pathId(path), 'hex'), TAG.length);
+  return out;
+}
+
+/** The proxy-side handle of the path whose id (20 bytes of SHA-256 of the path) is `id`. */
+export function handleOfPathId(id: Uint8Array): FileHandle {
+  const out = new Uint8Array(HANDLE_BYTES);
+  out.set(TAG, 0);
+  out.set(id.subarray(0, ID_BYTES), TAG.length);
   return out;
 }
 

@@ -53,6 +53,14 @@ options:
   --stall-ms MS             mount: the longest a server may send no reply while calls wait before the
                            mount fails over (default 5000; on a fast link it is 4 x the usual gap
                            between replies, at least 1000)
+  --no-share               mount: neither ask other mounts of the version for blocks nor serve them any
+  --peer-port N            mount: TCP port on this node's virtual IP serving verified cached blocks to
+                           other mounts of the version (default 0: any free port, named in the sharer
+                           record). Only the block cache is served, never the shadow
+  --upload-bytes-per-s N   mount: bytes per second served to all peers (default 33554432)
+  --upload-peer-bytes-per-s N   ... to one peer (default 16777216)
+  --upload-requests N      mount: peer requests served at once (default 32); --upload-peer-requests N
+                           per peer (default 8). Over any of these a peer is told busy and asks elsewhere
   --ttl S                  life of server and sharer records; refreshed every S/3 (default 120)
   --json                   ls: machine-readable output
 ${targetHelp}
@@ -88,6 +96,12 @@ const SPEC = {
   ttl: { value: true },
   'stall-ms': { value: true },
   json: {},
+  'no-share': {},
+  'peer-port': { value: true },
+  'upload-bytes-per-s': { value: true },
+  'upload-peer-bytes-per-s': { value: true },
+  'upload-requests': { value: true },
+  'upload-peer-requests': { value: true },
 } as const;
 
 /** Which options each verb accepts (others are refused, not ignored). */
@@ -95,7 +109,7 @@ const VERB_OPTIONS: Record<string, string[]> = {
   publish: ['latest', 'no-latest', 'publisher', 'block-size', 'ttl', 'nfs', 'nfs-port', 'nfs-mount-port'],
   serve: ['ttl', 'nfs', 'nfs-port', 'nfs-mount-port'],
   ls: ['json'],
-  mount: ['version', 'listen', 'mount-port', 'host', 'shadow', 'store', 'ttl', 'stall-ms'],
+  mount: ['version', 'listen', 'mount-port', 'host', 'shadow', 'store', 'ttl', 'stall-ms', 'no-share', 'peer-port', 'upload-bytes-per-s', 'upload-peer-bytes-per-s', 'upload-requests', 'upload-peer-requests'],
   gc: ['keep', 'min-age', 'dry-run', 'delete-data'],
   unpublish: [],
 };
@@ -177,6 +191,16 @@ export const command: Command = {
           shadow: stringOption(a, 'shadow'),
           store: stringOption(a, 'store'),
           stallMs: a.options['stall-ms'] === undefined ? undefined : intOption(a, 'stall-ms', 5000, 1000, 60_000),
+          share: {
+            enabled: !a.options['no-share'],
+            port: intOption(a, 'peer-port', 0, 0, 65535),
+            limits: {
+              totalBytesPerS: intOption(a, 'upload-bytes-per-s', 32 << 20, 1024, 2 ** 40),
+              peerBytesPerS: intOption(a, 'upload-peer-bytes-per-s', 16 << 20, 1024, 2 ** 40),
+              totalRequests: intOption(a, 'upload-requests', 32, 1, 4096),
+              peerRequests: intOption(a, 'upload-peer-requests', 8, 1, 1024),
+            },
+          },
         };
         run = (ops, c) => ops.mountImage({ ...c, ...p });
         break;

@@ -17,6 +17,21 @@ function vnetLines(v: VirtualNetworkStatus, nameOf: (address: string) => string)
   return lines;
 }
 
+/** A mount's block sources, peers and prefetch as `; bytes server N, peers N, cache N; ...`. */
+function blockSourcesOf(d: Record<string, unknown>): string {
+  const b = d.bytes as { server: number; peers: number; cache: number } | undefined;
+  if (!b) return '';
+  const p = d.peers as { used: string[]; bad: string[]; rejectedBlocks: number } | null | undefined;
+  const u = d.upload as { servedBytes: number } | undefined;
+  const pf = d.prefetch as { fetchedBlocks: number; hitBlocks: number; wasteBlocks: number } | undefined;
+  return (
+    `\n          bytes from server ${b.server}, peers ${b.peers}, cache ${b.cache}` +
+    (p ? `; peers used ${p.used.length}, blocks rejected ${p.rejectedBlocks}${p.bad.length ? ` (bad peers: ${p.bad.join(', ')})` : ''}` : '; sharing off') +
+    (u ? `; uploaded ${u.servedBytes}` : '') +
+    (pf ? `; prefetch ${pf.fetchedBlocks} blocks, ${pf.hitBlocks} hits, ${pf.wasteBlocks} wasted` : '')
+  );
+}
+
 export const command: Command = {
   summary: 'show the running node: address, links (direct/relayed, RTT), DHT, counters',
   help: `usage: overlay status [--json] [--network NAME | --state DIR]
@@ -83,7 +98,8 @@ examples:
           ? `image     serving ${img.app} ${img.version} on ${String(d.vip)}:${String(d.nfsPort)} ${String(d.exportPath)} from ${String(d.dir)}`
           : `image     mounted ${img.app} ${img.version} on port ${String(d.nfsPort)} ${String(d.exportPath)}, reading from ${String(d.server ?? 'no server')}` +
               (d.newer ? ` (newer version ${String(d.newer)} published)` : '') +
-              (Array.isArray(d.badServers) && d.badServers.length ? ` (bad servers: ${d.badServers.join(', ')})` : ''),
+              (Array.isArray(d.badServers) && d.badServers.length ? ` (bad servers: ${d.badServers.join(', ')})` : '') +
+              blockSourcesOf(d),
       );
     }
     const counters = { ...s.counters, ...s.connector };

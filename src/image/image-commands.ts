@@ -18,7 +18,7 @@ import { ControlClientError } from '../control/client.js';
 import { CliError, lockStateDir } from '../commands/command.js';
 import { indexApp, indexedApps } from './app-index.js';
 import { ImageBootRoot } from './image-boot-root.js';
-import { ImageMounting } from './image-mounting.js';
+import { ImageMounting, type MountingOptions } from './image-mounting.js';
 import { ImageServing, type ExternalExport } from './image-serving.js';
 import { buildExportManifest } from '../../rowfs/image/export-manifest.js';
 import { openExport } from '../../rowfs/mount/open-export.js';
@@ -280,7 +280,7 @@ export async function listImages(o: Common & { app?: string; json: boolean }): P
 
 // ---- mount ----
 
-export async function mountImage(o: Common & { app: string; version?: string; nfsPort: number; mountPort?: number; host: string; shadow?: string; store?: string; stallMs?: number }): Promise<number> {
+export async function mountImage(o: Common & { app: string; version?: string; nfsPort: number; mountPort?: number; host: string; shadow?: string; store?: string; stallMs?: number; share?: MountingOptions['share'] }): Promise<number> {
   const t0 = performance.now();
   const app = checkAppName(o.app);
   const wanted = o.version === undefined ? undefined : checkVersion(o.version);
@@ -307,6 +307,7 @@ export async function mountImage(o: Common & { app: string; version?: string; nf
     mountPort: o.mountPort,
     refreshMs: Math.max(1000, Math.floor(o.ttlMs / 3)),
     stallMs: o.stallMs,
+    share: o.share,
     clock: systemClock,
     log: warn,
   });
@@ -314,10 +315,24 @@ export async function mountImage(o: Common & { app: string; version?: string; nf
   say(`mounted ${app} ${version} (digest ${hex(v.digest).slice(0, 16)}) in ${Math.round(performance.now() - t0)} ms${version !== view.latest ? ` (latest is ${view.latest})` : ''}`);
   say(`NFS port ${p.nfsPort}, MOUNT port ${p.mountPort}, export ${mounting.exportPath}; state ${store}`);
   say(`e.g. mount -t nfs -o vers=3,tcp,nolock,port=${p.nfsPort},mountport=${p.mountPort} HOST:${mounting.exportPath} /mnt`);
+  say(mounting.sharingLine());
   const why = await untilStopped();
+  const sources = mounting.blockSources();
   await mounting.stop();
-  say(`unmounted ${app} ${version} (${why})`);
+  say(`unmounted ${app} ${version} (${why}); ${blockSourcesLine(sources)}`);
   return 0;
+}
+
+/** `bytes: N from the server, N from peers (…), N from the cache; …` for the mount's last line. */
+function blockSourcesLine(d: Record<string, unknown>): string {
+  const b = d.bytes as { server: number; peers: number; cache: number };
+  const p = d.peers as { used: string[]; bad: string[]; rejectedBlocks: number } | null;
+  const pf = d.prefetch as { fetchedBlocks: number; hitBlocks: number; wasteBlocks: number } | undefined;
+  return (
+    `bytes: ${b.server} from the server, ${b.peers} from peers, ${b.cache} from the cache` +
+    (p ? `; peers used ${p.used.length}, blocks rejected ${p.rejectedBlocks}${p.bad.length ? `, bad peers ${p.bad.join(' ')}` : ''}` : '') +
+    (pf ? `; prefetch ${pf.fetchedBlocks} blocks, ${pf.hitBlocks} hits, ${pf.wasteBlocks} wasted` : '')
+  );
 }
 
 // ---- gc / unpublish ----

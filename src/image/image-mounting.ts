@@ -14,6 +14,12 @@ import type { Clock } from '../../lib/clock.js';
 import { RefreshLoop } from './refresh-loop.js';
 import { rankByPath, type LocalNode } from './local-node.js';
 import { imageExportPath } from './image-serving.js';
+import { Counters } from '../../rowfs/counters.js';
+import { handleOfPathId } from '../../rowfs/proxy/replicated-main.js';
+import { hex } from '../../rowfs/state/store.js';
+import { PeerFetcher, type PeerEndpoint } from '../../rowfs/peer/peer-fetcher.js';
+import { PeerServer } from '../../rowfs/peer/peer-server.js';
+import type { UploadLimits } from '../../rowfs/peer/upload-budget.js';
 
 export interface MountingOptions {
   app: string;
@@ -34,6 +40,11 @@ export interface MountingOptions {
   stallMs?: number;
   /** Largest READ/WRITE offered to clients (default 1 MiB; see RowfsProxy's clientIoBytes). */
   clientIoBytes?: number;
+  /**
+   * Block sharing with other mounts of the version (default on): serve verified cached blocks on
+   * the node's virtual IP at `port` (0 = any) within `limits`, and ask peers before the server.
+   */
+  share?: { enabled: boolean; port?: number; limits?: Partial<UploadLimits> };
   clock: Clock;
   log: (line: string) => void;
 }
@@ -58,6 +69,13 @@ function warmPaths(vips: string[]): void {
   for (const vip of vips) sock.send(Buffer.alloc(0), DISCARD_PORT, vip, () => --left === 0 && sock.close());
 }
 
+/** Other mounts of the version that serve blocks, best first (this node's own record left out). */
+async function peersOf(o: MountingOptions, selfRing: string): Promise<PeerEndpoint[]> {
+  const [{ sharers }, info] = await Promise.all([o.registry.sharerRecords(o.app, o.version), o.node.info()]);
+  const serving = sharers.filter((s) => s.peer && hex(s.ring) !== selfRing);
+  return rankByPath(serving, info, (s) => hex(s.ring)).map((s) => ({ id: hex(s.ring), label: `${s.peer!.vip}:${s.peer!.port}`, host: s.peer!.vip, port: s.peer!.port }));
+}
+
 export class ImageMounting {
   private readonly loop: RefreshLoop;
   /** A newer version of the app, once one is published (this mount stays on its own). */
@@ -71,6 +89,7 @@ export class ImageMounting {
     private readonly o: MountingOptions,
     readonly proxy: RowfsProxy,
     private readonly ring: Uint8Array,
+    private readonly peers: { fetcher: PeerFetcher; server: PeerServer; vip: string } | undefined,
   ) {
     this.announceId = `mount:${o.app}@${o.version}:${process.pid}`;
     this.exportPath = imageExportPath(o.app, o.version);
@@ -97,8 +116,14 @@ export class ImageMounting {
       else if (e.kind === 'bad') o.log(`server ${e.server.label} sent data that does not match the manifest (${e.why}): not using it again`);
       else o.log(`no server of ${o.app} ${o.version} reachable: ${e.why}`);
     };
+    const verifier = new ManifestIndex(o.manifest);
+    const counters = new Counters();
+    const sharing = o.share?.enabled !== false && self.vip !== undefined;
+    const fetcher = sharing ? new PeerFetcher({ source: { peers: () => peersOf(o, self.address) }, verifier, counters, clock: o.clock }) : undefined;
+    await fetcher?.refresh();
     const proxy = await RowfsProxy.start({
-      main: { id: `image:${o.app}@${o.version}:${Buffer.from(o.digest).toString('hex').slice(0, 16)}`, source: { servers }, verifier: new ManifestIndex(o.manifest), stallMs: o.stallMs, onEvent },
+      main: { id: `image:${o.app}@${o.version}:${Buffer.from(o.digest).toString('hex').slice(0, 16)}`, source: { servers }, verifier, peers: fetcher, stallMs: o.stallMs, onEvent },
+      counters,
       shadow: { dir: o.shadowDir },
       stateDir: o.storeDir,
       blockSizeBytes: o.manifest.blockSize,
@@ -109,7 +134,25 @@ export class ImageMounting {
       exportPath: imageExportPath(o.app, o.version),
       onFault: (what, err) => o.log(`internal error in ${what}: ${(err as Error)?.message ?? String(err)}`),
     });
-    const m = new ImageMounting(o, proxy, new Uint8Array(Buffer.from(self.address, 'hex')));
+    let peers: { fetcher: PeerFetcher; server: PeerServer; vip: string } | undefined;
+    const cache = proxy.blockCache;
+    if (fetcher && cache) {
+      try {
+        const server = await PeerServer.start({
+          host: self.vip!,
+          port: o.share?.port ?? 0,
+          limits: o.share?.limits,
+          clock: o.clock,
+          store: { blockSize: cache.blockSize, read: (file, index) => cache.read(hex(handleOfPathId(file)), index) },
+        });
+        peers = { fetcher, server, vip: self.vip! };
+      } catch (e) {
+        fetcher.close();
+        await proxy.stop();
+        throw e;
+      }
+    }
+    const m = new ImageMounting(o, proxy, new Uint8Array(Buffer.from(self.address, 'hex')), peers);
     try {
       await m.refresh(true);
     } catch (e) {
@@ -123,7 +166,7 @@ export class ImageMounting {
   /** Sharer record, newer-version check and the node's listing; the first one must succeed. */
   private async refresh(first: boolean): Promise<void> {
     const o = this.o;
-    await o.registry.addSharer({ app: o.app, version: o.version, ring: this.ring, sinceMs: this.since });
+    await o.registry.addSharer({ app: o.app, version: o.version, ring: this.ring, sinceMs: this.since, ...(this.peers ? { peer: { vip: this.peers.vip, port: this.peers.server.port } } : {}) });
     try {
       const view = await o.registry.resolveApp(o.app);
       if (view.latest && compareVersions(view.latest, o.version) > 0 && view.latest !== this.newer) {
@@ -142,8 +185,33 @@ export class ImageMounting {
       badServers: state?.bad ?? [],
       newer: this.newer ?? null,
       store: o.storeDir,
+      ...this.blockSources(),
     };
     await o.node.announce(this.announceId, 'mount', o.app, o.version, detail, Math.ceil((o.refreshMs * 3) / 1000));
+  }
+
+  /** One line on block sharing for the mount's output. */
+  sharingLine(): string {
+    const p = this.peers;
+    if (!p) return this.o.share?.enabled === false ? 'block sharing off (--no-share)' : 'block sharing off (no virtual IP)';
+    const l = p.server.limits;
+    return `sharing verified blocks on ${p.vip}:${p.server.port} (upload at most ${l.totalBytesPerS} B/s, ${l.peerBytesPerS} B/s per peer, ${l.totalRequests} requests, ${l.peerRequests} per peer); ${p.fetcher.state().known} peers known`;
+  }
+
+  /** Where this mount's blocks came from, and what it gave other mounts (for `overlay status`). */
+  blockSources(): Record<string, unknown> {
+    const c = this.proxy.counters;
+    const p = this.peers;
+    return {
+      bytes: { server: c.bytesFromMain, peers: c.peers?.bytes ?? 0, cache: c.cacheHitBytes },
+      ...(p
+        ? {
+            peers: { ...p.fetcher.state(), rejectedBlocks: c.peers?.rejectedBlocks ?? 0, failures: c.peers?.failures ?? 0 },
+            upload: { port: p.server.port, ...p.server.stats, limits: p.server.limits },
+          }
+        : { peers: null }),
+      ...(c.prefetch ? { prefetch: { ...c.prefetch } } : {}),
+    };
   }
 
   /** Removes the sharer record and stops the proxy. Idempotent. */
@@ -152,6 +220,8 @@ export class ImageMounting {
     const o = this.o;
     await o.registry.removeSharer(o.app, o.version).catch((e: Error) => o.log(`removing the sharer record failed (it expires by itself): ${e.message}`));
     await o.node.withdraw(this.announceId).catch(() => undefined);
+    this.peers?.fetcher.close();
+    await this.peers?.server.close();
     await this.proxy.stop();
   }
 }

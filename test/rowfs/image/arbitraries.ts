@@ -43,7 +43,10 @@ export const serverArb: fc.Arbitrary<ServerRecord> = fc.record({
   digest: bytesArb(32),
 });
 
-export const sharerArb: fc.Arbitrary<SharerRecord> = fc.record({ app: appArb, version: versionArb, ring: bytesArb(20), sinceMs: msArb });
+export const sharerArb: fc.Arbitrary<SharerRecord> = fc.record(
+  { app: appArb, version: versionArb, ring: bytesArb(20), sinceMs: msArb, peer: fc.record({ vip: fc.ipV4(), port: portArb }) },
+  { requiredKeys: ['app', 'version', 'ring', 'sinceMs'] },
+);
 
 export interface Codec<T> {
   encode(v: T): Uint8Array;

@@ -1,0 +1,208 @@
+// Block sharing between mounts of one image version, for real: `overlay up` nodes in network
+// namespaces behind NATs (the publisher and two mounts behind endpoint-independent NATs, a third
+// mount behind a symmetric one), libnfs reading through each mount. Steps share the network:
+//   A reads the boot set from the server; B then gets nearly all of it from A, bytes equal;
+//   A's shadow (a new file, an overwritten file) is never served: C gets the image's bytes, and
+//   asking A's peer endpoint directly for the new file gets nothing;
+//   a peer SIGKILLed in the middle of a transfer costs the reader nothing;
+//   a peer whose cache was corrupted is caught: the reader gets the right bytes, the peer is
+//   dropped, counted and shown in `overlay status`.
+import anyTest, { type TestFn } from 'ava';
+import { createHash } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ImageNet, OVERLAY_BIN, imageNfsUrl, mountCounters, waitUntil } from '../../simulations/netns/image-net.js';
+import type { Proc } from '../../simulations/harness/proc.js';
+import { pathHandle } from '../../rowfs/proxy/replicated-main.js';
+import { hex } from '../../rowfs/state/store.js';
+
+const TTL_S = 6;
+const PUBLISHER = 0;
+const A = 1;
+const B = 2;
+const C = 3;
+const PORT = 2049;
+const BLOCK = 65536;
+const FILES: Record<string, number> = { 'boot.bin': 24 * 1024 * 1024, 'lib/libc.so': 3 * 1024 * 1024 + 4321, 'etc/config': 12_345 };
+const TOTAL = Object.values(FILES).reduce((a, b) => a + b, 0);
+
+interface Ctx {
+  net: ImageNet;
+  mounts: Map<string, { proc: Proc; store: string; node: number; endpoint: string }>;
+}
+const test = anyTest as TestFn<Ctx>;
+
+/** Deterministic content: every 64 KiB block differs. */
+function fill(path: string, bytes: number, seed: number): void {
+  const chunk = Buffer.alloc(BLOCK);
+  const fd = openSync(path, 'w');
+  for (let at = 0, i = 0; at < bytes; at += BLOCK, i++) {
+    createHash('sha256').update(`${seed}/${i}`).digest().copy(chunk, 0);
+    for (let o = 32; o < BLOCK; o += 32) chunk.copy(chunk, o, 0, 32);
+    writeSync(fd, chunk, 0, Math.min(BLOCK, bytes - at));
+  }
+  closeSync(fd);
+}
+
+const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+const original = (t: { context: Ctx }, file: string) => sha(join(t.context.net.root, 'v1', file));
+
+type PeerCounters = { bytes: { fromMain: number; toClient: number }; peers?: { bytes: number; rejectedBlocks: number; badPeers: string[]; failures: number; bytesFrom: Record<string, number> } };
+const counters = (store: string) => mountCounters(store) as unknown as PeerCounters;
+
+async function readSha(net: ImageNet, node: number, file: string): Promise<string> {
+  const out = await net.run(node, 'sh', ['-c', `nfs-cat '${imageNfsUrl('127.0.0.1', PORT, 'app', '1', file)}' | sha256sum`], 120_000);
+  return out.split(/\s/)[0]!;
+}
+
+/** A mount of app 1 on `node` with its own store; resolves once it serves (and shares). */
+async function mount(t: { context: Ctx }, name: string, node: number, extra: string[] = [], store = join(t.context.net.root, `store-${name}`)): Promise<{ proc: Proc; store: string; endpoint: string }> {
+  const proc = t.context.net.image(node, ['mount', 'app', '--listen', String(PORT), '--store', store, '--ttl', String(TTL_S), ...extra]);
+  const endpoint = (await proc.waitFor(/sharing verified blocks on (\d+\.\d+\.\d+\.\d+:\d+)/, 60_000))[1]!;
+  const m = { proc, store, node, endpoint };
+  t.context.mounts.set(name, m);
+  return m;
+}
+
+async function unmount(t: { context: Ctx }, name: string): Promise<void> {
+  await t.context.mounts.get(name)?.proc.kill(10_000);
+  t.context.mounts.delete(name);
+}
+
+/** Counters once the mount has written them after everything read so far (every second). */
+async function settled(store: string): Promise<PeerCounters> {
+  await new Promise((r) => setTimeout(r, 1500));
+  return counters(store);
+}
+
+test.before(async (t) => {
+  const net = await ImageNet.create({ nats: ['eim', 'eim', 'eim', 'symmetric'], tag: 'coop' });
+  t.context = { net, mounts: new Map() };
+  const v1 = join(net.root, 'v1');
+  mkdirSync(join(v1, 'lib'), { recursive: true });
+  mkdirSync(join(v1, 'etc'), { recursive: true });
+  let seed = 1;
+  for (const [f, n] of Object.entries(FILES)) fill(join(v1, f), n, seed++);
+  for (const i of [PUBLISHER, A, B, C]) await net.up(i);
+  const pub = net.image(PUBLISHER, ['publish', 'app', '1', v1, '--ttl', String(TTL_S)]);
+  await pub.waitFor(/published app 1/, 120_000);
+});
+
+test.after.always(async (t) => {
+  for (const m of t.context.mounts?.values() ?? []) await m.proc.kill(5_000).catch(() => undefined);
+  await t.context.net?.destroy();
+});
+
+test.serial('a second mount gets the boot set from the first one, not the server; the bytes match', async (t) => {
+  const { net } = t.context;
+  const a = await mount(t, 'a', A);
+  for (const f of Object.keys(FILES)) t.is(await readSha(net, A, f), original(t, f), `A ${f}`);
+  const ca = await settled(a.store);
+  t.true(ca.bytes.fromMain >= TOTAL, `A read ${ca.bytes.fromMain} bytes from the server`);
+  t.is(ca.peers?.bytes ?? 0, 0, 'A had no peer');
+
+  const b = await mount(t, 'b', B);
+  for (const f of Object.keys(FILES)) t.is(await readSha(net, B, f), original(t, f), `B ${f}`);
+  const cb = await settled(b.store);
+  t.log(`B: ${cb.peers!.bytes} bytes from peers ${JSON.stringify(cb.peers!.bytesFrom)}, ${cb.bytes.fromMain} from the server`);
+  t.true(cb.peers!.bytes >= 0.9 * TOTAL, `B got ${cb.peers!.bytes} of ${TOTAL} bytes from peers`);
+  t.true(cb.bytes.fromMain <= 0.1 * TOTAL, `B got ${cb.bytes.fromMain} bytes from the server`);
+  t.deepEqual(Object.keys(cb.peers!.bytesFrom), [a.endpoint]);
+  t.is(cb.peers!.rejectedBlocks, 0);
+});
+
+test.serial("a mount's shadow is never served: peers get the image's bytes, and nothing of a file only the shadow has", async (t) => {
+  const { net } = t.context;
+  const a = t.context.mounts.get('a')!;
+  // A's user creates a file and overwrites the first blocks of an image file: both live in A's shadow only.
+  const secret = join(net.root, 'secret.txt');
+  writeFileSync(secret, 'private to A\n'.repeat(10_000));
+  await net.run(A, 'nfs-cp', [secret, imageNfsUrl('127.0.0.1', PORT, 'app', '1', 'etc/secret.txt')]);
+  const write = `
+    import { openExport } from '${fileURLToPath(new URL('../../rowfs/mount/open-export.js', import.meta.url))}';
+    const ex = await openExport({ host: '127.0.0.1', exportPath: '/images/app/1', nfsPort: ${PORT}, mountPort: ${PORT}, timeoutMs: 10000 });
+    const lib = await ex.nfs.call('LOOKUP', { what: { dir: ex.root, name: 'lib' } });
+    const f = await ex.nfs.call('LOOKUP', { what: { dir: lib.object, name: 'libc.so' } });
+    const data = Buffer.alloc(${4 * BLOCK}, 0x41);
+    const w = await ex.nfs.call('WRITE', { file: f.object, offset: 0n, count: data.length, stable: 2, data });
+    await ex.close();
+    console.log(w.status);`;
+  t.is((await net.run(A, process.execPath, ['--input-type=module', '-e', write])).trim(), '0', 'WRITE through A: OK');
+  const written = Buffer.from(readFileSync(join(net.root, 'v1', 'lib', 'libc.so')));
+  written.fill(0x41, 0, 4 * BLOCK);
+  t.is(await readSha(net, A, 'lib/libc.so'), createHash('sha256').update(written).digest('hex'), "A's user sees its own write");
+  // Asked straight, A's peer endpoint has the image's blocks of libc.so and nothing of secret.txt.
+  const [host, port] = a.endpoint.split(':');
+  const probe = `
+    import { createHash } from 'node:crypto';
+    import { PeerConnection } from '${fileURLToPath(new URL('../../rowfs/peer/peer-connection.js', import.meta.url))}';
+    import { peerFileId } from '${fileURLToPath(new URL('../../rowfs/peer/peer-fetcher.js', import.meta.url))}';
+    const c = await PeerConnection.open({ host: '${host}', port: ${port} });
+    const out = {};
+    for (const f of ['lib/libc.so', 'etc/secret.txt']) {
+      const r = await c.get(peerFileId(f), 0, 4);
+      out[f] = r.blocks.map((b) => (b ? createHash('sha256').update(b).digest('hex') : null));
+    }
+    c.close();
+    console.log(JSON.stringify(out));`;
+  const got = JSON.parse(await net.run(C, process.execPath, ['--input-type=module', '-e', probe])) as Record<string, Array<string | null>>;
+  const libc = readFileSync(join(net.root, 'v1', 'lib', 'libc.so'));
+  t.deepEqual(got['lib/libc.so'], [0, 1, 2, 3].map((i) => createHash('sha256').update(libc.subarray(i * BLOCK, (i + 1) * BLOCK)).digest('hex')), "the image's blocks, not A's write");
+  t.deepEqual(got['etc/secret.txt'], [null, null, null, null], 'nothing of a file only in the shadow');
+  // A third mount, behind a symmetric NAT, reads the image's libc.so (from A and B).
+  const c = await mount(t, 'c', C);
+  t.is(await readSha(net, C, 'lib/libc.so'), original(t, 'lib/libc.so'));
+  const cc = await settled(c.store);
+  t.true(cc.peers!.bytes >= FILES['lib/libc.so']! * 0.9, JSON.stringify(cc.peers));
+  await unmount(t, 'c');
+});
+
+test.serial('a peer SIGKILLed in the middle of a transfer: the read completes with the right bytes', async (t) => {
+  const { net } = t.context;
+  // Only B holds the blocks now (A stops); B gives each peer 4 MiB/s, so the read lasts seconds.
+  await unmount(t, 'a');
+  await unmount(t, 'b');
+  const b = await mount(t, 'b', B, ['--upload-peer-bytes-per-s', String(4 << 20)], join(net.root, 'store-b'));
+  const c = await mount(t, 'c2', C);
+  const read = readSha(net, C, 'boot.bin');
+  await waitUntil('bytes from B', async () => ((counters(c.store).peers?.bytes ?? 0) > 0 ? true : undefined), 30_000);
+  const before = counters(c.store).peers!.bytes;
+  process.kill(b.proc.pid, 'SIGKILL');
+  t.log(`B killed after ${before} bytes from it`);
+  t.is(await read, original(t, 'boot.bin'), 'no client error, the right bytes');
+  const cc = await settled(c.store);
+  t.log(`C: ${cc.peers!.bytes} bytes from peers, ${cc.bytes.fromMain} from the server, ${cc.peers!.failures} failed peer requests`);
+  t.true(cc.peers!.bytes > 0 && cc.peers!.bytes < FILES['boot.bin']!, 'part from the peer');
+  t.true(cc.bytes.fromMain > 0, 'the rest from the server');
+  t.is(cc.peers!.rejectedBlocks, 0);
+  await unmount(t, 'c2');
+  t.context.mounts.delete('b');
+});
+
+test.serial('a peer serving a corrupted block is caught: the reader gets the right bytes, the peer is dropped and shown', async (t) => {
+  const { net } = t.context;
+  // A's block cache is corrupted on disk (a lying or broken peer), then A serves again.
+  const storeA = join(net.root, 'store-a');
+  const cacheRoot = join(storeA, 'state', 'cache');
+  const key = createHash('sha1').update(hex(pathHandle('boot.bin'))).digest('hex');
+  const dir = readdirSync(cacheRoot).find((d) => readdirSync(join(cacheRoot, d, 'blocks')).includes(key))!;
+  const fd = openSync(join(cacheRoot, dir, 'blocks', key), 'r+');
+  for (let b = 0; b < FILES['boot.bin']! / BLOCK; b += 7) writeSync(fd, Buffer.from([0xff, 0x00, 0xff]), 0, 3, b * BLOCK + 100);
+  closeSync(fd);
+  const a = await mount(t, 'a', A, [], storeA);
+  const c = await mount(t, 'c3', C);
+  t.is(await readSha(net, C, 'boot.bin'), original(t, 'boot.bin'), 'the client got the right bytes');
+  const cc = await settled(c.store);
+  t.log(`C: ${JSON.stringify(cc.peers)}`);
+  t.true(cc.peers!.rejectedBlocks >= 1, 'the corrupted block was refused');
+  t.deepEqual(cc.peers!.badPeers, [a.endpoint], 'and its peer dropped');
+  t.is(cc.peers!.bytes, 0, 'nothing of the liar was used');
+  const status = await waitUntil('status shows the bad peer', async () => {
+    const out = (await net.cli(C, ['status'])).output;
+    return out.includes(`bad peers: ${a.endpoint}`) ? out : undefined;
+  }, 20_000);
+  t.regex(status, /blocks rejected [1-9]/);
+  const stats = await net.run(C, process.execPath, [OVERLAY_BIN, 'rowfs', '--stats', '--state', join(c.store, 'state')]);
+  t.regex(stats, /bad peers .*: \S+/);
+});
