@@ -224,42 +224,52 @@ async function rejoin(h: Harness): Promise<void> {
   const nodes = new OverlayNodes(h);
   const procs: Proc[] = [];
   const boot = ['--bootstrap', `ws://${h.topo.node(0).lanIp}:7000`];
+  // VNET_BENCH_TRACE=PREFIX: every node prints its diagnostic lines; PREFIX-<run>.log (member 1), PREFIX-founder.log, PREFIX-node<i>.log.
+  const trace = process.env.VNET_BENCH_TRACE ? { OVERLAY_NODE_LOG: '1' } : undefined;
+  let a: Proc | undefined;
+  let m: Proc | undefined;
+  let run = 0;
+  const others: Array<[number, Proc]> = [];
   try {
-    const a = nodes.start(0, ['--listen', '7000']);
+    a = nodes.start(0, ['--listen', '7000'], trace);
     procs.push(a);
     const vipA = await OverlayNodes.vip(a);
     for (const i of [2, 3]) {
-      const p = nodes.start(i, boot);
+      const p = nodes.start(i, boot, trace);
       procs.push(p);
+      others.push([i, p]);
       await OverlayNodes.vip(p);
     }
-    const trace = process.env.VNET_BENCH_TRACE ? { OVERLAY_NODE_LOG: '1' } : undefined;
     const tj = performance.now();
-    let m = nodes.start(1, boot, trace);
+    m = nodes.start(1, boot, trace);
     procs.push(m);
     const upJ = m.waitFor(/VNET up/, 60_000).then(() => (performance.now() - tj) / 1000);
+    upJ.catch(() => undefined); // awaited below; firstPing may fail first
     const js = await firstPing(h, 1, vipA, tj);
     console.log(`  first join: vIP after ${(await upJ).toFixed(2)} s, first ping after ${js.toFixed(2)} s`);
     put('rejoin_first_join_s', js, 's');
-    if (process.env.VNET_BENCH_TRACE) writeFileSync(`${process.env.VNET_BENCH_TRACE}-0.log`, m.output());
     const times: number[] = [];
     for (let k = 0; k < 5; k++) {
       // VNET_BENCH_REJOIN_CRASH=1: SIGKILL instead of a clean down (the neighbours keep stale links).
+      const td = performance.now();
       if (process.env.VNET_BENCH_REJOIN_CRASH) {
         process.kill(m.pid, 'SIGKILL');
         await m.exited;
       } else await m.kill(10_000);
+      if (process.env.VNET_BENCH_TRACE) writeFileSync(`${process.env.VNET_BENCH_TRACE}-${run}.log`, m.output());
+      run = k + 1;
+      const downS = (performance.now() - td) / 1000;
       const t0 = performance.now();
       m = nodes.start(1, boot, trace);
       procs.push(m);
       const up = m.waitFor(/VNET up/, 60_000).then(() => (performance.now() - t0) / 1000);
+      up.catch(() => undefined); // awaited below; firstPing may fail first
       const s = await firstPing(h, 1, vipA, t0);
       const vnetUp = await up;
       times.push(s);
       const st = await h.topo.exec(1, process.execPath, [overlayCli, 'status', '--json', '--state', join(nodes.dir, 's1')]).then((r) => JSON.parse(r.stdout) as { counters: Record<string, number> }, () => undefined);
       const c = st?.counters ?? {};
-      console.log(`  rejoin ${k + 1}: vIP after ${vnetUp.toFixed(2)} s, first ping after ${s.toFixed(2)} s (find_timeouts ${c.find_timeouts ?? 0}, dht_requests_deferred ${c.dht_requests_deferred ?? 0}, join_attempts ${c.join_attempts ?? 0})`);
-      if (process.env.VNET_BENCH_TRACE) writeFileSync(`${process.env.VNET_BENCH_TRACE}-${k + 1}.log`, m.output());
+      console.log(`  rejoin ${k + 1}: down took ${downS.toFixed(2)} s (not counted); vIP after ${vnetUp.toFixed(2)} s, first ping after ${s.toFixed(2)} s (find_timeouts ${c.find_timeouts ?? 0}, dht_requests_deferred ${c.dht_requests_deferred ?? 0}, join_attempts ${c.join_attempts ?? 0})`);
       const fs = await h.topo.exec(0, process.execPath, [overlayCli, 'status', '--json', '--state', join(nodes.dir, 's0')]).then((r) => JSON.parse(r.stdout) as { counters: Record<string, number> }, () => undefined);
       console.log(`    founder: ${JSON.stringify(Object.fromEntries(Object.entries(fs?.counters ?? {}).filter(([k]) => /dup|closed|deferred|find/.test(k))))}`);
       await sleep(2_000);
@@ -268,6 +278,9 @@ async function rejoin(h: Harness): Promise<void> {
     put('rejoin_s', times[Math.floor(times.length / 2)]!, 's');
     put('rejoin_max_s', times[times.length - 1]!, 's');
   } finally {
+    if (process.env.VNET_BENCH_TRACE && a) writeFileSync(`${process.env.VNET_BENCH_TRACE}-founder.log`, a.output());
+    if (process.env.VNET_BENCH_TRACE) for (const [i, p] of others) writeFileSync(`${process.env.VNET_BENCH_TRACE}-node${i}.log`, p.output());
+    if (process.env.VNET_BENCH_TRACE && m && !m.output().includes('LEFT')) writeFileSync(`${process.env.VNET_BENCH_TRACE}-${run}.log`, m.output());
     await Promise.all(procs.map((p) => p.kill(5000)));
     nodes.cleanup();
   }

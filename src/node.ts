@@ -465,6 +465,7 @@ export class OverlayDaemon {
   }
 
   private async doStop(): Promise<void> {
+    const began = this.clock.now();
     this.rejoinTimer?.cancel();
     this.stunDirectory?.stop();
     for (const s of this.startedServices.reverse()) {
@@ -474,11 +475,13 @@ export class OverlayDaemon {
         this.log(`service ${s.name}: ${(err as Error).message}`);
       }
     }
+    const servicesDone = this.clock.now();
     await this.control?.close();
     await this.bootstrapServer?.close();
     await this.stunServer?.close();
     await this.overlay.stop();
     this.connector.closeAll('node stopping');
+    this.log(`stopped in ${this.clock.now() - began} ms (services ${servicesDone - began} ms)`);
     this.resolveStopped();
   }
 }

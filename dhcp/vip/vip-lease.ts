@@ -6,7 +6,9 @@
 //          primary, and the probation gives re-replication time to bring every copy of the key to it.
 //          A claimant that sees any other live owner yields (removes its record, tries another
 //          address): an established holder is never displaced, and two claimants racing for one
-//          address both move on rather than both keep it. A storm so large that the ring has not
+//          address both move on rather than both keep it (with useDuringProbation, as the node's own
+//          vIP does, the address is in use during the probation and a rival found at its end takes it
+//          away through onLost: a joining node is reachable a second sooner). A storm so large that the ring has not
 //          settled within the probation can still let two claims through; the read-backs below find
 //          such a double within verifyAfterMs and the claimant gives its address up (the 1,000-node
 //          simulated storm, test/sim/vip-storm.test.ts, checks that none is left).
@@ -33,6 +35,8 @@ export interface VipLeaseComponents {
   random: Random;
   /** This node's raw Ed25519 public key (the owner of its DHT records). */
   ownerKey: Uint8Array;
+  /** Diagnostic lines (the claim's steps, with their times). */
+  log?: (line: string) => void;
 }
 
 export interface VipLeaseOptions {
@@ -53,6 +57,13 @@ export interface VipLeaseOptions {
   clientId?: string;
   /** Probation before a claimed address is used: read the key back again after this. Default 1 s. */
   confirmMs?: number;
+  /**
+   * Use the address during the probation: claim() resolves once the create and the first read-back
+   * found no rival, and the probation's read-back runs while the address is in use; a rival found then
+   * gives it up (onLost), as a late rival does. A joining node is reachable a probation sooner; the
+   * price is that a double from two simultaneous claims lives up to confirmMs. Default false.
+   */
+  useDuringProbation?: boolean;
   /**
    * Read-backs after the address is in use (ms after the claim). In a large join storm the ring takes
    * longer than the probation to settle (a 1,000-node storm within 2 s behind NATs: up to a minute); a
@@ -114,14 +125,33 @@ export class VipLease {
       this.stats.attempts++;
       const key = this.key(vip);
       new DataView(value.buffer).setUint32(1, vip);
+      const asked = this.c.clock.now();
       try {
         await this.c.dht.create(key, value, this.ttlMs);
       } catch (err) {
         if (isConflict(err)) this.stats.conflicts++;
         else this.stats.errors++;
+        this.c.log?.(`lease ${intToIpv4(vip)}: create failed after ${this.c.clock.now() - asked} ms: ${(err as Error).message}`);
         continue;
       }
       const startedAt = this.c.clock.now();
+      this.c.log?.(`lease ${intToIpv4(vip)}: created in ${startedAt - asked} ms; probation`);
+      if (this.o.useDuringProbation) {
+        if (!(await this.alone(key))) {
+          this.stats.raceLosses++;
+          await this.c.dht.remove(key).catch(() => undefined);
+          continue;
+        }
+        if (this.stopped) {
+          await this.c.dht.remove(key).catch(() => undefined);
+          throw new VipLeaseError('STOPPED', 'lease stopped while claiming');
+        }
+        this.vip = vip;
+        this.expiresAt = startedAt + this.ttlMs;
+        this.schedule(this.renewMs);
+        this.scheduleVerification(vip, key, this.o.confirmMs ?? DEFAULT_CLAIM_CONFIRM_MS);
+        return vip;
+      }
       if (!(await this.aloneAfterProbation(key))) {
         this.stats.raceLosses++;
         await this.c.dht.remove(key).catch(() => undefined);
@@ -209,15 +239,22 @@ export class VipLease {
     this.verifyTimers.clear();
   }
 
-  private scheduleVerification(vip: number, key: Uint8Array): void {
-    for (const ms of this.o.verifyAfterMs ?? DEFAULT_VERIFY_AFTER_MS) {
+  /**
+   * Read-backs while the address is in use: the probation's at `probationMs` (useDuringProbation; any
+   * other live owner makes us yield, as before use), then verifyAfterMs (only a smaller key does).
+   */
+  private scheduleVerification(vip: number, key: Uint8Array, probationMs?: number): void {
+    const checks = (this.o.verifyAfterMs ?? DEFAULT_VERIFY_AFTER_MS).map((ms) => ({ ms, probation: false }));
+    if (probationMs !== undefined && probationMs > 0) checks.unshift({ ms: probationMs, probation: true });
+    for (const { ms, probation } of checks) {
       const timer = this.c.clock.setTimeout(async () => {
         this.verifyTimers.delete(timer);
-        if (this.stopped || this.vip !== vip || (await this.alone(key, true))) return;
+        if (this.stopped || this.vip !== vip || (await this.alone(key, !probation))) return;
         if (this.stopped || this.vip !== vip) return;
-        this.stats.lateRivals++;
+        if (probation) this.stats.raceLosses++;
+        else this.stats.lateRivals++;
         await this.c.dht.remove(key).catch(() => undefined);
-        if (this.vip === vip) this.lose(vip, 'another node claimed the address while the ring was still forming');
+        if (this.vip === vip) this.lose(vip, probation ? 'another node claimed the address at the same time' : 'another node claimed the address while the ring was still forming');
       }, ms);
       this.verifyTimers.add(timer);
     }

@@ -31,6 +31,7 @@ export interface DhtGateHost {
   nearDialPending(): boolean;
   /** Routes a held request again (it may now belong elsewhere). */
   route(f: RoutedFrame): void;
+  readonly log?: ((line: string) => void) | undefined;
 }
 
 export class DhtGate {
@@ -38,6 +39,8 @@ export class DhtGate {
   private readonly deferredSince = new WeakMap<RoutedFrame, number>();
   /** Requests waiting to be routed again. */
   private readonly held = new Set<Timer>();
+  /** Requests already said to be held (the trace names each once). */
+  private readonly said = new WeakSet<RoutedFrame>();
 
   constructor(private readonly host: DhtGateHost) {}
 
@@ -47,9 +50,14 @@ export class DhtGate {
     const m = host.counters.decodeOrCount(decodeDhtMessage, f.payload, 'dht_malformed');
     if (!m) return;
     if (m.t === 'put' || m.t === 'get') {
-      const wait = this.unsettledFor() || (m.t === 'put' && m.exclusive ? this.unquietFor(f) : 0);
+      const unsettled = this.unsettledFor();
+      const wait = unsettled || (m.t === 'put' && m.exclusive ? this.unquietFor(f) : 0);
       if (wait > 0) {
         host.counters.count('dht_requests_deferred');
+        if (host.log && !this.said.has(f)) {
+          this.said.add(f);
+          host.log(`dht ${m.t}${m.t === 'put' && m.exclusive ? ' (exclusive)' : ''} held up to ${Math.round(wait)} ms: ${unsettled ? 'near-set dials pending' : 'near set changed recently'}`);
+        }
         const timer = host.clock.setTimeout(() => {
           this.held.delete(timer);
           host.route(f);

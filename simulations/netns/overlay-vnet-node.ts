@@ -27,6 +27,7 @@ async function main() {
   // Trace switch: OVERLAY_NODE_LOG=1 prints the daemon's diagnostic lines too, with milliseconds since start.
   const t0 = performance.now();
   const log = process.env.OVERLAY_NODE_LOG === '1' ? (line: string) => process.stdout.write(`log ${Math.round(performance.now() - t0)} ${line}\n`) : () => undefined;
+  log(`main() ran ${Math.round(t0)} ms after the process started`);
   const daemon = new OverlayDaemon(config, { services: [vnet], say, log, dropCandidate: (c) => candidateOnSubnet(c, parsed) });
   process.on('SIGTERM', () => {
     void daemon.stop().then(() => {

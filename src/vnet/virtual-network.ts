@@ -49,12 +49,14 @@ export interface VirtualNetworkOptions {
   /** Address to claim first, e.g. the last one held. */
   preferredVip?: string;
   leaseTtlMs?: number;
-  /** Probation before a claimed address is used (VipLease confirmMs; default 1 s). */
+  /** Probation of a claimed address (VipLease confirmMs; default 1 s); the address is in use meanwhile. */
   leaseConfirmMs?: number;
   clock?: Clock;
   random?: Random;
   /** Opens the packet device; default the real TUN (tests pass a MemoryDevice factory). */
   openDevice?: (o: TunOptions) => PacketDevice;
+  /** Diagnostic lines (lease claim and device timings). */
+  log?: (line: string) => void;
   forwarder?: Pick<ForwarderOptions, 'shortcutThresholdPackets' | 'tickMs' | 'maxPendingPerDestination' | 'maxPendingDestinations' | 'maxBundleBytes'>;
 }
 
@@ -177,14 +179,16 @@ export async function startVirtualNetwork(overlay: VnetOverlay, options: Virtual
   let retryTimer: Timer | undefined;
 
   const newLease = (preferred?: number) => {
-    const l = new VipLease({ dht: overlay.dht, clock, random, ownerKey: options.ownerKey }, { network: options.network, subnet, preferred, ttlMs: options.leaseTtlMs, confirmMs: options.leaseConfirmMs });
+    const l = new VipLease({ dht: overlay.dht, clock, random, ownerKey: options.ownerKey, log: options.log }, { network: options.network, subnet, preferred, ttlMs: options.leaseTtlMs, confirmMs: options.leaseConfirmMs, useDuringProbation: true });
     l.onLost(() => void reclaim());
     return l;
   };
 
   const bringUp = (address: number) => {
     vip = address;
+    const opening = clock.now();
     device = openDevice({ name: ifname, mtu, address: intToIpv4(address), prefixLength: subnet.prefixLength });
+    options.log?.(`${ifname} open with ${intToIpv4(address)} in ${clock.now() - opening} ms`);
     forwarder = new Forwarder({ device, overlay: watched, resolver, clock }, { localVip: address, subnetBase: subnet.base, prefixLength: subnet.prefixLength, ...options.forwarder });
   };
 
@@ -215,7 +219,9 @@ export async function startVirtualNetwork(overlay: VnetOverlay, options: Virtual
   };
 
   lease = newLease(options.preferredVip !== undefined ? ipv4ToInt(options.preferredVip) : undefined);
+  const claiming = clock.now();
   const address = await lease.claim();
+  options.log?.(`lease ${intToIpv4(address)} claimed in ${clock.now() - claiming} ms (${lease.stats.attempts} attempts)`);
   try {
     bringUp(address);
   } catch (err) {
@@ -252,7 +258,9 @@ export async function startVirtualNetwork(overlay: VnetOverlay, options: Virtual
       if (state === 'stopped') return;
       state = 'stopped';
       retryTimer?.cancel();
+      const closing = clock.now();
       tearDown();
+      options.log?.(`${ifname} closed in ${clock.now() - closing} ms`);
       await lease.release();
     },
   };

@@ -19,7 +19,7 @@ export interface VirtualNetworkServiceOptions {
   preferredVip?: string;
   /** Device factory (tests pass a MemoryDevice); default the real TUN. */
   openDevice?: VirtualNetworkOptions['openDevice'];
-  /** Probation before a claimed address is used (default 1 s; tests with a manual clock pass 0). */
+  /** Probation of a claimed address, in use meanwhile (default 1 s; tests with a manual clock pass 0). */
   leaseConfirmMs?: number;
 }
 
@@ -53,6 +53,7 @@ export function virtualNetworkService(options: VirtualNetworkServiceOptions): No
           clock: ctx.clock,
           openDevice: options.openDevice,
           leaseConfirmMs: options.leaseConfirmMs,
+          log: ctx.log,
         });
       try {
         vnet = await start(preferred);

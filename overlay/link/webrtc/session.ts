@@ -79,6 +79,7 @@ export class PeerSession {
       this.signal({ type: SignalType.Candidate, session: d.session, candidate, mid });
     });
     this.pc.onStateChange((state) => {
+      d.log(`session ${d.linkId}: peer connection ${state}`);
       if (state === 'failed' || state === 'closed') this.transportEnded(new LinkDialError('failed', `peer connection ${state} before the link was up`));
     });
     if (d.role === 'offerer') {
@@ -207,6 +208,7 @@ export class PeerSession {
 
   private startHandshake(): void {
     if (this.finished || this.handshake) return;
+    this.d.log(`session ${this.d.linkId}: control channel open, handshake`);
     const local = this.pc.localDescription();
     const remote = this.pc.remoteDescription();
     if (!local || !remote) return this.fail(new LinkDialError('failed', 'channel open without both descriptions'));

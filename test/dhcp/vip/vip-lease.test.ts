@@ -12,7 +12,7 @@ function world(seed = 1) {
   const random = seededRandom(seed);
   const store = new MemoryDhtStore(clock);
   // No probation by default (the manual clock would have to be advanced); its own tests set it.
-  const node = (subnet = Subnet.parse('10.128.0.0/16'), extra: { preferred?: number; ttlMs?: number; maxAttempts?: number; confirmMs?: number; verifyAfterMs?: number[] } = {}) => {
+  const node = (subnet = Subnet.parse('10.128.0.0/16'), extra: { preferred?: number; ttlMs?: number; maxAttempts?: number; confirmMs?: number; verifyAfterMs?: number[]; useDuringProbation?: boolean } = {}) => {
     const ownerKey = random.bytes(32);
     const dht = store.dhtFor(ownerKey);
     const lease = new VipLease({ dht, clock, random, ownerKey }, { network: NET, subnet, confirmMs: 0, ...extra });
@@ -165,6 +165,38 @@ test("probation: a copy that reaches the key's primary after the create makes th
   for (let i = 0; i < 5 && gotB === undefined; i++) await w.clock.advance(500);
   await claimingB;
   t.is(gotB, ipv4ToInt('10.128.0.33'));
+});
+
+test('useDuringProbation: the address is handed out before the probation; a rival found at its end takes it away', async (t) => {
+  const w = world();
+  const vip = ipv4ToInt('10.128.0.34');
+  const key = leaseKey(NET, '10.128.0.34');
+  const a = w.node(undefined, { preferred: vip, confirmMs: 1_000, useDuringProbation: true });
+  const lost: string[] = [];
+  a.lease.onLost((_v, why) => lost.push(why));
+  t.is(await a.lease.claim(), vip); // no clock advance: nothing waited for the probation
+  t.is(a.lease.vip, vip);
+  // An earlier claim by someone else reaches the key's primary during the probation.
+  await w.store.dhtFor(w.random.bytes(32)).put(key, encodeLeaseRecord({ vip, clientId: '' }), 60_000);
+  await w.clock.advance(1_001);
+  t.is(a.lease.vip, undefined);
+  t.is(a.lease.stats.raceLosses, 1);
+  t.regex(lost.join(), /at the same time/);
+  t.false((await a.dht.get(key)).some((r) => Buffer.compare(Buffer.from(r.owner), Buffer.from(a.ownerKey)) === 0));
+  // Without a rival the address stays through the probation and the read-backs after it.
+  const b = w.node(undefined, { preferred: ipv4ToInt('10.128.0.35'), confirmMs: 1_000, useDuringProbation: true });
+  const lostB: string[] = [];
+  b.lease.onLost((_v, why) => lostB.push(why));
+  t.is(await b.lease.claim(), ipv4ToInt('10.128.0.35'));
+  for (let i = 0; i < 70; i++) await w.clock.advance(1_000);
+  t.is(b.lease.vip, ipv4ToInt('10.128.0.35'));
+  t.deepEqual(lostB, []);
+  // A release during the probation cancels its read-back.
+  const c = w.node(undefined, { preferred: ipv4ToInt('10.128.0.36'), confirmMs: 1_000, useDuringProbation: true });
+  await c.lease.claim();
+  await c.lease.release();
+  await w.clock.advance(1_001);
+  t.is(c.lease.stats.raceLosses, 0);
 });
 
 test('a DHT race leaving two live owners: the larger key gives the address up', async (t) => {
