@@ -22,6 +22,7 @@ import { dialViaBootstrap } from '../overlay/bootstrap/client.js';
 import { BootstrapError } from '../overlay/bootstrap/errors.js';
 import { StunServer } from '../overlay/stun/stun-server.js';
 import { StunDirectory } from '../overlay/stun/stun-directory.js';
+import { probeStun } from '../overlay/stun/stun-probe.js';
 import { STUN_ADVERT_MAX_SERVERS, type StunEndpoint } from '../overlay/stun/stun-advert.js';
 import { networkInterfaces } from 'node:os';
 import { saveGeneratedSecret, type NodeConfig } from './config.js';
@@ -245,7 +246,14 @@ export class OverlayDaemon {
       learn: (url) => {
         if (this.connector.learnStunServer(url)) this.log(`learned the STUN server ${url} from the overlay`);
       },
-      log: this.log,
+      inUse: () => this.connector.learnedStunInUse(),
+      probe: (url) => probeStun(url, { clock: this.clock, random: cryptoRandom, ...(c.bindAddress ? { bindAddress: c.bindAddress } : {}) }),
+      forget: (url) => void this.connector.forgetStunServer(url),
+      log: (line) => {
+        // A replacement is news for the user; the rest is diagnostics.
+        if (/stopped answering/.test(line)) this.say(line);
+        else this.log(line);
+      },
     });
     this.stunDirectory.start();
     const ctx: NodeContext = { config: c, identity: this.identity, overlay: this.overlay, clock: this.clock, log: this.log };
@@ -467,7 +475,8 @@ export class OverlayDaemon {
   private async doStop(): Promise<void> {
     const began = this.clock.now();
     this.rejoinTimer?.cancel();
-    this.stunDirectory?.stop();
+    // Withdraw our STUN advert first, while the DHT is still reachable: members stop learning it now.
+    await withTimeout(this.stunDirectory?.stop() ?? Promise.resolve(), SERVICE_STOP_TIMEOUT_MS, 'STUN advert withdrawal').catch((err: unknown) => this.log((err as Error).message));
     for (const s of this.startedServices.reverse()) {
       try {
         await withTimeout(s.stop(), SERVICE_STOP_TIMEOUT_MS, `service ${s.name} stop`);

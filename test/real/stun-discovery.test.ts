@@ -75,3 +75,50 @@ test('a joiner uses its bootstrap endpoint\'s STUN server (WELCOME); another lea
   );
   t.regex(d.output(), new RegExp(`learned the STUN server stun:127\\.0\\.0\\.1:${stunB} from the overlay`));
 });
+
+test('when the member whose STUN server a node uses leaves, the node drops it and uses another member\'s from the DHT', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'overlay-stun-gone-'));
+  const procs: Proc[] = [];
+  t.teardown(async () => {
+    await Promise.all(procs.map((p) => p.kill(3000)));
+    rmSync(root, { recursive: true, force: true });
+  });
+  const dir = (n: string) => join(root, n);
+  const up = (name: string, extra: string[]) => {
+    const p = startProc(process.execPath, [BIN, 'up', '--no-vnet', '--network', 'stungone', '--state', dir(name), '--bind-address', '127.0.0.1', '--dial-timeout', '10', '--verbose', ...extra]);
+    procs.push(p);
+    return p;
+  };
+  // a founds with a STUN server; b joins through a and runs (and advertises) its own.
+  const a = up('a', ['--listen', '0', '--listen-host', '127.0.0.1']);
+  const stunA = (await a.waitFor(/STUN server on udp 127\.0\.0\.1:(\d+)/, 15_000))[1]!;
+  const portA = (await a.waitFor(/bootstrap endpoint listening on 127\.0\.0\.1:(\d+)/, 15_000))[1]!;
+  await a.waitFor(/founded network/, 15_000);
+  const secret = ['--secret', join(dir('a'), 'secret')];
+  const b = up('b', [...secret, '--bootstrap', `ws://127.0.0.1:${portA}`, '--listen', '0', '--listen-host', '127.0.0.1']);
+  const stunB = (await b.waitFor(/STUN server on udp 127\.0\.0\.1:(\d+)/, 15_000))[1]!;
+  await b.waitFor(/joined network/, 30_000);
+  t.is(
+    await eventually(async () => ((await status(dir('b')))?.stunDirectory?.adverts_published ?? 0) >= 1 ? undefined : 'b has not advertised its STUN server yet', 30_000),
+    undefined,
+  );
+  // c joins through a and uses a's server (WELCOME); it also reads b's from the DHT.
+  const c = up('c', [...secret, '--bootstrap', `ws://127.0.0.1:${portA}`]);
+  await c.waitFor(/joined network/, 30_000);
+  t.is((await status(dir('c')))?.iceServers[0], `stun:127.0.0.1:${stunA}`);
+  await c.waitFor(new RegExp(`learned the STUN server stun:127\\.0\\.0\\.1:${stunB} from the overlay`), 30_000);
+
+  // a leaves (a clean down): within a probe interval plus the probe's tries, c stops using a's server.
+  await a.kill(10_000);
+  t.is(
+    await eventually(async () => {
+      const s = await status(dir('c'));
+      return s?.iceServers[0] === `stun:127.0.0.1:${stunB}` ? undefined : `c's ICE servers: ${JSON.stringify(s?.iceServers)}`;
+    }, 45_000),
+    undefined,
+  );
+  t.regex(c.output(), new RegExp(`STUN server stun:127\\.0\\.0\\.1:${stunA} stopped answering; now using stun:127\\.0\\.0\\.1:${stunB}`));
+  const st = await status(dir('c'));
+  t.false(st!.iceServers.includes(`stun:127.0.0.1:${stunA}`));
+  t.is(st!.stunDirectory?.servers_dropped, 1);
+});

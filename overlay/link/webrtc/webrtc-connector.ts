@@ -130,9 +130,27 @@ export class WebRtcConnector implements Connector {
     if (preferred) this.learnedStun.unshift(url);
     else this.learnedStun.push(url);
     this.learnedStun.length = Math.min(this.learnedStun.length, MAX_LEARNED_STUN_SERVERS);
-    const configuredStun = this.configuredIceServers.some((u) => u.startsWith('stun'));
-    this.rtcConfig.iceServers = configuredStun ? this.configuredIceServers : [this.learnedStun[0]!, ...this.configuredIceServers];
+    this.applyLearnedStun();
     return true;
+  }
+
+  /** Drops a learned STUN server (it stopped answering); the next one learned, if any, takes its place. */
+  forgetStunServer(url: string): boolean {
+    const at = this.learnedStun.indexOf(url);
+    if (at < 0) return false;
+    this.learnedStun.splice(at, 1);
+    this.applyLearnedStun();
+    return true;
+  }
+
+  /** The learned STUN server new sessions use; undefined if none, or if configured ones take precedence. */
+  learnedStunInUse(): string | undefined {
+    return this.configuredIceServers.some((u) => u.startsWith('stun')) ? undefined : this.learnedStun[0];
+  }
+
+  private applyLearnedStun(): void {
+    const inUse = this.learnedStunInUse();
+    this.rtcConfig.iceServers = inUse ? [inUse, ...this.configuredIceServers] : this.configuredIceServers;
   }
 
   /** The ICE servers new sessions use (configured and learned). */
