@@ -76,4 +76,6 @@ export const registryKeys = {
   servers: (app: string, version: string): Uint8Array => utf8.encode(`image/servers/${checkAppName(app)}/${checkVersion(version)}`),
   /** One SharerRecord per node mounting the version: their count is its reference count. */
   sharers: (app: string, version: string): Uint8Array => utf8.encode(`image/sharers/${checkAppName(app)}/${checkVersion(version)}`),
+  /** One TraceRecord per node that attached its boot trace to the version. */
+  trace: (app: string, version: string): Uint8Array => utf8.encode(`image/trace/${checkAppName(app)}/${checkVersion(version)}`),
 };

@@ -6,6 +6,7 @@
 //   image/versions/APP               owner, publishers VersionsRecord (one per publisher)
 //   image/servers/APP/VERSION        each server node  ServerRecord  (TTL, refreshed while serving)
 //   image/sharers/APP/VERSION        each client node  SharerRecord  (TTL, refreshed while mounted)
+//   image/trace/APP/VERSION          publisher/sharer  TraceRecord   (the blocks a boot reads, in order)
 import type { XdrReader, XdrWriter } from '../xdr/index.js';
 import { XdrDecodeError } from '../xdr/index.js';
 import { checkAppName, checkVersion, MAX_NAME_BYTES } from './names.js';
@@ -77,6 +78,31 @@ export interface SharerRecord {
   sinceMs: number;
   /** Where the mount serves its verified blocks to other mounts of the version (its virtual IP); absent = it does not. */
   peer?: { vip: string; port: number };
+}
+
+/** Runs in one trace: 12 bytes each, so the largest record stays under the DHT's 16 KiB. */
+export const MAX_TRACE_RUNS = 1200;
+/** Blocks one trace run may cover (a run is a stretch of one file read in order). */
+export const MAX_TRACE_RUN_BLOCKS = 1 << 20;
+
+/** One stretch of a boot trace: blocks [first, first + count) of the manifest's entry `entry` (its index). */
+export interface TraceRun {
+  entry: number;
+  first: number;
+  count: number;
+}
+
+/** The order in which a mount's client first read the version's blocks (a boot), for new mounts to prefetch. */
+export interface TraceRecord {
+  app: string;
+  version: string;
+  /** The writer's ring address. */
+  ring: Uint8Array;
+  /** Digest of the manifest whose entry indexes the runs name. */
+  digest: Uint8Array;
+  /** When the recording mount started (the first sharer's trace is preferred after the publishers'). */
+  recordedAtMs: number;
+  runs: TraceRun[];
 }
 
 const checkExportPath = (s: string): string => {
@@ -203,6 +229,35 @@ const sharer = recordCodec<SharerRecord>('sharer record', 'ISH', {
   length: (v) => nameLength(v.app) + nameLength(v.version) + RING_ADDRESS_BYTES + 8 + 4 + (v.peer ? 8 : 0),
 });
 
+const trace = recordCodec<TraceRecord>('trace record', 'ITR', {
+  write(w, v) {
+    writeApp(w, v.app);
+    writeVersion(w, v.version);
+    writeBytes(w, v.ring, RING_ADDRESS_BYTES, 'ring address');
+    writeBytes(w, v.digest, DIGEST_BYTES, 'digest');
+    writeCount(w, v.recordedAtMs, 'recordedAtMs');
+    if (v.runs.length > MAX_TRACE_RUNS) throw new RangeError(`at most ${MAX_TRACE_RUNS} trace runs`);
+    w.array(v.runs, MAX_TRACE_RUNS, (w2, run) => {
+      writeUint(w2, run.entry, 0, MAX_FILES, 'entry');
+      writeUint(w2, run.first, 0, 0xffffffff, 'first');
+      writeUint(w2, run.count, 1, MAX_TRACE_RUN_BLOCKS, 'count');
+    });
+  },
+  read(r) {
+    const app = readApp(r);
+    const version = readVersion(r);
+    const ring = readBytes(r, RING_ADDRESS_BYTES);
+    const digest = readBytes(r, DIGEST_BYTES);
+    const recordedAtMs = readCount(r, 'recordedAtMs');
+    const runs = r.array(MAX_TRACE_RUNS, (r2) => ({ entry: readUint(r2, 0, MAX_FILES, 'entry'), first: readUint(r2, 0, 0xffffffff, 'first'), count: readUint(r2, 1, MAX_TRACE_RUN_BLOCKS, 'count') }));
+    return { app, version, ring, digest, recordedAtMs, runs };
+  },
+  length: (v) => nameLength(v.app) + nameLength(v.version) + RING_ADDRESS_BYTES + DIGEST_BYTES + 8 + 4 + v.runs.length * 12,
+});
+
+export const encodeTraceRecord = trace.encode;
+export const decodeTraceRecord = trace.decode;
+export const encodedLengthTraceRecord = trace.encodedLength;
 export const encodeClaimRecord = claim.encode;
 export const decodeClaimRecord = claim.decode;
 export const encodedLengthClaimRecord = claim.encodedLength;

@@ -9,7 +9,7 @@ import { ImageError, keyPrefix } from './errors.js';
 import { checkAppName, checkVersion, compareVersions, registryKeys } from './names.js';
 import {
   encodeClaimRecord, decodeClaimRecord, encodeVersionsRecord, decodeVersionsRecord, encodeServerRecord, decodeServerRecord,
-  encodeSharerRecord, decodeSharerRecord, MAX_VERSIONS_PER_RECORD,
+  encodeSharerRecord, decodeSharerRecord, MAX_VERSIONS_PER_RECORD, encodeTraceRecord, decodeTraceRecord, type TraceRecord,
   type ServerRecord, type SharerRecord, type VersionInfo, type VersionsRecord,
 } from './records.js';
 import { bytesEqual } from './fields.js';
@@ -182,6 +182,23 @@ export class ImageRegistry {
     const values = await this.dht.get(registryKeys.sharers(app, version));
     const { kept, ignored } = this.keepMatching(values, decodeSharerRecord, app, version, () => true);
     return { sharers: kept, ignored };
+  }
+
+  /** Attaches (or replaces) this node's boot trace of the version; it lives as long as a sharer record. */
+  async putTrace(rec: TraceRecord): Promise<void> {
+    await this.dht.put(registryKeys.trace(rec.app, rec.version), encodeTraceRecord(rec), this.ttls.versionsMs);
+  }
+
+  /**
+   * The trace new mounts of the version should prefetch: one by the app's owner or a publisher
+   * (`trusted`) if any, else the earliest-recorded one by another node; only traces of `digest`
+   * from the node they name. Undefined when there is none.
+   */
+  async trace(app: string, version: string, digest: Uint8Array, trusted: Uint8Array[]): Promise<(TraceRecord & { owner: Uint8Array }) | undefined> {
+    const values = await this.dht.get(registryKeys.trace(app, version));
+    const { kept } = this.keepMatching(values, decodeTraceRecord, app, version, (r) => bytesEqual(r.digest, digest));
+    const byTrusted = kept.filter((t) => trusted.some((k) => bytesEqual(k, t.owner)));
+    return (byTrusted.length ? byTrusted : kept).sort((a, b) => a.recordedAtMs - b.recordedAtMs)[0];
   }
 
   /** The version's reference count: distinct nodes with a live, well-formed sharer record. */

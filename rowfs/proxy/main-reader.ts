@@ -94,6 +94,8 @@ export class MainReader {
   private joinedByCopy = 0;
   /** Fetches whose reply waited for the cache write (more than MAX_PENDING_CACHE_BYTES pending). */
   private cacheWaits = 0;
+  /** Told of every client read of main blocks, before it is served (boot trace, prefetch accounting). */
+  onClientRead: ((key: string, first: number, last: number) => void) | undefined;
   /** Where each recently read file's last read ended (sequential detection). */
   private readonly lastEnd = new Map<string, number>();
   readonly pool: BufferPool;
@@ -132,6 +134,7 @@ export class MainReader {
     if (length === 0) return unpooled(EMPTY);
     const first = Math.floor(offset / this.blockSize);
     const last = Math.floor((offset + length - 1) / this.blockSize);
+    this.onClientRead?.(hex(fh), first, last);
     if (fileSize !== undefined) this.readAhead(fh, offset, length, fileSize);
     if (this.cache) {
       const key = hex(fh);
@@ -211,6 +214,35 @@ export class MainReader {
     this.prefetchBytes += bytes;
     const run = this.startRun(fh, key, b, e);
     void run.blocks.catch(() => undefined).finally(() => (this.prefetchBytes -= bytes));
+  }
+
+  /**
+   * Fetches blocks [first, last] of the main file into the cache ahead of any client (a boot-trace
+   * prefetch); blocks cached or already being fetched are left alone. Resolves with the blocks this
+   * call fetched, once they are stored; rejects when main failed.
+   */
+  async prefetch(fh: FileHandle, first: number, last: number): Promise<number[]> {
+    const key = hex(fh);
+    const busy = (b: number) => !!this.cache?.has(key, b) || !!this.inflight.get(key)?.has(b) || !!this.filling.get(key)?.has(b);
+    const runs: Run[] = [];
+    const fetched: number[] = [];
+    for (let b = first; b <= last; b++) {
+      if (busy(b)) continue;
+      let e = b;
+      while (e < last && !busy(e + 1)) e++;
+      runs.push(this.startRun(fh, key, b, e).retain());
+      for (let i = b; i <= e; i++) fetched.push(i);
+      b = e;
+    }
+    try {
+      for (const r of runs) {
+        await r.blocks;
+        await r.stored;
+      }
+    } finally {
+      for (const r of runs) r.release();
+    }
+    return fetched;
   }
 
   /** Starts fetching blocks [first, last] (none cached or in flight); registers them in flight. */

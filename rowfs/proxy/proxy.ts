@@ -29,6 +29,9 @@ import { ProxyHandlers } from './handlers.js';
 import { Listings } from './listing.js';
 import { DEFAULT_POOL_BUFFERS, MainReader, REPLY_HEADER_ROOM_BYTES } from './main-reader.js';
 import { BufferPool } from '../rpc/buffer-pool.js';
+import { hex } from '../state/store.js';
+import { BootTraceRecorder } from './boot-trace.js';
+import { TracePrefetcher, type TracePathRun } from './trace-prefetch.js';
 import { rootCred } from '../rpc/message.js';
 import { SpliceFetcher, nativeFileSender } from './splice-fetcher.js';
 import type { Nfs3Caller } from './backend.js';
@@ -119,6 +122,8 @@ export interface RowfsProxyOptions {
   random?: Random;
   /** Told about internal errors (answered SERVERFAULT). */
   onFault?: (what: string, err: unknown) => void;
+  /** Record the order in which clients first read main blocks (see `bootTrace`). */
+  recordBootTrace?: boolean;
 }
 
 const DEFAULT_BACKEND_TIMEOUT_MS = 15_000;
@@ -150,9 +155,42 @@ export class RowfsProxy {
   private fetcher: SpliceFetcher | undefined;
   private replicated: ReplicatedMain | undefined;
   private countersWrite: Promise<void> | undefined;
+  private core: ProxyCore | undefined;
+  /** The order in which clients first read main blocks, when recordBootTrace is set. */
+  readonly bootTrace: BootTraceRecorder | undefined;
+  private prefetcher: TracePrefetcher | undefined;
 
   private constructor(private readonly o: RowfsProxyOptions) {
     this.counters = o.counters ?? new Counters();
+    this.bootTrace = o.recordBootTrace ? new BootTraceRecorder() : undefined;
+  }
+
+  /**
+   * Fetches the blocks of a boot trace into the cache in its order, ahead of the client (see
+   * trace-prefetch.ts); at most one prefetch per proxy. Resolves once it has stopped.
+   */
+  prefetchTrace(runs: TracePathRun[], opts: { concurrency?: number; maxAheadBlocks?: number } = {}): Promise<void> {
+    const core = this.core;
+    const reader = this.mainReader;
+    if (!core || !reader || !this.cache || this.prefetcher || this.closed) return Promise.resolve();
+    this.prefetcher = new TracePrefetcher({
+      runs,
+      ...opts,
+      counters: this.counters,
+      clock: this.o.clock,
+      keyOf: hex,
+      fetch: (fh, first, last) => reader.prefetch(fh, first, last),
+      resolve: async (path) => {
+        let n = core.node(ROOT_VID);
+        for (const name of path.split('/')) {
+          const next = await core.resolve(n, name);
+          if (!next) return undefined;
+          n = next;
+        }
+        return n.type === Ftype3.REG && n.main && !n.shadow ? n.main : undefined;
+      },
+    });
+    return this.prefetcher.done;
   }
 
   /** The block cache of main blocks (every one checked against the manifest on image mounts), if any. */
@@ -234,6 +272,11 @@ export class RowfsProxy {
     }
     const spliceRead = Math.max(mainRead, Math.min(mInfo.rtmax || mainRead, SPLICE_MAX_READ_BYTES));
     this.mainReader = new MainReader(mainB, this.cache, counters, bs, mainRead, pool, this.fetcher, spliceRead);
+    this.mainReader.onClientRead = (key, first, last) => {
+      this.bootTrace?.note(key, first, last);
+      this.prefetcher?.clientRead(key, first, last);
+    };
+    this.core = core;
     const io = new FileIo(core, this.mainReader, shadowIo, o.random ?? cryptoRandom);
     const handlers = new ProxyHandlers(core, io, listings, { maxIoBytes: Math.min(mainRead, shadowIo, o.clientIoBytes ?? MAX_IO_BYTES_TCP), dirPrefBytes: DIR_PREFERRED_BYTES });
     handlers.onFault = (proc, err) => o.onFault?.(proc, err);
@@ -392,6 +435,7 @@ export class RowfsProxy {
   async stop(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.prefetcher?.stop('the mount stopped');
     this.timer?.cancel();
     for (const s of this.rpcServers) await s.close();
     if (this.control) await new Promise<void>((r) => this.control!.close(() => r()));

@@ -61,6 +61,10 @@ options:
   --upload-peer-bytes-per-s N   ... to one peer (default 16777216)
   --upload-requests N      mount: peer requests served at once (default 32); --upload-peer-requests N
                            per peer (default 8). Over any of these a peer is told busy and asks elsewhere
+  --publish-trace          mount: attach this mount's boot trace (the order its clients first read
+                           blocks, at most 16,384 blocks) to the version, refreshed while it grows;
+                           new mounts prefer the owner's or a publisher's trace, else the first one
+  --no-prefetch            mount: do not fetch the version's boot trace ahead of the client
   --ttl S                  life of server and sharer records; refreshed every S/3 (default 120)
   --json                   ls: machine-readable output
 ${targetHelp}
@@ -102,6 +106,8 @@ const SPEC = {
   'upload-peer-bytes-per-s': { value: true },
   'upload-requests': { value: true },
   'upload-peer-requests': { value: true },
+  'publish-trace': {},
+  'no-prefetch': {},
 } as const;
 
 /** Which options each verb accepts (others are refused, not ignored). */
@@ -109,7 +115,7 @@ const VERB_OPTIONS: Record<string, string[]> = {
   publish: ['latest', 'no-latest', 'publisher', 'block-size', 'ttl', 'nfs', 'nfs-port', 'nfs-mount-port'],
   serve: ['ttl', 'nfs', 'nfs-port', 'nfs-mount-port'],
   ls: ['json'],
-  mount: ['version', 'listen', 'mount-port', 'host', 'shadow', 'store', 'ttl', 'stall-ms', 'no-share', 'peer-port', 'upload-bytes-per-s', 'upload-peer-bytes-per-s', 'upload-requests', 'upload-peer-requests'],
+  mount: ['version', 'listen', 'mount-port', 'host', 'shadow', 'store', 'ttl', 'stall-ms', 'no-share', 'peer-port', 'upload-bytes-per-s', 'upload-peer-bytes-per-s', 'upload-requests', 'upload-peer-requests', 'publish-trace', 'no-prefetch'],
   gc: ['keep', 'min-age', 'dry-run', 'delete-data'],
   unpublish: [],
 };
@@ -191,6 +197,7 @@ export const command: Command = {
           shadow: stringOption(a, 'shadow'),
           store: stringOption(a, 'store'),
           stallMs: a.options['stall-ms'] === undefined ? undefined : intOption(a, 'stall-ms', 5000, 1000, 60_000),
+          trace: { prefetch: !a.options['no-prefetch'], publish: !!a.options['publish-trace'] },
           share: {
             enabled: !a.options['no-share'],
             port: intOption(a, 'peer-port', 0, 0, 65535),

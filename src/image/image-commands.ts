@@ -280,7 +280,7 @@ export async function listImages(o: Common & { app?: string; json: boolean }): P
 
 // ---- mount ----
 
-export async function mountImage(o: Common & { app: string; version?: string; nfsPort: number; mountPort?: number; host: string; shadow?: string; store?: string; stallMs?: number; share?: MountingOptions['share'] }): Promise<number> {
+export async function mountImage(o: Common & { app: string; version?: string; nfsPort: number; mountPort?: number; host: string; shadow?: string; store?: string; stallMs?: number; share?: MountingOptions['share']; trace?: MountingOptions['trace'] }): Promise<number> {
   const t0 = performance.now();
   const app = checkAppName(o.app);
   const wanted = o.version === undefined ? undefined : checkVersion(o.version);
@@ -308,6 +308,7 @@ export async function mountImage(o: Common & { app: string; version?: string; nf
     refreshMs: Math.max(1000, Math.floor(o.ttlMs / 3)),
     stallMs: o.stallMs,
     share: o.share,
+    trace: o.trace,
     clock: systemClock,
     log: warn,
   });

@@ -15,7 +15,10 @@ import { RefreshLoop } from './refresh-loop.js';
 import { rankByPath, type LocalNode } from './local-node.js';
 import { imageExportPath } from './image-serving.js';
 import { Counters } from '../../rowfs/counters.js';
-import { handleOfPathId } from '../../rowfs/proxy/replicated-main.js';
+import { handleOfPathId, pathHandle } from '../../rowfs/proxy/replicated-main.js';
+import type { TracePathRun } from '../../rowfs/proxy/trace-prefetch.js';
+import { MAX_TRACE_RUNS, type TraceRun } from '../../rowfs/image/records.js';
+import { blocksOf } from '../../rowfs/image/manifest-codec.js';
 import { hex } from '../../rowfs/state/store.js';
 import { PeerFetcher, type PeerEndpoint } from '../../rowfs/peer/peer-fetcher.js';
 import { PeerServer } from '../../rowfs/peer/peer-server.js';
@@ -45,6 +48,11 @@ export interface MountingOptions {
    * the node's virtual IP at `port` (0 = any) within `limits`, and ask peers before the server.
    */
   share?: { enabled: boolean; port?: number; limits?: Partial<UploadLimits> };
+  /**
+   * Boot traces: `prefetch` (default on) fetches the version's attached trace ahead of the client;
+   * `publish` attaches this mount's own trace to the version (at every refresh while it grows).
+   */
+  trace?: { prefetch?: boolean; publish?: boolean };
   clock: Clock;
   log: (line: string) => void;
 }
@@ -84,6 +92,9 @@ export class ImageMounting {
   readonly exportPath: string;
   /** Wall-clock start (shown to others in the sharer record). */
   private readonly since = Date.now();
+  /** The boot trace's version last attached to the registry. */
+  private tracePublished = -1;
+  private entryByKey: Map<string, number> | undefined;
 
   private constructor(
     private readonly o: MountingOptions,
@@ -124,6 +135,7 @@ export class ImageMounting {
     const proxy = await RowfsProxy.start({
       main: { id: `image:${o.app}@${o.version}:${Buffer.from(o.digest).toString('hex').slice(0, 16)}`, source: { servers }, verifier, peers: fetcher, stallMs: o.stallMs, onEvent },
       counters,
+      recordBootTrace: true,
       shadow: { dir: o.shadowDir },
       stateDir: o.storeDir,
       blockSizeBytes: o.manifest.blockSize,
@@ -160,12 +172,53 @@ export class ImageMounting {
       throw e;
     }
     m.loop.start();
+    if (o.trace?.prefetch !== false) await m.startPrefetch().catch((e: Error) => o.log(`no boot-trace prefetch: ${e.message}`));
     return m;
+  }
+
+  /** Finds the version's boot trace and starts fetching it ahead of the client (not awaited). */
+  private async startPrefetch(): Promise<void> {
+    const o = this.o;
+    const view = await o.registry.resolveApp(o.app);
+    const trace = await o.registry.trace(o.app, o.version, o.digest, [view.owner, ...view.publishers]);
+    if (!trace) return;
+    const bs = o.manifest.blockSize;
+    const runs: TracePathRun[] = [];
+    for (const r of trace.runs) {
+      const e = o.manifest.entries[r.entry];
+      // A run the manifest refutes (not a file, past its end) is skipped: a trace is advice, never trusted.
+      if (e?.type === 'file' && r.first + r.count <= blocksOf(e.size, bs)) runs.push({ path: e.path, first: r.first, count: r.count });
+    }
+    const blocks = runs.reduce((n, r) => n + r.count, 0);
+    o.log(`prefetching a boot trace of ${blocks} blocks in ${runs.length} runs (by node key ${hex(trace.owner).slice(0, 16)}…)`);
+    void this.proxy.prefetchTrace(runs).then(() => {
+      const p = this.proxy.counters.prefetch;
+      if (p) o.log(`boot-trace prefetch ${p.stopped}: ${p.fetchedBlocks} blocks fetched ahead, ${p.hitBlocks} read by the client so far`);
+    });
+  }
+
+  /** Attaches this mount's boot trace to the version when it grew since the last time. */
+  private async publishTrace(): Promise<void> {
+    const o = this.o;
+    const rec = this.proxy.bootTrace;
+    if (!o.trace?.publish || !rec || rec.version === this.tracePublished) return;
+    const entryOf = (this.entryByKey ??= new Map(o.manifest.entries.flatMap((e, i) => (e.type === 'file' ? [[hex(pathHandle(e.path)), i] as const] : []))));
+    const runs: TraceRun[] = [];
+    for (const r of rec.runs()) {
+      const entry = entryOf.get(r.key);
+      if (entry !== undefined && runs.length < MAX_TRACE_RUNS) runs.push({ entry, first: r.first, count: r.count });
+    }
+    if (runs.length === 0) return;
+    const version = rec.version;
+    await o.registry.putTrace({ app: o.app, version: o.version, ring: this.ring, digest: o.digest, recordedAtMs: this.since, runs });
+    this.tracePublished = version;
+    o.log(`attached a boot trace of ${runs.reduce((n, r) => n + r.count, 0)} blocks in ${runs.length} runs to ${o.app} ${o.version}`);
   }
 
   /** Sharer record, newer-version check and the node's listing; the first one must succeed. */
   private async refresh(first: boolean): Promise<void> {
     const o = this.o;
+    await this.publishTrace().catch((e: Error) => o.log(`attaching the boot trace failed: ${e.message}`));
     await o.registry.addSharer({ app: o.app, version: o.version, ring: this.ring, sinceMs: this.since, ...(this.peers ? { peer: { vip: this.peers.vip, port: this.peers.server.port } } : {}) });
     try {
       const view = await o.registry.resolveApp(o.app);

@@ -1,7 +1,7 @@
 // fast-check generators and a round-trip checker shared by the image codec tests.
 import fc from 'fast-check';
 import type { ExecutionContext } from 'ava';
-import type { ClaimRecord, VersionInfo, VersionsRecord, ServerRecord, SharerRecord } from '../../../rowfs/image/records.js';
+import type { ClaimRecord, VersionInfo, VersionsRecord, ServerRecord, SharerRecord, TraceRecord } from '../../../rowfs/image/records.js';
 
 export const appArb = fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,63}$/);
 export const versionArb = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/);
@@ -47,6 +47,15 @@ export const sharerArb: fc.Arbitrary<SharerRecord> = fc.record(
   { app: appArb, version: versionArb, ring: bytesArb(20), sinceMs: msArb, peer: fc.record({ vip: fc.ipV4(), port: portArb }) },
   { requiredKeys: ['app', 'version', 'ring', 'sinceMs'] },
 );
+
+export const traceArb: fc.Arbitrary<TraceRecord> = fc.record({
+  app: appArb,
+  version: versionArb,
+  ring: bytesArb(20),
+  digest: bytesArb(32),
+  recordedAtMs: msArb,
+  runs: fc.array(fc.record({ entry: fc.nat(2_000_000), first: fc.nat(), count: fc.integer({ min: 1, max: 1 << 20 }) }), { maxLength: 50 }),
+});
 
 export interface Codec<T> {
   encode(v: T): Uint8Array;

@@ -4,7 +4,7 @@ import * as rec from '../../../rowfs/image/records.js';
 import { ImageError } from '../../../rowfs/image/errors.js';
 import { MAX_RECORD_BYTES } from '../../../rowfs/image/record-codec.js';
 import { XdrWriter } from '../../../rowfs/xdr/index.js';
-import { claimArb, versionsArb, serverArb, sharerArb, checkRoundTrip, fuzzDecoder, type Codec } from './arbitraries.js';
+import { claimArb, versionsArb, serverArb, sharerArb, traceArb, checkRoundTrip, fuzzDecoder, type Codec } from './arbitraries.js';
 
 const claim: Codec<rec.ClaimRecord> = { encode: rec.encodeClaimRecord, decode: rec.decodeClaimRecord, encodedLength: rec.encodedLengthClaimRecord };
 const versions: Codec<rec.VersionsRecord> = { encode: rec.encodeVersionsRecord, decode: rec.decodeVersionsRecord, encodedLength: rec.encodedLengthVersionsRecord };
@@ -16,13 +16,16 @@ const info = (version: string, b = 1): rec.VersionInfo => ({ version, digest: ne
 const sampleClaim: rec.ClaimRecord = { app: 'debian', publishers: [key(1), key(2)] };
 const sampleVersions: rec.VersionsRecord = { app: 'debian', latest: '12.1', versions: [info('12.0'), info('12.1', 2)], updatedAtMs: 1_765_000_000_123 };
 const sampleServer: rec.ServerRecord = { app: 'debian', version: '12.1', vip: '10.128.0.7', nfsPort: 2049, mountPort: 20048, manifestPort: 8080, exportPath: '/srv/images/debian', ring: new Uint8Array(20).fill(9), digest: new Uint8Array(32).fill(2) };
-const sampleSharer: rec.SharerRecord = { app: 'debian', version: '12.1', ring: new Uint8Array(20).fill(3), sinceMs: 1_765_000_000_000 };
+const sampleSharer: rec.SharerRecord = { app: 'debian', version: '12.1', ring: new Uint8Array(20).fill(3), sinceMs: 1_765_000_000_000, peer: { vip: '10.128.0.9', port: 40_123 } };
+const trace: Codec<rec.TraceRecord> = { encode: rec.encodeTraceRecord, decode: rec.decodeTraceRecord, encodedLength: rec.encodedLengthTraceRecord };
+const sampleTrace: rec.TraceRecord = { app: 'debian', version: '12.1', ring: new Uint8Array(20).fill(3), digest: new Uint8Array(32).fill(2), recordedAtMs: 1_765_000_000_000, runs: [{ entry: 7, first: 0, count: 3 }, { entry: 2, first: 9, count: 1 }] };
 
 const kinds = [
   { name: 'claim', codec: claim, arb: claimArb, sample: sampleClaim },
   { name: 'versions', codec: versions, arb: versionsArb, sample: sampleVersions },
   { name: 'server', codec: server, arb: serverArb, sample: sampleServer },
   { name: 'sharer', codec: sharer, arb: sharerArb, sample: sampleSharer },
+  { name: 'trace', codec: trace, arb: traceArb, sample: sampleTrace },
 ] as const;
 
 const badRecord = (t: import('ava').ExecutionContext, decode: () => unknown, what: string) => {
@@ -158,4 +161,7 @@ test('the largest records fit the DHT value cap', (t) => {
   const claimMax: rec.ClaimRecord = { app: 'a'.repeat(64), publishers: Array.from({ length: 16 }, (_, i) => key(i)) };
   t.true(rec.encodeClaimRecord(claimMax).length <= MAX_RECORD_BYTES);
   t.true(rec.encodeServerRecord({ ...sampleServer, exportPath: `/${'é'.repeat(511)}` }).length <= MAX_RECORD_BYTES);
+  const traceMax: rec.TraceRecord = { ...sampleTrace, app: 'a'.repeat(64), version: 'v'.repeat(64), runs: Array.from({ length: rec.MAX_TRACE_RUNS }, (_, i) => ({ entry: i, first: 0xffffffff, count: 1 << 20 })) };
+  t.true(rec.encodeTraceRecord(traceMax).length <= MAX_RECORD_BYTES);
+  t.throws(() => rec.encodeTraceRecord({ ...traceMax, runs: [...traceMax.runs, { entry: 1, first: 0, count: 1 }] }), { instanceOf: RangeError });
 });
