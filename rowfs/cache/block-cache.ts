@@ -2,15 +2,15 @@
 // reading the same blocks again fetches nothing from the main server. The main export is
 // read-only, so cached blocks never go stale.
 //   <dir>/blocks/<sha1(file key)>   sparse file, block i at offset i * blockSize
-//   <dir>/index (LMDB)              file key -> { bitmap of cached blocks, tail: [block, length], inline }
-//                                   and, for a file of one short block (at most INLINE_MAX_BYTES),
-//                                   its bytes (db "inline") instead of a data file: creating a file
-//                                   per small main file cost ~0.35 ms of a pool thread each
+//   <dir>/small-files.pack          files of one short block (at most PACK_MAX_BYTES), appended one
+//                                   after another instead of a data file each (creating a file per
+//                                   small main file cost ~0.35 ms of a pool thread)
+//   <dir>/index (LMDB)              file key -> { bitmap of cached blocks, tail: [block, length], packed }
 // Ordering rule: a block's bytes are written to its file before its bit is set, so a bit never
 // points at missing data (after a process crash; the data file is not fsynced, see docs/rowfs.md).
 import { CodedError } from '../../lib/coded-error.js';
 import { createHash } from 'node:crypto';
-import { constants, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, write } from 'node:fs';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type RootDatabase, type Database } from 'lmdb';
@@ -38,8 +38,10 @@ interface CacheEntry {
   bitmap: Uint8Array;
   /** A short final block (the file's end): [block index, length in bytes]. */
   tail: [number, number] | null;
-  /** The file's one (short) block is stored in the inline database, not in a data file. */
-  inline?: boolean;
+  /** Where the file's one (short) block starts in the pack file (instead of a data file). */
+  packed?: number;
+  /** Which pack file (packIdOf): a pack file deleted and made anew never serves old entries. */
+  pack?: string;
 }
 
 const MAX_OPEN_FILES = 64;
@@ -47,10 +49,11 @@ const MAX_OPEN_FILES = 64;
 const INDEX_FLUSH_MS = 200;
 /** Cache reads up to this size are done synchronously (page-cache hits, a few microseconds). */
 const INLINE_READ_MAX_BYTES = 64 * 1024;
-/** A main file this short (one block at most) is cached in the index's database, not a data file. */
-export const INLINE_MAX_BYTES = 16 * 1024;
-/** Inline bytes waiting for the next index flush before it is brought forward. */
-const INLINE_PENDING_MAX_BYTES = 4 * 1024 * 1024;
+/** A main file this short (one block at most) is cached in the pack file, not a data file of its own. */
+export const PACK_MAX_BYTES = 16 * 1024;
+/** Packed bytes waiting for the next index flush before it is brought forward. */
+const PACK_PENDING_MAX_BYTES = 4 * 1024 * 1024;
+const PACK_FILE = 'small-files.pack';
 
 /** Runs waiting to be written to one cache file, and whether a writer is at work on it. */
 interface WriteQueue {
@@ -67,12 +70,15 @@ export class BlockCache {
   /** Fills in progress (close() waits for them: their file descriptors must stay open). */
   private readonly fills = new Set<Promise<unknown>>();
   private closing = false;
-  private readonly entries = new Map<string, { bitmap: BlockBitmap; tail: [number, number] | null; inline: boolean }>();
-  /** Inline file bytes not written to the database yet (reads see them meanwhile). */
-  private readonly inlinePending = new Map<string, Buffer>();
-  private inlinePendingBytes = 0;
-  /** Inline bytes handed to the database but not committed yet. */
-  private readonly inlineWriting = new Map<string, Buffer>();
+  private readonly entries = new Map<string, { bitmap: BlockBitmap; tail: [number, number] | null; packed: number | undefined }>();
+  /** The pack file's descriptor (opened on first use) and where its next file goes. */
+  private pack: { fd: number; end: number; id: string } | undefined;
+  /** Packed files not written yet, in pack order (contiguous), and by key; reads see them meanwhile. */
+  private packPending: Array<{ key: string; offset: number; bytes: Buffer }> = [];
+  private packPendingBytes = 0;
+  /** Packed files being written: their index entries wait for the write. */
+  private readonly packUnwritten = new Map<string, { offset: number; bytes: Buffer }>();
+  private readonly packWrites = new Set<Promise<void>>();
   private readonly files = new Map<string, { fh: Promise<FileHandle>; users: number }>();
   private readonly dirty = new Set<string>();
   private flushTimer: Timer | undefined;
@@ -82,7 +88,6 @@ export class BlockCache {
     readonly blockSize: number,
     private readonly env: RootDatabase,
     private readonly index: Database<CacheEntry, string>,
-    private readonly inlineDb: Database<Buffer, string>,
     private readonly clock: Clock,
   ) {}
 
@@ -91,19 +96,17 @@ export class BlockCache {
     try {
       makeDirectory(join(dir, 'blocks'));
       // noSync: the cache can always be refetched; its index is never worth an fsync per block.
-      const env = open({ path: join(dir, 'index'), maxDbs: 3, compression: false, noSync: true });
+      const env = open({ path: join(dir, 'index'), maxDbs: 2, compression: false, noSync: true });
       const index = env.openDB<CacheEntry, string>({ name: 'cache' });
-      const inlineDb = env.openDB<Buffer, string>({ name: 'inline', encoding: 'binary' });
       const meta = env.openDB<number, string>({ name: 'meta' });
       const stored = meta.get('blockSize');
       if (stored === undefined) meta.putSync('blockSize', blockSize);
       else if (stored !== blockSize) {
         // A cache made with another block size cannot be addressed block by block: start over.
         index.clearSync();
-        inlineDb.clearSync();
         meta.putSync('blockSize', blockSize);
       }
-      return new BlockCache(dir, blockSize, env, index, inlineDb, clock);
+      return new BlockCache(dir, blockSize, env, index, clock);
     } catch (err) {
       throw new BlockCacheError('OPEN_FAILED', `cannot open block cache in ${dir}: ${(err as Error).message}`);
     }
@@ -122,10 +125,7 @@ export class BlockCache {
     const e = this.entry(key);
     if (!e.bitmap.has(block)) return undefined;
     const length = e.tail && e.tail[0] === block ? e.tail[1] : this.blockSize;
-    if (e.inline) {
-      const bytes = this.inlineBytes(key, length, 0, length);
-      return bytes && Buffer.from(bytes);
-    }
+    if (e.packed !== undefined) return this.packedBytes(key, e.packed, length, 0, length, Buffer.allocUnsafe(length));
     const buf = Buffer.alloc(length);
     if (length === 0) return buf;
     const { bytesRead } = await this.withFile(key, (fh) => fh.read(buf, 0, length, block * this.blockSize));
@@ -154,12 +154,7 @@ export class BlockCache {
     if (e.tail && e.tail[0] >= first && e.tail[0] <= last) end = Math.min(end, e.tail[0] * this.blockSize + e.tail[1]);
     if (end <= offset) return Buffer.alloc(0);
     const buf = into && into.length >= end - offset ? into.subarray(0, end - offset) : Buffer.allocUnsafe(end - offset);
-    if (e.inline) {
-      const bytes = this.inlineBytes(key, e.tail?.[1] ?? 0, offset, end);
-      if (!bytes) return undefined;
-      bytes.copy(buf);
-      return buf;
-    }
+    if (e.packed !== undefined) return this.packedBytes(key, e.packed, e.tail?.[1] ?? 0, offset, end, buf);
     // Small reads of cached (page-cache resident) data are cheaper done inline than through the
     // thread pool, whose round trip costs more than the copy.
     const { bytesRead } = await this.withFile(key, async (fh) =>
@@ -179,7 +174,7 @@ export class BlockCache {
     const e = this.entry(key);
     const first = Math.floor(offset / this.blockSize);
     const last = Math.floor((offset + length - 1) / this.blockSize);
-    if (!e.bitmap.hasAll(first, last) || e.inline) return undefined;
+    if (!e.bitmap.hasAll(first, last) || e.packed !== undefined) return undefined;
     if (e.tail && e.tail[0] >= first && e.tail[0] <= last && e.tail[0] * this.blockSize + e.tail[1] < offset + length) return undefined;
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
@@ -223,8 +218,8 @@ export class BlockCache {
   writeRun(key: string, first: number, data: Uint8Array): Promise<void> {
     if (data.length === 0) return Promise.resolve();
     if (this.closing) return Promise.reject(new BlockCacheError('CLOSED', 'block cache closed'));
-    if (first === 0 && data.length < this.blockSize && data.length <= INLINE_MAX_BYTES && this.entry(key).bitmap.count() === 0) {
-      this.storeInline(key, data);
+    if (first === 0 && data.length < this.blockSize && data.length <= PACK_MAX_BYTES && this.entry(key).bitmap.count() === 0) {
+      this.storePacked(key, data);
       return Promise.resolve();
     }
     let q = this.writeQueues.get(key);
@@ -288,34 +283,54 @@ export class BlockCache {
   }
 
   /**
-   * A whole file of one short block, kept in the inline database (copied: `data` may be a pooled
-   * buffer). Readable at once; written with the next index flush (one transaction for many small
-   * files), the bytes before the entry that says they are there, in one LMDB environment whose
-   * writes commit in order. More than INLINE_PENDING_MAX_BYTES waiting flushes at once.
+   * A whole file of one short block, appended to the pack file (copied: `data` may be a pooled
+   * buffer). Readable at once; written with the next index flush, all pending files in one write,
+   * and indexed only once that write is done, so an entry never points at bytes not written.
+   * More than PACK_PENDING_MAX_BYTES waiting brings the flush forward.
    */
-  private storeInline(key: string, data: Uint8Array): void {
-    const copy = Buffer.from(data);
-    this.inlinePendingBytes += copy.length - (this.inlinePending.get(key)?.length ?? 0);
-    this.inlinePending.set(key, copy);
-    this.entry(key).inline = true;
-    this.indexRun(key, 0, copy.length);
-    if (this.inlinePendingBytes > INLINE_PENDING_MAX_BYTES) {
+  private storePacked(key: string, data: Uint8Array): void {
+    const pack = this.openPack();
+    const bytes = Buffer.from(data);
+    const offset = pack.end;
+    pack.end += bytes.length;
+    this.packPending.push({ key, offset, bytes });
+    this.packPendingBytes += bytes.length;
+    this.packUnwritten.set(key, { offset, bytes });
+    this.entry(key).packed = offset;
+    this.indexRun(key, 0, bytes.length);
+    if (this.packPendingBytes > PACK_PENDING_MAX_BYTES) {
       this.flushTimer?.cancel();
       this.flushIndex();
     }
   }
 
+  private openPack(): { fd: number; end: number; id: string } {
+    if (!this.pack) {
+      const fd = openSync(join(this.dir, PACK_FILE), constants.O_RDWR | constants.O_CREAT, 0o644);
+      const st = fstatSync(fd, { bigint: true });
+      this.pack = { fd, end: Number(st.size), id: `${st.ino}:${st.birthtimeNs}` };
+    }
+    return this.pack;
+  }
+
   /**
-   * Bytes [from, to) of an inline file of `length` bytes (a view: copy before the next await). A record gone or of another length
-   * (a failed write) unindexes the file, so it is fetched from main again: undefined.
+   * Bytes [from, to) of a packed file of `length` bytes starting at `offset` in the pack, into
+   * `into`. Bytes missing from the pack (a write that failed) unindex the file, so it is fetched
+   * from main again: undefined.
    */
-  private inlineBytes(key: string, length: number, from: number, to: number): Buffer | undefined {
-    const stored = this.inlinePending.get(key) ?? this.inlineWriting.get(key) ?? this.inlineDb.getBinary(key);
-    if (stored && stored.length === length) return stored.subarray(from, to);
+  private packedBytes(key: string, offset: number, length: number, from: number, to: number, into: Buffer): Buffer | undefined {
+    const out = into.subarray(0, to - from);
+    const unwritten = this.packUnwritten.get(key);
+    if (unwritten && unwritten.offset === offset) {
+      unwritten.bytes.copy(out, 0, from, to);
+      return out;
+    }
+    // Page-cache reads of at most PACK_MAX_BYTES: inline, like small data-file reads.
+    if (readSync(this.openPack().fd, out, 0, out.length, offset + from) === out.length && to <= length) return out;
     const e = this.entry(key);
     e.bitmap = BlockBitmap.decode(undefined);
     e.tail = null;
-    e.inline = false;
+    e.packed = undefined;
     this.markDirty(key);
     return undefined;
   }
@@ -341,19 +356,42 @@ export class BlockCache {
 
   private flushIndex(): void {
     this.flushTimer = undefined;
-    for (const [key, bytes] of this.inlinePending) {
-      this.inlineWriting.set(key, bytes);
-      // A failed write leaves the entry below pointing at nothing: read as absent, fetched again.
-      const written = () => void (this.inlineWriting.get(key) === bytes && this.inlineWriting.delete(key));
-      this.inlineDb.put(key, bytes).then(written, written);
+    const packing = this.packPending;
+    const waiting = new Set<string>();
+    if (packing.length > 0) {
+      this.packPending = [];
+      this.packPendingBytes = 0;
+      for (const p of packing) waiting.add(p.key);
+      this.writePacked(packing);
     }
-    this.inlinePending.clear();
-    this.inlinePendingBytes = 0;
-    for (const key of this.dirty) {
-      const e = this.entry(key);
-      this.index.put(key, { bitmap: e.bitmap.encode(), tail: e.tail, ...(e.inline ? { inline: true } : {}) }).catch(() => undefined);
-    }
+    for (const key of this.dirty) if (!waiting.has(key)) this.putEntry(key);
     this.dirty.clear();
+  }
+
+  /** Writes pending packed files (contiguous in the pack) in one write, then indexes them. */
+  private writePacked(packing: Array<{ key: string; offset: number; bytes: Buffer }>): void {
+    const fd = this.openPack().fd;
+    const all = Buffer.concat(packing.map((p) => p.bytes));
+    const done = new Promise<void>((resolve) => {
+      write(fd, all, 0, all.length, packing[0]!.offset, (err, n) => {
+        for (const p of packing) {
+          const now = this.packUnwritten.get(p.key);
+          if (now?.offset !== p.offset) continue; // stored again since
+          this.packUnwritten.delete(p.key);
+          // A failed write is never indexed: the entry stays in memory (read from packUnwritten
+          // until now), so a later read finds nothing and fetches the file from main again.
+          if (!err && n === all.length) this.putEntry(p.key);
+        }
+        resolve();
+      });
+    });
+    this.packWrites.add(done);
+    void done.then(() => this.packWrites.delete(done));
+  }
+
+  private putEntry(key: string): void {
+    const e = this.entry(key);
+    this.index.put(key, { bitmap: e.bitmap.encode(), tail: e.tail, ...(e.packed !== undefined ? { packed: e.packed, pack: this.openPack().id } : {}) }).catch(() => undefined);
   }
 
   /** Blocks cached for `key`. */
@@ -369,7 +407,10 @@ export class BlockCache {
     this.flushTimer?.cancel();
     this.flushTimer = undefined;
     this.flushIndex();
+    await Promise.all([...this.packWrites]);
     await this.index.committed;
+    if (this.pack) closeSync(this.pack.fd);
+    this.pack = undefined;
     for (const slot of this.files.values()) await (await slot.fh).close().catch(() => undefined);
     this.files.clear();
     await this.env.close();
@@ -379,7 +420,10 @@ export class BlockCache {
     let e = this.entries.get(key);
     if (!e) {
       const stored = this.index.get(key);
-      e = { bitmap: BlockBitmap.decode(stored?.bitmap), tail: stored?.tail ?? null, inline: stored?.inline === true };
+      const lostPack = stored?.packed !== undefined && stored.pack !== this.openPack().id;
+      e = lostPack
+        ? { bitmap: BlockBitmap.decode(undefined), tail: null, packed: undefined }
+        : { bitmap: BlockBitmap.decode(stored?.bitmap), tail: stored?.tail ?? null, packed: stored?.packed };
       this.entries.set(key, e);
     }
     return e;
