@@ -136,23 +136,9 @@ export class VipLease {
       }
       const startedAt = this.c.clock.now();
       this.c.log?.(`lease ${intToIpv4(vip)}: created in ${startedAt - asked} ms; probation`);
-      if (this.o.useDuringProbation) {
-        if (!(await this.alone(key))) {
-          this.stats.raceLosses++;
-          await this.c.dht.remove(key).catch(() => undefined);
-          continue;
-        }
-        if (this.stopped) {
-          await this.c.dht.remove(key).catch(() => undefined);
-          throw new VipLeaseError('STOPPED', 'lease stopped while claiming');
-        }
-        this.vip = vip;
-        this.expiresAt = startedAt + this.ttlMs;
-        this.schedule(this.renewMs);
-        this.scheduleVerification(vip, key, this.o.confirmMs ?? DEFAULT_CLAIM_CONFIRM_MS);
-        return vip;
-      }
-      if (!(await this.aloneAfterProbation(key))) {
+      // In use during the probation: only the immediate read-back now, the probation's later (onLost).
+      const duringUse = this.o.useDuringProbation === true;
+      if (!(duringUse ? await this.alone(key) : await this.aloneAfterProbation(key))) {
         this.stats.raceLosses++;
         await this.c.dht.remove(key).catch(() => undefined);
         continue;
@@ -164,7 +150,7 @@ export class VipLease {
       this.vip = vip;
       this.expiresAt = startedAt + this.ttlMs;
       this.schedule(this.renewMs);
-      this.scheduleVerification(vip, key);
+      this.scheduleVerification(vip, key, duringUse ? (this.o.confirmMs ?? DEFAULT_CLAIM_CONFIRM_MS) : undefined);
       return vip;
     }
     throw new VipLeaseError('EXHAUSTED', `no free address in ${this.o.subnet} after ${tried.size} attempts`);

@@ -25,19 +25,25 @@ function status(dir: string): Promise<Status | undefined> {
   });
 }
 
-test('a joiner uses its bootstrap endpoint\'s STUN server (WELCOME); another learns a member\'s server from the DHT', async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'overlay-stun-'));
+/** A temporary network of `overlay up --no-vnet` processes on loopback, all killed (by PID) and removed on teardown. */
+function network(t: { teardown(f: () => Promise<void>): void }, name: string) {
+  const root = mkdtempSync(join(tmpdir(), `overlay-${name}-`));
   const procs: Proc[] = [];
   t.teardown(async () => {
     await Promise.all(procs.map((p) => p.kill(3000)));
     rmSync(root, { recursive: true, force: true });
   });
   const dir = (n: string) => join(root, n);
-  const up = (name: string, extra: string[]) => {
-    const p = startProc(process.execPath, [BIN, 'up', '--no-vnet', '--network', 'stunnet', '--state', dir(name), '--bind-address', '127.0.0.1', '--dial-timeout', '10', '--verbose', ...extra]);
+  const up = (node: string, extra: string[]) => {
+    const p = startProc(process.execPath, [BIN, 'up', '--no-vnet', '--network', name, '--state', dir(node), '--bind-address', '127.0.0.1', '--dial-timeout', '10', '--verbose', ...extra]);
     procs.push(p);
     return p;
   };
+  return { dir, up };
+}
+
+test('a joiner uses its bootstrap endpoint\'s STUN server (WELCOME); another learns a member\'s server from the DHT', async (t) => {
+  const { dir, up } = network(t, 'stunnet');
   const a = up('a', ['--listen', '0', '--listen-host', '127.0.0.1', '--no-stun']);
   const portA = (await a.waitFor(/bootstrap endpoint listening on 127\.0\.0\.1:(\d+)/, 15_000))[1]!;
   await a.waitFor(/founded network/, 15_000);
@@ -77,18 +83,7 @@ test('a joiner uses its bootstrap endpoint\'s STUN server (WELCOME); another lea
 });
 
 test('when the member whose STUN server a node uses leaves, the node drops it and uses another member\'s from the DHT', async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'overlay-stun-gone-'));
-  const procs: Proc[] = [];
-  t.teardown(async () => {
-    await Promise.all(procs.map((p) => p.kill(3000)));
-    rmSync(root, { recursive: true, force: true });
-  });
-  const dir = (n: string) => join(root, n);
-  const up = (name: string, extra: string[]) => {
-    const p = startProc(process.execPath, [BIN, 'up', '--no-vnet', '--network', 'stungone', '--state', dir(name), '--bind-address', '127.0.0.1', '--dial-timeout', '10', '--verbose', ...extra]);
-    procs.push(p);
-    return p;
-  };
+  const { dir, up } = network(t, 'stungone');
   // a founds with a STUN server; b joins through a and runs (and advertises) its own.
   const a = up('a', ['--listen', '0', '--listen-host', '127.0.0.1']);
   const stunA = (await a.waitFor(/STUN server on udp 127\.0\.0\.1:(\d+)/, 15_000))[1]!;
