@@ -14,6 +14,7 @@ import { StatusError } from './errors.js';
 import { virtualAttrs } from './attrs.js';
 import { readBackendDir } from './backend-listing.js';
 import { LIST_MAX_ENTRIES, MainDirNames } from './main-dir-names.js';
+import { ShadowDirNames } from './shadow-dir-names.js';
 
 /** Shadow-root directory holding copy-ups whose primary name is gone (hidden from clients). */
 export const ORPHAN_DIR = '.rowfs-orphans';
@@ -64,6 +65,8 @@ export class ProxyCore {
   private readonly mainAttrCache = new Map<number, Fattr3>();
   /** Main directories whose names are all registered (no LOOKUP to main for a missing name). */
   readonly mainDirs = new MainDirNames();
+  /** Directories made through the proxy: no shadow LOOKUP for a name the proxy has not recorded. */
+  readonly shadowDirs = new ShadowDirNames();
   /** Called when the entries of a directory change (listing caches drop it). */
   onDirChanged: (vid: number) => void = () => undefined;
 
@@ -181,7 +184,7 @@ export class ProxyCore {
       if (n) return n;
     }
     if (this.store.isWhiteout(dir.vid, name)) return undefined;
-    if (dir.shadow && askShadow) {
+    if (dir.shadow && askShadow && !this.shadowDirs.isComplete(dir.vid)) {
       const res = await this.shadow.call('LOOKUP', { what: { dir: dir.shadow, name } });
       if (res.status === Nfs3Status.OK) {
         const a = res.objAttributes ?? (await this.shadow.ok('GETATTR', { object: res.object })).objAttributes;

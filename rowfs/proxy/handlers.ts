@@ -205,14 +205,18 @@ export class ProxyHandlers implements Nfs3Handlers {
       dir = await core.ensureShadow(dir);
       const res = await make(dir.shadow!);
       if (res.status !== Nfs3Status.OK) return { status: res.status, dirWcc: virtualWcc(res.dirWcc, dir.vid) };
-      const fh = res.obj ?? (await core.shadow.ok('LOOKUP', { what: { dir: dir.shadow!, name } })).object;
-      await core.store.reserveVids(1);
-      const n: NodeRecord = { vid: core.store.allocVid(), type: type as NodeRecord['type'], parent: dir.vid, name, main: null, shadow: fh, mainBlocks: 0 };
-      await core.store.commit((tx) => {
-        tx.putNode(n);
-        tx.setName(dir.vid, name, n.vid);
-        tx.clearWhiteout(dir.vid, name);
-      }, 'soon');
+      const n = await afterShadowChange(core, [dir.vid], async () => {
+        const fh = res.obj ?? (await core.shadow.ok('LOOKUP', { what: { dir: dir.shadow!, name } })).object;
+        await core.store.reserveVids(1);
+        const made: NodeRecord = { vid: core.store.allocVid(), type: type as NodeRecord['type'], parent: dir.vid, name, main: null, shadow: fh, mainBlocks: 0 };
+        await core.store.commit((tx) => {
+          tx.putNode(made);
+          tx.setName(dir.vid, name, made.vid);
+          tx.clearWhiteout(dir.vid, name);
+        }, 'soon');
+        return made;
+      });
+      if (type === Ftype3.DIR) core.shadowDirs.made(n.vid);
       core.onDirChanged(dir.vid);
       return {
         status: Nfs3Status.OK,
@@ -357,14 +361,16 @@ export class ProxyHandlers implements Nfs3Handlers {
         if (res.status !== Nfs3Status.OK) {
           return { status: res.status, fromdirWcc: virtualWcc(res.fromdirWcc, from.vid), todirWcc: virtualWcc(res.todirWcc, to.vid) };
         }
-        const whiteout = await core.inMain(from, a.from.name);
-        await core.store.commit((tx) => {
-          tx.removeName(from.vid, a.from.name);
-          if (whiteout) tx.setWhiteout(from.vid, a.from.name);
-          tx.setName(to.vid, a.to.name, moved.vid);
-          tx.clearWhiteout(to.vid, a.to.name);
-          tx.putNode({ ...core.node(moved.vid), parent: to.vid, name: a.to.name });
-        }, 'soon');
+        await afterShadowChange(core, [from.vid, to.vid], async () => {
+          const whiteout = await core.inMain(from, a.from.name);
+          await core.store.commit((tx) => {
+            tx.removeName(from.vid, a.from.name);
+            if (whiteout) tx.setWhiteout(from.vid, a.from.name);
+            tx.setName(to.vid, a.to.name, moved.vid);
+            tx.clearWhiteout(to.vid, a.to.name);
+            tx.putNode({ ...core.node(moved.vid), parent: to.vid, name: a.to.name });
+          }, 'soon');
+        });
         core.onDirChanged(from.vid);
         core.onDirChanged(to.vid);
         return { status: Nfs3Status.OK, fromdirWcc: virtualWcc(res.fromdirWcc, from.vid), todirWcc: virtualWcc(res.todirWcc, to.vid) };
@@ -399,10 +405,12 @@ export class ProxyHandlers implements Nfs3Handlers {
         if (res.status !== Nfs3Status.OK) {
           return { status: res.status, fileAttributes: virtualOptAttrs(res.fileAttributes, file.vid), linkdirWcc: virtualWcc(res.linkdirWcc, dir.vid) };
         }
-        await core.store.commit((tx) => {
-          tx.setName(dir.vid, a.link.name, file.vid);
-          tx.clearWhiteout(dir.vid, a.link.name);
-        }, 'soon');
+        await afterShadowChange(core, [dir.vid], () =>
+          core.store.commit((tx) => {
+            tx.setName(dir.vid, a.link.name, file.vid);
+            tx.clearWhiteout(dir.vid, a.link.name);
+          }, 'soon'),
+        );
         core.onDirChanged(dir.vid);
         return { status: Nfs3Status.OK, fileAttributes: virtualOptAttrs(res.fileAttributes, file.vid), linkdirWcc: virtualWcc(res.linkdirWcc, dir.vid) };
       }),
@@ -491,5 +499,18 @@ export class ProxyHandlers implements Nfs3Handlers {
       const r = await this.io.commit(n, a.offset, a.count);
       return { status: Nfs3Status.OK, fileWcc: virtualWcc(r.wcc, n.vid), verf: r.verf };
     }, (status) => ({ status, fileWcc: {} }));
+  }
+}
+
+/**
+ * Records a change the shadow has already made: if that fails, the shadow directories `dirs` may
+ * hold a name the proxy has not recorded, so they lose their "every name recorded" mark.
+ */
+async function afterShadowChange<T>(core: ProxyCore, dirs: number[], record: () => Promise<T>): Promise<T> {
+  try {
+    return await record();
+  } catch (e) {
+    core.shadowDirs.forget(...dirs);
+    throw e;
   }
 }
