@@ -3,7 +3,8 @@
 // user would (no --ice: the founder's built-in STUN server is learned from its bootstrap endpoint;
 // coturn only on request), plus helpers to run `overlay image ...` and libnfs tools inside a node's namespace.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -144,6 +145,18 @@ export const imageNfsUrl = (host: string, port: number, app: string, version: st
 /** The proxy counters of a mount whose --store is `store`. */
 export function mountCounters(store: string): { bytes: { toClient: number; fromMain: number }; replicas?: { failovers: number; verifyFailures: number; badServers: string[]; bytesFrom: Record<string, number> } } {
   return JSON.parse(readFileSync(join(store, 'state', 'counters.json'), 'utf8'));
+}
+
+/** A file of `bytes` whose every `blockBytes` block differs (seeded: the same seed gives the same bytes). */
+export function fillDistinctBlocks(path: string, bytes: number, seed: string, blockBytes = 65536): void {
+  const chunk = Buffer.alloc(blockBytes);
+  const fd = openSync(path, 'w');
+  for (let at = 0, i = 0; at < bytes; at += blockBytes, i++) {
+    createHash('sha256').update(`${seed}/${i}`).digest().copy(chunk, 0);
+    for (let o = 32; o < blockBytes; o += 32) chunk.copy(chunk, o, 0, 32);
+    writeSync(fd, chunk, 0, Math.min(blockBytes, bytes - at));
+  }
+  closeSync(fd);
 }
 
 /** Polls `fn` every 500 ms until it returns a value, at most `timeoutMs`. */

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ImageNet, OVERLAY_BIN, imageNfsUrl, mountCounters, waitUntil } from '../../simulations/netns/image-net.js';
+import { ImageNet, OVERLAY_BIN, fillDistinctBlocks, imageNfsUrl, mountCounters, waitUntil } from '../../simulations/netns/image-net.js';
 import type { Proc } from '../../simulations/harness/proc.js';
 import { pathHandle } from '../../rowfs/proxy/replicated-main.js';
 import { hex } from '../../rowfs/state/store.js';
@@ -32,18 +32,6 @@ interface Ctx {
   mounts: Map<string, { proc: Proc; store: string; node: number; endpoint: string }>;
 }
 const test = anyTest as TestFn<Ctx>;
-
-/** Deterministic content: every 64 KiB block differs. */
-function fill(path: string, bytes: number, seed: number): void {
-  const chunk = Buffer.alloc(BLOCK);
-  const fd = openSync(path, 'w');
-  for (let at = 0, i = 0; at < bytes; at += BLOCK, i++) {
-    createHash('sha256').update(`${seed}/${i}`).digest().copy(chunk, 0);
-    for (let o = 32; o < BLOCK; o += 32) chunk.copy(chunk, o, 0, 32);
-    writeSync(fd, chunk, 0, Math.min(BLOCK, bytes - at));
-  }
-  closeSync(fd);
-}
 
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 const original = (t: { context: Ctx }, file: string) => sha(join(t.context.net.root, 'v1', file));
@@ -83,7 +71,7 @@ test.before(async (t) => {
   mkdirSync(join(v1, 'lib'), { recursive: true });
   mkdirSync(join(v1, 'etc'), { recursive: true });
   let seed = 1;
-  for (const [f, n] of Object.entries(FILES)) fill(join(v1, f), n, seed++);
+  for (const [f, n] of Object.entries(FILES)) fillDistinctBlocks(join(v1, f), n, String(seed++));
   for (const i of [PUBLISHER, A, B, C]) await net.up(i);
   const pub = net.image(PUBLISHER, ['publish', 'app', '1', v1, '--ttl', String(TTL_S)]);
   await pub.waitFor(/published app 1/, 120_000);
