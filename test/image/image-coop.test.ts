@@ -153,9 +153,14 @@ test.serial('a peer SIGKILLed in the middle of a transfer: the read completes wi
   await unmount(t, 'b');
   const b = await mount(t, 'b', B, ['--upload-peer-bytes-per-s', String(4 << 20)], join(net.root, 'store-b'));
   const c = await mount(t, 'c2', C);
-  const read = readSha(net, C, 'boot.bin');
+  // The server 40 ms away, so the read lasts well past B's death whatever the machine's speed.
+  await net.topo.setDelay(PUBLISHER, 20);
+  t.teardown(() => net.topo.setDelay(PUBLISHER, 0));
+  let finished = false;
+  const read = readSha(net, C, 'boot.bin').finally(() => (finished = true));
   await waitUntil('bytes from B', async () => ((counters(c.store).peers?.bytes ?? 0) > 0 ? true : undefined), 30_000);
   const before = counters(c.store).peers!.bytes;
+  t.false(finished, 'B dies while the read is under way');
   process.kill(b.proc.pid, 'SIGKILL');
   t.log(`B killed after ${before} bytes from it`);
   t.is(await read, original(t, 'boot.bin'), 'no client error, the right bytes');
@@ -163,7 +168,9 @@ test.serial('a peer SIGKILLed in the middle of a transfer: the read completes wi
   t.log(`C: ${cc.peers!.bytes} bytes from peers, ${cc.bytes.fromMain} from the server, ${cc.peers!.failures} failed peer requests`);
   t.true(cc.peers!.bytes > 0 && cc.peers!.bytes < FILES['boot.bin']!, 'part from the peer');
   t.true(cc.bytes.fromMain > 0, 'the rest from the server');
+  t.true(cc.peers!.failures >= 1, 'requests to B were under way when it died');
   t.is(cc.peers!.rejectedBlocks, 0);
+  await net.topo.setDelay(PUBLISHER, 0);
   await unmount(t, 'c2');
   t.context.mounts.delete('b');
 });
