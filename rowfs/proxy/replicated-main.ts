@@ -23,7 +23,9 @@ import { isPlainComponent } from '../nfs3/names.js';
 import { StatusError } from './errors.js';
 import { CodedError } from '../../lib/coded-error.js';
 import { Prober, type Connection } from './replica-prober.js';
-import { MAX_BLOCKS_PER_REQUEST } from '../peer/peer-codec.js';
+import { readViaPeers, type BlockPeers } from './peer-read.js';
+
+export type { BlockPeers } from './peer-read.js';
 
 /** One server of the replicated tree. `id` is stable (e.g. its ring address); `label` is for people. */
 export interface ReplicaServer {
@@ -47,15 +49,6 @@ export interface ReplicaVerifier {
   entry(path: string): { type: 'dir' | 'file' | 'symlink' | 'other'; size: number; target?: string } | undefined;
   /** True when `data` is exactly block `index` of the regular file at `path`. */
   verifyBlock(path: string, index: number, data: Uint8Array): boolean;
-}
-
-/** Other mounts of the tree that may hold blocks (rowfs/peer/peer-fetcher.ts): asked before the server. */
-export interface BlockPeers {
-  /**
-   * Blocks [first, last] of the file at `path` (path id `file`), each already checked against the
-   * manifest; undefined where no peer supplied one. Never rejects.
-   */
-  fetch(path: string, file: Uint8Array, first: number, last: number): Promise<Array<Uint8Array | undefined>>;
 }
 
 export type ReplicaEvent =
@@ -102,8 +95,6 @@ const MAX_PATHS_IN_MEMORY = 65_536;
 /** Server handles remembered per connection. */
 const MAX_SERVER_HANDLES = 65_536;
 const WATCHDOG_MS = 250;
-/** Largest READ sent to peers as one range (the peer protocol's bound). */
-const MAX_PEER_READ_BLOCKS = MAX_BLOCKS_PER_REQUEST;
 /** Procedures the proxy sends to main (read-only), and where their handle argument is. */
 const HANDLE_ARG: Partial<Record<Nfs3ProcedureName, (a: never) => FileHandle>> = {
   GETATTR: (a: Nfs3ArgsOf<'GETATTR'>) => a.object,
@@ -176,7 +167,9 @@ export class ReplicatedMain extends Backend {
     if (!handleOf) throw new StatusError(Nfs3Status.ROFS, `${name} is not sent to a read-only replica`);
     const path = await this.pathOf(handleOf(args));
     if (name === 'READ' && this.o.peers && this.o.verifier) {
-      const r = await this.readViaPeers(path, handleOf(args), args as Nfs3ArgsOf<'READ'>, cred, opts);
+      const file = handleOf(args).subarray(TAG.length, HANDLE_BYTES);
+      const server = (a: Nfs3ArgsOf<'READ'>, o?: RpcCallOptions) => this.onServers('READ', a, path, cred, o);
+      const r = await readViaPeers({ blockSize: this.o.verifier.blockSize, entry: this.o.verifier.entry(path), peers: this.o.peers, server }, path, file, args as Nfs3ArgsOf<'READ'>, opts);
       if (r) return r as Nfs3ResOf<N>;
     }
     return this.onServers(name, args, path, cred, opts);
@@ -194,45 +187,6 @@ export class ReplicatedMain extends Backend {
         this.retire(conn, fault);
       }
     }
-  }
-
-  /**
-   * A READ answered from peers' blocks where they have them and the server for the runs they do
-   * not; undefined (the caller asks the server for all of it) when no peer had any block.
-   */
-  private async readViaPeers(path: string, handle: FileHandle, args: Nfs3ArgsOf<'READ'>, cred?: OpaqueAuth, opts?: RpcCallOptions): Promise<Nfs3ResOf<'READ'> | undefined> {
-    const want = this.o.verifier!.entry(path);
-    const offset = Number(args.offset);
-    if (!want || want.type !== 'file' || offset >= want.size || args.count === 0) return undefined;
-    const bs = this.o.verifier!.blockSize;
-    const end = Math.min(offset + args.count, want.size);
-    const first = Math.floor(offset / bs);
-    const last = Math.floor((end - 1) / bs);
-    const file = handle.subarray(TAG.length, HANDLE_BYTES);
-    // One peer request per MAX_PEER_READ_BLOCKS blocks (a 1 MiB READ of 4 KiB blocks is 256), in parallel.
-    const asked: Array<Promise<Array<Uint8Array | undefined>>> = [];
-    for (let b = first; b <= last; b += MAX_PEER_READ_BLOCKS) asked.push(this.o.peers!.fetch(path, file, b, Math.min(last, b + MAX_PEER_READ_BLOCKS - 1)));
-    const blocks = (await Promise.all(asked)).flat();
-    if (blocks.every((b) => b === undefined)) return undefined;
-    // The runs no peer had, from the server (verified there), block-aligned.
-    for (let i = 0; i < blocks.length; ) {
-      if (blocks[i] !== undefined) {
-        i++;
-        continue;
-      }
-      let j = i;
-      while (j + 1 < blocks.length && blocks[j + 1] === undefined) j++;
-      const from = (first + i) * bs;
-      const to = Math.min((first + j + 1) * bs, want.size);
-      const r = await this.onServers('READ', { ...args, offset: BigInt(from), count: to - from }, path, cred, opts);
-      if (r.status !== Nfs3Status.OK) return r;
-      if (r.data.length !== to - from) throw new StatusError(Nfs3Status.IO, `${path}: short READ from the server`);
-      for (let k = i; k <= j; k++) blocks[k] = r.data.subarray((k - i) * bs, Math.min((k - i + 1) * bs, r.data.length));
-      i = j + 1;
-    }
-    const all = Buffer.concat(blocks as Uint8Array[]);
-    const data = all.subarray(offset - first * bs, end - first * bs);
-    return { status: Nfs3Status.OK, count: data.length, eof: end >= want.size, data };
   }
 
   /** Stops the watchdog and closes the connection. Idempotent. */
