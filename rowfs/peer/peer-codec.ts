@@ -18,6 +18,11 @@ export const MAX_PEER_BLOCK_BYTES = 1 << 20;
 /** Largest reply: header plus the blocks, bounded so a receiver can refuse a bigger frame up front. */
 export const MAX_PEER_MESSAGE_BYTES = 12 + MAX_BLOCKS_PER_REQUEST * 4 + 8 * 1024 * 1024;
 const ABSENT_LENGTH = 0xffffffff;
+
+/** Blocks of `blockSize` bytes one get may ask for so that the reply fits MAX_PEER_MESSAGE_BYTES (64 KiB: 64; 1 MiB: 8). */
+export function maxBlocksPerGet(blockSize: number): number {
+  return Math.max(1, Math.min(MAX_BLOCKS_PER_REQUEST, Math.floor((MAX_PEER_MESSAGE_BYTES - BLOCKS_HEADER_BYTES) / (4 + blockSize))));
+}
 const GET = 1;
 const BLOCKS = 2;
 const GET_BYTES = 1 + 4 + FILE_ID_BYTES + 4 + 2;

@@ -39,8 +39,9 @@ class Bucket {
     return this.tokens >= Math.min(n, this.rate);
   }
 
+  /** Takes `n` (negative: gives back). */
   take(n: number): void {
-    this.tokens -= n;
+    this.tokens = Math.min(this.rate, this.tokens - n);
   }
 }
 
@@ -58,8 +59,9 @@ export class UploadBudget {
   }
 
   /**
-   * A slot for a reply of up to `bytes` to `peer`, or undefined when over a bound. `done(sent)`
-   * charges the bytes actually sent and frees the slot (call it once, when the reply is written or
+   * A slot for a reply of up to `bytes` to `peer`, or undefined when over a bound. The `bytes` are
+   * taken at once (so requests admitted together cannot all pass on the same tokens); `done(sent)`
+   * gives back what was not sent and frees the slot (call it once, when the reply is written or
    * abandoned); a bucket may go below zero, which refuses the next requests until it refills.
    */
   admit(peer: string, bytes: number): { done(sent: number): void } | undefined {
@@ -83,14 +85,16 @@ export class UploadBudget {
     }
     p.active++;
     this.total.active++;
+    p.take(bytes);
+    this.total.take(bytes);
     const peerBucket = p;
     let open = true;
     return {
       done: (sent) => {
         if (!open) return;
         open = false;
-        peerBucket.take(sent);
-        this.total.take(sent);
+        peerBucket.take(sent - bytes);
+        this.total.take(sent - bytes);
         peerBucket.active--;
         this.total.active--;
       },

@@ -7,7 +7,8 @@ import { connect } from 'node:net';
 import { createHash } from 'node:crypto';
 import { PeerServer } from '../../../rowfs/peer/peer-server.js';
 import { PeerConnection, PeerConnectionError } from '../../../rowfs/peer/peer-connection.js';
-import { PeerStatus } from '../../../rowfs/peer/peer-codec.js';
+import { maxBlocksPerGet, PeerStatus } from '../../../rowfs/peer/peer-codec.js';
+import { frame } from '../../../rowfs/peer/frames.js';
 import { UploadBudget } from '../../../rowfs/peer/upload-budget.js';
 import { PeerFetcher, peerFileId } from '../../../rowfs/peer/peer-fetcher.js';
 import { Counters } from '../../../rowfs/counters.js';
@@ -102,4 +103,83 @@ test('fetcher: verified blocks only; a liar is dropped for the session and its r
   const servedBefore = liar.stats.requests;
   await f.fetch('f', peerFileId('f'), 2, 3);
   t.is(liar.stats.requests, servedBefore);
+});
+
+test('upload budget: bytes are reserved at admit, so requests admitted together cannot overspend; done refunds the unsent', (t) => {
+  const clock = new ManualClock();
+  const b = new UploadBudget({ totalBytesPerS: 100_000, peerBytesPerS: 3_000, totalRequests: 32, peerRequests: 8 }, clock);
+  const slots = [b.admit('p', 1000), b.admit('p', 1000), b.admit('p', 1000)];
+  t.true(slots.every(Boolean));
+  t.is(b.admit('p', 1000), undefined, 'the first three reserved the second');
+  slots[0]!.done(0);
+  t.truthy(b.admit('p', 1000), 'an empty reply gave its reservation back');
+});
+
+/** A 1 MiB-block store holding every block of every file (one shared buffer). */
+const bigStore = (() => {
+  const data = Buffer.alloc(1 << 20, 7);
+  return { blockSize: 1 << 20, read: async () => data };
+})();
+
+/** A raw client that sends `gets` gets of `count` blocks and never reads its replies (a paused socket does not see the server's close). */
+function greedyClient(t: { teardown(fn: () => void): void }, port: number, gets: number, count: number): void {
+  const raw = connect({ host: '127.0.0.1', port });
+  raw.pause();
+  raw.on('error', () => undefined);
+  raw.on('connect', () => raw.write(Buffer.concat(Array.from({ length: gets }, (_, i) => frame({ type: 'get', id: i + 1, file: peerFileId('f'), first: i * count, count })))));
+  t.teardown(() => raw.destroy());
+}
+
+/** Waits (at most 5 s of real time) until `ok()`. */
+async function until(ok: () => boolean): Promise<boolean> {
+  for (let i = 0; i < 100 && !ok(); i++) await new Promise((r) => setTimeout(r, 50));
+  return ok();
+}
+
+test('server: a client that sends gets and never reads is cut off past the hard queue bound', async (t) => {
+  const server = await PeerServer.start({ store: bigStore, host: '127.0.0.1', port: 0, clock: new ManualClock(), maxQueuedReplyBytes: 1 << 20, maxQueuedReplyBytesHard: 4 << 20, limits: { peerBytesPerS: 1 << 30, totalBytesPerS: 1 << 30, peerRequests: 64, totalRequests: 64 } });
+  t.teardown(() => server.close());
+  greedyClient(t, server.port, 64, 1);
+  t.true(await until(() => server.stats.stalledReaders === 1));
+});
+
+test('server: queued replies that do not drain for writeStallMs end the connection (injected clock)', async (t) => {
+  const clock = new ManualClock();
+  const server = await PeerServer.start({ store: bigStore, host: '127.0.0.1', port: 0, clock, writeStallMs: 10_000, maxQueuedReplyBytes: 64 << 20, maxQueuedReplyBytesHard: 128 << 20, limits: { peerBytesPerS: 1 << 30, totalBytesPerS: 1 << 30, peerRequests: 64, totalRequests: 64 } });
+  t.teardown(() => server.close());
+  greedyClient(t, server.port, 32, 1);
+  t.true(await until(() => server.stats.servedBlocks === 32));
+  await new Promise((r) => setTimeout(r, 100));
+  await clock.advance(5_000);
+  t.is(server.stats.stalledReaders, 0, 'still within the deadline');
+  await clock.advance(5_600);
+  t.true(await until(() => server.stats.stalledReaders === 1));
+});
+
+test('server: a get of more blocks than a reply may carry ends the connection', async (t) => {
+  const server = await PeerServer.start({ store: bigStore, host: '127.0.0.1', port: 0 });
+  t.teardown(() => server.close());
+  t.is(maxBlocksPerGet(1 << 20), 8);
+  t.is(maxBlocksPerGet(65536), 64);
+  greedyClient(t, server.port, 1, 9);
+  t.true(await until(() => server.stats.badFrames === 1));
+  t.is(server.stats.requests, 0);
+});
+
+test('server: when full, the least recently active connection makes room for a new one', async (t) => {
+  const clock = new ManualClock();
+  const server = await PeerServer.start({ store: store('f'), host: '127.0.0.1', port: 0, clock, maxConnections: 2 });
+  t.teardown(() => server.close());
+  const a = await PeerConnection.open({ host: '127.0.0.1', port: server.port });
+  await clock.advance(100);
+  const b = await PeerConnection.open({ host: '127.0.0.1', port: server.port });
+  t.teardown(() => (a.close(), b.close()));
+  await clock.advance(100);
+  t.is((await a.get(peerFileId('f'), 0, 1)).status, PeerStatus.OK, 'a is now the more recently active');
+  const c = await PeerConnection.open({ host: '127.0.0.1', port: server.port });
+  t.teardown(() => c.close());
+  t.is((await c.get(peerFileId('f'), 1, 1)).status, PeerStatus.OK);
+  await t.throwsAsync(b.get(peerFileId('f'), 0, 1), { instanceOf: PeerConnectionError });
+  t.false(a.closed);
+  t.is(server.stats.refusedConnections, 1);
 });
