@@ -30,6 +30,11 @@ export interface CountersSnapshot {
     toClient: number;
   };
   totals: { client: number; main: number; shadow: number };
+  /**
+   * Per main file (hex of its handle), when tracked: [bytes clients read of it, bytes fetched from
+   * main for it]. Fetched beyond read is the proxy's own over-fetch (readahead, whole blocks).
+   */
+  files?: Record<string, [number, number]>;
   /** Image mounts (a replicated main): READ bytes per server, failovers, blocks refused by the manifest. */
   replicas?: { bytesFrom: Record<string, number>; failovers: number; verifyFailures: number; badServers: string[] };
   /** Image mounts sharing blocks: bytes per peer, blocks refused by the manifest, peers dropped for them, peer requests that failed. */
@@ -51,6 +56,9 @@ export class Counters {
   bytesFromShadow = 0;
   bytesToShadow = 0;
   bytesToClient = 0;
+  /** Per-file READ tallies (trackFiles), by hex of the main handle: [read by clients, fetched from main]. */
+  private files: Map<string, [number, number]> | undefined;
+  private maxFiles = 0;
   /** Set by a replicated main (image mounts) only. */
   replicas: { bytesFrom: Map<string, number>; failovers: number; verifyFailures: number; badServers: Set<string> } | undefined;
   /** Set by a mount that asks peers for blocks. */
@@ -71,6 +79,23 @@ export class Counters {
     this.replicas ??= { bytesFrom: new Map(), failovers: 0, verifyFailures: 0, badServers: new Set() };
     this.replicas.bytesFrom.set(server, (this.replicas.bytesFrom.get(server) ?? 0) + bytes);
     this.bytesFromMain += bytes;
+  }
+
+  /** Starts per-file READ tallies for at most `maxFiles` files (later files are not tallied: bounded). */
+  trackFiles(maxFiles: number): void {
+    this.files ??= new Map();
+    this.maxFiles = maxFiles;
+  }
+
+  /** Clients read `read` bytes of main file `key` and `fetched` bytes of it came from main. */
+  file(key: string, read: number, fetched: number): void {
+    const f = this.files;
+    if (!f) return;
+    const t = f.get(key);
+    if (t) {
+      t[0] += read;
+      t[1] += fetched;
+    } else if (f.size < this.maxFiles) f.set(key, [read, fetched]);
   }
 
   call(target: CallTarget, proc: string): void {
@@ -102,6 +127,7 @@ export class Counters {
         toClient: this.bytesToClient,
       },
       totals: { client: this.total('client'), main: this.total('main'), shadow: this.total('shadow') },
+      ...(this.files ? { files: Object.fromEntries([...this.files].map(([k, [r, f]]) => [k, [r, f] as [number, number]])) } : {}),
       ...(this.replicas
         ? {
             replicas: {

@@ -50,14 +50,17 @@ export class ApplianceChain {
     private readonly log: (line: string) => void,
   ) {}
 
-  /** Brings up the overlay nodes, publishes the appliance from behind NAT A, lays out the boot link behind NAT B. */
-  static async create(build: ApplianceBuild, log: (line: string) => void): Promise<ApplianceChain> {
+  /**
+   * Brings up the overlay nodes, publishes the appliance from behind NAT A (with manifest blocks of
+   * `blockSize` bytes when given: the unit the proxy fetches and caches), lays out the boot link behind NAT B.
+   */
+  static async create(build: ApplianceBuild, log: (line: string) => void, blockSize?: number): Promise<ApplianceChain> {
     const net = await ImageNet.create({ nats: ['eim', 'eim'], tag: 'ap' });
     try {
       const server = await net.up(SERVER);
       await net.up(PROXY);
       log(`overlay up: image server ${server.vip} behind NAT A, proxy behind NAT B`);
-      const publisher = net.image(SERVER, ['publish', APP, VERSION, build.root]);
+      const publisher = net.image(SERVER, ['publish', APP, VERSION, build.root, ...(blockSize ? ['--block-size', String(blockSize)] : [])]);
       await publisher.waitFor(new RegExp(`published ${APP} ${VERSION}`), 600_000);
       log(`published ${APP} ${VERSION} (${(build.bytes / 1e6).toFixed(0)} MB) from behind NAT A`);
       const bootDir = join(net.root, 'boot');
@@ -125,7 +128,7 @@ export class ApplianceChain {
   async runVm(name: string, kernelArgs: string, timeoutMs: number, onLine?: (line: string) => void): Promise<VmRun> {
     writeFileSync(join(this.bootDir, 'boot.ipxe'), ['#!ipxe', `kernel vmlinuz ${kernelArgs}`, 'initrd initrd.img', 'boot', ''].join('\n'));
     const startedAt = Date.now();
-    const vm = this.net.topo.spawn(PROXY, 'qemu-system-x86_64', pxeVmArgs({ tap: TAP, mac: VM_MAC, memoryMb: VM_MEMORY_MB }));
+    const vm = this.net.topo.spawn(PROXY, 'qemu-system-x86_64', pxeVmArgs({ tap: TAP, mac: VM_MAC, memoryMb: VM_MEMORY_MB, lean: true }));
     const lines: ConsoleLine[] = [];
     let seen = 0;
     const collect = (all: boolean) => {

@@ -17,6 +17,8 @@ export interface ProxySample {
   /** READ payload to the VM, KB/s. */
   lanKBps: number;
   rssMb: number;
+  /** The private (anonymous) part of rssMb: the heap, buffers and native allocations; the rest is mapped files (node's code, LMDB). */
+  anonMb: number;
 }
 
 interface Raw {
@@ -95,6 +97,7 @@ export class ProxySampler {
         wanKBps: Math.round(rate(raw.fromMain, prev.fromMain)),
         lanKBps: Math.round(rate(raw.toClient, prev.toClient)),
         rssMb: Math.round(raw.rssMb * 10) / 10,
+        anonMb: Math.round(raw.anonMb * 10) / 10,
       });
     }, 1000);
   }

@@ -29,8 +29,13 @@ import { Nfs3Status } from '../nfs3/types.js';
 const EMPTY = Buffer.alloc(0);
 /** Fetched bytes that may wait for the cache write behind the reply. */
 const MAX_PENDING_CACHE_BYTES = 8 * 1024 * 1024;
-/** How far ahead of a sequential reader blocks are fetched from main. */
-const READAHEAD_BYTES = 4 * 1024 * 1024;
+/**
+ * Most a sequential reader is fetched ahead of its requests. The window is what the reader has
+ * read in one sequential streak so far (it doubles as the streak goes on, as the kernel's readahead
+ * does), so a reader that stops leaves at most what it read behind: a boot's many short reads of
+ * libraries and indexes do not pull whole files across the wide area, bulk readers still get it.
+ */
+const MAX_READAHEAD_BYTES = 4 * 1024 * 1024;
 /** Cap on bytes being prefetched at once, over all files. */
 const MAX_PREFETCH_BYTES = 8 * 1024 * 1024;
 /** Pooled buffers a prefetch leaves free for readers' own fetches. */
@@ -96,8 +101,8 @@ export class MainReader {
   private cacheWaits = 0;
   /** Told of every client read of main blocks, before it is served (boot trace, prefetch accounting). */
   onClientRead: ((key: string, first: number, last: number) => void) | undefined;
-  /** Where each recently read file's last read ended (sequential detection). */
-  private readonly lastEnd = new Map<string, number>();
+  /** Per recently read file: where its last read ended and the bytes of its current sequential streak. */
+  private readonly streaks = new Map<string, { end: number; bytes: number }>();
   readonly pool: BufferPool;
 
   constructor(
@@ -134,10 +139,11 @@ export class MainReader {
     if (length === 0) return unpooled(EMPTY);
     const first = Math.floor(offset / this.blockSize);
     const last = Math.floor((offset + length - 1) / this.blockSize);
-    this.onClientRead?.(hex(fh), first, last);
-    if (fileSize !== undefined) this.readAhead(fh, offset, length, fileSize);
+    const key = hex(fh);
+    this.onClientRead?.(key, first, last);
+    this.counters.file(key, fileSize === undefined ? length : Math.max(0, Math.min(length, fileSize - offset)), 0);
+    if (fileSize !== undefined) this.readAhead(fh, key, offset, length, fileSize);
     if (this.cache) {
-      const key = hex(fh);
       // A file of one block or less comes through the JS path: its one READ answers the client
       // straight from the reply while the cache write runs behind; the splice path first opens
       // the cache file and waits for the data to land there (2-3 ms per 4 KB file under load, 3.5x
@@ -181,19 +187,21 @@ export class MainReader {
   }
 
   /**
-   * A reader that continues where its last read ended gets the next READAHEAD_BYTES fetched from
-   * main ahead of its requests (overlapping main round trips); random readers get nothing extra.
+   * A reader that continues where its last read ended gets blocks fetched from main ahead of its
+   * requests (overlapping main round trips): as many bytes as its sequential streak holds so far,
+   * at most MAX_READAHEAD_BYTES, never past the end of file; random readers get nothing extra.
    * A prefetch only uses pooled buffers that are free, leaving some for readers' own fetches.
    */
-  private readAhead(fh: FileHandle, offset: number, length: number, fileSize: number): void {
-    const key = hex(fh);
-    const sequential = this.lastEnd.get(key) === offset;
-    this.lastEnd.delete(key);
-    if (this.lastEnd.size >= MAX_TRACKED_READERS) this.lastEnd.delete(this.lastEnd.keys().next().value as string);
-    this.lastEnd.set(key, offset + length);
-    if (!sequential || !this.cache || this.prefetchBytes >= MAX_PREFETCH_BYTES) return;
+  private readAhead(fh: FileHandle, key: string, offset: number, length: number, fileSize: number): void {
+    const prev = this.streaks.get(key);
+    const sequential = prev?.end === offset;
+    const streak = sequential ? prev.bytes + length : length;
+    this.streaks.delete(key);
+    if (this.streaks.size >= MAX_TRACKED_READERS) this.streaks.delete(this.streaks.keys().next().value as string);
+    this.streaks.set(key, { end: offset + length, bytes: streak });
+    if (!sequential || !this.cache || this.prefetchBytes >= MAX_PREFETCH_BYTES || offset + length >= fileSize) return;
     const from = Math.floor((offset + length) / this.blockSize);
-    const to = Math.floor((Math.min(offset + length + READAHEAD_BYTES, fileSize) - 1) / this.blockSize);
+    const to = Math.floor((Math.min(offset + length + Math.min(streak, MAX_READAHEAD_BYTES), fileSize) - 1) / this.blockSize);
     let b = from;
     const fetching = this.inflight.get(key);
     const filling = this.filling.get(key);
@@ -418,6 +426,7 @@ export class MainReader {
         if (s.value.bytes < Math.min(this.spliceReadBytes, want - i * this.spliceReadBytes)) ended = true;
       }
       this.counters.cacheMissBlocks += last - first + 1;
+      this.counters.file(key, 0, bytes);
       return bytes;
     });
     let fills = this.filling.get(key);
@@ -483,6 +492,7 @@ export class MainReader {
     while (out.length < last - first + 1) out.push(EMPTY);
     out.length = last - first + 1;
     this.counters.cacheMissBlocks += out.length;
+    this.counters.file(key, 0, got);
     // Blocks past the end of file are not cached (an empty tail would hide the real last block).
     // A failed cache write only means fetching again later. The cache writes the same buffers
     // (the run keeps them until it is done).

@@ -91,6 +91,11 @@ export interface RowfsProxyOptions {
    * makes a cold client fetch less of each file it touches from main.
    */
   clientIoBytes?: number;
+  /**
+   * Per-file READ tallies in the counters (bytes clients read, bytes fetched from main) for up to
+   * this many main files; default none (the counters file is rewritten every second).
+   */
+  fileCounters?: number;
   /** Counters JSON file, rewritten every `countersIntervalMs`; default `<stateDir>/counters.json`. */
   countersFile?: string;
   countersIntervalMs?: number;
@@ -255,6 +260,7 @@ export class RowfsProxy {
       this.cache = BlockCache.open(join(o.cacheDir ?? join(o.stateDir, 'cache'), imageId), bs, o.clock ?? systemClock);
     }
     const counters = this.counters;
+    if (o.fileCounters) counters.trackFiles(o.fileCounters);
     const mainB = main ? new Backend('main', main.nfs, main.root, counters) : await this.openReplicated(o.main as ReplicatedMainSpec);
     const shadowB = new Backend('shadow', shadowParts.caller, shadowParts.root, counters);
     const [mInfo, sInfo] = await Promise.all([mainB.ok('FSINFO', { fsroot: mainB.root }), shadowB.ok('FSINFO', { fsroot: shadowB.root })]);

@@ -10,12 +10,19 @@ export interface PxeVmOptions {
   tap: string;
   mac: string;
   memoryMb?: number;
+  /**
+   * Only the devices a diskless serial-console machine uses: no VGA, CD-ROM or floppy (-nodefaults,
+   * the serial line added back) and no SVM in the CPU model (nested virtualisation), so the guest's
+   * udev loads no drivers for them (kvm, drm, ata, sr, floppy).
+   */
+  lean?: boolean;
 }
 
 /** qemu-system-x86_64 arguments for a PXE boot; the VM exits instead of rebooting (poweroff, panic). */
 export function pxeVmArgs(o: PxeVmOptions): string[] {
   return [
     '-accel', 'tcg', '-m', String(o.memoryMb ?? 384), '-nographic', '-no-reboot',
+    ...(o.lean ? ['-nodefaults', '-serial', 'stdio', '-cpu', 'qemu64,-svm'] : []),
     // sgabios mirrors the firmware's and iPXE's VGA text to the serial line.
     '-device', 'sga', '-boot', 'n',
     '-netdev', `tap,id=n0,ifname=${o.tap},script=no,downscript=no`,

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
+import { tuneProxyHeap } from '../proxy-heap.js';
 import { CliError, addressOption, checkWritableDirectory, intOption, lockStateDir, parseArgs, stringOption, type Command, type ParsedArgs } from './command.js';
 
 const HELP = `usage: overlay rowfs --main HOST:PATH --shadow DIR|HOST:PATH --listen PORT [options]
@@ -34,9 +34,6 @@ examples:
   overlay rowfs --main 10.0.0.5:/srv/base --shadow /var/lib/rowfs/vm1 --listen 2049
   mount -t nfs -o vers=3,tcp,nolock,port=2049,mountport=2049 127.0.0.1:/srv/base /mnt
   overlay rowfs --stats --main 10.0.0.5:/srv/base`;
-
-/** V8 heap settings of the proxy process (see run()). */
-const PROXY_V8_FLAGS = '--semi-space-growth-factor=1 --heap-growing-percent=50';
 
 const SPEC = {
   main: { value: true },
@@ -132,14 +129,7 @@ export const command: Command = {
     if ('dir' in shadow) checkWritableDirectory((shadow as { dir: string }).dir, '--shadow');
     if (typeof cacheDir === 'string') checkWritableDirectory(resolve(cacheDir), '--cache');
 
-    // The proxy allocates small objects at a high rate (a promise chain per call); left alone, V8
-    // doubles its young generation up to 2 x 16 MiB under that load and lets the old generation
-    // grow well past its live size. Both settings are read by V8 at each growth step, so they work
-    // at run time (unlike --max-semi-space-size): the semi-spaces stay at their initial 1 MiB and
-    // the old generation grows by half its live size between collections. Measured in
-    // docs/rowfs.md (peak RSS of the bench 139 -> 88 MB; cold-read CPU per byte not higher).
-    // OVERLAY_ROWFS_V8 replaces the flags (e.g. for experiments; '' = V8's defaults).
-    setFlagsFromString(process.env.OVERLAY_ROWFS_V8 ?? PROXY_V8_FLAGS);
+    tuneProxyHeap();
     const { RowfsProxy } = await import('../../rowfs/proxy/proxy.js');
     const { ProxyStartError } = await import('../../rowfs/proxy/errors.js');
     const { StateStoreError } = await import('../../rowfs/state/store.js');

@@ -59,6 +59,12 @@ export interface MountingOptions {
 
 /** The discard port (RFC 863): a datagram to it is dropped by the server node's kernel. */
 const DISCARD_PORT = 9;
+/**
+ * Image files whose READ bytes the counters tally one by one (read by clients, fetched from the
+ * servers): what a boot reads of the image and what the proxy fetched beyond it. A boot reads a
+ * few thousand files; the cap bounds the counters file.
+ */
+const FILE_COUNTERS = 16_384;
 
 /**
  * Sends one empty datagram to each server's virtual IP, so this node's virtual network resolves
@@ -140,6 +146,7 @@ export class ImageMounting {
       stateDir: o.storeDir,
       blockSizeBytes: o.manifest.blockSize,
       clientIoBytes: o.clientIoBytes,
+      fileCounters: FILE_COUNTERS,
       listenHost: o.listenHost,
       nfsPort: o.nfsPort,
       mountPort: o.mountPort,

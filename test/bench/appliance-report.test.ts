@@ -84,7 +84,7 @@ test('Figure 5 counts calls per procedure to the server, to the shadow and answe
   t.deepEqual(f5.categories, ['GETATTR', 'READ', 'WRITE']);
   t.is(f5.file, 'docs/figures/appliance-fig5-calls.png');
   t.deepEqual(f5.series.map((s) => s.values), [[100, 50, 7], [0, 30, 0], [20, 0, 7], [80, 20, 0]]);
-  const samples = [5, 20, 200, 300].map((s) => ({ t: s, cpuPct: 1, diskReadKBps: 2, diskWriteKBps: 3, wanKBps: 4, lanKBps: 5, rssMb: 60 }));
+  const samples = [5, 20, 200, 300].map((s) => ({ t: s, cpuPct: 1, diskReadKBps: 2, diskWriteKBps: 3, wanKBps: 4, lanKBps: 5, rssMb: 60, anonMb: 20 }));
   const f4 = figure4('appliance', records, samples);
   if (!f4 || f4.kind !== 'timeseries') return t.fail('no time series');
   t.deepEqual(f4.x.values, [10, 190], 'samples from power-on of the cold boot to power-off of the second');

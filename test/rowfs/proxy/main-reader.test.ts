@@ -1,6 +1,7 @@
 // MainReader over a fake main server (unit test of pure fetch logic): concurrent readers of a block
 // share one fetch, cached blocks are never fetched again (even by a new reader after a restart),
-// sequential readers get read-ahead and random readers do not, short final blocks are exact.
+// sequential readers get read-ahead as large as their streak and random readers none, short final
+// blocks are exact.
 import test from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -98,6 +99,24 @@ test('sequential readers get read-ahead, random readers fetch only their blocks'
   await new Promise((r) => setTimeout(r, 30)); // room for any (wrong) read-ahead to show up
   t.is(rnd.counters.bytesFromMain, 3 * BS, 'exactly the three touched blocks');
   await rnd.cache.close();
+});
+
+test('the read-ahead window is the sequential streak so far: a reader that stops leaves at most what it read fetched beyond it; per-file counters show both', async (t) => {
+  const s = setup(t);
+  s.counters.trackFiles(10);
+  for (let b = 0; b < 3; b++) await s.reader.range(FH, b * BS, BS, FILE.length);
+  await waitCached(s.cache, 6);
+  await new Promise((r) => setTimeout(r, 30)); // room for any (wrong) further read-ahead
+  const fetched = s.counters.bytesFromMain;
+  t.true(fetched > 3 * BS, `blocks ahead were prefetched (${fetched} B)`);
+  t.true(fetched <= 6 * BS, `at most the 3 blocks read fetched beyond them, not the whole ${FILE.length} B file (${fetched} B)`);
+  t.deepEqual(s.counters.snapshot().files, { '010203': [3 * BS, fetched] });
+  // Read on to the end: the file is fetched exactly once, nothing past its end.
+  for (let b = 3; b <= 10; b++) await s.reader.range(FH, b * BS, BS, FILE.length);
+  await waitCached(s.cache, 11);
+  t.is(s.counters.bytesFromMain, FILE.length);
+  t.deepEqual(s.counters.snapshot().files, { '010203': [FILE.length, FILE.length] });
+  await s.cache.close();
 });
 
 // ---- pooled buffers ----
