@@ -19,6 +19,9 @@ export interface ProxySample {
   rssMb: number;
   /** The private (anonymous) part of rssMb: the heap, buffers and native allocations; the rest is mapped files (node's code, LMDB). */
   anonMb: number;
+  /** Of anonMb, as the proxy reports it: V8's heap, and array buffers (the payload pool, once allocated, among them). */
+  heapMb?: number;
+  buffersMb?: number;
 }
 
 interface Raw {
@@ -31,6 +34,7 @@ interface Raw {
   rssMb: number;
   anonMb: number;
   peakMb: number;
+  memory?: { heapTotal: number; arrayBuffers: number };
 }
 
 const TICKS_PER_S = 100;
@@ -58,7 +62,14 @@ function readRaw(pid: number, countersFile: string): Raw {
     rssMb: num(status, 'VmRSS') / 1024,
     anonMb: num(status, 'RssAnon') / 1024,
     peakMb: num(status, 'VmHWM') / 1024,
+    ...(memoryOf(counters) ? { memory: memoryOf(counters)! } : {}),
   };
+}
+
+/** The memory section the proxy writes into its counters file (absent in older proxies). */
+function memoryOf(c: CountersSnapshot | undefined): Raw['memory'] {
+  const m = (c as { memory?: Raw['memory'] } | undefined)?.memory;
+  return m && Number.isFinite(m.heapTotal) && Number.isFinite(m.arrayBuffers) ? m : undefined;
 }
 
 export class ProxySampler {
@@ -98,6 +109,7 @@ export class ProxySampler {
         lanKBps: Math.round(rate(raw.toClient, prev.toClient)),
         rssMb: Math.round(raw.rssMb * 10) / 10,
         anonMb: Math.round(raw.anonMb * 10) / 10,
+        ...(raw.memory ? { heapMb: Math.round(raw.memory.heapTotal / 104857.6) / 10, buffersMb: Math.round(raw.memory.arrayBuffers / 104857.6) / 10 } : {}),
       });
     }, 1000);
   }

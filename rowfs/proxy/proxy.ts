@@ -420,17 +420,25 @@ export class RowfsProxy {
   private writeCountersSoon(): void {
     if (this.countersWrite) return;
     const tmp = `${this.countersFile}.tmp`;
-    this.countersWrite = writeFile(tmp, JSON.stringify(this.counters.snapshot(), null, 2))
+    this.countersWrite = writeFile(tmp, this.countersJson())
       .then(() => rename(tmp, this.countersFile))
       .catch(() => undefined) // informational: a full disk must not stop the proxy
       .finally(() => (this.countersWrite = undefined));
+  }
+
+  /** The counters and where the process's memory is (V8 heap, buffers, the payload pool), as the counters file holds them. */
+  private countersJson(): string {
+    const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage();
+    const pool = this.mainReader?.pool;
+    const memory = { rss, heapTotal, heapUsed, external, arrayBuffers, ...(pool ? { poolBytes: pool.stats.created * pool.bufferBytes } : {}) };
+    return JSON.stringify({ ...this.counters.snapshot(), memory }, null, 2);
   }
 
   /** The counters file now (start and stop). */
   private writeCounters(): void {
     try {
       const tmp = `${this.countersFile}.tmp`;
-      writeFileSync(tmp, JSON.stringify(this.counters.snapshot(), null, 2));
+      writeFileSync(tmp, this.countersJson());
       renameSync(tmp, this.countersFile);
     } catch {
       // The counters file is informational; a full disk must not stop the proxy.
