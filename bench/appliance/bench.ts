@@ -56,9 +56,10 @@ const WORKLOAD_RUNS = '/usr/local/bin/appliance-workload; /usr/local/bin/applian
  * multi-user.target (systemd.unit) and wants the command's unit (systemd.wants), and the command
  * starts a transient unit ordered after the appliance's multi-user report (so the boot does not
  * wait for it, and it starts once the mark is out) and idle (it starts once systemd has no more
- * jobs to dispatch, at most 5 s later: the workload does not share the VM with the boot's tail). It powers off with SIGRTMIN+4 to PID 1 (38
- * with glibc's SIGRTMIN, what `systemctl poweroff` asks for), so the harness reads no systemctl
- * (1.3 MB) from the image: it used to wait with `systemctl is-system-running --wait` in every boot.
+ * jobs to dispatch, at most 5 s later: the workload does not share the VM with the boot's tail).
+ * It powers off with SIGRTMIN+4 to PID 1 (38 with glibc's SIGRTMIN, what `systemctl poweroff`
+ * asks for), so the harness reads no systemctl (1.3 MB) from the image: it used to wait with
+ * `systemctl is-system-running --wait` in every boot.
  */
 const afterBoot = (workload: boolean) =>
   'systemd.unit=multi-user.target systemd.wants=kernel-command-line.service systemd.run_success_action=none ' +
