@@ -142,7 +142,7 @@ export class ImageMounting {
     const verifier = new ManifestIndex(o.manifest);
     const counters = new Counters();
     const sharing = o.share?.enabled !== false && self.vip !== undefined;
-    const fetcher = sharing ? new PeerFetcher({ source: { peers: () => peersOf(o, self.address) }, verifier, counters, clock: o.clock }) : undefined;
+    const fetcher = sharing ? new PeerFetcher({ source: { peers: () => peersOf(o, self.address) }, verifier, blockSize: o.manifest.blockSize, counters, clock: o.clock }) : undefined;
     await fetcher?.refresh();
     const proxy = await RowfsProxy.start({
       main: { id: `image:${o.app}@${o.version}:${Buffer.from(o.digest).toString('hex').slice(0, 16)}`, source: { servers }, verifier, peers: fetcher, stallMs: o.stallMs, onEvent },

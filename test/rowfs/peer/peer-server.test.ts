@@ -91,7 +91,7 @@ test('fetcher: verified blocks only; a liar is dropped for the session and its r
     { id: 'honest', label: `127.0.0.1:${honest.port}`, host: '127.0.0.1', port: honest.port },
     { id: 'gone', label: '127.0.0.1:1', host: '127.0.0.1', port: 1 },
   ];
-  const f = new PeerFetcher({ source: { peers: async () => peers }, verifier, counters, spread: 1, maxPeersPerRead: 3 });
+  const f = new PeerFetcher({ source: { peers: async () => peers }, verifier, blockSize: BS, counters, spread: 1, maxPeersPerRead: 3 });
   t.teardown(() => f.close());
   await f.refresh();
   const got = await f.fetch('f', peerFileId('f'), 0, 11);
@@ -136,19 +136,19 @@ async function until(ok: () => boolean): Promise<boolean> {
   return ok();
 }
 
-test('server: a client that sends gets and never reads is cut off past the hard queue bound', async (t) => {
+test.serial('server: a client that sends gets and never reads is cut off past the hard queue bound', async (t) => {
   const server = await PeerServer.start({ store: bigStore, host: '127.0.0.1', port: 0, clock: new ManualClock(), maxQueuedReplyBytes: 1 << 20, maxQueuedReplyBytesHard: 4 << 20, limits: { peerBytesPerS: 1 << 30, totalBytesPerS: 1 << 30, peerRequests: 64, totalRequests: 64 } });
   t.teardown(() => server.close());
-  greedyClient(t, server.port, 64, 1);
+  greedyClient(t, server.port, 24, 1);
   t.true(await until(() => server.stats.stalledReaders === 1));
 });
 
-test('server: queued replies that do not drain for writeStallMs end the connection (injected clock)', async (t) => {
+test.serial('server: queued replies that do not drain for writeStallMs end the connection (injected clock)', async (t) => {
   const clock = new ManualClock();
   const server = await PeerServer.start({ store: bigStore, host: '127.0.0.1', port: 0, clock, writeStallMs: 10_000, maxQueuedReplyBytes: 64 << 20, maxQueuedReplyBytesHard: 128 << 20, limits: { peerBytesPerS: 1 << 30, totalBytesPerS: 1 << 30, peerRequests: 64, totalRequests: 64 } });
   t.teardown(() => server.close());
-  greedyClient(t, server.port, 32, 1);
-  t.true(await until(() => server.stats.servedBlocks === 32));
+  greedyClient(t, server.port, 24, 1);
+  t.true(await until(() => server.stats.servedBlocks === 24));
   await new Promise((r) => setTimeout(r, 100));
   await clock.advance(5_000);
   t.is(server.stats.stalledReaders, 0, 'still within the deadline');
