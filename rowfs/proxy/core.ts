@@ -12,9 +12,10 @@ import { ROOT_VID, type FileType, type NodeRecord, type StateStore } from '../st
 import type { Backend } from './backend.js';
 import { StatusError } from './errors.js';
 import { virtualAttrs } from './attrs.js';
-import { readBackendDir } from './backend-listing.js';
-import { LIST_MAX_ENTRIES, MainDirNames } from './main-dir-names.js';
+import { readBackendDir, type BackendEntry } from './backend-listing.js';
+import { LIST_AT_ONCE_ENTRIES, LIST_MAX_ENTRIES, MainDirNames } from './main-dir-names.js';
 import { ShadowDirNames } from './shadow-dir-names.js';
+import { childPath, treeFileType, type MainTree } from './main-tree.js';
 
 /** Shadow-root directory holding copy-ups whose primary name is gone (hidden from clients). */
 export const ORPHAN_DIR = '.rowfs-orphans';
@@ -54,6 +55,8 @@ export interface CoreParts {
   shadow: Backend;
   counters: Counters;
   cache?: BlockCache;
+  /** Main's tree when it is an image version's verified manifest (names, types, targets, handles). */
+  tree?: MainTree;
 }
 
 export class ProxyCore {
@@ -61,6 +64,7 @@ export class ProxyCore {
   readonly main: Backend;
   readonly shadow: Backend;
   readonly counters: Counters;
+  readonly tree: MainTree | undefined;
   readonly ns = new NamespaceLock();
   private readonly mainAttrCache = new Map<number, Fattr3>();
   /** Main directories whose names are all registered (no LOOKUP to main for a missing name). */
@@ -75,6 +79,7 @@ export class ProxyCore {
     this.main = p.main;
     this.shadow = p.shadow;
     this.counters = p.counters;
+    this.tree = p.tree;
   }
 
   get blockSize(): number {
@@ -194,21 +199,83 @@ export class ProxyCore {
     }
     if (dir.main) {
       if (this.mainDirs.isComplete(dir.vid)) return undefined;
+      const dirPath = this.tree?.pathOf(dir.main);
+      if (dirPath !== undefined) return this.resolveInTree(dir, dirPath, name);
       if (!dir.shadow && this.mainDirs.countLookup(dir.vid)) {
         // One listing instead of a LOOKUP per name from now on (a client reading many files here).
         await this.mainDirs.listOnce(dir.vid, () => this.registerMainDir(dir));
         if (this.mainDirs.isComplete(dir.vid)) return this.recorded(dir, name);
       }
-      const res = await this.main.call('LOOKUP', { what: { dir: dir.main, name } });
-      if (res.status === Nfs3Status.OK) {
-        const a = res.objAttributes ?? (await this.main.ok('GETATTR', { object: res.object })).objAttributes;
-        const n = await this.register(dir, name, { type: a.type as FileType, main: res.object, shadow: null });
-        if (n?.main && Buffer.from(n.main).equals(Buffer.from(res.object))) this.rememberMainAttrs(n.vid, a);
-        return n;
-      }
-      if (res.status !== Nfs3Status.NOENT) throw new StatusError(res.status, 'main LOOKUP');
+      return this.lookupMain(dir, name);
     }
     return undefined;
+  }
+
+  /** LOOKUP of `name` in main's directory behind `dir`; registers what it finds. */
+  private async lookupMain(dir: NodeRecord, name: string): Promise<NodeRecord | undefined> {
+    const res = await this.main.call('LOOKUP', { what: { dir: dir.main!, name } });
+    if (res.status === Nfs3Status.OK) {
+      const a = res.objAttributes ?? (await this.main.ok('GETATTR', { object: res.object })).objAttributes;
+      const n = await this.register(dir, name, { type: a.type as FileType, main: res.object, shadow: null });
+      if (n?.main && Buffer.from(n.main).equals(Buffer.from(res.object))) this.rememberMainAttrs(n.vid, a);
+      return n;
+    }
+    if (res.status !== Nfs3Status.NOENT) throw new StatusError(res.status, 'main LOOKUP');
+    return undefined;
+  }
+
+  /**
+   * `name` in main's directory `dirPath` of the tree: absent when the tree lacks it, else
+   * registered with main's handle and the tree's type (main is asked only for an 'other', whose
+   * type the tree does not tell). A small main-only directory is listed at its first name (one
+   * READDIRPLUS brings every name's attributes, which the reply needs), a larger one at its
+   * LIST_AFTER_LOOKUPS-th; until then a name's attributes cost one GETATTR, as a LOOKUP did.
+   */
+  private async resolveInTree(dir: NodeRecord, dirPath: string, name: string): Promise<NodeRecord | undefined> {
+    const tree = this.tree!;
+    const path = childPath(dirPath, name);
+    const e = tree.entry(path);
+    if (!e) return undefined;
+    if (!dir.shadow && this.mainDirs.countLookup(dir.vid, (tree.names(dirPath)?.length ?? Infinity) <= LIST_AT_ONCE_ENTRIES ? 1 : undefined)) {
+      await this.mainDirs.listOnce(dir.vid, () => this.registerMainDir(dir));
+      const n = this.recorded(dir, name);
+      if (n) return n;
+    }
+    const type = treeFileType(e.type);
+    if (type === undefined) return this.lookupMain(dir, name);
+    const [fh] = await tree.handles([path]);
+    return this.register(dir, name, { type, main: fh!, shadow: null });
+  }
+
+  /** Target of main's symlink behind `n`: from the tree when it has it, else READLINK. */
+  async mainLink(n: NodeRecord): Promise<string> {
+    const path = this.tree?.pathOf(n.main!);
+    const target = path === undefined ? undefined : this.tree!.entry(path)?.target;
+    if (target !== undefined) return target;
+    return (await this.main.ok('READLINK', { symlink: n.main! })).data;
+  }
+
+  /**
+   * Main's entries of `dir` that `wanted` keeps, with handles and attributes, from the tree and
+   * what the proxy recorded when every kept name has a main-only node with remembered attributes
+   * (a directory listed before); else read from main.
+   */
+  async mainEntries(dir: NodeRecord, wanted: (name: string) => boolean): Promise<BackendEntry[]> {
+    const dirPath = this.tree?.pathOf(dir.main!);
+    const names = dirPath === undefined ? undefined : this.tree!.names(dirPath);
+    if (names) {
+      const out: BackendEntry[] = [];
+      for (const name of names) {
+        if (!wanted(name)) continue;
+        const vid = this.store.lookupName(dir.vid, name);
+        const n = vid === undefined ? undefined : this.store.getNode(vid);
+        const attrs = n ? this.mainAttrCache.get(n.vid) : undefined;
+        if (!n?.main || n.shadow || !attrs || this.tree!.pathOf(n.main) !== childPath(dirPath!, name)) break;
+        out.push({ name, fh: n.main, attrs });
+      }
+      if (out.length === names.filter(wanted).length) return out;
+    }
+    return readBackendDir(this.main, dir.main!);
   }
 
   /** The node the proxy has recorded under `name` in `dir` (no backend asked), or undefined. */
@@ -328,7 +395,7 @@ export class ProxyCore {
           });
           break;
         case Ftype3.LNK: {
-          const target = (await this.main.ok('READLINK', { symlink: cur.main })).data;
+          const target = await this.mainLink(cur);
           fh = await this.createOrAdopt(dirFh, name, () =>
             this.shadow.call('SYMLINK', { where: { dir: dirFh, name }, symlinkAttributes: base, symlinkData: target }),
           );
@@ -380,6 +447,8 @@ export class ProxyCore {
   /** True when `name` exists in the main directory behind `dir`. */
   async inMain(dir: NodeRecord, name: string): Promise<boolean> {
     if (!dir.main || !isPlainComponent(name)) return false;
+    const dirPath = this.tree?.pathOf(dir.main);
+    if (dirPath !== undefined) return this.tree!.entry(childPath(dirPath, name)) !== undefined;
     const res = await this.main.call('LOOKUP', { what: { dir: dir.main, name } });
     if (res.status === Nfs3Status.OK) return true;
     if (res.status === Nfs3Status.NOENT) return false;

@@ -136,9 +136,8 @@ export class ProxyHandlers implements Nfs3Handlers {
     return this.guard('READLINK', async () => {
       const n = this.core.nodeOf(a.symlink);
       if (n.type !== Ftype3.LNK) throw new StatusError(Nfs3Status.INVAL, 'not a symlink');
-      const backend = n.shadow ? this.core.shadow : this.core.main;
-      const res = await backend.ok('READLINK', { symlink: (n.shadow ?? n.main)! });
-      return { status: Nfs3Status.OK, symlinkAttributes: await this.core.attrsOpt(n), data: res.data };
+      const data = n.shadow ? (await this.core.shadow.ok('READLINK', { symlink: n.shadow })).data : await this.core.mainLink(n);
+      return { status: Nfs3Status.OK, symlinkAttributes: await this.core.attrsOpt(n), data };
     }, (status) => ({ status }));
   }
 

@@ -92,7 +92,6 @@ export class Listings {
   private async build(dir: NodeRecord): Promise<Listing> {
     const core = this.core;
     const shadowList = dir.shadow ? await readBackendDir(core.shadow, dir.shadow) : [];
-    const mainList = dir.main ? await readBackendDir(core.main, dir.main) : [];
     const whiteouts = core.store.whiteoutsIn(dir.vid);
     // A listed name that is not one plain component (a hostile or broken backend) is never used.
     const skip = (name: string) => !isPlainComponent(name) || (dir.vid === ROOT_VID && name === ORPHAN_DIR);
@@ -103,6 +102,7 @@ export class Listings {
       inShadow.add(e.name);
       picked.push({ ...e, side: 'shadow' });
     }
+    const mainList = dir.main ? await core.mainEntries(dir, (name) => !skip(name) && !inShadow.has(name) && !whiteouts.has(name)) : [];
     for (const e of mainList) {
       if (skip(e.name) || inShadow.has(e.name) || whiteouts.has(e.name)) continue;
       picked.push({ ...e, side: 'main' });

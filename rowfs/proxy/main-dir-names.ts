@@ -9,6 +9,8 @@
 
 /** Names looked up one at a time in a main-only directory before it is listed whole. */
 export const LIST_AFTER_LOOKUPS = 4;
+/** A main directory the manifest shows this small is listed at its first name looked up (one round trip either way). */
+export const LIST_AT_ONCE_ENTRIES = 64;
 /**
  * Largest main directory listed that way (entries); a larger one keeps its LOOKUPs. The listing's
  * entries and attributes are held at once (~1.5 KB an entry with the READDIRPLUS reply): 2,000
@@ -40,15 +42,15 @@ export class MainDirNames {
 
   /**
    * Counts a name looked up on its own in directory `vid`; true when the directory should now be
-   * listed whole (LIST_AFTER_LOOKUPS reached, not listed, not found too large before).
+   * listed whole (`after` names reached, not listed, not found too large before).
    */
-  countLookup(vid: number): boolean {
+  countLookup(vid: number, after = LIST_AFTER_LOOKUPS): boolean {
     if (this.complete.has(vid) || this.skipped.has(vid) || this.listing.has(vid)) return false;
     const n = (this.lookups.get(vid) ?? 0) + 1;
     this.lookups.delete(vid);
     if (this.lookups.size >= TRACKED_DIRS) this.lookups.delete(this.lookups.keys().next().value as number);
     this.lookups.set(vid, n);
-    return n >= LIST_AFTER_LOOKUPS;
+    return n >= after;
   }
 
   /** Runs `list` for directory `vid` once at a time; a failure marks the directory as not to list again. */

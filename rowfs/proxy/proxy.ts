@@ -266,7 +266,7 @@ export class RowfsProxy {
     const [mInfo, sInfo] = await Promise.all([mainB.ok('FSINFO', { fsroot: mainB.root }), shadowB.ok('FSINFO', { fsroot: shadowB.root })]);
     const mainRead = Math.min(mInfo.rtmax || MAX_IO_BYTES_TCP, MAX_IO_BYTES_TCP);
     const shadowIo = Math.min(sInfo.rtmax || MAX_IO_BYTES_TCP, sInfo.wtmax || MAX_IO_BYTES_TCP, MAX_IO_BYTES_TCP);
-    const core = new ProxyCore({ store: this.store, main: mainB, shadow: shadowB, counters });
+    const core = new ProxyCore({ store: this.store, main: mainB, shadow: shadowB, counters, tree: this.replicated?.tree() });
     await core.initRoot(mainB.root, shadowB.root);
     const listings = new Listings(core);
     const pool = new BufferPool(mainRead + REPLY_HEADER_ROOM_BYTES, o.poolBuffers ?? DEFAULT_POOL_BUFFERS);

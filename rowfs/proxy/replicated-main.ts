@@ -24,6 +24,7 @@ import { StatusError } from './errors.js';
 import { CodedError } from '../../lib/coded-error.js';
 import { Prober, type Connection } from './replica-prober.js';
 import { readViaPeers, type BlockPeers } from './peer-read.js';
+import type { MainTree } from './main-tree.js';
 
 export type { BlockPeers } from './peer-read.js';
 
@@ -47,6 +48,8 @@ export interface ReplicaVerifier {
   readonly blockSize: number;
   /** Type and size of the entry at `path`, or undefined when the tree has no such entry. */
   entry(path: string): { type: 'dir' | 'file' | 'symlink' | 'other'; size: number; target?: string } | undefined;
+  /** Names in the directory at `path` (undefined: not a directory). With it the proxy answers names from the verifier (main-tree.ts). */
+  names?(path: string): string[] | undefined;
   /** True when `data` is exactly block `index` of the regular file at `path`. */
   verifyBlock(path: string, index: number, data: Uint8Array): boolean;
 }
@@ -187,6 +190,21 @@ export class ReplicatedMain extends Backend {
         this.retire(conn, fault);
       }
     }
+  }
+
+  /** The verifier's tree, for the proxy to answer names, types and targets without a server (main-tree.ts). */
+  tree(): MainTree | undefined {
+    const v = this.o.verifier;
+    if (!v?.names) return undefined;
+    return {
+      pathOf: (fh) => this.knownPath(fh),
+      entry: (path) => v.entry(path),
+      names: (path) => v.names!(path),
+      handles: async (paths) => {
+        await this.store(paths);
+        return paths.map(pathHandle);
+      },
+    };
   }
 
   /** Stops the watchdog and closes the connection. Idempotent. */
@@ -352,11 +370,17 @@ export class ReplicatedMain extends Backend {
 
   private async pathOf(h: FileHandle): Promise<string> {
     if (h.length !== HANDLE_BYTES || h[0] !== TAG[0] || h[1] !== TAG[1]) throw new StatusError(Nfs3Status.BADHANDLE, 'not a path handle');
-    const id = Buffer.from(h.buffer, h.byteOffset + TAG.length, ID_BYTES).toString('hex');
-    if (id === ROOT_ID) return '';
-    const p = this.paths.get(id) ?? this.o.paths.get(id);
+    const p = this.knownPath(h);
     if (p === undefined) throw new StatusError(Nfs3Status.STALE, 'unknown path handle');
     return p;
+  }
+
+  /** The path behind path handle `h`, undefined when `h` is none or not recorded. */
+  private knownPath(h: FileHandle): string | undefined {
+    if (h.length !== HANDLE_BYTES || h[0] !== TAG[0] || h[1] !== TAG[1]) return undefined;
+    const id = Buffer.from(h.buffer, h.byteOffset + TAG.length, ID_BYTES).toString('hex');
+    if (id === ROOT_ID) return '';
+    return this.paths.get(id) ?? this.o.paths.get(id);
   }
 
   /** Records path ids before their handles reach the proxy's state (same environment, same sync). */

@@ -217,3 +217,33 @@ test('verifyBlock answers false, never throws, for any path, index and data a se
   );
   t.pass();
 });
+
+test('ManifestIndex.names lists a directory\'s children like a scan of every entry would (names sorting around "/")', (t) => {
+  // Components chosen to sort on both sides of '/' (0x2f): '-' and '.' before it, '0' and 'a' after, and astral characters.
+  const component = fc.constantFrom('a', 'a-', 'a.b', 'a0', 'b', 'ab', '\u{1F600}', '\uE000');
+  const pathArb = fc.array(component, { minLength: 1, maxLength: 4 }).map((cs) => cs.join('/'));
+  fc.assert(
+    fc.property(fc.uniqueArray(pathArb, { maxLength: 40 }), fc.uniqueArray(pathArb, { maxLength: 10 }), (dirsOrFiles, files) => {
+      // Every prefix of a path is a dir; the paths in `files` that are nobody's prefix are files.
+      const all = new Set<string>();
+      for (const p of [...dirsOrFiles, ...files]) {
+        const cs = p.split('/');
+        for (let i = 1; i <= cs.length; i++) all.add(cs.slice(0, i).join('/'));
+      }
+      const isPrefix = (p: string) => [...all].some((q) => q.startsWith(`${p}/`));
+      const entries: ManifestEntry[] = [{ path: '', type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0 }];
+      for (const p of [...all].sort(comparePaths)) {
+        entries.push(isPrefix(p) || !files.includes(p) ? { path: p, type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0 } : { path: p, type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, blockHashes: new Uint8Array(0) });
+      }
+      const ix = new ManifestIndex(decodeManifest(encodeManifest({ blockSize: 4096, entries })));
+      for (const e of entries) {
+        const prefix = e.path === '' ? '' : `${e.path}/`;
+        const slow = entries.filter((c) => c.path !== '' && c.path.startsWith(prefix) && !c.path.slice(prefix.length).includes('/')).map((c) => c.path.slice(prefix.length));
+        if (e.type === 'dir') t.deepEqual(ix.names(e.path), slow, e.path);
+        else t.is(ix.names(e.path), undefined);
+      }
+      t.is(ix.names('not/there'), undefined);
+    }),
+    { numRuns: 200 },
+  );
+});
