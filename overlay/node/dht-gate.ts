@@ -3,7 +3,8 @@
 // only just joined may not yet link the nodes between it and a key, and would wrongly believe itself
 // its primary: a put or get waits until the node has settled (its near-set dials landed, at most
 // settleMs after joining), and an exclusive create also until our near set has been quiet for
-// dhtQuietMs (at most settleMs per request). A held request is routed again every SETTLE_POLL_MS.
+// dhtQuietMs (at most settleMs per request), changes made only by the create's own requester coming
+// or going aside. A held request is routed again every SETTLE_POLL_MS.
 import type { Clock, Timer } from '../../lib/clock.js';
 import type { RingAddress } from '../ring/ring.js';
 import type { DhtService } from '../dht/dht-service.js';
@@ -25,8 +26,8 @@ export interface DhtGateHost {
   readonly joinedAt: number;
   /** Links in our table. */
   readonly linkCount: number;
-  /** When our near set last changed (after debounce). */
-  readonly nearChangedAt: number;
+  /** When our near set last changed (after debounce) other than by `address` alone coming or going. */
+  nearChangedAtApartFrom(address: RingAddress): number;
   /** A dial for a near neighbour is under way. */
   nearDialPending(): boolean;
   /** Routes a held request again (it may now belong elsewhere). */
@@ -103,6 +104,7 @@ export class DhtGate {
     let since = this.deferredSince.get(f);
     if (since === undefined) this.deferredSince.set(f, (since = now));
     if (now - since >= this.host.options.settleMs) return 0;
-    return Math.max(0, this.host.nearChangedAt + this.host.options.dhtQuietMs - now);
+    // The requester's own arrival (a node rejoining beside us) does not count: it moves no key's primary.
+    return Math.max(0, this.host.nearChangedAtApartFrom(f.src) + this.host.options.dhtQuietMs - now);
   }
 }

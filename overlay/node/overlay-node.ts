@@ -104,8 +104,8 @@ class NodeBasics {
   get joinedAt(): number {
     return this.ring().joinedAt;
   }
-  get nearChangedAt(): number {
-    return this.ring().nearChangedAt;
+  nearChangedAtApartFrom(address: RingAddress): number {
+    return this.ring().nearChangedAtApartFrom(address);
   }
   get linkCount(): number {
     return this.table.size;

@@ -30,6 +30,9 @@ export interface RingKeeperHost {
   nearSetChanged(): void;
 }
 
+/** Near-set changes remembered for the DHT's quiet rule (a change older than dhtQuietMs no longer matters). */
+const NEAR_CHANGES_KEPT = 16;
+
 export class RingKeeper {
   private joiningNow = false;
   private joinedFlag = false;
@@ -38,8 +41,11 @@ export class RingKeeper {
   private topologyTimer: Timer | undefined;
   /** A near neighbour left since the last near-set change: ask the ring for our place again. */
   private nearLost = false;
-  /** When our near set last changed (after debounce); exclusive DHT creates wait for quiet. */
-  private nearChangedAtMs = -Infinity;
+  /** Our last near sets' changes (after debounce): when, and which addresses came or went. */
+  private readonly nearChanges: Array<{ at: number; diff: RingAddress[] }> = [];
+  /** When the newest change dropped from `nearChanges` happened (older history is not kept). */
+  private nearChangesForgottenAt = -Infinity;
+  private nearSetNow: ReadonlySet<RingAddress> = new Set();
 
   constructor(private readonly host: RingKeeperHost) {}
 
@@ -50,8 +56,17 @@ export class RingKeeper {
   get joinedAt(): number {
     return this.joinedAtMs;
   }
-  get nearChangedAt(): number {
-    return this.nearChangedAtMs;
+  /**
+   * When our near set last changed other than by `address` alone coming or going: an exclusive DHT
+   * create waits for quiet, and a change made only by its requester (a node rejoining beside us) does
+   * not move the key's primary, nor can copies of it be on their way because of that node.
+   */
+  nearChangedAtApartFrom(address: RingAddress): number {
+    for (let i = this.nearChanges.length - 1; i >= 0; i--) {
+      const c = this.nearChanges[i]!;
+      if (c.diff.some((a) => a !== address)) return c.at;
+    }
+    return this.nearChangesForgottenAt;
   }
 
   /** Our near set as we tell it (at most one frame's worth). */
@@ -139,7 +154,10 @@ export class RingKeeper {
       const key = [...near].sort().join(',');
       if (key === this.nearKey) return;
       this.nearKey = key;
-      this.nearChangedAtMs = host.clock.now();
+      const diff = [...near].filter((a) => !this.nearSetNow.has(a)).concat([...this.nearSetNow].filter((a) => !near.has(a)));
+      this.nearSetNow = new Set(near);
+      this.nearChanges.push({ at: host.clock.now(), diff });
+      if (this.nearChanges.length > NEAR_CHANGES_KEPT) this.nearChangesForgottenAt = this.nearChanges.shift()!.at;
       const askBack = this.nearLost;
       this.nearLost = false;
       if (askBack) this.join();

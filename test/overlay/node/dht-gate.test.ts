@@ -7,7 +7,7 @@ import { DhtGate } from '../../../overlay/node/dht-gate.js';
 import { FRAME_ROUTED, type RoutedFrame } from '../../../overlay/wire/link-frame.js';
 import { ManualClock } from '../../vnet/manual-clock.js';
 
-function gate(state: { joined: boolean; joinedAt?: number; linkCount?: number; nearChangedAt?: number; nearDialPending?: boolean }) {
+function gate(state: { joined: boolean; joinedAt?: number; linkCount?: number; nearChangedAt?: number; changedBy?: bigint[]; nearDialPending?: boolean }) {
   const clock = new ManualClock();
   const served: Array<{ at: number; t: string }> = [];
   const counters = new Counters();
@@ -30,9 +30,8 @@ function gate(state: { joined: boolean; joinedAt?: number; linkCount?: number; n
     get linkCount() {
       return state.linkCount ?? 1;
     },
-    get nearChangedAt() {
-      return state.nearChangedAt ?? -Infinity;
-    },
+    // One change remembered: at nearChangedAt, by changedBy (default: some other node).
+    nearChangedAtApartFrom: (a) => (state.changedBy?.every((x) => x === a) ? -Infinity : (state.nearChangedAt ?? -Infinity)),
     nearDialPending: () => state.nearDialPending ?? false,
     route: (f) => g.onRouted(f), // this node is still the primary when the request comes round again
   });
@@ -98,4 +97,15 @@ test('malformed DHT input is counted, never thrown', (t) => {
   g.onLocal(1n, new Uint8Array([0xc1]));
   g.onLocal(1n, encodeDhtMessage(get));
   t.is(counters.get('dht_malformed'), 3);
+});
+
+test("an exclusive create is not held for a near-set change made only by its own requester (a node rejoining beside the primary)", async (t) => {
+  // routed() comes from address 1n.
+  const byRequester = gate({ joined: true, joinedAt: -10_000, nearChangedAt: 0, changedBy: [1n] });
+  byRequester.g.onRouted(routed(create));
+  t.deepEqual(byRequester.served, [{ at: 0, t: 'put' }]);
+  const byOther = gate({ joined: true, joinedAt: -10_000, nearChangedAt: 0, changedBy: [1n, 7n] });
+  byOther.g.onRouted(routed(create));
+  await byOther.clock.advance(2_000);
+  t.deepEqual(byOther.served, [{ at: 1_000, t: 'put' }], 'another node came or went too: quiet first');
 });
