@@ -1,6 +1,5 @@
 // Peer messages on a TCP stream: a u32 length, then the message. Frames are cut from the stream as
 // bytes arrive; a length over the receiver's bound ends the connection before any of it is buffered.
-import type { Socket } from 'node:net';
 import { peerCodec, decodePeerMessage, PeerCodecError, type PeerMessage } from './peer-codec.js';
 
 const LENGTH_BYTES = 4;
@@ -14,11 +13,17 @@ export function frame(m: PeerMessage): Buffer {
   return out;
 }
 
+/** What frames are read from: a socket, or a test's stand-in. */
+export interface FrameSource {
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  readonly destroyed: boolean;
+}
+
 /**
  * Calls `onMessage` for each whole message arriving on `socket`; `onBad` once (and no more
  * messages) for a frame longer than `maxBytes` or one that does not decode.
  */
-export function readFrames(socket: Socket, maxBytes: number, onMessage: (m: PeerMessage) => void, onBad: (why: string) => void): void {
+export function readFrames(socket: FrameSource, maxBytes: number, onMessage: (m: PeerMessage) => void, onBad: (why: string) => void): void {
   let parts: Buffer[] = [];
   let held = 0;
   let want = -1;
@@ -35,7 +40,8 @@ export function readFrames(socket: Socket, maxBytes: number, onMessage: (m: Peer
     if (dead) return;
     parts.push(chunk);
     held += chunk.length;
-    for (;;) {
+    // A handler that ended the connection ends the decoding too (the rest of the chunk is unread).
+    while (!socket.destroyed) {
       if (want < 0) {
         if (held < LENGTH_BYTES) return;
         want = take(LENGTH_BYTES).readUInt32BE(0);
@@ -58,5 +64,6 @@ export function readFrames(socket: Socket, maxBytes: number, onMessage: (m: Peer
       }
       onMessage(m);
     }
+    dead = true;
   });
 }

@@ -1,7 +1,10 @@
 // The peer block protocol's codec: round trips at an offset (the one codec shape), hostile bytes
-// (random, truncated, oversized counts and lengths) decode to a message or throw PeerCodecError only.
+// (random, truncated, oversized counts and lengths) decode to a message or throw PeerCodecError only;
+// framing (readFrames) yields the same messages however the stream is cut, and stops at a destroy.
 import test from 'ava';
 import fc from 'fast-check';
+import { EventEmitter } from 'node:events';
+import { frame, readFrames } from '../../../rowfs/peer/frames.js';
 import { peerCodec, encodePeerMessage, decodePeerMessage, PeerCodecError, PeerStatus, MAX_BLOCKS_PER_REQUEST, FILE_ID_BYTES, type PeerMessage } from '../../../rowfs/peer/peer-codec.js';
 
 const messageArb: fc.Arbitrary<PeerMessage> = fc.oneof(
@@ -84,4 +87,43 @@ test('attack inputs one by one: each refused with its code', (t) => {
   t.is(code(status), 'BAD_VALUE');
   t.throws(() => encodePeerMessage({ type: 'get', id: 1, file: new Uint8Array(19), first: 0, count: 1 }), { instanceOf: RangeError });
   t.throws(() => encodePeerMessage({ type: 'blocks', id: 1, status: PeerStatus.OK, first: 0, blocks: [] }), { instanceOf: RangeError });
+});
+
+/** A stream stand-in: chunks are emitted by hand; `destroy` as a socket's. */
+class FakeStream extends EventEmitter {
+  destroyed = false;
+}
+
+test('readFrames: the same messages in order however the stream is cut into chunks', (t) => {
+  fc.assert(
+    fc.property(fc.array(messageArb, { maxLength: 8 }), fc.array(fc.nat(), { maxLength: 12 }), (ms, cuts) => {
+      const stream = Buffer.concat(ms.map(frame));
+      const at = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
+      const src = new FakeStream();
+      const got: PeerMessage[] = [];
+      let bad = 0;
+      readFrames(src, 1 << 20, (m) => got.push(m), () => bad++);
+      let from = 0;
+      for (const c of [...at, stream.length]) {
+        src.emit('data', stream.subarray(from, c));
+        from = c;
+      }
+      return bad === 0 && got.length === ms.length && got.every((m, i) => Buffer.from(encodePeerMessage(m)).equals(Buffer.from(encodePeerMessage(ms[i]!))));
+    }),
+    { numRuns: 300 },
+  );
+  t.pass();
+});
+
+test('readFrames: a handler that destroys the stream gets no more messages, even from the same chunk', (t) => {
+  const src = new FakeStream();
+  const got: number[] = [];
+  readFrames(src, 1 << 20, (m) => {
+    got.push(m.id);
+    src.destroyed = true;
+  }, () => t.fail());
+  const get = (id: number) => frame({ type: 'get', id, file: new Uint8Array(FILE_ID_BYTES), first: 0, count: 1 });
+  src.emit('data', Buffer.concat([get(1), get(2), get(3)]));
+  src.emit('data', get(4));
+  t.deepEqual(got, [1]);
 });
