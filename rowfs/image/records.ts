@@ -84,6 +84,8 @@ export interface SharerRecord {
 export const MAX_TRACE_RUNS = 1200;
 /** Blocks one trace run may cover (a run is a stretch of one file read in order). */
 export const MAX_TRACE_RUN_BLOCKS = 1 << 20;
+/** Blocks a whole trace may cover (what a recorder keeps, BootTrace's bound): a bigger one is refused on read. */
+export const MAX_TRACE_BLOCKS = 16_384;
 
 /** One stretch of a boot trace: blocks [first, first + count) of the manifest's entry `entry` (its index). */
 export interface TraceRun {
@@ -237,6 +239,7 @@ const trace = recordCodec<TraceRecord>('trace record', 'ITR', {
     writeBytes(w, v.digest, DIGEST_BYTES, 'digest');
     writeCount(w, v.recordedAtMs, 'recordedAtMs');
     if (v.runs.length > MAX_TRACE_RUNS) throw new RangeError(`at most ${MAX_TRACE_RUNS} trace runs`);
+    if (v.runs.reduce((n, run) => n + run.count, 0) > MAX_TRACE_BLOCKS) throw new RangeError(`at most ${MAX_TRACE_BLOCKS} trace blocks`);
     w.array(v.runs, MAX_TRACE_RUNS, (w2, run) => {
       writeUint(w2, run.entry, 0, MAX_FILES, 'entry');
       writeUint(w2, run.first, 0, 0xffffffff, 'first');
@@ -250,6 +253,8 @@ const trace = recordCodec<TraceRecord>('trace record', 'ITR', {
     const digest = readBytes(r, DIGEST_BYTES);
     const recordedAtMs = readCount(r, 'recordedAtMs');
     const runs = r.array(MAX_TRACE_RUNS, (r2) => ({ entry: readUint(r2, 0, MAX_FILES, 'entry'), first: readUint(r2, 0, 0xffffffff, 'first'), count: readUint(r2, 1, MAX_TRACE_RUN_BLOCKS, 'count') }));
+    const blocks = runs.reduce((n, run) => n + run.count, 0);
+    if (blocks > MAX_TRACE_BLOCKS) throw new XdrDecodeError('BAD_VALUE', `a trace of ${blocks} blocks (at most ${MAX_TRACE_BLOCKS})`);
     return { app, version, ring, digest, recordedAtMs, runs };
   },
   length: (v) => nameLength(v.app) + nameLength(v.version) + RING_ADDRESS_BYTES + DIGEST_BYTES + 8 + 4 + v.runs.length * 12,

@@ -4,6 +4,7 @@
 // methods again). Each method is one read-modify-write of this node's own values; two writers on
 // one node must not run the same method for the same app at once (the last put wins).
 import { DhtConflictError, type Dht, type DhtRecord } from '../../overlay/api.js';
+import { createHash } from 'node:crypto';
 import type { Clock } from '../../lib/clock.js';
 import { ImageError, keyPrefix } from './errors.js';
 import { checkAppName, checkVersion, compareVersions, registryKeys } from './names.js';
@@ -190,15 +191,25 @@ export class ImageRegistry {
   }
 
   /**
-   * The trace new mounts of the version should prefetch: one by the app's owner or a publisher
-   * (`trusted`) if any, else the earliest-recorded one by another node; only traces of `digest`
-   * from the node they name. Undefined when there is none.
+   * The trace new mounts of the version should prefetch, and whether its writer is `trusted` (the
+   * app's owner or a publisher): a trusted one if any (the earliest recorded), else one by a node
+   * that also holds a live sharer record of the version, chosen by the smallest SHA-256 of its key
+   * and the digest: a rule every reader applies alike and no writer sets by a field it writes (a
+   * recordedAtMs of 0 won before). Only traces of `digest` signed by the node they name.
    */
-  async trace(app: string, version: string, digest: Uint8Array, trusted: Uint8Array[]): Promise<(TraceRecord & { owner: Uint8Array }) | undefined> {
+  async trace(app: string, version: string, digest: Uint8Array, trusted: Uint8Array[]): Promise<(TraceRecord & { owner: Uint8Array; trusted: boolean }) | undefined> {
     const values = await this.dht.get(registryKeys.trace(app, version));
     const { kept } = this.keepMatching(values, decodeTraceRecord, app, version, (r) => bytesEqual(r.digest, digest));
     const byTrusted = kept.filter((t) => trusted.some((k) => bytesEqual(k, t.owner)));
-    return (byTrusted.length ? byTrusted : kept).sort((a, b) => a.recordedAtMs - b.recordedAtMs)[0];
+    if (byTrusted.length) return { ...byTrusted.sort((a, b) => a.recordedAtMs - b.recordedAtMs)[0]!, trusted: true };
+    if (kept.length === 0) return undefined;
+    const { sharers } = await this.sharerRecords(app, version);
+    const rank = (owner: Uint8Array) => createHash('sha256').update(owner).update(digest).digest('hex');
+    const best = kept
+      .filter((t) => sharers.some((s) => bytesEqual(s.owner, t.owner)))
+      .map((t) => ({ t, r: rank(t.owner) }))
+      .sort((a, b) => (a.r < b.r ? -1 : a.r > b.r ? 1 : 0))[0];
+    return best && { ...best.t, trusted: false };
   }
 
   /** The version's reference count: distinct nodes with a live, well-formed sharer record. */

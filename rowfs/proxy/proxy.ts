@@ -174,13 +174,14 @@ export class RowfsProxy {
    * Fetches the blocks of a boot trace into the cache in its order, ahead of the client (see
    * trace-prefetch.ts); at most one prefetch per proxy. Resolves once it has stopped.
    */
-  prefetchTrace(runs: TracePathRun[], opts: { concurrency?: number; maxAheadBlocks?: number } = {}): Promise<void> {
+  prefetchTrace(runs: TracePathRun[], opts: { concurrency?: number; maxAheadBytes?: number } = {}): Promise<void> {
     const core = this.core;
     const reader = this.mainReader;
     if (!core || !reader || !this.cache || this.prefetcher || this.closed) return Promise.resolve();
     this.prefetcher = new TracePrefetcher({
       runs,
       ...opts,
+      blockSize: this.cache.blockSize,
       counters: this.counters,
       clock: this.o.clock,
       keyOf: hex,

@@ -3,8 +3,9 @@
 // trace's order (through main: peers, then the server), ahead of the client.
 //
 // Bounds: `concurrency` pieces of at most PIECE_BLOCKS blocks in flight (memory: those pieces'
-// buffers until they are in the cache), and at most `maxAheadBlocks` beyond the furthest trace
-// block the client has read. It stops, for good, when the client turns out to read something else
+// buffers until they are in the cache), and at most `maxAheadBytes` beyond the furthest trace
+// block the client has read. Pieces are cut from the runs as they are fetched, not up front (a
+// run may name a million blocks; what a trace may hold in total is the caller's bound). It stops, for good, when the client turns out to read something else
 // (`divergeBlocks` first reads of blocks outside the trace, more than it read inside), when the
 // client stops following it (the window full and no client progress for `idleStopMs`), on stop(),
 // or at the trace's end. Counters: blocks traced, fetched ahead, hits (fetched ahead, then read by
@@ -31,7 +32,10 @@ export interface TracePrefetchOptions {
   counters: Counters;
   clock?: Clock;
   concurrency?: number;
-  maxAheadBlocks?: number;
+  /** The blocks' size (the window is in bytes). */
+  blockSize: number;
+  /** Bytes fetched beyond the client's furthest trace block (default 64 MiB). */
+  maxAheadBytes?: number;
   idleStopMs?: number;
   divergeBlocks?: number;
 }
@@ -48,8 +52,8 @@ interface Piece {
 }
 
 export class TracePrefetcher {
-  private readonly pieces: Piece[] = [];
-  private next = 0;
+  /** The next piece is cut from runs[run] at its block `at`; `seq` blocks of the trace came before. */
+  private cursor = { run: 0, at: 0, seq: 0 };
   /** Trace position of each traced block, by `key:block` (keys known once a path is resolved). */
   private readonly position = new Map<string, number>();
   private readonly prefetched = new Set<string>();
@@ -68,15 +72,8 @@ export class TracePrefetcher {
   constructor(private readonly o: TracePrefetchOptions) {
     this.clock = o.clock ?? systemClock;
     this.clientProgressAt = this.clock.now();
-    let seq = 0;
-    for (const r of o.runs) {
-      for (let b = r.first; b < r.first + r.count; b += PIECE_BLOCKS) {
-        const last = Math.min(r.first + r.count - 1, b + PIECE_BLOCKS - 1);
-        this.pieces.push({ path: r.path, first: b, last, seq });
-        seq += last - b + 1;
-      }
-    }
-    o.counters.prefetch = { tracedBlocks: seq, fetchedBlocks: 0, hitBlocks: 0, wasteBlocks: 0, stopped: null };
+    const traced = o.runs.reduce((n, r) => n + r.count, 0);
+    o.counters.prefetch = { tracedBlocks: traced, fetchedBlocks: 0, hitBlocks: 0, wasteBlocks: 0, stopped: null };
     // Wakes waiting workers now and then, so the idle rule is checked without a client read.
     this.ticker = this.clock.setInterval(() => this.poke(), 250);
     const workers = Array.from({ length: Math.max(1, o.concurrency ?? 4) }, () => this.work());
@@ -131,10 +128,30 @@ export class TracePrefetcher {
     c.wasteBlocks = c.fetchedBlocks - c.hitBlocks;
   }
 
+  /** The piece the cursor is at, or undefined at the trace's end. */
+  private peek(): Piece | undefined {
+    const c = this.cursor;
+    const r = this.o.runs[c.run];
+    if (!r) return undefined;
+    const first = r.first + c.at;
+    return { path: r.path, first, last: Math.min(r.first + r.count - 1, first + PIECE_BLOCKS - 1), seq: c.seq };
+  }
+
+  private advance(p: Piece): void {
+    const c = this.cursor;
+    const n = p.last - p.first + 1;
+    c.at += n;
+    c.seq += n;
+    if (c.at >= this.o.runs[c.run]!.count) {
+      c.run++;
+      c.at = 0;
+    }
+  }
+
   private async work(): Promise<void> {
-    while (!this.stopped && this.next < this.pieces.length) {
-      const p = this.pieces[this.next]!;
-      if (p.seq - this.clientAt > (this.o.maxAheadBlocks ?? 1024)) {
+    const aheadBlocks = Math.max(PIECE_BLOCKS, Math.floor((this.o.maxAheadBytes ?? 64 << 20) / this.o.blockSize));
+    for (let p = this.peek(); !this.stopped && p; p = this.peek()) {
+      if (p.seq - this.clientAt > aheadBlocks) {
         // Far enough ahead: wait for the client (or give up when it stopped following the trace).
         if (this.clock.now() - this.clientProgressAt > (this.o.idleStopMs ?? 10_000)) {
           this.stop('the client stopped following the trace');
@@ -143,7 +160,7 @@ export class TracePrefetcher {
         await new Promise<void>((r) => this.waiters.push(r));
         continue;
       }
-      this.next++;
+      this.advance(p);
       try {
         const fh = await this.o.resolve(p.path);
         if (!fh) continue;

@@ -17,7 +17,9 @@ import { imageExportPath } from './image-serving.js';
 import { Counters } from '../../rowfs/counters.js';
 import { handleOfPathId, pathHandle } from '../../rowfs/proxy/replicated-main.js';
 import type { TracePathRun } from '../../rowfs/proxy/trace-prefetch.js';
-import { MAX_TRACE_RUNS, type TraceRun } from '../../rowfs/image/records.js';
+import { MAX_TRACE_BLOCKS, MAX_TRACE_RUNS, type TraceRun } from '../../rowfs/image/records.js';
+import { Subnet } from '../../dhcp/vip/subnet.js';
+import { ipv4ToInt } from '../../lib/ipv4.js';
 import { blocksOf } from '../../rowfs/image/manifest-codec.js';
 import { hex } from '../../rowfs/state/store.js';
 import { PeerFetcher, type PeerEndpoint } from '../../rowfs/peer/peer-fetcher.js';
@@ -89,10 +91,60 @@ function warmPaths(vips: string[]): void {
   for (const vip of vips) sock.send(Buffer.alloc(0), DISCARD_PORT, vip, () => --left === 0 && sock.close());
 }
 
-/** Other mounts of the version that serve blocks, best first (this node's own record left out). */
+/** Prefetch window of a trace by the app's owner or a publisher, and of one by any other sharer. */
+const TRUSTED_AHEAD_BYTES = 64 << 20;
+const UNTRUSTED_AHEAD_BYTES = 8 << 20;
+
+/**
+ * A trace's runs as paths, checked against the manifest (a run that is not of a file or goes past
+ * its end is skipped: a trace is advice), blocks already named by an earlier run dropped, and at
+ * most MAX_TRACE_BLOCKS blocks in all (the decoder refuses more; this holds for any caller).
+ */
+export function traceRuns(runs: TraceRun[], manifest: Pick<Manifest, 'entries' | 'blockSize'>): TracePathRun[] {
+  const out: TracePathRun[] = [];
+  const seen = new Map<number, Set<number>>();
+  let total = 0;
+  for (const r of runs) {
+    const e = manifest.entries[r.entry];
+    if (e?.type !== 'file' || r.first + r.count > blocksOf(e.size, manifest.blockSize)) continue;
+    const had = seen.get(r.entry) ?? new Set<number>();
+    seen.set(r.entry, had);
+    let start = -1;
+    for (let b = r.first; b < r.first + r.count && total < MAX_TRACE_BLOCKS; b++) {
+      if (had.has(b)) {
+        if (start >= 0) out.push({ path: e.path, first: start, count: b - start });
+        start = -1;
+        continue;
+      }
+      had.add(b);
+      total++;
+      if (start < 0) start = b;
+      if (b === r.first + r.count - 1 || total === MAX_TRACE_BLOCKS) out.push({ path: e.path, first: start, count: b - start + 1 });
+    }
+    if (total >= MAX_TRACE_BLOCKS) break;
+  }
+  return out;
+}
+
+/** True when `vip` is a host address of the overlay's virtual subnet (a sharer's endpoint must be). */
+export function onVirtualSubnet(vip: string, subnet: Subnet | undefined): boolean {
+  if (!subnet) return false;
+  try {
+    return subnet.isHost(ipv4ToInt(vip));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Other mounts of the version that serve blocks, best first (this node's own record left out). A
+ * record's endpoint is its writer's word: only addresses on the virtual subnet are asked (not
+ * loopback, not a third party's address the writer would have us flood).
+ */
 async function peersOf(o: MountingOptions, selfRing: string): Promise<PeerEndpoint[]> {
   const [{ sharers }, info] = await Promise.all([o.registry.sharerRecords(o.app, o.version), o.node.info()]);
-  const serving = sharers.filter((s) => s.peer && hex(s.ring) !== selfRing);
+  const subnet = info.subnet ? Subnet.parse(info.subnet) : undefined;
+  const serving = sharers.filter((s) => s.peer && hex(s.ring) !== selfRing && onVirtualSubnet(s.peer.vip, subnet) && s.peer.vip !== info.vip);
   return rankByPath(serving, info, (s) => hex(s.ring)).map((s) => ({ id: hex(s.ring), label: `${s.peer!.vip}:${s.peer!.port}`, host: s.peer!.vip, port: s.peer!.port }));
 }
 
@@ -196,16 +248,12 @@ export class ImageMounting {
     const view = await o.registry.resolveApp(o.app);
     const trace = await o.registry.trace(o.app, o.version, o.digest, [view.owner, ...view.publishers]);
     if (!trace) return;
-    const bs = o.manifest.blockSize;
-    const runs: TracePathRun[] = [];
-    for (const r of trace.runs) {
-      const e = o.manifest.entries[r.entry];
-      // A run the manifest refutes (not a file, past its end) is skipped: a trace is advice, never trusted.
-      if (e?.type === 'file' && r.first + r.count <= blocksOf(e.size, bs)) runs.push({ path: e.path, first: r.first, count: r.count });
-    }
+    const runs = traceRuns(trace.runs, o.manifest);
     const blocks = runs.reduce((n, r) => n + r.count, 0);
-    o.log(`prefetching a boot trace of ${blocks} blocks in ${runs.length} runs (by node key ${hex(trace.owner).slice(0, 16)}…)`);
-    void this.proxy.prefetchTrace(runs).then(() => {
+    // A trace by a node that is neither owner nor publisher may fetch only a small window ahead of the client.
+    const maxAheadBytes = trace.trusted ? TRUSTED_AHEAD_BYTES : UNTRUSTED_AHEAD_BYTES;
+    o.log(`prefetching a boot trace of ${blocks} blocks in ${runs.length} runs (by ${trace.trusted ? 'a publisher' : 'a sharer'}, node key ${hex(trace.owner).slice(0, 16)}…)`);
+    void this.proxy.prefetchTrace(runs, { maxAheadBytes }).then(() => {
       const p = this.proxy.counters.prefetch;
       if (p) o.log(`boot-trace prefetch ${p.stopped}: ${p.fetchedBlocks} blocks fetched ahead, ${p.hitBlocks} read by the client so far`);
     });

@@ -13,6 +13,8 @@ export interface LocalNodeInfo {
   address: string;
   /** The node's virtual IP, if its virtual network is up. */
   vip: string | undefined;
+  /** The virtual network's subnet (CIDR), if it is up. */
+  subnet: string | undefined;
   links: NodeStatus['links'];
 }
 
@@ -25,8 +27,8 @@ export class LocalNode {
 
   async info(): Promise<LocalNodeInfo> {
     const s = (await controlRequest(this.socketPath, { op: 'status' })) as NodeStatus;
-    const vnet = s.services?.vnet as { vip?: string } | undefined;
-    return { network: s.network, publicKey: new Uint8Array(Buffer.from(s.publicKey, 'hex')), address: s.address, vip: vnet?.vip ?? undefined, links: s.links };
+    const vnet = s.services?.vnet as { vip?: string; subnet?: string } | undefined;
+    return { network: s.network, publicKey: new Uint8Array(Buffer.from(s.publicKey, 'hex')), address: s.address, vip: vnet?.vip ?? undefined, subnet: vnet?.subnet ?? undefined, links: s.links };
   }
 
   async announce(id: string, role: 'serve' | 'mount', app: string, version: string, detail: Record<string, unknown>, ttlS: number): Promise<void> {

@@ -161,7 +161,17 @@ test('the largest records fit the DHT value cap', (t) => {
   const claimMax: rec.ClaimRecord = { app: 'a'.repeat(64), publishers: Array.from({ length: 16 }, (_, i) => key(i)) };
   t.true(rec.encodeClaimRecord(claimMax).length <= MAX_RECORD_BYTES);
   t.true(rec.encodeServerRecord({ ...sampleServer, exportPath: `/${'é'.repeat(511)}` }).length <= MAX_RECORD_BYTES);
-  const traceMax: rec.TraceRecord = { ...sampleTrace, app: 'a'.repeat(64), version: 'v'.repeat(64), runs: Array.from({ length: rec.MAX_TRACE_RUNS }, (_, i) => ({ entry: i, first: 0xffffffff, count: 1 << 20 })) };
+  const traceMax: rec.TraceRecord = { ...sampleTrace, app: 'a'.repeat(64), version: 'v'.repeat(64), runs: Array.from({ length: rec.MAX_TRACE_RUNS }, (_, i) => ({ entry: i, first: 0xffffffff, count: 1 })) };
   t.true(rec.encodeTraceRecord(traceMax).length <= MAX_RECORD_BYTES);
   t.throws(() => rec.encodeTraceRecord({ ...traceMax, runs: [...traceMax.runs, { entry: 1, first: 0, count: 1 }] }), { instanceOf: RangeError });
+});
+
+test('a trace of more than MAX_TRACE_BLOCKS blocks in all is refused on write and on read', (t) => {
+  const big: rec.TraceRecord = { ...sampleTrace, runs: [{ entry: 1, first: 0, count: rec.MAX_TRACE_BLOCKS }, { entry: 2, first: 0, count: 1 }] };
+  t.throws(() => rec.encodeTraceRecord(big), { instanceOf: RangeError });
+  // The same bytes as a writer that skips the check would put them: runs of 12 bytes at the end.
+  const ok = Buffer.from(rec.encodeTraceRecord({ ...sampleTrace, runs: [{ entry: 1, first: 0, count: rec.MAX_TRACE_BLOCKS }, { entry: 2, first: 0, count: 1 }].map((r, i) => (i === 1 ? r : { ...r, count: rec.MAX_TRACE_BLOCKS - 1 })) }));
+  ok.writeUInt32BE(rec.MAX_TRACE_BLOCKS, ok.length - 24 + 8);
+  badRecord(t, () => rec.decodeTraceRecord(ok), 'a trace over the block bound');
+  t.regex(t.throws(() => rec.decodeTraceRecord(ok))!.message, /a trace of 16385 blocks/);
 });

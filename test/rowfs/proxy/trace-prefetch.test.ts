@@ -1,12 +1,12 @@
 // Boot-trace prefetch as logic (fake resolve and fetch, a manual clock): it fetches in the trace's
-// order with bounded concurrency and never more than maxAheadBlocks past the client; it counts hits
+// order with bounded concurrency and never more than maxAheadBytes past the client; it counts hits
 // and waste; and it stops when the client reads other blocks, or stops following the trace.
 import test from 'ava';
 import { TracePrefetcher } from '../../../rowfs/proxy/trace-prefetch.js';
 import { Counters } from '../../../rowfs/counters.js';
 import { ManualClock } from '../../vnet/manual-clock.js';
 
-function setup(runs: Array<{ path: string; first: number; count: number }>, o: { maxAheadBlocks?: number; idleStopMs?: number; divergeBlocks?: number } = {}) {
+function setup(runs: Array<{ path: string; first: number; count: number }>, o: { maxAheadBytes?: number; idleStopMs?: number; divergeBlocks?: number } = {}) {
   const clock = new ManualClock();
   const counters = new Counters();
   const fetched: string[] = [];
@@ -15,6 +15,7 @@ function setup(runs: Array<{ path: string; first: number; count: number }>, o: {
   const p = new TracePrefetcher({
     runs,
     ...o,
+    blockSize: 1,
     concurrency: 2,
     counters,
     clock,
@@ -48,8 +49,8 @@ test('fetches the whole trace in order, two pieces at a time; the client reading
   t.like(s.counters.prefetch, { tracedBlocks: 25, fetchedBlocks: 22, hitBlocks: 22, wasteBlocks: 0, stopped: 'trace done' });
 });
 
-test('never more than maxAheadBlocks past the client; gives up when the client stops following', async (t) => {
-  const s = setup([{ path: 'a', first: 0, count: 200 }], { maxAheadBlocks: 40, idleStopMs: 5000 });
+test('never more than maxAheadBytes past the client; gives up when the client stops following', async (t) => {
+  const s = setup([{ path: 'a', first: 0, count: 200 }], { maxAheadBytes: 40, idleStopMs: 5000 });
   await settle();
   t.true(s.fetched.length <= 48, `fetched ${s.fetched.length} with the client at the start`);
   s.p.clientRead('a', 0, 39);
@@ -62,10 +63,19 @@ test('never more than maxAheadBlocks past the client; gives up when the client s
 });
 
 test('stops when the client reads other blocks than the trace', async (t) => {
-  const s = setup([{ path: 'a', first: 0, count: 400 }], { maxAheadBlocks: 64, divergeBlocks: 32 });
+  const s = setup([{ path: 'a', first: 0, count: 400 }], { maxAheadBytes: 64, divergeBlocks: 32 });
   await settle();
   s.p.clientRead('other', 0, 40);
   await s.p.done;
   t.is(s.counters.prefetch!.stopped, 'the client reads other blocks than the trace');
   t.true(s.fetched.length < 400);
+});
+
+test('a run of a million blocks is cut into pieces as they are fetched, within a byte window', async (t) => {
+  const s = setup([{ path: 'a', first: 0, count: 1 << 20 }], { maxAheadBytes: 64, idleStopMs: 1000 });
+  await settle();
+  t.is(s.counters.prefetch!.tracedBlocks, 1 << 20);
+  t.true(s.fetched.length <= 96, `fetched ${s.fetched.length} with the client at the start`);
+  s.p.stop('test over');
+  await s.p.done;
 });
