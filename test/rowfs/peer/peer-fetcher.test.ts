@@ -1,6 +1,7 @@
 // PeerFetcher against fake peers on loopback: a peer that answers BUSY is left alone for a while,
 // a fetch gives up on a silent peer at its deadline (the rest goes to the server), callers that find
-// a connection closed share one reconnect, and gets are cut so a reply fits the protocol's bound.
+// a connection closed share one reconnect, gets are cut so a reply fits the protocol's bound, and
+// a request this side could not queue costs only itself (the peer is not failed, its connection stays).
 import test from 'ava';
 import { createServer, type Socket } from 'node:net';
 import { PeerFetcher, peerFileId, type PeerEndpoint } from '../../../rowfs/peer/peer-fetcher.js';
@@ -13,7 +14,7 @@ const BS = 1 << 20;
 const data = Buffer.alloc(BS, 3);
 
 /** A fake peer answering each get with `answer` (undefined: never answers); counts connections and gets. */
-async function fakePeer(t: { teardown(fn: () => void): void }, answer: (m: PeerGet) => PeerStatus | undefined) {
+async function fakePeer(t: { teardown(fn: () => void): void }, answer: (m: PeerGet) => PeerStatus | undefined, delayMs = 0) {
   const seen = { connections: 0, gets: [] as PeerGet[], sockets: [] as Socket[] };
   const server = createServer((s) => {
     seen.connections++;
@@ -27,7 +28,9 @@ async function fakePeer(t: { teardown(fn: () => void): void }, answer: (m: PeerG
         seen.gets.push(m);
         const status = answer(m);
         if (status === undefined) return;
-        s.write(frame({ type: 'blocks', id: m.id, status, first: m.first, blocks: Array.from({ length: m.count }, () => (status === PeerStatus.OK ? data : undefined)) }));
+        const reply = () => s.write(frame({ type: 'blocks', id: m.id, status, first: m.first, blocks: Array.from({ length: m.count }, () => (status === PeerStatus.OK ? data : undefined)) }));
+        if (delayMs > 0) setTimeout(reply, delayMs);
+        else reply();
       },
       () => s.destroy(),
     );
@@ -93,4 +96,17 @@ test('callers that find the connection closed share one reconnect', async (t) =>
   const got = await Promise.all([1, 2, 3, 4, 5].map((i) => f.fetch('f', peerFileId('f'), i, i)));
   t.true(got.every((g) => g[0] !== undefined));
   t.is(seen.connections, 2);
+});
+
+test('a request over the local queue (QUEUE_FULL) skips the peer for itself only: no failure, the connection stays', async (t) => {
+  const { seen, peer } = await fakePeer(t, () => PeerStatus.OK, 30);
+  const counters = new Counters();
+  const f = fetcher(t, [peer], { counters });
+  await f.refresh();
+  // 8 in flight and 64 waiting fit one connection; the rest are refused here at once.
+  const got = await Promise.all(Array.from({ length: 90 }, (_, i) => f.fetch('f', peerFileId('f'), i, i)));
+  t.is(got.filter((g) => g[0] !== undefined).length, 72);
+  t.is(seen.connections, 1);
+  t.is(counters.peers!.failures, 0);
+  t.not((await f.fetch('f', peerFileId('f'), 200, 200))[0], undefined, 'the peer is still asked');
 });
