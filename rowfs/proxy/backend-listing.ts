@@ -41,7 +41,10 @@ async function readOnce(backend: Backend, dir: FileHandle, maxEntries: number): 
     if (res.status !== Nfs3Status.OK) throw new StatusError(res.status, `${backend.role} READDIRPLUS`);
     for (const e of res.entries) out.push({ name: e.name, fh: e.nameHandle, attrs: e.nameAttributes });
     if (out.length > maxEntries) throw new StatusError(Nfs3Status.IO, 'directory too large');
-    if (res.eof || res.entries.length === 0) break;
+    if (res.eof) break;
+    // No entries and no eof: nothing to resume from. Ending here would pass a partial listing off
+    // as complete (and unlisted names would then read as absent).
+    if (res.entries.length === 0) throw new StatusError(Nfs3Status.IO, `${backend.role} READDIRPLUS: empty page before eof`);
     cookie = res.entries[res.entries.length - 1]!.cookie;
     cookieverf = res.cookieverf;
   }

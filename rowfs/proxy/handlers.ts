@@ -202,7 +202,7 @@ export class ProxyHandlers implements Nfs3Handlers {
         return { status: Nfs3Status.EXIST, dirWcc: await this.wccOf(dir) };
       }
       dir = await core.ensureShadow(dir);
-      const res = await make(dir.shadow!);
+      const res = await shadowChange(core, [dir.vid], () => make(dir.shadow!));
       if (res.status !== Nfs3Status.OK) return { status: res.status, dirWcc: virtualWcc(res.dirWcc, dir.vid) };
       const n = await afterShadowChange(core, [dir.vid], async () => {
         const fh = res.obj ?? (await core.shadow.ok('LOOKUP', { what: { dir: dir.shadow!, name } })).object;
@@ -356,7 +356,9 @@ export class ProxyHandlers implements Nfs3Handlers {
         // A target that exists only in main needs nothing in the shadow: the shadow entry created
         // by the rename hides it. A target in the shadow is replaced by the shadow RENAME.
         const srcShadowName = a.from.name;
-        const res = await core.shadow.call('RENAME', { from: { dir: from.shadow!, name: srcShadowName }, to: { dir: to.shadow!, name: a.to.name } }, this.cred(ctx));
+        const res = await shadowChange(core, [from.vid, to.vid], () =>
+          core.shadow.call('RENAME', { from: { dir: from.shadow!, name: srcShadowName }, to: { dir: to.shadow!, name: a.to.name } }, this.cred(ctx)),
+        );
         if (res.status !== Nfs3Status.OK) {
           return { status: res.status, fromdirWcc: virtualWcc(res.fromdirWcc, from.vid), todirWcc: virtualWcc(res.todirWcc, to.vid) };
         }
@@ -400,7 +402,7 @@ export class ProxyHandlers implements Nfs3Handlers {
         if (await core.resolve(dir, a.link.name)) throw new StatusError(Nfs3Status.EXIST, 'link name exists');
         file = await core.ensureShadow(file);
         dir = await core.ensureShadow(core.node(dir.vid));
-        const res = await core.shadow.call('LINK', { file: file.shadow!, link: { dir: dir.shadow!, name: a.link.name } }, this.cred(ctx));
+        const res = await shadowChange(core, [dir.vid], () => core.shadow.call('LINK', { file: file.shadow!, link: { dir: dir.shadow!, name: a.link.name } }, this.cred(ctx)));
         if (res.status !== Nfs3Status.OK) {
           return { status: res.status, fileAttributes: virtualOptAttrs(res.fileAttributes, file.vid), linkdirWcc: virtualWcc(res.linkdirWcc, dir.vid) };
         }
@@ -498,6 +500,22 @@ export class ProxyHandlers implements Nfs3Handlers {
       const r = await this.io.commit(n, a.offset, a.count);
       return { status: Nfs3Status.OK, fileWcc: virtualWcc(r.wcc, n.vid), verf: r.verf };
     }, (status) => ({ status, fileWcc: {} }));
+  }
+}
+
+/**
+ * A shadow call that adds a name to the shadow directories `dirs`. When it throws (an RPC timeout
+ * after the server applied it) or answers an error (a retransmission of an applied change answers
+ * EXIST or NOENT), the name may be in the shadow unrecorded: `dirs` lose their "every name
+ * recorded" mark.
+ */
+async function shadowChange<R extends { status: Nfs3Status }>(core: ProxyCore, dirs: number[], call: () => Promise<R>): Promise<R> {
+  let res: R | undefined;
+  try {
+    res = await call();
+    return res;
+  } finally {
+    if (res?.status !== Nfs3Status.OK) core.shadowDirs.forget(...dirs);
   }
 }
 

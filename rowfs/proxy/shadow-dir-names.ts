@@ -2,8 +2,8 @@
 // directory): every name in their shadow directory got there through the proxy, which records it
 // before replying, so a name the proxy has not recorded is not in the shadow either and a LOOKUP
 // of it needs no shadow call (the kernel client looks each name up before creating it). A namespace
-// change that fails after its shadow call (its name may then be in the shadow unrecorded) drops
-// the directories it touched. Memory only and bounded: forgetting a directory costs shadow LOOKUPs.
+// change whose shadow call throws or answers an error, or that fails after it (its name may then
+// be in the shadow unrecorded), drops the directories it touched. Memory only and bounded: forgetting a directory costs shadow LOOKUPs.
 
 /** Directories remembered (oldest forgotten first). */
 const TRACKED_DIRS = 65_536;

@@ -9,6 +9,10 @@ import type { OpenedExport } from '../../../rowfs/mount/open-export.js';
 import type { RowfsProxy } from '../../../rowfs/proxy/proxy.js';
 import { expectOk } from '../../../rowfs/nfs3/errors.js';
 import { createFile, listNames, lookup, proxyOverEmbeddedMain, status } from './fixture.js';
+import { Nfs3Status } from '../../../rowfs/nfs3/types.js';
+import { RpcTransportError } from '../../../rowfs/rpc/errors.js';
+import type { Nfs3Caller } from '../../../rowfs/proxy/backend.js';
+import type { ProxyCore } from '../../../rowfs/proxy/core.js';
 
 const shadowLookups = (proxy: RowfsProxy) => proxy.counters.snapshot().shadow.LOOKUP ?? 0;
 
@@ -57,4 +61,44 @@ test('LOOKUPs in a directory made through the proxy ask the shadow nothing, and 
   t.is(await status(ex.nfs.lookup({ what: { dir: mainDir, name: 'nothing-here' } })), 'NOENT');
   t.is(shadowLookups(proxy), asked + 2);
   t.deepEqual(faults, []);
+});
+
+test('a shadow change that is applied but then fails (timeout, or the EXIST of a retransmission) leaves its name found', async (t) => {
+  const p = await proxyOverEmbeddedMain(t, {});
+  const ex = await p.open();
+  t.teardown(() => ex.close());
+  // Fault injection: the next shadow call of `proc` is applied, then throws or answers EXIST.
+  const shadow = (p.proxy as unknown as { core: ProxyCore }).core.shadow;
+  const inner = shadow.client;
+  let fault: { proc: string; answer: 'timeout' | 'EXIST' } | undefined;
+  let injected = 0;
+  (shadow as unknown as { client: Nfs3Caller }).client = {
+    async call(name, args, opts) {
+      const res = await inner.call(name, args, opts);
+      if (fault?.proc !== name) return res;
+      const { answer } = fault;
+      fault = undefined;
+      injected++;
+      if (answer === 'timeout') throw new RpcTransportError('TIMEOUT', `${name} applied, reply lost`);
+      return { status: Nfs3Status.EXIST, dirWcc: {}, fromdirWcc: {}, todirWcc: {}, linkdirWcc: {} } as never;
+    },
+  };
+  const cases: Array<[string, 'timeout' | 'EXIST', string, (d: Uint8Array, src: Uint8Array) => Promise<{ status: Nfs3Status }>]> = [
+    ['CREATE', 'timeout', 'JUKEBOX', (d) => ex.nfs.create({ where: { dir: d, name: 'x' }, how: { mode: CreateMode.GUARDED, attributes: { mode: 0o644 } } })],
+    ['MKDIR', 'EXIST', 'EXIST', (d) => ex.nfs.mkdir({ where: { dir: d, name: 'x' }, attributes: { mode: 0o755 } })],
+    ['RENAME', 'timeout', 'JUKEBOX', async (d, src) => ex.nfs.rename({ from: { dir: src, name: 'f' }, to: { dir: d, name: 'x' } })],
+    ['LINK', 'timeout', 'JUKEBOX', async (d, src) => ex.nfs.link({ file: await lookup(ex, src, 'f'), link: { dir: d, name: 'x' } })],
+  ];
+  for (const [i, [proc, answer, seen, change]] of cases.entries()) {
+    const d = await mkdir(ex, ex.root, `into-${proc}`);
+    const src = await mkdir(ex, ex.root, `from-${proc}`);
+    await createFile(ex, src, 'f');
+    t.is(await status(ex.nfs.lookup({ what: { dir: d, name: 'x' } })), 'NOENT');
+    fault = { proc, answer };
+    t.is(await status(change(d, src)), seen, `${proc} fails`);
+    t.is(injected, i + 1, `${proc} reached the shadow`);
+    t.is(await status(ex.nfs.lookup({ what: { dir: d, name: 'x' } })), 'OK', `${proc}: the name the shadow holds is found`);
+    t.true((await listNames(ex, d)).includes('x'));
+  }
+  t.deepEqual(p.faults, []);
 });
