@@ -160,6 +160,20 @@ function readUtf8(r: XdrReader, max: number, what: string): string {
 
 /** Decodes the manifest occupying bytes[offset, end) exactly (ImageError BAD_MANIFEST otherwise). */
 export function decodeManifest(bytes: Uint8Array, offset = 0, end = bytes.length): Manifest {
+  const entries: ManifestEntry[] = [];
+  const { blockSize } = readManifest(bytes, (e) => {
+    if (e.blockHashes) e.blockHashes = e.blockHashes.slice(); // a copy: the caller may reuse its buffer
+    entries.push(e);
+  }, offset, end);
+  return { blockSize, entries };
+}
+
+/**
+ * Checks the manifest in bytes[offset, end) with every rule decodeManifest applies, handing each
+ * entry to `visit` with the position of its path's bytes (an entry's blockHashes is a view of
+ * `bytes`) and keeping none: an index can hold offsets into the bytes instead of entry objects.
+ */
+export function readManifest(bytes: Uint8Array, visit: (e: ManifestEntry, pathAt: number) => void, offset = 0, end = bytes.length): { blockSize: number; count: number } {
   return decodingAs('BAD_MANIFEST', 'manifest', () => {
     const r = new XdrReader(bytes, offset, end);
     readMagic(r, MAGIC, 'manifest');
@@ -171,9 +185,10 @@ export function decodeManifest(bytes: Uint8Array, offset = 0, end = bytes.length
     // The smallest entry (a dir named by an empty path) takes 28 bytes: refuse counts the input cannot hold before allocating.
     if (count * 28 > r.remaining()) throw new XdrDecodeError('SHORT_BUFFER', `${count} entries cannot fit in ${r.remaining()} bytes`);
     const fail = (msg: string) => new XdrDecodeError('BAD_VALUE', msg);
-    const entries: ManifestEntry[] = [];
     const dirs = new Set<string>();
+    let prev: ManifestEntry | undefined;
     for (let i = 0; i < count; i++) {
+      const pathAt = r.pos + 4;
       const path = checkManifestPath(readUtf8(r, MAX_PATH_BYTES, 'path'));
       const code = r.uint32();
       const type = TYPES[code];
@@ -182,14 +197,15 @@ export function decodeManifest(bytes: Uint8Array, offset = 0, end = bytes.length
       if (type === 'file') {
         const want = blocksOf(e.size, blockSize) * HASH_BYTES;
         if (want > r.remaining()) throw new XdrDecodeError('SHORT_BUFFER', `entry ${quote(path)}: ${want} bytes of block hashes do not fit`);
-        e.blockHashes = r.opaque(want).slice(); // a copy: the caller may reuse its buffer
+        e.blockHashes = r.opaque(want);
       } else if (type === 'symlink') e.target = readUtf8(r, MAX_PATH_BYTES, 'symlink target');
       checkEntry(e, blockSize, fail);
-      checkOrder(entries[i - 1], e, dirs, fail);
-      entries.push(e);
+      checkOrder(prev, e, dirs, fail);
+      prev = e;
+      visit(e, pathAt);
     }
     r.expectEnd();
-    return { blockSize, entries };
+    return { blockSize, count };
   });
 }
 

@@ -7,7 +7,6 @@ import { createSocket } from 'node:dgram';
 import { RowfsProxy } from '../../rowfs/proxy/proxy.js';
 import type { ReplicaEvent, ReplicaServer } from '../../rowfs/proxy/replicated-main.js';
 import { ManifestIndex } from '../../rowfs/image/manifest-index.js';
-import type { Manifest } from '../../rowfs/image/manifest-codec.js';
 import type { ImageRegistry } from '../../rowfs/image/registry.js';
 import { compareVersions } from '../../rowfs/image/names.js';
 import type { Clock } from '../../lib/clock.js';
@@ -30,7 +29,8 @@ export interface MountingOptions {
   app: string;
   version: string;
   digest: Uint8Array;
-  manifest: Manifest;
+  /** The version's manifest (checked against `digest` by whoever read it). */
+  manifest: ManifestIndex;
   node: LocalNode;
   registry: ImageRegistry;
   /** Proxy state (handles, bitmaps, whiteouts) and block cache of this version. */
@@ -100,12 +100,12 @@ const UNTRUSTED_AHEAD_BYTES = 8 << 20;
  * its end is skipped: a trace is advice), blocks already named by an earlier run dropped, and at
  * most MAX_TRACE_BLOCKS blocks in all (the decoder refuses more; this holds for any caller).
  */
-export function traceRuns(runs: TraceRun[], manifest: Pick<Manifest, 'entries' | 'blockSize'>): TracePathRun[] {
+export function traceRuns(runs: TraceRun[], manifest: Pick<ManifestIndex, 'at' | 'blockSize'>): TracePathRun[] {
   const out: TracePathRun[] = [];
   const seen = new Map<number, Set<number>>();
   let total = 0;
   for (const r of runs) {
-    const e = manifest.entries[r.entry];
+    const e = manifest.at(r.entry);
     if (e?.type !== 'file' || r.first + r.count > blocksOf(e.size, manifest.blockSize)) continue;
     const had = seen.get(r.entry) ?? new Set<number>();
     seen.set(r.entry, had);
@@ -191,7 +191,7 @@ export class ImageMounting {
       else if (e.kind === 'bad') o.log(`server ${e.server.label} sent data that does not match the manifest (${e.why}): not using it again`);
       else o.log(`no server of ${o.app} ${o.version} reachable: ${e.why}`);
     };
-    const verifier = new ManifestIndex(o.manifest);
+    const verifier = o.manifest;
     const counters = new Counters();
     const sharing = o.share?.enabled !== false && self.vip !== undefined;
     const fetcher = sharing ? new PeerFetcher({ source: { peers: () => peersOf(o, self.address) }, verifier, blockSize: o.manifest.blockSize, counters, clock: o.clock }) : undefined;
@@ -264,7 +264,7 @@ export class ImageMounting {
     const o = this.o;
     const rec = this.proxy.bootTrace;
     if (!o.trace?.publish || !rec || rec.version === this.tracePublished) return;
-    const entryOf = (this.entryByKey ??= new Map(o.manifest.entries.flatMap((e, i) => (e.type === 'file' ? [[hex(pathHandle(e.path)), i] as const] : []))));
+    const entryOf = (this.entryByKey ??= fileEntriesByKey(o.manifest));
     const runs: TraceRun[] = [];
     for (const r of rec.runs()) {
       const entry = entryOf.get(r.key);
@@ -339,4 +339,14 @@ export class ImageMounting {
     await this.peers?.server.close();
     await this.proxy.stop();
   }
+}
+
+/** Entry numbers of the manifest's regular files, by hex of their path handles (what boot traces record). */
+function fileEntriesByKey(manifest: ManifestIndex): Map<string, number> {
+  const out = new Map<string, number>();
+  for (let i = 0; i < manifest.size; i++) {
+    const e = manifest.at(i)!;
+    if (e.type === 'file') out.set(hex(pathHandle(e.path)), i);
+  }
+  return out;
 }

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImageRegistry } from '../../rowfs/image/registry.js';
-import { decodeManifest, type Manifest } from '../../rowfs/image/manifest-codec.js';
+import { ManifestIndex } from '../../rowfs/image/manifest-index.js';
 import { hex } from '../../rowfs/state/store.js';
 import { ImageError } from '../../rowfs/image/errors.js';
 import { rankByPath, type LocalNodeInfo } from './local-node.js';
@@ -28,17 +28,17 @@ export async function manifestFromServers(registry: ImageRegistry, info: LocalNo
 }
 
 /** The version's manifest, from `store` when kept there, else from a server (then kept). */
-export async function versionManifest(registry: ImageRegistry, info: LocalNodeInfo, app: string, version: string, digest: Uint8Array, store: string): Promise<Manifest> {
+export async function versionManifest(registry: ImageRegistry, info: LocalNodeInfo, app: string, version: string, digest: Uint8Array, store: string): Promise<ManifestIndex> {
   mkdirSync(store, { recursive: true });
   const file = join(store, 'manifest');
   try {
     const kept = readFileSync(file);
-    if (createHash('sha256').update(kept).digest().equals(Buffer.from(digest))) return decodeManifest(kept);
+    if (createHash('sha256').update(kept).digest().equals(Buffer.from(digest))) return new ManifestIndex(kept);
   } catch {
     /* first mount of this version here */
   }
   const bytes = await manifestFromServers(registry, info, app, version, digest);
   writeFileSync(`${file}.tmp`, bytes);
   renameSync(`${file}.tmp`, file);
-  return decodeManifest(bytes);
+  return new ManifestIndex(bytes);
 }

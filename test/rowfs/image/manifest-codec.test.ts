@@ -247,3 +247,26 @@ test('ManifestIndex.names lists a directory\'s children like a scan of every ent
     { numRuns: 200 },
   );
 });
+
+test('ManifestIndex over the bytes gives back every entry as decoded, by number and by path, and nothing else', (t) => {
+  fc.assert(
+    fc.property(treeArb, (m) => {
+      const bytes = encodeManifest(m);
+      const ix = new ManifestIndex(bytes);
+      const want = decodeManifest(bytes).entries;
+      t.is(ix.size, want.length);
+      for (let i = 0; i < want.length; i++) {
+        t.deepEqual(ix.at(i), want[i]);
+        t.deepEqual(ix.entry(want[i]!.path), want[i]);
+      }
+      t.is(ix.at(want.length), undefined);
+      t.is(ix.at(-1), undefined);
+      for (const p of ['zz-not-listed', `${want[want.length - 1]!.path}/x`, 'a/'.repeat(3)]) t.is(ix.entry(p), want.find((e) => e.path === p));
+    }),
+    { numRuns: 100 },
+  );
+  const bad = encodeManifest(sample);
+  bad[bad.length - 1] ^= 1;
+  const err = t.throws(() => new ManifestIndex(bad.subarray(0, bad.length - 3)));
+  t.true(err instanceof ImageError && err.code === 'BAD_MANIFEST', String(err));
+});
