@@ -5,13 +5,17 @@
 //   <dir>/small-files.pack          files of one short block (at most PACK_MAX_BYTES), appended one
 //                                   after another instead of a data file each (creating a file per
 //                                   small main file cost ~0.35 ms of a pool thread)
-//   <dir>/index (LMDB)              file key -> { bitmap of cached blocks, tail: [block, length], packed }
+//   <dir>/index (LMDB)              file key -> { bitmap of cached blocks, tail: [block, length], packed, crc }
 // Ordering rule: a block's bytes are written to its file before its bit is set, so a bit never
 // points at missing data (after a process crash; the data file is not fsynced, see docs/rowfs.md).
+// The pack is fdatasynced before its files are indexed (one sync per flush), each packed file's
+// CRC-32 is checked on every read, and appends go past every entry ever indexed: a pack that lost
+// its tail (power loss, a truncation) makes its files absent, never another file's bytes.
 import { CodedError } from '../../lib/coded-error.js';
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readSync, write } from 'node:fs';
+import { closeSync, constants, fdatasync, fstatSync, openSync, readSync, write } from 'node:fs';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import { open, type RootDatabase, type Database } from 'lmdb';
 import { BlockBitmap } from '../state/bitmap.js';
@@ -42,7 +46,21 @@ interface CacheEntry {
   packed?: number;
   /** Which pack file (packIdOf): a pack file deleted and made anew never serves old entries. */
   pack?: string;
+  /** CRC-32 of the packed file's bytes (a packed entry without one, from an older cache, is absent). */
+  crc?: number;
 }
+
+/** An entry as kept in memory. */
+interface MemEntry {
+  bitmap: BlockBitmap;
+  tail: [number, number] | null;
+  packed: number | undefined;
+  crc: number | undefined;
+}
+
+/** Meta key: the pack's append position (end of everything ever stored), by pack id. */
+const PACK_END_KEY = 'packEnd';
+type MetaValue = number | { id: string; end: number };
 
 const MAX_OPEN_FILES = 64;
 /** Longest delay before a cache index update is written. */
@@ -54,6 +72,19 @@ export const PACK_MAX_BYTES = 16 * 1024;
 /** Packed bytes waiting for the next index flush before it is brought forward. */
 const PACK_PENDING_MAX_BYTES = 4 * 1024 * 1024;
 const PACK_FILE = 'small-files.pack';
+
+/** The pack file's writes: Node's fs, or a double that injects failures. */
+export interface PackIo {
+  /** Writes `data` at `position` of `fd`; resolves with the bytes written (fewer on a short write). */
+  write(fd: number, data: Buffer, position: number): Promise<number>;
+  /** Makes the written bytes durable (fdatasync). */
+  datasync(fd: number): Promise<void>;
+}
+
+const FS_PACK_IO: PackIo = {
+  write: (fd, data, position) => new Promise((resolve, reject) => write(fd, data, 0, data.length, position, (e, n) => (e ? reject(e) : resolve(n)))),
+  datasync: (fd) => new Promise((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve()))),
+};
 
 /** Runs waiting to be written to one cache file, and whether a writer is at work on it. */
 interface WriteQueue {
@@ -70,7 +101,7 @@ export class BlockCache {
   /** Fills in progress (close() waits for them: their file descriptors must stay open). */
   private readonly fills = new Set<Promise<unknown>>();
   private closing = false;
-  private readonly entries = new Map<string, { bitmap: BlockBitmap; tail: [number, number] | null; packed: number | undefined }>();
+  private readonly entries = new Map<string, MemEntry>();
   /** The pack file's descriptor (opened on first use) and where its next file goes. */
   private pack: { fd: number; end: number; id: string } | undefined;
   /** Packed files not written yet, in pack order (contiguous), and by key; reads see them meanwhile. */
@@ -88,17 +119,19 @@ export class BlockCache {
     readonly blockSize: number,
     private readonly env: RootDatabase,
     private readonly index: Database<CacheEntry, string>,
+    private readonly meta: Database<MetaValue, string>,
     private readonly clock: Clock,
+    private readonly packIo: PackIo,
   ) {}
 
   /** Opens (or creates) the cache in `dir`; `clock` times the debounced index writes. */
-  static open(dir: string, blockSize: number, clock: Clock = systemClock): BlockCache {
+  static open(dir: string, blockSize: number, clock: Clock = systemClock, packIo: PackIo = FS_PACK_IO): BlockCache {
     try {
       makeDirectory(join(dir, 'blocks'));
       // noSync: the cache can always be refetched; its index is never worth an fsync per block.
       const env = open({ path: join(dir, 'index'), maxDbs: 2, compression: false, noSync: true });
       const index = env.openDB<CacheEntry, string>({ name: 'cache' });
-      const meta = env.openDB<number, string>({ name: 'meta' });
+      const meta = env.openDB<MetaValue, string>({ name: 'meta' });
       const stored = meta.get('blockSize');
       if (stored === undefined) meta.putSync('blockSize', blockSize);
       else if (stored !== blockSize) {
@@ -106,7 +139,7 @@ export class BlockCache {
         index.clearSync();
         meta.putSync('blockSize', blockSize);
       }
-      return new BlockCache(dir, blockSize, env, index, clock);
+      return new BlockCache(dir, blockSize, env, index, meta, clock, packIo);
     } catch (err) {
       throw new BlockCacheError('OPEN_FAILED', `cannot open block cache in ${dir}: ${(err as Error).message}`);
     }
@@ -296,7 +329,9 @@ export class BlockCache {
     this.packPending.push({ key, offset, bytes });
     this.packPendingBytes += bytes.length;
     this.packUnwritten.set(key, { offset, bytes });
-    this.entry(key).packed = offset;
+    const e = this.entry(key);
+    e.packed = offset;
+    e.crc = crc32(bytes);
     this.indexRun(key, 0, bytes.length);
     if (this.packPendingBytes > PACK_PENDING_MAX_BYTES) {
       this.flushTimer?.cancel();
@@ -308,15 +343,20 @@ export class BlockCache {
     if (!this.pack) {
       const fd = openSync(join(this.dir, PACK_FILE), constants.O_RDWR | constants.O_CREAT, 0o644);
       const st = fstatSync(fd, { bigint: true });
-      this.pack = { fd, end: Number(st.size), id: `${st.ino}:${st.birthtimeNs}` };
+      const id = `${st.ino}:${st.birthtimeNs}`;
+      // Past every entry ever indexed, even when the pack lost its tail: a new file never lands
+      // where an old entry points.
+      const stored = this.meta.get(PACK_END_KEY);
+      const end = typeof stored === 'object' && stored.id === id ? stored.end : 0;
+      this.pack = { fd, end: Math.max(Number(st.size), end), id };
     }
     return this.pack;
   }
 
   /**
    * Bytes [from, to) of a packed file of `length` bytes starting at `offset` in the pack, into
-   * `into`. Bytes missing from the pack (a write that failed) unindex the file, so it is fetched
-   * from main again: undefined.
+   * `into`. The whole file is read and its CRC-32 checked: bytes missing from or changed in the
+   * pack unindex the file, so it is fetched from main again: undefined.
    */
   private packedBytes(key: string, offset: number, length: number, from: number, to: number, into: Buffer): Buffer | undefined {
     const out = into.subarray(0, to - from);
@@ -325,14 +365,26 @@ export class BlockCache {
       unwritten.bytes.copy(out, 0, from, to);
       return out;
     }
-    // Page-cache reads of at most PACK_MAX_BYTES: inline, like small data-file reads.
-    if (readSync(this.openPack().fd, out, 0, out.length, offset + from) === out.length && to <= length) return out;
+    if (to <= length) {
+      // Page-cache reads of at most PACK_MAX_BYTES: inline, like small data-file reads.
+      const whole = from === 0 && to === length ? out : Buffer.allocUnsafe(length);
+      if (readSync(this.openPack().fd, whole, 0, length, offset) === length && crc32(whole) === this.entry(key).crc) {
+        if (whole !== out) whole.copy(out, 0, from, to);
+        return out;
+      }
+    }
+    this.unindex(key);
+    return undefined;
+  }
+
+  /** Forgets every cached block of `key` (fetched from main again). */
+  private unindex(key: string): void {
     const e = this.entry(key);
     e.bitmap = BlockBitmap.decode(undefined);
     e.tail = null;
     e.packed = undefined;
+    e.crc = undefined;
     this.markDirty(key);
-    return undefined;
   }
 
   private indexRun(key: string, first: number, length: number): void {
@@ -357,41 +409,51 @@ export class BlockCache {
   private flushIndex(): void {
     this.flushTimer = undefined;
     const packing = this.packPending;
-    const waiting = new Set<string>();
     if (packing.length > 0) {
       this.packPending = [];
       this.packPendingBytes = 0;
-      for (const p of packing) waiting.add(p.key);
       this.writePacked(packing);
     }
-    for (const key of this.dirty) if (!waiting.has(key)) this.putEntry(key);
+    // A packed file still being written is indexed by its write, once its bytes are on disk.
+    for (const key of this.dirty) if (!this.packUnwritten.has(key)) this.putEntry(key);
     this.dirty.clear();
   }
 
-  /** Writes pending packed files (contiguous in the pack) in one write, then indexes them. */
+  /**
+   * Writes pending packed files (contiguous in the pack) in one write and one fdatasync, then
+   * indexes them (an index entry never outlives its bytes, even across a power loss).
+   */
   private writePacked(packing: Array<{ key: string; offset: number; bytes: Buffer }>): void {
-    const fd = this.openPack().fd;
+    const pack = this.openPack();
     const all = Buffer.concat(packing.map((p) => p.bytes));
-    const done = new Promise<void>((resolve) => {
-      write(fd, all, 0, all.length, packing[0]!.offset, (err, n) => {
+    const done = this.packIo
+      .write(pack.fd, all, packing[0]!.offset)
+      .then(async (n) => {
+        if (n !== all.length) return false;
+        await this.packIo.datasync(pack.fd);
+        return true;
+      })
+      .catch(() => false)
+      .then((ok) => {
+        if (ok) this.meta.put(PACK_END_KEY, { id: pack.id, end: pack.end }).catch(() => undefined);
         for (const p of packing) {
           const now = this.packUnwritten.get(p.key);
           if (now?.offset !== p.offset) continue; // stored again since
           this.packUnwritten.delete(p.key);
-          // A failed write is never indexed: the entry stays in memory (read from packUnwritten
-          // until now), so a later read finds nothing and fetches the file from main again.
-          if (!err && n === all.length) this.putEntry(p.key);
+          // A failed, short or unsynced write is never indexed and its files are forgotten in
+          // memory too (a later batch past them would make them read as zeros): fetched again.
+          if (ok) this.putEntry(p.key);
+          else this.unindex(p.key);
         }
-        resolve();
       });
-    });
     this.packWrites.add(done);
     void done.then(() => this.packWrites.delete(done));
   }
 
   private putEntry(key: string): void {
     const e = this.entry(key);
-    this.index.put(key, { bitmap: e.bitmap.encode(), tail: e.tail, ...(e.packed !== undefined ? { packed: e.packed, pack: this.openPack().id } : {}) }).catch(() => undefined);
+    const packed = e.packed !== undefined ? { packed: e.packed, pack: this.openPack().id, crc: e.crc } : {};
+    this.index.put(key, { bitmap: e.bitmap.encode(), tail: e.tail, ...packed }).catch(() => undefined);
   }
 
   /** Blocks cached for `key`. */
@@ -416,14 +478,14 @@ export class BlockCache {
     await this.env.close();
   }
 
-  private entry(key: string) {
+  private entry(key: string): MemEntry {
     let e = this.entries.get(key);
     if (!e) {
       const stored = this.index.get(key);
-      const lostPack = stored?.packed !== undefined && stored.pack !== this.openPack().id;
+      const lostPack = stored?.packed !== undefined && (stored.pack !== this.openPack().id || stored.crc === undefined);
       e = lostPack
-        ? { bitmap: BlockBitmap.decode(undefined), tail: null, packed: undefined }
-        : { bitmap: BlockBitmap.decode(stored?.bitmap), tail: stored?.tail ?? null, packed: stored?.packed };
+        ? { bitmap: BlockBitmap.decode(undefined), tail: null, packed: undefined, crc: undefined }
+        : { bitmap: BlockBitmap.decode(stored?.bitmap), tail: stored?.tail ?? null, packed: stored?.packed, crc: stored?.crc };
       this.entries.set(key, e);
     }
     return e;

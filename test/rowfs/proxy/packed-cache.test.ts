@@ -2,12 +2,15 @@
 // to one pack file instead of getting a data file of its own. Readable at once, kept across a
 // reopen, never sent as a file range; bytes missing from the pack, or a pack made anew, make the
 // file absent (fetched again), never wrong bytes; anything larger still goes to a data file.
+// A lost pack tail, bytes changed in place, a failed or short pack write or a failed fdatasync
+// never make one file read as another's bytes or as zeros.
 import test, { type ExecutionContext } from 'ava';
-import { mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, rmSync, statSync, truncateSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BlockCache, PACK_MAX_BYTES } from '../../../rowfs/cache/block-cache.js';
+import { BlockCache, PACK_MAX_BYTES, type PackIo } from '../../../rowfs/cache/block-cache.js';
 import { pattern } from './fixture.js';
+import { ManualClock } from '../../vnet/manual-clock.js';
 
 const BS = 64 * 1024;
 
@@ -89,4 +92,154 @@ test('many packed files in one flush; a truncated or re-made pack file reads as 
   }
   t.deepEqual(await c3.readRange('new', 0, 5000), pattern(5000, 99));
   await c3.close();
+});
+
+const fill = (ch: string) => Buffer.alloc(100, ch);
+
+test('a pack that lost its tail: the next file goes past every indexed entry, and a lost file reads as absent, not as the next one', async (t) => {
+  const dir = tmp(t);
+  const pack = join(dir, 'small-files.pack');
+  let c = BlockCache.open(dir, BS);
+  await c.writeRun('a', 0, fill('A'));
+  await c.writeRun('b', 0, fill('B'));
+  await c.close();
+  truncateSync(pack, 100); // b's bytes never reached the disk (power loss), its entry did
+  c = BlockCache.open(dir, BS);
+  await c.writeRun('c', 0, fill('C'));
+  await c.close();
+  t.is(statSync(pack).size, 300, "c was appended past b's entry, not where it points");
+  c = BlockCache.open(dir, BS);
+  t.deepEqual(await c.readRange('a', 0, 100), fill('A'));
+  t.is(await c.readRange('b', 0, 100), undefined, 'not C');
+  t.false(c.has('b', 0));
+  t.deepEqual(await c.readRange('c', 0, 100), fill('C'));
+  t.deepEqual(await c.read('c', 0), fill('C'));
+  await c.close();
+});
+
+test('a packed file whose bytes changed in the pack reads as absent (checksum), in part or whole', async (t) => {
+  const dir = tmp(t);
+  let c = BlockCache.open(dir, BS);
+  await c.writeRun('a', 0, fill('A'));
+  await c.writeRun('b', 0, fill('B'));
+  await c.close();
+  const fd = openSync(join(dir, 'small-files.pack'), 'r+');
+  writeSync(fd, Buffer.from('X'), 0, 1, 150);
+  closeSync(fd);
+  c = BlockCache.open(dir, BS);
+  t.is(await c.readRange('b', 0, 10), undefined, 'a range that misses the changed byte still checks the whole file');
+  t.false(c.has('b', 0));
+  t.is(await c.read('b', 0), undefined);
+  t.deepEqual(await c.readRange('a', 0, 100), fill('A'));
+  await c.close();
+});
+
+/** The pack written with writeSync, failures injected: `next` answers the coming writes or syncs in turn. */
+function faultyPackIo(): { io: PackIo; writes: string[]; syncs: number; next: Array<'fail' | 'short' | 'sync-fails'>; settle(): Promise<void> } {
+  const ops: Array<Promise<unknown>> = [];
+  const track = <T>(p: Promise<T>): Promise<T> => (ops.push(p.catch(() => undefined)), p);
+  const s = {
+    writes: [] as string[],
+    syncs: 0,
+    next: [] as Array<'fail' | 'short' | 'sync-fails'>,
+    io: {
+      write: (fd: number, data: Buffer, position: number) =>
+        track(
+          (async () => {
+            s.writes.push(`${position}+${data.length}`);
+            if (s.next[0] === 'fail') throw new Error(`EIO (injected) ${s.next.shift()}`);
+            const bytes = s.next[0] === 'short' && s.next.shift() ? data.subarray(0, data.length >> 1) : data;
+            return writeSync(fd, bytes, 0, bytes.length, position);
+          })(),
+        ),
+      datasync: () =>
+        track(
+          (async () => {
+            s.syncs++;
+            if (s.next[0] === 'sync-fails') throw new Error(`EIO on fdatasync (injected) ${s.next.shift()}`);
+          })(),
+        ),
+    },
+    /** Waits for the injected operations, then for the cache's callbacks on them. */
+    async settle(): Promise<void> {
+      await Promise.all(ops);
+      await new Promise((r) => setImmediate(r));
+    },
+  };
+  return s;
+}
+
+for (const fault of ['fail', 'short', 'sync-fails'] as const) {
+  test(`a pack write that ${fault === 'fail' ? 'fails' : fault === 'short' ? 'is short' : 'cannot be synced'}: its files read as absent, also once a later batch is written past them`, async (t) => {
+    const dir = tmp(t);
+    const clock = new ManualClock();
+    const f = faultyPackIo();
+    const c = BlockCache.open(dir, BS, clock, f.io);
+    f.next.push(fault);
+    await c.writeRun('a1', 0, fill('A'));
+    await c.writeRun('a2', 0, fill('a'));
+    t.deepEqual(await c.readRange('a1', 0, 100), fill('A'), 'readable before the write');
+    await clock.advance(200);
+    await f.settle();
+    await c.writeRun('b', 0, fill('B'));
+    await clock.advance(200);
+    await f.settle();
+    t.deepEqual(f.writes, ['0+200', '200+100'], 'one write per batch');
+    for (const k of ['a1', 'a2']) {
+      t.false(c.has(k, 0), `${k} absent`);
+      t.is(await c.readRange(k, 0, 100), undefined, `${k}: not zeros`);
+    }
+    t.deepEqual(await c.readRange('b', 0, 100), fill('B'));
+    await c.writeRun('a1', 0, fill('A'));
+    t.deepEqual(await c.readRange('a1', 0, 100), fill('A'), 'fetched again, stored again');
+    await c.close();
+    const c2 = BlockCache.open(dir, BS);
+    t.false(c2.has('a2', 0), 'never indexed');
+    t.deepEqual(await c2.readRange('a1', 0, 100), fill('A'));
+    t.deepEqual(await c2.readRange('b', 0, 100), fill('B'));
+    await c2.close();
+  });
+}
+
+test('packed files are fdatasynced before they are indexed, one sync per batch', async (t) => {
+  const dir = tmp(t);
+  const clock = new ManualClock();
+  const f = faultyPackIo();
+  const c = BlockCache.open(dir, BS, clock, f.io);
+  for (let i = 0; i < 5; i++) await c.writeRun(`f${i}`, 0, fill(String(i)));
+  await clock.advance(200);
+  await f.settle();
+  t.is(f.syncs, 1);
+  await c.writeRun('g', 0, fill('g'));
+  await c.close();
+  t.is(f.syncs, 2);
+});
+
+test('a packed file whose pack write is still on its way is not indexed by another flush', async (t) => {
+  const dir = tmp(t);
+  const clock = new ManualClock();
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const io: PackIo = {
+    write: async (fd, data, position) => {
+      await held;
+      return writeSync(fd, data, 0, data.length, position);
+    },
+    datasync: async () => undefined,
+  };
+  const c = BlockCache.open(dir, BS, clock, io);
+  await c.writeRun('a', 0, fill('A'));
+  await clock.advance(200); // the pack write starts and waits
+  await c.write('other', 0, Buffer.alloc(BS, 1));
+  await c.write('a', 0, fill('A')); // 'a' dirty again (the block stored once more) while its packed bytes are unwritten
+  await clock.advance(200);
+  const index = (c as unknown as { index: { get(k: string): unknown; committed: Promise<unknown> } }).index;
+  await index.committed;
+  t.truthy(index.get('other'), 'the second flush was written');
+  t.is(index.get('a'), undefined, 'a crash now must not leave an entry pointing at unwritten bytes');
+  release();
+  await c.close();
+  const c2 = BlockCache.open(dir, BS);
+  t.deepEqual(await c2.readRange('a', 0, 100), fill('A'));
+  await c2.close();
 });
