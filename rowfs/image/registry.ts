@@ -192,21 +192,19 @@ export class ImageRegistry {
 
   /**
    * The trace new mounts of the version should prefetch, and whether its writer is `trusted` (the
-   * app's owner or a publisher): a trusted one if any (the earliest recorded), else one by a node
-   * that also holds a live sharer record of the version, chosen by the smallest SHA-256 of its key
-   * and the digest: a rule every reader applies alike and no writer sets by a field it writes (a
-   * recordedAtMs of 0 won before). Only traces of `digest` signed by the node they name.
+   * app's owner or a publisher): a trusted one if any (the earliest recorded), else the one whose
+   * writer key has the smallest SHA-256 with the digest: a rule every reader applies alike and no
+   * writer sets by a field it writes (a recordedAtMs of 0 won before). A writer may grind keys to
+   * win it, so an untrusted trace gets only a small prefetch window (image-mounting.ts). Only
+   * traces of `digest` signed by the node they name.
    */
   async trace(app: string, version: string, digest: Uint8Array, trusted: Uint8Array[]): Promise<(TraceRecord & { owner: Uint8Array; trusted: boolean }) | undefined> {
     const values = await this.dht.get(registryKeys.trace(app, version));
     const { kept } = this.keepMatching(values, decodeTraceRecord, app, version, (r) => bytesEqual(r.digest, digest));
     const byTrusted = kept.filter((t) => trusted.some((k) => bytesEqual(k, t.owner)));
     if (byTrusted.length) return { ...byTrusted.sort((a, b) => a.recordedAtMs - b.recordedAtMs)[0]!, trusted: true };
-    if (kept.length === 0) return undefined;
-    const { sharers } = await this.sharerRecords(app, version);
     const rank = (owner: Uint8Array) => createHash('sha256').update(owner).update(digest).digest('hex');
     const best = kept
-      .filter((t) => sharers.some((s) => bytesEqual(s.owner, t.owner)))
       .map((t) => ({ t, r: rank(t.owner) }))
       .sort((a, b) => (a.r < b.r ? -1 : a.r > b.r ? 1 : 0))[0];
     return best && { ...best.t, trusted: false };

@@ -297,7 +297,7 @@ test('refreshVersions keeps our record alive past its TTL without changing the c
   t.is(await code(t, reg.resolveApp(APP)), 'NOT_FOUND', 'without refreshes both expire');
 });
 
-test('trace choice: a publisher trace first; else, among sharers only, the smallest SHA-256(key, digest): recordedAtMs cannot win it', async (t) => {
+test('trace choice: a publisher trace first; else the smallest SHA-256(key, digest): recordedAtMs cannot win it', async (t) => {
   const w = world();
   const ringOf = (k: Uint8Array) => k.subarray(0, 20);
   const owner = w.node(undefined, ringOf);
@@ -305,12 +305,9 @@ test('trace choice: a publisher trace first; else, among sharers only, the small
   const digest = digestOf('1');
   const nodes = [w.node(undefined, ringOf), w.node(undefined, ringOf), w.node(undefined, ringOf)];
   const traceOf = (n: (typeof nodes)[number], recordedAtMs: number) => ({ app: APP, version: '1', ring: ringOf(n.key), digest, recordedAtMs, runs: [{ entry: 1, first: 0, count: 1 }] });
-  for (const [i, n] of nodes.entries()) {
-    await n.reg.putTrace(traceOf(n, i === 2 ? 0 : EPOCH)); // node 2 claims the earliest time
-    if (i < 2) await n.reg.addSharer({ app: APP, version: '1', ring: ringOf(n.key), sinceMs: EPOCH }); // node 2 shares nothing
-  }
   const rank = (k: Uint8Array) => createHash('sha256').update(k).update(digest).digest('hex');
-  const want = rank(nodes[0]!.key) < rank(nodes[1]!.key) ? nodes[0]! : nodes[1]!;
+  const want = [...nodes].sort((a, b) => (rank(a.key) < rank(b.key) ? -1 : 1))[0]!;
+  for (const n of nodes) await n.reg.putTrace(traceOf(n, n === want ? EPOCH : 0)); // the others claim the earliest time
   const got = await owner.reg.trace(APP, '1', digest, [owner.key]);
   t.deepEqual(got && { owner: hex(got.owner), trusted: got.trusted }, { owner: hex(want.key), trusted: false });
   await owner.reg.putTrace(traceOf(owner, EPOCH + 5));
