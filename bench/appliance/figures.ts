@@ -67,7 +67,7 @@ export function figure5(name: string, records: readonly BootRecord[]): PlotSpec 
       { label: 'from the VM', values: procs.map((p) => of(c.client, p)) },
       { label: 'to the image server', values: procs.map((p) => of(c.main, p)) },
       { label: 'to the shadow', values: procs.map((p) => of(c.shadow, p)) },
-      { label: 'answered by the proxy (cache, state)', values: procs.map((p) => Math.max(0, of(c.client, p) - of(c.main, p) - of(c.shadow, p))) },
+      { label: 'answered by the proxy (cache, state, manifest)', values: procs.map((p) => Math.max(0, of(c.client, p) - of(c.main, p) - of(c.shadow, p))) },
     ],
   };
 }

@@ -2,7 +2,8 @@
 // (main-tree.ts): two proxies over one real embedded server, one with the manifest's tree and one
 // without, give the same answers (LOOKUP of present and absent names, attributes, READLINK,
 // READDIRPLUS); once a tree has been walked, walking it again sends main nothing; and shadow
-// changes (create, remove, rename, symlink, mkdir) still win over the manifest.
+// changes (create, remove, rename of files and directories, symlink, mkdir) still win over the
+// manifest.
 import test from 'ava';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -163,6 +164,16 @@ test('shadow changes win over the manifest: create, remove, rename, symlink, mkd
   expectOk(await ex.nfs.remove({ object: { dir: root, name: 'lib' } }), 'REMOVE');
   expectOk(await ex.nfs.symlink({ where: { dir: root, name: 'lib' }, symlinkAttributes: {}, symlinkData: 'usr/lib' }), 'SYMLINK');
   t.is(expectOk(await ex.nfs.readlink({ symlink: await lookup(ex, root, 'lib') }), 'READLINK').data, 'usr/lib');
+
+  // A renamed main directory keeps its main side: its names are still main's, a removed one stays gone.
+  expectOk(await ex.nfs.rename({ from: { dir: etc, name: 'conf.d' }, to: { dir: etc, name: 'conf.e' } }), 'RENAME');
+  const confE = await lookup(ex, etc, 'conf.e');
+  t.is((await readAll(ex, await lookup(ex, confE, 'a.conf'))).toString(), 'a=1\n');
+  t.is((await ex.nfs.lookup({ what: { dir: confE, name: 'missing' } })).status, Nfs3Status.NOENT);
+  expectOk(await ex.nfs.remove({ object: { dir: confE, name: 'a.conf' } }), 'REMOVE');
+  t.is((await ex.nfs.lookup({ what: { dir: confE, name: 'a.conf' } })).status, Nfs3Status.NOENT);
+  t.deepEqual(await listNames(ex, confE), []);
+  expectOk(await ex.nfs.rename({ from: { dir: etc, name: 'conf.e' }, to: { dir: etc, name: 'conf.d' } }), 'RENAME');
 
   expectOk(await ex.nfs.mkdir({ where: { dir: lib, name: 'sub' }, attributes: { mode: 0o755 } }), 'MKDIR');
   t.is((await ex.nfs.lookup({ what: { dir: await lookup(ex, lib, 'sub'), name: 'x' } })).status, Nfs3Status.NOENT);
