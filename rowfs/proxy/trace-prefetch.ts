@@ -51,13 +51,19 @@ interface Piece {
   seq: number;
 }
 
+/** Distinct outside blocks remembered; past this, repeats count again (erring toward stopping the prefetch). */
+const MAX_OUTSIDE_TRACKED = 32_768;
+
 export class TracePrefetcher {
   /** The next piece is cut from runs[run] at its block `at`; `seq` blocks of the trace came before. */
   private cursor = { run: 0, at: 0, seq: 0 };
   /** Trace position of each traced block, by `key:block` (keys known once a path is resolved). */
   private readonly position = new Map<string, number>();
   private readonly prefetched = new Set<string>();
+  /** Traced blocks the client has read. */
   private readonly clientSeen = new Set<string>();
+  /** Distinct blocks outside the trace the client read before the prefetch stopped. */
+  private readonly outsideSeen = new Set<string>();
   private clientAt = -1;
   private clientProgressAt: number;
   private outside = 0;
@@ -88,17 +94,23 @@ export class TracePrefetcher {
     const c = this.o.counters.prefetch!;
     for (let b = first; b <= last; b++) {
       const id = `${key}:${b}`;
-      if (this.clientSeen.has(id)) continue;
-      if (this.clientSeen.size < 1 << 20) this.clientSeen.add(id);
       const at = this.position.get(id);
       if (at === undefined) {
+        // Blocks outside the trace only matter while deciding whether to stop; once stopped (or at the
+        // trace's end) they are
+        // not remembered (a long-lived mount reads far more than its boot set).
+        if (c.stopped !== null || this.outsideSeen.has(id)) continue;
+        if (this.outsideSeen.size < MAX_OUTSIDE_TRACKED) this.outsideSeen.add(id);
         this.outside++;
-      } else {
-        this.inside++;
-        if (at > this.clientAt) {
-          this.clientAt = at;
-          this.clientProgressAt = this.clock.now();
-        }
+        continue;
+      }
+      // Traced blocks: bounded by the trace's length.
+      if (this.clientSeen.has(id)) continue;
+      this.clientSeen.add(id);
+      this.inside++;
+      if (at > this.clientAt) {
+        this.clientAt = at;
+        this.clientProgressAt = this.clock.now();
       }
       if (this.prefetched.has(id)) {
         c.hitBlocks++;

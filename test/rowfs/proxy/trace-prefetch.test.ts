@@ -79,3 +79,15 @@ test('a run of a million blocks is cut into pieces as they are fetched, within a
   s.p.stop('test over');
   await s.p.done;
 });
+
+test('once stopped, reads outside the trace are not remembered; hits on traced blocks still count', async (t) => {
+  const s = setup([{ path: 'a', first: 0, count: 10 }]);
+  await s.p.done;
+  const remembered = () => (s.p as unknown as { outsideSeen: Set<string>; clientSeen: Set<string> });
+  s.p.clientRead('big', 0, 200_000);
+  t.is(remembered().outsideSeen.size, 0, 'a long-lived mount reading far beyond its boot set holds no per-block state for it');
+  s.p.clientRead('a', 0, 9);
+  s.p.clientRead('a', 0, 9);
+  t.is(remembered().clientSeen.size, 10);
+  t.like(s.counters.prefetch, { fetchedBlocks: 10, hitBlocks: 10, wasteBlocks: 0 });
+});
