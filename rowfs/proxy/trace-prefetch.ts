@@ -97,8 +97,7 @@ export class TracePrefetcher {
       const at = this.position.get(id);
       if (at === undefined) {
         // Blocks outside the trace only matter while deciding whether to stop; once stopped (or at the
-        // trace's end) they are
-        // not remembered (a long-lived mount reads far more than its boot set).
+        // trace's end) they are not remembered (a long-lived mount reads far more than its boot set).
         if (c.stopped !== null || this.outsideSeen.has(id)) continue;
         if (this.outsideSeen.size < MAX_OUTSIDE_TRACKED) this.outsideSeen.add(id);
         this.outside++;
