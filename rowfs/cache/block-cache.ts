@@ -3,17 +3,15 @@
 // read-only, so cached blocks never go stale.
 //   <dir>/blocks/<sha1(file key)>   sparse file, block i at offset i * blockSize
 //   <dir>/small-files.pack          files of one short block (at most PACK_MAX_BYTES), appended one
-//                                   after another instead of a data file each (creating a file per
-//                                   small main file cost ~0.35 ms of a pool thread)
+//                                   after another instead of a data file each (small-file-pack.ts)
 //   <dir>/index (LMDB)              file key -> { bitmap of cached blocks, tail: [block, length], packed, crc }
 // Ordering rule: a block's bytes are written to its file before its bit is set, so a bit never
 // points at missing data (after a process crash; the data file is not fsynced, see docs/rowfs.md).
-// The pack is fdatasynced before its files are indexed (one sync per flush), each packed file's
-// CRC-32 is checked on every read, and appends go past every entry ever indexed: a pack that lost
-// its tail (power loss, a truncation) makes its files absent, never another file's bytes.
+// A packed file is indexed only once the pack reports it landed (written and fdatasynced), and
+// forgotten when its write failed or its bytes fail their CRC-32 (see small-file-pack.ts).
 import { CodedError } from '../../lib/coded-error.js';
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fdatasync, fstatSync, openSync, readSync, write } from 'node:fs';
+import { constants, readSync } from 'node:fs';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
@@ -22,6 +20,9 @@ import { BlockBitmap } from '../state/bitmap.js';
 import type { FileSlice } from '../xdr/file-slice.js';
 import { makeDirectory } from '../../lib/make-directory.js';
 import { systemClock, type Clock, type Timer } from '../../lib/clock.js';
+import { FS_PACK_IO, PACK_FILE, PACK_MAX_BYTES, SmallFilePack, type PackIo } from './small-file-pack.js';
+
+export { PACK_MAX_BYTES, type PackIo } from './small-file-pack.js';
 
 export type BlockCacheErrorCode =
   | 'OPEN_FAILED' // the cache directory or its index could not be opened
@@ -67,24 +68,8 @@ const MAX_OPEN_FILES = 64;
 const INDEX_FLUSH_MS = 200;
 /** Cache reads up to this size are done synchronously (page-cache hits, a few microseconds). */
 const INLINE_READ_MAX_BYTES = 64 * 1024;
-/** A main file this short (one block at most) is cached in the pack file, not a data file of its own. */
-export const PACK_MAX_BYTES = 16 * 1024;
 /** Packed bytes waiting for the next index flush before it is brought forward. */
 const PACK_PENDING_MAX_BYTES = 4 * 1024 * 1024;
-const PACK_FILE = 'small-files.pack';
-
-/** The pack file's writes: Node's fs, or a double that injects failures. */
-export interface PackIo {
-  /** Writes `data` at `position` of `fd`; resolves with the bytes written (fewer on a short write). */
-  write(fd: number, data: Buffer, position: number): Promise<number>;
-  /** Makes the written bytes durable (fdatasync). */
-  datasync(fd: number): Promise<void>;
-}
-
-const FS_PACK_IO: PackIo = {
-  write: (fd, data, position) => new Promise((resolve, reject) => write(fd, data, 0, data.length, position, (e, n) => (e ? reject(e) : resolve(n)))),
-  datasync: (fd) => new Promise((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve()))),
-};
 
 /** Runs waiting to be written to one cache file, and whether a writer is at work on it. */
 interface WriteQueue {
@@ -102,14 +87,8 @@ export class BlockCache {
   private readonly fills = new Set<Promise<unknown>>();
   private closing = false;
   private readonly entries = new Map<string, MemEntry>();
-  /** The pack file's descriptor (opened on first use) and where its next file goes. */
-  private pack: { fd: number; end: number; id: string } | undefined;
-  /** Packed files not written yet, in pack order (contiguous), and by key; reads see them meanwhile. */
-  private packPending: Array<{ key: string; offset: number; bytes: Buffer }> = [];
-  private packPendingBytes = 0;
-  /** Packed files being written: their index entries wait for the write. */
-  private readonly packUnwritten = new Map<string, { offset: number; bytes: Buffer }>();
-  private readonly packWrites = new Set<Promise<void>>();
+  /** Files of one short block; their index entries wait for the pack's write. */
+  private readonly pack: SmallFilePack;
   private readonly files = new Map<string, { fh: Promise<FileHandle>; users: number }>();
   private readonly dirty = new Set<string>();
   private flushTimer: Timer | undefined;
@@ -121,8 +100,20 @@ export class BlockCache {
     private readonly index: Database<CacheEntry, string>,
     private readonly meta: Database<MetaValue, string>,
     private readonly clock: Clock,
-    private readonly packIo: PackIo,
-  ) {}
+    packIo: PackIo,
+  ) {
+    this.pack = new SmallFilePack(
+      join(dir, PACK_FILE),
+      {
+        load: () => {
+          const saved = meta.get(PACK_END_KEY);
+          return typeof saved === 'object' ? saved : undefined;
+        },
+        save: (end) => void meta.put(PACK_END_KEY, end).catch(() => undefined),
+      },
+      packIo,
+    );
+  }
 
   /** Opens (or creates) the cache in `dir`; `clock` times the debounced index writes. */
   static open(dir: string, blockSize: number, clock: Clock = systemClock, packIo: PackIo = FS_PACK_IO): BlockCache {
@@ -158,7 +149,7 @@ export class BlockCache {
     const e = this.entry(key);
     if (!e.bitmap.has(block)) return undefined;
     const length = e.tail && e.tail[0] === block ? e.tail[1] : this.blockSize;
-    if (e.packed !== undefined) return this.packedBytes(key, e.packed, length, 0, length, Buffer.allocUnsafe(length));
+    if (e.packed !== undefined) return this.readPacked(key, e, 0, length, Buffer.allocUnsafe(length));
     const buf = Buffer.alloc(length);
     if (length === 0) return buf;
     const { bytesRead } = await this.withFile(key, (fh) => fh.read(buf, 0, length, block * this.blockSize));
@@ -187,7 +178,7 @@ export class BlockCache {
     if (e.tail && e.tail[0] >= first && e.tail[0] <= last) end = Math.min(end, e.tail[0] * this.blockSize + e.tail[1]);
     if (end <= offset) return Buffer.alloc(0);
     const buf = into && into.length >= end - offset ? into.subarray(0, end - offset) : Buffer.allocUnsafe(end - offset);
-    if (e.packed !== undefined) return this.packedBytes(key, e.packed, e.tail?.[1] ?? 0, offset, end, buf);
+    if (e.packed !== undefined) return this.readPacked(key, e, offset, end, buf);
     // Small reads of cached (page-cache resident) data are cheaper done inline than through the
     // thread pool, whose round trip costs more than the copy.
     const { bytesRead } = await this.withFile(key, async (fh) =>
@@ -316,65 +307,30 @@ export class BlockCache {
   }
 
   /**
-   * A whole file of one short block, appended to the pack file (copied: `data` may be a pooled
-   * buffer). Readable at once; written with the next index flush, all pending files in one write,
-   * and indexed only once that write is done, so an entry never points at bytes not written.
+   * A whole file of one short block, appended to the pack (copied: `data` may be a pooled buffer).
+   * Readable at once; written with the next index flush, all pending files in one write, and
+   * indexed only once that write is done, so an entry never points at bytes not written.
    * More than PACK_PENDING_MAX_BYTES waiting brings the flush forward.
    */
   private storePacked(key: string, data: Uint8Array): void {
-    const pack = this.openPack();
-    const bytes = Buffer.from(data);
-    const offset = pack.end;
-    pack.end += bytes.length;
-    this.packPending.push({ key, offset, bytes });
-    this.packPendingBytes += bytes.length;
-    this.packUnwritten.set(key, { offset, bytes });
     const e = this.entry(key);
-    e.packed = offset;
-    e.crc = crc32(bytes);
-    this.indexRun(key, 0, bytes.length);
-    if (this.packPendingBytes > PACK_PENDING_MAX_BYTES) {
+    e.packed = this.pack.store(key, data);
+    e.crc = crc32(data);
+    this.indexRun(key, 0, data.length);
+    if (this.pack.pendingBytes > PACK_PENDING_MAX_BYTES) {
       this.flushTimer?.cancel();
       this.flushIndex();
     }
   }
 
-  private openPack(): { fd: number; end: number; id: string } {
-    if (!this.pack) {
-      const fd = openSync(join(this.dir, PACK_FILE), constants.O_RDWR | constants.O_CREAT, 0o644);
-      const st = fstatSync(fd, { bigint: true });
-      const id = `${st.ino}:${st.birthtimeNs}`;
-      // Past every entry ever indexed, even when the pack lost its tail: a new file never lands
-      // where an old entry points.
-      const stored = this.meta.get(PACK_END_KEY);
-      const end = typeof stored === 'object' && stored.id === id ? stored.end : 0;
-      this.pack = { fd, end: Math.max(Number(st.size), end), id };
-    }
-    return this.pack;
-  }
-
   /**
-   * Bytes [from, to) of a packed file of `length` bytes starting at `offset` in the pack, into
-   * `into`. The whole file is read and its CRC-32 checked: bytes missing from or changed in the
-   * pack unindex the file, so it is fetched from main again: undefined.
+   * Bytes [from, to) of the packed file of `key` (one block, `e.tail` long), into `into`. Bytes
+   * missing from or changed in the pack unindex the file, so it is fetched from main again: undefined.
    */
-  private packedBytes(key: string, offset: number, length: number, from: number, to: number, into: Buffer): Buffer | undefined {
-    const out = into.subarray(0, to - from);
-    const unwritten = this.packUnwritten.get(key);
-    if (unwritten && unwritten.offset === offset) {
-      unwritten.bytes.copy(out, 0, from, to);
-      return out;
-    }
-    if (to <= length) {
-      // Page-cache reads of at most PACK_MAX_BYTES: inline, like small data-file reads.
-      const whole = from === 0 && to === length ? out : Buffer.allocUnsafe(length);
-      if (readSync(this.openPack().fd, whole, 0, length, offset) === length && crc32(whole) === this.entry(key).crc) {
-        if (whole !== out) whole.copy(out, 0, from, to);
-        return out;
-      }
-    }
-    this.unindex(key);
-    return undefined;
+  private readPacked(key: string, e: MemEntry, from: number, to: number, into: Buffer): Buffer | undefined {
+    const bytes = this.pack.read(key, e.packed!, e.tail?.[1] ?? 0, e.crc, from, to, into);
+    if (bytes === undefined) this.unindex(key);
+    return bytes;
   }
 
   /** Forgets every cached block of `key` (fetched from main again). */
@@ -408,51 +364,20 @@ export class BlockCache {
 
   private flushIndex(): void {
     this.flushTimer = undefined;
-    const packing = this.packPending;
-    if (packing.length > 0) {
-      this.packPending = [];
-      this.packPendingBytes = 0;
-      this.writePacked(packing);
-    }
+    // Landed files are indexed; a failed, short or unsynced write is never indexed and its files
+    // are forgotten in memory too (a later batch past them would make them read as zeros): fetched again.
+    this.pack.flush(({ landed, failed }) => {
+      for (const key of landed) this.putEntry(key);
+      for (const key of failed) this.unindex(key);
+    });
     // A packed file still being written is indexed by its write, once its bytes are on disk.
-    for (const key of this.dirty) if (!this.packUnwritten.has(key)) this.putEntry(key);
+    for (const key of this.dirty) if (!this.pack.isUnwritten(key)) this.putEntry(key);
     this.dirty.clear();
-  }
-
-  /**
-   * Writes pending packed files (contiguous in the pack) in one write and one fdatasync, then
-   * indexes them (an index entry never outlives its bytes, even across a power loss).
-   */
-  private writePacked(packing: Array<{ key: string; offset: number; bytes: Buffer }>): void {
-    const pack = this.openPack();
-    const all = Buffer.concat(packing.map((p) => p.bytes));
-    const done = this.packIo
-      .write(pack.fd, all, packing[0]!.offset)
-      .then(async (n) => {
-        if (n !== all.length) return false;
-        await this.packIo.datasync(pack.fd);
-        return true;
-      })
-      .catch(() => false)
-      .then((ok) => {
-        if (ok) this.meta.put(PACK_END_KEY, { id: pack.id, end: pack.end }).catch(() => undefined);
-        for (const p of packing) {
-          const now = this.packUnwritten.get(p.key);
-          if (now?.offset !== p.offset) continue; // stored again since
-          this.packUnwritten.delete(p.key);
-          // A failed, short or unsynced write is never indexed and its files are forgotten in
-          // memory too (a later batch past them would make them read as zeros): fetched again.
-          if (ok) this.putEntry(p.key);
-          else this.unindex(p.key);
-        }
-      });
-    this.packWrites.add(done);
-    void done.then(() => this.packWrites.delete(done));
   }
 
   private putEntry(key: string): void {
     const e = this.entry(key);
-    const packed = e.packed !== undefined ? { packed: e.packed, pack: this.openPack().id, crc: e.crc } : {};
+    const packed = e.packed !== undefined ? { packed: e.packed, pack: this.pack.id, crc: e.crc } : {};
     this.index.put(key, { bitmap: e.bitmap.encode(), tail: e.tail, ...packed }).catch(() => undefined);
   }
 
@@ -469,10 +394,8 @@ export class BlockCache {
     this.flushTimer?.cancel();
     this.flushTimer = undefined;
     this.flushIndex();
-    await Promise.all([...this.packWrites]);
+    await this.pack.close(); // after its writes have indexed their files
     await this.index.committed;
-    if (this.pack) closeSync(this.pack.fd);
-    this.pack = undefined;
     for (const slot of this.files.values()) await (await slot.fh).close().catch(() => undefined);
     this.files.clear();
     await this.env.close();
@@ -482,7 +405,7 @@ export class BlockCache {
     let e = this.entries.get(key);
     if (!e) {
       const stored = this.index.get(key);
-      const lostPack = stored?.packed !== undefined && (stored.pack !== this.openPack().id || stored.crc === undefined);
+      const lostPack = stored?.packed !== undefined && (stored.pack !== this.pack.id || stored.crc === undefined);
       e = lostPack
         ? { bitmap: BlockBitmap.decode(undefined), tail: null, packed: undefined, crc: undefined }
         : { bitmap: BlockBitmap.decode(stored?.bitmap), tail: stored?.tail ?? null, packed: stored?.packed, crc: stored?.crc };
