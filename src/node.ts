@@ -16,15 +16,9 @@ import { defaultOverlayOptions, type OverlayOptions } from '../overlay/node/opti
 import { WebRtcConnector } from '../overlay/link/webrtc/webrtc-connector.js';
 import { networkKey } from '../overlay/handshake/transcript.js';
 import { LinkDialError } from '../overlay/link/webrtc/errors.js';
-import { IceConfigError } from '../overlay/link/webrtc/ice-config.js';
 import { BootstrapServer } from '../overlay/bootstrap/server.js';
 import { dialViaBootstrap } from '../overlay/bootstrap/client.js';
 import { BootstrapError } from '../overlay/bootstrap/errors.js';
-import { StunServer } from '../overlay/stun/stun-server.js';
-import { StunDirectory } from '../overlay/stun/stun-directory.js';
-import { probeStun } from '../overlay/stun/stun-probe.js';
-import { STUN_ADVERT_MAX_SERVERS, type StunEndpoint } from '../overlay/stun/stun-advert.js';
-import { networkInterfaces } from 'node:os';
 import { saveGeneratedSecret, type NodeConfig } from './config.js';
 import { BOOTSTRAP_ATTEMPTS, BOOTSTRAP_CONNECT_TIMEOUT_MS, bootstrapBackoffMs, classifyBootstrapFailure, type BootstrapFailure } from './bootstrap-retry.js';
 import { ControlServer } from './control/server.js';
@@ -32,6 +26,7 @@ import { CONTROL_SOCKET_NAME, IMAGE_ANNOUNCE_MAX, type ControlRequest } from './
 import { join } from 'node:path';
 import { CodedError } from '../lib/coded-error.js';
 import { OverlayPinger, type PingResult } from './overlay-ping.js';
+import { NodeStun, type NodeStunStatus } from './node-stun.js';
 
 /** Routed-message tag of `overlay ping` (user tags start at 16; 16 is the IP forwarder's). */
 /** An isolated node (no links at all) retries its bootstrap endpoints this often. */
@@ -95,7 +90,7 @@ export interface LocalImage {
   ageS: number;
 }
 
-export interface NodeStatus extends OverlayStatus {
+export interface NodeStatus extends OverlayStatus, NodeStunStatus {
   network: string;
   /** This node's Ed25519 public key (hex): the owner of every DHT value it writes. */
   publicKey: string;
@@ -104,12 +99,8 @@ export interface NodeStatus extends OverlayStatus {
   joined: boolean;
   uptimeS: number;
   bootstrap?: { url: string; counters: Record<string, number> };
-  /** Our STUN server (with --listen). */
-  stun?: { port: number; counters: Record<string, number> };
   /** The ICE servers new links use (configured with --ice, or learned from members). */
   iceServers: string[];
-  /** Members' STUN advertisements in the DHT, published and read. */
-  stunDirectory?: Record<string, number>;
   connector: Record<string, number>;
   services: Record<string, unknown>;
 }
@@ -119,9 +110,8 @@ export class OverlayDaemon {
   readonly overlay: OverlayNode;
   readonly connector: WebRtcConnector;
   private bootstrapServer?: BootstrapServer;
-  private stunServer?: StunServer;
-  private stunDirectory?: StunDirectory;
-  private readonly dropCandidate: ((candidate: string) => boolean) | undefined;
+  /** The STUN server beside the bootstrap endpoint, and members' adverts of theirs. */
+  private readonly stun: NodeStun;
   private control?: ControlServer;
   private readonly services: NodeService[];
   private readonly startedServices: NodeService[] = [];
@@ -152,7 +142,6 @@ export class OverlayDaemon {
     this.log = o.log ?? (() => {});
     this.services = o.services ?? [];
     saveGeneratedSecret(config);
-    this.dropCandidate = o.dropCandidate;
     this.identity = Identity.loadOrCreate(config.stateDir);
     this.connector = new WebRtcConnector({
       identity: this.identity,
@@ -177,6 +166,7 @@ export class OverlayDaemon {
         dht: { ...defaultOverlayOptions.dht, seqEpochMs: Date.now(), ...o.overlayOptions?.dht },
       },
     );
+    this.stun = new NodeStun({ config, connector: this.connector, clock: this.clock, dropCandidate: o.dropCandidate, say: this.say, log: this.log });
   }
 
   /** Builds and starts a node (see `start`). */
@@ -226,7 +216,7 @@ export class OverlayDaemon {
         onClient: (address) => this.overlay.expectNewcomer(address),
       });
       this.say(`bootstrap endpoint listening on ${c.listen.host}:${this.bootstrapServer.port}`);
-      if (c.stun) await this.startStun(c.listen.host, c.stun.port ?? this.bootstrapServer.port);
+      if (c.stun) await this.stun.listen(c.listen.host, c.stun.port ?? this.bootstrapServer.port, this.bootstrapServer);
     }
     this.control = await ControlServer.listen(this.controlSocketPath, (req) => this.handle(req), this.log);
     if (c.bootstrap.length > 0) {
@@ -238,24 +228,7 @@ export class OverlayDaemon {
       this.say(`founded network ${c.network}; waiting for members`);
     }
     this.joinedFlag = true;
-    this.stunDirectory = new StunDirectory({
-      dht: this.overlay.dht,
-      clock: this.clock,
-      ownKey: this.identity.publicKey,
-      ...(this.stunServer ? { ownServers: () => this.stunAddresses() } : {}),
-      learn: (url) => {
-        if (this.connector.learnStunServer(url)) this.log(`learned the STUN server ${url} from the overlay`);
-      },
-      inUse: () => this.connector.learnedStunInUse(),
-      probe: (url) => probeStun(url, { clock: this.clock, random: cryptoRandom, ...(c.bindAddress ? { bindAddress: c.bindAddress } : {}) }),
-      forget: (url) => void this.connector.forgetStunServer(url),
-      log: (line) => {
-        // A replacement is news for the user; the rest is diagnostics.
-        if (/stopped answering/.test(line)) this.say(line);
-        else this.log(line);
-      },
-    });
-    this.stunDirectory.start();
+    this.stun.startDirectory(this.overlay.dht, this.identity.publicKey);
     const ctx: NodeContext = { config: c, identity: this.identity, overlay: this.overlay, clock: this.clock, log: this.log };
     for (const s of this.services) {
       if (this.stopping) return;
@@ -263,20 +236,6 @@ export class OverlayDaemon {
       this.startedServices.push(s);
       this.say(`service ${s.name} started`);
     }
-  }
-
-  /**
-   * The built-in STUN server beside the bootstrap endpoint: members behind NATs learn their public
-   * address from it (WELCOME names its port), so they link directly without any configured server.
-   */
-  private async startStun(host: string, port: number): Promise<void> {
-    try {
-      this.stunServer = await StunServer.listen({ host, port, clock: this.clock, log: this.log });
-    } catch (err) {
-      throw new BootstrapError('listen', `cannot run the STUN server on udp ${host}:${port}: ${(err as Error).message} (choose another with --stun-port, or --no-stun)`);
-    }
-    this.bootstrapServer!.setStunPort(this.stunServer.port);
-    this.say(`STUN server on udp ${host}:${this.stunServer.port}`);
   }
 
   /**
@@ -303,7 +262,7 @@ export class OverlayDaemon {
             clock: this.clock,
             timeoutMs: this.config.dialTimeoutMs + 5_000,
             connectTimeoutMs: BOOTSTRAP_CONNECT_TIMEOUT_MS,
-            onStunServer: (url) => this.learnStun(url),
+            onStunServer: (url) => this.stun.learnFromBootstrap(url),
           });
           this.overlay.addLink(link);
           return `${e.url} (first link to ${hex(endpointAddress)}, ${link.info().detail})`;
@@ -325,41 +284,12 @@ export class OverlayDaemon {
     throw new JoinError(`could not join through any bootstrap endpoint in ${seconds} s: ${summary}`, false);
   }
 
-  /**
-   * Where members can reach our STUN server: the listen host if it names one, else this machine's
-   * IPv4 interface addresses (not loopback, not on the virtual subnet: `dropCandidate` says which).
-   */
-  private stunAddresses(): StunEndpoint[] {
-    const port = this.stunServer!.port;
-    const host = this.config.listen!.host;
-    if (host !== '0.0.0.0' && /^\d+\.\d+\.\d+\.\d+$/.test(host)) return [{ address: host, port }];
-    const out: StunEndpoint[] = [];
-    for (const list of Object.values(networkInterfaces())) {
-      for (const a of list ?? []) {
-        if (a.family !== 'IPv4' || a.internal) continue;
-        if (this.dropCandidate?.(`candidate:1 1 UDP 1 ${a.address} ${port} typ host`)) continue;
-        if (out.length < STUN_ADVERT_MAX_SERVERS) out.push({ address: a.address, port });
-      }
-    }
-    return out;
-  }
-
-  private learnStun(url: string): void {
-    try {
-      if (this.connector.learnStunServer(url, true)) this.log(`using the STUN server of the bootstrap endpoint: ${url}`);
-    } catch (err) {
-      // A host name ICE would not take (the WebSocket did): go on without that server.
-      if (!(err instanceof IceConfigError)) throw err;
-      this.log(`not using the bootstrap endpoint's STUN server: ${err.message}`);
-    }
-  }
-
   private async rejoinIfIsolated(): Promise<void> {
     if (this.rejoining || this.stopping || this.overlay.status().links.length > 0) return;
     this.rejoining = true;
     try {
       const url = this.config.bootstrap[0]!;
-      const { link } = await dialViaBootstrap(url, { network: this.config.network, address: this.identity.address, connector: this.connector, clock: this.clock, onStunServer: (u) => this.learnStun(u) });
+      const { link } = await dialViaBootstrap(url, { network: this.config.network, address: this.identity.address, connector: this.connector, clock: this.clock, onStunServer: (u) => this.stun.learnFromBootstrap(u) });
       this.overlay.addLink(link);
       this.say(`rejoined network ${this.config.network} via ${url}`);
     } catch (err) {
@@ -386,9 +316,8 @@ export class OverlayDaemon {
       connector: { ...this.connector.counters },
       iceServers: this.connector.iceServers(),
       services,
+      ...this.stun.status(),
     };
-    if (this.stunServer) out.stun = { port: this.stunServer.port, counters: { ...this.stunServer.counters } };
-    if (this.stunDirectory) out.stunDirectory = { ...this.stunDirectory.counters };
     if (this.bootstrapServer) out.bootstrap = { url: `ws://${this.config.listen!.host}:${this.bootstrapServer.port}`, counters: { ...this.bootstrapServer.counters } };
     return out;
   }
@@ -476,7 +405,7 @@ export class OverlayDaemon {
     const began = this.clock.now();
     this.rejoinTimer?.cancel();
     // Withdraw our STUN advert first, while the DHT is still reachable: members stop learning it now.
-    await withTimeout(this.stunDirectory?.stop() ?? Promise.resolve(), SERVICE_STOP_TIMEOUT_MS, 'STUN advert withdrawal').catch((err: unknown) => this.log((err as Error).message));
+    await withTimeout(this.stun.withdraw(), SERVICE_STOP_TIMEOUT_MS, 'STUN advert withdrawal').catch((err: unknown) => this.log((err as Error).message));
     for (const s of this.startedServices.reverse()) {
       try {
         await withTimeout(s.stop(), SERVICE_STOP_TIMEOUT_MS, `service ${s.name} stop`);
@@ -487,7 +416,7 @@ export class OverlayDaemon {
     const servicesDone = this.clock.now();
     await this.control?.close();
     await this.bootstrapServer?.close();
-    await this.stunServer?.close();
+    await this.stun.close();
     await this.overlay.stop();
     this.connector.closeAll('node stopping');
     this.log(`stopped in ${this.clock.now() - began} ms (services ${servicesDone - began} ms)`);
