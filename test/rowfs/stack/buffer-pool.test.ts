@@ -116,6 +116,7 @@ test('replyInto: a bulk reply is assembled in the caller buffer; small replies a
 
 test('a call that times out while its reply is arriving never writes into its replyInto buffer again', async (t) => {
   // A raw server: sends the first part of a big reply, waits past the client deadline, sends the rest.
+  // The deadline leaves the first part time to land even on a loaded machine (400 ms failed once at load ~8).
   const REPLY_DATA = 400_000;
   const sent = { rest: undefined as (() => void) | undefined };
   const srv = net.createServer((s) => {
@@ -135,7 +136,7 @@ test('a call that times out while its reply is arriving never writes into its re
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => srv.close(() => r())));
-  const c = new TcpRpcClient({ host: '127.0.0.1', port: (srv.address() as net.AddressInfo).port, timeoutMs: 400 });
+  const c = new TcpRpcClient({ host: '127.0.0.1', port: (srv.address() as net.AddressInfo).port, timeoutMs: 1_500 });
   t.teardown(() => c.close());
   const into = Buffer.alloc(REPLY_DATA + 4096, 0);
   const err = await t.throwsAsync(c.call(PROG, 1, 1, (w) => void w.uint32(1), { replyInto: into }));
