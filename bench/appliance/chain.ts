@@ -123,12 +123,13 @@ export class ApplianceChain {
 
   /**
    * Powers on a VM that PXE-boots the appliance; `kernelArgs` go on its kernel command line. Returns
-   * when the VM powered off or after `timeoutMs` (then it is killed).
+   * when the VM powered off or after `timeoutMs` (then it is killed). `disks`: raw images attached
+   * read-only as virtio disks.
    */
-  async runVm(name: string, kernelArgs: string, timeoutMs: number, onLine?: (line: string) => void): Promise<VmRun> {
+  async runVm(name: string, kernelArgs: string, timeoutMs: number, onLine?: (line: string) => void, disks?: readonly string[]): Promise<VmRun> {
     writeFileSync(join(this.bootDir, 'boot.ipxe'), ['#!ipxe', `kernel vmlinuz ${kernelArgs}`, 'initrd initrd.img', 'boot', ''].join('\n'));
     const startedAt = Date.now();
-    const vm = this.net.topo.spawn(PROXY, 'qemu-system-x86_64', pxeVmArgs({ tap: TAP, mac: VM_MAC, memoryMb: VM_MEMORY_MB, lean: true }));
+    const vm = this.net.topo.spawn(PROXY, 'qemu-system-x86_64', pxeVmArgs({ tap: TAP, mac: VM_MAC, memoryMb: VM_MEMORY_MB, lean: true, ...(disks ? { disks } : {}) }));
     const lines: ConsoleLine[] = [];
     let seen = 0;
     const collect = (all: boolean) => {

@@ -25,6 +25,11 @@ export const STAGES: ReadonlyArray<readonly [string, RegExp]> = [
 export interface WorkloadRun {
   checksum: string;
   seconds: number;
+  /**
+   * Where the run loaded its programs from, as announced by the line before it (`APPLIANCE
+   * workload-from nfs|local|ram`): over NFS, from the local disk, or from the VM's page cache.
+   */
+  from?: string;
 }
 
 export interface ConsoleTimeline {
@@ -39,12 +44,18 @@ export function consoleTimeline(lines: readonly ConsoleLine[]): ConsoleTimeline 
   const stages: Record<string, number> = {};
   const workloads: WorkloadRun[] = [];
   let multiUserUptime: number | undefined;
+  let from: string | undefined;
   for (const { t, text } of lines) {
     for (const [name, pattern] of STAGES) if (stages[name] === undefined && pattern.test(text)) stages[name] = t;
     const mu = new RegExp(`${MULTI_USER_MARK} ([\\d.]+)`).exec(text);
     if (mu && multiUserUptime === undefined) multiUserUptime = Number(mu[1]);
+    const f = /APPLIANCE workload-from (\w+)/.exec(text);
+    if (f) from = f[1];
     const w = /APPLIANCE workload ([0-9a-f]{32}) ([\d.]+) ([\d.]+)/.exec(text);
-    if (w) workloads.push({ checksum: w[1]!, seconds: Number(w[3]) - Number(w[2]) });
+    if (w) {
+      workloads.push({ checksum: w[1]!, seconds: Number(w[3]) - Number(w[2]), ...(from === undefined ? {} : { from }) });
+      from = undefined;
+    }
   }
   return { stages, ...(multiUserUptime === undefined ? {} : { multiUserUptime }), workloads };
 }

@@ -16,6 +16,8 @@ export interface PxeVmOptions {
    * udev loads no drivers for them (kvm, drm, ata, sr, floppy).
    */
   lean?: boolean;
+  /** Raw disk images attached read-only as virtio disks (vda, vdb, ... in the guest); none by default. */
+  disks?: readonly string[];
 }
 
 /** qemu-system-x86_64 arguments for a PXE boot; the VM exits instead of rebooting (poweroff, panic). */
@@ -27,6 +29,7 @@ export function pxeVmArgs(o: PxeVmOptions): string[] {
     '-device', 'sga', '-boot', 'n',
     '-netdev', `tap,id=n0,ifname=${o.tap},script=no,downscript=no`,
     '-device', `virtio-net-pci,netdev=n0,mac=${o.mac}`,
+    ...(o.disks ?? []).flatMap((file) => ['-drive', `file=${file},format=raw,if=virtio,readonly=on`]),
   ];
 }
 

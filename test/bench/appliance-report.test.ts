@@ -37,6 +37,18 @@ test('the console gives each boot stage, multi-user and the workload runs', (t) 
   t.deepEqual(none, { stages: {}, workloads: [] });
 });
 
+test('each workload run takes where it loaded from from the line announcing it, once', (t) => {
+  const tl = consoleTimeline([
+    { t: 1, text: 'APPLIANCE workload-from local' },
+    { t: 2, text: 'APPLIANCE workload ee745a612a610026cf71ec16345d0a3d 81.00 97.50' },
+    { t: 3, text: 'APPLIANCE workload ee745a612a610026cf71ec16345d0a3d 97.60 114.10' },
+    { t: 4, text: 'APPLIANCE workload-from nfs' },
+    { t: 5, text: 'APPLIANCE workload ee745a612a610026cf71ec16345d0a3d 114.20 132.70' },
+  ]);
+  t.deepEqual(tl.workloads.map((w) => w.from), ['local', undefined, 'nfs']);
+  t.deepEqual(tl.workloads.map((w) => Math.round(w.seconds * 10) / 10), [16.5, 16.5, 18.5]);
+});
+
 test('the timeline table adds up what the proxy moved between stages', (t) => {
   const samples = [1, 2, 3, 4].map((s) => ({ t: 100 + s, wanKBps: 10 * s, lanKBps: s }));
   const table = timelineTable({ kernel: 2000, multiUser: 4000 }, 100, samples).split('\n');
