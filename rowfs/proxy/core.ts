@@ -7,7 +7,7 @@ import type { BlockCache } from '../cache/block-cache.js';
 import type { Counters } from '../counters.js';
 import { componentFault, isDotName, isPlainComponent } from '../nfs3/names.js';
 import { CreateMode, Ftype3, Nfs3Status, TimeHow, type Fattr3, type FileHandle } from '../nfs3/types.js';
-import { decodeVirtualHandle, encodeVirtualHandle, VirtualHandleError } from '../state/vhandle.js';
+import { encodeVirtualHandle, vidOfHandle, VirtualHandleError } from '../state/vhandle.js';
 import { ROOT_VID, type FileType, type NodeRecord, type StateStore } from '../state/store.js';
 import type { Backend } from './backend.js';
 import { StatusError } from './errors.js';
@@ -92,16 +92,16 @@ export class ProxyCore {
 
   /** The node a client handle stands for; BADHANDLE for garbage, STALE for unknown or foreign. */
   nodeOf(fh: FileHandle): NodeRecord {
-    let h;
+    let vid;
     try {
-      h = decodeVirtualHandle(fh);
+      vid = vidOfHandle(fh, this.store.instance);
     } catch (e) {
       if (e instanceof VirtualHandleError) throw new StatusError(Nfs3Status.BADHANDLE, e.message);
       throw e;
     }
-    if (!Buffer.from(h.instance).equals(Buffer.from(this.store.instance))) throw new StatusError(Nfs3Status.STALE, 'handle from another proxy state');
-    const n = this.store.getNode(h.vid);
-    if (!n) throw new StatusError(Nfs3Status.STALE, `no node ${h.vid}`);
+    if (vid < 0) throw new StatusError(Nfs3Status.STALE, 'handle from another proxy state');
+    const n = this.store.getNode(vid);
+    if (!n) throw new StatusError(Nfs3Status.STALE, `no node ${vid}`);
     return n;
   }
 

@@ -28,7 +28,7 @@ export async function openLocalShadow(dir: string): Promise<{ caller: Nfs3Caller
         vers: NFS3_VERSION,
         proc: Nfs3Proc[name as keyof typeof Nfs3Proc] as number,
         cred,
-        ...(cred.flavor === AuthFlavor.AUTH_SYS ? { authSys: decodeAuthSys(cred.body) } : {}),
+        authSys: cred.flavor === AuthFlavor.AUTH_SYS ? decodeAuthSys(cred.body) : undefined,
         transport: 'tcp',
         remoteAddress: '127.0.0.1',
         remotePort: 0,

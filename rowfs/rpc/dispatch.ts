@@ -162,13 +162,19 @@ export class RpcDispatcher {
     }
     this.stats.calls++;
     const { xid } = header;
-    const hooks: Array<() => void> = [];
+    // Release hooks: most calls register none, so the list is made at the first.
+    let hooks: Array<() => void> | undefined;
     const ctx: RpcCallContext = {
-      ...header,
+      xid,
+      prog: header.prog,
+      vers: header.vers,
+      proc: header.proc,
+      cred: header.cred,
+      authSys: undefined,
       transport: origin.transport,
       remoteAddress: origin.remoteAddress,
       remotePort: origin.remotePort,
-      afterReply: (fn) => void hooks.push(fn),
+      afterReply: (fn) => void (hooks ??= []).push(fn),
       sendsFiles: origin.sendsFiles,
     };
     if (header.cred.flavor === AuthFlavor.AUTH_SYS) {
@@ -221,7 +227,8 @@ export class RpcDispatcher {
     const result = this.execute(proc, r, ctx, origin.account);
     if (drcKey) this.drc.store(drcKey, result.then((e) => (e.systemError ? undefined : e.writer.bytes().slice())));
     const e = await result;
-    return { writer: e.writer, afterSent: hooks.length === 0 ? undefined : () => runAll(hooks) };
+    const registered = hooks;
+    return { writer: e.writer, afterSent: registered === undefined ? undefined : () => runAll(registered) };
   }
 
   private async execute(proc: RpcProcedure, r: XdrReader, ctx: RpcCallContext, account?: ReplyAccount): Promise<Executed> {

@@ -83,6 +83,8 @@ export class TcpConnection implements TrackedConnection {
   /** A reply with file ranges is being sent; `held` are the writes waiting for it, in order. */
   private sendingFile = false;
   private readonly held: Array<() => void> = [];
+  /** What dispatch is told of this connection's calls (made at the first call, after start()). */
+  private origin: CallOrigin | undefined;
 
   constructor(
     accepted: net.Socket,
@@ -234,16 +236,22 @@ export class TcpConnection implements TrackedConnection {
 
   private startCall(rec: Uint8Array, recLease: Lease | undefined): void {
     this.callsRunning++;
+    // The same for every call of the connection (its peer, file sending and account do not change).
     const s = this.socket;
-    const origin: CallOrigin = {
+    const origin = (this.origin ??= {
       transport: 'tcp',
       remoteAddress: s.remoteAddress ?? '',
       remotePort: s.remotePort ?? 0,
       sendsFiles: this.fileSender !== undefined,
       account: this.account,
-    };
-    void this.host.dispatch(rec, origin).then((reply) => this.onReply(reply, recLease));
+    });
+    const reply = this.host.dispatch(rec, origin);
+    if (recLease === undefined) void reply.then(this.onPlainReply);
+    else void reply.then((r) => this.onReply(r, recLease));
   }
+
+  /** onReply of a call whose record is not pooled: one function for all of them (no closure per call). */
+  private readonly onPlainReply = (reply: RpcReply | undefined): void => this.onReply(reply, undefined);
 
   private onReply(reply: RpcReply | undefined, recLease: Lease | undefined): void {
     this.callsRunning--;

@@ -56,3 +56,23 @@ export function decodeVirtualHandle(bytes: Uint8Array): VirtualHandle {
   if (vid < 1n || vid > BigInt(Number.MAX_SAFE_INTEGER)) throw new VirtualHandleError('BAD_VID', 'vid out of range');
   return { instance: bytes.slice(4, 12), vid: Number(vid) };
 }
+
+/** vid + 2^53 would lose precision: the high 32 bits of a valid vid stay below 2^21. */
+const VID_HIGH_LIMIT = 2 ** 21;
+
+/**
+ * The vid of `bytes` when it is a handle of store `instance`, or -1 when it is a valid handle of
+ * another store; throws VirtualHandleError exactly where decodeVirtualHandle does. The per-call
+ * form of decodeVirtualHandle (every client call decodes one or two handles): no copy of the
+ * instance id, no DataView, no BigInt.
+ */
+export function vidOfHandle(bytes: Uint8Array, instance: Uint8Array): number {
+  if (bytes.length !== VHANDLE_LENGTH_BYTES) throw new VirtualHandleError('BAD_LENGTH', `handle length ${bytes.length} != ${VHANDLE_LENGTH_BYTES}`);
+  if (bytes[0] !== MAGIC0 || bytes[1] !== MAGIC1) throw new VirtualHandleError('BAD_MAGIC', 'bad handle magic');
+  if (bytes[2] !== FORMAT_VERSION || bytes[3] !== 0) throw new VirtualHandleError('BAD_FORMAT', `unknown handle format ${bytes[2]}`);
+  const high = ((bytes[12]! << 24) | (bytes[13]! << 16) | (bytes[14]! << 8) | bytes[15]!) >>> 0;
+  const low = ((bytes[16]! << 24) | (bytes[17]! << 16) | (bytes[18]! << 8) | bytes[19]!) >>> 0;
+  if ((high === 0 && low === 0) || high >= VID_HIGH_LIMIT) throw new VirtualHandleError('BAD_VID', 'vid out of range');
+  for (let i = 0; i < 8; i++) if (bytes[4 + i] !== instance[i]) return -1;
+  return high * 2 ** 32 + low;
+}

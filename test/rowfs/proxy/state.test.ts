@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlockBitmap } from '../../../rowfs/state/bitmap.js';
-import { decodeVirtualHandle, encodeVirtualHandle, VirtualHandleError, VHANDLE_MAX_BYTES } from '../../../rowfs/state/vhandle.js';
+import { decodeVirtualHandle, encodeVirtualHandle, vidOfHandle, VirtualHandleError, VHANDLE_MAX_BYTES } from '../../../rowfs/state/vhandle.js';
 import { ROOT_VID, StateStore, StateStoreError } from '../../../rowfs/state/store.js';
 import { BlockCache } from '../../../rowfs/cache/block-cache.js';
 import { Counters } from '../../../rowfs/counters.js';
@@ -45,6 +45,47 @@ test('bitmap agrees with a Set model under random set/clearFrom and survives enc
   t.false(bm.hasAll(2, 9));
   bm.clearFrom(100);
   t.is(bm.count(), 7);
+});
+
+test('vidOfHandle agrees with decodeVirtualHandle: the vid for our instance, -1 for another, the same VirtualHandleError code for garbage', (t) => {
+  const ours = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
+  const decodes = (bytes: Uint8Array) => {
+    try {
+      return decodeVirtualHandle(bytes);
+    } catch (e) {
+      return (e as VirtualHandleError).code;
+    }
+  };
+  const fast = (bytes: Uint8Array) => {
+    try {
+      return vidOfHandle(bytes, ours);
+    } catch (e) {
+      return (e as VirtualHandleError).code;
+    }
+  };
+  const check = (bytes: Uint8Array) => {
+    const slow = decodes(bytes);
+    const got = fast(bytes);
+    if (typeof slow === 'string') return got === slow;
+    return got === (Buffer.from(slow.instance).equals(Buffer.from(ours)) ? slow.vid : -1);
+  };
+  fc.assert(
+    fc.property(fc.oneof(fc.constant(ours), fc.uint8Array({ minLength: 8, maxLength: 8 })), fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })), (instance, vid) =>
+      check(encodeVirtualHandle({ instance, vid })),
+    ),
+  );
+  fc.assert(fc.property(fc.uint8Array({ minLength: 0, maxLength: 24 }), (bytes) => check(bytes)));
+  // Edge vids and damaged headers, byte by byte.
+  const good = encodeVirtualHandle({ instance: ours, vid: Number.MAX_SAFE_INTEGER });
+  t.is(vidOfHandle(good, ours), Number.MAX_SAFE_INTEGER);
+  t.is(vidOfHandle(encodeVirtualHandle({ instance: ours, vid: 2 ** 32 + 7 }), ours), 2 ** 32 + 7);
+  for (let i = 0; i < 20; i++) {
+    for (const v of [0, 0x20, 0xff]) {
+      const b = good.slice();
+      b[i] = v;
+      t.true(check(b), `byte ${i} = ${v}`);
+    }
+  }
 });
 
 test('virtual handles round-trip, fit in 64 bytes, and reject anything else with VirtualHandleError', (t) => {
