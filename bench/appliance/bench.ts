@@ -3,9 +3,9 @@
 // (Table 1, section 4.3, Figures 4 and 5) over the overlay with the real appliance
 // (`npm run appliance:build` first). For each round trip (23 ms, 0 ms "LAN", 68 ms: the paper's
 // Table 1) the proxy starts on an empty store (a cold cache), a VM PXE-boots the appliance to
-// systemd's multi-user target and powers off (at 23 ms it first runs the workload 6 times: over NFS, from
-// the page cache, from a local disk attached to that VM), then
-// (not at 0 ms: no figure needs it) a second VM boots from the same proxy (a reboot); at 23 ms a
+// systemd's multi-user target and powers off (at 23 ms it first runs the workload 6 times: over
+// NFS, from the page cache, and from a local disk attached to that VM), then (not at 0 ms: no
+// figure needs it) a second VM boots from the same proxy (a reboot); at 23 ms a
 // third boots after the proxy restarted with its block cache removed and its shadow kept (--boots
 // keeps only the named ones, e.g. `--phases wan23 --boots cold` for one cold boot). Boot time =
 // power-on to the appliance's `APPLIANCE multi-user` line on the serial console.
