@@ -33,7 +33,7 @@ const TARGETS: Record<string, Target> = {
 
 export const FIGURE_NAMES = [
   'image_bytes', 'lan_boot_s', 'wan23_boot_s', 'wan23_second_boot_s', 'wan68_boot_s', 'wan68_second_boot_s',
-  'wan23_main_bytes_cold', 'wan23_main_bytes_second', 'shadow_bytes', 'workload_s_ram', 'workload_s_local', 'workload_s_nfs', 'proxy_peak_rss_mb',
+  'wan23_main_bytes_cold', 'wan23_main_bytes_cold_run', 'wan23_main_bytes_second', 'shadow_bytes', 'workload_s_ram', 'workload_s_local', 'workload_s_nfs', 'proxy_peak_rss_mb',
 ] as const;
 
 /** The table: figure, ours, the paper's, the target and met / MISSED / not measured. */
