@@ -21,6 +21,29 @@ interface Ref {
   data: Uint8Array | FileSlice;
 }
 
+/** Initial buffers up to this size are cut from a shared slab (every RPC message starts with one). */
+const SLAB_PIECE_MAX_BYTES = 2048;
+const SLAB_BYTES = 64 * 1024;
+let slab = new Uint8Array(0);
+let slabUsed = 0;
+
+/**
+ * A zeroed buffer of `n` bytes: a small one is the next piece of the current slab, never handed
+ * out twice (one allocation per ~30-60 messages instead of one ArrayBuffer each, the way Node's
+ * Buffer pool works), so a writer's bytes are its own for as long as anyone holds them; a slab is
+ * freed when no piece of it is referenced any more.
+ */
+function smallBuffer(n: number): Uint8Array {
+  if (n > SLAB_PIECE_MAX_BYTES) return new Uint8Array(n);
+  if (slabUsed + n > slab.length) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const piece = slab.subarray(slabUsed, slabUsed + n);
+  slabUsed = (slabUsed + n + 7) & ~7; // pieces start 8-byte aligned
+  return piece;
+}
+
 export class XdrWriter {
   private buf: Uint8Array;
   private view: DataView;
@@ -29,8 +52,8 @@ export class XdrWriter {
   private refBytes = 0;
 
   constructor(initialBytes = 512, readonly reserve = 0) {
-    this.buf = new Uint8Array(Math.max(initialBytes, reserve + 16));
-    this.view = new DataView(this.buf.buffer);
+    this.buf = smallBuffer(Math.max(initialBytes, reserve + 16));
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
     this.pos = reserve;
   }
 

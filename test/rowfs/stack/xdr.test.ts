@@ -130,3 +130,25 @@ test('fuzz: random bytes decode to a value or throw XdrError', (t) => {
   fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => decodeSafely(decSample, bytes)), { numRuns: 2000 });
   t.pass();
 });
+
+test('small writers cut from a shared slab keep their own bytes: no overlap, growth moves out, padding is zero', (t) => {
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 3000 }), fc.uint8Array({ maxLength: 5000 })), { minLength: 1, maxLength: 80 }), (specs) => {
+      const writers = specs.map(([initial, data], i) => {
+        const w = new XdrWriter(initial, 4);
+        w.uint32(i).opaque(data);
+        return { w, i, data };
+      });
+      // Every writer still decodes to what it wrote after all the others wrote theirs.
+      for (const { w, i, data } of writers) {
+        const r = new XdrReader(w.bytes());
+        if (r.uint32() !== i) return false;
+        if (!Buffer.from(r.opaque()).equals(Buffer.from(data))) return false;
+        const b = w.bytes();
+        for (let k = 8 + data.length; k < b.length; k++) if (b[k] !== 0) return false;
+      }
+      return true;
+    }),
+  );
+  t.pass();
+});
