@@ -23,17 +23,29 @@ export class Backend {
     private readonly counters: Counters,
   ) {}
 
-  /** One call, counted; resolves with the status union (never throws for an NFS status). */
-  async call<N extends Nfs3ProcedureName>(name: N, args: Nfs3ArgsOf<N>, cred?: OpaqueAuth, opts?: RpcCallOptions): Promise<Nfs3ResOf<N>> {
+  /**
+   * One call, counted; resolves with the status union (never throws for an NFS status). Not an
+   * async function: a call whose result needs no byte counting hands back the caller's promise
+   * as is (one promise and one async frame less per backend call).
+   */
+  call<N extends Nfs3ProcedureName>(name: N, args: Nfs3ArgsOf<N>, cred?: OpaqueAuth, opts?: RpcCallOptions): Promise<Nfs3ResOf<N>> {
     this.counters.call(this.role, name);
-    const res = await this.client.call(name, args, cred || opts ? { ...opts, ...(cred ? { cred } : {}) } : undefined);
-    const r = (res ?? {}) as { status?: number; data?: Uint8Array };
-    if (name === 'READ' && r.status === Nfs3Status.OK && r.data) {
-      if (this.role === 'main') this.counters.bytesFromMain += r.data.length;
-      else this.counters.bytesFromShadow += r.data.length;
+    let p: Promise<Nfs3ResOf<N>>;
+    try {
+      p = this.client.call(name, args, cred || opts ? { ...opts, ...(cred ? { cred } : {}) } : undefined);
+    } catch (e) {
+      return Promise.reject(e);
     }
-    if (name === 'WRITE' && this.role === 'shadow') this.counters.bytesToShadow += (args as Nfs3ArgsOf<'WRITE'>).data.length;
-    return res;
+    if (name !== 'READ' && name !== 'WRITE') return p;
+    return p.then((res) => {
+      const r = (res ?? {}) as { status?: number; data?: Uint8Array };
+      if (name === 'READ' && r.status === Nfs3Status.OK && r.data) {
+        if (this.role === 'main') this.counters.bytesFromMain += r.data.length;
+        else this.counters.bytesFromShadow += r.data.length;
+      }
+      if (name === 'WRITE' && this.role === 'shadow') this.counters.bytesToShadow += (args as Nfs3ArgsOf<'WRITE'>).data.length;
+      return res;
+    });
   }
 
   /** Like call, but a non-OK status throws StatusError. */
