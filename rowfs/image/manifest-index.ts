@@ -72,6 +72,13 @@ export class ManifestIndex {
     return e;
   }
 
+  /** How many names the directory at `path` holds (without building them); undefined when it is not a directory. */
+  childCount(path: string): number | undefined {
+    const i = this.find(Buffer.from(path, 'utf8'));
+    if (i === undefined || this.typeAt(i) !== 'dir') return undefined;
+    return this.childStart[i + 1]! - this.childStart[i]!;
+  }
+
   /** Names in the directory at `path`, in manifest order; undefined when it is not a directory. */
   names(path: string): string[] | undefined {
     const i = this.find(Buffer.from(path, 'utf8'));

@@ -236,7 +236,7 @@ export class ProxyCore {
     const path = childPath(dirPath, name);
     const e = tree.entry(path);
     if (!e) return undefined;
-    if (!dir.shadow && this.mainDirs.countLookup(dir.vid, (tree.names(dirPath)?.length ?? Infinity) <= LIST_AT_ONCE_ENTRIES ? 1 : undefined)) {
+    if (!dir.shadow && this.mainDirs.countLookup(dir.vid, (tree.childCount(dirPath) ?? Infinity) <= LIST_AT_ONCE_ENTRIES ? 1 : undefined)) {
       await this.mainDirs.listOnce(dir.vid, () => this.registerMainDir(dir));
       const n = this.recorded(dir, name);
       if (n) return n;
@@ -265,15 +265,19 @@ export class ProxyCore {
     const names = dirPath === undefined ? undefined : this.tree!.names(dirPath);
     if (names) {
       const out: BackendEntry[] = [];
+      let whole = true;
       for (const name of names) {
         if (!wanted(name)) continue;
         const vid = this.store.lookupName(dir.vid, name);
         const n = vid === undefined ? undefined : this.store.getNode(vid);
         const attrs = n ? this.mainAttrCache.get(n.vid) : undefined;
-        if (!n?.main || n.shadow || !attrs || this.tree!.pathOf(n.main) !== childPath(dirPath!, name)) break;
+        if (!n?.main || n.shadow || !attrs || this.tree!.pathOf(n.main) !== childPath(dirPath!, name)) {
+          whole = false;
+          break;
+        }
         out.push({ name, fh: n.main, attrs });
       }
-      if (out.length === names.filter(wanted).length) return out;
+      if (whole) return out;
     }
     return readBackendDir(this.main, dir.main!);
   }

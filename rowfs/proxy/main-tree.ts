@@ -21,6 +21,8 @@ export interface MainTree {
   entry(path: string): MainTreeEntry | undefined;
   /** Names in the directory at `path`, or undefined when it is not a directory. */
   names(path: string): string[] | undefined;
+  /** How many names `names(path)` would return, without building them (asked on every LOOKUP). */
+  childCount(path: string): number | undefined;
   /** Main's handles of `paths` (main resolves them from now on). */
   handles(paths: string[]): Promise<FileHandle[]>;
 }

@@ -24,7 +24,7 @@ import { StatusError } from './errors.js';
 import { CodedError } from '../../lib/coded-error.js';
 import { Prober, type Connection } from './replica-prober.js';
 import { readViaPeers, type BlockPeers } from './peer-read.js';
-import type { MainTree } from './main-tree.js';
+import { childPath, type MainTree } from './main-tree.js';
 
 export type { BlockPeers } from './peer-read.js';
 
@@ -50,6 +50,7 @@ export interface ReplicaVerifier {
   entry(path: string): { type: 'dir' | 'file' | 'symlink' | 'other'; size: number; target?: string } | undefined;
   /** Names in the directory at `path` (undefined: not a directory). With it the proxy answers names from the verifier (main-tree.ts). */
   names?(path: string): string[] | undefined;
+  childCount?(path: string): number | undefined;
   /** True when `data` is exactly block `index` of the regular file at `path`. */
   verifyBlock(path: string, index: number, data: Uint8Array): boolean;
 }
@@ -122,8 +123,6 @@ class ServerFault extends CodedError<'failed' | 'lied'> {
   }
 }
 
-
-const joinPath = (dir: string, name: string) => (dir === '' ? name : `${dir}/${name}`);
 
 export class ReplicatedMain extends Backend {
   private conn: Connection | undefined;
@@ -200,6 +199,7 @@ export class ReplicatedMain extends Backend {
       pathOf: (fh) => this.knownPath(fh),
       entry: (path) => v.entry(path),
       names: (path) => v.names!(path),
+      childCount: (path) => (v.childCount ? v.childCount(path) : v.names!(path)?.length),
       handles: async (paths) => {
         await this.store(paths);
         return paths.map(pathHandle);
@@ -229,13 +229,13 @@ export class ReplicatedMain extends Backend {
       throw new ServerFault(`${name} ${path || '/'}: NFS3ERR_${Nfs3Status[status]}`);
     }
     if (status !== Nfs3Status.OK) {
-      if (name === 'LOOKUP' && status === Nfs3Status.NOENT) this.expectAbsent(joinPath(path, (args as Nfs3ArgsOf<'LOOKUP'>).what.name));
+      if (name === 'LOOKUP' && status === Nfs3Status.NOENT) this.expectAbsent(childPath(path, (args as Nfs3ArgsOf<'LOOKUP'>).what.name));
       return res;
     }
     switch (name) {
       case 'LOOKUP': {
         const r = res as Extract<Nfs3ResOf<'LOOKUP'>, { status: Nfs3Status.OK }>;
-        const child = joinPath(path, (args as Nfs3ArgsOf<'LOOKUP'>).what.name);
+        const child = childPath(path, (args as Nfs3ArgsOf<'LOOKUP'>).what.name);
         this.checkAttrs(child, r.objAttributes);
         remember(conn, child, r.object);
         await this.store([child]);
@@ -247,7 +247,7 @@ export class ReplicatedMain extends Backend {
         const entries = r.entries.flatMap((e) => {
           if (e.name === '.' || e.name === '..') return [{ ...e, nameHandle: undefined }];
           if (!isPlainComponent(e.name)) return []; // a server's name that is not one component is never passed on
-          const child = joinPath(path, e.name);
+          const child = childPath(path, e.name);
           this.checkAttrs(child, e.nameAttributes);
           if (!e.nameHandle) return [e];
           remember(conn, child, e.nameHandle);

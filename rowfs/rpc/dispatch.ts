@@ -227,6 +227,7 @@ export class RpcDispatcher {
     const result = this.execute(proc, r, ctx, origin.account);
     if (drcKey) this.drc.store(drcKey, result.then((e) => (e.systemError ? undefined : e.writer.bytes().slice())));
     const e = await result;
+    // afterReply hooks must be registered while the handler runs: one added after it returned is not run.
     const registered = hooks;
     return { writer: e.writer, afterSent: registered === undefined ? undefined : () => runAll(registered) };
   }

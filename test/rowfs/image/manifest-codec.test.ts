@@ -241,8 +241,10 @@ test('ManifestIndex.names lists a directory\'s children like a scan of every ent
         const slow = entries.filter((c) => c.path !== '' && c.path.startsWith(prefix) && !c.path.slice(prefix.length).includes('/')).map((c) => c.path.slice(prefix.length));
         if (e.type === 'dir') t.deepEqual(ix.names(e.path), slow, e.path);
         else t.is(ix.names(e.path), undefined);
+        t.is(ix.childCount(e.path), e.type === 'dir' ? slow.length : undefined, e.path);
       }
       t.is(ix.names('not/there'), undefined);
+      t.is(ix.childCount('not/there'), undefined);
     }),
     { numRuns: 200 },
   );
