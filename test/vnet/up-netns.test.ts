@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Netns, vethPair } from '../../simulations/harness/netns.js';
 import { run, startProc, type Proc } from '../../simulations/harness/proc.js';
 import { cli } from '../real/cli-process.js';
+import { until } from '../../simulations/harness/boot-link.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/overlay.js', import.meta.url));
 const SUBNET = '10.131.0.0/24';
@@ -64,8 +65,12 @@ test('overlay up: distinct virtual IPs, ping over the TUNs, down removes the TUN
 
   // status shows the virtual network, and each peer by its virtual IP as well as its ring address.
   const addressA = JSON.parse((await run(process.execPath, [BIN, 'status', '--state', join(root, 'a'), '--json'])).stdout).address as string;
-  const status = await run(process.execPath, [BIN, 'status', '--state', join(root, 'b'), '--json']);
-  const s = JSON.parse(status.stdout) as { names: Record<string, string>; services: { vnet: { vip: string; ifname: string; counters: Record<string, number>; peers: Array<{ address: string; vip?: string; path: string }> } } };
+  type Status = { names: Record<string, string>; services: { vnet: { vip: string; ifname: string; counters: Record<string, number>; peers: Array<{ address: string; vip?: string; path: string }> } } };
+  const statusB = async () => JSON.parse((await run(process.execPath, [BIN, 'status', '--state', join(root, 'b'), '--json'])).stdout) as Status;
+  // A peer's short name is looked up in the DHT once it is seen; the pings above can now win that race
+  // (the address is usable during its lease probation), so wait for it, bounded, then check everything.
+  await until('the founder\'s short name in the member\'s status', 15_000, async () => ((await statusB()).names[addressA] ? true : undefined)).catch(() => undefined);
+  const s = await statusB();
   t.is(s.services.vnet.vip, vipB);
   t.is(s.services.vnet.ifname, 'ovl0');
   t.true((s.services.vnet.counters.rxPackets ?? 0) >= 3, JSON.stringify(s.services.vnet.counters));
