@@ -23,6 +23,7 @@ import { saveGeneratedSecret, type NodeConfig } from './config.js';
 import { BOOTSTRAP_ATTEMPTS, BOOTSTRAP_CONNECT_TIMEOUT_MS, bootstrapBackoffMs, classifyBootstrapFailure, type BootstrapFailure } from './bootstrap-retry.js';
 import { ControlServer } from './control/server.js';
 import { CONTROL_SOCKET_NAME, IMAGE_ANNOUNCE_MAX, type ControlRequest } from './control/protocol.js';
+import { LocalImages, type LocalImage } from './image/local-images.js';
 import { join } from 'node:path';
 import { CodedError } from '../lib/coded-error.js';
 import { OverlayPinger, type PingResult } from './overlay-ping.js';
@@ -79,17 +80,6 @@ export interface NodeStartOptions {
   log?: (line: string) => void;
 }
 
-/** An image process on this machine (`overlay image serve|publish|mount`), as it last announced itself. */
-export interface LocalImage {
-  id: string;
-  role: 'serve' | 'mount';
-  app: string;
-  version: string;
-  detail: Record<string, unknown>;
-  /** Seconds since it last announced itself. */
-  ageS: number;
-}
-
 export interface NodeStatus extends OverlayStatus, NodeStunStatus {
   network: string;
   /** This node's Ed25519 public key (hex): the owner of every DHT value it writes. */
@@ -123,7 +113,7 @@ export class OverlayDaemon {
   private stopping?: Promise<void>;
   private pinger!: OverlayPinger;
   /** Image processes on this machine, by id (each re-announces itself before `expiresAt`). */
-  private readonly images = new Map<string, Omit<LocalImage, 'ageS'> & { at: number; expiresAt: number }>();
+  private readonly images = new LocalImages(IMAGE_ANNOUNCE_MAX);
   private resolveStopped!: () => void;
   private resolveStopRequested!: () => void;
   /** Resolves when stop() is first called: waits inside start() race against it. */
@@ -303,12 +293,10 @@ export class OverlayDaemon {
     const s = this.overlay.status();
     const services: Record<string, unknown> = {};
     for (const svc of this.startedServices) services[svc.name] = svc.status?.() ?? 'running';
-    const now = Date.now();
-    for (const [id, img] of this.images) if (img.expiresAt <= now) this.images.delete(id);
     const out: NodeStatus = {
       network: this.config.network,
       publicKey: Buffer.from(this.identity.publicKey).toString('hex'),
-      images: [...this.images.values()].map(({ at, expiresAt: _e, ...img }) => ({ ...img, ageS: Math.round((now - at) / 1000) })),
+      images: this.images.list(),
       stateDir: this.config.stateDir,
       joined: this.joinedFlag,
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
@@ -370,17 +358,12 @@ export class OverlayDaemon {
         await this.overlay.dht.remove(enc.encode(req.key));
         return { removed: true };
       case 'image-announce': {
-        const now = Date.now();
-        if (!this.images.has(req.id) && this.images.size >= IMAGE_ANNOUNCE_MAX) {
-          for (const [id, img] of this.images) if (img.expiresAt <= now) this.images.delete(id);
-          if (this.images.size >= IMAGE_ANNOUNCE_MAX) throw new Error(`too many image processes on this node (${IMAGE_ANNOUNCE_MAX})`);
-        }
         const { op: _op, ttlS, ...img } = req;
-        this.images.set(req.id, { ...img, at: now, expiresAt: now + ttlS * 1000 });
+        this.images.announce(img, ttlS);
         return { listed: true };
       }
       case 'image-withdraw':
-        return { withdrawn: this.images.delete(req.id) };
+        return this.images.withdraw(req.id);
       case 'names': {
         const namer = this.startedServices.find((s) => s.peerNames);
         return namer ? namer.peerNames!(req.addresses) : {};

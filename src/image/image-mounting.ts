@@ -329,12 +329,14 @@ export class ImageMounting {
     };
   }
 
-  /** Removes the sharer record and stops the proxy. Idempotent. */
+  /** Removes the sharer record (unless another mount of the version on this node stands behind it) and stops the proxy. Idempotent. */
   async stop(): Promise<void> {
     if (!(await this.loop.stop())) return;
     const o = this.o;
-    await o.registry.removeSharer(o.app, o.version).catch((e: Error) => o.log(`removing the sharer record failed (it expires by itself): ${e.message}`));
-    await o.node.withdraw(this.announceId).catch(() => undefined);
+    // The sharer record is the node's, one per version: another mount of it here keeps it.
+    const { others } = await o.node.withdraw(this.announceId).catch(() => ({ others: 0 }));
+    if (others > 0) o.log(`another mount of ${o.app} ${o.version} on this node keeps its sharer record`);
+    else await o.registry.removeSharer(o.app, o.version).catch((e: Error) => o.log(`removing the sharer record failed (it expires by itself): ${e.message}`));
     this.peers?.fetcher.close();
     await this.peers?.server.close();
     await this.proxy.stop();

@@ -156,12 +156,14 @@ export class ImageServing {
     }
   }
 
-  /** Withdraws the server record and stops serving. Idempotent. */
+  /** Withdraws the server record (unless another serve process of the version here stands behind it) and stops serving. Idempotent. */
   async stop(): Promise<void> {
     if (!(await this.loop.stop())) return;
     const o = this.o;
-    await o.registry.removeServer(o.app, o.version).catch((e: Error) => o.log(`removing the server record failed (it expires by itself): ${e.message}`));
-    await o.node.withdraw(this.announceId).catch(() => undefined);
+    // The server record is the node's, one per version: another serve process of it here keeps it.
+    const { others } = await o.node.withdraw(this.announceId).catch(() => ({ others: 0 }));
+    if (others > 0) o.log(`another serve process of ${o.app} ${o.version} on this node keeps its server record`);
+    else await o.registry.removeServer(o.app, o.version).catch((e: Error) => o.log(`removing the server record failed (it expires by itself): ${e.message}`));
     await this.manifest.close();
     await this.nfs?.stop();
   }

@@ -35,8 +35,10 @@ export class LocalNode {
     await controlRequest(this.socketPath, { op: 'image-announce', id, role, app, version, detail, ttlS }, 10_000);
   }
 
-  async withdraw(id: string): Promise<void> {
-    await controlRequest(this.socketPath, { op: 'image-withdraw', id }, 5_000);
+  /** Unlists a process; `others`: live processes of this node left with its role, app and version. */
+  async withdraw(id: string): Promise<{ others: number }> {
+    const r = (await controlRequest(this.socketPath, { op: 'image-withdraw', id }, 5_000)) as { others?: unknown };
+    return { others: typeof r?.others === 'number' ? r.others : 0 };
   }
 }
 

@@ -6,7 +6,8 @@
 //   shadow only; SIGKILL the serving node in the middle of a 200 MB read: it completes from the
 //   replica; the same with the serving node leaving cleanly; a tampered replica is caught; a
 //   non-owner cannot publish and its records are ignored; v2: new mounts take it, the v1 mount goes
-//   on and says so, gc keeps v1 while shared and withdraws it after; a stopped server's record expires.
+//   on and says so, a second v1 mount on the node keeps v1 shared when the first stops, gc keeps
+//   v1 while shared and withdraws it after; a stopped server's record expires.
 import anyTest, { type TestFn } from 'ava';
 import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
@@ -263,8 +264,17 @@ test.serial('v2: new mounts take it, the v1 mount goes on and says so; gc keeps 
   t.is(refused.code, 0, refused.output);
   t.regex(refused.output, /^1\s+kept\s+sharers 1/m);
   t.is((await net.ls(PUBLISHER, 'app')).apps[0]!.versions.length, 2);
-  // Stop the v1 mount: its sharer record goes; then gc withdraws v1 and not v2.
-  await t.context.mounts.get('a')!.kill(10_000);
+  // A second v1 mount on the same node: the sharer record is the node's, so stopping the first
+  // leaves it to the second (v1 stays shared throughout).
+  const m1b = net.image(CLIENT, ['mount', 'app', '--version', '1', '--listen', '2053', '--host', '127.0.0.1', '--store', tree(t, 'mount-v1b'), '--ttl', String(TTL_S)]);
+  await m1b.waitFor(/mounted app 1/, 60_000);
+  const a = t.context.mounts.get('a')!;
+  await a.kill(10_000);
+  t.regex(a.output(), /another mount of app 1 on this node keeps its sharer record/);
+  t.is((await net.ls(PUBLISHER, 'app')).apps[0]!.versions.find((v) => v.version === '1')!.sharers, 1);
+  // Stop the last v1 mount: its sharer record goes; then gc withdraws v1 and not v2.
+  await m1b.kill(10_000);
+  t.notRegex(m1b.output(), /keeps its sharer record/);
   await waitUntil('v1 unshared', async () => ((await net.ls(PUBLISHER, 'app')).apps[0]!.versions.find((v) => v.version === '1')!.sharers === 0 ? true : undefined), 3 * TTL_S * 1000);
   const gc = await net.cli(PUBLISHER, ['image', 'gc', 'app', '--min-age', '0', '--delete-data'], 4 * TTL_S * 1000);
   t.is(gc.code, 0, gc.output);

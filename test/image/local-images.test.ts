@@ -1,0 +1,39 @@
+// The node's list of image processes: TTLs, the bound, and what a withdrawal says about the others
+// standing behind the node's one DHT record of a version.
+import test from 'ava';
+import { LocalImages } from '../../src/image/local-images.js';
+
+const img = (id: string, role: 'serve' | 'mount', version = '1.0') => ({ id, role, app: 'web', version, detail: {} });
+
+test('a withdrawal counts the live processes left with the same role, app and version', (t) => {
+  let now = 0;
+  const images = new LocalImages(8, () => now);
+  images.announce(img('m1', 'mount'), 30);
+  images.announce(img('m2', 'mount'), 30);
+  images.announce(img('s1', 'serve'), 30);
+  images.announce(img('m3', 'mount', '2.0'), 30);
+  t.deepEqual(images.withdraw('m1'), { withdrawn: true, others: 1 }, 'm2 still mounts 1.0');
+  t.deepEqual(images.withdraw('m2'), { withdrawn: true, others: 0 }, 'the serve of 1.0 and the mount of 2.0 do not count');
+  t.deepEqual(images.withdraw('m2'), { withdrawn: false, others: 0 }, 'twice');
+  images.announce(img('s2', 'serve'), 10);
+  now = 10_000;
+  t.deepEqual(images.withdraw('s1'), { withdrawn: true, others: 0 }, 'an expired announcement (a crashed process) does not count');
+});
+
+test('list: expired processes drop out, ages in seconds; the bound holds for live ones only', (t) => {
+  let now = 0;
+  const images = new LocalImages(2, () => now);
+  images.announce(img('a', 'mount'), 5);
+  images.announce(img('b', 'mount'), 60);
+  t.throws(() => images.announce(img('c', 'mount'), 60), { message: /too many image processes on this node \(2\)/ });
+  images.announce(img('a', 'mount'), 5); // a refresh of a listed one is not a new one
+  now = 6_000;
+  images.announce(img('c', 'mount'), 60); // 'a' expired: room again
+  t.deepEqual(
+    images.list().map((i) => [i.id, i.ageS]),
+    [
+      ['b', 6],
+      ['c', 0],
+    ],
+  );
+});
