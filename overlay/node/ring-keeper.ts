@@ -37,7 +37,6 @@ export class RingKeeper {
   private joiningNow = false;
   private joinedFlag = false;
   private joinedAtMs = 0;
-  private nearKey = '';
   private topologyTimer: Timer | undefined;
   /** A near neighbour left since the last near-set change: ask the ring for our place again. */
   private nearLost = false;
@@ -151,10 +150,8 @@ export class RingKeeper {
       this.topologyTimer = undefined;
       if (host.stopped) return;
       const near = host.table.nearSet();
-      const key = [...near].sort().join(',');
-      if (key === this.nearKey) return;
-      this.nearKey = key;
       const diff = [...near].filter((a) => !this.nearSetNow.has(a)).concat([...this.nearSetNow].filter((a) => !near.has(a)));
+      if (diff.length === 0) return;
       this.nearSetNow = new Set(near);
       this.nearChanges.push({ at: host.clock.now(), diff });
       if (this.nearChanges.length > NEAR_CHANGES_KEPT) this.nearChangesForgottenAt = this.nearChanges.shift()!.at;
