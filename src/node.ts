@@ -364,6 +364,10 @@ export class OverlayDaemon {
       }
       case 'image-withdraw':
         return this.images.withdraw(req.id);
+      case 'vip-owner': {
+        const owner = await this.ownerOfVip(req.vip);
+        return { address: typeof owner === 'string' ? null : hex(owner) };
+      }
       case 'names': {
         const namer = this.startedServices.find((s) => s.peerNames);
         return namer ? namer.peerNames!(req.addresses) : {};

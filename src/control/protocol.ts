@@ -33,11 +33,19 @@ export type ControlRequest =
   | { op: 'ping'; address: string; count: number }
   | { op: 'ping'; vip: string; count: number }
   /** Short names of these nodes, where they have one (`overlay status`). */
-  | { op: 'names'; addresses: string[] };
+  | { op: 'names'; addresses: string[] }
+  /** The ring address of the node holding a virtual IP (its lease in the DHT), or null. */
+  | { op: 'vip-owner'; vip: string };
 
 export type ControlResponse = { ok: true; result: unknown } | { ok: false; error: string };
 
 export class ControlProtocolError extends CodedError<'malformed'> {}
+
+function vipOf(v: unknown): string {
+  const vip = text(v, 'vip', 15);
+  if (!isIpv4Address(vip)) throw new ControlProtocolError('malformed', 'vip must be a dotted-quad IPv4 address');
+  return vip;
+}
 
 function text(v: unknown, what: string, max: number): string {
   if (typeof v !== 'string') throw new ControlProtocolError('malformed', `${what} must be a string`);
@@ -93,9 +101,7 @@ export function validateRequest(raw: unknown): ControlRequest {
       const count = int(r.count, 'count', 1, PING_COUNT_MAX);
       if (r.vip !== undefined) {
         if (r.address !== undefined) throw new ControlProtocolError('malformed', 'ping takes an address or a vip, not both');
-        const vip = text(r.vip, 'vip', 15);
-        if (!isIpv4Address(vip)) throw new ControlProtocolError('malformed', 'vip must be a dotted-quad IPv4 address');
-        return { op: 'ping', vip, count };
+        return { op: 'ping', vip: vipOf(r.vip), count };
       }
       const address = text(r.address, 'address', 40);
       if (!/^[0-9a-f]{40}$/.test(address)) throw new ControlProtocolError('malformed', 'address must be 40 lowercase hex characters');
@@ -109,6 +115,8 @@ export function validateRequest(raw: unknown): ControlRequest {
       });
       return { op: 'names', addresses };
     }
+    case 'vip-owner':
+      return { op: 'vip-owner', vip: vipOf(r.vip) };
     default:
       throw new ControlProtocolError('malformed', `unknown op ${JSON.stringify(r.op)}`);
   }

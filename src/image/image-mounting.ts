@@ -23,6 +23,7 @@ import { blocksOf } from '../../rowfs/image/manifest-codec.js';
 import { hex } from '../../rowfs/state/store.js';
 import { PeerFetcher, type PeerEndpoint } from '../../rowfs/peer/peer-fetcher.js';
 import { PeerServer } from '../../rowfs/peer/peer-server.js';
+import { VipOwners } from './vip-owners.js';
 import type { UploadLimits } from '../../rowfs/peer/upload-budget.js';
 
 export interface MountingOptions {
@@ -136,16 +137,22 @@ export function onVirtualSubnet(vip: string, subnet: Subnet | undefined): boolea
   }
 }
 
+/** Peers whose lease is checked per refresh (a fetcher keeps at most 16 connections). */
+const PEERS_CHECKED = 32;
+
 /**
  * Other mounts of the version that serve blocks, best first (this node's own record left out). A
- * record's endpoint is its writer's word: only addresses on the virtual subnet are asked (not
- * loopback, not a third party's address the writer would have us flood).
+ * record's endpoint is its writer's word: only addresses on the virtual subnet that the writer's
+ * node holds (its lease) are asked, not loopback, not a third party's address the writer would
+ * have us flood.
  */
-async function peersOf(o: MountingOptions, selfRing: string): Promise<PeerEndpoint[]> {
+async function peersOf(o: MountingOptions, selfRing: string, owners: VipOwners): Promise<PeerEndpoint[]> {
   const [{ sharers }, info] = await Promise.all([o.registry.sharerRecords(o.app, o.version), o.node.info()]);
   const subnet = info.subnet ? Subnet.parse(info.subnet) : undefined;
   const serving = sharers.filter((s) => s.peer && hex(s.ring) !== selfRing && onVirtualSubnet(s.peer.vip, subnet) && s.peer.vip !== info.vip);
-  return rankByPath(serving, info, (s) => hex(s.ring)).map((s) => ({ id: hex(s.ring), label: `${s.peer!.vip}:${s.peer!.port}`, host: s.peer!.vip, port: s.peer!.port }));
+  const ranked = rankByPath(serving, info, (s) => hex(s.ring)).slice(0, PEERS_CHECKED);
+  const held = await Promise.all(ranked.map((s) => owners.holds(hex(s.ring), s.peer!.vip)));
+  return ranked.filter((_, i) => held[i]).map((s) => ({ id: hex(s.ring), label: `${s.peer!.vip}:${s.peer!.port}`, host: s.peer!.vip, port: s.peer!.port }));
 }
 
 export class ImageMounting {
@@ -194,7 +201,8 @@ export class ImageMounting {
     const verifier = o.manifest;
     const counters = new Counters();
     const sharing = o.share?.enabled !== false && self.vip !== undefined;
-    const fetcher = sharing ? new PeerFetcher({ source: { peers: () => peersOf(o, self.address) }, verifier, blockSize: o.manifest.blockSize, counters, clock: o.clock }) : undefined;
+    const owners = new VipOwners((vip) => o.node.ownerOfVip(vip), o.clock);
+    const fetcher = sharing ? new PeerFetcher({ source: { peers: () => peersOf(o, self.address, owners) }, verifier, blockSize: o.manifest.blockSize, counters, clock: o.clock }) : undefined;
     await fetcher?.refresh();
     const proxy = await RowfsProxy.start({
       main: { id: `image:${o.app}@${o.version}:${Buffer.from(o.digest).toString('hex').slice(0, 16)}`, source: { servers }, verifier, peers: fetcher, stallMs: o.stallMs, onEvent },

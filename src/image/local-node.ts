@@ -35,6 +35,12 @@ export class LocalNode {
     await controlRequest(this.socketPath, { op: 'image-announce', id, role, app, version, detail, ttlS }, 10_000);
   }
 
+  /** The ring address (hex) of the node whose lease holds `vip`, if any. */
+  async ownerOfVip(vip: string): Promise<string | undefined> {
+    const r = (await controlRequest(this.socketPath, { op: 'vip-owner', vip }, 10_000)) as { address?: unknown };
+    return typeof r?.address === 'string' ? r.address : undefined;
+  }
+
   /** Unlists a process; `others`: live processes of this node left with its role, app and version. */
   async withdraw(id: string): Promise<{ others: number }> {
     const r = (await controlRequest(this.socketPath, { op: 'image-withdraw', id }, 5_000)) as { others?: unknown };

@@ -18,9 +18,10 @@ test('control requests round-trip and bad ones are ControlProtocolErrors', (t) =
     { op: 'ping', address: 'a'.repeat(40), count: 3 },
     { op: 'ping', vip: '10.128.0.7', count: 1 },
     { op: 'names', addresses: ['b'.repeat(40)] as string[] },
+    { op: 'vip-owner', vip: '10.128.0.9' },
   ] as const;
   for (const r of reqs) t.deepEqual(decodeRequest(encodeRequest(r)), r);
-  const bad = ['', 'null', '[]', '{}', '{"op":"nope"}', '{"op":"dht-put","key":"k","value":"v","ttlS":0}', '{"op":"dht-get","key":""}', '{"op":"ping","address":"XYZ","count":1}', '{"op":"ping","vip":"10.0.0.256","count":1}', '{"op":"names","addresses":["XYZ"]}', '{"op":"names","addresses":"' + 'a'.repeat(40) + '"}', '{"op":"ping","vip":"10.0.0.1","address":"' + 'a'.repeat(40) + '","count":1}', '{"op":"ping","address":"' + 'a'.repeat(40) + '","count":1000}', '{"op":"dht-get","key":' + JSON.stringify('k'.repeat(9000)) + '}'];
+  const bad = ['', 'null', '[]', '{}', '{"op":"nope"}', '{"op":"dht-put","key":"k","value":"v","ttlS":0}', '{"op":"dht-get","key":""}', '{"op":"ping","address":"XYZ","count":1}', '{"op":"ping","vip":"10.0.0.256","count":1}', '{"op":"names","addresses":["XYZ"]}', '{"op":"vip-owner"}', '{"op":"vip-owner","vip":"host.example"}', '{"op":"names","addresses":"' + 'a'.repeat(40) + '"}', '{"op":"ping","vip":"10.0.0.1","address":"' + 'a'.repeat(40) + '","count":1}', '{"op":"ping","address":"' + 'a'.repeat(40) + '","count":1000}', '{"op":"dht-get","key":' + JSON.stringify('k'.repeat(9000)) + '}'];
   for (const line of bad) t.throws(() => decodeRequest(line), { instanceOf: ControlProtocolError }, line);
   t.deepEqual(decodeResponse(encodeResponse({ ok: true, result: { a: 1n } })), { ok: true, result: { a: '0000000000000000000000000000000000000001' } });
   t.throws(() => decodeResponse('{"ok":false}'), { instanceOf: ControlProtocolError });
