@@ -6,12 +6,15 @@
 //                                   after another instead of a data file each (small-file-pack.ts)
 //   <dir>/index (LMDB)              file key -> { bitmap of cached blocks, tail: [block, length], packed, crc }
 // Ordering rule: a block's bytes are written to its file before its bit is set, so a bit never
-// points at missing data (after a process crash; the data file is not fsynced, see docs/rowfs.md).
+// points at missing data after a process crash. Neither the data files nor the index are synced,
+// so after a machine crash a bit may point at data that never reached the disk: the cache marks
+// itself open with the machine's boot id (<dir>/open-boot, synced) and, opened after a reboot it
+// did not see coming, starts empty (see docs/rowfs.md).
 // A packed file is indexed only once the pack reports it landed (written and fdatasynced), and
 // forgotten when its write failed or its bytes fail their CRC-32 (see small-file-pack.ts).
 import { CodedError } from '../../lib/coded-error.js';
 import { createHash } from 'node:crypto';
-import { constants, readSync } from 'node:fs';
+import { closeSync, constants, existsSync, fsyncSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
@@ -61,6 +64,34 @@ interface MemEntry {
 
 /** Meta key: the pack's append position (end of everything ever stored), by pack id. */
 const PACK_END_KEY = 'packEnd';
+/** Present while the cache is open: the boot id of the machine that opened it. */
+const OPEN_BOOT_FILE = 'open-boot';
+
+/** This boot of the machine (Linux: a random id per boot); '' where the kernel does not say. */
+export function currentBootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Writes `text` to dir/name and syncs the file and the directory, so it is there after a crash. */
+function writeSynced(dir: string, name: string, text: string): void {
+  const fd = openSync(join(dir, name), 'w', 0o644);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  const dfd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    fsyncSync(dfd);
+  } finally {
+    closeSync(dfd);
+  }
+}
 type MetaValue = number | { id: string; end: number };
 
 const MAX_OPEN_FILES = 64;
@@ -115,10 +146,24 @@ export class BlockCache {
     );
   }
 
-  /** Opens (or creates) the cache in `dir`; `clock` times the debounced index writes. */
-  static open(dir: string, blockSize: number, clock: Clock = systemClock, packIo: PackIo = FS_PACK_IO): BlockCache {
+  /**
+   * Opens (or creates) the cache in `dir`; `clock` times the debounced index writes. A cache left
+   * open by an earlier boot of the machine (`bootId`: this boot's) is emptied first.
+   */
+  static open(dir: string, blockSize: number, clock: Clock = systemClock, packIo: PackIo = FS_PACK_IO, bootId: string = currentBootId()): BlockCache {
     try {
+      makeDirectory(dir);
+      const openBoot = join(dir, OPEN_BOOT_FILE);
+      const leftOpenBy = existsSync(openBoot) ? readFileSync(openBoot, 'utf8') : undefined;
+      const machineCrashed = leftOpenBy !== undefined && leftOpenBy !== bootId;
+      if (machineCrashed) {
+        // Bits may point at data that never reached the disk: nothing in here can be trusted.
+        rmSync(join(dir, 'index'), { recursive: true, force: true });
+        rmSync(join(dir, 'blocks'), { recursive: true, force: true });
+        rmSync(join(dir, PACK_FILE), { force: true });
+      }
       makeDirectory(join(dir, 'blocks'));
+      writeSynced(dir, OPEN_BOOT_FILE, bootId);
       // noSync: the cache can always be refetched; its index is never worth an fsync per block.
       const env = open({ path: join(dir, 'index'), maxDbs: 2, compression: false, noSync: true });
       const index = env.openDB<CacheEntry, string>({ name: 'cache' });
@@ -399,6 +444,7 @@ export class BlockCache {
     for (const slot of this.files.values()) await (await slot.fh).close().catch(() => undefined);
     this.files.clear();
     await this.env.close();
+    rmSync(join(this.dir, OPEN_BOOT_FILE), { force: true });
   }
 
   private entry(key: string): MemEntry {
