@@ -30,6 +30,7 @@ import { figure4, figure5 } from './figures.js';
 import { fileReads, fileTable, imagePaths, type FileReads } from './file-reads.js';
 import type { WorkloadRun } from './console-timeline.js';
 import { makeWorkloadDisk } from './workload-disk.js';
+import { applianceKernelArgs, initramfsRootMode } from './kernel-args.js';
 
 /** The paper's Table 1 round trips, as one-way delays on the image server's router. */
 const PHASES: Record<string, number> = { wan23: 11.5, lan: 0, wan68: 34 };
@@ -40,44 +41,6 @@ const PHASES: Record<string, number> = { wan23: 11.5, lan: 0, wan68: 34 };
 const BOOTS: Record<string, ReadonlyArray<Boot>> = { wan23: ['cold', 'second', 'restart'], lan: ['cold'], wan68: ['cold', 'second'] };
 type Boot = 'cold' | 'second' | 'restart';
 const VM_TIMEOUT_MS = 20 * 60_000;
-/**
- * The appliance's boot line. `systemd.mask=getty-static.service`: a serial-console appliance runs
- * no gettys on virtual consoles (that unit starts them with systemctl, 1.3 MB read from the image
- * in every boot); the recipe should carry the mask at its next rebuild.
- */
-const BASE_ARGS = 'console=ttyS0 ip=dhcp rw panic=-1 systemd.mask=getty-static.service';
-/**
- * The workload six times, each announced on the console (`APPLIANCE workload-from ...`): over NFS
- * (bc and its libraries out of the VM's page cache: first cold, read through the proxy from the
- * image server across the delay), from the page cache (ram), from the VM's local disk after
- * dropping the page cache (local: a read-only virtio disk holding the workload's programs and
- * libraries, `workload-disk.ts`, run in a chroot on it), then over NFS again after a drop (from the
- * proxy's block cache), ram, local. nfs, local and ram are each the mean of a pair; alternating
- * shares the machine's load drift between them. The disk is mounted (ext4 and virtio modules
- * loaded) before the first run. No `$` or `%`: systemd would expand them.
- */
-const WORKLOAD_RUNS =
-  'mkdir -p /run/wl; mount -o ro /dev/vda /run/wl; mount -t proc proc /run/wl/proc; ' +
-  'D() { sync; echo 3 > /proc/sys/vm/drop_caches; }; ' +
-  'N() { echo APPLIANCE workload-from nfs; /usr/local/bin/appliance-workload; }; ' +
-  'R() { echo APPLIANCE workload-from ram; /usr/local/bin/appliance-workload; }; ' +
-  'L() { D; echo APPLIANCE workload-from local; chroot /run/wl /usr/local/bin/appliance-workload; }; ' +
-  'N; R; L; D; N; R; L;';
-/**
- * After multi-user: (the workload runs:) then power off. systemd.run's generator makes its own
- * target the default and, by default, powers off once the command succeeded; so the boot goes to
- * multi-user.target (systemd.unit) and wants the command's unit (systemd.wants), and the command
- * starts a transient unit ordered after the appliance's multi-user report (so the boot does not
- * wait for it, and it starts once the mark is out) and idle (it starts once systemd has no more
- * jobs to dispatch, at most 5 s later: the workload does not share the VM with the boot's tail).
- * It powers off with SIGRTMIN+4 to PID 1 (38 with glibc's SIGRTMIN, what `systemctl poweroff`
- * asks for), so the harness reads no systemctl (1.3 MB) from the image: it used to wait with
- * `systemctl is-system-running --wait` in every boot.
- */
-const afterBoot = (workload: boolean) =>
-  'systemd.unit=multi-user.target systemd.wants=kernel-command-line.service systemd.run_success_action=none ' +
-  `systemd.run="/usr/bin/systemd-run --no-block -p After=appliance-ready.service -p Type=idle -p StandardOutput=journal+console /bin/sh -c '${workload ? `${WORKLOAD_RUNS} ` : ''}kill -38 1'"`;
-
 const started = Date.now();
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const say = (line: string) => {
@@ -190,6 +153,8 @@ async function main(): Promise<void> {
       say(`${phase}: overlay RTT proxy -> image server ${rttMs} ms; proxy started on an empty store`);
       for (const boot of BOOTS[phase]!.filter((b) => boots.includes(b))) {
         const workload = phase === 'wan23' && boot === 'cold';
+        const kernelArgs = applianceKernelArgs(workload);
+        if (initramfsRootMode(kernelArgs) !== 'rw') throw new Error(`${phase} ${boot}: the initramfs would mount the root read-only (a word "ro" on the kernel command line)`);
         if (boot === 'restart') {
           await chain.startProxy({ keepStore: true, dropCache: true, maxIoBytes });
           say(`${phase}: proxy restarted on the same store with its block cache removed (state and shadow kept)`);
@@ -204,7 +169,7 @@ async function main(): Promise<void> {
         writeFileSync(consoleFile, '');
         say(`${phase} ${boot} boot: power on (load ${loadBefore}; console in ${consoleFile})${workload ? ', workload 6 times after multi-user' : ''}`);
         let lastStage = '';
-        const run = await chain.runVm(`${phase} ${boot}`, `${BASE_ARGS} ${afterBoot(workload)}`, VM_TIMEOUT_MS, (line) => {
+        const run = await chain.runVm(`${phase} ${boot}`, kernelArgs, VM_TIMEOUT_MS, (line) => {
           appendFileSync(consoleFile, `${((Date.now() - poweredOnAt) / 1000).toFixed(1)} ${line}\n`);
           const stage = stageOf(line);
           if (stage && stage !== lastStage) {

@@ -17,6 +17,14 @@ export interface ApplianceRecipe {
 
 /** Printed on the serial console once systemd reached multi-user (the benchmark's boot-done mark). */
 export const MULTI_USER_MARK = 'APPLIANCE multi-user';
+/**
+ * The NFS root's page-cache readahead, set by the initramfs once the root is mounted (Linux's
+ * default for NFS is 128 KiB). Every page fault in a mapped library or program reads a window this
+ * size around the faulting page and chains the next window when a process reaches the end of one,
+ * so with 128 KiB the boot read the libraries systemd links nearly whole; docs/appliance.md (run 7)
+ * has the bytes, READs and boot seconds at 128, 32 and 16 KiB.
+ */
+export const ROOT_READ_AHEAD_KB = 16;
 
 export const APPLIANCE_RECIPE: ApplianceRecipe = {
   suite: 'bookworm',
@@ -37,6 +45,22 @@ printf 'proc /proc proc defaults 0 0\\n' > /etc/fstab
 # The initramfs mounts the root over NFS (nfsroot / DHCP option 17) with the netboot modules.
 sed -i 's/^MODULES=.*/MODULES=netboot/; s/^BOOT=.*/BOOT=nfs/' /etc/initramfs-tools/initramfs.conf
 grep -q '^BOOT=nfs' /etc/initramfs-tools/initramfs.conf || echo BOOT=nfs >> /etc/initramfs-tools/initramfs.conf
+# Once the root is mounted, its readahead (the NFS mount's bdi, named major:minor in mountinfo)
+# drops to ${ROOT_READ_AHEAD_KB} KiB: the VM faults its programs and libraries in across the wide area.
+mkdir -p /etc/initramfs-tools/scripts/nfs-bottom
+cat > /etc/initramfs-tools/scripts/nfs-bottom/appliance-readahead <<'S'
+#!/bin/sh
+case "$1" in prereqs) exit 0 ;; esac
+bdi=
+while read -r _id _parent dev _root mnt _rest; do
+	[ "$mnt" = "$rootmnt" ] && bdi=$dev
+done < /proc/self/mountinfo
+if [ -n "$bdi" ] && [ -w "/sys/class/bdi/$bdi/read_ahead_kb" ]; then
+	echo ${ROOT_READ_AHEAD_KB} > "/sys/class/bdi/$bdi/read_ahead_kb"
+	echo "appliance: root readahead $(cat "/sys/class/bdi/$bdi/read_ahead_kb") KiB"
+fi
+S
+chmod 755 /etc/initramfs-tools/scripts/nfs-bottom/appliance-readahead
 update-initramfs -u -k all
 cat > /usr/local/bin/appliance-workload <<'W'
 #!/bin/sh
@@ -67,8 +91,10 @@ rm -rf /var/log/journal
 rm -f /usr/lib/udev/hwdb.d/20-*.hwdb
 systemd-hwdb update --usr
 # No disks, no package updates, no crash store, one serial console: no scrub, trim, apt or dpkg
-# timers, no pstore, no getty on a VGA console.
+# timers, no pstore, no getty on a VGA console, no gettys on virtual consoles at all (getty-static
+# starts them with systemctl: 1.3 MB read in every boot).
 systemctl disable e2scrub_reap.service e2scrub_all.timer fstrim.timer apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer systemd-pstore.service getty@tty1.service
+systemctl mask getty-static.service
 # No disks, device mapper, loop devices, FUSE, configfs or CPU frequency scaling in a VM
 # appliance: udev and systemd load none of those drivers (its root is NFS, its hardware qemu's).
 cat > /etc/modprobe.d/appliance.conf <<'M'
@@ -83,6 +109,15 @@ M
 systemctl mask modprobe@dm_mod.service modprobe@loop.service modprobe@fuse.service modprobe@configfs.service modprobe@efi_pstore.service
 apt-get clean
 rm -rf /var/lib/apt/lists/*
+# /etc and /var are up to date with /usr: dpkg ran at install time what systemd's boot-time
+# update units would (systemd-sysusers by dh_installsysusers, the journal catalog, the hwdb above).
+# Say so as systemd-update-done would (Debian 12 does not ship it): /usr's timestamp as the file's
+# mtime and as TIMESTAMP_NSEC, so ConditionNeedsUpdate= is false in every boot of the image rather
+# than true (no .updated file) unless the root happens to be read-only. Last: nothing may touch /usr after.
+for d in /etc /var; do
+	printf '# Written by the appliance build in place of systemd-update-done: %s matches /usr.\nTIMESTAMP_NSEC=%s\n' "$d" "$(stat -c %.9Y /usr | tr -d .)" > "$d/.updated"
+	touch -r /usr "$d/.updated"
+done
 `,
 };
 
