@@ -62,6 +62,16 @@ interface Side {
   pid: number;
 }
 
+/** Diagnostics: ROWFS_BENCH_VM_META_ONLY=1 runs only the metadata workload (no read/write figures). */
+const META_ONLY = process.env.ROWFS_BENCH_VM_META_ONLY === '1';
+/**
+ * Diagnostics: ROWFS_BENCH_VM_TRACE='CMD ARGS' runs CMD with `{pid}` replaced by the proxy's PID for
+ * the proxy's metadata workload (e.g. `strace -f -T -tt -o /tmp/s -p {pid}`), stopped by SIGINT after it.
+ */
+const TRACE_CMD = process.env.ROWFS_BENCH_VM_TRACE;
+/** Diagnostics: ROWFS_BENCH_VM_PROXY_FIRST=1 runs the proxy's workloads before ganesha's. */
+const PROXY_FIRST = process.env.ROWFS_BENCH_VM_PROXY_FIRST === '1';
+
 function initScript(modules: string[], sides: Side[]): string {
   const lines = [
     'fail() { echo "VMB FAIL $*"; poweroff -f; }',
@@ -81,9 +91,9 @@ function initScript(modules: string[], sides: Side[]): string {
       `mkdir ${root}/work/meta || fail "mkdir ${s.tag}"`,
       `fsbench meta ${root}/work/meta ${VM_META_FILES} || fail "meta ${s.tag}"`,
       `echo "VMB step ${s.tag} meta"`,
-      `fsbench write ${root}/work/written ${VM_FILE_MIB} || fail "write ${s.tag}"`,
+      ...(META_ONLY ? [] : [`fsbench write ${root}/work/written ${VM_FILE_MIB} || fail "write ${s.tag}"`]),
       `echo "VMB step ${s.tag} write"`,
-      `fsbench read ${root}/${VM_FILE} || fail "read ${s.tag}"`,
+      ...(META_ONLY ? [] : [`fsbench read ${root}/${VM_FILE} || fail "read ${s.tag}"`]),
       `echo "VMB end ${s.tag}"`,
     );
   }
@@ -118,6 +128,7 @@ export async function kernelClientPhase(main: Ganesha, mainDir: string, work: st
       { tag: 'direct', mountSpec: `${direct.host}:${direct.exportPath}`, options: `${nfsOptions},port=${direct.nfsPort},mountport=${direct.mountPort}`, pid: direct.proc().pid },
       { tag: 'proxy', mountSpec: `${HOST_FROM_GUEST}:${main.exportPath}`, options: `${nfsOptions},port=${proxy.port},mountport=${proxy.port}`, pid: proxy.proc.pid },
     ];
+    if (PROXY_FIRST) sides.reverse();
     const initrd = join(work, 'vm-initrd.img');
     await buildInitramfs({
       out: initrd,
@@ -139,8 +150,16 @@ export async function kernelClientPhase(main: Ganesha, mainDir: string, work: st
       const cpus = [cpuSeconds(s.pid)];
       const mainCpu0 = cpuSeconds(mainPid);
       let calls = s.tag === 'proxy' ? await proxy.stats() : undefined;
+      const [traceCmd, ...traceArgs] = s.tag === 'proxy' && TRACE_CMD ? TRACE_CMD.replaceAll('{pid}', String(s.pid)).split(' ') : [];
+      const trace = traceCmd ? startProc(traceCmd, traceArgs) : undefined;
+      if (trace) log(`(tracing the proxy, pid ${s.pid}: ${TRACE_CMD})`);
       for (const step of [`step ${s.tag} meta`, `step ${s.tag} write`, `end ${s.tag}`]) {
         const m = await vm.waitFor(new RegExp(`VMB (${step}|FAIL.*)`), VM_TIMEOUT_MS);
+        if (trace && step.endsWith('meta')) {
+          trace.child.kill('SIGINT');
+          await Promise.race([trace.exited, new Promise((r) => setTimeout(r, 30_000))]);
+          await trace.kill(2000);
+        }
         if (m[1]!.startsWith('FAIL')) break;
         cpus.push(cpuSeconds(s.pid));
         if (calls) {
@@ -168,10 +187,11 @@ export async function kernelClientPhase(main: Ganesha, mainDir: string, work: st
         if (!m) throw new Error(`kernel-client phase: no ${name} for ${s.tag}\n${part.slice(-2000)}`);
         return Number(m[1]);
       };
-      if (value('read_bytes') !== VM_FILE_MIB * 1024 * 1024) throw new Error(`kernel-client phase: ${s.tag} read ${value('read_bytes')} bytes`);
       figures[`vm_create_ops_${s.tag}`] = { value: value('create_ops'), unit: 'ops/s' };
       figures[`vm_stat_ops_${s.tag}`] = { value: value('stat_ops'), unit: 'ops/s' };
       figures[`vm_delete_ops_${s.tag}`] = { value: value('delete_ops'), unit: 'ops/s' };
+      if (META_ONLY) continue;
+      if (value('read_bytes') !== VM_FILE_MIB * 1024 * 1024) throw new Error(`kernel-client phase: ${s.tag} read ${value('read_bytes')} bytes`);
       figures[`vm_read_mbps_${s.tag}`] = { value: value('read_mbps'), unit: 'MB/s' };
       figures[`vm_write_mbps_${s.tag}`] = { value: value('write_mbps'), unit: 'MB/s' };
     }
