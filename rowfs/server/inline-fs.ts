@@ -10,7 +10,9 @@ import {
   chmodSync,
   chownSync,
   closeSync,
+  fchownSync,
   fstatSync,
+  futimesSync,
   lchownSync,
   linkSync,
   lstatSync,
@@ -49,10 +51,15 @@ export const link = async (existing: string, made: string): Promise<void> => lin
 export const symlink = async (target: string, path: string): Promise<void> => symlinkSync(target, path);
 export const readlink = async (path: string): Promise<string> => readlinkSync(path);
 
-/** A descriptor opened on the calling thread (an O_PATH look at an object, or a create). */
+/**
+ * A descriptor opened on the calling thread (an O_PATH look at an object, or a create). utimes and
+ * chown act on the descriptor's file (not on an O_PATH descriptor: EBADF), with no path to walk.
+ */
 export interface InlineHandle {
   readonly fd: number;
   stat(o: { bigint: true }): Promise<BigIntStats>;
+  utimes(atime: Time, mtime: Time): Promise<void>;
+  chown(uid: number, gid: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -61,6 +68,8 @@ export const open = async (path: string, flags: number, mode?: number): Promise<
   return {
     fd,
     stat: async () => fstatSync(fd, { bigint: true }),
+    utimes: async (atime, mtime) => futimesSync(fd, atime, mtime),
+    chown: async (uid, gid) => fchownSync(fd, uid, gid),
     close: async () => closeSync(fd),
   };
 };

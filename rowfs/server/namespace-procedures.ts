@@ -4,8 +4,8 @@
 // checked descriptor (ExportTree.inDir). The caller's AUTH_SYS uid/gid own new objects when the
 // server runs as root.
 import { execFile } from 'node:child_process';
-import { constants } from 'node:fs';
-import { chmod, link, lstat, lutimes, mkdir, open, rename, rmdir, symlink, unlink } from './inline-fs.js';
+import { constants, type BigIntStats } from 'node:fs';
+import { chmod, link, lstat, mkdir, open, rename, rmdir, symlink, unlink } from './inline-fs.js';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { RpcCallContext } from '../rpc/dispatch.js';
@@ -30,7 +30,7 @@ import {
 import { fattrOf, statusOfError } from './attributes.js';
 import { checkName, isFail, type ExportTree, type Fail } from './export-tree.js';
 import { encodeHandle, fileIdOf, type Resolved } from './file-handles.js';
-import { applyOwner, applySattr } from './set-attributes.js';
+import { applyOwner, applyOwnerTo, applySattr } from './set-attributes.js';
 
 const execFileP = promisify(execFile);
 
@@ -54,7 +54,11 @@ export class LocalNamespace {
 
   /** Shared tail of CREATE/MKDIR/SYMLINK/MKNOD: attributes and handle of the new object. */
   private async created(d: Resolved, name: string, path: string): Promise<DirOpRes> {
-    const st = await lstat(path, { bigint: true });
+    return this.createdAs(d, name, await lstat(path, { bigint: true }));
+  }
+
+  /** Like created, with the new object's attributes `st` at hand. */
+  private async createdAs(d: Resolved, name: string, st: BigIntStats): Promise<DirOpRes> {
     this.tree.table.remember(d.stat, name, st);
     return { status: Nfs3Status.OK, obj: encodeHandle(fileIdOf(st)), objAttributes: fattrOf(st), dirWcc: await this.tree.wcc(d.stat, d.path) };
   }
@@ -87,9 +91,9 @@ export class LocalNamespace {
         // RFC 1813 s3.3.8: keep the verifier in atime/mtime so a retransmitted CREATE is recognised.
         const v = new DataView(how.verf.buffer, how.verf.byteOffset, 8);
         const [vA, vM] = [v.getUint32(0), v.getUint32(4)];
+        let fd;
         try {
-          const fd = await open(path, flags | constants.O_EXCL, 0o600);
-          await fd.close();
+          fd = await open(path, flags | constants.O_EXCL, 0o600);
         } catch (e) {
           if ((e as { code?: string }).code !== 'EEXIST') throw e;
           const st = await lstat(path, { bigint: true });
@@ -97,9 +101,16 @@ export class LocalNamespace {
           if (!same) return { status: Nfs3Status.EXIST, dirWcc: await this.tree.wcc(d.stat, d.path) };
           return this.created(d, a.where.name, path);
         }
-        await lutimes(path, vA, vM);
-        await applyOwner(path, {}, ctx);
-        return this.created(d, a.where.name, path);
+        // Through the new file's descriptor: no path to walk again (each one goes through /proc).
+        let st: BigIntStats;
+        try {
+          await fd.utimes(vA, vM);
+          await applyOwnerTo(fd, {}, ctx);
+          st = await fd.stat({ bigint: true });
+        } finally {
+          await fd.close();
+        }
+        return this.createdAs(d, a.where.name, st);
       }
       const excl = how.mode === CreateMode.GUARDED ? constants.O_EXCL : 0;
       const fd = await open(path, flags | excl, how.attributes.mode ?? 0o644);

@@ -5,13 +5,25 @@ import type { RpcCallContext } from '../rpc/dispatch.js';
 import { MAX_FILE_BYTES } from '../nfs3/ranges.js';
 import { TimeHow, type Sattr3 } from '../nfs3/types.js';
 
-/** Owner for a new object: explicit attributes, else the caller's AUTH_SYS identity (only when we are root). */
-export async function applyOwner(path: string, attrs: Sattr3, ctx: RpcCallContext): Promise<void> {
-  if (process.getuid?.() !== 0) return;
+/** Owner for a new object: explicit attributes, else the caller's AUTH_SYS identity (only when we are root; -1 keeps). */
+function newOwner(attrs: Sattr3, ctx: RpcCallContext): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
   const uid = attrs.uid ?? ctx.authSys?.uid;
   const gid = attrs.gid ?? ctx.authSys?.gid;
-  if (uid === undefined && gid === undefined) return;
-  await lchown(path, uid ?? -1, gid ?? -1);
+  if (uid === undefined && gid === undefined) return undefined;
+  return { uid: uid ?? -1, gid: gid ?? -1 };
+}
+
+/** Gives the new object at `path` its owner (newOwner). */
+export async function applyOwner(path: string, attrs: Sattr3, ctx: RpcCallContext): Promise<void> {
+  const o = newOwner(attrs, ctx);
+  if (o) await lchown(path, o.uid, o.gid);
+}
+
+/** Gives the new file open as `fd` its owner (newOwner), through the descriptor. */
+export async function applyOwnerTo(fd: { chown(uid: number, gid: number): Promise<void> }, attrs: Sattr3, ctx: RpcCallContext): Promise<void> {
+  const o = newOwner(attrs, ctx);
+  if (o) await fd.chown(o.uid, o.gid);
 }
 
 /**

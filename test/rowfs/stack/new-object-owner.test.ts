@@ -1,0 +1,46 @@
+// New objects on the embedded server belong to the caller's AUTH_SYS identity when the server runs
+// as root (explicit attributes win), whichever create made them: the exclusive create sets owner
+// and verifier times through the new file's descriptor, the others through its path.
+import test from 'ava';
+import { lstatSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openExport } from '../../../rowfs/mount/open-export.js';
+import { expectOk } from '../../../rowfs/nfs3/errors.js';
+import { CreateMode, Nfs3Status } from '../../../rowfs/nfs3/types.js';
+import { encodeAuthSys } from '../../../rowfs/rpc/message.js';
+import { startEmbeddedServer } from '../../../rowfs/server/embedded-server.js';
+
+test('CREATE (every mode), MKDIR and SYMLINK give the new object the caller\'s uid and gid', async (t) => {
+  if (process.getuid?.() !== 0) return t.pass('needs root to give files away');
+  const dir = mkdtempSync(join(tmpdir(), 'rowfs-owner-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const server = await startEmbeddedServer({ exportDir: dir, host: '127.0.0.1' });
+  t.teardown(() => server.stop());
+  const cred = encodeAuthSys({ stamp: 0, machineName: 't', uid: 1234, gid: 2345, gids: [] });
+  const ex = await openExport({ host: '127.0.0.1', exportPath: server.exportPath, nfsPort: server.nfsPort, mountPort: server.mountPort, cred, timeoutMs: 20_000 });
+  t.teardown(() => ex.close());
+  const verf = Buffer.from([0, 0, 0, 7, 0, 0, 0, 9]);
+  const excl = expectOk(await ex.nfs.create({ where: { dir: ex.root, name: 'excl' }, how: { mode: CreateMode.EXCLUSIVE, verf } }), 'CREATE EXCLUSIVE');
+  expectOk(await ex.nfs.create({ where: { dir: ex.root, name: 'guarded' }, how: { mode: CreateMode.GUARDED, attributes: { mode: 0o640 } } }), 'CREATE GUARDED');
+  expectOk(await ex.nfs.create({ where: { dir: ex.root, name: 'given' }, how: { mode: CreateMode.UNCHECKED, attributes: { gid: 77 } } }), 'CREATE UNCHECKED');
+  expectOk(await ex.nfs.mkdir({ where: { dir: ex.root, name: 'sub' }, attributes: { mode: 0o755 } }), 'MKDIR');
+  expectOk(await ex.nfs.symlink({ where: { dir: ex.root, name: 'ln' }, symlinkAttributes: {}, symlinkData: 'excl' }), 'SYMLINK');
+  const owner = (name: string) => {
+    const st = lstatSync(join(dir, name));
+    return [st.uid, st.gid];
+  };
+  t.deepEqual(owner('excl'), [1234, 2345]);
+  t.deepEqual(owner('guarded'), [1234, 2345]);
+  t.deepEqual(owner('given'), [1234, 77]);
+  t.deepEqual(owner('sub'), [1234, 2345]);
+  t.deepEqual(owner('ln'), [1234, 2345]);
+  // The exclusive create's reply carries the attributes it left: owner and the verifier as times.
+  const a = excl.objAttributes!;
+  t.deepEqual([a.uid, a.gid, a.atime.seconds, a.mtime.seconds], [1234, 2345, 7, 9]);
+  const st = lstatSync(join(dir, 'excl'));
+  t.deepEqual([Math.floor(st.atimeMs / 1000), Math.floor(st.mtimeMs / 1000)], [7, 9]);
+  // Its retransmission is recognised by the verifier; another verifier is EXIST.
+  t.is((await ex.nfs.create({ where: { dir: ex.root, name: 'excl' }, how: { mode: CreateMode.EXCLUSIVE, verf } })).status, Nfs3Status.OK);
+  t.is((await ex.nfs.create({ where: { dir: ex.root, name: 'excl' }, how: { mode: CreateMode.EXCLUSIVE, verf: Buffer.alloc(8, 1) } })).status, Nfs3Status.EXIST);
+});
