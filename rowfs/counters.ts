@@ -30,6 +30,8 @@ export interface CountersSnapshot {
     toClient: number;
   };
   totals: { client: number; main: number; shadow: number };
+  /** Shadow GETATTRs answered from attributes the shadow had returned (not sent, not in `shadow`). */
+  knownShadowAttrs?: number;
   /**
    * Per main file (hex of its handle), when tracked: [bytes clients read of it, bytes fetched from
    * main for it]. Fetched beyond read is the proxy's own over-fetch (readahead, whole blocks).
@@ -56,6 +58,7 @@ export class Counters {
   bytesFromShadow = 0;
   bytesToShadow = 0;
   bytesToClient = 0;
+  knownShadowAttrs = 0;
   /** Per-file READ tallies (trackFiles), by hex of the main handle: [read by clients, fetched from main]. */
   private files: Map<string, [number, number]> | undefined;
   private maxFiles = 0;
@@ -127,6 +130,7 @@ export class Counters {
         toClient: this.bytesToClient,
       },
       totals: { client: this.total('client'), main: this.total('main'), shadow: this.total('shadow') },
+      knownShadowAttrs: this.knownShadowAttrs,
       ...(this.files ? { files: Object.fromEntries([...this.files].map(([k, [r, f]]) => [k, [r, f] as [number, number]])) } : {}),
       ...(this.replicas
         ? {

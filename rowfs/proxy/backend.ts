@@ -7,6 +7,7 @@ import type { OpaqueAuth } from '../rpc/message.js';
 import type { RpcCallOptions } from '../rpc/client.js';
 import type { Counters } from '../counters.js';
 import { StatusError } from './errors.js';
+import type { ShadowAttrs } from './shadow-attrs.js';
 
 export type BackendRole = 'main' | 'shadow';
 
@@ -21,6 +22,8 @@ export class Backend {
     readonly client: Nfs3Caller,
     public root: FileHandle,
     private readonly counters: Counters,
+    /** Attributes this backend already returned, for a backend only the proxy changes (shadow-attrs.ts). */
+    readonly attrs?: ShadowAttrs,
   ) {}
 
   /**
@@ -29,6 +32,12 @@ export class Backend {
    * as is (one promise and one async frame less per backend call).
    */
   call<N extends Nfs3ProcedureName>(name: N, args: Nfs3ArgsOf<N>, cred?: OpaqueAuth, opts?: RpcCallOptions): Promise<Nfs3ResOf<N>> {
+    if (this.attrs) return this.attrs.call(name, args, () => this.sendCounted(name, args, cred, opts));
+    return this.sendCounted(name, args, cred, opts);
+  }
+
+  /** One call sent to the server, counted. */
+  private sendCounted<N extends Nfs3ProcedureName>(name: N, args: Nfs3ArgsOf<N>, cred?: OpaqueAuth, opts?: RpcCallOptions): Promise<Nfs3ResOf<N>> {
     this.counters.call(this.role, name);
     let p: Promise<Nfs3ResOf<N>>;
     try {

@@ -36,6 +36,7 @@ import { rootCred } from '../rpc/message.js';
 import { SpliceFetcher, nativeFileSender } from './splice-fetcher.js';
 import type { Nfs3Caller } from './backend.js';
 import { openLocalShadow } from './local-shadow.js';
+import { ShadowAttrs } from './shadow-attrs.js';
 import { ReplicatedMain, type BlockPeers, type ReplicaEvent, type ReplicaSource, type ReplicaVerifier } from './replicated-main.js';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
@@ -237,7 +238,7 @@ export class RowfsProxy {
     const main = single ? await this.connect('main', single, timeoutMs) : undefined;
     // A local shadow directory is called in-process (local-shadow.ts); with inProcessShadow false it
     // is served by the embedded server on loopback as before (for comparison).
-    let shadowParts: { caller: Nfs3Caller; root: Uint8Array };
+    let shadowParts: { caller: Nfs3Caller; root: Uint8Array; scanEdges?: () => number };
     if ('dir' in o.shadow && o.inProcessShadow !== false) {
       makeDirectory(o.shadow.dir);
       shadowParts = await openLocalShadow(o.shadow.dir);
@@ -263,7 +264,11 @@ export class RowfsProxy {
     const counters = this.counters;
     if (o.fileCounters) counters.trackFiles(o.fileCounters);
     const mainB = main ? new Backend('main', main.nfs, main.root, counters) : await this.openReplicated(o.main as ReplicatedMainSpec);
-    const shadowB = new Backend('shadow', shadowParts.caller, shadowParts.root, counters);
+    // A local shadow directory called in-process is changed only through this proxy, and tells when
+    // it reads directories on its own: its attributes can be remembered.
+    const scanEdges = shadowParts.scanEdges;
+    const known = scanEdges ? new ShadowAttrs({ scanEdges, onHit: () => counters.knownShadowAttrs++ }) : undefined;
+    const shadowB = new Backend('shadow', shadowParts.caller, shadowParts.root, counters, known);
     const [mInfo, sInfo] = await Promise.all([mainB.ok('FSINFO', { fsroot: mainB.root }), shadowB.ok('FSINFO', { fsroot: shadowB.root })]);
     const mainRead = Math.min(mInfo.rtmax || MAX_IO_BYTES_TCP, MAX_IO_BYTES_TCP);
     const shadowIo = Math.min(sInfo.rtmax || MAX_IO_BYTES_TCP, sInfo.wtmax || MAX_IO_BYTES_TCP, MAX_IO_BYTES_TCP);

@@ -69,6 +69,11 @@ export class HandleTable {
   private learnedDuringScan: Map<string, Link> | undefined;
   private rootKey = '';
   private lastScanMs = -Infinity;
+  /**
+   * Bumped when a scan starts and when it ends (odd while one runs): a scan reads every directory,
+   * which changes their atime, so whoever remembers attributes (the proxy's shadow-attrs.ts) can tell.
+   */
+  scanEdges = 0;
   private scanning: Promise<void> | undefined;
 
   /**
@@ -162,6 +167,7 @@ export class HandleTable {
    */
   async scan(): Promise<void> {
     this.lastScanMs = this.now();
+    this.scanEdges++;
     const fresh = new Map<string, Link>();
     const learned = new Map<string, Link>();
     this.learnedDuringScan = learned;
@@ -192,6 +198,7 @@ export class HandleTable {
       }
     } finally {
       this.learnedDuringScan = undefined;
+      this.scanEdges++;
     }
     for (const [k, v] of learned) fresh.set(k, v);
     this.links = fresh;

@@ -130,6 +130,11 @@ export class LocalExport implements Nfs3Handlers {
     return this.tree.close();
   }
 
+  /** Starts and ends of whole-export scans so far (each reads every directory: their atimes change). */
+  scanEdges(): number {
+    return this.tree.table.scanEdges;
+  }
+
   private resolve(fh: FileHandle): Promise<Resolved | Fail> {
     return this.tree.resolve(fh);
   }
