@@ -17,6 +17,12 @@
       "sources": ["rowfs/native/rowfs-splice.c", "lib/native/napi-util.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
       "defines": ["NAPI_VERSION=8", "ADDON_ERROR_PREFIX=\"SPLICE\""]
+    },
+    {
+      "target_name": "rowfsmemory",
+      "sources": ["rowfs/native/rowfs-memory.c", "lib/native/napi-util.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
+      "defines": ["NAPI_VERSION=8", "ADDON_ERROR_PREFIX=\"MEMORY\""]
     }
   ]
 }

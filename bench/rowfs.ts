@@ -40,7 +40,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startGanesha, type Ganesha } from '../simulations/harness/ganesha.js';
-import { cpuSeconds, peakRssMb, startProxy, type ProxyProc } from './rowfs/proxy-process.js';
+import { cpuSeconds, peakRssMb, rssKindsMb, startProxy, type ProxyProc } from './rowfs/proxy-process.js';
 import { LIST_DIR, LIST_ENTRIES, SMALL_DIR, listSeconds, mainOptionsForPeer, preparePeerTree, smallFilesSeconds, startPeerProxy } from './rowfs/peer-proxy.js';
 import { kernelClientPhase, prepareKernelTree } from './rowfs/kernel-client.js';
 import { openExport, type OpenedExport } from '../rowfs/mount/open-export.js';
@@ -238,7 +238,14 @@ async function main() {
 
     // Every measurement ROUNDS times, direct and proxy alternating; the median is reported.
     const rounds: Record<string, number[]> = {};
-    const sample = (name: string, v: number) => (rounds[name] ??= []).push(v);
+    const sample = (name: string, v: number) => {
+      (rounds[name] ??= []).push(v);
+      // Which phase raises the proxy's peak RSS, and of what kind (anonymous, file-backed, shared).
+      if (process.env.ROWFS_BENCH_DEBUG && proxy) {
+        const k = rssKindsMb(proxy.proc.proc.pid);
+        console.log(`(after ${name}: proxy RSS anon ${k.anon.toFixed(1)} + file ${k.file.toFixed(1)} + shmem ${k.shmem.toFixed(1)} MB, peak ${k.hwm.toFixed(1)} MB)`);
+      }
+    };
     for (let r = 0; r < ROUNDS; r++) {
       const dFile = await lookup(direct, direct.root, `file256-${r}`);
       // Warm-up, discarded, the same for both peers: one full pass each. For direct it puts the

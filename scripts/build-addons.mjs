@@ -1,4 +1,4 @@
-// Builds the native addons (binding.gyp: tun, bootnet, rowfssplice) at `npm install`/`npm ci`. Uses the headers installed beside
+// Builds the native addons (binding.gyp: tun, bootnet, rowfssplice, rowfsmemory) at `npm install`/`npm ci`. Uses the headers installed beside
 // the running node (e.g. /usr/include/node) when present, so no header download is needed offline.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';

@@ -38,6 +38,6 @@ if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_m
   cp package-lock.json node_modules/.setup-lock
 fi
 # npm ci builds the native addons (package.json "install"); rebuild them if build/ was removed or lacks one.
-{ [ -f build/Release/tun.node ] && [ -f build/Release/bootnet.node ] && [ -f build/Release/rowfssplice.node ]; } || npm run install
+{ [ -f build/Release/tun.node ] && [ -f build/Release/bootnet.node ] && [ -f build/Release/rowfssplice.node ] && [ -f build/Release/rowfsmemory.node ]; } || npm run install
 bash scripts/build.sh
 bash scripts/install-command.sh

@@ -23,6 +23,17 @@ export function peakRssMb(pid: number): number {
   }
 }
 
+/** A process's resident set now, by kind (anonymous, file-backed such as LMDB maps, shared), in MB. */
+export function rssKindsMb(pid: number): { anon: number; file: number; shmem: number; hwm: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+    return { anon: kb('RssAnon'), file: kb('RssFile'), shmem: kb('RssShmem'), hwm: kb('VmHWM') };
+  } catch {
+    return { anon: 0, file: 0, shmem: 0, hwm: 0 };
+  }
+}
+
 /** The part of the proxy's counters (GET /stats) the bench reads. */
 export interface ProxyStats {
   client: Record<string, number>;

@@ -5,7 +5,7 @@
 // code "<ADDON_ERROR_PREFIX>_<NAME>" and a message naming the failing step. NAME is an errno name
 // (addon_errno_name: EPERM, ENODEV, ...; EIO for errnos outside its table), EINVAL for bad arguments,
 // NAPI for a failed N-API call, or a condition that is not one errno (rowfssplice: TIMEOUT, PROTOCOL, ...).
-// binding.gyp sets ADDON_ERROR_PREFIX per addon: TUN (tun), NET (bootnet), SPLICE (rowfssplice).
+// binding.gyp sets ADDON_ERROR_PREFIX per addon: TUN (tun), NET (bootnet), SPLICE (rowfssplice), MEMORY (rowfsmemory).
 #ifndef LIB_NATIVE_NAPI_UTIL_H
 #define LIB_NATIVE_NAPI_UTIL_H
 #include <stdbool.h>

@@ -16,6 +16,7 @@ import { readBackendDir, type BackendEntry } from './backend-listing.js';
 import { LIST_AT_ONCE_ENTRIES, LIST_MAX_ENTRIES, MainDirNames } from './main-dir-names.js';
 import { ShadowDirNames } from './shadow-dir-names.js';
 import { childPath, treeFileType, type MainTree } from './main-tree.js';
+import type { DirFile } from './small-file-ahead.js';
 
 /** Shadow-root directory holding copy-ups whose primary name is gone (hidden from clients). */
 export const ORPHAN_DIR = '.rowfs-orphans';
@@ -73,6 +74,8 @@ export class ProxyCore {
   readonly shadowDirs = new ShadowDirNames();
   /** Called when the entries of a directory change (listing caches drop it). */
   onDirChanged: (vid: number) => void = () => undefined;
+  /** Called with the regular main-only files of a main directory the proxy has listed whole. */
+  onMainFilesListed: (dirVid: number, files: DirFile[]) => void = () => undefined;
 
   constructor(p: CoreParts) {
     this.store = p.store;
@@ -303,10 +306,14 @@ export class ProxyCore {
       listed.push({ name: e.name, type: e.attrs.type as FileType, main: e.fh, shadow: null, attrs: e.attrs });
     }
     const nodes = await this.registerMany(dir, listed);
+    const files: DirFile[] = [];
     for (let i = 0; i < listed.length; i++) {
       const n = nodes[i];
-      if (n?.main && Buffer.from(n.main).equals(Buffer.from(listed[i]!.main))) this.rememberMainAttrs(n.vid, listed[i]!.attrs);
+      if (!n?.main || !Buffer.from(n.main).equals(Buffer.from(listed[i]!.main))) continue;
+      this.rememberMainAttrs(n.vid, listed[i]!.attrs);
+      if (n.type === Ftype3.REG && !n.shadow) files.push({ vid: n.vid, name: listed[i]!.name, size: Number(listed[i]!.attrs.size) });
     }
+    this.onMainFilesListed(dir.vid, files);
     return true;
   }
 

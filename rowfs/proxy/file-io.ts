@@ -15,6 +15,7 @@ import { RangeLocks } from './locks.js';
 import { StatusError } from './errors.js';
 import { virtualAttrs } from './attrs.js';
 import type { FileSlice } from '../xdr/file-slice.js';
+import type { SmallFileAhead } from './small-file-ahead.js';
 
 const WHOLE_FILE_LAST_BLOCK = Number.MAX_SAFE_INTEGER;
 
@@ -46,6 +47,8 @@ export class FileIo {
     /** Largest READ/WRITE the proxy sends to the shadow. */
     private readonly shadowIoBytes: number,
     random: Random,
+    /** Told of reads that start main-only files (fetches a directory's next small files ahead). */
+    private readonly ahead?: SmallFileAhead,
   ) {
     this.bootVerf = random.bytes(8);
   }
@@ -73,7 +76,10 @@ export class FileIo {
       const attrs = virtualAttrs(raw, n.vid);
       if (offset >= size || count === 0) return { data: Buffer.alloc(0), eof: offset >= size, attrs, release: noop };
       const end = Math.min(offset + count, size);
-      const got = await this.mainReader.range(n.main!, offset, end - offset, size, asFile);
+      const reading = this.mainReader.range(n.main!, offset, end - offset, size, asFile);
+      // After this READ is on its way to main: files fetched ahead queue behind it, not before.
+      if (offset === 0) this.ahead?.noteRead(n.parent, n.vid);
+      const got = await reading;
       if (got.file) return { data: got.data, file: got.file, eof: end >= size, attrs, release: got.release };
       const held = padHeld(got, end - offset);
       return { data: held.data, eof: end >= size, attrs, release: held.release };

@@ -5,12 +5,13 @@
 // reading a directory (cookie 0) and kept for the following pages; any change to the directory
 // drops it, and the next page rebuilds it (same cookies, so nothing is skipped or repeated).
 import { isPlainComponent } from '../nfs3/names.js';
-import { Nfs3Status, type Fattr3, type FileHandle } from '../nfs3/types.js';
+import { Ftype3, Nfs3Status, type Fattr3, type FileHandle } from '../nfs3/types.js';
 import { byCookie, DOT_COOKIE, DOTDOT_COOKIE, nameCookie } from '../nfs3/dir-cookies.js';
 import { ROOT_VID, type FileType, type NodeRecord } from '../state/store.js';
 import { readBackendDir, type BackendEntry } from './backend-listing.js';
 import { ORPHAN_DIR, type ProxyCore } from './core.js';
 import { virtualAttrs } from './attrs.js';
+import type { DirFile } from './small-file-ahead.js';
 
 export interface ListingEntry {
   name: string;
@@ -136,12 +137,17 @@ export class Listings {
     if (dir.main && mainComplete) core.mainDirs.markComplete(dir.vid);
 
     const entries: ListingEntry[] = [];
+    const mainFiles: DirFile[] = [];
     for (const e of picked) {
       const vid = core.store.lookupName(dir.vid, e.name);
       if (vid === undefined) continue;
-      if (e.side === 'main') core.rememberMainAttrs(vid, e.attrs);
+      if (e.side === 'main') {
+        core.rememberMainAttrs(vid, e.attrs);
+        if (e.attrs?.type === Ftype3.REG) mainFiles.push({ vid, name: e.name, size: Number(e.attrs.size) });
+      }
       entries.push({ name: e.name, cookie: nameCookie(e.name), vid, attrs: e.attrs ? virtualAttrs(e.attrs, vid) : undefined });
     }
+    if (dir.main && mainComplete) core.onMainFilesListed(dir.vid, mainFiles);
     entries.sort(byCookie);
     entries.unshift({ name: '.', cookie: DOT_COOKIE, vid: dir.vid }, { name: '..', cookie: DOTDOT_COOKIE, vid: dir.parent });
     return { entries };

@@ -25,6 +25,8 @@ import { Backend } from './backend.js';
 import { ProxyCore } from './core.js';
 import { ProxyStartError, statusOf } from './errors.js';
 import { FileIo } from './file-io.js';
+import { SmallFileAhead, type SmallFileAheadStats } from './small-file-ahead.js';
+import { NativeMemory } from './native-memory.js';
 import { ProxyHandlers } from './handlers.js';
 import { Listings } from './listing.js';
 import { DEFAULT_POOL_BUFFERS, MainReader, REPLY_HEADER_ROOM_BYTES } from './main-reader.js';
@@ -130,6 +132,13 @@ export interface RowfsProxyOptions {
   onFault?: (what: string, err: unknown) => void;
   /** Record the order in which clients first read main blocks (see `bootTrace`). */
   recordBootTrace?: boolean;
+  /**
+   * Fetch a listed main directory's next small files ahead of a client reading them one after
+   * another in listing or name order (small-file-ahead.ts); default true. Only with one main
+   * server and a block cache: an image mount (replicas, often over a wide area) relies on its boot
+   * trace instead and fetches nothing on a guess.
+   */
+  smallFileAhead?: boolean;
 }
 
 const DEFAULT_BACKEND_TIMEOUT_MS = 15_000;
@@ -165,6 +174,10 @@ export class RowfsProxy {
   /** The order in which clients first read main blocks, when recordBootTrace is set. */
   readonly bootTrace: BootTraceRecorder | undefined;
   private prefetcher: TracePrefetcher | undefined;
+  /** Trims the process's malloc heaps while clients are active (when the addon is built). */
+  private nativeMemory: NativeMemory | undefined;
+  /** Fetches listed directories' small files ahead of in-order readers (one main server only). */
+  private ahead: SmallFileAhead | undefined;
 
   private constructor(private readonly o: RowfsProxyOptions) {
     this.counters = o.counters ?? new Counters();
@@ -219,6 +232,11 @@ export class RowfsProxy {
   /** Main data held right now: prefetch and cache-write bytes, and the buffer pool's counters. */
   payloadMemory() {
     return this.mainReader?.memory();
+  }
+
+  /** Small files fetched ahead of in-order readers (undefined when that is off). */
+  get smallFileAheadStats(): SmallFileAheadStats | undefined {
+    return this.ahead ? { ...this.ahead.stats } : undefined;
   }
 
   /** READ replies whose data went to clients by sendfile (native path). */
@@ -289,7 +307,20 @@ export class RowfsProxy {
       this.prefetcher?.clientRead(key, first, last);
     };
     this.core = core;
-    const io = new FileIo(core, this.mainReader, shadowIo, o.random ?? cryptoRandom);
+    const reader = this.mainReader;
+    if (single && this.cache && o.smallFileAhead !== false) {
+      this.ahead = new SmallFileAhead(bs, async (vid) => {
+        const n = this.store?.getNode(vid);
+        if (n?.main && !n.shadow) await reader.prefetch(n.main, 0, 0);
+      });
+      core.onMainFilesListed = (dirVid, files) => this.ahead!.noteDirectory(dirVid, files);
+      const dirChanged = core.onDirChanged;
+      core.onDirChanged = (vid) => {
+        dirChanged(vid);
+        this.ahead!.forget(vid);
+      };
+    }
+    const io = new FileIo(core, this.mainReader, shadowIo, o.random ?? cryptoRandom, this.ahead);
     const handlers = new ProxyHandlers(core, io, listings, { maxIoBytes: Math.min(mainRead, shadowIo, o.clientIoBytes ?? MAX_IO_BYTES_TCP), dirPrefBytes: DIR_PREFERRED_BYTES });
     handlers.onFault = (proc, err) => o.onFault?.(proc, err);
 
@@ -316,13 +347,17 @@ export class RowfsProxy {
     makeDirectory(join(this.countersFile, '..'));
     this.writeCounters();
     const clock = o.clock ?? systemClock;
-    this.timer = clock.setInterval(() => this.writeCountersSoon(), o.countersIntervalMs ?? 1000);
+    this.nativeMemory = NativeMemory.open();
+    this.timer = clock.setInterval(() => {
+      this.writeCountersSoon();
+      this.nativeMemory?.tick(this.counters.total('client'));
+    }, o.countersIntervalMs ?? 1000);
     if (o.controlPort !== undefined) {
       this.control = http.createServer((req, res) => {
         if (req.method === 'GET' && (req.url === '/stats' || req.url === '/')) {
           res.writeHead(200, { 'content-type': 'application/json' });
           const spaces = Object.fromEntries(getHeapSpaceStatistics().map((sp) => [sp.space_name, sp.space_size]));
-          res.end(JSON.stringify({ ...this.counters.snapshot(), memory: { ...process.memoryUsage(), heapSpaces: spaces, payload: this.mainReader?.memory() } }));
+          res.end(JSON.stringify({ ...this.counters.snapshot(), smallFilesAhead: this.ahead?.stats, memory: { ...process.memoryUsage(), heapSpaces: spaces, payload: this.mainReader?.memory() } }));
         } else {
           res.writeHead(404).end();
         }

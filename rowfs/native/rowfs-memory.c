@@ -1,0 +1,43 @@
+// ROW-FS proxy memory housekeeping (addon "rowfsmemory"): glibc malloc settings a JS process cannot
+// make itself. A proxy's native allocations (socket reads, Buffers, LMDB, V8's compiler and GC
+// threads) come and go in bursts; glibc keeps freed memory in its heaps (and one heap per thread
+// that contended for a lock), so the resident set stays at its high-water mark. Measured in
+// docs/rowfs.md ("Peak RSS of the libnfs phases").
+//   limitArenas(n)  mallopt(M_ARENA_MAX, n): at most n malloc heaps (threads share them).
+//   trim()          malloc_trim(0): hands free pages of every heap back to the kernel; returns 1
+//                   when some memory was released.
+// Errors: code "MEMORY_EINVAL" for bad arguments, "MEMORY_EIO" when mallopt refuses.
+#define _GNU_SOURCE
+#include <malloc.h>
+#include "../../lib/native/napi-util.h"
+
+static napi_value js_limit_arenas(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  uint32_t n = 0;
+  ADDON_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_uint32(env, argv[0], &n) != napi_ok || n == 0 || n > 64)
+    return addon_throw(env, ADDON_TYPE_ERROR, "EINVAL", "limitArenas(n): n from 1 to 64");
+  if (mallopt(M_ARENA_MAX, (int)n) != 1) return addon_throw(env, ADDON_ERROR, "EIO", "mallopt(M_ARENA_MAX) refused");
+  napi_value undef;
+  ADDON_CHECK(napi_get_undefined(env, &undef));
+  return undef;
+}
+
+static napi_value js_trim(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  ADDON_CHECK(napi_create_uint32(env, (uint32_t)malloc_trim(0), &out));
+  return out;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"limitArenas", NULL, js_limit_arenas, NULL, NULL, NULL, napi_default, NULL},
+      {"trim", NULL, js_trim, NULL, NULL, NULL, napi_default, NULL},
+  };
+  ADDON_CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
