@@ -363,7 +363,7 @@ export class OverlayDaemon {
         return { listed: true };
       }
       case 'image-withdraw':
-        return this.images.withdraw(req.id);
+        return { withdrawn: this.images.withdraw(req.id) };
       case 'vip-owner': {
         const owner = await this.ownerOfVip(req.vip);
         return { address: typeof owner === 'string' ? null : hex(owner) };

@@ -8,13 +8,13 @@
 // Ordering rule: a block's bytes are written to its file before its bit is set, so a bit never
 // points at missing data after a process crash. Neither the data files nor the index are synced,
 // so after a machine crash a bit may point at data that never reached the disk: the cache marks
-// itself open with the machine's boot id (<dir>/open-boot, synced) and, opened after a reboot it
-// did not see coming, starts empty (see docs/rowfs.md).
+// itself open with the machine's boot id and, opened after a reboot it did not see coming, starts
+// empty; one process holds it at a time (cache-ownership.ts, docs/rowfs.md).
 // A packed file is indexed only once the pack reports it landed (written and fdatasynced), and
 // forgotten when its write failed or its bytes fail their CRC-32 (see small-file-pack.ts).
 import { CodedError } from '../../lib/coded-error.js';
 import { createHash } from 'node:crypto';
-import { closeSync, constants, existsSync, fsyncSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import { constants, readSync, rmSync } from 'node:fs';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
@@ -23,12 +23,16 @@ import { BlockBitmap } from '../state/bitmap.js';
 import type { FileSlice } from '../xdr/file-slice.js';
 import { makeDirectory } from '../../lib/make-directory.js';
 import { systemClock, type Clock, type Timer } from '../../lib/clock.js';
+import { CacheOwnership, currentBootId } from './cache-ownership.js';
+import { StateLockError } from '../../lib/state-lock.js';
 import { FS_PACK_IO, PACK_FILE, PACK_MAX_BYTES, SmallFilePack, type PackIo } from './small-file-pack.js';
 
 export { PACK_MAX_BYTES, type PackIo } from './small-file-pack.js';
+export { currentBootId } from './cache-ownership.js';
 
 export type BlockCacheErrorCode =
   | 'OPEN_FAILED' // the cache directory or its index could not be opened
+  | 'IN_USE' // another process holds the cache directory
   | 'SHORT_FILE' // a cache file holds fewer bytes than its index says
   | 'BLOCK_TOO_LARGE' // a block longer than the cache's block size
   | 'CLOSED'; // a write after close()
@@ -64,34 +68,8 @@ interface MemEntry {
 
 /** Meta key: the pack's append position (end of everything ever stored), by pack id. */
 const PACK_END_KEY = 'packEnd';
-/** Present while the cache is open: the boot id of the machine that opened it. */
-const OPEN_BOOT_FILE = 'open-boot';
-
-/** This boot of the machine (Linux: a random id per boot); '' where the kernel does not say. */
-export function currentBootId(): string {
-  try {
-    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  } catch {
-    return '';
-  }
-}
-
-/** Writes `text` to dir/name and syncs the file and the directory, so it is there after a crash. */
-function writeSynced(dir: string, name: string, text: string): void {
-  const fd = openSync(join(dir, name), 'w', 0o644);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  const dfd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
-}
+/** The LMDB index (a directory). */
+const INDEX_NAME = 'index';
 type MetaValue = number | { id: string; end: number };
 
 const MAX_OPEN_FILES = 64;
@@ -116,6 +94,8 @@ export class BlockCache {
   private readonly writeQueues = new Map<string, WriteQueue>();
   /** Fills in progress (close() waits for them: their file descriptors must stay open). */
   private readonly fills = new Set<Promise<unknown>>();
+  /** Keys whose data files were written since the open (synced on close). */
+  private readonly written = new Set<string>();
   private closing = false;
   private readonly entries = new Map<string, MemEntry>();
   /** Files of one short block; their index entries wait for the pack's write. */
@@ -132,6 +112,7 @@ export class BlockCache {
     private readonly meta: Database<MetaValue, string>,
     private readonly clock: Clock,
     packIo: PackIo,
+    private readonly ownership: CacheOwnership,
   ) {
     this.pack = new SmallFilePack(
       join(dir, PACK_FILE),
@@ -151,21 +132,26 @@ export class BlockCache {
    * open by an earlier boot of the machine (`bootId`: this boot's) is emptied first.
    */
   static open(dir: string, blockSize: number, clock: Clock = systemClock, packIo: PackIo = FS_PACK_IO, bootId: string = currentBootId()): BlockCache {
+    let ownership: CacheOwnership | undefined;
     try {
       makeDirectory(dir);
-      const openBoot = join(dir, OPEN_BOOT_FILE);
-      const leftOpenBy = existsSync(openBoot) ? readFileSync(openBoot, 'utf8') : undefined;
-      const machineCrashed = leftOpenBy !== undefined && leftOpenBy !== bootId;
-      if (machineCrashed) {
+      let taken: ReturnType<typeof CacheOwnership.take>;
+      try {
+        taken = CacheOwnership.take(dir, bootId);
+      } catch (err) {
+        if (err instanceof StateLockError) throw new BlockCacheError('IN_USE', `block cache ${dir} is ${err.message}`);
+        throw err;
+      }
+      ownership = taken.ownership;
+      if (taken.crashed) {
         // Bits may point at data that never reached the disk: nothing in here can be trusted.
-        rmSync(join(dir, 'index'), { recursive: true, force: true });
+        rmSync(join(dir, INDEX_NAME), { recursive: true, force: true });
         rmSync(join(dir, 'blocks'), { recursive: true, force: true });
         rmSync(join(dir, PACK_FILE), { force: true });
       }
       makeDirectory(join(dir, 'blocks'));
-      writeSynced(dir, OPEN_BOOT_FILE, bootId);
       // noSync: the cache can always be refetched; its index is never worth an fsync per block.
-      const env = open({ path: join(dir, 'index'), maxDbs: 2, compression: false, noSync: true });
+      const env = open({ path: join(dir, INDEX_NAME), maxDbs: 2, compression: false, noSync: true });
       const index = env.openDB<CacheEntry, string>({ name: 'cache' });
       const meta = env.openDB<MetaValue, string>({ name: 'meta' });
       const stored = meta.get('blockSize');
@@ -175,8 +161,10 @@ export class BlockCache {
         index.clearSync();
         meta.putSync('blockSize', blockSize);
       }
-      return new BlockCache(dir, blockSize, env, index, meta, clock, packIo);
+      return new BlockCache(dir, blockSize, env, index, meta, clock, packIo, ownership);
     } catch (err) {
+      ownership?.abandon();
+      if (err instanceof BlockCacheError) throw err;
       throw new BlockCacheError('OPEN_FAILED', `cannot open block cache in ${dir}: ${(err as Error).message}`);
     }
   }
@@ -270,7 +258,10 @@ export class BlockCache {
   /** Stores a block fetched from main; `data` shorter than blockSize marks the file's end. */
   async write(key: string, block: number, data: Uint8Array): Promise<void> {
     if (data.length > this.blockSize) throw new BlockCacheError('BLOCK_TOO_LARGE', 'block larger than block size');
-    if (data.length > 0) await this.withFile(key, (fh) => fh.write(data, 0, data.length, block * this.blockSize));
+    if (data.length > 0) {
+      this.written.add(key);
+      await this.withFile(key, (fh) => fh.write(data, 0, data.length, block * this.blockSize));
+    }
     const e = this.entry(key);
     e.bitmap.set(block);
     if (data.length < this.blockSize) e.tail = [block, data.length];
@@ -306,6 +297,7 @@ export class BlockCache {
    */
   fillRun(key: string, first: number, fill: (fd: number, byteOffset: number) => Promise<number>): Promise<number> {
     if (this.closing) return Promise.reject(new BlockCacheError('CLOSED', 'block cache closed'));
+    this.written.add(key);
     const p = this.withFile(key, async (fh) => {
       const bytes = await fill(fh.fd, first * this.blockSize);
       if (bytes > 0) this.indexRun(key, first, bytes);
@@ -336,6 +328,7 @@ export class BlockCache {
           }
           const group = batch.slice(i, j);
           try {
+            this.written.add(key);
             await this.withFile(key, (fh) => fh.writev(group.map((r) => r.data), group[0]!.first * this.blockSize));
             for (const r of group) this.indexRun(key, r.first, r.data.length);
             for (const r of group) r.resolve();
@@ -444,7 +437,9 @@ export class BlockCache {
     for (const slot of this.files.values()) await (await slot.fh).close().catch(() => undefined);
     this.files.clear();
     await this.env.close();
-    rmSync(join(this.dir, OPEN_BOOT_FILE), { force: true });
+    // Unsynced until now: the index and every data file written since the open reach the disk
+    // before the mark that says the cache was closed cleanly goes.
+    await this.ownership.release([join(this.dir, INDEX_NAME), ...[...this.written].map((key) => this.dataPath(key))]);
   }
 
   private entry(key: string): MemEntry {
@@ -460,13 +455,17 @@ export class BlockCache {
     return e;
   }
 
+  private dataPath(key: string): string {
+    return join(this.dir, 'blocks', createHash('sha1').update(key).digest('hex'));
+  }
+
   /** Runs `fn` with the open data file of `key`; files are pooled and closed only when idle. */
   private async withFile<T>(key: string, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
     let slot = this.files.get(key);
     if (slot) {
       this.files.delete(key); // refresh LRU position
     } else {
-      const path = join(this.dir, 'blocks', createHash('sha1').update(key).digest('hex'));
+      const path = this.dataPath(key);
       // Read-write, created when missing, never truncated: one open (was 'a+', close, 'r+').
       slot = { fh: openFile(path, constants.O_RDWR | constants.O_CREAT, 0o644), users: 0 };
     }

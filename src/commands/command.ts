@@ -2,7 +2,7 @@
 import { unlinkSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
-import { StateLockError, takeStateLock, type StateLock } from '../state-lock.js';
+import { StateLockError, takeStateLock, type StateLock } from '../../lib/state-lock.js';
 import { makeDirectory } from '../../lib/make-directory.js';
 import { CodedError } from '../../lib/coded-error.js';
 
@@ -107,7 +107,7 @@ export function stringOption(args: ParsedArgs, name: string, dflt?: string): str
   return raw;
 }
 
-/** Name of the lock file in a state directory (see src/state-lock.ts). */
+/** Name of the lock file in a state directory (see lib/state-lock.ts). */
 export const STATE_LOCK_FILE = 'overlay.lock';
 
 /**

@@ -150,9 +150,13 @@ async function peersOf(o: MountingOptions, selfRing: string, owners: VipOwners):
   const [{ sharers }, info] = await Promise.all([o.registry.sharerRecords(o.app, o.version), o.node.info()]);
   const subnet = info.subnet ? Subnet.parse(info.subnet) : undefined;
   const serving = sharers.filter((s) => s.peer && hex(s.ring) !== selfRing && onVirtualSubnet(s.peer.vip, subnet) && s.peer.vip !== info.vip);
-  const ranked = rankByPath(serving, info, (s) => hex(s.ring)).slice(0, PEERS_CHECKED);
-  const held = await Promise.all(ranked.map((s) => owners.holds(hex(s.ring), s.peer!.vip)));
-  return ranked.filter((_, i) => held[i]).map((s) => ({ id: hex(s.ring), label: `${s.peer!.vip}:${s.peer!.port}`, host: s.peer!.vip, port: s.peer!.port }));
+  // Known liars left out before the cut, known holders first: records naming other members'
+  // addresses cannot crowd the real peers out of the checked few for more than one refresh.
+  const ranked = rankByPath(serving, info, (s) => hex(s.ring));
+  const said = ranked.map((s) => owners.remembered(hex(s.ring), s.peer!.vip));
+  const candidates = [...ranked.filter((_, i) => said[i] === true), ...ranked.filter((_, i) => said[i] === undefined)].slice(0, PEERS_CHECKED);
+  const held = await Promise.all(candidates.map((s) => owners.holds(hex(s.ring), s.peer!.vip)));
+  return candidates.filter((_, i) => held[i]).map((s) => ({ id: hex(s.ring), label: `${s.peer!.vip}:${s.peer!.port}`, host: s.peer!.vip, port: s.peer!.port }));
 }
 
 export class ImageMounting {
@@ -285,9 +289,15 @@ export class ImageMounting {
     o.log(`attached a boot trace of ${runs.reduce((n, r) => n + r.count, 0)} blocks in ${runs.length} runs to ${o.app} ${o.version}`);
   }
 
-  /** Sharer record, newer-version check and the node's listing; the first one must succeed. */
+  /**
+   * The node's listing, then the sharer record and the newer-version check; the first one must
+   * succeed. Listed first, and whatever the DHT does: a mount of the same version stopping on this
+   * node leaves the record to a mount it sees listed.
+   */
   private async refresh(first: boolean): Promise<void> {
     const o = this.o;
+    await this.announce();
+    const knewNewer = this.newer;
     await this.publishTrace().catch((e: Error) => o.log(`attaching the boot trace failed: ${e.message}`));
     await o.registry.addSharer({ app: o.app, version: o.version, ring: this.ring, sinceMs: this.since, ...(this.peers ? { peer: { vip: this.peers.vip, port: this.peers.server.port } } : {}) });
     try {
@@ -299,6 +309,11 @@ export class ImageMounting {
     } catch (e) {
       if (first) throw e;
     }
+    if (this.newer !== knewNewer) await this.announce(); // `overlay status` shows it now, not a refresh later
+  }
+
+  private announce(): Promise<void> {
+    const o = this.o;
     const state = this.proxy.replicaState();
     const detail = {
       nfsPort: this.proxy.nfsPort,
@@ -310,7 +325,7 @@ export class ImageMounting {
       store: o.storeDir,
       ...this.blockSources(),
     };
-    await o.node.announce(this.announceId, 'mount', o.app, o.version, detail, Math.ceil((o.refreshMs * 3) / 1000));
+    return o.node.announce(this.announceId, 'mount', o.app, o.version, detail, Math.ceil((o.refreshMs * 3) / 1000));
   }
 
   /** One line on block sharing for the mount's output. */
@@ -341,13 +356,15 @@ export class ImageMounting {
   async stop(): Promise<void> {
     if (!(await this.loop.stop())) return;
     const o = this.o;
-    // The sharer record is the node's, one per version: another mount of it here keeps it.
-    const { others } = await o.node.withdraw(this.announceId).catch(() => ({ others: 0 }));
+    // The sharer record is the node's, one per version: another mount of it listed here keeps it
+    // (two stopping at once both keep it: it then expires after its TTL, never too early).
+    const others = await o.node.othersOf({ id: this.announceId, role: 'mount', app: o.app, version: o.version }).catch(() => 0);
     if (others > 0) o.log(`another mount of ${o.app} ${o.version} on this node keeps its sharer record`);
     else await o.registry.removeSharer(o.app, o.version).catch((e: Error) => o.log(`removing the sharer record failed (it expires by itself): ${e.message}`));
     this.peers?.fetcher.close();
     await this.peers?.server.close();
     await this.proxy.stop();
+    await o.node.withdraw(this.announceId).catch(() => undefined);
   }
 }
 

@@ -113,8 +113,9 @@ export class ImageServing {
     };
     const s = new ImageServing(o, record, nfs, manifest);
     try {
-      await o.registry.addServer(record);
+      // Listed first: a serve process of the version stopping here leaves the record to one it sees.
       await s.announce();
+      await o.registry.addServer(record);
     } catch (e) {
       await s.stop();
       throw e;
@@ -132,6 +133,8 @@ export class ImageServing {
   /** Re-puts our records before their TTLs run out; stops when the version has been withdrawn. */
   private async refresh(): Promise<void> {
     const o = this.o;
+    // Listed whatever the DHT does (the listing keeps the node's record from a sibling's stop).
+    await this.announce().catch((e: Error) => o.log(`telling the node we run failed: ${e.message}`));
     try {
       const view = await o.registry.resolveApp(o.app);
       if (!view.versions.some((v) => v.version === o.version)) {
@@ -149,7 +152,6 @@ export class ImageServing {
         this.longLivedAt = o.clock.now();
       }
       await o.registry.addServer(this.record);
-      await this.announce();
     } catch (e) {
       // A DHT hiccup: the records live on until their TTL; the next refresh tries again.
       o.log(`refreshing the records of ${o.app} ${o.version} failed: ${(e as Error).message}`);
@@ -160,12 +162,15 @@ export class ImageServing {
   async stop(): Promise<void> {
     if (!(await this.loop.stop())) return;
     const o = this.o;
-    // The server record is the node's, one per version: another serve process of it here keeps it.
-    const { others } = await o.node.withdraw(this.announceId).catch(() => ({ others: 0 }));
+    // The server record is the node's, one per version: another serve process of it listed here
+    // keeps it. Withdrawn from the node's list last: `gc --delete-data` deletes a served copy once
+    // its process is no longer listed, so not before the export has stopped.
+    const others = await o.node.othersOf({ id: this.announceId, role: 'serve', app: o.app, version: o.version }).catch(() => 0);
     if (others > 0) o.log(`another serve process of ${o.app} ${o.version} on this node keeps its server record`);
     else await o.registry.removeServer(o.app, o.version).catch((e: Error) => o.log(`removing the server record failed (it expires by itself): ${e.message}`));
     await this.manifest.close();
     await this.nfs?.stop();
+    await o.node.withdraw(this.announceId).catch(() => undefined);
   }
 }
 

@@ -1,8 +1,8 @@
 // The image processes running on this machine (`overlay image serve|publish|mount`), as the node
-// keeps them for `overlay status`: each announces itself with a TTL and withdraws when it stops.
-// Several processes of one version share the node's single DHT record of that version (server or
-// sharer records are one per node key), so a stopping process learns from its withdrawal whether
-// another one still stands behind that record and must not remove it.
+// keeps them for `overlay status`: each announces itself with a TTL (before it writes its DHT
+// record) and withdraws last when it stops. Several processes of one version share the node's
+// single DHT record of that version (server and sharer records are one per node key), so a
+// stopping process counts the others listed (`othersOf`) and leaves the record to them.
 
 /** An image process as it last announced itself. */
 export interface LocalImage {
@@ -35,15 +35,9 @@ export class LocalImages {
     this.images.set(img.id, { ...img, at: now, expiresAt: now + ttlS * 1000 });
   }
 
-  /** Removes a process; `others` counts the live ones left with its role, app and version. */
-  withdraw(id: string): { withdrawn: boolean; others: number } {
-    const img = this.images.get(id);
-    if (!img) return { withdrawn: false, others: 0 };
-    this.images.delete(id);
-    const now = this.now();
-    let others = 0;
-    for (const o of this.images.values()) if (o.expiresAt > now && o.role === img.role && o.app === img.app && o.version === img.version) others++;
-    return { withdrawn: true, others };
+  /** Removes a process from the list. */
+  withdraw(id: string): boolean {
+    return this.images.delete(id);
   }
 
   /** The live processes, with the seconds since each last announced itself. */
@@ -56,4 +50,9 @@ export class LocalImages {
   private expire(now: number): void {
     for (const [id, img] of this.images) if (img.expiresAt <= now) this.images.delete(id);
   }
+}
+
+/** The processes in `listed` other than `self` with its role, app and version. */
+export function othersOf(listed: readonly ImageAnnouncement[], self: Omit<ImageAnnouncement, 'detail'>): number {
+  return listed.filter((o) => o.id !== self.id && o.role === self.role && o.app === self.app && o.version === self.version).length;
 }

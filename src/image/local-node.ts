@@ -5,6 +5,7 @@ import type { Dht } from '../../overlay/api.js';
 import { controlRequest } from '../control/client.js';
 import type { NodeStatus } from '../node.js';
 import { controlDht } from './control-dht.js';
+import { othersOf, type ImageAnnouncement } from './local-images.js';
 
 export interface LocalNodeInfo {
   network: string;
@@ -41,10 +42,14 @@ export class LocalNode {
     return typeof r?.address === 'string' ? r.address : undefined;
   }
 
-  /** Unlists a process; `others`: live processes of this node left with its role, app and version. */
-  async withdraw(id: string): Promise<{ others: number }> {
-    const r = (await controlRequest(this.socketPath, { op: 'image-withdraw', id }, 5_000)) as { others?: unknown };
-    return { others: typeof r?.others === 'number' ? r.others : 0 };
+  async withdraw(id: string): Promise<void> {
+    await controlRequest(this.socketPath, { op: 'image-withdraw', id }, 5_000);
+  }
+
+  /** How many other live processes on this node run `self`'s role, app and version. */
+  async othersOf(self: Omit<ImageAnnouncement, 'detail'>): Promise<number> {
+    const s = (await controlRequest(this.socketPath, { op: 'status' })) as NodeStatus;
+    return othersOf(s.images ?? [], self);
   }
 }
 

@@ -1,7 +1,7 @@
 // Two processes on one state directory (issue 11, item 7): a second `overlay up` or `overlay rowfs`
 // on the same --state refuses with one line naming the holder (exit 1) instead of sharing the state;
 // after the holder is SIGKILLed its lock is stale and the next start takes it; a clean stop removes
-// it. The lock itself (src/state-lock.ts) against a real second process: held while it lives,
+// it. The lock itself (lib/state-lock.ts) against a real second process: held while it lives,
 // taken once it is dead, and a pid reused by another process does not keep it.
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startProc, type Proc } from '../../simulations/harness/proc.js';
 import { STATE_LOCK_FILE } from '../../src/commands/command.js';
-import { StateLockError, takeStateLock } from '../../src/state-lock.js';
+import { StateLockError, takeStateLock } from '../../lib/state-lock.js';
 import { startEmbeddedServer } from '../../rowfs/server/embedded-server.js';
 
 const test = anyTest as TestFn<unknown>;
@@ -85,7 +85,7 @@ test('overlay rowfs: a second proxy on the same --state (another --shadow) refus
 
 test('the lock against a real second process: held while it lives, stale once it is gone or its pid is reused', async (t) => {
   const lockPath = join(tmp(t), 'x.lock');
-  const holderSrc = `import('${new URL('../../src/state-lock.js', import.meta.url).href}').then((m) => { m.takeStateLock(${JSON.stringify(lockPath)}); console.log('held'); setInterval(() => {}, 1000); });`;
+  const holderSrc = `import('${new URL('../../lib/state-lock.js', import.meta.url).href}').then((m) => { m.takeStateLock(${JSON.stringify(lockPath)}); console.log('held'); setInterval(() => {}, 1000); });`;
   const holder = startProc(process.execPath, ['--input-type=module', '-e', holderSrc]);
   t.teardown(() => holder.kill(0));
   await holder.waitFor(/held/, 10_000);

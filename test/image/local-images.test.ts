@@ -1,23 +1,26 @@
-// The node's list of image processes: TTLs, the bound, and what a withdrawal says about the others
-// standing behind the node's one DHT record of a version.
+// The node's list of image processes: TTLs, the bound, and the others standing behind the node's
+// one DHT record of a version when one of them stops.
 import test from 'ava';
-import { LocalImages } from '../../src/image/local-images.js';
+import { LocalImages, othersOf } from '../../src/image/local-images.js';
 
 const img = (id: string, role: 'serve' | 'mount', version = '1.0') => ({ id, role, app: 'web', version, detail: {} });
 
-test('a withdrawal counts the live processes left with the same role, app and version', (t) => {
+test('othersOf: the listed processes other than itself with its role, app and version', (t) => {
   let now = 0;
   const images = new LocalImages(8, () => now);
   images.announce(img('m1', 'mount'), 30);
   images.announce(img('m2', 'mount'), 30);
   images.announce(img('s1', 'serve'), 30);
   images.announce(img('m3', 'mount', '2.0'), 30);
-  t.deepEqual(images.withdraw('m1'), { withdrawn: true, others: 1 }, 'm2 still mounts 1.0');
-  t.deepEqual(images.withdraw('m2'), { withdrawn: true, others: 0 }, 'the serve of 1.0 and the mount of 2.0 do not count');
-  t.deepEqual(images.withdraw('m2'), { withdrawn: false, others: 0 }, 'twice');
+  const self = (id: string, role: 'serve' | 'mount') => ({ id, role, app: 'web', version: '1.0' });
+  t.is(othersOf(images.list(), self('m1', 'mount')), 1, 'm2 mounts 1.0 too');
+  t.is(othersOf(images.list(), self('m9', 'mount')), 2, 'a process not listed (never announced, or lapsed) counts every other');
+  t.true(images.withdraw('m2'));
+  t.false(images.withdraw('m2'), 'twice');
+  t.is(othersOf(images.list(), self('m1', 'mount')), 0, 'the serve of 1.0 and the mount of 2.0 do not count');
   images.announce(img('s2', 'serve'), 10);
   now = 10_000;
-  t.deepEqual(images.withdraw('s1'), { withdrawn: true, others: 0 }, 'an expired announcement (a crashed process) does not count');
+  t.is(othersOf(images.list(), self('s1', 'serve')), 0, 'an expired announcement (a crashed process) does not count');
 });
 
 test('list: expired processes drop out, ages in seconds; the bound holds for live ones only', (t) => {

@@ -9,7 +9,7 @@
 // stale: it is removed (only if it still holds what was read) and taken. The lock file is removed
 // when the process exits; after a SIGKILL it stays, and is stale. Linux only (/proc).
 import { closeSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { CodedError } from '../lib/coded-error.js';
+import { CodedError } from './coded-error.js';
 
 export class StateLockError extends CodedError<'in-use'> {
   constructor(
