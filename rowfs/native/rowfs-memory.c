@@ -4,6 +4,10 @@
 // that contended for a lock), so the resident set stays at its high-water mark. Measured in
 // docs/rowfs.md ("Peak RSS of the libnfs phases").
 //   limitArenas(n)  mallopt(M_ARENA_MAX, n): at most n malloc heaps (threads share them).
+//   fixThresholds(bytes)  mallopt(M_MMAP_THRESHOLD and M_TRIM_THRESHOLD, bytes): allocations of
+//                   that size or more get pages of their own, unmapped when freed, and a heap's
+//                   free top past it goes back at once (glibc otherwise raises both thresholds
+//                   after the first large block is freed, up to 32 MiB, and keeps what falls below).
 //   trim()          malloc_trim(0): hands free pages of every heap back to the kernel; returns 1
 //                   when some memory was released.
 // Errors: code "MEMORY_EINVAL" for bad arguments, "MEMORY_EIO" when mallopt refuses.
@@ -24,6 +28,20 @@ static napi_value js_limit_arenas(napi_env env, napi_callback_info info) {
   return undef;
 }
 
+static napi_value js_fix_thresholds(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  uint32_t bytes = 0;
+  ADDON_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_uint32(env, argv[0], &bytes) != napi_ok || bytes < 4096 || bytes > 32u * 1024 * 1024)
+    return addon_throw(env, ADDON_TYPE_ERROR, "EINVAL", "fixThresholds(bytes): bytes from 4 KiB to 32 MiB");
+  if (mallopt(M_MMAP_THRESHOLD, (int)bytes) != 1 || mallopt(M_TRIM_THRESHOLD, (int)bytes) != 1)
+    return addon_throw(env, ADDON_ERROR, "EIO", "mallopt(M_MMAP_THRESHOLD/M_TRIM_THRESHOLD) refused");
+  napi_value undef;
+  ADDON_CHECK(napi_get_undefined(env, &undef));
+  return undef;
+}
+
 static napi_value js_trim(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value out;
@@ -34,6 +52,7 @@ static napi_value js_trim(napi_env env, napi_callback_info info) {
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"limitArenas", NULL, js_limit_arenas, NULL, NULL, NULL, napi_default, NULL},
+      {"fixThresholds", NULL, js_fix_thresholds, NULL, NULL, NULL, napi_default, NULL},
       {"trim", NULL, js_trim, NULL, NULL, NULL, napi_default, NULL},
   };
   ADDON_CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

@@ -3,15 +3,19 @@
 // memory freed by the proxy's bursts (socket reads, Buffers, LMDB transactions, V8's compiler and
 // GC threads) in its heaps, one more heap per thread that met a locked one, so the resident set
 // only grows. At start the heaps are limited to MALLOC_ARENAS; while clients are active they are
-// trimmed once per tick (malloc_trim: free pages returned, ~0.1-1 ms of the main thread).
+// trimmed once per tick (malloc_trim: free pages returned, ~0.1-1 ms of the main thread), and
+// glibc's thresholds are fixed at MALLOC_THRESHOLD_BYTES (large blocks unmapped when freed).
 // Measured in docs/rowfs.md ("Peak RSS of the libnfs phases").
 import { loadNativeAddon } from '../../lib/native-addon.js';
 
 /** glibc malloc heaps (arenas) at most: threads share them instead of one heap each. */
 export const MALLOC_ARENAS = 2;
+/** Allocations this large are mapped on their own (unmapped when freed); a heap's free top past it is returned. */
+export const MALLOC_THRESHOLD_BYTES = 128 * 1024;
 
 interface MemoryAddon {
   limitArenas(n: number): void;
+  fixThresholds(bytes: number): void;
   trim(): number;
 }
 
@@ -27,6 +31,7 @@ export class NativeMemory {
     const addon = loadNativeAddon<MemoryAddon>('rowfsmemory');
     if (!addon) return undefined;
     addon.limitArenas(MALLOC_ARENAS);
+    addon.fixThresholds(MALLOC_THRESHOLD_BYTES);
     return new NativeMemory(addon);
   }
 

@@ -9,6 +9,7 @@ import { NativeMemory } from '../../../rowfs/proxy/native-memory.js';
 
 interface MemoryAddon {
   limitArenas(n: number): void;
+  fixThresholds(bytes: number): void;
   trim(): number;
 }
 
@@ -17,6 +18,8 @@ test('the addon checks its arguments', (t) => {
   t.truthy(addon, 'rowfsmemory is built (npm run install)');
   for (const bad of [0, 65, -1, 'two'] as unknown[]) t.throws(() => addon!.limitArenas(bad as number), { code: 'MEMORY_EINVAL' });
   t.notThrows(() => addon!.limitArenas(2));
+  for (const bad of [0, 4095, 64 * 1024 * 1024, 'x'] as unknown[]) t.throws(() => addon!.fixThresholds(bad as number), { code: 'MEMORY_EINVAL' });
+  t.notThrows(() => addon!.fixThresholds(128 * 1024));
 });
 
 /**
