@@ -5,13 +5,14 @@
 // main's round trip on every READ; fetched ahead, its READs are cache hits and main's round trips
 // overlap the client's own calls.
 //
-// Only reads that start a small main-only file (offset 0, one block at most) count. Each is compared
-// with the file read before it in the same directory: a file that follows it in an order extends
-// that order's streak, any other file starts every streak anew. Nothing is fetched until a streak is
-// STREAK_FILES files long; then the next files in that order are fetched, as many as the streak has
-// grown beyond that (at most AHEAD_FILES, topped up AHEAD_BATCH at a time): a reader that stops
-// leaves fewer unread files behind than it read in order. A directory becomes known when the proxy lists it whole (main-dir-names.ts, or a
-// client's listing); random, reverse or scattered readers never start a streak, so they get nothing.
+// Every READ at offset 0 of a main-only file counts (only small ones, one block at most, are fetched
+// ahead). Each is compared with the file read before it in the same directory: a file that follows
+// it in an order extends that order's streak, any other file starts every streak anew. Nothing is
+// fetched until a streak is STREAK_FILES files long; then the next files in that order are fetched,
+// as many as the streak has grown beyond that (at most AHEAD_FILES, topped up AHEAD_BATCH at a
+// time): a reader that stops leaves fewer unread files fetched than it read in order. A directory
+// becomes known when the proxy lists it whole (main-dir-names.ts, or a client's complete listing);
+// random, reverse or scattered readers never start a streak, so they get nothing.
 // Bounded: DIRS directories remembered (of at most MAX_FILES files each), AHEAD_INFLIGHT fetches at once.
 import { nameCookie } from '../nfs3/dir-cookies.js';
 
@@ -24,9 +25,12 @@ export const AHEAD_BATCH = 4;
 /** Fetches ahead under way at once, over all directories. */
 export const AHEAD_INFLIGHT = 8;
 /** Directories whose files' orders are remembered (least recently read forgotten first). */
-const DIRS = 16;
-/** Largest directory remembered (files); a larger one gets no read-ahead. */
-const MAX_FILES = 8192;
+const DIRS = 8;
+/**
+ * Largest directory remembered (files); a larger one gets no read-ahead. Names are held only until
+ * a directory's first read sorts them; then ~40 bytes a file: at most ~1.5 MB over DIRS directories.
+ */
+const MAX_FILES = 4096;
 
 /** A regular main-only file of a listed directory: its vid, name and size in bytes. */
 export interface DirFile {
@@ -90,8 +94,11 @@ function isDigit(c: number): boolean {
 }
 
 interface DirState {
+  /** The files until their orders are built (at the directory's first read), then empty. */
   files: DirFile[];
-  /** Index in `files` by vid. */
+  vids: Float64Array;
+  sizes: Float64Array;
+  /** Index in `vids` by vid. */
   index: Map<number, number>;
   /** Per order: the files' indexes in that order, and each file's position in it (built at the first read). */
   sorted?: Int32Array[];
@@ -129,7 +136,9 @@ export class SmallFileAhead {
     if (this.dirs.size >= DIRS) this.dirs.delete(this.dirs.keys().next().value as number);
     const index = new Map<number, number>();
     for (let i = 0; i < files.length; i++) index.set(files[i]!.vid, i);
-    this.dirs.set(dirVid, { files, index, last: -1, streak: ORDERS.map(() => 0), ahead: ORDERS.map(() => -1) });
+    const vids = Float64Array.from(files, (f) => f.vid);
+    const sizes = Float64Array.from(files, (f) => f.size);
+    this.dirs.set(dirVid, { files, vids, sizes, index, last: -1, streak: ORDERS.map(() => 0), ahead: ORDERS.map(() => -1) });
   }
 
   /** Forgets a directory whose names changed (its orders no longer hold). */
@@ -170,9 +179,9 @@ export class SmallFileAhead {
     for (let p = from; p <= to; p++) {
       if (this.inflight >= AHEAD_INFLIGHT) return;
       d.ahead[best] = p;
-      const f = d.files[sorted[p]!]!;
-      if (f.size === 0 || f.size > this.maxFileBytes) continue;
-      this.start(f.vid);
+      const k = sorted[p]!;
+      if (d.sizes[k] === 0 || d.sizes[k]! > this.maxFileBytes) continue;
+      this.start(d.vids[k]!);
     }
   }
 
@@ -196,6 +205,7 @@ export class SmallFileAhead {
         d.sorted.push(sorted);
         d.position.push(position);
       }
+      d.files = []; // the names are no longer needed
     }
     return d.position;
   }
