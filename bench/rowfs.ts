@@ -29,7 +29,8 @@
 //   kernel:   the Linux kernel NFS client in a qemu VM, ganesha direct against the proxy with a local
 //             shadow directory (bench/rowfs/kernel-client.ts): vm_* figures.
 // Prints a table; writes bench/results/rowfs.json. Diagnostics (not used for the figures):
-// ROWFS_BENCH_SECONDS (ops phases), ROWFS_BENCH_ROUNDS, ROWFS_BENCH_DEBUG=1 (proxy memory, CPU per cold pass),
+// ROWFS_BENCH_SECONDS (ops phases), ROWFS_BENCH_ROUNDS, ROWFS_BENCH_DEBUG=1 (proxy memory, its RSS by kind after every
+// phase, CPU per cold pass),
 // ROWFS_BENCH_PROF=DIR (CPU profile of the proxy), ROWFS_BENCH_NODE_FLAGS, ROWFS_BENCH_PROXY_ARGS,
 // ROWFS_BENCH_KERNEL=0 (no kernel-client phase); the kernel-client phase alone: bench/rowfs/kernel-alone.ts
 // (with ROWFS_BENCH_VM_META_ONLY=1, ROWFS_BENCH_VM_TRACE='CMD {pid}', ROWFS_BENCH_VM_PROXY_FIRST=1).
