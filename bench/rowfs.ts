@@ -46,6 +46,7 @@ import { LIST_DIR, LIST_ENTRIES, SMALL_DIR, listSeconds, mainOptionsForPeer, pre
 import { kernelClientPhase, prepareKernelTree } from './rowfs/kernel-client.js';
 import { openExport, type OpenedExport } from '../rowfs/mount/open-export.js';
 import { expectOk } from '../rowfs/nfs3/errors.js';
+import { rowfsRatioPlot } from './rowfs/ratio-plot.js';
 import { CreateMode, StableHow, type FileHandle } from '../rowfs/nfs3/types.js';
 
 const FILE_BYTES = 256 * 1024 * 1024;
@@ -381,7 +382,8 @@ async function main() {
     console.log(`load ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
     mkdirSync(fileURLToPath(new URL('../../bench/results/', import.meta.url)), { recursive: true });
     const out = fileURLToPath(new URL('../../bench/results/rowfs.json', import.meta.url));
-    writeFileSync(out, JSON.stringify({ bench: 'rowfs', date: new Date().toISOString(), figures }, null, 2) + '\n');
+    const plot = rowfsRatioPlot(figures);
+    writeFileSync(out, JSON.stringify({ bench: 'rowfs', date: new Date().toISOString(), figures, ...(plot ? { plots: [plot] } : {}) }, null, 2) + '\n');
     console.log(`wrote ${out}`);
   } finally {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
