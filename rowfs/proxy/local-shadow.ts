@@ -13,8 +13,8 @@ import type { Nfs3Caller } from './backend.js';
 
 type Handler = (args: unknown, ctx: RpcCallContext) => unknown;
 
-/** A LocalExport over `dir` and a caller that runs procedures on it directly. */
-export async function openLocalShadow(dir: string): Promise<{ caller: Nfs3Caller; root: FileHandle; scanEdges: () => number }> {
+/** A LocalExport over `dir` and a caller that runs procedures on it directly; close releases its descriptors. */
+export async function openLocalShadow(dir: string): Promise<{ caller: Nfs3Caller; root: FileHandle; scanEdges: () => number; close: () => Promise<void> }> {
   const exp = new LocalExport({ root: realpathSync(dir) });
   await exp.init();
   const caller: Nfs3Caller = {
@@ -37,5 +37,5 @@ export async function openLocalShadow(dir: string): Promise<{ caller: Nfs3Caller
       return (await handler.call(exp, args, ctx)) as Nfs3ResOf<N>;
     },
   };
-  return { caller, root: exp.rootHandle(), scanEdges: () => exp.scanEdges() };
+  return { caller, root: exp.rootHandle(), scanEdges: () => exp.scanEdges(), close: () => exp.close() };
 }

@@ -166,6 +166,8 @@ export class RowfsProxy {
   private cache: BlockCache | undefined;
   private closed = false;
   private embedded: EmbeddedServer | undefined;
+  /** Releases the in-process local shadow's descriptors (local-shadow.ts). */
+  private closeLocalShadow: (() => Promise<void>) | undefined;
   private mainReader: MainReader | undefined;
   private fetcher: SpliceFetcher | undefined;
   private replicated: ReplicatedMain | undefined;
@@ -259,7 +261,9 @@ export class RowfsProxy {
     let shadowParts: { caller: Nfs3Caller; root: Uint8Array; scanEdges?: () => number };
     if ('dir' in o.shadow && o.inProcessShadow !== false) {
       makeDirectory(o.shadow.dir);
-      shadowParts = await openLocalShadow(o.shadow.dir);
+      const local = await openLocalShadow(o.shadow.dir);
+      this.closeLocalShadow = local.close;
+      shadowParts = local;
     } else {
       let shadowSpec: NfsExportSpec;
       if ('dir' in o.shadow) {
@@ -499,6 +503,7 @@ export class RowfsProxy {
     for (const ex of this.exports) await ex.close().catch(() => undefined);
     await this.replicated?.close();
     await this.embedded?.stop().catch(() => undefined);
+    await this.closeLocalShadow?.().catch(() => undefined);
     await this.cache?.close().catch(() => undefined);
     this.fetcher?.close();
     await this.store?.close().catch(() => undefined);

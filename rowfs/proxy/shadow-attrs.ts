@@ -15,17 +15,27 @@
 //   the binding is not known; RENAME drops every entry (source and replaced target);
 // - a result is kept only if nothing could have changed its objects while it was on its way: a
 //   GETATTR's or LOOKUP's when no changing call was in flight at its start or end and none started
-//   in between; a change's own post-op attributes when no other change overlapped it;
+//   in between; a change's own post-op attributes when no other change was in flight at its
+//   start or end and none started in between (one already running may end first, after this one
+//   read its attributes); a change not kept still drops every handle its result names (an
+//   UNCHECKED create's existing file), and a failed UNCHECKED create drops every entry;
 // - the shadow reads every directory when it scans for an unknown handle (any call, a GETATTR too,
 //   may start one; see server/file-handles.ts): every entry is dropped once a scan has started
 //   or ended since the last call, and nothing a call returned is kept if one did while it ran.
 // A call the rules do not know (and RENAME) drops every entry. Only attributes of OK results are
 // kept (shared with callers, who never change an attribute set in place); bounded, oldest dropped first.
 import type { Nfs3ArgsOf, Nfs3ProcedureName, Nfs3ResOf } from '../nfs3/procedures.js';
-import { Nfs3Status, type Fattr3, type FileHandle, type WccData } from '../nfs3/types.js';
+import { CreateMode, Nfs3Status, type Fattr3, type FileHandle, type WccData } from '../nfs3/types.js';
 
-/** Entries kept by default: about 200 bytes each. */
-export const SHADOW_ATTR_ENTRIES = 16_384;
+// Heap per entry (measured, Node 20, 32-byte handles): an attribute set with its key ~450-550
+// bytes; a binding ~260 bytes with short names, ~650 with 255-byte names. A hit needs only recent
+// results (the GETATTR right after the call that returned the attributes, the REMOVE right after
+// the LOOKUP that bound its name), so the defaults are small: both full, 3.3 MB of heap with short
+// names, 4.8 MB with 255-byte ones (16,384 of each took 12.2 and 17.9 MB).
+/** Attribute sets kept by default. */
+export const SHADOW_ATTR_ENTRIES = 4_096;
+/** Name bindings kept by default. */
+export const SHADOW_BINDINGS = 4_096;
 
 /** Calls that change nothing in the shadow (atime included). */
 const READ_ONLY = new Set<Nfs3ProcedureName>(['NULL', 'GETATTR', 'LOOKUP', 'ACCESS', 'FSSTAT', 'FSINFO', 'PATHCONF']);
@@ -104,8 +114,10 @@ export interface ShadowAttrsOptions {
   scanEdges: () => number;
   /** Told of every GETATTR answered here (not sent to the shadow). */
   onHit?: () => void;
-  /** Entries kept (default SHADOW_ATTR_ENTRIES). */
+  /** Attribute sets kept (default SHADOW_ATTR_ENTRIES). */
   maxEntries?: number;
+  /** Name bindings kept (default SHADOW_BINDINGS). */
+  maxBindings?: number;
 }
 
 export class ShadowAttrs {
@@ -115,6 +127,7 @@ export class ShadowAttrs {
   private readonly scanEdges: () => number;
   private readonly onHit: () => void;
   private readonly maxEntries: number;
+  private readonly maxBindings: number;
   /** scanEdges() when last looked at. */
   private scansSeen: number;
   /** Changing calls in flight. */
@@ -126,6 +139,7 @@ export class ShadowAttrs {
     this.scanEdges = o.scanEdges;
     this.onHit = o.onHit ?? (() => undefined);
     this.maxEntries = o.maxEntries ?? SHADOW_ATTR_ENTRIES;
+    this.maxBindings = o.maxBindings ?? SHADOW_BINDINGS;
     this.scansSeen = o.scanEdges();
   }
 
@@ -151,7 +165,7 @@ export class ShadowAttrs {
   private bind(dir: FileHandle, name: string, obj: unknown): void {
     if (!(obj instanceof Uint8Array)) return;
     const k = ShadowAttrs.bindingKey(dir, name);
-    if (this.bound.size >= this.maxEntries && !this.bound.has(k)) this.bound.delete(this.bound.keys().next().value as string);
+    if (this.bound.size >= this.maxBindings && !this.bound.has(k)) this.bound.delete(this.bound.keys().next().value as string);
     this.bound.set(k, ShadowAttrs.key(obj));
   }
 
@@ -168,9 +182,13 @@ export class ShadowAttrs {
     return a;
   }
 
+  /** Keeps `a` for `fh`; no attributes returned: whatever was kept for `fh` is dropped. */
   private put(fh: FileHandle, a: Fattr3 | undefined): void {
-    if (!a) return;
     const k = ShadowAttrs.key(fh);
+    if (!a) {
+      this.known.delete(k);
+      return;
+    }
     if (this.known.size >= this.maxEntries && !this.known.has(k)) this.known.delete(this.known.keys().next().value as string);
     // Kept as the shadow returned it (no copy): attribute sets are never changed in place (callers
     // build new ones, as virtualAttrs does). Freezing them measured 6% more CPU per create in the
@@ -225,6 +243,9 @@ export class ShadowAttrs {
       if (calm && this.changing === 0 && epoch === this.epoch && scans === this.scans()) this.keep(name, args, res as unknown as AnyRes);
       return res;
     }
+    // Alone: no other change in flight when this one started (one that started earlier may end
+    // first, after this one read its post-op attributes), none started since, none in flight at its end.
+    const calmAtStart = this.changing === 0;
     this.changing++;
     const epoch = ++this.epoch;
     const scans = this.scans();
@@ -232,11 +253,18 @@ export class ShadowAttrs {
     try {
       const res = await send();
       dropAgain();
-      const alone = this.changing === 1 && epoch === this.epoch && scans === this.scans();
+      const alone = calmAtStart && this.changing === 1 && epoch === this.epoch && scans === this.scans();
       const r = res as unknown as AnyRes;
-      if (alone && r.status === Nfs3Status.OK) {
+      if (r.status !== Nfs3Status.OK) {
+        // An UNCHECKED create may have changed the existing file it opened before failing (its
+        // size, mode): that file is named by no argument.
+        if (name === 'CREATE' && (a as unknown as Nfs3ArgsOf<'CREATE'>).how.mode === CreateMode.UNCHECKED) this.forgetAll();
+      } else if (alone) {
         for (const [fh, attrs] of afterOf(name, a, r)) this.put(fh, attrs);
         this.learnBinding(name, a, r);
+      } else {
+        // The result may name objects the arguments do not (an UNCHECKED create's existing file).
+        for (const [fh] of afterOf(name, a, r)) this.known.delete(ShadowAttrs.key(fh));
       }
       return res;
     } catch (e) {

@@ -2,10 +2,10 @@
 // CREATE, MKDIR, SYMLINK, MKNOD, REMOVE, RMDIR, RENAME, LINK. Names are checked so no component
 // can climb out ("..", "/", NUL); every change happens inside a directory reached through a
 // checked descriptor (ExportTree.inDir). The caller's AUTH_SYS uid/gid own new objects when the
-// server runs as root.
+// server runs as root; a new object whose owner or attributes cannot be set is removed again.
 import { execFile } from 'node:child_process';
 import { constants, type BigIntStats } from 'node:fs';
-import { chmod, link, lstat, mkdir, open, rename, rmdir, symlink, unlink } from './inline-fs.js';
+import { chmod, link, lstat, mkdir, open, rename, rmdir, symlink, unlink, type InlineHandle } from './inline-fs.js';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { RpcCallContext } from '../rpc/dispatch.js';
@@ -43,6 +43,43 @@ export interface NamespaceHost {
   resolveDir(fh: FileHandle): Promise<Resolved | Fail>;
   /** Wall clock in ms (SET_TO_SERVER_TIME). */
   wallNow(): number;
+}
+
+const CREATE_FLAGS = constants.O_CREAT | constants.O_WRONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+/** Opens in openToCreate before giving up (the name appearing and going again in between). */
+const OPEN_TO_CREATE_ATTEMPTS = 3;
+
+/**
+ * Opens the file at `path`, making it if absent (`exclusive`: only then); `made` tells whether
+ * this call made it (an O_EXCL open first, so an UNCHECKED create knows too).
+ */
+async function openToCreate(path: string, mode: number, exclusive: boolean): Promise<{ fd: InlineHandle; made: boolean }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { fd: await open(path, CREATE_FLAGS | constants.O_EXCL, mode), made: true };
+    } catch (e) {
+      if (exclusive || (e as { code?: string }).code !== 'EEXIST') throw e;
+    }
+    try {
+      return { fd: await open(path, CREATE_FLAGS & ~constants.O_CREAT, mode), made: false };
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ENOENT' || attempt >= OPEN_TO_CREATE_ATTEMPTS) throw e;
+    }
+  }
+}
+
+/**
+ * Finishes the object this call just made at `path` (owner, attributes, reply); when that fails
+ * the name is removed again before the failure is answered: a half-made object (another owner,
+ * no verifier yet) must not stay for a retransmission or another client to find.
+ */
+async function finishOrUndo<T>(path: string, isDir: boolean, finish: () => Promise<T>): Promise<T> {
+  try {
+    return await finish();
+  } catch (e) {
+    await (isDir ? rmdir : unlink)(path).catch(() => undefined);
+    throw e;
+  }
 }
 
 export class LocalNamespace {
@@ -86,14 +123,13 @@ export class LocalNamespace {
   CREATE(a: CreateArgs, ctx: RpcCallContext): Promise<DirOpRes> {
     return this.dirOp(a.where, async (d, path) => {
       const how = a.how;
-      const flags = constants.O_CREAT | constants.O_WRONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
       if (how.mode === CreateMode.EXCLUSIVE) {
         // RFC 1813 s3.3.8: keep the verifier in atime/mtime so a retransmitted CREATE is recognised.
         const v = new DataView(how.verf.buffer, how.verf.byteOffset, 8);
         const [vA, vM] = [v.getUint32(0), v.getUint32(4)];
         let fd;
         try {
-          fd = await open(path, flags | constants.O_EXCL, 0o600);
+          fd = await open(path, CREATE_FLAGS | constants.O_EXCL, 0o600);
         } catch (e) {
           if ((e as { code?: string }).code !== 'EEXIST') throw e;
           const st = await lstat(path, { bigint: true });
@@ -101,36 +137,47 @@ export class LocalNamespace {
           if (!same) return { status: Nfs3Status.EXIST, dirWcc: await this.tree.wcc(d.stat, d.path) };
           return this.created(d, a.where.name, path);
         }
+        const made = fd;
         // Through the new file's descriptor: no path to walk again (each one goes through /proc).
-        let st: BigIntStats;
-        try {
-          await fd.utimes(vA, vM);
-          await applyOwnerTo(fd, {}, ctx);
-          st = await fd.stat({ bigint: true });
-        } finally {
-          await fd.close();
-        }
-        return this.createdAs(d, a.where.name, st);
+        // The verifier last: it marks a finished create, so a retransmission never answers OK
+        // with a file whose owner could not be set.
+        return finishOrUndo(path, false, async () => {
+          let st: BigIntStats;
+          try {
+            await applyOwnerTo(made, {}, ctx);
+            await made.utimes(vA, vM);
+            st = await made.stat({ bigint: true });
+          } finally {
+            await made.close();
+          }
+          return this.createdAs(d, a.where.name, st);
+        });
       }
-      const excl = how.mode === CreateMode.GUARDED ? constants.O_EXCL : 0;
-      const fd = await open(path, flags | excl, how.attributes.mode ?? 0o644);
+      const { fd, made } = await openToCreate(path, how.attributes.mode ?? 0o644, how.mode === CreateMode.GUARDED);
       await fd.close();
-      const st = await lstat(path, { bigint: true });
-      await applySattr(path, st, how.attributes, () => this.host.wallNow());
-      await applyOwner(path, how.attributes, ctx);
-      return this.created(d, a.where.name, path);
+      const finish = async () => {
+        // Owner first (a chown clears the setuid and setgid bits a mode just set); the caller's
+        // identity owns only a file this call made, not an existing one an UNCHECKED create opened.
+        if (made) await applyOwner(path, how.attributes, ctx);
+        const st = await lstat(path, { bigint: true });
+        await applySattr(path, st, how.attributes, () => this.host.wallNow());
+        return this.created(d, a.where.name, path);
+      };
+      return made ? finishOrUndo(path, false, finish) : finish();
     });
   }
 
   MKDIR(a: MkdirArgs, ctx: RpcCallContext): Promise<DirOpRes> {
     return this.dirOp(a.where, async (d, path) => {
       await mkdir(path, a.attributes.mode ?? 0o755);
-      const st = await lstat(path, { bigint: true });
-      const { mode, ...rest } = a.attributes;
-      if (mode !== undefined) await chmod(path, mode & 0o7777); // not subject to umask
-      await applySattr(path, st, { ...rest, size: undefined }, () => this.host.wallNow());
-      await applyOwner(path, a.attributes, ctx);
-      return this.created(d, a.where.name, path);
+      return finishOrUndo(path, true, async () => {
+        await applyOwner(path, a.attributes, ctx);
+        const st = await lstat(path, { bigint: true });
+        const { mode, ...rest } = a.attributes;
+        if (mode !== undefined) await chmod(path, mode & 0o7777); // not subject to umask
+        await applySattr(path, st, { ...rest, size: undefined }, () => this.host.wallNow());
+        return this.created(d, a.where.name, path);
+      });
     });
   }
 
@@ -138,8 +185,10 @@ export class LocalNamespace {
     return this.dirOp(a.where, async (d, path) => {
       if (a.symlinkData.includes('\0')) return { status: Nfs3Status.INVAL, dirWcc: await this.tree.wcc(d.stat, d.path) };
       await symlink(a.symlinkData, path);
-      await applyOwner(path, a.symlinkAttributes, ctx);
-      return this.created(d, a.where.name, path);
+      return finishOrUndo(path, false, async () => {
+        await applyOwner(path, a.symlinkAttributes, ctx);
+        return this.created(d, a.where.name, path);
+      });
     });
   }
 
@@ -163,8 +212,10 @@ export class LocalNamespace {
         const code = /File exists/.test(msg) ? 'EEXIST' : /Operation not permitted/.test(msg) ? 'EPERM' : /No such file/.test(msg) ? 'ENOENT' : 'EIO';
         throw Object.assign(new Error(msg), { code });
       }
-      await applyOwner(path, w.attributes, ctx);
-      return this.created(d, a.where.name, path);
+      return finishOrUndo(path, false, async () => {
+        await applyOwner(path, w.attributes, ctx);
+        return this.created(d, a.where.name, path);
+      });
     });
   }
 

@@ -90,9 +90,10 @@ test('GETATTR through the proxy equals the shadow object at every step of random
   ];
   const done: string[] = [];
   for (let step = 0; step < 250; step++) {
-    const [name, op] = pick(ops);
-    await op();
-    done.push(name);
+    // One step in three runs two changes at once (their calls overlap in the proxy and the shadow).
+    const batch = Array.from({ length: rnd.int(3) === 0 ? 2 : 1 }, () => pick(ops));
+    await Promise.all(batch.map(([, op]) => op()));
+    done.push(batch.map(([name]) => name).join(' + '));
     // Asked twice: the first answer may be remembered from the change, the second from the first.
     for (const fh of held) {
       for (let i = 0; i < 2; i++) {
@@ -107,7 +108,7 @@ test('GETATTR through the proxy equals the shadow object at every step of random
   }
   const known = p.proxy.counters.snapshot().knownShadowAttrs ?? 0;
   t.true(known > 500, `GETATTRs answered without the shadow: ${known}`);
-  t.true(done.filter((d) => d === 'remove').length > 10, 'the sequence removed names');
+  t.true(done.filter((d) => d.includes('remove')).length > 10, 'the sequence removed names');
   t.deepEqual(p.faults, []);
 });
 

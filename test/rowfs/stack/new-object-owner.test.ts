@@ -1,18 +1,23 @@
 // New objects on the embedded server belong to the caller's AUTH_SYS identity when the server runs
 // as root (explicit attributes win), whichever create made them: the exclusive create sets owner
-// and verifier times through the new file's descriptor, the others through its path.
+// and verifier times through the new file's descriptor, the others through its path. A create
+// whose owner cannot be set leaves no object behind (in a user namespace, for a uid it cannot map).
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
 import { lstatSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { openExport } from '../../../rowfs/mount/open-export.js';
 import { expectOk } from '../../../rowfs/nfs3/errors.js';
 import { CreateMode, Nfs3Status } from '../../../rowfs/nfs3/types.js';
 import { encodeAuthSys } from '../../../rowfs/rpc/message.js';
 import { startEmbeddedServer } from '../../../rowfs/server/embedded-server.js';
 
-test('CREATE (every mode), MKDIR and SYMLINK give the new object the caller\'s uid and gid', async (t) => {
-  if (process.getuid?.() !== 0) return t.pass('needs root to give files away');
+// Giving files away needs root: skipped (and listed as skipped) otherwise.
+const asRoot = process.getuid?.() === 0 ? test : test.skip;
+
+asRoot('CREATE (every mode), MKDIR and SYMLINK give the new object the caller\'s uid and gid (needs root)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'rowfs-owner-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const server = await startEmbeddedServer({ exportDir: dir, host: '127.0.0.1' });
@@ -43,4 +48,27 @@ test('CREATE (every mode), MKDIR and SYMLINK give the new object the caller\'s u
   // Its retransmission is recognised by the verifier; another verifier is EXIST.
   t.is((await ex.nfs.create({ where: { dir: ex.root, name: 'excl' }, how: { mode: CreateMode.EXCLUSIVE, verf } })).status, Nfs3Status.OK);
   t.is((await ex.nfs.create({ where: { dir: ex.root, name: 'excl' }, how: { mode: CreateMode.EXCLUSIVE, verf: Buffer.alloc(8, 1) } })).status, Nfs3Status.EXIST);
+});
+
+/** `unshare --user --map-root-user` works here (unprivileged user namespaces allowed). */
+const userNamespaces = spawnSync('unshare', ['--user', '--map-root-user', 'true'], { timeout: 10_000 }).status === 0;
+
+(userNamespaces ? test : test.skip)('a create whose owner cannot be set answers the failure and leaves no name behind (needs user namespaces)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rowfs-unmapped-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const script = fileURLToPath(new URL('./unmapped-owner-creates.js', import.meta.url));
+  const run = spawnSync('unshare', ['--user', '--map-root-user', process.execPath, script, dir], { encoding: 'utf8', timeout: 60_000 });
+  t.is(run.status, 0, run.stderr);
+  const steps = JSON.parse(run.stdout) as Array<{ step: string; status: string; names: string[] }>;
+  const byStep = new Map(steps.map((s) => [s.step, s]));
+  for (const step of ['exclusive', 'exclusive again (a retransmission)', 'guarded', 'unchecked', 'mkdir', 'symlink']) {
+    const s = byStep.get(step)!;
+    t.not(s.status, 'OK', `${step} answered OK though its owner could not be set`);
+    t.deepEqual(s.names, [], `${step} left ${s.names.join(', ')} behind`);
+  }
+  // The same calls work for a uid the namespace maps; an UNCHECKED create of an existing file does
+  // not give it to the caller (so it succeeds for the unmapped uid too).
+  t.like(byStep.get('exclusive as uid 0'), { status: 'OK', names: ['excl'] });
+  t.like(byStep.get('exclusive as uid 0 again'), { status: 'OK', names: ['excl'] });
+  t.like(byStep.get('unchecked over it, uid 1234'), { status: 'OK', names: ['excl'] });
 });
