@@ -2,10 +2,14 @@
 // addon (rowfs/native/rowfs-memory.c) when it is built; without it nothing happens. glibc keeps
 // memory freed by the proxy's bursts (socket reads, Buffers, LMDB transactions, V8's compiler and
 // GC threads) in its heaps, one more heap per thread that met a locked one, so the resident set
-// only grows. At start the heaps are limited to MALLOC_ARENAS; while clients are active they are
-// trimmed once per tick (malloc_trim: free pages returned, ~0.1-1 ms of the main thread), and
-// glibc's thresholds are fixed at MALLOC_THRESHOLD_BYTES (large blocks unmapped when freed).
-// Measured in docs/rowfs.md ("Peak RSS of the libnfs phases").
+// only grows. At start the heaps are limited to MALLOC_ARENAS and glibc's thresholds fixed at
+// MALLOC_THRESHOLD_BYTES (large blocks unmapped when freed); while clients are active and the
+// anonymous resident set has grown by TRIM_GROWTH_BYTES since the last trim, the heaps are trimmed
+// (malloc_trim walks every free chunk: ~0.4-2 ms in the proxy, more on a large heap). These are
+// settings of the whole process, which slow other code that allocates and frees large Buffers in
+// it (measured 10x on a 1 MiB allocate/free loop), so only a process that is a proxy alone
+// (`overlay rowfs`) turns them on. Measured in docs/rowfs.md ("Peak RSS of the libnfs phases").
+import { readFileSync } from 'node:fs';
 import { loadNativeAddon } from '../../lib/native-addon.js';
 
 /** glibc malloc heaps (arenas) at most: threads share them instead of one heap each. */
@@ -19,34 +23,61 @@ interface MemoryAddon {
   trim(): number;
 }
 
+/** Growth of the anonymous resident set that makes the next active tick trim. */
+export const TRIM_GROWTH_BYTES = 4 * 1024 * 1024;
+const PAGE_BYTES = 4096;
+
+/** This process's anonymous resident bytes (resident minus file-backed shared pages, /proc/self/statm). */
+function anonResidentBytes(): number {
+  const [, resident, shared] = readFileSync('/proc/self/statm', 'utf8').split(' ').map(Number);
+  return ((resident ?? 0) - (shared ?? 0)) * PAGE_BYTES;
+}
+
 export class NativeMemory {
   private lastActivity = -1;
-  /** Trims that released memory, and trims in all. */
-  readonly stats = { released: 0, trims: 0 };
+  /** The anonymous resident set after the last trim (or at start). */
+  private baseline: number;
+  /** Trims done. */
+  readonly stats = { trims: 0 };
 
-  private constructor(private readonly addon: MemoryAddon) {}
-
-  /** Limits the heaps and returns the trimmer; undefined when the addon is not built. */
-  static open(): NativeMemory | undefined {
-    const addon = loadNativeAddon<MemoryAddon>('rowfsmemory');
-    if (!addon) return undefined;
-    addon.limitArenas(MALLOC_ARENAS);
-    addon.fixThresholds(MALLOC_THRESHOLD_BYTES);
-    return new NativeMemory(addon);
+  private constructor(
+    private readonly addon: MemoryAddon,
+    private readonly anonBytes: () => number,
+  ) {
+    this.baseline = anonBytes();
   }
 
-  /** Called once per tick with a count that moves while clients are active (calls served): trims then. */
+  /**
+   * Limits the heaps and returns the trimmer; undefined when the addon is not built, or when it
+   * fails (said once through `log`: it is only a memory saving).
+   */
+  static open(log: (line: string) => void = () => undefined, anonBytes: () => number = anonResidentBytes): NativeMemory | undefined {
+    try {
+      const addon = loadNativeAddon<MemoryAddon>('rowfsmemory');
+      if (!addon) return undefined;
+      addon.limitArenas(MALLOC_ARENAS);
+      addon.fixThresholds(MALLOC_THRESHOLD_BYTES);
+      return new NativeMemory(addon, anonBytes);
+    } catch (e) {
+      log(`native memory tuning off: ${(e as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /**
+   * Called once per tick with a count that moves while clients are active (calls served): trims
+   * when it moved and the anonymous resident set grew by TRIM_GROWTH_BYTES since the last trim.
+   */
   tick(activity: number): void {
     if (activity === this.lastActivity) return;
     this.lastActivity = activity;
-    this.trim();
+    if (this.anonBytes() - this.baseline >= TRIM_GROWTH_BYTES) this.trim();
   }
 
-  /** Returns free heap pages to the kernel now; true when some were. */
-  trim(): boolean {
+  /** Returns free heap pages to the kernel now (glibc's answer does not say whether any came back). */
+  trim(): void {
     this.stats.trims++;
-    const released = this.addon.trim() === 1;
-    if (released) this.stats.released++;
-    return released;
+    this.addon.trim();
+    this.baseline = this.anonBytes();
   }
 }

@@ -130,6 +130,12 @@ export interface RowfsProxyOptions {
   random?: Random;
   /** Told about internal errors (answered SERVERFAULT). */
   onFault?: (what: string, err: unknown) => void;
+  /**
+   * Hand memory glibc keeps back to the kernel (native-memory.ts; default false). Its settings are
+   * the whole process's and slow other code that churns large Buffers in it: only for a process
+   * that is this proxy alone (`overlay rowfs`), not image mounts or the node.
+   */
+  nativeMemory?: boolean;
   /** Record the order in which clients first read main blocks (see `bootTrace`). */
   recordBootTrace?: boolean;
   /**
@@ -351,7 +357,7 @@ export class RowfsProxy {
     makeDirectory(join(this.countersFile, '..'));
     this.writeCounters();
     const clock = o.clock ?? systemClock;
-    this.nativeMemory = NativeMemory.open();
+    if (o.nativeMemory) this.nativeMemory = NativeMemory.open((line) => o.onFault?.('native memory', new Error(line)));
     this.timer = clock.setInterval(() => {
       this.writeCountersSoon();
       this.nativeMemory?.tick(this.counters.total('client'));

@@ -145,6 +145,7 @@ export const command: Command = {
         mountPort: optPort(a, 'mount-port'),
         blockSizeBytes: blockSize,
         controlPort: a.options.control === undefined ? undefined : intOption(a, 'control', 0, 0, 65535),
+        nativeMemory: true, // this process is the proxy alone
         onFault: (what, err) => console.error(`rowfs: internal error in ${what}: ${(err as Error)?.stack ?? String(err)}`),
       });
     } catch (e) {
