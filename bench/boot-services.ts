@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BootLink } from '../simulations/harness/boot-link.js';
 import { startProc, run, type Proc } from '../simulations/harness/proc.js';
+import { runMain } from './run-main.js';
 
 const SUBNET = '10.79.0';
 const KERNEL_BYTES = 10 * 1024 * 1024;
@@ -170,7 +171,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(() => process.exit(0), (err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

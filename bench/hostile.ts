@@ -34,6 +34,7 @@ import { badCommandLines, prepareFixture, runAll } from './hostile/bad-command-l
 import { spoofedDeclineScript } from './hostile/spoofed-declines.js';
 import { attackerAddress, silentReader } from './hostile/silent-tftp-readers.js';
 import { legitimateRead, pipelinedReads, type NfsTarget } from './hostile/nfs-clients.js';
+import { runMain } from './run-main.js';
 
 const MiB = 1024 * 1024;
 const BIN = fileURLToPath(new URL('../../bin/overlay.js', import.meta.url));
@@ -290,7 +291,4 @@ async function main(): Promise<void> {
   console.log(`\nwritten to bench/results/hostile.json`);
 }
 
-main().then(() => process.exit(0), (err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

@@ -48,6 +48,7 @@ import { openExport, type OpenedExport } from '../rowfs/mount/open-export.js';
 import { expectOk } from '../rowfs/nfs3/errors.js';
 import { rowfsRatioPlot } from './rowfs/ratio-plot.js';
 import { CreateMode, StableHow, type FileHandle } from '../rowfs/nfs3/types.js';
+import { runMain } from './run-main.js';
 
 const FILE_BYTES = 256 * 1024 * 1024;
 const IMAGE_BYTES = 1024 * 1024 * 1024;
@@ -391,10 +392,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runMain(main);

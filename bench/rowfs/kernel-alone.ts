@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGanesha } from '../../simulations/harness/ganesha.js';
 import { kernelClientPhase, prepareKernelTree } from './kernel-client.js';
+import { runMain } from '../run-main.js';
 
 const BLOCK_BYTES = 64 * 1024;
 
@@ -36,10 +37,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runMain(main);
