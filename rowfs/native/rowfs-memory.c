@@ -8,21 +8,31 @@
 //                   that size or more get pages of their own, unmapped when freed, and a heap's
 //                   free top past it goes back at once (glibc otherwise raises both thresholds
 //                   after the first large block is freed, up to 32 MiB, and keeps what falls below).
-//   trim()          malloc_trim(0): hands free pages of every heap back to the kernel; returns 1
-//                   when some memory was released.
+//   trim()          malloc_trim(0): hands free pages of every heap back to the kernel; returns
+//                   glibc's answer, which is 1 whenever a heap had free pages to advise away, even
+//                   pages it gave back before (so not whether this call released anything).
 // Errors: code "MEMORY_EINVAL" for bad arguments, "MEMORY_EIO" when mallopt refuses.
 #define _GNU_SOURCE
 #include <malloc.h>
 #include "../../lib/native/napi-util.h"
 
+/* A JS number that is a whole number from lo to hi (no truncation, no wrap past 2^32). */
+static int whole_in(napi_env env, napi_value v, double lo, double hi, int *out) {
+  double d;
+  // NaN fails the range test; inside the range the cast to int is exact only for whole numbers.
+  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= lo && d <= hi) || (double)(int)d != d) return 0;
+  *out = (int)d;
+  return 1;
+}
+
 static napi_value js_limit_arenas(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  uint32_t n = 0;
+  int n = 0;
   ADDON_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || napi_get_value_uint32(env, argv[0], &n) != napi_ok || n == 0 || n > 64)
+  if (argc < 1 || !whole_in(env, argv[0], 1, 64, &n))
     return addon_throw(env, ADDON_TYPE_ERROR, "EINVAL", "limitArenas(n): n from 1 to 64");
-  if (mallopt(M_ARENA_MAX, (int)n) != 1) return addon_throw(env, ADDON_ERROR, "EIO", "mallopt(M_ARENA_MAX) refused");
+  if (mallopt(M_ARENA_MAX, n) != 1) return addon_throw(env, ADDON_ERROR, "EIO", "mallopt(M_ARENA_MAX) refused");
   napi_value undef;
   ADDON_CHECK(napi_get_undefined(env, &undef));
   return undef;
@@ -31,11 +41,11 @@ static napi_value js_limit_arenas(napi_env env, napi_callback_info info) {
 static napi_value js_fix_thresholds(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  uint32_t bytes = 0;
+  int bytes = 0;
   ADDON_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || napi_get_value_uint32(env, argv[0], &bytes) != napi_ok || bytes < 4096 || bytes > 32u * 1024 * 1024)
+  if (argc < 1 || !whole_in(env, argv[0], 4096, 32.0 * 1024 * 1024, &bytes))
     return addon_throw(env, ADDON_TYPE_ERROR, "EINVAL", "fixThresholds(bytes): bytes from 4 KiB to 32 MiB");
-  if (mallopt(M_MMAP_THRESHOLD, (int)bytes) != 1 || mallopt(M_TRIM_THRESHOLD, (int)bytes) != 1)
+  if (mallopt(M_MMAP_THRESHOLD, bytes) != 1 || mallopt(M_TRIM_THRESHOLD, bytes) != 1)
     return addon_throw(env, ADDON_ERROR, "EIO", "mallopt(M_MMAP_THRESHOLD/M_TRIM_THRESHOLD) refused");
   napi_value undef;
   ADDON_CHECK(napi_get_undefined(env, &undef));

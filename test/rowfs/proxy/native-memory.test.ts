@@ -17,9 +17,9 @@ interface MemoryAddon {
 test('the addon checks its arguments', (t) => {
   const addon = loadNativeAddon<MemoryAddon>('rowfsmemory');
   t.truthy(addon, 'rowfsmemory is built (npm run install)');
-  for (const bad of [0, 65, -1, 'two'] as unknown[]) t.throws(() => addon!.limitArenas(bad as number), { code: 'MEMORY_EINVAL' });
+  for (const bad of [0, 65, -1, 2.7, 2 ** 32 + 2, NaN, Infinity, 'two'] as unknown[]) t.throws(() => addon!.limitArenas(bad as number), { code: 'MEMORY_EINVAL' }, String(bad));
   t.notThrows(() => addon!.limitArenas(2));
-  for (const bad of [0, 4095, 64 * 1024 * 1024, 'x'] as unknown[]) t.throws(() => addon!.fixThresholds(bad as number), { code: 'MEMORY_EINVAL' });
+  for (const bad of [0, 4095, 64 * 1024 * 1024, 2 ** 32 + 131072, 131072.5, 'x'] as unknown[]) t.throws(() => addon!.fixThresholds(bad as number), { code: 'MEMORY_EINVAL' }, String(bad));
   t.notThrows(() => addon!.fixThresholds(128 * 1024));
 });
 
