@@ -64,6 +64,35 @@ async function main(): Promise<void> {
     await stat();
     await measure('stat (LOOKUP+GETATTR+ACCESS)', FILES * 3, stat);
     await measure('stat again', FILES * 3, stat);
+    // The kernel client's create and remove (fsbench meta: open O_CREAT|O_EXCL, unlink): LOOKUP
+    // (NOENT), CREATE EXCLUSIVE, SETATTR of the mode; LOOKUP, REMOVE. Through the proxy and, for a
+    // baseline of the RPC machinery, straight to an embedded server over the shadow directory.
+    const direct = await startEmbeddedServer({ exportDir: join(root, 'shadow'), host: '127.0.0.1' });
+    const dx = await openExport({ host: '127.0.0.1', exportPath: direct.exportPath, nfsPort: direct.nfsPort, mountPort: direct.mountPort, timeoutMs: 20_000 });
+    try {
+      const createRemove = (o: OpenedExport, d: FileHandle, tag: string) => async () => {
+        const verf = new Uint8Array(8);
+        await measure(`${tag} create (LOOKUP+CREATE+SETATTR)`, FILES * 3, () => pool(FILES, async (i) => {
+          const name = `${tag}${i}`;
+          if ((await o.nfs.lookup({ what: { dir: d, name } })).status === 0) throw new Error(`${name} exists`);
+          new DataView(verf.buffer).setUint32(4, i);
+          const fh = expectOk(await o.nfs.create({ where: { dir: d, name }, how: { mode: CreateMode.EXCLUSIVE, verf } } as never), 'CREATE').obj!;
+          expectOk(await o.nfs.setattr({ object: fh, newAttributes: { mode: 0o644 } } as never), 'SETATTR');
+        }));
+        await measure(`${tag} remove (LOOKUP+REMOVE)`, FILES * 2, () => pool(FILES, async (i) => {
+          await lookup(d, `${tag}${i}`).catch(() => undefined);
+          expectOk(await o.nfs.remove({ object: { dir: d, name: `${tag}${i}` } }), 'REMOVE');
+        }));
+      };
+      const dDir = expectOk(await dx.nfs.lookup({ what: { dir: dx.root, name: 'meta' } }), 'meta').object;
+      for (let round = 0; round < 2; round++) {
+        await createRemove(dx, dDir, `direct${round}-`)();
+        await createRemove(ex, dir, `proxy${round}-`)();
+      }
+    } finally {
+      await dx.close();
+      await direct.stop();
+    }
     const small = await lookup(ex.root, 'small');
     const smallFiles = (base: number) => async () => pool(FILES, async (i) => {
       const fh = await lookup(small, `s${base + i}`);
