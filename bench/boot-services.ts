@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { BootLink } from '../simulations/harness/boot-link.js';
 import { startProc, run, type Proc } from '../simulations/harness/proc.js';
 import { runMain } from './run-main.js';
+import { median } from './median.js';
 
 const SUBNET = '10.79.0';
 const KERNEL_BYTES = 10 * 1024 * 1024;
@@ -26,11 +27,6 @@ const HPA_PORT = 6969;
 
 interface Figure { value: number; unit: string }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
 /** Wall-clock ms of the first server log line matching `re` (lines start with an ISO timestamp). */

@@ -49,6 +49,7 @@ import { expectOk } from '../rowfs/nfs3/errors.js';
 import { rowfsRatioPlot } from './rowfs/ratio-plot.js';
 import { CreateMode, StableHow, type FileHandle } from '../rowfs/nfs3/types.js';
 import { runMain } from './run-main.js';
+import { median } from './median.js';
 
 const FILE_BYTES = 256 * 1024 * 1024;
 const IMAGE_BYTES = 1024 * 1024 * 1024;
@@ -60,11 +61,6 @@ const BLOCK_BYTES = 64 * 1024;
 const QUEUE_DEPTH = 8;
 /** Rounds of every direct/proxy measurement (median reported): the machine is shared and noisy. */
 const ROUNDS = Number(process.env.ROWFS_BENCH_ROUNDS ?? 3);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const OPS_SECONDS = Number(process.env.ROWFS_BENCH_SECONDS ?? 3);
 const RAND_SECONDS = OPS_SECONDS;
 const LOOKUP_FILES = 1000;

@@ -25,6 +25,7 @@ import { run, startProc, type Proc } from '../../simulations/harness/proc.js';
 import { kernelVmArgs, serialText } from '../../simulations/harness/vm.js';
 import { cpuSeconds, startProxy } from './proxy-process.js';
 import { mountScratchExt4 } from './scratch-ext4.js';
+import { median } from '../median.js';
 
 const VM_DIR = 'vm';
 const VM_FILE = 'big.bin';
@@ -37,6 +38,8 @@ const WARMUP_FILES = Number(process.env.ROWFS_BENCH_VM_WARMUP ?? VM_META_FILES);
 /** The scratch file system: the direct copy and write, the shadow's write, the proxy's block cache. */
 const SCRATCH_BYTES = 4 * 1024 ** 3;
 const VM_TIMEOUT_MS = 20 * 60_000;
+/** Metadata rounds per side (figures: their medians). One round's spread between runs was 0.47-0.72x. */
+const META_ROUNDS = 3;
 /** The guest's address for the host's loopback (qemu user-mode network). */
 const HOST_FROM_GUEST = '10.0.2.2';
 const SOURCE = fileURLToPath(new URL('../../../bench/guest/fsbench.c', import.meta.url));
@@ -79,10 +82,39 @@ const META_ONLY = process.env.ROWFS_BENCH_VM_META_ONLY === '1';
  * the proxy's metadata workload (e.g. `strace -f -T -tt -o /tmp/s -p {pid}`), stopped by SIGINT after it.
  */
 const TRACE_CMD = process.env.ROWFS_BENCH_VM_TRACE;
-/** Diagnostics: ROWFS_BENCH_VM_PROXY_FIRST=1 runs the proxy's workloads before ganesha's. */
+/** Diagnostics: ROWFS_BENCH_VM_PROXY_FIRST=1 starts each kind of workload with the proxy. */
 const PROXY_FIRST = process.env.ROWFS_BENCH_VM_PROXY_FIRST === '1';
 
-function initScript(modules: string[], sides: Side[]): string {
+/** One workload of one side, between two markers on the serial console. */
+interface Step {
+  id: string;
+  side: Side;
+  kind: 'meta' | 'write' | 'read';
+  command: string;
+}
+
+/**
+ * The workloads in the order the guest runs them: META_ROUNDS metadata rounds alternating which
+ * side goes first (so neither always follows the other's deletes), then each side's write and read.
+ */
+function stepsOf(sides: Side[]): Step[] {
+  const steps: Step[] = [];
+  for (let r = 0; r < META_ROUNDS; r++) {
+    for (const side of r % 2 === 0 ? sides : [...sides].reverse()) {
+      const dir = `/mnt/${side.tag}/${VM_DIR}/work/meta${r}`;
+      steps.push({ id: `meta ${side.tag} ${r}`, side, kind: 'meta', command: `mkdir ${dir} && fsbench meta ${dir} ${VM_META_FILES}` });
+    }
+  }
+  if (META_ONLY) return steps;
+  for (const side of sides) {
+    const root = `/mnt/${side.tag}/${VM_DIR}`;
+    steps.push({ id: `write ${side.tag}`, side, kind: 'write', command: `fsbench write ${root}/work/written ${VM_FILE_MIB}` });
+    steps.push({ id: `read ${side.tag}`, side, kind: 'read', command: `fsbench read ${root}/${VM_FILE}` });
+  }
+  return steps;
+}
+
+function initScript(modules: string[], sides: Side[], steps: Step[]): string {
   const lines = [
     'fail() { echo "VMB FAIL $*"; poweroff -f; }',
     'mount -t proc proc /proc', 'mount -t sysfs sysfs /sys', 'mount -t devtmpfs devtmpfs /dev',
@@ -92,20 +124,17 @@ function initScript(modules: string[], sides: Side[]): string {
   for (const s of sides) {
     lines.push(`mkdir -p /mnt/${s.tag}`, `mount -t nfs -o ${s.options} ${s.mountSpec} /mnt/${s.tag} || fail "mount ${s.tag}"`);
   }
-  lines.push('echo "VMB mounted"');
   for (const s of sides) {
-    const root = `/mnt/${s.tag}/${VM_DIR}`;
-    if (WARMUP_FILES > 0) lines.push(`mkdir ${root}/work/warm || fail "mkdir warm"`, `fsbench meta ${root}/work/warm ${WARMUP_FILES} > /dev/null || fail "warm ${s.tag}"`);
+    const warm = `/mnt/${s.tag}/${VM_DIR}/work/warm`;
+    if (WARMUP_FILES > 0) lines.push(`mkdir ${warm} && fsbench meta ${warm} ${WARMUP_FILES} > /dev/null || fail "warm-up ${s.tag}"`);
+  }
+  lines.push('echo "VMB mounted"');
+  for (const step of steps) {
     lines.push(
-      `echo "VMB begin ${s.tag}"`,
-      'sleep 2', // the host samples the server's CPU and counters before the workloads start
-      `mkdir ${root}/work/meta || fail "mkdir ${s.tag}"`,
-      `fsbench meta ${root}/work/meta ${VM_META_FILES} || fail "meta ${s.tag}"`,
-      `echo "VMB step ${s.tag} meta"`,
-      ...(META_ONLY ? [] : [`fsbench write ${root}/work/written ${VM_FILE_MIB} || fail "write ${s.tag}"`]),
-      `echo "VMB step ${s.tag} write"`,
-      ...(META_ONLY ? [] : [`fsbench read ${root}/${VM_FILE} || fail "read ${s.tag}"`]),
-      `echo "VMB end ${s.tag}"`,
+      `echo "VMB begin ${step.id}"`,
+      'sleep 1', // the host samples the server's CPU and counters before the workload starts
+      `${step.command} || fail "${step.id}"`,
+      `echo "VMB end ${step.id}"`,
     );
   }
   lines.push('for s in /mnt/*; do umount $s; done', 'echo "VMB done"', 'poweroff -f');
@@ -142,10 +171,11 @@ export async function kernelClientPhase(main: Ganesha, mainDir: string, work: st
       { tag: 'proxy', mountSpec: `${HOST_FROM_GUEST}:${main.exportPath}`, options: `${nfsOptions},port=${proxy.port},mountport=${proxy.port}`, pid: proxy.proc.pid },
     ];
     if (PROXY_FIRST) sides.reverse();
+    const steps = stepsOf(sides);
     const initrd = join(work, 'vm-initrd.img');
     await buildInitramfs({
       out: initrd,
-      init: initScript(modules.map((m) => m.split('/').pop()!), sides),
+      init: initScript(modules.map((m) => m.split('/').pop()!), sides, steps),
       modules,
       files: { '/bin/fsbench': readFileSync(fsbench) },
     });
@@ -153,60 +183,64 @@ export async function kernelClientPhase(main: Ganesha, mainDir: string, work: st
     cleanups.push(() => vm.kill(2000));
     const started = Date.now();
     await vm.waitFor(/VMB (mounted|FAIL.*)/, VM_TIMEOUT_MS);
-    const cpu: Record<string, number> = {};
     const mainPid = main.proc().pid;
-    for (const s of sides) {
-      const begin = await vm.waitFor(new RegExp(`VMB (begin ${s.tag}|FAIL.*)`), VM_TIMEOUT_MS);
+    /** Server CPU seconds per step id. */
+    const cpuOf = new Map<string, number>();
+    let traced = false;
+    for (const step of steps) {
+      const begin = await vm.waitFor(new RegExp(`VMB (begin ${step.id}|FAIL.*)`), VM_TIMEOUT_MS);
       if (begin[1]!.startsWith('FAIL')) break;
-      // CPU per workload (diagnostics): the server charged to this side, and main's ganesha (which
-      // the proxy reads from; idle during the direct run).
-      const cpus = [cpuSeconds(s.pid)];
+      const cpu0 = cpuSeconds(step.side.pid);
       const mainCpu0 = cpuSeconds(mainPid);
-      let calls = s.tag === 'proxy' ? await proxy.stats() : undefined;
-      const [traceCmd, ...traceArgs] = s.tag === 'proxy' && TRACE_CMD ? TRACE_CMD.replaceAll('{pid}', String(s.pid)).split(' ') : [];
+      const calls = step.side.tag === 'proxy' ? await proxy.stats() : undefined;
+      const traceIt = !traced && TRACE_CMD !== undefined && step.side.tag === 'proxy' && step.kind === 'meta';
+      const [traceCmd, ...traceArgs] = traceIt ? TRACE_CMD!.replaceAll('{pid}', String(step.side.pid)).split(' ') : [];
       const trace = traceCmd ? startProc(traceCmd, traceArgs) : undefined;
-      if (trace) log(`(tracing the proxy, pid ${s.pid}: ${TRACE_CMD})`);
-      for (const step of [`step ${s.tag} meta`, `step ${s.tag} write`, `end ${s.tag}`]) {
-        const m = await vm.waitFor(new RegExp(`VMB (${step}|FAIL.*)`), VM_TIMEOUT_MS);
-        if (trace && step.endsWith('meta')) {
-          trace.child.kill('SIGINT');
-          await Promise.race([trace.exited, new Promise((r) => setTimeout(r, 30_000))]);
-          await trace.kill(2000);
-        }
-        if (m[1]!.startsWith('FAIL')) break;
-        cpus.push(cpuSeconds(s.pid));
-        if (calls) {
-          // What the kernel client asked of the proxy, and what the proxy asked of its servers.
-          const now = await proxy.stats();
-          log(`(proxy calls in ${step}: ${(['client', 'shadow', 'main'] as const).map((side) => `${side} ${callDelta(calls![side], now[side])}`).join('; ')})`);
-          calls = now;
-        }
+      if (trace) {
+        traced = true;
+        log(`(tracing the proxy, pid ${step.side.pid}, in ${step.id}: ${TRACE_CMD})`);
       }
-      if (cpus.length < 4) break;
-      cpu[s.tag] = cpus[3]! - cpus[0]!;
-      const steps = ['meta', 'write', 'read'].map((w, i) => `${w} ${(cpus[i + 1]! - cpus[i]!).toFixed(1)}`).join(', ');
-      log(`(kernel client, ${s.tag}: server CPU ${cpu[s.tag]!.toFixed(1)} s (${steps}), main ganesha ${(cpuSeconds(mainPid) - mainCpu0).toFixed(1)} s, ` +
-        `VM up ${((Date.now() - started) / 1000).toFixed(0)} s, load ${readFileSync('/proc/loadavg', 'utf8').trim()})`);
+      const end = await vm.waitFor(new RegExp(`VMB (end ${step.id}|FAIL.*)`), VM_TIMEOUT_MS);
+      if (trace) {
+        trace.child.kill('SIGINT');
+        await Promise.race([trace.exited, new Promise((r) => setTimeout(r, 30_000))]);
+        await trace.kill(2000);
+      }
+      if (end[1]!.startsWith('FAIL')) break;
+      cpuOf.set(step.id, cpuSeconds(step.side.pid) - cpu0);
+      // What the kernel client asked of the proxy, and what the proxy asked of its servers.
+      const callLine = calls
+        ? `; ${await proxy.stats().then((now) => (['client', 'shadow', 'main'] as const).map((side) => `${side} ${callDelta(calls[side], now[side])}`).join('; '))}`
+        : '';
+      log(`(${step.id}: server CPU ${cpuOf.get(step.id)!.toFixed(2)} s, main ganesha ${(cpuSeconds(mainPid) - mainCpu0).toFixed(2)} s, ` +
+        `VM up ${((Date.now() - started) / 1000).toFixed(0)} s, load ${readFileSync('/proc/loadavg', 'utf8').trim()}${callLine})`);
     }
     await vm.waitFor(/VMB (done|FAIL.*)/, VM_TIMEOUT_MS);
     const serial = serialText(vm.output());
     const failed = /VMB FAIL.*/.exec(serial);
     if (failed) throw new Error(`kernel-client phase: ${failed[0]}\n${serial.slice(-3000)}`);
+    const valueIn = (step: Step, name: string) => {
+      const part = serial.slice(serial.indexOf(`VMB begin ${step.id}`), serial.indexOf(`VMB end ${step.id}`));
+      const m = new RegExp(`FSBENCH ${name} ([0-9.]+)`).exec(part);
+      if (!m) throw new Error(`kernel-client phase: no ${name} in ${step.id}\n${part.slice(-2000)}`);
+      return Number(m[1]);
+    };
     const figures: KernelPhaseFigures = {};
-    for (const s of sides) {
-      const part = serial.slice(serial.indexOf(`VMB begin ${s.tag}`), serial.indexOf(`VMB end ${s.tag}`));
-      const value = (name: string) => {
-        const m = new RegExp(`FSBENCH ${name} ([0-9.]+)`).exec(part);
-        if (!m) throw new Error(`kernel-client phase: no ${name} for ${s.tag}\n${part.slice(-2000)}`);
-        return Number(m[1]);
-      };
-      figures[`vm_create_ops_${s.tag}`] = { value: value('create_ops'), unit: 'ops/s' };
-      figures[`vm_stat_ops_${s.tag}`] = { value: value('stat_ops'), unit: 'ops/s' };
-      figures[`vm_delete_ops_${s.tag}`] = { value: value('delete_ops'), unit: 'ops/s' };
+    const cpu: Record<string, number> = {};
+    for (const side of sides) {
+      const metas = steps.filter((st) => st.side === side && st.kind === 'meta');
+      for (const w of ['create', 'stat', 'delete']) {
+        const rounds = metas.map((st) => valueIn(st, `${w}_ops`));
+        figures[`vm_${w}_ops_${side.tag}`] = { value: median(rounds), unit: 'ops/s' };
+        log(`(vm_${w}_ops_${side.tag} rounds: ${rounds.join(', ')})`);
+      }
+      // One metadata round (the median's CPU) plus the write and the read, as before the rounds.
+      cpu[side.tag] = median(metas.map((st) => cpuOf.get(st.id)!)) + (cpuOf.get(`write ${side.tag}`) ?? 0) + (cpuOf.get(`read ${side.tag}`) ?? 0);
       if (META_ONLY) continue;
-      if (value('read_bytes') !== VM_FILE_MIB * 1024 * 1024) throw new Error(`kernel-client phase: ${s.tag} read ${value('read_bytes')} bytes`);
-      figures[`vm_read_mbps_${s.tag}`] = { value: value('read_mbps'), unit: 'MB/s' };
-      figures[`vm_write_mbps_${s.tag}`] = { value: value('write_mbps'), unit: 'MB/s' };
+      const [write, read] = [`write ${side.tag}`, `read ${side.tag}`].map((id) => steps.find((st) => st.id === id)!);
+      if (valueIn(read!, 'read_bytes') !== VM_FILE_MIB * 1024 * 1024) throw new Error(`kernel-client phase: ${side.tag} read ${valueIn(read!, 'read_bytes')} bytes`);
+      figures[`vm_read_mbps_${side.tag}`] = { value: valueIn(read!, 'read_mbps'), unit: 'MB/s' };
+      figures[`vm_write_mbps_${side.tag}`] = { value: valueIn(write!, 'write_mbps'), unit: 'MB/s' };
     }
     figures['vm_proxy_cpu_s'] = { value: cpu['proxy']!, unit: 's' };
     figures['vm_ganesha_cpu_s'] = { value: cpu['direct']!, unit: 's' };
