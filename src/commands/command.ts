@@ -1,6 +1,7 @@
 // The contract every `overlay <name>` subcommand implements, plus the small argument parser they share.
-import { unlinkSync, writeFileSync } from 'node:fs';
+import { statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { StateLockError, takeStateLock, type StateLock } from '../../lib/state-lock.js';
 import { makeDirectory } from '../../lib/make-directory.js';
@@ -137,6 +138,34 @@ export function checkWritableDirectory(dir: string, what: string): void {
 export function lockStateDir(dir: string, what: string): StateLock {
   checkWritableDirectory(dir, what);
   return lockAt(join(dir, STATE_LOCK_FILE), `${what} ${dir}`);
+}
+
+/**
+ * Where locks of directories that cannot hold their own lock live: one per host and user (root:
+ * /run/overlay/locks; others: their runtime directory, or the temporary directory).
+ */
+function hostLockDirectory(): string {
+  const uid = process.getuid?.() ?? 0;
+  if (uid === 0) return '/run/overlay/locks';
+  return join(process.env.XDG_RUNTIME_DIR ?? tmpdir(), `overlay-${uid}`, 'locks');
+}
+
+/**
+ * Creates shadow directory `dir` if needed and locks it for this process, like lockStateDir. The
+ * lock cannot be a file inside it (clients would see it in their file system), so it is a host-wide
+ * lock named by the directory's device and inode: a second proxy on the same shadow with another
+ * --state (which would change files behind the first proxy's back) refuses with one line.
+ */
+export function lockShadowDir(dir: string, what: string): StateLock {
+  checkWritableDirectory(dir, what);
+  const st = statSync(dir);
+  const locks = hostLockDirectory();
+  try {
+    makeDirectory(locks, 0o700);
+  } catch (e) {
+    throw new CliError(`${what} ${dir}: cannot create the lock directory ${locks} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  return lockAt(join(locks, `dir-${st.dev}-${st.ino}.lock`), `${what} ${dir}`);
 }
 
 /** Locks state file `file` (a lock file beside it; its directory is created), with lockStateDir's errors. */

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { tuneProxyHeap } from '../proxy-heap.js';
-import { CliError, addressOption, checkWritableDirectory, intOption, lockStateDir, parseArgs, stringOption, type Command, type ParsedArgs } from './command.js';
+import { CliError, addressOption, checkWritableDirectory, intOption, lockShadowDir, lockStateDir, parseArgs, stringOption, type Command, type ParsedArgs } from './command.js';
 
 const HELP = `usage: overlay rowfs --main HOST:PATH --shadow DIR|HOST:PATH --listen PORT [options]
        overlay rowfs --stats [--state DIR | --main HOST:PATH | --control PORT] [--json]
@@ -126,7 +126,8 @@ export const command: Command = {
     lockStateDir(stateDir, '--state');
     const cacheDir = a.options['no-cache'] ? null : (stringOption(a, 'cache') ?? undefined);
     // Paths are checked before the proxy starts: one line for a file, /proc, or no permission.
-    if ('dir' in shadow) checkWritableDirectory((shadow as { dir: string }).dir, '--shadow');
+    // One proxy per local shadow too, whatever its --state.
+    if ('dir' in shadow) lockShadowDir((shadow as { dir: string }).dir, '--shadow');
     if (typeof cacheDir === 'string') checkWritableDirectory(resolve(cacheDir), '--cache');
 
     tuneProxyHeap();

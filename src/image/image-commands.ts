@@ -15,7 +15,7 @@ import type { VersionInfo } from '../../rowfs/image/records.js';
 import { ProxyStartError } from '../../rowfs/proxy/errors.js';
 import { StateStoreError } from '../../rowfs/state/store.js';
 import { ControlClientError } from '../control/client.js';
-import { CliError, lockStateDir } from '../commands/command.js';
+import { CliError, lockShadowDir, lockStateDir } from '../commands/command.js';
 import { indexApp, indexedApps } from './app-index.js';
 import { ImageBootRoot } from './image-boot-root.js';
 import { ImageMounting, type MountingOptions } from './image-mounting.js';
@@ -295,6 +295,8 @@ export async function mountImage(o: Common & { app: string; version?: string; nf
   const store = resolve(o.store ?? join(IMAGE_STORE_ROOT, info.network, app, version));
   // One mount per store: two proxies on one state would each see the other's files as STALE.
   lockStateDir(store, '--store');
+  const shadowDir = resolve(o.shadow ?? join(store, 'shadow'));
+  lockShadowDir(shadowDir, '--shadow');
   const mounting = await ImageMounting.start({
     app,
     version,
@@ -303,7 +305,7 @@ export async function mountImage(o: Common & { app: string; version?: string; nf
     node,
     registry,
     storeDir: join(store, 'state'),
-    shadowDir: resolve(o.shadow ?? join(store, 'shadow')),
+    shadowDir,
     listenHost: o.host,
     nfsPort: o.nfsPort,
     mountPort: o.mountPort,

@@ -83,6 +83,35 @@ test('overlay rowfs: a second proxy on the same --state (another --shadow) refus
   t.regex(onFile.out, /^overlay rowfs: --state \S+ not a directory$/);
 });
 
+test('overlay rowfs: a second proxy on the same --shadow (another --state) refuses with one line; a clean stop frees it', async (t) => {
+  const dir = tmp(t);
+  const mainDir = join(dir, 'main');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(mainDir);
+  const main = await startEmbeddedServer({ exportDir: mainDir, readOnly: true, host: '127.0.0.1' });
+  t.teardown(() => main.stop());
+  const proxyArgs = (state: string) => [
+    'rowfs', '--main', `127.0.0.1:${main.exportPath}`, '--main-nfs-port', String(main.nfsPort), '--main-mount-port', String(main.mountPort),
+    '--shadow', join(dir, 'shadow'), '--listen', '0', '--host', '127.0.0.1', '--state', join(dir, state),
+  ];
+  const first = overlay(t, proxyArgs('state1'));
+  await first.waitFor(/rowfs: NFS port \d+/, 20_000);
+  const second = await refused(t, proxyArgs('state2'));
+  t.is(second.code, 1);
+  oneClearLine(t, second.out, first.pid);
+  t.regex(second.out, /--shadow \S+\/shadow is in use/);
+  const { readdirSync } = await import('node:fs');
+  t.deepEqual(readdirSync(join(dir, 'shadow')), [], 'no lock file inside the shadow, where clients would see it');
+  const { statSync } = await import('node:fs');
+  const st = statSync(join(dir, 'shadow'));
+  const lock = `/run/overlay/locks/dir-${st.dev}-${st.ino}.lock`; // the tests run as root
+  t.true(existsSync(lock), 'the host-wide lock names the shadow by device and inode');
+  await first.kill(5_000);
+  t.false(existsSync(lock), 'a clean stop removes it');
+  const third = overlay(t, proxyArgs('state2'));
+  await third.waitFor(/rowfs: NFS port \d+/, 20_000);
+});
+
 test('the lock against a real second process: held while it lives, stale once it is gone or its pid is reused', async (t) => {
   const lockPath = join(tmp(t), 'x.lock');
   const holderSrc = `import('${new URL('../../lib/state-lock.js', import.meta.url).href}').then((m) => { m.takeStateLock(${JSON.stringify(lockPath)}); console.log('held'); setInterval(() => {}, 1000); });`;
