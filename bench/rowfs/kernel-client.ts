@@ -85,9 +85,11 @@ interface Side {
 const META_ONLY = process.env.ROWFS_BENCH_VM_META_ONLY === '1';
 /**
  * Diagnostics: ROWFS_BENCH_VM_TRACE='CMD ARGS' runs CMD with `{pid}` replaced by the proxy's PID for
- * the proxy's metadata workload (e.g. `strace -f -T -tt -o /tmp/s -p {pid}`), stopped by SIGINT after it.
+ * the proxy's first workload of TRACE_KIND (e.g. `strace -f -T -tt -o /tmp/s -p {pid}`), stopped by SIGINT after it.
  */
 const TRACE_CMD = process.env.ROWFS_BENCH_VM_TRACE;
+/** Diagnostics: which kind of the proxy's workloads ROWFS_BENCH_VM_TRACE traces (its first one; default meta). */
+const TRACE_KIND = process.env.ROWFS_BENCH_VM_TRACE_KIND ?? 'meta';
 /** Diagnostics: ROWFS_BENCH_VM_PROXY_FIRST=1 starts each kind of workload with the proxy. */
 const PROXY_FIRST = process.env.ROWFS_BENCH_VM_PROXY_FIRST === '1';
 
@@ -202,7 +204,7 @@ export async function kernelClientPhase(main: Ganesha, mainDir: string, work: st
       const cpu0 = cpuSeconds(step.side.pid);
       const mainCpu0 = cpuSeconds(mainPid);
       const calls = step.side.tag === 'proxy' ? await proxy.stats() : undefined;
-      const traceIt = !traced && TRACE_CMD !== undefined && step.side.tag === 'proxy' && step.kind === 'meta';
+      const traceIt = !traced && TRACE_CMD !== undefined && step.side.tag === 'proxy' && step.kind === TRACE_KIND;
       const [traceCmd, ...traceArgs] = traceIt ? TRACE_CMD!.replaceAll('{pid}', String(step.side.pid)).split(' ') : [];
       const trace = traceCmd ? startProc(traceCmd, traceArgs) : undefined;
       if (trace) {
