@@ -135,18 +135,22 @@ test('a packed file whose bytes changed in the pack reads as absent (checksum), 
 });
 
 /** The pack written with writeSync, failures injected: `next` answers the coming writes or syncs in turn. */
-function faultyPackIo(): { io: PackIo; writes: string[]; syncs: number; next: Array<'fail' | 'short' | 'sync-fails'>; settle(): Promise<void> } {
+function faultyPackIo(): { io: PackIo; writes: string[]; pieces: number[]; syncs: number; next: Array<'fail' | 'short' | 'sync-fails'>; settle(): Promise<void> } {
   const ops: Array<Promise<unknown>> = [];
   const track = <T>(p: Promise<T>): Promise<T> => (ops.push(p.catch(() => undefined)), p);
   const s = {
     writes: [] as string[],
+    /** Buffers handed to each write. */
+    pieces: [] as number[],
     syncs: 0,
     next: [] as Array<'fail' | 'short' | 'sync-fails'>,
     io: {
-      write: (fd: number, data: Buffer, position: number) =>
+      write: (fd: number, pieces: Buffer[], position: number) =>
         track(
           (async () => {
+            const data = Buffer.concat(pieces);
             s.writes.push(`${position}+${data.length}`);
+            s.pieces.push(pieces.length);
             if (s.next[0] === 'fail') throw new Error(`EIO (injected) ${s.next.shift()}`);
             const bytes = s.next[0] === 'short' && s.next.shift() ? data.subarray(0, data.length >> 1) : data;
             return writeSync(fd, bytes, 0, bytes.length, position);
@@ -210,6 +214,7 @@ test('packed files are fdatasynced before they are indexed, one sync per batch',
   await clock.advance(200);
   await f.settle();
   t.is(f.syncs, 1);
+  t.deepEqual(f.pieces, [5], 'one write of the five files\' own buffers (no concatenation)');
   await c.writeRun('g', 0, fill('g'));
   await c.close();
   t.is(f.syncs, 2);
@@ -221,8 +226,9 @@ test('a packed file whose pack write is still on its way is not indexed by anoth
   let release!: () => void;
   const held = new Promise<void>((r) => (release = r));
   const io: PackIo = {
-    write: async (fd, data, position) => {
+    write: async (fd, pieces, position) => {
       await held;
+      const data = Buffer.concat(pieces);
       return writeSync(fd, data, 0, data.length, position);
     },
     datasync: async () => undefined,
@@ -241,5 +247,50 @@ test('a packed file whose pack write is still on its way is not indexed by anoth
   await c.close();
   const c2 = BlockCache.open(dir, BS);
   t.deepEqual(await c2.readRange('a', 0, 100), fill('A'));
+  await c2.close();
+});
+
+test('a flush of more files than one writev takes (IOV_MAX, 1,024) lands them all, in order, across a reopen', async (t) => {
+  const dir = tmp(t);
+  const clock = new ManualClock();
+  const c = BlockCache.open(dir, BS, clock);
+  const files = 1100;
+  const content = (i: number) => pattern(100 + (i % 7), i);
+  for (let i = 0; i < files; i++) await c.writeRun(`k${i}`, 0, content(i));
+  await clock.advance(200);
+  await c.close();
+  const c2 = BlockCache.open(dir, BS);
+  for (let i = 0; i < files; i++) {
+    if (!c2.has(`k${i}`, 0)) t.fail(`k${i} not indexed`);
+    t.deepEqual(await c2.readRange(`k${i}`, 0, 200), content(i), `k${i}`);
+  }
+  await c2.close();
+});
+
+/** Counts the reads of a cache's LMDB index. */
+function countIndexReads(c: BlockCache): { reads: number } {
+  const index = (c as unknown as { index: { get(k: string): unknown } }).index;
+  const counter = { reads: 0 };
+  const get = index.get.bind(index);
+  index.get = (k: string) => (counter.reads++, get(k));
+  return counter;
+}
+
+test('a cache whose index was empty at open never reads it for a new key; a reopened one does, and finds what was stored', async (t) => {
+  const dir = tmp(t);
+  const c1 = BlockCache.open(dir, BS);
+  const n1 = countIndexReads(c1);
+  t.false(c1.has('never', 0));
+  await c1.writeRun('small', 0, fill('s'));
+  await c1.write('big', 0, Buffer.alloc(BS, 7));
+  t.true(c1.has('small', 0));
+  t.is(n1.reads, 0, 'every entry of a cache opened empty is in memory');
+  await c1.close();
+  const c2 = BlockCache.open(dir, BS);
+  const n2 = countIndexReads(c2);
+  t.true(c2.has('big', 0));
+  t.deepEqual(await c2.readRange('small', 0, 100), fill('s'));
+  t.false(c2.has('never', 0));
+  t.is(n2.reads, 3, 'one read per key the reopened cache had not seen');
   await c2.close();
 });
