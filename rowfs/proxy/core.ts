@@ -67,6 +67,7 @@ export class ProxyCore {
   readonly counters: Counters;
   readonly tree: MainTree | undefined;
   readonly ns = new NamespaceLock();
+  /** Main's attributes by vid, virtualised (see mainAttrs). */
   private readonly mainAttrCache = new Map<number, Fattr3>();
   /** Main directories whose names are all registered (no LOOKUP to main for a missing name). */
   readonly mainDirs = new MainDirNames();
@@ -126,20 +127,26 @@ export class ProxyCore {
 
   // ---- attributes ----
 
-  rememberMainAttrs(vid: number, a: Fattr3 | undefined): void {
-    if (!a) return;
+  /** Keeps main's attributes of node `vid`, virtualised once (every later reply shares the set). */
+  rememberMainAttrs(vid: number, a: Fattr3 | undefined): Fattr3 | undefined {
+    if (!a) return undefined;
     if (this.mainAttrCache.size >= MAIN_ATTR_CACHE_ENTRIES) this.mainAttrCache.delete(this.mainAttrCache.keys().next().value as number);
-    this.mainAttrCache.set(vid, a);
+    const v = virtualAttrs(a, vid);
+    this.mainAttrCache.set(vid, v);
+    return v;
   }
 
-  /** Attributes of the main object behind `n` (raw, not virtualised). */
+  /**
+   * Attributes of the main object behind `n`, with the node's virtual fileid and fsid (what a
+   * client sees of a main-only node). Virtualised once per node, not per reply: the set is shared,
+   * and attribute sets are never changed in place (shadow-attrs.ts relies on that too).
+   */
   async mainAttrs(n: NodeRecord): Promise<Fattr3> {
     const cached = this.mainAttrCache.get(n.vid);
     if (cached) return cached;
     if (!n.main) throw new StatusError(Nfs3Status.SERVERFAULT, `node ${n.vid} has no main object`);
     const res = await this.main.ok('GETATTR', { object: n.main });
-    this.rememberMainAttrs(n.vid, res.objAttributes);
-    return res.objAttributes;
+    return this.rememberMainAttrs(n.vid, res.objAttributes)!;
   }
 
   /** Merged attributes: the shadow's once the object has been copied up, else main's. */
@@ -148,7 +155,7 @@ export class ProxyCore {
       const res = await this.shadow.ok('GETATTR', { object: n.shadow });
       return virtualAttrs(res.objAttributes, n.vid);
     }
-    return virtualAttrs(await this.mainAttrs(n), n.vid);
+    return this.mainAttrs(n);
   }
 
   /** Like attrs, undefined on failure (post-op attributes are optional). */

@@ -71,9 +71,8 @@ export class FileIo {
   async read(n: NodeRecord, offset: number, count: number, asFile = false): Promise<ReadResult> {
     checkRegular(n);
     if (!n.shadow) {
-      const raw = await this.core.mainAttrs(n);
-      const size = Number(raw.size);
-      const attrs = virtualAttrs(raw, n.vid);
+      const attrs = await this.core.mainAttrs(n);
+      const size = Number(attrs.size);
       if (offset >= size || count === 0) return { data: Buffer.alloc(0), eof: offset >= size, attrs, release: noop };
       const end = Math.min(offset + count, size);
       const reading = this.mainReader.range(n.main!, offset, end - offset, size, asFile);

@@ -141,11 +141,12 @@ export class Listings {
     for (const e of picked) {
       const vid = core.store.lookupName(dir.vid, e.name);
       if (vid === undefined) continue;
+      let attrs: Fattr3 | undefined;
       if (e.side === 'main') {
-        core.rememberMainAttrs(vid, e.attrs);
+        attrs = core.rememberMainAttrs(vid, e.attrs); // virtualised once, shared with LOOKUP and ACCESS replies
         if (e.attrs?.type === Ftype3.REG) mainFiles.push({ vid, name: e.name, size: Number(e.attrs.size) });
-      }
-      entries.push({ name: e.name, cookie: nameCookie(e.name), vid, attrs: e.attrs ? virtualAttrs(e.attrs, vid) : undefined });
+      } else if (e.attrs) attrs = virtualAttrs(e.attrs, vid);
+      entries.push({ name: e.name, cookie: nameCookie(e.name), vid, attrs });
     }
     if (dir.main && mainComplete) core.onMainFilesListed(dir.vid, mainFiles);
     entries.sort(byCookie);

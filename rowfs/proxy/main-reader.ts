@@ -193,6 +193,7 @@ export class MainReader {
    * A prefetch only uses pooled buffers that are free, leaving some for readers' own fetches.
    */
   private readAhead(fh: FileHandle, key: string, offset: number, length: number, fileSize: number): void {
+    if (offset === 0 && length >= fileSize) return; // the whole file at once: no streak to follow (a small file)
     const prev = this.streaks.get(key);
     const sequential = prev?.end === offset;
     const streak = sequential ? prev.bytes + length : length;

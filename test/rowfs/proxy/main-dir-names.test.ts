@@ -4,7 +4,8 @@
 // rename in and out, hard link) are answered correctly afterwards, and a directory a client listed
 // needs no main LOOKUP either. MainDirNames' bookkeeping is checked on its own first.
 import test from 'ava';
-import { CreateMode, Nfs3Status } from '../../../rowfs/nfs3/types.js';
+import { CreateMode, Nfs3Status, StableHow, type Fattr3 } from '../../../rowfs/nfs3/types.js';
+import { PROXY_FSID } from '../../../rowfs/proxy/attrs.js';
 import { LIST_AFTER_LOOKUPS, MainDirNames } from '../../../rowfs/proxy/main-dir-names.js';
 import type { OpenedExport } from '../../../rowfs/mount/open-export.js';
 import type { RowfsProxy } from '../../../rowfs/proxy/proxy.js';
@@ -112,4 +113,47 @@ test('a directory a client has listed needs no LOOKUP to main for names missing 
   t.is(await lookupStatus(ex, listed, 'absent'), 'NOENT');
   await lookup(ex, listed, 'y');
   t.is(mainCalls(proxy, 'LOOKUP'), before);
+});
+
+const noAtime = (a: Fattr3 | undefined) => (a ? { ...a, atime: undefined } : undefined);
+
+test("a main-only file's attributes, virtualised once and shared, are the same in LOOKUP, ACCESS, GETATTR, READ and READDIRPLUS; a write gives it the shadow's", async (t) => {
+  const { proxy, ex } = await setup(t);
+  const d = await lookup(ex, ex.root, 'd');
+  const fileids = new Set<bigint>();
+  const seen: Fattr3[] = [];
+  for (let i = 0; i < FILES; i++) {
+    const l = await ex.nfs.lookup({ what: { dir: d, name: `f${i}` } });
+    if (l.status !== Nfs3Status.OK) return t.fail(`LOOKUP f${i}`);
+    const a = await ex.nfs.access({ object: l.object, access: 0x1 });
+    const g = await ex.nfs.getattr({ object: l.object });
+    const r = await ex.nfs.read({ file: l.object, offset: 0n, count: 4096 });
+    if (a.status !== Nfs3Status.OK || g.status !== Nfs3Status.OK || r.status !== Nfs3Status.OK) return t.fail(`f${i}`);
+    t.deepEqual(r.data, content(i));
+    for (const x of [l.objAttributes, a.objAttributes, r.fileAttributes]) t.deepEqual(x, g.objAttributes, `f${i}: one attribute set`);
+    t.is(g.objAttributes.fsid, PROXY_FSID);
+    t.is(g.objAttributes.size, BigInt(content(i).length));
+    fileids.add(g.objAttributes.fileid);
+    seen.push(g.objAttributes);
+  }
+  t.is(fileids.size, FILES, 'each file its own virtual fileid');
+  const plus = await ex.nfs.readdirplus({ dir: d, cookie: 0n, cookieverf: new Uint8Array(8), dircount: 32768, maxcount: 131072 });
+  if (plus.status !== Nfs3Status.OK) return t.fail('READDIRPLUS');
+  for (const e of plus.entries) {
+    const m = /^f(\d+)$/.exec(e.name);
+    // A client's listing reads main again: its atimes are main's now (our READs moved them).
+    if (m) t.deepEqual(noAtime(e.nameAttributes), noAtime(seen[Number(m[1])]), `${e.name} listed with the same attributes`);
+  }
+  // Copied up by a write: the shadow's attributes from now on, the shared main set unchanged.
+  const f0 = await lookup(ex, d, 'f0');
+  const w = await ex.nfs.write({ file: f0, offset: 0n, count: 3, stable: StableHow.FILE_SYNC, data: Buffer.from('new') });
+  t.is(w.status, Nfs3Status.OK);
+  const after = await ex.nfs.getattr({ object: f0 });
+  if (after.status !== Nfs3Status.OK) return t.fail('GETATTR after the write');
+  t.is(after.objAttributes.fileid, seen[0]!.fileid, 'same virtual fileid');
+  t.is(after.objAttributes.fsid, PROXY_FSID);
+  t.not(after.objAttributes.mtime.nseconds + after.objAttributes.mtime.seconds * 1e9, seen[0]!.mtime.nseconds + seen[0]!.mtime.seconds * 1e9, 'the shadow copy\'s mtime');
+  const f1 = await ex.nfs.getattr({ object: await lookup(ex, d, 'f1') });
+  t.deepEqual(noAtime(f1.status === Nfs3Status.OK ? f1.objAttributes : undefined), noAtime(seen[1]), 'other files keep theirs');
+  t.is(proxy.counters.snapshot().main.GETATTR ?? 0, 0, 'all from the listing');
 });
