@@ -44,14 +44,17 @@ async function measured(pids: Record<string, number>, pass: () => Promise<number
 
 /** Counts of V8's optimization and deoptimization trace lines in `out`, and the functions deoptimized most. */
 function jitSummary(out: string): string {
-  const optimized = out.match(/completed (optimizing|compiling)/g)?.length ?? 0;
+  const optimizedBy = new Map<string, number>();
+  for (const m of out.matchAll(/completed (?:optimizing|compiling)[^<]*<JSFunction ([^ >]*)/g)) optimizedBy.set(m[1]!, (optimizedBy.get(m[1]!) ?? 0) + 1);
+  const optimized = [...optimizedBy.values()].reduce((a, b) => a + b, 0);
+  const again = [...optimizedBy].filter(([, n]) => n > 1).sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, n]) => `${n} ${k}`);
   const deopts = new Map<string, number>();
   for (const m of out.matchAll(/bailout \(kind: ([^,]+), reason: ([^)]*)\): begin\. deoptimizing[^<]*<JSFunction ([^ >]*)/g)) {
     const k = `${m[3]} (${m[2]})`;
     deopts.set(k, (deopts.get(k) ?? 0) + 1);
   }
   const top = [...deopts].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, n]) => `${n} ${k}`);
-  return `JIT: ${optimized} optimized, ${[...deopts.values()].reduce((a, b) => a + b, 0)} deoptimized: ${top.join('; ')}`;
+  return `JIT: ${optimized} optimized (more than once: ${again.join(', ') || 'none'}), ${[...deopts.values()].reduce((a, b) => a + b, 0)} deoptimized: ${top.join('; ')}`;
 }
 
 function delta(after: Record<string, number>, before: Record<string, number>): string {
