@@ -26,6 +26,7 @@ import { run, startProc, type Proc } from '../../simulations/harness/proc.js';
 import { kernelVmArgs, serialText } from '../../simulations/harness/vm.js';
 import { cpuSeconds, startProxy } from './proxy-process.js';
 import { mountScratchExt4 } from './scratch-ext4.js';
+import { startEmbeddedServer } from '../../rowfs/server/embedded-server.js';
 import { median } from '../median.js';
 
 const VM_DIR = 'vm';
@@ -74,7 +75,7 @@ export interface KernelPhaseFigures {
 }
 
 interface Side {
-  tag: 'direct' | 'proxy';
+  tag: 'direct' | 'proxy' | 'embedded';
   mountSpec: string;
   options: string;
   /** The server whose CPU this side is charged (ganesha direct, or the proxy). */
@@ -90,6 +91,12 @@ const META_ONLY = process.env.ROWFS_BENCH_VM_META_ONLY === '1';
 const TRACE_CMD = process.env.ROWFS_BENCH_VM_TRACE;
 /** Diagnostics: which kind of the proxy's workloads ROWFS_BENCH_VM_TRACE traces (its first one; default meta). */
 const TRACE_KIND = process.env.ROWFS_BENCH_VM_TRACE_KIND ?? 'meta';
+/**
+ * Diagnostics: ROWFS_BENCH_VM_EMBEDDED=1 adds a third side to the metadata rounds, our embedded NFSv3
+ * server (the shadow's own code, in the bench's process) serving a directory directly: what our
+ * RPC stack and local export cost without the proxy's layer. Logged, not a figure.
+ */
+const EMBEDDED = process.env.ROWFS_BENCH_VM_EMBEDDED === '1';
 /** Diagnostics: ROWFS_BENCH_VM_PROXY_FIRST=1 starts each kind of workload with the proxy. */
 const PROXY_FIRST = process.env.ROWFS_BENCH_VM_PROXY_FIRST === '1';
 
@@ -114,11 +121,11 @@ function stepsOf(sides: Side[]): Step[] {
     }
   }
   if (META_ONLY) return steps;
-  for (const side of sides) {
+  for (const side of sides.filter((x) => x.tag !== 'embedded')) {
     steps.push({ id: `write ${side.tag}`, side, kind: 'write', command: `fsbench write /mnt/${side.tag}/${VM_DIR}/work/written ${VM_FILE_MIB}` });
   }
   for (let r = 0; r < READ_ROUNDS; r++) {
-    for (const side of r % 2 === 0 ? sides : [...sides].reverse()) {
+    for (const side of (r % 2 === 0 ? sides : [...sides].reverse()).filter((x) => x.tag !== 'embedded')) {
       steps.push({ id: `read ${side.tag} ${r}`, side, kind: 'read', command: `fsbench read /mnt/${side.tag}/${VM_DIR}/${vmFile(r)}` });
     }
   }
@@ -182,6 +189,13 @@ export async function kernelClientPhase(main: Ganesha, mainDir: string, work: st
       { tag: 'proxy', mountSpec: `${HOST_FROM_GUEST}:${main.exportPath}`, options: `${nfsOptions},port=${proxy.port},mountport=${proxy.port}`, pid: proxy.proc.pid },
     ];
     if (PROXY_FIRST) sides.reverse();
+    if (EMBEDDED) {
+      const dir = join(scratch.path, 'vm-embedded');
+      mkdirSync(join(dir, VM_DIR, 'work'), { recursive: true });
+      const e = await startEmbeddedServer({ exportDir: dir, host: '127.0.0.1' });
+      cleanups.push(() => e.stop());
+      sides.push({ tag: 'embedded', mountSpec: `${HOST_FROM_GUEST}:${e.exportPath}`, options: `${nfsOptions},port=${e.nfsPort},mountport=${e.mountPort}`, pid: process.pid });
+    }
     const steps = stepsOf(sides);
     const initrd = join(work, 'vm-initrd.img');
     await buildInitramfs({
@@ -240,6 +254,11 @@ export async function kernelClientPhase(main: Ganesha, mainDir: string, work: st
     const cpu: Record<string, number> = {};
     for (const side of sides) {
       const metas = steps.filter((st) => st.side === side && st.kind === 'meta');
+      if (side.tag === 'embedded') {
+        for (const w of ['create', 'stat', 'delete']) log(`(embedded server ${w} ops/s rounds: ${metas.map((st) => valueIn(st, `${w}_ops`)).join(', ')})`);
+        log(`(embedded server CPU per round: ${metas.map((st) => cpuOf.get(st.id)!.toFixed(2)).join(', ')} s)`);
+        continue;
+      }
       for (const w of ['create', 'stat', 'delete']) {
         const rounds = metas.map((st) => valueIn(st, `${w}_ops`));
         figures[`vm_${w}_ops_${side.tag}`] = { value: median(rounds), unit: 'ops/s' };
