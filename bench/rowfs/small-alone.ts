@@ -1,7 +1,7 @@
 // The small-files phase of bench:rowfs on its own (diagnostics, not a figure source): a fresh main
 // ganesha over preparePeerTree's files (and ROWFS_SMALL_MORE more small-files directories), the peer proxy
 // (PROXY_V4) and ours (`overlay rowfs`, startProxy); for ROUNDS rounds, peer then ours, each fresh:
-// a first listing of LIST_DIR (as in the bench, before the small files), SMALL_WARMUP_DIR's files
+// a first listing of LIST_DIR (as in the bench, before the small files), SMALL_WARMUP_DIRS' files
 // read one after another (LOOKUP, ACCESS, READ each: smallFilesSeconds; unmeasured in the bench),
 // SMALL_DIR's (the bench's figure), then ROWFS_SMALL_MORE (0) more such directories on the same
 // proxy (the JIT warmer each time: what is left is the per-file cost). Prints the
@@ -18,7 +18,7 @@ import { startGanesha } from '../../simulations/harness/ganesha.js';
 import { openExport, type OpenedExport } from '../../rowfs/mount/open-export.js';
 import { expectOk } from '../../rowfs/nfs3/errors.js';
 import { cpuSeconds, startProxy, type ProxyStats } from './proxy-process.js';
-import { LIST_DIR, LIST_ENTRIES, SMALL_DIR, SMALL_WARMUP_DIR, SMALL_FILES, SMALL_FILE_BYTES, listSeconds, mainOptionsForPeer, preparePeerTree, smallFilesSeconds, startPeerProxy } from './peer-proxy.js';
+import { LIST_DIR, LIST_ENTRIES, SMALL_DIR, SMALL_WARMUP_DIRS, SMALL_FILES, SMALL_FILE_BYTES, listSeconds, mainOptionsForPeer, preparePeerTree, smallFilesSeconds, startPeerProxy } from './peer-proxy.js';
 import { runMain } from '../run-main.js';
 
 const BLOCK_BYTES = 64 * 1024;
@@ -84,10 +84,10 @@ async function main(): Promise<void> {
     /** The listing, then the two small-files directories, on one connection. */
     const passes = async (label: string, ex: OpenedExport, pids: Record<string, number>, before?: () => Promise<void>, after?: (pass: string) => Promise<void>) => {
       await listSeconds(ex, expectOk(await ex.nfs.lookup({ what: { dir: ex.root, name: LIST_DIR } }), 'LOOKUP').object, LIST_ENTRIES);
-      for (const [k, dir] of [SMALL_WARMUP_DIR, SMALL_DIR, ...MORE_DIRS].entries()) {
+      for (const [k, dir] of [...SMALL_WARMUP_DIRS, SMALL_DIR, ...MORE_DIRS].entries()) {
         const fh = expectOk(await ex.nfs.lookup({ what: { dir: ex.root, name: dir } }), 'LOOKUP').object;
         await before?.();
-        console.log(`  ${label} pass ${k} (${dir === SMALL_DIR ? 'the figure' : dir === SMALL_WARMUP_DIR ? 'warm-up' : 'more'}): ${await measured(pids, () => smallFilesSeconds(ex, fh))} (load ${load()})`);
+        console.log(`  ${label} pass ${k} (${dir === SMALL_DIR ? 'the figure' : SMALL_WARMUP_DIRS.includes(dir) ? 'warm-up' : 'more'}): ${await measured(pids, () => smallFilesSeconds(ex, fh))} (load ${load()})`);
         await after?.(dir);
       }
     };
