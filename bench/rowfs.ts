@@ -26,7 +26,8 @@
 //             each round: the round's 256 MB file read cold (ours: the measured cold pass above),
 //             a first listing of 2,000 entries and 2,000 x 4 KB files read over one connection,
 //             each also through the round's proxy: peer_proxy_*_s against proxy_*_s, peer_proxy_rss_mb.
-//             Before the measured small files, each proxy reads 3 x 2,000 others the same way, unmeasured
+//             Each proxy lists and reads its own copy of the directories (main's caches warmed by one
+//             would favour the other). Before the measured small files, each proxy reads 3 x 2,000 others the same way, unmeasured
 //             (symmetric JIT warm-up of our fresh Node process, like the cold read's jit-warmup).
 //   kernel:   the Linux kernel NFS client in a qemu VM, ganesha direct against the proxy with a local
 //             shadow directory (bench/rowfs/kernel-client.ts): vm_* figures.
@@ -44,7 +45,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startGanesha, type Ganesha } from '../simulations/harness/ganesha.js';
 import { cpuSeconds, peakRssMb, rssKindsMb, startProxy, type ProxyProc } from './rowfs/proxy-process.js';
-import { LIST_DIR, LIST_ENTRIES, SMALL_DIR, SMALL_WARMUP_DIRS, listSeconds, mainOptionsForPeer, preparePeerTree, smallFilesSeconds, startPeerProxy } from './rowfs/peer-proxy.js';
+import { LIST_DIRS, LIST_ENTRIES, SMALL_DIRS, SMALL_WARMUP_DIRS, listSeconds, mainOptionsForPeer, preparePeerTree, smallFilesSeconds, startPeerProxy } from './rowfs/peer-proxy.js';
 import { kernelClientPhase, prepareKernelTree } from './rowfs/kernel-client.js';
 import { openExport, type OpenedExport } from '../rowfs/mount/open-export.js';
 import { expectOk } from '../rowfs/nfs3/errors.js';
@@ -297,16 +298,16 @@ async function main() {
       const viaPeer = await freshPeer();
       sample('proxy_cold_read_s', FILE_BYTES / 1e6 / rounds['proxy_read_mbps']![r]!);
       sample('peer_proxy_cold_read_s', FILE_BYTES / 1e6 / (await seqRead(viaPeer, await lookup(viaPeer, viaPeer.root, `file256-${r}`))));
-      sample('peer_proxy_list_s', await listSeconds(viaPeer, await lookup(viaPeer, viaPeer.root, LIST_DIR), LIST_ENTRIES));
-      sample('proxy_list_s', await listSeconds(viaP, await lookup(viaP, viaP.root, LIST_DIR), LIST_ENTRIES));
+      sample('peer_proxy_list_s', await listSeconds(viaPeer, await lookup(viaPeer, viaPeer.root, LIST_DIRS.peer), LIST_ENTRIES));
+      sample('proxy_list_s', await listSeconds(viaP, await lookup(viaP, viaP.root, LIST_DIRS.ours), LIST_ENTRIES));
       // Both proxies read other directories of the same files first, unmeasured (SMALL_WARMUP_DIRS:
       // ours, a fresh Node process, would otherwise be measured while it compiles the small-file path).
       for (const warm of SMALL_WARMUP_DIRS) {
         await smallFilesSeconds(viaPeer, await lookup(viaPeer, viaPeer.root, warm));
         await smallFilesSeconds(viaP, await lookup(viaP, viaP.root, warm));
       }
-      sample('peer_proxy_small_files_s', await smallFilesSeconds(viaPeer, await lookup(viaPeer, viaPeer.root, SMALL_DIR)));
-      sample('proxy_small_files_s', await smallFilesSeconds(viaP, await lookup(viaP, viaP.root, SMALL_DIR)));
+      sample('peer_proxy_small_files_s', await smallFilesSeconds(viaPeer, await lookup(viaPeer, viaPeer.root, SMALL_DIRS.peer)));
+      sample('proxy_small_files_s', await smallFilesSeconds(viaP, await lookup(viaP, viaP.root, SMALL_DIRS.ours)));
       await viaPeer.close();
       sample('direct_read_mbps', await seqRead(direct, dFile));
       sample('proxy_read_warm_mbps', await seqRead(viaP, pFile));

@@ -14,12 +14,16 @@ import type { OpenedExport } from '../../rowfs/mount/open-export.js';
 import { expectOk } from '../../rowfs/nfs3/errors.js';
 import type { FileHandle } from '../../rowfs/nfs3/types.js';
 
-export const LIST_DIR = 'list2000';
+/**
+ * The measured directories, one of each per proxy: the same names and bytes, but the first proxy to
+ * read a directory would leave main's caches (ganesha's MDCACHE, the page cache) warm for the other.
+ */
+export const LIST_DIRS = { ours: 'list2000', peer: 'list2000-peer' } as const;
 export const LIST_ENTRIES = 2000;
-export const SMALL_DIR = 'small2000';
+export const SMALL_DIRS = { ours: 'small2000', peer: 'small2000-peer' } as const;
 /**
  * Directories of files of the same shape read through each proxy, unmeasured, one after another
- * right before SMALL_DIR's: both proxies are fresh processes, and ours (Node) spends its first
+ * right before SMALL_DIRS': both proxies are fresh processes, and ours (Node) spends its first
  * several thousand calls compiling the small-file path (TurboFan threads, GC heap growth) where a
  * long-running proxy would not. As many as it takes ours to stop getting faster per pass: in
  * small-alone.js (19:57 UTC, load 2.4) its CPU per 2,000 files was 2.12, 1.18, 1.07, 0.92, 0.94 s
@@ -33,14 +37,19 @@ const PEER_MOUNT_PORT = 20049;
 const ACCESS_READ = 0x1;
 const NO_VERF = new Uint8Array(8);
 
-/** The listing directory and the small files, in main's tree (before main's ganesha starts). */
+/** The listing directories and the small files, in main's tree (before main's ganesha starts). */
 export function preparePeerTree(mainDir: string): void {
-  mkdirSync(join(mainDir, LIST_DIR));
-  for (let i = 0; i < LIST_ENTRIES; i++) writeFileSync(join(mainDir, LIST_DIR, `entry-${i}`), '');
-  for (const dir of [SMALL_DIR, ...SMALL_WARMUP_DIRS]) {
+  for (const dir of Object.values(LIST_DIRS)) {
     mkdirSync(join(mainDir, dir));
-    for (let i = 0; i < SMALL_FILES; i++) writeFileSync(join(mainDir, dir, `s${i}`), Buffer.alloc(SMALL_FILE_BYTES, i & 0xff));
+    for (let i = 0; i < LIST_ENTRIES; i++) writeFileSync(join(mainDir, dir, `entry-${i}`), '');
   }
+  for (const dir of [...Object.values(SMALL_DIRS), ...SMALL_WARMUP_DIRS]) writeSmallDir(mainDir, dir);
+}
+
+/** Directory `name` of main's tree with SMALL_FILES files s0, s1, ... of SMALL_FILE_BYTES (file i filled with i & 0xff). */
+export function writeSmallDir(mainDir: string, name: string): void {
+  mkdirSync(join(mainDir, name));
+  for (let i = 0; i < SMALL_FILES; i++) writeFileSync(join(mainDir, name, `s${i}`), Buffer.alloc(SMALL_FILE_BYTES, i & 0xff));
 }
 
 /** How main's ganesha must be started for the peer: NFSv3 and v4, pseudo path = path. */

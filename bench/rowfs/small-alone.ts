@@ -1,9 +1,9 @@
 // The small-files phase of bench:rowfs on its own (diagnostics, not a figure source): a fresh main
 // ganesha over preparePeerTree's files (and ROWFS_SMALL_MORE more small-files directories), the peer proxy
 // (PROXY_V4) and ours (`overlay rowfs`, startProxy); for ROUNDS rounds, peer then ours, each fresh:
-// a first listing of LIST_DIR (as in the bench, before the small files), SMALL_WARMUP_DIRS' files
+// a first listing of LIST_DIRS' (its own, as in the bench, before the small files), SMALL_WARMUP_DIRS' files
 // read one after another (LOOKUP, ACCESS, READ each: smallFilesSeconds; unmeasured in the bench),
-// SMALL_DIR's (the bench's figure), then ROWFS_SMALL_MORE (0) more such directories on the same
+// SMALL_DIRS' (its own: the bench's figure), then ROWFS_SMALL_MORE (0) more such directories on the same
 // proxy (the JIT warmer each time: what is left is the per-file cost). Prints the
 // seconds and the CPU seconds of our proxy, main's ganesha, the peer and this process per pass, and
 // our proxy's main calls and read-ahead counters.
@@ -11,14 +11,14 @@
 // before each measured pass of ours, e.g. to attach perf), and bench/rowfs.ts's ROWFS_BENCH_PROF,
 // ROWFS_BENCH_NODE_FLAGS, ROWFS_BENCH_PROXY_ARGS.
 // Run: flock /work/notes/bench.lock node dist/bench/rowfs/small-alone.js
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGanesha } from '../../simulations/harness/ganesha.js';
 import { openExport, type OpenedExport } from '../../rowfs/mount/open-export.js';
 import { expectOk } from '../../rowfs/nfs3/errors.js';
 import { cpuSeconds, startProxy, type ProxyStats } from './proxy-process.js';
-import { LIST_DIR, LIST_ENTRIES, SMALL_DIR, SMALL_WARMUP_DIRS, SMALL_FILES, SMALL_FILE_BYTES, listSeconds, mainOptionsForPeer, preparePeerTree, smallFilesSeconds, startPeerProxy } from './peer-proxy.js';
+import { LIST_DIRS, LIST_ENTRIES, SMALL_DIRS, SMALL_FILES, SMALL_WARMUP_DIRS, listSeconds, mainOptionsForPeer, preparePeerTree, smallFilesSeconds, startPeerProxy, writeSmallDir } from './peer-proxy.js';
 import { runMain } from '../run-main.js';
 
 const BLOCK_BYTES = 64 * 1024;
@@ -27,7 +27,7 @@ const WITH_PEER = process.env.ROWFS_SMALL_PEER !== '0';
 const PAUSE_S = Number(process.env.ROWFS_SMALL_PAUSE_S ?? 0);
 /** With ROWFS_BENCH_NODE_FLAGS="--trace-opt --trace-deopt": the proxy's optimizations and deoptimizations per pass. */
 const TRACE_JIT = (process.env.ROWFS_BENCH_NODE_FLAGS ?? '').includes('--trace-deopt');
-/** More small-files directories (same files), each read after SMALL_DIR on the same proxy: warmer passes. */
+/** More small-files directories (same files), each read after SMALL_DIRS' on the same proxy: warmer passes. */
 const MORE_DIRS = Array.from({ length: Number(process.env.ROWFS_SMALL_MORE ?? 0) }, (_, i) => `small2000-more${i}`);
 
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
@@ -71,10 +71,7 @@ async function main(): Promise<void> {
     const mainDir = join(work, 'main');
     mkdirSync(mainDir);
     preparePeerTree(mainDir);
-    for (const dir of MORE_DIRS) {
-      mkdirSync(join(mainDir, dir));
-      for (let i = 0; i < SMALL_FILES; i++) writeFileSync(join(mainDir, dir, `s${i}`), Buffer.alloc(SMALL_FILE_BYTES, i & 0xff));
-    }
+    for (const dir of MORE_DIRS) writeSmallDir(mainDir, dir);
     const shadowDir = join(work, 'shadow');
     mkdirSync(shadowDir);
     const mainG = await startGanesha({ exportDir: mainDir, ...mainOptionsForPeer(mainDir) });
@@ -82,12 +79,12 @@ async function main(): Promise<void> {
     const mainPid = mainG.proc().pid;
     const open = (host: string, nfsPort: number, mountPort: number) => openExport({ host, exportPath: mainG.exportPath, nfsPort, mountPort, timeoutMs: 60_000 });
     /** The listing, then the two small-files directories, on one connection. */
-    const passes = async (label: string, ex: OpenedExport, pids: Record<string, number>, before?: () => Promise<void>, after?: (pass: string) => Promise<void>) => {
-      await listSeconds(ex, expectOk(await ex.nfs.lookup({ what: { dir: ex.root, name: LIST_DIR } }), 'LOOKUP').object, LIST_ENTRIES);
-      for (const [k, dir] of [...SMALL_WARMUP_DIRS, SMALL_DIR, ...MORE_DIRS].entries()) {
+    const passes = async (label: 'ours' | 'peer', ex: OpenedExport, pids: Record<string, number>, before?: () => Promise<void>, after?: (pass: string) => Promise<void>) => {
+      await listSeconds(ex, expectOk(await ex.nfs.lookup({ what: { dir: ex.root, name: LIST_DIRS[label] } }), 'LOOKUP').object, LIST_ENTRIES);
+      for (const [k, dir] of [...SMALL_WARMUP_DIRS, SMALL_DIRS[label], ...MORE_DIRS].entries()) {
         const fh = expectOk(await ex.nfs.lookup({ what: { dir: ex.root, name: dir } }), 'LOOKUP').object;
         await before?.();
-        console.log(`  ${label} pass ${k} (${dir === SMALL_DIR ? 'the figure' : SMALL_WARMUP_DIRS.includes(dir) ? 'warm-up' : 'more'}): ${await measured(pids, () => smallFilesSeconds(ex, fh))} (load ${load()})`);
+        console.log(`  ${label} pass ${k} (${dir === SMALL_DIRS[label] ? 'the figure' : SMALL_WARMUP_DIRS.includes(dir) ? 'warm-up' : 'more'}): ${await measured(pids, () => smallFilesSeconds(ex, fh))} (load ${load()})`);
         await after?.(dir);
       }
     };
