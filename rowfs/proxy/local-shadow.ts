@@ -9,13 +9,15 @@ import { NFS3_PROGRAM, NFS3_VERSION, Nfs3Proc, type FileHandle } from '../nfs3/t
 import { AUTH_NONE, AuthFlavor, decodeAuthSys, type OpaqueAuth } from '../rpc/message.js';
 import type { RpcCallContext } from '../rpc/server.js';
 import { LocalExport } from '../server/local-export.js';
+import { DEFAULT_HELD_DIRS } from '../server/held-dirs.js';
 import type { Nfs3Caller } from './backend.js';
 
 type Handler = (args: unknown, ctx: RpcCallContext) => unknown;
 
 /** A LocalExport over `dir` and a caller that runs procedures on it directly; close releases its descriptors. */
 export async function openLocalShadow(dir: string): Promise<{ caller: Nfs3Caller; root: FileHandle; scanEdges: () => number; close: () => Promise<void> }> {
-  const exp = new LocalExport({ root: realpathSync(dir) });
+  // Only the proxy changes its shadow directory: its directories' descriptors may be held.
+  const exp = new LocalExport({ root: realpathSync(dir), heldDirs: DEFAULT_HELD_DIRS });
   await exp.init();
   const caller: Nfs3Caller = {
     async call<N extends Nfs3ProcedureName>(name: N, args: Nfs3ArgsOf<N>, opts?: { cred?: OpaqueAuth }): Promise<Nfs3ResOf<N>> {

@@ -1,16 +1,20 @@
 // The exported directory as the procedures reach it: handles resolved to paths inside the export
 // (or STALE/BADHANDLE) before anything touches the disk, and a resolved path used only through a
-// descriptor checked to be the handle's object (inDir, atObject, FdCache): a client that may
+// descriptor checked to be the handle's object (inDirNow, atObjectNow, FdCache): a client that may
 // rename could otherwise swap a directory on it for a symlink to the outside between resolution
-// and use. Symlinks are never followed (lstat, O_NOFOLLOW).
-import { constants, type BigIntStats } from 'node:fs';
+// and use. Symlinks are never followed (lstat, O_NOFOLLOW). The procedures' common cases run
+// synchronously (resolveNow, inDirNow, atObjectNow: each system call takes microseconds on a
+// local file system, and a promise per step cost more than the step); only a handle the table
+// must scan for, and the calls that read data or whole directories, take the asynchronous path.
+import { closeSync, constants, fstatSync, lstatSync, openSync, type BigIntStats } from 'node:fs';
 import { lstat, open } from './inline-fs.js';
 import { join } from 'node:path';
 import { componentFault, isDotName } from '../nfs3/names.js';
 import { Nfs3Status, type FileHandle, type WccData } from '../nfs3/types.js';
 import { fattrOf, statusOfError, wccAttrOf } from './attributes.js';
 import { FdCache } from './fd-cache.js';
-import { decodeHandle, encodeHandle, fileIdOf, HandleTable, type Resolved } from './file-handles.js';
+import { decodeHandle, encodeHandle, fileIdOf, HandleTable, sameFile, type Attempt, type FileId, type Resolved } from './file-handles.js';
+import { HeldDirs } from './held-dirs.js';
 
 /** A failure reply's status. */
 export type Fail = { status: Exclude<Nfs3Status, Nfs3Status.OK> };
@@ -25,6 +29,8 @@ export function checkName(name: string): Nfs3Status | undefined {
 export class ExportTree {
   readonly table: HandleTable;
   readonly fds: FdCache;
+  /** Held directory descriptors (held-dirs.ts), when the export's owner asked for them. */
+  private readonly dirs: HeldDirs | undefined;
   private rootStat!: BigIntStats;
 
   constructor(
@@ -32,9 +38,11 @@ export class ExportTree {
     readonly readOnly: boolean,
     now: () => number,
     maxOpenFiles: number | undefined,
+    heldDirs = 0,
   ) {
     this.table = new HandleTable(root, now);
     this.fds = new FdCache(!readOnly, maxOpenFiles);
+    this.dirs = heldDirs > 0 && !readOnly ? new HeldDirs(heldDirs) : undefined;
   }
 
   async init(): Promise<void> {
@@ -68,14 +76,110 @@ export class ExportTree {
   }
 
   async close(): Promise<void> {
+    this.dirs?.closeAll();
     await this.fds.closeAll();
   }
 
   async resolve(fh: FileHandle): Promise<Resolved | Fail> {
+    const r = this.look(fh);
+    if (!Array.isArray(r)) return r;
+    return (await this.table.resolveAfter(r[0], r[1])) ?? { status: Nfs3Status.STALE };
+  }
+
+  /** Resolves `fh` on this thread, or undefined when the table must scan for it (then `resolve`). */
+  resolveNow(fh: FileHandle): Resolved | Fail | undefined {
+    const r = this.look(fh);
+    return Array.isArray(r) ? undefined : r;
+  }
+
+  /**
+   * One look at `fh` without scanning: its file, a failure, or the table's attempt to go on from.
+   * A directory with a held descriptor is resolved by an fstat of it: still the handle's file
+   * (birth time too) and not removed.
+   */
+  private look(fh: FileHandle): Resolved | Fail | [FileId, Exclude<Attempt, Resolved>] {
     const id = decodeHandle(fh);
     if (!id) return { status: Nfs3Status.BADHANDLE };
-    const r = await this.table.resolve(id);
-    return r ?? { status: Nfs3Status.STALE };
+    const key = `${id.dev}:${id.ino}`;
+    const fd = this.dirs?.fdOf(key);
+    if (fd !== undefined) {
+      const path = this.table.pathOfKey(key);
+      let st: BigIntStats | undefined;
+      try {
+        st = fstatSync(fd, { bigint: true });
+      } catch {
+        /* dropped below */
+      }
+      if (path !== undefined && st && sameFile(id, st) && st.nlink > 0n) return { path, stat: st, fd };
+      this.dirs!.drop(key);
+    }
+    const r = this.table.tryResolve(id);
+    if (typeof r === 'object') return r;
+    return r === 'replaced' ? { status: Nfs3Status.STALE } : [id, r];
+  }
+
+  /** The table and the held descriptors forget the object `st` (removed, or replaced by a rename). */
+  forget(st: BigIntStats): void {
+    this.table.forget(st);
+    this.dirs?.drop(this.key(st));
+    this.fds.drop(this.key(st));
+  }
+
+  /**
+   * Like inDir, synchronously: `fn` gets a path naming directory `d` itself, through its held
+   * descriptor or one opened (O_PATH) and checked now, then held when the export holds them.
+   */
+  inDirNow<T>(d: Resolved, fn: (dir: string) => T): T {
+    if (this.readOnly) return fn(d.path);
+    const key = this.key(d.stat);
+    if (d.fd !== undefined && this.dirs?.fdOf(key) === d.fd) return this.dirs.pinned(key, () => fn(procPath(d.fd!)));
+    const fd = openChecked(d, constants.O_DIRECTORY);
+    const held = this.dirs?.keep(key, fd) ?? false;
+    if (held) return this.dirs!.pinned(key, () => fn(procPath(fd)));
+    try {
+      return fn(procPath(fd));
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * Runs `fn` with a path naming object `f` itself, like inDirNow (`viaFd` true: calls that follow
+   * symlinks act on `f`; a directory goes through inDirNow, so its held descriptor serves). A
+   * symlink has no such descriptor: it gets `f.path` (`viaFd` false), so a raced SETATTR could
+   * change the owner or times of a symlink elsewhere (docs/security.md).
+   */
+  atObjectNow<T>(f: Resolved, fn: (path: string, viaFd: boolean) => T): T {
+    if (f.stat.isSymbolicLink()) return fn(f.path, false);
+    if (f.stat.isDirectory()) return this.inDirNow(f, (path) => fn(path, true));
+    const fd = openChecked(f, 0);
+    try {
+      return fn(procPath(fd), true);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Current attributes of `path` (not following a last symlink), or undefined. */
+  attrsOfNow(path: string): BigIntStats | undefined {
+    try {
+      return lstatSync(path, { bigint: true });
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Weak cache consistency data of `d` (attributes `before`, now), synchronously (through its held descriptor if any). */
+  wccNow(before: BigIntStats, d: Resolved): WccData {
+    let after: BigIntStats | undefined;
+    if (d.fd !== undefined && this.dirs?.fdOf(this.key(d.stat)) === d.fd) {
+      try {
+        after = fstatSync(d.fd, { bigint: true });
+      } catch {
+        after = undefined;
+      }
+    } else after = this.attrsOfNow(d.path);
+    return after ? { before: wccAttrOf(before), after: fattrOf(after) } : { before: wccAttrOf(before) };
   }
 
   /**
@@ -89,16 +193,6 @@ export class ExportTree {
   async inDir<T>(d: Resolved, fn: (dir: string) => Promise<T>): Promise<T> {
     if (this.readOnly) return fn(d.path);
     return throughDescriptor(d, constants.O_DIRECTORY, fn);
-  }
-
-  /**
-   * Runs `fn` with a path naming object `f` itself, like inDir (`viaFd` true: calls that follow
-   * symlinks act on `f`). A symlink has no such descriptor: it gets `f.path` (`viaFd` false), so
-   * a raced SETATTR could change the owner or times of a symlink elsewhere (docs/security.md).
-   */
-  async atObject<T>(f: Resolved, fn: (path: string, viaFd: boolean) => Promise<T>): Promise<T> {
-    if (f.stat.isSymbolicLink()) return fn(f.path, false);
-    return throughDescriptor(f, 0, (path) => fn(path, true));
   }
 
   async attrsOf(path: string): Promise<BigIntStats | undefined> {
@@ -122,6 +216,26 @@ export class ExportTree {
 
 /** Linux O_PATH: a descriptor that names a file without opening it for I/O (not in fs.constants). */
 const O_PATH = 0o10000000;
+
+/** The path through which the system calls reach descriptor `fd`'s file (/proc/PID: see inDir). */
+const procPath = (fd: number) => `/proc/${process.pid}/fd/${fd}`;
+
+/** Like throughDescriptor's open and check, synchronously: the descriptor, which the caller closes. */
+function openChecked(r: Resolved, flags: number): number {
+  const fd = openSync(r.path, O_PATH | constants.O_NOFOLLOW | flags);
+  let now: BigIntStats;
+  try {
+    now = fstatSync(fd, { bigint: true });
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  if (now.dev !== r.stat.dev || now.ino !== r.stat.ino) {
+    closeSync(fd);
+    throw Object.assign(new Error('no longer the file its handle names'), { code: 'ESTALE' });
+  }
+  return fd;
+}
 
 /**
  * Opens `r.path` (O_PATH, O_NOFOLLOW and `flags`), fails with ESTALE unless it is the file `r.stat`

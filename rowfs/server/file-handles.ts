@@ -7,8 +7,7 @@
 // back) triggers one bounded scan of the export. A handle always resolves to a path inside the
 // export, or to STALE: nothing outside the exported tree is reachable.
 import { lstat, readdir } from 'node:fs/promises';
-import { lstat as lstatInline } from './inline-fs.js';
-import type { BigIntStats } from 'node:fs';
+import { lstatSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { NFS3_FHSIZE } from '../nfs3/types.js';
 
@@ -61,7 +60,12 @@ export interface Resolved {
   /** Absolute path on the local file system. */
   path: string;
   stat: BigIntStats;
+  /** A held O_PATH descriptor of the directory (ExportTree's HeldDirs): reach it through this, not `path`. */
+  fd?: number;
 }
+
+/** What one look at a handle's recorded path found (see HandleTable.tryResolve). */
+export type Attempt = Resolved | 'absent' | 'broken' | 'replaced';
 
 export class HandleTable {
   private links = new Map<string, Link>();
@@ -114,7 +118,8 @@ export class HandleTable {
     return keyOf(st.dev, st.ino) === this.rootKey;
   }
 
-  private pathOfKey(key: string): string | undefined {
+  /** The path recorded for `key` (dev:ino), or undefined. */
+  pathOfKey(key: string): string | undefined {
     const parts: string[] = [];
     let k: string | undefined = key;
     for (let depth = 0; depth < MAX_DEPTH; depth++) {
@@ -129,13 +134,18 @@ export class HandleTable {
 
   /** The path and current attributes of the file a handle names, or undefined (STALE). */
   async resolve(id: FileId): Promise<Resolved | undefined> {
-    let r = await this.tryResolve(id);
+    return this.resolveAfter(id, this.tryResolve(id));
+  }
+
+  /** Like resolve, given the first attempt (ExportTree.resolveNow made it already). */
+  async resolveAfter(id: FileId, first: Attempt): Promise<Resolved | undefined> {
+    let r = first;
     if (typeof r === 'object') return r;
     if (r === 'replaced') return undefined; // same inode number, another file: the old one is gone
     // Concurrent misses (a client resending many old handles after a restart) share one scan.
     if (this.scanning) {
       await this.scanning;
-      r = await this.tryResolve(id);
+      r = this.tryResolve(id);
       return typeof r === 'object' ? r : undefined;
     }
     // A known file whose recorded name is gone (renamed or unlinked behind our back, or the
@@ -144,15 +154,16 @@ export class HandleTable {
     if (r === 'absent' && this.now() - this.lastScanMs < this.minScanIntervalMs) return undefined;
     this.scanning = this.scan().finally(() => (this.scanning = undefined));
     await this.scanning;
-    r = await this.tryResolve(id);
+    r = this.tryResolve(id);
     return typeof r === 'object' ? r : undefined;
   }
 
-  private async tryResolve(id: FileId): Promise<Resolved | 'absent' | 'broken' | 'replaced'> {
+  /** The path recorded for `id`, looked at now (no scan): the file, or why not. */
+  tryResolve(id: FileId): Attempt {
     const path = this.pathOfKey(keyOf(id.dev, id.ino));
     if (path === undefined) return 'absent';
     try {
-      const st = await lstatInline(path, { bigint: true }); // every call resolves a handle: inline
+      const st = lstatSync(path, { bigint: true }); // every call resolves a handle: on this thread
       if (sameFile(id, st)) return { path, stat: st };
       if (st.dev === id.dev && st.ino === id.ino) return 'replaced';
     } catch {

@@ -6,60 +6,18 @@
 // at ganesha's pace"). ganesha's worker threads make these calls directly too. Data transfers
 // (READ, WRITE, COMMIT through fd-cache.ts), directory reads and the handle table's full scan stay
 // on the thread pool: they can take long enough to stall every other client.
-import {
-  chmodSync,
-  chownSync,
-  closeSync,
-  fchownSync,
-  fstatSync,
-  futimesSync,
-  lchownSync,
-  linkSync,
-  lstatSync,
-  lutimesSync,
-  mkdirSync,
-  openSync,
-  readlinkSync,
-  renameSync,
-  rmdirSync,
-  statfsSync,
-  statSync,
-  symlinkSync,
-  truncateSync,
-  unlinkSync,
-  utimesSync,
-  type BigIntStatsFs,
-  type BigIntStats,
-} from 'node:fs';
-
-type Time = number | string | Date;
+// Most of the export's calls use node:fs's synchronous functions directly (export-tree.ts,
+// namespace-procedures.ts, set-attributes.ts); these are the ones still awaited.
+import { closeSync, fstatSync, lstatSync, openSync, readlinkSync, statfsSync, type BigIntStatsFs, type BigIntStats } from 'node:fs';
 
 export const lstat = async (path: string, _o: { bigint: true }): Promise<BigIntStats> => lstatSync(path, { bigint: true });
-export const stat = async (path: string, _o: { bigint: true }): Promise<BigIntStats> => statSync(path, { bigint: true });
 export const statfs = async (path: string, _o: { bigint: true }): Promise<BigIntStatsFs> => statfsSync(path, { bigint: true });
-export const chmod = async (path: string, mode: number): Promise<void> => chmodSync(path, mode);
-export const chown = async (path: string, uid: number, gid: number): Promise<void> => chownSync(path, uid, gid);
-export const lchown = async (path: string, uid: number, gid: number): Promise<void> => lchownSync(path, uid, gid);
-export const utimes = async (path: string, atime: Time, mtime: Time): Promise<void> => utimesSync(path, atime, mtime);
-export const lutimes = async (path: string, atime: Time, mtime: Time): Promise<void> => lutimesSync(path, atime, mtime);
-export const truncate = async (path: string, length: number): Promise<void> => truncateSync(path, length);
-export const mkdir = async (path: string, mode: number): Promise<void> => void mkdirSync(path, mode);
-export const rmdir = async (path: string): Promise<void> => rmdirSync(path);
-export const unlink = async (path: string): Promise<void> => unlinkSync(path);
-export const rename = async (from: string, to: string): Promise<void> => renameSync(from, to);
-export const link = async (existing: string, made: string): Promise<void> => linkSync(existing, made);
-export const symlink = async (target: string, path: string): Promise<void> => symlinkSync(target, path);
 export const readlink = async (path: string): Promise<string> => readlinkSync(path);
 
-/**
- * A descriptor opened on the calling thread (an O_PATH look at an object, or a create). utimes and
- * chown act on the descriptor's file (not on an O_PATH descriptor: EBADF), with no path to walk.
- */
+/** A descriptor opened on the calling thread (an O_PATH look at an object). */
 export interface InlineHandle {
   readonly fd: number;
   stat(o: { bigint: true }): Promise<BigIntStats>;
-  utimes(atime: Time, mtime: Time): Promise<void>;
-  chown(uid: number, gid: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -68,8 +26,6 @@ export const open = async (path: string, flags: number, mode?: number): Promise<
   return {
     fd,
     stat: async () => fstatSync(fd, { bigint: true }),
-    utimes: async (atime, mtime) => futimesSync(fd, atime, mtime),
-    chown: async (uid, gid) => fchownSync(fd, uid, gid),
     close: async () => closeSync(fd),
   };
 };

@@ -3,8 +3,8 @@
 // symlinks never followed); the namespace changes are in namespace-procedures.ts, directory pages
 // in dir-pages.ts. The server process performs the operations itself: callers' AUTH_SYS uid/gid
 // decide the owner of new objects (when running as root) and the ACCESS answer (../nfs3/access.ts).
-import type { BigIntStats } from 'node:fs';
-import { lstat, readlink, statfs } from './inline-fs.js';
+import { lstatSync, type BigIntStats } from 'node:fs';
+import { readlink, statfs } from './inline-fs.js';
 import { join } from 'node:path';
 import { systemClock, type Clock, type Random } from '../../lib/clock.js';
 import { cryptoRandom } from '../../lib/random.js';
@@ -87,6 +87,11 @@ export interface LocalExportOptions {
   /** Draws the write verifier when none is given (default cryptoRandom). */
   random?: Random;
   maxOpenFiles?: number;
+  /**
+   * Directory descriptors held open (held-dirs.ts; default 0, none): only for an export nothing
+   * but this server changes, such as the proxy's local shadow.
+   */
+  heldDirs?: number;
 }
 
 export class LocalExport implements Nfs3Handlers {
@@ -101,14 +106,13 @@ export class LocalExport implements Nfs3Handlers {
     this.readOnly = !!o.readOnly;
     this.writeVerf = o.writeVerf ?? (o.random ?? cryptoRandom).bytes(8);
     const clock = o.clock ?? systemClock;
-    this.tree = new ExportTree(o.root, this.readOnly, () => clock.now(), o.maxOpenFiles);
+    this.tree = new ExportTree(o.root, this.readOnly, () => clock.now(), o.maxOpenFiles, o.heldDirs);
     this.wallNow = () => clock.wallNow();
     this.pages = new DirPages(this.tree, this.wallNow);
-    // Through this.resolve, so every procedure resolves its handles the same way.
+    // Through this.withResolved, so every procedure resolves its handles the same way.
     this.ns = new LocalNamespace({
       tree: this.tree,
-      resolve: (fh) => this.resolve(fh),
-      resolveDir: (fh) => this.resolveDir(fh),
+      withResolved: (fh, dir, fn) => this.withResolved(fh, dir, fn),
       wallNow: () => this.wallNow(),
     });
   }
@@ -139,11 +143,19 @@ export class LocalExport implements Nfs3Handlers {
     return this.tree.resolve(fh);
   }
 
-  private async resolveDir(fh: FileHandle): Promise<Resolved | Fail> {
-    const d = await this.resolve(fh);
-    if (isFail(d)) return d;
-    if (!d.stat.isDirectory()) return { status: Nfs3Status.NOTDIR };
-    return d;
+  /** Resolves `fh` on this thread, or undefined when that takes a scan of the export (then `resolve`). */
+  private resolveNow(fh: FileHandle): Resolved | Fail | undefined {
+    return this.tree.resolveNow(fh);
+  }
+
+  /**
+   * Runs `fn` with `fh` resolved: synchronously when it resolves without a scan. `dir`: it must
+   * name a directory (NOTDIR otherwise).
+   */
+  private withResolved<T>(fh: FileHandle, dir: boolean, fn: (r: Resolved | Fail) => T | Promise<T>): T | Promise<T> {
+    const then = (r: Resolved | Fail) => fn(dir && !isFail(r) && !r.stat.isDirectory() ? { status: Nfs3Status.NOTDIR } : r);
+    const now = this.resolveNow(fh);
+    return now !== undefined ? then(now) : this.resolve(fh).then(then);
   }
 
   /** READDIR and READDIRPLUS alike: the directory `a.dir`, checked, and its page after `a.cookie` (see DirPages.page). */
@@ -164,37 +176,37 @@ export class LocalExport implements Nfs3Handlers {
 
   NULL(): void {}
 
-  async GETATTR(a: GetattrArgs): Promise<GetattrRes> {
-    const f = await this.resolve(a.object);
-    if (isFail(f)) return f;
-    return { status: Nfs3Status.OK, objAttributes: fattrOf(f.stat) };
+  GETATTR(a: GetattrArgs): GetattrRes | Promise<GetattrRes> {
+    return this.withResolved(a.object, false, (f) => (isFail(f) ? f : { status: Nfs3Status.OK, objAttributes: fattrOf(f.stat) }));
   }
 
-  async SETATTR(a: SetattrArgs): Promise<SetattrRes> {
-    const f = await this.resolve(a.object);
-    if (isFail(f)) return { status: f.status, objWcc: {} };
-    const before = f.stat;
-    if (this.readOnly) return { status: Nfs3Status.ROFS, objWcc: await this.tree.wcc(before, f.path) };
-    if (a.guard) {
-      const c = fattrOf(before).ctime;
-      if (c.seconds !== a.guard.seconds || c.nseconds !== a.guard.nseconds) {
-        return { status: Nfs3Status.NOT_SYNC, objWcc: await this.tree.wcc(before, f.path) };
+  SETATTR(a: SetattrArgs): SetattrRes | Promise<SetattrRes> {
+    return this.withResolved(a.object, false, (f): SetattrRes => {
+      if (isFail(f)) return { status: f.status, objWcc: {} };
+      const before = f.stat;
+      const answer = (status: Nfs3Status) => ({ status, objWcc: this.tree.wccNow(before, f) }) as SetattrRes;
+      if (this.readOnly) return answer(Nfs3Status.ROFS);
+      if (a.guard) {
+        const c = fattrOf(before).ctime;
+        if (c.seconds !== a.guard.seconds || c.nseconds !== a.guard.nseconds) return answer(Nfs3Status.NOT_SYNC);
       }
-    }
-    try {
-      await this.tree.atObject(f, (path, viaFd) => applySattr(path, before, a.newAttributes, this.wallNow, viaFd));
-    } catch (e) {
-      return { status: statusOfError(e) as Fail['status'], objWcc: await this.tree.wcc(before, f.path) };
-    }
-    return { status: Nfs3Status.OK, objWcc: await this.tree.wcc(before, f.path) };
+      try {
+        this.tree.atObjectNow(f, (path, viaFd) => applySattr(path, before, a.newAttributes, this.wallNow, viaFd));
+      } catch (e) {
+        return answer(statusOfError(e));
+      }
+      return answer(Nfs3Status.OK);
+    });
   }
 
-  async LOOKUP(a: LookupArgs): Promise<LookupRes> {
-    const d = await this.resolve(a.what.dir);
+  LOOKUP(a: LookupArgs): LookupRes | Promise<LookupRes> {
+    return this.withResolved(a.what.dir, false, (d) => this.lookupIn(d, a.what.name));
+  }
+
+  private lookupIn(d: Resolved | Fail, name: string): LookupRes {
     if (isFail(d)) return d;
     const dirAttributes = fattrOf(d.stat);
     if (!d.stat.isDirectory()) return { status: Nfs3Status.NOTDIR, dirAttributes };
-    const name = a.what.name;
     // ".." never leaves the export: at the root it is the root itself.
     const own = name === '.' || (name === '..' && this.tree.table.isRoot(d.stat));
     if (!own && name !== '..') {
@@ -204,7 +216,7 @@ export class LocalExport implements Nfs3Handlers {
     let st: BigIntStats;
     try {
       // `${dir}/..`, not join(): join would drop the descriptor's path lexically.
-      st = own ? d.stat : await this.tree.inDir(d, (dir) => lstat(name === '..' ? `${dir}/..` : join(dir, name), { bigint: true }));
+      st = own ? d.stat : this.tree.inDirNow(d, (dir) => lstatSync(name === '..' ? `${dir}/..` : join(dir, name), { bigint: true }));
     } catch (e) {
       return { status: statusOfError(e) as Fail['status'], dirAttributes };
     }
@@ -212,13 +224,14 @@ export class LocalExport implements Nfs3Handlers {
     return { status: Nfs3Status.OK, object: encodeHandle(fileIdOf(st)), objAttributes: fattrOf(st), dirAttributes };
   }
 
-  async ACCESS(a: AccessArgs, ctx: RpcCallContext): Promise<AccessRes> {
-    const f = await this.resolve(a.object);
-    if (isFail(f)) return f;
-    const attrs = fattrOf(f.stat);
-    let granted = accessFor(attrs, a.access, ctx.authSys);
-    if (this.readOnly) granted &= ~(ACCESS3_MODIFY | ACCESS3_EXTEND | ACCESS3_DELETE);
-    return { status: Nfs3Status.OK, objAttributes: attrs, access: granted };
+  ACCESS(a: AccessArgs, ctx: RpcCallContext): AccessRes | Promise<AccessRes> {
+    return this.withResolved(a.object, false, (f) => {
+      if (isFail(f)) return f;
+      const attrs = fattrOf(f.stat);
+      let granted = accessFor(attrs, a.access, ctx.authSys);
+      if (this.readOnly) granted &= ~(ACCESS3_MODIFY | ACCESS3_EXTEND | ACCESS3_DELETE);
+      return { status: Nfs3Status.OK, objAttributes: attrs, access: granted };
+    });
   }
 
   async READLINK(a: ReadlinkArgs): Promise<ReadlinkRes> {
@@ -287,35 +300,35 @@ export class LocalExport implements Nfs3Handlers {
     }
   }
 
-  CREATE(a: CreateArgs, ctx: RpcCallContext): Promise<DirOpRes> {
+  CREATE(a: CreateArgs, ctx: RpcCallContext): DirOpRes | Promise<DirOpRes> {
     return this.ns.CREATE(a, ctx);
   }
 
-  MKDIR(a: MkdirArgs, ctx: RpcCallContext): Promise<DirOpRes> {
+  MKDIR(a: MkdirArgs, ctx: RpcCallContext): DirOpRes | Promise<DirOpRes> {
     return this.ns.MKDIR(a, ctx);
   }
 
-  SYMLINK(a: SymlinkArgs, ctx: RpcCallContext): Promise<DirOpRes> {
+  SYMLINK(a: SymlinkArgs, ctx: RpcCallContext): DirOpRes | Promise<DirOpRes> {
     return this.ns.SYMLINK(a, ctx);
   }
 
-  MKNOD(a: MknodArgs, ctx: RpcCallContext): Promise<DirOpRes> {
+  MKNOD(a: MknodArgs, ctx: RpcCallContext): DirOpRes | Promise<DirOpRes> {
     return this.ns.MKNOD(a, ctx);
   }
 
-  REMOVE(a: RemoveArgs): Promise<RemoveRes> {
+  REMOVE(a: RemoveArgs): RemoveRes | Promise<RemoveRes> {
     return this.ns.REMOVE(a);
   }
 
-  RMDIR(a: RmdirArgs): Promise<RemoveRes> {
+  RMDIR(a: RmdirArgs): RemoveRes | Promise<RemoveRes> {
     return this.ns.RMDIR(a);
   }
 
-  RENAME(a: RenameArgs): Promise<RenameRes> {
+  RENAME(a: RenameArgs): RenameRes | Promise<RenameRes> {
     return this.ns.RENAME(a);
   }
 
-  LINK(a: LinkArgs): Promise<LinkRes> {
+  LINK(a: LinkArgs): LinkRes | Promise<LinkRes> {
     return this.ns.LINK(a);
   }
 

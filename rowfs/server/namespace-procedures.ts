@@ -1,11 +1,27 @@
 // The NFSv3 procedures of the embedded server that change the namespace (RFC 1813 s3.3.8-15):
 // CREATE, MKDIR, SYMLINK, MKNOD, REMOVE, RMDIR, RENAME, LINK. Names are checked so no component
 // can climb out ("..", "/", NUL); every change happens inside a directory reached through a
-// checked descriptor (ExportTree.inDir). The caller's AUTH_SYS uid/gid own new objects when the
+// checked descriptor (ExportTree.inDirNow). The caller's AUTH_SYS uid/gid own new objects when the
 // server runs as root; a new object whose owner or attributes cannot be set is removed again.
+// All but MKNOD (a child process) run synchronously once their handles are resolved: a handle
+// the table knows is resolved on this thread too, so such a call is one synchronous step.
 import { execFile } from 'node:child_process';
-import { constants, type BigIntStats } from 'node:fs';
-import { chmod, link, lstat, mkdir, open, rename, rmdir, symlink, unlink, type InlineHandle } from './inline-fs.js';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fstatSync,
+  futimesSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmdirSync,
+  symlinkSync,
+  unlinkSync,
+  type BigIntStats,
+} from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { RpcCallContext } from '../rpc/dispatch.js';
@@ -37,13 +53,16 @@ const execFileP = promisify(execFile);
 /** What the namespace procedures use of the export. */
 export interface NamespaceHost {
   readonly tree: ExportTree;
-  /** Resolves a handle (the export's own resolution, so it can be observed as one). */
-  resolve(fh: FileHandle): Promise<Resolved | Fail>;
-  /** Resolves a handle that must name a directory (NOTDIR otherwise). */
-  resolveDir(fh: FileHandle): Promise<Resolved | Fail>;
+  /**
+   * Runs `fn` with the resolution of a handle (the export's own, so it can be observed as one):
+   * synchronously when the handle resolves without a scan. `dir`: it must name a directory (NOTDIR otherwise).
+   */
+  withResolved<T>(fh: FileHandle, dir: boolean, fn: (r: Resolved | Fail) => T | Promise<T>): T | Promise<T>;
   /** Wall clock in ms (SET_TO_SERVER_TIME). */
   wallNow(): number;
 }
+
+type Maybe<T> = T | Promise<T>;
 
 const CREATE_FLAGS = constants.O_CREAT | constants.O_WRONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 /** Opens in openToCreate before giving up (the name appearing and going again in between). */
@@ -53,18 +72,27 @@ const OPEN_TO_CREATE_ATTEMPTS = 3;
  * Opens the file at `path`, making it if absent (`exclusive`: only then); `made` tells whether
  * this call made it (an O_EXCL open first, so an UNCHECKED create knows too).
  */
-async function openToCreate(path: string, mode: number, exclusive: boolean): Promise<{ fd: InlineHandle; made: boolean }> {
+function openToCreate(path: string, mode: number, exclusive: boolean): { fd: number; made: boolean } {
   for (let attempt = 1; ; attempt++) {
     try {
-      return { fd: await open(path, CREATE_FLAGS | constants.O_EXCL, mode), made: true };
+      return { fd: openSync(path, CREATE_FLAGS | constants.O_EXCL, mode), made: true };
     } catch (e) {
       if (exclusive || (e as { code?: string }).code !== 'EEXIST') throw e;
     }
     try {
-      return { fd: await open(path, CREATE_FLAGS & ~constants.O_CREAT, mode), made: false };
+      return { fd: openSync(path, CREATE_FLAGS & ~constants.O_CREAT, mode), made: false };
     } catch (e) {
       if ((e as { code?: string }).code !== 'ENOENT' || attempt >= OPEN_TO_CREATE_ATTEMPTS) throw e;
     }
+  }
+}
+
+/** Removes what this call made at `path` again, quietly (finishOrUndo). */
+function undo(path: string, isDir: boolean): void {
+  try {
+    (isDir ? rmdirSync : unlinkSync)(path);
+  } catch {
+    /* gone already */
   }
 }
 
@@ -73,11 +101,11 @@ async function openToCreate(path: string, mode: number, exclusive: boolean): Pro
  * the name is removed again before the failure is answered: a half-made object (another owner,
  * no verifier yet) must not stay for a retransmission or another client to find.
  */
-async function finishOrUndo<T>(path: string, isDir: boolean, finish: () => Promise<T>): Promise<T> {
+function finishOrUndo<T>(path: string, isDir: boolean, finish: () => T): T {
   try {
-    return await finish();
+    return finish();
   } catch (e) {
-    await (isDir ? rmdir : unlink)(path).catch(() => undefined);
+    undo(path, isDir);
     throw e;
   }
 }
@@ -90,227 +118,243 @@ export class LocalNamespace {
   }
 
   /** Shared tail of CREATE/MKDIR/SYMLINK/MKNOD: attributes and handle of the new object. */
-  private async created(d: Resolved, name: string, path: string): Promise<DirOpRes> {
-    return this.createdAs(d, name, await lstat(path, { bigint: true }));
+  private created(d: Resolved, name: string, path: string): DirOpRes {
+    return this.createdAs(d, name, lstatSync(path, { bigint: true }));
   }
 
   /** Like created, with the new object's attributes `st` at hand. */
-  private async createdAs(d: Resolved, name: string, st: BigIntStats): Promise<DirOpRes> {
+  private createdAs(d: Resolved, name: string, st: BigIntStats): DirOpRes {
     this.tree.table.remember(d.stat, name, st);
-    return { status: Nfs3Status.OK, obj: encodeHandle(fileIdOf(st)), objAttributes: fattrOf(st), dirWcc: await this.tree.wcc(d.stat, d.path) };
+    return { status: Nfs3Status.OK, obj: encodeHandle(fileIdOf(st)), objAttributes: fattrOf(st), dirWcc: this.tree.wccNow(d.stat, d) };
   }
 
-  private async dirOp(
-    where: { dir: FileHandle; name: string },
-    work: (d: Resolved, path: string) => Promise<DirOpRes>,
-  ): Promise<DirOpRes> {
-    const d = await this.host.resolveDir(where.dir);
+  /** The reply of a change in directory `d` with `status` and the directory's attributes now. */
+  private answer(d: Resolved, status: Nfs3Status): DirOpRes {
+    return { status: status as Fail['status'], dirWcc: this.tree.wccNow(d.stat, d) };
+  }
+
+  /** What a new entry `name` in resolved directory `d` must be refused for, or undefined. */
+  private refusal(d: Resolved | Fail, name: string): DirOpRes | undefined {
     if (isFail(d)) return { status: d.status, dirWcc: {} };
-    if (this.tree.readOnly) return { status: Nfs3Status.ROFS, dirWcc: await this.tree.wcc(d.stat, d.path) };
-    const bad = checkName(where.name);
-    if (bad !== undefined) {
-      // "." and ".." always exist; other bad names (with "/" or NUL) are invalid.
-      const status = where.name === '.' || where.name === '..' ? Nfs3Status.EXIST : bad;
-      return { status: status as Fail['status'], dirWcc: await this.tree.wcc(d.stat, d.path) };
-    }
-    try {
-      return await this.tree.inDir(d, (dir) => work(d, join(dir, where.name)));
-    } catch (e) {
-      return { status: statusOfError(e) as Fail['status'], dirWcc: await this.tree.wcc(d.stat, d.path) };
-    }
+    if (this.tree.readOnly) return this.answer(d, Nfs3Status.ROFS);
+    const bad = checkName(name);
+    // "." and ".." always exist; other bad names (with "/" or NUL) are invalid.
+    if (bad !== undefined) return this.answer(d, name === '.' || name === '..' ? Nfs3Status.EXIST : bad);
+    return undefined;
   }
 
-  CREATE(a: CreateArgs, ctx: RpcCallContext): Promise<DirOpRes> {
-    return this.dirOp(a.where, async (d, path) => {
+  /** A new entry `where.name` made by `work` (given the directory and the entry's path through its descriptor). */
+  private dirOp(where: { dir: FileHandle; name: string }, work: (d: Resolved, path: string) => DirOpRes): Maybe<DirOpRes> {
+    return this.host.withResolved(where.dir, true, (d) => {
+      const refused = this.refusal(d, where.name);
+      if (refused) return refused;
+      const dir = d as Resolved;
+      try {
+        return this.tree.inDirNow(dir, (path) => work(dir, join(path, where.name)));
+      } catch (e) {
+        return this.answer(dir, statusOfError(e));
+      }
+    });
+  }
+
+  CREATE(a: CreateArgs, ctx: RpcCallContext): Maybe<DirOpRes> {
+    return this.dirOp(a.where, (d, path) => {
       const how = a.how;
       if (how.mode === CreateMode.EXCLUSIVE) {
         // RFC 1813 s3.3.8: keep the verifier in atime/mtime so a retransmitted CREATE is recognised.
         const v = new DataView(how.verf.buffer, how.verf.byteOffset, 8);
         const [vA, vM] = [v.getUint32(0), v.getUint32(4)];
-        let fd;
+        let fd: number;
         try {
-          fd = await open(path, CREATE_FLAGS | constants.O_EXCL, 0o600);
+          fd = openSync(path, CREATE_FLAGS | constants.O_EXCL, 0o600);
         } catch (e) {
           if ((e as { code?: string }).code !== 'EEXIST') throw e;
-          const st = await lstat(path, { bigint: true });
+          const st = lstatSync(path, { bigint: true });
           const same = st.isFile() && st.atimeNs / 1_000_000_000n === BigInt(vA) && st.mtimeNs / 1_000_000_000n === BigInt(vM);
-          if (!same) return { status: Nfs3Status.EXIST, dirWcc: await this.tree.wcc(d.stat, d.path) };
+          if (!same) return this.answer(d, Nfs3Status.EXIST);
           return this.created(d, a.where.name, path);
         }
-        const made = fd;
         // Through the new file's descriptor: no path to walk again (each one goes through /proc).
         // The verifier last: it marks a finished create, so a retransmission never answers OK
         // with a file whose owner could not be set.
-        return finishOrUndo(path, false, async () => {
+        return finishOrUndo(path, false, () => {
           let st: BigIntStats;
           try {
-            await applyOwnerTo(made, {}, ctx);
-            await made.utimes(vA, vM);
-            st = await made.stat({ bigint: true });
+            applyOwnerTo(fd, {}, ctx);
+            futimesSync(fd, vA, vM);
+            st = fstatSync(fd, { bigint: true });
           } finally {
-            await made.close();
+            closeSync(fd);
           }
           return this.createdAs(d, a.where.name, st);
         });
       }
-      const { fd, made } = await openToCreate(path, how.attributes.mode ?? 0o644, how.mode === CreateMode.GUARDED);
-      await fd.close();
-      const finish = async () => {
+      const { fd, made } = openToCreate(path, how.attributes.mode ?? 0o644, how.mode === CreateMode.GUARDED);
+      closeSync(fd);
+      const finish = () => {
         // Owner first (a chown clears the setuid and setgid bits a mode just set); the caller's
         // identity owns only a file this call made, not an existing one an UNCHECKED create opened.
-        if (made) await applyOwner(path, how.attributes, ctx);
-        const st = await lstat(path, { bigint: true });
-        await applySattr(path, st, how.attributes, () => this.host.wallNow());
+        if (made) applyOwner(path, how.attributes, ctx);
+        const st = lstatSync(path, { bigint: true });
+        applySattr(path, st, how.attributes, () => this.host.wallNow());
         return this.created(d, a.where.name, path);
       };
       return made ? finishOrUndo(path, false, finish) : finish();
     });
   }
 
-  MKDIR(a: MkdirArgs, ctx: RpcCallContext): Promise<DirOpRes> {
-    return this.dirOp(a.where, async (d, path) => {
-      await mkdir(path, a.attributes.mode ?? 0o755);
-      return finishOrUndo(path, true, async () => {
-        await applyOwner(path, a.attributes, ctx);
-        const st = await lstat(path, { bigint: true });
+  MKDIR(a: MkdirArgs, ctx: RpcCallContext): Maybe<DirOpRes> {
+    return this.dirOp(a.where, (d, path) => {
+      mkdirSync(path, a.attributes.mode ?? 0o755);
+      return finishOrUndo(path, true, () => {
+        applyOwner(path, a.attributes, ctx);
+        const st = lstatSync(path, { bigint: true });
         const { mode, ...rest } = a.attributes;
-        if (mode !== undefined) await chmod(path, mode & 0o7777); // not subject to umask
-        await applySattr(path, st, { ...rest, size: undefined }, () => this.host.wallNow());
+        if (mode !== undefined) chmodSync(path, mode & 0o7777); // not subject to umask
+        applySattr(path, st, { ...rest, size: undefined }, () => this.host.wallNow());
         return this.created(d, a.where.name, path);
       });
     });
   }
 
-  SYMLINK(a: SymlinkArgs, ctx: RpcCallContext): Promise<DirOpRes> {
-    return this.dirOp(a.where, async (d, path) => {
-      if (a.symlinkData.includes('\0')) return { status: Nfs3Status.INVAL, dirWcc: await this.tree.wcc(d.stat, d.path) };
-      await symlink(a.symlinkData, path);
-      return finishOrUndo(path, false, async () => {
-        await applyOwner(path, a.symlinkAttributes, ctx);
+  SYMLINK(a: SymlinkArgs, ctx: RpcCallContext): Maybe<DirOpRes> {
+    return this.dirOp(a.where, (d, path) => {
+      if (a.symlinkData.includes('\0')) return this.answer(d, Nfs3Status.INVAL);
+      symlinkSync(a.symlinkData, path);
+      return finishOrUndo(path, false, () => {
+        applyOwner(path, a.symlinkAttributes, ctx);
         return this.created(d, a.where.name, path);
       });
     });
   }
 
-  MKNOD(a: MknodArgs, ctx: RpcCallContext): Promise<DirOpRes> {
-    return this.dirOp(a.where, async (d, path) => {
+  /** MKNOD runs coreutils' mknod (Node has no mknod(2)): the directory's descriptor stays open for the child. */
+  MKNOD(a: MknodArgs, ctx: RpcCallContext): Maybe<DirOpRes> {
+    return this.host.withResolved(a.where.dir, true, async (r) => {
+      const refused = this.refusal(r, a.where.name);
+      if (refused) return refused;
+      const d = r as Resolved;
       const w = a.what;
-      if (w.type === Ftype3.SOCK) return { status: Nfs3Status.NOTSUPP, dirWcc: await this.tree.wcc(d.stat, d.path) };
-      if (w.type !== Ftype3.FIFO && w.type !== Ftype3.CHR && w.type !== Ftype3.BLK) {
-        return { status: Nfs3Status.BADTYPE, dirWcc: await this.tree.wcc(d.stat, d.path) };
-      }
+      if (w.type === Ftype3.SOCK) return this.answer(d, Nfs3Status.NOTSUPP);
+      if (w.type !== Ftype3.FIFO && w.type !== Ftype3.CHR && w.type !== Ftype3.BLK) return this.answer(d, Nfs3Status.BADTYPE);
       const mode = ((w.attributes.mode ?? 0o644) & 0o7777).toString(8);
-      // Node has no mknod(2); coreutils' mknod does exactly that one system call.
-      const args =
-        w.type === Ftype3.CHR || w.type === Ftype3.BLK
-          ? ['-m', mode, '--', path, w.type === Ftype3.CHR ? 'c' : 'b', String(w.spec.specdata1), String(w.spec.specdata2)]
-          : ['-m', mode, '--', path, 'p'];
       try {
-        await execFileP('mknod', args, { timeout: 10_000 });
+        return await this.tree.inDir(d, async (dir) => {
+          const path = join(dir, a.where.name);
+          const args =
+            w.type === Ftype3.CHR || w.type === Ftype3.BLK
+              ? ['-m', mode, '--', path, w.type === Ftype3.CHR ? 'c' : 'b', String(w.spec.specdata1), String(w.spec.specdata2)]
+              : ['-m', mode, '--', path, 'p'];
+          try {
+            await execFileP('mknod', args, { timeout: 10_000 });
+          } catch (e) {
+            const msg = String((e as { stderr?: string }).stderr ?? '');
+            const code = /File exists/.test(msg) ? 'EEXIST' : /Operation not permitted/.test(msg) ? 'EPERM' : /No such file/.test(msg) ? 'ENOENT' : 'EIO';
+            throw Object.assign(new Error(msg), { code });
+          }
+          return finishOrUndo(path, false, () => {
+            applyOwner(path, w.attributes, ctx);
+            return this.created(d, a.where.name, path);
+          });
+        });
       } catch (e) {
-        const msg = String((e as { stderr?: string }).stderr ?? '');
-        const code = /File exists/.test(msg) ? 'EEXIST' : /Operation not permitted/.test(msg) ? 'EPERM' : /No such file/.test(msg) ? 'ENOENT' : 'EIO';
-        throw Object.assign(new Error(msg), { code });
+        return this.answer(d, statusOfError(e));
       }
-      return finishOrUndo(path, false, async () => {
-        await applyOwner(path, w.attributes, ctx);
-        return this.created(d, a.where.name, path);
-      });
     });
   }
 
-  private async removeEntry(dirFh: FileHandle, name: string, isDir: boolean): Promise<RemoveRes> {
-    const d = await this.host.resolveDir(dirFh);
-    if (isFail(d)) return { status: d.status, dirWcc: {} };
-    if (this.tree.readOnly) return { status: Nfs3Status.ROFS, dirWcc: await this.tree.wcc(d.stat, d.path) };
-    if (name === '.' || name === '..') {
+  private removeEntry(dirFh: FileHandle, name: string, isDir: boolean): Maybe<RemoveRes> {
+    return this.host.withResolved(dirFh, true, (r) => {
+      if (isFail(r)) return { status: r.status, dirWcc: {} };
+      const d = r;
+      if (this.tree.readOnly) return this.answer(d, Nfs3Status.ROFS);
       // RFC 1813 s3.3.13: RMDIR of "." is INVAL, of ".." EXIST.
-      return { status: name === '..' && isDir ? Nfs3Status.EXIST : Nfs3Status.INVAL, dirWcc: await this.tree.wcc(d.stat, d.path) };
-    }
-    const bad = checkName(name);
-    if (bad !== undefined) return { status: (bad === Nfs3Status.INVAL ? Nfs3Status.NOENT : bad) as Fail['status'], dirWcc: await this.tree.wcc(d.stat, d.path) };
-    try {
-      const isDirectory = await this.tree.inDir(d, async (dir) => {
-        const path = join(dir, name);
-        const st = await lstat(path, { bigint: true });
-        if (!isDir && st.isDirectory()) return true;
-        await (isDir ? rmdir : unlink)(path);
-        if (isDir || st.nlink <= 1n) {
-          this.tree.table.forget(st);
-          this.tree.fds.drop(this.tree.key(st));
-        }
-        return false;
-      });
-      if (isDirectory) return { status: Nfs3Status.ISDIR, dirWcc: await this.tree.wcc(d.stat, d.path) };
-    } catch (e) {
-      return { status: statusOfError(e) as Fail['status'], dirWcc: await this.tree.wcc(d.stat, d.path) };
-    }
-    return { status: Nfs3Status.OK, dirWcc: await this.tree.wcc(d.stat, d.path) };
+      if (name === '.' || name === '..') return this.answer(d, name === '..' && isDir ? Nfs3Status.EXIST : Nfs3Status.INVAL);
+      const bad = checkName(name);
+      if (bad !== undefined) return this.answer(d, bad === Nfs3Status.INVAL ? Nfs3Status.NOENT : bad);
+      try {
+        const isDirectory = this.tree.inDirNow(d, (dir) => {
+          const path = join(dir, name);
+          const st = lstatSync(path, { bigint: true });
+          if (!isDir && st.isDirectory()) return true;
+          (isDir ? rmdirSync : unlinkSync)(path);
+          if (isDir || st.nlink <= 1n) this.tree.forget(st);
+          return false;
+        });
+        return this.answer(d, isDirectory ? Nfs3Status.ISDIR : Nfs3Status.OK);
+      } catch (e) {
+        return this.answer(d, statusOfError(e));
+      }
+    });
   }
 
-  REMOVE(a: RemoveArgs): Promise<RemoveRes> {
+  REMOVE(a: RemoveArgs): Maybe<RemoveRes> {
     return this.removeEntry(a.object.dir, a.object.name, false);
   }
 
-  RMDIR(a: RmdirArgs): Promise<RemoveRes> {
+  RMDIR(a: RmdirArgs): Maybe<RemoveRes> {
     return this.removeEntry(a.object.dir, a.object.name, true);
   }
 
-  async RENAME(a: RenameArgs): Promise<RenameRes> {
-    const from = await this.host.resolveDir(a.from.dir);
-    const to = await this.host.resolveDir(a.to.dir);
+  RENAME(a: RenameArgs): Maybe<RenameRes> {
+    return this.host.withResolved(a.from.dir, true, (from) => this.host.withResolved(a.to.dir, true, (to) => this.rename(a, from, to)));
+  }
+
+  private rename(a: RenameArgs, from: Resolved | Fail, to: Resolved | Fail): RenameRes {
     if (isFail(from) || isFail(to)) {
-      const status = isFail(from) ? from.status : (to as Fail).status;
       return {
-        status,
-        fromdirWcc: isFail(from) ? {} : await this.tree.wcc(from.stat, from.path),
-        todirWcc: isFail(to) ? {} : await this.tree.wcc(to.stat, to.path),
+        status: isFail(from) ? from.status : (to as Fail).status,
+        fromdirWcc: isFail(from) ? {} : this.tree.wccNow(from.stat, from),
+        todirWcc: isFail(to) ? {} : this.tree.wccNow(to.stat, to),
       };
     }
-    const wccs = async () => ({ fromdirWcc: await this.tree.wcc(from.stat, from.path), todirWcc: await this.tree.wcc(to.stat, to.path) });
-    if (this.tree.readOnly) return { status: Nfs3Status.ROFS, ...(await wccs()) };
+    const done = (status: Nfs3Status): RenameRes =>
+      ({ status, fromdirWcc: this.tree.wccNow(from.stat, from), todirWcc: this.tree.wccNow(to.stat, to) }) as RenameRes;
+    if (this.tree.readOnly) return done(Nfs3Status.ROFS);
     for (const n of [a.from.name, a.to.name]) {
       const bad = n === '.' || n === '..' ? Nfs3Status.INVAL : checkName(n);
-      if (bad !== undefined) return { status: bad as Fail['status'], ...(await wccs()) };
+      if (bad !== undefined) return done(bad);
     }
     try {
-      await this.tree.inDir(from, (fromDir) =>
-        this.tree.inDir(to, async (toDir) => {
+      this.tree.inDirNow(from, (fromDir) =>
+        this.tree.inDirNow(to, (toDir) => {
           const src = join(fromDir, a.from.name);
           const dst = join(toDir, a.to.name);
-          const st = await lstat(src, { bigint: true });
-          const old = await this.tree.attrsOf(dst);
-          await rename(src, dst);
-          if (old && !(old.dev === st.dev && old.ino === st.ino)) this.tree.table.forget(old);
+          const st = lstatSync(src, { bigint: true });
+          const old = this.tree.attrsOfNow(dst);
+          renameSync(src, dst);
+          if (old && !(old.dev === st.dev && old.ino === st.ino)) this.tree.forget(old);
           this.tree.table.remember(to.stat, a.to.name, st);
         }),
       );
     } catch (e) {
-      return { status: statusOfError(e) as Fail['status'], ...(await wccs()) };
+      return done(statusOfError(e));
     }
-    return { status: Nfs3Status.OK, ...(await wccs()) };
+    return done(Nfs3Status.OK);
   }
 
-  async LINK(a: LinkArgs): Promise<LinkRes> {
-    const f = await this.host.resolve(a.file);
-    const d = await this.host.resolveDir(a.link.dir);
-    if (isFail(f)) return { status: f.status, linkdirWcc: isFail(d) ? {} : await this.tree.wcc(d.stat, d.path) };
+  LINK(a: LinkArgs): Maybe<LinkRes> {
+    return this.host.withResolved(a.file, false, (f) => this.host.withResolved(a.link.dir, true, (d) => this.link(a, f, d)));
+  }
+
+  private link(a: LinkArgs, f: Resolved | Fail, d: Resolved | Fail): LinkRes {
+    if (isFail(f)) return { status: f.status, linkdirWcc: isFail(d) ? {} : this.tree.wccNow(d.stat, d) };
     if (isFail(d)) return { status: d.status, fileAttributes: fattrOf(f.stat), linkdirWcc: {} };
-    const done = async (status: Nfs3Status) =>
-      ({ status, fileAttributes: fattrOf((await this.tree.attrsOf(f.path)) ?? f.stat), linkdirWcc: await this.tree.wcc(d.stat, d.path) }) as LinkRes;
+    const done = (status: Nfs3Status) =>
+      ({ status, fileAttributes: fattrOf(this.tree.attrsOfNow(f.path) ?? f.stat), linkdirWcc: this.tree.wccNow(d.stat, d) }) as LinkRes;
     if (this.tree.readOnly) return done(Nfs3Status.ROFS);
     const bad = checkName(a.link.name);
     if (bad !== undefined) return done(bad === Nfs3Status.INVAL ? Nfs3Status.EXIST : bad);
     if (f.stat.isDirectory()) return done(Nfs3Status.ISDIR);
     try {
-      await this.tree.inDir(d, async (dir) => {
+      this.tree.inDirNow(d, (dir) => {
         const made = join(dir, a.link.name);
-        await link(f.path, made);
+        linkSync(f.path, made);
         // link(2) does not follow a descriptor's /proc path, so the source went by f.path: a link
         // to anything but the handle's file (a raced path) is taken back.
-        const st = await lstat(made, { bigint: true });
+        const st = lstatSync(made, { bigint: true });
         if (st.dev !== f.stat.dev || st.ino !== f.stat.ino) {
-          await unlink(made);
+          unlinkSync(made);
           throw Object.assign(new Error('source changed under its path'), { code: 'ESTALE' });
         }
       });
@@ -319,5 +363,4 @@ export class LocalNamespace {
     }
     return done(Nfs3Status.OK);
   }
-
 }

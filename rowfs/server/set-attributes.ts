@@ -1,6 +1,17 @@
 // Applying NFS sattr3 values (RFC 1813 s2.5.6) to a local object, and the owner of a new object.
-import type { BigIntStats } from 'node:fs';
-import { chmod, chown, lchown, lstat, lutimes, stat, truncate, utimes } from './inline-fs.js';
+// Synchronous system calls on the calling thread (inline-fs.ts says why).
+import {
+  chmodSync,
+  chownSync,
+  fchownSync,
+  lchownSync,
+  lstatSync,
+  lutimesSync,
+  statSync,
+  truncateSync,
+  utimesSync,
+  type BigIntStats,
+} from 'node:fs';
 import type { RpcCallContext } from '../rpc/dispatch.js';
 import { MAX_FILE_BYTES } from '../nfs3/ranges.js';
 import { TimeHow, type Sattr3 } from '../nfs3/types.js';
@@ -15,34 +26,34 @@ function newOwner(attrs: Sattr3, ctx: RpcCallContext): { uid: number; gid: numbe
 }
 
 /** Gives the new object at `path` its owner (newOwner). */
-export async function applyOwner(path: string, attrs: Sattr3, ctx: RpcCallContext): Promise<void> {
+export function applyOwner(path: string, attrs: Sattr3, ctx: RpcCallContext): void {
   const o = newOwner(attrs, ctx);
-  if (o) await lchown(path, o.uid, o.gid);
+  if (o) lchownSync(path, o.uid, o.gid);
 }
 
-/** Gives the new file open as `fd` its owner (newOwner), through the descriptor. */
-export async function applyOwnerTo(fd: { chown(uid: number, gid: number): Promise<void> }, attrs: Sattr3, ctx: RpcCallContext): Promise<void> {
+/** Gives the new file open as descriptor `fd` its owner (newOwner), through the descriptor. */
+export function applyOwnerTo(fd: number, attrs: Sattr3, ctx: RpcCallContext): void {
   const o = newOwner(attrs, ctx);
-  if (o) await fd.chown(o.uid, o.gid);
+  if (o) fchownSync(fd, o.uid, o.gid);
 }
 
 /**
  * Sets `a` on the object at `path` whose attributes were `st`; `wallNowMs` is SET_TO_SERVER_TIME.
  * `viaFd`: `path` is a descriptor's /proc path (ExportTree.atObject), so the calls that follow symlinks are used.
  */
-export async function applySattr(path: string, st: BigIntStats, a: Sattr3, wallNowMs: () => number, viaFd = false): Promise<void> {
+export function applySattr(path: string, st: BigIntStats, a: Sattr3, wallNowMs: () => number, viaFd = false): void {
   if (a.size !== undefined) {
     if (!st.isFile()) throw Object.assign(new Error('size on non-file'), { code: st.isDirectory() ? 'EISDIR' : 'EINVAL' });
     if (a.size > BigInt(MAX_FILE_BYTES)) throw Object.assign(new Error('size'), { code: 'EFBIG' });
-    await truncate(path, Number(a.size));
+    truncateSync(path, Number(a.size));
   }
-  if (a.mode !== undefined && !st.isSymbolicLink()) await chmod(path, a.mode & 0o7777);
-  if (a.uid !== undefined || a.gid !== undefined) await (viaFd ? chown : lchown)(path, a.uid ?? -1, a.gid ?? -1);
+  if (a.mode !== undefined && !st.isSymbolicLink()) chmodSync(path, a.mode & 0o7777);
+  if (a.uid !== undefined || a.gid !== undefined) (viaFd ? chownSync : lchownSync)(path, a.uid ?? -1, a.gid ?? -1);
   if (a.atime || a.mtime) {
     const now = wallNowMs() / 1000;
-    const cur = await (viaFd ? stat : lstat)(path, { bigint: true });
+    const cur = (viaFd ? statSync : lstatSync)(path, { bigint: true });
     const pick = (t: Sattr3['atime'], curNs: bigint) =>
       !t ? Number(curNs) / 1e9 : t.how === TimeHow.SET_TO_SERVER_TIME ? now : t.time.seconds + t.time.nseconds / 1e9;
-    await (viaFd ? utimes : lutimes)(path, pick(a.atime, cur.atimeNs), pick(a.mtime, cur.mtimeNs));
+    (viaFd ? utimesSync : lutimesSync)(path, pick(a.atime, cur.atimeNs), pick(a.mtime, cur.mtimeNs));
   }
 }

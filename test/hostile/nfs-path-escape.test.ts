@@ -306,11 +306,20 @@ test('embedded server: a path swapped for a symlink after the handle was resolve
   t.is(await fds.withFd(`${st.dev}:${st.ino}`, join(l.exportDir, 'd-moved', 'f'), false, async () => 'opened'), 'opened');
 });
 
+// The race a client that may rename could run, made deterministic: right after the server
+// resolves a handle, the directory on its path is replaced (behind its back) by a symlink to a
+// directory outside the export that has the same names. Both the last component (d) and a
+// middle one (d for d/sub) are tried. With held directory descriptors (the proxy's local shadow)
+// the calls act in the real directory, which the descriptors still name: inside, so allowed.
 test('embedded server: a directory on a resolved path swapped for a symlink to the outside: no procedure acts there', async (t) => {
-  // The race a client that may rename could run, made deterministic: right after the server
-  // resolves a handle, the directory on its path is replaced (behind its back) by a symlink to a
-  // directory outside the export that has the same names. Both the last component (d) and a
-  // middle one (d for d/sub) are tried.
+  await swappedDirectory(t, 0);
+});
+
+test('local shadow (held directory descriptors): a directory swapped for a symlink to the outside: no procedure acts there', async (t) => {
+  await swappedDirectory(t, 16);
+});
+
+async function swappedDirectory(t: ExecutionContext, heldDirs: number): Promise<void> {
   const l = makeLayout(t);
   mkdirSync(join(l.exportDir, 'd', 'sub'));
   const outside = join(l.base, 'outside');
@@ -321,7 +330,7 @@ test('embedded server: a directory on a resolved path swapped for a symlink to t
   }
   const outsideState = () => snapshotTree(outside);
   const before = outsideState();
-  const fs = new LocalExport({ root: l.exportDir });
+  const fs = new LocalExport({ root: l.exportDir, heldDirs });
   await fs.init();
   t.teardown(() => fs.close());
   const ctx = { transport: 'tcp' } as RpcCallContext;
@@ -337,17 +346,32 @@ test('embedded server: a directory on a resolved path swapped for a symlink to t
   const inside = await handle(root, 'inside.txt');
   const real = join(l.exportDir, 'd');
   let armed = false;
-  const resolveOnce = (fs as unknown as { resolve: (fh: FileHandle) => Promise<unknown> }).resolve.bind(fs);
-  (fs as unknown as { resolve: (fh: FileHandle) => Promise<unknown> }).resolve = async (fh) => {
+  const swap = () => {
+    if (!armed) return;
+    armed = false;
+    renameSync(real, `${real}-real`);
+    symlinkSync(outside, real);
+  };
+  // Both ways the export resolves a handle: on the calling thread, and (READ, WRITE, READDIRPLUS,
+  // MKNOD, or a handle that takes a scan) asynchronously.
+  const hooks = fs as unknown as { resolve: (fh: FileHandle) => Promise<unknown>; resolveNow: (fh: FileHandle) => unknown };
+  const resolveOnce = hooks.resolve.bind(fs);
+  const resolveNowOnce = hooks.resolveNow.bind(fs);
+  let resolutions = 0;
+  hooks.resolve = async (fh) => {
     const r = await resolveOnce(fh);
-    if (armed) {
-      armed = false;
-      renameSync(real, `${real}-real`);
-      symlinkSync(outside, real);
-    }
+    resolutions++;
+    swap();
     return r;
   };
-  const attack = async <R extends { status: Nfs3Status }>(what: string, call: () => Promise<R>): Promise<R> => {
+  hooks.resolveNow = (fh) => {
+    const r = resolveNowOnce(fh);
+    if (r === undefined) return r; // resolved by `resolve` next, after a scan: the swap follows that
+    resolutions++;
+    swap();
+    return r;
+  };
+  const attack = async <R extends { status: Nfs3Status }>(what: string, call: () => R | Promise<R>): Promise<R> => {
     armed = true;
     try {
       return await call();
@@ -356,6 +380,7 @@ test('embedded server: a directory on a resolved path swapped for a symlink to t
         rmSync(real);
         renameSync(`${real}-real`, real);
       }
+      t.false(armed, `${what} resolved no handle`);
       armed = false;
       t.is(outsideState(), before, `${what} changed the outside`);
     }
@@ -377,17 +402,18 @@ test('embedded server: a directory on a resolved path swapped for a symlink to t
       ['LINK', () => fs.LINK({ file: inside, link: { dir, name: 'linked' } })],
       ['SETATTR', () => fs.SETATTR({ object: file, newAttributes: { mode: 0o777, size: 0n, uid: 4242 } })],
       ['WRITE', () => fs.WRITE({ file, offset: 0n, count: 5, stable: StableHow.FILE_SYNC, data: Buffer.from('PWNED') }, ctx)],
-    ] as Array<[string, () => Promise<{ status: Nfs3Status }>]>) {
+    ] as Array<[string, () => { status: Nfs3Status } | Promise<{ status: Nfs3Status }>]>) {
       const res = await attack(w(what), call);
       // With two handles the swap follows the first resolution; the second then finds the real
       // directory by a rescan, so RENAME in and LINK may succeed: inside (attack() checked the outside).
-      if (what !== 'RENAME in' && what !== 'LINK') t.not(res.status, Nfs3Status.OK, w(`${what} must fail`));
+      if (what !== 'RENAME in' && what !== 'LINK' && heldDirs === 0) t.not(res.status, Nfs3Status.OK, w(`${what} must fail`));
     }
     const read = await attack(w('READ'), () => fs.READ({ file, offset: 0n, count: 100 }, ctx));
     if (read.status === Nfs3Status.OK) t.false(Buffer.from(read.data).toString().includes('secret'), w('READ'));
   }
   t.is(outsideState(), before);
-});
+  t.true(resolutions > 0);
+}
 
 /** Names, types, modes, owners, sizes and contents of a tree (to see any change). */
 function snapshotTree(dir: string): string {

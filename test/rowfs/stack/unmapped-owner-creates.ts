@@ -19,7 +19,7 @@ const unmapped = as(1234);
 const root = exp.rootHandle();
 const verf = Buffer.from([0, 0, 0, 7, 0, 0, 0, 9]);
 const exclusive = { where: { dir: root, name: 'excl' }, how: { mode: CreateMode.EXCLUSIVE, verf } } as const;
-const steps: Array<[string, () => Promise<{ status: Nfs3Status }>]> = [
+const steps: Array<[string, () => { status: Nfs3Status } | Promise<{ status: Nfs3Status }>]> = [
   ['exclusive', () => exp.CREATE(exclusive, unmapped)],
   ['exclusive again (a retransmission)', () => exp.CREATE(exclusive, unmapped)],
   ['guarded', () => exp.CREATE({ where: { dir: root, name: 'guarded' }, how: { mode: CreateMode.GUARDED, attributes: { mode: 0o640 } } }, unmapped)],
