@@ -7,7 +7,7 @@
 // anonymous resident set has grown by TRIM_GROWTH_BYTES since the last trim, the heaps are trimmed
 // (malloc_trim walks every free chunk: ~0.4-2 ms in the proxy, more on a large heap). These are
 // settings of the whole process, which slow other code that allocates and frees large Buffers in
-// it (measured 10x on a 1 MiB allocate/free loop at 128 KiB), so only a process that is a proxy alone
+// it (measured 10x on a 1 MiB allocate/free loop), so only a process that is a proxy alone
 // (`overlay rowfs`) turns them on. Measured in docs/rowfs.md ("Peak RSS of the libnfs phases").
 import { readFileSync } from 'node:fs';
 import { loadNativeAddon } from '../../lib/native-addon.js';
@@ -16,12 +16,12 @@ import { loadNativeAddon } from '../../lib/native-addon.js';
 export const MALLOC_ARENAS = 2;
 /**
  * Allocations this large are mapped on their own (unmapped when freed); a heap's free top past it
- * is returned. Above 1 MiB: LMDB allocates and frees a 1 MiB page list in every write commit
- * (mdb_freelist_save's spill list), one per namespace change; at 128 KiB each was an mmap, page
- * faults and an munmap (with a TLB shootdown): 6-9 % of the proxy's main thread in the kernel
- * client's create/remove workload (issue 15), 0.4 s less proxy CPU for its 10,000 calls at 2 MiB.
+ * is returned. It costs: LMDB allocates and frees a 1 MiB page list in every write commit
+ * (mdb_freelist_save's spill list), so each namespace change pays an mmap, page faults and an
+ * munmap (6-9 % of the proxy's main thread in the kernel client's create/remove workload). At
+ * 2 MiB that went, but the libnfs phases' peak RSS rose from ~98 to 118 MB (docs/rowfs.md).
  */
-export const MALLOC_THRESHOLD_BYTES = 2 * 1024 * 1024;
+export const MALLOC_THRESHOLD_BYTES = 128 * 1024;
 
 interface MemoryAddon {
   limitArenas(n: number): void;
