@@ -73,6 +73,16 @@ const INDEX_NAME = 'index';
 type MetaValue = number | { id: string; end: number };
 
 const MAX_OPEN_FILES = 64;
+/**
+ * Files whose index entries are kept in memory (a few hundred bytes each: ~6 MB here); past it the
+ * least recently used clean ones are dropped and read from the index again when next needed. An
+ * entry dirty or waiting for the pack's write is never dropped (its memory state is ahead of the
+ * index); a dropped one read back can only lack bits the index has not caught up with yet (a block
+ * fetched again), never claim a block that is not there.
+ */
+export const MAX_MEM_ENTRIES = 16_384;
+/** Entries looked at per insertion when making room (the rest waits for the next insertion). */
+const EVICT_SCAN = 64;
 /** Longest delay before a cache index update is written. */
 const INDEX_FLUSH_MS = 200;
 /** Cache reads up to this size are done synchronously (page-cache hits, a few microseconds). */
@@ -97,7 +107,10 @@ export class BlockCache {
   /** Keys whose data files were written since the open (synced on close). */
   private readonly written = new Set<string>();
   private closing = false;
+  /** Index entries in memory, least recently used first (at most maxMemEntries, see MAX_MEM_ENTRIES). */
   private readonly entries = new Map<string, MemEntry>();
+  /** Set once an entry has been dropped from `entries`: from then on a key not there may be in the index. */
+  private dropped = false;
   /** Files of one short block; their index entries wait for the pack's write. */
   private readonly pack: SmallFilePack;
   private readonly files = new Map<string, { fh: Promise<FileHandle>; users: number }>();
@@ -105,8 +118,9 @@ export class BlockCache {
   private flushTimer: Timer | undefined;
   /**
    * True when the index held no entry at open (a new cache, or one emptied after a crash or a
-   * block-size change): every entry since is in `entries`, so a key not there is not cached and
-   * needs no index read (one per new file: 1-2 % of the proxy's CPU reading 2,000 small files).
+   * block-size change): until an entry is dropped (`dropped`), every entry since is in `entries`,
+   * so a key not there is not cached and needs no index read (one per new file: 1-2 % of the
+   * proxy's CPU reading 2,000 small files).
    */
   private readonly indexEmptyAtOpen: boolean;
 
@@ -119,6 +133,7 @@ export class BlockCache {
     private readonly clock: Clock,
     packIo: PackIo,
     private readonly ownership: CacheOwnership,
+    private readonly maxMemEntries: number,
   ) {
     this.indexEmptyAtOpen = index.getKeysCount({ limit: 1 }) === 0;
     this.pack = new SmallFilePack(
@@ -138,7 +153,7 @@ export class BlockCache {
    * Opens (or creates) the cache in `dir`; `clock` times the debounced index writes. A cache left
    * open by an earlier boot of the machine (`bootId`: this boot's) is emptied first.
    */
-  static open(dir: string, blockSize: number, clock: Clock = systemClock, packIo: PackIo = FS_PACK_IO, bootId: string = currentBootId()): BlockCache {
+  static open(dir: string, blockSize: number, clock: Clock = systemClock, packIo: PackIo = FS_PACK_IO, bootId: string = currentBootId(), maxMemEntries = MAX_MEM_ENTRIES): BlockCache {
     let ownership: CacheOwnership | undefined;
     try {
       makeDirectory(dir);
@@ -168,7 +183,7 @@ export class BlockCache {
         index.clearSync();
         meta.putSync('blockSize', blockSize);
       }
-      return new BlockCache(dir, blockSize, env, index, meta, clock, packIo, ownership);
+      return new BlockCache(dir, blockSize, env, index, meta, clock, packIo, ownership, maxMemEntries);
     } catch (err) {
       ownership?.abandon();
       if (err instanceof BlockCacheError) throw err;
@@ -451,15 +466,38 @@ export class BlockCache {
 
   private entry(key: string): MemEntry {
     let e = this.entries.get(key);
-    if (!e) {
-      const stored = this.indexEmptyAtOpen ? undefined : this.index.get(key);
-      const lostPack = stored?.packed !== undefined && (stored.pack !== this.pack.id || stored.crc === undefined);
-      e = lostPack
-        ? { bitmap: BlockBitmap.decode(undefined), tail: null, packed: undefined, crc: undefined }
-        : { bitmap: BlockBitmap.decode(stored?.bitmap), tail: stored?.tail ?? null, packed: stored?.packed, crc: stored?.crc };
+    if (e) {
+      this.entries.delete(key); // most recently used last
       this.entries.set(key, e);
+      return e;
     }
+    const stored = this.indexEmptyAtOpen && !this.dropped ? undefined : this.index.get(key);
+    const lostPack = stored?.packed !== undefined && (stored.pack !== this.pack.id || stored.crc === undefined);
+    e = lostPack
+      ? { bitmap: BlockBitmap.decode(undefined), tail: null, packed: undefined, crc: undefined }
+      : { bitmap: BlockBitmap.decode(stored?.bitmap), tail: stored?.tail ?? null, packed: stored?.packed, crc: stored?.crc };
+    this.entries.set(key, e);
+    if (this.entries.size > this.maxMemEntries) this.dropClean(key);
     return e;
+  }
+
+  /**
+   * Drops least recently used entries that the index already holds as they are (see
+   * MAX_MEM_ENTRIES), never `using`: its caller is about to change the entry it was just given.
+   */
+  private dropClean(using: string): void {
+    let scanned = 0;
+    for (const key of this.entries.keys()) {
+      if (this.entries.size <= this.maxMemEntries || scanned++ >= EVICT_SCAN) break;
+      if (key === using || this.dirty.has(key) || this.pack.isUnwritten(key) || this.writeQueues.has(key)) continue;
+      this.entries.delete(key);
+      this.dropped = true;
+    }
+  }
+
+  /** Index entries held in memory now (bounded by MAX_MEM_ENTRIES). */
+  get memEntries(): number {
+    return this.entries.size;
   }
 
   private dataPath(key: string): string {

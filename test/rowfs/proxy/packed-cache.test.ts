@@ -294,3 +294,31 @@ test('a cache whose index was empty at open never reads it for a new key; a reop
   t.is(n2.reads, 3, 'one read per key the reopened cache had not seen');
   await c2.close();
 });
+
+test('index entries in memory are bounded: the least recently used clean ones are dropped and read back from the index', async (t) => {
+  const dir = tmp(t);
+  const CAP = 8;
+  const clock = new ManualClock();
+  const c = BlockCache.open(dir, BS, clock, undefined, undefined, CAP);
+  t.teardown(() => c.close());
+  const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
+  // Whole-block files (data files, not the pack) and small packed ones alike.
+  for (const [i, key] of keys.entries()) {
+    if (i % 2) await c.writeRun(key, 0, Buffer.alloc(BS, i));
+    else await c.writeRun(key, 0, Buffer.alloc(100, i));
+  }
+  // Dirty or unwritten entries are never dropped: right after the writes the bound may be exceeded.
+  t.true(c.memEntries > CAP, 'nothing dropped while every entry is ahead of the index');
+  await clock.advance(200); // the index flush (INDEX_FLUSH_MS) lands them
+  await new Promise((r) => setTimeout(r, 100)); // the pack's write and the index puts
+  t.false(c.has('probe', 0)); // a new entry makes room: the clean ones over the bound go
+  t.true(c.memEntries <= CAP, `${c.memEntries} entries in memory`);
+  // Every file, dropped or not, still reads back whole (from the index and the data).
+  for (const [i, key] of keys.entries()) {
+    t.true(c.has(key, 0), key);
+    const bytes = await c.readRange(key, 0, i % 2 ? BS : 100);
+    t.deepEqual(bytes, Buffer.alloc(i % 2 ? BS : 100, i), key);
+  }
+  t.true(c.memEntries <= CAP, `${c.memEntries} entries in memory after reading all`);
+  t.false(c.has('never-written', 0), 'a key never stored is not cached (the index is read once entries were dropped)');
+});
