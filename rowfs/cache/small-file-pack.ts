@@ -2,8 +2,8 @@
 // files of one short block (at most PACK_MAX_BYTES), one after another, instead of a data file each
 // (creating a file per small main file cost ~0.35 ms of a pool thread).
 // Pipeline: store() copies a file to the pending batch (readable at once, from memory) -> flush()
-// writes the batch in one writev (the files' own buffers: no batch-sized copy) and one fdatasync -> the report says which keys landed (the cache
-// indexes them) or failed (the cache forgets them).
+// writes the batch in one writev (the files' own buffers: no batch-sized copy) and one fdatasync ->
+// the report says which keys landed (the cache indexes them) or failed (the cache forgets them).
 // Ordering rule: the pack is fdatasynced before its files are reported landed (one sync per flush),
 // each file's CRC-32 is checked on every read, and appends go past every entry ever saved: a pack
 // that lost its tail (power loss, a truncation) makes its files absent, never another file's bytes.
@@ -173,4 +173,3 @@ export class SmallFilePack {
     return this.file;
   }
 }
-
