@@ -7,7 +7,7 @@
 // local file system, and a promise per step cost more than the step); only a handle the table
 // must scan for, and the calls that read data or whole directories, take the asynchronous path.
 import { closeSync, constants, fstatSync, lstatSync, openSync, type BigIntStats } from 'node:fs';
-import { lstat, open } from './inline-fs.js';
+import { lstat } from './inline-fs.js';
 import { join } from 'node:path';
 import { componentFault, isDotName } from '../nfs3/names.js';
 import { Nfs3Status, type FileHandle, type WccData } from '../nfs3/types.js';
@@ -196,12 +196,9 @@ export class ExportTree {
   }
 
   async attrsOf(path: string): Promise<BigIntStats | undefined> {
-    try {
-      return await lstat(path, { bigint: true });
-    } catch {
-      return undefined;
-    }
+    return this.attrsOfNow(path);
   }
+
 
   async wcc(before: BigIntStats, path: string): Promise<WccData> {
     const after = await this.attrsOf(path);
@@ -242,12 +239,10 @@ function openChecked(r: Resolved, flags: number): number {
  * describes (device and inode), and runs `fn` with the descriptor's /proc/PID/fd/N path.
  */
 async function throughDescriptor<T>(r: Resolved, flags: number, fn: (path: string) => Promise<T>): Promise<T> {
-  const fh = await open(r.path, O_PATH | constants.O_NOFOLLOW | flags);
+  const fd = openChecked(r, flags);
   try {
-    const now = await fh.stat({ bigint: true });
-    if (now.dev !== r.stat.dev || now.ino !== r.stat.ino) throw Object.assign(new Error('no longer the file its handle names'), { code: 'ESTALE' });
-    return await fn(`/proc/${process.pid}/fd/${fh.fd}`);
+    return await fn(procPath(fd));
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }

@@ -8,24 +8,8 @@
 // on the thread pool: they can take long enough to stall every other client.
 // Most of the export's calls use node:fs's synchronous functions directly (export-tree.ts,
 // namespace-procedures.ts, set-attributes.ts); these are the ones still awaited.
-import { closeSync, fstatSync, lstatSync, openSync, readlinkSync, statfsSync, type BigIntStatsFs, type BigIntStats } from 'node:fs';
+import { lstatSync, readlinkSync, statfsSync, type BigIntStatsFs, type BigIntStats } from 'node:fs';
 
 export const lstat = async (path: string, _o: { bigint: true }): Promise<BigIntStats> => lstatSync(path, { bigint: true });
 export const statfs = async (path: string, _o: { bigint: true }): Promise<BigIntStatsFs> => statfsSync(path, { bigint: true });
 export const readlink = async (path: string): Promise<string> => readlinkSync(path);
-
-/** A descriptor opened on the calling thread (an O_PATH look at an object). */
-export interface InlineHandle {
-  readonly fd: number;
-  stat(o: { bigint: true }): Promise<BigIntStats>;
-  close(): Promise<void>;
-}
-
-export const open = async (path: string, flags: number, mode?: number): Promise<InlineHandle> => {
-  const fd = openSync(path, flags, mode);
-  return {
-    fd,
-    stat: async () => fstatSync(fd, { bigint: true }),
-    close: async () => closeSync(fd),
-  };
-};
