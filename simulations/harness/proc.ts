@@ -30,10 +30,19 @@ export function startProc(cmd: string, args: string[], opts: SpawnOptions = {}):
   child.stderr?.on('data', onData);
   let done = false;
   const exited = new Promise<number | null>((resolve) => {
+    // 'exit' can come before the pipes have given up what the child wrote last (CI once saw a
+    // fixture's final lines missing), so wait for 'close' too; but a grandchild that inherited the
+    // pipes could hold them open, so for at most 2 s.
     child.on('exit', (code) => {
-      done = true;
-      for (const l of listeners) l();
-      resolve(code);
+      const settle = () => {
+        clearTimeout(grace);
+        done = true;
+        for (const l of listeners) l();
+        resolve(code);
+      };
+      const grace = setTimeout(settle, 2_000);
+      if (child.stdout?.readableEnded !== false && child.stderr?.readableEnded !== false) settle();
+      else child.once('close', settle);
     });
     child.on('error', (err) => {
       out += `\n[spawn error] ${err.message}\n`;
