@@ -20,6 +20,7 @@ import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import { open, type RootDatabase, type Database } from 'lmdb';
 import { BlockBitmap } from '../state/bitmap.js';
+import { LMDB_MAP_BYTES } from '../state/lmdb-map.js';
 import type { FileSlice } from '../xdr/file-slice.js';
 import { makeDirectory } from '../../lib/make-directory.js';
 import { systemClock, type Clock, type Timer } from '../../lib/clock.js';
@@ -173,7 +174,7 @@ export class BlockCache {
       }
       makeDirectory(join(dir, 'blocks'));
       // noSync: the cache can always be refetched; its index is never worth an fsync per block.
-      const env = open({ path: join(dir, INDEX_NAME), maxDbs: 2, compression: false, noSync: true });
+      const env = open({ path: join(dir, INDEX_NAME), maxDbs: 2, compression: false, noSync: true, mapSize: LMDB_MAP_BYTES });
       const index = env.openDB<CacheEntry, string>({ name: 'cache' });
       const meta = env.openDB<MetaValue, string>({ name: 'meta' });
       const stored = meta.get('blockSize');

@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { BlockBitmap } from './bitmap.js';
 import { makeDirectory } from '../../lib/make-directory.js';
+import { LMDB_MAP_BYTES } from './lmdb-map.js';
 
 export const ROOT_VID = 1;
 export const DEFAULT_BLOCK_SIZE_BYTES = 64 * 1024;
@@ -151,7 +152,7 @@ export class StateStore {
     makeDirectory(dir);
     let env: RootDatabase;
     try {
-      env = open({ path: dir, maxDbs: 12, compression: false, noSync: true });
+      env = open({ path: dir, maxDbs: 12, compression: false, noSync: true, mapSize: LMDB_MAP_BYTES });
     } catch (err) {
       throw new StateStoreError('OPEN_FAILED', `cannot open state store in ${dir}: ${(err as Error).message}`);
     }
@@ -223,9 +224,12 @@ export class StateStore {
     if (hit) return hit;
     const stored = this.nodes.get(vid);
     if (!stored) return undefined;
-    const n = normaliseNode(stored);
+    return this.rememberNode(normaliseNode(stored));
+  }
+
+  private rememberNode(n: NodeRecord): NodeRecord {
     if (this.nodeCache.size >= NODE_CACHE_ENTRIES) this.nodeCache.delete(this.nodeCache.keys().next().value as number);
-    this.nodeCache.set(vid, n);
+    this.nodeCache.set(n.vid, n);
     return n;
   }
 
@@ -288,17 +292,18 @@ export class StateStore {
 
   /** Applies `fn`'s changes atomically; resolves once they are durable at the given level. */
   async commit(fn: (tx: StateTx) => void, durability: Durability = 'disk'): Promise<void> {
-    // Nodes changed here leave the node cache now and again once committed (a read in between
-    // may have seen, and remembered, the value before the commit).
-    const touched: number[] = [];
+    // Nodes changed here leave the node cache now; once committed, a node put here is remembered
+    // as put (the next call on a node just made or changed, like the SETATTR after a create, needs
+    // no LMDB read and decode). A failed commit leaves them all out.
+    const touched = new Map<number, NodeRecord | undefined>();
     const tx: StateTx = {
       putNode: (n) => {
-        touched.push(n.vid);
+        touched.set(n.vid, n);
         this.nodeCache.delete(n.vid);
         this.nodes.putSync(n.vid, n);
       },
       removeNode: (vid) => {
-        touched.push(vid);
+        touched.set(vid, undefined);
         this.nodeCache.delete(vid);
         this.nodes.removeSync(vid);
         this.bitmaps.removeSync(vid);
@@ -316,12 +321,17 @@ export class StateStore {
       },
       setMainIndex: (h, vid) => this.mainIndex.putSync(hex(h), vid),
     };
+    let committed = false;
     try {
       // On this thread: with noSync a commit is a few page writes into the map (0.05-0.2 ms), where
       // an asynchronous transaction took 0.5-1.4 ms of hand-offs to lmdb's writer thread and back.
       this.env.transactionSync(() => fn(tx));
+      committed = true;
     } finally {
-      for (const vid of touched) this.nodeCache.delete(vid);
+      for (const [vid, n] of touched) {
+        this.nodeCache.delete(vid);
+        if (committed && n) this.rememberNode(normaliseNode(n));
+      }
       this.commitGen++;
     }
     if (durability === 'disk') await this.syncNow();

@@ -163,6 +163,28 @@ test('state store keeps nodes, names, whiteouts and bitmaps across close/reopen'
   await t.throwsAsync(StateStore.open(tmp(t), { blockSizeBytes: 1000 }), { instanceOf: StateStoreError });
 });
 
+test('a committed node is read back as committed (a copy, not the caller\'s object); a failed commit leaves the stored one', async (t) => {
+  const dir = tmp(t);
+  const s = await StateStore.open(dir, { mainId: 'h:/e' });
+  t.teardown(() => s.close());
+  const shadow = new Uint8Array([1, 2, 3]);
+  const made = { vid: s.allocVid(), type: 1 as const, parent: ROOT_VID, name: 'f', main: null, shadow, mainBlocks: 0 };
+  await s.commit((tx) => tx.putNode(made), 'process');
+  shadow[0] = 9; // the caller's buffer changes later (a pooled reply): the store's node does not
+  t.deepEqual(s.getNode(made.vid)?.shadow, new Uint8Array([1, 2, 3]));
+  const next = { ...made, name: 'g', shadow: new Uint8Array([4]) };
+  await s.commit((tx) => tx.putNode(next), 'process');
+  t.is(s.getNode(made.vid)?.name, 'g');
+  // A commit that throws is rolled back: the node read afterwards is the stored one, not the put.
+  await t.throwsAsync(s.commit((tx) => {
+    tx.putNode({ ...next, name: 'lost' });
+    throw new Error('abort');
+  }, 'process'), { message: 'abort' });
+  t.is(s.getNode(made.vid)?.name, 'g');
+  await s.commit((tx) => tx.removeNode(made.vid), 'process');
+  t.is(s.getNode(made.vid), undefined);
+});
+
 test("a 'soon' commit survives a SIGKILL right after it resolves, and reaches the disk within flushDelayMs", async (t) => {
   const dir = tmp(t);
   // A separate process commits a name 'soon' and kills itself at once: before any fdatasync ran.
