@@ -54,6 +54,13 @@ const READ_SCRATCH_BYTES = 16 * 1024;
 const EMPTY_RECORD = new Uint8Array(0);
 /** Records at least this large are assembled in the record pool (when the server has one). */
 const POOLED_RECORD_MIN_BYTES = 128 * 1024;
+/**
+ * Whole pooled records (1 MiB WRITEs) one connection may hold, running or waiting, before it stops
+ * reading: further ones wait in the socket's receive buffer (the kernel's memory), not in ours. A
+ * client keeping 8 WRITEs in flight had made the proxy hold 9 pool buffers (+8 MB resident set in
+ * bench:rowfs's write phase), and could take the whole pool from every other client.
+ */
+export const MAX_POOLED_RECORDS_PER_CONNECTION = 2;
 
 export class TcpConnection implements TrackedConnection {
   readonly address: string;
@@ -66,6 +73,8 @@ export class TcpConnection implements TrackedConnection {
   private readonly decoder: RecordDecoder;
   /** The pooled buffer the record in progress is assembled in, if any. */
   private assembling: Lease | undefined;
+  /** Whole records held in pooled buffers (running or waiting), until their replies are out. */
+  private pooledRecords = 0;
   private readonly scratch = Buffer.allocUnsafe(READ_SCRATCH_BYTES);
   private readonly account = new ReplyAccount();
   /**
@@ -172,6 +181,7 @@ export class TcpConnection implements TrackedConnection {
       if (this.assembling && rec.buffer === this.assembling.buf.buffer) {
         recLease = this.assembling;
         this.assembling = undefined;
+        this.pooledRecords++;
       }
       if (this.callsRunning < this.host.maxInflight && this.firstWaiting === this.waitingRecords.length) this.startCall(rec, recLease);
       else {
@@ -179,7 +189,7 @@ export class TcpConnection implements TrackedConnection {
         this.waitingLeases.push(recLease);
       }
     }
-    if (this.callsRunning >= this.host.maxInflight) this.socket.pause();
+    if (this.callsRunning >= this.host.maxInflight || this.pooledRecords >= MAX_POOLED_RECORDS_PER_CONNECTION) this.socket.pause();
   }
 
   /** The kernel took the oldest unsent reply: its bytes and hook are released. */
@@ -201,6 +211,7 @@ export class TcpConnection implements TrackedConnection {
       this.callsRunning < this.host.maxInflight &&
       this.firstWaiting === this.waitingRecords.length &&
       this.account.held < this.host.budget.perConnectionBytes &&
+      this.pooledRecords < MAX_POOLED_RECORDS_PER_CONNECTION &&
       s.isPaused() &&
       !s.destroyed
     ) {
@@ -262,6 +273,7 @@ export class TcpConnection implements TrackedConnection {
       done = () => {
         after?.();
         recLease.release();
+        this.pooledRecords--;
       };
     }
     const s = this.socket;

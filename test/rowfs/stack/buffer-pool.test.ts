@@ -8,6 +8,7 @@ import net from 'node:net';
 import { BufferPool, BufferPoolError, heldBy, type Lease } from '../../../rowfs/rpc/buffer-pool.js';
 import { RecordDecoder, encodeRecord } from '../../../rowfs/rpc/record-marking.js';
 import { RpcServer, type RpcProcedure } from '../../../rowfs/rpc/server.js';
+import { MAX_POOLED_RECORDS_PER_CONNECTION } from '../../../rowfs/rpc/tcp-connection.js';
 import { TcpRpcClient } from '../../../rowfs/rpc/client.js';
 import { RpcTransportError } from '../../../rowfs/rpc/errors.js';
 import { XdrWriter } from '../../../rowfs/xdr/writer.js';
@@ -217,4 +218,32 @@ test('server record pool: large calls are assembled in pooled buffers (read in p
   sock.destroy();
   for (let i = 0; i < 100 && pool.stats.inUse > 0; i++) await new Promise((r) => setTimeout(r, 5));
   t.is(pool.stats.inUse, 0, 'and freed when its connection closed');
+});
+
+test('one connection holds at most MAX_POOLED_RECORDS_PER_CONNECTION whole pooled records (plus the one being read); the rest wait in the socket and all are answered', async (t) => {
+  const pool = new BufferPool(300_000, 8);
+  let running = 0;
+  let mostRunning = 0;
+  const proc: RpcProcedure<Uint8Array, number> = {
+    decodeArgs: (r) => r.opaque(),
+    run: async (data) => {
+      mostRunning = Math.max(mostRunning, ++running);
+      await new Promise((r) => setTimeout(r, 10));
+      running--;
+      return data.length;
+    },
+    encodeResult: (w, n) => void w.uint32(n),
+  };
+  const server = new RpcServer({ recordPool: pool });
+  server.addProgram({ prog: PROG, vers: 1, procedures: new Map([[1, proc]]) });
+  const port = await server.listenTcp(0, '127.0.0.1');
+  t.teardown(() => server.close());
+  const c = new TcpRpcClient({ host: '127.0.0.1', port, timeoutMs: 10_000 });
+  t.teardown(() => c.close());
+  const bodies = Array.from({ length: 12 }, (_, i) => Buffer.alloc(200_000 + i * 8, i));
+  const replies = await Promise.all(bodies.map((b) => c.call(PROG, 1, 1, (w) => void w.opaqueRef(b))));
+  replies.forEach((r, i) => t.is(r.uint32(), bodies[i]!.length, `call ${i}`));
+  t.true(pool.stats.highWater <= MAX_POOLED_RECORDS_PER_CONNECTION + 1, `pool high water ${pool.stats.highWater}`);
+  t.true(mostRunning >= 2 && mostRunning <= MAX_POOLED_RECORDS_PER_CONNECTION, `${mostRunning} ran at once`);
+  t.is(pool.stats.misses, 0, 'no record fell back to an unpooled buffer');
 });
