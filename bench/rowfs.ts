@@ -36,7 +36,8 @@
 // phase, CPU per cold pass),
 // ROWFS_BENCH_PROF=DIR (CPU profile of the proxy), ROWFS_BENCH_NODE_FLAGS, ROWFS_BENCH_PROXY_ARGS,
 // ROWFS_BENCH_KERNEL=0 (no kernel-client phase); the kernel-client phase alone: bench/rowfs/kernel-alone.ts
-// (with ROWFS_BENCH_VM_META_ONLY=1, ROWFS_BENCH_VM_TRACE='CMD {pid}', ROWFS_BENCH_VM_PROXY_FIRST=1).
+// (with ROWFS_BENCH_VM_META_ONLY=1, ROWFS_BENCH_VM_TRACE='CMD {pid}', ROWFS_BENCH_VM_PROXY_FIRST=1,
+// ROWFS_BENCH_VM_MOUNTSTATS=1: the guest's round trip per procedure and side).
 import { randomInt } from 'node:crypto';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync, ftruncateSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';

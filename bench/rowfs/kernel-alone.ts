@@ -1,7 +1,7 @@
 // The kernel-client phase of bench:rowfs on its own (diagnostics, not a figure source): a fresh main
 // ganesha over prepareKernelTree's files, then kernelClientPhase; prints the phase's figures and the
 // proxy/direct ratios. Knobs as in bench/rowfs/kernel-client.ts (ROWFS_BENCH_VM_META_ONLY=1,
-// ROWFS_BENCH_VM_TRACE) and bench/rowfs.ts (ROWFS_BENCH_PROF, ROWFS_BENCH_NODE_FLAGS, ...).
+// ROWFS_BENCH_VM_TRACE, ROWFS_BENCH_VM_MOUNTSTATS=1) and bench/rowfs.ts (ROWFS_BENCH_PROF, ROWFS_BENCH_NODE_FLAGS, ...).
 // Run: node dist/bench/rowfs/kernel-alone.js (under flock /work/notes/bench.lock).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

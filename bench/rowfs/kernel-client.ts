@@ -100,6 +100,32 @@ const EMBEDDED = process.env.ROWFS_BENCH_VM_EMBEDDED === '1';
 /** Diagnostics: ROWFS_BENCH_VM_PROXY_FIRST=1 starts each kind of workload with the proxy. */
 const PROXY_FIRST = process.env.ROWFS_BENCH_VM_PROXY_FIRST === '1';
 
+/**
+ * Diagnostics: ROWFS_BENCH_VM_MOUNTSTATS=1 logs, per side, the guest's /proc/self/mountstats over
+ * all its workloads: calls per procedure, mean round trip and mean execute time (ms). Round trip
+ * minus the server's own time per call is the network and scheduling between them.
+ */
+const MOUNTSTATS = process.env.ROWFS_BENCH_VM_MOUNTSTATS === '1';
+
+/** Per side (mount point tag) and procedure: calls, mean round trip and execute ms (mountstats "per-op statistics"). */
+export function mountstatsSummary(text: string): string[] {
+  const out: string[] = [];
+  let tag: string | undefined;
+  for (const line of text.split('\n')) {
+    const dev = /^device .* mounted on \/mnt\/(\S+) with fstype nfs/.exec(line);
+    if (dev) {
+      tag = dev[1];
+      continue;
+    }
+    if (/^device /.test(line)) tag = undefined;
+    const op = /^\s+([A-Z_]+): (\d+) \d+ \d+ \d+ \d+ \d+ (\d+) (\d+)/.exec(line);
+    if (!tag || !op || op[2] === '0') continue;
+    const ops = Number(op[2]);
+    out.push(`${tag} ${op[1]}: ${ops} calls, round trip ${(Number(op[3]) / ops).toFixed(3)} ms, execute ${(Number(op[4]) / ops).toFixed(3)} ms`);
+  }
+  return out;
+}
+
 /** One workload of one side, between two markers on the serial console. */
 interface Step {
   id: string;
@@ -155,6 +181,8 @@ function initScript(modules: string[], sides: Side[], steps: Step[]): string {
       `echo "VMB end ${step.id}"`,
     );
   }
+  // The kernel client's own view of each side: calls per procedure with their round trips.
+  if (MOUNTSTATS) lines.push('echo "VMB mountstats"', 'cat /proc/self/mountstats', 'echo "VMB mountstats end"');
   lines.push('for s in /mnt/*; do umount $s; done', 'echo "VMB done"', 'poweroff -f');
   return lines.join('\n');
 }
@@ -242,6 +270,7 @@ export async function kernelClientPhase(main: Ganesha, mainDir: string, work: st
     }
     await vm.waitFor(/VMB (done|FAIL.*)/, VM_TIMEOUT_MS);
     const serial = serialText(vm.output());
+    if (MOUNTSTATS) for (const l of mountstatsSummary(serial.slice(serial.indexOf('VMB mountstats'), serial.indexOf('VMB mountstats end')))) log(`(${l})`);
     const failed = /VMB FAIL.*/.exec(serial);
     if (failed) throw new Error(`kernel-client phase: ${failed[0]}\n${serial.slice(-3000)}`);
     const valueIn = (step: Step, name: string) => {
