@@ -2,7 +2,7 @@
 // again only once every holder has released it; finished leases cannot be revived), replies
 // assembled in a caller's buffer (replyInto), a call that gives up mid-reply leaves that buffer
 // alone, and the server's afterReply hooks run once the reply is written or the connection is gone.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import net from 'node:net';
 import { BufferPool, BufferPoolError, heldBy, type Lease } from '../../../rowfs/rpc/buffer-pool.js';
@@ -181,6 +181,17 @@ test('afterReply hooks run once the reply is written, and when the connection is
   t.deepEqual(events, ['ran 1', 'released 1', 'ran 2', 'released 2'], 'a reply that could not be sent still releases');
 });
 
+/** A server of `proc` (program PROG, procedure 1) assembling large records in `pool`, and a client of it. */
+async function pooledServer(t: ExecutionContext, pool: BufferPool, proc: RpcProcedure<Uint8Array, number>): Promise<{ port: number; c: TcpRpcClient }> {
+  const server = new RpcServer({ recordPool: pool });
+  server.addProgram({ prog: PROG, vers: 1, procedures: new Map([[1, proc]]) });
+  const port = await server.listenTcp(0, '127.0.0.1');
+  t.teardown(() => server.close());
+  const c = new TcpRpcClient({ host: '127.0.0.1', port, timeoutMs: 10_000 });
+  t.teardown(() => c.close());
+  return { port, c };
+}
+
 test('server record pool: large calls are assembled in pooled buffers (read in place), each freed after its reply, also when the client vanishes mid-record', async (t) => {
   const pool = new BufferPool(300_000, 2);
   const sum = (b: Uint8Array) => b.reduce((a, x) => (a * 31 + x) >>> 0, 7);
@@ -194,12 +205,7 @@ test('server record pool: large calls are assembled in pooled buffers (read in p
     },
     encodeResult: (w, n) => void w.uint32(n),
   };
-  const server = new RpcServer({ recordPool: pool });
-  server.addProgram({ prog: PROG, vers: 1, procedures: new Map([[1, proc]]) });
-  const port = await server.listenTcp(0, '127.0.0.1');
-  t.teardown(() => server.close());
-  const c = new TcpRpcClient({ host: '127.0.0.1', port, timeoutMs: 10_000 });
-  t.teardown(() => c.close());
+  const { port, c } = await pooledServer(t, pool, proc);
   const bodies = Array.from({ length: 20 }, (_, i) => Buffer.alloc(200_000 + i * 100).map((_, k) => (k * (i + 3)) & 0xff));
   const replies = await Promise.all(bodies.map((b) => c.call(PROG, 1, 1, (w) => void w.opaqueRef(b))));
   replies.forEach((r, i) => t.is(r.uint32(), sum(bodies[i]!), `call ${i}`));
@@ -234,12 +240,7 @@ test('one connection holds at most MAX_POOLED_RECORDS_PER_CONNECTION whole poole
     },
     encodeResult: (w, n) => void w.uint32(n),
   };
-  const server = new RpcServer({ recordPool: pool });
-  server.addProgram({ prog: PROG, vers: 1, procedures: new Map([[1, proc]]) });
-  const port = await server.listenTcp(0, '127.0.0.1');
-  t.teardown(() => server.close());
-  const c = new TcpRpcClient({ host: '127.0.0.1', port, timeoutMs: 10_000 });
-  t.teardown(() => c.close());
+  const { port, c } = await pooledServer(t, pool, proc);
   const bodies = Array.from({ length: 12 }, (_, i) => Buffer.alloc(200_000 + i * 8, i));
   const replies = await Promise.all(bodies.map((b) => c.call(PROG, 1, 1, (w) => void w.opaqueRef(b))));
   replies.forEach((r, i) => t.is(r.uint32(), bodies[i]!.length, `call ${i}`));
