@@ -134,6 +134,8 @@ export class ProxyCore {
   /** Keeps main's attributes of node `vid`, virtualised once (every later reply shares the set). */
   rememberMainAttrs(vid: number, a: Fattr3 | undefined): Fattr3 | undefined {
     if (!a) return undefined;
+    // A listing built from what is remembered passes the remembered set back: nothing to do.
+    if (this.mainAttrCache.get(vid) === a) return a;
     if (!this.mainAttrCache.delete(vid) && this.mainAttrCache.size >= MAIN_ATTR_CACHE_ENTRIES) {
       this.mainAttrCache.delete(this.mainAttrCache.keys().next().value as number);
     }

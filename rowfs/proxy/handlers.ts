@@ -22,7 +22,7 @@ import type { ProxyCore } from './core.js';
 import type { FileIo } from './file-io.js';
 import type { Listing, Listings } from './listing.js';
 import { DIR_COOKIE_VERF, firstAfter, pageEnd, resumeCookie } from '../nfs3/dir-cookies.js';
-import { virtualAttrs, virtualOptAttrs, virtualWcc } from './attrs.js';
+import { virtualOptAttrs, virtualWcc } from './attrs.js';
 import { accessFor } from '../nfs3/access.js';
 import { VHANDLE_LENGTH_BYTES } from '../state/vhandle.js';
 import { fsinfoOk } from '../nfs3/fsinfo.js';
@@ -99,7 +99,7 @@ export class ProxyHandlers implements Nfs3Handlers {
         // The client's ctime came from main: check it there, the copy-up gets a new ctime.
         const m = await this.core.mainAttrs(n);
         if (m.ctime.seconds !== guardCtime.seconds || m.ctime.nseconds !== guardCtime.nseconds) {
-          return { status: Nfs3Status.NOT_SYNC, objWcc: { after: virtualAttrs(m, n.vid) } };
+          return { status: Nfs3Status.NOT_SYNC, objWcc: { after: m } }; // mainAttrs' set is virtual already
         }
         guardCtime = undefined;
       }
