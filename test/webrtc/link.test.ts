@@ -33,7 +33,11 @@ test.serial('two connectors link up through the bootstrap endpoint, exchange fra
     await endpoint.close();
   });
   const incoming = nextIncoming(a.connector);
-  const { link: bl, endpointAddress } = await dialViaBootstrap(endpoint.url, { network: NETWORK, address: b.identity.address, connector: b.connector, clock: systemClock }).catch((err: unknown) => {
+  // A transport failure (libdatachannel's loopback flake, see retryTransportFailure; a CI run saw
+  // ICE fail on both sides) is redialled, as `overlay up` does; anything else fails the test.
+  const { link: bl, endpointAddress } = await retryTransportFailure(() =>
+    dialViaBootstrap(endpoint.url, { network: NETWORK, address: b.identity.address, connector: b.connector, clock: systemClock }),
+  ).catch((err: unknown) => {
     throw new Error(`${String(err)}\nendpoint node:\n${a.lines.join('\n')}\njoiner:\n${b.lines.join('\n')}`);
   });
   const al = await incoming;
