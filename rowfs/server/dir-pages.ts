@@ -9,7 +9,6 @@ import { Nfs3Status, type Fattr3 } from '../nfs3/types.js';
 import { fattrOf, statusOfError } from './attributes.js';
 import type { ExportTree, Fail } from './export-tree.js';
 import type { Resolved } from './file-handles.js';
-import { DEFAULT_FS_CONCURRENCY, mapLimit } from './parallel.js';
 
 /** Directory listings kept for paging with cookies. */
 const MAX_DIR_SNAPSHOTS = 32;
@@ -64,7 +63,7 @@ export class DirPages {
         const end = pageEnd(snap.entries, start, fits());
         if (end === start && start < snap.entries.length) return { fail: { status: Nfs3Status.TOOSMALL, dirAttributes: fattrOf(d.stat) } };
         const chosen = snap.entries.slice(start, end);
-        const stats = await this.tree.inDir(d, (dir) => mapLimit(chosen, DEFAULT_FS_CONCURRENCY, (e) => this.tree.attrsOf(join(dir, e.name))));
+        const stats = await this.tree.inDir(d, async (dir) => chosen.map((e) => this.tree.attrsOfNow(join(dir, e.name))));
         const entries: DirPage['entries'] = [];
         chosen.forEach((e, i) => {
           const stat = stats[i];

@@ -195,13 +195,8 @@ export class ExportTree {
     return throughDescriptor(d, constants.O_DIRECTORY, fn);
   }
 
-  async attrsOf(path: string): Promise<BigIntStats | undefined> {
-    return this.attrsOfNow(path);
-  }
-
-
   async wcc(before: BigIntStats, path: string): Promise<WccData> {
-    const after = await this.attrsOf(path);
+    const after = this.attrsOfNow(path);
     return after ? { before: wccAttrOf(before), after: fattrOf(after) } : { before: wccAttrOf(before) };
   }
 

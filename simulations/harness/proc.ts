@@ -36,6 +36,7 @@ export function startProc(cmd: string, args: string[], opts: SpawnOptions = {}):
     child.on('exit', (code) => {
       const settle = () => {
         clearTimeout(grace);
+        if (done) return; // 'close' after the grace period already settled
         done = true;
         for (const l of listeners) l();
         resolve(code);
