@@ -1,11 +1,9 @@
 // The proxy under test as its own process (`overlay rowfs`), so its CPU and peak RSS are its own;
 // and the CPU and peak RSS of any process by PID, from /proc.
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { startProc, type Proc } from '../../simulations/harness/proc.js';
+import { overlayCommand } from '../../simulations/harness/overlay-command.js';
 import type { Ganesha } from '../../simulations/harness/ganesha.js';
-
-const BIN = fileURLToPath(new URL('../../../bin/overlay.js', import.meta.url));
 
 /** CPU seconds (user + system) a process has used so far. */
 export function cpuSeconds(pid: number): number {
@@ -61,13 +59,12 @@ export async function startProxy(main: Ganesha, shadow: ShadowSpec, stateDir: st
   const shadowArgs = 'dir' in shadow
     ? ['--shadow', shadow.dir]
     : ['--shadow', `${shadow.host}:${shadow.exportPath}`, '--shadow-nfs-port', String(shadow.nfsPort), '--shadow-mount-port', String(shadow.mountPort)];
-  const proc = startProc(process.execPath, [
-    ...prof,
-    BIN, 'rowfs', '--main', `${main.host}:${main.exportPath}`, '--main-nfs-port', String(main.nfsPort), '--main-mount-port', String(main.mountPort),
+  const proc = startProc(...overlayCommand([
+    'rowfs', '--main', `${main.host}:${main.exportPath}`, '--main-nfs-port', String(main.nfsPort), '--main-mount-port', String(main.mountPort),
     ...shadowArgs,
     '--listen', '0', '--host', listenHost, '--state', stateDir, '--control', '0', '--block-size', String(blockBytes),
     ...(process.env.ROWFS_BENCH_PROXY_ARGS ? process.env.ROWFS_BENCH_PROXY_ARGS.split(' ') : []),
-  ]);
+  ], prof));
   const m = await proc.waitFor(/NFS port (\d+), MOUNT port \d+[\s\S]*control http:\/\/127\.0\.0\.1:(\d+)/, 20_000);
   const control = Number(m[2]);
   let peak = 0;

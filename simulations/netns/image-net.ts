@@ -7,13 +7,14 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, 
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { NetnsTopology, PUBLIC_IP, type NatKind } from './topology.js';
 import { startCoturn } from './coturn.js';
 /** A process started in a namespace (the topology's own type). */
 type Proc = ReturnType<NetnsTopology['spawn']>;
 
-export const OVERLAY_BIN = fileURLToPath(new URL('../../../bin/overlay.js', import.meta.url));
+import { OVERLAY_BIN, overlayCommand } from '../harness/overlay-command.js';
+
+export { OVERLAY_BIN };
 const BOOT_PORT = 7000;
 
 export interface ImageNetNode {
@@ -71,7 +72,7 @@ export class ImageNet {
 
   /** A long-running `overlay ...` process in node i's namespace (or the public one). */
   spawn(i: number | 'public', args: string[]): Proc {
-    const p = i === 'public' ? this.topo.spawnPublic(process.execPath, [OVERLAY_BIN, ...args]) : this.topo.spawn(i, process.execPath, [OVERLAY_BIN, ...args]);
+    const p = i === 'public' ? this.topo.spawnPublic(...overlayCommand(args)) : this.topo.spawn(i, ...overlayCommand(args));
     this.procs.push(p);
     return p;
   }

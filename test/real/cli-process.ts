@@ -1,8 +1,8 @@
-// Runs the `overlay` command as a user would (`node bin/overlay.js ...`) and collects exit code and output.
+// Runs the `overlay` command as a user would (bin/overlay.js with its launcher's node flags) and collects exit code and output.
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { OVERLAY_BIN, overlayCommand } from '../../simulations/harness/overlay-command.js';
 
-export const BIN = fileURLToPath(new URL('../../../bin/overlay.js', import.meta.url));
+export const BIN = OVERLAY_BIN;
 
 export interface CliResult {
   code: number;
@@ -12,7 +12,8 @@ export interface CliResult {
 
 /** Runs `overlay ARGS` (optionally under `prefix`, e.g. `ip netns exec NS`); a process killed at `timeoutMs` has code -1. */
 export function cli(args: string[], timeoutMs = 30_000, prefix: string[] = []): Promise<CliResult> {
-  const [cmd, ...rest] = [...prefix, process.execPath, BIN, ...args];
+  const [node, nodeArgs] = overlayCommand(args);
+  const [cmd, ...rest] = [...prefix, node, ...nodeArgs];
   return new Promise((resolve) => {
     execFile(cmd!, rest, { timeout: timeoutMs }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
