@@ -7,14 +7,17 @@
 //   meta       'instance' (8 random bytes in every handle), 'blockSize', 'main' (which export)
 //   extra tables opened by name (sideTable), e.g. the replicated main's path ids; in the same file,
 //   so a commit's fdatasync also covers what was put into them before it
-// Ordering rule: callers `await commit(...)` before sending any reply that depends on it. Durability
-// 'process' resolves once the transaction is committed to the OS page cache (survives a crash or
-// SIGKILL of the proxy, ~0.3 ms); 'soon' is 'process' plus an fdatasync started at most
-// flushDelayMs later (group commit: one sync for every change in that window); 'disk' additionally
-// waits for an fdatasync of the data file (survives a machine crash; concurrent 'disk' commits share
-// one fdatasync). LMDB itself runs with noSync, so the explicit fdatasync is the only flush. Vids are
-// reserved in durable chunks, so even a machine crash that loses 'process' commits never reuses a vid
-// a client holds.
+// Ordering rule: callers `await commit(...)` before sending any reply that depends on it. A commit
+// is one record appended to the change journal (change-journal.ts) and kept in memory until a batch
+// of them is written to LMDB in one transaction (pending-changes.ts; reads see it at once).
+// Durability 'process' resolves once the record is in the OS page cache (survives a crash or
+// SIGKILL of the proxy: the next open replays the journal); 'soon' is 'process' plus a batch write
+// and an fdatasync started at most flushDelayMs later (group commit: one sync for every change in
+// that window); 'disk' does both before it resolves (survives a machine crash; concurrent 'disk'
+// commits share one fdatasync). LMDB itself runs with noSync, so the explicit fdatasync is the only
+// flush; a journal file is deleted once a synced batch holds its records. Vids are reserved in
+// durable chunks, so even a machine crash that loses 'process' commits never reuses a vid a client
+// holds.
 // Namespace changes (create, remove, rename, link, copy-up) commit 'soon': an fdatasync per change
 // cost 4-5 ms on this disk, so a client creating files one at a time ran at ~220/s against ganesha's
 // ~2,000/s. That is the promise the shadow itself makes: the embedded server, like ganesha's VFS
@@ -30,6 +33,8 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { BlockBitmap } from './bitmap.js';
 import { makeDirectory } from '../../lib/make-directory.js';
 import { LMDB_MAP_BYTES } from './lmdb-map.js';
+import { ChangeJournal, type JournalChange } from './change-journal.js';
+import { bitmapChange, nodeChange, PendingChanges, type StoreTables } from './pending-changes.js';
 
 export const ROOT_VID = 1;
 export const DEFAULT_BLOCK_SIZE_BYTES = 64 * 1024;
@@ -43,6 +48,13 @@ export const DEFAULT_FLUSH_DELAY_MS = 200;
 
 /** Nodes remembered in memory (a few hundred bytes each). */
 const NODE_CACHE_ENTRIES = 4096;
+/** Journalled commits that start a batch write to LMDB (and its fdatasync) without waiting for the flush timer. */
+const BATCH_COMMITS = 512;
+/**
+ * Journalled commits kept in memory at most: past it a commit first writes the batch itself, so a
+ * failing LMDB fails commits instead of growing the batch.
+ */
+const MAX_PENDING_COMMITS = 8 * BATCH_COMMITS;
 
 export type StateStoreErrorCode =
   | 'OPEN_FAILED' // the LMDB environment could not be opened
@@ -125,9 +137,13 @@ export class StateStore {
   private readonly bitmapCache = new Map<number, BlockBitmap>();
   /** Recently read nodes (see getNode), at most NODE_CACHE_ENTRIES, oldest dropped first. */
   private readonly nodeCache = new Map<number, NodeRecord>();
+  /** Journalled commits not in LMDB yet; reads look here first. */
+  private pending = new PendingChanges<NodeRecord>();
+  private readonly tables: StoreTables<NodeRecord>;
 
   private constructor(
     dir: string,
+    private readonly journal: ChangeJournal,
     private readonly env: RootDatabase,
     private readonly nodes: Database<NodeRecord, number>,
     private readonly names: Database<number, Key>,
@@ -138,6 +154,7 @@ export class StateStore {
     flushDelayMs: number,
   ) {
     this.flushDelayMs = flushDelayMs;
+    this.tables = { nodes, names, whiteouts: whiteoutDb, bitmaps, mainIndex };
     this.instance = new Uint8Array(meta.get('instance') as Uint8Array);
     this.blockSize = meta.get('blockSize') as number;
     let last = ROOT_VID;
@@ -173,14 +190,29 @@ export class StateStore {
       await env.close();
       throw new StateStoreError('WRONG_MAIN', `state in ${dir} belongs to main export ${was}, not ${opts.mainId}`);
     }
+    const tables: StoreTables<NodeRecord> = {
+      nodes: env.openDB<NodeRecord, number>({ name: 'nodes' }),
+      names: env.openDB<number, Key>({ name: 'names' }),
+      whiteouts: env.openDB<number, Key>({ name: 'whiteouts' }),
+      bitmaps: env.openDB<Uint8Array, number>({ name: 'bitmaps', encoding: 'binary' }),
+      mainIndex: env.openDB<number, string>({ name: 'mainIndex' }),
+    };
+    let journal: ChangeJournal;
+    try {
+      journal = await replayJournal(dir, env, tables);
+    } catch (err) {
+      await env.close();
+      throw new StateStoreError('OPEN_FAILED', `cannot replay the change journal in ${dir}: ${(err as Error).message}`);
+    }
     return new StateStore(
       dir,
+      journal,
       env,
-      env.openDB<NodeRecord, number>({ name: 'nodes' }),
-      env.openDB<number, Key>({ name: 'names' }),
-      env.openDB<number, Key>({ name: 'whiteouts' }),
-      env.openDB<Uint8Array, number>({ name: 'bitmaps', encoding: 'binary' }),
-      env.openDB<number, string>({ name: 'mainIndex' }),
+      tables.nodes,
+      tables.names,
+      tables.whiteouts,
+      tables.bitmaps,
+      tables.mainIndex,
       meta,
       opts.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS,
     );
@@ -220,6 +252,8 @@ export class StateStore {
    * Callers must not mutate the returned record (they build a new one and putNode it).
    */
   getNode(vid: number): NodeRecord | undefined {
+    const pending = this.pending.node(vid);
+    if (pending !== undefined) return pending ?? undefined;
     const hit = this.nodeCache.get(vid);
     if (hit) return hit;
     const stored = this.nodes.get(vid);
@@ -234,25 +268,38 @@ export class StateStore {
   }
 
   lookupName(parent: number, name: string): number | undefined {
+    const pending = this.pending.name(parent, name);
+    if (pending !== undefined) return pending ?? undefined;
     return this.names.get([parent, name]);
   }
 
-  /** Every name recorded under `parent`, in name order. */
+  /** Every name recorded under `parent`, in name order (by UTF-8 bytes, as LMDB keeps them). */
   namesIn(parent: number): Array<{ name: string; vid: number }> {
     const out: Array<{ name: string; vid: number }> = [];
     for (const { key, value } of this.names.getRange({ start: [parent], end: [parent + 1] })) {
       out.push({ name: String((key as (number | string)[])[1]), vid: value });
     }
-    return out;
+    const pending = this.pending.namesOf(parent);
+    if (!pending) return out;
+    const all = new Map(out.map((e) => [e.name, e.vid]));
+    for (const [name, vid] of pending) {
+      if (vid === null) all.delete(name);
+      else all.set(name, vid);
+    }
+    return [...all].map(([name, vid]) => ({ name, vid })).sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
   }
 
   isWhiteout(parent: number, name: string): boolean {
-    return this.whiteoutDb.get([parent, name]) !== undefined;
+    return this.pending.whiteout(parent, name) ?? this.whiteoutDb.get([parent, name]) !== undefined;
   }
 
   whiteoutsIn(parent: number): Set<string> {
     const out = new Set<string>();
     for (const key of this.whiteoutDb.getKeys({ start: [parent], end: [parent + 1] })) out.add(String((key as (number | string)[])[1]));
+    for (const [name, on] of this.pending.whiteoutsOf(parent) ?? []) {
+      if (on) out.add(name);
+      else out.delete(name);
+    }
     return out;
   }
 
@@ -261,7 +308,8 @@ export class StateStore {
     let bm = this.bitmapCache.get(vid);
     if (!bm) {
       // Kept for the life of the store: concurrent writers must share one live object (a few KB per file).
-      bm = BlockBitmap.decode(this.bitmaps.get(vid));
+      const pending = this.pending.bitmap(vid);
+      bm = BlockBitmap.decode(pending === undefined ? this.bitmaps.get(vid) : (pending ?? undefined));
       this.bitmapCache.set(vid, bm);
     }
     return bm;
@@ -287,55 +335,58 @@ export class StateStore {
   }
 
   byMainHandle(mainHandle: Uint8Array): number | undefined {
-    return this.mainIndex.get(hex(mainHandle));
+    const key = hex(mainHandle);
+    return this.pending.byMainKey(key) ?? this.mainIndex.get(key);
   }
 
   /** Applies `fn`'s changes atomically; resolves once they are durable at the given level. */
   async commit(fn: (tx: StateTx) => void, durability: Durability = 'disk'): Promise<void> {
-    // Nodes changed here leave the node cache now; once committed, a node put here is remembered
-    // as put (the next call on a node just made or changed, like the SETATTR after a create, needs
-    // no LMDB read and decode). A failed commit leaves them all out.
-    const touched = new Map<number, NodeRecord | undefined>();
+    // fn only collects: a commit that throws changes nothing.
+    const changes: JournalChange[] = [];
+    const bitmaps: Array<[number, BlockBitmap]> = [];
     const tx: StateTx = {
-      putNode: (n) => {
-        touched.set(n.vid, n);
-        this.nodeCache.delete(n.vid);
-        this.nodes.putSync(n.vid, n);
-      },
-      removeNode: (vid) => {
-        touched.set(vid, undefined);
-        this.nodeCache.delete(vid);
-        this.nodes.removeSync(vid);
-        this.bitmaps.removeSync(vid);
-        this.bitmapCache.delete(vid);
-      },
-      setName: (p, name, vid) => this.names.putSync([p, name], vid),
-      removeName: (p, name) => void this.names.removeSync([p, name]),
-      setWhiteout: (p, name) => this.whiteoutDb.putSync([p, name], 1),
-      clearWhiteout: (p, name) => void this.whiteoutDb.removeSync([p, name]),
+      putNode: (n) => changes.push(nodeChange(n)),
+      removeNode: (vid) => changes.push({ op: 'rmnode', vid }),
+      setName: (parent, name, vid) => changes.push({ op: 'name', parent, name, vid }),
+      removeName: (parent, name) => changes.push({ op: 'rmname', parent, name }),
+      setWhiteout: (parent, name) => changes.push({ op: 'whiteout', parent, name }),
+      clearWhiteout: (parent, name) => changes.push({ op: 'rmwhiteout', parent, name }),
       putBitmap: (vid, bm) => {
-        this.bitmapCache.set(vid, bm);
-        const bytes = bm.encode();
-        if (bytes.length === 0) this.bitmaps.removeSync(vid);
-        else this.bitmaps.putSync(vid, bytes);
+        bitmaps.push([vid, bm]);
+        changes.push(bitmapChange(vid, bm.encode()));
       },
-      setMainIndex: (h, vid) => this.mainIndex.putSync(hex(h), vid),
+      setMainIndex: (h, vid) => changes.push({ op: 'mainIndex', key: hex(h), vid }),
     };
-    let committed = false;
-    try {
-      // On this thread: with noSync a commit is a few page writes into the map (0.05-0.2 ms), where
-      // an asynchronous transaction took 0.5-1.4 ms of hand-offs to lmdb's writer thread and back.
-      this.env.transactionSync(() => fn(tx));
-      committed = true;
-    } finally {
-      for (const [vid, n] of touched) {
-        this.nodeCache.delete(vid);
-        if (committed && n) this.rememberNode(normaliseNode(n));
-      }
-      this.commitGen++;
+    fn(tx);
+    if (this.pending.commits >= MAX_PENDING_COMMITS) this.writeBatch();
+    this.journal.append(changes);
+    this.pending.addCommit(changes);
+    this.commitGen++;
+    for (const c of changes) {
+      if (c.op === 'node' || c.op === 'rmnode') this.nodeCache.delete(c.vid);
+      if (c.op === 'rmnode') this.bitmapCache.delete(c.vid);
     }
+    for (const [vid, bm] of bitmaps) this.bitmapCache.set(vid, bm);
     if (durability === 'disk') await this.syncNow();
+    else if (this.pending.commits >= BATCH_COMMITS) this.syncNow().catch(() => undefined); // retried by the next flush or close
     else if (durability === 'soon') this.scheduleFlush();
+  }
+
+  /**
+   * Writes the pending commits to LMDB in one transaction (on this thread: with noSync it is page
+   * writes into the map) and starts a new journal generation; returns the generation that ended,
+   * whose file may go once an fdatasync of LMDB has followed.
+   */
+  private writeBatch(): number | undefined {
+    if (this.pending.commits === 0) return undefined;
+    const batch = this.pending;
+    this.env.transactionSync(() => batch.writeTo(this.tables));
+    this.pending = new PendingChanges<NodeRecord>();
+    for (const [vid, n] of batch.touchedNodes()) {
+      this.nodeCache.delete(vid);
+      if (n) this.rememberNode(n);
+    }
+    return this.journal.rotate();
   }
 
   /** fdatasyncs within flushDelayMs: every 'soon' commit until then shares the one sync. */
@@ -361,18 +412,25 @@ export class StateStore {
     if (this.syncedGen < this.commitGen) await this.syncNow();
   }
 
-  /** One (shared) fdatasync that started after this call: covers every commit made before it. */
+  /**
+   * The pending commits written to LMDB, then one (shared) fdatasync that started after this call:
+   * covers every commit made before it; then the journal files it covers are deleted.
+   */
   private async syncNow(): Promise<void> {
     const gen = this.commitGen;
+    const ended = this.writeBatch();
     await this.syncer.sync();
     this.syncedGen = Math.max(this.syncedGen, gen);
+    if (ended !== undefined) this.journal.drop(ended);
   }
 
   async close(): Promise<void> {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     await this.env.committed;
-    await this.syncer.sync().catch(() => undefined);
+    // What cannot be written or synced now stays in the journal for the next open.
+    await this.syncNow().catch(() => undefined);
+    this.journal.close();
     await this.syncer.close();
     await this.env.close();
   }
@@ -415,6 +473,29 @@ class GroupSync {
     if (this.fh) await (await this.fh).close().catch(() => undefined);
     this.fh = undefined;
   }
+}
+
+/**
+ * Writes the commits a crash left in the journal of `dir` to LMDB, syncs them and deletes the files
+ * that held them; returns the journal, appending to a new generation.
+ */
+async function replayJournal(dir: string, env: RootDatabase, tables: StoreTables<NodeRecord>): Promise<ChangeJournal> {
+  const { journal, found, lastFound } = ChangeJournal.open(dir);
+  if (lastFound === 0) return journal;
+  try {
+    if (found.length > 0) {
+      const replay = new PendingChanges<NodeRecord>();
+      for (const changes of found) replay.addCommit(changes);
+      env.transactionSync(() => replay.writeTo(tables));
+      const sync = new GroupSync(join(dir, 'data.mdb'));
+      await sync.sync().finally(() => sync.close());
+    }
+    journal.drop(lastFound);
+  } catch (e) {
+    journal.close();
+    throw e;
+  }
+  return journal;
 }
 
 function normaliseNode(n: NodeRecord): NodeRecord {
