@@ -147,14 +147,15 @@ export class ExportTree {
    * Runs `fn` with a path naming object `f` itself, like inDirNow (`viaFd` true: calls that follow
    * symlinks act on `f`; a directory goes through inDirNow, so its held descriptor serves). A
    * symlink has no such descriptor: it gets `f.path` (`viaFd` false), so a raced SETATTR could
-   * change the owner or times of a symlink elsewhere (docs/security.md).
+   * change the owner or times of a symlink elsewhere (docs/security.md). A regular file's `fd` (O_PATH)
+   * is given too: fstat reads its attributes without a path.
    */
-  atObjectNow<T>(f: Resolved, fn: (path: string, viaFd: boolean) => T): T {
+  atObjectNow<T>(f: Resolved, fn: (path: string, viaFd: boolean, fd?: number) => T): T {
     if (f.stat.isSymbolicLink()) return fn(f.path, false);
     if (f.stat.isDirectory()) return this.inDirNow(f, (path) => fn(path, true));
     const fd = openChecked(f, 0);
     try {
-      return fn(procPath(fd), true);
+      return fn(procPath(fd), true, fd);
     } finally {
       closeSync(fd);
     }

@@ -3,7 +3,7 @@
 // symlinks never followed); the namespace changes are in namespace-procedures.ts, directory pages
 // in dir-pages.ts. The server process performs the operations itself: callers' AUTH_SYS uid/gid
 // decide the owner of new objects (when running as root) and the ACCESS answer (../nfs3/access.ts).
-import { lstatSync, type BigIntStats } from 'node:fs';
+import { fstatSync, lstatSync, type BigIntStats } from 'node:fs';
 import { readlink, statfs } from './inline-fs.js';
 import { join } from 'node:path';
 import { systemClock, type Clock, type Random } from '../../lib/clock.js';
@@ -190,12 +190,16 @@ export class LocalExport implements Nfs3Handlers {
         const c = fattrOf(before).ctime;
         if (c.seconds !== a.guard.seconds || c.nseconds !== a.guard.nseconds) return answer(Nfs3Status.NOT_SYNC);
       }
+      let after: BigIntStats | undefined;
       try {
-        this.tree.atObjectNow(f, (path, viaFd) => applySattr(path, before, a.newAttributes, this.wallNow, viaFd));
+        after = this.tree.atObjectNow(f, (path, viaFd, fd) => {
+          applySattr(path, before, a.newAttributes, this.wallNow, viaFd);
+          return fd === undefined ? undefined : fstatSync(fd, { bigint: true });
+        });
       } catch (e) {
         return answer(statusOfError(e));
       }
-      return answer(Nfs3Status.OK);
+      return after ? { status: Nfs3Status.OK, objWcc: { before: wccAttrOf(before), after: fattrOf(after) } } : answer(Nfs3Status.OK);
     });
   }
 

@@ -180,7 +180,7 @@ export class LocalNamespace {
         return finishOrUndo(path, false, () => {
           let st: BigIntStats;
           try {
-            applyOwnerTo(fd, {}, ctx);
+            applyOwnerTo(fd, {}, ctx, d.stat);
             futimesSync(fd, vA, vM);
             st = fstatSync(fd, { bigint: true });
           } finally {

@@ -31,10 +31,17 @@ export function applyOwner(path: string, attrs: Sattr3, ctx: RpcCallContext): vo
   if (o) lchownSync(path, o.uid, o.gid);
 }
 
-/** Gives the new file open as descriptor `fd` its owner (newOwner), through the descriptor. */
-export function applyOwnerTo(fd: number, attrs: Sattr3, ctx: RpcCallContext): void {
+/**
+ * Gives the new file open as descriptor `fd` in directory `dir` its owner (newOwner), through the
+ * descriptor; no call when open(2) gave it that owner already: our uid, and a gid that is both ours
+ * and the directory's (a new file takes one or the other, by the setgid bit and mount options).
+ */
+export function applyOwnerTo(fd: number, attrs: Sattr3, ctx: RpcCallContext, dir: BigIntStats): void {
   const o = newOwner(attrs, ctx);
-  if (o) fchownSync(fd, o.uid, o.gid);
+  if (!o) return;
+  const uidGiven = o.uid === -1 || o.uid === process.geteuid?.();
+  const gidGiven = o.gid === -1 || (o.gid === process.getegid?.() && BigInt(o.gid) === dir.gid);
+  if (!uidGiven || !gidGiven) fchownSync(fd, o.uid, o.gid);
 }
 
 /**
@@ -51,9 +58,10 @@ export function applySattr(path: string, st: BigIntStats, a: Sattr3, wallNowMs: 
   if (a.uid !== undefined || a.gid !== undefined) (viaFd ? chownSync : lchownSync)(path, a.uid ?? -1, a.gid ?? -1);
   if (a.atime || a.mtime) {
     const now = wallNowMs() / 1000;
-    const cur = (viaFd ? statSync : lstatSync)(path, { bigint: true });
-    const pick = (t: Sattr3['atime'], curNs: bigint) =>
+    // The current times only for one that stays (both set: no stat).
+    const cur = a.atime && a.mtime ? undefined : (viaFd ? statSync : lstatSync)(path, { bigint: true });
+    const pick = (t: Sattr3['atime'], curNs: bigint | undefined) =>
       !t ? Number(curNs) / 1e9 : t.how === TimeHow.SET_TO_SERVER_TIME ? now : t.time.seconds + t.time.nseconds / 1e9;
-    (viaFd ? utimesSync : lutimesSync)(path, pick(a.atime, cur.atimeNs), pick(a.mtime, cur.mtimeNs));
+    (viaFd ? utimesSync : lutimesSync)(path, pick(a.atime, cur?.atimeNs), pick(a.mtime, cur?.mtimeNs));
   }
 }

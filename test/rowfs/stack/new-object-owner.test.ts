@@ -4,7 +4,7 @@
 // whose owner cannot be set leaves no object behind (in a user namespace, for a uid it cannot map).
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { lstatSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +48,30 @@ asRoot('CREATE (every mode), MKDIR and SYMLINK give the new object the caller\'s
   // Its retransmission is recognised by the verifier; another verifier is EXIST.
   t.is((await ex.nfs.create({ where: { dir: ex.root, name: 'excl' }, how: { mode: CreateMode.EXCLUSIVE, verf } })).status, Nfs3Status.OK);
   t.is((await ex.nfs.create({ where: { dir: ex.root, name: 'excl' }, how: { mode: CreateMode.EXCLUSIVE, verf: Buffer.alloc(8, 1) } })).status, Nfs3Status.EXIST);
+});
+
+asRoot('an exclusive create by our own uid and gid in a setgid directory of another group still gets the caller\'s gid (needs root)', async (t) => {
+  // open(2) would give the file the directory's group: the fchown that a create by our own identity
+  // skips elsewhere is needed here.
+  const dir = mkdtempSync(join(tmpdir(), 'rowfs-owner-sgid-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  chownSync(dir, 0, 4321);
+  chmodSync(dir, 0o2777);
+  const server = await startEmbeddedServer({ exportDir: dir, host: '127.0.0.1' });
+  t.teardown(() => server.stop());
+  const me = { uid: process.geteuid!(), gid: process.getegid!() };
+  const cred = encodeAuthSys({ stamp: 0, machineName: 't', uid: me.uid, gid: me.gid, gids: [] });
+  const ex = await openExport({ host: '127.0.0.1', exportPath: server.exportPath, nfsPort: server.nfsPort, mountPort: server.mountPort, cred, timeoutMs: 20_000 });
+  t.teardown(() => ex.close());
+  const made = expectOk(await ex.nfs.create({ where: { dir: ex.root, name: 'x' }, how: { mode: CreateMode.EXCLUSIVE, verf: Buffer.alloc(8, 3) } }), 'CREATE EXCLUSIVE');
+  const st = lstatSync(join(dir, 'x'));
+  t.deepEqual([st.uid, st.gid], [me.uid, me.gid]);
+  t.deepEqual([made.objAttributes!.uid, made.objAttributes!.gid], [me.uid, me.gid]);
+  // In a directory of our own group the create needs no fchown, and the owner is the same.
+  chownSync(dir, 0, me.gid);
+  expectOk(await ex.nfs.create({ where: { dir: ex.root, name: 'y' }, how: { mode: CreateMode.EXCLUSIVE, verf: Buffer.alloc(8, 4) } }), 'CREATE EXCLUSIVE');
+  const y = lstatSync(join(dir, 'y'));
+  t.deepEqual([y.uid, y.gid], [me.uid, me.gid]);
 });
 
 /** `unshare --user --map-root-user` works here (unprivileged user namespaces allowed). */
