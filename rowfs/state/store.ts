@@ -35,6 +35,7 @@ import { makeDirectory } from '../../lib/make-directory.js';
 import { LMDB_MAP_BYTES } from './lmdb-map.js';
 import { ChangeJournal, type JournalChange } from './change-journal.js';
 import { bitmapChange, nodeChange, PendingChanges, type StoreTables } from './pending-changes.js';
+import { DirIndex, type DirEntries } from './dir-index.js';
 
 export const ROOT_VID = 1;
 export const DEFAULT_BLOCK_SIZE_BYTES = 64 * 1024;
@@ -48,6 +49,8 @@ export const DEFAULT_FLUSH_DELAY_MS = 200;
 
 /** Nodes remembered in memory (a few hundred bytes each). */
 const NODE_CACHE_ENTRIES = 4096;
+/** Names and whiteouts of whole directories kept in memory (~80 bytes each; see dir-index.ts). */
+const DIR_INDEX_ENTRIES = 16_384;
 /** Journalled commits that start a batch write to LMDB (and its fdatasync) without waiting for the flush timer. */
 const BATCH_COMMITS = 512;
 /**
@@ -117,6 +120,8 @@ export interface StateStoreOptions {
   mainId?: string;
   /** Longest a 'soon' commit waits before its fdatasync starts (default DEFAULT_FLUSH_DELAY_MS). */
   flushDelayMs?: number;
+  /** Names and whiteouts the directory index holds at most (default DIR_INDEX_ENTRIES; tests use small ones). */
+  dirIndexEntries?: number;
 }
 
 type Key = number | string | (number | string)[];
@@ -139,6 +144,8 @@ export class StateStore {
   private readonly nodeCache = new Map<number, NodeRecord>();
   /** Journalled commits not in LMDB yet; reads look here first. */
   private pending = new PendingChanges<NodeRecord>();
+  /** Whole directories' names and whiteouts (LMDB and pending together). */
+  private readonly dirIndex: DirIndex;
   private readonly tables: StoreTables<NodeRecord>;
 
   private constructor(
@@ -152,8 +159,10 @@ export class StateStore {
     private readonly mainIndex: Database<number, string>,
     private readonly meta: Database<unknown, string>,
     flushDelayMs: number,
+    dirIndexEntries: number,
   ) {
     this.flushDelayMs = flushDelayMs;
+    this.dirIndex = new DirIndex(dirIndexEntries);
     this.tables = { nodes, names, whiteouts: whiteoutDb, bitmaps, mainIndex };
     this.instance = new Uint8Array(meta.get('instance') as Uint8Array);
     this.blockSize = meta.get('blockSize') as number;
@@ -215,6 +224,7 @@ export class StateStore {
       tables.mainIndex,
       meta,
       opts.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS,
+      opts.dirIndexEntries ?? DIR_INDEX_ENTRIES,
     );
   }
 
@@ -268,9 +278,42 @@ export class StateStore {
   }
 
   lookupName(parent: number, name: string): number | undefined {
+    const indexed = this.indexed(parent);
+    if (indexed) return indexed.names.get(name);
     const pending = this.pending.name(parent, name);
     if (pending !== undefined) return pending ?? undefined;
     return this.names.get([parent, name]);
+  }
+
+  /** The directory's whole names and whiteouts from the index, loaded now unless it is too large. */
+  private indexed(parent: number): DirEntries | undefined {
+    const hit = this.dirIndex.get(parent);
+    if (hit || this.dirIndex.isTooLarge(parent)) return hit;
+    return this.dirIndex.load(parent, () => {
+      // Counted in LMDB alone: pending removals must not make a large directory look small.
+      const limit = this.dirIndex.maxPerDir;
+      const range = { start: [parent], end: [parent + 1] };
+      let stored = 0;
+      const names = new Map<string, number>();
+      for (const { key, value } of this.names.getRange({ ...range, limit: limit + 1 })) {
+        names.set(String((key as (number | string)[])[1]), value);
+        if (++stored > limit) return undefined;
+      }
+      const whiteouts = new Set<string>();
+      for (const key of this.whiteoutDb.getKeys({ ...range, limit: limit + 1 - stored })) {
+        whiteouts.add(String((key as (number | string)[])[1]));
+        if (++stored > limit) return undefined;
+      }
+      for (const [name, vid] of this.pending.namesOf(parent) ?? []) {
+        if (vid === null) names.delete(name);
+        else names.set(name, vid);
+      }
+      for (const [name, on] of this.pending.whiteoutsOf(parent) ?? []) {
+        if (on) whiteouts.add(name);
+        else whiteouts.delete(name);
+      }
+      return { names, whiteouts };
+    });
   }
 
   /** Every name recorded under `parent`, in name order (by UTF-8 bytes, as LMDB keeps them). */
@@ -290,6 +333,8 @@ export class StateStore {
   }
 
   isWhiteout(parent: number, name: string): boolean {
+    const indexed = this.indexed(parent);
+    if (indexed) return indexed.whiteouts.has(name);
     return this.pending.whiteout(parent, name) ?? this.whiteoutDb.get([parent, name]) !== undefined;
   }
 
@@ -365,6 +410,9 @@ export class StateStore {
     for (const c of changes) {
       if (c.op === 'node' || c.op === 'rmnode') this.nodeCache.delete(c.vid);
       if (c.op === 'rmnode') this.bitmapCache.delete(c.vid);
+      else if (c.op === 'name') this.dirIndex.setName(c.parent, c.name, c.vid);
+      else if (c.op === 'rmname') this.dirIndex.removeName(c.parent, c.name);
+      else if (c.op === 'whiteout' || c.op === 'rmwhiteout') this.dirIndex.setWhiteout(c.parent, c.name, c.op === 'whiteout');
     }
     for (const [vid, bm] of bitmaps) this.bitmapCache.set(vid, bm);
     if (durability === 'disk') await this.syncNow();

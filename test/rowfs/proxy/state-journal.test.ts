@@ -125,13 +125,16 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ reopen: true as const }) },
 );
 
-test('every read agrees with a model of the commits, before and after batch writes, flushes and reopens', async (t) => {
+test('every read agrees with a model of the commits, before and after batch writes, flushes and reopens, with any directory index bound', async (t) => {
   const root = tmp(t);
   let run = 0;
   await fc.assert(
-    fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 40 }), async (steps) => {
+    // Directory indexes of 8 entries (2 per directory: directories go in and out of it, some found
+    // too large), of 40, and the default.
+    fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 40 }), fc.constantFrom(8, 40, undefined), async (steps, dirIndexEntries) => {
       const dir = join(root, `r${run++}`);
-      let s = await StateStore.open(dir, { flushDelayMs: 60_000 });
+      const opts = { flushDelayMs: 60_000, dirIndexEntries };
+      let s = await StateStore.open(dir, opts);
       const m = new Model();
       try {
         for (const step of steps) {
@@ -141,7 +144,7 @@ test('every read agrees with a model of the commits, before and after batch writ
           } else if ('flush' in step) await s.flushed();
           else {
             await s.close();
-            s = await StateStore.open(dir, { flushDelayMs: 60_000 });
+            s = await StateStore.open(dir, opts);
           }
           const wrong = disagreement(s, m);
           if (wrong) throw new Error(wrong);
@@ -150,7 +153,7 @@ test('every read agrees with a model of the commits, before and after batch writ
         await s.close();
       }
     }),
-    { numRuns: 40 },
+    { numRuns: 60 },
   );
   t.pass();
 });
