@@ -213,7 +213,7 @@ export class RpcDispatcher {
     }
     let drcKey: string | undefined;
     if (program.nonIdempotent?.has(header.proc) && this.opts.duplicateCacheEntries > 0) {
-      drcKey = duplicateKey({ ...ctx, args: msg.subarray(r.pos) });
+      drcKey = duplicateKey({ remoteAddress: ctx.remoteAddress, xid, prog: ctx.prog, vers: ctx.vers, proc: ctx.proc, args: msg.subarray(r.pos) });
       const earlier = this.drc.lookup(drcKey);
       const bytes = earlier && (await earlier);
       if (bytes) {
