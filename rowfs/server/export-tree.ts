@@ -15,6 +15,7 @@ import { fattrOf, statusOfError, wccAttrOf } from './attributes.js';
 import { FdCache } from './fd-cache.js';
 import { decodeHandle, encodeHandle, fileIdOf, HandleTable, sameFile, type Attempt, type FileId, type Resolved } from './file-handles.js';
 import { HeldDirs } from './held-dirs.js';
+import { RecentFiles } from './recent-files.js';
 
 /** A failure reply's status. */
 export type Fail = { status: Exclude<Nfs3Status, Nfs3Status.OK> };
@@ -31,6 +32,8 @@ export class ExportTree {
   readonly fds: FdCache;
   /** Held directory descriptors (held-dirs.ts), when the export's owner asked for them. */
   private readonly dirs: HeldDirs | undefined;
+  /** Write descriptors of files just created (recent-files.ts), with held directories. */
+  private readonly recent: RecentFiles | undefined;
   private rootStat!: BigIntStats;
 
   constructor(
@@ -43,6 +46,7 @@ export class ExportTree {
     this.table = new HandleTable(root, now);
     this.fds = new FdCache(!readOnly, maxOpenFiles);
     this.dirs = heldDirs > 0 && !readOnly ? new HeldDirs(heldDirs) : undefined;
+    this.recent = this.dirs ? new RecentFiles() : undefined;
   }
 
   async init(): Promise<void> {
@@ -77,6 +81,7 @@ export class ExportTree {
 
   async close(): Promise<void> {
     this.dirs?.closeAll();
+    this.recent?.closeAll();
     await this.fds.closeAll();
   }
 
@@ -122,6 +127,7 @@ export class ExportTree {
   forget(st: BigIntStats): void {
     this.table.forget(st);
     this.dirs?.drop(this.key(st));
+    this.recent?.drop(this.key(st));
     this.fds.drop(this.key(st));
   }
 
@@ -159,6 +165,36 @@ export class ExportTree {
     } finally {
       closeSync(fd);
     }
+  }
+
+  /**
+   * Keeps the write descriptor `fd` of regular file `st`, just created (recentFile), when this
+   * export holds descriptors; else closes it.
+   */
+  keepCreated(st: BigIntStats, fd: number): void {
+    if (this.recent) this.recent.keep(this.key(st), fd);
+    else closeSync(fd);
+  }
+
+  /**
+   * The kept write descriptor of the file `fh` names and its attributes now, when one is kept and
+   * still names that file, linked (otherwise it is closed, and the caller takes the path).
+   */
+  recentFile(fh: FileHandle): { fd: number; stat: BigIntStats } | undefined {
+    if (!this.recent || this.recent.size === 0) return undefined;
+    const id = decodeHandle(fh);
+    if (!id) return undefined;
+    const key = `${id.dev}:${id.ino}`;
+    const fd = this.recent.fdOf(key);
+    if (fd === undefined) return undefined;
+    try {
+      const stat = fstatSync(fd, { bigint: true });
+      if (sameFile(id, stat) && stat.nlink > 0n) return { fd, stat };
+    } catch {
+      /* dropped below */
+    }
+    this.recent.drop(key);
+    return undefined;
   }
 
   /** Current attributes of `path` (not following a last symlink), or undefined. */

@@ -69,7 +69,7 @@ import { checkName, ExportTree, isFail, type Fail } from './export-tree.js';
 import { encodeHandle, fileIdOf, HANDLE_BYTES, type Resolved } from './file-handles.js';
 import { DirPages, type DirPage, type PageFail } from './dir-pages.js';
 import { LocalNamespace } from './namespace-procedures.js';
-import { applySattr } from './set-attributes.js';
+import { applySattr, applySattrToFd } from './set-attributes.js';
 
 export { NAME_MAX_BYTES } from '../nfs3/names.js';
 export { checkName } from './export-tree.js';
@@ -181,6 +181,8 @@ export class LocalExport implements Nfs3Handlers {
   }
 
   SETATTR(a: SetattrArgs): SetattrRes | Promise<SetattrRes> {
+    const recent = this.readOnly ? undefined : this.tree.recentFile(a.object);
+    if (recent) return this.setattrThrough(recent.fd, recent.stat, a);
     return this.withResolved(a.object, false, (f): SetattrRes => {
       if (isFail(f)) return { status: f.status, objWcc: {} };
       const before = f.stat;
@@ -201,6 +203,28 @@ export class LocalExport implements Nfs3Handlers {
       }
       return after ? { status: Nfs3Status.OK, objWcc: { before: wccAttrOf(before), after: fattrOf(after) } } : answer(Nfs3Status.OK);
     });
+  }
+
+  /** SETATTR of a file just created, through its kept write descriptor `fd` (ExportTree.recentFile); `before` its attributes now. */
+  private setattrThrough(fd: number, before: BigIntStats, a: SetattrArgs): SetattrRes {
+    const wcc = (after: BigIntStats | undefined) => (after ? { before: wccAttrOf(before), after: fattrOf(after) } : { before: wccAttrOf(before) });
+    if (a.guard) {
+      const c = fattrOf(before).ctime;
+      if (c.seconds !== a.guard.seconds || c.nseconds !== a.guard.nseconds) return { status: Nfs3Status.NOT_SYNC, objWcc: wcc(before) };
+    }
+    const now = () => {
+      try {
+        return fstatSync(fd, { bigint: true });
+      } catch {
+        return undefined;
+      }
+    };
+    try {
+      applySattrToFd(fd, before, a.newAttributes, this.wallNow);
+    } catch (e) {
+      return { status: statusOfError(e) as Fail['status'], objWcc: wcc(now()) };
+    }
+    return { status: Nfs3Status.OK, objWcc: wcc(now()) };
   }
 
   LOOKUP(a: LookupArgs): LookupRes | Promise<LookupRes> {

@@ -176,16 +176,19 @@ export class LocalNamespace {
         }
         // Through the new file's descriptor: no path to walk again (each one goes through /proc).
         // The verifier last: it marks a finished create, so a retransmission never answers OK
-        // with a file whose owner could not be set.
+        // with a file whose owner could not be set. The descriptor stays open for the SETATTR
+        // that follows (ExportTree.recentFile).
         return finishOrUndo(path, false, () => {
           let st: BigIntStats;
           try {
             applyOwnerTo(fd, {}, ctx, d.stat);
             futimesSync(fd, vA, vM);
             st = fstatSync(fd, { bigint: true });
-          } finally {
+          } catch (e) {
             closeSync(fd);
+            throw e;
           }
+          this.tree.keepCreated(st, fd);
           return this.createdAs(d, a.where.name, st);
         });
       }

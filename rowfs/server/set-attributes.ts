@@ -3,7 +3,10 @@
 import {
   chmodSync,
   chownSync,
+  fchmodSync,
   fchownSync,
+  ftruncateSync,
+  futimesSync,
   lchownSync,
   lstatSync,
   lutimesSync,
@@ -63,5 +66,24 @@ export function applySattr(path: string, st: BigIntStats, a: Sattr3, wallNowMs: 
     const pick = (t: Sattr3['atime'], curNs: bigint | undefined) =>
       !t ? Number(curNs) / 1e9 : t.how === TimeHow.SET_TO_SERVER_TIME ? now : t.time.seconds + t.time.nseconds / 1e9;
     (viaFd ? utimesSync : lutimesSync)(path, pick(a.atime, cur?.atimeNs), pick(a.mtime, cur?.mtimeNs));
+  }
+}
+
+/**
+ * Like applySattr, on the regular file open for writing as `fd` whose attributes are `st` (no
+ * path, and no stat: the times that stay come from `st`).
+ */
+export function applySattrToFd(fd: number, st: BigIntStats, a: Sattr3, wallNowMs: () => number): void {
+  if (a.size !== undefined) {
+    if (a.size > BigInt(MAX_FILE_BYTES)) throw Object.assign(new Error('size'), { code: 'EFBIG' });
+    ftruncateSync(fd, Number(a.size));
+  }
+  if (a.mode !== undefined) fchmodSync(fd, a.mode & 0o7777);
+  if (a.uid !== undefined || a.gid !== undefined) fchownSync(fd, a.uid ?? -1, a.gid ?? -1);
+  if (a.atime || a.mtime) {
+    const now = wallNowMs() / 1000;
+    const pick = (t: Sattr3['atime'], curNs: bigint) =>
+      !t ? Number(curNs) / 1e9 : t.how === TimeHow.SET_TO_SERVER_TIME ? now : t.time.seconds + t.time.nseconds / 1e9;
+    futimesSync(fd, pick(a.atime, st.atimeNs), pick(a.mtime, st.mtimeNs));
   }
 }
