@@ -89,6 +89,7 @@ export class DirPages {
     if (kept && !reread && kept.mtimeNs === d.stat.mtimeNs && kept.readAtMs - Number(kept.mtimeNs / 1_000_000n) > RACY_MTIME_MS) return kept;
     const readAtMs = this.wallNow();
     const entries = (await this.tree.inDir(d, (dir) => readdir(dir))).map((name) => ({ name, cookie: nameCookie(name) })).sort(byCookie);
+    this.tree.touched(d.stat); // reading it may have set its atime
     const snap = { mtimeNs: d.stat.mtimeNs, readAtMs, entries };
     this.drop(key);
     this.snapshots.set(key, snap);

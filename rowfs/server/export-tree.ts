@@ -35,6 +35,8 @@ export class ExportTree {
   /** Write descriptors of files just created (recent-files.ts), with held directories. */
   private readonly recent: RecentFiles | undefined;
   private rootStat!: BigIntStats;
+  /** table.scanEdges when the held directories' kept attributes were last checked against it. */
+  private scanEdgesSeen = 0;
 
   constructor(
     readonly root: string,
@@ -108,15 +110,23 @@ export class ExportTree {
     const key = `${id.dev}:${id.ino}`;
     const fd = this.dirs?.fdOf(key);
     if (fd !== undefined) {
+      const dirs = this.dirs!;
+      if (this.table.scanEdges !== this.scanEdgesSeen) {
+        dirs.forgetAllStats(); // a scan read every directory: their atimes changed
+        this.scanEdgesSeen = this.table.scanEdges;
+      }
       const path = this.table.pathOfKey(key);
-      let st: BigIntStats | undefined;
-      try {
-        st = fstatSync(fd, { bigint: true });
-      } catch {
-        /* dropped below */
+      let st = dirs.statOf(key);
+      if (!st) {
+        try {
+          st = fstatSync(fd, { bigint: true });
+          dirs.noteStat(key, st);
+        } catch {
+          /* dropped below */
+        }
       }
       if (path !== undefined && st && sameFile(id, st) && st.nlink > 0n) return { path, stat: st, fd };
-      this.dirs!.drop(key);
+      dirs.drop(key);
     }
     const r = this.table.tryResolve(id);
     if (typeof r === 'object') return r;
@@ -209,11 +219,14 @@ export class ExportTree {
   /** Weak cache consistency data of `d` (attributes `before`, now), synchronously (through its held descriptor if any). */
   wccNow(before: BigIntStats, d: Resolved): WccData {
     let after: BigIntStats | undefined;
-    if (d.fd !== undefined && this.dirs?.fdOf(this.key(d.stat)) === d.fd) {
+    const key = this.key(d.stat);
+    if (d.fd !== undefined && this.dirs?.fdOf(key) === d.fd) {
       try {
         after = fstatSync(d.fd, { bigint: true });
+        this.dirs.noteStat(key, after); // the directory as this change left it (held-dirs.ts)
       } catch {
         after = undefined;
+        this.dirs.forgetStat(key);
       }
     } else after = this.attrsOfNow(d.path);
     return after ? { before: wccAttrOf(before), after: fattrOf(after) } : { before: wccAttrOf(before) };
@@ -235,6 +248,14 @@ export class ExportTree {
   async wcc(before: BigIntStats, path: string): Promise<WccData> {
     const after = this.attrsOfNow(path);
     return after ? { before: wccAttrOf(before), after: fattrOf(after) } : { before: wccAttrOf(before) };
+  }
+
+  /**
+   * Something other than a change with post-op attributes may have changed directory `st`'s
+   * attributes (a listing its atime, a rename its ".."): its kept ones are not used again.
+   */
+  touched(st: BigIntStats): void {
+    this.dirs?.forgetStat(this.key(st));
   }
 
   /** The object's key in the descriptor cache and the directory snapshots. */

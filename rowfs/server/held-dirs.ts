@@ -7,13 +7,19 @@
 // every use is synchronous, so none is closed while a system call still needs its number. Only for
 // an export nothing else changes (the proxy's local shadow): a directory moved out of the export
 // behind the server's back would stay reachable through its descriptor.
-import { closeSync } from 'node:fs';
+// A held directory's attributes are kept too, as the last fstat of its descriptor found them: the
+// server refreshes them after every change it makes in the directory (the fstat for the reply's
+// post-op attributes) and forgets them when something else may have changed them (a listing read
+// its atime, a rename its "..", a scan every atime), so resolving its handle needs no system call.
+import { closeSync, type BigIntStats } from 'node:fs';
 
 /** Directory descriptors kept by default. */
 export const DEFAULT_HELD_DIRS = 64;
 
 interface Held {
   fd: number;
+  /** The directory's attributes as last read through `fd`, while nothing may have changed them since. */
+  stat: BigIntStats | undefined;
   pins: number;
   /** Dropped while pinned: closed when the last pin ends. */
   dropped: boolean;
@@ -32,12 +38,33 @@ export class HeldDirs {
   /** Keeps `fd` (checked to be the directory `key` names) unless one is kept already; false: the caller closes it. */
   keep(key: string, fd: number): boolean {
     if (this.held.has(key)) return false;
-    this.held.set(key, { fd, pins: 0, dropped: false });
+    this.held.set(key, { fd, stat: undefined, pins: 0, dropped: false });
     for (const [k, h] of this.held) {
       if (this.held.size <= this.max) break;
       if (h.pins === 0 && k !== key) this.drop(k);
     }
     return true;
+  }
+
+  /** The kept attributes of `key`'s directory (see the header), or undefined. */
+  statOf(key: string): BigIntStats | undefined {
+    return this.held.get(key)?.stat;
+  }
+
+  /** Keeps `st`, just read through `key`'s descriptor, as its directory's attributes. */
+  noteStat(key: string, st: BigIntStats): void {
+    const h = this.held.get(key);
+    if (h) h.stat = st;
+  }
+
+  /** Forgets the kept attributes of `key` (something may have changed them). */
+  forgetStat(key: string): void {
+    const h = this.held.get(key);
+    if (h) h.stat = undefined;
+  }
+
+  forgetAllStats(): void {
+    for (const h of this.held.values()) h.stat = undefined;
   }
 
   /** Runs `fn` with `key`'s descriptor kept open throughout (a nested keep cannot close it). */

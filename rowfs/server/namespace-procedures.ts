@@ -326,6 +326,7 @@ export class LocalNamespace {
           const st = lstatSync(src, { bigint: true });
           const old = this.tree.attrsOfNow(dst);
           renameSync(src, dst);
+          if (st.isDirectory()) this.tree.touched(st); // its ".." and ctime changed
           if (old && !(old.dev === st.dev && old.ino === st.ino)) this.tree.forget(old);
           this.tree.table.remember(to.stat, a.to.name, st);
         }),

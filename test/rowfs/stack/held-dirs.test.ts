@@ -3,7 +3,7 @@
 // drop until its user is done, a held directory renamed is still its handle's and a removed one is
 // STALE, and the export's calls then open no descriptor per call.
 import test from 'ava';
-import { fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmdirSync, rmSync } from 'node:fs';
+import { fstatSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateMode, Nfs3Status } from '../../../rowfs/nfs3/types.js';
@@ -80,7 +80,55 @@ test('an export holding directory descriptors: renamed directories keep their ha
   t.is(listed.status, Nfs3Status.OK, 'found through the held descriptor');
   expectOk(await exp.REMOVE({ object: { dir: d, name: 'f0' } }), 'REMOVE f0');
   rmdirSync(join(dir, 'd2'));
+  // Removed behind the server's back: the directory's kept attributes still say it is there, so the
+  // first change in it fails as it would locally (NOENT); its reply's fstat sees it gone, and from
+  // then on the handle is STALE.
+  const first = await exp.CREATE({ where: { dir: d, name: 'x' }, how: { mode: CreateMode.GUARDED, attributes: {} } }, ctx);
+  t.true(first.status === Nfs3Status.NOENT || first.status === Nfs3Status.STALE, `first change: ${first.status}`);
   const gone = await exp.CREATE({ where: { dir: d, name: 'x' }, how: { mode: CreateMode.GUARDED, attributes: {} } }, ctx);
   t.is(gone.status, Nfs3Status.STALE);
   t.is(openFds(), before - 1, 'the removed directory\'s descriptor closed');
+});
+
+test.serial("a held directory's attributes, kept between calls, are its current ones: after creates and removes, a listing, a SETATTR, a rename to another parent", async (t) => {
+  const dir = scratch(t);
+  mkdirSync(join(dir, 'a'));
+  mkdirSync(join(dir, 'b'));
+  const exp = new LocalExport({ root: dir, heldDirs: 8 });
+  await exp.init();
+  t.teardown(() => exp.close());
+  const ctx = { transport: 'tcp' } as RpcCallContext;
+  const root = exp.rootHandle();
+  const a = expectOk(await exp.LOOKUP({ what: { dir: root, name: 'a' } }), 'LOOKUP a').object;
+  const b = expectOk(await exp.LOOKUP({ what: { dir: root, name: 'b' } }), 'LOOKUP b').object;
+  const sub = expectOk(await exp.MKDIR({ where: { dir: a, name: 'sub' }, attributes: { mode: 0o755 } }, ctx), 'MKDIR').obj!;
+  // What GETATTR answers for a handle against what the file system says now.
+  const matches = async (fh: Uint8Array, path: string, what: string) => {
+    const got = expectOk(await exp.GETATTR({ object: fh }), 'GETATTR').objAttributes;
+    const st = lstatSync(join(dir, path), { bigint: true });
+    const ns = (x: { seconds: number; nseconds: number }) => BigInt(x.seconds) * 1_000_000_000n + BigInt(x.nseconds);
+    t.deepEqual([ns(got.mtime), ns(got.ctime), ns(got.atime), got.nlink, got.mode], [st.mtimeNs, st.ctimeNs, st.atimeNs, Number(st.nlink), Number(st.mode & 0o7777n)], `${what}`);
+  };
+  await matches(a, 'a', 'after MKDIR');
+  for (let i = 0; i < 5; i++) {
+    await new Promise((r) => setTimeout(r, 5)); // distinct times
+    expectOk(await exp.CREATE({ where: { dir: a, name: `f${i}` }, how: { mode: CreateMode.GUARDED, attributes: {} } }, ctx), 'CREATE');
+    await matches(a, 'a', `after CREATE f${i}`);
+  }
+  expectOk(await exp.REMOVE({ object: { dir: a, name: 'f0' } }), 'REMOVE');
+  await matches(a, 'a', 'after REMOVE');
+  // A listing may set the atime (relatime: the directory changed since it was last read).
+  expectOk(await exp.READDIR({ dir: a, cookie: 0n, cookieverf: new Uint8Array(8), count: 4096 }), 'READDIR');
+  await matches(a, 'a', 'after READDIR');
+  expectOk(await exp.SETATTR({ object: a, newAttributes: { mode: 0o700 } }), 'SETATTR');
+  await matches(a, 'a', 'after SETATTR');
+  // Moving sub to b changes sub's ".." and ctime, and both parents' link counts. A create in sub
+  // first: its descriptor is held and its attributes kept.
+  expectOk(await exp.CREATE({ where: { dir: sub, name: 'inside' }, how: { mode: CreateMode.GUARDED, attributes: {} } }, ctx), 'CREATE in sub');
+  await matches(sub, 'a/sub', 'sub before the rename');
+  await new Promise((r) => setTimeout(r, 5));
+  expectOk(await exp.RENAME({ from: { dir: a, name: 'sub' }, to: { dir: b, name: 'sub' } }), 'RENAME');
+  await matches(sub, 'b/sub', 'sub after the rename');
+  await matches(a, 'a', 'a after the rename');
+  await matches(b, 'b', 'b after the rename');
 });
