@@ -19,9 +19,15 @@ import type { RpcCallContext } from '../rpc/dispatch.js';
 import { MAX_FILE_BYTES } from '../nfs3/ranges.js';
 import { TimeHow, type Sattr3 } from '../nfs3/types.js';
 
+/**
+ * This process's identity, read once: each process.get*id() is a system call, three per create
+ * (the server never changes its identity).
+ */
+const self = { uid: process.getuid?.(), euid: process.geteuid?.(), egid: process.getegid?.() };
+
 /** Owner for a new object: explicit attributes, else the caller's AUTH_SYS identity (only when we are root; -1 keeps). */
 function newOwner(attrs: Sattr3, ctx: RpcCallContext): { uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
+  if (self.uid !== 0) return undefined;
   const uid = attrs.uid ?? ctx.authSys?.uid;
   const gid = attrs.gid ?? ctx.authSys?.gid;
   if (uid === undefined && gid === undefined) return undefined;
@@ -42,8 +48,8 @@ export function applyOwner(path: string, attrs: Sattr3, ctx: RpcCallContext): vo
 export function applyOwnerTo(fd: number, attrs: Sattr3, ctx: RpcCallContext, dir: BigIntStats): void {
   const o = newOwner(attrs, ctx);
   if (!o) return;
-  const uidGiven = o.uid === -1 || o.uid === process.geteuid?.();
-  const gidGiven = o.gid === -1 || (o.gid === process.getegid?.() && BigInt(o.gid) === dir.gid);
+  const uidGiven = o.uid === -1 || o.uid === self.euid;
+  const gidGiven = o.gid === -1 || (o.gid === self.egid && BigInt(o.gid) === dir.gid);
   if (!uidGiven || !gidGiven) fchownSync(fd, o.uid, o.gid);
 }
 
