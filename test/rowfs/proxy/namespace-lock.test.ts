@@ -1,6 +1,6 @@
 // The proxy's reentrant namespace lock: FIFO exclusion between call chains, reentrancy along one
-// chain (also after awaits, and in later holders: its AsyncLocalStorage is disabled between holders
-// and enabled again by the next one), release on rejection.
+// chain (also after awaits, and in later holders), release on rejection, and no entry for async work
+// an earlier holder left running (each holder has its own token in the AsyncLocalStorage).
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NamespaceLock } from '../../../rowfs/proxy/core.js';
@@ -77,4 +77,39 @@ test('a holder that throws releases the lock; the error reaches its caller', asy
   const next = lock.run(async () => lock.run(async () => 'after'));
   await t.throwsAsync(failed, { message: 'boom' });
   t.is(await bounded(next, 'holder after a failure'), 'after');
+});
+
+test('async work an earlier holder left running does not enter the lock while a later holder holds it', async (t) => {
+  const lock = new NamespaceLock();
+  let leftover: Promise<string> | undefined;
+  let releaseLeftover!: () => void;
+  const leftoverGate = new Promise<void>((r) => (releaseLeftover = r));
+  // Holder A starts work it does not await (its chain carries A's token), then finishes.
+  await lock.run(async () => {
+    leftover = (async () => {
+      await leftoverGate;
+      return lock.run(async () => 'leftover');
+    })();
+  });
+  // Holder B holds the lock; A's leftover work asks for it meanwhile: it must wait for B.
+  let releaseB!: () => void;
+  const gateB = new Promise<void>((r) => (releaseB = r));
+  const order: string[] = [];
+  const b = lock.run(async () => {
+    order.push('b+');
+    releaseLeftover();
+    await sleep(20);
+    await gateB;
+    order.push('b-');
+  });
+  await sleep(5);
+  const got = leftover!.then((v) => {
+    order.push(v);
+    return v;
+  });
+  await sleep(30);
+  t.deepEqual(order, ['b+'], 'the leftover work waits for B');
+  releaseB();
+  await bounded(Promise.all([b, got]), 'B and the leftover');
+  t.deepEqual(order, ['b+', 'b-', 'leftover']);
 });
