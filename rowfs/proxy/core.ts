@@ -28,58 +28,31 @@ export const ORPHAN_DIR = '.rowfs-orphans';
 const MAIN_ATTR_CACHE_ENTRIES = 16_384;
 
 /**
- * A reentrant FIFO mutex (reentrant along one async call chain, via AsyncLocalStorage). Each
- * holder runs with a token of its own in the storage: a call on its chain carries that token and
- * runs at once; async work an earlier holder left running carries an older token and queues like
- * any other caller. An enabled AsyncLocalStorage keeps Node 20's promise hooks on for every promise
- * in the process (about 5% of the main thread on the READ path, where the lock is never taken), so
- * the storage is disabled once no holder has run for a while; disabling and enabling it again for
- * every holder made V8 drop its optimised code each time (a create under the kernel client cost
- * 50-130 us more of CPU).
+ * A reentrant FIFO mutex (reentrant along one async call chain, via AsyncLocalStorage). The
+ * storage is enabled only while a holder runs: an enabled AsyncLocalStorage keeps Node 20's promise
+ * hooks on for every promise in the process (about 5% of the main thread on the READ path, where
+ * the lock is never taken), and disabling it once the holder is done turns them off again.
  */
 export class NamespaceLock {
   private tail: Promise<unknown> = Promise.resolve();
-  private readonly als = new AsyncLocalStorage<object>();
-  /** The running holder's token. */
-  private current: object | undefined;
-  /** Holders finished since the idle timer was last armed. */
-  private recentHolders = 0;
-  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly als = new AsyncLocalStorage<boolean>();
 
   run<T>(fn: () => Promise<T>): Promise<T> {
-    const store = this.als.getStore();
-    if (store !== undefined && store === this.current) return fn();
+    if (this.als.getStore()) return fn();
     const hold = async (): Promise<T> => {
-      const token = {};
-      this.current = token;
       try {
-        return await this.als.run(token, fn);
+        return await this.als.run(true, fn);
       } finally {
-        this.current = undefined;
-        this.recentHolders++;
-        this.armIdleTimer();
+        // Holders run one at a time, so none is left: async work the holder left running
+        // loses the store and queues like any other caller.
+        this.als.disable();
       }
     };
     const result = this.tail.then(hold, hold);
     this.tail = result.catch(() => undefined);
     return result;
   }
-
-  /** Disables the storage after LOCK_IDLE_MS without a holder (re-armed while holders keep coming). */
-  private armIdleTimer(): void {
-    if (this.idleTimer) return;
-    this.recentHolders = 0;
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = undefined;
-      if (this.recentHolders > 0 || this.current !== undefined) this.armIdleTimer();
-      else this.als.disable();
-    }, LOCK_IDLE_MS);
-    this.idleTimer.unref();
-  }
 }
-
-/** How long the namespace lock's storage stays enabled without a holder. */
-const LOCK_IDLE_MS = 1000;
 
 export interface CoreParts {
   store: StateStore;

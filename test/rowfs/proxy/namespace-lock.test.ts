@@ -1,6 +1,7 @@
 // The proxy's reentrant namespace lock: FIFO exclusion between call chains, reentrancy along one
-// chain (also after awaits, and in later holders), release on rejection, and no entry for async work
-// an earlier holder left running (each holder has its own token in the AsyncLocalStorage).
+// chain (also after awaits, and in later holders: its AsyncLocalStorage is disabled between holders
+// and enabled again by the next one), release on rejection, and no entry for async work an earlier
+// holder left running.
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NamespaceLock } from '../../../rowfs/proxy/core.js';
