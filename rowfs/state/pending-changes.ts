@@ -34,11 +34,14 @@ export class PendingChanges<N extends NodeFields> {
   private readonly mainIndex = new Map<string, number>();
   /** Commits added since the last write to LMDB. */
   commits = 0;
+  /** Changes added since the last write to LMDB (a listing's names come as one commit of thousands). */
+  changes = 0;
 
   /** Adds one commit's changes (in order: a later change of a key replaces an earlier one). */
   addCommit(changes: readonly JournalChange[]): void {
     for (const c of changes) this.add(c);
     this.commits++;
+    this.changes += changes.length;
   }
 
   private add(c: JournalChange): void {

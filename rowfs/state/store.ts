@@ -51,13 +51,16 @@ export const DEFAULT_FLUSH_DELAY_MS = 200;
 const NODE_CACHE_ENTRIES = 4096;
 /** Names and whiteouts of whole directories kept in memory (~80 bytes each; see dir-index.ts). */
 const DIR_INDEX_ENTRIES = 16_384;
-/** Journalled commits that start a batch write to LMDB (and its fdatasync) without waiting for the flush timer. */
-const BATCH_COMMITS = 512;
 /**
- * Journalled commits kept in memory at most: past it a commit first writes the batch itself, so a
+ * Journalled changes that start a batch write to LMDB (and its fdatasync) without waiting for the
+ * flush timer: they are held in memory until then (a few hundred bytes each).
+ */
+const BATCH_CHANGES = 2048;
+/**
+ * Journalled changes kept in memory at most: past it a commit first writes the batch itself, so a
  * failing LMDB fails commits instead of growing the batch.
  */
-const MAX_PENDING_COMMITS = 8 * BATCH_COMMITS;
+const MAX_PENDING_CHANGES = 8 * BATCH_CHANGES;
 
 export type StateStoreErrorCode =
   | 'OPEN_FAILED' // the LMDB environment could not be opened
@@ -403,7 +406,7 @@ export class StateStore {
       setMainIndex: (h, vid) => changes.push({ op: 'mainIndex', key: hex(h), vid }),
     };
     fn(tx);
-    if (this.pending.commits >= MAX_PENDING_COMMITS) this.writeBatch();
+    if (this.pending.changes >= MAX_PENDING_CHANGES) this.writeBatch();
     this.journal.append(changes);
     this.pending.addCommit(changes);
     this.commitGen++;
@@ -415,9 +418,11 @@ export class StateStore {
       else if (c.op === 'whiteout' || c.op === 'rmwhiteout') this.dirIndex.setWhiteout(c.parent, c.name, c.op === 'whiteout');
     }
     for (const [vid, bm] of bitmaps) this.bitmapCache.set(vid, bm);
+    // Every level ends in a batch write and an fdatasync (the journal is deleted only after one):
+    // 'disk' before it resolves, the others at the flush, or now when the batch is large.
     if (durability === 'disk') await this.syncNow();
-    else if (this.pending.commits >= BATCH_COMMITS) this.syncNow().catch(() => undefined); // retried by the next flush or close
-    else if (durability === 'soon') this.scheduleFlush();
+    else if (this.pending.changes >= BATCH_CHANGES) this.syncNow().catch(() => undefined); // retried by the next flush or close
+    else this.scheduleFlush();
   }
 
   /**
