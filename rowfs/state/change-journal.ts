@@ -32,6 +32,8 @@ export class ChangeJournal {
   private fd: number;
   /** A write failed part-way: the current file may end in a torn record, so the next append starts a new one. */
   private torn = false;
+  /** Records appended to the current file. */
+  private inCurrent = 0;
 
   private constructor(
     private readonly dir: string,
@@ -69,6 +71,7 @@ export class ChangeJournal {
     let done = 0;
     try {
       while (done < rec.length) done += writeSync(this.fd, rec, done, rec.length - done);
+      this.inCurrent++;
     } catch (e) {
       this.torn = true; // even a write that reported nothing may have stored part of the record
       throw e;
@@ -88,6 +91,8 @@ export class ChangeJournal {
     }
     closeSync(this.fd);
     this.fd = fd;
+    this.inCurrent = 0;
+    this.torn = false;
     return this.gen++;
   }
 
@@ -100,6 +105,16 @@ export class ChangeJournal {
         /* gone already */
       }
     }
+  }
+
+  /**
+   * Deletes the files of every generation before the current one (whatever rotate ended); false,
+   * and nothing deleted, when the current file holds records (its rotation failed).
+   */
+  dropEnded(): boolean {
+    if (this.inCurrent > 0 || this.torn) return false;
+    this.drop(this.gen - 1);
+    return true;
   }
 
   close(): void {

@@ -61,12 +61,15 @@ const BATCH_CHANGES = 2048;
  * failing LMDB fails commits instead of growing the batch.
  */
 const MAX_PENDING_CHANGES = 8 * BATCH_CHANGES;
+/** Changes a commit may have to be journalled; a larger one is written to LMDB at once. */
+const JOURNAL_MAX_CHANGES = 64;
 
 export type StateStoreErrorCode =
   | 'OPEN_FAILED' // the LMDB environment could not be opened
   | 'BAD_BLOCK_SIZE' // not a power of two in 4096..1048576
   | 'WRONG_MAIN' // the state was made for another main export
-  | 'BAD_TABLE_NAME'; // a side table name outside x-[a-z-]{1,24}
+  | 'BAD_TABLE_NAME' // a side table name outside x-[a-z-]{1,24}
+  | 'JOURNAL_FAILED'; // the change journal could not start a new file
 
 export class StateStoreError extends CodedError<StateStoreErrorCode> {
   constructor(
@@ -407,11 +410,31 @@ export class StateStore {
     };
     fn(tx);
     if (this.pending.changes >= MAX_PENDING_CHANGES) this.writeBatch();
-    this.journal.append(changes);
-    this.pending.addCommit(changes);
+    if (changes.length <= JOURNAL_MAX_CHANGES) {
+      this.journal.append(changes);
+      this.pending.addCommit(changes);
+    } else {
+      // A large commit (a listing's names) goes to LMDB itself, after the pending batch (in order):
+      // one transaction costs less than its record would, built as one string of ~350 bytes a change.
+      // Every ended journal file (this batch's, and earlier ones whose fdatasync is still on its way)
+      // is deleted first: replayed after a crash they would
+      // undo this commit's changes of the same keys. Unsynced, those commits are then as safe as
+      // LMDB's page cache: a proxy crash keeps them; a machine crash may lose them, as it may any
+      // 'soon' or 'process' commit before its flush.
+      this.writeBatch();
+      if (!this.journal.dropEnded()) throw new StateStoreError('JOURNAL_FAILED', 'cannot start a new journal file before a large commit');
+      const one = new PendingChanges<NodeRecord>();
+      one.addCommit(changes);
+      this.env.transactionSync(() => one.writeTo(this.tables));
+      for (const [vid, n] of one.touchedNodes()) {
+        this.nodeCache.delete(vid);
+        if (n) this.rememberNode(n);
+      }
+    }
     this.commitGen++;
+    const journalled = changes.length <= JOURNAL_MAX_CHANGES;
     for (const c of changes) {
-      if (c.op === 'node' || c.op === 'rmnode') this.nodeCache.delete(c.vid);
+      if (journalled && (c.op === 'node' || c.op === 'rmnode')) this.nodeCache.delete(c.vid); // read from pending until written
       if (c.op === 'rmnode') this.bitmapCache.delete(c.vid);
       else if (c.op === 'name') this.dirIndex.setName(c.parent, c.name, c.vid);
       else if (c.op === 'rmname') this.dirIndex.removeName(c.parent, c.name);

@@ -16,6 +16,6 @@ test('bin/overlay.js runs as an executable through its #! line', async (t) => {
 
 test('the launcher line names node flags the harness can read back', (t) => {
   const flags = launcherNodeFlags();
-  t.true(flags.includes('--single-threaded-gc'));
+  t.true(flags.includes('--no-parallel-scavenge'));
   for (const f of flags) t.regex(f, /^--[a-z0-9-]+(=\S+)?$/);
 });

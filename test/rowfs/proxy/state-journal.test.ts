@@ -121,6 +121,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 type Step = { ops: Op[]; durability: Durability } | { flush: true } | { reopen: true };
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 12, arbitrary: fc.record({ ops: fc.array(opArb, { minLength: 1, maxLength: 4 }), durability: fc.constantFrom<Durability>('process', 'soon', 'disk') }) },
+  // Larger than a journal record takes: written to LMDB at once, after the pending ones.
+  { weight: 1, arbitrary: fc.record({ ops: fc.array(opArb, { minLength: 65, maxLength: 80 }), durability: fc.constantFrom<Durability>('process', 'soon') }) },
   { weight: 1, arbitrary: fc.constant({ flush: true as const }) },
   { weight: 1, arbitrary: fc.constant({ reopen: true as const }) },
 );
@@ -173,6 +175,8 @@ test('1,300 commits cross two batch writes; a SIGKILL after the last loses none 
         if (i % 3 === 0) tx.setWhiteout(1, 'w' + i);
         if (i % 5 === 0 && i > 0) tx.removeName(1, 'f' + (i - 1));
       }, i % 2 ? 'process' : 'soon');
+      // Now and then a listing's worth of names in one commit (written to LMDB, not journalled).
+      if (i % 400 === 7) await s.commit((tx) => { for (let k = 0; k < 100; k++) tx.setName(2, 'big' + i + '-' + k, 9); }, 'process');
     }
     console.log('done');
     process.kill(process.pid, 'SIGKILL');
@@ -197,6 +201,7 @@ test('1,300 commits cross two batch writes; a SIGKILL after the last loses none 
     }
   }
   t.is(s.whiteoutsIn(ROOT_VID).size, Math.ceil(1300 / 3));
+  t.is(s.namesIn(2).length, 4 * 100, 'the large commits too');
   // The replay is in LMDB and synced: its journal files are gone.
   t.deepEqual(readdirSync(dir).filter((f) => f.startsWith('journal-')).length, 1);
 });
