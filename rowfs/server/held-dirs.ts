@@ -11,7 +11,8 @@
 // server refreshes them after every change it makes in the directory (the fstat for the reply's
 // post-op attributes) and forgets them when something else may have changed them (a listing read
 // its atime, a rename its "..", a scan every atime), so resolving its handle needs no system call.
-import { closeSync, type BigIntStats } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+import { closeQuietly } from './close-quietly.js';
 
 /** Directory descriptors kept by default. */
 export const DEFAULT_HELD_DIRS = 64;
@@ -98,13 +99,5 @@ export class HeldDirs {
 
   closeAll(): void {
     for (const k of [...this.held.keys()]) this.drop(k);
-  }
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    /* already closed */
   }
 }

@@ -5,7 +5,7 @@
 // /proc and a close; the create saves its close. A descriptor names its inode whatever happens to
 // the path, so using it is as safe as the create that opened it. Every use is synchronous (no
 // close while a system call still needs the number); the oldest is closed first.
-import { closeSync } from 'node:fs';
+import { closeQuietly } from './close-quietly.js';
 
 /** Descriptors kept by default. */
 export const DEFAULT_RECENT_FILES = 16;
@@ -43,13 +43,5 @@ export class RecentFiles {
 
   closeAll(): void {
     for (const k of [...this.fds.keys()]) this.drop(k);
-  }
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    /* already closed */
   }
 }

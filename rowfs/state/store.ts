@@ -27,13 +27,14 @@
 // every earlier change, namespace changes included.
 import { CodedError } from '../../lib/coded-error.js';
 import { randomBytes } from 'node:crypto';
-import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { BlockBitmap } from './bitmap.js';
 import { makeDirectory } from '../../lib/make-directory.js';
 import { LMDB_MAP_BYTES } from './lmdb-map.js';
-import { ChangeJournal, type JournalChange } from './change-journal.js';
+import type { ChangeJournal, JournalChange } from './change-journal.js';
+import { GroupSync } from './group-sync.js';
+import { replayJournal } from './journal-replay.js';
 import { bitmapChange, nodeChange, PendingChanges, type StoreTables } from './pending-changes.js';
 import { DirIndex, type DirEntries } from './dir-index.js';
 
@@ -510,68 +511,6 @@ export class StateStore {
     await this.syncer.close();
     await this.env.close();
   }
-}
-
-/**
- * fdatasync of one file, shared by concurrent callers: a caller is satisfied by a sync that started
- * after it asked, so at most one sync runs and at most one more is queued.
- */
-class GroupSync {
-  private fh: Promise<FileHandle> | undefined;
-  private running: Promise<void> | undefined;
-  private queued: Promise<void> | undefined;
-  /** Syncs completed. */
-  count = 0;
-
-  constructor(private readonly path: string) {}
-
-  sync(): Promise<void> {
-    if (!this.running) {
-      this.running = this.run().finally(() => (this.running = undefined));
-      return this.running;
-    }
-    if (!this.queued) {
-      this.queued = this.running.then(() => {
-        this.queued = undefined;
-        return this.sync();
-      });
-    }
-    return this.queued;
-  }
-
-  private async run(): Promise<void> {
-    this.fh ??= openFile(this.path, 'r+');
-    await (await this.fh).datasync();
-    this.count++;
-  }
-
-  async close(): Promise<void> {
-    if (this.fh) await (await this.fh).close().catch(() => undefined);
-    this.fh = undefined;
-  }
-}
-
-/**
- * Writes the commits a crash left in the journal of `dir` to LMDB, syncs them and deletes the files
- * that held them; returns the journal, appending to a new generation.
- */
-async function replayJournal(dir: string, env: RootDatabase, tables: StoreTables<NodeRecord>): Promise<ChangeJournal> {
-  const { journal, found, lastFound } = ChangeJournal.open(dir);
-  if (lastFound === 0) return journal;
-  try {
-    if (found.length > 0) {
-      const replay = new PendingChanges<NodeRecord>();
-      for (const changes of found) replay.addCommit(changes);
-      env.transactionSync(() => replay.writeTo(tables));
-      const sync = new GroupSync(join(dir, 'data.mdb'));
-      await sync.sync().finally(() => sync.close());
-    }
-    journal.drop(lastFound);
-  } catch (e) {
-    journal.close();
-    throw e;
-  }
-  return journal;
 }
 
 function normaliseNode(n: NodeRecord): NodeRecord {
