@@ -416,12 +416,12 @@ export class StateStore {
       this.pending.addCommit(changes);
     } else {
       // A large commit (a listing's names) goes to LMDB itself, after the pending batch (in order):
-      // one transaction costs less than its record would, built as one string of ~350 bytes a change.
-      // Every ended journal file (this batch's, and earlier ones whose fdatasync is still on its way)
-      // is deleted first: replayed after a crash they would
-      // undo this commit's changes of the same keys. Unsynced, those commits are then as safe as
-      // LMDB's page cache: a proxy crash keeps them; a machine crash may lose them, as it may any
-      // 'soon' or 'process' commit before its flush.
+      // one transaction costs less than its record would, built as one string of ~350 bytes a
+      // change. Every ended journal file (this batch's, and earlier ones whose fdatasync is still on
+      // its way) is deleted first: replayed after a crash, they would undo this commit's changes of
+      // the same keys. Unsynced, those commits are then as safe as LMDB's page cache: a proxy crash
+      // keeps them; a machine crash may lose them, as it may any 'soon' or 'process' commit before
+      // its flush.
       this.writeBatch();
       if (!this.journal.dropEnded()) throw new StateStoreError('JOURNAL_FAILED', 'cannot start a new journal file before a large commit');
       const one = new PendingChanges<NodeRecord>();
