@@ -1,6 +1,6 @@
 // Local file attributes -> NFSv3 attributes, and errno -> nfsstat3.
 import type { BigIntStats } from 'node:fs';
-import { Ftype3, Nfs3Status, type Fattr3, type NfsTime3, type WccAttr } from '../nfs3/types.js';
+import { Ftype3, Nfs3Status, type Fattr3, type NfsTime3, type WccAttr, type WccData } from '../nfs3/types.js';
 
 const NS_PER_S = 1_000_000_000n;
 
@@ -48,6 +48,11 @@ export function fattrOf(st: BigIntStats): Fattr3 {
 
 export function wccAttrOf(st: BigIntStats): WccAttr {
   return { size: st.size, mtime: nfsTime(st.mtimeNs), ctime: nfsTime(st.ctimeNs) };
+}
+
+/** Weak cache consistency data from the attributes before a change and, when read, after it. */
+export function wccOf(before: BigIntStats, after: BigIntStats | undefined): WccData {
+  return after ? { before: wccAttrOf(before), after: fattrOf(after) } : { before: wccAttrOf(before) };
 }
 
 const ERRNO_STATUS: Record<string, Nfs3Status> = {

@@ -11,7 +11,7 @@ import { lstat } from './inline-fs.js';
 import { join } from 'node:path';
 import { componentFault, isDotName } from '../nfs3/names.js';
 import { Nfs3Status, type FileHandle, type WccData } from '../nfs3/types.js';
-import { fattrOf, statusOfError, wccAttrOf } from './attributes.js';
+import { fattrOf, statusOfError, wccOf } from './attributes.js';
 import { FdCache } from './fd-cache.js';
 import { decodeHandle, encodeHandle, fileIdOf, HandleTable, sameFile, type Attempt, type FileId, type Resolved } from './file-handles.js';
 import { HeldDirs } from './held-dirs.js';
@@ -229,7 +229,7 @@ export class ExportTree {
         this.dirs.forgetStat(key);
       }
     } else after = this.attrsOfNow(d.path);
-    return after ? { before: wccAttrOf(before), after: fattrOf(after) } : { before: wccAttrOf(before) };
+    return wccOf(before, after);
   }
 
   /**
@@ -247,7 +247,7 @@ export class ExportTree {
 
   async wcc(before: BigIntStats, path: string): Promise<WccData> {
     const after = this.attrsOfNow(path);
-    return after ? { before: wccAttrOf(before), after: fattrOf(after) } : { before: wccAttrOf(before) };
+    return wccOf(before, after);
   }
 
   /**

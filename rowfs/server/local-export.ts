@@ -64,7 +64,7 @@ import { entryBytes, entryPlusExtraBytes, READDIR_FIXED_BYTES } from '../nfs3/re
 import { NAME_MAX_BYTES } from '../nfs3/names.js';
 import { rangeFault } from '../nfs3/ranges.js';
 import { DIR_COOKIE_VERF, resumeCookie, type CookieEntry } from '../nfs3/dir-cookies.js';
-import { fattrOf, statusOfError, wccAttrOf } from './attributes.js';
+import { fattrOf, statusOfError, wccOf } from './attributes.js';
 import { checkName, ExportTree, isFail, type Fail } from './export-tree.js';
 import { encodeHandle, fileIdOf, HANDLE_BYTES, type Resolved } from './file-handles.js';
 import { DirPages, type DirPage, type PageFail } from './dir-pages.js';
@@ -201,16 +201,15 @@ export class LocalExport implements Nfs3Handlers {
       } catch (e) {
         return answer(statusOfError(e));
       }
-      return after ? { status: Nfs3Status.OK, objWcc: { before: wccAttrOf(before), after: fattrOf(after) } } : answer(Nfs3Status.OK);
+      return after ? { status: Nfs3Status.OK, objWcc: wccOf(before, after) } : answer(Nfs3Status.OK);
     });
   }
 
   /** SETATTR of a file just created, through its kept write descriptor `fd` (ExportTree.recentFile); `before` its attributes now. */
   private setattrThrough(fd: number, before: BigIntStats, a: SetattrArgs): SetattrRes {
-    const wcc = (after: BigIntStats | undefined) => (after ? { before: wccAttrOf(before), after: fattrOf(after) } : { before: wccAttrOf(before) });
     if (a.guard) {
       const c = fattrOf(before).ctime;
-      if (c.seconds !== a.guard.seconds || c.nseconds !== a.guard.nseconds) return { status: Nfs3Status.NOT_SYNC, objWcc: wcc(before) };
+      if (c.seconds !== a.guard.seconds || c.nseconds !== a.guard.nseconds) return { status: Nfs3Status.NOT_SYNC, objWcc: wccOf(before, before) };
     }
     const now = () => {
       try {
@@ -222,9 +221,9 @@ export class LocalExport implements Nfs3Handlers {
     try {
       applySattrToFd(fd, before, a.newAttributes, this.wallNow);
     } catch (e) {
-      return { status: statusOfError(e) as Fail['status'], objWcc: wcc(now()) };
+      return { status: statusOfError(e) as Fail['status'], objWcc: wccOf(before, now()) };
     }
-    return { status: Nfs3Status.OK, objWcc: wcc(now()) };
+    return { status: Nfs3Status.OK, objWcc: wccOf(before, now()) };
   }
 
   LOOKUP(a: LookupArgs): LookupRes | Promise<LookupRes> {
@@ -318,7 +317,7 @@ export class LocalExport implements Nfs3Handlers {
       });
       return {
         status: Nfs3Status.OK,
-        fileWcc: { before: wccAttrOf(before), after: fattrOf(after) },
+        fileWcc: wccOf(before, after),
         count: len,
         committed: a.stable,
         verf: this.writeVerf,

@@ -66,12 +66,9 @@ export function applySattr(path: string, st: BigIntStats, a: Sattr3, wallNowMs: 
   if (a.mode !== undefined && !st.isSymbolicLink()) chmodSync(path, a.mode & 0o7777);
   if (a.uid !== undefined || a.gid !== undefined) (viaFd ? chownSync : lchownSync)(path, a.uid ?? -1, a.gid ?? -1);
   if (a.atime || a.mtime) {
-    const now = wallNowMs() / 1000;
     // The current times only for one that stays (both set: no stat).
     const cur = a.atime && a.mtime ? undefined : (viaFd ? statSync : lstatSync)(path, { bigint: true });
-    const pick = (t: Sattr3['atime'], curNs: bigint | undefined) =>
-      !t ? Number(curNs) / 1e9 : t.how === TimeHow.SET_TO_SERVER_TIME ? now : t.time.seconds + t.time.nseconds / 1e9;
-    (viaFd ? utimesSync : lutimesSync)(path, pick(a.atime, cur?.atimeNs), pick(a.mtime, cur?.mtimeNs));
+    (viaFd ? utimesSync : lutimesSync)(path, ...timesFor(a, cur, wallNowMs));
   }
 }
 
@@ -87,9 +84,14 @@ export function applySattrToFd(fd: number, st: BigIntStats, a: Sattr3, wallNowMs
   if (a.mode !== undefined) fchmodSync(fd, a.mode & 0o7777);
   if (a.uid !== undefined || a.gid !== undefined) fchownSync(fd, a.uid ?? -1, a.gid ?? -1);
   if (a.atime || a.mtime) {
-    const now = wallNowMs() / 1000;
-    const pick = (t: Sattr3['atime'], curNs: bigint) =>
-      !t ? Number(curNs) / 1e9 : t.how === TimeHow.SET_TO_SERVER_TIME ? now : t.time.seconds + t.time.nseconds / 1e9;
-    futimesSync(fd, pick(a.atime, st.atimeNs), pick(a.mtime, st.mtimeNs));
+    futimesSync(fd, ...timesFor(a, st, wallNowMs));
   }
+}
+
+/** The atime and mtime (seconds) a SETATTR asks for; one it leaves as is comes from `cur`. */
+function timesFor(a: Sattr3, cur: { atimeNs: bigint; mtimeNs: bigint } | undefined, wallNowMs: () => number): [number, number] {
+  const now = wallNowMs() / 1000;
+  const pick = (t: Sattr3['atime'], curNs: bigint | undefined) =>
+    !t ? Number(curNs) / 1e9 : t.how === TimeHow.SET_TO_SERVER_TIME ? now : t.time.seconds + t.time.nseconds / 1e9;
+  return [pick(a.atime, cur?.atimeNs), pick(a.mtime, cur?.mtimeNs)];
 }
