@@ -2,7 +2,6 @@
 // resolution across shadow and main with whiteouts, merged attributes, and copy-up (creating the
 // shadow counterpart of a main object: metadata only, never data; file blocks move one at a time
 // on write). Namespace changes run under one reentrant mutex so a name is never given two vids.
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { BlockCache } from '../cache/block-cache.js';
 import type { Counters } from '../counters.js';
 import { componentFault, isDotName, isPlainComponent } from '../nfs3/names.js';
@@ -15,6 +14,7 @@ import { virtualAttrs } from './attrs.js';
 import { readBackendDir, type BackendEntry } from './backend-listing.js';
 import { LIST_AT_ONCE_ENTRIES, LIST_MAX_ENTRIES, MainDirNames } from './main-dir-names.js';
 import { ShadowDirNames } from './shadow-dir-names.js';
+import { NamespaceLock, type LockHold } from './namespace-lock.js';
 import { childPath, treeFileType, type MainTree } from './main-tree.js';
 import type { DirFile } from './small-file-ahead.js';
 
@@ -26,41 +26,6 @@ export const ORPHAN_DIR = '.rowfs-orphans';
  * them ~6 MB of the proxy's 100 MB (50,000 were ~18 MB). A forgotten one costs a GETATTR to main.
  */
 const MAIN_ATTR_CACHE_ENTRIES = 16_384;
-
-/**
- * A reentrant FIFO mutex (reentrant along one async call chain, via AsyncLocalStorage). Each
- * holder runs with a token of its own in the storage: a call on its chain carries that token and
- * runs at once; async work an earlier holder left running carries an older token (the storage,
- * enabled again by a later holder, gives it back) and queues like any other caller. The storage is
- * enabled only while a holder runs: an enabled AsyncLocalStorage keeps Node 20's promise hooks on
- * for every promise in the process (about 5% of the main thread on the READ path, where the lock is
- * never taken; LOOKUP, SETATTR and REMOVE 15-30% slower under the kernel client when left on
- * between holders), and disabling it once the holder is done turns them off again.
- */
-export class NamespaceLock {
-  private tail: Promise<unknown> = Promise.resolve();
-  private readonly als = new AsyncLocalStorage<object>();
-  /** The running holder's token. */
-  private current: object | undefined;
-
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const store = this.als.getStore();
-    if (store !== undefined && store === this.current) return fn();
-    const hold = async (): Promise<T> => {
-      const token = {};
-      this.current = token;
-      try {
-        return await this.als.run(token, fn);
-      } finally {
-        this.current = undefined;
-        this.als.disable();
-      }
-    };
-    const result = this.tail.then(hold, hold);
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
-}
 
 export interface CoreParts {
   store: StateStore;
@@ -199,9 +164,10 @@ export class ProxyCore {
    * time gets a vid, persisted before this resolves (a client may hold it from now on). A name
    * that is not one path component never reaches a backend (nfs-ganesha follows "/etc/shadow"),
    * and ".." stops at the root. `askShadow` false skips the shadow directory (a create, which the
-   * shadow refuses or applies itself when the name is there: one LOOKUP less per create).
+   * shadow refuses or applies itself when the name is there: one LOOKUP less per create). `hold`:
+   * the caller holds the namespace lock (the name is registered under it).
    */
-  async resolve(dir: NodeRecord, name: string, askShadow = true): Promise<NodeRecord | undefined> {
+  async resolve(dir: NodeRecord, name: string, askShadow = true, hold?: LockHold): Promise<NodeRecord | undefined> {
     if (dir.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
     if (name === '.') return dir;
     if (name === '..') return this.node(dir.parent);
@@ -219,30 +185,31 @@ export class ProxyCore {
       const res = await this.shadow.call('LOOKUP', { what: { dir: dir.shadow, name } });
       if (res.status === Nfs3Status.OK) {
         const a = res.objAttributes ?? (await this.shadow.ok('GETATTR', { object: res.object })).objAttributes;
-        return this.register(dir, name, { type: a.type as FileType, main: null, shadow: res.object });
+        return this.register(dir, name, { type: a.type as FileType, main: null, shadow: res.object }, hold);
       }
       if (res.status !== Nfs3Status.NOENT) throw new StatusError(res.status, 'shadow LOOKUP');
     }
     if (dir.main) {
       if (this.mainDirs.isComplete(dir.vid)) return undefined;
       const dirPath = this.tree?.pathOf(dir.main);
-      if (dirPath !== undefined) return this.resolveInTree(dir, dirPath, name);
-      if (!dir.shadow && this.mainDirs.countLookup(dir.vid)) {
+      if (dirPath !== undefined) return this.resolveInTree(dir, dirPath, name, hold);
+      // A holder never waits for a listing: one started outside the lock waits for the lock.
+      if (!dir.shadow && hold === undefined && this.mainDirs.countLookup(dir.vid)) {
         // One listing instead of a LOOKUP per name from now on (a client reading many files here).
         await this.mainDirs.listOnce(dir.vid, () => this.registerMainDir(dir));
         if (this.mainDirs.isComplete(dir.vid)) return this.recorded(dir, name);
       }
-      return this.lookupMain(dir, name);
+      return this.lookupMain(dir, name, hold);
     }
     return undefined;
   }
 
   /** LOOKUP of `name` in main's directory behind `dir`; registers what it finds. */
-  private async lookupMain(dir: NodeRecord, name: string): Promise<NodeRecord | undefined> {
+  private async lookupMain(dir: NodeRecord, name: string, hold: LockHold | undefined): Promise<NodeRecord | undefined> {
     const res = await this.main.call('LOOKUP', { what: { dir: dir.main!, name } });
     if (res.status === Nfs3Status.OK) {
       const a = res.objAttributes ?? (await this.main.ok('GETATTR', { object: res.object })).objAttributes;
-      const n = await this.register(dir, name, { type: a.type as FileType, main: res.object, shadow: null });
+      const n = await this.register(dir, name, { type: a.type as FileType, main: res.object, shadow: null }, hold);
       if (n?.main && Buffer.from(n.main).equals(Buffer.from(res.object))) this.rememberMainAttrs(n.vid, a);
       return n;
     }
@@ -257,20 +224,20 @@ export class ProxyCore {
    * READDIRPLUS brings every name's attributes, which the reply needs), a larger one at its
    * LIST_AFTER_LOOKUPS-th; until then a name's attributes cost one GETATTR, as a LOOKUP did.
    */
-  private async resolveInTree(dir: NodeRecord, dirPath: string, name: string): Promise<NodeRecord | undefined> {
+  private async resolveInTree(dir: NodeRecord, dirPath: string, name: string, hold: LockHold | undefined): Promise<NodeRecord | undefined> {
     const tree = this.tree!;
     const path = childPath(dirPath, name);
     const e = tree.entry(path);
     if (!e) return undefined;
-    if (!dir.shadow && this.mainDirs.countLookup(dir.vid, (tree.childCount(dirPath) ?? Infinity) <= LIST_AT_ONCE_ENTRIES ? 1 : undefined)) {
+    if (!dir.shadow && hold === undefined && this.mainDirs.countLookup(dir.vid, (tree.childCount(dirPath) ?? Infinity) <= LIST_AT_ONCE_ENTRIES ? 1 : undefined)) {
       await this.mainDirs.listOnce(dir.vid, () => this.registerMainDir(dir));
       const n = this.recorded(dir, name);
       if (n) return n;
     }
     const type = treeFileType(e.type);
-    if (type === undefined) return this.lookupMain(dir, name);
+    if (type === undefined) return this.lookupMain(dir, name, hold);
     const [fh] = await tree.handles([path]);
-    return this.register(dir, name, { type, main: fh!, shadow: null });
+    return this.register(dir, name, { type, main: fh!, shadow: null }, hold);
   }
 
   /** Target of main's symlink behind `n`: from the tree when it has it, else READLINK. */
@@ -341,8 +308,8 @@ export class ProxyCore {
   }
 
   /** Like resolve, but NOENT is an error. */
-  async resolveExisting(dir: NodeRecord, name: string): Promise<NodeRecord> {
-    const n = await this.resolve(dir, name);
+  async resolveExisting(dir: NodeRecord, name: string, hold?: LockHold): Promise<NodeRecord> {
+    const n = await this.resolve(dir, name, true, hold);
     if (!n) throw new StatusError(Nfs3Status.NOENT, `no ${name}`);
     return n;
   }
@@ -356,6 +323,7 @@ export class ProxyCore {
   async registerMany(
     dir: NodeRecord,
     listed: Array<{ name: string; type: FileType; main: FileHandle | null; shadow: FileHandle | null }>,
+    hold?: LockHold,
   ): Promise<Array<NodeRecord | undefined>> {
     return this.ns.run(async () => {
       const all: Array<NodeRecord | undefined> = [];
@@ -393,25 +361,30 @@ export class ProxyCore {
         }, 'process');
       }
       return all;
-    });
+    }, hold);
   }
 
-  private async register(dir: NodeRecord, name: string, f: { type: FileType; main: FileHandle | null; shadow: FileHandle | null }): Promise<NodeRecord | undefined> {
-    const [n] = await this.registerMany(dir, [{ name, ...f }]);
+  private async register(
+    dir: NodeRecord,
+    name: string,
+    f: { type: FileType; main: FileHandle | null; shadow: FileHandle | null },
+    hold: LockHold | undefined,
+  ): Promise<NodeRecord | undefined> {
+    const [n] = await this.registerMany(dir, [{ name, ...f }], hold);
     return n;
   }
 
   // ---- copy-up ----
 
   /** Makes sure `n` has a shadow object (metadata only); returns the updated node. */
-  async ensureShadow(n: NodeRecord): Promise<NodeRecord> {
+  async ensureShadow(n: NodeRecord, hold?: LockHold): Promise<NodeRecord> {
     if (n.shadow) return n;
-    return this.ns.run(async () => {
+    return this.ns.run(async (held) => {
       const cur = this.node(n.vid);
       if (cur.shadow) return cur;
       if (!cur.main) throw new StatusError(Nfs3Status.SERVERFAULT, `node ${cur.vid} has neither side`);
       const a = await this.mainAttrs(cur);
-      const { dirFh, name } = await this.copyUpPlace(cur);
+      const { dirFh, name } = await this.copyUpPlace(cur, held);
       const base = { mode: a.mode & 0o7777, uid: a.uid, gid: a.gid };
       let fh: FileHandle;
       switch (cur.type) {
@@ -453,13 +426,13 @@ export class ProxyCore {
       };
       await this.store.commit((tx) => tx.putNode(next), 'soon');
       return next;
-    });
+    }, hold);
   }
 
   /** Where a copy-up of `n` goes: its primary name in its parent's shadow directory. */
-  private async copyUpPlace(n: NodeRecord): Promise<{ dirFh: FileHandle; name: string }> {
+  private async copyUpPlace(n: NodeRecord, hold: LockHold): Promise<{ dirFh: FileHandle; name: string }> {
     if (n.vid !== ROOT_VID && this.store.lookupName(n.parent, n.name) === n.vid) {
-      const parent = await this.ensureShadow(this.node(n.parent));
+      const parent = await this.ensureShadow(this.node(n.parent), hold);
       return { dirFh: parent.shadow!, name: n.name };
     }
     // The primary name was removed while another name still reaches the object.

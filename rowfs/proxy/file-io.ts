@@ -10,6 +10,7 @@ import type { OpaqueAuth } from '../rpc/message.js';
 import { unpooled, type HeldBytes } from '../rpc/buffer-pool.js';
 import type { NodeRecord } from '../state/store.js';
 import type { ProxyCore } from './core.js';
+import type { LockHold } from './namespace-lock.js';
 import type { MainReader } from './main-reader.js';
 import { RangeLocks } from './locks.js';
 import { StatusError } from './errors.js';
@@ -204,8 +205,8 @@ export class FileIo {
    * Truncation to `size` (before the SETATTR is forwarded): a block cut in the middle is first
    * completed from main, and main data past the cut can never come back (mainBlocks shrinks).
    */
-  async truncate(node: NodeRecord, size: number): Promise<NodeRecord> {
-    const n0 = await this.core.ensureShadow(node);
+  async truncate(node: NodeRecord, size: number, hold?: LockHold): Promise<NodeRecord> {
+    const n0 = await this.core.ensureShadow(node, hold);
     return this.locks.run(n0.vid, 0, WHOLE_FILE_LAST_BLOCK, async () => {
       const n = this.core.node(n0.vid);
       const cur = Number((await this.core.shadow.ok('GETATTR', { object: n.shadow! })).objAttributes.size);

@@ -19,6 +19,7 @@ import { isDotName } from '../nfs3/names.js';
 import { MAX_FILE_BYTES, rangeFault } from '../nfs3/ranges.js';
 import type { NodeRecord } from '../state/store.js';
 import type { ProxyCore } from './core.js';
+import type { LockHold } from './namespace-lock.js';
 import type { FileIo } from './file-io.js';
 import type { Listing, Listings } from './listing.js';
 import { DIR_COOKIE_VERF, firstAfter, pageEnd, resumeCookie } from '../nfs3/dir-cookies.js';
@@ -186,22 +187,22 @@ export class ProxyHandlers implements Nfs3Handlers {
     name: string,
     type: Ftype3,
     make: (shadowDir: FileHandle) => Promise<Res<'CREATE'>>,
-    onExisting?: (existing: NodeRecord) => Promise<Res<'CREATE'> | undefined>,
+    onExisting?: (existing: NodeRecord, hold: LockHold) => Promise<Res<'CREATE'> | undefined>,
   ): Promise<Res<'CREATE'>> {
     const core = this.core;
-    return core.ns.run(async () => {
+    return core.ns.run(async (hold) => {
       let dir = core.nodeOf(dirFh);
       if (dir.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
       core.checkName(dir, name);
       // Not asked of the shadow: a name there that the proxy has not seen is refused (GUARDED,
       // MKDIR, ...) or reused (UNCHECKED, EXCLUSIVE with the same verifier) by the shadow's create.
-      const existing = await core.resolve(dir, name, false);
+      const existing = await core.resolve(dir, name, false, hold);
       if (existing) {
-        const r = onExisting ? await onExisting(existing) : undefined;
+        const r = onExisting ? await onExisting(existing, hold) : undefined;
         if (r) return r;
         return { status: Nfs3Status.EXIST, dirWcc: await this.wccOf(dir) };
       }
-      dir = await core.ensureShadow(dir);
+      dir = await core.ensureShadow(dir, hold);
       const res = await shadowChange(core, [dir.vid], () => make(dir.shadow!));
       if (res.status !== Nfs3Status.OK) return { status: res.status, dirWcc: virtualWcc(res.dirWcc, dir.vid) };
       const n = await afterShadowChange(core, [dir.vid], async () => {
@@ -233,7 +234,7 @@ export class ProxyHandlers implements Nfs3Handlers {
         a.where.name,
         Ftype3.REG,
         (sd) => this.core.shadow.call('CREATE', { where: { dir: sd, name: a.where.name }, how: a.how }, this.cred(ctx)),
-        async (existing) => {
+        async (existing, hold) => {
           if (a.how.mode === CreateMode.GUARDED) return undefined;
           if (existing.type !== Ftype3.REG) return undefined;
           const dir = this.core.nodeOf(a.where.dir);
@@ -247,8 +248,8 @@ export class ProxyHandlers implements Nfs3Handlers {
           // UNCHECKED on an existing file: apply the attributes (often size 0) to it.
           let n = existing;
           if (a.how.attributes.size !== undefined && a.how.attributes.size > BigInt(MAX_FILE_BYTES)) throw new StatusError(Nfs3Status.FBIG, 'size past the largest file');
-          if (a.how.attributes.size !== undefined) n = await this.io.truncate(n, Number(a.how.attributes.size));
-          else n = await this.core.ensureShadow(n);
+          if (a.how.attributes.size !== undefined) n = await this.io.truncate(n, Number(a.how.attributes.size), hold);
+          else n = await this.core.ensureShadow(n, hold);
           await this.core.shadow.ok('SETATTR', { object: n.shadow!, newAttributes: a.how.attributes }, this.cred(ctx));
           return { status: Nfs3Status.OK, obj: this.core.handleOf(n.vid), objAttributes: await this.core.attrsOpt(n), dirWcc: await this.wccOf(dir) };
         },
@@ -285,13 +286,13 @@ export class ProxyHandlers implements Nfs3Handlers {
   /** Removes `name` from the merged directory; whiteouts hide a main entry of that name. */
   private async unlink(dirFh: FileHandle, name: string, wantDir: boolean, cred: OpaqueAuth | undefined): Promise<WccData> {
     const core = this.core;
-    return core.ns.run(async () => {
+    return core.ns.run(async (hold) => {
       let dir = core.nodeOf(dirFh);
       if (isDotName(name)) throw new StatusError(wantDir ? Nfs3Status.INVAL : Nfs3Status.ISDIR, 'cannot remove . or ..');
-      const n = await core.resolveExisting(dir, name);
+      const n = await core.resolveExisting(dir, name, hold);
       if (wantDir && n.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
       if (!wantDir && n.type === Ftype3.DIR) throw new StatusError(Nfs3Status.ISDIR, 'is a directory');
-      if (wantDir && !(await this.listings.isEmpty(n))) throw new StatusError(Nfs3Status.NOTEMPTY, 'directory not empty');
+      if (wantDir && !(await this.listings.isEmpty(n, hold))) throw new StatusError(Nfs3Status.NOTEMPTY, 'directory not empty');
       let wcc: WccData = {};
       // Straight to the shadow's remove (NOENT: the name is only in main), no LOOKUP first.
       if (dir.shadow) {
@@ -329,15 +330,15 @@ export class ProxyHandlers implements Nfs3Handlers {
 
   RENAME(a: Nfs3ArgsOf<'RENAME'>, ctx: RpcCallContext) {
     return this.guard('RENAME', () =>
-      this.core.ns.run(async () => {
+      this.core.ns.run(async (hold) => {
         const core = this.core;
         let from = core.nodeOf(a.from.dir);
         let to = core.nodeOf(a.to.dir);
         if (to.type !== Ftype3.DIR || from.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
         if (isDotName(a.from.name) || isDotName(a.to.name)) throw new StatusError(Nfs3Status.INVAL, 'cannot rename . or ..');
         core.checkName(to, a.to.name);
-        const src = await core.resolveExisting(from, a.from.name);
-        const dst = await core.resolve(to, a.to.name);
+        const src = await core.resolveExisting(from, a.from.name, hold);
+        const dst = await core.resolve(to, a.to.name, true, hold);
         if (dst && dst.vid === src.vid) {
           // Same object (same name, or two hard links): POSIX rename does nothing.
           return { status: Nfs3Status.OK, fromdirWcc: await this.wccOf(from), todirWcc: await this.wccOf(to) };
@@ -347,12 +348,12 @@ export class ProxyHandlers implements Nfs3Handlers {
         if (dst) {
           if (src.type === Ftype3.DIR && dst.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'target is not a directory');
           if (src.type !== Ftype3.DIR && dst.type === Ftype3.DIR) throw new StatusError(Nfs3Status.ISDIR, 'target is a directory');
-          if (dst.type === Ftype3.DIR && !(await this.listings.isEmpty(dst))) throw new StatusError(Nfs3Status.NOTEMPTY, 'target not empty');
+          if (dst.type === Ftype3.DIR && !(await this.listings.isEmpty(dst, hold))) throw new StatusError(Nfs3Status.NOTEMPTY, 'target not empty');
         }
         // Both sides into the shadow (metadata only), then one shadow RENAME.
-        const moved = await core.ensureShadow(src);
-        from = await core.ensureShadow(core.node(from.vid));
-        to = await core.ensureShadow(core.node(to.vid));
+        const moved = await core.ensureShadow(src, hold);
+        from = await core.ensureShadow(core.node(from.vid), hold);
+        to = await core.ensureShadow(core.node(to.vid), hold);
         // A target that exists only in main needs nothing in the shadow: the shadow entry created
         // by the rename hides it. A target in the shadow is replaced by the shadow RENAME.
         const srcShadowName = a.from.name;
@@ -392,16 +393,16 @@ export class ProxyHandlers implements Nfs3Handlers {
 
   LINK(a: Nfs3ArgsOf<'LINK'>, ctx: RpcCallContext) {
     return this.guard('LINK', () =>
-      this.core.ns.run(async () => {
+      this.core.ns.run(async (hold) => {
         const core = this.core;
         let file = core.nodeOf(a.file);
         let dir = core.nodeOf(a.link.dir);
         if (dir.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
         if (file.type === Ftype3.DIR) throw new StatusError(Nfs3Status.ISDIR, 'hard link to a directory');
         core.checkName(dir, a.link.name);
-        if (await core.resolve(dir, a.link.name)) throw new StatusError(Nfs3Status.EXIST, 'link name exists');
-        file = await core.ensureShadow(file);
-        dir = await core.ensureShadow(core.node(dir.vid));
+        if (await core.resolve(dir, a.link.name, true, hold)) throw new StatusError(Nfs3Status.EXIST, 'link name exists');
+        file = await core.ensureShadow(file, hold);
+        dir = await core.ensureShadow(core.node(dir.vid), hold);
         const res = await shadowChange(core, [dir.vid], () => core.shadow.call('LINK', { file: file.shadow!, link: { dir: dir.shadow!, name: a.link.name } }, this.cred(ctx)));
         if (res.status !== Nfs3Status.OK) {
           return { status: res.status, fileAttributes: virtualOptAttrs(res.fileAttributes, file.vid), linkdirWcc: virtualWcc(res.linkdirWcc, dir.vid) };

@@ -10,6 +10,7 @@ import { byCookie, DOT_COOKIE, DOTDOT_COOKIE, nameCookie } from '../nfs3/dir-coo
 import { ROOT_VID, type FileType, type NodeRecord } from '../state/store.js';
 import { readBackendDir, type BackendEntry } from './backend-listing.js';
 import { ORPHAN_DIR, type ProxyCore } from './core.js';
+import type { LockHold } from './namespace-lock.js';
 import { virtualAttrs } from './attrs.js';
 import type { DirFile } from './small-file-ahead.js';
 
@@ -85,12 +86,12 @@ export class Listings {
   }
 
   /** True when the merged directory has no entries besides . and .. */
-  async isEmpty(dir: NodeRecord): Promise<boolean> {
-    const l = await this.build(dir);
+  async isEmpty(dir: NodeRecord, hold?: LockHold): Promise<boolean> {
+    const l = await this.build(dir, hold);
     return l.entries.length <= 2;
   }
 
-  private async build(dir: NodeRecord): Promise<Listing> {
+  private async build(dir: NodeRecord, hold?: LockHold): Promise<Listing> {
     const core = this.core;
     const shadowList = dir.shadow ? await readBackendDir(core.shadow, dir.shadow) : [];
     const whiteouts = core.store.whiteoutsIn(dir.vid);
@@ -131,7 +132,7 @@ export class Listings {
       }
       toRegister.push({ name: e.name, type: attrs.type as FileType, main: e.side === 'main' ? fh : null, shadow: e.side === 'shadow' ? fh : null });
     }
-    if (toRegister.length > 0) await core.registerMany(dir, toRegister);
+    if (toRegister.length > 0) await core.registerMany(dir, toRegister, hold);
     // Every main name is now recorded, whited out or in the shadow (asked first): a name the
     // proxy does not know needs no LOOKUP to main from now on.
     if (dir.main && mainComplete) core.mainDirs.markComplete(dir.vid);
