@@ -4,8 +4,10 @@
 // (ialloc.c recently_deleted), scanning past each; after other jobs' or the other side's deletes, a
 // create cost up to 0.4 ms more, so a create figure depended on what the host had deleted lately and
 // on which side ran second. A new file system per run makes both sides start from the same state.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { onInterrupt } from '../../simulations/harness/interrupt-cleanup.js';
 import { run } from '../../simulations/harness/proc.js';
 
 export interface ScratchFs {
@@ -24,9 +26,14 @@ export async function mountScratchExt4(work: string, bytes: number): Promise<Scr
   mkdirSync(path);
   await run('mkfs.ext4', ['-q', '-F', image], 60_000);
   await run('mount', ['-o', 'loop', image, path], 30_000);
+  const forget = onInterrupt(() => {
+    execFileSync('umount', ['-l', path], { stdio: 'ignore', timeout: 30_000 });
+    rmSync(image, { force: true });
+  });
   return {
     path,
     async release() {
+      forget();
       await run('umount', [path], 60_000).catch(() => run('umount', ['-l', path], 30_000)).catch(() => undefined);
       rmSync(image, { force: true });
     },

@@ -1,12 +1,16 @@
 // Network namespaces created and destroyed by the test that owns them. Names carry the test's PID
 // so parallel test files never collide, and `destroy` removes everything the namespace held
 // (its processes must be killed by the caller first).
+import { execFileSync } from 'node:child_process';
+import { onInterrupt } from './interrupt-cleanup.js';
 import { run } from './proc.js';
 
 let counter = 0;
 
 export class Netns {
   readonly name: string;
+  /** Drops the namespace's removal on SIGTERM/SIGINT (for namespaces this process created). */
+  private forget: () => void = () => undefined;
   private constructor(name: string) {
     this.name = name;
   }
@@ -16,6 +20,7 @@ export class Netns {
     const name = `ovt${process.pid}-${tag}-${counter++}`.slice(0, 40);
     await run('ip', ['netns', 'add', name]);
     const ns = new Netns(name);
+    ns.forget = onInterrupt(() => execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore', timeout: 10_000 }));
     await ns.exec('ip', ['link', 'set', 'lo', 'up']);
     return ns;
   }
@@ -36,6 +41,7 @@ export class Netns {
   }
 
   async destroy(): Promise<void> {
+    this.forget();
     await run('ip', ['netns', 'del', this.name]).catch(() => undefined);
   }
 }

@@ -2,6 +2,7 @@
 // every wait bounded.
 import { spawn, execFile, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { promisify } from 'node:util';
+import { onInterrupt } from './interrupt-cleanup.js';
 
 const execFileP = promisify(execFile);
 
@@ -19,6 +20,8 @@ export interface Proc {
 
 export function startProc(cmd: string, args: string[], opts: SpawnOptions = {}): Proc {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  const pid = child.pid;
+  const forget = pid === undefined ? () => undefined : onInterrupt(() => process.kill(pid, 'SIGKILL'));
   let out = '';
   const listeners = new Set<() => void>();
   const onData = (d: Buffer) => {
@@ -34,6 +37,7 @@ export function startProc(cmd: string, args: string[], opts: SpawnOptions = {}):
     // fixture's final lines missing), so wait for 'close' too; but a grandchild that inherited the
     // pipes could hold them open, so for at most 2 s.
     child.on('exit', (code) => {
+      forget();
       const settle = () => {
         clearTimeout(grace);
         if (done) return; // 'close' after the grace period already settled

@@ -1,0 +1,61 @@
+// A harness user told to stop (SIGTERM, SIGINT) leaves nothing behind: a child script starts a
+// process with startProc and creates a namespace with Netns.create, then gets the signal; its child
+// process and its namespace must be gone, and it exits with 128 + the signal number. (Before, a
+// benchmark stopped this way left ganesha, qemu, the proxy, two namespaces and a loop mount.)
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startProc } from '../../simulations/harness/proc.js';
+
+const HARNESS = fileURLToPath(new URL('../../simulations/harness/', import.meta.url));
+const WAIT_MS = 15_000;
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const namespaces = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + WAIT_MS;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${WAIT_MS} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+  test(`${signal}: the harness's child process and namespace are gone, exit code ${code}`, async (t) => {
+    const script = `
+      import { startProc } from '${HARNESS}proc.js';
+      import { Netns } from '${HARNESS}netns.js';
+      const p = startProc('sleep', ['300']);
+      const ns = await Netns.create('intr');
+      console.log(JSON.stringify({ pid: p.pid, ns: ns.name }));
+      setInterval(() => undefined, 1000);
+    `;
+    const child = startProc(process.execPath, ['--input-type=module', '-e', script]);
+    let made: { pid: number; ns: string } | undefined;
+    try {
+      const m = await child.waitFor(/\{"pid":(\d+),"ns":"([^"]+)"\}/, WAIT_MS);
+      made = { pid: Number(m[1]), ns: m[2]! };
+      t.true(alive(made.pid), 'the grandchild runs');
+      t.true(namespaces().includes(made.ns), 'the namespace exists');
+      child.child.kill(signal);
+      const exitCode = await Promise.race([child.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), WAIT_MS).unref())]);
+      t.is(exitCode, code);
+      await until(() => !alive(made!.pid), 'the grandchild gone');
+      t.false(namespaces().includes(made.ns), 'the namespace is gone');
+    } finally {
+      await child.kill(0);
+      if (made) {
+        if (alive(made.pid)) process.kill(made.pid, 'SIGKILL');
+        if (namespaces().includes(made.ns)) execFileSync('ip', ['netns', 'del', made.ns]);
+      }
+    }
+  });
+}
