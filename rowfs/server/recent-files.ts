@@ -4,8 +4,9 @@
 // futimes, fstat, where the path took an lstat walk, an O_PATH open and check, calls through
 // /proc and a close; the create saves its close. A descriptor names its inode whatever happens to
 // the path, so using it is as safe as the create that opened it. Every use is synchronous (no
-// close while a system call still needs the number); the oldest is closed first.
-import { closeQuietly } from './close-quietly.js';
+// close while a system call still needs the number); the oldest is closed first, after the reply
+// of the create that let it go.
+import { closeQuietly, closeSoon } from './close-quietly.js';
 
 /** Descriptors kept by default. */
 export const DEFAULT_RECENT_FILES = 16;
@@ -22,7 +23,11 @@ export class RecentFiles {
       return;
     }
     this.fds.set(key, fd);
-    while (this.fds.size > this.max) this.drop(this.fds.keys().next().value as string);
+    while (this.fds.size > this.max) {
+      const oldest = this.fds.keys().next().value as string;
+      closeSoon(this.fds.get(oldest)!);
+      this.fds.delete(oldest);
+    }
   }
 
   fdOf(key: string): number | undefined {

@@ -2,7 +2,7 @@
 // (recent-files.ts): the same attributes as the path-based SETATTR, and never applied to a file
 // that is no longer the handle's.
 import test from 'ava';
-import { lstatSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLocalShadow } from '../../../rowfs/proxy/local-shadow.js';
@@ -86,4 +86,18 @@ test('a guarded SETATTR through the kept descriptor checks the ctime', async (t)
   const ctime = { seconds: Number(st.ctimeNs / 1_000_000_000n), nseconds: Number(st.ctimeNs % 1_000_000_000n) };
   t.is((await f.setattr(fh, { mode: 0o640 }, ctime)).status, Nfs3Status.OK);
   t.is(lstatSync(join(f.dir, 'g')).mode & 0o7777, 0o640);
+});
+
+test('at most DEFAULT_RECENT_FILES descriptors stay open: the oldest is closed once the create that let it go is done', async (t) => {
+  const f = await shadowFixture(t);
+  const openFds = () => readdirSync('/proc/self/fd').length;
+  await f.create('first');
+  const base = openFds();
+  for (let i = 0; i < DEFAULT_RECENT_FILES * 3; i++) await f.create(`more${i}`);
+  await new Promise((r) => setImmediate(r));
+  t.true(openFds() - base <= DEFAULT_RECENT_FILES, `${openFds() - base} more descriptors open after ${DEFAULT_RECENT_FILES * 3} creates`);
+  // Every kept one still works (the oldest of them gets the path-based SETATTR's result too).
+  const last = await f.create('last');
+  t.is((await f.setattr(last, ATTRS)).status, Nfs3Status.OK);
+  t.is(lstatSync(join(f.dir, 'last')).mode & 0o7777, 0o640);
 });
