@@ -111,3 +111,13 @@ export async function exitWithin(p: Proc, timeoutMs: number): Promise<'exited' |
     clearTimeout(timer);
   }
 }
+
+/** True while a process with this PID exists (signal 0 checks without sending anything). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

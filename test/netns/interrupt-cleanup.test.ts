@@ -5,19 +5,11 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startProc } from '../../simulations/harness/proc.js';
+import { pidAlive, startProc } from '../../simulations/harness/proc.js';
 
 const HARNESS = fileURLToPath(new URL('../../simulations/harness/', import.meta.url));
 const WAIT_MS = 15_000;
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const namespaces = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
 
 async function until(cond: () => boolean, what: string): Promise<void> {
@@ -43,17 +35,17 @@ for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
     try {
       const m = await child.waitFor(/\{"pid":(\d+),"ns":"([^"]+)"\}/, WAIT_MS);
       made = { pid: Number(m[1]), ns: m[2]! };
-      t.true(alive(made.pid), 'the grandchild runs');
+      t.true(pidAlive(made.pid), 'the grandchild runs');
       t.true(namespaces().includes(made.ns), 'the namespace exists');
       child.child.kill(signal);
       const exitCode = await Promise.race([child.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), WAIT_MS).unref())]);
       t.is(exitCode, code);
-      await until(() => !alive(made!.pid), 'the grandchild gone');
+      await until(() => !pidAlive(made!.pid), 'the grandchild gone');
       t.false(namespaces().includes(made.ns), 'the namespace is gone');
     } finally {
       await child.kill(0);
       if (made) {
-        if (alive(made.pid)) process.kill(made.pid, 'SIGKILL');
+        if (pidAlive(made.pid)) process.kill(made.pid, 'SIGKILL');
         if (namespaces().includes(made.ns)) execFileSync('ip', ['netns', 'del', made.ns]);
       }
     }

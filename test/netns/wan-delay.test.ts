@@ -4,6 +4,7 @@
 // still flows through it, and the helper dies with the topology.
 import test from 'ava';
 import { NetnsTopology } from '../../simulations/netns/topology.js';
+import { pidAlive } from '../../simulations/harness/proc.js';
 
 const BEHIND_NAT = 0;
 const PUBLIC = 1;
@@ -19,14 +20,6 @@ async function ping(topo: NetnsTopology): Promise<Rtt> {
   return { min: Number(m[1]), avg: Number(m[2]), max: Number(m[3]) };
 }
 
-const pidAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 test('a NAT router with a one-way delay adds twice that to the round trip, both ways, and can be changed or removed', async (t) => {
   t.timeout(120_000);
