@@ -47,6 +47,46 @@ test('bitmap agrees with a Set model under random set/clearFrom and survives enc
   t.is(bm.count(), 7);
 });
 
+test('bitmap: files of under 32 blocks (held in a word) agree with a Set model, encode as the byte form does, and move to bytes past block 31', (t) => {
+  // The byte form's encoding, written out: trailing zero bytes trimmed, little-endian bits.
+  const bytesOf = (model: Set<number>) => {
+    const max = Math.max(-1, ...model);
+    const out = new Uint8Array(max < 0 ? 0 : (max >>> 3) + 1);
+    for (const b of model) out[b >>> 3]! |= 1 << (b & 7);
+    return out;
+  };
+  fc.assert(
+    fc.property(fc.array(fc.oneof(fc.record({ set: fc.nat(40) }), fc.record({ clearFrom: fc.nat(40) })), { maxLength: 40 }), (ops) => {
+      const bm = new BlockBitmap();
+      const model = new Set<number>();
+      for (const op of ops) {
+        if ('set' in op) {
+          bm.set(op.set);
+          model.add(op.set);
+        } else {
+          bm.clearFrom(op.clearFrom);
+          for (const b of [...model]) if (b >= op.clearFrom) model.delete(b);
+        }
+      }
+      const encoded = bm.encode();
+      const back = BlockBitmap.decode(encoded);
+      for (let b = 0; b < 48; b++) if (bm.has(b) !== model.has(b) || back.has(b) !== model.has(b)) return false;
+      return bm.count() === model.size && back.count() === model.size && Buffer.from(encoded).equals(Buffer.from(bytesOf(model)));
+    }),
+  );
+  const bm = new BlockBitmap();
+  bm.setRange(0, 31);
+  t.is(bm.count(), 32);
+  t.deepEqual([...bm.encode()], [255, 255, 255, 255]);
+  bm.clearFrom(31);
+  t.false(bm.has(31));
+  t.true(bm.hasAll(0, 30));
+  bm.set(32);
+  t.true(bm.hasAll(0, 30) && bm.has(32) && !bm.has(31));
+  t.deepEqual([...bm.encode()], [255, 255, 255, 127, 1]);
+  t.deepEqual([...BlockBitmap.decode(new Uint8Array([1, 0, 0, 0, 0, 0])).encode()], [1]);
+});
+
 test('vidOfHandle agrees with decodeVirtualHandle: the vid for our instance, -1 for another, the same VirtualHandleError code for garbage', (t) => {
   const ours = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
   const decodes = (bytes: Uint8Array) => {
