@@ -8,7 +8,22 @@ import type { Fattr3, WccData } from '../nfs3/types.js';
 export const PROXY_FSID = 0x524f574653n;
 
 export function virtualAttrs(a: Fattr3, vid: number): Fattr3 {
-  return { ...a, fileid: BigInt(vid), fsid: PROXY_FSID };
+  // Written out, in the decoder's field order: a spread makes a larger object of another shape.
+  return {
+    type: a.type,
+    mode: a.mode,
+    nlink: a.nlink,
+    uid: a.uid,
+    gid: a.gid,
+    size: a.size,
+    used: a.used,
+    rdev: a.rdev,
+    fsid: PROXY_FSID,
+    fileid: BigInt(vid),
+    atime: a.atime,
+    mtime: a.mtime,
+    ctime: a.ctime,
+  };
 }
 
 export function virtualOptAttrs(a: Fattr3 | undefined, vid: number): Fattr3 | undefined {

@@ -11,6 +11,7 @@ import { ROOT_VID, type FileType, type NodeRecord, type StateStore } from '../st
 import type { Backend } from './backend.js';
 import { StatusError } from './errors.js';
 import { virtualAttrs } from './attrs.js';
+import { MainAttrTable } from './main-attr-table.js';
 import { readBackendDir, type BackendEntry } from './backend-listing.js';
 import { LIST_AT_ONCE_ENTRIES, LIST_MAX_ENTRIES, MainDirNames } from './main-dir-names.js';
 import { ShadowDirNames } from './shadow-dir-names.js';
@@ -44,8 +45,8 @@ export class ProxyCore {
   readonly counters: Counters;
   readonly tree: MainTree | undefined;
   readonly ns = new NamespaceLock();
-  /** Main's attributes by vid, virtualised (see mainAttrs). */
-  private readonly mainAttrCache = new Map<number, Fattr3>();
+  /** Main's attributes by vid, packed (see mainAttrs). */
+  private readonly mainAttrTable = new MainAttrTable(MAIN_ATTR_CACHE_ENTRIES);
   /** Main directories whose names are all registered (no LOOKUP to main for a missing name). */
   readonly mainDirs = new MainDirNames();
   /** Directories made through the proxy: no shadow LOOKUP for a name the proxy has not recorded. */
@@ -104,26 +105,19 @@ export class ProxyCore {
 
   // ---- attributes ----
 
-  /** Keeps main's attributes of node `vid`, virtualised once (every later reply shares the set). */
+  /** Keeps main's attributes of node `vid`; returns them as a client sees them (virtual fileid and fsid). */
   rememberMainAttrs(vid: number, a: Fattr3 | undefined): Fattr3 | undefined {
     if (!a) return undefined;
-    // A listing built from what is remembered passes the remembered set back: nothing to do.
-    if (this.mainAttrCache.get(vid) === a) return a;
-    if (!this.mainAttrCache.delete(vid) && this.mainAttrCache.size >= MAIN_ATTR_CACHE_ENTRIES) {
-      this.mainAttrCache.delete(this.mainAttrCache.keys().next().value as number);
-    }
-    const v = virtualAttrs(a, vid);
-    this.mainAttrCache.set(vid, v);
-    return v;
+    this.mainAttrTable.set(vid, a);
+    return virtualAttrs(a, vid);
   }
 
   /**
    * Attributes of the main object behind `n`, with the node's virtual fileid and fsid (what a
-   * client sees of a main-only node). Virtualised once per node, not per reply: the set is shared,
-   * and attribute sets are never changed in place (shadow-attrs.ts relies on that too).
+   * client sees of a main-only node): remembered packed (main-attr-table.ts), a fresh set per call.
    */
   async mainAttrs(n: NodeRecord): Promise<Fattr3> {
-    const cached = this.mainAttrCache.get(n.vid);
+    const cached = this.mainAttrTable.get(n.vid);
     if (cached) return cached;
     if (!n.main) throw new StatusError(Nfs3Status.SERVERFAULT, `node ${n.vid} has no main object`);
     const res = await this.main.ok('GETATTR', { object: n.main });
@@ -263,7 +257,7 @@ export class ProxyCore {
         if (!wanted(name)) continue;
         const vid = this.store.lookupName(dir.vid, name);
         const n = vid === undefined ? undefined : this.store.getNode(vid);
-        const attrs = n ? this.mainAttrCache.get(n.vid) : undefined;
+        const attrs = n ? this.mainAttrTable.get(n.vid) : undefined;
         if (!n?.main || n.shadow || !attrs || this.tree!.pathOf(n.main) !== childPath(dirPath!, name)) {
           whole = false;
           break;

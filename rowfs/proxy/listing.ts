@@ -144,7 +144,7 @@ export class Listings {
       if (vid === undefined) continue;
       let attrs: Fattr3 | undefined;
       if (e.side === 'main') {
-        attrs = core.rememberMainAttrs(vid, e.attrs); // virtualised once, shared with LOOKUP and ACCESS replies
+        attrs = core.rememberMainAttrs(vid, e.attrs); // kept for LOOKUP, GETATTR and ACCESS replies
         if (e.attrs?.type === Ftype3.REG) mainFiles.push({ vid, name: e.name, size: Number(e.attrs.size) });
       } else if (e.attrs) attrs = virtualAttrs(e.attrs, vid);
       entries.push({ name: e.name, cookie: nameCookie(e.name), vid, attrs });

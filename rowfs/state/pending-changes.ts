@@ -2,6 +2,7 @@
 // change of each key, which reads consult before LMDB, written to LMDB in one transaction.
 import type { Database } from 'lmdb';
 import type { JournalChange } from './change-journal.js';
+import { keepBytes } from './handle-arena.js';
 
 /** What a node is in journal form and back (handles as base64). */
 export interface NodeFields {
@@ -140,7 +141,7 @@ function inner<V>(m: Map<number, Map<string, V>>, parent: number): Map<string, V
 }
 
 const b64 = (b: Uint8Array | null) => (b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64') : null);
-const bytesOf = (s: string | null) => (s === null ? null : new Uint8Array(Buffer.from(s, 'base64')));
+const bytesOf = (s: string | null) => (s === null ? null : keepBytes(Buffer.from(s, 'base64')));
 
 export function nodeChange(n: NodeFields): JournalChange {
   return { op: 'node', vid: n.vid, type: n.type, parent: n.parent, name: n.name, main: b64(n.main), shadow: b64(n.shadow), mainBlocks: n.mainBlocks };

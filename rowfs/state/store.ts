@@ -37,6 +37,7 @@ import { GroupSync } from './group-sync.js';
 import { replayJournal } from './journal-replay.js';
 import { bitmapChange, nodeChange, PendingChanges, type StoreTables } from './pending-changes.js';
 import { DirIndex, type DirEntries } from './dir-index.js';
+import { keepBytes } from './handle-arena.js';
 
 export const ROOT_VID = 1;
 export const DEFAULT_BLOCK_SIZE_BYTES = 64 * 1024;
@@ -516,8 +517,8 @@ export class StateStore {
 function normaliseNode(n: NodeRecord): NodeRecord {
   return {
     ...n,
-    main: n.main ? new Uint8Array(n.main) : null,
-    shadow: n.shadow ? new Uint8Array(n.shadow) : null,
+    main: n.main ? keepBytes(n.main) : null,
+    shadow: n.shadow ? keepBytes(n.shadow) : null,
   };
 }
 
