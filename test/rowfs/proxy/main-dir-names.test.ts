@@ -6,7 +6,7 @@
 import test from 'ava';
 import { CreateMode, Nfs3Status, StableHow, type Fattr3 } from '../../../rowfs/nfs3/types.js';
 import { PROXY_FSID } from '../../../rowfs/proxy/attrs.js';
-import { LIST_AFTER_LOOKUPS, MainDirNames } from '../../../rowfs/proxy/main-dir-names.js';
+import { LIST_AFTER_LOOKUPS, LIST_AT_ONCE_ENTRIES, MainDirNames } from '../../../rowfs/proxy/main-dir-names.js';
 import type { OpenedExport } from '../../../rowfs/mount/open-export.js';
 import type { RowfsProxy } from '../../../rowfs/proxy/proxy.js';
 import { createFile, listNames, lookup, pattern, proxyOverEmbeddedMain, readAll, status } from './fixture.js';
@@ -117,7 +117,7 @@ test('a directory a client has listed needs no LOOKUP to main for names missing 
 
 const noAtime = (a: Fattr3 | undefined) => (a ? { ...a, atime: undefined } : undefined);
 
-test("a main-only file's attributes, virtualised once and shared, are the same in LOOKUP, ACCESS, GETATTR, READ and READDIRPLUS; a write gives it the shadow's", async (t) => {
+test("a main-only file's attributes, remembered once, are the same in LOOKUP, ACCESS, GETATTR, READ and READDIRPLUS; a write gives it the shadow's", async (t) => {
   const { proxy, ex } = await setup(t);
   const d = await lookup(ex, ex.root, 'd');
   const fileids = new Set<bigint>();
@@ -144,7 +144,7 @@ test("a main-only file's attributes, virtualised once and shared, are the same i
     // A client's listing reads main again: its atimes are main's now (our READs moved them).
     if (m) t.deepEqual(noAtime(e.nameAttributes), noAtime(seen[Number(m[1])]), `${e.name} listed with the same attributes`);
   }
-  // Copied up by a write: the shadow's attributes from now on, the shared main set unchanged.
+  // Copied up by a write: the shadow's attributes from now on, the remembered main set unchanged.
   const f0 = await lookup(ex, d, 'f0');
   const w = await ex.nfs.write({ file: f0, offset: 0n, count: 3, stable: StableHow.FILE_SYNC, data: Buffer.from('new') });
   t.is(w.status, Nfs3Status.OK);
@@ -156,4 +156,38 @@ test("a main-only file's attributes, virtualised once and shared, are the same i
   const f1 = await ex.nfs.getattr({ object: await lookup(ex, d, 'f1') });
   t.deepEqual(noAtime(f1.status === Nfs3Status.OK ? f1.objAttributes : undefined), noAtime(seen[1]), 'other files keep theirs');
   t.is(proxy.counters.snapshot().main.GETATTR ?? 0, 0, 'all from the listing');
+});
+
+test('a remove in a main-only directory, at the lookup that would list it, does not start a listing of its own (which needs the lock it holds); the directory is listed at a later LOOKUP', async (t) => {
+  // More names than are listed at the first LOOKUP (LIST_AT_ONCE_ENTRIES).
+  const files: Record<string, Buffer> = {};
+  for (let i = 0; i < 2 * LIST_AT_ONCE_ENTRIES; i++) files[`d/f${i}`] = content(i);
+  const p = await proxyOverEmbeddedMain(t, files);
+  const ex = await p.open();
+  t.teardown(() => ex.close());
+  const faults = p.faults;
+  const d = await lookup(ex, ex.root, 'd');
+  // One LOOKUP short of the listing: the remove's own resolve of its name (a main file not seen
+  // yet) would be the one to start it, and registering the listed names takes the namespace lock
+  // the remove holds.
+  for (let i = 0; i < LIST_AFTER_LOOKUPS - 1; i++) await lookup(ex, d, `f${i}`);
+  t.is(p.proxy.counters.snapshot().main.READDIRPLUS ?? 0, 0, 'not listed yet');
+  const victim = `f${LIST_AFTER_LOOKUPS - 1}`;
+  const removed = await Promise.race([
+    status(ex.nfs.remove({ object: { dir: d, name: victim } })),
+    new Promise<string>((resolve) => setTimeout(() => resolve('no reply in 5 s'), 5_000).unref()),
+  ]);
+  t.is(removed, 'OK');
+  // The directory is still listed once, at a later LOOKUP (a listing that failed inside the remove,
+  // as when the remove's own resolve started it, is never tried again: every LOOKUP would ask main).
+  for (let i = LIST_AFTER_LOOKUPS; i < 2 * LIST_AFTER_LOOKUPS; i++) await lookup(ex, d, `f${i}`);
+  const mainLookups = () => p.proxy.counters.snapshot().main.LOOKUP ?? 0;
+  const before = mainLookups();
+  for (let i = 2 * LIST_AFTER_LOOKUPS; i < 3 * LIST_AFTER_LOOKUPS; i++) await lookup(ex, d, `f${i}`);
+  t.is(mainLookups(), before, 'names found in the listing');
+  t.is(p.proxy.counters.snapshot().main.READDIRPLUS ?? 0, 1);
+  const names = await listNames(ex, d);
+  t.false(names.includes(victim));
+  t.is(names.length, 2 * LIST_AT_ONCE_ENTRIES - 1);
+  t.deepEqual(faults, []);
 });
