@@ -18,20 +18,30 @@ function tmp(t: { teardown(fn: () => void): void }): string {
   return d;
 }
 
+/** Random bitmap operations on blocks 0..maxBlock. */
+const bitmapOps = (maxBlock: number, maxLength: number) =>
+  fc.array(fc.oneof(fc.record({ set: fc.nat(maxBlock) }), fc.record({ clearFrom: fc.nat(maxBlock) })), { maxLength });
+
+/** A bitmap and a Set model after the same operations. */
+function bitmapAfter(ops: Array<{ set: number } | { clearFrom: number }>): { bm: BlockBitmap; model: Set<number> } {
+  const bm = new BlockBitmap();
+  const model = new Set<number>();
+  for (const op of ops) {
+    if ('set' in op) {
+      bm.set(op.set);
+      model.add(op.set);
+    } else {
+      bm.clearFrom(op.clearFrom);
+      for (const b of [...model]) if (b >= op.clearFrom) model.delete(b);
+    }
+  }
+  return { bm, model };
+}
+
 test('bitmap agrees with a Set model under random set/clearFrom and survives encode/decode', (t) => {
   fc.assert(
-    fc.property(fc.array(fc.oneof(fc.record({ set: fc.nat(300) }), fc.record({ clearFrom: fc.nat(300) })), { maxLength: 60 }), (ops) => {
-      const bm = new BlockBitmap();
-      const model = new Set<number>();
-      for (const op of ops) {
-        if ('set' in op) {
-          bm.set(op.set);
-          model.add(op.set);
-        } else {
-          bm.clearFrom(op.clearFrom);
-          for (const b of [...model]) if (b >= op.clearFrom) model.delete(b);
-        }
-      }
+    fc.property(bitmapOps(300, 60), (ops) => {
+      const { bm, model } = bitmapAfter(ops);
       const back = BlockBitmap.decode(bm.encode());
       for (let b = 0; b < 320; b++) {
         if (bm.has(b) !== model.has(b) || back.has(b) !== model.has(b)) return false;
@@ -56,18 +66,8 @@ test('bitmap: files of under 32 blocks (held in a word) agree with a Set model, 
     return out;
   };
   fc.assert(
-    fc.property(fc.array(fc.oneof(fc.record({ set: fc.nat(40) }), fc.record({ clearFrom: fc.nat(40) })), { maxLength: 40 }), (ops) => {
-      const bm = new BlockBitmap();
-      const model = new Set<number>();
-      for (const op of ops) {
-        if ('set' in op) {
-          bm.set(op.set);
-          model.add(op.set);
-        } else {
-          bm.clearFrom(op.clearFrom);
-          for (const b of [...model]) if (b >= op.clearFrom) model.delete(b);
-        }
-      }
+    fc.property(bitmapOps(40, 40), (ops) => {
+      const { bm, model } = bitmapAfter(ops);
       const encoded = bm.encode();
       const back = BlockBitmap.decode(encoded);
       for (let b = 0; b < 48; b++) if (bm.has(b) !== model.has(b) || back.has(b) !== model.has(b)) return false;
