@@ -36,6 +36,8 @@ export interface CoreParts {
   cache?: BlockCache;
   /** Main's tree when it is an image version's verified manifest (names, types, targets, handles). */
   tree?: MainTree;
+  /** Main-only nodes whose attributes are kept (default MAIN_ATTR_CACHE_ENTRIES). */
+  mainAttrEntries?: number;
 }
 
 export class ProxyCore {
@@ -46,7 +48,7 @@ export class ProxyCore {
   readonly tree: MainTree | undefined;
   readonly ns = new NamespaceLock();
   /** Main's attributes by vid, packed (see mainAttrs). */
-  private readonly mainAttrTable = new MainAttrTable(MAIN_ATTR_CACHE_ENTRIES);
+  private readonly mainAttrTable: MainAttrTable;
   /** Main directories whose names are all registered (no LOOKUP to main for a missing name). */
   readonly mainDirs = new MainDirNames();
   /** Directories made through the proxy: no shadow LOOKUP for a name the proxy has not recorded. */
@@ -62,6 +64,7 @@ export class ProxyCore {
     this.shadow = p.shadow;
     this.counters = p.counters;
     this.tree = p.tree;
+    this.mainAttrTable = new MainAttrTable(p.mainAttrEntries ?? MAIN_ATTR_CACHE_ENTRIES);
   }
 
   get blockSize(): number {
@@ -105,11 +108,14 @@ export class ProxyCore {
 
   // ---- attributes ----
 
-  /** Keeps main's attributes of node `vid`; returns them as a client sees them (virtual fileid and fsid). */
-  rememberMainAttrs(vid: number, a: Fattr3 | undefined): Fattr3 | undefined {
-    if (!a) return undefined;
-    this.mainAttrTable.set(vid, a);
-    return virtualAttrs(a, vid);
+  /** Keeps main's attributes of node `vid` (see mainAttrs). */
+  rememberMainAttrs(vid: number, a: Fattr3 | undefined): void {
+    if (a) this.mainAttrTable.set(vid, a);
+  }
+
+  /** Main's attributes of node `vid` as a client sees them, if the proxy still keeps them (no backend asked). */
+  rememberedMainAttrs(vid: number): Fattr3 | undefined {
+    return this.mainAttrTable.get(vid);
   }
 
   /**
@@ -121,7 +127,8 @@ export class ProxyCore {
     if (cached) return cached;
     if (!n.main) throw new StatusError(Nfs3Status.SERVERFAULT, `node ${n.vid} has no main object`);
     const res = await this.main.ok('GETATTR', { object: n.main });
-    return this.rememberMainAttrs(n.vid, res.objAttributes)!;
+    this.rememberMainAttrs(n.vid, res.objAttributes);
+    return virtualAttrs(res.objAttributes, n.vid);
   }
 
   /** Merged attributes: the shadow's once the object has been copied up, else main's. */

@@ -454,8 +454,13 @@ export class ProxyHandlers implements Nfs3Handlers {
       if (end === start && start < listing.entries.length) throw new StatusError(Nfs3Status.TOOSMALL, 'maxcount too small');
       const entries = [];
       for (const e of listing.entries.slice(start, end)) {
-        let attrs: Fattr3 | undefined = e.attrs;
+        let attrs: Fattr3 | undefined = e.fromMain ? this.core.rememberedMainAttrs(e.vid) : e.attrs;
         if (e.name === '.' || e.name === '..') attrs = await this.core.attrsOpt(this.core.node(e.vid));
+        else if (e.fromMain && !attrs) {
+          // Its kept attributes have been pushed out since the listing was built: main is asked.
+          const n = this.core.store.getNode(e.vid);
+          attrs = n ? await this.core.attrsOpt(n) : undefined;
+        }
         entries.push({ fileid: BigInt(e.vid), name: e.name, cookie: BigInt(e.cookie), nameAttributes: attrs, nameHandle: this.core.handleOf(e.vid) });
       }
       return { status: Nfs3Status.OK, dirAttributes: await this.core.attrsOpt(dir), cookieverf: DIR_COOKIE_VERF, entries, eof: end >= listing.entries.length };

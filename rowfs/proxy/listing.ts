@@ -18,8 +18,13 @@ export interface ListingEntry {
   name: string;
   cookie: number;
   vid: number;
-  /** Virtualised attributes as seen when the listing was built. */
+  /** A shadow entry's virtualised attributes as seen when the listing was built. */
   attrs?: Fattr3;
+  /**
+   * A main-only entry: its attributes are main's, which the proxy keeps packed (ProxyCore
+   * rememberedMainAttrs), read when a page is sent rather than held here (~330 bytes an entry).
+   */
+  fromMain?: boolean;
 }
 
 export interface Listing {
@@ -30,10 +35,16 @@ export interface Listing {
 /** Directories whose listing is kept between pages. */
 const MAX_CACHED_LISTINGS = 256;
 /**
- * Entries kept over all cached listings (a few hundred bytes each with attributes); past it the
- * oldest listings go, but the newest is always kept so one huge directory still pages in O(page).
+ * Entries kept over all cached listings (tens of bytes each, a few hundred with a shadow entry's
+ * attributes); past it the oldest listings go, but the newest is always kept so one huge
+ * directory still pages in O(page).
  */
 const MAX_CACHED_ENTRIES = 100_000;
+/**
+ * Main-only entries refer to the proxy's kept main attributes (16,384 nodes) in a directory of at
+ * most this many main names; a larger one could push its own early entries out of them.
+ */
+const MAIN_ATTRS_BY_REFERENCE = 4096;
 
 export class Listings {
   private readonly cache = new Map<number, Listing>();
@@ -139,15 +150,22 @@ export class Listings {
 
     const entries: ListingEntry[] = [];
     const mainFiles: DirFile[] = [];
+    let mainNames = 0;
+    for (const e of picked) if (e.side === 'main') mainNames++;
     for (const e of picked) {
       const vid = core.store.lookupName(dir.vid, e.name);
       if (vid === undefined) continue;
-      let attrs: Fattr3 | undefined;
       if (e.side === 'main') {
-        attrs = core.rememberMainAttrs(vid, e.attrs); // kept for LOOKUP, GETATTR and ACCESS replies
-        if (e.attrs?.type === Ftype3.REG) mainFiles.push({ vid, name: e.name, size: Number(e.attrs.size) });
-      } else if (e.attrs) attrs = virtualAttrs(e.attrs, vid);
-      entries.push({ name: e.name, cookie: nameCookie(e.name), vid, attrs });
+        if (!e.attrs) {
+          entries.push({ name: e.name, cookie: nameCookie(e.name), vid });
+          continue;
+        }
+        core.rememberMainAttrs(vid, e.attrs); // for this listing's pages and LOOKUP, GETATTR and ACCESS replies
+        if (e.attrs.type === Ftype3.REG) mainFiles.push({ vid, name: e.name, size: Number(e.attrs.size) });
+        // A directory of more main names than the kept attributes' share holds its own.
+        if (mainNames > MAIN_ATTRS_BY_REFERENCE) entries.push({ name: e.name, cookie: nameCookie(e.name), vid, attrs: virtualAttrs(e.attrs, vid) });
+        else entries.push({ name: e.name, cookie: nameCookie(e.name), vid, fromMain: true });
+      } else entries.push({ name: e.name, cookie: nameCookie(e.name), vid, attrs: e.attrs ? virtualAttrs(e.attrs, vid) : undefined });
     }
     if (dir.main && mainComplete) core.onMainFilesListed(dir.vid, mainFiles);
     entries.sort(byCookie);

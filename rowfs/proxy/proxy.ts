@@ -111,6 +111,8 @@ export interface RowfsProxyOptions {
    * data in flight falls back to ordinary heap buffers (counted as pool misses).
    */
   poolBuffers?: number;
+  /** Main-only nodes whose attributes are kept (default 16,384; smaller in tests of what is forgotten). */
+  mainAttrEntries?: number;
   /**
    * A local shadow directory (`shadow: { dir }`) is called in-process (default true); false serves
    * it with the embedded NFSv3 server on loopback and goes through RPC (the old way, for comparison).
@@ -300,7 +302,7 @@ export class RowfsProxy {
     const [mInfo, sInfo] = await Promise.all([mainB.ok('FSINFO', { fsroot: mainB.root }), shadowB.ok('FSINFO', { fsroot: shadowB.root })]);
     const mainRead = Math.min(mInfo.rtmax || MAX_IO_BYTES_TCP, MAX_IO_BYTES_TCP);
     const shadowIo = Math.min(sInfo.rtmax || MAX_IO_BYTES_TCP, sInfo.wtmax || MAX_IO_BYTES_TCP, MAX_IO_BYTES_TCP);
-    const core = new ProxyCore({ store: this.store, main: mainB, shadow: shadowB, counters, tree: this.replicated?.tree() });
+    const core = new ProxyCore({ store: this.store, main: mainB, shadow: shadowB, counters, tree: this.replicated?.tree(), mainAttrEntries: o.mainAttrEntries });
     await core.initRoot(mainB.root, shadowB.root);
     const listings = new Listings(core);
     const pool = new BufferPool(mainRead + REPLY_HEADER_ROOM_BYTES, o.poolBuffers ?? DEFAULT_POOL_BUFFERS);

@@ -191,3 +191,32 @@ test('a remove in a main-only directory, at the lookup that would list it, does 
   t.is(names.length, 2 * LIST_AT_ONCE_ENTRIES - 1);
   t.deepEqual(faults, []);
 });
+
+test("a listing's main entries take their attributes from what the proxy keeps; one pushed out since is asked of main, not sent without", async (t) => {
+  const names = 40;
+  const files: Record<string, Buffer> = {};
+  for (let i = 0; i < names; i++) files[`d/f${i}`] = content(i);
+  for (const kept of [16_384, 8]) {
+    const p = await proxyOverEmbeddedMain(t, files, { mainAttrEntries: kept });
+    const ex = await p.open();
+    t.teardown(() => ex.close());
+    const d = await lookup(ex, ex.root, 'd');
+    const getattrs = () => p.proxy.counters.snapshot().main.GETATTR ?? 0;
+    const before = getattrs();
+    const plus = await ex.nfs.readdirplus({ dir: d, cookie: 0n, cookieverf: new Uint8Array(8), dircount: 32768, maxcount: 131072 });
+    if (plus.status !== Nfs3Status.OK) return t.fail('READDIRPLUS');
+    const listed = plus.entries.filter((e) => /^f\d+$/.test(e.name));
+    t.is(listed.length, names);
+    for (const e of listed) {
+      const g = await ex.nfs.getattr({ object: e.nameHandle! });
+      if (g.status !== Nfs3Status.OK) return t.fail(`GETATTR ${e.name}`);
+      t.deepEqual(noAtime(e.nameAttributes), noAtime(g.objAttributes), `${e.name} listed with its attributes (kept ${kept})`);
+      t.is(e.nameAttributes?.size, BigInt(content(Number(e.name.slice(1))).length));
+    }
+    // All kept: none asked of main. Eight kept: the 32 pushed out while the listing was built were
+    // asked when the page went out (and the GETATTRs after it, of names pushed out again, too).
+    if (kept > names) t.is(getattrs(), before);
+    else t.true(getattrs() - before >= names - kept, `${getattrs() - before} GETATTRs to main`);
+    t.deepEqual(p.faults, []);
+  }
+});
