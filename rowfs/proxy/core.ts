@@ -230,7 +230,10 @@ export class ProxyCore {
     const path = childPath(dirPath, name);
     const e = tree.entry(path);
     if (!e) return undefined;
-    if (!dir.shadow && hold === undefined && this.mainDirs.countLookup(dir.vid, (tree.childCount(dirPath) ?? Infinity) <= LIST_AT_ONCE_ENTRIES ? 1 : undefined)) {
+    const children = tree.childCount(dirPath);
+    // A directory the manifest shows too large to register whole is never listed (it would fail).
+    const listable = children === undefined || children <= LIST_MAX_ENTRIES;
+    if (!dir.shadow && hold === undefined && listable && this.mainDirs.countLookup(dir.vid, (children ?? Infinity) <= LIST_AT_ONCE_ENTRIES ? 1 : undefined)) {
       await this.mainDirs.listOnce(dir.vid, () => this.registerMainDir(dir));
       const n = this.recorded(dir, name);
       if (n) return n;

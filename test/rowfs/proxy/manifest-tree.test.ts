@@ -15,7 +15,10 @@ import { startEmbeddedServer } from '../../../rowfs/server/embedded-server.js';
 import { buildManifest, ManifestIndex } from '../../../rowfs/image/manifest.js';
 import { expectOk } from '../../../rowfs/nfs3/errors.js';
 import { Nfs3Status, type Fattr3, type FileHandle } from '../../../rowfs/nfs3/types.js';
-import { createFile, listNames, lookup, lookupPath, readAll } from './fixture.js';
+import { createFile, listNames, lookup, lookupPath, readAll, status } from './fixture.js';
+import { LIST_AFTER_LOOKUPS, LIST_MAX_ENTRIES } from '../../../rowfs/proxy/main-dir-names.js';
+
+const lookupStatus = (ex: OpenedExport, dir: FileHandle, name: string) => status(ex.nfs.lookup({ what: { dir, name } }));
 
 /** More names than LIST_AT_ONCE_ENTRIES: listed after a few LOOKUPs, not at the first. */
 const BIG_DIR_NAMES = 100;
@@ -78,11 +81,12 @@ async function walk(ex: OpenedExport): Promise<unknown[]> {
   return out;
 }
 
-async function setup(t: { teardown(fn: () => Promise<void> | void): void }) {
+async function setup(t: { teardown(fn: () => Promise<void> | void): void }, more: (image: string) => void = () => undefined) {
   const root = mkdtempSync(join(tmpdir(), 'manifest-tree-'));
   const image = join(root, 'image');
   mkdirSync(image);
   makeTree(image);
+  more(image);
   const index = new ManifestIndex(await buildManifest(image, { blockSize: 4096 }));
   const server = await startEmbeddedServer({ exportDir: image, readOnly: true, host: '127.0.0.1', exportPath: '/image' });
   const replica = { id: 'a', label: 'server-a', host: '127.0.0.1', exportPath: '/image', nfsPort: server.nfsPort, mountPort: server.mountPort };
@@ -187,4 +191,20 @@ test('shadow changes win over the manifest: create, remove, rename, symlink, mkd
   t.deepEqual(await listNames(ex, root), ['empty', 'etc', 'lib', 'usr']);
   // Directory listings by the other READDIR too.
   t.deepEqual(await listNames(ex, etc, false), etcNames);
+});
+
+test('a directory the manifest shows with more names than can be registered whole is never listed: its LOOKUPs are answered one by one', async (t) => {
+  const names = LIST_MAX_ENTRIES + 1;
+  const { tree } = await setup(t, (image) => {
+    mkdirSync(join(image, 'huge'));
+    for (let i = 0; i < names; i++) writeFileSync(join(image, 'huge', `n${i}`), `${i}\n`);
+  });
+  const huge = await lookup(tree.client, tree.client.root, 'huge');
+  const before = mainCalls(tree.proxy).READDIRPLUS ?? 0;
+  for (let i = 0; i < 2 * LIST_AFTER_LOOKUPS; i++) {
+    const fh = await lookup(tree.client, huge, `n${i * 97}`);
+    t.deepEqual((await readAll(tree.client, fh)).toString(), `${i * 97}\n`);
+  }
+  t.is(await lookupStatus(tree.client, huge, 'absent'), 'NOENT');
+  t.is(mainCalls(tree.proxy).READDIRPLUS ?? 0, before, 'no listing of it sent to main');
 });
