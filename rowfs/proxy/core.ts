@@ -27,6 +27,8 @@ export const ORPHAN_DIR = '.rowfs-orphans';
  * them ~6 MB of the proxy's 100 MB (50,000 were ~18 MB). A forgotten one costs a GETATTR to main.
  */
 const MAIN_ATTR_CACHE_ENTRIES = 16_384;
+/** Names whose shadow side is uncertain after a lost answer, at most (see markUncertain). */
+const UNCERTAIN_NAMES = 4096;
 
 export interface CoreParts {
   store: StateStore;
@@ -53,6 +55,12 @@ export class ProxyCore {
   readonly mainDirs = new MainDirNames();
   /** Directories made through the proxy: no shadow LOOKUP for a name the proxy has not recorded. */
   readonly shadowDirs = new ShadowDirNames();
+  /**
+   * Names a change whose shadow answer was lost may have left in the shadow (handlers.ts,
+   * forgettingOnLostAnswer), by `${dirVid}/${name}`: the shadow is asked before a whiteout hides
+   * them. Oldest dropped past UNCERTAIN_NAMES.
+   */
+  private readonly uncertainNames = new Set<string>();
   /** Called when the entries of a directory change (listing caches drop it). */
   onDirChanged: (vid: number) => void = () => undefined;
   /** Called with the regular main-only files of a main directory the proxy has listed whole. */
@@ -180,6 +188,15 @@ export class ProxyCore {
     if (known !== undefined) {
       const n = this.store.getNode(known);
       if (n) return n;
+    }
+    if (this.uncertainNames.size > 0 && dir.shadow && this.uncertainNames.has(`${dir.vid}/${name}`)) {
+      const res = await this.shadow.call('LOOKUP', { what: { dir: dir.shadow, name } });
+      if (res.status !== Nfs3Status.OK && res.status !== Nfs3Status.NOENT) throw new StatusError(res.status, 'shadow LOOKUP');
+      this.uncertainNames.delete(`${dir.vid}/${name}`);
+      if (res.status === Nfs3Status.OK) {
+        const a = res.objAttributes ?? (await this.shadow.ok('GETATTR', { object: res.object })).objAttributes;
+        return this.register(dir, name, { type: a.type as FileType, main: null, shadow: res.object }, hold);
+      }
     }
     if (this.store.isWhiteout(dir.vid, name)) return undefined;
     if (dir.shadow && askShadow && !this.shadowDirs.isComplete(dir.vid)) {
@@ -309,6 +326,14 @@ export class ProxyCore {
     }
     this.onMainFilesListed(dir.vid, files);
     return true;
+  }
+
+  /** `name` in directory `dirVid` may be in the shadow whatever the proxy recorded: the next resolve asks. */
+  markUncertain(dirVid: number, name: string): void {
+    const key = `${dirVid}/${name}`;
+    this.uncertainNames.delete(key);
+    if (this.uncertainNames.size >= UNCERTAIN_NAMES) this.uncertainNames.delete(this.uncertainNames.values().next().value as string);
+    this.uncertainNames.add(key);
   }
 
   /** Like resolve, but NOENT is an error. */

@@ -296,7 +296,8 @@ export class ProxyHandlers implements Nfs3Handlers {
       let wcc: WccData = {};
       // Straight to the shadow's remove (NOENT: the name is only in main), no LOOKUP first.
       if (dir.shadow) {
-        const res = await core.shadow.call(wantDir ? 'RMDIR' : 'REMOVE', { object: { dir: dir.shadow, name } }, cred);
+        const shadowDir = dir.shadow;
+        const res = await forgettingOnLostAnswer(core, [[dir.vid, name]], () => core.shadow.call(wantDir ? 'RMDIR' : 'REMOVE', { object: { dir: shadowDir, name } }, cred));
         if (res.status !== Nfs3Status.OK && res.status !== Nfs3Status.NOENT) throw new StatusError(res.status, 'shadow remove');
         wcc = virtualWcc(res.dirWcc, dir.vid);
       }
@@ -358,7 +359,9 @@ export class ProxyHandlers implements Nfs3Handlers {
         // by the rename hides it. A target in the shadow is replaced by the shadow RENAME.
         const srcShadowName = a.from.name;
         const res = await shadowChange(core, [from.vid, to.vid], () =>
-          core.shadow.call('RENAME', { from: { dir: from.shadow!, name: srcShadowName }, to: { dir: to.shadow!, name: a.to.name } }, this.cred(ctx)),
+          forgettingOnLostAnswer(core, [[from.vid, a.from.name], [to.vid, a.to.name]], () =>
+            core.shadow.call('RENAME', { from: { dir: from.shadow!, name: srcShadowName }, to: { dir: to.shadow!, name: a.to.name } }, this.cred(ctx)),
+          ),
         );
         if (res.status !== Nfs3Status.OK) {
           return { status: res.status, fromdirWcc: virtualWcc(res.fromdirWcc, from.vid), todirWcc: virtualWcc(res.todirWcc, to.vid) };
@@ -522,6 +525,31 @@ async function shadowChange<R extends { status: Nfs3Status }>(core: ProxyCore, d
     return res;
   } finally {
     if (res?.status !== Nfs3Status.OK) core.shadowDirs.forget(...dirs);
+  }
+}
+
+/**
+ * A REMOVE, RMDIR or RENAME's shadow call. One that fails without an answer (the reply lost, the
+ * shadow server quiet past the deadline) may have been applied all the same, and the names it
+ * touched may no longer be what the proxy recorded: they are forgotten and marked uncertain, so
+ * the next resolve asks the shadow (before any whiteout), and main, what is there now. Nodes
+ * stay: a handle a client holds still names its object.
+ */
+async function forgettingOnLostAnswer<R>(core: ProxyCore, names: Array<[number, string]>, call: () => Promise<R>): Promise<R> {
+  try {
+    return await call();
+  } catch (e) {
+    const dirs = names.map(([dir]) => dir);
+    core.shadowDirs.forget(...dirs);
+    for (const dir of dirs) core.mainDirs.forget(dir);
+    for (const [dir, name] of names) core.markUncertain(dir, name);
+    await core.store
+      .commit((tx) => {
+        for (const [dir, name] of names) tx.removeName(dir, name);
+      }, 'soon')
+      .catch(() => undefined); // the call's own failure is the one to report
+    for (const dir of dirs) core.onDirChanged(dir);
+    throw e;
   }
 }
 

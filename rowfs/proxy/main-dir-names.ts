@@ -35,6 +35,11 @@ export class MainDirNames {
     return this.complete.has(vid);
   }
 
+  /** Directory `vid` may have main names the proxy no longer records: LOOKUPs go to main again. */
+  forget(vid: number): void {
+    this.complete.delete(vid);
+  }
+
   markComplete(vid: number): void {
     this.lookups.delete(vid);
     remember(this.complete, vid);
