@@ -38,10 +38,10 @@
 // ROWFS_BENCH_KERNEL=0 (no kernel-client phase); the kernel-client phase alone: bench/rowfs/kernel-alone.ts
 // (with ROWFS_BENCH_VM_META_ONLY=1, ROWFS_BENCH_VM_TRACE='CMD {pid}', ROWFS_BENCH_VM_PROXY_FIRST=1,
 // ROWFS_BENCH_VM_MOUNTSTATS=1: the guest's round trip per procedure and side).
+import { tempWorkDir } from '../simulations/harness/interrupt-cleanup.js';
 import { randomInt } from 'node:crypto';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync, ftruncateSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync, ftruncateSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startGanesha, type Ganesha } from '../simulations/harness/ganesha.js';
@@ -160,7 +160,8 @@ async function writeMbps(ex: OpenedExport, dir: FileHandle, name: string): Promi
 }
 
 async function main() {
-  const work = mkdtempSync(join(tmpdir(), 'rowfs-bench-'));
+  const workDir = tempWorkDir('rowfs-bench-'); // removed also if the bench is told to stop
+  const work = workDir.path;
   const mainDir = join(work, 'main');
   const shadowDir = join(work, 'shadow');
   mkdirSync(mainDir);
@@ -394,7 +395,7 @@ async function main() {
     console.log(`wrote ${out}`);
   } finally {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
-    rmSync(work, { recursive: true, force: true });
+    workDir.remove();
   }
 }
 

@@ -3,8 +3,8 @@
 // proxy/direct ratios. Knobs as in bench/rowfs/kernel-client.ts (ROWFS_BENCH_VM_META_ONLY=1,
 // ROWFS_BENCH_VM_TRACE, ROWFS_BENCH_VM_MOUNTSTATS=1) and bench/rowfs.ts (ROWFS_BENCH_PROF, ROWFS_BENCH_NODE_FLAGS, ...).
 // Run: node dist/bench/rowfs/kernel-alone.js (under flock /work/notes/bench.lock).
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tempWorkDir } from '../../simulations/harness/interrupt-cleanup.js';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startGanesha } from '../../simulations/harness/ganesha.js';
 import { kernelClientPhase, prepareKernelTree } from './kernel-client.js';
@@ -13,7 +13,8 @@ import { runMain } from '../run-main.js';
 const BLOCK_BYTES = 64 * 1024;
 
 async function main(): Promise<void> {
-  const work = mkdtempSync(join(tmpdir(), 'rowfs-kernel-'));
+  const workDir = tempWorkDir('rowfs-kernel-'); // removed also if the bench is told to stop
+  const work = workDir.path;
   try {
     const mainDir = join(work, 'main');
     mkdirSync(mainDir);
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
       await mainG.stop();
     }
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    workDir.remove();
   }
 }
 

@@ -11,8 +11,8 @@
 // before each measured pass of ours, e.g. to attach perf), and bench/rowfs.ts's ROWFS_BENCH_PROF,
 // ROWFS_BENCH_NODE_FLAGS, ROWFS_BENCH_PROXY_ARGS.
 // Run: flock /work/notes/bench.lock node dist/bench/rowfs/small-alone.js
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tempWorkDir } from '../../simulations/harness/interrupt-cleanup.js';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startGanesha } from '../../simulations/harness/ganesha.js';
 import { openExport, type OpenedExport } from '../../rowfs/mount/open-export.js';
@@ -66,7 +66,8 @@ function delta(after: Record<string, number>, before: Record<string, number>): s
 }
 
 async function main(): Promise<void> {
-  const work = mkdtempSync(join(tmpdir(), 'rowfs-small-'));
+  const workDir = tempWorkDir('rowfs-small-'); // removed also if the bench is told to stop
+  const work = workDir.path;
   try {
     const mainDir = join(work, 'main');
     mkdirSync(mainDir);
@@ -139,7 +140,7 @@ async function main(): Promise<void> {
       await mainG.stop();
     }
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    workDir.remove();
   }
 }
 

@@ -3,6 +3,9 @@
 // SIGHUP skip every finally block, so the first registration installs handlers that run whatever
 // is still registered (newest first: processes before the namespace or mount they use), then exit
 // with 128 + the signal's number. The undo functions are synchronous: the process is about to exit.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const pending = new Set<() => void>();
 let installed = false;
@@ -36,4 +39,20 @@ function install(): void {
       process.exit(128 + number);
     });
   }
+}
+
+/**
+ * A fresh temporary directory (under the system's, named `prefix` + random) that goes with the
+ * rest if the process is told to stop; `remove` deletes it on the normal path.
+ */
+export function tempWorkDir(prefix: string): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  const forget = onInterrupt(() => rmSync(path, { recursive: true, force: true }));
+  return {
+    path,
+    remove() {
+      forget();
+      rmSync(path, { recursive: true, force: true });
+    },
+  };
 }
