@@ -29,6 +29,8 @@ export const ORPHAN_DIR = '.rowfs-orphans';
 const MAIN_ATTR_CACHE_ENTRIES = 16_384;
 /** Names whose shadow side is uncertain after a lost answer, at most (see markUncertain). */
 const UNCERTAIN_NAMES = 4096;
+/** lookupShadow's answer when the shadow has no such name. */
+const NOT_IN_SHADOW = Symbol('not in the shadow');
 
 export interface CoreParts {
   store: StateStore;
@@ -190,22 +192,14 @@ export class ProxyCore {
       if (n) return n;
     }
     if (this.uncertainNames.size > 0 && dir.shadow && this.uncertainNames.has(`${dir.vid}/${name}`)) {
-      const res = await this.shadow.call('LOOKUP', { what: { dir: dir.shadow, name } });
-      if (res.status !== Nfs3Status.OK && res.status !== Nfs3Status.NOENT) throw new StatusError(res.status, 'shadow LOOKUP');
+      const n = await this.lookupShadow(dir, name, hold);
       this.uncertainNames.delete(`${dir.vid}/${name}`);
-      if (res.status === Nfs3Status.OK) {
-        const a = res.objAttributes ?? (await this.shadow.ok('GETATTR', { object: res.object })).objAttributes;
-        return this.register(dir, name, { type: a.type as FileType, main: null, shadow: res.object }, hold);
-      }
+      if (n !== NOT_IN_SHADOW) return n;
     }
     if (this.store.isWhiteout(dir.vid, name)) return undefined;
     if (dir.shadow && askShadow && !this.shadowDirs.isComplete(dir.vid)) {
-      const res = await this.shadow.call('LOOKUP', { what: { dir: dir.shadow, name } });
-      if (res.status === Nfs3Status.OK) {
-        const a = res.objAttributes ?? (await this.shadow.ok('GETATTR', { object: res.object })).objAttributes;
-        return this.register(dir, name, { type: a.type as FileType, main: null, shadow: res.object }, hold);
-      }
-      if (res.status !== Nfs3Status.NOENT) throw new StatusError(res.status, 'shadow LOOKUP');
+      const n = await this.lookupShadow(dir, name, hold);
+      if (n !== NOT_IN_SHADOW) return n;
     }
     if (dir.main) {
       if (this.mainDirs.isComplete(dir.vid)) return undefined;
@@ -220,6 +214,15 @@ export class ProxyCore {
       return this.lookupMain(dir, name, hold);
     }
     return undefined;
+  }
+
+  /** LOOKUP of `name` in the shadow directory of `dir`; registers what it finds (NOT_IN_SHADOW: NOENT). */
+  private async lookupShadow(dir: NodeRecord, name: string, hold: LockHold | undefined): Promise<NodeRecord | undefined | typeof NOT_IN_SHADOW> {
+    const res = await this.shadow.call('LOOKUP', { what: { dir: dir.shadow!, name } });
+    if (res.status === Nfs3Status.NOENT) return NOT_IN_SHADOW;
+    if (res.status !== Nfs3Status.OK) throw new StatusError(res.status, 'shadow LOOKUP');
+    const a = res.objAttributes ?? (await this.shadow.ok('GETATTR', { object: res.object })).objAttributes;
+    return this.register(dir, name, { type: a.type as FileType, main: null, shadow: res.object }, hold);
   }
 
   /** LOOKUP of `name` in main's directory behind `dir`; registers what it finds. */
