@@ -3,8 +3,8 @@
 // raw bytes with trailing zero bytes trimmed so equal sets encode equally.
 //
 // Most files have fewer than 32 blocks (a 64 KiB block: 2 MiB), and the proxy keeps a bitmap per
-// cached or shadowed file: those live in one 32-bit word, not in a typed array of their own (an
-// ArrayBuffer, its view and its backing store cost ~280 bytes a file; docs/rowfs.md).
+// cached or shadowed file: those live in one 32-bit word, not in a typed array of their own
+// (~100 bytes a file in the heap snapshot of docs/rowfs.md).
 
 /** Blocks the word holds (0..31). */
 const WORD_BLOCKS = 32;
