@@ -19,7 +19,10 @@ APT_PACKAGES=(
   libnetfilter-queue-dev debootstrap python3-prometheus-client python3-matplotlib
 )
 # One dpkg-query for the whole list (one per package took 6.4 s on a loaded machine, this 0.3 s).
-installed=" $(dpkg-query -W -f='${Package}:${Status}\n' "${APT_PACKAGES[@]}" 2>/dev/null | sed -n 's/:install ok installed$//p' | tr '\n' ' ') "
+# It exits 1 when any package was never installed: on a fresh machine that is the normal case, so
+# its status must not end the script (set -e with pipefail did, silently, before anything was
+# installed).
+installed=" $( { dpkg-query -W -f='${Package}:${Status}\n' "${APT_PACKAGES[@]}" 2>/dev/null || true; } | sed -n 's/:install ok installed$//p' | tr '\n' ' ') "
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   [[ "$installed" == *" $p "* ]] || missing+=("$p")
