@@ -17,7 +17,7 @@
 // The host reads the guest's markers from the serial console and samples the server's CPU at the
 // start and end of its workloads: vm_proxy_cpu_s (the proxy during its run) against
 // vm_ganesha_cpu_s (the direct ganesha during its run); vm_proxy_peak_rss_mb is the proxy's VmHWM.
-import { copyFileSync, closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { copyFileSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startGanesha, type Ganesha } from '../../simulations/harness/ganesha.js';
@@ -28,6 +28,7 @@ import { cpuSeconds, startProxy } from './proxy-process.js';
 import { mountScratchExt4 } from './scratch-ext4.js';
 import { startEmbeddedServer } from '../../rowfs/server/embedded-server.js';
 import { median } from '../median.js';
+import { jitSummary, TRACE_JIT } from './jit-summary.js';
 
 const VM_DIR = 'vm';
 /** The large file a read round reads (a different one each round, so each is cold for the proxy). */
@@ -97,6 +98,12 @@ const TRACE_KIND = process.env.ROWFS_BENCH_VM_TRACE_KIND ?? 'meta';
  * RPC stack and local export cost without the proxy's layer. Logged, not a figure.
  */
 const EMBEDDED = process.env.ROWFS_BENCH_VM_EMBEDDED === '1';
+/**
+ * Diagnostics: with ROWFS_BENCH_NODE_FLAGS='--trace-opt --trace-deopt' each proxy workload logs what
+ * V8 compiled and deoptimized meanwhile (jit-summary.ts); ROWFS_BENCH_VM_JIT_DUMP=PREFIX also writes
+ * the proxy's output of each workload to PREFIX-STEP.txt (add --trace-gc to the flags for GCs).
+ */
+const JIT_DUMP = process.env.ROWFS_BENCH_VM_JIT_DUMP;
 /** Diagnostics: ROWFS_BENCH_VM_PROXY_FIRST=1 starts each kind of workload with the proxy. */
 const PROXY_FIRST = process.env.ROWFS_BENCH_VM_PROXY_FIRST === '1';
 
@@ -246,6 +253,7 @@ export async function kernelClientPhase(main: Ganesha, mainDir: string, work: st
       const cpu0 = cpuSeconds(step.side.pid);
       const mainCpu0 = cpuSeconds(mainPid);
       const calls = step.side.tag === 'proxy' ? await proxy.stats() : undefined;
+      const outputAt = proxy.proc.output().length;
       const traceIt = !traced && TRACE_CMD !== undefined && step.side.tag === 'proxy' && step.kind === TRACE_KIND;
       const [traceCmd, ...traceArgs] = traceIt ? TRACE_CMD!.replaceAll('{pid}', String(step.side.pid)).split(' ') : [];
       const trace = traceCmd ? startProc(traceCmd, traceArgs) : undefined;
@@ -267,6 +275,8 @@ export async function kernelClientPhase(main: Ganesha, mainDir: string, work: st
         : '';
       log(`(${step.id}: server CPU ${cpuOf.get(step.id)!.toFixed(2)} s, main ganesha ${(cpuSeconds(mainPid) - mainCpu0).toFixed(2)} s, ` +
         `VM up ${((Date.now() - started) / 1000).toFixed(0)} s, load ${readFileSync('/proc/loadavg', 'utf8').trim()}${callLine})`);
+      if (TRACE_JIT && step.side.tag === 'proxy') log(`(${step.id}: ${jitSummary(proxy.proc.output().slice(outputAt))})`);
+      if (TRACE_JIT && step.side.tag === 'proxy' && JIT_DUMP) writeFileSync(`${JIT_DUMP}-${step.id.replaceAll(' ', '_')}.txt`, proxy.proc.output().slice(outputAt));
     }
     await vm.waitFor(/VMB (done|FAIL.*)/, VM_TIMEOUT_MS);
     const serial = serialText(vm.output());

@@ -20,13 +20,12 @@ import { expectOk } from '../../rowfs/nfs3/errors.js';
 import { cpuSeconds, startProxy, type ProxyStats } from './proxy-process.js';
 import { LIST_DIRS, LIST_ENTRIES, SMALL_DIRS, SMALL_FILES, SMALL_WARMUP_DIRS, listSeconds, mainOptionsForPeer, preparePeerTree, smallFilesSeconds, startPeerProxy, writeSmallDir } from './peer-proxy.js';
 import { runMain } from '../run-main.js';
+import { jitSummary, TRACE_JIT } from './jit-summary.js';
 
 const BLOCK_BYTES = 64 * 1024;
 const ROUNDS = Number(process.env.ROWFS_SMALL_ROUNDS ?? 3);
 const WITH_PEER = process.env.ROWFS_SMALL_PEER !== '0';
 const PAUSE_S = Number(process.env.ROWFS_SMALL_PAUSE_S ?? 0);
-/** With ROWFS_BENCH_NODE_FLAGS="--trace-opt --trace-deopt": the proxy's optimizations and deoptimizations per pass. */
-const TRACE_JIT = (process.env.ROWFS_BENCH_NODE_FLAGS ?? '').includes('--trace-deopt');
 /** More small-files directories (same files), each read after SMALL_DIRS' on the same proxy: warmer passes. */
 const MORE_DIRS = Array.from({ length: Number(process.env.ROWFS_SMALL_MORE ?? 0) }, (_, i) => `small2000-more${i}`);
 
@@ -43,20 +42,6 @@ async function measured(pids: Record<string, number>, pass: () => Promise<number
 }
 
 /** Counts of V8's optimization and deoptimization trace lines in `out`, and the functions deoptimized most. */
-function jitSummary(out: string): string {
-  const optimizedBy = new Map<string, number>();
-  for (const m of out.matchAll(/completed (?:optimizing|compiling)[^<]*<JSFunction ([^ >]*)/g)) optimizedBy.set(m[1]!, (optimizedBy.get(m[1]!) ?? 0) + 1);
-  const optimized = [...optimizedBy.values()].reduce((a, b) => a + b, 0);
-  const again = [...optimizedBy].filter(([, n]) => n > 1).sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, n]) => `${n} ${k}`);
-  const deopts = new Map<string, number>();
-  for (const m of out.matchAll(/bailout \(kind: ([^,]+), reason: ([^)]*)\): begin\. deoptimizing[^<]*<JSFunction ([^ >]*)/g)) {
-    const k = `${m[3]} (${m[2]})`;
-    deopts.set(k, (deopts.get(k) ?? 0) + 1);
-  }
-  const top = [...deopts].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, n]) => `${n} ${k}`);
-  return `JIT: ${optimized} optimized (more than once: ${again.join(', ') || 'none'}), ${[...deopts.values()].reduce((a, b) => a + b, 0)} deoptimized: ${top.join('; ')}`;
-}
-
 function delta(after: Record<string, number>, before: Record<string, number>): string {
   return Object.entries(after)
     .map(([k, v]) => [k, v - (before[k] ?? 0)] as const)

@@ -8,6 +8,7 @@ import { componentFault, isDotName, isPlainComponent } from '../nfs3/names.js';
 import { CreateMode, Ftype3, Nfs3Status, TimeHow, type Fattr3, type FileHandle } from '../nfs3/types.js';
 import { encodeVirtualHandle, vidOfHandle, VirtualHandleError } from '../state/vhandle.js';
 import { ROOT_VID, type FileType, type NodeRecord, type StateStore } from '../state/store.js';
+import { nodeRecord } from '../state/node-record.js';
 import type { Backend } from './backend.js';
 import { StatusError } from './errors.js';
 import { virtualAttrs } from './attrs.js';
@@ -112,7 +113,7 @@ export class ProxyCore {
     const same = (a: Uint8Array | null | undefined, b: Uint8Array) => !!a && Buffer.from(a).equals(Buffer.from(b));
     if (root && same(root.main, mainRoot) && same(root.shadow, shadowRoot)) return;
     await this.store.commit((tx) =>
-      tx.putNode({ vid: ROOT_VID, type: Ftype3.DIR, parent: ROOT_VID, name: '', main: mainRoot, shadow: shadowRoot, mainBlocks: 0 }),
+      tx.putNode(nodeRecord({ vid: ROOT_VID, type: Ftype3.DIR, parent: ROOT_VID, name: '', main: mainRoot, shadow: shadowRoot, mainBlocks: 0 })),
     );
   }
 
@@ -377,7 +378,7 @@ export class ProxyCore {
         // One main object reached by two names (a hard link in the image) keeps one vid.
         const byMain = f.main && f.type !== Ftype3.DIR ? this.store.byMainHandle(f.main) : undefined;
         const shared = byMain !== undefined ? this.store.getNode(byMain) : undefined;
-        const n: NodeRecord = shared ?? { vid: this.store.allocVid(), type: f.type, parent: dir.vid, name: f.name, main: f.main, shadow: f.shadow, mainBlocks: 0 };
+        const n: NodeRecord = shared ?? nodeRecord({ vid: this.store.allocVid(), type: f.type, parent: dir.vid, name: f.name, main: f.main, shadow: f.shadow, mainBlocks: 0 });
         if (!shared) fresh.push(n);
         found.push(f);
         out.push(n);
@@ -451,11 +452,11 @@ export class ProxyCore {
             this.shadow.call('MKNOD', { where: { dir: dirFh, name }, what: { type: cur.type as Ftype3.FIFO, attributes: base } }),
           );
       }
-      const next: NodeRecord = {
+      const next: NodeRecord = nodeRecord({
         ...cur,
         shadow: fh,
         mainBlocks: cur.type === Ftype3.REG ? Math.ceil(Number(a.size) / this.blockSize) : 0,
-      };
+      });
       await this.store.commit((tx) => tx.putNode(next), 'soon');
       return next;
     }, hold);

@@ -9,6 +9,7 @@ import { Ftype3, Nfs3Status, StableHow, type Fattr3, type WccData } from '../nfs
 import type { OpaqueAuth } from '../rpc/message.js';
 import { unpooled, type HeldBytes } from '../rpc/buffer-pool.js';
 import type { NodeRecord } from '../state/store.js';
+import { nodeRecord } from '../state/node-record.js';
 import type { ProxyCore } from './core.js';
 import type { LockHold } from './namespace-lock.js';
 import type { MainReader } from './main-reader.js';
@@ -227,7 +228,7 @@ export class FileIo {
       }
       const keep = Math.ceil(size / this.bs);
       bm.clearFrom(keep);
-      const next = { ...n, mainBlocks: Math.min(n.mainBlocks, keep) };
+      const next: NodeRecord = nodeRecord({ ...n, mainBlocks: Math.min(n.mainBlocks, keep) });
       await this.core.store.commit((tx) => {
         tx.putNode(next);
         tx.putBitmap(n.vid, bm);

@@ -18,6 +18,7 @@ import type { OpaqueAuth } from '../rpc/message.js';
 import { isDotName } from '../nfs3/names.js';
 import { MAX_FILE_BYTES, rangeFault } from '../nfs3/ranges.js';
 import type { NodeRecord } from '../state/store.js';
+import { nodeRecord } from '../state/node-record.js';
 import type { ProxyCore } from './core.js';
 import type { LockHold } from './namespace-lock.js';
 import type { FileIo } from './file-io.js';
@@ -208,7 +209,7 @@ export class ProxyHandlers implements Nfs3Handlers {
       const n = await afterShadowChange(core, [dir.vid], async () => {
         const fh = res.obj ?? (await core.shadow.ok('LOOKUP', { what: { dir: dir.shadow!, name } })).object;
         await core.store.reserveVids(1);
-        const made: NodeRecord = { vid: core.store.allocVid(), type: type as NodeRecord['type'], parent: dir.vid, name, main: null, shadow: fh, mainBlocks: 0 };
+        const made: NodeRecord = nodeRecord({ vid: core.store.allocVid(), type, parent: dir.vid, name, main: null, shadow: fh, mainBlocks: 0 });
         await core.store.commit((tx) => {
           tx.putNode(made);
           tx.setName(dir.vid, name, made.vid);
@@ -373,7 +374,7 @@ export class ProxyHandlers implements Nfs3Handlers {
             if (whiteout) tx.setWhiteout(from.vid, a.from.name);
             tx.setName(to.vid, a.to.name, moved.vid);
             tx.clearWhiteout(to.vid, a.to.name);
-            tx.putNode({ ...core.node(moved.vid), parent: to.vid, name: a.to.name });
+            tx.putNode(nodeRecord({ ...core.node(moved.vid), parent: to.vid, name: a.to.name }));
           }, 'soon');
         });
         core.onDirChanged(from.vid);

@@ -3,6 +3,7 @@
 import type { Database } from 'lmdb';
 import type { JournalChange } from './change-journal.js';
 import { keepBytes } from './handle-arena.js';
+import { nodeRecord } from './node-record.js';
 
 /** What a node is in journal form and back (handles as base64). */
 export interface NodeFields {
@@ -149,7 +150,7 @@ export function nodeChange(n: NodeFields): JournalChange {
 
 /** The node of a 'node' change, with buffers of its own. */
 export function nodeOfChange(c: Extract<JournalChange, { op: 'node' }>): NodeFields {
-  return { vid: c.vid, type: c.type, parent: c.parent, name: c.name, main: bytesOf(c.main), shadow: bytesOf(c.shadow), mainBlocks: c.mainBlocks };
+  return nodeRecord({ vid: c.vid, type: c.type, parent: c.parent, name: c.name, main: bytesOf(c.main), shadow: bytesOf(c.shadow), mainBlocks: c.mainBlocks });
 }
 
 export function bitmapChange(vid: number, bytes: Uint8Array): JournalChange {

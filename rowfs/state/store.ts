@@ -36,6 +36,7 @@ import type { ChangeJournal, JournalChange } from './change-journal.js';
 import { GroupSync } from './group-sync.js';
 import { replayJournal } from './journal-replay.js';
 import { bitmapChange, nodeChange, PendingChanges, type StoreTables } from './pending-changes.js';
+import { nodeRecord } from './node-record.js';
 import { DirIndex, type DirEntries } from './dir-index.js';
 import { keepBytes } from './handle-arena.js';
 
@@ -515,11 +516,15 @@ export class StateStore {
 }
 
 function normaliseNode(n: NodeRecord): NodeRecord {
-  return {
-    ...n,
+  return nodeRecord({
+    vid: n.vid,
+    type: n.type,
+    parent: n.parent,
+    name: n.name,
     main: n.main ? keepBytes(n.main) : null,
     shadow: n.shadow ? keepBytes(n.shadow) : null,
-  };
+    mainBlocks: n.mainBlocks,
+  });
 }
 
 export function hex(b: Uint8Array): string {
