@@ -39,6 +39,8 @@ export const VM_FILE_MIB = 384;
 export const VM_META_FILES = 2000;
 /** Files of the unmeasured warm-up run per side (ROWFS_BENCH_VM_WARMUP=0 leaves it out, for diagnostics). */
 const WARMUP_FILES = Number(process.env.ROWFS_BENCH_VM_WARMUP ?? VM_META_FILES);
+/** Diagnostics: ROWFS_BENCH_VM_WARMUP_ROUNDS=N runs N unmeasured warm-up rounds per side (default 1), each in a directory of its own. */
+const WARMUP_ROUNDS = Number(process.env.ROWFS_BENCH_VM_WARMUP_ROUNDS ?? 1);
 /** The scratch file system: the direct copies and write, the shadow's write, the proxy's block cache. */
 const SCRATCH_BYTES = 8 * 1024 ** 3;
 const VM_TIMEOUT_MS = 20 * 60_000;
@@ -176,8 +178,10 @@ function initScript(modules: string[], sides: Side[], steps: Step[]): string {
     lines.push(`mkdir -p /mnt/${s.tag}`, `mount -t nfs -o ${s.options} ${s.mountSpec} /mnt/${s.tag} || fail "mount ${s.tag}"`);
   }
   for (const s of sides) {
-    const warm = `/mnt/${s.tag}/${VM_DIR}/work/warm`;
-    if (WARMUP_FILES > 0) lines.push(`mkdir ${warm} && fsbench meta ${warm} ${WARMUP_FILES} > /dev/null || fail "warm-up ${s.tag}"`);
+    for (let r = 0; WARMUP_FILES > 0 && r < WARMUP_ROUNDS; r++) {
+      const warm = `/mnt/${s.tag}/${VM_DIR}/work/warm${r}`;
+      lines.push(`mkdir ${warm} && fsbench meta ${warm} ${WARMUP_FILES} > /dev/null || fail "warm-up ${s.tag}"`);
+    }
   }
   lines.push('echo "VMB mounted"');
   for (const step of steps) {
