@@ -69,10 +69,14 @@ async function setup(t: Parameters<typeof proxyOverEmbeddedMain>[0]) {
 test('a REMOVE the shadow applied but whose answer was lost: the client gets an error, then the name is gone (not a stale record)', async (t) => {
   const { ex, dir, relay } = await setup(t);
   t.deepEqual(await listNames(ex, dir), ['a', 'b']);
+  // A handle the client holds, whose attributes the proxy has just seen from the shadow.
+  const held = await lookup(ex, dir, 'a');
+  t.is(await status(ex.nfs.getattr({ object: held })), 'OK');
   relay.dropReplies = true;
   const removed = await status(ex.nfs.remove({ object: { dir, name: 'a' } }));
   relay.dropReplies = false;
   t.not(removed, 'OK', 'no answer from the shadow: an error');
+  t.is(await status(ex.nfs.getattr({ object: held })), 'STALE', 'the removed file is not answered from remembered attributes');
   t.is(await status(ex.nfs.lookup({ what: { dir, name: 'a' } })), 'NOENT');
   t.deepEqual(await listNames(ex, dir), ['b']);
   t.deepEqual((await readAll(ex, await lookup(ex, dir, 'b'))).toString(), 'b\n');
