@@ -1,0 +1,130 @@
+// The kernel client's create and remove sequences replayed by our NFS client against ganesha serving
+// a directory directly and against the `overlay rowfs` process (a local shadow), both separate
+// processes on one fresh journaled ext4, one call at a time, rounds alternating. The VM phase's
+// figures move by up to 40% between runs with the guest's pace; this tells the servers apart by
+// their own CPU per file (from /proc) and the wall time per file with the same client. A
+// diagnostic, not a figure source.
+// Sequences (what fsbench meta's open(O_CREAT|O_EXCL) and unlink become under the kernel client):
+//   create: CREATE EXCLUSIVE, SETATTR (mode and times)   remove: LOOKUP, REMOVE
+// Run: node dist/bench/rowfs/create-replay.js [files=2000] [rounds=4] (under flock /work/notes/bench.lock);
+// ROWFS_BENCH_NODE_FLAGS and ROWFS_BENCH_PROXY_ARGS as in bench:rowfs; ROWFS_BENCH_REPLAY_TRACE='CMD ARGS'
+// runs CMD with {pid} and {side} replaced during each side's round 1 (e.g. `perf trace -s -p {pid}`),
+// stopped by SIGINT after it.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempWorkDir } from '../../simulations/harness/interrupt-cleanup.js';
+import { startGanesha } from '../../simulations/harness/ganesha.js';
+import { openExport, type OpenedExport } from '../../rowfs/mount/open-export.js';
+import { expectOk } from '../../rowfs/nfs3/errors.js';
+import { CreateMode, TimeHow, type FileHandle } from '../../rowfs/nfs3/types.js';
+import { cpuSeconds, startProxy } from './proxy-process.js';
+import { startProc } from '../../simulations/harness/proc.js';
+import { mountScratchExt4 } from './scratch-ext4.js';
+import { median } from '../median.js';
+import { runMain } from '../run-main.js';
+
+const FILES = Number(process.argv[2] ?? 2000);
+const ROUNDS = Number(process.argv[3] ?? 4);
+const SCRATCH_BYTES = 2 * 1024 ** 3;
+
+interface Side {
+  tag: 'direct' | 'proxy';
+  ex: OpenedExport;
+  work: FileHandle;
+  pid: number;
+}
+
+interface RoundResult {
+  createUs: number;
+  removeUs: number;
+  createCpuUs: number;
+  removeCpuUs: number;
+}
+
+/** Wall and server CPU microseconds per file of `fn` over FILES files. */
+async function timed(pid: number, fn: () => Promise<void>): Promise<[number, number]> {
+  const cpu0 = cpuSeconds(pid);
+  const t0 = process.hrtime.bigint();
+  await fn();
+  const wall = Number(process.hrtime.bigint() - t0) / 1e3;
+  return [wall / FILES, ((cpuSeconds(pid) - cpu0) * 1e6) / FILES];
+}
+
+async function round(side: Side, r: number): Promise<RoundResult> {
+  const nfs = side.ex.nfs;
+  const dir = expectOk(await nfs.mkdir({ where: { dir: side.work, name: `r${r}` }, attributes: { mode: 0o755 } }), 'MKDIR').obj!;
+  const verf = new Uint8Array(8);
+  const [createUs, createCpuUs] = await timed(side.pid, async () => {
+    for (let i = 0; i < FILES; i++) {
+      new DataView(verf.buffer).setUint32(4, i);
+      const fh = expectOk(await nfs.create({ where: { dir, name: `f${i}` }, how: { mode: CreateMode.EXCLUSIVE, verf } }), 'CREATE').obj!;
+      expectOk(await nfs.setattr({ object: fh, newAttributes: { mode: 0o644, atime: { how: TimeHow.SET_TO_SERVER_TIME }, mtime: { how: TimeHow.SET_TO_SERVER_TIME } } }), 'SETATTR');
+    }
+  });
+  const [removeUs, removeCpuUs] = await timed(side.pid, async () => {
+    for (let i = 0; i < FILES; i++) {
+      expectOk(await nfs.lookup({ what: { dir, name: `f${i}` } }), 'LOOKUP');
+      expectOk(await nfs.remove({ object: { dir, name: `f${i}` } }), 'REMOVE');
+    }
+  });
+  return { createUs, removeUs, createCpuUs, removeCpuUs };
+}
+
+async function main(): Promise<void> {
+  const workDir = tempWorkDir('rowfs-create-');
+  const cleanups: Array<() => Promise<unknown>> = [];
+  try {
+    const scratch = await mountScratchExt4(workDir.path, SCRATCH_BYTES);
+    cleanups.push(() => scratch.release());
+    const mainDir = join(scratch.path, 'main');
+    const directDir = join(scratch.path, 'direct');
+    const shadowDir = join(scratch.path, 'shadow');
+    for (const d of [join(mainDir, 'work'), join(directDir, 'work'), shadowDir]) mkdirSync(d, { recursive: true });
+    const mainG = await startGanesha({ exportDir: mainDir, readOnly: true, nfsPort: 20491, mountPort: 20049 });
+    cleanups.push(() => mainG.stop());
+    const direct = await startGanesha({ exportDir: directDir, nfsPort: 20490, mountPort: 20048 });
+    cleanups.push(() => direct.stop());
+    const proxy = await startProxy(mainG, { dir: shadowDir }, join(scratch.path, 'state'), 64 * 1024);
+    cleanups.push(() => proxy.stop());
+    const open = async (tag: Side['tag'], host: string, exportPath: string, nfsPort: number, mountPort: number, pid: number): Promise<Side> => {
+      const ex = await openExport({ host, exportPath, nfsPort, mountPort, timeoutMs: 60_000 });
+      cleanups.push(() => ex.close());
+      const work = expectOk(await ex.nfs.lookup({ what: { dir: ex.root, name: 'work' } }), 'work').object;
+      return { tag, ex, work, pid };
+    };
+    const sides = [
+      await open('direct', direct.host, direct.exportPath, direct.nfsPort, direct.mountPort, direct.proc().pid),
+      await open('proxy', '127.0.0.1', mainG.exportPath, proxy.port, proxy.port, proxy.proc.pid),
+    ];
+    console.log(`(${FILES} files a round, ${ROUNDS} rounds a side after one warm-up; load ${readFileSync('/proc/loadavg', 'utf8').trim()})`);
+    const results = new Map<string, RoundResult[]>(sides.map((s) => [s.tag, []]));
+    for (const s of sides) await round(s, -1); // warm-up
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
+        const traceCmd = r === 1 ? process.env.ROWFS_BENCH_REPLAY_TRACE : undefined;
+        const [cmd, ...args] = traceCmd ? traceCmd.replaceAll('{pid}', String(s.pid)).replaceAll('{side}', s.tag).split(' ') : [];
+        const trace = cmd ? startProc(cmd, args) : undefined;
+        if (trace) await new Promise((resolve) => setTimeout(resolve, 500)); // attached before the round starts
+        const res = await round(s, r);
+        if (trace) {
+          trace.child.kill('SIGINT');
+          await Promise.race([trace.exited, new Promise((resolve) => setTimeout(resolve, 30_000))]);
+          console.log(trace.output().slice(-20000));
+          await trace.kill(2000);
+        }
+        results.get(s.tag)!.push(res);
+        console.log(`${s.tag.padEnd(6)} round ${r}: create ${res.createUs.toFixed(0)} us/file (server CPU ${res.createCpuUs.toFixed(0)}), remove ${res.removeUs.toFixed(0)} us/file (server CPU ${res.removeCpuUs.toFixed(0)})`);
+      }
+    }
+    const med = (tag: string, k: keyof RoundResult) => median(results.get(tag)!.map((x) => x[k]));
+    for (const k of ['createUs', 'createCpuUs', 'removeUs', 'removeCpuUs'] as const) {
+      console.log(`${k.padEnd(12)} direct ${med('direct', k).toFixed(0)}  proxy ${med('proxy', k).toFixed(0)}  proxy/direct ${(med('proxy', k) / med('direct', k)).toFixed(2)}`);
+    }
+    console.log(`(load ${readFileSync('/proc/loadavg', 'utf8').trim()})`);
+  } finally {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    workDir.remove();
+  }
+}
+
+runMain(main);
