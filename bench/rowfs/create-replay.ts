@@ -17,7 +17,7 @@ import { startGanesha } from '../../simulations/harness/ganesha.js';
 import { openExport, type OpenedExport } from '../../rowfs/mount/open-export.js';
 import { expectOk } from '../../rowfs/nfs3/errors.js';
 import { CreateMode, TimeHow, type FileHandle } from '../../rowfs/nfs3/types.js';
-import { cpuSeconds, startProxy } from './proxy-process.js';
+import { startProxy } from './proxy-process.js';
 import { startProc } from '../../simulations/harness/proc.js';
 import { mountScratchExt4 } from './scratch-ext4.js';
 import { median } from '../median.js';
@@ -26,6 +26,8 @@ import { runMain } from '../run-main.js';
 const FILES = Number(process.argv[2] ?? 2000);
 const ROUNDS = Number(process.argv[3] ?? 4);
 const SCRATCH_BYTES = 2 * 1024 ** 3;
+/** The round ROWFS_BENCH_REPLAY_TRACE traces (ROWFS_BENCH_REPLAY_TRACE_ROUND, default 1). */
+const TRACE_ROUND = Number(process.env.ROWFS_BENCH_REPLAY_TRACE_ROUND ?? 1);
 
 interface Side {
   tag: 'direct' | 'proxy';
@@ -39,35 +41,45 @@ interface RoundResult {
   removeUs: number;
   createCpuUs: number;
   removeCpuUs: number;
+  createSysUs: number;
+  removeSysUs: number;
 }
 
-/** Wall and server CPU microseconds per file of `fn` over FILES files. */
-async function timed(pid: number, fn: () => Promise<void>): Promise<[number, number]> {
-  const cpu0 = cpuSeconds(pid);
+/** A process's user and system CPU seconds. */
+function userSys(pid: number): [number, number] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return [Number(f[11]) / 100, Number(f[12]) / 100];
+}
+
+/** Wall, server CPU and its system part, microseconds per file of `fn` over FILES files. */
+async function timed(pid: number, fn: () => Promise<void>): Promise<[number, number, number]> {
+  const [u0, s0] = userSys(pid);
   const t0 = process.hrtime.bigint();
   await fn();
   const wall = Number(process.hrtime.bigint() - t0) / 1e3;
-  return [wall / FILES, ((cpuSeconds(pid) - cpu0) * 1e6) / FILES];
+  const [u1, s1] = userSys(pid);
+  return [wall / FILES, ((u1 - u0 + s1 - s0) * 1e6) / FILES, ((s1 - s0) * 1e6) / FILES];
 }
 
 async function round(side: Side, r: number): Promise<RoundResult> {
   const nfs = side.ex.nfs;
   const dir = expectOk(await nfs.mkdir({ where: { dir: side.work, name: `r${r}` }, attributes: { mode: 0o755 } }), 'MKDIR').obj!;
   const verf = new Uint8Array(8);
-  const [createUs, createCpuUs] = await timed(side.pid, async () => {
+  const [createUs, createCpuUs, createSysUs] = await timed(side.pid, async () => {
     for (let i = 0; i < FILES; i++) {
       new DataView(verf.buffer).setUint32(4, i);
       const fh = expectOk(await nfs.create({ where: { dir, name: `f${i}` }, how: { mode: CreateMode.EXCLUSIVE, verf } }), 'CREATE').obj!;
       expectOk(await nfs.setattr({ object: fh, newAttributes: { mode: 0o644, atime: { how: TimeHow.SET_TO_SERVER_TIME }, mtime: { how: TimeHow.SET_TO_SERVER_TIME } } }), 'SETATTR');
     }
   });
-  const [removeUs, removeCpuUs] = await timed(side.pid, async () => {
+  const [removeUs, removeCpuUs, removeSysUs] = await timed(side.pid, async () => {
     for (let i = 0; i < FILES; i++) {
       expectOk(await nfs.lookup({ what: { dir, name: `f${i}` } }), 'LOOKUP');
       expectOk(await nfs.remove({ object: { dir, name: `f${i}` } }), 'REMOVE');
     }
   });
-  return { createUs, removeUs, createCpuUs, removeCpuUs };
+  return { createUs, removeUs, createCpuUs, removeCpuUs, createSysUs, removeSysUs };
 }
 
 async function main(): Promise<void> {
@@ -101,7 +113,7 @@ async function main(): Promise<void> {
     for (const s of sides) await round(s, -1); // warm-up
     for (let r = 0; r < ROUNDS; r++) {
       for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
-        const traceCmd = r === 1 ? process.env.ROWFS_BENCH_REPLAY_TRACE : undefined;
+        const traceCmd = r === TRACE_ROUND ? process.env.ROWFS_BENCH_REPLAY_TRACE : undefined;
         const [cmd, ...args] = traceCmd ? traceCmd.replaceAll('{pid}', String(s.pid)).replaceAll('{side}', s.tag).split(' ') : [];
         const trace = cmd ? startProc(cmd, args) : undefined;
         if (trace) await new Promise((resolve) => setTimeout(resolve, 500)); // attached before the round starts
@@ -113,11 +125,11 @@ async function main(): Promise<void> {
           await trace.kill(2000);
         }
         results.get(s.tag)!.push(res);
-        console.log(`${s.tag.padEnd(6)} round ${r}: create ${res.createUs.toFixed(0)} us/file (server CPU ${res.createCpuUs.toFixed(0)}), remove ${res.removeUs.toFixed(0)} us/file (server CPU ${res.removeCpuUs.toFixed(0)})`);
+        console.log(`${s.tag.padEnd(6)} round ${r}: create ${res.createUs.toFixed(0)} us/file (server CPU ${res.createCpuUs.toFixed(0)}, system ${res.createSysUs.toFixed(0)}), remove ${res.removeUs.toFixed(0)} us/file (server CPU ${res.removeCpuUs.toFixed(0)}, system ${res.removeSysUs.toFixed(0)})`);
       }
     }
     const med = (tag: string, k: keyof RoundResult) => median(results.get(tag)!.map((x) => x[k]));
-    for (const k of ['createUs', 'createCpuUs', 'removeUs', 'removeCpuUs'] as const) {
+    for (const k of ['createUs', 'createCpuUs', 'createSysUs', 'removeUs', 'removeCpuUs', 'removeSysUs'] as const) {
       console.log(`${k.padEnd(12)} direct ${med('direct', k).toFixed(0)}  proxy ${med('proxy', k).toFixed(0)}  proxy/direct ${(med('proxy', k) / med('direct', k)).toFixed(2)}`);
     }
     console.log(`(load ${readFileSync('/proc/loadavg', 'utf8').trim()})`);
