@@ -61,6 +61,27 @@ if [ -n "$bdi" ] && [ -w "/sys/class/bdi/$bdi/read_ahead_kb" ]; then
 fi
 S
 chmod 755 /etc/initramfs-tools/scripts/nfs-bottom/appliance-readahead
+# Before DHCP, the network device is brought up and given up to 5 s to report its link: ipconfig
+# sent its first DISCOVER before the link was ready in every boot (the kernel drops what is sent
+# before then), gave up on that attempt and asked again, which cost 1-10 s a boot (docs/appliance.md).
+mkdir -p /etc/initramfs-tools/scripts/nfs-premount
+cat > /etc/initramfs-tools/scripts/nfs-premount/appliance-link-up <<'S'
+#!/bin/sh
+case "$1" in prereqs) exit 0 ;; esac
+tries=0
+while [ $tries -lt 50 ]; do
+	for d in /sys/class/net/*; do
+		n=\${d##*/}
+		[ "$n" = lo ] && continue
+		[ "$(cat "$d/operstate" 2>/dev/null)" = up ] && { echo "appliance: $n link up after $tries tenths of a second"; exit 0; }
+		ip link set dev "$n" up 2>/dev/null
+	done
+	sleep 0.1
+	tries=$((tries + 1))
+done
+echo "appliance: no link up after 5 s; DHCP goes on"
+S
+chmod 755 /etc/initramfs-tools/scripts/nfs-premount/appliance-link-up
 update-initramfs -u -k all
 cat > /usr/local/bin/appliance-workload <<'W'
 #!/bin/sh
