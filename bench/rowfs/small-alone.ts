@@ -41,7 +41,6 @@ async function measured(pids: Record<string, number>, pass: () => Promise<number
   return `${seconds.toFixed(3)} s (${((seconds / SMALL_FILES) * 1000).toFixed(3)} ms/file); CPU s: ${cpus.join(', ')}, bench ${((self.user + self.system) / 1e6).toFixed(2)}`;
 }
 
-/** Counts of V8's optimization and deoptimization trace lines in `out`, and the functions deoptimized most. */
 function delta(after: Record<string, number>, before: Record<string, number>): string {
   return Object.entries(after)
     .map(([k, v]) => [k, v - (before[k] ?? 0)] as const)
