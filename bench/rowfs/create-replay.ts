@@ -17,8 +17,8 @@ import { startGanesha } from '../../simulations/harness/ganesha.js';
 import { openExport, type OpenedExport } from '../../rowfs/mount/open-export.js';
 import { expectOk } from '../../rowfs/nfs3/errors.js';
 import { CreateMode, TimeHow, type FileHandle } from '../../rowfs/nfs3/types.js';
-import { startProxy } from './proxy-process.js';
-import { startProc } from '../../simulations/harness/proc.js';
+import { cpuTimes, startProxy } from './proxy-process.js';
+import { startTracer } from './tracer.js';
 import { mountScratchExt4 } from './scratch-ext4.js';
 import { median } from '../median.js';
 import { runMain } from '../run-main.js';
@@ -45,20 +45,13 @@ interface RoundResult {
   removeSysUs: number;
 }
 
-/** A process's user and system CPU seconds. */
-function userSys(pid: number): [number, number] {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return [Number(f[11]) / 100, Number(f[12]) / 100];
-}
-
 /** Wall, server CPU and its system part, microseconds per file of `fn` over FILES files. */
 async function timed(pid: number, fn: () => Promise<void>): Promise<[number, number, number]> {
-  const [u0, s0] = userSys(pid);
+  const { user: u0, system: s0 } = cpuTimes(pid);
   const t0 = process.hrtime.bigint();
   await fn();
   const wall = Number(process.hrtime.bigint() - t0) / 1e3;
-  const [u1, s1] = userSys(pid);
+  const { user: u1, system: s1 } = cpuTimes(pid);
   return [wall / FILES, ((u1 - u0 + s1 - s0) * 1e6) / FILES, ((s1 - s0) * 1e6) / FILES];
 }
 
@@ -114,16 +107,10 @@ async function main(): Promise<void> {
     for (let r = 0; r < ROUNDS; r++) {
       for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
         const traceCmd = r === TRACE_ROUND ? process.env.ROWFS_BENCH_REPLAY_TRACE : undefined;
-        const [cmd, ...args] = traceCmd ? traceCmd.replaceAll('{pid}', String(s.pid)).replaceAll('{side}', s.tag).split(' ') : [];
-        const trace = cmd ? startProc(cmd, args) : undefined;
+        const trace = traceCmd ? startTracer(traceCmd, { pid: s.pid, side: s.tag }) : undefined;
         if (trace) await new Promise((resolve) => setTimeout(resolve, 500)); // attached before the round starts
         const res = await round(s, r);
-        if (trace) {
-          trace.child.kill('SIGINT');
-          await Promise.race([trace.exited, new Promise((resolve) => setTimeout(resolve, 30_000))]);
-          console.log(trace.output().slice(-20000));
-          await trace.kill(2000);
-        }
+        if (trace) console.log((await trace.stop()).slice(-20000));
         results.get(s.tag)!.push(res);
         console.log(`${s.tag.padEnd(6)} round ${r}: create ${res.createUs.toFixed(0)} us/file (server CPU ${res.createCpuUs.toFixed(0)}, system ${res.createSysUs.toFixed(0)}), remove ${res.removeUs.toFixed(0)} us/file (server CPU ${res.removeCpuUs.toFixed(0)}, system ${res.removeSysUs.toFixed(0)})`);
       }

@@ -29,6 +29,7 @@ import { mountScratchExt4 } from './scratch-ext4.js';
 import { startEmbeddedServer } from '../../rowfs/server/embedded-server.js';
 import { median } from '../median.js';
 import { jitSummary, TRACE_JIT } from './jit-summary.js';
+import { startTracer } from './tracer.js';
 
 const VM_DIR = 'vm';
 /** The large file a read round reads (a different one each round, so each is cold for the proxy). */
@@ -259,18 +260,13 @@ export async function kernelClientPhase(main: Ganesha, mainDir: string, work: st
       const calls = step.side.tag === 'proxy' ? await proxy.stats() : undefined;
       const outputAt = proxy.proc.output().length;
       const traceIt = !traced && TRACE_CMD !== undefined && step.side.tag === 'proxy' && step.kind === TRACE_KIND;
-      const [traceCmd, ...traceArgs] = traceIt ? TRACE_CMD!.replaceAll('{pid}', String(step.side.pid)).split(' ') : [];
-      const trace = traceCmd ? startProc(traceCmd, traceArgs) : undefined;
+      const trace = traceIt ? startTracer(TRACE_CMD!, { pid: step.side.pid }) : undefined;
       if (trace) {
         traced = true;
         log(`(tracing the proxy, pid ${step.side.pid}, in ${step.id}: ${TRACE_CMD})`);
       }
       const end = await vm.waitFor(new RegExp(`VMB (end ${step.id}|FAIL.*)`), VM_TIMEOUT_MS);
-      if (trace) {
-        trace.child.kill('SIGINT');
-        await Promise.race([trace.exited, new Promise((r) => setTimeout(r, 30_000))]);
-        await trace.kill(2000);
-      }
+      if (trace) await trace.stop();
       if (end[1]!.startsWith('FAIL')) break;
       cpuOf.set(step.id, cpuSeconds(step.side.pid) - cpu0);
       // What the kernel client asked of the proxy, and what the proxy asked of its servers.

@@ -5,11 +5,17 @@ import { startProc, type Proc } from '../../simulations/harness/proc.js';
 import { overlayCommand } from '../../simulations/harness/overlay-command.js';
 import type { Ganesha } from '../../simulations/harness/ganesha.js';
 
-/** CPU seconds (user + system) a process has used so far. */
-export function cpuSeconds(pid: number): number {
+/** User and system CPU seconds a process has used so far. */
+export function cpuTimes(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  return { user: Number(f[11]) / 100, system: Number(f[12]) / 100 }; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.system;
 }
 
 /** A process's peak resident set so far (VmHWM), in MB; 0 once it has exited. */
