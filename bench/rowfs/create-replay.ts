@@ -2,8 +2,8 @@
 // a directory directly and against the `overlay rowfs` process (a local shadow), both separate
 // processes on one fresh journaled ext4, one call at a time, rounds alternating. The VM phase's
 // figures move by up to 40% between runs with the guest's pace; this tells the servers apart by
-// their own CPU per file (from /proc) and the wall time per file with the same client. A
-// diagnostic, not a figure source.
+// their own CPU per file (from /proc), the wall time per file with the same client, and the median
+// round trip of each procedure (the host's pauses move means, not medians). A diagnostic, not a figure source.
 // Sequences (what fsbench meta's open(O_CREAT|O_EXCL) and unlink become under the kernel client):
 //   create: CREATE EXCLUSIVE, SETATTR (mode and times)   remove: LOOKUP, REMOVE
 // Run: node dist/bench/rowfs/create-replay.js [files=2000] [rounds=4] (under flock /work/notes/bench.lock);
@@ -36,7 +36,13 @@ interface Side {
   pid: number;
 }
 
+/** The procedures a round sends, in the order printed. */
+const PROCS = ['CREATE', 'SETATTR', 'LOOKUP', 'REMOVE'] as const;
+type Proc = (typeof PROCS)[number];
+
 interface RoundResult {
+  /** Median round trip per procedure, microseconds: robust to the host's pauses, which move the means. */
+  p50Us: Record<Proc, number>;
   createUs: number;
   removeUs: number;
   createCpuUs: number;
@@ -59,20 +65,29 @@ async function round(side: Side, r: number): Promise<RoundResult> {
   const nfs = side.ex.nfs;
   const dir = expectOk(await nfs.mkdir({ where: { dir: side.work, name: `r${r}` }, attributes: { mode: 0o755 } }), 'MKDIR').obj!;
   const verf = new Uint8Array(8);
+  const trips = Object.fromEntries(PROCS.map((p) => [p, new Float64Array(FILES)])) as Record<Proc, Float64Array>;
+  const trip = async <T>(p: Proc, i: number, call: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const res = await call();
+    trips[p][i] = (performance.now() - t0) * 1e3;
+    return res;
+  };
   const [createUs, createCpuUs, createSysUs] = await timed(side.pid, async () => {
     for (let i = 0; i < FILES; i++) {
       new DataView(verf.buffer).setUint32(4, i);
-      const fh = expectOk(await nfs.create({ where: { dir, name: `f${i}` }, how: { mode: CreateMode.EXCLUSIVE, verf } }), 'CREATE').obj!;
-      expectOk(await nfs.setattr({ object: fh, newAttributes: { mode: 0o644, atime: { how: TimeHow.SET_TO_SERVER_TIME }, mtime: { how: TimeHow.SET_TO_SERVER_TIME } } }), 'SETATTR');
+      const fh = expectOk(await trip('CREATE', i, () => nfs.create({ where: { dir, name: `f${i}` }, how: { mode: CreateMode.EXCLUSIVE, verf } })), 'CREATE').obj!;
+      const attrs = { mode: 0o644, atime: { how: TimeHow.SET_TO_SERVER_TIME }, mtime: { how: TimeHow.SET_TO_SERVER_TIME } } as const;
+      expectOk(await trip('SETATTR', i, () => nfs.setattr({ object: fh, newAttributes: attrs })), 'SETATTR');
     }
   });
   const [removeUs, removeCpuUs, removeSysUs] = await timed(side.pid, async () => {
     for (let i = 0; i < FILES; i++) {
-      expectOk(await nfs.lookup({ what: { dir, name: `f${i}` } }), 'LOOKUP');
-      expectOk(await nfs.remove({ object: { dir, name: `f${i}` } }), 'REMOVE');
+      expectOk(await trip('LOOKUP', i, () => nfs.lookup({ what: { dir, name: `f${i}` } })), 'LOOKUP');
+      expectOk(await trip('REMOVE', i, () => nfs.remove({ object: { dir, name: `f${i}` } })), 'REMOVE');
     }
   });
-  return { createUs, removeUs, createCpuUs, removeCpuUs, createSysUs, removeSysUs };
+  const p50Us = Object.fromEntries(PROCS.map((p) => [p, median([...trips[p]])])) as Record<Proc, number>;
+  return { p50Us, createUs, removeUs, createCpuUs, removeCpuUs, createSysUs, removeSysUs };
 }
 
 async function main(): Promise<void> {
@@ -112,12 +127,17 @@ async function main(): Promise<void> {
         const res = await round(s, r);
         if (trace) console.log((await trace.stop()).slice(-20000));
         results.get(s.tag)!.push(res);
-        console.log(`${s.tag.padEnd(6)} round ${r}: create ${res.createUs.toFixed(0)} us/file (server CPU ${res.createCpuUs.toFixed(0)}, system ${res.createSysUs.toFixed(0)}), remove ${res.removeUs.toFixed(0)} us/file (server CPU ${res.removeCpuUs.toFixed(0)}, system ${res.removeSysUs.toFixed(0)})`);
+        const p50s = PROCS.map((p) => `${p} ${res.p50Us[p].toFixed(0)}`).join(', ');
+        console.log(`${s.tag.padEnd(6)} round ${r}: create ${res.createUs.toFixed(0)} us/file (server CPU ${res.createCpuUs.toFixed(0)}, system ${res.createSysUs.toFixed(0)}), remove ${res.removeUs.toFixed(0)} us/file (server CPU ${res.removeCpuUs.toFixed(0)}, system ${res.removeSysUs.toFixed(0)}); median round trips ${p50s} us`);
       }
     }
-    const med = (tag: string, k: keyof RoundResult) => median(results.get(tag)!.map((x) => x[k]));
+    const med = (tag: string, k: Exclude<keyof RoundResult, 'p50Us'>) => median(results.get(tag)!.map((x) => x[k]));
     for (const k of ['createUs', 'createCpuUs', 'createSysUs', 'removeUs', 'removeCpuUs', 'removeSysUs'] as const) {
       console.log(`${k.padEnd(12)} direct ${med('direct', k).toFixed(0)}  proxy ${med('proxy', k).toFixed(0)}  proxy/direct ${(med('proxy', k) / med('direct', k)).toFixed(2)}`);
+    }
+    for (const p of PROCS) {
+      const m = (tag: string) => median(results.get(tag)!.map((x) => x.p50Us[p]));
+      console.log(`${`${p} p50`.padEnd(12)} direct ${m('direct').toFixed(0)}  proxy ${m('proxy').toFixed(0)}  proxy-direct ${(m('proxy') - m('direct')).toFixed(0)} us`);
     }
     console.log(`(load ${readFileSync('/proc/loadavg', 'utf8').trim()})`);
   } finally {

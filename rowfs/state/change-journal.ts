@@ -5,27 +5,24 @@
 // an fdatasync of LMDB covers a batch, deletes the journal files that held it. Files are
 // generations (journal-N.log): a batch's apply starts a new generation, so records appended while
 // the batch's fdatasync runs are never deleted with it.
-// Record: u32 payload length, u32 CRC-32 of the payload, payload (JSON of the commit's changes).
+// Record: u32 payload length, u32 CRC-32 of the payload, payload (the commit's changes,
+// journal-codec.ts; JSON with base64 handles in files left by earlier versions, still read).
 // After a machine crash a journal's unsynced tail may be torn or zeroed: reading stops at the first
 // record that is short or fails its CRC, and what came after it in that file is not trusted.
 import { closeSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { decodeJournalChanges, encodeJournalChanges, journalPayloadBytes, type JournalChange } from './journal-codec.js';
 
-/** One change of a commit, in journal form (handles and bitmaps base64). */
-export type JournalChange =
-  | { op: 'node'; vid: number; type: number; parent: number; name: string; main: string | null; shadow: string | null; mainBlocks: number }
-  | { op: 'rmnode'; vid: number }
-  | { op: 'name'; parent: number; name: string; vid: number }
-  | { op: 'rmname'; parent: number; name: string }
-  | { op: 'whiteout'; parent: number; name: string }
-  | { op: 'rmwhiteout'; parent: number; name: string }
-  | { op: 'bitmap'; vid: number; bytes: string }
-  | { op: 'mainIndex'; key: string; vid: number };
+export type { JournalChange } from './journal-codec.js';
 
 const HEADER_BYTES = 8;
 /** A record longer than this is damage, not a commit (the largest is a bitmap of a huge file). */
 const MAX_RECORD_BYTES = 64 << 20;
+/** Records up to this long (every commit but a large bitmap) are encoded in one reused buffer. */
+const RECORD_SCRATCH_BYTES = 16 * 1024;
+/** A JSON payload (journal files left by earlier versions) starts with '['. */
+const JSON_PAYLOAD_START = 0x5b;
 const FILE_RE = /^journal-(\d{1,15})\.log$/;
 
 export class ChangeJournal {
@@ -34,6 +31,8 @@ export class ChangeJournal {
   private torn = false;
   /** Records appended to the current file. */
   private inCurrent = 0;
+  /** Where records up to RECORD_SCRATCH_BYTES are encoded (appends are synchronous: one at a time). */
+  private scratch: Buffer | undefined;
 
   private constructor(
     private readonly dir: string,
@@ -60,11 +59,12 @@ export class ChangeJournal {
 
   /** Appends one commit's changes with a single write (on disk as far as the page cache, when it returns). */
   append(changes: readonly JournalChange[]): void {
-    const payload = Buffer.from(JSON.stringify(changes));
-    const rec = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
-    rec.writeUInt32BE(payload.length, 0);
-    rec.writeUInt32BE(crc32(payload), 4);
-    payload.copy(rec, HEADER_BYTES);
+    const length = journalPayloadBytes(changes);
+    const rec = this.recordBuffer(HEADER_BYTES + length);
+    const end = encodeJournalChanges(rec, HEADER_BYTES, changes);
+    if (end !== rec.length) throw new Error(`journal record encoded to ${end - HEADER_BYTES} bytes, not ${length}`);
+    rec.writeUInt32BE(length, 0);
+    rec.writeUInt32BE(crc32(rec.subarray(HEADER_BYTES)), 4);
     // Records after a torn one could not be read back (reading stops there): a new file instead.
     if (this.torn && this.rotate() === undefined) throw new Error('cannot start a new journal file after a failed write');
     this.torn = false;
@@ -76,6 +76,13 @@ export class ChangeJournal {
       this.torn = true; // even a write that reported nothing may have stored part of the record
       throw e;
     }
+  }
+
+  /** A buffer of `n` bytes for one record: a view of one kept for the journal's life when it fits. */
+  private recordBuffer(n: number): Buffer {
+    if (n > RECORD_SCRATCH_BYTES) return Buffer.allocUnsafe(n);
+    this.scratch ??= Buffer.allocUnsafe(RECORD_SCRATCH_BYTES);
+    return this.scratch.subarray(0, n);
   }
 
   /**
@@ -141,25 +148,37 @@ export function readRecords(buf: Buffer): JournalChange[][] {
     if (len > MAX_RECORD_BYTES || at + HEADER_BYTES + len > buf.length) break;
     const payload = buf.subarray(at + HEADER_BYTES, at + HEADER_BYTES + len);
     if (crc32(payload) !== buf.readUInt32BE(at + 4)) break;
-    let changes: unknown;
+    let changes: JournalChange[] | undefined;
     try {
-      changes = JSON.parse(payload.toString('utf8'));
+      changes = payload[0] === JSON_PAYLOAD_START ? fromJson(payload) : decodeJournalChanges(payload, 0, payload.length);
     } catch {
-      break;
+      changes = undefined; // damage that passed the CRC: nothing after it is trusted either
     }
-    if (!Array.isArray(changes) || !changes.every(isChange)) break;
+    if (!changes) break;
     out.push(changes);
     at += HEADER_BYTES + len;
   }
   return out;
 }
 
+/** A JSON record of an earlier version (handles and bitmaps base64), or undefined when damaged. */
+function fromJson(payload: Buffer): JournalChange[] | undefined {
+  const changes: unknown = JSON.parse(payload.toString('utf8'));
+  if (!Array.isArray(changes) || !changes.every(isJsonChange)) return undefined;
+  const bytes = (b: string | null) => (b === null ? null : new Uint8Array(Buffer.from(b, 'base64')));
+  return changes.map((c: JournalChange & Record<string, unknown>) => {
+    if (c.op === 'node') return { ...c, main: bytes(c.main as unknown as string | null), shadow: bytes(c.shadow as unknown as string | null) };
+    if (c.op === 'bitmap') return { ...c, bytes: bytes(c.bytes as unknown as string)! };
+    return c;
+  });
+}
+
 const isInt = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
 const isStr = (x: unknown): x is string => typeof x === 'string';
 const isB64 = (x: unknown): boolean => x === null || isStr(x);
 
-/** A change of the shape append writes (a record that passed its CRC but not this is damage). */
-function isChange(x: unknown): x is JournalChange {
+/** A change of the shape earlier versions wrote (a record that passed its CRC but not this is damage). */
+function isJsonChange(x: unknown): boolean {
   if (typeof x !== 'object' || x === null) return false;
   const c = x as Record<string, unknown>;
   switch (c.op) {

@@ -5,7 +5,7 @@ import type { JournalChange } from './change-journal.js';
 import { keepBytes } from './handle-arena.js';
 import { nodeRecord } from './node-record.js';
 
-/** What a node is in journal form and back (handles as base64). */
+/** What a node is in journal form and back. */
 export interface NodeFields {
   vid: number;
   type: number;
@@ -66,7 +66,7 @@ export class PendingChanges<N extends NodeFields> {
         inner(this.whiteouts, c.parent).set(c.name, c.op === 'whiteout');
         break;
       case 'bitmap':
-        this.bitmaps.set(c.vid, Buffer.from(c.bytes, 'base64'));
+        this.bitmaps.set(c.vid, c.bytes);
         break;
       case 'mainIndex':
         this.mainIndex.set(c.key, c.vid);
@@ -141,18 +141,19 @@ function inner<V>(m: Map<number, Map<string, V>>, parent: number): Map<string, V
   return x;
 }
 
-const b64 = (b: Uint8Array | null) => (b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64') : null);
-const bytesOf = (s: string | null) => (s === null ? null : keepBytes(Buffer.from(s, 'base64')));
+const kept = (b: Uint8Array | null) => (b === null ? null : keepBytes(b));
 
+/** The change that puts `n` (its handles by reference: a commit is encoded before anything can change them). */
 export function nodeChange(n: NodeFields): JournalChange {
-  return { op: 'node', vid: n.vid, type: n.type, parent: n.parent, name: n.name, main: b64(n.main), shadow: b64(n.shadow), mainBlocks: n.mainBlocks };
+  return { op: 'node', vid: n.vid, type: n.type, parent: n.parent, name: n.name, main: n.main, shadow: n.shadow, mainBlocks: n.mainBlocks };
 }
 
 /** The node of a 'node' change, with buffers of its own. */
 export function nodeOfChange(c: Extract<JournalChange, { op: 'node' }>): NodeFields {
-  return nodeRecord({ vid: c.vid, type: c.type, parent: c.parent, name: c.name, main: bytesOf(c.main), shadow: bytesOf(c.shadow), mainBlocks: c.mainBlocks });
+  return nodeRecord({ vid: c.vid, type: c.type, parent: c.parent, name: c.name, main: kept(c.main), shadow: kept(c.shadow), mainBlocks: c.mainBlocks });
 }
 
+/** The change that puts bitmap `bytes` (kept as they are: a bitmap's encoding is not changed afterwards). */
 export function bitmapChange(vid: number, bytes: Uint8Array): JournalChange {
-  return { op: 'bitmap', vid, bytes: b64(bytes)! };
+  return { op: 'bitmap', vid, bytes };
 }
