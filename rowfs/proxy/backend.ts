@@ -41,7 +41,7 @@ export class Backend {
     this.counters.call(this.role, name);
     let p: Promise<Nfs3ResOf<N>>;
     try {
-      p = this.client.call(name, args, cred || opts ? { ...opts, ...(cred ? { cred } : {}) } : undefined);
+      p = this.client.call(name, args, cred === undefined ? opts : opts === undefined ? { cred } : { ...opts, cred });
     } catch (e) {
       return Promise.reject(e);
     }

@@ -6,7 +6,8 @@
 import { realpathSync } from 'node:fs';
 import type { Nfs3ArgsOf, Nfs3ProcedureName, Nfs3ResOf } from '../nfs3/procedures.js';
 import { NFS3_PROGRAM, NFS3_VERSION, Nfs3Proc, type FileHandle } from '../nfs3/types.js';
-import { AUTH_NONE, AuthFlavor, decodeAuthSys, type OpaqueAuth } from '../rpc/message.js';
+import { AUTH_NONE, AuthFlavor, type OpaqueAuth } from '../rpc/message.js';
+import { AuthSysCache } from '../rpc/auth-sys-cache.js';
 import type { RpcCallContext } from '../rpc/server.js';
 import { LocalExport } from '../server/local-export.js';
 import { DEFAULT_HELD_DIRS } from '../server/held-dirs.js';
@@ -19,6 +20,7 @@ export async function openLocalShadow(dir: string): Promise<{ caller: Nfs3Caller
   // Only the proxy changes its shadow directory: its directories' descriptors may be held.
   const exp = new LocalExport({ root: realpathSync(dir), heldDirs: DEFAULT_HELD_DIRS });
   await exp.init();
+  const authSys = new AuthSysCache();
   const caller: Nfs3Caller = {
     async call<N extends Nfs3ProcedureName>(name: N, args: Nfs3ArgsOf<N>, opts?: { cred?: OpaqueAuth }): Promise<Nfs3ResOf<N>> {
       const handler = (exp as unknown as Record<string, Handler>)[name];
@@ -30,7 +32,7 @@ export async function openLocalShadow(dir: string): Promise<{ caller: Nfs3Caller
         vers: NFS3_VERSION,
         proc: Nfs3Proc[name as keyof typeof Nfs3Proc] as number,
         cred,
-        authSys: cred.flavor === AuthFlavor.AUTH_SYS ? decodeAuthSys(cred.body) : undefined,
+        authSys: cred.flavor === AuthFlavor.AUTH_SYS ? authSys.decode(cred.body) : undefined,
         transport: 'tcp',
         remoteAddress: '127.0.0.1',
         remotePort: 0,

@@ -7,13 +7,13 @@ import { XdrDecodeError } from '../xdr/errors.js';
 import { XdrReader } from '../xdr/reader.js';
 import { XdrWriter } from '../xdr/writer.js';
 import { DuplicateCache, duplicateKey } from './duplicate-cache.js';
+import { AuthSysCache } from './auth-sys-cache.js';
 import type { ReplyAccount, ReplyBudget } from './reply-budget.js';
 import {
   AcceptStat,
   AUTH_NONE,
   AuthFlavor,
   AuthStat,
-  decodeAuthSys,
   decodeCallHeader,
   encodeReplyHeader,
   RejectStat,
@@ -130,6 +130,7 @@ interface Executed {
 
 export class RpcDispatcher {
   private readonly drc: DuplicateCache;
+  private readonly authSys = new AuthSysCache();
   private readonly programs = new Map<number, Map<number, RpcProgram>>();
 
   constructor(
@@ -179,7 +180,7 @@ export class RpcDispatcher {
     };
     if (header.cred.flavor === AuthFlavor.AUTH_SYS) {
       try {
-        ctx.authSys = decodeAuthSys(header.cred.body);
+        ctx.authSys = this.authSys.decode(header.cred.body);
       } catch {
         this.stats.authErrors++;
         return refusal({ xid, stat: ReplyStat.MSG_DENIED, reject: RejectStat.AUTH_ERROR, authStat: AuthStat.AUTH_BADCRED });

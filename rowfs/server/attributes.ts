@@ -7,18 +7,29 @@ const NS_PER_S = 1_000_000_000n;
 export function nfsTime(ns: bigint): NfsTime3 {
   if (ns < 0n) return { seconds: 0, nseconds: 0 };
   const s = ns / NS_PER_S;
-  return { seconds: Number(s & 0xffffffffn), nseconds: Number(ns % NS_PER_S) };
+  // Seconds wrap at 2^32 (nfstime3's u32, in 2106); ns / 1e9 is exact as a Number until 2^53.
+  return { seconds: Number(s) % 2 ** 32, nseconds: Number(ns % NS_PER_S) };
 }
 
+// Numbers, not BigIntStats' isFile() and friends: each of those builds BigInts to compare.
+const S_IFMT = 0o170000;
+const FTYPE_BY_FORMAT = new Map<number, Ftype3>([
+  [0o100000, Ftype3.REG],
+  [0o040000, Ftype3.DIR],
+  [0o120000, Ftype3.LNK],
+  [0o060000, Ftype3.BLK],
+  [0o020000, Ftype3.CHR],
+  [0o010000, Ftype3.FIFO],
+]);
+
 export function ftypeOf(st: BigIntStats): Ftype3 {
-  if (st.isFile()) return Ftype3.REG;
-  if (st.isDirectory()) return Ftype3.DIR;
-  if (st.isSymbolicLink()) return Ftype3.LNK;
-  if (st.isBlockDevice()) return Ftype3.BLK;
-  if (st.isCharacterDevice()) return Ftype3.CHR;
-  if (st.isFIFO()) return Ftype3.FIFO;
-  return Ftype3.SOCK;
+  return FTYPE_BY_FORMAT.get(Number(st.mode) & S_IFMT) ?? Ftype3.SOCK;
 }
+
+/** st.isDirectory(), st.isFile() and st.isSymbolicLink() without BigInts. */
+export const isDirectory = (st: BigIntStats): boolean => (Number(st.mode) & S_IFMT) === 0o040000;
+export const isRegularFile = (st: BigIntStats): boolean => (Number(st.mode) & S_IFMT) === 0o100000;
+export const isSymlink = (st: BigIntStats): boolean => (Number(st.mode) & S_IFMT) === 0o120000;
 
 /** Linux dev_t encoding (glibc gnu_dev_major/minor). */
 function major(rdev: bigint): number {
@@ -29,15 +40,17 @@ function minor(rdev: bigint): number {
 }
 
 export function fattrOf(st: BigIntStats): Fattr3 {
+  const rdev = st.rdev;
   return {
     type: ftypeOf(st),
-    mode: Number(st.mode & 0o7777n),
-    nlink: Number(st.nlink & 0xffffffffn),
+    mode: Number(st.mode) & 0o7777,
+    nlink: Number(st.nlink) % 2 ** 32,
     uid: Number(st.uid),
     gid: Number(st.gid),
     size: st.size,
     used: st.blocks * 512n,
-    rdev: { specdata1: major(st.rdev), specdata2: minor(st.rdev) },
+    // Files and directories have no device number: no BigInt arithmetic for them.
+    rdev: rdev === 0n ? { specdata1: 0, specdata2: 0 } : { specdata1: major(rdev), specdata2: minor(rdev) },
     fsid: st.dev,
     fileid: st.ino,
     atime: nfsTime(st.atimeNs),

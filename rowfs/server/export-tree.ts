@@ -11,7 +11,7 @@ import { lstat } from './inline-fs.js';
 import { join } from 'node:path';
 import { componentFault, isDotName } from '../nfs3/names.js';
 import { Nfs3Status, type FileHandle, type WccData } from '../nfs3/types.js';
-import { fattrOf, statusOfError, wccOf } from './attributes.js';
+import { fattrOf, statusOfError, wccOf, isSymlink, isDirectory } from './attributes.js';
 import { FdCache } from './fd-cache.js';
 import { decodeHandle, encodeHandle, fileIdOf, HandleTable, sameFile, type Attempt, type FileId, type Resolved } from './file-handles.js';
 import { HeldDirs } from './held-dirs.js';
@@ -53,7 +53,7 @@ export class ExportTree {
 
   async init(): Promise<void> {
     this.rootStat = await this.table.init();
-    if (!this.rootStat.isDirectory()) throw new Error(`${this.root} is not a directory`);
+    if (!isDirectory(this.rootStat)) throw new Error(`${this.root} is not a directory`);
   }
 
   rootHandle(): FileHandle {
@@ -74,7 +74,7 @@ export class ExportTree {
       } catch (e) {
         return statusOfError(e);
       }
-      if (!st.isDirectory()) return Nfs3Status.NOTDIR;
+      if (!isDirectory(st)) return Nfs3Status.NOTDIR;
       this.table.remember(parent, c, st);
       parent = st;
     }
@@ -167,8 +167,8 @@ export class ExportTree {
    * is given too: fstat reads its attributes without a path.
    */
   atObjectNow<T>(f: Resolved, fn: (path: string, viaFd: boolean, fd?: number) => T): T {
-    if (f.stat.isSymbolicLink()) return fn(f.path, false);
-    if (f.stat.isDirectory()) return this.inDirNow(f, (path) => fn(path, true));
+    if (isSymlink(f.stat)) return fn(f.path, false);
+    if (isDirectory(f.stat)) return this.inDirNow(f, (path) => fn(path, true));
     const fd = openChecked(f, 0);
     try {
       return fn(procPath(fd), true, fd);

@@ -9,6 +9,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { lstatSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
+import { isDirectory } from './attributes.js';
 import { NFS3_FHSIZE } from '../nfs3/types.js';
 
 export const HANDLE_BYTES = 32;
@@ -204,7 +205,7 @@ export class HandleTable {
           }
           const key = keyOf(st.dev, st.ino);
           if (key !== this.rootKey) fresh.set(key, { parent: keyOf(dirStat.dev, dirStat.ino), name });
-          if (st.isDirectory()) queue.push([p, st]);
+          if (isDirectory(st)) queue.push([p, st]);
         }
       }
     } finally {

@@ -64,7 +64,7 @@ import { entryBytes, entryPlusExtraBytes, READDIR_FIXED_BYTES } from '../nfs3/re
 import { NAME_MAX_BYTES } from '../nfs3/names.js';
 import { rangeFault } from '../nfs3/ranges.js';
 import { DIR_COOKIE_VERF, resumeCookie, type CookieEntry } from '../nfs3/dir-cookies.js';
-import { fattrOf, statusOfError, wccOf } from './attributes.js';
+import { fattrOf, statusOfError, wccOf, isRegularFile, isSymlink, isDirectory } from './attributes.js';
 import { checkName, ExportTree, isFail, type Fail } from './export-tree.js';
 import { encodeHandle, fileIdOf, HANDLE_BYTES, type Resolved } from './file-handles.js';
 import { DirPages, type DirPage, type PageFail } from './dir-pages.js';
@@ -153,7 +153,7 @@ export class LocalExport implements Nfs3Handlers {
    * name a directory (NOTDIR otherwise).
    */
   private withResolved<T>(fh: FileHandle, dir: boolean, fn: (r: Resolved | Fail) => T | Promise<T>): T | Promise<T> {
-    const then = (r: Resolved | Fail) => fn(dir && !isFail(r) && !r.stat.isDirectory() ? { status: Nfs3Status.NOTDIR } : r);
+    const then = (r: Resolved | Fail) => fn(dir && !isFail(r) && !isDirectory(r.stat) ? { status: Nfs3Status.NOTDIR } : r);
     const now = this.resolveNow(fh);
     return now !== undefined ? then(now) : this.resolve(fh).then(then);
   }
@@ -165,7 +165,7 @@ export class LocalExport implements Nfs3Handlers {
   ): Promise<{ fail: PageFail } | { d: Resolved; page: DirPage }> {
     const d = await this.resolve(a.dir);
     if (isFail(d)) return { fail: d };
-    if (!d.stat.isDirectory()) return { fail: { status: Nfs3Status.NOTDIR as Fail['status'], dirAttributes: fattrOf(d.stat) } };
+    if (!isDirectory(d.stat)) return { fail: { status: Nfs3Status.NOTDIR as Fail['status'], dirAttributes: fattrOf(d.stat) } };
     const after = resumeCookie(a.cookie, a.cookieverf);
     if (after === undefined) return { fail: { status: Nfs3Status.BAD_COOKIE, dirAttributes: fattrOf(d.stat) } };
     const r = await this.pages.page(d, after, fits);
@@ -233,7 +233,7 @@ export class LocalExport implements Nfs3Handlers {
   private lookupIn(d: Resolved | Fail, name: string): LookupRes {
     if (isFail(d)) return d;
     const dirAttributes = fattrOf(d.stat);
-    if (!d.stat.isDirectory()) return { status: Nfs3Status.NOTDIR, dirAttributes };
+    if (!isDirectory(d.stat)) return { status: Nfs3Status.NOTDIR, dirAttributes };
     // ".." never leaves the export: at the root it is the root itself.
     const own = name === '.' || (name === '..' && this.tree.table.isRoot(d.stat));
     if (!own && name !== '..') {
@@ -264,7 +264,7 @@ export class LocalExport implements Nfs3Handlers {
   async READLINK(a: ReadlinkArgs): Promise<ReadlinkRes> {
     const f = await this.resolve(a.symlink);
     if (isFail(f)) return f;
-    if (!f.stat.isSymbolicLink()) return { status: Nfs3Status.INVAL, symlinkAttributes: fattrOf(f.stat) };
+    if (!isSymlink(f.stat)) return { status: Nfs3Status.INVAL, symlinkAttributes: fattrOf(f.stat) };
     try {
       return { status: Nfs3Status.OK, symlinkAttributes: fattrOf(f.stat), data: await readlink(f.path) };
     } catch (e) {
@@ -275,7 +275,7 @@ export class LocalExport implements Nfs3Handlers {
   async READ(a: ReadArgs, ctx: RpcCallContext): Promise<ReadRes> {
     const f = await this.resolve(a.file);
     if (isFail(f)) return f;
-    if (!f.stat.isFile()) return { status: f.stat.isDirectory() ? Nfs3Status.ISDIR : Nfs3Status.INVAL, fileAttributes: fattrOf(f.stat) };
+    if (!isRegularFile(f.stat)) return { status: isDirectory(f.stat) ? Nfs3Status.ISDIR : Nfs3Status.INVAL, fileAttributes: fattrOf(f.stat) };
     const max = ctx.transport === 'udp' ? MAX_IO_BYTES_UDP : MAX_IO_BYTES_TCP;
     const fault = rangeFault('READ', a.offset, Math.min(a.count, max));
     if (fault !== undefined) return { status: fault, fileAttributes: fattrOf(f.stat) };
@@ -298,7 +298,7 @@ export class LocalExport implements Nfs3Handlers {
     if (isFail(f)) return { status: f.status, fileWcc: {} };
     const before = f.stat;
     if (this.readOnly) return { status: Nfs3Status.ROFS, fileWcc: await this.tree.wcc(before, f.path) };
-    if (!f.stat.isFile()) return { status: f.stat.isDirectory() ? Nfs3Status.ISDIR : Nfs3Status.INVAL, fileWcc: await this.tree.wcc(before, f.path) };
+    if (!isRegularFile(f.stat)) return { status: isDirectory(f.stat) ? Nfs3Status.ISDIR : Nfs3Status.INVAL, fileWcc: await this.tree.wcc(before, f.path) };
     const max = ctx.transport === 'udp' ? MAX_IO_BYTES_UDP : MAX_IO_BYTES_TCP;
     const len = Math.min(a.count, a.data.length, max);
     const fault = rangeFault('WRITE', a.offset, len);
@@ -440,7 +440,7 @@ export class LocalExport implements Nfs3Handlers {
     const f = await this.resolve(a.file);
     if (isFail(f)) return { status: f.status, fileWcc: {} };
     if (this.readOnly) return { status: Nfs3Status.ROFS, fileWcc: await this.tree.wcc(f.stat, f.path) };
-    if (!f.stat.isFile()) return { status: f.stat.isDirectory() ? Nfs3Status.ISDIR : Nfs3Status.INVAL, fileWcc: await this.tree.wcc(f.stat, f.path) };
+    if (!isRegularFile(f.stat)) return { status: isDirectory(f.stat) ? Nfs3Status.ISDIR : Nfs3Status.INVAL, fileWcc: await this.tree.wcc(f.stat, f.path) };
     const fault = rangeFault('COMMIT', a.offset, a.count);
     if (fault !== undefined) return { status: fault, fileWcc: await this.tree.wcc(f.stat, f.path) };
     try {

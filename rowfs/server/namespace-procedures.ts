@@ -43,7 +43,7 @@ import {
   type RmdirArgs,
   type SymlinkArgs,
 } from '../nfs3/types.js';
-import { fattrOf, statusOfError } from './attributes.js';
+import { fattrOf, statusOfError, isRegularFile, isDirectory } from './attributes.js';
 import { checkName, isFail, type ExportTree, type Fail } from './export-tree.js';
 import { encodeHandle, fileIdOf, type Resolved } from './file-handles.js';
 import { applyOwner, applyOwnerTo, applySattr } from './set-attributes.js';
@@ -170,7 +170,7 @@ export class LocalNamespace {
         } catch (e) {
           if ((e as { code?: string }).code !== 'EEXIST') throw e;
           const st = lstatSync(path, { bigint: true });
-          const same = st.isFile() && st.atimeNs / 1_000_000_000n === BigInt(vA) && st.mtimeNs / 1_000_000_000n === BigInt(vM);
+          const same = isRegularFile(st) && st.atimeNs / 1_000_000_000n === BigInt(vA) && st.mtimeNs / 1_000_000_000n === BigInt(vM);
           if (!same) return this.answer(d, Nfs3Status.EXIST);
           return this.created(d, a.where.name, path);
         }
@@ -276,15 +276,15 @@ export class LocalNamespace {
       const bad = checkName(name);
       if (bad !== undefined) return this.answer(d, bad === Nfs3Status.INVAL ? Nfs3Status.NOENT : bad);
       try {
-        const isDirectory = this.tree.inDirNow(d, (dir) => {
+        const wasDirectory = this.tree.inDirNow(d, (dir) => {
           const path = join(dir, name);
           const st = lstatSync(path, { bigint: true });
-          if (!isDir && st.isDirectory()) return true;
+          if (!isDir && isDirectory(st)) return true;
           (isDir ? rmdirSync : unlinkSync)(path);
           if (isDir || st.nlink <= 1n) this.tree.forget(st);
           return false;
         });
-        return this.answer(d, isDirectory ? Nfs3Status.ISDIR : Nfs3Status.OK);
+        return this.answer(d, wasDirectory ? Nfs3Status.ISDIR : Nfs3Status.OK);
       } catch (e) {
         return this.answer(d, statusOfError(e));
       }
@@ -326,7 +326,7 @@ export class LocalNamespace {
           const st = lstatSync(src, { bigint: true });
           const old = this.tree.attrsOfNow(dst);
           renameSync(src, dst);
-          if (st.isDirectory()) this.tree.touched(st); // its ".." and ctime changed
+          if (isDirectory(st)) this.tree.touched(st); // its ".." and ctime changed
           if (old && !(old.dev === st.dev && old.ino === st.ino)) this.tree.forget(old);
           this.tree.table.remember(to.stat, a.to.name, st);
         }),
@@ -349,7 +349,7 @@ export class LocalNamespace {
     if (this.tree.readOnly) return done(Nfs3Status.ROFS);
     const bad = checkName(a.link.name);
     if (bad !== undefined) return done(bad === Nfs3Status.INVAL ? Nfs3Status.EXIST : bad);
-    if (f.stat.isDirectory()) return done(Nfs3Status.ISDIR);
+    if (isDirectory(f.stat)) return done(Nfs3Status.ISDIR);
     try {
       this.tree.inDirNow(d, (dir) => {
         const made = join(dir, a.link.name);

@@ -1,5 +1,6 @@
 // Applying NFS sattr3 values (RFC 1813 s2.5.6) to a local object, and the owner of a new object.
 // Synchronous system calls on the calling thread (inline-fs.ts says why).
+import { isRegularFile, isSymlink, isDirectory } from './attributes.js';
 import {
   chmodSync,
   chownSync,
@@ -59,11 +60,11 @@ export function applyOwnerTo(fd: number, attrs: Sattr3, ctx: RpcCallContext, dir
  */
 export function applySattr(path: string, st: BigIntStats, a: Sattr3, wallNowMs: () => number, viaFd = false): void {
   if (a.size !== undefined) {
-    if (!st.isFile()) throw Object.assign(new Error('size on non-file'), { code: st.isDirectory() ? 'EISDIR' : 'EINVAL' });
+    if (!isRegularFile(st)) throw Object.assign(new Error('size on non-file'), { code: isDirectory(st) ? 'EISDIR' : 'EINVAL' });
     if (a.size > BigInt(MAX_FILE_BYTES)) throw Object.assign(new Error('size'), { code: 'EFBIG' });
     truncateSync(path, Number(a.size));
   }
-  if (a.mode !== undefined && !st.isSymbolicLink()) chmodSync(path, a.mode & 0o7777);
+  if (a.mode !== undefined && !isSymlink(st)) chmodSync(path, a.mode & 0o7777);
   if (a.uid !== undefined || a.gid !== undefined) (viaFd ? chownSync : lchownSync)(path, a.uid ?? -1, a.gid ?? -1);
   if (a.atime || a.mtime) {
     // The current times only for one that stays (both set: no stat).
