@@ -9,7 +9,7 @@
 // Run: node dist/bench/rowfs/create-replay.js [files=2000] [rounds=4] (under flock /work/notes/bench.lock);
 // ROWFS_BENCH_NODE_FLAGS and ROWFS_BENCH_PROXY_ARGS as in bench:rowfs; ROWFS_BENCH_REPLAY_TRACE='CMD ARGS'
 // runs CMD with {pid} and {side} replaced during each side's round 1 (e.g. `perf trace -s -p {pid}`),
-// stopped by SIGINT after it.
+// stopped by SIGINT after it; ROWFS_BENCH_REPLAY_OTHER (below) adds another checkout's proxy.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempWorkDir } from '../../simulations/harness/interrupt-cleanup.js';
@@ -29,8 +29,15 @@ const SCRATCH_BYTES = 2 * 1024 ** 3;
 /** The round ROWFS_BENCH_REPLAY_TRACE traces (ROWFS_BENCH_REPLAY_TRACE_ROUND, default 1). */
 const TRACE_ROUND = Number(process.env.ROWFS_BENCH_REPLAY_TRACE_ROUND ?? 1);
 
+/**
+ * ROWFS_BENCH_REPLAY_OTHER=DIR adds a third side, `other`: the proxy of another checkout (DIR's
+ * bin/overlay.js, built), in the same rounds, so two versions are compared in one stretch of the
+ * host's time (this host's pace moves between runs more than one change does).
+ */
+const OTHER = process.env.ROWFS_BENCH_REPLAY_OTHER;
+
 interface Side {
-  tag: 'direct' | 'proxy';
+  tag: 'direct' | 'proxy' | 'other';
   ex: OpenedExport;
   work: FileHandle;
   pid: number;
@@ -116,11 +123,19 @@ async function main(): Promise<void> {
       await open('direct', direct.host, direct.exportPath, direct.nfsPort, direct.mountPort, direct.proc().pid),
       await open('proxy', '127.0.0.1', mainG.exportPath, proxy.port, proxy.port, proxy.proc.pid),
     ];
+    if (OTHER) {
+      const otherShadow = join(scratch.path, 'other-shadow');
+      mkdirSync(otherShadow);
+      const other = await startProxy(mainG, { dir: otherShadow }, join(scratch.path, 'other-state'), 64 * 1024, '127.0.0.1', join(OTHER, 'bin', 'overlay.js'));
+      cleanups.push(() => other.stop());
+      sides.push(await open('other', '127.0.0.1', mainG.exportPath, other.port, other.port, other.proc.pid));
+    }
     console.log(`(${FILES} files a round, ${ROUNDS} rounds a side after one warm-up; load ${readFileSync('/proc/loadavg', 'utf8').trim()})`);
     const results = new Map<string, RoundResult[]>(sides.map((s) => [s.tag, []]));
     for (const s of sides) await round(s, -1); // warm-up
     for (let r = 0; r < ROUNDS; r++) {
-      for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
+      // Each side first, middle and last in turn.
+      for (const s of [...sides.slice(r % sides.length), ...sides.slice(0, r % sides.length)]) {
         const traceCmd = r === TRACE_ROUND ? process.env.ROWFS_BENCH_REPLAY_TRACE : undefined;
         const trace = traceCmd ? startTracer(traceCmd, { pid: s.pid, side: s.tag }) : undefined;
         if (trace) await new Promise((resolve) => setTimeout(resolve, 500)); // attached before the round starts
@@ -132,12 +147,17 @@ async function main(): Promise<void> {
       }
     }
     const med = (tag: string, k: Exclude<keyof RoundResult, 'p50Us'>) => median(results.get(tag)!.map((x) => x[k]));
+    const others = (f: (tag: string) => number, unit: string, vs: (a: number, b: number) => string) =>
+      OTHER ? `  other ${f('other').toFixed(0)}  other${unit}direct ${vs(f('other'), f('direct'))}` : '';
     for (const k of ['createUs', 'createCpuUs', 'createSysUs', 'removeUs', 'removeCpuUs', 'removeSysUs'] as const) {
-      console.log(`${k.padEnd(12)} direct ${med('direct', k).toFixed(0)}  proxy ${med('proxy', k).toFixed(0)}  proxy/direct ${(med('proxy', k) / med('direct', k)).toFixed(2)}`);
+      const ratio = (a: number, b: number) => (a / b).toFixed(2);
+      const f = (tag: string) => med(tag, k);
+      console.log(`${k.padEnd(12)} direct ${f('direct').toFixed(0)}  proxy ${f('proxy').toFixed(0)}  proxy/direct ${ratio(f('proxy'), f('direct'))}${others(f, '/', ratio)}`);
     }
     for (const p of PROCS) {
-      const m = (tag: string) => median(results.get(tag)!.map((x) => x.p50Us[p]));
-      console.log(`${`${p} p50`.padEnd(12)} direct ${m('direct').toFixed(0)}  proxy ${m('proxy').toFixed(0)}  proxy-direct ${(m('proxy') - m('direct')).toFixed(0)} us`);
+      const diff = (a: number, b: number) => `${(a - b).toFixed(0)} us`;
+      const f = (tag: string) => median(results.get(tag)!.map((x) => x.p50Us[p]));
+      console.log(`${`${p} p50`.padEnd(12)} direct ${f('direct').toFixed(0)}  proxy ${f('proxy').toFixed(0)}  proxy-direct ${diff(f('proxy'), f('direct'))}${others(f, '-', diff)}`);
     }
     console.log(`(load ${readFileSync('/proc/loadavg', 'utf8').trim()})`);
   } finally {

@@ -59,7 +59,7 @@ export interface ProxyProc {
 /** Where the proxy's writes go: a shadow ganesha, or a local directory (called in-process). */
 export type ShadowSpec = Ganesha | { dir: string };
 
-export async function startProxy(main: Ganesha, shadow: ShadowSpec, stateDir: string, blockBytes: number, listenHost = '127.0.0.1'): Promise<ProxyProc> {
+export async function startProxy(main: Ganesha, shadow: ShadowSpec, stateDir: string, blockBytes: number, listenHost = '127.0.0.1', bin?: string): Promise<ProxyProc> {
   const prof = process.env.ROWFS_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ROWFS_BENCH_PROF}`] : [];
   if (process.env.ROWFS_BENCH_NODE_FLAGS) prof.push(...process.env.ROWFS_BENCH_NODE_FLAGS.split(' '));
   const shadowArgs = 'dir' in shadow
@@ -70,7 +70,7 @@ export async function startProxy(main: Ganesha, shadow: ShadowSpec, stateDir: st
     ...shadowArgs,
     '--listen', '0', '--host', listenHost, '--state', stateDir, '--control', '0', '--block-size', String(blockBytes),
     ...(process.env.ROWFS_BENCH_PROXY_ARGS ? process.env.ROWFS_BENCH_PROXY_ARGS.split(' ') : []),
-  ], prof));
+  ], prof, bin));
   const m = await proc.waitFor(/NFS port (\d+), MOUNT port \d+[\s\S]*control http:\/\/127\.0\.0\.1:(\d+)/, 20_000);
   const control = Number(m[2]);
   let peak = 0;

@@ -14,7 +14,7 @@ export function launcherNodeFlags(bin = OVERLAY_BIN): string[] {
   return m[1]!.trim().split(/\s+/).filter((f) => f.length > 0);
 }
 
-/** Command and arguments that run `overlay ARGS` as the launcher would, `extraNodeFlags` added. */
-export function overlayCommand(args: readonly string[], extraNodeFlags: readonly string[] = []): [string, string[]] {
-  return [process.execPath, [...launcherNodeFlags(), ...extraNodeFlags, OVERLAY_BIN, ...args]];
+/** Command and arguments that run `overlay ARGS` as the launcher would, `extraNodeFlags` added (`bin`: another checkout's launcher). */
+export function overlayCommand(args: readonly string[], extraNodeFlags: readonly string[] = [], bin = OVERLAY_BIN): [string, string[]] {
+  return [process.execPath, [...launcherNodeFlags(bin), ...extraNodeFlags, bin, ...args]];
 }
