@@ -155,20 +155,36 @@ export class ShadowAttrs {
     return now;
   }
 
-  private static key(fh: FileHandle): string {
-    return Buffer.from(fh.buffer, fh.byteOffset, fh.byteLength).toString('latin1');
+  /** The last two handles keyed, by identity: one call keys its directory and object up to five times. */
+  private memoFh: [FileHandle | undefined, FileHandle | undefined] = [undefined, undefined];
+  private memoKey: [string, string] = ['', ''];
+
+  /**
+   * `fh`'s key. Remembered by the handle's identity: the handles a call names are the arguments'
+   * and the results' objects, never written once made (a record's bytes are copied or decoded
+   * into new views per call), so an object seen again has the same bytes.
+   */
+  private key(fh: FileHandle): string {
+    if (fh === this.memoFh[0]) return this.memoKey[0];
+    if (fh === this.memoFh[1]) return this.memoKey[1];
+    const k = Buffer.from(fh.buffer, fh.byteOffset, fh.byteLength).toString('latin1');
+    this.memoFh[1] = this.memoFh[0];
+    this.memoKey[1] = this.memoKey[0];
+    this.memoFh[0] = fh;
+    this.memoKey[0] = k;
+    return k;
   }
 
-  private static bindingKey(dir: FileHandle, name: string): string {
-    const d = ShadowAttrs.key(dir);
+  private bindingKey(dir: FileHandle, name: string): string {
+    const d = this.key(dir);
     return `${d.length}:${d}${name}`;
   }
 
   private bind(dir: FileHandle, name: string, obj: unknown): void {
     if (!(obj instanceof Uint8Array)) return;
-    const k = ShadowAttrs.bindingKey(dir, name);
+    const k = this.bindingKey(dir, name);
     if (this.bound.size >= this.maxBindings && !this.bound.has(k)) this.bound.delete(this.bound.keys().next().value as string);
-    this.bound.set(k, ShadowAttrs.key(obj));
+    this.bound.set(k, this.key(obj));
   }
 
   private forgetAll(): void {
@@ -179,14 +195,14 @@ export class ShadowAttrs {
   /** The attributes known for `fh`, or undefined (then ask the shadow). */
   get(fh: FileHandle): Fattr3 | undefined {
     this.scans();
-    const a = this.known.get(ShadowAttrs.key(fh));
+    const a = this.known.get(this.key(fh));
     if (a) this.onHit();
     return a;
   }
 
   /** Keeps `a` for `fh`; no attributes returned: whatever was kept for `fh` is dropped. */
   private put(fh: FileHandle, a: Fattr3 | undefined): void {
-    const k = ShadowAttrs.key(fh);
+    const k = this.key(fh);
     if (!a) {
       this.known.delete(k);
       return;
@@ -208,10 +224,10 @@ export class ShadowAttrs {
       this.forgetAll();
       return () => this.forgetAll();
     }
-    const keys = named.map((fh) => ShadowAttrs.key(fh));
+    const keys = named.map((fh) => this.key(fh));
     if (REMOVES.has(name)) {
       const what = (args as unknown as Nfs3ArgsOf<'REMOVE'>).object;
-      const binding = ShadowAttrs.bindingKey(what.dir, what.name);
+      const binding = this.bindingKey(what.dir, what.name);
       const obj = this.bound.get(binding);
       if (obj === undefined) {
         this.forgetAll();
@@ -266,7 +282,7 @@ export class ShadowAttrs {
         this.learnBinding(name, a, r);
       } else {
         // The result may name objects the arguments do not (an UNCHECKED create's existing file).
-        for (const [fh] of afterOf(name, a, r)) this.known.delete(ShadowAttrs.key(fh));
+        for (const [fh] of afterOf(name, a, r)) this.known.delete(this.key(fh));
       }
       return res;
     } catch (e) {

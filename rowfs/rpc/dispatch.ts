@@ -21,6 +21,7 @@ import {
   RpcVersionMismatch,
   RPC_VERSION,
   type AuthSysParams,
+  type CallHeader,
   type OpaqueAuth,
   type ReplyHeader,
 } from './message.js';
@@ -128,6 +129,38 @@ interface Executed {
   systemError: boolean;
 }
 
+/** A call's context as the dispatcher makes it: one class (one shape), no closure per call. */
+class DispatchedCall implements RpcCallContext {
+  readonly xid: number;
+  readonly prog: number;
+  readonly vers: number;
+  readonly proc: number;
+  readonly cred: OpaqueAuth;
+  authSys: AuthSysParams | undefined = undefined;
+  readonly transport: 'tcp' | 'udp';
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly sendsFiles: boolean | undefined;
+  /** Release hooks: most calls register none, so the list is made at the first. */
+  hooks: Array<() => void> | undefined = undefined;
+
+  constructor(header: CallHeader, origin: CallOrigin) {
+    this.xid = header.xid;
+    this.prog = header.prog;
+    this.vers = header.vers;
+    this.proc = header.proc;
+    this.cred = header.cred;
+    this.transport = origin.transport;
+    this.remoteAddress = origin.remoteAddress;
+    this.remotePort = origin.remotePort;
+    this.sendsFiles = origin.sendsFiles;
+  }
+
+  afterReply(fn: () => void): void {
+    (this.hooks ??= []).push(fn);
+  }
+}
+
 export class RpcDispatcher {
   private readonly drc: DuplicateCache;
   private readonly authSys = new AuthSysCache();
@@ -163,21 +196,7 @@ export class RpcDispatcher {
     }
     this.stats.calls++;
     const { xid } = header;
-    // Release hooks: most calls register none, so the list is made at the first.
-    let hooks: Array<() => void> | undefined;
-    const ctx: RpcCallContext = {
-      xid,
-      prog: header.prog,
-      vers: header.vers,
-      proc: header.proc,
-      cred: header.cred,
-      authSys: undefined,
-      transport: origin.transport,
-      remoteAddress: origin.remoteAddress,
-      remotePort: origin.remotePort,
-      afterReply: (fn) => void (hooks ??= []).push(fn),
-      sendsFiles: origin.sendsFiles,
-    };
+    const ctx = new DispatchedCall(header, origin);
     if (header.cred.flavor === AuthFlavor.AUTH_SYS) {
       try {
         ctx.authSys = this.authSys.decode(header.cred.body);
@@ -229,7 +248,7 @@ export class RpcDispatcher {
     if (drcKey) this.drc.store(drcKey, result.then((e) => (e.systemError ? undefined : e.writer.bytes().slice())));
     const e = await result;
     // afterReply hooks must be registered while the handler runs: one added after it returned is not run.
-    const registered = hooks;
+    const registered = ctx.hooks;
     return { writer: e.writer, afterSent: registered === undefined ? undefined : () => runAll(registered) };
   }
 
