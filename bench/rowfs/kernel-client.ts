@@ -17,6 +17,7 @@
 // The host reads the guest's markers from the serial console and samples the server's CPU at the
 // start and end of its workloads: vm_proxy_cpu_s (the proxy during its run) against
 // vm_ganesha_cpu_s (the direct ganesha during its run); vm_proxy_peak_rss_mb is the proxy's VmHWM.
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -116,6 +117,19 @@ const PROXY_FIRST = process.env.ROWFS_BENCH_VM_PROXY_FIRST === '1';
  * minus the server's own time per call is the network and scheduling between them.
  */
 const MOUNTSTATS = process.env.ROWFS_BENCH_VM_MOUNTSTATS === '1';
+
+/**
+ * Diagnostics: ROWFS_BENCH_VM_PIN=1 puts every qemu thread on CPU 0 and every server (both
+ * sides' and main's) on CPU 1 once the guest has mounted, for both sides alike. Unpinned, the
+ * proxy's single busy thread shared CPUs with qemu's vCPU and network threads and each step of a
+ * call took about twice its time in create-replay; pinned, the same as there (docs/rowfs.md).
+ */
+const PIN = process.env.ROWFS_BENCH_VM_PIN === '1';
+
+/** All threads of `pid` on the CPUs of `mask` (taskset's hexadecimal mask). */
+function pinProcess(pid: number, mask: string): void {
+  execFileSync('taskset', ['-a', '-p', mask, String(pid)], { stdio: 'ignore' });
+}
 
 /** Per side (mount point tag) and procedure: calls, mean round trip and execute ms (mountstats "per-op statistics"). */
 export function mountstatsSummary(text: string): string[] {
@@ -249,6 +263,11 @@ export async function kernelClientPhase(main: Ganesha, mainDir: string, work: st
     const started = Date.now();
     await vm.waitFor(/VMB (mounted|FAIL.*)/, VM_TIMEOUT_MS);
     const mainPid = main.proc().pid;
+    if (PIN) {
+      pinProcess(vm.pid, '1');
+      for (const pid of new Set([mainPid, ...sides.map((x) => x.pid)])) pinProcess(pid, '2');
+      log('(pinned: qemu on CPU 0, the servers on CPU 1)');
+    }
     /** Server CPU seconds per step id. */
     const cpuOf = new Map<string, number>();
     let traced = false;
