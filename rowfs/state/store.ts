@@ -251,7 +251,11 @@ export class StateStore {
   }
 
   /** Makes sure at least `n` vids can be allocated without a synchronous disk write. */
-  async reserveVids(n = 1): Promise<void> {
+  reserveVids(n = 1): Promise<void> {
+    return this.nextVid + n <= this.vidHighWater ? DONE : this.reserveMore(n); // the reserve lasts 4,096 vids
+  }
+
+  private async reserveMore(n: number): Promise<void> {
     while (this.nextVid + n > this.vidHighWater) {
       if (!this.reserving) {
         const target = Math.max(this.vidHighWater, this.nextVid + n) + VID_CHUNK;
@@ -393,25 +397,31 @@ export class StateStore {
     return this.pending.byMainKey(key) ?? this.mainIndex.get(key);
   }
 
-  /** Applies `fn`'s changes atomically; resolves once they are durable at the given level. */
-  async commit(fn: (tx: StateTx) => void, durability: Durability = 'disk'): Promise<void> {
+  /**
+   * Applies `fn`'s changes atomically; resolves once they are durable at the given level. Not an
+   * async function: a 'soon' or 'process' commit (every namespace change) is done when this
+   * returns, and hands back one settled promise instead of an async frame.
+   */
+  commit(fn: (tx: StateTx) => void, durability: Durability = 'disk'): Promise<void> {
+    try {
+      this.apply(fn);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    // Every level ends in a batch write and an fdatasync (the journal is deleted only after one):
+    // 'disk' before it resolves, the others at the flush, or now when the batch is large.
+    if (durability === 'disk') return this.syncNow();
+    if (this.pending.changes >= BATCH_CHANGES) this.syncNow().catch(() => undefined); // retried by the next flush or close
+    else this.scheduleFlush();
+    return DONE;
+  }
+
+  /** A commit's changes: journalled (or written to LMDB, when large) and applied to the caches and indexes. */
+  private apply(fn: (tx: StateTx) => void): void {
     // fn only collects: a commit that throws changes nothing.
-    const changes: JournalChange[] = [];
-    const bitmaps: Array<[number, BlockBitmap]> = [];
-    const tx: StateTx = {
-      putNode: (n) => changes.push(nodeChange(n)),
-      removeNode: (vid) => changes.push({ op: 'rmnode', vid }),
-      setName: (parent, name, vid) => changes.push({ op: 'name', parent, name, vid }),
-      removeName: (parent, name) => changes.push({ op: 'rmname', parent, name }),
-      setWhiteout: (parent, name) => changes.push({ op: 'whiteout', parent, name }),
-      clearWhiteout: (parent, name) => changes.push({ op: 'rmwhiteout', parent, name }),
-      putBitmap: (vid, bm) => {
-        bitmaps.push([vid, bm]);
-        changes.push(bitmapChange(vid, bm.encode()));
-      },
-      setMainIndex: (h, vid) => changes.push({ op: 'mainIndex', key: hex(h), vid }),
-    };
+    const tx = new CommitCollector();
     fn(tx);
+    const { changes, bitmaps } = tx;
     if (this.pending.changes >= MAX_PENDING_CHANGES) this.writeBatch();
     if (changes.length <= JOURNAL_MAX_CHANGES) {
       this.journal.append(changes);
@@ -444,11 +454,6 @@ export class StateStore {
       else if (c.op === 'whiteout' || c.op === 'rmwhiteout') this.dirIndex.setWhiteout(c.parent, c.name, c.op === 'whiteout');
     }
     for (const [vid, bm] of bitmaps) this.bitmapCache.set(vid, bm);
-    // Every level ends in a batch write and an fdatasync (the journal is deleted only after one):
-    // 'disk' before it resolves, the others at the flush, or now when the batch is large.
-    if (durability === 'disk') await this.syncNow();
-    else if (this.pending.changes >= BATCH_CHANGES) this.syncNow().catch(() => undefined); // retried by the next flush or close
-    else this.scheduleFlush();
   }
 
   /**
@@ -526,6 +531,41 @@ function normaliseNode(n: NodeRecord): NodeRecord {
     mainBlocks: n.mainBlocks,
   });
 }
+
+/** What a commit's function adds to (StateTx): its changes in journal form, in order, and its bitmaps. */
+class CommitCollector implements StateTx {
+  readonly changes: JournalChange[] = [];
+  readonly bitmaps: Array<[number, BlockBitmap]> = [];
+
+  putNode(n: NodeRecord): void {
+    this.changes.push(nodeChange(n));
+  }
+  removeNode(vid: number): void {
+    this.changes.push({ op: 'rmnode', vid });
+  }
+  setName(parent: number, name: string, vid: number): void {
+    this.changes.push({ op: 'name', parent, name, vid });
+  }
+  removeName(parent: number, name: string): void {
+    this.changes.push({ op: 'rmname', parent, name });
+  }
+  setWhiteout(parent: number, name: string): void {
+    this.changes.push({ op: 'whiteout', parent, name });
+  }
+  clearWhiteout(parent: number, name: string): void {
+    this.changes.push({ op: 'rmwhiteout', parent, name });
+  }
+  putBitmap(vid: number, bm: BlockBitmap): void {
+    this.bitmaps.push([vid, bm]);
+    this.changes.push(bitmapChange(vid, bm.encode()));
+  }
+  setMainIndex(h: Uint8Array, vid: number): void {
+    this.changes.push({ op: 'mainIndex', key: hex(h), vid });
+  }
+}
+
+/** What a commit that waits for no sync, or a reservation already made, returns. */
+const DONE: Promise<void> = Promise.resolve();
 
 export function hex(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
