@@ -147,17 +147,14 @@ async function main(): Promise<void> {
       }
     }
     const med = (tag: string, k: Exclude<keyof RoundResult, 'p50Us'>) => median(results.get(tag)!.map((x) => x[k]));
-    const others = (f: (tag: string) => number, unit: string, vs: (a: number, b: number) => string) =>
-      OTHER ? `  other ${f('other').toFixed(0)}  other${unit}direct ${vs(f('other'), f('direct'))}` : '';
+    /** One summary line: direct's value, then each proxy's and how it compares with direct's. */
+    const line = (label: string, f: (tag: string) => number, sign: string, vs: (a: number, b: number) => string) =>
+      console.log(`${label.padEnd(12)} direct ${f('direct').toFixed(0)}${sides.slice(1).map((s) => `  ${s.tag} ${f(s.tag).toFixed(0)}  ${s.tag}${sign}direct ${vs(f(s.tag), f('direct'))}`).join('')}`);
     for (const k of ['createUs', 'createCpuUs', 'createSysUs', 'removeUs', 'removeCpuUs', 'removeSysUs'] as const) {
-      const ratio = (a: number, b: number) => (a / b).toFixed(2);
-      const f = (tag: string) => med(tag, k);
-      console.log(`${k.padEnd(12)} direct ${f('direct').toFixed(0)}  proxy ${f('proxy').toFixed(0)}  proxy/direct ${ratio(f('proxy'), f('direct'))}${others(f, '/', ratio)}`);
+      line(k, (tag) => med(tag, k), '/', (a, b) => (a / b).toFixed(2));
     }
     for (const p of PROCS) {
-      const diff = (a: number, b: number) => `${(a - b).toFixed(0)} us`;
-      const f = (tag: string) => median(results.get(tag)!.map((x) => x.p50Us[p]));
-      console.log(`${`${p} p50`.padEnd(12)} direct ${f('direct').toFixed(0)}  proxy ${f('proxy').toFixed(0)}  proxy-direct ${diff(f('proxy'), f('direct'))}${others(f, '-', diff)}`);
+      line(`${p} p50`, (tag) => median(results.get(tag)!.map((x) => x.p50Us[p])), '-', (a, b) => `${(a - b).toFixed(0)} us`);
     }
     console.log(`(load ${readFileSync('/proc/loadavg', 'utf8').trim()})`);
   } finally {
