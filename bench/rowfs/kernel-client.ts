@@ -96,6 +96,8 @@ const META_ONLY = process.env.ROWFS_BENCH_VM_META_ONLY === '1';
 const TRACE_CMD = process.env.ROWFS_BENCH_VM_TRACE;
 /** Diagnostics: which kind of the proxy's workloads ROWFS_BENCH_VM_TRACE traces (its first one; default meta). */
 const TRACE_KIND = process.env.ROWFS_BENCH_VM_TRACE_KIND ?? 'meta';
+/** Diagnostics: which side ROWFS_BENCH_VM_TRACE traces (default proxy; `direct` traces ganesha the same way). */
+const TRACE_SIDE = process.env.ROWFS_BENCH_VM_TRACE_SIDE ?? 'proxy';
 /**
  * Diagnostics: ROWFS_BENCH_VM_EMBEDDED=1 adds a third side to the metadata rounds, our embedded NFSv3
  * server (the shadow's own code, in the bench's process) serving a directory directly: what our
@@ -278,11 +280,11 @@ export async function kernelClientPhase(main: Ganesha, mainDir: string, work: st
       const mainCpu0 = cpuSeconds(mainPid);
       const calls = step.side.tag === 'proxy' ? await proxy.stats() : undefined;
       const outputAt = proxy.proc.output().length;
-      const traceIt = !traced && TRACE_CMD !== undefined && step.side.tag === 'proxy' && step.kind === TRACE_KIND;
+      const traceIt = !traced && TRACE_CMD !== undefined && step.side.tag === TRACE_SIDE && step.kind === TRACE_KIND;
       const trace = traceIt ? startTracer(TRACE_CMD!, { pid: step.side.pid }) : undefined;
       if (trace) {
         traced = true;
-        log(`(tracing the proxy, pid ${step.side.pid}, in ${step.id}: ${TRACE_CMD})`);
+        log(`(tracing ${step.side.tag}, pid ${step.side.pid}, in ${step.id}: ${TRACE_CMD})`);
       }
       const end = await vm.waitFor(new RegExp(`VMB (end ${step.id}|FAIL.*)`), VM_TIMEOUT_MS);
       if (trace) await trace.stop();
