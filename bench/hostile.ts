@@ -35,13 +35,13 @@ import { spoofedDeclineScript } from './hostile/spoofed-declines.js';
 import { attackerAddress, silentReader } from './hostile/silent-tftp-readers.js';
 import { legitimateRead, pipelinedReads, type NfsTarget } from './hostile/nfs-clients.js';
 import { runMain } from './run-main.js';
+import { writeBenchResults, type Figures } from './results-file.js';
 
 const MiB = 1024 * 1024;
 const BIN = fileURLToPath(new URL('../../bin/overlay.js', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-type Figures = Record<string, { value: number; unit: string }>;
 const figures: Figures = {};
 const cleanups: Array<() => unknown> = [];
 
@@ -285,10 +285,7 @@ async function main(): Promise<void> {
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
   }
   if (only.length > 0) return;
-  const resultsDir = new URL('../../bench/results/', import.meta.url).pathname;
-  mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(join(resultsDir, 'hostile.json'), JSON.stringify({ bench: 'hostile', date: new Date().toISOString(), figures }, null, 2) + '\n');
-  console.log(`\nwritten to bench/results/hostile.json`);
+  console.log(`\nwritten to ${writeBenchResults('hostile', figures)}`);
 }
 
 runMain(main);

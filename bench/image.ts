@@ -16,6 +16,7 @@ import { closeSync, cpSync, mkdirSync, openSync, readFileSync, writeFileSync, wr
 import { join } from 'node:path';
 import { buildManifest } from '../rowfs/image/manifest-tree.js';
 import { ImageNet, imageNfsUrl, mountCounters, waitUntil } from '../simulations/netns/image-net.js';
+import { writeBenchResults, type Figures } from './results-file.js';
 
 const FILE_BYTES = 256 * 1024 * 1024;
 const BLOCK = 65536;
@@ -24,7 +25,6 @@ const REPLICA = 1;
 const CLIENT = 2;
 const TTL_S = 12;
 
-type Figures = Record<string, { value: number; unit: string }>;
 const figures: Figures = {};
 function figure(name: string, value: number, unit: string): void {
   figures[name] = { value: Math.round(value * 1000) / 1000, unit };
@@ -153,9 +153,7 @@ async function main(): Promise<void> {
   const f = (n: string) => figures[n]?.value ?? NaN;
   console.log('');
   console.log(`cold read ${(f('image_cold_read_mbps') / f('overlay_tcp_mbps')).toFixed(2)} x overlay TCP (target >= 0.7); stall ${f('failover_stall_s')} s (<= 3); errors ${f('failover_client_errors')} (0); tampered ${f('tampered_blocks_served')} (0); resolve ${f('resolve_ms')} ms (<= 500)`);
-  mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/image.json', `${JSON.stringify({ bench: 'image', date: new Date().toISOString(), figures }, null, 2)}\n`);
-  console.log('wrote bench/results/image.json');
+  console.log(`wrote ${writeBenchResults('image', figures)}`);
 }
 
 void main().catch((e) => {
