@@ -9,6 +9,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { lstatSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
+import { pathUnder } from './entry-path.js';
 import { isDirectory } from './attributes.js';
 import { NFS3_FHSIZE } from '../nfs3/types.js';
 
@@ -86,11 +87,16 @@ export class HandleTable {
    * @param now clock for scan throttling (ms)
    * @param minScanIntervalMs unknown handles within this time of the last scan are STALE without rescanning
    */
+  /** `root` normalized, as join would give it: the base of every recorded path. */
+  private readonly rootPath: string;
+
   constructor(
     readonly root: string,
     private readonly now: () => number,
     private readonly minScanIntervalMs = 2000,
-  ) {}
+  ) {
+    this.rootPath = join(root);
+  }
 
   async init(): Promise<BigIntStats> {
     const st = await lstat(this.root, { bigint: true });
@@ -124,7 +130,7 @@ export class HandleTable {
     const parts: string[] = [];
     let k: string | undefined = key;
     for (let depth = 0; depth < MAX_DEPTH; depth++) {
-      if (k === this.rootKey) return join(this.root, ...parts.reverse());
+      if (k === this.rootKey) return pathUnder(this.rootPath, parts.reverse());
       const link: Link | undefined = this.links.get(k!);
       if (!link) return undefined;
       parts.push(link.name);

@@ -70,6 +70,7 @@ import { encodeHandle, fileIdOf, HANDLE_BYTES, type Resolved } from './file-hand
 import { DirPages, type DirPage, type PageFail } from './dir-pages.js';
 import { LocalNamespace } from './namespace-procedures.js';
 import { applySattr, applySattrToFd } from './set-attributes.js';
+import { entryPath } from './entry-path.js';
 
 export { NAME_MAX_BYTES } from '../nfs3/names.js';
 export { checkName } from './export-tree.js';
@@ -243,7 +244,7 @@ export class LocalExport implements Nfs3Handlers {
     let st: BigIntStats;
     try {
       // `${dir}/..`, not join(): join would drop the descriptor's path lexically.
-      st = own ? d.stat : this.tree.inDirNow(d, (dir) => lstatSync(name === '..' ? `${dir}/..` : join(dir, name), { bigint: true }));
+      st = own ? d.stat : this.tree.inDirNow(d, (dir) => lstatSync(name === '..' ? `${dir}/..` : entryPath(dir, name), { bigint: true }));
     } catch (e) {
       return { status: statusOfError(e) as Fail['status'], dirAttributes };
     }

@@ -47,6 +47,7 @@ import { fattrOf, statusOfError, isRegularFile, isDirectory } from './attributes
 import { checkName, isFail, type ExportTree, type Fail } from './export-tree.js';
 import { encodeHandle, fileIdOf, type Resolved } from './file-handles.js';
 import { applyOwner, applyOwnerTo, applySattr } from './set-attributes.js';
+import { entryPath } from './entry-path.js';
 
 const execFileP = promisify(execFile);
 
@@ -150,7 +151,7 @@ export class LocalNamespace {
       if (refused) return refused;
       const dir = d as Resolved;
       try {
-        return this.tree.inDirNow(dir, (path) => work(dir, join(path, where.name)));
+        return this.tree.inDirNow(dir, (path) => work(dir, entryPath(path, where.name)));
       } catch (e) {
         return this.answer(dir, statusOfError(e));
       }
@@ -277,7 +278,7 @@ export class LocalNamespace {
       if (bad !== undefined) return this.answer(d, bad === Nfs3Status.INVAL ? Nfs3Status.NOENT : bad);
       try {
         const wasDirectory = this.tree.inDirNow(d, (dir) => {
-          const path = join(dir, name);
+          const path = entryPath(dir, name);
           const st = lstatSync(path, { bigint: true });
           if (!isDir && isDirectory(st)) return true;
           (isDir ? rmdirSync : unlinkSync)(path);
