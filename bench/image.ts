@@ -12,7 +12,7 @@
 //   publish_hash_mbps       manifest hashing speed (buildManifest over the tree)
 // Prints a table; writes bench/results/image.json.
 import { createHash } from 'node:crypto';
-import { closeSync, cpSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, cpSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildManifest } from '../rowfs/image/manifest-tree.js';
 import { ImageNet, imageNfsUrl, mountCounters, waitUntil } from '../simulations/netns/image-net.js';

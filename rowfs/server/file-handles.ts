@@ -82,14 +82,14 @@ export class HandleTable {
   scanEdges = 0;
   private scanning: Promise<void> | undefined;
 
+  /** `root` normalized, as join would give it: the base of every recorded path. */
+  private readonly rootPath: string;
+
   /**
    * @param root absolute path of the exported directory
    * @param now clock for scan throttling (ms)
    * @param minScanIntervalMs unknown handles within this time of the last scan are STALE without rescanning
    */
-  /** `root` normalized, as join would give it: the base of every recorded path. */
-  private readonly rootPath: string;
-
   constructor(
     readonly root: string,
     private readonly now: () => number,
