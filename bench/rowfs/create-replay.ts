@@ -9,7 +9,7 @@
 // Run: node dist/bench/rowfs/create-replay.js [files=2000] [rounds=4] (under flock /work/notes/bench.lock);
 // ROWFS_BENCH_NODE_FLAGS and ROWFS_BENCH_PROXY_ARGS as in bench:rowfs; ROWFS_BENCH_REPLAY_TRACE='CMD ARGS'
 // runs CMD with {pid} and {side} replaced during each side's round 1 (e.g. `perf trace -s -p {pid}`),
-// stopped by SIGINT after it; ROWFS_BENCH_REPLAY_OTHER (below) adds another checkout's proxy.
+// stopped by SIGINT after it; ROWFS_BENCH_REPLAY_OTHER and ROWFS_BENCH_REPLAY_EMBEDDED (below) add sides.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempWorkDir } from '../../simulations/harness/interrupt-cleanup.js';
@@ -18,6 +18,7 @@ import { openExport, type OpenedExport } from '../../rowfs/mount/open-export.js'
 import { expectOk } from '../../rowfs/nfs3/errors.js';
 import { CreateMode, TimeHow, type FileHandle } from '../../rowfs/nfs3/types.js';
 import { cpuTimes, startProxy } from './proxy-process.js';
+import { startEmbeddedProcess } from './embedded-process.js';
 import { startTracer } from './tracer.js';
 import { mountScratchExt4 } from './scratch-ext4.js';
 import { median } from '../median.js';
@@ -35,9 +36,14 @@ const TRACE_ROUND = Number(process.env.ROWFS_BENCH_REPLAY_TRACE_ROUND ?? 1);
  * host's time (this host's pace moves between runs more than one change does).
  */
 const OTHER = process.env.ROWFS_BENCH_REPLAY_OTHER;
+/**
+ * ROWFS_BENCH_REPLAY_EMBEDDED=1 adds a side `embedded`: our embedded NFSv3 server as its own process
+ * (embedded-process.ts), configured as the proxy's shadow is: what the proxy's layer costs above it.
+ */
+const EMBEDDED = process.env.ROWFS_BENCH_REPLAY_EMBEDDED === '1';
 
 interface Side {
-  tag: 'direct' | 'proxy' | 'other';
+  tag: 'direct' | 'proxy' | 'other' | 'embedded';
   ex: OpenedExport;
   work: FileHandle;
   pid: number;
@@ -129,6 +135,14 @@ async function main(): Promise<void> {
       const other = await startProxy(mainG, { dir: otherShadow }, join(scratch.path, 'other-state'), 64 * 1024, '127.0.0.1', join(OTHER, 'bin', 'overlay.js'));
       cleanups.push(() => other.stop());
       sides.push(await open('other', '127.0.0.1', mainG.exportPath, other.port, other.port, other.proc.pid));
+    }
+    if (EMBEDDED) {
+      const embeddedDir = join(scratch.path, 'embedded');
+      mkdirSync(join(embeddedDir, 'work'), { recursive: true });
+      const nodeFlags = process.env.ROWFS_BENCH_NODE_FLAGS ? process.env.ROWFS_BENCH_NODE_FLAGS.split(' ') : [];
+      const e = await startEmbeddedProcess(embeddedDir, nodeFlags);
+      cleanups.push(() => e.stop());
+      sides.push(await open('embedded', '127.0.0.1', e.exportPath, e.nfsPort, e.mountPort, e.proc.pid));
     }
     console.log(`(${FILES} files a round, ${ROUNDS} rounds a side after one warm-up; load ${readFileSync('/proc/loadavg', 'utf8').trim()})`);
     const results = new Map<string, RoundResult[]>(sides.map((s) => [s.tag, []]));

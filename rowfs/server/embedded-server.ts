@@ -19,6 +19,11 @@ export interface EmbeddedServerOptions {
   /** Path clients MNT; default the real path of exportDir (like nfs-ganesha and knfsd). */
   exportPath?: string;
   readOnly?: boolean;
+  /**
+   * Directory descriptors held open (held-dirs.ts; default 0): only for a directory nothing but this
+   * server changes, as the proxy's local shadow does (benches compare the two alike).
+   */
+  heldDirs?: number;
   /** Address to listen on (default 0.0.0.0). */
   host?: string;
   /** NFS port (0 = any free port). */
@@ -48,7 +53,7 @@ export interface EmbeddedServer {
 export async function startEmbeddedServer(o: EmbeddedServerOptions): Promise<EmbeddedServer> {
   const root = realpathSync(o.exportDir);
   const exportPath = posix.normalize(o.exportPath ?? root).replace(/\/+$/, '') || '/';
-  const fs = new LocalExport({ root, readOnly: o.readOnly });
+  const fs = new LocalExport({ root, readOnly: o.readOnly, heldDirs: o.heldDirs });
   await fs.init();
   const rpc = new RpcServer(o.rpc);
   rpc.addProgram(nfs3Program(fs)).addProgram(mountProgram(new MountService(exportPath, fs)));
