@@ -7,7 +7,7 @@ import type { OpaqueAuth } from '../rpc/message.js';
 import type { RpcCallOptions } from '../rpc/client.js';
 import type { Counters } from '../counters.js';
 import { StatusError } from './errors.js';
-import type { ShadowAttrs } from './shadow-attrs.js';
+import type { ShadowAttrs, ShadowSend } from './shadow-attrs.js';
 
 export type BackendRole = 'main' | 'shadow';
 
@@ -32,9 +32,12 @@ export class Backend {
    * as is (one promise and one async frame less per backend call).
    */
   call<N extends Nfs3ProcedureName>(name: N, args: Nfs3ArgsOf<N>, cred?: OpaqueAuth, opts?: RpcCallOptions): Promise<Nfs3ResOf<N>> {
-    if (this.attrs) return this.attrs.call(name, args, () => this.sendCounted(name, args, cred, opts));
+    if (this.attrs) return this.attrs.call(name, args, this.countedSend as ShadowSend<N>, cred, opts);
     return this.sendCounted(name, args, cred, opts);
   }
+
+  /** sendCounted as one function for the backend's life, given to ShadowAttrs on every call (no closure per call). */
+  private readonly countedSend: ShadowSend<Nfs3ProcedureName> = (name, args, cred, opts) => this.sendCounted(name, args, cred, opts);
 
   /** One call sent to the server, counted. */
   private sendCounted<N extends Nfs3ProcedureName>(name: N, args: Nfs3ArgsOf<N>, cred?: OpaqueAuth, opts?: RpcCallOptions): Promise<Nfs3ResOf<N>> {

@@ -33,17 +33,22 @@ export class NamespaceLock {
     if (this.current !== undefined && this.check?.getStore() === this.current) {
       return Promise.reject(new StatusError(Nfs3Status.SERVERFAULT, 'namespace lock asked for again by its holder without the hold: it would wait for itself'));
     }
-    const go = async (): Promise<T> => {
-      const h: LockHold = { lock: this };
-      this.current = h;
-      try {
-        return await (this.check ? this.check.run(h, fn, h) : fn(h));
-      } finally {
-        this.current = undefined;
-      }
-    };
-    const result = this.tail.then(go, go);
+    // A bound method, not an async closure made per call: such a closure's optimized code is lost
+    // at every full GC (journal-codec.ts), and this runs for every namespace change.
+    const take = this.holding.bind(this, fn) as () => Promise<T>;
+    const result = this.tail.then(take, take);
     this.tail = result.catch(() => undefined);
     return result;
+  }
+
+  /** Runs `fn` as the holder, once the holders before it have finished. */
+  private async holding<T>(fn: (hold: LockHold) => Promise<T>): Promise<T> {
+    const h: LockHold = { lock: this };
+    this.current = h;
+    try {
+      return await (this.check ? this.check.run(h, fn, h) : fn(h));
+    } finally {
+      this.current = undefined;
+    }
   }
 }

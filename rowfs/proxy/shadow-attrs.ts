@@ -26,6 +26,8 @@
 // kept (shared with callers, who never change an attribute set in place); bounded, oldest dropped first.
 import type { Nfs3ArgsOf, Nfs3ProcedureName, Nfs3ResOf } from '../nfs3/procedures.js';
 import { CreateMode, Nfs3Status, type Fattr3, type FileHandle, type WccData } from '../nfs3/types.js';
+import type { OpaqueAuth } from '../rpc/message.js';
+import type { RpcCallOptions } from '../rpc/client.js';
 
 // Heap per entry (measured, Node 20, 32-byte handles): an attribute set with its key ~450-550
 // bytes; a binding ~260 bytes with short names, ~650 with 255-byte names. Both full: 3.3 MB of heap
@@ -122,6 +124,9 @@ export interface ShadowAttrsOptions {
   maxBindings?: number;
 }
 
+/** What ShadowAttrs.call sends a call with (Backend's counted send). */
+export type ShadowSend<N extends Nfs3ProcedureName> = (name: N, args: Nfs3ArgsOf<N>, cred?: OpaqueAuth, opts?: RpcCallOptions) => Promise<Nfs3ResOf<N>>;
+
 export class ShadowAttrs {
   private readonly known = new Map<string, Fattr3>();
   /** Object key last seen bound to a name, by bindingKey(directory, name). */
@@ -216,13 +221,14 @@ export class ShadowAttrs {
 
   /**
    * Drops what call `name` may change, when it starts: the entries of the handles it names, and
-   * what a REMOVE or RMDIR removes. Returns the same drop, for when the call ends.
+   * what a REMOVE or RMDIR removes. Returns the keys dropped (undefined: everything was), for
+   * dropAgain when the call ends: data, not a closure made per call (journal-codec.ts says why).
    */
-  private drop(name: Nfs3ProcedureName, args: AnyArgs): () => void {
+  private drop(name: Nfs3ProcedureName, args: AnyArgs): string[] | undefined {
     const named = name === 'RENAME' ? undefined : handlesOf(name, args);
     if (!named) {
       this.forgetAll();
-      return () => this.forgetAll();
+      return undefined;
     }
     const keys = named.map((fh) => this.key(fh));
     if (REMOVES.has(name)) {
@@ -231,23 +237,27 @@ export class ShadowAttrs {
       const obj = this.bound.get(binding);
       if (obj === undefined) {
         this.forgetAll();
-        return () => this.forgetAll();
+        return undefined;
       }
       this.bound.delete(binding);
       keys.push(obj);
     }
-    const dropKeys = () => {
-      for (const k of keys) this.known.delete(k);
-    };
-    dropKeys();
-    return dropKeys;
+    this.dropAgain(keys);
+    return keys;
+  }
+
+  /** Drops `keys` (what drop returned) again; undefined: everything. */
+  private dropAgain(keys: string[] | undefined): void {
+    if (keys === undefined) this.forgetAll();
+    else for (const k of keys) this.known.delete(k);
   }
 
   /**
-   * Runs shadow call `send` for procedure `name`, answering a GETATTR from what is known and
-   * keeping or dropping attributes by the rules above.
+   * Runs shadow call `send(name, args, cred, opts)` for procedure `name`, answering a GETATTR from
+   * what is known and keeping or dropping attributes by the rules above. The call's parts are
+   * passed on rather than captured, so a caller can give one long-lived `send` for every call.
    */
-  async call<N extends Nfs3ProcedureName>(name: N, args: Nfs3ArgsOf<N>, send: () => Promise<Nfs3ResOf<N>>): Promise<Nfs3ResOf<N>> {
+  async call<N extends Nfs3ProcedureName>(name: N, args: Nfs3ArgsOf<N>, send: ShadowSend<N>, cred?: OpaqueAuth, opts?: RpcCallOptions): Promise<Nfs3ResOf<N>> {
     const a = args as unknown as AnyArgs;
     if (READ_ONLY.has(name)) {
       if (name === 'GETATTR') {
@@ -257,7 +267,7 @@ export class ShadowAttrs {
       const calm = this.changing === 0;
       const epoch = this.epoch;
       const scans = this.scans();
-      const res = await send();
+      const res = await send(name, args, cred, opts);
       if (calm && this.changing === 0 && epoch === this.epoch && scans === this.scans()) this.keep(name, args, res as unknown as AnyRes);
       return res;
     }
@@ -267,10 +277,10 @@ export class ShadowAttrs {
     this.changing++;
     const epoch = ++this.epoch;
     const scans = this.scans();
-    const dropAgain = this.drop(name, a);
+    const dropped = this.drop(name, a);
     try {
-      const res = await send();
-      dropAgain();
+      const res = await send(name, args, cred, opts);
+      this.dropAgain(dropped);
       const alone = calmAtStart && this.changing === 1 && epoch === this.epoch && scans === this.scans();
       const r = res as unknown as AnyRes;
       if (r.status !== Nfs3Status.OK) {
@@ -286,7 +296,7 @@ export class ShadowAttrs {
       }
       return res;
     } catch (e) {
-      dropAgain();
+      this.dropAgain(dropped);
       throw e;
     } finally {
       this.changing--;

@@ -129,6 +129,12 @@ interface Executed {
   systemError: boolean;
 }
 
+/**
+ * The bytes of a reply the duplicate request cache keeps (a copy), none for a SYSTEM_ERR. One
+ * function, not an arrow made per call: see journal-codec.ts on closures and optimized code.
+ */
+const replyToKeep = (e: Executed): Uint8Array | undefined => (e.systemError ? undefined : e.writer.bytes().slice());
+
 /** A call's context as the dispatcher makes it: one class (one shape), no closure per call. */
 class DispatchedCall implements RpcCallContext {
   readonly xid: number;
@@ -245,7 +251,7 @@ export class RpcDispatcher {
       // No earlier reply, or the earlier attempt failed (SYSTEM_ERR): run it (again).
     }
     const result = this.execute(proc, r, ctx, origin.account);
-    if (drcKey) this.drc.store(drcKey, result.then((e) => (e.systemError ? undefined : e.writer.bytes().slice())));
+    if (drcKey) this.drc.store(drcKey, result.then(replyToKeep));
     const e = await result;
     // afterReply hooks must be registered while the handler runs: one added after it returned is not run.
     const registered = ctx.hooks;

@@ -148,10 +148,10 @@ export class ExportTree {
   inDirNow<T>(d: Resolved, fn: (dir: string) => T): T {
     if (this.readOnly) return fn(d.path);
     const key = this.key(d.stat);
-    if (d.fd !== undefined && this.dirs?.fdOf(key) === d.fd) return this.dirs.pinned(key, () => fn(procPath(d.fd!)));
+    if (d.fd !== undefined && this.dirs?.fdOf(key) === d.fd) return this.dirs.pinned(key, fn, procPath(d.fd));
     const fd = openChecked(d, constants.O_DIRECTORY);
     const held = this.dirs?.keep(key, fd) ?? false;
-    if (held) return this.dirs!.pinned(key, () => fn(procPath(fd)));
+    if (held) return this.dirs!.pinned(key, fn, procPath(fd));
     try {
       return fn(procPath(fd));
     } finally {

@@ -68,16 +68,19 @@ export class HeldDirs {
     for (const h of this.held.values()) h.stat = undefined;
   }
 
-  /** Runs `fn` with `key`'s descriptor kept open throughout (a nested keep cannot close it). */
-  pinned<T>(key: string, fn: () => T): T {
+  /**
+   * Runs `fn(arg)` with `key`'s descriptor kept open throughout (a nested keep cannot close it).
+   * The argument is passed, not captured, so the caller makes no closure per call.
+   */
+  pinned<A, T>(key: string, fn: (arg: A) => T, arg: A): T {
     const h = this.held.get(key);
-    if (!h) return fn();
+    if (!h) return fn(arg);
     h.pins++;
     // Most recently used last.
     this.held.delete(key);
     this.held.set(key, h);
     try {
-      return fn();
+      return fn(arg);
     } finally {
       h.pins--;
       if (h.pins === 0 && h.dropped) closeQuietly(h.fd);

@@ -95,6 +95,11 @@ export interface LocalExportOptions {
   heldDirs?: number;
 }
 
+/** `r`, or NOTDIR when it must name a directory (`dir`) and does not. */
+function dirChecked(r: Resolved | Fail, dir: boolean): Resolved | Fail {
+  return dir && !isFail(r) && !isDirectory(r.stat) ? { status: Nfs3Status.NOTDIR } : r;
+}
+
 export class LocalExport implements Nfs3Handlers {
   readonly writeVerf: Uint8Array;
   readonly readOnly: boolean;
@@ -154,9 +159,10 @@ export class LocalExport implements Nfs3Handlers {
    * name a directory (NOTDIR otherwise).
    */
   private withResolved<T>(fh: FileHandle, dir: boolean, fn: (r: Resolved | Fail) => T | Promise<T>): T | Promise<T> {
-    const then = (r: Resolved | Fail) => fn(dir && !isFail(r) && !isDirectory(r.stat) ? { status: Nfs3Status.NOTDIR } : r);
     const now = this.resolveNow(fh);
-    return now !== undefined ? then(now) : this.resolve(fh).then(then);
+    // The handle's table knows it (every call but the first after a restart): no closure made.
+    if (now !== undefined) return fn(dirChecked(now, dir));
+    return this.resolve(fh).then((r) => fn(dirChecked(r, dir)));
   }
 
   /** READDIR and READDIRPLUS alike: the directory `a.dir`, checked, and its page after `a.cookie` (see DirPages.page). */

@@ -81,64 +81,70 @@ export function journalPayloadBytes(changes: readonly JournalChange[]): number {
   return n;
 }
 
+// The encoder's writers are module functions returning the next offset, not closures over it: a
+// closure made per call loses its optimized code at every full GC (V8 holds it weakly once no
+// instance lives) and is compiled again, which kept TurboFan busy for the whole of a proxy's run.
+
+function putU64(buf: Buffer, at: number, v: number): number {
+  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`journal integer out of range: ${v}`);
+  buf.writeUInt32BE(Math.floor(v / TWO_32), at);
+  buf.writeUInt32BE(v % TWO_32, at + 4);
+  return at + 8;
+}
+
+function putString(buf: Buffer, at: number, s: string): number {
+  const n = buf.write(s, at + 4, 'utf8');
+  buf.writeUInt32BE(n, at);
+  return at + 4 + n;
+}
+
+function putBytes(buf: Buffer, at: number, b: Uint8Array | null): number {
+  if (b === null) {
+    buf.writeUInt32BE(NULL_BYTES, at);
+    return at + 4;
+  }
+  buf.writeUInt32BE(b.length, at);
+  buf.set(b, at + 4);
+  return at + 4 + b.length;
+}
+
 /** Writes `changes` at `offset` of `buf` (journalPayloadBytes long, checked by the caller); returns the end. */
 export function encodeJournalChanges(buf: Buffer, offset: number, changes: readonly JournalChange[]): number {
   let at = offset;
-  const u64 = (v: number) => {
-    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`journal integer out of range: ${v}`);
-    buf.writeUInt32BE(Math.floor(v / TWO_32), at);
-    buf.writeUInt32BE(v % TWO_32, at + 4);
-    at += 8;
-  };
-  const str = (s: string) => {
-    const n = buf.write(s, at + 4, 'utf8');
-    buf.writeUInt32BE(n, at);
-    at += 4 + n;
-  };
-  const bytes = (b: Uint8Array | null) => {
-    if (b === null) {
-      buf.writeUInt32BE(NULL_BYTES, at);
-      at += 4;
-      return;
-    }
-    buf.writeUInt32BE(b.length, at);
-    buf.set(b, at + 4);
-    at += 4 + b.length;
-  };
   buf[at++] = JOURNAL_FORMAT_VERSION;
   for (const c of changes) {
     buf[at++] = OP_CODE[c.op];
     switch (c.op) {
       case 'node':
-        u64(c.vid);
-        u64(c.type);
-        u64(c.parent);
-        str(c.name);
-        bytes(c.main);
-        bytes(c.shadow);
-        u64(c.mainBlocks);
+        at = putU64(buf, at, c.vid);
+        at = putU64(buf, at, c.type);
+        at = putU64(buf, at, c.parent);
+        at = putString(buf, at, c.name);
+        at = putBytes(buf, at, c.main);
+        at = putBytes(buf, at, c.shadow);
+        at = putU64(buf, at, c.mainBlocks);
         break;
       case 'rmnode':
-        u64(c.vid);
+        at = putU64(buf, at, c.vid);
         break;
       case 'name':
-        u64(c.parent);
-        str(c.name);
-        u64(c.vid);
+        at = putU64(buf, at, c.parent);
+        at = putString(buf, at, c.name);
+        at = putU64(buf, at, c.vid);
         break;
       case 'rmname':
       case 'whiteout':
       case 'rmwhiteout':
-        u64(c.parent);
-        str(c.name);
+        at = putU64(buf, at, c.parent);
+        at = putString(buf, at, c.name);
         break;
       case 'bitmap':
-        u64(c.vid);
-        bytes(c.bytes);
+        at = putU64(buf, at, c.vid);
+        at = putBytes(buf, at, c.bytes);
         break;
       case 'mainIndex':
-        str(c.key);
-        u64(c.vid);
+        at = putString(buf, at, c.key);
+        at = putU64(buf, at, c.vid);
         break;
     }
   }

@@ -36,17 +36,21 @@ test('bounded, least recently used closed first; a pinned descriptor is closed o
   t.true(held.keep('a', fds[0]!));
   t.true(held.keep('b', fds[1]!));
   t.false(held.keep('a', fds[2]!), 'one descriptor per key: the caller keeps the second');
-  held.pinned('a', () => undefined); // a used last: b is the oldest now
+  t.is(held.pinned('a', (x: number) => x + 1, 41), 42, 'runs fn with its argument'); // a used last: b is the oldest now
   t.true(held.keep('c', fds[2]!));
   t.is(held.size, 2);
   t.false(isOpen(fds[1]!), 'b closed');
   t.true(isOpen(fds[0]!) && isOpen(fds[2]!));
   // Dropped (or evicted) while pinned: still open inside, closed once the pin ends.
-  held.pinned('a', () => {
-    held.drop('a');
-    t.true(isOpen(fds[0]!), 'still open for its user');
-    t.is(held.fdOf('a'), undefined);
-  });
+  held.pinned(
+    'a',
+    () => {
+      held.drop('a');
+      t.true(isOpen(fds[0]!), 'still open for its user');
+      t.is(held.fdOf('a'), undefined);
+    },
+    undefined,
+  );
   t.false(isOpen(fds[0]!));
   held.closeAll();
   t.false(isOpen(fds[2]!));
