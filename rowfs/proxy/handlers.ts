@@ -210,138 +210,140 @@ export class ProxyHandlers implements Nfs3Handlers {
     }
   }
 
-  /** A shadow create of any kind in the merged directory `dir`, recorded as a new opaque object. */
-  private async createIn(
-    dirFh: FileHandle,
-    name: string,
-    type: Ftype3,
-    make: (shadowDir: FileHandle) => Promise<Res<'CREATE'>>,
-    onExisting?: (existing: NodeRecord, hold: LockHold) => Promise<Res<'CREATE'> | undefined>,
-  ): Promise<Res<'CREATE'>> {
-    const core = this.core;
-    return core.ns.run(async (hold) => {
-      let dir = core.nodeOf(dirFh);
-      if (dir.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
-      core.checkName(dir, name);
-      // Not asked of the shadow: a name there that the proxy has not seen is refused (GUARDED,
-      // MKDIR, ...) or reused (UNCHECKED, EXCLUSIVE with the same verifier) by the shadow's create.
-      const existing = await core.resolve(dir, name, false, hold);
-      if (existing) {
-        const r = onExisting ? await onExisting(existing, hold) : undefined;
-        if (r) return r;
-        return { status: Nfs3Status.EXIST, dirWcc: await this.wccOf(dir) };
-      }
-      dir = await core.ensureShadow(dir, hold);
-      const res = await shadowChange(core, [dir.vid], () => make(dir.shadow!));
-      if (res.status !== Nfs3Status.OK) return { status: res.status, dirWcc: virtualWcc(res.dirWcc, dir.vid) };
-      const n = await afterShadowChange(core, [dir.vid], async () => {
-        const fh = res.obj ?? (await core.shadow.ok('LOOKUP', { what: { dir: dir.shadow!, name } })).object;
-        await core.store.reserveVids(1);
-        const made: NodeRecord = nodeRecord({ vid: core.store.allocVid(), type, parent: dir.vid, name, main: null, shadow: fh, mainBlocks: 0 });
-        await core.store.commit((tx) => {
-          tx.putNode(made);
-          tx.setName(dir.vid, name, made.vid);
-          tx.clearWhiteout(dir.vid, name);
-        }, 'soon');
-        return made;
-      });
-      if (type === Ftype3.DIR) core.shadowDirs.made(n.vid);
-      core.onDirChanged(dir.vid);
-      return {
-        status: Nfs3Status.OK,
-        obj: core.handleOf(n.vid),
-        objAttributes: virtualOptAttrs(res.objAttributes, n.vid) ?? (await core.attrsOpt(n)),
-        dirWcc: virtualWcc(res.dirWcc, dir.vid),
-      };
-    });
+  /**
+   * A shadow create of any kind in the merged directory `dirFh`, recorded as a new opaque object.
+   * `create`: a CREATE's arguments, for a name that exists already (createOverExisting).
+   */
+  private createIn(dirFh: FileHandle, name: string, type: Ftype3, make: ShadowMake, cred: OpaqueAuth | undefined, create?: Nfs3ArgsOf<'CREATE'>): Promise<Res<'CREATE'>> {
+    // A bound method under the lock, not an async closure per call (see guard).
+    return this.core.ns.run(this.createHeld.bind(this, dirFh, name, type, make, cred, create));
   }
 
-  CREATE(a: Nfs3ArgsOf<'CREATE'>, ctx: RpcCallContext) {
-    return this.guard('CREATE', () =>
-      this.createIn(
-        a.where.dir,
-        a.where.name,
-        Ftype3.REG,
-        (sd) => this.core.shadow.call('CREATE', { where: { dir: sd, name: a.where.name }, how: a.how }, this.cred(ctx)),
-        async (existing, hold) => {
-          if (a.how.mode === CreateMode.GUARDED) return undefined;
-          if (existing.type !== Ftype3.REG) return undefined;
-          const dir = this.core.nodeOf(a.where.dir);
-          if (a.how.mode === CreateMode.EXCLUSIVE) {
-            // A retransmitted exclusive create finds its own file in the shadow: let it decide.
-            if (!existing.shadow) return undefined;
-            const res = await this.core.shadow.call('CREATE', { where: { dir: dir.shadow!, name: a.where.name }, how: a.how }, this.cred(ctx));
-            if (res.status !== Nfs3Status.OK) return { status: res.status, dirWcc: virtualWcc(res.dirWcc, dir.vid) };
-            return { status: Nfs3Status.OK, obj: this.core.handleOf(existing.vid), objAttributes: await this.core.attrsOpt(existing), dirWcc: virtualWcc(res.dirWcc, dir.vid) };
-          }
-          // UNCHECKED on an existing file: apply the attributes (often size 0) to it.
-          let n = existing;
-          if (a.how.attributes.size !== undefined && a.how.attributes.size > BigInt(MAX_FILE_BYTES)) throw new StatusError(Nfs3Status.FBIG, 'size past the largest file');
-          if (a.how.attributes.size !== undefined) n = await this.io.truncate(n, Number(a.how.attributes.size), hold);
-          else n = await this.core.ensureShadow(n, hold);
-          await this.core.shadow.ok('SETATTR', { object: n.shadow!, newAttributes: a.how.attributes }, this.cred(ctx));
-          return { status: Nfs3Status.OK, obj: this.core.handleOf(n.vid), objAttributes: await this.core.attrsOpt(n), dirWcc: await this.wccOf(dir) };
-        },
-      ),
-    (status) => ({ status, dirWcc: {} }));
+  private async createHeld(dirFh: FileHandle, name: string, type: Ftype3, make: ShadowMake, cred: OpaqueAuth | undefined, create: Nfs3ArgsOf<'CREATE'> | undefined, hold: LockHold): Promise<Res<'CREATE'>> {
+    const core = this.core;
+    let dir = core.nodeOf(dirFh);
+    if (dir.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
+    core.checkName(dir, name);
+    // Not asked of the shadow: a name there that the proxy has not seen is refused (GUARDED,
+    // MKDIR, ...) or reused (UNCHECKED, EXCLUSIVE with the same verifier) by the shadow's create.
+    const existing = await core.resolve(dir, name, false, hold);
+    if (existing) {
+      const r = create ? await this.createOverExisting(create, cred, existing, hold) : undefined;
+      if (r) return r;
+      return { status: Nfs3Status.EXIST, dirWcc: await this.wccOf(dir) };
+    }
+    dir = await core.ensureShadow(dir, hold);
+    const res = await shadowChange(core, [dir.vid], shadowMake(core, make, dir.shadow!, name, cred));
+    if (res.status !== Nfs3Status.OK) return { status: res.status, dirWcc: virtualWcc(res.dirWcc, dir.vid) };
+    const n = await afterShadowChange(core, [dir.vid], this.recordCreated(dir, name, type, res.obj));
+    if (type === Ftype3.DIR) core.shadowDirs.made(n.vid);
+    core.onDirChanged(dir.vid);
+    return {
+      status: Nfs3Status.OK,
+      obj: core.handleOf(n.vid),
+      objAttributes: virtualOptAttrs(res.objAttributes, n.vid) ?? (await core.attrsOpt(n)),
+      dirWcc: virtualWcc(res.dirWcc, dir.vid),
+    };
+  }
+
+  /** Records the object the shadow just made as `name` in `dir` (its handle `obj` when it answered one). */
+  private async recordCreated(dir: NodeRecord, name: string, type: Ftype3, obj: FileHandle | undefined): Promise<NodeRecord> {
+    const core = this.core;
+    const fh = obj ?? (await core.shadow.ok('LOOKUP', { what: { dir: dir.shadow!, name } })).object;
+    await core.store.reserveVids(1);
+    const made: NodeRecord = nodeRecord({ vid: core.store.allocVid(), type, parent: dir.vid, name, main: null, shadow: fh, mainBlocks: 0 });
+    const tx = core.store.begin();
+    tx.putNode(made);
+    tx.setName(dir.vid, name, made.vid);
+    tx.clearWhiteout(dir.vid, name);
+    await core.store.commitTx(tx, 'soon');
+    return made;
+  }
+
+  /** A CREATE of a name that exists: its answer, or undefined for EXIST. */
+  private async createOverExisting(a: Nfs3ArgsOf<'CREATE'>, cred: OpaqueAuth | undefined, existing: NodeRecord, hold: LockHold): Promise<Res<'CREATE'> | undefined> {
+    if (a.how.mode === CreateMode.GUARDED) return undefined;
+    if (existing.type !== Ftype3.REG) return undefined;
+    const dir = this.core.nodeOf(a.where.dir);
+    if (a.how.mode === CreateMode.EXCLUSIVE) {
+      // A retransmitted exclusive create finds its own file in the shadow: let it decide.
+      if (!existing.shadow) return undefined;
+      const res = await this.core.shadow.call('CREATE', { where: { dir: dir.shadow!, name: a.where.name }, how: a.how }, cred);
+      if (res.status !== Nfs3Status.OK) return { status: res.status, dirWcc: virtualWcc(res.dirWcc, dir.vid) };
+      return { status: Nfs3Status.OK, obj: this.core.handleOf(existing.vid), objAttributes: await this.core.attrsOpt(existing), dirWcc: virtualWcc(res.dirWcc, dir.vid) };
+    }
+    // UNCHECKED on an existing file: apply the attributes (often size 0) to it.
+    let n = existing;
+    if (a.how.attributes.size !== undefined && a.how.attributes.size > BigInt(MAX_FILE_BYTES)) throw new StatusError(Nfs3Status.FBIG, 'size past the largest file');
+    if (a.how.attributes.size !== undefined) n = await this.io.truncate(n, Number(a.how.attributes.size), hold);
+    else n = await this.core.ensureShadow(n, hold);
+    await this.core.shadow.ok('SETATTR', { object: n.shadow!, newAttributes: a.how.attributes }, cred);
+    return { status: Nfs3Status.OK, obj: this.core.handleOf(n.vid), objAttributes: await this.core.attrsOpt(n), dirWcc: await this.wccOf(dir) };
+  }
+
+  async CREATE(a: Nfs3ArgsOf<'CREATE'>, ctx: RpcCallContext): Promise<Res<'CREATE'>> {
+    this.count('CREATE');
+    try {
+      return await this.createIn(a.where.dir, a.where.name, Ftype3.REG, { proc: 'CREATE', how: a.how }, this.cred(ctx), a);
+    } catch (e) {
+      return { status: this.failure('CREATE', e), dirWcc: {} };
+    }
   }
 
   MKDIR(a: Nfs3ArgsOf<'MKDIR'>, ctx: RpcCallContext) {
-    return this.guard('MKDIR', () =>
-      this.createIn(a.where.dir, a.where.name, Ftype3.DIR, (sd) =>
-        this.core.shadow.call('MKDIR', { where: { dir: sd, name: a.where.name }, attributes: a.attributes }, this.cred(ctx)),
-      ),
-    (status) => ({ status, dirWcc: {} }));
+    return this.guard('MKDIR', () => this.createIn(a.where.dir, a.where.name, Ftype3.DIR, { proc: 'MKDIR', attributes: a.attributes }, this.cred(ctx)), (status) => ({
+      status,
+      dirWcc: {},
+    }));
   }
 
   SYMLINK(a: Nfs3ArgsOf<'SYMLINK'>, ctx: RpcCallContext) {
-    return this.guard('SYMLINK', () =>
-      this.createIn(a.where.dir, a.where.name, Ftype3.LNK, (sd) =>
-        this.core.shadow.call('SYMLINK', { where: { dir: sd, name: a.where.name }, symlinkAttributes: a.symlinkAttributes, symlinkData: a.symlinkData }, this.cred(ctx)),
-      ),
-    (status) => ({ status, dirWcc: {} }));
+    return this.guard(
+      'SYMLINK',
+      () => this.createIn(a.where.dir, a.where.name, Ftype3.LNK, { proc: 'SYMLINK', symlinkAttributes: a.symlinkAttributes, symlinkData: a.symlinkData }, this.cred(ctx)),
+      (status) => ({ status, dirWcc: {} }),
+    );
   }
 
   MKNOD(a: Nfs3ArgsOf<'MKNOD'>, ctx: RpcCallContext) {
     return this.guard('MKNOD', async () => {
       const t = a.what.type;
       if (t === Ftype3.REG || t === Ftype3.DIR || t === Ftype3.LNK) throw new StatusError(Nfs3Status.BADTYPE, 'MKNOD of a non-special type');
-      return this.createIn(a.where.dir, a.where.name, t, (sd) =>
-        this.core.shadow.call('MKNOD', { where: { dir: sd, name: a.where.name }, what: a.what }, this.cred(ctx)),
-      );
+      return this.createIn(a.where.dir, a.where.name, t, { proc: 'MKNOD', what: a.what }, this.cred(ctx));
     }, (status) => ({ status, dirWcc: {} }));
   }
 
   /** Removes `name` from the merged directory; whiteouts hide a main entry of that name. */
-  private async unlink(dirFh: FileHandle, name: string, wantDir: boolean, cred: OpaqueAuth | undefined): Promise<WccData> {
+  private unlink(dirFh: FileHandle, name: string, wantDir: boolean, cred: OpaqueAuth | undefined): Promise<WccData> {
+    return this.core.ns.run(this.unlinkHeld.bind(this, dirFh, name, wantDir, cred));
+  }
+
+  private async unlinkHeld(dirFh: FileHandle, name: string, wantDir: boolean, cred: OpaqueAuth | undefined, hold: LockHold): Promise<WccData> {
     const core = this.core;
-    return core.ns.run(async (hold) => {
-      let dir = core.nodeOf(dirFh);
-      if (isDotName(name)) throw new StatusError(wantDir ? Nfs3Status.INVAL : Nfs3Status.ISDIR, 'cannot remove . or ..');
-      const n = await core.resolveExisting(dir, name, hold);
-      if (wantDir && n.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
-      if (!wantDir && n.type === Ftype3.DIR) throw new StatusError(Nfs3Status.ISDIR, 'is a directory');
-      if (wantDir && !(await this.listings.isEmpty(n, hold))) throw new StatusError(Nfs3Status.NOTEMPTY, 'directory not empty');
-      let wcc: WccData = {};
-      // Straight to the shadow's remove (NOENT: the name is only in main), no LOOKUP first.
-      if (dir.shadow) {
-        const shadowDir = dir.shadow;
-        const res = await forgettingOnLostAnswer(core, [[dir.vid, name]], () => core.shadow.call(wantDir ? 'RMDIR' : 'REMOVE', { object: { dir: shadowDir, name } }, cred));
-        if (res.status !== Nfs3Status.OK && res.status !== Nfs3Status.NOENT) throw new StatusError(res.status, 'shadow remove');
-        wcc = virtualWcc(res.dirWcc, dir.vid);
-      }
-      const whiteout = await core.inMain(dir, name);
-      await core.store.commit((tx) => {
-        tx.removeName(dir.vid, name);
-        if (whiteout) tx.setWhiteout(dir.vid, name);
-      }, 'soon');
-      core.onDirChanged(dir.vid);
-      if (!wcc.after) {
-        dir = core.node(dir.vid);
-        wcc = await this.wccOf(dir);
-      }
-      return wcc;
-    });
+    let dir = core.nodeOf(dirFh);
+    if (isDotName(name)) throw new StatusError(wantDir ? Nfs3Status.INVAL : Nfs3Status.ISDIR, 'cannot remove . or ..');
+    const n = await core.resolveExisting(dir, name, hold);
+    if (wantDir && n.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
+    if (!wantDir && n.type === Ftype3.DIR) throw new StatusError(Nfs3Status.ISDIR, 'is a directory');
+    if (wantDir && !(await this.listings.isEmpty(n, hold))) throw new StatusError(Nfs3Status.NOTEMPTY, 'directory not empty');
+    let wcc: WccData = {};
+    // Straight to the shadow's remove (NOENT: the name is only in main), no LOOKUP first.
+    if (dir.shadow) {
+      const res = await forgettingOnLostAnswer(core, [[dir.vid, name]], core.shadow.call(wantDir ? 'RMDIR' : 'REMOVE', { object: { dir: dir.shadow, name } }, cred));
+      if (res.status !== Nfs3Status.OK && res.status !== Nfs3Status.NOENT) throw new StatusError(res.status, 'shadow remove');
+      wcc = virtualWcc(res.dirWcc, dir.vid);
+    }
+    const whiteout = await core.inMain(dir, name);
+    const tx = core.store.begin();
+    tx.removeName(dir.vid, name);
+    if (whiteout) tx.setWhiteout(dir.vid, name);
+    await core.store.commitTx(tx, 'soon');
+    core.onDirChanged(dir.vid);
+    if (!wcc.after) {
+      dir = core.node(dir.vid);
+      wcc = await this.wccOf(dir);
+    }
+    return wcc;
   }
 
   async REMOVE(a: Nfs3ArgsOf<'REMOVE'>, ctx: RpcCallContext): Promise<Res<'REMOVE'>> {
@@ -389,24 +391,32 @@ export class ProxyHandlers implements Nfs3Handlers {
         // A target that exists only in main needs nothing in the shadow: the shadow entry created
         // by the rename hides it. A target in the shadow is replaced by the shadow RENAME.
         const srcShadowName = a.from.name;
-        const res = await shadowChange(core, [from.vid, to.vid], () =>
-          forgettingOnLostAnswer(core, [[from.vid, a.from.name], [to.vid, a.to.name]], () =>
+        const res = await shadowChange(
+          core,
+          [from.vid, to.vid],
+          forgettingOnLostAnswer(
+            core,
+            [[from.vid, a.from.name], [to.vid, a.to.name]],
             core.shadow.call('RENAME', { from: { dir: from.shadow!, name: srcShadowName }, to: { dir: to.shadow!, name: a.to.name } }, this.cred(ctx)),
           ),
         );
         if (res.status !== Nfs3Status.OK) {
           return { status: res.status, fromdirWcc: virtualWcc(res.fromdirWcc, from.vid), todirWcc: virtualWcc(res.todirWcc, to.vid) };
         }
-        await afterShadowChange(core, [from.vid, to.vid], async () => {
-          const whiteout = await core.inMain(from, a.from.name);
-          await core.store.commit((tx) => {
-            tx.removeName(from.vid, a.from.name);
-            if (whiteout) tx.setWhiteout(from.vid, a.from.name);
-            tx.setName(to.vid, a.to.name, moved.vid);
-            tx.clearWhiteout(to.vid, a.to.name);
-            tx.putNode(nodeRecord({ ...core.node(moved.vid), parent: to.vid, name: a.to.name }));
-          }, 'soon');
-        });
+        await afterShadowChange(
+          core,
+          [from.vid, to.vid],
+          (async () => {
+            const whiteout = await core.inMain(from, a.from.name);
+            await core.store.commit((tx) => {
+              tx.removeName(from.vid, a.from.name);
+              if (whiteout) tx.setWhiteout(from.vid, a.from.name);
+              tx.setName(to.vid, a.to.name, moved.vid);
+              tx.clearWhiteout(to.vid, a.to.name);
+              tx.putNode(nodeRecord({ ...core.node(moved.vid), parent: to.vid, name: a.to.name }));
+            }, 'soon');
+          })(),
+        );
         core.onDirChanged(from.vid);
         core.onDirChanged(to.vid);
         return { status: Nfs3Status.OK, fromdirWcc: virtualWcc(res.fromdirWcc, from.vid), todirWcc: virtualWcc(res.todirWcc, to.vid) };
@@ -437,11 +447,13 @@ export class ProxyHandlers implements Nfs3Handlers {
         if (await core.resolve(dir, a.link.name, true, hold)) throw new StatusError(Nfs3Status.EXIST, 'link name exists');
         file = await core.ensureShadow(file, hold);
         dir = await core.ensureShadow(core.node(dir.vid), hold);
-        const res = await shadowChange(core, [dir.vid], () => core.shadow.call('LINK', { file: file.shadow!, link: { dir: dir.shadow!, name: a.link.name } }, this.cred(ctx)));
+        const res = await shadowChange(core, [dir.vid], core.shadow.call('LINK', { file: file.shadow!, link: { dir: dir.shadow!, name: a.link.name } }, this.cred(ctx)));
         if (res.status !== Nfs3Status.OK) {
           return { status: res.status, fileAttributes: virtualOptAttrs(res.fileAttributes, file.vid), linkdirWcc: virtualWcc(res.linkdirWcc, dir.vid) };
         }
-        await afterShadowChange(core, [dir.vid], () =>
+        await afterShadowChange(
+          core,
+          [dir.vid],
           core.store.commit((tx) => {
             tx.setName(dir.vid, a.link.name, file.vid);
             tx.clearWhiteout(dir.vid, a.link.name);
@@ -543,16 +555,38 @@ export class ProxyHandlers implements Nfs3Handlers {
   }
 }
 
+/** What a shadow create sends besides where: its procedure and the rest of its arguments. */
+type ShadowMake =
+  | { proc: 'CREATE'; how: Nfs3ArgsOf<'CREATE'>['how'] }
+  | { proc: 'MKDIR'; attributes: Nfs3ArgsOf<'MKDIR'>['attributes'] }
+  | { proc: 'SYMLINK'; symlinkAttributes: Nfs3ArgsOf<'SYMLINK'>['symlinkAttributes']; symlinkData: string }
+  | { proc: 'MKNOD'; what: Nfs3ArgsOf<'MKNOD'>['what'] };
+
+/** The shadow call of `make` for `name` in shadow directory `dir` (data, not a closure per call: see ProxyHandlers.guard). */
+function shadowMake(core: ProxyCore, make: ShadowMake, dir: FileHandle, name: string, cred: OpaqueAuth | undefined): Promise<Res<'CREATE'>> {
+  const where = { dir, name };
+  switch (make.proc) {
+    case 'CREATE':
+      return core.shadow.call('CREATE', { where, how: make.how }, cred);
+    case 'MKDIR':
+      return core.shadow.call('MKDIR', { where, attributes: make.attributes }, cred);
+    case 'SYMLINK':
+      return core.shadow.call('SYMLINK', { where, symlinkAttributes: make.symlinkAttributes, symlinkData: make.symlinkData }, cred);
+    case 'MKNOD':
+      return core.shadow.call('MKNOD', { where, what: make.what }, cred);
+  }
+}
+
 /**
  * A shadow call that adds a name to the shadow directories `dirs`. When it throws (an RPC timeout
  * after the server applied it) or answers an error (a retransmission of an applied change answers
  * EXIST or NOENT), the name may be in the shadow unrecorded: `dirs` lose their "every name
  * recorded" mark.
  */
-async function shadowChange<R extends { status: Nfs3Status }>(core: ProxyCore, dirs: number[], call: () => Promise<R>): Promise<R> {
+async function shadowChange<R extends { status: Nfs3Status }>(core: ProxyCore, dirs: number[], call: Promise<R>): Promise<R> {
   let res: R | undefined;
   try {
-    res = await call();
+    res = await call;
     return res;
   } finally {
     if (res?.status !== Nfs3Status.OK) core.shadowDirs.forget(...dirs);
@@ -566,9 +600,9 @@ async function shadowChange<R extends { status: Nfs3Status }>(core: ProxyCore, d
  * the next resolve asks the shadow (before any whiteout), and main, what is there now. Nodes
  * stay: a handle a client holds still names its object.
  */
-async function forgettingOnLostAnswer<R>(core: ProxyCore, names: Array<[number, string]>, call: () => Promise<R>): Promise<R> {
+async function forgettingOnLostAnswer<R>(core: ProxyCore, names: Array<[number, string]>, call: Promise<R>): Promise<R> {
   try {
-    return await call();
+    return await call;
   } catch (e) {
     const dirs = names.map(([dir]) => dir);
     core.shadowDirs.forget(...dirs);
@@ -588,9 +622,9 @@ async function forgettingOnLostAnswer<R>(core: ProxyCore, names: Array<[number, 
  * Records a change the shadow has already made: if that fails, the shadow directories `dirs` may
  * hold a name the proxy has not recorded, so they lose their "every name recorded" mark.
  */
-async function afterShadowChange<T>(core: ProxyCore, dirs: number[], record: () => Promise<T>): Promise<T> {
+async function afterShadowChange<T>(core: ProxyCore, dirs: number[], record: Promise<T>): Promise<T> {
   try {
-    return await record();
+    return await record;
   } catch (e) {
     core.shadowDirs.forget(...dirs);
     throw e;

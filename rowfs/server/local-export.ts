@@ -95,6 +95,23 @@ export interface LocalExportOptions {
   heldDirs?: number;
 }
 
+// Callbacks on the paths every call takes are module functions or bound methods, not arrows made
+// per call: such a closure loses its optimized code at every full GC (rowfs/state/journal-codec.ts).
+
+/** GETATTR's answer for a resolved handle. */
+function getattrOf(f: Resolved | Fail): GetattrRes {
+  return isFail(f) ? f : { status: Nfs3Status.OK, objAttributes: fattrOf(f.stat) };
+}
+
+/** `fd`'s attributes now, or undefined when they cannot be read. */
+function fstatOrUndefined(fd: number): BigIntStats | undefined {
+  try {
+    return fstatSync(fd, { bigint: true });
+  } catch {
+    return undefined;
+  }
+}
+
 /** `r`, or NOTDIR when it must name a directory (`dir`) and does not. */
 function dirChecked(r: Resolved | Fail, dir: boolean): Resolved | Fail {
   return dir && !isFail(r) && !isDirectory(r.stat) ? { status: Nfs3Status.NOTDIR } : r;
@@ -184,7 +201,7 @@ export class LocalExport implements Nfs3Handlers {
   NULL(): void {}
 
   GETATTR(a: GetattrArgs): GetattrRes | Promise<GetattrRes> {
-    return this.withResolved(a.object, false, (f) => (isFail(f) ? f : { status: Nfs3Status.OK, objAttributes: fattrOf(f.stat) }));
+    return this.withResolved(a.object, false, getattrOf);
   }
 
   SETATTR(a: SetattrArgs): SetattrRes | Promise<SetattrRes> {
@@ -218,26 +235,19 @@ export class LocalExport implements Nfs3Handlers {
       const c = fattrOf(before).ctime;
       if (c.seconds !== a.guard.seconds || c.nseconds !== a.guard.nseconds) return { status: Nfs3Status.NOT_SYNC, objWcc: wccOf(before, before) };
     }
-    const now = () => {
-      try {
-        return fstatSync(fd, { bigint: true });
-      } catch {
-        return undefined;
-      }
-    };
     try {
       applySattrToFd(fd, before, a.newAttributes, this.wallNow);
     } catch (e) {
-      return { status: statusOfError(e) as Fail['status'], objWcc: wccOf(before, now()) };
+      return { status: statusOfError(e) as Fail['status'], objWcc: wccOf(before, fstatOrUndefined(fd)) };
     }
-    return { status: Nfs3Status.OK, objWcc: wccOf(before, now()) };
+    return { status: Nfs3Status.OK, objWcc: wccOf(before, fstatOrUndefined(fd)) };
   }
 
   LOOKUP(a: LookupArgs): LookupRes | Promise<LookupRes> {
-    return this.withResolved(a.what.dir, false, (d) => this.lookupIn(d, a.what.name));
+    return this.withResolved(a.what.dir, false, this.lookupIn.bind(this, a.what.name));
   }
 
-  private lookupIn(d: Resolved | Fail, name: string): LookupRes {
+  private lookupIn(name: string, d: Resolved | Fail): LookupRes {
     if (isFail(d)) return d;
     const dirAttributes = fattrOf(d.stat);
     if (!isDirectory(d.stat)) return { status: Nfs3Status.NOTDIR, dirAttributes };

@@ -144,67 +144,81 @@ export class LocalNamespace {
     return undefined;
   }
 
+  // The callbacks below are bound methods, not arrows made per call: a closure made per call loses
+  // its optimized code at every full GC and is compiled again (rowfs/state/journal-codec.ts).
+
   /** A new entry `where.name` made by `work` (given the directory and the entry's path through its descriptor). */
   private dirOp(where: { dir: FileHandle; name: string }, work: (d: Resolved, path: string) => DirOpRes): Maybe<DirOpRes> {
-    return this.host.withResolved(where.dir, true, (d) => {
-      const refused = this.refusal(d, where.name);
-      if (refused) return refused;
-      const dir = d as Resolved;
-      try {
-        return this.tree.inDirNow(dir, (path) => work(dir, entryPath(path, where.name)));
-      } catch (e) {
-        return this.answer(dir, statusOfError(e));
-      }
-    });
+    return this.host.withResolved(where.dir, true, this.dirOpIn.bind(this, where.name, work));
+  }
+
+  private dirOpIn(name: string, work: (d: Resolved, path: string) => DirOpRes, d: Resolved | Fail): DirOpRes {
+    const refused = this.refusal(d, name);
+    if (refused) return refused;
+    const dir = d as Resolved;
+    try {
+      return this.tree.inDirNow(dir, this.workAt.bind(this, dir, name, work));
+    } catch (e) {
+      return this.answer(dir, statusOfError(e));
+    }
+  }
+
+  private workAt(dir: Resolved, name: string, work: (d: Resolved, path: string) => DirOpRes, dirPath: string): DirOpRes {
+    return work(dir, entryPath(dirPath, name));
   }
 
   CREATE(a: CreateArgs, ctx: RpcCallContext): Maybe<DirOpRes> {
-    return this.dirOp(a.where, (d, path) => {
-      const how = a.how;
-      if (how.mode === CreateMode.EXCLUSIVE) {
-        // RFC 1813 s3.3.8: keep the verifier in atime/mtime so a retransmitted CREATE is recognised.
-        const v = new DataView(how.verf.buffer, how.verf.byteOffset, 8);
-        const [vA, vM] = [v.getUint32(0), v.getUint32(4)];
-        let fd: number;
-        try {
-          fd = openSync(path, CREATE_FLAGS | constants.O_EXCL, 0o600);
-        } catch (e) {
-          if ((e as { code?: string }).code !== 'EEXIST') throw e;
-          const st = lstatSync(path, { bigint: true });
-          const same = isRegularFile(st) && st.atimeNs / 1_000_000_000n === BigInt(vA) && st.mtimeNs / 1_000_000_000n === BigInt(vM);
-          if (!same) return this.answer(d, Nfs3Status.EXIST);
-          return this.created(d, a.where.name, path);
-        }
-        // Through the new file's descriptor: no path to walk again (each one goes through /proc).
-        // The verifier last: it marks a finished create, so a retransmission never answers OK
-        // with a file whose owner could not be set. The descriptor stays open for the SETATTR
-        // that follows (ExportTree.recentFile).
-        return finishOrUndo(path, false, () => {
-          let st: BigIntStats;
-          try {
-            applyOwnerTo(fd, {}, ctx, d.stat);
-            futimesSync(fd, vA, vM);
-            st = fstatSync(fd, { bigint: true });
-          } catch (e) {
-            closeSync(fd);
-            throw e;
-          }
-          this.tree.keepCreated(st, fd);
-          return this.createdAs(d, a.where.name, st);
-        });
-      }
-      const { fd, made } = openToCreate(path, how.attributes.mode ?? 0o644, how.mode === CreateMode.GUARDED);
-      closeSync(fd);
-      const finish = () => {
-        // Owner first (a chown clears the setuid and setgid bits a mode just set); the caller's
-        // identity owns only a file this call made, not an existing one an UNCHECKED create opened.
-        if (made) applyOwner(path, how.attributes, ctx);
+    return this.dirOp(a.where, this.createAt.bind(this, a, ctx));
+  }
+
+  private createAt(a: CreateArgs, ctx: RpcCallContext, d: Resolved, path: string): DirOpRes {
+    const how = a.how;
+    if (how.mode === CreateMode.EXCLUSIVE) {
+      // RFC 1813 s3.3.8: keep the verifier in atime/mtime so a retransmitted CREATE is recognised.
+      const v = new DataView(how.verf.buffer, how.verf.byteOffset, 8);
+      const [vA, vM] = [v.getUint32(0), v.getUint32(4)];
+      let fd: number;
+      try {
+        fd = openSync(path, CREATE_FLAGS | constants.O_EXCL, 0o600);
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'EEXIST') throw e;
         const st = lstatSync(path, { bigint: true });
-        applySattr(path, st, how.attributes, () => this.host.wallNow());
+        const same = isRegularFile(st) && st.atimeNs / 1_000_000_000n === BigInt(vA) && st.mtimeNs / 1_000_000_000n === BigInt(vM);
+        if (!same) return this.answer(d, Nfs3Status.EXIST);
         return this.created(d, a.where.name, path);
-      };
-      return made ? finishOrUndo(path, false, finish) : finish();
-    });
+      }
+      // Through the new file's descriptor: no path to walk again (each one goes through /proc).
+      // The verifier last: it marks a finished create, so a retransmission never answers OK
+      // with a file whose owner could not be set. The descriptor stays open for the SETATTR
+      // that follows (ExportTree.recentFile). As finishOrUndo, written out (no closure).
+      try {
+        let st: BigIntStats;
+        try {
+          applyOwnerTo(fd, {}, ctx, d.stat);
+          futimesSync(fd, vA, vM);
+          st = fstatSync(fd, { bigint: true });
+        } catch (e) {
+          closeSync(fd);
+          throw e;
+        }
+        this.tree.keepCreated(st, fd);
+        return this.createdAs(d, a.where.name, st);
+      } catch (e) {
+        undo(path, false);
+        throw e;
+      }
+    }
+    const { fd, made } = openToCreate(path, how.attributes.mode ?? 0o644, how.mode === CreateMode.GUARDED);
+    closeSync(fd);
+    const finish = () => {
+      // Owner first (a chown clears the setuid and setgid bits a mode just set); the caller's
+      // identity owns only a file this call made, not an existing one an UNCHECKED create opened.
+      if (made) applyOwner(path, how.attributes, ctx);
+      const st = lstatSync(path, { bigint: true });
+      applySattr(path, st, how.attributes, () => this.host.wallNow());
+      return this.created(d, a.where.name, path);
+    };
+    return made ? finishOrUndo(path, false, finish) : finish();
   }
 
   MKDIR(a: MkdirArgs, ctx: RpcCallContext): Maybe<DirOpRes> {
@@ -268,28 +282,33 @@ export class LocalNamespace {
   }
 
   private removeEntry(dirFh: FileHandle, name: string, isDir: boolean): Maybe<RemoveRes> {
-    return this.host.withResolved(dirFh, true, (r) => {
-      if (isFail(r)) return { status: r.status, dirWcc: {} };
-      const d = r;
-      if (this.tree.readOnly) return this.answer(d, Nfs3Status.ROFS);
-      // RFC 1813 s3.3.13: RMDIR of "." is INVAL, of ".." EXIST.
-      if (name === '.' || name === '..') return this.answer(d, name === '..' && isDir ? Nfs3Status.EXIST : Nfs3Status.INVAL);
-      const bad = checkName(name);
-      if (bad !== undefined) return this.answer(d, bad === Nfs3Status.INVAL ? Nfs3Status.NOENT : bad);
-      try {
-        const wasDirectory = this.tree.inDirNow(d, (dir) => {
-          const path = entryPath(dir, name);
-          const st = lstatSync(path, { bigint: true });
-          if (!isDir && isDirectory(st)) return true;
-          (isDir ? rmdirSync : unlinkSync)(path);
-          if (isDir || st.nlink <= 1n) this.tree.forget(st);
-          return false;
-        });
-        return this.answer(d, wasDirectory ? Nfs3Status.ISDIR : Nfs3Status.OK);
-      } catch (e) {
-        return this.answer(d, statusOfError(e));
-      }
-    });
+    return this.host.withResolved(dirFh, true, this.removeIn.bind(this, name, isDir));
+  }
+
+  private removeIn(name: string, isDir: boolean, r: Resolved | Fail): RemoveRes {
+    if (isFail(r)) return { status: r.status, dirWcc: {} };
+    const d = r;
+    if (this.tree.readOnly) return this.answer(d, Nfs3Status.ROFS);
+    // RFC 1813 s3.3.13: RMDIR of "." is INVAL, of ".." EXIST.
+    if (name === '.' || name === '..') return this.answer(d, name === '..' && isDir ? Nfs3Status.EXIST : Nfs3Status.INVAL);
+    const bad = checkName(name);
+    if (bad !== undefined) return this.answer(d, bad === Nfs3Status.INVAL ? Nfs3Status.NOENT : bad);
+    try {
+      const wasDirectory = this.tree.inDirNow(d, this.removeAt.bind(this, name, isDir));
+      return this.answer(d, wasDirectory ? Nfs3Status.ISDIR : Nfs3Status.OK);
+    } catch (e) {
+      return this.answer(d, statusOfError(e));
+    }
+  }
+
+  /** Removes `name` in the directory at `dirPath`; true (nothing removed) when REMOVE names a directory. */
+  private removeAt(name: string, isDir: boolean, dirPath: string): boolean {
+    const path = entryPath(dirPath, name);
+    const st = lstatSync(path, { bigint: true });
+    if (!isDir && isDirectory(st)) return true;
+    (isDir ? rmdirSync : unlinkSync)(path);
+    if (isDir || st.nlink <= 1n) this.tree.forget(st);
+    return false;
   }
 
   REMOVE(a: RemoveArgs): Maybe<RemoveRes> {
