@@ -227,6 +227,28 @@ test('a committed node is read back as committed (a copy, not the caller\'s obje
   t.is(s.getNode(made.vid), undefined);
 });
 
+test('begin/commitTx commits as commit does, across a reopen; a transaction not from begin is refused', async (t) => {
+  const dir = tmp(t);
+  const s = await StateStore.open(dir, { mainId: 'h:/e' });
+  const made: NodeRecord = nodeRecord({ vid: s.allocVid(), type: 1 as const, parent: ROOT_VID, name: 'f', main: null, shadow: new Uint8Array([7]), mainBlocks: 0 });
+  const tx = s.begin();
+  tx.putNode(made);
+  tx.setName(ROOT_VID, 'f', made.vid);
+  tx.setWhiteout(ROOT_VID, 'w');
+  t.is(s.getNode(made.vid), undefined, 'nothing applied before commitTx');
+  await s.commitTx(tx, 'soon');
+  t.is(s.lookupName(ROOT_VID, 'f'), made.vid);
+  t.true(s.isWhiteout(ROOT_VID, 'w'));
+  const foreign = { putNode() {}, removeNode() {}, setName() {}, removeName() {}, setWhiteout() {}, clearWhiteout() {}, putBitmap() {}, setMainIndex() {} };
+  await t.throwsAsync(s.commitTx(foreign as never, 'soon'), { instanceOf: TypeError });
+  await s.close();
+  const again = await StateStore.open(dir, { mainId: 'h:/e' });
+  t.teardown(() => again.close());
+  t.is(again.getNode(made.vid)?.name, 'f');
+  t.is(again.lookupName(ROOT_VID, 'f'), made.vid);
+  t.true(again.isWhiteout(ROOT_VID, 'w'));
+});
+
 test('every node record has one hidden class: from a create, the pending batch, LMDB and a reopen (V8 threw optimized code away at each new shape)', async (t) => {
   setFlagsFromString('--allow-natives-syntax');
   const sameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: object, b: object) => boolean;
