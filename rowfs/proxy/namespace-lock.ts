@@ -34,7 +34,7 @@ export class NamespaceLock {
       return Promise.reject(new StatusError(Nfs3Status.SERVERFAULT, 'namespace lock asked for again by its holder without the hold: it would wait for itself'));
     }
     // A bound method, not an async closure made per call: such a closure's optimized code is lost
-    // at every full GC (journal-codec.ts), and this runs for every namespace change.
+    // at every full GC (docs/rowfs.md), and this runs for every namespace change.
     const take = this.holding.bind(this, fn) as () => Promise<T>;
     const result = this.tail.then(take, take);
     this.tail = result.catch(() => undefined);

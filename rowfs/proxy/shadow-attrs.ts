@@ -222,7 +222,7 @@ export class ShadowAttrs {
   /**
    * Drops what call `name` may change, when it starts: the entries of the handles it names, and
    * what a REMOVE or RMDIR removes. Returns the keys dropped (undefined: everything was), for
-   * dropAgain when the call ends: data, not a closure made per call (journal-codec.ts says why).
+   * dropAgain when the call ends: data, not a closure made per call (docs/rowfs.md says why).
    */
   private drop(name: Nfs3ProcedureName, args: AnyArgs): string[] | undefined {
     const named = name === 'RENAME' ? undefined : handlesOf(name, args);

@@ -131,7 +131,7 @@ interface Executed {
 
 /**
  * The bytes of a reply the duplicate request cache keeps (a copy), none for a SYSTEM_ERR. One
- * function, not an arrow made per call: see journal-codec.ts on closures and optimized code.
+ * function, not an arrow made per call: see docs/rowfs.md, "TurboFan compiling the same functions again".
  */
 const replyToKeep = (e: Executed): Uint8Array | undefined => (e.systemError ? undefined : e.writer.bytes().slice());
 

@@ -96,7 +96,8 @@ export interface LocalExportOptions {
 }
 
 // Callbacks on the paths every call takes are module functions or bound methods, not arrows made
-// per call: such a closure loses its optimized code at every full GC (rowfs/state/journal-codec.ts).
+// per call: such a closure loses its optimized code at every full GC (docs/rowfs.md, "TurboFan
+// compiling the same functions again").
 
 /** GETATTR's answer for a resolved handle. */
 function getattrOf(f: Resolved | Fail): GetattrRes {

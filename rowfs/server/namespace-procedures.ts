@@ -113,9 +113,12 @@ function finishOrUndo<T>(path: string, isDir: boolean, finish: () => T): T {
 
 export class LocalNamespace {
   private readonly tree: ExportTree;
+  /** The host's wall clock as one function for SET_TO_SERVER_TIME (not an arrow per call). */
+  private readonly wallNow: () => number;
 
   constructor(private readonly host: NamespaceHost) {
     this.tree = host.tree;
+    this.wallNow = () => host.wallNow();
   }
 
   /** Shared tail of CREATE/MKDIR/SYMLINK/MKNOD: attributes and handle of the new object. */
@@ -145,7 +148,8 @@ export class LocalNamespace {
   }
 
   // The callbacks below are bound methods, not arrows made per call: a closure made per call loses
-  // its optimized code at every full GC and is compiled again (rowfs/state/journal-codec.ts).
+  // its optimized code at every full GC and is compiled again (docs/rowfs.md, "TurboFan compiling
+  // the same functions again").
 
   /** A new entry `where.name` made by `work` (given the directory and the entry's path through its descriptor). */
   private dirOp(where: { dir: FileHandle; name: string }, work: (d: Resolved, path: string) => DirOpRes): Maybe<DirOpRes> {
@@ -210,15 +214,19 @@ export class LocalNamespace {
     }
     const { fd, made } = openToCreate(path, how.attributes.mode ?? 0o644, how.mode === CreateMode.GUARDED);
     closeSync(fd);
-    const finish = () => {
+    // As finishOrUndo for a file this call made, written out (no closure): the Linux client's
+    // open(O_CREAT) without O_EXCL is this path.
+    try {
       // Owner first (a chown clears the setuid and setgid bits a mode just set); the caller's
       // identity owns only a file this call made, not an existing one an UNCHECKED create opened.
       if (made) applyOwner(path, how.attributes, ctx);
       const st = lstatSync(path, { bigint: true });
-      applySattr(path, st, how.attributes, () => this.host.wallNow());
+      applySattr(path, st, how.attributes, this.wallNow);
       return this.created(d, a.where.name, path);
-    };
-    return made ? finishOrUndo(path, false, finish) : finish();
+    } catch (e) {
+      if (made) undo(path, false);
+      throw e;
+    }
   }
 
   MKDIR(a: MkdirArgs, ctx: RpcCallContext): Maybe<DirOpRes> {
@@ -229,7 +237,7 @@ export class LocalNamespace {
         const st = lstatSync(path, { bigint: true });
         const { mode, ...rest } = a.attributes;
         if (mode !== undefined) chmodSync(path, mode & 0o7777); // not subject to umask
-        applySattr(path, st, { ...rest, size: undefined }, () => this.host.wallNow());
+        applySattr(path, st, { ...rest, size: undefined }, this.wallNow);
         return this.created(d, a.where.name, path);
       });
     });

@@ -415,7 +415,7 @@ export class StateStore {
   /**
    * A transaction to fill and hand to commitTx: commit without a callback, for the paths every
    * namespace change takes (a closure made per call loses its optimized code at each full GC:
-   * journal-codec.ts).
+   * docs/rowfs.md, "TurboFan compiling the same functions again").
    */
   begin(): StateTx {
     return new CommitCollector();
