@@ -46,6 +46,13 @@ type Res<N extends Nfs3ProcedureName> = Nfs3ResOf<N>;
 /** READs at least this large are answered from the cache file by sendfile when possible. */
 const FILE_REPLY_MIN_BYTES = 64 * 1024;
 
+/**
+ * The proxy's NFSv3 procedures. Each is written out with its own try/catch, and what runs under the
+ * namespace lock is a bound method given its arguments: no closure is made per call. V8 keeps a
+ * closure's optimized code only weakly once no instance of it lives, so each full GC threw such
+ * code away and TurboFan compiled it again (docs/rowfs.md, "TurboFan compiling the same functions
+ * again after every full GC").
+ */
 export class ProxyHandlers implements Nfs3Handlers {
   /** Told about internal errors answered with SERVERFAULT (bugs or backend surprises). */
   onFault: (proc: string, err: unknown) => void = () => undefined;
@@ -59,21 +66,6 @@ export class ProxyHandlers implements Nfs3Handlers {
 
   private count(name: string): void {
     this.core.counters.call('client', name);
-  }
-
-  /**
-   * Runs `body`, mapping a thrown error to `fail(status)`. The procedures every workload calls
-   * (GETATTR, SETATTR, LOOKUP, ACCESS, READ, WRITE, CREATE, REMOVE) are written out with their own
-   * try/catch instead: the body closure made per call loses its optimized code at every full GC
-   * (V8 keeps it weakly once no instance lives), and TurboFan compiled them again and again.
-   */
-  private async guard<N extends Nfs3ProcedureName>(name: N, body: () => Promise<Res<N>>, fail: (s: Exclude<Nfs3Status, Nfs3Status.OK>) => Res<N>): Promise<Res<N>> {
-    this.count(name);
-    try {
-      return await body();
-    } catch (e) {
-      return fail(this.failure(name, e));
-    }
   }
 
   /** The status a procedure answers for thrown `e` (a SERVERFAULT is reported to onFault). */
@@ -156,13 +148,16 @@ export class ProxyHandlers implements Nfs3Handlers {
     }
   }
 
-  READLINK(a: Nfs3ArgsOf<'READLINK'>) {
-    return this.guard('READLINK', async () => {
+  async READLINK(a: Nfs3ArgsOf<'READLINK'>): Promise<Res<'READLINK'>> {
+    this.count('READLINK');
+    try {
       const n = this.core.nodeOf(a.symlink);
       if (n.type !== Ftype3.LNK) throw new StatusError(Nfs3Status.INVAL, 'not a symlink');
       const data = n.shadow ? (await this.core.shadow.ok('READLINK', { symlink: n.shadow })).data : await this.core.mainLink(n);
       return { status: Nfs3Status.OK, symlinkAttributes: await this.core.attrsOpt(n), data };
-    }, (status) => ({ status }));
+    } catch (e) {
+      return { status: this.failure('READLINK', e) };
+    }
   }
 
   async READ(a: Nfs3ArgsOf<'READ'>, ctx?: RpcCallContext): Promise<Res<'READ'>> {
@@ -215,7 +210,7 @@ export class ProxyHandlers implements Nfs3Handlers {
    * `create`: a CREATE's arguments, for a name that exists already (createOverExisting).
    */
   private createIn(dirFh: FileHandle, name: string, type: Ftype3, make: ShadowMake, cred: OpaqueAuth | undefined, create?: Nfs3ArgsOf<'CREATE'>): Promise<Res<'CREATE'>> {
-    // A bound method under the lock, not an async closure per call (see guard).
+    // A bound method under the lock, not an async closure per call (see the class).
     return this.core.ns.run(this.createHeld.bind(this, dirFh, name, type, make, cred, create));
   }
 
@@ -290,27 +285,33 @@ export class ProxyHandlers implements Nfs3Handlers {
     }
   }
 
-  MKDIR(a: Nfs3ArgsOf<'MKDIR'>, ctx: RpcCallContext) {
-    return this.guard('MKDIR', () => this.createIn(a.where.dir, a.where.name, Ftype3.DIR, { proc: 'MKDIR', attributes: a.attributes }, this.cred(ctx)), (status) => ({
-      status,
-      dirWcc: {},
-    }));
+  async MKDIR(a: Nfs3ArgsOf<'MKDIR'>, ctx: RpcCallContext): Promise<Res<'MKDIR'>> {
+    this.count('MKDIR');
+    try {
+      return await this.createIn(a.where.dir, a.where.name, Ftype3.DIR, { proc: 'MKDIR', attributes: a.attributes }, this.cred(ctx));
+    } catch (e) {
+      return { status: this.failure('MKDIR', e), dirWcc: {} };
+    }
   }
 
-  SYMLINK(a: Nfs3ArgsOf<'SYMLINK'>, ctx: RpcCallContext) {
-    return this.guard(
-      'SYMLINK',
-      () => this.createIn(a.where.dir, a.where.name, Ftype3.LNK, { proc: 'SYMLINK', symlinkAttributes: a.symlinkAttributes, symlinkData: a.symlinkData }, this.cred(ctx)),
-      (status) => ({ status, dirWcc: {} }),
-    );
+  async SYMLINK(a: Nfs3ArgsOf<'SYMLINK'>, ctx: RpcCallContext): Promise<Res<'SYMLINK'>> {
+    this.count('SYMLINK');
+    try {
+      return await this.createIn(a.where.dir, a.where.name, Ftype3.LNK, { proc: 'SYMLINK', symlinkAttributes: a.symlinkAttributes, symlinkData: a.symlinkData }, this.cred(ctx));
+    } catch (e) {
+      return { status: this.failure('SYMLINK', e), dirWcc: {} };
+    }
   }
 
-  MKNOD(a: Nfs3ArgsOf<'MKNOD'>, ctx: RpcCallContext) {
-    return this.guard('MKNOD', async () => {
+  async MKNOD(a: Nfs3ArgsOf<'MKNOD'>, ctx: RpcCallContext): Promise<Res<'MKNOD'>> {
+    this.count('MKNOD');
+    try {
       const t = a.what.type;
       if (t === Ftype3.REG || t === Ftype3.DIR || t === Ftype3.LNK) throw new StatusError(Nfs3Status.BADTYPE, 'MKNOD of a non-special type');
-      return this.createIn(a.where.dir, a.where.name, t, { proc: 'MKNOD', what: a.what }, this.cred(ctx));
-    }, (status) => ({ status, dirWcc: {} }));
+      return await this.createIn(a.where.dir, a.where.name, t, { proc: 'MKNOD', what: a.what }, this.cred(ctx));
+    } catch (e) {
+      return { status: this.failure('MKNOD', e), dirWcc: {} };
+    }
   }
 
   /** Removes `name` from the merged directory; whiteouts hide a main entry of that name. */
@@ -355,73 +356,80 @@ export class ProxyHandlers implements Nfs3Handlers {
     }
   }
 
-  RMDIR(a: Nfs3ArgsOf<'RMDIR'>, ctx: RpcCallContext) {
-    return this.guard('RMDIR', async () => ({ status: Nfs3Status.OK, dirWcc: await this.unlink(a.object.dir, a.object.name, true, this.cred(ctx)) }), (status) => ({
-      status,
-      dirWcc: {},
-    }));
+  async RMDIR(a: Nfs3ArgsOf<'RMDIR'>, ctx: RpcCallContext): Promise<Res<'RMDIR'>> {
+    this.count('RMDIR');
+    try {
+      return { status: Nfs3Status.OK, dirWcc: await this.unlink(a.object.dir, a.object.name, true, this.cred(ctx)) };
+    } catch (e) {
+      return { status: this.failure('RMDIR', e), dirWcc: {} };
+    }
   }
 
-  RENAME(a: Nfs3ArgsOf<'RENAME'>, ctx: RpcCallContext) {
-    return this.guard('RENAME', () =>
-      this.core.ns.run(async (hold) => {
-        const core = this.core;
-        let from = core.nodeOf(a.from.dir);
-        let to = core.nodeOf(a.to.dir);
-        if (to.type !== Ftype3.DIR || from.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
-        if (isDotName(a.from.name) || isDotName(a.to.name)) throw new StatusError(Nfs3Status.INVAL, 'cannot rename . or ..');
-        core.checkName(to, a.to.name);
-        const src = await core.resolveExisting(from, a.from.name, hold);
-        const dst = await core.resolve(to, a.to.name, true, hold);
-        if (dst && dst.vid === src.vid) {
-          // Same object (same name, or two hard links): POSIX rename does nothing.
-          return { status: Nfs3Status.OK, fromdirWcc: await this.wccOf(from), todirWcc: await this.wccOf(to) };
-        }
-        // A directory cannot move below itself (POSIX rename EINVAL, checked before the target).
-        if (src.type === Ftype3.DIR && (await this.isAncestor(src.vid, to))) throw new StatusError(Nfs3Status.INVAL, 'rename into itself');
-        if (dst) {
-          if (src.type === Ftype3.DIR && dst.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'target is not a directory');
-          if (src.type !== Ftype3.DIR && dst.type === Ftype3.DIR) throw new StatusError(Nfs3Status.ISDIR, 'target is a directory');
-          if (dst.type === Ftype3.DIR && !(await this.listings.isEmpty(dst, hold))) throw new StatusError(Nfs3Status.NOTEMPTY, 'target not empty');
-        }
-        // Both sides into the shadow (metadata only), then one shadow RENAME.
-        const moved = await core.ensureShadow(src, hold);
-        from = await core.ensureShadow(core.node(from.vid), hold);
-        to = await core.ensureShadow(core.node(to.vid), hold);
-        // A target that exists only in main needs nothing in the shadow: the shadow entry created
-        // by the rename hides it. A target in the shadow is replaced by the shadow RENAME.
-        const srcShadowName = a.from.name;
-        const res = await shadowChange(
-          core,
-          [from.vid, to.vid],
-          forgettingOnLostAnswer(
-            core,
-            [[from.vid, a.from.name], [to.vid, a.to.name]],
-            core.shadow.call('RENAME', { from: { dir: from.shadow!, name: srcShadowName }, to: { dir: to.shadow!, name: a.to.name } }, this.cred(ctx)),
-          ),
-        );
-        if (res.status !== Nfs3Status.OK) {
-          return { status: res.status, fromdirWcc: virtualWcc(res.fromdirWcc, from.vid), todirWcc: virtualWcc(res.todirWcc, to.vid) };
-        }
-        await afterShadowChange(
-          core,
-          [from.vid, to.vid],
-          (async () => {
-            const whiteout = await core.inMain(from, a.from.name);
-            await core.store.commit((tx) => {
-              tx.removeName(from.vid, a.from.name);
-              if (whiteout) tx.setWhiteout(from.vid, a.from.name);
-              tx.setName(to.vid, a.to.name, moved.vid);
-              tx.clearWhiteout(to.vid, a.to.name);
-              tx.putNode(nodeRecord({ ...core.node(moved.vid), parent: to.vid, name: a.to.name }));
-            }, 'soon');
-          })(),
-        );
-        core.onDirChanged(from.vid);
-        core.onDirChanged(to.vid);
-        return { status: Nfs3Status.OK, fromdirWcc: virtualWcc(res.fromdirWcc, from.vid), todirWcc: virtualWcc(res.todirWcc, to.vid) };
-      }),
-    (status) => ({ status, fromdirWcc: {}, todirWcc: {} }));
+  async RENAME(a: Nfs3ArgsOf<'RENAME'>, ctx: RpcCallContext): Promise<Res<'RENAME'>> {
+    this.count('RENAME');
+    try {
+      return await this.core.ns.run(this.renameHeld.bind(this, a, this.cred(ctx)));
+    } catch (e) {
+      return { status: this.failure('RENAME', e), fromdirWcc: {}, todirWcc: {} };
+    }
+  }
+
+  private async renameHeld(a: Nfs3ArgsOf<'RENAME'>, cred: OpaqueAuth | undefined, hold: LockHold): Promise<Res<'RENAME'>> {
+    const core = this.core;
+    let from = core.nodeOf(a.from.dir);
+    let to = core.nodeOf(a.to.dir);
+    if (to.type !== Ftype3.DIR || from.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
+    if (isDotName(a.from.name) || isDotName(a.to.name)) throw new StatusError(Nfs3Status.INVAL, 'cannot rename . or ..');
+    core.checkName(to, a.to.name);
+    const src = await core.resolveExisting(from, a.from.name, hold);
+    const dst = await core.resolve(to, a.to.name, true, hold);
+    if (dst && dst.vid === src.vid) {
+      // Same object (same name, or two hard links): POSIX rename does nothing.
+      return { status: Nfs3Status.OK, fromdirWcc: await this.wccOf(from), todirWcc: await this.wccOf(to) };
+    }
+    // A directory cannot move below itself (POSIX rename EINVAL, checked before the target).
+    if (src.type === Ftype3.DIR && (await this.isAncestor(src.vid, to))) throw new StatusError(Nfs3Status.INVAL, 'rename into itself');
+    if (dst) {
+      if (src.type === Ftype3.DIR && dst.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'target is not a directory');
+      if (src.type !== Ftype3.DIR && dst.type === Ftype3.DIR) throw new StatusError(Nfs3Status.ISDIR, 'target is a directory');
+      if (dst.type === Ftype3.DIR && !(await this.listings.isEmpty(dst, hold))) throw new StatusError(Nfs3Status.NOTEMPTY, 'target not empty');
+    }
+    // Both sides into the shadow (metadata only), then one shadow RENAME.
+    const moved = await core.ensureShadow(src, hold);
+    from = await core.ensureShadow(core.node(from.vid), hold);
+    to = await core.ensureShadow(core.node(to.vid), hold);
+    // A target that exists only in main needs nothing in the shadow: the shadow entry created
+    // by the rename hides it. A target in the shadow is replaced by the shadow RENAME.
+    const srcShadowName = a.from.name;
+    const res = await shadowChange(
+      core,
+      [from.vid, to.vid],
+      forgettingOnLostAnswer(
+        core,
+        [[from.vid, a.from.name], [to.vid, a.to.name]],
+        core.shadow.call('RENAME', { from: { dir: from.shadow!, name: srcShadowName }, to: { dir: to.shadow!, name: a.to.name } }, cred),
+      ),
+    );
+    if (res.status !== Nfs3Status.OK) {
+      return { status: res.status, fromdirWcc: virtualWcc(res.fromdirWcc, from.vid), todirWcc: virtualWcc(res.todirWcc, to.vid) };
+    }
+    await afterShadowChange(core, [from.vid, to.vid], this.recordRenamed(a, from, to, moved.vid));
+    core.onDirChanged(from.vid);
+    core.onDirChanged(to.vid);
+    return { status: Nfs3Status.OK, fromdirWcc: virtualWcc(res.fromdirWcc, from.vid), todirWcc: virtualWcc(res.todirWcc, to.vid) };
+  }
+
+  /** Records the shadow's rename of `a.from` (object `movedVid`) to `a.to`; a name main has too leaves a whiteout. */
+  private async recordRenamed(a: Nfs3ArgsOf<'RENAME'>, from: NodeRecord, to: NodeRecord, movedVid: number): Promise<void> {
+    const core = this.core;
+    const whiteout = await core.inMain(from, a.from.name);
+    const tx = core.store.begin();
+    tx.removeName(from.vid, a.from.name);
+    if (whiteout) tx.setWhiteout(from.vid, a.from.name);
+    tx.setName(to.vid, a.to.name, movedVid);
+    tx.clearWhiteout(to.vid, a.to.name);
+    tx.putNode(nodeRecord({ ...core.node(movedVid), parent: to.vid, name: a.to.name }));
+    await core.store.commitTx(tx, 'soon');
   }
 
   /** True when directory `vid` is `dir` or one of its ancestors. */
@@ -435,38 +443,40 @@ export class ProxyHandlers implements Nfs3Handlers {
     return false;
   }
 
-  LINK(a: Nfs3ArgsOf<'LINK'>, ctx: RpcCallContext) {
-    return this.guard('LINK', () =>
-      this.core.ns.run(async (hold) => {
-        const core = this.core;
-        let file = core.nodeOf(a.file);
-        let dir = core.nodeOf(a.link.dir);
-        if (dir.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
-        if (file.type === Ftype3.DIR) throw new StatusError(Nfs3Status.ISDIR, 'hard link to a directory');
-        core.checkName(dir, a.link.name);
-        if (await core.resolve(dir, a.link.name, true, hold)) throw new StatusError(Nfs3Status.EXIST, 'link name exists');
-        file = await core.ensureShadow(file, hold);
-        dir = await core.ensureShadow(core.node(dir.vid), hold);
-        const res = await shadowChange(core, [dir.vid], core.shadow.call('LINK', { file: file.shadow!, link: { dir: dir.shadow!, name: a.link.name } }, this.cred(ctx)));
-        if (res.status !== Nfs3Status.OK) {
-          return { status: res.status, fileAttributes: virtualOptAttrs(res.fileAttributes, file.vid), linkdirWcc: virtualWcc(res.linkdirWcc, dir.vid) };
-        }
-        await afterShadowChange(
-          core,
-          [dir.vid],
-          core.store.commit((tx) => {
-            tx.setName(dir.vid, a.link.name, file.vid);
-            tx.clearWhiteout(dir.vid, a.link.name);
-          }, 'soon'),
-        );
-        core.onDirChanged(dir.vid);
-        return { status: Nfs3Status.OK, fileAttributes: virtualOptAttrs(res.fileAttributes, file.vid), linkdirWcc: virtualWcc(res.linkdirWcc, dir.vid) };
-      }),
-    (status) => ({ status, linkdirWcc: {} }));
+  async LINK(a: Nfs3ArgsOf<'LINK'>, ctx: RpcCallContext): Promise<Res<'LINK'>> {
+    this.count('LINK');
+    try {
+      return await this.core.ns.run(this.linkHeld.bind(this, a, this.cred(ctx)));
+    } catch (e) {
+      return { status: this.failure('LINK', e), linkdirWcc: {} };
+    }
   }
 
-  READDIR(a: Nfs3ArgsOf<'READDIR'>) {
-    return this.guard('READDIR', async () => {
+  private async linkHeld(a: Nfs3ArgsOf<'LINK'>, cred: OpaqueAuth | undefined, hold: LockHold): Promise<Res<'LINK'>> {
+    const core = this.core;
+    let file = core.nodeOf(a.file);
+    let dir = core.nodeOf(a.link.dir);
+    if (dir.type !== Ftype3.DIR) throw new StatusError(Nfs3Status.NOTDIR, 'not a directory');
+    if (file.type === Ftype3.DIR) throw new StatusError(Nfs3Status.ISDIR, 'hard link to a directory');
+    core.checkName(dir, a.link.name);
+    if (await core.resolve(dir, a.link.name, true, hold)) throw new StatusError(Nfs3Status.EXIST, 'link name exists');
+    file = await core.ensureShadow(file, hold);
+    dir = await core.ensureShadow(core.node(dir.vid), hold);
+    const res = await shadowChange(core, [dir.vid], core.shadow.call('LINK', { file: file.shadow!, link: { dir: dir.shadow!, name: a.link.name } }, cred));
+    if (res.status !== Nfs3Status.OK) {
+      return { status: res.status, fileAttributes: virtualOptAttrs(res.fileAttributes, file.vid), linkdirWcc: virtualWcc(res.linkdirWcc, dir.vid) };
+    }
+    const tx = core.store.begin();
+    tx.setName(dir.vid, a.link.name, file.vid);
+    tx.clearWhiteout(dir.vid, a.link.name);
+    await afterShadowChange(core, [dir.vid], core.store.commitTx(tx, 'soon'));
+    core.onDirChanged(dir.vid);
+    return { status: Nfs3Status.OK, fileAttributes: virtualOptAttrs(res.fileAttributes, file.vid), linkdirWcc: virtualWcc(res.linkdirWcc, dir.vid) };
+  }
+
+  async READDIR(a: Nfs3ArgsOf<'READDIR'>): Promise<Res<'READDIR'>> {
+    this.count('READDIR');
+    try {
       const { dir, listing, start } = await this.openListing(a.dir, a.cookie, a.cookieverf);
       let budget = a.count - READDIR_FIXED_BYTES;
       const end = pageEnd(listing.entries, start, (e) => {
@@ -478,11 +488,14 @@ export class ProxyHandlers implements Nfs3Handlers {
       if (end === start && start < listing.entries.length) throw new StatusError(Nfs3Status.TOOSMALL, 'count too small');
       const entries = listing.entries.slice(start, end).map((e) => ({ fileid: BigInt(e.vid), name: e.name, cookie: BigInt(e.cookie) }));
       return { status: Nfs3Status.OK, dirAttributes: await this.core.attrsOpt(dir), cookieverf: DIR_COOKIE_VERF, entries, eof: end >= listing.entries.length };
-    }, (status) => ({ status }));
+    } catch (e) {
+      return { status: this.failure('READDIR', e) };
+    }
   }
 
-  READDIRPLUS(a: Nfs3ArgsOf<'READDIRPLUS'>) {
-    return this.guard('READDIRPLUS', async () => {
+  async READDIRPLUS(a: Nfs3ArgsOf<'READDIRPLUS'>): Promise<Res<'READDIRPLUS'>> {
+    this.count('READDIRPLUS');
+    try {
       const { dir, listing, start } = await this.openListing(a.dir, a.cookie, a.cookieverf);
       let budget = a.maxcount - READDIR_FIXED_BYTES;
       let dirBudget = a.dircount;
@@ -510,7 +523,9 @@ export class ProxyHandlers implements Nfs3Handlers {
         entries.push({ fileid: BigInt(e.vid), name: e.name, cookie: BigInt(e.cookie), nameAttributes: attrs, nameHandle: this.core.handleOf(e.vid) });
       }
       return { status: Nfs3Status.OK, dirAttributes: await this.core.attrsOpt(dir), cookieverf: DIR_COOKIE_VERF, entries, eof: end >= listing.entries.length };
-    }, (status) => ({ status }));
+    } catch (e) {
+      return { status: this.failure('READDIRPLUS', e) };
+    }
   }
 
   /** READDIR and READDIRPLUS alike: the directory, its listing and where the page starts in it. */
@@ -523,35 +538,49 @@ export class ProxyHandlers implements Nfs3Handlers {
     return { dir, listing, start: firstAfter(listing.entries, after) };
   }
 
-  FSSTAT(a: Nfs3ArgsOf<'FSSTAT'>) {
-    return this.guard('FSSTAT', async () => {
+  async FSSTAT(a: Nfs3ArgsOf<'FSSTAT'>): Promise<Res<'FSSTAT'>> {
+    this.count('FSSTAT');
+    try {
       const n = this.core.nodeOf(a.fsroot);
       // Free space is the shadow's: that is where writes go.
       const res = await this.core.shadow.ok('FSSTAT', { fsroot: this.core.shadow.root });
       return { ...res, objAttributes: await this.core.attrsOpt(n) };
-    }, (status) => ({ status }));
+    } catch (e) {
+      return { status: this.failure('FSSTAT', e) };
+    }
   }
 
-  FSINFO(a: Nfs3ArgsOf<'FSINFO'>) {
-    return this.guard('FSINFO', async () => fsinfoOk(await this.core.attrsOpt(this.core.nodeOf(a.fsroot)), this.limits.maxIoBytes, this.limits.dirPrefBytes), (status) => ({ status }));
+  async FSINFO(a: Nfs3ArgsOf<'FSINFO'>): Promise<Res<'FSINFO'>> {
+    this.count('FSINFO');
+    try {
+      return fsinfoOk(await this.core.attrsOpt(this.core.nodeOf(a.fsroot)), this.limits.maxIoBytes, this.limits.dirPrefBytes);
+    } catch (e) {
+      return { status: this.failure('FSINFO', e) };
+    }
   }
 
-  PATHCONF(a: Nfs3ArgsOf<'PATHCONF'>) {
-    return this.guard('PATHCONF', async () => {
+  async PATHCONF(a: Nfs3ArgsOf<'PATHCONF'>): Promise<Res<'PATHCONF'>> {
+    this.count('PATHCONF');
+    try {
       const n = this.core.nodeOf(a.object);
       const res = await this.core.shadow.ok('PATHCONF', { object: this.core.shadow.root });
       return { ...res, objAttributes: await this.core.attrsOpt(n) };
-    }, (status) => ({ status }));
+    } catch (e) {
+      return { status: this.failure('PATHCONF', e) };
+    }
   }
 
-  COMMIT(a: Nfs3ArgsOf<'COMMIT'>) {
-    return this.guard('COMMIT', async () => {
+  async COMMIT(a: Nfs3ArgsOf<'COMMIT'>): Promise<Res<'COMMIT'>> {
+    this.count('COMMIT');
+    try {
       const n = this.core.nodeOf(a.file);
       const fault = rangeFault('COMMIT', a.offset, a.count);
       if (fault !== undefined) throw new StatusError(fault, 'range past the largest file');
       const r = await this.io.commit(n, a.offset, a.count);
       return { status: Nfs3Status.OK, fileWcc: virtualWcc(r.wcc, n.vid), verf: r.verf };
-    }, (status) => ({ status, fileWcc: {} }));
+    } catch (e) {
+      return { status: this.failure('COMMIT', e), fileWcc: {} };
+    }
   }
 }
 
@@ -562,7 +591,7 @@ type ShadowMake =
   | { proc: 'SYMLINK'; symlinkAttributes: Nfs3ArgsOf<'SYMLINK'>['symlinkAttributes']; symlinkData: string }
   | { proc: 'MKNOD'; what: Nfs3ArgsOf<'MKNOD'>['what'] };
 
-/** The shadow call of `make` for `name` in shadow directory `dir` (data, not a closure per call: see ProxyHandlers.guard). */
+/** The shadow call of `make` for `name` in shadow directory `dir` (data, not a closure per call: see ProxyHandlers). */
 function shadowMake(core: ProxyCore, make: ShadowMake, dir: FileHandle, name: string, cred: OpaqueAuth | undefined): Promise<Res<'CREATE'>> {
   const where = { dir, name };
   switch (make.proc) {
