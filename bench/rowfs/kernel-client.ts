@@ -25,7 +25,7 @@ import { startGanesha, type Ganesha } from '../../simulations/harness/ganesha.js
 import { buildInitramfs, installedKernel, moduleChain } from '../../simulations/harness/initramfs.js';
 import { run, startProc, type Proc } from '../../simulations/harness/proc.js';
 import { kernelVmArgs, serialText } from '../../simulations/harness/vm.js';
-import { cpuSeconds, startProxy } from './proxy-process.js';
+import { cpuSeconds, startProxy, threadCpuDelta, threadCpuSeconds } from './proxy-process.js';
 import { mountScratchExt4 } from './scratch-ext4.js';
 import { startEmbeddedServer } from '../../rowfs/server/embedded-server.js';
 import { median } from '../median.js';
@@ -277,6 +277,7 @@ export async function kernelClientPhase(main: Ganesha, mainDir: string, work: st
       const begin = await vm.waitFor(new RegExp(`VMB (begin ${step.id}|FAIL.*)`), VM_TIMEOUT_MS);
       if (begin[1]!.startsWith('FAIL')) break;
       const cpu0 = cpuSeconds(step.side.pid);
+      const threads0 = threadCpuSeconds(step.side.pid);
       const mainCpu0 = cpuSeconds(mainPid);
       const calls = step.side.tag === 'proxy' ? await proxy.stats() : undefined;
       const outputAt = proxy.proc.output().length;
@@ -290,12 +291,13 @@ export async function kernelClientPhase(main: Ganesha, mainDir: string, work: st
       if (trace) await trace.stop();
       if (end[1]!.startsWith('FAIL')) break;
       cpuOf.set(step.id, cpuSeconds(step.side.pid) - cpu0);
+      const threadLine = threadCpuDelta(threads0, threadCpuSeconds(step.side.pid));
       // What the kernel client asked of the proxy, and what the proxy asked of its servers.
       const callLine = calls
         ? `; ${await proxy.stats().then((now) => (['client', 'shadow', 'main'] as const).map((side) => `${side} ${callDelta(calls[side], now[side])}`).join('; '))}`
         : '';
       log(`(${step.id}: server CPU ${cpuOf.get(step.id)!.toFixed(2)} s, main ganesha ${(cpuSeconds(mainPid) - mainCpu0).toFixed(2)} s, ` +
-        `VM up ${((Date.now() - started) / 1000).toFixed(0)} s, load ${readFileSync('/proc/loadavg', 'utf8').trim()}${callLine})`);
+        `VM up ${((Date.now() - started) / 1000).toFixed(0)} s, load ${readFileSync('/proc/loadavg', 'utf8').trim()}; by thread: ${threadLine}${callLine})`);
       if (TRACE_JIT && step.side.tag === 'proxy') log(`(${step.id}: ${jitSummary(proxy.proc.output().slice(outputAt))})`);
       if (TRACE_JIT && step.side.tag === 'proxy' && JIT_DUMP) writeFileSync(`${JIT_DUMP}-${step.id.replaceAll(' ', '_')}.txt`, proxy.proc.output().slice(outputAt));
     }

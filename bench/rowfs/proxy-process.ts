@@ -1,6 +1,6 @@
 // The proxy under test as its own process (`overlay rowfs`), so its CPU and peak RSS are its own;
 // and the CPU and peak RSS of any process by PID, from /proc.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { startProc, type Proc } from '../../simulations/harness/proc.js';
 import { overlayCommand } from '../../simulations/harness/overlay-command.js';
 import type { Ganesha } from '../../simulations/harness/ganesha.js';
@@ -16,6 +16,42 @@ export function cpuTimes(pid: number): { user: number; system: number } {
 export function cpuSeconds(pid: number): number {
   const t = cpuTimes(pid);
   return t.user + t.system;
+}
+
+/**
+ * CPU seconds so far of a process's threads, summed by thread name, the main thread as `main`
+ * (for a Node process: `V8 Worker` is TurboFan and GC helpers, `libuv-worker` the pool). Threads
+ * that have exited are not counted.
+ */
+export function threadCpuSeconds(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return byName;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      byName.set(name, (byName.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
+    } catch {
+      /* the thread exited meanwhile */
+    }
+  }
+  return byName;
+}
+
+/** `after` minus `before` per thread name, as "main 1.20 s, V8 Worker 0.31 s, ...", largest first. */
+export function threadCpuDelta(before: Map<string, number>, after: Map<string, number>): string {
+  return [...after]
+    .map(([name, s]) => [name, s - (before.get(name) ?? 0)] as const)
+    .filter(([, s]) => s > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, s]) => `${name} ${s.toFixed(2)} s`)
+    .join(', ');
 }
 
 /** A process's peak resident set so far (VmHWM), in MB; 0 once it has exited. */
