@@ -37,10 +37,30 @@ const TRACE_ROUND = Number(process.env.ROWFS_BENCH_REPLAY_TRACE_ROUND ?? 1);
  */
 const OTHER = process.env.ROWFS_BENCH_REPLAY_OTHER;
 /**
+ * ROWFS_BENCH_REPLAY_OTHER_V8=FLAGS runs the `other` side with OVERLAY_ROWFS_V8=FLAGS (heap settings),
+ * ROWFS_BENCH_REPLAY_OTHER_NODE_FLAGS=FLAGS with those Node flags instead of ROWFS_BENCH_NODE_FLAGS:
+ * an A/B of settings in the same rounds (DIR may be this checkout).
+ */
+const OTHER_ENV = { OVERLAY_ROWFS_V8: process.env.ROWFS_BENCH_REPLAY_OTHER_V8, ROWFS_BENCH_NODE_FLAGS: process.env.ROWFS_BENCH_REPLAY_OTHER_NODE_FLAGS };
+/**
  * ROWFS_BENCH_REPLAY_EMBEDDED=1 adds a side `embedded`: our embedded NFSv3 server as its own process
  * (embedded-process.ts), configured as the proxy's shadow is: what the proxy's layer costs above it.
  */
 const EMBEDDED = process.env.ROWFS_BENCH_REPLAY_EMBEDDED === '1';
+
+/** Runs `fn` with the variables of `vars` that are set replacing the environment's (spawned processes read them). */
+async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  for (const [k, v] of Object.entries(vars)) if (v !== undefined) process.env[k] = v;
+  try {
+    return await fn();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
 
 interface Side {
   tag: 'direct' | 'proxy' | 'other' | 'embedded';
@@ -132,7 +152,7 @@ async function main(): Promise<void> {
     if (OTHER) {
       const otherShadow = join(scratch.path, 'other-shadow');
       mkdirSync(otherShadow);
-      const other = await startProxy(mainG, { dir: otherShadow }, join(scratch.path, 'other-state'), 64 * 1024, '127.0.0.1', join(OTHER, 'bin', 'overlay.js'));
+      const other = await withEnv(OTHER_ENV, () => startProxy(mainG, { dir: otherShadow }, join(scratch.path, 'other-state'), 64 * 1024, '127.0.0.1', join(OTHER, 'bin', 'overlay.js')));
       cleanups.push(() => other.stop());
       sides.push(await open('other', '127.0.0.1', mainG.exportPath, other.port, other.port, other.proc.pid));
     }
