@@ -16,9 +16,9 @@ import { imageExportPath } from './image-serving.js';
 import { Counters } from '../../rowfs/counters.js';
 import { handleOfPathId, pathHandle } from '../../rowfs/proxy/replicated-main.js';
 import type { TracePathRun } from '../../rowfs/proxy/trace-prefetch.js';
-import { MAX_TRACE_BLOCKS, MAX_TRACE_RUNS, type TraceRun } from '../../rowfs/image/records.js';
+import { MAX_TRACE_BLOCKS, MAX_TRACE_RUNS, type SharerRecord, type TraceRun } from '../../rowfs/image/records.js';
 import { Subnet } from '../../dhcp/vip/subnet.js';
-import { ipv4ToInt } from '../../lib/ipv4.js';
+import { ipv4ToInt, isIpv4Address } from '../../lib/ipv4.js';
 import { blocksOf } from '../../rowfs/image/manifest-codec.js';
 import { hex } from '../../rowfs/state/store.js';
 import { PeerFetcher, type PeerEndpoint } from '../../rowfs/peer/peer-fetcher.js';
@@ -299,7 +299,7 @@ export class ImageMounting {
     await this.announce();
     const knewNewer = this.newer;
     await this.publishTrace().catch((e: Error) => o.log(`attaching the boot trace failed: ${e.message}`));
-    await o.registry.addSharer({ app: o.app, version: o.version, ring: this.ring, sinceMs: this.since, ...(this.peers ? { peer: { vip: this.peers.vip, port: this.peers.server.port } } : {}) });
+    await o.registry.addSharer(this.sharerRecord(this.sharer()));
     try {
       const view = await o.registry.resolveApp(o.app);
       if (view.latest && compareVersions(view.latest, o.version) > 0 && view.latest !== this.newer) {
@@ -312,10 +312,21 @@ export class ImageMounting {
     if (this.newer !== knewNewer) await this.announce(); // `overlay status` shows it now, not a refresh later
   }
 
+  /** What this mount puts in the node's sharer record: since when, and where it serves blocks. */
+  private sharer(): SharerPart {
+    return { sinceMs: this.since, peer: this.peers ? { vip: this.peers.vip, port: this.peers.server.port } : null };
+  }
+
+  private sharerRecord(part: SharerPart): SharerRecord {
+    return { app: this.o.app, version: this.o.version, ring: this.ring, sinceMs: part.sinceMs, ...(part.peer ? { peer: part.peer } : {}) };
+  }
+
   private announce(): Promise<void> {
     const o = this.o;
     const state = this.proxy.replicaState();
     const detail = {
+      // Read by another mount of the version on this node when it stops (stop()).
+      sharer: this.sharer(),
       nfsPort: this.proxy.nfsPort,
       mountPort: this.proxy.mountPort,
       exportPath: this.exportPath,
@@ -352,20 +363,44 @@ export class ImageMounting {
     };
   }
 
-  /** Removes the sharer record (unless another mount of the version on this node stands behind it) and stops the proxy. Idempotent. */
+  /**
+   * Removes the sharer record (unless another mount of the version on this node stands behind it,
+   * then it names that mount's block endpoint from now on) and stops the proxy. Idempotent.
+   */
   async stop(): Promise<void> {
     if (!(await this.loop.stop())) return;
     const o = this.o;
     // The sharer record is the node's, one per version: another mount of it listed here keeps it
-    // (two stopping at once both keep it: it then expires after its TTL, never too early).
-    const others = await o.node.othersOf({ id: this.announceId, role: 'mount', app: o.app, version: o.version }).catch(() => 0);
-    if (others > 0) o.log(`another mount of ${o.app} ${o.version} on this node keeps its sharer record`);
-    else await o.registry.removeSharer(o.app, o.version).catch((e: Error) => o.log(`removing the sharer record failed (it expires by itself): ${e.message}`));
+    // (two stopping at once both keep it: it then expires after its TTL, never too early). The
+    // record may name this mount's block endpoint, which goes now: it names the other's instead
+    // (before, it did until the other's next refresh).
+    const others = await o.node.othersOf({ id: this.announceId, role: 'mount', app: o.app, version: o.version }).catch(() => []);
+    if (others.length > 0) {
+      o.log(`another mount of ${o.app} ${o.version} on this node keeps its sharer record`);
+      const theirs = sharerPartOf(others[0]!.detail);
+      if (theirs) await o.registry.addSharer(this.sharerRecord(theirs)).catch((e: Error) => o.log(`handing the sharer record over failed (the other mount's next refresh does it): ${e.message}`));
+    } else await o.registry.removeSharer(o.app, o.version).catch((e: Error) => o.log(`removing the sharer record failed (it expires by itself): ${e.message}`));
     this.peers?.fetcher.close();
     await this.peers?.server.close();
     await this.proxy.stop();
     await o.node.withdraw(this.announceId).catch(() => undefined);
   }
+}
+
+/** A mount's part of its node's sharer record, as it announces it to the node. */
+interface SharerPart {
+  sinceMs: number;
+  peer: { vip: string; port: number } | null;
+}
+
+/** The sharer part another mount announced (`detail.sharer`), checked; undefined when it is not one. */
+export function sharerPartOf(detail: Record<string, unknown>): SharerPart | undefined {
+  const s = detail['sharer'] as { sinceMs?: unknown; peer?: { vip?: unknown; port?: unknown } | null } | undefined;
+  if (typeof s !== 'object' || s === null || !Number.isSafeInteger(s.sinceMs) || (s.sinceMs as number) < 0) return undefined;
+  const p = s.peer;
+  if (p === null) return { sinceMs: s.sinceMs as number, peer: null };
+  if (typeof p !== 'object' || typeof p.vip !== 'string' || !isIpv4Address(p.vip) || !Number.isInteger(p.port) || (p.port as number) < 1 || (p.port as number) > 65535) return undefined;
+  return { sinceMs: s.sinceMs as number, peer: { vip: p.vip, port: p.port as number } };
 }
 
 /** Entry numbers of the manifest's regular files, by hex of their path handles (what boot traces record). */

@@ -165,8 +165,8 @@ export class ImageServing {
     // The server record is the node's, one per version: another serve process of it listed here
     // keeps it. Withdrawn from the node's list last: `gc --delete-data` deletes a served copy once
     // its process is no longer listed, so not before the export has stopped.
-    const others = await o.node.othersOf({ id: this.announceId, role: 'serve', app: o.app, version: o.version }).catch(() => 0);
-    if (others > 0) o.log(`another serve process of ${o.app} ${o.version} on this node keeps its server record`);
+    const others = await o.node.othersOf({ id: this.announceId, role: 'serve', app: o.app, version: o.version }).catch(() => []);
+    if (others.length > 0) o.log(`another serve process of ${o.app} ${o.version} on this node keeps its server record`);
     else await o.registry.removeServer(o.app, o.version).catch((e: Error) => o.log(`removing the server record failed (it expires by itself): ${e.message}`));
     await this.manifest.close();
     await this.nfs?.stop();

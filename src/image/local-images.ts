@@ -2,7 +2,7 @@
 // keeps them for `overlay status`: each announces itself with a TTL (before it writes its DHT
 // record) and withdraws last when it stops. Several processes of one version share the node's
 // single DHT record of that version (server and sharer records are one per node key), so a
-// stopping process counts the others listed (`othersOf`) and leaves the record to them.
+// stopping process finds the others listed (`othersOf`) and leaves the record to them.
 
 /** An image process as it last announced itself. */
 export interface LocalImage {
@@ -53,6 +53,6 @@ export class LocalImages {
 }
 
 /** The processes in `listed` other than `self` with its role, app and version. */
-export function othersOf(listed: readonly ImageAnnouncement[], self: Omit<ImageAnnouncement, 'detail'>): number {
-  return listed.filter((o) => o.id !== self.id && o.role === self.role && o.app === self.app && o.version === self.version).length;
+export function othersOf<T extends ImageAnnouncement>(listed: readonly T[], self: Omit<ImageAnnouncement, 'detail'>): T[] {
+  return listed.filter((o) => o.id !== self.id && o.role === self.role && o.app === self.app && o.version === self.version);
 }

@@ -46,8 +46,8 @@ export class LocalNode {
     await controlRequest(this.socketPath, { op: 'image-withdraw', id }, 5_000);
   }
 
-  /** How many other live processes on this node run `self`'s role, app and version. */
-  async othersOf(self: Omit<ImageAnnouncement, 'detail'>): Promise<number> {
+  /** The other live processes on this node that run `self`'s role, app and version. */
+  async othersOf(self: Omit<ImageAnnouncement, 'detail'>): Promise<ImageAnnouncement[]> {
     const s = (await controlRequest(this.socketPath, { op: 'status' })) as NodeStatus;
     return othersOf(s.images ?? [], self);
   }

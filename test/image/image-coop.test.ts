@@ -6,7 +6,8 @@
 //   asking A's peer endpoint directly for the new file gets nothing;
 //   a peer SIGKILLed in the middle of a transfer costs the reader nothing;
 //   a peer whose cache was corrupted is caught: the reader gets the right bytes, the peer is
-//   dropped, counted and shown in `overlay status`.
+//   dropped, counted and shown in `overlay status`;
+//   of two mounts on one node, the one that stops hands the node's sharer record to the other.
 import anyTest, { type TestFn } from 'ava';
 import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
@@ -16,6 +17,9 @@ import { ImageNet, OVERLAY_BIN, fillDistinctBlocks, imageNfsUrl, mountCounters, 
 import type { Proc } from '../../simulations/harness/proc.js';
 import { pathHandle } from '../../rowfs/proxy/replicated-main.js';
 import { hex } from '../../rowfs/state/store.js';
+import { controlRequest } from '../../src/control/client.js';
+import { registryKeys } from '../../rowfs/image/names.js';
+import { decodeSharerRecord } from '../../rowfs/image/records.js';
 
 const TTL_S = 6;
 const PUBLISHER = 0;
@@ -227,4 +231,27 @@ test.serial('boot trace: a mount attaches the order it read blocks; a cold mount
     return /prefetch \d+ blocks, \d+ hits/.test(out) ? out : undefined;
   }, 20_000);
   t.regex(status, /prefetch \d+ blocks/);
+});
+
+test.serial("two mounts of the version on one node: the one that stops hands the node's sharer record to the other", async (t) => {
+  const { net } = t.context;
+  const a = t.context.mounts.get('a')!;
+  // A second mount on A that refreshes rarely (TTL 60 s: every 20 s), so only a handover can make
+  // the record name it soon after `a`, which refreshes every TTL_S / 3, has stopped.
+  const second = net.image(A, ['mount', 'app', '--listen', String(PORT + 1), '--store', join(net.root, 'store-a2'), '--ttl', '60']);
+  t.context.mounts.set('a2', { proc: second, store: join(net.root, 'store-a2'), node: A, endpoint: '' });
+  const endpoint = (await second.waitFor(/sharing verified blocks on (\d+\.\d+\.\d+\.\d+:\d+)/, 60_000))[1]!;
+  t.not(endpoint, a.endpoint);
+  const sock = join(net.node(A).state, 'control.sock');
+  const key = new TextDecoder().decode(registryKeys.sharers('app', '1'));
+  const named = async (): Promise<string[]> => {
+    const records = (await controlRequest(sock, { op: 'dht-fetch', key })) as Array<{ valueB64: string }>;
+    return records.map((r) => decodeSharerRecord(Buffer.from(r.valueB64, 'base64')).value).filter((r) => r.peer && [a.endpoint, endpoint].includes(`${r.peer.vip}:${r.peer.port}`)).map((r) => `${r.peer!.vip}:${r.peer!.port}`);
+  };
+  // `a` refreshes last: the node's record names a's endpoint.
+  t.deepEqual(await waitUntil("the record names a's endpoint", async () => ((await named()).join() === a.endpoint ? true : undefined), 3 * TTL_S * 1000), true);
+  await unmount(t, 'a');
+  t.regex(a.proc.output(), /another mount of app 1 on this node keeps its sharer record/);
+  t.deepEqual(await named(), [endpoint], "right after a's stop the record names the mount still running, not a's closed port");
+  await unmount(t, 'a2');
 });

@@ -1,7 +1,8 @@
 // The mount's checks on what other nodes wrote: a trace's runs against the manifest (overlaps
-// merged, at most MAX_TRACE_BLOCKS blocks), and sharer endpoints only on the virtual subnet.
+// merged, at most MAX_TRACE_BLOCKS blocks), sharer endpoints only on the virtual subnet; and on
+// what another mount on this node announced when the record is handed over to it.
 import test from 'ava';
-import { onVirtualSubnet, traceRuns } from '../../src/image/image-mounting.js';
+import { onVirtualSubnet, sharerPartOf, traceRuns } from '../../src/image/image-mounting.js';
 import { Subnet } from '../../dhcp/vip/subnet.js';
 import { MAX_TRACE_BLOCKS } from '../../rowfs/image/records.js';
 import type { ManifestEntry } from '../../rowfs/image/manifest-codec.js';
@@ -40,4 +41,25 @@ test('sharer endpoints: hosts of the virtual subnet only', (t) => {
   t.true(onVirtualSubnet('10.128.3.4', subnet));
   for (const bad of ['127.0.0.1', '8.8.8.8', '10.128.0.0', '10.128.255.255', '10.129.0.1', 'x']) t.false(onVirtualSubnet(bad, subnet), bad);
   t.false(onVirtualSubnet('10.128.3.4', undefined), 'no virtual network: nobody');
+});
+
+test('sharer part of another mount: taken as announced, anything else refused', (t) => {
+  t.deepEqual(sharerPartOf({ sharer: { sinceMs: 5, peer: { vip: '10.1.0.7', port: 2049 } } }), { sinceMs: 5, peer: { vip: '10.1.0.7', port: 2049 } });
+  t.deepEqual(sharerPartOf({ sharer: { sinceMs: 5, peer: null } }), { sinceMs: 5, peer: null }, 'block sharing off: a record without an endpoint');
+  for (const detail of [
+    {},
+    { sharer: null },
+    { sharer: 'x' },
+    { sharer: { peer: null } },
+    { sharer: { sinceMs: -1, peer: null } },
+    { sharer: { sinceMs: 1.5, peer: null } },
+    { sharer: { sinceMs: 5 } },
+    { sharer: { sinceMs: 5, peer: { vip: '10.1.0.300', port: 2049 } } },
+    { sharer: { sinceMs: 5, peer: { vip: '10.1.0.7', port: 0 } } },
+    { sharer: { sinceMs: 5, peer: { vip: '10.1.0.7', port: 65536 } } },
+    { sharer: { sinceMs: 5, peer: { vip: '10.1.0.7', port: '2049' } } },
+    { sharer: { sinceMs: 5, peer: { port: 2049 } } },
+  ]) {
+    t.is(sharerPartOf(detail as Record<string, unknown>), undefined, JSON.stringify(detail));
+  }
 });

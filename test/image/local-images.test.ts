@@ -13,14 +13,14 @@ test('othersOf: the listed processes other than itself with its role, app and ve
   images.announce(img('s1', 'serve'), 30);
   images.announce(img('m3', 'mount', '2.0'), 30);
   const self = (id: string, role: 'serve' | 'mount') => ({ id, role, app: 'web', version: '1.0' });
-  t.is(othersOf(images.list(), self('m1', 'mount')), 1, 'm2 mounts 1.0 too');
-  t.is(othersOf(images.list(), self('m9', 'mount')), 2, 'a process not listed (never announced, or lapsed) counts every other');
+  t.is(othersOf(images.list(), self('m1', 'mount')).length, 1, 'm2 mounts 1.0 too');
+  t.is(othersOf(images.list(), self('m9', 'mount')).length, 2, 'a process not listed (never announced, or lapsed) counts every other');
   t.true(images.withdraw('m2'));
   t.false(images.withdraw('m2'), 'twice');
-  t.is(othersOf(images.list(), self('m1', 'mount')), 0, 'the serve of 1.0 and the mount of 2.0 do not count');
+  t.is(othersOf(images.list(), self('m1', 'mount')).length, 0, 'the serve of 1.0 and the mount of 2.0 do not count');
   images.announce(img('s2', 'serve'), 10);
   now = 10_000;
-  t.is(othersOf(images.list(), self('s1', 'serve')), 0, 'an expired announcement (a crashed process) does not count');
+  t.is(othersOf(images.list(), self('s1', 'serve')).length, 0, 'an expired announcement (a crashed process) does not count');
 });
 
 test('list: expired processes drop out, ages in seconds; the bound holds for live ones only', (t) => {
