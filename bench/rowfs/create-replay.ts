@@ -17,7 +17,7 @@ import { startGanesha } from '../../simulations/harness/ganesha.js';
 import { openExport, type OpenedExport } from '../../rowfs/mount/open-export.js';
 import { expectOk } from '../../rowfs/nfs3/errors.js';
 import { CreateMode, TimeHow, type FileHandle } from '../../rowfs/nfs3/types.js';
-import { cpuTimes, startProxy } from './proxy-process.js';
+import { cpuTimes, minorFaults, rssKindsMb, startProxy } from './proxy-process.js';
 import { startEmbeddedProcess } from './embedded-process.js';
 import { startTracer } from './tracer.js';
 import { mountScratchExt4 } from './scratch-ext4.js';
@@ -82,6 +82,8 @@ interface RoundResult {
   removeCpuUs: number;
   createSysUs: number;
   removeSysUs: number;
+  /** The server's minor page faults per file over the round (memory it touched for the first time, mostly). */
+  faults: number;
 }
 
 /** Wall, server CPU and its system part, microseconds per file of `fn` over FILES files. */
@@ -105,6 +107,7 @@ async function round(side: Side, r: number): Promise<RoundResult> {
     trips[p][i] = (performance.now() - t0) * 1e3;
     return res;
   };
+  const faults0 = minorFaults(side.pid);
   const [createUs, createCpuUs, createSysUs] = await timed(side.pid, async () => {
     for (let i = 0; i < FILES; i++) {
       new DataView(verf.buffer).setUint32(4, i);
@@ -120,7 +123,7 @@ async function round(side: Side, r: number): Promise<RoundResult> {
     }
   });
   const p50Us = Object.fromEntries(PROCS.map((p) => [p, median([...trips[p]])])) as Record<Proc, number>;
-  return { p50Us, createUs, removeUs, createCpuUs, removeCpuUs, createSysUs, removeSysUs };
+  return { p50Us, createUs, removeUs, createCpuUs, removeCpuUs, createSysUs, removeSysUs, faults: (minorFaults(side.pid) - faults0) / FILES };
 }
 
 async function main(): Promise<void> {
@@ -177,14 +180,15 @@ async function main(): Promise<void> {
         if (trace) console.log((await trace.stop()).slice(-20000));
         results.get(s.tag)!.push(res);
         const p50s = PROCS.map((p) => `${p} ${res.p50Us[p].toFixed(0)}`).join(', ');
-        console.log(`${s.tag.padEnd(6)} round ${r}: create ${res.createUs.toFixed(0)} us/file (server CPU ${res.createCpuUs.toFixed(0)}, system ${res.createSysUs.toFixed(0)}), remove ${res.removeUs.toFixed(0)} us/file (server CPU ${res.removeCpuUs.toFixed(0)}, system ${res.removeSysUs.toFixed(0)}); median round trips ${p50s} us`);
+        const rss = rssKindsMb(s.pid);
+        console.log(`${s.tag.padEnd(6)} round ${r}: create ${res.createUs.toFixed(0)} us/file (server CPU ${res.createCpuUs.toFixed(0)}, system ${res.createSysUs.toFixed(0)}), remove ${res.removeUs.toFixed(0)} us/file (server CPU ${res.removeCpuUs.toFixed(0)}, system ${res.removeSysUs.toFixed(0)}), ${res.faults.toFixed(1)} page faults/file, resident ${rss.anon.toFixed(1)} MB anonymous + ${rss.file.toFixed(1)} MB file; median round trips ${p50s} us`);
       }
     }
     const med = (tag: string, k: Exclude<keyof RoundResult, 'p50Us'>) => median(results.get(tag)!.map((x) => x[k]));
     /** One summary line: direct's value, then each proxy's and how it compares with direct's. */
     const line = (label: string, f: (tag: string) => number, sign: string, vs: (a: number, b: number) => string) =>
       console.log(`${label.padEnd(12)} direct ${f('direct').toFixed(0)}${sides.slice(1).map((s) => `  ${s.tag} ${f(s.tag).toFixed(0)}  ${s.tag}${sign}direct ${vs(f(s.tag), f('direct'))}`).join('')}`);
-    for (const k of ['createUs', 'createCpuUs', 'createSysUs', 'removeUs', 'removeCpuUs', 'removeSysUs'] as const) {
+    for (const k of ['createUs', 'createCpuUs', 'createSysUs', 'removeUs', 'removeCpuUs', 'removeSysUs', 'faults'] as const) {
       line(k, (tag) => med(tag, k), '/', (a, b) => (a / b).toFixed(2));
     }
     for (const p of PROCS) {

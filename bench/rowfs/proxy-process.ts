@@ -12,6 +12,12 @@ export function cpuTimes(pid: number): { user: number; system: number } {
   return { user: Number(f[11]) / 100, system: Number(f[12]) / 100 }; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
+/** Minor page faults of a process so far (pages it touched first, or that the kernel had to map again). */
+export function minorFaults(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]); // minflt
+}
+
 /** CPU seconds (user + system) a process has used so far. */
 export function cpuSeconds(pid: number): number {
   const t = cpuTimes(pid);
