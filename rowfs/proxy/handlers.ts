@@ -347,21 +347,21 @@ export class ProxyHandlers implements Nfs3Handlers {
     return wcc;
   }
 
-  async REMOVE(a: Nfs3ArgsOf<'REMOVE'>, ctx: RpcCallContext): Promise<Res<'REMOVE'>> {
-    this.count('REMOVE');
-    try {
-      return { status: Nfs3Status.OK, dirWcc: await this.unlink(a.object.dir, a.object.name, false, this.cred(ctx)) };
-    } catch (e) {
-      return { status: this.failure('REMOVE', e), dirWcc: {} };
-    }
+  REMOVE(a: Nfs3ArgsOf<'REMOVE'>, ctx: RpcCallContext): Promise<Res<'REMOVE'>> {
+    return this.removeName('REMOVE', a, ctx);
   }
 
-  async RMDIR(a: Nfs3ArgsOf<'RMDIR'>, ctx: RpcCallContext): Promise<Res<'RMDIR'>> {
-    this.count('RMDIR');
+  RMDIR(a: Nfs3ArgsOf<'RMDIR'>, ctx: RpcCallContext): Promise<Res<'RMDIR'>> {
+    return this.removeName('RMDIR', a, ctx);
+  }
+
+  /** REMOVE and RMDIR (same arguments and result). */
+  private async removeName(proc: 'REMOVE' | 'RMDIR', a: Nfs3ArgsOf<'REMOVE'>, ctx: RpcCallContext): Promise<Res<'REMOVE'>> {
+    this.count(proc);
     try {
-      return { status: Nfs3Status.OK, dirWcc: await this.unlink(a.object.dir, a.object.name, true, this.cred(ctx)) };
+      return { status: Nfs3Status.OK, dirWcc: await this.unlink(a.object.dir, a.object.name, proc === 'RMDIR', this.cred(ctx)) };
     } catch (e) {
-      return { status: this.failure('RMDIR', e), dirWcc: {} };
+      return { status: this.failure(proc, e), dirWcc: {} };
     }
   }
 
