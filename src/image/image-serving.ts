@@ -9,7 +9,8 @@
 //   stop:  remove the server record -> withdraw the announcement -> close the servers
 import { startEmbeddedServer, type EmbeddedServer } from '../../rowfs/server/embedded-server.js';
 import type { ImageRegistry } from '../../rowfs/image/registry.js';
-import type { ServerRecord, VersionInfo } from '../../rowfs/image/records.js';
+import { MAX_EXPORT_PATH_BYTES, type ServerRecord, type VersionInfo } from '../../rowfs/image/records.js';
+import { isIpv4Address } from '../../lib/ipv4.js';
 import type { Clock } from '../../lib/clock.js';
 import { RefreshLoop } from './refresh-loop.js';
 import { networkInterfaces } from 'node:os';
@@ -126,7 +127,9 @@ export class ImageServing {
 
   private announce(): Promise<void> {
     const o = this.o;
-    const detail = { ...(o.dir ? { dir: o.dir } : { nfs: `${o.external!.host}:${o.external!.exportPath}` }), vip: this.record.vip, nfsPort: this.record.nfsPort, mountPort: this.record.mountPort, exportPath: this.record.exportPath, published: !!o.publish };
+    // vip, the ports and exportPath are read by another serve process of the version here when it stops (stop()).
+    const r = this.record;
+    const detail = { ...(o.dir ? { dir: o.dir } : { nfs: `${o.external!.host}:${o.external!.exportPath}` }), vip: r.vip, nfsPort: r.nfsPort, mountPort: r.mountPort, manifestPort: r.manifestPort, exportPath: r.exportPath, published: !!o.publish };
     return o.node.announce(this.announceId, 'serve', o.app, o.version, detail, Math.ceil((o.refreshMs * 3) / 1000));
   }
 
@@ -158,20 +161,39 @@ export class ImageServing {
     }
   }
 
-  /** Withdraws the server record (unless another serve process of the version here stands behind it) and stops serving. Idempotent. */
+  /**
+   * Withdraws the server record (unless another serve process of the version here stands behind
+   * it, then it names that process's export from now on) and stops serving. Idempotent.
+   */
   async stop(): Promise<void> {
     if (!(await this.loop.stop())) return;
     const o = this.o;
     // The server record is the node's, one per version: another serve process of it listed here
-    // keeps it. Withdrawn from the node's list last: `gc --delete-data` deletes a served copy once
-    // its process is no longer listed, so not before the export has stopped.
+    // keeps it, and the record names that one's ports from now on, not ours that close now (before,
+    // until its next refresh). Withdrawn from the node's list last: `gc --delete-data` deletes a
+    // served copy once its process is no longer listed, so not before the export has stopped.
     const others = await o.node.othersOf({ id: this.announceId, role: 'serve', app: o.app, version: o.version }).catch(() => []);
-    if (others.length > 0) o.log(`another serve process of ${o.app} ${o.version} on this node keeps its server record`);
-    else await o.registry.removeServer(o.app, o.version).catch((e: Error) => o.log(`removing the server record failed (it expires by itself): ${e.message}`));
+    if (others.length > 0) {
+      o.log(`another serve process of ${o.app} ${o.version} on this node keeps its server record`);
+      const theirs = serverPartOf(others[0]!.detail);
+      if (theirs) await o.registry.addServer({ ...this.record, ...theirs }).catch((e: Error) => o.log(`handing the server record over failed (the other's next refresh does it): ${e.message}`));
+    } else await o.registry.removeServer(o.app, o.version).catch((e: Error) => o.log(`removing the server record failed (it expires by itself): ${e.message}`));
     await this.manifest.close();
     await this.nfs?.stop();
     await o.node.withdraw(this.announceId).catch(() => undefined);
   }
+}
+
+/** Where another serve process of the version serves it, as it announced it to the node. */
+type ServerPart = Pick<ServerRecord, 'vip' | 'nfsPort' | 'mountPort' | 'manifestPort' | 'exportPath'>;
+
+/** The export another serve process announced (`detail`), checked; undefined when it is not one. */
+export function serverPartOf(detail: Record<string, unknown>): ServerPart | undefined {
+  const { vip, nfsPort, mountPort, manifestPort, exportPath } = detail;
+  const port = (p: unknown): p is number => Number.isInteger(p) && (p as number) >= 1 && (p as number) <= 65535;
+  if (typeof vip !== 'string' || !isIpv4Address(vip) || !port(nfsPort) || !port(mountPort) || !port(manifestPort)) return undefined;
+  if (typeof exportPath !== 'string' || !exportPath.startsWith('/') || exportPath.includes('\0') || Buffer.byteLength(exportPath) > MAX_EXPORT_PATH_BYTES) return undefined;
+  return { vip, nfsPort, mountPort, manifestPort, exportPath };
 }
 
 /** Loopback, or an address of one of this machine's interfaces. */

@@ -7,7 +7,8 @@
 //   a peer SIGKILLed in the middle of a transfer costs the reader nothing;
 //   a peer whose cache was corrupted is caught: the reader gets the right bytes, the peer is
 //   dropped, counted and shown in `overlay status`;
-//   of two mounts on one node, the one that stops hands the node's sharer record to the other.
+//   of two mounts on one node, the one that stops hands the node's sharer record to the other, and
+//   so does a serve process the node's server record.
 import anyTest, { type TestFn } from 'ava';
 import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
@@ -19,7 +20,7 @@ import { pathHandle } from '../../rowfs/proxy/replicated-main.js';
 import { hex } from '../../rowfs/state/store.js';
 import { controlRequest } from '../../src/control/client.js';
 import { registryKeys } from '../../rowfs/image/names.js';
-import { decodeSharerRecord } from '../../rowfs/image/records.js';
+import { decodeServerRecord, decodeSharerRecord } from '../../rowfs/image/records.js';
 
 const TTL_S = 6;
 const PUBLISHER = 0;
@@ -34,6 +35,8 @@ const TOTAL = Object.values(FILES).reduce((a, b) => a + b, 0);
 interface Ctx {
   net: ImageNet;
   mounts: Map<string, { proc: Proc; store: string; node: number; endpoint: string }>;
+  /** Serve and publish processes, the publisher's first. */
+  serves: Proc[];
 }
 const test = anyTest as TestFn<Ctx>;
 
@@ -70,7 +73,7 @@ async function settled(store: string): Promise<PeerCounters> {
 
 test.before(async (t) => {
   const net = await ImageNet.create({ nats: ['eim', 'eim', 'eim', 'symmetric'], tag: 'coop' });
-  t.context = { net, mounts: new Map() };
+  t.context = { net, mounts: new Map(), serves: [] };
   const v1 = join(net.root, 'v1');
   mkdirSync(join(v1, 'lib'), { recursive: true });
   mkdirSync(join(v1, 'etc'), { recursive: true });
@@ -78,11 +81,13 @@ test.before(async (t) => {
   for (const [f, n] of Object.entries(FILES)) fillDistinctBlocks(join(v1, f), n, String(seed++));
   for (const i of [PUBLISHER, A, B, C]) await net.up(i);
   const pub = net.image(PUBLISHER, ['publish', 'app', '1', v1, '--ttl', String(TTL_S)]);
+  t.context.serves.push(pub);
   await pub.waitFor(/published app 1/, 120_000);
 });
 
 test.after.always(async (t) => {
   for (const m of t.context.mounts?.values() ?? []) await m.proc.kill(5_000).catch(() => undefined);
+  for (const p of t.context.serves ?? []) await p.kill(5_000).catch(() => undefined);
   await t.context.net?.destroy();
 });
 
@@ -254,4 +259,29 @@ test.serial("two mounts of the version on one node: the one that stops hands the
   t.regex(a.proc.output(), /another mount of app 1 on this node keeps its sharer record/);
   t.deepEqual(await named(), [endpoint], "right after a's stop the record names the mount still running, not a's closed port");
   await unmount(t, 'a2');
+});
+
+test.serial("two serve processes of the version on one node: the one that stops hands the node's server record to the other", async (t) => {
+  const { net } = t.context;
+  const pub = t.context.serves[0]!;
+  const serving = async () => (await net.status(PUBLISHER)).images.filter((i) => i.role === 'serve' && i.app === 'app' && i.version === '1').map((i) => Number(i.detail.nfsPort));
+  const [pubPort] = await serving();
+  // A second serve process of the version that refreshes rarely (TTL 60 s: every 20 s), so only a
+  // handover makes the record name it soon after the publisher's process, refreshing every TTL_S / 3, stops.
+  const second = net.image(PUBLISHER, ['serve', 'app', '1', join(net.root, 'v1'), '--ttl', '60']);
+  t.context.serves.push(second);
+  await second.waitFor(/serving app 1/, 120_000);
+  const secondPort = (await serving()).find((p) => p !== pubPort)!;
+  t.truthy(secondPort);
+  const sock = join(net.node(PUBLISHER).state, 'control.sock');
+  const key = new TextDecoder().decode(registryKeys.servers('app', '1'));
+  const named = async (): Promise<number[]> => {
+    const records = (await controlRequest(sock, { op: 'dht-fetch', key })) as Array<{ valueB64: string }>;
+    return records.map((r) => decodeServerRecord(Buffer.from(r.valueB64, 'base64')).value).filter((r) => r.vip === net.node(PUBLISHER).vip).map((r) => r.nfsPort);
+  };
+  t.true(await waitUntil("the record names the publisher's port", async () => ((await named()).join() === String(pubPort) ? true : undefined), 3 * TTL_S * 1000));
+  await pub.kill(10_000);
+  t.regex(pub.output(), /another serve process of app 1 on this node keeps its server record/);
+  t.deepEqual(await named(), [secondPort], "right after the publisher's process stops the record names the serve process still running");
+  await second.kill(10_000);
 });
