@@ -12,6 +12,7 @@ import { compareVersions } from '../../rowfs/image/names.js';
 import type { Clock } from '../../lib/clock.js';
 import { RefreshLoop } from './refresh-loop.js';
 import { rankByPath, type LocalNode } from './local-node.js';
+import { isAnnouncedPort } from './local-images.js';
 import { imageExportPath } from './image-serving.js';
 import { Counters } from '../../rowfs/counters.js';
 import { handleOfPathId, pathHandle } from '../../rowfs/proxy/replicated-main.js';
@@ -399,8 +400,8 @@ export function sharerPartOf(detail: Record<string, unknown>): SharerPart | unde
   if (typeof s !== 'object' || s === null || !Number.isSafeInteger(s.sinceMs) || (s.sinceMs as number) < 0) return undefined;
   const p = s.peer;
   if (p === null) return { sinceMs: s.sinceMs as number, peer: null };
-  if (typeof p !== 'object' || typeof p.vip !== 'string' || !isIpv4Address(p.vip) || !Number.isInteger(p.port) || (p.port as number) < 1 || (p.port as number) > 65535) return undefined;
-  return { sinceMs: s.sinceMs as number, peer: { vip: p.vip, port: p.port as number } };
+  if (typeof p !== 'object' || typeof p.vip !== 'string' || !isIpv4Address(p.vip) || !isAnnouncedPort(p.port)) return undefined;
+  return { sinceMs: s.sinceMs as number, peer: { vip: p.vip, port: p.port } };
 }
 
 /** Entry numbers of the manifest's regular files, by hex of their path handles (what boot traces record). */

@@ -3,10 +3,11 @@
 // manifest over HTTP beside it, and the registry records that make it findable, refreshed while it
 // runs. It stops by itself (and says why) when its version is withdrawn (gc, unpublish).
 //
-//   start: registry check -> embedded server + manifest server on the vIP -> server record
-//          (publish: claim + version record first) -> announce to the node
+//   start: registry check -> embedded server + manifest server on the vIP -> announce to the node
+//          -> server record (publish: claim + version record first)
 //   every refreshMs: re-put what we wrote (TTLs), re-announce, check that the version still exists
-//   stop:  remove the server record -> withdraw the announcement -> close the servers
+//   stop:  remove the server record (or hand it to another serve process of the version here)
+//          -> close the servers -> withdraw the announcement
 import { startEmbeddedServer, type EmbeddedServer } from '../../rowfs/server/embedded-server.js';
 import type { ImageRegistry } from '../../rowfs/image/registry.js';
 import { MAX_EXPORT_PATH_BYTES, type ServerRecord, type VersionInfo } from '../../rowfs/image/records.js';
@@ -16,6 +17,7 @@ import { RefreshLoop } from './refresh-loop.js';
 import { networkInterfaces } from 'node:os';
 import { serveManifest, type ManifestServer } from './manifest-http.js';
 import type { LocalNode } from './local-node.js';
+import { isAnnouncedPort } from './local-images.js';
 
 export interface ServingOptions {
   app: string;
@@ -190,8 +192,7 @@ type ServerPart = Pick<ServerRecord, 'vip' | 'nfsPort' | 'mountPort' | 'manifest
 /** The export another serve process announced (`detail`), checked; undefined when it is not one. */
 export function serverPartOf(detail: Record<string, unknown>): ServerPart | undefined {
   const { vip, nfsPort, mountPort, manifestPort, exportPath } = detail;
-  const port = (p: unknown): p is number => Number.isInteger(p) && (p as number) >= 1 && (p as number) <= 65535;
-  if (typeof vip !== 'string' || !isIpv4Address(vip) || !port(nfsPort) || !port(mountPort) || !port(manifestPort)) return undefined;
+  if (typeof vip !== 'string' || !isIpv4Address(vip) || !isAnnouncedPort(nfsPort) || !isAnnouncedPort(mountPort) || !isAnnouncedPort(manifestPort)) return undefined;
   if (typeof exportPath !== 'string' || !exportPath.startsWith('/') || exportPath.includes('\0') || Buffer.byteLength(exportPath) > MAX_EXPORT_PATH_BYTES) return undefined;
   return { vip, nfsPort, mountPort, manifestPort, exportPath };
 }

@@ -52,6 +52,11 @@ export class LocalImages {
   }
 }
 
+/** A TCP or UDP port number as a process announced it (1-65535). */
+export function isAnnouncedPort(p: unknown): p is number {
+  return Number.isInteger(p) && (p as number) >= 1 && (p as number) <= 65535;
+}
+
 /** The processes in `listed` other than `self` with its role, app and version. */
 export function othersOf<T extends ImageAnnouncement>(listed: readonly T[], self: Omit<ImageAnnouncement, 'detail'>): T[] {
   return listed.filter((o) => o.id !== self.id && o.role === self.role && o.app === self.app && o.version === self.version);
