@@ -50,7 +50,8 @@ const SHARER_LOOKUPS_IN_FLIGHT = 8;
 export class ImageRegistry {
   private readonly dht: Dht;
   private readonly self: Uint8Array;
-  private readonly ttls: RegistryTtls;
+  /** The TTLs this registry writes with (after defaults). */
+  readonly ttls: Readonly<RegistryTtls>;
 
   constructor(dht: Dht, private readonly o: ImageRegistryOptions) {
     if (!(o.self instanceof Uint8Array) || o.self.length !== 32) throw new RangeError('self must be a 32-byte public key');
@@ -153,9 +154,12 @@ export class ImageRegistry {
     return true;
   }
 
-  /** Announces (or refreshes) this node as a server of rec.app rec.version. */
-  async addServer(rec: ServerRecord): Promise<void> {
-    await this.dht.put(registryKeys.servers(rec.app, rec.version), encodeServerRecord(rec), this.ttls.serverMs);
+  /**
+   * Announces (or refreshes) this node as a server of rec.app rec.version; `ttlMs` for a record
+   * written on behalf of another process of this node, which refreshes it at its own pace.
+   */
+  async addServer(rec: ServerRecord, ttlMs: number = this.ttls.serverMs): Promise<void> {
+    await this.dht.put(registryKeys.servers(rec.app, rec.version), encodeServerRecord(rec), ttlMs);
   }
 
   async removeServer(app: string, version: string): Promise<void> {
@@ -169,9 +173,9 @@ export class ImageRegistry {
     return { servers: kept, ignored };
   }
 
-  /** Announces (or refreshes) this node as a sharer (a client mounting the version). */
-  async addSharer(rec: SharerRecord): Promise<void> {
-    await this.dht.put(registryKeys.sharers(rec.app, rec.version), encodeSharerRecord(rec), this.ttls.sharerMs);
+  /** Announces (or refreshes) this node as a sharer (a client mounting the version); `ttlMs` as in addServer. */
+  async addSharer(rec: SharerRecord, ttlMs: number = this.ttls.sharerMs): Promise<void> {
+    await this.dht.put(registryKeys.sharers(rec.app, rec.version), encodeSharerRecord(rec), ttlMs);
   }
 
   async removeSharer(app: string, version: string): Promise<void> {

@@ -12,7 +12,7 @@ import { compareVersions } from '../../rowfs/image/names.js';
 import type { Clock } from '../../lib/clock.js';
 import { RefreshLoop } from './refresh-loop.js';
 import { rankByPath, type LocalNode } from './local-node.js';
-import { isAnnouncedPort } from './local-images.js';
+import { isAnnouncedPort, recordTtlOf } from './local-images.js';
 import { imageExportPath } from './image-serving.js';
 import { Counters } from '../../rowfs/counters.js';
 import { handleOfPathId, pathHandle } from '../../rowfs/proxy/replicated-main.js';
@@ -328,6 +328,7 @@ export class ImageMounting {
     const detail = {
       // Read by another mount of the version on this node when it stops (stop()).
       sharer: this.sharer(),
+      recordTtlMs: o.registry.ttls.sharerMs,
       nfsPort: this.proxy.nfsPort,
       mountPort: this.proxy.mountPort,
       exportPath: this.exportPath,
@@ -374,12 +375,12 @@ export class ImageMounting {
     // The sharer record is the node's, one per version: another mount of it listed here keeps it
     // (two stopping at once both keep it: it then expires after its TTL, never too early). The
     // record may name this mount's block endpoint, which goes now: it names the other's instead
-    // (before, it did until the other's next refresh).
+    // (before, it did until the other's next refresh), with the other's TTL (recordTtlOf).
     const others = await o.node.othersOf({ id: this.announceId, role: 'mount', app: o.app, version: o.version }).catch(() => []);
     if (others.length > 0) {
       o.log(`another mount of ${o.app} ${o.version} on this node keeps its sharer record`);
       const theirs = sharerPartOf(others[0]!.detail);
-      if (theirs) await o.registry.addSharer(this.sharerRecord(theirs)).catch((e: Error) => o.log(`handing the sharer record over failed (the other mount's next refresh does it): ${e.message}`));
+      if (theirs) await o.registry.addSharer(this.sharerRecord(theirs), recordTtlOf(others[0]!.detail)).catch((e: Error) => o.log(`handing the sharer record over failed (the other mount's next refresh does it): ${e.message}`));
     } else await o.registry.removeSharer(o.app, o.version).catch((e: Error) => o.log(`removing the sharer record failed (it expires by itself): ${e.message}`));
     this.peers?.fetcher.close();
     await this.peers?.server.close();

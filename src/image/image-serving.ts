@@ -17,7 +17,7 @@ import { RefreshLoop } from './refresh-loop.js';
 import { networkInterfaces } from 'node:os';
 import { serveManifest, type ManifestServer } from './manifest-http.js';
 import type { LocalNode } from './local-node.js';
-import { isAnnouncedPort } from './local-images.js';
+import { isAnnouncedPort, recordTtlOf } from './local-images.js';
 
 export interface ServingOptions {
   app: string;
@@ -131,7 +131,7 @@ export class ImageServing {
     const o = this.o;
     // vip, the ports and exportPath are read by another serve process of the version here when it stops (stop()).
     const r = this.record;
-    const detail = { ...(o.dir ? { dir: o.dir } : { nfs: `${o.external!.host}:${o.external!.exportPath}` }), vip: r.vip, nfsPort: r.nfsPort, mountPort: r.mountPort, manifestPort: r.manifestPort, exportPath: r.exportPath, published: !!o.publish };
+    const detail = { ...(o.dir ? { dir: o.dir } : { nfs: `${o.external!.host}:${o.external!.exportPath}` }), vip: r.vip, nfsPort: r.nfsPort, mountPort: r.mountPort, manifestPort: r.manifestPort, exportPath: r.exportPath, recordTtlMs: o.registry.ttls.serverMs, published: !!o.publish };
     return o.node.announce(this.announceId, 'serve', o.app, o.version, detail, Math.ceil((o.refreshMs * 3) / 1000));
   }
 
@@ -178,7 +178,7 @@ export class ImageServing {
     if (others.length > 0) {
       o.log(`another serve process of ${o.app} ${o.version} on this node keeps its server record`);
       const theirs = serverPartOf(others[0]!.detail);
-      if (theirs) await o.registry.addServer({ ...this.record, ...theirs }).catch((e: Error) => o.log(`handing the server record over failed (the other's next refresh does it): ${e.message}`));
+      if (theirs) await o.registry.addServer({ ...this.record, ...theirs }, recordTtlOf(others[0]!.detail)).catch((e: Error) => o.log(`handing the server record over failed (the other's next refresh does it): ${e.message}`));
     } else await o.registry.removeServer(o.app, o.version).catch((e: Error) => o.log(`removing the server record failed (it expires by itself): ${e.message}`));
     await this.manifest.close();
     await this.nfs?.stop();

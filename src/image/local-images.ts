@@ -52,6 +52,20 @@ export class LocalImages {
   }
 }
 
+/** The longest record TTL a process may announce: the DHT's maximum (7 days). */
+export const MAX_ANNOUNCED_TTL_MS = 7 * 24 * 3600_000;
+
+/**
+ * The TTL another process writes its record of the version with (`detail.recordTtlMs`, whole ms,
+ * 1 s to 7 days), or undefined when it announced none or a bad one. A process that stops and
+ * leaves the node's record to that one writes it with this TTL: the other refreshes it every third
+ * of it, so the record lives until then, however the two processes' --ttl differ.
+ */
+export function recordTtlOf(detail: Record<string, unknown>): number | undefined {
+  const ms = detail['recordTtlMs'];
+  return Number.isSafeInteger(ms) && (ms as number) >= 1000 && (ms as number) <= MAX_ANNOUNCED_TTL_MS ? (ms as number) : undefined;
+}
+
 /** A TCP or UDP port number as a process announced it (1-65535). */
 export function isAnnouncedPort(p: unknown): p is number {
   return Number.isInteger(p) && (p as number) >= 1 && (p as number) <= 65535;

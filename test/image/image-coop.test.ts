@@ -249,15 +249,18 @@ test.serial("two mounts of the version on one node: the one that stops hands the
   t.not(endpoint, a.endpoint);
   const sock = join(net.node(A).state, 'control.sock');
   const key = new TextDecoder().decode(registryKeys.sharers('app', '1'));
-  const named = async (): Promise<string[]> => {
-    const records = (await controlRequest(sock, { op: 'dht-fetch', key })) as Array<{ valueB64: string }>;
-    return records.map((r) => decodeSharerRecord(Buffer.from(r.valueB64, 'base64')).value).filter((r) => r.peer && [a.endpoint, endpoint].includes(`${r.peer.vip}:${r.peer.port}`)).map((r) => `${r.peer!.vip}:${r.peer!.port}`);
-  };
+  const fetched = async () => (await controlRequest(sock, { op: 'dht-fetch', key })) as Array<{ valueB64: string; ttlMs: number }>;
+  const ours = (records: Array<{ valueB64: string; ttlMs: number }>) =>
+    records.map((r) => ({ ...decodeSharerRecord(Buffer.from(r.valueB64, 'base64')).value, ttlMs: r.ttlMs })).filter((r) => r.peer && [a.endpoint, endpoint].includes(`${r.peer.vip}:${r.peer.port}`));
+  const named = async (): Promise<string[]> => ours(await fetched()).map((r) => `${r.peer!.vip}:${r.peer!.port}`);
   // `a` refreshes last: the node's record names a's endpoint.
   t.deepEqual(await waitUntil("the record names a's endpoint", async () => ((await named()).join() === a.endpoint ? true : undefined), 3 * TTL_S * 1000), true);
   await unmount(t, 'a');
   t.regex(a.proc.output(), /another mount of app 1 on this node keeps its sharer record/);
-  t.deepEqual(await named(), [endpoint], "right after a's stop the record names the mount still running, not a's closed port");
+  const handed = ours(await fetched());
+  t.deepEqual(handed.map((r) => `${r.peer!.vip}:${r.peer!.port}`), [endpoint], "right after a's stop the record names the mount still running, not a's closed port");
+  // Written with the remaining mount's TTL (60 s), not a's (TTL_S): it lives until that one's next refresh, 20 s away at most.
+  t.true(handed[0]!.ttlMs > 3 * TTL_S * 1000, `record TTL left ${handed[0]!.ttlMs} ms`);
   await unmount(t, 'a2');
 });
 
@@ -275,13 +278,17 @@ test.serial("two serve processes of the version on one node: the one that stops 
   t.truthy(secondPort);
   const sock = join(net.node(PUBLISHER).state, 'control.sock');
   const key = new TextDecoder().decode(registryKeys.servers('app', '1'));
-  const named = async (): Promise<number[]> => {
-    const records = (await controlRequest(sock, { op: 'dht-fetch', key })) as Array<{ valueB64: string }>;
-    return records.map((r) => decodeServerRecord(Buffer.from(r.valueB64, 'base64')).value).filter((r) => r.vip === net.node(PUBLISHER).vip).map((r) => r.nfsPort);
-  };
+  const fetched = async () =>
+    ((await controlRequest(sock, { op: 'dht-fetch', key })) as Array<{ valueB64: string; ttlMs: number }>)
+      .map((r) => ({ ...decodeServerRecord(Buffer.from(r.valueB64, 'base64')).value, ttlMs: r.ttlMs }))
+      .filter((r) => r.vip === net.node(PUBLISHER).vip);
+  const named = async (): Promise<number[]> => (await fetched()).map((r) => r.nfsPort);
   t.true(await waitUntil("the record names the publisher's port", async () => ((await named()).join() === String(pubPort) ? true : undefined), 3 * TTL_S * 1000));
   await pub.kill(10_000);
   t.regex(pub.output(), /another serve process of app 1 on this node keeps its server record/);
-  t.deepEqual(await named(), [secondPort], "right after the publisher's process stops the record names the serve process still running");
+  const handed = await fetched();
+  t.deepEqual(handed.map((r) => r.nfsPort), [secondPort], "right after the publisher's process stops the record names the serve process still running");
+  // Written with the remaining process's TTL (60 s), not the publisher's (TTL_S): it lives until that one's next refresh.
+  t.true(handed[0]!.ttlMs > 3 * TTL_S * 1000, `record TTL left ${handed[0]!.ttlMs} ms`);
   await second.kill(10_000);
 });

@@ -1,7 +1,7 @@
 // The node's list of image processes: TTLs, the bound, and the others standing behind the node's
 // one DHT record of a version when one of them stops.
 import test from 'ava';
-import { LocalImages, othersOf } from '../../src/image/local-images.js';
+import { LocalImages, MAX_ANNOUNCED_TTL_MS, othersOf, recordTtlOf } from '../../src/image/local-images.js';
 
 const img = (id: string, role: 'serve' | 'mount', version = '1.0') => ({ id, role, app: 'web', version, detail: {} });
 
@@ -39,4 +39,13 @@ test('list: expired processes drop out, ages in seconds; the bound holds for liv
       ['c', 0],
     ],
   );
+});
+
+test("recordTtlOf: another process's record TTL as announced, anything else refused", (t) => {
+  t.is(recordTtlOf({ recordTtlMs: 60_000 }), 60_000);
+  t.is(recordTtlOf({ recordTtlMs: 1000 }), 1000, 'the shortest');
+  t.is(recordTtlOf({ recordTtlMs: MAX_ANNOUNCED_TTL_MS }), MAX_ANNOUNCED_TTL_MS, 'the longest (the DHT maximum)');
+  for (const bad of [undefined, null, '60000', 999, MAX_ANNOUNCED_TTL_MS + 1, 1500.5, -1, Number.NaN, Infinity, 2 ** 60, {}, [60_000]])
+    t.is(recordTtlOf({ recordTtlMs: bad }), undefined, String(bad));
+  t.is(recordTtlOf({}), undefined, 'a process that announced none (the stopper then uses its own)');
 });

@@ -154,6 +154,26 @@ test('servers: only records naming the version digest and the key they sit under
   t.is((await s1.reg.servers(APP, '1', digestOf('1'))).servers.length, 0);
 });
 
+test("server and sharer records written for another process of the node live for that process's TTL, not the registry's", async (t) => {
+  const w = world();
+  const ringOf = (k: Uint8Array) => k.subarray(0, 20);
+  const n = w.node({ serverMs: 6_000, sharerMs: 6_000 }, ringOf);
+  t.deepEqual({ server: n.reg.ttls.serverMs, sharer: n.reg.ttls.sharerMs }, { server: 6_000, sharer: 6_000 });
+  await n.reg.addServer(server('1', { ring: ringOf(n.key) }), 60_000);
+  await n.reg.addSharer({ app: APP, version: '1', ring: ringOf(n.key), sinceMs: EPOCH }, 60_000);
+  await w.clock.advance(59_000);
+  t.is((await n.reg.servers(APP, '1', digestOf('1'))).servers.length, 1, 'past the registry TTL');
+  t.is(await n.reg.sharers(APP, '1'), 1);
+  await w.clock.advance(1_001);
+  t.is((await n.reg.servers(APP, '1', digestOf('1'))).servers.length, 0, 'gone after the TTL it was written with');
+  t.is(await n.reg.sharers(APP, '1'), 0);
+  await n.reg.addServer(server('1', { ring: ringOf(n.key) }));
+  await w.clock.advance(5_000);
+  t.is((await n.reg.servers(APP, '1', digestOf('1'))).servers.length, 1);
+  await w.clock.advance(1_001);
+  t.is((await n.reg.servers(APP, '1', digestOf('1'))).servers.length, 0, "without one, the registry's own TTL");
+});
+
 test('sharers: one per node, expire after their TTL, removed on stop; a record naming another ring address is ignored', async (t) => {
   const w = world();
   const ringOf = (k: Uint8Array) => k.subarray(0, 20);
