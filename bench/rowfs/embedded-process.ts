@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { startEmbeddedServer } from '../../rowfs/server/embedded-server.js';
 import { DEFAULT_HELD_DIRS } from '../../rowfs/server/held-dirs.js';
-import { tuneProxyHeap } from '../../src/proxy-heap.js';
+import { tuneProxyV8 } from '../../src/proxy-v8.js';
 import { startProc, type Proc } from '../../simulations/harness/proc.js';
 import { launcherNodeFlags } from '../../simulations/harness/overlay-command.js';
 
@@ -32,7 +32,7 @@ async function serve(dir: string | undefined): Promise<void> {
     console.error('usage: embedded-process DIR');
     process.exit(2);
   }
-  tuneProxyHeap();
+  tuneProxyV8();
   const s = await startEmbeddedServer({ exportDir: dir, host: '127.0.0.1', heldDirs: DEFAULT_HELD_DIRS });
   console.log(`embedded NFS port ${s.nfsPort}, MOUNT port ${s.mountPort}, export ${s.exportPath}`);
   process.on('SIGTERM', () => void s.stop().then(() => process.exit(0)));

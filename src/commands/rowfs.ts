@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { tuneProxyHeap } from '../proxy-heap.js';
+import { tuneProxyV8 } from '../proxy-v8.js';
 import { CliError, addressOption, checkWritableDirectory, intOption, lockShadowDir, lockStateDir, parseArgs, stringOption, type Command, type ParsedArgs } from './command.js';
 
 const HELP = `usage: overlay rowfs --main HOST:PATH --shadow DIR|HOST:PATH --listen PORT [options]
@@ -130,7 +130,7 @@ export const command: Command = {
     if ('dir' in shadow) lockShadowDir((shadow as { dir: string }).dir, '--shadow');
     if (typeof cacheDir === 'string') checkWritableDirectory(resolve(cacheDir), '--cache');
 
-    tuneProxyHeap();
+    tuneProxyV8();
     const { RowfsProxy } = await import('../../rowfs/proxy/proxy.js');
     const { ProxyStartError } = await import('../../rowfs/proxy/errors.js');
     const { StateStoreError } = await import('../../rowfs/state/store.js');

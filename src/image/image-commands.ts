@@ -25,7 +25,7 @@ import { openExport } from '../../rowfs/mount/open-export.js';
 import { LocalNode, rankByPath, type LocalNodeInfo } from './local-node.js';
 import { ManifestFetchError } from './manifest-http.js';
 import { manifestFromServers, versionManifest } from './version-manifest.js';
-import { tuneProxyHeap } from '../proxy-heap.js';
+import { tuneProxyV8 } from '../proxy-v8.js';
 
 export const IMAGE_STORE_ROOT = '/var/lib/overlay-images';
 
@@ -283,7 +283,7 @@ export async function listImages(o: Common & { app?: string; json: boolean }): P
 
 export async function mountImage(o: Common & { app: string; version?: string; nfsPort: number; mountPort?: number; host: string; shadow?: string; store?: string; stallMs?: number; share?: MountingOptions['share']; trace?: MountingOptions['trace'] }): Promise<number> {
   const t0 = performance.now();
-  tuneProxyHeap();
+  tuneProxyV8();
   const app = checkAppName(o.app);
   const wanted = o.version === undefined ? undefined : checkVersion(o.version);
   const { node, info, registry } = await connect(o);
@@ -403,7 +403,7 @@ export function asCliError(e: unknown): unknown {
 export async function startImageBootRoot(o: Common & { app: string; version?: string; host: string; firstPort: number; storeRoot?: string; portmap?: boolean; clientIoBytes?: number; log: (line: string) => void }): Promise<ImageBootRoot> {
   const app = checkAppName(o.app);
   const version = o.version === undefined ? undefined : checkVersion(o.version);
-  tuneProxyHeap();
+  tuneProxyV8();
   const { node, info, registry } = await connect(o);
   return ImageBootRoot.start({
     app,
