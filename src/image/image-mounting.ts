@@ -326,7 +326,7 @@ export class ImageMounting {
     const o = this.o;
     const state = this.proxy.replicaState();
     const detail = {
-      // Read by another mount of the version on this node when it stops (stop()).
+      // sharer and recordTtlMs are read by another mount of the version on this node when it stops (stop()).
       sharer: this.sharer(),
       recordTtlMs: o.registry.ttls.sharerMs,
       nfsPort: this.proxy.nfsPort,

@@ -129,7 +129,7 @@ export class ImageServing {
 
   private announce(): Promise<void> {
     const o = this.o;
-    // vip, the ports and exportPath are read by another serve process of the version here when it stops (stop()).
+    // vip, the ports, exportPath and recordTtlMs are read by another serve process of the version here when it stops (stop()).
     const r = this.record;
     const detail = { ...(o.dir ? { dir: o.dir } : { nfs: `${o.external!.host}:${o.external!.exportPath}` }), vip: r.vip, nfsPort: r.nfsPort, mountPort: r.mountPort, manifestPort: r.manifestPort, exportPath: r.exportPath, recordTtlMs: o.registry.ttls.serverMs, published: !!o.publish };
     return o.node.announce(this.announceId, 'serve', o.app, o.version, detail, Math.ceil((o.refreshMs * 3) / 1000));
