@@ -6,7 +6,7 @@
 import { XdrDecodeError } from '../xdr/errors.js';
 import { XdrReader } from '../xdr/reader.js';
 import { XdrWriter } from '../xdr/writer.js';
-import { DuplicateCache, duplicateKey } from './duplicate-cache.js';
+import { DuplicateCache, duplicateKey, type DuplicateKey } from './duplicate-cache.js';
 import { AuthSysCache } from './auth-sys-cache.js';
 import type { ReplyAccount, ReplyBudget } from './reply-budget.js';
 import {
@@ -237,7 +237,7 @@ export class RpcDispatcher {
       this.stats.procUnavail++;
       return refusal(acceptedHeader(xid, AcceptStat.PROC_UNAVAIL));
     }
-    let drcKey: string | undefined;
+    let drcKey: DuplicateKey | undefined;
     if (program.nonIdempotent?.has(header.proc) && this.opts.duplicateCacheEntries > 0) {
       drcKey = duplicateKey({ remoteAddress: ctx.remoteAddress, xid, prog: ctx.prog, vers: ctx.vers, proc: ctx.proc, args: msg.subarray(r.pos) });
       const earlier = this.drc.lookup(drcKey);
