@@ -56,10 +56,12 @@ export class DuplicateCache {
   /** Every entry in order of storing; a full ring's next slot holds the oldest. */
   private readonly ring: (Entry | undefined)[];
   private next = 0;
+  private readonly maxEntries: number;
   hits = 0;
 
-  constructor(private readonly maxEntries = DEFAULT_DUPLICATE_CACHE_ENTRIES) {
-    this.ring = new Array<Entry | undefined>(Math.max(0, maxEntries)).fill(undefined);
+  constructor(maxEntries = DEFAULT_DUPLICATE_CACHE_ENTRIES) {
+    this.maxEntries = Math.max(0, Math.floor(maxEntries));
+    this.ring = new Array<Entry | undefined>(this.maxEntries).fill(undefined);
   }
 
   /** The earlier reply to the same call, if any (waits when the first one is still running). */
