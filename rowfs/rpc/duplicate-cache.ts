@@ -5,7 +5,9 @@
 // it), xid, program/version/procedure and a checksum of the arguments; the oldest entry goes first.
 // Every namespace change passes through here, so the lookup is by xid (a number) in a map and a
 // short chain, and eviction by a ring of slots: no key string to build and hash per call, no
-// iterator per eviction (a string-keyed Map cost 4-5 us a call in a CPU profile of creates).
+// iterator per eviction (a string-keyed Map cost 4-5 us a call in a CPU profile of creates). A
+// chain holds the calls of one xid (other clients, or one client's calls with other arguments), so
+// it is at most the ring's size long, however a client picks its xids.
 import { crc32 } from 'node:zlib';
 
 /** Default number of remembered replies. */
