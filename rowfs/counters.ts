@@ -18,6 +18,8 @@ export interface CountersSnapshot {
     /** Blocks that had to be fetched from main (then cached). */
     missBlocks: number;
     hitBytes: number;
+    /** Client reads of main's data that found a block of theirs not yet cached, and waited for main. */
+    waitedReads: number;
   };
   bytes: {
     /** READ payload bytes received from the main server. */
@@ -54,6 +56,7 @@ export class Counters {
   cacheHitBlocks = 0;
   cacheMissBlocks = 0;
   cacheHitBytes = 0;
+  cacheWaitedReads = 0;
   bytesFromMain = 0;
   bytesFromShadow = 0;
   bytesToShadow = 0;
@@ -122,7 +125,7 @@ export class Counters {
       client: obj(this.calls.client),
       main: obj(this.calls.main),
       shadow: obj(this.calls.shadow),
-      cache: { hitBlocks: this.cacheHitBlocks, missBlocks: this.cacheMissBlocks, hitBytes: this.cacheHitBytes },
+      cache: { hitBlocks: this.cacheHitBlocks, missBlocks: this.cacheMissBlocks, hitBytes: this.cacheHitBytes, waitedReads: this.cacheWaitedReads },
       bytes: {
         fromMain: this.bytesFromMain,
         fromShadow: this.bytesFromShadow,
@@ -159,7 +162,7 @@ export class Counters {
     lines.push(`${'total'.padEnd(14)}${String(s.totals.client).padStart(10)}${String(s.totals.main).padStart(10)}${String(s.totals.shadow).padStart(10)}`);
     lines.push(
       '',
-      `cache: ${s.cache.hitBlocks} block hits (${s.cache.hitBytes} bytes), ${s.cache.missBlocks} misses`,
+      `cache: ${s.cache.hitBlocks} block hits (${s.cache.hitBytes} bytes), ${s.cache.missBlocks} misses, ${s.cache.waitedReads} client reads waited for main`,
       `bytes: ${s.bytes.fromMain} from main, ${s.bytes.fromShadow} from shadow, ${s.bytes.toShadow} to shadow, ${s.bytes.toClient} to clients`,
     );
     if (s.replicas) {

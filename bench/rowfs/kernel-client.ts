@@ -294,7 +294,7 @@ export async function kernelClientPhase(main: Ganesha, mainDir: string, work: st
       const threadLine = threadCpuDelta(threads0, threadCpuSeconds(step.side.pid));
       // What the kernel client asked of the proxy, and what the proxy asked of its servers.
       const callLine = calls
-        ? `; ${await proxy.stats().then((now) => (['client', 'shadow', 'main'] as const).map((side) => `${side} ${callDelta(calls[side], now[side])}`).join('; '))}`
+        ? `; ${await proxy.stats().then((now) => [...(['client', 'shadow', 'main'] as const).map((side) => `${side} ${callDelta(calls[side], now[side])}`), `reads that waited for main ${now.cache.waitedReads - calls.cache.waitedReads}`].join('; '))}`
         : '';
       log(`(${step.id}: server CPU ${cpuOf.get(step.id)!.toFixed(2)} s, main ganesha ${(cpuSeconds(mainPid) - mainCpu0).toFixed(2)} s, ` +
         `VM up ${((Date.now() - started) / 1000).toFixed(0)} s, load ${readFileSync('/proc/loadavg', 'utf8').trim()}; by thread: ${threadLine}${callLine})`);

@@ -86,7 +86,7 @@ export interface ProxyStats {
   main: Record<string, number>;
   shadow: Record<string, number>;
   bytes: { fromMain: number };
-  cache: { missBlocks: number };
+  cache: { missBlocks: number; waitedReads: number };
 }
 
 export interface ProxyProc {

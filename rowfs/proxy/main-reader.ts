@@ -143,13 +143,15 @@ export class MainReader {
     this.onClientRead?.(key, first, last);
     this.counters.file(key, fileSize === undefined ? length : Math.max(0, Math.min(length, fileSize - offset)), 0);
     if (fileSize !== undefined) this.readAhead(fh, key, offset, length, fileSize);
+    const cachedAtStart = this.cache?.hasAll(key, first, last) ?? false;
+    if (!cachedAtStart) this.counters.cacheWaitedReads++;
     if (this.cache) {
       // A file of one block or less comes through the JS path: its one READ answers the client
       // straight from the reply while the cache write runs behind; the splice path first opens
       // the cache file and waits for the data to land there (2-3 ms per 4 KB file under load, 3.5x
       // nfs-ganesha's PROXY_V4 on 2,000 small files).
       const small = fileSize !== undefined && fileSize <= this.blockSize;
-      if (this.fetcher && !small && !this.cache.hasAll(key, first, last)) {
+      if (this.fetcher && !small && !cachedAtStart) {
         try {
           await this.fill(fh, key, first, last);
         } catch {

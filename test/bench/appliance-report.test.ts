@@ -80,7 +80,7 @@ test('the table puts the paper beside ours and says which targets are met, misse
 
 const counters = (client: Record<string, number>, main: Record<string, number>, shadow: Record<string, number>): CountersSnapshot => ({
   client, main, shadow,
-  cache: { hitBlocks: 0, missBlocks: 0, hitBytes: 0 },
+  cache: { hitBlocks: 0, missBlocks: 0, hitBytes: 0, waitedReads: 0 },
   bytes: { fromMain: 0, fromShadow: 0, toShadow: 0, toClient: 0 },
   totals: { client: 0, main: 0, shadow: 0 },
 });

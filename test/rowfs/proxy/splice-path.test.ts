@@ -42,10 +42,13 @@ async function readsAreExact(t: ExecutionContext, splice: boolean) {
   // Each block came from main once (read-ahead and the odd reads share fetches).
   t.is(cold.bytes.fromMain, FILE_BYTES);
   t.is(cold.cache.missBlocks, Math.ceil(FILE_BYTES / BLOCK_BYTES));
+  const coldReads = Math.ceil(FILE_BYTES / IO_BYTES) + 40;
+  t.true(cold.cache.waitedReads >= 1 && cold.cache.waitedReads <= coldReads, `${cold.cache.waitedReads} of ${coldReads} cold reads waited for main`);
   // Warm: everything again, nothing from main; the last bytes of the file and past its end.
   next = 0;
   await Promise.all([...Array.from({ length: 4 }, sequential), odd()]);
   await read(FILE_BYTES - 10, IO_BYTES);
+  t.is(proxy.counters.snapshot().cache.waitedReads, cold.cache.waitedReads, 'no warm read waited for main');
   const past = expectOk(await ex.nfs.read({ file: fh, offset: BigInt(FILE_BYTES + 5), count: 4096 }), 'READ');
   t.is(past.data.length, 0);
   t.true(past.eof);
